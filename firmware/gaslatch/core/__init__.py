@@ -1,0 +1,1 @@
+"""The safety core: pure, sans I/O, runs unchanged on CPython and MicroPython 1.27."""

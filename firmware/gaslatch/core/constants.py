@@ -1,0 +1,97 @@
+"""Every default and hard limit of the safety logic, each with the source it comes from.
+
+One place, so docs/safety.md, the config schema and the code cannot disagree.
+"""
+
+# Detector statuses a profile may decode a device, loop current or contact into.
+STATUS_NORMAL = "normal"
+STATUS_WARMUP = "warmup"
+STATUS_PRE_ALARM = "pre_alarm"
+STATUS_LOW_ALARM = "low_alarm"
+STATUS_HIGH_ALARM = "high_alarm"
+STATUS_FAULT = "fault"
+STATUS_OVER_RANGE = "over_range"
+STATUS_CALIBRATION = "calibration"
+STATUS_END_OF_LIFE = "end_of_life"
+STATUSES = (
+    STATUS_NORMAL,
+    STATUS_WARMUP,
+    STATUS_PRE_ALARM,
+    STATUS_LOW_ALARM,
+    STATUS_HIGH_ALARM,
+    STATUS_FAULT,
+    STATUS_OVER_RANGE,
+    STATUS_CALIBRATION,
+    STATUS_END_OF_LIFE,
+)
+
+# Concentrations are fixed-point: hundredths of %LEL.
+CENTI = 100
+
+# Alarm set points. Restaurant products alarm at 10 %LEL (Jade Bird; Merlin 8/10 %LEL);
+# design codes cap the first alarm at 25 %LEL and the second at 50 %LEL (GB/T 50493, UL 2075).
+DEFAULT_LOW_ALARM_PCT_LEL = 10
+DEFAULT_HIGH_ALARM_PCT_LEL = 25
+MAX_LOW_ALARM_PCT_LEL = 25
+MAX_HIGH_ALARM_PCT_LEL = 50
+MIN_ALARM_PCT_LEL = 1
+# Clearing hysteresis: an alarm clears only this far below its set point.
+DEFAULT_HYSTERESIS_PCT_LEL = 2
+MAX_HYSTERESIS_PCT_LEL = 5
+
+# Confirmation: a level found from the reading is confirmed by N consecutive samples at or above
+# it, or by it holding for the window, whichever comes first. GB 16808 (unverified): alarm within
+# 10 s of the detector signal; the window cap keeps confirmation well inside that budget.
+DEFAULT_CONFIRM_SAMPLES = 2
+MAX_CONFIRM_SAMPLES = 5
+DEFAULT_CONFIRM_WINDOW_MS = 2000
+MAX_CONFIRM_WINDOW_MS = 5000
+
+# Lower explosive limits, %vol (REFERENCE.md: methane 5 %vol, propane 2.1 %vol).
+LEL_PCT_VOL = {"methane": 5.0, "propane": 2.1, "lpg": 2.1}
+
+# Comm loss and faults. GB 16808 / GB 50166 commissioning: open/short or lost detector -> fault
+# shown within 100 s. A silent detector is comm lost after COMM_LOST; a fault or comm loss that
+# persists for FAULT_TRIP more closes the valve. Their sum is capped at the 100 s budget.
+DEFAULT_COMM_LOST_AFTER_S = 10
+DEFAULT_FAULT_TRIP_AFTER_S = 30
+MAX_FAULT_DECLARE_TOTAL_S = 100
+# Warm-up: neither alarm nor fault, shown; a detector stuck in warm-up becomes a fault.
+# GB 16808: normal monitoring after a 20 min warm-up is the outer limit.
+DEFAULT_WARMUP_MAX_S = 300
+MAX_WARMUP_MAX_S = 1200
+
+# Modbus polling: vendor advice for the generic module is >= 500 ms between polls of one
+# address and up to 3 retries (REFERENCE.md).
+DEFAULT_POLL_INTERVAL_MS = 500
+DEFAULT_RESPONSE_TIMEOUT_MS = 300
+DEFAULT_RETRIES = 2
+MAX_RETRIES = 3
+
+# Outputs. Fan: starts at low alarm, non-latching with minimum run-on (REFERENCE.md behaviour 2).
+DEFAULT_FAN_RUN_ON_S = 300
+# BS 6173: airflow must be proven; a fan that does not prove within the grace closes the gas.
+DEFAULT_FAN_PROVING_GRACE_S = 10
+# Silence is time-limited (Macurco: 5 min alarm); a new alarm re-sounds (GB 16808).
+DEFAULT_SILENCE_S = 300
+MAX_SILENCE_S = 900
+# Valve: pulse-type valves take e.g. a 24 V, 1 A, 0.5 s pulse (REFERENCE.md behaviour 1).
+DEFAULT_VALVE_PULSE_MS = 500
+DEFAULT_VALVE_TRAVEL_S = 5
+MAX_VALVE_TRAVEL_S = 60
+# Linkage output within 3 s of its condition (GB 16808 / GB 50166 commissioning limit).
+LINKAGE_BUDGET_MS = 3000
+
+# Maintenance inhibit of one detector for bump tests: always time-limited (REFERENCE.md
+# behaviour 7; Merlin: 4 h service mode is the longest seen; we cap far lower).
+DEFAULT_INHIBIT_MAX_MIN = 30
+HARD_INHIBIT_MAX_MIN = 30
+
+# Two-detector confirmation (GB 16808-2025 option): a lone high alarm still trips after this.
+DEFAULT_TWO_DETECTOR_TIMEOUT_S = 30
+MAX_TWO_DETECTOR_TIMEOUT_S = 60
+
+# Scan loop.
+DEFAULT_SCAN_PERIOD_MS = 100
+MIN_SCAN_PERIOD_MS = 5
+MAX_SCAN_PERIOD_MS = 500

@@ -1,0 +1,1 @@
+"""Host-side tools for gaslatch: CLI, kitchen simulation, bench and commissioning."""
