@@ -1,0 +1,130 @@
+"""The controller: one `step()` per scan turns bytes and line levels into bytes, levels and events.
+
+Sans I/O, like h11: the platform (or a simulation, or MicroPython) feeds it what was read and
+writes what it returns. It owns the bus masters, the detectors' state machines and the safety logic.
+"""
+
+from gaslatch.core import detector_state as D
+from gaslatch.core import modbus_rtu
+from gaslatch.core.events import EventLog
+from gaslatch.core.modbus_master import BusMaster
+from gaslatch.core.safety import Safety
+
+
+class StepResult:
+    """What one scan wants written: bytes per bus, output levels, and the new event records."""
+
+    def __init__(self, tx, outputs, events):
+        self.tx = tx
+        self.outputs = outputs
+        self.events = events
+
+
+class Controller:
+    """Built from a normalised config (config.load_config) and the profiles it names."""
+
+    def __init__(self, cfg, profiles, now_ms, first_seq=1):
+        """profiles: profile name -> detector_profile.Profile; first_seq continues numbering after a restart."""
+        self.cfg = cfg
+        self.log = EventLog(first_seq)
+        self.buses = {}
+        for bus_name in sorted(cfg["buses"]):
+            bus = cfg["buses"][bus_name]
+            self.buses[bus_name] = BusMaster(
+                bus_name, bus["baud"], modbus_rtu.bits_per_char(bus["parity"], bus["stop_bits"]),
+                bus["response_timeout_ms"], bus["retries"])
+        self.detectors = {}
+        self.kinds = {}
+        self.profiles = {}
+        zones = {}
+        for name in sorted(cfg["detectors"]):
+            det = cfg["detectors"][name]
+            profile = profiles[det["profile"]]
+            heartbeat_ms = profile.heartbeat_frozen_after_ms if det["kind"] == "modbus" else None
+            settings = D.settings_from_config(det, cfg["alarm"], heartbeat_ms)
+            self.detectors[name] = D.DetectorState(name, settings, now_ms)
+            self.kinds[name] = det["kind"]
+            self.profiles[name] = profile
+            zones[name] = det["zone"]
+            if det["kind"] == "modbus":
+                interval_ms = max(det["poll_interval_ms"], profile.min_poll_interval_ms)
+                self.buses[det["bus"]].add_poll(det["address"], profile.reads, interval_ms, name)
+        self.safety = Safety(cfg, self.log, zones)
+
+    def step(self, now_ms, rx_by_bus=None, inputs=None, analog_ua=None, wall=None):
+        """One scan: read -> evaluate -> outputs. Never blocks; returns a StepResult.
+
+        rx_by_bus: bus -> bytes received since the last scan; inputs: logical line -> bool;
+        analog_ua: channel -> loop current in µA (None when the ADC could not be read);
+        wall: local (weekday 0=Monday, minute of day), or None when the clock is not set.
+        """
+        rx_by_bus = rx_by_bus or {}
+        inputs = inputs or {}
+        analog_ua = analog_ua or {}
+        samples = {}
+        tx = {}
+        for bus_name in sorted(self.buses):
+            master = self.buses[bus_name]
+            tx[bus_name] = master.step(now_ms, rx_by_bus.get(bus_name, b""))
+            for result in master.pop_results():
+                if result.ok:
+                    det_cfg = self.cfg["detectors"][result.tag]
+                    samples[result.tag] = self.profiles[result.tag].decode(result.blocks, det_cfg["gas"])
+                else:
+                    self.detectors[result.tag].note_comm_error(result.detail)
+        for name in sorted(self.detectors):
+            kind = self.kinds[name]
+            det_cfg = self.cfg["detectors"][name]
+            if kind == "analog":
+                current_ua = analog_ua.get(det_cfg["channel"])
+                if current_ua is None:
+                    self.detectors[name].note_comm_error("analog channel %s not read" % det_cfg["channel"])
+                else:
+                    samples[name] = self.profiles[name].decode_current(current_ua, det_cfg["full_scale_pct_lel"])
+            elif kind == "contact":
+                fault_line = det_cfg.get("fault_line")
+                samples[name] = self.profiles[name].decode_contact(
+                    bool(inputs.get(det_cfg["line"], False)),
+                    bool(inputs.get(fault_line, False)) if fault_line else False)
+        transitions = []
+        for name in sorted(self.detectors):
+            tr = self.detectors[name].update(now_ms, samples.get(name))
+            if tr is not None:
+                transitions.append(tr)
+        outputs = self.safety.evaluate(now_ms, self.detectors, transitions, inputs, wall)
+        return StepResult(tx, outputs, self.log.drain())
+
+    # Commands: the only remote ones make things safer; none opens the valve.
+    def close_valve(self, now_ms, source):
+        return self.safety.command_close_valve(now_ms, source)
+
+    def silence(self, now_ms, source):
+        return self.safety.command_silence(now_ms, source)
+
+    def inhibit(self, now_ms, detector, minutes, source):
+        return self.safety.command_inhibit(now_ms, detector, minutes, source)
+
+    def end_inhibit(self, now_ms, detector, source):
+        return self.safety.command_end_inhibit(now_ms, detector, source)
+
+    def status(self, now_ms):
+        """Every detector, output, interlock, inhibit and bus statistic, as plain data."""
+        detectors = {}
+        for name in sorted(self.detectors):
+            det = self.detectors[name]
+            detectors[name] = {
+                "state": det.state,
+                "since_ms": det.since_ms,
+                "reason": det.reason,
+                "concentration_centi_pct_lel": det.concentration_centi_pct_lel,
+                "device_status": det.device_status,
+                "last_sample_age_ms": now_ms - det.last_sample_ms,
+                "inhibited": name in self.safety.inhibits,
+            }
+        buses = {}
+        for name in sorted(self.buses):
+            buses[name] = self.buses[name].stats()
+        out = self.safety.status(now_ms)
+        out["detectors"] = detectors
+        out["buses"] = buses
+        return out

@@ -1,0 +1,445 @@
+"""The kitchen's safety logic: trip latch, local reset, interlocks, schedule, inhibits and outputs.
+
+Fed the detectors' states, the input lines, local wall time and `now_ms`; returns the output
+levels and records one event per change of state. It never reads a clock, a port or a file.
+There is no way in here to open the valve except an accepted local reset.
+"""
+
+from gaslatch.core import constants as C
+from gaslatch.core import detector_state as D
+from gaslatch.core import events as E
+from gaslatch.core import schedule as S
+
+# Logical input lines (the platform maps them to pins and applies polarity and debounce).
+IN_RESET = "reset_button"
+IN_SILENCE = "silence_button"
+IN_FIRE = "fire_input"
+IN_ESTOP = "estop_input"
+IN_FAN_PROVEN = "fan_proven"
+IN_VALVE_CLOSED = "valve_feedback_closed"
+IN_VALVE_OPEN = "valve_feedback_open"
+
+# Logical output lines: True = energised.
+OUT_VALVE = "valve"
+OUT_FAN = "fan"
+OUT_SOUNDER = "sounder"
+OUT_BEACON = "beacon"
+OUT_FAULT_RELAY = "fault_relay"
+OUTPUTS = (OUT_BEACON, OUT_FAN, OUT_FAULT_RELAY, OUT_SOUNDER, OUT_VALVE)
+
+# The state every output takes when the controller cannot vouch for the kitchen (internal error,
+# shutdown): valve de-energised (closed), fault relay de-energised (fault), sounder and beacon on.
+SAFE_OUTPUTS = {OUT_VALVE: False, OUT_FAN: True, OUT_SOUNDER: True, OUT_BEACON: True, OUT_FAULT_RELAY: False}
+
+INTERLOCK_FIRE = "fire_alarm"
+INTERLOCK_ESTOP = "emergency_stop"
+INTERLOCK_VENTILATION = "ventilation"
+
+VALVE_PULSES_MAX = 3  # a pulse-type valve is re-pulsed this often per trip if it reports open
+
+_DETECTOR_SEVERITY = {
+    D.WARMUP: E.SEVERITY_INFO,
+    D.NORMAL: E.SEVERITY_INFO,
+    D.LOW_ALARM: E.SEVERITY_ALARM,
+    D.HIGH_ALARM: E.SEVERITY_ALARM,
+    D.FAULT: E.SEVERITY_FAULT,
+    D.COMM_LOST: E.SEVERITY_FAULT,
+}
+
+
+class Safety:
+    """The kitchen-wide state machine. One instance per controller, fed once per scan."""
+
+    def __init__(self, cfg, log, detector_zones):
+        """cfg: normalised config; log: events.EventLog; detector_zones: detector name -> zone name."""
+        self.cfg = cfg
+        self.log = log
+        self.detector_zones = detector_zones
+        self.valve_type = cfg["valve"]["type"]
+        self.valve_feedback = cfg["valve"]["feedback"]
+        self.schedule = S.Schedule(cfg["schedule"]["attended"]) if cfg["schedule"]["enabled"] else None
+        self.started = False
+        self.latched = True  # after power-on the valve stays closed until a local reset
+        self.trip_reason = "power on: valve closed until local reset"
+        self.trip_causes = []
+        self.gas_tripped = False
+        self.auto_arm_pending = cfg["valve"]["startup"] == "auto_arm_external_manual_valve"
+        self.interlocks = {INTERLOCK_FIRE: False, INTERLOCK_ESTOP: False, INTERLOCK_VENTILATION: False}
+        self.schedule_state = None
+        self.inhibits = {}  # detector -> until_ms
+        self.silenced_until_ms = None
+        self.silenced_alarms = ()
+        self.fan_run_until_ms = None
+        self.fan_unproven_since_ms = None
+        self.unhealthy_since = {}  # detector -> ms it became fault/comm lost (continuous)
+        self.valve_commanded_open = False
+        self.valve_command_ms = 0
+        self.valve_fault = ""
+        self.valve_pulse_until_ms = None
+        self.valve_pulses = 0
+        self.pending_close = []
+        self.outputs = {}
+        self._prev_inputs = {IN_RESET: False, IN_SILENCE: False}
+        self._silence_request = None
+
+    # ---- commands (from the platform's local socket or the uplink, already authenticated) ----
+
+    def command_close_valve(self, now_ms, source):
+        """Always allowed: it can only make the kitchen safer. Takes effect on the next scan."""
+        self.pending_close.append(source)
+        self.log.emit(now_ms, E.COMMAND, E.SEVERITY_WARNING, source, "close_valve", None, "close valve requested")
+        return True, "valve will close on the next scan"
+
+    def command_silence(self, now_ms, source):
+        """Silence the sounder for the configured time; a new alarm re-sounds."""
+        self._silence_request = source
+        return True, "sounder silenced for %d s" % self.cfg["sounder"]["silence_s"]
+
+    def command_inhibit(self, now_ms, detector, minutes, source):
+        """Maintenance inhibit of one detector, time-limited; the others stay live."""
+        max_min = self.cfg["inhibit"]["max_minutes"]
+        if detector not in self.detector_zones:
+            return False, "no detector named %s" % detector
+        if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1 or minutes > max_min:
+            return False, "inhibit time must be 1..%d minutes" % max_min
+        others = [name for name in sorted(self.inhibits) if name != detector]
+        if others:
+            return False, "detector %s is already inhibited: one at a time" % others[0]
+        self.inhibits[detector] = now_ms + minutes * 60000
+        self.log.emit(now_ms, E.INHIBIT, E.SEVERITY_WARNING, detector, "started", minutes,
+                      "inhibited for %d min by %s" % (minutes, source))
+        return True, "detector %s inhibited for %d min" % (detector, minutes)
+
+    def command_end_inhibit(self, now_ms, detector, source):
+        if detector not in self.inhibits:
+            return False, "detector %s is not inhibited" % detector
+        del self.inhibits[detector]
+        self.log.emit(now_ms, E.INHIBIT, E.SEVERITY_INFO, detector, "ended", None, "ended by %s" % source)
+        return True, "inhibit of %s ended" % detector
+
+    # ---- the scan ----
+
+    def evaluate(self, now_ms, detectors, transitions, inputs, wall):
+        """One scan. detectors: name -> DetectorState; transitions: this scan's detector Transitions.
+
+        Returns the output levels (name -> bool).
+        """
+        if not self.started:
+            self.started = True
+            self.valve_command_ms = now_ms
+            self.log.emit(now_ms, E.STARTUP, E.SEVERITY_WARNING, "controller", "latched", None, self.trip_reason)
+            self._start_pulse(now_ms)
+        for tr in transitions:
+            self.log.emit(now_ms, E.DETECTOR, _DETECTOR_SEVERITY[tr.new], tr.name, tr.new, tr.value, tr.reason)
+        self._expire_inhibits(now_ms)
+        self._track_unhealthy(now_ms, detectors)
+        self._update_interlocks(now_ms, inputs)
+        self._update_schedule(now_ms, wall)
+        if self._rising(inputs, IN_RESET):
+            self._local_reset(now_ms, detectors, inputs, "reset button")
+        causes = self._trip_causes(now_ms, detectors)
+        if causes:
+            self.trip_causes = causes
+            if not self.latched:
+                self._latch(now_ms, causes)
+            if _has_gas_cause(causes):
+                self.gas_tripped = True
+        elif self.auto_arm_pending:
+            self._auto_arm(now_ms, detectors, inputs)
+        alarms = self._sounding_alarms(detectors)
+        if self._rising(inputs, IN_SILENCE):
+            self._silence_request = "silence button"
+        self._update_silence(now_ms, alarms)
+        self._update_valve(now_ms, inputs)
+        outputs = {
+            OUT_VALVE: self._valve_level(now_ms),
+            OUT_FAN: self._fan_level(now_ms, detectors),
+            OUT_SOUNDER: bool(alarms) and self.silenced_until_ms is None,
+            OUT_BEACON: bool(alarms) or (self.latched and self.gas_tripped),
+            OUT_FAULT_RELAY: self._healthy(detectors),
+        }
+        for name in OUTPUTS:
+            if self.outputs.get(name) != outputs[name]:
+                self.log.emit(now_ms, E.OUTPUT, E.SEVERITY_INFO, name, "on" if outputs[name] else "off", None,
+                              _output_reason(name, outputs[name], self.valve_type))
+        self.outputs = outputs
+        self._prev_inputs = {IN_RESET: bool(inputs.get(IN_RESET)), IN_SILENCE: bool(inputs.get(IN_SILENCE))}
+        return outputs
+
+    # ---- pieces of the scan ----
+
+    def _rising(self, inputs, line):
+        return bool(inputs.get(line)) and not self._prev_inputs.get(line)
+
+    def _expire_inhibits(self, now_ms):
+        for name in sorted(self.inhibits):
+            if now_ms >= self.inhibits[name]:
+                del self.inhibits[name]
+                self.log.emit(now_ms, E.INHIBIT, E.SEVERITY_INFO, name, "ended", None, "inhibit time expired")
+
+    def _track_unhealthy(self, now_ms, detectors):
+        for name in sorted(detectors):
+            if detectors[name].state in D.UNHEALTHY_STATES:
+                if name not in self.unhealthy_since:
+                    self.unhealthy_since[name] = now_ms
+            elif name in self.unhealthy_since:
+                del self.unhealthy_since[name]
+
+    def _update_interlocks(self, now_ms, inputs):
+        cfg = self.cfg
+        # An enabled safety input that the platform could not read counts as active (fail safe).
+        fire = cfg["interlocks"]["fire_input"] and inputs.get(IN_FIRE, True)
+        estop = cfg["interlocks"]["estop_input"] and inputs.get(IN_ESTOP, True)
+        vent = False
+        if cfg["fan"]["proving"]:
+            if inputs.get(IN_FAN_PROVEN, False):
+                self.fan_unproven_since_ms = None
+            else:
+                if self.fan_unproven_since_ms is None:
+                    self.fan_unproven_since_ms = now_ms
+                vent = now_ms - self.fan_unproven_since_ms >= cfg["fan"]["proving_grace_s"] * 1000
+        new = {INTERLOCK_FIRE: bool(fire), INTERLOCK_ESTOP: bool(estop), INTERLOCK_VENTILATION: vent}
+        for name in (INTERLOCK_ESTOP, INTERLOCK_FIRE, INTERLOCK_VENTILATION):
+            if new[name] != self.interlocks[name]:
+                self.log.emit(now_ms, E.INTERLOCK, E.SEVERITY_ALARM if new[name] else E.SEVERITY_INFO, name,
+                              "active" if new[name] else "clear", None, _INTERLOCK_TEXT[name][new[name]])
+        self.interlocks = new
+
+    def _update_schedule(self, now_ms, wall):
+        if self.schedule is None:
+            return
+        state = self.schedule.state(wall)
+        if state != self.schedule_state:
+            self.log.emit(now_ms, E.SCHEDULE, E.SEVERITY_INFO, "schedule", state, None, _SCHEDULE_TEXT[state])
+            self.schedule_state = state
+
+    def _trip_causes(self, now_ms, detectors):
+        """Everything that, right now, requires the valve closed. Sorted, so traces are stable."""
+        causes = []
+        fault_trip_ms = self.cfg["alarm"]["fault_trip_after_s"] * 1000
+        for name in sorted(detectors):
+            if name in self.inhibits:
+                continue
+            det = detectors[name]
+            if det.state == D.HIGH_ALARM and self._zone_confirms(now_ms, name, detectors):
+                causes.append("gas: %s high alarm" % name)
+            since = self.unhealthy_since.get(name)
+            if since is not None and now_ms - since >= fault_trip_ms:
+                causes.append("fault: %s %s for %d s" % (name, det.state.replace("_", " "), (now_ms - since) // 1000))
+        for name in (INTERLOCK_ESTOP, INTERLOCK_FIRE, INTERLOCK_VENTILATION):
+            if self.interlocks[name]:
+                causes.append("interlock: %s" % _INTERLOCK_TEXT[name][True])
+        if self.schedule is not None and self.schedule_state != S.ATTENDED:
+            causes.append("schedule: %s" % _SCHEDULE_TEXT[self.schedule_state])
+        for source in self.pending_close:
+            causes.append("command: close valve from %s" % source)
+        self.pending_close = []
+        return causes
+
+    def _zone_confirms(self, now_ms, name, detectors):
+        """Two-detector confirmation (GB 16808-2025 option), bounded and failing safe."""
+        zone_name = self.detector_zones[name]
+        zone = self.cfg["zones"].get(zone_name)
+        if zone is None or not zone["two_detector_confirmation"]:
+            return True
+        det = detectors[name]
+        if det.over_range:
+            return True
+        if now_ms - det.since_ms >= zone["two_detector_timeout_s"] * 1000:
+            return True
+        for other in sorted(detectors):
+            if other == name or self.detector_zones[other] != zone_name:
+                continue
+            # A partner in alarm confirms; a partner that cannot see gas cannot veto.
+            if other in self.inhibits or detectors[other].state != D.NORMAL:
+                return True
+        return False
+
+    def reset_blockers(self, detectors, inputs):
+        """Why a local reset would be refused now (empty list = it would be accepted)."""
+        blockers = []
+        for name in sorted(detectors):
+            det = detectors[name]
+            if det.state != D.NORMAL:
+                blockers.append("%s: %s" % (name, det.state.replace("_", " ")))
+        for name in (INTERLOCK_ESTOP, INTERLOCK_FIRE, INTERLOCK_VENTILATION):
+            if self.interlocks[name]:
+                blockers.append(_INTERLOCK_TEXT[name][True])
+        if self.cfg["fan"]["proving"] and not inputs.get(IN_FAN_PROVEN, False) and not self.interlocks[INTERLOCK_VENTILATION]:
+            blockers.append("fan airflow not proven: start the extract fan first")
+        if self.schedule is not None and self.schedule_state != S.ATTENDED:
+            blockers.append(_SCHEDULE_TEXT[self.schedule_state])
+        if self.valve_fault:
+            blockers.append("valve fault: %s" % self.valve_fault)
+        return blockers
+
+    def _local_reset(self, now_ms, detectors, inputs, source):
+        if not self.latched:
+            return
+        blockers = self.reset_blockers(detectors, inputs)
+        if blockers:
+            self.log.emit(now_ms, E.RESET_REFUSED, E.SEVERITY_WARNING, source, "refused", None, "; ".join(blockers))
+            return
+        self._unlatch(now_ms, E.RESET, source, "local reset accepted: valve may open")
+
+    def _auto_arm(self, now_ms, detectors, inputs):
+        if self.reset_blockers(detectors, inputs):
+            return
+        self.auto_arm_pending = False
+        self._unlatch(now_ms, E.RESET, "controller", "auto-arm after power on (external manual-reset valve)")
+
+    def _unlatch(self, now_ms, type_, source, reason):
+        self.latched = False
+        self.auto_arm_pending = False
+        self.trip_reason = ""
+        self.trip_causes = []
+        self.gas_tripped = False
+        self.log.emit(now_ms, type_, E.SEVERITY_INFO, source, "armed", None, reason)
+
+    def _latch(self, now_ms, causes):
+        self.latched = True
+        self.auto_arm_pending = False
+        self.trip_reason = "; ".join(causes)
+        self.log.emit(now_ms, E.TRIP, E.SEVERITY_ALARM, "controller", "latched", None, self.trip_reason)
+        self._start_pulse(now_ms)
+        self.valve_pulses = 1 if self.valve_type == "pulse" else 0
+
+    def _start_pulse(self, now_ms):
+        if self.valve_type == "pulse":
+            self.valve_pulse_until_ms = now_ms + self.cfg["valve"]["pulse_ms"]
+
+    def _sounding_alarms(self, detectors):
+        """The alarms that want the sounder: (source, state) pairs, sorted."""
+        alarms = []
+        for name in sorted(detectors):
+            if name not in self.inhibits and detectors[name].state in D.ALARM_STATES:
+                alarms.append((name, detectors[name].state))
+        if self.valve_fault and not self.valve_commanded_open:
+            alarms.append(("valve", "fail_to_close"))
+        return tuple(alarms)
+
+    def _update_silence(self, now_ms, alarms):
+        request = self._silence_request
+        self._silence_request = None
+        if self.silenced_until_ms is not None:
+            ended = ""
+            if not alarms:
+                ended = "alarms cleared"
+            elif now_ms >= self.silenced_until_ms:
+                ended = "silence time expired: sounding again"
+            else:
+                for alarm in alarms:
+                    if alarm not in self.silenced_alarms:
+                        ended = "new alarm at %s (%s): sounding again" % (alarm[0], alarm[1].replace("_", " "))
+                        break
+            if ended:
+                self.silenced_until_ms = None
+                self.silenced_alarms = ()
+                self.log.emit(now_ms, E.SILENCE, E.SEVERITY_INFO, "sounder", "ended", None, ended)
+        if request is not None and alarms and self.silenced_until_ms is None:
+            silence_s = self.cfg["sounder"]["silence_s"]
+            self.silenced_until_ms = now_ms + silence_s * 1000
+            self.silenced_alarms = alarms
+            self.log.emit(now_ms, E.SILENCE, E.SEVERITY_INFO, "sounder", "silenced", silence_s,
+                          "silenced for %d s by %s" % (silence_s, request))
+
+    def _update_valve(self, now_ms, inputs):
+        """Follow the latch; watch the feedback switches for a valve that does not move."""
+        want_open = not self.latched
+        if want_open != self.valve_commanded_open:
+            self.valve_commanded_open = want_open
+            self.valve_command_ms = now_ms
+        if self.valve_feedback == "none":
+            return
+        closed = bool(inputs.get(IN_VALVE_CLOSED, False))
+        opened = bool(inputs.get(IN_VALVE_OPEN, False)) if self.valve_feedback == "both" else not closed
+        travel_ms = self.cfg["valve"]["travel_s"] * 1000
+        late = now_ms - self.valve_command_ms >= travel_ms
+        fault = ""
+        if self.valve_feedback == "both" and closed and opened:
+            fault = "closed and open switches both made: check feedback wiring"
+        elif not want_open and not closed and late:
+            fault = "commanded closed but not closed after %d s" % (travel_ms // 1000)
+        elif want_open and not opened and late:
+            fault = "commanded open but not open after %d s" % (travel_ms // 1000)
+        if fault and self.valve_type == "pulse" and not want_open and self.valve_pulses < VALVE_PULSES_MAX:
+            self.valve_pulses += 1
+            self.valve_command_ms = now_ms
+            self._start_pulse(now_ms)
+            return
+        if fault != self.valve_fault:
+            if fault:
+                self.log.emit(now_ms, E.VALVE_FAULT, E.SEVERITY_FAULT, "valve", "fault", None, fault)
+            else:
+                self.log.emit(now_ms, E.VALVE_FAULT, E.SEVERITY_INFO, "valve", "ok", None, "valve position matches command")
+            self.valve_fault = fault
+
+    def _valve_level(self, now_ms):
+        if self.valve_type == "pulse":
+            if self.valve_pulse_until_ms is not None and now_ms >= self.valve_pulse_until_ms:
+                self.valve_pulse_until_ms = None
+            return self.valve_pulse_until_ms is not None
+        return self.valve_commanded_open
+
+    def _fan_level(self, now_ms, detectors):
+        fan = self.cfg["fan"]
+        for name in sorted(detectors):
+            if name not in self.inhibits and detectors[name].state in D.ALARM_STATES:
+                self.fan_run_until_ms = now_ms + fan["run_on_s"] * 1000
+                return True
+        if fan["mode"] == "continuous":
+            return True
+        if self.fan_run_until_ms is not None and now_ms < self.fan_run_until_ms:
+            return True
+        self.fan_run_until_ms = None
+        return False
+
+    def _healthy(self, detectors):
+        for name in sorted(detectors):
+            if detectors[name].state in D.UNHEALTHY_STATES:
+                return False
+        return not self.valve_fault
+
+    def status(self, now_ms):
+        """A snapshot for `gaslatch status` and the uplink's retained state."""
+        return {
+            "latched": self.latched,
+            "trip_reason": self.trip_reason,
+            "trip_causes": list(self.trip_causes),
+            "interlocks": dict(self.interlocks),
+            "schedule": self.schedule_state,
+            "inhibits": dict((name, max(0, until - now_ms) // 1000) for name, until in self.inhibits.items()),
+            "silenced_s": None if self.silenced_until_ms is None else max(0, self.silenced_until_ms - now_ms) // 1000,
+            "valve_fault": self.valve_fault,
+            "outputs": dict(self.outputs),
+        }
+
+
+def _has_gas_cause(causes):
+    for cause in causes:
+        if cause.startswith("gas:"):
+            return True
+    return False
+
+
+_INTERLOCK_TEXT = {
+    INTERLOCK_FIRE: {True: "fire alarm input active", False: "fire alarm input clear"},
+    INTERLOCK_ESTOP: {True: "emergency stop pressed", False: "emergency stop released"},
+    INTERLOCK_VENTILATION: {True: "extract airflow not proven", False: "extract airflow proven"},
+}
+
+_SCHEDULE_TEXT = {
+    S.ATTENDED: "inside attended hours",
+    S.UNATTENDED: "outside attended hours: gas off (人走阀关)",
+    S.CLOCK_UNKNOWN: "clock not set: attended hours cannot be checked",
+}
+
+
+def _output_reason(name, level, valve_type):
+    if name == OUT_VALVE and valve_type == "pulse":
+        return "closing pulse" if level else "pulse ended"
+    if name == OUT_VALVE:
+        return "valve energised (open)" if level else "valve de-energised (closed)"
+    if name == OUT_FAULT_RELAY:
+        return "healthy" if level else "fault present"
+    return "%s %s" % (name, "on" if level else "off")
