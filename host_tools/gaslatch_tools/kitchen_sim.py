@@ -1,0 +1,208 @@
+"""A kitchen in simulated time: the real controller against simple cn-generic detectors and a valve.
+
+Used by the README demo, the MicroPython gate (it is written in the MicroPython-compatible subset,
+so the same scenario runs under both interpreters) and the scan-loop benchmark. The full emulator
+with fault injection and wire-exact timing belongs to the HIL bench.
+"""
+
+from gaslatch.core import events as E
+from gaslatch.core import modbus_rtu
+from gaslatch.core.config import load_config
+from gaslatch.core.controller import Controller
+from gaslatch.core.detector_profile import load_profile
+
+# cn-generic register 0: unit %LEL (0010) in bits 15-12, one decimal (0100) in bits 11-8.
+_FORMAT_PCT_LEL_ONE_DECIMAL = (0x2 << 12) | (0x4 << 8)
+STATUS_WARMUP = 0x00
+STATUS_NORMAL = 0x01
+STATUS_SENSOR_FAULT = 0x03
+
+
+class SimDetector:
+    """One cn-generic module: ten holding registers, gas in tenths of %LEL."""
+
+    def __init__(self, address, warmup_polls=1):
+        self.address = address
+        self.gas_tenths_pct_lel = 0
+        self.status = STATUS_WARMUP
+        self.warmup_polls = warmup_polls
+        self.responding = True
+
+    def registers(self):
+        if self.warmup_polls > 0:
+            self.warmup_polls -= 1
+            status = STATUS_WARMUP
+        else:
+            status = self.status if self.status != STATUS_WARMUP else STATUS_NORMAL
+        if status == STATUS_NORMAL and self.gas_tenths_pct_lel >= 1000:
+            status = 0x08  # over-range
+        return [_FORMAT_PCT_LEL_ONE_DECIMAL, min(self.gas_tenths_pct_lel, 1000), 100, 250, 1000,
+                status, 2048, 700, 11 << 8, 500]
+
+
+class SimBus:
+    """A multi-drop RS-485 bus: answers a request after its wire time plus a turnaround."""
+
+    def __init__(self, baud, detectors, turnaround_ms=5):
+        self.char_us = modbus_rtu.char_time_us(baud, 10)
+        self.detectors = dict((d.address, d) for d in detectors)
+        self.turnaround_ms = turnaround_ms
+        self._queue = []  # (ready_ms, bytes)
+
+    def write(self, now_ms, data):
+        if not data:
+            return
+        try:
+            slave, function, address, count = modbus_rtu.parse_request(data)
+        except modbus_rtu.FrameError:
+            return
+        det = self.detectors.get(slave)
+        if det is None or not det.responding or function != 3:
+            return
+        regs = det.registers()[address:address + count]
+        reply = modbus_rtu.build_read_response(slave, function, regs)
+        wire_ms = ((len(data) + len(reply)) * self.char_us + 999) // 1000
+        self._queue.append((now_ms + wire_ms + self.turnaround_ms, reply))
+
+    def read(self, now_ms):
+        out = b""
+        keep = []
+        for ready_ms, data in self._queue:
+            if ready_ms <= now_ms:
+                out += data
+            else:
+                keep.append((ready_ms, data))
+        self._queue = keep
+        return out
+
+
+def base_config(n_detectors=2, period_ms=100, schedule=None):
+    """A kitchen with n cn-generic detectors on one 9600-baud bus, hold valve with closed feedback."""
+    detectors = {}
+    for i in range(n_detectors):
+        detectors["d%d" % (i + 1)] = {"kind": "modbus", "bus": "bus1", "address": i + 1, "profile": "cn-generic",
+                                      "location": "hood %d" % (i + 1)}
+    doc = {
+        "unit": {"site": "demo-restaurant", "name": "kitchen-1"},
+        "scan": {"period_ms": period_ms},
+        "buses": {"bus1": {"port": "/dev/ttyUSB0", "baud": 9600}},
+        "detectors": detectors,
+        "valve": {"type": "hold", "feedback": "closed", "travel_s": 2},
+        "fan": {"run_on_s": 60},
+    }
+    if schedule is not None:
+        doc["schedule"] = {"enabled": True, "attended": schedule}
+    return doc
+
+
+class KitchenSim:
+    """The controller plus simulated detectors, valve and buttons, stepped on simulated time."""
+
+    def __init__(self, n_detectors=2, period_ms=100, schedule=None, start_wall=None, config_doc=None):
+        doc = config_doc or base_config(n_detectors, period_ms, schedule)
+        profile = load_profile("cn-generic")
+        self.cfg = load_config(doc, {"cn-generic": profile.kind})
+        self.period_ms = self.cfg["scan"]["period_ms"]
+        self.sim_detectors = {}
+        for name in sorted(self.cfg["detectors"]):
+            self.sim_detectors[name] = SimDetector(self.cfg["detectors"][name]["address"])
+        self.bus = SimBus(9600, list(self.sim_detectors.values()))
+        self.start_wall = start_wall  # (weekday, minute) at t=0, or None: clock not set
+        self.controller = Controller(self.cfg, {"cn-generic": profile}, 0)
+        self.inputs = {"reset_button": False, "silence_button": False, "valve_feedback_closed": True}
+        self.outputs = {}
+        self.now_ms = 0
+        self.next_scan_ms = 0
+        self.events = []
+        self._valve_moving_until_ms = None
+        self._release = []
+
+    def wall(self, now_ms):
+        if self.start_wall is None:
+            return None
+        minutes = self.start_wall[0] * 1440 + self.start_wall[1] + now_ms // 60000
+        return ((minutes // 1440) % 7, minutes % 1440)
+
+    def scan(self, now_ms):
+        """One controller scan at now_ms, with the simulated world answering."""
+        self.now_ms = now_ms
+        rx = self.bus.read(now_ms)
+        result = self.controller.step(now_ms, {"bus1": rx}, self.inputs, None, self.wall(now_ms))
+        self.bus.write(now_ms, result.tx.get("bus1", b""))
+        self._follow_valve(now_ms, result.outputs)
+        self.outputs = result.outputs
+        self.events.extend(result.events)
+        for line in self._release:
+            self.inputs[line] = False
+        self._release = []
+        return result
+
+    def _follow_valve(self, now_ms, outputs):
+        """The valve's closed switch opens or makes one travel time after the coil changes."""
+        want_closed = not outputs["valve"]
+        if want_closed != self.inputs["valve_feedback_closed"]:
+            if self._valve_moving_until_ms is None:
+                self._valve_moving_until_ms = now_ms + 1000
+            elif now_ms >= self._valve_moving_until_ms:
+                self.inputs["valve_feedback_closed"] = want_closed
+                self._valve_moving_until_ms = None
+        else:
+            self._valve_moving_until_ms = None
+
+    def run_until(self, t_ms):
+        while self.next_scan_ms <= t_ms:
+            self.scan(self.next_scan_ms)
+            self.next_scan_ms += self.period_ms
+
+    # Stimuli, as a person or the gas would apply them.
+    def set_gas(self, name, pct_lel_tenths):
+        self.sim_detectors[name].gas_tenths_pct_lel = pct_lel_tenths
+
+    def set_responding(self, name, responding):
+        self.sim_detectors[name].responding = responding
+
+    def set_status(self, name, code):
+        self.sim_detectors[name].status = code
+
+    def press(self, line):
+        """A button held for one scan."""
+        self.inputs[line] = True
+        self._release.append(line)
+
+
+# The reference scenario: leak, silence, reset refused, reset accepted, comm fault, schedule close.
+# (t_ms, action, args). Gas in tenths of %LEL.
+REFERENCE_SCENARIO = (
+    (5000, "press", ("reset_button",)),
+    (10000, "set_gas", ("d1", 50)),
+    (12000, "set_gas", ("d1", 120)),
+    (15000, "set_gas", ("d1", 300)),
+    (20000, "press", ("silence_button",)),
+    (25000, "press", ("reset_button",)),
+    (30000, "set_gas", ("d1", 0)),
+    (35000, "press", ("reset_button",)),
+    (40000, "set_responding", ("d2", False)),
+    (85000, "press", ("reset_button",)),
+    (90000, "set_responding", ("d2", True)),
+    (95000, "press", ("reset_button",)),
+    (125000, "press", ("reset_button",)),
+)
+REFERENCE_END_MS = 130000
+# Attended every day 10:00-22:00; the simulation starts on a Monday at 21:58.
+REFERENCE_SCHEDULE = [{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "from": "10:00", "to": "22:00"}]
+REFERENCE_START_WALL = (0, 21 * 60 + 58)
+
+
+def run_reference_scenario():
+    """Run REFERENCE_SCENARIO; returns the KitchenSim with its event records."""
+    sim = KitchenSim(n_detectors=2, schedule=REFERENCE_SCHEDULE, start_wall=REFERENCE_START_WALL)
+    for t_ms, action, args in REFERENCE_SCENARIO:
+        sim.run_until(t_ms - sim.period_ms)
+        getattr(sim, action)(*args)
+    sim.run_until(REFERENCE_END_MS)
+    return sim
+
+
+def encoded_trace(events):
+    """The canonical event lines, joined: what the MicroPython gate compares byte for byte."""
+    return "\n".join(E.encode(ev) for ev in events)

@@ -1,0 +1,192 @@
+"""One detector's state machine: confirmation, hysteresis, faults, comm loss, warm-up."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gaslatch.core import constants as C
+from gaslatch.core import detector_state as D
+from gaslatch.core.detector_profile import Sample
+
+from tests.core.safety_harness import make_sample
+
+LOW, HIGH = 1000, 2500
+
+
+def settings(**kw):
+    base = dict(low_centi=LOW, high_centi=HIGH, hysteresis_centi=200, confirm_samples=2, confirm_window_ms=2000,
+                comm_lost_after_ms=10000, warmup_max_ms=300000, heartbeat_frozen_after_ms=None, full_scale_centi=None)
+    base.update(kw)
+    return D.DetectorSettings(**base)
+
+
+def healthy(det, t_ms=0, samples=3, period_ms=500):
+    for i in range(samples):
+        det.update(t_ms + i * period_ms, make_sample(0.0))
+    assert det.state == D.NORMAL
+    return t_ms + samples * period_ms
+
+
+def test_detector_starts_in_warmup_and_becomes_normal_after_confirmed_healthy_samples():
+    det = D.DetectorState("d1", settings(), 0)
+    assert det.state == D.WARMUP
+    assert det.update(500, make_sample(0.0)) is None
+    tr = det.update(1000, make_sample(0.0))
+    assert (tr.old, tr.new, tr.trigger) == (D.WARMUP, D.NORMAL, D.HEALTHY)
+
+
+def test_single_high_sample_is_not_an_alarm_but_two_consecutive_are():
+    det = D.DetectorState("d1", settings(), 0)
+    t = healthy(det)
+    assert det.update(t, make_sample(30.0)) is None
+    tr = det.update(t + 500, make_sample(30.0))
+    assert tr.new == D.HIGH_ALARM and tr.value == 3000
+
+
+def test_high_reading_held_for_the_window_confirms_even_with_slow_polls():
+    det = D.DetectorState("d1", settings(confirm_samples=5, confirm_window_ms=2000), 0)
+    t = healthy(det, samples=5)
+    det.update(t, make_sample(30.0))
+    assert det.update(t + 2000, make_sample(30.0)).new == D.HIGH_ALARM
+
+
+def test_noise_below_a_set_point_breaks_the_confirmation_run():
+    det = D.DetectorState("d1", settings(confirm_window_ms=5000), 0)
+    t = healthy(det)
+    for i in range(20):
+        det.update(t + i * 100, make_sample(30.0 if i % 2 == 0 else 5.0))
+    assert det.state == D.NORMAL
+
+
+def test_detector_own_alarm_status_acts_without_waiting_for_confirmation():
+    det = D.DetectorState("d1", settings(), 0)
+    t = healthy(det)
+    assert det.update(t, make_sample(3.0, C.STATUS_HIGH_ALARM)).new == D.HIGH_ALARM
+    det2 = D.DetectorState("d2", settings(), 0)
+    t = healthy(det2)
+    assert det2.update(t, make_sample(3.0, C.STATUS_LOW_ALARM)).new == D.LOW_ALARM
+
+
+def test_over_range_status_is_high_alarm_never_fault():
+    det = D.DetectorState("d1", settings(), 0)
+    t = healthy(det)
+    tr = det.update(t, make_sample(None, C.STATUS_OVER_RANGE))
+    assert tr.new == D.HIGH_ALARM and det.over_range
+
+
+def test_reading_at_full_scale_is_over_range_high_alarm():
+    det = D.DetectorState("d1", settings(high_centi=5000), 0)
+    t = healthy(det)
+    tr = det.update(t, make_sample(100.0, C.STATUS_NORMAL, full_scale_pct_lel=100.0))
+    assert tr.new == D.HIGH_ALARM and "over-range" in tr.reason
+
+
+def test_high_alarm_clears_only_below_hysteresis():
+    det = D.DetectorState("d1", settings(), 0)
+    t = healthy(det)
+    det.update(t, make_sample(30.0))
+    det.update(t + 500, make_sample(30.0))
+    assert det.update(t + 1000, make_sample(23.5)) is None  # within 2 %LEL of 25
+    assert det.update(t + 1500, make_sample(22.0)).new == D.LOW_ALARM
+    assert det.update(t + 2000, make_sample(8.5)) is None  # within 2 %LEL of 10
+    assert det.update(t + 2500, make_sample(7.0)).new == D.NORMAL
+
+
+def test_silent_detector_becomes_comm_lost_after_its_limit_with_last_error():
+    det = D.DetectorState("d1", settings(), 0)
+    t = healthy(det)
+    det.note_comm_error("timeout from slave 1")
+    assert det.update(t + 9000, None) is None
+    tr = det.update(t + 10000, None)
+    assert tr.new == D.COMM_LOST and "timeout from slave 1" in tr.reason
+
+
+def test_fault_recovery_needs_consecutive_healthy_samples():
+    det = D.DetectorState("d1", settings(), 0)
+    t = healthy(det)
+    assert det.update(t, make_sample(0.0, C.STATUS_FAULT)).new == D.FAULT
+    for i in range(10):
+        det.update(t + 500 + i * 500, make_sample(0.0, C.STATUS_FAULT if i % 2 else C.STATUS_NORMAL))
+    assert det.state == D.FAULT, "a flapping detector must stay in fault"
+    det.update(t + 6000, make_sample(0.0))
+    assert det.update(t + 6500, make_sample(0.0)).new == D.NORMAL
+
+
+def test_calibration_and_end_of_life_are_faults():
+    for status in (C.STATUS_CALIBRATION, C.STATUS_END_OF_LIFE):
+        det = D.DetectorState("d1", settings(), 0)
+        t = healthy(det)
+        assert det.update(t, make_sample(0.0, status)).new == D.FAULT
+
+
+def test_frozen_heartbeat_is_a_fault():
+    det = D.DetectorState("d1", settings(heartbeat_frozen_after_ms=20000), 0)
+    for i in range(3):
+        det.update(i * 500, make_sample(0.0, heartbeat=7 + i))
+    assert det.state == D.NORMAL
+    t = 1500
+    while det.state == D.NORMAL:
+        det.update(t, make_sample(0.0, heartbeat=9))
+        t += 500
+        assert t < 25000
+    assert det.state == D.FAULT and "heartbeat frozen" in det.reason
+
+
+def test_detector_stuck_in_warmup_becomes_a_fault():
+    det = D.DetectorState("d1", settings(warmup_max_ms=60000), 0)
+    t = 0
+    while det.state == D.WARMUP:
+        det.update(t, make_sample(0.0, C.STATUS_WARMUP))
+        t += 500
+        assert t <= 61000
+    assert det.state == D.FAULT
+
+
+def test_warmup_readings_raise_no_alarm():
+    det = D.DetectorState("d1", settings(), 0)
+    for i in range(10):
+        det.update(i * 500, make_sample(60.0, C.STATUS_WARMUP))
+    assert det.state == D.WARMUP
+
+
+def test_strongly_negative_reading_is_a_drift_fault():
+    det = D.DetectorState("d1", settings(), 0)
+    t = healthy(det)
+    assert det.update(t, make_sample(-12.0)).new == D.FAULT
+
+
+def test_alarm_wins_over_a_fault_status_in_the_same_sample():
+    det = D.DetectorState("d1", settings(), 0)
+    t = healthy(det)
+    det.update(t, make_sample(40.0, C.STATUS_FAULT))
+    assert det.update(t + 500, make_sample(40.0, C.STATUS_FAULT)).new == D.HIGH_ALARM
+
+
+samples = st.one_of(
+    st.none(),
+    st.builds(
+        Sample,
+        concentration_centi_pct_lel=st.one_of(st.none(), st.integers(-3000, 15000)),
+        status=st.sampled_from(C.STATUSES),
+        heartbeat=st.one_of(st.none(), st.integers(0, 3)),
+        full_scale_centi_pct_lel=st.one_of(st.none(), st.integers(0, 10000)),
+        detail=st.just(""),
+    ),
+)
+
+
+@given(st.lists(st.tuples(st.integers(1, 20000), samples), max_size=60))
+def test_every_state_change_follows_the_transition_table(steps):
+    det = D.DetectorState("d1", settings(heartbeat_frozen_after_ms=20000), 0)
+    t = 0
+    for dt, sample in steps:
+        t += dt
+        before = det.state
+        tr = det.update(t, sample)
+        if tr is None:
+            assert det.state == before
+        else:
+            assert (tr.old, tr.new) == (before, det.state)
+            assert D.TRANSITIONS[before][tr.trigger] == tr.new
+            assert tr.reason
+        if sample is not None and sample.status == C.STATUS_OVER_RANGE:
+            assert det.state == D.HIGH_ALARM, "over-range is never safe"

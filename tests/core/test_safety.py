@@ -1,0 +1,357 @@
+"""The kitchen's safety rules, one behaviour per test, as an operator or inspector would check them."""
+
+from gaslatch.core import constants as C
+from gaslatch.core.controller import Controller
+
+from tests.core.safety_harness import Kitchen, config_doc
+
+EVERY_DAY = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def test_valve_stays_closed_after_power_on_until_local_reset():
+    k = Kitchen()
+    k.run(60000)
+    assert not k.valve_open
+    assert k.events[0]["type"] == "startup"
+    k.press("reset_button")
+    k.scan()
+    assert k.valve_open
+
+
+def test_high_alarm_closes_valve_within_confirmation_budget():
+    k = Kitchen()
+    k.settle()
+    k.gas["d1"] = 30.0
+    start = k.now_ms
+    while k.valve_open:
+        k.scan()
+        assert k.now_ms - start <= C.DEFAULT_CONFIRM_WINDOW_MS, "valve still open past the budget"
+    trip = k.events_of("trip")[-1]
+    assert "d1 high alarm" in trip["reason"]
+
+
+def test_trip_latches_after_gas_clears():
+    k = Kitchen()
+    k.settle()
+    k.gas["d1"] = 30.0
+    k.run(2000)
+    k.gas["d1"] = 0.0
+    k.run(600000)
+    assert not k.valve_open
+    assert k.detectors["d1"].state == "normal"
+
+
+def test_reset_is_refused_while_gas_is_present():
+    k = Kitchen()
+    k.settle()
+    k.gas["d1"] = 30.0
+    k.run(2000)
+    events = k.press("reset_button")
+    refused = [e for e in events if e["type"] == "reset_refused"]
+    assert refused and "d1: high alarm" in refused[0]["reason"]
+    k.run(1000)
+    assert not k.valve_open
+
+
+def test_reset_is_accepted_once_gas_has_cleared():
+    k = Kitchen()
+    k.settle()
+    k.gas["d1"] = 30.0
+    k.run(2000)
+    k.gas["d1"] = 0.0
+    k.run(1000)
+    events = k.press("reset_button")
+    assert [e["type"] for e in events if e["type"].startswith("reset")] == ["reset"]
+    k.scan()
+    assert k.valve_open
+
+
+def test_low_alarm_runs_fan_and_sounder_but_keeps_gas_on():
+    k = Kitchen()
+    k.settle()
+    k.gas["d1"] = 12.0
+    k.run(1000)
+    assert k.outputs["fan"] and k.outputs["sounder"] and k.outputs["beacon"]
+    assert k.valve_open
+
+
+def test_fan_runs_on_for_its_minimum_time_after_alarm_clears():
+    k = Kitchen(config_doc(fan={"run_on_s": 60}))
+    k.settle()
+    k.gas["d1"] = 12.0
+    k.run(1000)
+    k.gas["d1"] = 0.0
+    k.run(59000)
+    assert k.outputs["fan"]
+    k.run(2000)
+    assert not k.outputs["fan"]
+
+
+def test_over_range_is_danger_and_trips_at_once():
+    k = Kitchen()
+    k.settle()
+    k.status["d1"] = C.STATUS_OVER_RANGE
+    k.gas["d1"] = 0.0
+    k.scan()
+    assert not k.valve_open
+    assert k.detectors["d1"].state == "high_alarm"
+
+
+def test_detector_reporting_its_own_high_alarm_trips_before_the_reading_confirms():
+    k = Kitchen()
+    k.settle()
+    k.status["d1"] = C.STATUS_HIGH_ALARM
+    k.gas["d1"] = 5.0
+    k.scan()
+    assert not k.valve_open
+
+
+def test_silent_detector_closes_valve_within_the_fault_budget():
+    k = Kitchen()
+    k.settle()
+    k.silent.add("d2")
+    start = k.now_ms
+    while k.valve_open:
+        k.scan()
+        assert k.now_ms - start <= C.MAX_FAULT_DECLARE_TOTAL_S * 1000
+    assert k.detectors["d2"].state == "comm_lost"
+    budget_ms = (C.DEFAULT_COMM_LOST_AFTER_S + C.DEFAULT_FAULT_TRIP_AFTER_S) * 1000
+    assert k.now_ms - start <= budget_ms + 2 * 100
+    assert not k.outputs["fault_relay"]
+
+
+def test_detector_fault_closes_valve_after_grace_not_before():
+    k = Kitchen()
+    k.settle()
+    k.status["d1"] = C.STATUS_FAULT
+    k.run(C.DEFAULT_FAULT_TRIP_AFTER_S * 1000 - 500)
+    assert k.valve_open and not k.outputs["fault_relay"]
+    k.run(1000)
+    assert not k.valve_open
+
+
+def test_healthy_detector_still_trips_while_another_is_in_fault():
+    k = Kitchen(config_doc(alarm={"fault_trip_after_s": 90}))
+    k.settle()
+    k.silent.add("d2")
+    k.run(20000)
+    assert k.detectors["d2"].state == "comm_lost" and k.valve_open
+    k.gas["d1"] = 40.0
+    k.run(1000)
+    assert not k.valve_open
+
+
+def test_fire_input_closes_valve_and_blocks_reset_while_active():
+    k = Kitchen(config_doc(interlocks={"fire_input": True}))
+    k.settle()
+    k.inputs["fire_input"] = True
+    k.scan()
+    assert not k.valve_open
+    events = k.press("reset_button")
+    assert any(e["type"] == "reset_refused" and "fire" in e["reason"] for e in events)
+    k.inputs["fire_input"] = False
+    k.scan()
+    assert any(e["type"] == "reset" for e in k.press("reset_button"))
+
+
+def test_enabled_interlock_that_cannot_be_read_counts_as_active():
+    k = Kitchen(config_doc(interlocks={"estop_input": True}))
+    del k.inputs["estop_input"]
+    k.run(1000)
+    events = k.press("reset_button")
+    assert any(e["type"] == "reset_refused" and "emergency stop" in e["reason"] for e in events)
+
+
+def test_fan_failure_closes_gas_in_bs6173_mode():
+    k = Kitchen(config_doc(fan={"proving": True, "proving_grace_s": 5}))
+    k.settle()
+    k.inputs["fan_proven"] = False
+    k.run(4000)
+    assert k.valve_open
+    k.run(1500)
+    assert not k.valve_open
+    assert k.events_of("interlock")[-1]["source"] == "ventilation"
+
+
+def test_schedule_closes_valve_outside_attended_hours_and_never_opens_it():
+    schedule = {"enabled": True, "attended": [{"days": EVERY_DAY, "from": "10:00", "to": "22:00"}]}
+    k = Kitchen(config_doc(schedule=schedule), wall=(0, 9 * 60 + 59))
+    k.run(1000)
+    refused = k.press("reset_button")
+    assert any(e["type"] == "reset_refused" and "outside attended hours" in e["reason"] for e in refused)
+    k.wall = (0, 10 * 60)
+    k.run(1000)
+    assert not k.valve_open, "the schedule must never open the valve"
+    k.press("reset_button")
+    k.scan()
+    assert k.valve_open
+    k.wall = (0, 22 * 60)
+    k.scan()
+    assert not k.valve_open
+    assert "人走阀关" in k.events_of("trip")[-1]["reason"]
+
+
+def test_unset_clock_blocks_reset_when_a_schedule_is_enabled():
+    schedule = {"enabled": True, "attended": [{"days": EVERY_DAY, "from": "00:00", "to": "23:59"}]}
+    k = Kitchen(config_doc(schedule=schedule), wall=None)
+    k.run(1000)
+    events = k.press("reset_button")
+    assert any(e["type"] == "reset_refused" and "clock not set" in e["reason"] for e in events)
+
+
+def test_silence_is_time_limited_and_a_new_alarm_resounds():
+    k = Kitchen(config_doc(sounder={"silence_s": 60}))
+    k.settle()
+    k.gas["d1"] = 12.0
+    k.run(1000)
+    k.press("silence_button")
+    k.scan()
+    assert not k.outputs["sounder"] and k.outputs["beacon"]
+    k.gas["d2"] = 12.0
+    k.run(1000)
+    assert k.outputs["sounder"], "a new alarm must re-sound"
+    k.press("silence_button")
+    k.run(59000)
+    assert not k.outputs["sounder"]
+    k.run(2000)
+    assert k.outputs["sounder"], "silence must expire"
+
+
+def test_escalation_from_low_to_high_resounds():
+    k = Kitchen()
+    k.settle()
+    k.gas["d1"] = 12.0
+    k.run(1000)
+    k.press("silence_button")
+    k.gas["d1"] = 30.0
+    k.run(1000)
+    assert k.outputs["sounder"]
+
+
+def test_inhibit_is_time_limited_and_other_detectors_stay_live():
+    k = Kitchen()
+    k.settle()
+    ok, _ = k.safety.command_inhibit(k.now_ms, "d1", 10, "test")
+    assert ok
+    k.gas["d1"] = 40.0
+    k.run(60000)
+    assert k.valve_open, "an inhibited detector must not trip"
+    k.gas["d2"] = 40.0
+    k.run(1000)
+    assert not k.valve_open, "the other detectors stay live"
+    k.gas["d2"] = 0.0
+    k.gas["d1"] = 0.0
+    k.run(10 * 60000)
+    assert "d1" not in k.safety.inhibits
+    assert k.events_of("inhibit")[-1]["state"] == "ended"
+
+
+def test_inhibit_beyond_its_maximum_or_of_a_second_detector_is_refused():
+    k = Kitchen()
+    ok, why = k.safety.command_inhibit(0, "d1", C.HARD_INHIBIT_MAX_MIN + 1, "test")
+    assert not ok and "minutes" in why
+    assert k.safety.command_inhibit(0, "d1", 5, "test")[0]
+    ok, why = k.safety.command_inhibit(0, "d2", 5, "test")
+    assert not ok and "one at a time" in why
+
+
+def test_two_detector_confirmation_waits_for_a_second_detector_but_not_forever():
+    zones = {"default": {"two_detector_confirmation": True, "two_detector_timeout_s": 20}}
+    k = Kitchen(config_doc(zones=zones))
+    k.settle()
+    k.gas["d1"] = 30.0
+    k.run(5000)
+    assert k.valve_open
+    k.gas["d2"] = 12.0
+    k.run(1000)
+    assert not k.valve_open
+    k2 = Kitchen(config_doc(zones=zones))
+    k2.settle()
+    k2.gas["d1"] = 30.0
+    k2.run(19000)
+    assert k2.valve_open
+    k2.run(2000)
+    assert not k2.valve_open
+
+
+def test_two_detector_zone_trips_on_one_when_the_other_cannot_see():
+    zones = {"default": {"two_detector_confirmation": True}}
+    k = Kitchen(config_doc(zones=zones, alarm={"fault_trip_after_s": 90}))
+    k.settle()
+    k.status["d2"] = C.STATUS_FAULT
+    k.scan()
+    k.gas["d1"] = 30.0
+    k.run(1000)
+    assert not k.valve_open
+
+
+def test_valve_that_does_not_close_is_a_valve_fault_that_sounds_and_blocks_reset():
+    k = Kitchen(config_doc(valve={"feedback": "closed", "travel_s": 3}))
+    k.inputs["valve_feedback_closed"] = True
+    k.run(1000)
+    k.press("reset_button")
+    k.inputs["valve_feedback_closed"] = False
+    k.run(5000)
+    assert not k.safety.valve_fault
+    k.gas["d1"] = 30.0
+    k.run(5000)
+    assert "not closed" in k.safety.valve_fault
+    assert k.outputs["sounder"] and not k.outputs["fault_relay"]
+    k.gas["d1"] = 0.0
+    k.run(2000)
+    events = k.press("reset_button")
+    assert any(e["type"] == "reset_refused" and "valve fault" in e["reason"] for e in events)
+
+
+def test_pulse_valve_gets_a_closing_pulse_at_power_on_and_at_each_trip():
+    k = Kitchen(config_doc(valve={"type": "pulse", "pulse_ms": 500}))
+    k.scan()
+    assert k.outputs["valve"], "closing pulse at power on"
+    k.run(600)
+    assert not k.outputs["valve"]
+    k.run(1000)
+    k.press("reset_button")
+    k.run(1000)
+    assert not k.outputs["valve"], "a pulse valve is re-opened by hand, never by the controller"
+    k.gas["d1"] = 30.0
+    k.run(1000)
+    pulses = [e for e in k.events_of("output") if e["source"] == "valve" and e["state"] == "on"]
+    assert len(pulses) == 2
+
+
+def test_auto_arm_happens_only_when_configured_for_an_external_manual_reset_valve():
+    k = Kitchen()
+    k.run(5000)
+    assert not k.valve_open
+    k = Kitchen(config_doc(valve={"startup": "auto_arm_external_manual_valve"}))
+    k.run(5000)
+    assert k.valve_open
+    k.gas["d1"] = 30.0
+    k.run(1000)
+    k.gas["d1"] = 0.0
+    k.run(5000)
+    assert not k.valve_open, "auto-arm is for power-on only; a trip still needs a local reset"
+
+
+def test_remote_close_command_latches_the_valve():
+    k = Kitchen()
+    k.settle()
+    ok, _ = k.safety.command_close_valve(k.now_ms, "platform")
+    assert ok
+    k.scan()
+    assert not k.valve_open
+    assert "close valve from platform" in k.events_of("trip")[-1]["reason"]
+
+
+def test_controller_offers_no_command_that_opens_the_valve():
+    public = [name for name in dir(Controller) if not name.startswith("_")]
+    assert sorted(public) == ["close_valve", "end_inhibit", "inhibit", "silence", "status", "step"]
+
+
+def test_every_event_has_a_strictly_increasing_sequence_number():
+    k = Kitchen()
+    k.settle()
+    k.gas["d1"] = 30.0
+    k.run(3000)
+    seqs = [e["seq"] for e in k.events]
+    assert seqs == list(range(1, len(seqs) + 1))
