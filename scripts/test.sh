@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh machine: installs what it needs (Node.js via apt when root and missing,
+# a Python venv, the MicroPython npm package), checks generated docs are current, then runs pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update && apt-get install -y nodejs npm
+    else
+        echo "Node.js and npm are needed for the MicroPython gate: install them (apt-get install nodejs npm)" >&2
+        exit 1
+    fi
+fi
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[test]'
+npm ci --no-audit --no-fund --loglevel=error
+
+.venv/bin/python -m gaslatch_tools.schema_export --check
+.venv/bin/python -m gaslatch_tools.safety_diagram --check
+exec .venv/bin/python -m pytest "$@"
