@@ -113,6 +113,7 @@ class KitchenSim:
         self.outputs = {}
         self.now_ms = 0
         self.next_scan_ms = 0
+        self._clock_origin_ms = None
         self.events = []
         self._valve_moving_until_ms = None
         self._release = []
@@ -123,8 +124,15 @@ class KitchenSim:
         minutes = self.start_wall[0] * 1440 + self.start_wall[1] + now_ms // 60000
         return ((minutes // 1440) % 7, minutes % 1440)
 
-    def scan(self, now_ms):
-        """One controller scan at now_ms, with the simulated world answering."""
+    def scan(self, clock_ms):
+        """One controller scan, with the simulated world answering.
+
+        clock_ms may be any monotonic clock (the real one in benchmarks): the kitchen's time starts
+        at its first scan.
+        """
+        if self._clock_origin_ms is None:
+            self._clock_origin_ms = clock_ms
+        now_ms = clock_ms - self._clock_origin_ms
         self.now_ms = now_ms
         rx = self.bus.read(now_ms)
         result = self.controller.step(now_ms, {"bus1": rx}, self.inputs, None, self.wall(now_ms))
