@@ -1,0 +1,117 @@
+"""The MicroPython gate: the reference kitchen scenario gives the same event trace, byte for byte,
+under CPython and under the real MicroPython 1.27, so the core behaves identically on a board.
+
+The scenario is host_tools/gaslatch_tools/kitchen_sim.py, uploaded unchanged into MicroPython's /lib.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gaslatch_tools import kitchen_sim
+from gaslatch_tools.micropython_runner import run_micropython
+
+GATE_SCRIPT = (
+    "import sys\n"
+    "from gaslatch_tools.kitchen_sim import encoded_trace, run_reference_scenario\n"
+    "print('%s %d.%d' % ((sys.implementation.name,) + tuple(sys.implementation.version[:2])))\n"
+    "print(encoded_trace(run_reference_scenario().events), end='')\n"
+)
+EXPECTED_INTERPRETER = "micropython 1.27"
+ALARM_STATES = ("low_alarm", "high_alarm")
+
+
+def kitchen_sim_files() -> dict[str, str]:
+    """kitchen_sim.py and an empty package marker, keyed by their path in MicroPython's filesystem."""
+    source = Path(kitchen_sim.__file__).read_text(encoding="utf-8")
+    return {"/lib/gaslatch_tools/__init__.py": "", "/lib/gaslatch_tools/kitchen_sim.py": source}
+
+
+def first_difference(expected: str, actual: str) -> str:
+    """Where two traces first part, written for the person who has to find the cause."""
+    expected_lines = expected.split("\n")
+    actual_lines = actual.split("\n")
+    for index in range(max(len(expected_lines), len(actual_lines))):
+        want = expected_lines[index] if index < len(expected_lines) else "<no line: CPython trace ended>"
+        got = actual_lines[index] if index < len(actual_lines) else "<no line: MicroPython trace ended>"
+        if want != got:
+            return "traces differ first at line %d of %d (CPython) / %d (MicroPython):\n" \
+                "  CPython:     %s\n  MicroPython: %s" % (index + 1, len(expected_lines), len(actual_lines), want, got)
+    return "traces are identical"
+
+
+@pytest.fixture(scope="module")
+def cpython_trace() -> str:
+    return kitchen_sim.encoded_trace(kitchen_sim.run_reference_scenario().events)
+
+
+@pytest.fixture(scope="module")
+def records(cpython_trace) -> list[dict]:
+    return [json.loads(line) for line in cpython_trace.split("\n")]
+
+
+def test_reference_trace_is_identical_byte_for_byte_on_micropython_and_cpython(cpython_trace):
+    out = run_micropython(GATE_SCRIPT, extra_files=kitchen_sim_files())
+    interpreter, _, micropython_trace = out.partition("\n")
+
+    assert interpreter == EXPECTED_INTERPRETER
+    if micropython_trace != cpython_trace:
+        pytest.fail(first_difference(cpython_trace, micropython_trace))
+    assert micropython_trace.encode("utf-8") == cpython_trace.encode("utf-8")
+
+
+def test_first_difference_names_the_line_and_both_versions():
+    message = first_difference("a\nb\nc", "a\nB")
+
+    assert "line 2 of 3 (CPython) / 2 (MicroPython)" in message
+    assert "CPython:     b" in message
+    assert "MicroPython: B" in message
+    assert "trace ended" in first_difference("a\nb", "a")
+    assert first_difference("a\nb", "a\nb") == "traces are identical"
+
+
+def test_reference_trace_is_numbered_without_gaps(records):
+    assert [record["seq"] for record in records] == list(range(1, len(records) + 1))
+
+
+def test_reference_trace_has_a_trip_caused_by_gas(records):
+    gas_trips = [r for r in records if r["type"] == "trip" and r["reason"].startswith("gas: d1")]
+
+    assert gas_trips, "no trip with a 'gas: d1 ...' reason in the reference trace"
+
+
+def test_reference_trace_has_a_reset_refused_while_gas_is_present(records):
+    d1_state = None
+    refused_in_alarm = []
+    for record in records:
+        if record["type"] == "detector" and record["source"] == "d1":
+            d1_state = record["state"]
+        elif record["type"] == "reset_refused" and d1_state in ALARM_STATES:
+            refused_in_alarm.append(record)
+
+    assert refused_in_alarm, "no reset_refused while d1 was in alarm"
+    assert any("d1: high alarm" in r["reason"] or "d1: low alarm" in r["reason"] for r in refused_in_alarm)
+
+
+def test_reference_trace_has_a_reset_accepted_after_the_gas_trip(records):
+    gas_trip_seq = min(r["seq"] for r in records if r["type"] == "trip" and r["reason"].startswith("gas:"))
+    accepted = [r for r in records if r["type"] == "reset" and r["state"] == "armed" and r["seq"] > gas_trip_seq]
+
+    assert accepted, "no accepted reset after the gas trip"
+    assert accepted[0]["reason"].startswith("local reset accepted")
+
+
+def test_reference_trace_has_a_detector_that_lost_communication(records):
+    comm_lost = [r for r in records if r["type"] == "detector" and r["state"] == "comm_lost"]
+
+    assert [r["source"] for r in comm_lost] == ["d2"]
+    assert comm_lost[0]["severity"] == "fault"
+
+
+def test_reference_trace_has_a_trip_for_the_schedule(records):
+    schedule_trips = [r for r in records if r["type"] == "trip" and r["reason"].startswith("schedule:")]
+
+    assert schedule_trips, "no trip with a 'schedule: ...' reason in the reference trace"
+    assert any(r["type"] == "schedule" and r["state"] == "unattended" and r["seq"] < schedule_trips[0]["seq"]
+               for r in records)
