@@ -1,0 +1,521 @@
+"""The configuration rules as data: SCHEMA, a JSON Schema (draft 2020-12 subset) of the controller's config file.
+
+config.py interprets it on the unit, docs/config.schema.json publishes it for editors and tools.
+"""
+
+from gaslatch.core import constants
+
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+
+# Names of buses, detectors, zones and profiles: short, lower case, safe in file names and event
+# records. config.py holds a hand-written checker for each pattern used here (no `re` on MicroPython).
+NAME_PATTERN = "^[a-z0-9][a-z0-9_-]{0,31}$"
+# 24-hour wall-clock time "HH:MM".
+TIME_PATTERN = "^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+TEXT_MAX_LENGTH = 64
+LOCATION_MAX_LENGTH = 128
+LINE_MAX_LENGTH = 64
+
+# Modbus over Serial Line (modbus.org, V1.02): the standard line speeds; 9600 8N1 is the typical
+# gas module's factory setting (REFERENCE.md).
+BAUD_RATES = [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200]
+DEFAULT_BAUD = 9600
+PARITIES = ["N", "E", "O"]
+DEFAULT_PARITY = "N"
+STOP_BITS = [1, 2]
+DEFAULT_STOP_BITS = 1
+# A reply to a 10-register read takes ~34 ms of wire time at 9600 baud (REFERENCE.md): 20 ms only
+# suits fast lines; 2 s covers the slowest devices seen.
+MIN_RESPONSE_TIMEOUT_MS = 20
+MAX_RESPONSE_TIMEOUT_MS = 2000
+# Modbus Application Protocol V1.1b3: unicast slave addresses are 1-247 (0 is broadcast).
+MIN_MODBUS_ADDRESS = 1
+MAX_MODBUS_ADDRESS = 247
+MIN_POLL_INTERVAL_MS = 100
+MAX_POLL_INTERVAL_MS = 10000
+
+# 4-20 mA: 20 mA is the detector's full scale, at most 100 %LEL (Macurco GD-6 is 0-50 %LEL).
+DEFAULT_FULL_SCALE_PCT_LEL = 100
+MAX_FULL_SCALE_PCT_LEL = 100
+DEFAULT_ANALOG_PROFILE = "analog-ne43"
+DEFAULT_CONTACT_PROFILE = "contact-dry"
+DEFAULT_ZONE = "default"
+GASES = sorted(constants.LEL_PCT_VOL)
+DEFAULT_GAS = "methane"
+
+# Each part of the 100 s fault budget alone (constants.MAX_FAULT_DECLARE_TOTAL_S caps their sum).
+MIN_COMM_LOST_AFTER_S = 1
+MAX_COMM_LOST_AFTER_S = 60
+MAX_FAULT_TRIP_AFTER_S = 90
+MIN_WARMUP_MAX_S = 10
+
+VALVE_TYPES = ["hold", "pulse", "motorised"]
+VALVE_FEEDBACKS = ["none", "closed", "both"]
+VALVE_STARTUPS = ["manual_reset", "auto_arm_external_manual_valve"]
+MIN_VALVE_PULSE_MS = 100
+MAX_VALVE_PULSE_MS = 5000
+
+FAN_MODES = ["alarm", "continuous"]
+MAX_FAN_RUN_ON_S = 3600
+MIN_FAN_PROVING_GRACE_S = 1
+MAX_FAN_PROVING_GRACE_S = 60
+
+MIN_SILENCE_S = 30
+MIN_INHIBIT_MAX_MIN = 1
+MIN_TWO_DETECTOR_TIMEOUT_S = 1
+DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def _integer(minimum, maximum, description, default=None):
+    schema = {"type": "integer", "minimum": minimum, "maximum": maximum, "description": description}
+    if default is not None:
+        schema["default"] = default
+    return schema
+
+
+def _number(minimum, maximum, description, default=None):
+    schema = {"type": "number", "minimum": minimum, "maximum": maximum, "description": description}
+    if default is not None:
+        schema["default"] = default
+    return schema
+
+
+def _text(min_length, max_length, description, default=None):
+    schema = {"type": "string", "minLength": min_length, "maxLength": max_length, "description": description}
+    if default is not None:
+        schema["default"] = default
+    return schema
+
+
+def _name(description, default=None):
+    schema = {"type": "string", "pattern": NAME_PATTERN, "description": description}
+    if default is not None:
+        schema["default"] = default
+    return schema
+
+
+def _choice(values, description, default=None, type_name="string"):
+    schema = {"type": type_name, "enum": list(values), "description": description}
+    if default is not None:
+        schema["default"] = default
+    return schema
+
+
+def _flag(description, default):
+    return {"type": "boolean", "default": default, "description": description}
+
+
+def _section(properties, description, required=None):
+    schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": properties,
+        "description": description,
+    }
+    if required:
+        schema["required"] = list(required)
+    else:
+        schema["default"] = {}
+    return schema
+
+
+def _named(value_schema, description, min_properties=0):
+    schema = {
+        "type": "object",
+        "propertyNames": {"pattern": NAME_PATTERN},
+        "additionalProperties": value_schema,
+        "description": description,
+    }
+    if min_properties:
+        schema["minProperties"] = min_properties
+    else:
+        schema["default"] = {}
+    return schema
+
+
+UNIT = _section(
+    {
+        "site": _text(1, TEXT_MAX_LENGTH, "Site identifier used by the monitoring platform, e.g. the "
+                      "restaurant's registration number. 1-64 characters."),
+        "name": _text(1, TEXT_MAX_LENGTH, "Name of this controller, shown in events and on the platform, "
+                      "e.g. 'main kitchen'. 1-64 characters."),
+    },
+    "Who this controller is. Required.",
+    required=["site", "name"],
+)
+
+SCAN = _section(
+    {
+        "period_ms": _integer(
+            constants.MIN_SCAN_PERIOD_MS, constants.MAX_SCAN_PERIOD_MS,
+            "Period of the control loop in ms: inputs are read and outputs set once per period. Keep it "
+            "short: a linkage output must follow its condition within 3 s (GB 16808 / GB 50166 "
+            "commissioning limit).",
+            constants.DEFAULT_SCAN_PERIOD_MS,
+        ),
+    },
+    "The control loop.",
+)
+
+BUS = _section(
+    {
+        "port": _text(1, TEXT_MAX_LENGTH, "Serial device of the RS-485 adapter, e.g. /dev/ttyUSB0."),
+        "baud": _choice(
+            BAUD_RATES,
+            "Line speed in baud, one of the standard Modbus serial-line rates. Every detector on the bus "
+            "must use the same; typical gas modules ship at 9600.",
+            DEFAULT_BAUD, "integer",
+        ),
+        "parity": _choice(
+            PARITIES,
+            "Parity: N none, E even, O odd. Must match the detectors; most gas detectors ship with N "
+            "(the Modbus serial-line specification's default is E).",
+            DEFAULT_PARITY,
+        ),
+        "stop_bits": _choice(STOP_BITS, "Stop bits, 1 or 2. Must match the detectors.", DEFAULT_STOP_BITS,
+                             "integer"),
+        "response_timeout_ms": _integer(
+            MIN_RESPONSE_TIMEOUT_MS, MAX_RESPONSE_TIMEOUT_MS,
+            "How long to wait for a detector's reply before the poll counts as failed, in ms.",
+            constants.DEFAULT_RESPONSE_TIMEOUT_MS,
+        ),
+        "retries": _integer(
+            0, constants.MAX_RETRIES,
+            "Retries of a failed poll before it counts as a missed reading. Detector vendors advise up "
+            "to 3.",
+            constants.DEFAULT_RETRIES,
+        ),
+    },
+    "One RS-485 Modbus RTU bus.",
+    required=["port"],
+)
+
+DETECTOR_COMMON = {
+    "zone": _name(
+        "Zone (room or area) the detector watches. Zones group detectors for two-detector "
+        "confirmation; see zones.",
+        DEFAULT_ZONE,
+    ),
+    "location": _text(
+        0, LOCATION_MAX_LENGTH,
+        "Where the detector is mounted, for people, e.g. 'ceiling above wok range 2'. GB 50028: natural "
+        "gas detectors within 8 m of the appliance and at most 0.3 m below the ceiling; LPG detectors "
+        "within 4 m and at most 0.3 m above the floor.",
+        "",
+    ),
+    "gas": _choice(
+        GASES,
+        "Gas the detector is calibrated for; it sets the lower explosive limit (methane 5 %vol, propane "
+        "and LPG 2.1 %vol).",
+        DEFAULT_GAS,
+    ),
+    "low_alarm_pct_lel": _number(
+        constants.MIN_ALARM_PCT_LEL, constants.MAX_LOW_ALARM_PCT_LEL,
+        "First (low) alarm set point in %LEL. Must be below the high alarm. Design codes cap the first "
+        "alarm at 25 %LEL (GB/T 50493, UL 2075); restaurant products alarm at 10 %LEL.",
+        constants.DEFAULT_LOW_ALARM_PCT_LEL,
+    ),
+    "high_alarm_pct_lel": _number(
+        constants.MIN_ALARM_PCT_LEL, constants.MAX_HIGH_ALARM_PCT_LEL,
+        "Second (high) alarm set point in %LEL. Design codes cap the second alarm at 50 %LEL "
+        "(GB/T 50493, UL 2075).",
+        constants.DEFAULT_HIGH_ALARM_PCT_LEL,
+    ),
+    "hysteresis_pct_lel": _number(
+        0, constants.MAX_HYSTERESIS_PCT_LEL,
+        "An alarm clears only once the reading is this far below its set point, so a reading that "
+        "hovers at the set point does not make the alarm chatter. In %LEL.",
+        constants.DEFAULT_HYSTERESIS_PCT_LEL,
+    ),
+}
+
+
+def _detector(kind, description, properties, required):
+    merged = {"kind": {"const": kind, "description": description}}
+    for key in DETECTOR_COMMON:
+        merged[key] = DETECTOR_COMMON[key]
+    for key in properties:
+        merged[key] = properties[key]
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["kind"] + list(required),
+        "properties": merged,
+    }
+
+
+MODBUS_DETECTOR = _detector(
+    "modbus",
+    "modbus: a detector read over an RS-485 Modbus RTU bus.",
+    {
+        "bus": {"type": "string", "minLength": 1,
+                "description": "Name of the bus (a key of buses) the detector is wired to."},
+        "address": _integer(
+            MIN_MODBUS_ADDRESS, MAX_MODBUS_ADDRESS,
+            "Modbus slave address set on the detector, 1-247 (Modbus application protocol: 0 is "
+            "broadcast, 248-255 are reserved). Each address is used once per bus.",
+        ),
+        "profile": _name("Detector profile: the register map of the detector model, by name (a file "
+                         "in the firmware's profiles folder)."),
+        "poll_interval_ms": _integer(
+            MIN_POLL_INTERVAL_MS, MAX_POLL_INTERVAL_MS,
+            "Time between polls of this detector in ms. Detector vendors advise at least 500 ms between "
+            "polls of one address.",
+            constants.DEFAULT_POLL_INTERVAL_MS,
+        ),
+    },
+    ["bus", "address", "profile"],
+)
+
+ANALOG_DETECTOR = _detector(
+    "analog",
+    "analog: a detector with a 4-20 mA current loop output.",
+    {
+        "channel": _text(1, LINE_MAX_LENGTH, "Analog input channel the current loop is wired to."),
+        "profile": _name(
+            "Loop-current profile by name. The default reads 4 mA as zero and 20 mA as full scale, with "
+            "the NAMUR NE43 failure bands (at or below 3.6 mA, at or above 21 mA).",
+            DEFAULT_ANALOG_PROFILE,
+        ),
+        "full_scale_pct_lel": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": MAX_FULL_SCALE_PCT_LEL,
+            "default": DEFAULT_FULL_SCALE_PCT_LEL,
+            "description": "Concentration the detector reports at 20 mA, in %LEL, from its data sheet "
+                           "(some models are 0-50 %LEL). Must be at least the high alarm.",
+        },
+    },
+    ["channel"],
+)
+
+CONTACT_DETECTOR = _detector(
+    "contact",
+    "contact: a detector with a dry relay contact (alarm or not).",
+    {
+        "line": _text(1, LINE_MAX_LENGTH, "Input line wired to the detector's alarm relay contact."),
+        "fault_line": _text(1, LINE_MAX_LENGTH, "Input line wired to the detector's fault relay contact, "
+                            "if it has one. Optional; no default."),
+        "profile": _name("Contact profile by name: how the contact and fault lines are read.",
+                         DEFAULT_CONTACT_PROFILE),
+    },
+    ["line"],
+)
+
+DETECTOR = {
+    "type": "object",
+    "description": "One gas detector. kind says how it is connected: modbus, analog (4-20 mA) or contact.",
+    "oneOf": [MODBUS_DETECTOR, ANALOG_DETECTOR, CONTACT_DETECTOR],
+}
+
+ZONE = _section(
+    {
+        "two_detector_confirmation": _flag(
+            "GB 16808-2025 option: a high alarm in this zone needs a second detector of the zone to "
+            "confirm it, or must last two_detector_timeout_s. Needs at least 2 detectors in the zone.",
+            False,
+        ),
+        "two_detector_timeout_s": _integer(
+            MIN_TWO_DETECTOR_TIMEOUT_S, constants.MAX_TWO_DETECTOR_TIMEOUT_S,
+            "With two-detector confirmation, a lone high alarm still trips after this many seconds.",
+            constants.DEFAULT_TWO_DETECTOR_TIMEOUT_S,
+        ),
+    },
+    "Settings of one zone.",
+)
+
+ALARM = _section(
+    {
+        "confirm_samples": _integer(
+            1, constants.MAX_CONFIRM_SAMPLES,
+            "An alarm level is confirmed by this many consecutive readings at or above it, or by "
+            "holding for confirm_window_ms, whichever comes first. GB 16808: alarm within 10 s of the "
+            "detector signal.",
+            constants.DEFAULT_CONFIRM_SAMPLES,
+        ),
+        "confirm_window_ms": _integer(
+            0, constants.MAX_CONFIRM_WINDOW_MS,
+            "See confirm_samples. In ms; capped well inside the 10 s budget of GB 16808.",
+            constants.DEFAULT_CONFIRM_WINDOW_MS,
+        ),
+        "comm_lost_after_s": _integer(
+            MIN_COMM_LOST_AFTER_S, MAX_COMM_LOST_AFTER_S,
+            "A detector that has not answered for this long is lost (a fault). comm_lost_after_s + "
+            "fault_trip_after_s must be at most 100 s: GB 16808 / GB 50166 commissioning limit for a "
+            "lost or broken detector.",
+            constants.DEFAULT_COMM_LOST_AFTER_S,
+        ),
+        "fault_trip_after_s": _integer(
+            0, MAX_FAULT_TRIP_AFTER_S,
+            "A fault or lost detector that lasts this many seconds more closes the valve. See "
+            "comm_lost_after_s for the 100 s limit on the sum.",
+            constants.DEFAULT_FAULT_TRIP_AFTER_S,
+        ),
+        "warmup_max_s": _integer(
+            MIN_WARMUP_MAX_S, constants.MAX_WARMUP_MAX_S,
+            "A detector still warming up after this many seconds becomes a fault. GB 16808: normal "
+            "monitoring after at most 20 min of warm-up.",
+            constants.DEFAULT_WARMUP_MAX_S,
+        ),
+    },
+    "How readings become alarms and faults.",
+)
+
+VALVE = _section(
+    {
+        "type": _choice(
+            VALVE_TYPES,
+            "hold: held open while energised, closes on power loss (GB 50028: closed on power loss); "
+            "pulse: a short pulse closes it (e.g. 24 V, 1 A, 0.5 s); motorised: a motor drives it both "
+            "ways and it needs feedback 'both'.",
+            "hold",
+        ),
+        "travel_s": _integer(
+            1, constants.MAX_VALVE_TRAVEL_S,
+            "Longest time the valve takes to move fully (its stroke time), in seconds.",
+            constants.DEFAULT_VALVE_TRAVEL_S,
+        ),
+        "pulse_ms": _integer(
+            MIN_VALVE_PULSE_MS, MAX_VALVE_PULSE_MS,
+            "Length of the pulse that drives a pulse valve, in ms (typically 500).",
+            constants.DEFAULT_VALVE_PULSE_MS,
+        ),
+        "feedback": _choice(
+            VALVE_FEEDBACKS,
+            "Position switches wired back to the controller: none, closed (a closed limit switch), or "
+            "both (open and closed limit switches).",
+            "none",
+        ),
+        "startup": _choice(
+            VALVE_STARTUPS,
+            "At power-up. manual_reset: the gas stays off until someone presses reset on site (BS 6173, "
+            "NFPA 96: restoring gas needs manual intervention). auto_arm_external_manual_valve: only for "
+            "a hold valve that is itself reopened by hand on site; the controller energises it at "
+            "start-up, and a person must still open it at the valve.",
+            "manual_reset",
+        ),
+    },
+    "The emergency shutoff valve.",
+)
+
+FAN = _section(
+    {
+        "mode": _choice(
+            FAN_MODES,
+            "alarm: the exhaust fan starts at the low alarm and runs on for run_on_s after it clears; "
+            "continuous: the fan runs all the time.",
+            "alarm",
+        ),
+        "run_on_s": _integer(0, MAX_FAN_RUN_ON_S, "Minimum time the fan keeps running after the alarm "
+                             "clears, in seconds.", constants.DEFAULT_FAN_RUN_ON_S),
+        "proving": _flag(
+            "An airflow proving input is wired (differential-pressure switch or fan-current relay). The "
+            "gas then needs proven airflow: a fan that does not prove within proving_grace_s closes the "
+            "gas (BS 6173).",
+            False,
+        ),
+        "proving_grace_s": _integer(
+            MIN_FAN_PROVING_GRACE_S, MAX_FAN_PROVING_GRACE_S,
+            "Time the fan has to prove airflow after it is started, in seconds.",
+            constants.DEFAULT_FAN_PROVING_GRACE_S,
+        ),
+    },
+    "The exhaust fan output.",
+)
+
+SOUNDER = _section(
+    {
+        "silence_s": _integer(
+            MIN_SILENCE_S, constants.MAX_SILENCE_S,
+            "How long a silenced sounder stays quiet, in seconds; a new alarm re-sounds at once "
+            "(GB 16808).",
+            constants.DEFAULT_SILENCE_S,
+        ),
+    },
+    "The sounder and beacon output.",
+)
+
+INTERLOCKS = _section(
+    {
+        "fire_input": _flag("A fire alarm panel contact is wired to the fire input; it shuts the gas "
+                            "(GB 50116 linkage).", False),
+        "estop_input": _flag("An emergency-stop button is wired to the e-stop input; pressing it shuts "
+                             "the gas.", False),
+    },
+    "External inputs that shut the gas.",
+)
+
+INHIBIT = _section(
+    {
+        "max_minutes": _integer(
+            MIN_INHIBIT_MAX_MIN, constants.HARD_INHIBIT_MAX_MIN,
+            "Longest maintenance inhibit of one detector (for a bump test), in minutes. An inhibit always "
+            "ends by itself; service modes are time-limited in every product and this cap is 30 min.",
+            constants.DEFAULT_INHIBIT_MAX_MIN,
+        ),
+    },
+    "Maintenance inhibit of a detector.",
+)
+
+PERIOD = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["days", "from", "to"],
+    "description": "One weekly attended period.",
+    "properties": {
+        "days": {
+            "type": "array",
+            "items": {"type": "string", "enum": list(DAYS)},
+            "minItems": 1,
+            "uniqueItems": True,
+            "description": "Days the period starts on: mon, tue, wed, thu, fri, sat, sun.",
+        },
+        "from": {"type": "string", "pattern": TIME_PATTERN,
+                 "description": "Start time, 24-hour HH:MM, e.g. 08:30."},
+        "to": {"type": "string", "pattern": TIME_PATTERN,
+               "description": "End time, 24-hour HH:MM. A 'to' earlier than 'from' runs past midnight."},
+    },
+}
+
+SCHEDULE = _section(
+    {
+        "enabled": _flag(
+            "Shut the gas outside attended hours (the Jiangsu 2023 rectification plan: gas off when the "
+            "kitchen is left).",
+            False,
+        ),
+        "attended": {
+            "type": "array",
+            "items": PERIOD,
+            "default": [],
+            "description": "Weekly periods when the kitchen is attended. At least one when enabled.",
+        },
+    },
+    "Attended hours.",
+)
+
+SCHEMA = {
+    "$schema": DRAFT,
+    "title": "gaslatch controller configuration",
+    "description": "Configuration of one gaslatch kitchen controller. Unknown keys are errors. No key "
+                   "opens the valve remotely or disables the manual reset.",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["unit", "detectors"],
+    "properties": {
+        "unit": UNIT,
+        "scan": SCAN,
+        "buses": _named(BUS, "RS-485 Modbus RTU buses by name, e.g. rs485a."),
+        "detectors": _named(DETECTOR, "Gas detectors by name, e.g. hood1. At least one.", 1),
+        "zones": _named(ZONE, "Zone settings by zone name. A zone used by a detector and not listed here "
+                              "gets the defaults."),
+        "alarm": ALARM,
+        "valve": VALVE,
+        "fan": FAN,
+        "sounder": SOUNDER,
+        "interlocks": INTERLOCKS,
+        "inhibit": INHIBIT,
+        "schedule": SCHEDULE,
+    },
+}
