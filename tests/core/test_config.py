@@ -772,3 +772,27 @@ def test_no_key_can_open_the_valve_remotely_or_bypass_the_manual_reset():
         assert not any(word in name for word in words), name
     startups = SCHEMA["properties"]["valve"]["properties"]["startup"]["enum"]
     assert startups == ["manual_reset", "auto_arm_external_manual_valve"]
+
+
+def test_hysteresis_must_stay_below_the_low_alarm_so_it_can_clear():
+    problem = only_problem(with_detectors(hood2=modbus(2, low_alarm_pct_lel=2, hysteresis_pct_lel=2)))
+    assert problem.path == "$.detectors.hood2.hysteresis_pct_lel"
+    assert "could never clear" in problem.message
+    assert config.validate(with_detectors(hood2=modbus(2, low_alarm_pct_lel=2, hysteresis_pct_lel=1.5))) == []
+
+
+def test_too_many_detectors_on_one_bus_for_the_alarm_budget_is_reported_at_the_bus():
+    detectors = dict(("h%d" % i, modbus(i)) for i in range(2, 26))
+    problem = only_problem(with_detectors(**detectors))
+    assert problem.path == "$.buses.rs485a"
+    assert "25 detectors on this bus at a 100 ms scan period" in problem.message
+    assert "split the detectors over more buses" in problem.hint
+    assert config.validate(with_detectors(**detectors), None) != []
+    doc = with_detectors(**detectors)
+    doc["scan"] = {"period_ms": 50}
+    assert config.validate(doc) == []
+
+
+def test_a_slow_poll_interval_alone_can_break_the_alarm_budget():
+    problem = only_problem(with_detectors(hood2=modbus(2, poll_interval_ms=6000)))
+    assert problem.path == "$.buses.rs485a"

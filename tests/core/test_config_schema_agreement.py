@@ -88,7 +88,10 @@ def set_points(draw, detector, full_scale=None):
         high = constants.DEFAULT_HIGH_ALARM_PCT_LEL
     put(draw, detector, "low_alarm_pct_lel", low, constants.DEFAULT_LOW_ALARM_PCT_LEL)
     put(draw, detector, "high_alarm_pct_lel", high, constants.DEFAULT_HIGH_ALARM_PCT_LEL)
-    maybe(draw, detector, "hysteresis_pct_lel", numbers(0, constants.MAX_HYSTERESIS_PCT_LEL))
+    # The clearing hysteresis must stay below the low alarm, or the alarm could never clear.
+    if low <= constants.DEFAULT_HYSTERESIS_PCT_LEL or draw(st.booleans()):
+        detector["hysteresis_pct_lel"] = draw(
+            numbers(0, min(constants.MAX_HYSTERESIS_PCT_LEL, low)).filter(lambda value: value < low))
     maybe(draw, detector, "location", st.text(max_size=config_schema.LOCATION_MAX_LENGTH))
     maybe(draw, detector, "gas", st.sampled_from(config_schema.GASES))
 
@@ -216,7 +219,28 @@ def valid_configs(draw):
     maybe(draw, doc, "inhibit", st.fixed_dictionaries({}, optional={
         "max_minutes": integers(config_schema.MIN_INHIBIT_MAX_MIN, constants.HARD_INHIBIT_MAX_MIN)}))
     maybe(draw, doc, "schedule", schedule())
+    within_alarm_budget(doc)
     return doc
+
+
+def within_alarm_budget(doc):
+    """Make a generated config meet the per-bus alarm latency rule, by construction."""
+    periods = doc.get("scan", {}).get("period_ms", constants.DEFAULT_SCAN_PERIOD_MS)
+    confirm = doc.get("alarm", {}).get("confirm_samples", constants.DEFAULT_CONFIRM_SAMPLES)
+    counts = {}
+    worst_interval = constants.DEFAULT_POLL_INTERVAL_MS
+    for detector in doc["detectors"].values():
+        if detector["kind"] == "modbus":
+            counts[detector["bus"]] = counts.get(detector["bus"], 0) + 1
+            worst_interval = max(worst_interval, detector.get("poll_interval_ms", constants.DEFAULT_POLL_INTERVAL_MS))
+    for count in counts.values():
+        if config.alarm_latency_ms(int(periods), count, int(worst_interval), int(confirm)) > constants.ALARM_LATENCY_BUDGET_MS:
+            doc["scan"] = {"period_ms": constants.MIN_SCAN_PERIOD_MS}
+            doc.setdefault("alarm", {})["confirm_samples"] = 1
+            for detector in doc["detectors"].values():
+                if detector["kind"] == "modbus":
+                    detector["poll_interval_ms"] = constants.DEFAULT_POLL_INTERVAL_MS
+            return
 
 
 # --- mutations ---------------------------------------------------------------------------------

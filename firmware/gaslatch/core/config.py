@@ -662,6 +662,13 @@ def _set_point_rules(rules, name, detector, kind):
                   "low alarm %s %%LEL must be below the high alarm %s %%LEL" % (_show(low), _show(high)),
                   "set low_alarm_pct_lel below high_alarm_pct_lel (defaults %s and %s)"
                   % (constants.DEFAULT_LOW_ALARM_PCT_LEL, constants.DEFAULT_HIGH_ALARM_PCT_LEL))
+    hysteresis_path = child_path(path, "hysteresis_pct_lel")
+    hysteresis = rules.get(detector, "hysteresis_pct_lel", _is_number, hysteresis_path)
+    if low is not None and hysteresis is not None and not hysteresis < low:
+        rules.add(hysteresis_path,
+                  "hysteresis %s %%LEL is not below the low alarm %s %%LEL, so the low alarm could never clear"
+                  % (_show(hysteresis), _show(low)),
+                  "set hysteresis_pct_lel below low_alarm_pct_lel (default %s)" % constants.DEFAULT_HYSTERESIS_PCT_LEL)
     if kind != "analog":
         return
     scale_path = child_path(path, "full_scale_pct_lel")
@@ -743,6 +750,42 @@ def _alarm_rules(rules):
               "acted on within 100 s)" % constants.MAX_FAULT_DECLARE_TOTAL_S)
 
 
+def alarm_latency_ms(period_ms, detectors_on_bus, poll_interval_ms, confirm_samples):
+    """Worst case from gas at a Modbus detector to a confirmed high alarm, in ms.
+
+    The bus master sends one request every two scans (a reply seen in one scan, the silent interval
+    respected before the next), so a detector is sampled every max(poll interval, 2 x period x n).
+    """
+    sample_interval_ms = max(poll_interval_ms, 2 * period_ms * detectors_on_bus)
+    return confirm_samples * sample_interval_ms + period_ms
+
+
+def _bus_latency_rules(rules):
+    detectors = _section(rules.config, "detectors")
+    period = rules.get(_section(rules.config, "scan"), "period_ms", _is_integer, "$.scan.period_ms")
+    confirm = rules.get(_section(rules.config, "alarm"), "confirm_samples", _is_integer, "$.alarm.confirm_samples")
+    if period is None or confirm is None:
+        return
+    on_bus = {}
+    for name in sorted(detectors):
+        detector = detectors[name]
+        if not isinstance(detector, dict) or detector.get("kind") != "modbus" or not isinstance(detector.get("bus"), str):
+            continue
+        interval = detector.get("poll_interval_ms")
+        if not _is_integer(interval):
+            return
+        on_bus.setdefault(detector["bus"], []).append(interval)
+    for bus in sorted(on_bus):
+        latency = alarm_latency_ms(period, len(on_bus[bus]), max(on_bus[bus]), confirm)
+        if latency > constants.ALARM_LATENCY_BUDGET_MS:
+            rules.add(child_path(child_path(ROOT, "buses"), bus),
+                      "%d detectors on this bus at a %d ms scan period confirm a high alarm only after up to %d ms, "
+                      "above the %d ms alarm budget" % (len(on_bus[bus]), period, latency,
+                                                       constants.ALARM_LATENCY_BUDGET_MS),
+                      "lower scan.period_ms, lower alarm.confirm_samples or poll_interval_ms, or split the "
+                      "detectors over more buses (GB 16808: alarm within 10 s)")
+
+
 def _valve_rules(rules):
     valve = _section(rules.config, "valve")
     path = child_path(ROOT, "valve")
@@ -820,6 +863,7 @@ def semantic_problems(doc, config, structural, profile_kinds=None):
     rules = _Semantics(doc, config, structural, profile_kinds)
     _detector_rules(rules)
     _alarm_rules(rules)
+    _bus_latency_rules(rules)
     _valve_rules(rules)
     _schedule_rules(rules)
     _zone_rules(rules)

@@ -79,6 +79,9 @@ MAX_SILENCE_S = 900
 DEFAULT_VALVE_PULSE_MS = 500
 DEFAULT_VALVE_TRAVEL_S = 5
 MAX_VALVE_TRAVEL_S = 60
+# GB 16808 (unverified): alarm within 10 s of the detector signal. The config validator checks that
+# each bus, at its scan period and number of detectors, can confirm a high alarm inside this budget.
+ALARM_LATENCY_BUDGET_MS = 10000
 # Linkage output within 3 s of its condition (GB 16808 / GB 50166 commissioning limit).
 LINKAGE_BUDGET_MS = 3000
 
