@@ -3,11 +3,13 @@
 Prints the figures recorded in docs/benchmarks.md: p50/p99/max start jitter at 100 ms and 10 ms periods,
 idle and with a busy-loop process loading the other core.
 
-    .venv/bin/python benchmarks/scan_jitter.py [--seconds 20] [--busy | --both] [--json]
+    .venv/bin/python benchmarks/scan_jitter.py [--seconds 20] [--busy | --both] [--realtime] [--json]
 """
 
 import argparse
+import gc
 import json
+import os
 import subprocess
 import sys
 
@@ -70,6 +72,17 @@ def print_table(results: list[dict]) -> None:
             stats["execution"]["p99_us"]))
 
 
+def enter_realtime() -> str:
+    """What `gaslatch run` does on the Pi: SCHED_FIFO and a frozen GC heap. Returns what was applied."""
+    gc.collect()
+    gc.freeze()
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(50))
+    except (PermissionError, OSError) as exc:
+        return "gc.freeze only (SCHED_FIFO refused: %s)" % exc
+    return "SCHED_FIFO 50 + gc.freeze"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each run (default 20)")
@@ -77,15 +90,18 @@ def main() -> None:
     load.add_argument("--busy", action="store_true", help="load the other core with a busy-loop process")
     load.add_argument("--both", action="store_true", help="run idle, then busy")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
+    parser.add_argument("--realtime", action="store_true", help="run under SCHED_FIFO with gc.freeze(), as on the unit")
     args = parser.parse_args()
+    mode = enter_realtime() if args.realtime else "SCHED_OTHER"
 
     kitchen_sim_class = load_kitchen_sim()
     loads = (False, True) if args.both else (args.busy,)
     results = [result for busy in loads for result in run_under_load(kitchen_sim_class, busy, args.seconds)]
     if args.json:
-        document = {"seconds_per_run": args.seconds, "n_detectors": N_DETECTORS, "runs": results}
+        document = {"seconds_per_run": args.seconds, "n_detectors": N_DETECTORS, "scheduling": mode, "runs": results}
         print(json.dumps(document, indent=2))
     else:
+        print("scheduling: %s; %d simulated detectors; %g s per run" % (mode, N_DETECTORS, args.seconds))
         print_table(results)
 
 
