@@ -280,8 +280,6 @@ class DetectorState:
         conc = sample.concentration_centi_pct_lel
         if conc is not None and conc <= NEGATIVE_DRIFT_FAULT_CENTI_PCT_LEL:
             return "reading %s: negative drift, recalibrate" % _fmt(conc)
-        if conc is None and sample.status != C.STATUS_WARMUP:
-            return sample.detail or "no concentration in reply"
         frozen_ms = self.settings.heartbeat_frozen_after_ms
         if frozen_ms is not None and sample.heartbeat is not None:
             if sample.heartbeat != self._heartbeat:

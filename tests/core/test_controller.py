@@ -1,0 +1,116 @@
+"""The controller end to end in simulated time: bytes and line levels in, bytes, levels and events out."""
+
+from gaslatch.core import modbus_rtu
+from gaslatch.core.config import load_config
+from gaslatch.core.controller import Controller
+from gaslatch.core.detector_profile import list_profiles, load_profile
+
+from gaslatch_tools.kitchen_sim import KitchenSim
+
+PROFILES = dict((name, load_profile(name)) for name in list_profiles())
+KINDS = dict((name, profile.kind) for name, profile in PROFILES.items())
+
+
+def controller(detectors, **sections):
+    doc = {"unit": {"site": "s", "name": "u"}, "detectors": detectors}
+    doc.update(sections)
+    return Controller(load_config(doc, KINDS), PROFILES, 0)
+
+
+def run(ctl, until_ms, period_ms=100, **step_kw):
+    events = []
+    t = 0
+    result = None
+    while t <= until_ms:
+        result = ctl.step(t, **step_kw)
+        events.extend(result.events)
+        t += period_ms
+    return result, events
+
+
+def test_requests_on_the_wire_are_well_formed_reads_of_the_profile_registers():
+    sim = KitchenSim(n_detectors=2)
+    seen = []
+    for i in range(30):
+        result = sim.scan(i * 100)
+        if result.tx["bus1"]:
+            seen.append(modbus_rtu.parse_request(result.tx["bus1"]))
+    assert (1, 3, 0, 10) in seen and (2, 3, 0, 10) in seen
+
+
+def test_leak_on_the_bus_trips_the_valve_and_sets_fan_sounder_beacon():
+    sim = KitchenSim(n_detectors=2)
+    sim.run_until(2000)
+    sim.press("reset_button")
+    sim.run_until(3000)
+    assert sim.outputs["valve"]
+    sim.set_gas("d2", 400)
+    sim.run_until(6000)
+    assert not sim.outputs["valve"]
+    assert sim.outputs["fan"] and sim.outputs["sounder"] and sim.outputs["beacon"]
+    status = sim.controller.status(sim.now_ms)
+    assert status["detectors"]["d2"]["state"] == "high_alarm"
+    assert status["detectors"]["d2"]["concentration_centi_pct_lel"] == 4000
+    assert status["latched"] and "d2 high alarm" in status["trip_reason"]
+
+
+def test_a_babbling_bus_is_never_talked_over_and_its_detectors_go_comm_lost():
+    ctl = controller({"d1": {"kind": "modbus", "bus": "b", "address": 1, "profile": "cn-generic"}},
+                     buses={"b": {"port": "/dev/null"}})
+    events = []
+    for t in range(0, 15000, 100):
+        result = ctl.step(t, {"b": b"\x01\x03\xff\x00\x13"})
+        events.extend(result.events)
+    stats = ctl.status(15000)["buses"]["b"]
+    assert stats["responses_ok"] == 0 and stats["unexpected_bytes"] == 5 * 150
+    assert stats["requests"] == 0, "the master must wait for a quiet bus before it transmits"
+    assert any(e["type"] == "detector" and e["state"] == "comm_lost" for e in events)
+
+
+def test_analog_detector_over_range_current_is_a_high_alarm_and_open_wire_a_fault():
+    ctl = controller({"a1": {"kind": "analog", "channel": "ain0"}})
+    _, events = run(ctl, 1000, analog_ua={"ain0": 4000})
+    assert ctl.status(1000)["detectors"]["a1"]["state"] == "normal"
+    result = ctl.step(1100, analog_ua={"ain0": 22000})
+    assert ctl.status(1100)["detectors"]["a1"]["state"] == "high_alarm"
+    assert not result.outputs["valve"] and result.outputs["sounder"]
+    ctl2 = controller({"a1": {"kind": "analog", "channel": "ain0"}})
+    run(ctl2, 1000, analog_ua={"ain0": 500})
+    assert ctl2.status(1000)["detectors"]["a1"]["state"] == "fault"
+
+
+def test_analog_channel_that_cannot_be_read_goes_comm_lost():
+    ctl = controller({"a1": {"kind": "analog", "channel": "ain0"}})
+    run(ctl, 11000, analog_ua={})
+    assert ctl.status(11000)["detectors"]["a1"]["state"] == "comm_lost"
+
+
+def test_dry_contact_detector_alarm_trips_and_its_fault_contact_is_a_fault():
+    ctl = controller({"c1": {"kind": "contact", "line": "det1_alarm", "fault_line": "det1_fault"}})
+    run(ctl, 1000, inputs={"det1_alarm": False, "det1_fault": False, "reset_button": False})
+    assert ctl.status(1000)["detectors"]["c1"]["state"] == "normal"
+    ctl.step(1100, inputs={"det1_alarm": True})
+    assert ctl.status(1100)["detectors"]["c1"]["state"] == "high_alarm"
+    ctl2 = controller({"c1": {"kind": "contact", "line": "det1_alarm", "fault_line": "det1_fault"}})
+    run(ctl2, 1000, inputs={"det1_fault": True})
+    assert ctl2.status(1000)["detectors"]["c1"]["state"] == "fault"
+
+
+def test_event_numbering_continues_from_the_store_after_a_restart():
+    ctl = Controller(load_config({"unit": {"site": "s", "name": "u"},
+                                  "detectors": {"c1": {"kind": "contact", "line": "x"}}}, KINDS), PROFILES, 0,
+                     first_seq=1234)
+    result = ctl.step(0)
+    assert result.events[0]["seq"] == 1234 and result.events[0]["type"] == "startup"
+
+
+def test_status_reports_inhibits_and_bus_statistics():
+    sim = KitchenSim(n_detectors=2)
+    sim.run_until(3000)
+    ok, _ = sim.controller.inhibit(sim.now_ms, "d1", 10, "installer")
+    assert ok
+    sim.run_until(3100)
+    status = sim.controller.status(sim.now_ms)
+    assert status["detectors"]["d1"]["inhibited"] and status["inhibits"]["d1"] > 590
+    bus = status["buses"]["bus1"]
+    assert bus["responses_ok"] >= 4 and bus["timeouts"] == 0
