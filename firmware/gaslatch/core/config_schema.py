@@ -1,6 +1,6 @@
 """The configuration rules as data: SCHEMA, a JSON Schema (draft 2020-12 subset) of the controller's config file.
 
-config.py interprets it on the unit, docs/config.schema.json publishes it for editors and tools.
+json_schema_subset.py interprets it (driven by config.py) on the unit, docs/config.schema.json publishes it for editors and tools.
 """
 
 from gaslatch.core import constants

@@ -1,0 +1,536 @@
+"""A small interpreter of a JSON Schema subset, so a schema given as data is enforced on MicroPython too.
+
+Every failed keyword becomes a Problem with its JSON path and a hint; it knows no document, only the schema it is given.
+"""
+
+import math
+
+ROOT = "$"
+# How far (in edits) a misspelt key or value may be from a known one to be suggested.
+MAX_SUGGEST_DISTANCE = 3
+
+KEYWORDS = (
+    "type", "enum", "const", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+    "minLength", "maxLength", "pattern", "properties", "required", "additionalProperties",
+    "propertyNames", "minProperties", "items", "minItems", "maxItems", "uniqueItems", "oneOf",
+)
+ANNOTATIONS = ("$schema", "title", "description", "default")
+
+
+class Problem:
+    """One thing wrong with a document: `path` (a JSON path, e.g. $.items[2].name), `message`, `hint` (the fix)."""
+
+    def __init__(self, path, message, hint):
+        self.path = path
+        self.message = message
+        self.hint = hint
+
+    def __eq__(self, other):
+        return (isinstance(other, Problem) and self.path == other.path and self.message == other.message
+                and self.hint == other.hint)
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    def __repr__(self):
+        return "Problem(%s, %s, %s)" % (quote(self.path), quote(self.message), quote(self.hint))
+
+    def __str__(self):
+        return "%s: %s\n    hint: %s" % (self.path, self.message, self.hint)
+
+    def as_dict(self):
+        """The problem as a JSON-ready dict with keys path, message, hint."""
+        return {"path": self.path, "message": self.message, "hint": self.hint}
+
+
+# ---------------------------------------------------------------------------------------------
+# Text helpers: quoting, paths, suggestions.
+
+def quote(text):
+    """`text` in double quotes, JSON-escaped the same way on CPython and MicroPython."""
+    out = ['"']
+    for char in text:
+        if char == '"' or char == "\\":
+            out.append("\\" + char)
+        elif ord(char) < 0x20:
+            out.append("\\u%04x" % ord(char))
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
+
+
+def _is_plain_key(key):
+    if not key:
+        return False
+    for char in key:
+        if not ("a" <= char <= "z" or "A" <= char <= "Z" or "0" <= char <= "9" or char == "_" or char == "-"):
+            return False
+    return True
+
+
+def child_path(path, key):
+    """The JSON path of member `key` (a str) or item `key` (an int) below `path`."""
+    if isinstance(key, int):
+        return "%s[%d]" % (path, key)
+    if _is_plain_key(key):
+        return "%s.%s" % (path, key)
+    return "%s[%s]" % (path, quote(key))
+
+
+def edit_distance(a, b):
+    """Edits (insert, delete, substitute, swap two neighbours) that turn string a into string b."""
+    previous = None
+    row = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            best = min(row[j] + 1, current[j - 1] + 1, row[j - 1] + cost)
+            if previous is not None and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                best = min(best, previous[j - 2] + 1)
+            current[j] = best
+        previous, row = row, current
+    return row[len(b)]
+
+
+def closest(word, candidates):
+    """The candidate `word` is most likely a misspelling of, or None when none is close."""
+    lowered = word.lower()
+    best = None
+    best_distance = MAX_SUGGEST_DISTANCE + 1
+    for candidate in sorted(candidates):
+        if lowered == candidate.lower():
+            return candidate
+        limit = min(MAX_SUGGEST_DISTANCE, max(1, len(candidate) // 3))
+        distance = edit_distance(lowered, candidate.lower())
+        if distance <= limit and distance < best_distance:
+            best, best_distance = candidate, distance
+    if best is None and len(word) >= 4:
+        starts = [c for c in sorted(candidates) if c.lower().startswith(lowered)]
+        if len(starts) == 1:
+            best = starts[0]
+    return best
+
+
+def did_you_mean(word, candidates, fallback):
+    """A hint naming the candidate `word` is likely a misspelling of, else `fallback`."""
+    guess = closest(word, candidates)
+    if guess is not None:
+        return "did you mean %s?" % quote(guess)
+    return fallback
+
+
+def _count(number, one, many):
+    return "%d %s" % (number, one if number == 1 else many)
+
+
+def list_of(values):
+    """`values` shown for a message, comma-separated."""
+    return ", ".join([show(value) for value in values])
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON values: types, equality, showing.
+
+def is_number(value):
+    """True for a JSON number: int or finite float, never bool (JSON has no NaN or Infinity)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, float) and not math.isnan(value) and not math.isinf(value)
+
+
+def is_integer(value):
+    """True for a JSON integer: 3 and 3.0 are integers, true and 3.5 are not."""
+    if isinstance(value, float):
+        return is_number(value) and value % 1 == 0
+    return is_number(value)
+
+
+_TYPE_CHECKS = {
+    "object": lambda value: isinstance(value, dict),
+    "array": lambda value: isinstance(value, list),
+    "string": lambda value: isinstance(value, str),
+    "integer": is_integer,
+    "number": is_number,
+    "boolean": lambda value: isinstance(value, bool),
+    "null": lambda value: value is None,
+}
+
+_TYPE_WORDS = {
+    "object": "an object {...}",
+    "array": "a list [...]",
+    "string": "text in double quotes",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+
+def _json_equal(a, b):
+    """Equality as JSON Schema means it: 1 == 1.0, but true is not 1."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if is_number(a) and is_number(b):
+        return a == b
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return False
+        for i in range(len(a)):
+            if not _json_equal(a[i], b[i]):
+                return False
+        return True
+    if isinstance(a, dict) and isinstance(b, dict):
+        if len(a) != len(b):
+            return False
+        for key in a:
+            if key not in b or not _json_equal(a[key], b[key]):
+                return False
+        return True
+    return type(a) == type(b) and a == b
+
+
+def show(value):
+    """A short JSON-like rendering of a value for messages."""
+    if isinstance(value, str):
+        if len(value) > 40:
+            return quote(value[:37]) + "..."
+        return quote(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return "%s (not allowed in JSON)" % value
+    return "%s" % value
+
+
+def _found(value):
+    if isinstance(value, str):
+        return "text %s" % show(value)
+    if isinstance(value, bool):
+        return show(value)
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    if value is None:
+        return "null"
+    return show(value)
+
+
+def _copy(value):
+    if isinstance(value, dict):
+        return dict([(key, _copy(value[key])) for key in value])
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value
+
+
+def _range_words(schema):
+    low = schema.get("minimum")
+    high = schema.get("maximum")
+    above = schema.get("exclusiveMinimum")
+    if above is not None and high is not None:
+        return "above %s and at most %s" % (show(above), show(high))
+    if low is not None and high is not None:
+        return "from %s to %s" % (show(low), show(high))
+    if low is not None:
+        return "of at least %s" % show(low)
+    if high is not None:
+        return "of at most %s" % show(high)
+    return ""
+
+
+def _type_ok(schema, value):
+    kind = schema.get("type")
+    if kind is None:
+        return True
+    for name in (kind if isinstance(kind, list) else [kind]):
+        if _TYPE_CHECKS[name](value):
+            return True
+    return False
+
+
+# ---------------------------------------------------------------------------------------------
+# The interpreter: walks a document against a schema and appends a Problem per failed keyword.
+
+class Interpreter:
+    """Enforces schemas that use only KEYWORDS and ANNOTATIONS (check_supported() says when one does not).
+
+    patterns: {pattern: (matches(text) -> bool, words for an installer, example)}, one hand-written checker
+    per pattern the schemas use. discriminator: the key (e.g. "kind") whose const picks a oneOf branch.
+    """
+
+    def __init__(self, patterns, discriminator):
+        self.patterns = patterns
+        self.discriminator = discriminator
+
+    def check_supported(self, schema, path=ROOT):
+        """Raise ValueError if `schema` uses a keyword, pattern or oneOf form this interpreter cannot enforce."""
+        if not isinstance(schema, dict):
+            raise ValueError("schema at %s is not an object" % path)
+        for keyword in sorted(schema):
+            if keyword not in KEYWORDS and keyword not in ANNOTATIONS:
+                raise ValueError("schema at %s uses keyword %s, which json_schema_subset.py does not implement"
+                                 % (path, keyword))
+        types = schema.get("type", [])
+        for name in (types if isinstance(types, list) else [types]):
+            if name not in _TYPE_CHECKS:
+                raise ValueError("schema at %s uses unknown type %s" % (path, name))
+        if "pattern" in schema and schema["pattern"] not in self.patterns:
+            raise ValueError("schema at %s uses pattern %s, which has no checker in the interpreter's patterns"
+                             % (path, schema["pattern"]))
+        properties = schema.get("properties", {})
+        for key in sorted(properties):
+            self.check_supported(properties[key], child_path(path, key))
+        for keyword in ("additionalProperties", "propertyNames", "items"):
+            sub = schema.get(keyword)
+            if isinstance(sub, dict):
+                self.check_supported(sub, "%s/%s" % (path, keyword))
+            elif sub is not None and not (keyword == "additionalProperties" and isinstance(sub, bool)):
+                raise ValueError("schema at %s: %s must be a schema" % (path, keyword))
+        if "oneOf" in schema:
+            kinds = {}
+            for i, branch in enumerate(schema["oneOf"]):
+                where = "%s/oneOf[%d]" % (path, i)
+                self.check_supported(branch, where)
+                const = branch.get("properties", {}).get(self.discriminator, {}).get("const")
+                required = branch.get("required", [])
+                if not isinstance(const, str) or self.discriminator not in required or const in kinds:
+                    raise ValueError("schema at %s: every oneOf branch needs a required, distinct %s const"
+                                     % (where, self.discriminator))
+                kinds[const] = branch
+
+    def describe(self, schema):
+        """What a value matching `schema` looks like, in words for an installer."""
+        if "const" in schema:
+            return show(schema["const"])
+        if "enum" in schema:
+            return "one of " + list_of(schema["enum"])
+        if "pattern" in schema:
+            return self.patterns[schema["pattern"]][1]
+        if "oneOf" in schema:
+            kinds = [branch["properties"][self.discriminator]["const"] for branch in schema["oneOf"]]
+            return "an object with %s one of %s" % (quote(self.discriminator), list_of(kinds))
+        kind = schema.get("type")
+        if kind in ("integer", "number"):
+            words = "a whole number" if kind == "integer" else "a number"
+            bounds = _range_words(schema)
+            return words + (" " + bounds if bounds else "")
+        if kind == "string":
+            low = schema.get("minLength", 0)
+            high = schema.get("maxLength")
+            if high is not None:
+                return "text of %d to %d characters in double quotes" % (low, high)
+            return "text in double quotes" if not low else "non-empty text in double quotes"
+        if kind == "object":
+            required = schema.get("required", [])
+            entry = schema.get("additionalProperties")
+            if required:
+                return "an object with %s" % list_of(required)
+            if isinstance(entry, dict):
+                return "an object of named entries, each %s" % self.describe(entry)
+            return "an object {...}"
+        if kind == "array":
+            return "a list [...]"
+        if kind == "boolean":
+            return "true or false"
+        return "a value"
+
+    def _example(self, schema):
+        if "default" in schema:
+            return schema["default"]
+        if "enum" in schema:
+            return schema["enum"][0]
+        if "pattern" in schema:
+            return self.patterns[schema["pattern"]][2]
+        if "minimum" in schema:
+            return schema["minimum"]
+        return None
+
+    def _check_type(self, schema, value, path, out):
+        if _type_ok(schema, value):
+            return True
+        kind = schema["type"]
+        names = kind if isinstance(kind, list) else [kind]
+        expected = " or ".join([_TYPE_WORDS[name] for name in names])
+        hint = "write " + self.describe(schema)
+        example = self._example(schema)
+        if example is not None and not isinstance(example, (dict, list)):
+            hint = "%s, e.g. %s" % (hint, show(example))
+        if isinstance(value, str) and "string" not in names:
+            hint += " (without quotes)"
+        out.append(Problem(path, "expected %s, found %s" % (expected, _found(value)), hint))
+        return False
+
+    def _check_number(self, schema, value, path, out):
+        hint = "write " + self.describe(schema)
+        if "minimum" in schema and value < schema["minimum"]:
+            out.append(Problem(path, "%s is below the minimum %s" % (show(value), show(schema["minimum"])), hint))
+        if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
+            out.append(Problem(path, "%s must be above %s" % (show(value), show(schema["exclusiveMinimum"])), hint))
+        if "maximum" in schema and value > schema["maximum"]:
+            out.append(Problem(path, "%s is above the maximum %s" % (show(value), show(schema["maximum"])), hint))
+        if "exclusiveMaximum" in schema and value >= schema["exclusiveMaximum"]:
+            out.append(Problem(path, "%s must be below %s" % (show(value), show(schema["exclusiveMaximum"])), hint))
+
+    def _check_string(self, schema, value, path, out):
+        length = len(value)
+        if "minLength" in schema and length < schema["minLength"]:
+            if length == 0:
+                message = "must not be empty"
+            else:
+                message = "too short: %d characters, at least %d" % (length, schema["minLength"])
+            out.append(Problem(path, message, "write " + self.describe(schema)))
+        if "maxLength" in schema and length > schema["maxLength"]:
+            out.append(Problem(path, "too long: %d characters, at most %d" % (length, schema["maxLength"]),
+                               "shorten it to at most %d characters" % schema["maxLength"]))
+        if "pattern" in schema:
+            matches, words, example = self.patterns[schema["pattern"]]
+            if not matches(value):
+                out.append(Problem(path, "%s is not %s" % (show(value), words),
+                                   "write %s, e.g. %s" % (words, example)))
+
+    def _check_object(self, schema, value, path, out):
+        properties = schema.get("properties", {})
+        for key in schema.get("required", []):
+            if key not in value:
+                sub = properties.get(key, {})
+                out.append(Problem(child_path(path, key), "missing; it is required",
+                                   "add %s: %s" % (quote(key), self.describe(sub))))
+        if "minProperties" in schema and len(value) < schema["minProperties"]:
+            out.append(Problem(path, "needs at least %s" % _count(schema["minProperties"], "entry", "entries"),
+                               "add %s" % self.describe(schema.get("additionalProperties", {}))))
+        names = schema.get("propertyNames")
+        extra = schema.get("additionalProperties", True)
+        for key in sorted(value):
+            path_of_key = child_path(path, key)
+            if names is not None:
+                name_problems = []
+                self._check(names, key, path_of_key, name_problems)
+                if name_problems:
+                    out.append(Problem(path_of_key, "the name %s is not allowed" % quote(key),
+                                       name_problems[0].hint))
+            if key in properties:
+                self._check(properties[key], value[key], path_of_key, out)
+            elif extra is False:
+                allowed = sorted(properties)
+                out.append(Problem(path_of_key, "unknown key %s" % quote(key),
+                                   did_you_mean(key, allowed, "allowed keys here: " + list_of(allowed))))
+            elif isinstance(extra, dict):
+                self._check(extra, value[key], path_of_key, out)
+
+    def _check_array(self, schema, value, path, out):
+        if "minItems" in schema and len(value) < schema["minItems"]:
+            out.append(Problem(path, "needs at least %s" % _count(schema["minItems"], "item", "items"),
+                               "add %s" % self.describe(schema.get("items", {}))))
+        if "maxItems" in schema and len(value) > schema["maxItems"]:
+            out.append(Problem(path, "has %d items, at most %d" % (len(value), schema["maxItems"]),
+                               "remove %d item(s)" % (len(value) - schema["maxItems"])))
+        if schema.get("uniqueItems"):
+            for i in range(len(value)):
+                for j in range(i):
+                    if _json_equal(value[i], value[j]):
+                        out.append(Problem(child_path(path, i), "%s is listed twice" % show(value[i]),
+                                           "remove the repeated entry"))
+                        break
+        if "items" in schema:
+            for i in range(len(value)):
+                self._check(schema["items"], value[i], child_path(path, i), out)
+
+    def _branch(self, schema, value):
+        """The oneOf branch whose discriminator const matches value's, or None."""
+        kind = value.get(self.discriminator)
+        for branch in schema["oneOf"]:
+            if isinstance(kind, str) and branch["properties"][self.discriminator]["const"] == kind:
+                return branch
+        return None
+
+    def _check_one_of(self, schema, value, path, out):
+        kinds = [branch["properties"][self.discriminator]["const"] for branch in schema["oneOf"]]
+        kind_path = child_path(path, self.discriminator)
+        if not isinstance(value, dict):
+            out.append(Problem(path, "expected an object, found %s" % _found(value),
+                               "write an object with %s one of %s" % (quote(self.discriminator), list_of(kinds))))
+            return
+        if self.discriminator not in value:
+            out.append(Problem(kind_path, "missing; it is required",
+                               "add %s: one of %s" % (quote(self.discriminator), list_of(kinds))))
+            return
+        branch = self._branch(schema, value)
+        if branch is None:
+            kind = value[self.discriminator]
+            fallback = "write one of " + list_of(kinds)
+            hint = did_you_mean(kind, kinds, fallback) if isinstance(kind, str) else fallback
+            out.append(Problem(kind_path, "%s is not a known kind" % show(kind), hint))
+            return
+        self._check(branch, value, path, out)
+
+    def _check(self, schema, value, path, out):
+        """Append to `out` a Problem for each way `value` fails `schema`."""
+        if not self._check_type(schema, value, path, out):
+            return
+        if "const" in schema and not _json_equal(value, schema["const"]):
+            out.append(Problem(path, "must be %s, found %s" % (show(schema["const"]), _found(value)),
+                               "write %s" % show(schema["const"])))
+        if "enum" in schema:
+            allowed = schema["enum"]
+            if not [choice for choice in allowed if _json_equal(value, choice)]:
+                fallback = "write one of " + list_of(allowed)
+                words = [choice for choice in allowed if isinstance(choice, str)]
+                hint = did_you_mean(value, words, fallback) if isinstance(value, str) and words else fallback
+                out.append(Problem(path, "%s is not allowed here" % show(value), hint))
+        if is_number(value):
+            self._check_number(schema, value, path, out)
+        elif isinstance(value, str):
+            self._check_string(schema, value, path, out)
+        elif isinstance(value, dict):
+            self._check_object(schema, value, path, out)
+        elif isinstance(value, list):
+            self._check_array(schema, value, path, out)
+        if "oneOf" in schema:
+            self._check_one_of(schema, value, path, out)
+
+    def problems(self, schema, doc):
+        """Every Problem of `doc` against `schema`, with paths from ROOT; empty when it conforms."""
+        out = []
+        self._check(schema, doc, ROOT, out)
+        return out
+
+    def with_defaults(self, schema, value):
+        """A copy of `value` with every missing default filled in, integers as int; as is where it fails its type."""
+        if not _type_ok(schema, value):
+            return _copy(value)
+        if schema.get("type") == "integer" and isinstance(value, float):
+            return int(value)
+        if isinstance(value, dict):
+            if "oneOf" in schema:
+                branch = self._branch(schema, value)
+                return self.with_defaults(branch, value) if branch is not None else _copy(value)
+            properties = schema.get("properties", {})
+            extra = schema.get("additionalProperties")
+            out = {}
+            for key in value:
+                if key in properties:
+                    out[key] = self.with_defaults(properties[key], value[key])
+                elif isinstance(extra, dict):
+                    out[key] = self.with_defaults(extra, value[key])
+                else:
+                    out[key] = _copy(value[key])
+            for key in properties:
+                if key not in out and "default" in properties[key]:
+                    out[key] = self.with_defaults(properties[key], _copy(properties[key]["default"]))
+            return out
+        if isinstance(value, list) and "items" in schema:
+            return [self.with_defaults(schema["items"], item) for item in value]
+        return _copy(value)
