@@ -76,16 +76,22 @@ class SimBus:
         return out
 
 
+DETECTORS_PER_BUS = 16  # keeps each 9600-baud bus inside the 10 s alarm budget at a 100 ms scan
+
+
 def base_config(n_detectors=2, period_ms=100, schedule=None):
-    """A kitchen with n cn-generic detectors on one 9600-baud bus, hold valve with closed feedback."""
+    """A kitchen with n cn-generic detectors, 16 to a 9600-baud bus, hold valve with closed feedback."""
     detectors = {}
+    buses = {}
     for i in range(n_detectors):
-        detectors["d%d" % (i + 1)] = {"kind": "modbus", "bus": "bus1", "address": i + 1, "profile": "cn-generic",
-                                      "location": "hood %d" % (i + 1)}
+        bus = "bus%d" % (i // DETECTORS_PER_BUS + 1)
+        buses[bus] = {"port": "/dev/ttyUSB%d" % (i // DETECTORS_PER_BUS), "baud": 9600}
+        detectors["d%d" % (i + 1)] = {"kind": "modbus", "bus": bus, "address": i % DETECTORS_PER_BUS + 1,
+                                      "profile": "cn-generic", "location": "hood %d" % (i + 1)}
     doc = {
         "unit": {"site": "demo-restaurant", "name": "kitchen-1"},
         "scan": {"period_ms": period_ms},
-        "buses": {"bus1": {"port": "/dev/ttyUSB0", "baud": 9600}},
+        "buses": buses,
         "detectors": detectors,
         "valve": {"type": "hold", "feedback": "closed", "travel_s": 2},
         "fan": {"run_on_s": 60},
@@ -104,9 +110,14 @@ class KitchenSim:
         self.cfg = load_config(doc, {"cn-generic": profile.kind})
         self.period_ms = self.cfg["scan"]["period_ms"]
         self.sim_detectors = {}
+        on_bus = {}
         for name in sorted(self.cfg["detectors"]):
-            self.sim_detectors[name] = SimDetector(self.cfg["detectors"][name]["address"])
-        self.bus = SimBus(9600, list(self.sim_detectors.values()))
+            det = self.cfg["detectors"][name]
+            self.sim_detectors[name] = SimDetector(det["address"])
+            on_bus.setdefault(det["bus"], []).append(self.sim_detectors[name])
+        self.buses = {}
+        for bus in sorted(on_bus):
+            self.buses[bus] = SimBus(self.cfg["buses"][bus]["baud"], on_bus[bus])
         self.start_wall = start_wall  # (weekday, minute) at t=0, or None: clock not set
         self.controller = Controller(self.cfg, {"cn-generic": profile}, 0)
         self.inputs = {"reset_button": False, "silence_button": False, "valve_feedback_closed": True}
@@ -134,9 +145,12 @@ class KitchenSim:
             self._clock_origin_ms = clock_ms
         now_ms = clock_ms - self._clock_origin_ms
         self.now_ms = now_ms
-        rx = self.bus.read(now_ms)
-        result = self.controller.step(now_ms, {"bus1": rx}, self.inputs, None, self.wall(now_ms))
-        self.bus.write(now_ms, result.tx.get("bus1", b""))
+        rx = {}
+        for bus in self.buses:
+            rx[bus] = self.buses[bus].read(now_ms)
+        result = self.controller.step(now_ms, rx, self.inputs, None, self.wall(now_ms))
+        for bus in self.buses:
+            self.buses[bus].write(now_ms, result.tx.get(bus, b""))
         self._follow_valve(now_ms, result.outputs)
         self.outputs = result.outputs
         self.events.extend(result.events)
