@@ -89,28 +89,40 @@ def test_dry_contact_detector_alarm_trips_and_its_fault_contact_is_a_fault():
     ctl = controller({"c1": {"kind": "contact", "line": "det1_alarm", "fault_line": "det1_fault"}})
     run(ctl, 1000, inputs={"det1_alarm": False, "det1_fault": False, "reset_button": False})
     assert ctl.status(1000)["detectors"]["c1"]["state"] == "normal"
-    ctl.step(1100, inputs={"det1_alarm": True})
+    ctl.step(1100, inputs={"det1_alarm": True, "det1_fault": False})
     assert ctl.status(1100)["detectors"]["c1"]["state"] == "high_alarm"
     ctl2 = controller({"c1": {"kind": "contact", "line": "det1_alarm", "fault_line": "det1_fault"}})
-    run(ctl2, 1000, inputs={"det1_fault": True})
+    run(ctl2, 1000, inputs={"det1_alarm": False, "det1_fault": True})
     assert ctl2.status(1000)["detectors"]["c1"]["state"] == "fault"
 
 
-def test_event_numbering_continues_from_the_store_after_a_restart():
-    ctl = Controller(load_config({"unit": {"site": "s", "name": "u"},
-                                  "detectors": {"c1": {"kind": "contact", "line": "x"}}}, KINDS), PROFILES, 0,
-                     first_seq=1234)
-    result = ctl.step(0)
-    assert result.events[0]["seq"] == 1234 and result.events[0]["type"] == "startup"
+def test_contact_line_that_cannot_be_read_is_no_evidence_of_health():
+    ctl = controller({"c1": {"kind": "contact", "line": "det1_alarm"}})
+    run(ctl, 1000, inputs={"det1_alarm": False})
+    assert ctl.status(1000)["detectors"]["c1"]["state"] == "normal"
+    t = 1100
+    while ctl.status(t)["detectors"]["c1"]["state"] == "normal":
+        ctl.step(t, inputs={"det1_alarm": None})
+        t += 100
+        assert t < 12000
+    assert ctl.status(t)["detectors"]["c1"]["state"] == "comm_lost"
+    assert "det1_alarm not read" in ctl.status(t)["detectors"]["c1"]["reason"]
 
 
-def test_status_reports_inhibits_and_bus_statistics():
-    sim = KitchenSim(n_detectors=2)
-    sim.run_until(3000)
-    ok, _ = sim.controller.inhibit(sim.now_ms, "d1", 10, "installer")
-    assert ok
-    sim.run_until(3100)
-    status = sim.controller.status(sim.now_ms)
-    assert status["detectors"]["d1"]["inhibited"] and status["inhibits"]["d1"] > 590
-    bus = status["buses"]["bus1"]
-    assert bus["responses_ok"] >= 4 and bus["timeouts"] == 0
+def test_profile_minimum_poll_interval_counts_in_the_alarm_budget():
+    import copy
+
+    import pytest
+    from gaslatch.core.config import ConfigError
+    from gaslatch.core.detector_profile import profile_from_document
+
+    slow = copy.deepcopy(PROFILES["cn-generic"].document)
+    slow["min_poll_interval_ms"] = 4000
+    profiles = dict(PROFILES, slow=profile_from_document("slow", slow))
+    doc = {"unit": {"site": "s", "name": "u"}, "buses": {"b": {"port": "/dev/null"}},
+           "detectors": {"x1": {"kind": "modbus", "bus": "b", "address": 1, "profile": "slow"}},
+           "alarm": {"confirm_samples": 3}}
+    cfg = load_config(doc, {"slow": "modbus"})  # 3 x 500 ms + 100 ms: the file alone passes
+    with pytest.raises(ConfigError) as err:
+        Controller(cfg, profiles, 0)  # 3 x 4000 ms + 100 ms with the profile's minimum does not
+    assert "$.buses.b" in str(err.value) and "12100 ms" in str(err.value)

@@ -190,3 +190,32 @@ def test_every_state_change_follows_the_transition_table(steps):
             assert tr.reason
         if sample is not None and sample.status == C.STATUS_OVER_RANGE:
             assert det.state == D.HIGH_ALARM, "over-range is never safe"
+
+
+def test_replies_spread_over_silences_never_prove_recovery():
+    det = D.DetectorState("d1", settings(), 0)
+    t = healthy(det)
+    for _ in range(20):
+        t += 11000
+        det.update(t - 1000, None)
+        det.update(t, make_sample(0.0))
+    assert det.state == D.COMM_LOST
+
+
+def test_a_failed_poll_restarts_the_recovery_count():
+    det = D.DetectorState("d1", settings(), 0)
+    t = healthy(det)
+    det.update(t, make_sample(0.0, C.STATUS_FAULT))
+    for i in range(10):
+        det.update(t + 500 + i * 500, make_sample(0.0))
+        det.note_comm_error("timeout")
+    assert det.state == D.FAULT
+
+
+def test_unknown_status_or_unreadable_value_is_a_fault_never_health():
+    for sample in (Sample(0, "bogus"), Sample(0, None), Sample("12", C.STATUS_NORMAL), Sample(1.5, C.STATUS_NORMAL),
+                   Sample(0, C.STATUS_NORMAL, heartbeat="x")):
+        det = D.DetectorState("d1", settings(), 0)
+        t = healthy(det)
+        tr = det.update(t, sample)
+        assert tr is not None and tr.new == D.FAULT, sample

@@ -248,11 +248,31 @@ def test_inhibit_is_time_limited_and_other_detectors_stay_live():
 
 def test_inhibit_beyond_its_maximum_or_of_a_second_detector_is_refused():
     k = Kitchen()
-    ok, why = k.safety.command_inhibit(0, "d1", C.HARD_INHIBIT_MAX_MIN + 1, "test")
+    k.settle()
+    ok, why = k.safety.command_inhibit(k.now_ms, "d1", C.HARD_INHIBIT_MAX_MIN + 1, "test")
     assert not ok and "minutes" in why
-    assert k.safety.command_inhibit(0, "d1", 5, "test")[0]
-    ok, why = k.safety.command_inhibit(0, "d2", 5, "test")
+    assert k.safety.command_inhibit(k.now_ms, "d1", 5, "test")[0]
+    ok, why = k.safety.command_inhibit(k.now_ms, "d2", 5, "test")
     assert not ok and "one at a time" in why
+
+
+def test_inhibit_cannot_be_renewed_nor_hide_an_alarm_or_fault_already_present():
+    k = Kitchen(config_doc(inhibit={"max_minutes": 10}))
+    k.settle()
+    assert k.safety.command_inhibit(k.now_ms, "d1", 10, "test")[0]
+    ok, why = k.safety.command_inhibit(k.now_ms, "d1", 10, "test")
+    assert not ok and "no renewal" in why
+    k.gas["d1"] = 40.0
+    k.run(10 * 60000 - 200)
+    assert k.valve_open
+    k.run(300)
+    assert not k.valve_open, "the inhibit ends and the gas it hid trips at once"
+    ok, why = k.safety.command_inhibit(k.now_ms, "d1", 10, "test")
+    assert not ok and "high alarm" in why
+    k.status["d2"] = C.STATUS_FAULT
+    k.run(1000)
+    ok, why = k.safety.command_inhibit(k.now_ms, "d2", 10, "test")
+    assert not ok and "fault" in why
 
 
 def test_two_detector_confirmation_waits_for_a_second_detector_but_not_forever():
@@ -355,3 +375,117 @@ def test_every_event_has_a_strictly_increasing_sequence_number():
     k.run(3000)
     seqs = [e["seq"] for e in k.events]
     assert seqs == list(range(1, len(seqs) + 1))
+
+
+def run_flapping(k, statuses, ms):
+    """Each scan the detector d1 reports the next status of the cycle."""
+    end = k.now_ms + ms
+    i = 0
+    while k.now_ms < end:
+        k.status["d1"] = statuses[i % len(statuses)]
+        k.scan()
+        i += 1
+
+
+def test_detector_flapping_between_fault_and_warmup_still_closes_within_the_fault_budget():
+    k = Kitchen()
+    k.settle()
+    run_flapping(k, [C.STATUS_FAULT, C.STATUS_WARMUP], (C.DEFAULT_FAULT_TRIP_AFTER_S + 1) * 1000)
+    assert not k.valve_open
+    assert "fault: d1" in k.events_of("trip")[-1]["reason"]
+
+
+def test_detector_flapping_between_fault_and_pre_alarm_still_closes_within_the_fault_budget():
+    k = Kitchen()
+    k.settle()
+    run_flapping(k, [C.STATUS_FAULT, C.STATUS_PRE_ALARM], (C.DEFAULT_FAULT_TRIP_AFTER_S + 1) * 1000)
+    assert not k.valve_open
+
+
+def test_gas_readings_interleaved_with_warmup_samples_still_confirm():
+    k = Kitchen()
+    k.settle()
+    k.gas["d1"] = 30.0
+    run_flapping(k, [C.STATUS_NORMAL, C.STATUS_WARMUP], 1000)
+    assert not k.valve_open
+    assert k.detectors["d1"].state == "high_alarm"
+
+
+def test_detector_back_in_warmup_in_service_is_blind_and_closes_like_a_fault():
+    k = Kitchen()
+    k.settle()
+    k.status["d1"] = C.STATUS_WARMUP
+    k.scan()
+    assert k.detectors["d1"].state == "warmup" and not k.outputs["fault_relay"]
+    k.run((C.DEFAULT_FAULT_TRIP_AFTER_S + 1) * 1000)
+    assert not k.valve_open
+    assert "fault: d1 warmup" in k.events_of("trip")[-1]["reason"]
+
+
+def test_power_on_warmup_is_not_a_fault():
+    k = Kitchen()
+    k.status["d1"] = C.STATUS_WARMUP
+    k.run(60000)
+    assert k.outputs["fault_relay"] and k.detectors["d1"].state == "warmup"
+
+
+def test_a_trip_during_power_on_cancels_the_auto_arm():
+    k = Kitchen(config_doc(valve={"startup": "auto_arm_external_manual_valve"}))
+    k.status["d1"] = C.STATUS_WARMUP
+    k.scan()
+    k.safety.command_close_valve(k.now_ms, "platform")
+    k.run(500)
+    k.status["d1"] = C.STATUS_NORMAL
+    k.run(10000)
+    assert not k.valve_open, "a remote close during start-up must not be overridden by the auto-arm"
+    assert not k.events_of("reset")
+
+
+def test_pulse_valve_gets_a_new_pulse_and_a_trip_record_for_a_new_cause_while_latched():
+    schedule = {"enabled": True, "attended": [{"days": EVERY_DAY, "from": "10:00", "to": "22:00"}]}
+    k = Kitchen(config_doc(valve={"type": "pulse"}, schedule=schedule), wall=(0, 23 * 60))
+    k.run(2000)
+    pulses_before = len([e for e in k.events_of("output") if e["source"] == "valve" and e["state"] == "on"])
+    k.gas["d1"] = 30.0
+    k.run(2000)
+    pulses = [e for e in k.events_of("output") if e["source"] == "valve" and e["state"] == "on"]
+    assert len(pulses) == pulses_before + 1, "someone may have opened the valve by hand at night"
+    assert "new: gas: d1 high alarm" in k.events_of("trip")[-1]["reason"]
+
+
+def test_two_detector_timeout_is_not_restarted_by_dips_below_the_high_set_point():
+    zones = {"default": {"two_detector_confirmation": True, "two_detector_timeout_s": 20}}
+    k = Kitchen(config_doc(zones=zones))
+    k.settle()
+    for _ in range(6):
+        k.gas["d1"] = 30.0
+        k.run(4000)
+        k.gas["d1"] = 20.0
+        k.run(1000)
+    assert not k.valve_open
+
+
+def test_enabled_interlock_reported_as_unreadable_counts_as_active():
+    k = Kitchen(config_doc(interlocks={"estop_input": True}))
+    k.settle()
+    k.inputs["estop_input"] = None
+    k.scan()
+    assert not k.valve_open
+
+
+def test_silence_with_nothing_sounding_is_refused():
+    k = Kitchen()
+    k.settle()
+    ok, why = k.safety.command_silence(k.now_ms, "test")
+    assert not ok and why == "nothing is sounding"
+
+
+def test_safe_outputs_close_every_valve_type():
+    from gaslatch.core.safety import safe_outputs
+
+    assert safe_outputs("hold")["valve"] is False
+    assert safe_outputs("motorised")["valve"] is False
+    assert safe_outputs("pulse")["valve"] is True, "a pulse valve closes on a pulse"
+    for kind in ("hold", "pulse", "motorised"):
+        outputs = safe_outputs(kind)
+        assert outputs["fault_relay"] is False and outputs["sounder"] and outputs["beacon"]

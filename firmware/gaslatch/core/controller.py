@@ -4,8 +4,10 @@ Sans I/O, like h11: the platform (or a simulation, or MicroPython) feeds it what
 writes what it returns. It owns the bus masters, the detectors' state machines and the safety logic.
 """
 
+from gaslatch.core import constants as C
 from gaslatch.core import detector_state as D
 from gaslatch.core import modbus_rtu
+from gaslatch.core.config import ConfigError, Problem, alarm_latency_ms
 from gaslatch.core.events import EventLog
 from gaslatch.core.modbus_master import BusMaster
 from gaslatch.core.safety import Safety
@@ -50,6 +52,26 @@ class Controller:
                 interval_ms = max(det["poll_interval_ms"], profile.min_poll_interval_ms)
                 self.buses[det["bus"]].add_poll(det["address"], profile.reads, interval_ms, name)
         self.safety = Safety(cfg, self.log, zones)
+        self._check_alarm_budget(profiles)
+
+    def _check_alarm_budget(self, profiles):
+        """The config check again with each profile's own minimum poll interval, which it cannot see."""
+        on_bus = {}
+        for name in sorted(self.cfg["detectors"]):
+            det = self.cfg["detectors"][name]
+            if det["kind"] == "modbus":
+                interval = max(det["poll_interval_ms"], profiles[det["profile"]].min_poll_interval_ms)
+                on_bus.setdefault(det["bus"], []).append(interval)
+        for bus in sorted(on_bus):
+            latency = alarm_latency_ms(self.cfg["scan"]["period_ms"], len(on_bus[bus]), max(on_bus[bus]),
+                                       self.cfg["alarm"]["confirm_samples"])
+            if latency > C.ALARM_LATENCY_BUDGET_MS:
+                raise ConfigError([Problem(
+                    "$.buses." + bus,
+                    "with the detectors' profiles (minimum poll interval %d ms) this bus confirms a high alarm "
+                    "only after up to %d ms, above the %d ms alarm budget" % (
+                        max(on_bus[bus]), latency, C.ALARM_LATENCY_BUDGET_MS),
+                    "lower alarm.confirm_samples or scan.period_ms, or split the detectors over more buses")])
 
     def step(self, now_ms, rx_by_bus=None, inputs=None, analog_ua=None, wall=None):
         """One scan: read -> evaluate -> outputs. Never blocks; returns a StepResult.
@@ -83,9 +105,14 @@ class Controller:
                     samples[name] = self.profiles[name].decode_current(current_ua, det_cfg["full_scale_pct_lel"])
             elif kind == "contact":
                 fault_line = det_cfg.get("fault_line")
-                samples[name] = self.profiles[name].decode_contact(
-                    bool(inputs.get(det_cfg["line"], False)),
-                    bool(inputs.get(fault_line, False)) if fault_line else False)
+                alarm = inputs.get(det_cfg["line"])
+                fault = inputs.get(fault_line) if fault_line else False
+                if alarm is None or fault is None:
+                    # A contact we could not read is no evidence of health: no sample, comm lost in time.
+                    self.detectors[name].note_comm_error("input line %s not read" % (
+                        det_cfg["line"] if alarm is None else fault_line))
+                else:
+                    samples[name] = self.profiles[name].decode_contact(bool(alarm), bool(fault))
         transitions = []
         for name in sorted(self.detectors):
             tr = self.detectors[name].update(now_ms, samples.get(name))

@@ -60,11 +60,12 @@ TRANSITIONS = {
         WARMUP_REPORTED: WARMUP,
         SILENT: COMM_LOST,
     },
+    # Fault and comm lost are left only by confirmed health or by gas: a warm-up or a fault
+    # status in between proves nothing, so a flapping detector stays here (and its timer runs).
     FAULT: {
         HEALTHY: NORMAL,
         LOW_CONFIRMED: LOW_ALARM,
         HIGH_CONFIRMED: HIGH_ALARM,
-        WARMUP_REPORTED: WARMUP,
         SILENT: COMM_LOST,
     },
     COMM_LOST: {
@@ -72,7 +73,6 @@ TRANSITIONS = {
         LOW_CONFIRMED: LOW_ALARM,
         HIGH_CONFIRMED: HIGH_ALARM,
         FAULT_REPORTED: FAULT,
-        WARMUP_REPORTED: WARMUP,
     },
 }
 
@@ -153,6 +153,7 @@ class DetectorState:
         self.over_range = False
         self.last_sample_ms = now_ms
         self.last_error = ""
+        self.has_monitored = False  # reached normal or alarm once: a later warm-up means it went blind
         self._warmup_since_ms = now_ms
         self._low_run = 0
         self._low_run_since_ms = None
@@ -162,14 +163,26 @@ class DetectorState:
         self._heartbeat = None
         self._heartbeat_changed_ms = now_ms
 
+    @property
+    def blind(self):
+        """True when the detector cannot see gas: fault, comm lost, or back in warm-up in service."""
+        return self.state in UNHEALTHY_STATES or (self.state == WARMUP and self.has_monitored)
+
     def note_comm_error(self, detail):
-        """A poll failed (timeout, CRC...): kept as the reason if the detector goes silent."""
+        """A poll failed (timeout, CRC...): kept as the reason if the detector goes silent.
+
+        Recovery needs consecutive good replies, so a failure restarts the count.
+        """
         self.last_error = detail
+        self._healthy_run = 0
 
     def update(self, now_ms, sample):
         """Advance by one scan; returns a Transition or None."""
         if sample is None:
-            if self.state != COMM_LOST and now_ms - self.last_sample_ms >= self.settings.comm_lost_after_ms:
+            silent = now_ms - self.last_sample_ms >= self.settings.comm_lost_after_ms
+            if silent:
+                self._healthy_run = 0  # replies spread over silences do not prove health
+            if self.state != COMM_LOST and silent:
                 reason = "no reply for %d s" % ((now_ms - self.last_sample_ms) // 1000)
                 if self.last_error:
                     reason += " (last error: %s)" % self.last_error
@@ -190,6 +203,12 @@ class DetectorState:
         s = self.settings
         conc = sample.concentration_centi_pct_lel
         status = sample.status
+        malformed = _malformed(sample)
+        if malformed:
+            # The last line of defence behind the profile decoder: never act on what we cannot read.
+            self.device_status = C.STATUS_FAULT
+            self._healthy_run = 0
+            return FAULT_REPORTED, malformed
         self.concentration_centi_pct_lel = conc
         self.device_status = status
         full_scale = s.full_scale_centi
@@ -198,8 +217,6 @@ class DetectorState:
         over_range = status == C.STATUS_OVER_RANGE or (
             conc is not None and full_scale is not None and conc >= full_scale)
         self.over_range = over_range
-        if status != C.STATUS_WARMUP:
-            self._warmup_since_ms = None
         # Danger first: over-range and the detector's own alarm act at once, whatever else is wrong.
         if over_range:
             self._reset_runs()
@@ -213,7 +230,9 @@ class DetectorState:
                 reading = _HIGH
             elif conc >= s.low_centi:
                 reading = _LOW
-        confirmed = self._confirm(now_ms, reading)
+        # A warm-up sample or one without a reading neither advances nor breaks a confirmation run.
+        measuring = conc is not None and status != C.STATUS_WARMUP
+        confirmed = self._confirm(now_ms, reading) if measuring else _CLEAR
         if confirmed == _HIGH:
             return self._to_level(_HIGH, "reading %s >= high set point %s" % (_fmt(conc), _fmt(s.high_centi)))
         if self.state == HIGH_ALARM and conc is not None and conc >= s.high_centi - s.hysteresis_centi:
@@ -321,7 +340,21 @@ class DetectorState:
         self._healthy_run = 0
         if new == WARMUP and self._warmup_since_ms is None:
             self._warmup_since_ms = now_ms
+        if new in (NORMAL, LOW_ALARM, HIGH_ALARM):
+            self.has_monitored = True
+        if new == NORMAL:
+            self._warmup_since_ms = None  # the warm-up clock stops only on proven health
         return Transition(self.name, old, new, trigger, self.concentration_centi_pct_lel, reason)
+
+
+def _malformed(sample):
+    """Why a sample cannot be trusted at all (unknown status, non-integer numbers), or ""."""
+    if sample.status not in C.STATUSES:
+        return "unknown detector status %r" % (sample.status,)
+    for value in (sample.concentration_centi_pct_lel, sample.full_scale_centi_pct_lel, sample.heartbeat):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            return "unreadable value %r in reply" % (value,)
+    return ""
 
 
 def _fmt(centi):

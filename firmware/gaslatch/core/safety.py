@@ -27,15 +27,23 @@ OUT_BEACON = "beacon"
 OUT_FAULT_RELAY = "fault_relay"
 OUTPUTS = (OUT_BEACON, OUT_FAN, OUT_FAULT_RELAY, OUT_SOUNDER, OUT_VALVE)
 
-# The state every output takes when the controller cannot vouch for the kitchen (internal error,
-# shutdown): valve de-energised (closed), fault relay de-energised (fault), sounder and beacon on.
-SAFE_OUTPUTS = {OUT_VALVE: False, OUT_FAN: True, OUT_SOUNDER: True, OUT_BEACON: True, OUT_FAULT_RELAY: False}
+
+
+def safe_outputs(valve_type):
+    """The outputs when the controller cannot vouch for the kitchen (internal error, shutdown).
+
+    Valve closed, fault relay de-energised (fault), fan, sounder and beacon on. For a pulse valve
+    "closed" is a closing pulse: the platform holds valve=True for valve.pulse_ms, then False.
+    """
+    return {OUT_VALVE: valve_type == "pulse", OUT_FAN: True, OUT_SOUNDER: True, OUT_BEACON: True,
+            OUT_FAULT_RELAY: False}
+
 
 INTERLOCK_FIRE = "fire_alarm"
 INTERLOCK_ESTOP = "emergency_stop"
 INTERLOCK_VENTILATION = "ventilation"
 
-VALVE_PULSES_MAX = 3  # a pulse-type valve is re-pulsed this often per trip if it reports open
+VALVE_PULSES_MAX = 3  # pulses per trip for a pulse-type valve that reports open (first + 2 repeats)
 
 _DETECTOR_SEVERITY = {
     D.WARMUP: E.SEVERITY_INFO,
@@ -62,8 +70,10 @@ class Safety:
         self.latched = True  # after power-on the valve stays closed until a local reset
         self.trip_reason = "power on: valve closed until local reset"
         self.trip_causes = []
+        self._cause_keys = ()
         self.gas_tripped = False
         self.auto_arm_pending = cfg["valve"]["startup"] == "auto_arm_external_manual_valve"
+        self.detector_states = {}
         self.interlocks = {INTERLOCK_FIRE: False, INTERLOCK_ESTOP: False, INTERLOCK_VENTILATION: False}
         self.schedule_state = None
         self.inhibits = {}  # detector -> until_ms
@@ -71,14 +81,17 @@ class Safety:
         self.silenced_alarms = ()
         self.fan_run_until_ms = None
         self.fan_unproven_since_ms = None
-        self.unhealthy_since = {}  # detector -> ms it became fault/comm lost (continuous)
+        self.unhealthy_since = {}  # detector -> ms it went blind; cleared only when it is normal again
+        self.high_since = {}  # detector -> ms it first went high; cleared only when it is normal again
         self.valve_commanded_open = False
         self.valve_command_ms = 0
         self.valve_fault = ""
         self.valve_pulse_until_ms = None
         self.valve_pulses = 0
         self.pending_close = []
+        self.close_commands = 0
         self.outputs = {}
+        self._alarms = ()
         self._prev_inputs = {IN_RESET: False, IN_SILENCE: False}
         self._silence_request = None
 
@@ -91,7 +104,9 @@ class Safety:
         return True, "valve will close on the next scan"
 
     def command_silence(self, now_ms, source):
-        """Silence the sounder for the configured time; a new alarm re-sounds."""
+        """Silence the sounder for the configured time (from the next scan); a new alarm re-sounds."""
+        if not self._alarms:
+            return False, "nothing is sounding"
         self._silence_request = source
         return True, "sounder silenced for %d s" % self.cfg["sounder"]["silence_s"]
 
@@ -102,9 +117,13 @@ class Safety:
             return False, "no detector named %s" % detector
         if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1 or minutes > max_min:
             return False, "inhibit time must be 1..%d minutes" % max_min
-        others = [name for name in sorted(self.inhibits) if name != detector]
-        if others:
-            return False, "detector %s is already inhibited: one at a time" % others[0]
+        if self.inhibits:
+            # One at a time, and never renewed: an inhibit always ends and the detector is live again.
+            return False, "detector %s is already inhibited: one at a time, no renewal" % sorted(self.inhibits)[0]
+        state = self.detector_states.get(detector)
+        if state != D.NORMAL:
+            return False, "detector %s is %s: only a normal detector can be inhibited" % (
+                detector, (state or "not read yet").replace("_", " "))
         self.inhibits[detector] = now_ms + minutes * 60000
         self.log.emit(now_ms, E.INHIBIT, E.SEVERITY_WARNING, detector, "started", minutes,
                       "inhibited for %d min by %s" % (minutes, source))
@@ -124,6 +143,7 @@ class Safety:
 
         Returns the output levels (name -> bool).
         """
+        self.detector_states = dict((name, detectors[name].state) for name in detectors)
         if not self.started:
             self.started = True
             self.valve_command_ms = now_ms
@@ -138,15 +158,11 @@ class Safety:
         if self._rising(inputs, IN_RESET):
             self._local_reset(now_ms, detectors, inputs, "reset button")
         causes = self._trip_causes(now_ms, detectors)
-        if causes:
-            self.trip_causes = causes
-            if not self.latched:
-                self._latch(now_ms, causes)
-            if _has_gas_cause(causes):
-                self.gas_tripped = True
-        elif self.auto_arm_pending:
+        self._apply_causes(now_ms, causes)
+        if not causes and self.auto_arm_pending:
             self._auto_arm(now_ms, detectors, inputs)
         alarms = self._sounding_alarms(detectors)
+        self._alarms = alarms
         if self._rising(inputs, IN_SILENCE):
             self._silence_request = "silence button"
         self._update_silence(now_ms, alarms)
@@ -178,18 +194,23 @@ class Safety:
                 self.log.emit(now_ms, E.INHIBIT, E.SEVERITY_INFO, name, "ended", None, "inhibit time expired")
 
     def _track_unhealthy(self, now_ms, detectors):
+        """Timers that only a return to normal stops, so flapping states cannot restart them."""
         for name in sorted(detectors):
-            if detectors[name].state in D.UNHEALTHY_STATES:
-                if name not in self.unhealthy_since:
-                    self.unhealthy_since[name] = now_ms
-            elif name in self.unhealthy_since:
-                del self.unhealthy_since[name]
+            det = detectors[name]
+            if det.state == D.NORMAL:
+                self.unhealthy_since.pop(name, None)
+                self.high_since.pop(name, None)
+                continue
+            if det.blind and name not in self.unhealthy_since:
+                self.unhealthy_since[name] = now_ms
+            if det.state == D.HIGH_ALARM and name not in self.high_since:
+                self.high_since[name] = now_ms
 
     def _update_interlocks(self, now_ms, inputs):
         cfg = self.cfg
-        # An enabled safety input that the platform could not read counts as active (fail safe).
-        fire = cfg["interlocks"]["fire_input"] and inputs.get(IN_FIRE, True)
-        estop = cfg["interlocks"]["estop_input"] and inputs.get(IN_ESTOP, True)
+        # An enabled safety input that the platform could not read (missing or None) counts as active.
+        fire = cfg["interlocks"]["fire_input"] and _active_or_unread(inputs, IN_FIRE)
+        estop = cfg["interlocks"]["estop_input"] and _active_or_unread(inputs, IN_ESTOP)
         vent = False
         if cfg["fan"]["proving"]:
             if inputs.get(IN_FAN_PROVEN, False):
@@ -214,7 +235,7 @@ class Safety:
             self.schedule_state = state
 
     def _trip_causes(self, now_ms, detectors):
-        """Everything that, right now, requires the valve closed. Sorted, so traces are stable."""
+        """Everything that, right now, requires the valve closed: (stable key, text) pairs, sorted."""
         causes = []
         fault_trip_ms = self.cfg["alarm"]["fault_trip_after_s"] * 1000
         for name in sorted(detectors):
@@ -222,19 +243,40 @@ class Safety:
                 continue
             det = detectors[name]
             if det.state == D.HIGH_ALARM and self._zone_confirms(now_ms, name, detectors):
-                causes.append("gas: %s high alarm" % name)
+                causes.append(("gas:" + name, "gas: %s high alarm" % name))
             since = self.unhealthy_since.get(name)
             if since is not None and now_ms - since >= fault_trip_ms:
-                causes.append("fault: %s %s for %d s" % (name, det.state.replace("_", " "), (now_ms - since) // 1000))
+                causes.append(("fault:" + name, "fault: %s %s for %d s" % (
+                    name, det.state.replace("_", " "), (now_ms - since) // 1000)))
         for name in (INTERLOCK_ESTOP, INTERLOCK_FIRE, INTERLOCK_VENTILATION):
             if self.interlocks[name]:
-                causes.append("interlock: %s" % _INTERLOCK_TEXT[name][True])
+                causes.append(("interlock:" + name, "interlock: %s" % _INTERLOCK_TEXT[name][True]))
         if self.schedule is not None and self.schedule_state != S.ATTENDED:
-            causes.append("schedule: %s" % _SCHEDULE_TEXT[self.schedule_state])
+            causes.append(("schedule", "schedule: %s" % _SCHEDULE_TEXT[self.schedule_state]))
         for source in self.pending_close:
-            causes.append("command: close valve from %s" % source)
+            self.close_commands += 1  # each command is a cause of its own, even while latched
+            causes.append(("command:%d" % self.close_commands, "command: close valve from %s" % source))
         self.pending_close = []
         return causes
+
+    def _apply_causes(self, now_ms, causes):
+        """Latch on any cause; a cause new while latched is recorded and re-pulses a pulse valve."""
+        keys = tuple(key for key, _ in causes)
+        new = [text for key, text in causes if key not in self._cause_keys]
+        self._cause_keys = keys
+        self.trip_causes = [text for _, text in causes]
+        if not causes:
+            return
+        self.auto_arm_pending = False  # any trip before the power-on auto-arm cancels it
+        for key in keys:
+            if key.startswith("gas:"):
+                self.gas_tripped = True
+        if not self.latched:
+            self._latch(now_ms, self.trip_causes)
+        elif new:
+            self.log.emit(now_ms, E.TRIP, E.SEVERITY_ALARM, "controller", "latched", None,
+                          "already latched; new: " + "; ".join(new))
+            self._start_pulse(now_ms)
 
     def _zone_confirms(self, now_ms, name, detectors):
         """Two-detector confirmation (GB 16808-2025 option), bounded and failing safe."""
@@ -245,7 +287,8 @@ class Safety:
         det = detectors[name]
         if det.over_range:
             return True
-        if now_ms - det.since_ms >= zone["two_detector_timeout_s"] * 1000:
+        # Measured from the first high alarm since the detector was last normal: dips do not restart it.
+        if now_ms - self.high_since.get(name, now_ms) >= zone["two_detector_timeout_s"] * 1000:
             return True
         for other in sorted(detectors):
             if other == name or self.detector_zones[other] != zone_name:
@@ -302,11 +345,12 @@ class Safety:
         self.trip_reason = "; ".join(causes)
         self.log.emit(now_ms, E.TRIP, E.SEVERITY_ALARM, "controller", "latched", None, self.trip_reason)
         self._start_pulse(now_ms)
-        self.valve_pulses = 1 if self.valve_type == "pulse" else 0
 
-    def _start_pulse(self, now_ms):
+    def _start_pulse(self, now_ms, repeat=False):
+        """A closing pulse for a pulse-type valve; each new trip starts a fresh count of re-pulses."""
         if self.valve_type == "pulse":
             self.valve_pulse_until_ms = now_ms + self.cfg["valve"]["pulse_ms"]
+            self.valve_pulses = self.valve_pulses + 1 if repeat else 1
 
     def _sounding_alarms(self, detectors):
         """The alarms that want the sounder: (source, state) pairs, sorted."""
@@ -363,9 +407,8 @@ class Safety:
         elif want_open and not opened and late:
             fault = "commanded open but not open after %d s" % (travel_ms // 1000)
         if fault and self.valve_type == "pulse" and not want_open and self.valve_pulses < VALVE_PULSES_MAX:
-            self.valve_pulses += 1
             self.valve_command_ms = now_ms
-            self._start_pulse(now_ms)
+            self._start_pulse(now_ms, repeat=True)
             return
         if fault != self.valve_fault:
             if fault:
@@ -396,7 +439,7 @@ class Safety:
 
     def _healthy(self, detectors):
         for name in sorted(detectors):
-            if detectors[name].state in D.UNHEALTHY_STATES:
+            if detectors[name].blind:
                 return False
         return not self.valve_fault
 
@@ -415,11 +458,10 @@ class Safety:
         }
 
 
-def _has_gas_cause(causes):
-    for cause in causes:
-        if cause.startswith("gas:"):
-            return True
-    return False
+def _active_or_unread(inputs, line):
+    """A safety input's level; missing or None (could not be read) counts as active."""
+    value = inputs.get(line)
+    return True if value is None else bool(value)
 
 
 _INTERLOCK_TEXT = {

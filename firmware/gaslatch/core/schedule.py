@@ -27,7 +27,7 @@ class Schedule:
 
     def state(self, wall):
         """ATTENDED, UNATTENDED or CLOCK_UNKNOWN for wall = (weekday 0=Monday, minute of day) or None."""
-        if wall is None:
+        if not _valid_wall(wall):
             return CLOCK_UNKNOWN
         weekday, minute = wall
         yesterday = (weekday + 6) % 7
@@ -41,3 +41,13 @@ class Schedule:
                 if yesterday in days and minute < end:
                     return ATTENDED
         return UNATTENDED
+
+
+def _valid_wall(wall):
+    """Two integers, weekday 0..6 and minute 0..1439; anything else means the time is unknown."""
+    if not isinstance(wall, (tuple, list)) or len(wall) != 2:
+        return False
+    for value, top in ((wall[0], 6), (wall[1], 1439)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0 or value > top:
+            return False
+    return True
