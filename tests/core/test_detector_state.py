@@ -219,3 +219,10 @@ def test_unknown_status_or_unreadable_value_is_a_fault_never_health():
         t = healthy(det)
         tr = det.update(t, sample)
         assert tr is not None and tr.new == D.FAULT, sample
+
+
+def test_high_reading_with_an_unknown_status_still_raises_the_alarm():
+    det = D.DetectorState("d1", settings(), 0)
+    t = healthy(det)
+    det.update(t, Sample(3000, "bogus"))
+    assert det.update(t + 500, Sample(3000, "bogus")).new == D.HIGH_ALARM

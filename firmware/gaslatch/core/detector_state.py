@@ -209,6 +209,11 @@ class DetectorState:
             self.device_status = C.STATUS_FAULT
             self._healthy_run = 0
             return FAULT_REPORTED, malformed
+        unknown_status = ""
+        if status not in C.STATUSES:
+            # Unknown is a fault, but a reading above a set point still raises its alarm first.
+            unknown_status = "unknown detector status %r" % (status,)
+            status = C.STATUS_FAULT
         self.concentration_centi_pct_lel = conc
         self.device_status = status
         full_scale = s.full_scale_centi
@@ -237,7 +242,7 @@ class DetectorState:
             return self._to_level(_HIGH, "reading %s >= high set point %s" % (_fmt(conc), _fmt(s.high_centi)))
         if self.state == HIGH_ALARM and conc is not None and conc >= s.high_centi - s.hysteresis_centi:
             return None, ""  # within the clearing hysteresis: the high alarm holds
-        fault = self._fault_in(now_ms, sample)
+        fault = unknown_status or self._fault_in(now_ms, sample)
         if fault:
             self._healthy_run = 0
             return FAULT_REPORTED, fault
@@ -348,9 +353,7 @@ class DetectorState:
 
 
 def _malformed(sample):
-    """Why a sample cannot be trusted at all (unknown status, non-integer numbers), or ""."""
-    if sample.status not in C.STATUSES:
-        return "unknown detector status %r" % (sample.status,)
+    """Why a sample's numbers cannot be trusted at all (not integers), or ""."""
     for value in (sample.concentration_centi_pct_lel, sample.full_scale_centi_pct_lel, sample.heartbeat):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
             return "unreadable value %r in reply" % (value,)
