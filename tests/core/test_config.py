@@ -63,6 +63,7 @@ def test_minimal_config_gets_every_default_from_constants():
     assert loaded["buses"]["rs485a"] == {
         "port": "/dev/ttyUSB0", "baud": 9600, "parity": "N", "stop_bits": 1,
         "response_timeout_ms": constants.DEFAULT_RESPONSE_TIMEOUT_MS, "retries": constants.DEFAULT_RETRIES,
+        "direction": "auto",
     }
     assert loaded["scan"] == {"period_ms": constants.DEFAULT_SCAN_PERIOD_MS}
     assert loaded["alarm"] == {
@@ -81,6 +82,12 @@ def test_minimal_config_gets_every_default_from_constants():
     assert loaded["interlocks"] == {"fire_input": False, "estop_input": False}
     assert loaded["inhibit"] == {"max_minutes": constants.DEFAULT_INHIBIT_MAX_MIN}
     assert loaded["schedule"] == {"enabled": False, "attended": []}
+    assert loaded["gpio"] == {"backend": "gpiod", "chip": config_schema.DEFAULT_GPIO_CHIP,
+                              "sim_dir": config_schema.DEFAULT_GPIO_SIM_DIR,
+                              "debounce_ms": config_schema.DEFAULT_DEBOUNCE_MS}
+    assert loaded["lines"] == {}
+    assert loaded["store"] == {"path": config_schema.DEFAULT_STORE_PATH, "max_events": 100000}
+    assert loaded["control"]["reset_window_s"] == 60 and loaded["watchdog"]["timeout_s"] == 15
 
 
 def _assert_defaults_present(schema, value, path):
@@ -720,7 +727,9 @@ def _documented_schemas():
         return dict(branch, properties={k: v for k, v in branch["properties"].items() if k in keys})
 
     schemas = {name: top[name] for name in ("unit", "scan", "alarm", "valve", "fan", "sounder", "interlocks",
-                                            "inhibit", "schedule")}
+                                            "inhibit", "schedule", "gpio", "analog", "store", "control",
+                                            "watchdog", "log")}
+    schemas["lines.NAME"] = top["lines"]["additionalProperties"]
     schemas["buses.NAME"] = top["buses"]["additionalProperties"]
     schemas["zones.NAME"] = top["zones"]["additionalProperties"]
     schemas["schedule.attended[]"] = top["schedule"]["properties"]["attended"]["items"]

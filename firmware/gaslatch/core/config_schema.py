@@ -66,6 +66,41 @@ MIN_INHIBIT_MAX_MIN = 1
 MIN_TWO_DETECTOR_TIMEOUT_S = 1
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
+# The kitchen unit's platform (the `unit` package on a Raspberry Pi). The core ignores these
+# sections; `gaslatch run` and `gaslatch check-config` check the wiring they describe.
+BUS_DIRECTIONS = ["auto", "kernel", "gpio"]
+GPIO_BACKENDS = ["gpiod", "rpi", "sim"]
+DEFAULT_GPIO_CHIP = "/dev/gpiochip0"
+DEFAULT_GPIO_SIM_DIR = "/run/gaslatch/gpio"
+# Contacts bounce for a few ms; 30 ms is below any safety timing and well above contact bounce.
+DEFAULT_DEBOUNCE_MS = 30
+MAX_DEBOUNCE_MS = 500
+# BCM GPIO numbers on the 40-pin header of every Raspberry Pi since the B+.
+MAX_BCM_PIN = 27
+LINE_ACTIVE = ["high", "low"]
+# ADS1115: four single-ended inputs, I2C addresses 0x48-0x4B. A 150 ohm shunt turns 20 mA into 3.0 V,
+# inside the ADC's range on a 3.3 V supply, and 21 mA (over-range) into 3.15 V.
+ADS1115_ADDRESSES = [72, 73, 74, 75]
+DEFAULT_SHUNT_OHM = 150
+MIN_SHUNT_OHM = 10
+MAX_SHUNT_OHM = 500
+MAX_I2C_BUS = 22
+DEFAULT_ANALOG_SAMPLE_MS = 250
+DEFAULT_STORE_PATH = "/var/lib/gaslatch/events.db"
+DEFAULT_STORE_MAX_EVENTS = 100000  # the issue's floor; GB 16808 (unverified): >= 999 events kept
+MIN_STORE_MAX_EVENTS = 1000
+MAX_STORE_MAX_EVENTS = 10000000
+DEFAULT_CONTROL_SOCKET = "/run/gaslatch/control.sock"
+DEFAULT_CONTROL_GROUP = "gaslatch"
+# A reset asked for over the socket is carried out only if the button on site is pressed this soon.
+DEFAULT_RESET_WINDOW_S = 60
+DEFAULT_WATCHDOG_DEVICE = "/dev/watchdog"
+# bcm2835 hardware watchdog: at most about 15 s.
+DEFAULT_WATCHDOG_TIMEOUT_S = 15
+MAX_WATCHDOG_TIMEOUT_S = 15
+LOG_LEVELS = ["debug", "info", "warning", "error"]
+PATH_MAX_LENGTH = 255
+
 
 def _integer(minimum, maximum, description, default=None):
     schema = {"type": "integer", "minimum": minimum, "maximum": maximum, "description": description}
@@ -186,6 +221,15 @@ BUS = _section(
             "to 3.",
             constants.DEFAULT_RETRIES,
         ),
+        "direction": _choice(
+            BUS_DIRECTIONS,
+            "How the RS-485 transceiver is switched between sending and receiving: auto (USB adapters "
+            "that switch by themselves), kernel (the UART driver's RS-485 mode drives RTS as DE/RE), gpio "
+            "(a GPIO line named in de_line drives DE/RE).",
+            "auto",
+        ),
+        "de_line": _name("With direction gpio: the line (under lines) wired to the transceiver's DE/RE "
+                         "pins."),
     },
     "One RS-485 Modbus RTU bus.",
     required=["port"],
@@ -495,6 +539,86 @@ SCHEDULE = _section(
     "Attended hours.",
 )
 
+GPIO = _section(
+    {
+        "backend": _choice(
+            GPIO_BACKENDS,
+            "gpiod: libgpiod v2 (every Raspberry Pi, the only one that works on the Pi 5); rpi: RPi.GPIO "
+            "(Pi 4 and older, or the rpi-lgpio shim); sim: files in sim_dir, for the test bench.",
+            "gpiod",
+        ),
+        "chip": _text(1, PATH_MAX_LENGTH, "gpiod: the GPIO chip of the 40-pin header.", DEFAULT_GPIO_CHIP),
+        "sim_dir": _text(1, PATH_MAX_LENGTH, "sim: directory with one sub-directory per line holding a "
+                         "'value' file (0 or 1), like Linux sysfs GPIO.", DEFAULT_GPIO_SIM_DIR),
+        "debounce_ms": _integer(0, MAX_DEBOUNCE_MS, "An input must hold a new level this long before it "
+                                "counts; contact bounce lasts a few ms.", DEFAULT_DEBOUNCE_MS),
+    },
+    "How the controller reaches its GPIO lines.",
+)
+
+LINE = _section(
+    {
+        "pin": _integer(0, MAX_BCM_PIN, "BCM GPIO number on the 40-pin header (GPIO17 is 17, on pin 11)."),
+        "active": _choice(LINE_ACTIVE, "Level of the pin when the line is active (output on, input "
+                          "signalling). Wire safety inputs fail-safe: a normally closed contact read active "
+                          "low makes a cut wire count as active.", "high"),
+    },
+    "One named GPIO line.",
+    required=["pin"],
+)
+
+ANALOG = _section(
+    {
+        "i2c_bus": _integer(0, MAX_I2C_BUS, "I2C bus of the ADS1115 ADC: 1 is pins 3 and 5 of the header.", 1),
+        "address": _choice(ADS1115_ADDRESSES, "I2C address of the ADS1115 (72-75 = 0x48-0x4B, set by its "
+                           "ADDR pin).", 72, "integer"),
+        "shunt_ohm": _number(MIN_SHUNT_OHM, MAX_SHUNT_OHM, "Shunt resistor that turns each loop current "
+                             "into a voltage, in ohms: 150 gives 3.0 V at 20 mA.", DEFAULT_SHUNT_OHM),
+        "sample_period_ms": _integer(100, 2000, "How often each channel is converted, in ms.",
+                                     DEFAULT_ANALOG_SAMPLE_MS),
+    },
+    "The 4-20 mA input ADC; analog detectors name its channels ain0-ain3.",
+)
+
+STORE = _section(
+    {
+        "path": _text(1, PATH_MAX_LENGTH, "SQLite file of the event store.", DEFAULT_STORE_PATH),
+        "max_events": _integer(MIN_STORE_MAX_EVENTS, MAX_STORE_MAX_EVENTS, "Events kept. When full, the "
+                               "oldest delivered telemetry goes first; an undelivered alarm, fault, trip or "
+                               "reset is never dropped.", DEFAULT_STORE_MAX_EVENTS),
+    },
+    "The local event store.",
+)
+
+CONTROL = _section(
+    {
+        "socket": _text(1, PATH_MAX_LENGTH, "UNIX socket of the local control interface (gaslatch status, "
+                        "reset, silence, inhibit).", DEFAULT_CONTROL_SOCKET),
+        "group": _text(1, 32, "Group allowed to use the socket (mode 0660).", DEFAULT_CONTROL_GROUP),
+        "reset_window_s": _integer(10, 300, "A reset asked for over the socket is carried out only if the "
+                                   "reset button on site is pressed within this time.", DEFAULT_RESET_WINDOW_S),
+    },
+    "Local control socket.",
+)
+
+WATCHDOG = _section(
+    {
+        "device": _text(0, PATH_MAX_LENGTH, "Hardware watchdog device; empty for none (test benches only).",
+                        DEFAULT_WATCHDOG_DEVICE),
+        "timeout_s": _integer(1, MAX_WATCHDOG_TIMEOUT_S, "A hung loop resets the Pi after this long, which "
+                              "de-energises (closes) a hold valve. The bcm2835 allows at most 15 s.",
+                              DEFAULT_WATCHDOG_TIMEOUT_S),
+    },
+    "Hardware watchdog.",
+)
+
+LOG = _section(
+    {
+        "level": _choice(LOG_LEVELS, "Least severe log line written to the journal.", "info"),
+    },
+    "Logging to the journal.",
+)
+
 SCHEMA = {
     "$schema": DRAFT,
     "title": "gaslatch controller configuration",
@@ -517,5 +641,14 @@ SCHEMA = {
         "interlocks": INTERLOCKS,
         "inhibit": INHIBIT,
         "schedule": SCHEDULE,
+        "gpio": GPIO,
+        "lines": _named(LINE, "GPIO lines by logical name: valve, fan, sounder, beacon, fault_relay, "
+                              "reset_button, silence_button, fire_input, estop_input, fan_proven, "
+                              "valve_feedback_closed, valve_feedback_open, contact detectors' lines, DE lines."),
+        "analog": ANALOG,
+        "store": STORE,
+        "control": CONTROL,
+        "watchdog": WATCHDOG,
+        "log": LOG,
     },
 }
