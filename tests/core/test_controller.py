@@ -126,3 +126,26 @@ def test_profile_minimum_poll_interval_counts_in_the_alarm_budget():
     with pytest.raises(ConfigError) as err:
         Controller(cfg, profiles, 0)  # 3 x 4000 ms + 100 ms with the profile's minimum does not
     assert "$.buses.b" in str(err.value) and "12100 ms" in str(err.value)
+
+
+def test_platform_events_share_the_core_numbering_and_cannot_fake_safety_events():
+    import pytest
+
+    ctl = controller({"c1": {"kind": "contact", "line": "x"}})
+    first = ctl.step(0, inputs={"x": False}).events
+    rec = ctl.record(100, "shutdown", "warning", "controller", "stopped", None, "SIGTERM")
+    assert rec["seq"] == first[-1]["seq"] + 1
+    assert ctl.drain_events() == [rec]
+    with pytest.raises(ValueError):
+        ctl.record(100, "reset", "info", "x", "armed")
+
+
+def test_bus_error_is_the_reason_its_detectors_go_comm_lost():
+    ctl = controller({"d1": {"kind": "modbus", "bus": "b", "address": 1, "profile": "cn-generic"}},
+                     buses={"b": {"port": "/dev/ttyUSB9"}})
+    events = []
+    for t in range(0, 11000, 100):
+        ctl.bus_error("b", "[Errno 2] could not open port /dev/ttyUSB9")
+        events.extend(ctl.step(t).events)
+    lost = [e for e in events if e["type"] == "detector" and e["state"] == "comm_lost"]
+    assert lost and "could not open port /dev/ttyUSB9" in lost[0]["reason"]

@@ -365,7 +365,8 @@ def test_remote_close_command_latches_the_valve():
 
 def test_controller_offers_no_command_that_opens_the_valve():
     public = [name for name in dir(Controller) if not name.startswith("_")]
-    assert sorted(public) == ["close_valve", "end_inhibit", "inhibit", "silence", "status", "step"]
+    assert sorted(public) == ["bus_error", "close_valve", "drain_events", "end_inhibit", "inhibit", "record",
+                              "silence", "status", "step"]
 
 
 def test_every_event_has_a_strictly_increasing_sequence_number():

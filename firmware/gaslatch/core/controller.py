@@ -6,6 +6,7 @@ writes what it returns. It owns the bus masters, the detectors' state machines a
 
 from gaslatch.core import constants as C
 from gaslatch.core import detector_state as D
+from gaslatch.core import events as E
 from gaslatch.core import modbus_rtu
 from gaslatch.core.config import ConfigError, Problem, alarm_latency_ms
 from gaslatch.core.events import EventLog
@@ -120,6 +121,25 @@ class Controller:
                 transitions.append(tr)
         outputs = self.safety.evaluate(now_ms, self.detectors, transitions, inputs, wall)
         return StepResult(tx, outputs, self.log.drain())
+
+    def record(self, now_ms, type_, severity, source, state, value=None, reason=""):
+        """An event the platform observed (shutdown, a serial port lost...), numbered with the core's.
+
+        Returns the record; it is also returned by the next step(). Only shutdown and bus events.
+        """
+        if type_ not in (E.SHUTDOWN, E.BUS):
+            raise ValueError("the platform records only shutdown and bus events, not %r" % (type_,))
+        return self.log.emit(now_ms, type_, severity, source, state, value, reason)
+
+    def drain_events(self):
+        """Records not yet returned by step() (e.g. the shutdown record after the last scan)."""
+        return self.log.drain()
+
+    def bus_error(self, bus, detail):
+        """The platform could not use a bus (port missing, OS error): every detector on it notes why."""
+        for name in sorted(self.detectors):
+            if self.kinds[name] == "modbus" and self.cfg["detectors"][name]["bus"] == bus:
+                self.detectors[name].note_comm_error(detail)
 
     # Commands: the only remote ones make things safer; none opens the valve.
     def close_valve(self, now_ms, source):

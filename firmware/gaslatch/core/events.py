@@ -27,6 +27,9 @@ INHIBIT = "inhibit"
 OUTPUT = "output"
 VALVE_FAULT = "valve_fault"
 COMMAND = "command"
+# Recorded by the platform through Controller.record(), in the same numbering.
+SHUTDOWN = "shutdown"
+BUS = "bus"
 EVENT_TYPES = (
     STARTUP,
     DETECTOR,
@@ -40,6 +43,8 @@ EVENT_TYPES = (
     OUTPUT,
     VALVE_FAULT,
     COMMAND,
+    SHUTDOWN,
+    BUS,
 )
 
 
