@@ -1,0 +1,34 @@
+"""Loads a kitchen unit's configuration: the core's rules, the installed profiles and the wiring.
+
+One entry point for `gaslatch run` and `gaslatch check-config`, so both refuse the same files
+with the same messages.
+"""
+
+from gaslatch.core.config import ConfigError, Problem, load_config_file
+from gaslatch.core.detector_profile import Profile, ProfileError, list_profiles, load_profile
+from gaslatch.unit.wiring import wiring_problems
+
+
+def load_profiles() -> dict[str, Profile]:
+    """Every shipped profile by name; a broken profile file is a ConfigError naming it."""
+    profiles = {}
+    for name in list_profiles():
+        try:
+            profiles[name] = load_profile(name)
+        except ProfileError as err:
+            raise ConfigError([Problem("profiles/%s.json" % name, str(err),
+                                       "reinstall gaslatch or fix the profile file")]) from None
+    return profiles
+
+
+def load_unit_config(path: str) -> tuple[dict, dict[str, Profile]]:
+    """(normalised config, profiles it uses); raises ConfigError listing every problem."""
+    profiles = load_profiles()
+    kinds = {name: profile.kind for name, profile in profiles.items()}
+    cfg = load_config_file(path, kinds)
+    problems = wiring_problems(cfg)
+    if problems:
+        raise ConfigError(problems)
+    used = {det["profile"] for det in cfg["detectors"].values()}
+    return cfg, {name: profiles[name] for name in sorted(used)}
+

@@ -1,0 +1,66 @@
+"""Checks that the configuration's GPIO map wires every line the safety logic relies on.
+
+The core validates the logic; this validates the hardware description, with the same Problem
+format, so `gaslatch check-config` and `gaslatch run` list both kinds of mistake together.
+"""
+
+from gaslatch.core.config import Problem
+
+OUTPUT_LINES = ("valve", "fan", "sounder", "beacon", "fault_relay")
+ANALOG_CHANNELS = ("ain0", "ain1", "ain2", "ain3")
+
+
+def required_lines(cfg: dict) -> dict[str, str]:
+    """Line name -> why it must be wired, for this configuration."""
+    need = {
+        "valve": "the shutoff valve is the point of the controller",
+        "reset_button": "the local reset is the only way to reopen the gas",
+    }
+    if cfg["interlocks"]["fire_input"]:
+        need["fire_input"] = "interlocks.fire_input is true"
+    if cfg["interlocks"]["estop_input"]:
+        need["estop_input"] = "interlocks.estop_input is true"
+    if cfg["fan"]["proving"]:
+        need["fan_proven"] = "fan.proving is true"
+    if cfg["valve"]["feedback"] in ("closed", "both"):
+        need["valve_feedback_closed"] = "valve.feedback is %s" % cfg["valve"]["feedback"]
+    if cfg["valve"]["feedback"] == "both":
+        need["valve_feedback_open"] = "valve.feedback is both"
+    for name, det in sorted(cfg["detectors"].items()):
+        if det["kind"] == "contact":
+            need[det["line"]] = "contact detector %s" % name
+            if det.get("fault_line"):
+                need[det["fault_line"]] = "contact detector %s's fault contact" % name
+    for name, bus in sorted(cfg["buses"].items()):
+        if bus["direction"] == "gpio":
+            if bus.get("de_line"):
+                need[bus["de_line"]] = "bus %s switches its transceiver with a GPIO line" % name
+    return need
+
+
+def wiring_problems(cfg: dict) -> list[Problem]:
+    """Every wiring mistake in a normalised config (core validation already passed)."""
+    problems = []
+    lines = cfg["lines"]
+    for line, why in sorted(required_lines(cfg).items()):
+        if line not in lines:
+            problems.append(Problem("$.lines", "line %s is not wired (%s)" % (line, why),
+                                    'add "%s": {"pin": N, "active": "high" or "low"} under "lines"' % line))
+    owners: dict[int, str] = {}
+    for line in sorted(lines):
+        pin = lines[line]["pin"]
+        if pin in owners:
+            problems.append(Problem("$.lines.%s.pin" % line, "GPIO%d is also used by line %s" % (pin, owners[pin]),
+                                    "give each line its own pin"))
+        else:
+            owners[pin] = line
+    for name, bus in sorted(cfg["buses"].items()):
+        if bus["direction"] == "gpio" and not bus.get("de_line"):
+            problems.append(Problem("$.buses.%s.de_line" % name, "direction gpio needs a de_line",
+                                    "name the line wired to the transceiver's DE/RE pins, and map it under lines"))
+    for name, det in sorted(cfg["detectors"].items()):
+        if det["kind"] == "analog" and det["channel"] not in ANALOG_CHANNELS:
+            problems.append(Problem("$.detectors.%s.channel" % name,
+                                    "no ADC channel %r" % det["channel"],
+                                    "use one of %s (ADS1115 inputs AIN0-AIN3)" % ", ".join(ANALOG_CHANNELS)))
+    return problems
