@@ -1,0 +1,34 @@
+"""Wait on a condition with a deadline instead of sleeping a fixed time.
+
+Unit tests poll real processes, files and sockets; this is the one place that polls.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
+
+
+def wait_until(predicate: Callable[[], T], timeout_s: float, interval_s: float = 0.01, what: str = "") -> T:
+    """Call `predicate` until it returns a truthy value and return that value.
+
+    Raises AssertionError naming `what` (and the last value seen) when `timeout_s` passes first.
+    The predicate is always evaluated at least once and once more at the deadline.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        time.sleep(min(interval_s, remaining))
+    value = predicate()
+    if value:
+        return value
+    raise AssertionError(
+        "timed out after %.3f s waiting for %s (last value: %r)" % (timeout_s, what or "condition", value)
+    )
