@@ -5,6 +5,8 @@ format, so `gaslatch check-config` and `gaslatch run` list both kinds of mistake
 """
 
 from gaslatch.core.config import Problem
+from gaslatch.unit.adc_ads1115 import AdcError, choose_gain
+from gaslatch.unit.gpio_lines import line_directions
 
 OUTPUT_LINES = ("valve", "fan", "sounder", "beacon", "fault_relay")
 ANALOG_CHANNELS = ("ain0", "ain1", "ain2", "ain3")
@@ -46,6 +48,11 @@ def wiring_problems(cfg: dict) -> list[Problem]:
         if line not in lines:
             problems.append(Problem("$.lines", "line %s is not wired (%s)" % (line, why),
                                     'add "%s": {"pin": N, "active": "high" or "low"} under "lines"' % line))
+    inputs, outputs = line_directions(cfg)
+    for line in sorted(set(lines) - inputs - outputs):
+        problems.append(Problem("$.lines.%s" % line, "no line is called %s" % line,
+                                "line names: %s, or a contact detector's line / a bus's de_line"
+                                % ", ".join(sorted(inputs | outputs))))
     owners: dict[int, str] = {}
     for line in sorted(lines):
         pin = lines[line]["pin"]
@@ -58,6 +65,11 @@ def wiring_problems(cfg: dict) -> list[Problem]:
         if bus["direction"] == "gpio" and not bus.get("de_line"):
             problems.append(Problem("$.buses.%s.de_line" % name, "direction gpio needs a de_line",
                                     "name the line wired to the transceiver's DE/RE pins, and map it under lines"))
+    if any(det["kind"] == "analog" for det in cfg["detectors"].values()):
+        try:
+            choose_gain(cfg["analog"]["shunt_ohm"])
+        except AdcError as err:
+            problems.append(Problem("$.analog.shunt_ohm", str(err), "150 ohm is the usual shunt"))
     for name, det in sorted(cfg["detectors"].items()):
         if det["kind"] == "analog" and det["channel"] not in ANALOG_CHANNELS:
             problems.append(Problem("$.detectors.%s.channel" % name,

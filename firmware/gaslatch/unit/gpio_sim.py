@@ -1,0 +1,106 @@
+"""GPIO pins as files, in the shape of Linux sysfs GPIO: SIM_DIR/<line name>/value holds 0 or 1.
+
+The test bench and the tests play the hardware: they write the inputs' files and read the outputs' files.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+from gaslatch.unit.gpio_lines import GpioError, InputPin, OutputPin
+
+DIR_MODE = 0o750
+FILE_MODE = 0o640
+VALUE_FILE = "value"
+DIRECTION_FILE = "direction"  # "in" or "out", so the bench can tell which files it drives
+_READ_LIMIT_BYTES = 16
+
+
+def parse_value(data: bytes) -> int | None:
+    """The level in a value file's bytes: 0 or 1 with optional surrounding whitespace; anything else is None."""
+    text = data.strip()
+    if text == b"0":
+        return 0
+    if text == b"1":
+        return 1
+    return None
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Write a temporary file next to path and rename it over path: a reader sees the old or the new file."""
+    temp = "%s.%d.tmp" % (os.path.join(os.path.dirname(path), "." + os.path.basename(path)), os.getpid())
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
+    try:
+        try:
+            os.fchmod(fd, FILE_MODE)
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    except OSError:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
+
+
+def _make_dir(path: str) -> None:
+    try:
+        os.mkdir(path, DIR_MODE)
+    except FileExistsError:
+        return
+    os.chmod(path, DIR_MODE)  # mkdir's mode is reduced by the umask
+
+
+class SimPins:
+    """The sim backend: one directory per logical line under sim_dir; levels are physical (before polarity)."""
+
+    def __init__(self, sim_dir: str):
+        self.sim_dir = sim_dir
+        self._paths: dict[int, str] = {}
+        self._outputs: set[int] = set()
+
+    def claim(self, inputs: Sequence[InputPin], outputs: Sequence[OutputPin]) -> None:
+        """Create the tree; write every output's initial level first. Existing input files are left as they are."""
+        try:
+            parent = os.path.dirname(os.path.abspath(self.sim_dir))
+            os.makedirs(parent, exist_ok=True)
+            _make_dir(self.sim_dir)
+            for pin in outputs:
+                self._claim(pin.bcm, pin.name, b"out\n")
+                self._outputs.add(pin.bcm)
+                write_atomically(self._paths[pin.bcm], b"%d\n" % pin.initial_level)
+            for pin in inputs:
+                self._claim(pin.bcm, pin.name, b"in\n")
+        except OSError as error:
+            raise GpioError("cannot set up the simulated GPIO directory %s: %s; set gpio.sim_dir to a directory "
+                            "the service user can create and write" % (self.sim_dir, error)) from error
+
+    def _claim(self, bcm: int, name: str, direction: bytes) -> None:
+        line_dir = os.path.join(self.sim_dir, name)
+        _make_dir(line_dir)
+        write_atomically(os.path.join(line_dir, DIRECTION_FILE), direction)
+        self._paths[bcm] = os.path.join(line_dir, VALUE_FILE)
+
+    def read(self, bcm: int) -> int | None:
+        """A missing, unreadable or garbled value file is None, never a level."""
+        try:
+            with open(self._paths[bcm], "rb") as handle:
+                return parse_value(handle.read(_READ_LIMIT_BYTES))
+        except (OSError, KeyError):
+            return None
+
+    def write(self, bcm: int, level: int) -> None:
+        if bcm not in self._outputs:
+            raise GpioError("GPIO%d is not a claimed output" % bcm)
+        path = self._paths[bcm]
+        try:
+            write_atomically(path, b"%d\n" % level)
+        except OSError as error:
+            raise GpioError("cannot write simulated line %s: %s" % (path, error)) from error
+
+    def release(self) -> None:
+        """Nothing to give back: the files keep the last (safe) levels for the bench to see."""
+        self._outputs.clear()
