@@ -59,18 +59,61 @@ def demo(as_json: bool, outputs: bool) -> None:
 @main.command("check-config")
 @click.argument("path", type=click.Path(dir_okay=False))
 def check_config(path: str) -> None:
-    """Validate a controller configuration file; lists every problem with its JSON path."""
-    from gaslatch.core.config import ConfigError, load_config_file
-    from gaslatch.core.detector_profile import list_profiles, load_profile
+    """Validate a controller configuration file: every problem, with its JSON path and a hint.
 
-    kinds = {name: load_profile(name).kind for name in list_profiles()}
+    Checks the safety rules, the installed detector profiles and the wiring (every line the
+    configuration relies on is mapped to a pin). Exits 1 when there is any problem.
+    """
+    from gaslatch.core.config import ConfigError
+    from gaslatch.unit.unit_config import load_unit_config
+
     try:
-        cfg = load_config_file(path, kinds)
+        cfg, _ = load_unit_config(path)
     except ConfigError as err:
         click.echo(str(err), err=True)
         sys.exit(1)
-    click.echo("%s: valid (%d detectors)" % (path, len(cfg["detectors"])))
+    click.echo("%s: valid (%d detectors, %d buses, %d lines)" % (
+        path, len(cfg["detectors"]), len(cfg["buses"]), len(cfg["lines"])))
 
+
+@main.command()
+@click.option("--config", "config_path", default="/etc/gaslatch/config.json", show_default=True,
+              type=click.Path(dir_okay=False), help="Controller configuration file.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              help="Override log.level from the configuration.")
+def run(config_path: str, log_level: str | None) -> None:
+    """Run the kitchen controller (what systemd starts on the unit).
+
+    Refuses an invalid configuration with the same messages as check-config. After a start the
+    valve stays closed until the reset button is pressed on site.
+    """
+    from gaslatch.core.config import ConfigError
+    from gaslatch.unit.runtime import Runtime, StartError
+    from gaslatch.unit.unit_config import load_unit_config
+
+    try:
+        cfg, profiles = load_unit_config(config_path)
+    except ConfigError as err:
+        click.echo(str(err), err=True)
+        sys.exit(2)
+    if log_level:
+        cfg["log"]["level"] = log_level
+    try:
+        runtime = Runtime(cfg, profiles)
+    except StartError as err:
+        click.echo("gaslatch cannot start: %s" % err, err=True)
+        sys.exit(1)
+    sys.exit(runtime.run())
+
+
+def _register_commands() -> None:
+    from gaslatch_tools.control_cli import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_register_commands()
 
 if __name__ == "__main__":
     main()

@@ -14,6 +14,7 @@ NAME_PATTERN = "^[a-z0-9][a-z0-9_-]{0,31}$"
 TIME_PATTERN = "^([01][0-9]|2[0-3]):[0-5][0-9]$"
 
 TEXT_MAX_LENGTH = 64
+PATH_MAX_LENGTH = 255
 LOCATION_MAX_LENGTH = 128
 LINE_MAX_LENGTH = 64
 
@@ -99,7 +100,6 @@ DEFAULT_WATCHDOG_DEVICE = "/dev/watchdog"
 DEFAULT_WATCHDOG_TIMEOUT_S = 15
 MAX_WATCHDOG_TIMEOUT_S = 15
 LOG_LEVELS = ["debug", "info", "warning", "error"]
-PATH_MAX_LENGTH = 255
 
 
 def _integer(minimum, maximum, description, default=None):
@@ -195,7 +195,8 @@ SCAN = _section(
 
 BUS = _section(
     {
-        "port": _text(1, TEXT_MAX_LENGTH, "Serial device of the RS-485 adapter, e.g. /dev/ttyUSB0."),
+        "port": _text(1, PATH_MAX_LENGTH, "Serial device of the RS-485 adapter, e.g. /dev/ttyUSB0, or better a "
+                      "stable name under /dev/serial/by-id/."),
         "baud": _choice(
             BAUD_RATES,
             "Line speed in baud, one of the standard Modbus serial-line rates. Every detector on the bus "

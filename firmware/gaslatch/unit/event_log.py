@@ -66,8 +66,11 @@ class EventLogger:
 
 
 def _value(value) -> str:
+    """Plain tokens bare (type=trip), anything with spaces or quotes as a JSON string."""
     if value is None:
         return "-"
     if isinstance(value, str):
+        if value and all(ch.isalnum() or ch in "_-.:/" for ch in value):
+            return value
         return json.dumps(value, ensure_ascii=False)
     return str(value)

@@ -1,0 +1,284 @@
+"""`gaslatch run`: the kitchen unit — the safety core wired to the real world, one scan at a time.
+
+The imperative shell around the sans-I/O controller: it reads the buses, lines and ADC, applies
+local commands, steps the controller, writes bytes and lines, hands events to the store and kicks
+the watchdogs, on absolute deadlines; everything slow lives in other threads.
+"""
+
+import gc
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+
+from gaslatch.core import events as E
+from gaslatch.core.controller import Controller
+from gaslatch.core.safety import OUT_VALVE, safe_outputs
+from gaslatch.core.scan_loop import RealClock, ScanLoop
+from gaslatch.unit.adc_ads1115 import AdcError, open_adc
+from gaslatch.unit.control_socket import ControlError, ControlServer
+from gaslatch.unit.event_log import EventLogger
+from gaslatch.unit.event_store import EventStore, StoreError
+from gaslatch.unit.gpio_lines import GpioError, open_lines
+from gaslatch.unit.serial_bus import SerialBus
+from gaslatch.unit.wall_clock import WallClock
+from gaslatch.unit.watchdog import HardwareWatchdog, SystemdNotifier, WatchdogError
+
+class StartError(Exception):
+    """The unit cannot start (store, GPIO, ADC, socket or watchdog unusable): the message says why."""
+
+
+# Outputs a commissioning test may pulse. The valve is absent on purpose: its test is a close command.
+TESTABLE_OUTPUTS = ("fan", "sounder", "beacon", "fault_relay")
+MAX_TEST_OUTPUT_MS = 10000
+
+
+class Runtime:
+    """One kitchen unit: build it, `run()` it, and it stops cleanly on SIGTERM/SIGINT."""
+
+    def __init__(self, cfg: dict, profiles: dict, clock=None, wall: WallClock | None = None,
+                 log_stream=None):
+        self.cfg = cfg
+        self.clock = clock or RealClock()
+        self.wall = wall or WallClock()
+        self.log = EventLogger(cfg["log"]["level"], log_stream or sys.stdout)
+        self._opened: list = []
+        try:
+            # The GPIO first: its outputs start in the safe state before anything else happens.
+            self.lines = self._open(open_lines(cfg), "close")
+            self.store = self._open(EventStore(cfg["store"]["path"], cfg["store"]["max_events"],
+                                               unit=cfg["unit"]["name"], wall_ts=self.wall.iso_utc,
+                                               clock_synced=self.wall.synced), "close")
+            start_ms = self.clock.now_us() // 1000
+            self.controller = Controller(cfg, profiles, start_ms, first_seq=self.store.next_seq())
+            self.buses = {name: self._open(SerialBus(name, bus_cfg, now_ms=self._now_ms,
+                                                     set_de=self._de_setter(bus_cfg)), "close")
+                          for name, bus_cfg in sorted(cfg["buses"].items())}
+            self.adc = self._open(open_adc(cfg), "close") if _uses_analog(cfg) else None
+            self.control = self._open(ControlServer(cfg["control"]["socket"], cfg["control"]["group"]), "close")
+            self.control.start()
+            if self.control.warning:
+                self.log.info(self.control.warning)
+            self.hw_watchdog = HardwareWatchdog(cfg["watchdog"]["device"], cfg["watchdog"]["timeout_s"])
+        except (GpioError, StoreError, AdcError, ControlError, WatchdogError, OSError) as err:
+            for thing, close in reversed(self._opened):
+                getattr(thing, close)()
+            self.log.error("cannot start: %s" % err)
+            self.log.close()
+            raise StartError(str(err)) from None
+        self.notifier = SystemdNotifier()
+        self.loop = ScanLoop(cfg["scan"]["period_ms"], self.clock, self.scan, kick_watchdog=self._kick,
+                             on_error=self._on_error)
+        self.inputs: dict = {}
+        self.outputs: dict = {}
+        self.test_outputs: dict[str, int] = {}  # line -> until_ms
+        self.pending_reset = None  # (deadline_ms, push)
+        self.stop_reason = ""
+        self._ready = False
+
+    def _open(self, thing, close: str):
+        self._opened.append((thing, close))
+        return thing
+
+    def _now_ms(self) -> int:
+        return self.clock.now_us() // 1000
+
+    def _de_setter(self, bus_cfg: dict) -> Callable[[bool], None] | None:
+        if bus_cfg["direction"] != "gpio":
+            return None
+        line = bus_cfg["de_line"]
+        return lambda level: self.lines.write_outputs({line: level})
+
+    # ---- the scan ----
+
+    def scan(self, now_ms: int) -> None:
+        """Read -> commands -> evaluate -> write -> housekeeping. Nothing here waits on I/O."""
+        rx = {}
+        for name, bus in self.buses.items():
+            rx[name] = bus.read()
+            for state, detail in bus.state_changes():
+                self._bus_event(now_ms, name, state, detail)
+            if bus.error:
+                self.controller.bus_error(name, bus.error)
+        self.inputs = self.lines.read_inputs(now_ms)
+        analog = self.adc.latest() if self.adc is not None else None
+        self.control.service(now_ms, self._handle)
+        result = self.controller.step(now_ms, rx, self.inputs, analog, self.wall.local())
+        for name, bus in self.buses.items():
+            data = result.tx.get(name)
+            if data:
+                bus.write(data)
+        self.outputs = self._with_tests(now_ms, result.outputs)
+        self.lines.write_outputs(self.outputs)
+        self._record(result.events)
+        self._follow_reset(now_ms, result.events)
+
+    def _with_tests(self, now_ms: int, outputs: dict) -> dict:
+        """Commissioning pulses of non-valve outputs; they never touch the valve line."""
+        out = dict(outputs)
+        for line, until_ms in list(self.test_outputs.items()):
+            if now_ms >= until_ms:
+                del self.test_outputs[line]
+            else:
+                out[line] = line != "fault_relay"  # the fault relay is tested by dropping it
+        return out
+
+    def _record(self, events: list) -> None:
+        if events:
+            self.store.append(events)
+            for record in events:
+                self.log.event(record)
+
+    def _bus_event(self, now_ms: int, bus: str, state: str, detail: str) -> None:
+        severity = E.SEVERITY_FAULT if state == "lost" else E.SEVERITY_INFO
+        self.controller.record(now_ms, E.BUS, severity, bus, state, None, detail)
+
+    def _kick(self) -> None:
+        self.hw_watchdog.kick()
+        self.notifier.watchdog()
+        if not self._ready:
+            self._ready = True
+            self.notifier.ready()
+            self.log.info("first scan complete: ready")
+
+    def _on_error(self, exc: BaseException) -> None:
+        """An exception inside a scan: outputs to their safe state; the watchdog is not kicked again."""
+        self._write_safe_outputs()
+        if not isinstance(exc, KeyboardInterrupt):
+            self.log.error("internal error in the scan, outputs made safe: %r" % (exc,))
+
+    def _write_safe_outputs(self) -> None:
+        valve_type = self.cfg["valve"]["type"]
+        safe = safe_outputs(valve_type)
+        self.lines.write_outputs(safe)
+        if valve_type == "pulse":
+            time.sleep(self.cfg["valve"]["pulse_ms"] / 1000)  # only on the way out: the loop has stopped
+            self.lines.write_outputs({OUT_VALVE: False})
+
+    # ---- local control (called in the scan thread by control.service) ----
+
+    def _handle(self, request, now_ms: int) -> dict:
+        cmd = request.cmd
+        args = request.args
+        if cmd == "status":
+            return {"ok": True, "status": self.status(now_ms)}
+        if cmd == "silence":
+            ok, message = self.controller.silence(now_ms, request.source)
+            return {"ok": ok, "message": message} if ok else {"ok": False, "error": message}
+        if cmd == "inhibit":
+            ok, message = self.controller.inhibit(now_ms, args["detector"], args["minutes"], request.source)
+            return {"ok": ok, "message": message} if ok else {"ok": False, "error": message}
+        if cmd == "end_inhibit":
+            ok, message = self.controller.end_inhibit(now_ms, args["detector"], request.source)
+            return {"ok": ok, "message": message} if ok else {"ok": False, "error": message}
+        if cmd == "reset":
+            return self._reset_request(request, now_ms)
+        if cmd == "test_output":
+            return self._test_output(args["line"], args["ms"], now_ms)
+        return {"ok": False, "error": "unknown command %s" % cmd}
+
+    def _reset_request(self, request, now_ms: int) -> dict:
+        safety = self.controller.safety
+        if not safety.latched:
+            return {"ok": True, "state": "not_needed", "message": "not tripped: nothing to reset"}
+        blockers = safety.reset_blockers(self.controller.detectors, self.inputs)
+        if blockers:
+            return {"ok": False, "state": "refused", "reasons": blockers,
+                    "error": "reset refused: " + "; ".join(blockers)}
+        window_s = self.cfg["control"]["reset_window_s"]
+        self.pending_reset = (now_ms + window_s * 1000, request.push)
+        return {"ok": True, "state": "waiting_for_button", "window_s": window_s}
+
+    def _follow_reset(self, now_ms: int, events: list) -> None:
+        if self.pending_reset is None:
+            return
+        deadline_ms, push = self.pending_reset
+        for record in events:
+            if record["type"] == E.RESET:
+                push({"state": "accepted"})
+                self.pending_reset = None
+                return
+            if record["type"] == E.RESET_REFUSED:
+                push({"state": "refused", "reasons": record["reason"].split("; ")})
+                self.pending_reset = None
+                return
+        if now_ms >= deadline_ms:
+            push({"state": "expired"})
+            self.pending_reset = None
+
+    def _test_output(self, line: str, ms: int, now_ms: int) -> dict:
+        if line == OUT_VALVE:
+            # The valve test closes it; reopening needs the local reset like after any trip.
+            ok, message = self.controller.close_valve(now_ms, "valve test")
+            return {"ok": ok, "message": "valve closing; reopen it with the local reset"}
+        if line not in TESTABLE_OUTPUTS:
+            return {"ok": False, "error": "no testable output %s (one of valve, %s)" % (line, ", ".join(TESTABLE_OUTPUTS))}
+        if line not in self.cfg["lines"]:
+            return {"ok": False, "error": "output %s is not wired (no entry under lines)" % line}
+        self.test_outputs[line] = now_ms + max(0, min(ms, MAX_TEST_OUTPUT_MS))
+        return {"ok": True, "message": "%s pulsed for %d ms" % (line, min(ms, MAX_TEST_OUTPUT_MS))}
+
+    def status(self, now_ms: int) -> dict:
+        out = self.controller.status(now_ms)
+        out["scan"] = self.loop.stats.as_dict()
+        out["ports"] = {name: {"error": bus.error} for name, bus in self.buses.items()}
+        out["store"] = self.store.health()
+        out["clock_synced"] = self.wall.synced()
+        out["outputs"] = dict(self.outputs)
+        return out
+
+    # ---- lifecycle ----
+
+    def run(self) -> int:
+        """Until SIGTERM/SIGINT: returns the process exit code."""
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        _enter_realtime(self.log)
+        self.log.info("gaslatch running: %d detectors, %d buses, scan %d ms" % (
+            len(self.cfg["detectors"]), len(self.buses), self.cfg["scan"]["period_ms"]))
+        code = 0
+        try:
+            self.loop.run(should_stop=lambda: bool(self.stop_reason))
+        except Exception as exc:  # _on_error already made the outputs safe
+            self.stop_reason = "internal error: %r" % (exc,)
+            code = 1
+        self.shutdown(self.stop_reason or "stopped")
+        return code
+
+    def _on_signal(self, signum, _frame) -> None:
+        self.stop_reason = "signal %s" % signal.Signals(signum).name
+
+    def shutdown(self, reason: str) -> None:
+        """Outputs safe first, then the record, then the store flushed and everything closed."""
+        self.notifier.stopping()
+        self._write_safe_outputs()
+        now_ms = self._now_ms()
+        self.controller.record(now_ms, E.SHUTDOWN, E.SEVERITY_WARNING, "controller", "stopped", None,
+                               "%s: outputs safe, valve closed" % reason)
+        self._record(self.controller.drain_events())
+        self.store.flush(5.0)
+        self.control.close()
+        for bus in self.buses.values():
+            bus.close()
+        if self.adc is not None:
+            self.adc.close()
+        self.lines.close()
+        self.store.close()
+        self.hw_watchdog.close(disarm=True)
+        self.log.info("stopped: %s" % reason)
+        self.log.close()
+
+
+def _uses_analog(cfg: dict) -> bool:
+    return any(det["kind"] == "analog" for det in cfg["detectors"].values())
+
+
+def _enter_realtime(log: EventLogger) -> None:
+    """SCHED_FIFO when allowed (systemd gives it) and a frozen GC heap: the scan's jitter figures."""
+    gc.collect()
+    gc.freeze()
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(50))
+    except (PermissionError, OSError):
+        log.debug("SCHED_FIFO not granted; running with normal scheduling")

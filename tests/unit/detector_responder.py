@@ -1,0 +1,73 @@
+"""A minimal scripted detector bus on a real pseudo-terminal, for tests of the running unit.
+
+The controller opens the pty's slave side by a stable symlink, as it would /dev/ttyUSB0; a thread
+here answers Modbus requests on the master side with cn-generic register images.
+"""
+
+import os
+import select
+import threading
+
+from gaslatch.core import modbus_rtu
+from gaslatch_tools.kitchen_sim import SimDetector
+
+
+class PtyDetectorBus:
+    """Detectors at the given addresses behind `link` (a symlink to a fresh pty)."""
+
+    def __init__(self, link: str, addresses: list[int]):
+        self.link = link
+        self.detectors = {address: SimDetector(address, warmup_polls=0) for address in addresses}
+        self.requests = 0
+        self._stop = threading.Event()
+        self._master, self._slave = os.openpty()
+        _raw(self._slave)
+        if os.path.lexists(link):
+            os.unlink(link)
+        os.symlink(os.ttyname(self._slave), link)
+        self._thread = threading.Thread(target=self._serve, name="pty-detectors", daemon=True)
+        self._thread.start()
+
+    def set_gas(self, address: int, tenths_pct_lel: int) -> None:
+        self.detectors[address].gas_tenths_pct_lel = tenths_pct_lel
+
+    def _serve(self) -> None:
+        buf = b""
+        while not self._stop.is_set():
+            ready, _, _ = select.select([self._master], [], [], 0.05)
+            if not ready:
+                buf = b""  # a silent gap ends any partial frame
+                continue
+            try:
+                buf += os.read(self._master, 256)
+            except OSError:
+                continue
+            if len(buf) < 8:
+                continue
+            frame, buf = buf[:8], buf[8:]
+            try:
+                slave, function, address, count = modbus_rtu.parse_request(frame)
+            except modbus_rtu.FrameError:
+                buf = b""
+                continue
+            det = self.detectors.get(slave)
+            if det is None or not det.responding or function != 3:
+                continue
+            self.requests += 1
+            os.write(self._master, modbus_rtu.build_read_response(slave, 3, det.registers()[address:address + count]))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        for fd in (self._master, self._slave):
+            os.close(fd)
+        if os.path.lexists(self.link):
+            os.unlink(self.link)
+
+
+def _raw(fd: int) -> None:
+    """No echo, no line discipline: bytes pass through unchanged, as on a serial line."""
+    import termios
+    import tty
+
+    tty.setraw(fd, termios.TCSANOW)

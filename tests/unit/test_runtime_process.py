@@ -1,0 +1,212 @@
+"""The real `gaslatch run` process against a pty detector bus and the sim GPIO directory.
+
+What an installer would check on the bench: a leak closes the valve line, a reset is refused
+while gas is present and accepted after it cleared, and a power cut (SIGKILL) leaves the gas off
+with the event store intact and numbering continuing.
+"""
+
+import grp
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from tests.unit.detector_responder import PtyDetectorBus
+from tests.unit.waiting import wait_until
+
+START_TIMEOUT_S = 20
+
+
+class Unit:
+    """A running `gaslatch run` process and the files through which the test plays the kitchen."""
+
+    def __init__(self, tmp_path, bus_link):
+        self.tmp = tmp_path
+        self.gpio = tmp_path / "gpio"
+        self.config_path = tmp_path / "config.json"
+        self.socket_path = str(tmp_path / "control.sock")
+        self.store_path = str(tmp_path / "events.db")
+        doc = {
+            "unit": {"site": "bench", "name": "unit-1"},
+            "scan": {"period_ms": 50},
+            "buses": {"bus1": {"port": bus_link, "baud": 9600}},
+            "detectors": {
+                "d1": {"kind": "modbus", "bus": "bus1", "address": 1, "profile": "cn-generic"},
+                "d2": {"kind": "modbus", "bus": "bus1", "address": 2, "profile": "cn-generic"},
+            },
+            "gpio": {"backend": "sim", "sim_dir": str(self.gpio), "debounce_ms": 20},
+            "lines": {"valve": {"pin": 17}, "reset_button": {"pin": 5}, "fan": {"pin": 19},
+                      "sounder": {"pin": 13}, "beacon": {"pin": 26}, "fault_relay": {"pin": 6}},
+            "store": {"path": self.store_path},
+            "control": {"socket": self.socket_path, "group": grp.getgrgid(os.getgid()).gr_name},
+            "watchdog": {"device": ""},
+        }
+        self.config_path.write_text(json.dumps(doc))
+        self.lines: list[str] = []
+        self.proc = None
+
+    def start(self):
+        self.lines = []
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gaslatch_tools.cli", "run", "--config", str(self.config_path)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        threading.Thread(target=self._collect, args=(self.proc,), daemon=True).start()
+        wait_until(lambda: any("ready" in line for line in self.lines) or self.proc.poll() is not None,
+                   START_TIMEOUT_S, what="first complete scan")
+        assert self.proc.poll() is None, "gaslatch run exited:\n" + "\n".join(self.lines)
+
+    def _collect(self, proc):
+        for line in proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def line(self, name):
+        path = self.gpio / name / "value"
+        return path.read_text().strip() if path.exists() else None
+
+    def set_input(self, name, level):
+        (self.gpio / name).mkdir(parents=True, exist_ok=True)
+        tmp = self.gpio / name / "value.tmp"
+        tmp.write_text("1" if level else "0")
+        os.replace(tmp, self.gpio / name / "value")
+
+    def events(self, type_=None):
+        out = []
+        for line in list(self.lines):
+            if " type=" in line and (type_ is None or " type=%s " % type_ in line):
+                out.append(line)
+        return out
+
+    def press_reset(self):
+        """Hold the button until the controller has answered it, then release."""
+        before = len(self.events("reset")) + len(self.events("reset_refused"))
+        self.set_input("reset_button", True)
+        wait_until(lambda: len(self.events("reset")) + len(self.events("reset_refused")) > before, 5,
+                   what="the controller to answer the reset button")
+        self.set_input("reset_button", False)
+        return (self.events("reset") + self.events("reset_refused"))[-1]
+
+    def request(self, cmd, args=None, replies=1, timeout_s=5):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout_s)
+            sock.connect(self.socket_path)
+            sock.sendall((json.dumps({"id": 1, "cmd": cmd, "args": args or {}}) + "\n").encode())
+            data = b""
+            out = []
+            while len(out) < replies:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+                while b"\n" in data and len(out) < replies:
+                    line, data = data.split(b"\n", 1)
+                    out.append(json.loads(line))
+            return out
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def kitchen(tmp_path):
+    bus = PtyDetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
+    unit = Unit(tmp_path, bus.link)
+    unit.set_input("reset_button", False)
+    yield unit, bus
+    unit.stop(signal.SIGKILL)
+    bus.close()
+
+
+def test_valve_stays_closed_at_start_then_a_leak_closes_it_again_after_a_reset(kitchen):
+    unit, bus = kitchen
+    unit.start()
+    assert unit.line("valve") == "0", "valve closed until the local reset"
+    wait_until(lambda: unit.request("status")[0]["status"]["detectors"]["d2"]["state"] == "normal", 10,
+               what="detectors normal")
+    assert "type=reset " in unit.press_reset()
+    wait_until(lambda: unit.line("valve") == "1", 3, what="valve line energised after the reset")
+    bus.set_gas(1, 300)
+    wait_until(lambda: unit.line("valve") == "0", 5, what="valve line de-energised by the leak")
+    assert unit.line("sounder") == "1" and unit.line("fan") == "1"
+    refused = unit.request("reset")[0]
+    assert not refused["ok"] and "d1: high alarm" in refused["error"]
+
+
+def test_reset_over_the_socket_needs_the_button_on_site(kitchen):
+    unit, bus = kitchen
+    unit.start()
+    wait_until(lambda: unit.request("status")[0]["status"]["detectors"]["d2"]["state"] == "normal", 10,
+               what="detectors normal")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(15)
+        sock.connect(unit.socket_path)
+        sock.sendall(b'{"id": 7, "cmd": "reset", "args": {}}\n')
+        reader = sock.makefile("r")
+        first = json.loads(reader.readline())
+        assert first["state"] == "waiting_for_button" and first["window_s"] == 60
+        assert unit.line("valve") == "0", "asking over the socket alone opens nothing"
+        unit.press_reset()
+        second = json.loads(reader.readline())
+    assert second["state"] == "accepted"
+    wait_until(lambda: unit.line("valve") == "1", 3, what="valve open after the button")
+
+
+def test_power_cut_keeps_the_gas_off_and_the_record_continues(kitchen):
+    unit, bus = kitchen
+    unit.start()
+    wait_until(lambda: unit.request("status")[0]["status"]["detectors"]["d2"]["state"] == "normal", 10,
+               what="detectors normal")
+    unit.press_reset()
+    wait_until(lambda: unit.line("valve") == "1", 3, what="valve open")
+    bus.set_gas(1, 300)
+    wait_until(lambda: unit.line("valve") == "0", 5, what="trip")
+    bus.set_gas(1, 0)
+    wait_until(lambda: unit.request("status")[0]["status"]["detectors"]["d1"]["state"] == "normal", 10,
+               what="gas cleared")
+    unit.press_reset()
+    wait_until(lambda: unit.line("valve") == "1", 3, what="valve open again")
+    unit.stop(signal.SIGKILL)  # the power cut
+    with sqlite3.connect(unit.store_path) as db:
+        seqs_before = [row[0] for row in db.execute("SELECT seq FROM events ORDER BY seq")]
+    assert seqs_before == list(range(1, len(seqs_before) + 1))
+    assert unit.line("valve") == "1", "(a real valve would close with the power; the file keeps the last level)"
+    unit.start()
+    assert unit.line("valve") == "0", "after a restart the gas stays off until the local reset"
+    unit.stop()
+    with sqlite3.connect(unit.store_path) as db:
+        rows = list(db.execute("SELECT seq, type FROM events ORDER BY seq"))
+    seqs = [seq for seq, _ in rows]
+    assert seqs[:len(seqs_before)] == seqs_before, "nothing recorded is lost"
+    assert seqs == list(range(1, len(seqs) + 1)), "numbering continues across the restart"
+    types_after = [t for seq, t in rows if seq > seqs_before[-1]]
+    assert types_after[0] in ("bus", "startup") and "startup" in types_after[:3] and types_after[-1] == "shutdown"
+
+
+def test_invalid_config_is_refused_with_every_problem_and_no_traceback(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"unit": {"site": "s", "name": "u"}, "detectors": {
+        "d1": {"kind": "modbus", "bus": "nobus", "address": 1, "profile": "cn-generic", "hihg_alarm_pct_lel": 20}}}))
+    proc = subprocess.run([sys.executable, "-m", "gaslatch_tools.cli", "run", "--config", str(path)],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "$.detectors.d1.hihg_alarm_pct_lel" in proc.stderr and "high_alarm_pct_lel" in proc.stderr
+    assert "$.detectors.d1.bus" in proc.stderr
+
+
+def test_check_config_reports_unwired_lines(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"unit": {"site": "s", "name": "u"}, "interlocks": {"fire_input": True},
+                                "detectors": {"c1": {"kind": "contact", "line": "det_alarm"}}}))
+    proc = subprocess.run([sys.executable, "-m", "gaslatch_tools.cli", "check-config", str(path)],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1
+    for line in ("valve", "reset_button", "fire_input", "det_alarm"):
+        assert "line %s is not wired" % line in proc.stderr
