@@ -17,7 +17,7 @@ import threading
 
 import pytest
 
-from tests.unit.detector_responder import PtyDetectorBus
+from gaslatch_tools.pty_detectors import PtyDetectorBus
 from tests.unit.waiting import wait_until
 
 START_TIMEOUT_S = 20

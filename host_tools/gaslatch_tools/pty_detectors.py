@@ -1,12 +1,15 @@
-"""A minimal scripted detector bus on a real pseudo-terminal, for tests of the running unit.
+"""A minimal scripted detector bus on a real pseudo-terminal, for tests and benchmarks of the running unit.
 
 The controller opens the pty's slave side by a stable symlink, as it would /dev/ttyUSB0; a thread
-here answers Modbus requests on the master side with cn-generic register images.
+here answers Modbus requests on the master side with cn-generic register images. (The HIL bench's
+emulator, with wire timing and fault injection, is a separate tool.)
 """
 
 import os
 import select
+import termios
 import threading
+import tty
 
 from gaslatch.core import modbus_rtu
 from gaslatch_tools.kitchen_sim import SimDetector
@@ -67,7 +70,4 @@ class PtyDetectorBus:
 
 def _raw(fd: int) -> None:
     """No echo, no line discipline: bytes pass through unchanged, as on a serial line."""
-    import termios
-    import tty
-
     tty.setraw(fd, termios.TCSANOW)
