@@ -108,9 +108,11 @@ def run(config_path: str, log_level: str | None) -> None:
 
 def _register_commands() -> None:
     from gaslatch_tools.control_cli import COMMANDS
+    from gaslatch_tools.events_cli import events
 
     for command in COMMANDS:
         main.add_command(command)
+    main.add_command(events)
 
 
 _register_commands()

@@ -210,3 +210,25 @@ def test_check_config_reports_unwired_lines(tmp_path):
     assert proc.returncode == 1
     for line in ("valve", "reset_button", "fire_input", "det_alarm"):
         assert "line %s is not wired" % line in proc.stderr
+
+
+def test_a_broken_event_store_does_not_stop_the_safety_loop(tmp_path):
+    bus = PtyDetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
+    unit = Unit(tmp_path, bus.link)
+    doc = json.loads(unit.config_path.read_text())
+    (tmp_path / "events.db").write_bytes(b"this is not a database" * 100)
+    unit.config_path.write_text(json.dumps(doc))
+    unit.set_input("reset_button", False)
+    try:
+        unit.start()
+        assert any("event store unavailable" in line for line in unit.lines)
+        status = unit.request("status")[0]["status"]
+        assert status["store"]["ok"] is False
+        wait_until(lambda: unit.request("status")[0]["status"]["detectors"]["d2"]["state"] == "normal", 10,
+                   what="detectors normal")
+        unit.press_reset()
+        bus.set_gas(1, 300)
+        wait_until(lambda: unit.line("valve") == "0", 5, what="the leak still closes the valve")
+    finally:
+        unit.stop(signal.SIGKILL)
+        bus.close()

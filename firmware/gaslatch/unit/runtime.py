@@ -19,7 +19,7 @@ from gaslatch.core.scan_loop import RealClock, ScanLoop
 from gaslatch.unit.adc_ads1115 import AdcError, open_adc
 from gaslatch.unit.control_socket import ControlError, ControlServer
 from gaslatch.unit.event_log import EventLogger
-from gaslatch.unit.event_store import EventStore, StoreError
+from gaslatch.unit.event_store import EventStore, StoreError, UnavailableStore
 from gaslatch.unit.gpio_lines import GpioError, open_lines
 from gaslatch.unit.serial_bus import SerialBus
 from gaslatch.unit.wall_clock import WallClock
@@ -47,9 +47,7 @@ class Runtime:
         try:
             # The GPIO first: its outputs start in the safe state before anything else happens.
             self.lines = self._open(open_lines(cfg), "close")
-            self.store = self._open(EventStore(cfg["store"]["path"], cfg["store"]["max_events"],
-                                               unit=cfg["unit"]["name"], wall_ts=self.wall.iso_utc,
-                                               clock_synced=self.wall.synced), "close")
+            self.store = self._open(self._open_store(cfg), "close")
             start_ms = self.clock.now_us() // 1000
             self.controller = Controller(cfg, profiles, start_ms, first_seq=self.store.next_seq())
             self.buses = {name: self._open(SerialBus(name, bus_cfg, now_ms=self._now_ms,
@@ -61,7 +59,7 @@ class Runtime:
             if self.control.warning:
                 self.log.info(self.control.warning)
             self.hw_watchdog = HardwareWatchdog(cfg["watchdog"]["device"], cfg["watchdog"]["timeout_s"])
-        except (GpioError, StoreError, AdcError, ControlError, WatchdogError, OSError) as err:
+        except (GpioError, AdcError, ControlError, WatchdogError, OSError) as err:
             for thing, close in reversed(self._opened):
                 getattr(thing, close)()
             self.log.error("cannot start: %s" % err)
@@ -76,6 +74,15 @@ class Runtime:
         self.pending_reset = None  # (deadline_ms, push)
         self.stop_reason = ""
         self._ready = False
+
+    def _open_store(self, cfg: dict):
+        """The event store; if it cannot be opened the kitchen is still protected and events go to the journal."""
+        try:
+            return EventStore(cfg["store"]["path"], cfg["store"]["max_events"], unit=cfg["unit"]["name"],
+                              wall_ts=self.wall.iso_utc, clock_synced=self.wall.synced)
+        except StoreError as err:
+            self.log.error("event store unavailable, running without it (events go to the journal only): %s" % err)
+            return UnavailableStore(err)
 
     def _open(self, thing, close: str):
         self._opened.append((thing, close))

@@ -1,0 +1,625 @@
+"""The event store on real SQLite files: numbering, integrity, batching, retention, queries, failures,
+and `gaslatch events` reading the file without writing it."""
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import stat
+import tempfile
+import time
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gaslatch.core import events as E
+from gaslatch.unit.event_store import (APPLICATION_ID, MAX_PENDING_RECORDS, EventReader, EventStore, StoreError,
+                                       UnavailableStore, event_id, parse_since, retention_rank)
+from gaslatch_tools.events_cli import events as events_command
+from tests.unit.waiting import wait_until
+
+WAIT_S = 10
+
+
+class FakeWall:
+    """The injected wall clock: a settable UTC time and sync flag."""
+
+    def __init__(self, now="2026-11-24T21:50:41.123Z", synced=True):
+        self.now = now
+        self.synced = synced
+
+    def iso_utc(self):
+        return self.now
+
+    def is_synced(self):
+        return self.synced
+
+
+def rec(seq, type_=E.OUTPUT, severity=E.SEVERITY_INFO, source="valve", state="on", value=None, reason="", t_ms=None):
+    return {"seq": seq, "t_ms": seq * 100 if t_ms is None else t_ms, "type": type_, "severity": severity,
+            "source": source, "state": state, "value": value, "reason": reason}
+
+
+def alarm(seq):
+    return rec(seq, E.DETECTOR, E.SEVERITY_ALARM, "d1", "high_alarm", 2550, "gas: d1 high alarm")
+
+
+def open_store(path, max_events=1000, wall=None, **kw):
+    wall = wall or FakeWall()
+    return EventStore(str(path), max_events, unit="unit-1", wall_ts=wall.iso_utc, clock_synced=wall.is_synced, **kw)
+
+
+@pytest.fixture
+def wall():
+    return FakeWall()
+
+
+@pytest.fixture
+def store(tmp_path, wall):
+    s = open_store(tmp_path / "events.db", wall=wall)
+    yield s
+    s.close()
+
+
+def health_when(store, predicate, what):
+    """store.health() once predicate(health) holds (waited for with a deadline)."""
+    return wait_until(lambda: health if predicate(health := store.health()) else None, WAIT_S, what=what)
+
+
+def stored(path):
+    """Rows as the file has them, read with plain sqlite3 behind the store's back."""
+    with sqlite3.connect(str(path)) as db:
+        return [tuple(r) for r in db.execute("SELECT seq, type, severity, delivered FROM events ORDER BY seq")]
+
+
+def digest(path):
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+# ---- numbering and integrity ----
+
+def test_a_new_store_starts_at_seq_one_with_files_only_the_unit_and_its_group_can_read(tmp_path):
+    path = tmp_path / "var" / "lib" / "gaslatch" / "events.db"
+    s = open_store(path)
+    try:
+        assert s.next_seq() == 1 and s.recorded_seq() == 0
+        s.append([rec(1)])
+        assert s.flush(WAIT_S)
+        for name in ("events.db", "events.db-wal", "events.db-shm", "events.db.lock"):
+            assert stat.S_IMODE(os.stat(path.parent / name).st_mode) == 0o640, name
+        for directory in (tmp_path / "var", tmp_path / "var" / "lib", path.parent):
+            assert stat.S_IMODE(os.stat(directory).st_mode) == 0o750, directory
+        with sqlite3.connect(str(path)) as db:
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+            assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    finally:
+        s.close()
+
+
+def test_numbering_continues_after_reopen_and_ids_stay_the_same(tmp_path):
+    path = tmp_path / "events.db"
+    s = open_store(path)
+    log = E.EventLog(first_seq=s.next_seq())
+    for i in range(5):
+        log.emit(i * 100, E.OUTPUT, E.SEVERITY_INFO, "fan", "on")
+    s.append(log.drain())
+    assert s.flush(WAIT_S) and s.recorded_seq() == 5
+    ids = [r["id"] for r in s.query()]
+    assert s.close()
+
+    s = open_store(path)
+    try:
+        assert s.next_seq() == 6 and s.recorded_seq() == 5
+        assert [r["id"] for r in s.query()] == ids
+        log = E.EventLog(first_seq=s.next_seq())
+        log.emit(0, E.STARTUP, E.SEVERITY_WARNING, "controller", "latched", None, "power on")
+        s.append(log.drain())
+        assert s.flush(WAIT_S)
+        rows = s.query()
+        assert [r["seq"] for r in rows] == [1, 2, 3, 4, 5, 6]
+        assert len({r["id"] for r in rows}) == 6
+        assert rows[-1]["id"] == event_id(s.store_key, 6) == "%s-000000000006" % s.store_key
+    finally:
+        s.close()
+
+
+def test_numbering_continues_even_when_retention_dropped_the_newest_event(tmp_path):
+    path = tmp_path / "events.db"
+    s = open_store(path, max_events=2)
+    s.append([alarm(1), alarm(2), rec(3)])  # the info event is the only one that may go
+    assert s.flush(WAIT_S)
+    assert [r["seq"] for r in s.query()] == [1, 2]
+    s.close()
+    s = open_store(path, max_events=2)
+    try:
+        assert s.next_seq() == 4, "seq 3 was recorded once; it is never handed out again"
+    finally:
+        s.close()
+
+
+def test_every_stored_field_equals_what_was_appended(store, wall):
+    records = [
+        rec(1, E.DETECTOR, E.SEVERITY_ALARM, "灶台1", "high_alarm", 2550, "gas: 灶台1 high alarm \"quoted\" \\ \n"),
+        rec(2, E.INHIBIT, E.SEVERITY_WARNING, "d2", "started", 30, "bump test", t_ms=-5),
+        rec(3, value="text value"),
+    ]
+    wall.now, wall.synced = "2026-11-24T21:50:41.123Z", False
+    store.append(records[:2])
+    wall.now, wall.synced = "2026-11-24T21:50:42.000Z", True
+    store.append(records[2:])
+    assert store.flush(WAIT_S)
+    rows = store.query()
+    for original, row in zip(records, rows):
+        assert {key: row[key] for key in E.FIELDS} == original
+    assert [(r["wall_ts"], r["clock_synced"], r["delivered"]) for r in rows] == [
+        ("2026-11-24T21:50:41.123Z", False, False), ("2026-11-24T21:50:41.123Z", False, False),
+        ("2026-11-24T21:50:42.000Z", True, False)]
+
+
+def test_a_broken_wall_clock_still_records_the_event_marked_unsynchronised(tmp_path):
+    def broken():
+        raise OSError("no clock")
+
+    s = EventStore(str(tmp_path / "events.db"), 100, wall_ts=broken, clock_synced=lambda: True)
+    try:
+        s.append([rec(1)])
+        assert s.flush(WAIT_S)
+        row = s.query()[0]
+        assert row["clock_synced"] is False and parse_since(row["wall_ts"])[0] == "wall_ts"
+    finally:
+        s.close()
+
+
+# ---- the scan never waits; failures are reported, not raised ----
+
+def test_append_returns_at_once_while_the_disk_is_busy_and_the_backlog_commits_in_batches(tmp_path):
+    path = tmp_path / "events.db"
+    s = open_store(path)
+    try:
+        blocker = sqlite3.connect(str(path), isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # another writer holds the file: no commit can happen
+        slowest_s = 0.0
+        for seq in range(1, 201):
+            started = time.perf_counter()
+            s.append([rec(seq)])
+            slowest_s = max(slowest_s, time.perf_counter() - started)
+        assert s.recorded_seq() == 0, "nothing counts as recorded before it is committed"
+        assert slowest_s < 0.05, "append() waited %.3f s for the disk" % slowest_s
+        blocker.execute("COMMIT")
+        blocker.close()
+        assert s.flush(WAIT_S)
+        assert s.recorded_seq() == 200
+        assert [row[0] for row in stored(path)] == list(range(1, 201))
+        assert s.health()["transactions"] <= 3, "200 appends queued behind a busy disk commit as a few batches"
+    finally:
+        s.close()
+
+
+def test_a_write_failure_shows_in_health_is_retried_and_never_raises_into_append(tmp_path):
+    path = tmp_path / "events.db"
+    s = open_store(path, busy_timeout_ms=50)
+    try:
+        blocker = sqlite3.connect(str(path), isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        s.append([alarm(1)])
+        failing = health_when(s, lambda h: not h["ok"], "health to report the failure")
+        assert "locked" in failing["error"] and failing["pending"] == 1
+        assert not s.flush(0.1)
+        s.append([rec(2)])
+        blocker.execute("COMMIT")
+        blocker.close()
+        wait_until(lambda: s.recorded_seq() == 2, WAIT_S, what="the retry to commit both")
+        health = s.health()
+        assert health["ok"] and health["error"] is None and health["pending"] == 0
+    finally:
+        s.close()
+
+
+def test_bad_records_are_reported_not_raised_and_do_not_block_the_good_ones(store):
+    store.append([rec(1)])
+    store.append([{"seq": "two"}])
+    store.append(["not a record"])
+    store.append([rec(1)])  # out of order: 1 is already taken
+    store.append([rec(2)])
+    assert store.flush(WAIT_S)
+    health = store.health()
+    assert not health["ok"] and health["rejected"] == 3
+    assert "seq 1 is not above the last recorded seq 1" in health["last_rejection"]
+    assert [r["seq"] for r in store.query()] == [1, 2]
+
+
+def test_a_full_backlog_counts_lost_events_instead_of_blocking(tmp_path):
+    path = tmp_path / "events.db"
+    s = open_store(path, busy_timeout_ms=60000)
+    try:
+        blocker = sqlite3.connect(str(path), isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        s.append([rec(seq) for seq in range(1, MAX_PENDING_RECORDS + 1)])
+        s.append([rec(MAX_PENDING_RECORDS + 1)])
+        health = s.health()
+        assert health["lost"] == 1 and not health["ok"]
+        blocker.execute("COMMIT")
+        blocker.close()
+        assert s.flush(WAIT_S * 3) and s.recorded_seq() == MAX_PENDING_RECORDS
+    finally:
+        s.close()
+
+
+def test_appends_after_close_are_counted_as_lost(tmp_path):
+    s = open_store(tmp_path / "events.db")
+    assert s.close()
+    s.append([rec(1)])
+    assert s.health()["lost"] == 1 and s.health()["closed"]
+    with pytest.raises(StoreError):
+        s.ack(1)
+
+
+def test_an_unavailable_store_lets_the_unit_run_and_says_why(tmp_path):
+    err = StoreError(str(tmp_path / "events.db"), "cannot be read: file is not a database", "move it aside")
+    s = UnavailableStore(err)
+    assert s.next_seq() == 1
+    s.append([rec(1)])
+    assert s.health() == {"ok": False, "error": str(err), "path": err.path, "recorded_seq": 0, "lost": 1,
+                          "closed": False}
+    assert not s.flush(1.0) and s.query() == [] and s.close()
+
+
+# ---- retention ----
+
+def test_retention_drops_delivered_info_first_then_other_delivered_then_undelivered(tmp_path):
+    s = open_store(tmp_path / "events.db", max_events=6)
+    try:
+        s.append([rec(1), alarm(2), rec(3, E.INHIBIT, E.SEVERITY_WARNING), rec(4), alarm(5),
+                  rec(6, E.RESET, E.SEVERITY_INFO, "controller", "armed")])
+        assert s.ack(3) == 3
+        s.append([rec(7)])  # 1 goes: delivered info
+        s.append([rec(8)])  # 3 goes: delivered warning
+        s.append([rec(9)])  # 2 goes: delivered alarm
+        s.append([rec(10)])  # 4 goes: oldest undelivered info
+        s.append([alarm(11), alarm(12)])  # 7 and 8 go
+        assert s.flush(WAIT_S)
+        assert [r["seq"] for r in s.query()] == [5, 6, 9, 10, 11, 12]
+        health = s.health()
+        assert (health["dropped"], health["dropped_undelivered"], health["over_capacity"]) == (6, 3, 0)
+    finally:
+        s.close()
+
+
+def test_retention_never_drops_an_undelivered_alarm_and_reports_the_growth(tmp_path):
+    path = tmp_path / "events.db"
+    s = open_store(path, max_events=3)
+    try:
+        s.append([alarm(1), rec(2, E.TRIP, E.SEVERITY_ALARM, "controller", "latched"),
+                  rec(3, E.RESET_REFUSED, E.SEVERITY_WARNING, "reset_button", "refused"),
+                  rec(4, E.VALVE_FAULT, E.SEVERITY_FAULT), rec(5, E.RESET, E.SEVERITY_INFO), rec(6)])
+        assert s.flush(WAIT_S)
+        assert [r["seq"] for r in s.query()] == [1, 2, 3, 4, 5]
+        health = s.health()
+        assert health["over_capacity"] == 2 and health["rows"] == 5 and health["dropped_undelivered"] == 1
+        assert s.ack(5) == 5
+        assert [r["seq"] for r in s.query()] == [3, 4, 5], "once delivered, the oldest go back to the limit"
+        assert s.health()["over_capacity"] == 0
+    finally:
+        s.close()
+
+
+KINDS = {
+    "info": (E.OUTPUT, E.SEVERITY_INFO),
+    "warning": (E.INHIBIT, E.SEVERITY_WARNING),
+    "alarm": (E.DETECTOR, E.SEVERITY_ALARM),
+    "fault": (E.VALVE_FAULT, E.SEVERITY_FAULT),
+    "trip": (E.TRIP, E.SEVERITY_ALARM),
+    "reset": (E.RESET, E.SEVERITY_INFO),
+    "refused": (E.RESET_REFUSED, E.SEVERITY_WARNING),
+}
+SAFETY_KINDS = ("alarm", "fault", "trip", "reset", "refused")
+OPERATIONS = st.lists(st.one_of(
+    st.tuples(st.just("append"), st.lists(st.sampled_from(sorted(KINDS)), min_size=1, max_size=6)),
+    st.tuples(st.just("ack"), st.integers(min_value=0, max_value=8)),  # how far back from the newest
+), min_size=1, max_size=12)
+
+
+@given(max_events=st.integers(min_value=1, max_value=6), operations=OPERATIONS)
+def test_retention_keeps_every_undelivered_safety_event_over_random_appends_and_acks(max_events, operations):
+    with tempfile.TemporaryDirectory() as directory:
+        s = open_store(os.path.join(directory, "events.db"), max_events=max_events)
+        model = {}  # seq -> [kind, delivered]
+        safety_undelivered = set()
+        seq = 0
+        try:
+            for op, arg in operations:
+                if op == "append":
+                    batch = []
+                    for kind in arg:
+                        seq += 1
+                        batch.append(rec(seq, *KINDS[kind]))
+                        model[seq] = [kind, False]
+                        if kind in SAFETY_KINDS:
+                            safety_undelivered.add(seq)
+                    s.append(batch)
+                else:
+                    up_to = seq - arg
+                    for number, row in model.items():
+                        if number <= up_to:
+                            row[1] = True
+                    safety_undelivered = {n for n in safety_undelivered if n > up_to}
+                    s.ack(up_to)
+                _model_retention(model, max_events)
+                assert s.flush(WAIT_S)
+                rows = {r["seq"]: r for r in s.query()}
+                assert safety_undelivered <= set(rows), "an undelivered safety event was dropped"
+                kept_beyond = len(rows) > max_events
+                assert not kept_beyond or all(n in safety_undelivered for n in rows)
+                assert sorted(rows) == sorted(model)
+                assert all(rows[n]["delivered"] == model[n][1] for n in rows)
+        finally:
+            s.close()
+
+
+def _model_retention(model, max_events):
+    """The documented order, written independently: rank, then oldest first; undelivered safety kept."""
+    def rank(item):
+        number, (kind, delivered) = item
+        return (retention_rank(KINDS[kind][1], KINDS[kind][0], delivered), number)
+
+    candidates = sorted((item for item in model.items() if rank(item)[0] != 9), key=rank)
+    for number, _ in candidates[:max(0, len(model) - max_events)]:
+        del model[number]
+
+
+def test_retention_ranks_follow_the_issue():
+    assert retention_rank(E.SEVERITY_ALARM, E.DETECTOR, False) == 9
+    assert retention_rank(E.SEVERITY_INFO, E.RESET, False) == 9
+    assert retention_rank(E.SEVERITY_WARNING, E.RESET_REFUSED, False) == 9
+    assert retention_rank(E.SEVERITY_INFO, E.OUTPUT, True) < retention_rank(E.SEVERITY_WARNING, E.INHIBIT, True) \
+        < retention_rank(E.SEVERITY_ALARM, E.TRIP, True) < retention_rank(E.SEVERITY_INFO, E.OUTPUT, False) \
+        < retention_rank(E.SEVERITY_WARNING, E.COMMAND, False)
+
+
+# ---- reading ----
+
+def test_unacked_returns_undelivered_events_in_seq_order(store):
+    store.append([rec(n) for n in range(1, 8)])
+    assert store.flush(WAIT_S)
+    assert store.ack(3) == 3 and store.ack(3) == 0
+    assert [r["seq"] for r in store.unacked(10)] == [4, 5, 6, 7]
+    assert [r["seq"] for r in store.unacked(2)] == [4, 5]
+    assert [r["seq"] for r in store.unacked(10, after_seq=5)] == [6, 7]
+
+
+def test_query_filters_by_seq_time_and_type(store, wall):
+    for n, (now, type_) in enumerate([("2026-11-24T08:00:00.000Z", E.STARTUP), ("2026-11-24T12:00:00.000Z", E.TRIP),
+                                      ("2026-11-24T12:00:00.500Z", E.OUTPUT), ("2026-11-25T09:30:00.000Z", E.RESET)],
+                                     start=1):
+        wall.now = now
+        store.append([rec(n, type_)])
+    assert store.flush(WAIT_S)
+    seqs = lambda **kw: [r["seq"] for r in store.query(**kw)]  # noqa: E731
+    assert seqs() == [1, 2, 3, 4]
+    assert seqs(since=3) == [3, 4] and seqs(since="3") == [3, 4]
+    assert seqs(since="2026-11-24T12:00:00Z") == [2, 3, 4]
+    assert seqs(since="2026-11-24T12:00:00.001+00:00") == [3, 4]
+    assert seqs(since="2026-11-24T13:00:00+02:00") == [2, 3, 4]
+    assert seqs(since="2026-11-25") == [4]
+    assert seqs(types=[E.TRIP, E.RESET]) == [2, 4] and seqs(types=E.TRIP) == [2]
+    assert seqs(limit=2) == [3, 4], "without since, the newest"
+    assert seqs(since=1, limit=2) == [1, 2], "with since, the first from there"
+    assert seqs(types=[E.OUTPUT, E.STARTUP], limit=1) == [3]
+    with pytest.raises(ValueError, match="neither a sequence number nor a UTC time"):
+        store.query(since="yesterday")
+
+
+@given(st.datetimes(timezones=st.timezones()))
+def test_since_times_in_any_offset_become_the_stored_utc_form(moment):
+    column, bound = parse_since(moment.isoformat())
+    utc = moment.astimezone(__import__("datetime").timezone.utc)
+    assert column == "wall_ts"
+    assert bound == utc.strftime("%Y-%m-%dT%H:%M:%S") + ".%03dZ" % (utc.microsecond // 1000)
+
+
+@given(st.text(max_size=40))
+def test_since_parser_accepts_or_says_why_for_any_text(text):
+    try:
+        column, bound = parse_since(text)
+    except ValueError as err:
+        assert "neither a sequence number nor a UTC time" in str(err)
+    else:
+        assert (column, type(bound)) in (("seq", int), ("wall_ts", str))
+
+
+# ---- opening: schema, foreign and damaged files ----
+
+def _make_store(path, records=3):
+    s = open_store(path, max_events=records)
+    s.append([rec(n) for n in range(1, records + 1)])
+    assert s.flush(WAIT_S)
+    s.close()
+
+
+def test_a_store_from_a_newer_gaslatch_is_refused_and_left_unchanged(tmp_path):
+    path = tmp_path / "events.db"
+    _make_store(path)
+    with sqlite3.connect(str(path)) as db:
+        db.execute("PRAGMA user_version = 2")
+    before = digest(path)
+    with pytest.raises(StoreError) as err:
+        open_store(path)
+    assert str(path) in str(err.value) and "newer gaslatch" in str(err.value) and "schema 2" in str(err.value)
+    assert digest(path) == before
+    with pytest.raises(StoreError, match="newer gaslatch"):
+        EventReader(str(path))
+
+
+def test_a_foreign_sqlite_file_is_refused_and_left_unchanged(tmp_path):
+    path = tmp_path / "other.db"
+    with sqlite3.connect(str(path)) as db:
+        db.execute("CREATE TABLE recipes (name TEXT)")
+    before = digest(path)
+    with pytest.raises(StoreError, match="not a gaslatch event store"):
+        open_store(path)
+    assert digest(path) == before
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_a_damaged_file_is_a_store_error_naming_the_file_and_what_to_do(tmp_path, damage):
+    path = tmp_path / "events.db"
+    if damage == "garbage":
+        path.write_bytes(b"this is not sqlite at all\n" * 400)
+    else:
+        _make_store(path, records=20000)
+        os.truncate(path, os.path.getsize(path) // 2 // 4096 * 4096)
+    with pytest.raises(StoreError) as err:
+        open_store(path)
+    message = str(err.value)
+    assert str(path) in message and "move it aside" in message and "Traceback" not in message
+    with pytest.raises(StoreError, match="move it aside"):
+        EventReader(str(path)).query()
+
+
+def test_damage_inside_the_file_shows_in_health_after_the_startup_check(tmp_path):
+    path = tmp_path / "events.db"
+    _make_store(path, records=20000)
+    with open(path, "r+b") as handle:
+        handle.seek(os.path.getsize(path) // 2 // 4096 * 4096)
+        handle.write(b"\xa5" * 4096)
+    s = open_store(path)
+    try:
+        health = health_when(s, lambda h: h["integrity"] != "checking", "the integrity check")
+        assert health["integrity"].startswith("damaged") and not health["ok"]
+    finally:
+        s.close()
+
+
+def test_a_directory_at_the_store_path_is_a_store_error(tmp_path):
+    with pytest.raises(StoreError, match="is a directory"):
+        open_store(tmp_path)
+
+
+def test_a_second_writer_on_the_same_store_is_refused(store):
+    with pytest.raises(StoreError, match="another gaslatch process is writing this store"):
+        open_store(store.path)
+
+
+# ---- gaslatch events ----
+
+def _filled_store(path, wall):
+    s = open_store(path, wall=wall)
+    wall.synced = False
+    s.append([rec(1, E.STARTUP, E.SEVERITY_WARNING, "controller", "latched", None, "power on")])
+    wall.now, wall.synced = "2026-11-24T21:50:41.123Z", True
+    s.append([alarm(2), rec(3, E.TRIP, E.SEVERITY_ALARM, "controller", "latched", None, "gas: d1 high alarm")])
+    wall.now = "2026-11-24T22:10:00.000Z"
+    s.append([rec(4, E.RESET, E.SEVERITY_INFO, "reset_button", "armed", None, "local reset")])
+    assert s.flush(WAIT_S)
+    s.ack(2)
+    return s
+
+
+def test_events_lists_and_filters_the_store_without_writing_it(tmp_path, wall):
+    path = tmp_path / "events.db"
+    s = _filled_store(path, wall)
+    s.close()
+    before = digest(path)
+    runner = CliRunner()
+    result = runner.invoke(events_command, ["--store", str(path)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["SEQ", "TIME", "(UTC)", "SEVERITY", "TYPE", "SOURCE", "STATE", "VALUE", "SENT",
+                                "REASON"]
+    assert lines[1].split()[:4] == ["1", "2026-11-24T21:50:41.123Z?", "warning", "startup"]
+    assert lines[2].split() == ["2", "2026-11-24T21:50:41.123Z", "alarm", "detector", "d1", "high_alarm", "2550",
+                                "yes", "gas:", "d1", "high", "alarm"]
+    assert lines[-1].startswith("? the unit's clock was not synchronised")
+
+    result = runner.invoke(events_command, ["--store", str(path), "--json", "--type", "trip", "--type", "reset"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert [(r["seq"], r["type"], r["delivered"]) for r in rows] == [(3, "trip", False), (4, "reset", False)]
+    assert list(rows[0]) == ["id", "seq", "t_ms", "wall_ts", "clock_synced", "type", "severity", "source", "state",
+                             "value", "reason", "delivered"]
+    assert rows[1]["wall_ts"] == "2026-11-24T22:10:00.000Z" and rows[1]["id"].endswith("-000000000004")
+
+    result = runner.invoke(events_command, ["--store", str(path), "--json", "--since", "2026-11-24T22:00Z"])
+    assert [json.loads(line)["seq"] for line in result.output.splitlines()] == [4]
+    result = runner.invoke(events_command, ["--store", str(path), "--json", "--since", "2", "--limit", "2"])
+    assert [json.loads(line)["seq"] for line in result.output.splitlines()] == [2, 3]
+    result = runner.invoke(events_command, ["--store", str(path), "--json", "--limit", "1"])
+    assert [json.loads(line)["seq"] for line in result.output.splitlines()] == [4]
+    assert digest(path) == before, "the listing never writes the store"
+    assert not os.path.exists(str(path) + "-wal") or os.path.getsize(str(path) + "-wal") == 0
+
+
+def test_events_sees_what_a_running_unit_has_recorded(tmp_path, wall):
+    path = tmp_path / "events.db"
+    s = _filled_store(path, wall)
+    try:
+        s.append([rec(5)])
+        assert s.flush(WAIT_S)
+        result = CliRunner().invoke(events_command, ["--store", str(path), "--json"])
+        assert [json.loads(line)["seq"] for line in result.output.splitlines()] == [1, 2, 3, 4, 5]
+    finally:
+        s.close()
+
+
+def test_events_reads_a_stopped_units_store_as_an_operator_who_may_not_write_there(wall):
+    nogroup = 65534
+    directory = tempfile.mkdtemp(prefix="gaslatch-store-")  # outside pytest's 0700 tree, as /var/lib/gaslatch
+    try:
+        path = os.path.join(directory, "events.db")
+        _filled_store(path, wall).close()
+        for name in (directory, path):  # the unit's layout: root-owned here, the operator only in its group
+            os.chown(name, 0, nogroup)
+        os.chmod(directory, 0o750)
+        assert not os.path.exists(path + "-wal"), "a stopped unit leaves no write-ahead log"
+        before = digest(path)
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(read_end)
+                os.setgroups([])
+                os.setgid(nogroup)
+                os.setuid(nogroup)
+                result = CliRunner().invoke(events_command, ["--store", path, "--json"])
+                os.write(write_end, json.dumps([result.exit_code, result.output]).encode())
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end) as pipe:
+            exit_code, output = json.loads(pipe.read())
+        os.waitpid(pid, 0)
+        assert exit_code == 0, output
+        assert [json.loads(line)["seq"] for line in output.splitlines()] == [1, 2, 3, 4]
+        assert digest(path) == before and not os.path.exists(path + "-wal")
+    finally:
+        shutil.rmtree(directory)
+
+
+def test_events_takes_the_store_path_from_the_config(tmp_path, wall):
+    path = tmp_path / "events.db"
+    _filled_store(path, wall).close()
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"unit": {"site": "s", "name": "n"}, "store": {"path": str(path)}}))
+    result = CliRunner().invoke(events_command, ["--config", str(config), "--json", "--type", "startup"])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["seq"] for line in result.output.splitlines()] == [1]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--store", "{tmp}/missing.db"], "no such file"),
+    (["--store", "{tmp}/garbage.db"], "move it aside"),
+    (["--config", "{tmp}/broken.json"], "is not valid JSON"),
+    (["--store", "{tmp}/garbage.db", "--since", "last tuesday"], "neither a sequence number nor a UTC time"),
+    (["--store", "{tmp}/garbage.db", "--type", "trips"], "'trips' is not one of"),
+])
+def test_events_explains_a_bad_store_or_option_without_a_traceback(tmp_path, args, message):
+    (tmp_path / "garbage.db").write_bytes(b"\x00garbage" * 1000)
+    (tmp_path / "broken.json").write_text("{\"store\": ")
+    result = CliRunner().invoke(events_command, [a.format(tmp=tmp_path) for a in args])
+    assert result.exit_code in (1, 2)
+    assert message in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
