@@ -232,3 +232,28 @@ def test_a_broken_event_store_does_not_stop_the_safety_loop(tmp_path):
     finally:
         unit.stop(signal.SIGKILL)
         bus.close()
+
+
+@pytest.mark.parametrize("content", [b"", b"{", b"\xff\xfe garbage", b'{"unit": {"site": "s", "name": "u"}, "detectors": {}}'])
+def test_truncated_or_garbage_config_is_refused_cleanly(tmp_path, content):
+    path = tmp_path / "config.json"
+    path.write_bytes(content)
+    proc = subprocess.run([sys.executable, "-m", "gaslatch_tools.cli", "run", "--config", str(path)],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "will not start" in proc.stderr
+
+
+def test_missing_serial_port_is_a_comm_fault_with_the_os_error_not_a_crash(tmp_path):
+    unit = Unit(tmp_path, str(tmp_path / "no-such-adapter"))
+    unit.set_input("reset_button", False)
+    try:
+        unit.start()
+        lost = wait_until(lambda: unit.events("bus"), 5, what="bus event")
+        assert "state=lost" in lost[0] and "No such file or directory" in lost[0]
+        wait_until(lambda: [line for line in unit.events("detector") if "state=comm_lost" in line], 15,
+                   what="detectors comm lost")
+        assert unit.proc.poll() is None
+        assert unit.line("valve") == "0" and unit.line("fault_relay") == "0"
+    finally:
+        unit.stop(signal.SIGKILL)
