@@ -1,6 +1,5 @@
 """The `gaslatch` command: one entry point for the demo now, and for run/commission/bench later."""
 
-import json
 import sys
 
 import click

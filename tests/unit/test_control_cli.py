@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
-import tempfile
 import threading
 
 import click
@@ -113,13 +111,6 @@ class Unit:
         self._stop.set()
         self._thread.join(timeout=5)
         self.server.close()
-
-
-@pytest.fixture
-def short_dir():
-    directory = tempfile.mkdtemp(prefix="gl-", dir="/tmp")
-    yield directory
-    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture

@@ -146,14 +146,6 @@ def _own_group() -> str:
 
 
 @pytest.fixture
-def short_dir():
-    # sun_path holds 107 bytes: pytest's tmp_path can be longer than that.
-    directory = tempfile.mkdtemp(prefix="gl-", dir="/tmp")
-    yield directory
-    shutil.rmtree(directory, ignore_errors=True)
-
-
-@pytest.fixture
 def serve(short_dir):
     made: list[Served] = []
 

@@ -5,7 +5,6 @@ levels and records one event per change of state. It never reads a clock, a port
 There is no way in here to open the valve except an accepted local reset.
 """
 
-from gaslatch.core import constants as C
 from gaslatch.core import detector_state as D
 from gaslatch.core import events as E
 from gaslatch.core import schedule as S
