@@ -490,3 +490,15 @@ def test_safe_outputs_close_every_valve_type():
     for kind in ("hold", "pulse", "motorised"):
         outputs = safe_outputs(kind)
         assert outputs["fault_relay"] is False and outputs["sounder"] and outputs["beacon"]
+
+
+def test_a_reset_button_held_or_stuck_from_power_on_is_never_a_press():
+    k = Kitchen(config_doc(valve={"startup": "manual_reset"}))
+    k.inputs["reset_button"] = True
+    for _ in range(50):
+        k.inputs["reset_button"] = True
+        k.scan()
+    assert not k.valve_open and not k.events_of("reset") and not k.events_of("reset_refused")
+    k.inputs["reset_button"] = False
+    k.scan()
+    assert any(e["type"] == "reset" for e in k.press("reset_button")), "released, then pressed: a real press"

@@ -91,7 +91,9 @@ class Safety:
         self.close_commands = 0
         self.outputs = {}
         self._alarms = ()
-        self._prev_inputs = {IN_RESET: False, IN_SILENCE: False}
+        # A button already held when the controller starts is not a press: it must be seen released first
+        # (a stuck or miswired button never resets anything by itself).
+        self._prev_inputs = {IN_RESET: True, IN_SILENCE: True}
         self._silence_request = None
 
     # ---- commands (from the platform's local socket or the uplink, already authenticated) ----
