@@ -257,3 +257,16 @@ def test_missing_serial_port_is_a_comm_fault_with_the_os_error_not_a_crash(tmp_p
         assert unit.line("valve") == "0" and unit.line("fault_relay") == "0"
     finally:
         unit.stop(signal.SIGKILL)
+
+
+def test_a_second_controller_on_the_same_unit_is_refused_and_changes_no_output(kitchen):
+    unit, bus = kitchen
+    unit.start()
+    wait_until(lambda: unit.request("status")[0]["status"]["detectors"]["d2"]["state"] == "normal", 10,
+               what="detectors normal")
+    unit.press_reset()
+    wait_until(lambda: unit.line("valve") == "1", 3, what="valve open")
+    second = subprocess.run([sys.executable, "-m", "gaslatch_tools.cli", "run", "--config", str(unit.config_path)],
+                            capture_output=True, text=True, timeout=30)
+    assert second.returncode == 1 and "another gaslatch run already controls this unit" in second.stderr
+    assert unit.line("valve") == "1" and unit.proc.poll() is None

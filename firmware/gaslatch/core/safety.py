@@ -180,7 +180,9 @@ class Safety:
                 self.log.emit(now_ms, E.OUTPUT, E.SEVERITY_INFO, name, "on" if outputs[name] else "off", None,
                               _output_reason(name, outputs[name], self.valve_type))
         self.outputs = outputs
-        self._prev_inputs = {IN_RESET: bool(inputs.get(IN_RESET)), IN_SILENCE: bool(inputs.get(IN_SILENCE))}
+        # Only a definite "released" re-arms a button: an unreadable read between two "pressed" is no press.
+        self._prev_inputs = {IN_RESET: inputs.get(IN_RESET) is not False,
+                             IN_SILENCE: inputs.get(IN_SILENCE) is not False}
         return outputs
 
     # ---- pieces of the scan ----

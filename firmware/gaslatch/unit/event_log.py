@@ -42,7 +42,10 @@ class EventLogger:
 
     def close(self, timeout_s: float = 2.0) -> None:
         """Write what is queued (the event store, not the log, is the record that counts)."""
-        self._lines.put(None)
+        try:
+            self._lines.put(None, timeout=timeout_s)
+        except queue.Full:
+            return
         self._thread.join(timeout_s)
 
     def _write(self, priority: int, text: str) -> None:

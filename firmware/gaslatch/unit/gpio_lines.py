@@ -175,6 +175,12 @@ class Lines:
             levels[name] = self._debounce[name].update(now_ms, raw)
         return levels
 
+    def refresh(self) -> None:
+        """Forget what was written, so the next write_outputs() drives every line again (heals a line that
+        something else changed underneath)."""
+        for name in self._written:
+            self._written[name] = None
+
     def write_outputs(self, levels: Mapping[str, bool]) -> None:
         """Drive the wired outputs named in levels (True = energised); other names are ignored.
 

@@ -5,6 +5,7 @@ local commands, steps the controller, writes bytes and lines, hands events to th
 the watchdogs, on absolute deadlines; everything slow lives in other threads.
 """
 
+import fcntl
 import gc
 import os
 import signal
@@ -13,6 +14,7 @@ import time
 from collections.abc import Callable
 
 from gaslatch.core import events as E
+from gaslatch.core.config import ConfigError
 from gaslatch.core.controller import Controller
 from gaslatch.core.safety import OUT_VALVE, safe_outputs
 from gaslatch.core.scan_loop import RealClock, ScanLoop
@@ -29,6 +31,9 @@ class StartError(Exception):
     """The unit cannot start (store, GPIO, ADC, socket or watchdog unusable): the message says why."""
 
 
+# Every this many scans all outputs are written again, whatever the cache says.
+REFRESH_OUTPUTS_SCANS = 50
+
 # Outputs a commissioning test may pulse. The valve is absent on purpose: its test is a close command.
 TESTABLE_OUTPUTS = ("fan", "sounder", "beacon", "fault_relay")
 MAX_TEST_OUTPUT_MS = 10000
@@ -42,9 +47,14 @@ class Runtime:
         self.cfg = cfg
         self.clock = clock or RealClock()
         self.wall = wall or WallClock()
+        self.stop_reason = ""
+        self.stop_by_signal = False
+        signal.signal(signal.SIGTERM, self._on_signal)  # before anything is opened: a stop during start-up
+        signal.signal(signal.SIGINT, self._on_signal)   # still ends in shutdown(), outputs safe
         self.log = EventLogger(cfg["log"]["level"], log_stream or sys.stdout)
         self._opened: list = []
         try:
+            self._instance_lock = self._open(InstanceLock(cfg["control"]["socket"] + ".lock"), "close")
             # The GPIO first: its outputs start in the safe state before anything else happens.
             self.lines = self._open(open_lines(cfg), "close")
             self.store = self._open(self._open_store(cfg), "close")
@@ -59,7 +69,7 @@ class Runtime:
             if self.control.warning:
                 self.log.info(self.control.warning)
             self.hw_watchdog = HardwareWatchdog(cfg["watchdog"]["device"], cfg["watchdog"]["timeout_s"])
-        except (GpioError, AdcError, ControlError, WatchdogError, OSError) as err:
+        except (GpioError, AdcError, ControlError, WatchdogError, ConfigError, StartError, OSError) as err:
             for thing, close in reversed(self._opened):
                 getattr(thing, close)()
             self.log.error("cannot start: %s" % err)
@@ -71,9 +81,9 @@ class Runtime:
         self.inputs: dict = {}
         self.outputs: dict = {}
         self.test_outputs: dict[str, int] = {}  # line -> until_ms
-        self.pending_reset = None  # (deadline_ms, push)
-        self.stop_reason = ""
+        self.reset_waiters: list = []  # (deadline_ms, push) of clients waiting for the button
         self._ready = False
+        self._scans = 0
 
     def _open_store(self, cfg: dict):
         """The event store; if it cannot be opened the kitchen is still protected and events go to the journal."""
@@ -112,13 +122,18 @@ class Runtime:
         analog = self.adc.latest() if self.adc is not None else None
         self.control.service(now_ms, self._handle)
         result = self.controller.step(now_ms, rx, self.inputs, analog, self.wall.local())
-        for name, bus in self.buses.items():
-            data = result.tx.get(name)
-            if data:
-                bus.write(data)
-        self.outputs = self._with_tests(now_ms, result.outputs)
-        self.lines.write_outputs(self.outputs)
-        self._record(result.events)
+        try:
+            for name, bus in self.buses.items():
+                data = result.tx.get(name)
+                if data:
+                    bus.write(data)
+            self.outputs = self._with_tests(now_ms, result.outputs)
+            self._scans += 1
+            if self._scans % REFRESH_OUTPUTS_SCANS == 0:
+                self.lines.refresh()
+            self.lines.write_outputs(self.outputs)
+        finally:
+            self._record(result.events)  # what the core decided is recorded even if an adapter failed
         self._follow_reset(now_ms, result.events)
 
     def _with_tests(self, now_ms: int, outputs: dict) -> dict:
@@ -151,17 +166,26 @@ class Runtime:
 
     def _on_error(self, exc: BaseException) -> None:
         """An exception inside a scan: outputs to their safe state; the watchdog is not kicked again."""
-        self._write_safe_outputs()
         if not isinstance(exc, KeyboardInterrupt):
-            self.log.error("internal error in the scan, outputs made safe: %r" % (exc,))
+            self.log.error("internal error in the scan, making outputs safe: %r" % (exc,))
+        self._write_safe_outputs()
 
     def _write_safe_outputs(self) -> None:
+        """Never raises: the valve first and on its own, then every other line in its own attempt."""
         valve_type = self.cfg["valve"]["type"]
         safe = safe_outputs(valve_type)
-        self.lines.write_outputs(safe)
+        self.lines.refresh()
+        for name in [OUT_VALVE] + sorted(n for n in safe if n != OUT_VALVE):
+            try:
+                self.lines.write_outputs({name: safe[name]})
+            except Exception as exc:  # a broken line must not stop the others, least of all the valve
+                self.log.error("could not set %s to its safe state: %r" % (name, exc))
         if valve_type == "pulse":
             time.sleep(self.cfg["valve"]["pulse_ms"] / 1000)  # only on the way out: the loop has stopped
-            self.lines.write_outputs({OUT_VALVE: False})
+            try:
+                self.lines.write_outputs({OUT_VALVE: False})
+            except Exception as exc:
+                self.log.error("could not end the valve's closing pulse: %r" % (exc,))
 
     # ---- local control (called in the scan thread by control.service) ----
 
@@ -194,25 +218,28 @@ class Runtime:
             return {"ok": False, "state": "refused", "reasons": blockers,
                     "error": "reset refused: " + "; ".join(blockers)}
         window_s = self.cfg["control"]["reset_window_s"]
-        self.pending_reset = (now_ms + window_s * 1000, request.push)
+        self.reset_waiters.append((now_ms + window_s * 1000, request.push))
         return {"ok": True, "state": "waiting_for_button", "window_s": window_s}
 
     def _follow_reset(self, now_ms: int, events: list) -> None:
-        if self.pending_reset is None:
+        """Tell every client waiting for the button what happened (accepted, refused, or time up)."""
+        if not self.reset_waiters:
             return
-        deadline_ms, push = self.pending_reset
+        outcome = None
         for record in events:
             if record["type"] == E.RESET:
-                push({"state": "accepted"})
-                self.pending_reset = None
-                return
-            if record["type"] == E.RESET_REFUSED:
-                push({"state": "refused", "reasons": record["reason"].split("; ")})
-                self.pending_reset = None
-                return
-        if now_ms >= deadline_ms:
-            push({"state": "expired"})
-            self.pending_reset = None
+                outcome = {"state": "accepted"}
+            elif record["type"] == E.RESET_REFUSED:
+                outcome = {"state": "refused", "reasons": record["reason"].split("; ")}
+        waiting = []
+        for deadline_ms, push in self.reset_waiters:
+            if outcome is not None:
+                push(outcome)
+            elif now_ms >= deadline_ms:
+                push({"state": "expired"})
+            else:
+                waiting.append((deadline_ms, push))
+        self.reset_waiters = waiting
 
     def _test_output(self, line: str, ms: int, now_ms: int) -> dict:
         if line == OUT_VALVE:
@@ -239,8 +266,6 @@ class Runtime:
 
     def run(self) -> int:
         """Until SIGTERM/SIGINT: returns the process exit code."""
-        signal.signal(signal.SIGTERM, self._on_signal)
-        signal.signal(signal.SIGINT, self._on_signal)
         _enter_realtime(self.log)
         self.log.info("gaslatch running: %d detectors, %d buses, scan %d ms" % (
             len(self.cfg["detectors"]), len(self.buses), self.cfg["scan"]["period_ms"]))
@@ -254,27 +279,54 @@ class Runtime:
         return code
 
     def _on_signal(self, signum, _frame) -> None:
+        self.stop_by_signal = True
         self.stop_reason = "signal %s" % signal.Signals(signum).name
 
     def shutdown(self, reason: str) -> None:
-        """Outputs safe first, then the record, then the store flushed and everything closed."""
+        """Outputs safe first, then the record, then the store flushed and everything closed.
+
+        Each step is attempted whatever the one before did. The hardware watchdog is disarmed only on a
+        clean stop by signal; after an internal error it is left running, so a hang still resets the Pi.
+        """
         self.notifier.stopping()
         self._write_safe_outputs()
         now_ms = self._now_ms()
-        self.controller.record(now_ms, E.SHUTDOWN, E.SEVERITY_WARNING, "controller", "stopped", None,
-                               "%s: outputs safe, valve closed" % reason)
-        self._record(self.controller.drain_events())
-        self.store.flush(5.0)
-        self.control.close()
-        for bus in self.buses.values():
-            bus.close()
-        if self.adc is not None:
-            self.adc.close()
-        self.lines.close()
-        self.store.close()
-        self.hw_watchdog.close(disarm=True)
+        steps = [
+            lambda: self.controller.record(now_ms, E.SHUTDOWN, E.SEVERITY_WARNING, "controller", "stopped", None,
+                                           "%s: outputs safe, valve closed" % reason),
+            lambda: self._record(self.controller.drain_events()),
+            lambda: self.store.flush(5.0),
+            self.control.close,
+        ] + [bus.close for bus in self.buses.values()] + ([self.adc.close] if self.adc is not None else []) + [
+            self.lines.close,
+            self.store.close,
+            lambda: self.hw_watchdog.close(disarm=self.stop_by_signal),
+            self._instance_lock.close,
+        ]
+        for step in steps:
+            try:
+                step()
+            except Exception as exc:
+                self.log.error("during shutdown: %r" % (exc,))
         self.log.info("stopped: %s" % reason)
         self.log.close()
+
+
+class InstanceLock:
+    """One controller per unit: a second `gaslatch run` would fight the first over the same outputs."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            raise StartError("another gaslatch run already controls this unit (lock %s held); stop it first "
+                             "(systemctl stop gaslatch)" % path) from None
+
+    def close(self) -> None:
+        os.close(self.fd)
 
 
 def _uses_analog(cfg: dict) -> bool:

@@ -5,10 +5,10 @@ format, so `gaslatch check-config` and `gaslatch run` list both kinds of mistake
 """
 
 from gaslatch.core.config import Problem
+from gaslatch.core.modbus_rtu import bits_per_char
 from gaslatch.unit.adc_ads1115 import AdcError, choose_gain
-from gaslatch.unit.gpio_lines import line_directions
+from gaslatch.unit.gpio_lines import INPUT_LINES, OUTPUT_LINES as SAFETY_OUTPUTS, line_directions
 
-OUTPUT_LINES = ("valve", "fan", "sounder", "beacon", "fault_relay")
 ANALOG_CHANNELS = ("ain0", "ain1", "ain2", "ain3")
 
 
@@ -40,6 +40,36 @@ def required_lines(cfg: dict) -> dict[str, str]:
     return need
 
 
+# With a GPIO-driven DE line the frame is sent inside the scan: keep it to a fifth of the period.
+GPIO_DIRECTION_SHARE = 0.2
+
+
+def _role_problems(cfg: dict) -> list[Problem]:
+    """A line has one job: a DE line or a contact line must never be a safety output or input."""
+    problems = []
+    roles: dict[str, str] = {}
+    for line in SAFETY_OUTPUTS:
+        roles[line] = "the %s output" % line
+    for line in INPUT_LINES:
+        roles[line] = "the %s input" % line
+    uses = []
+    for name, det in sorted(cfg["detectors"].items()):
+        if det["kind"] == "contact":
+            uses.append(("$.detectors.%s.line" % name, det["line"], "contact detector %s" % name))
+            if det.get("fault_line"):
+                uses.append(("$.detectors.%s.fault_line" % name, det["fault_line"], "contact detector %s" % name))
+    for name, bus in sorted(cfg["buses"].items()):
+        if bus.get("de_line"):
+            uses.append(("$.buses.%s.de_line" % name, bus["de_line"], "the DE line of bus %s" % name))
+    for path, line, role in uses:
+        if line in roles:
+            problems.append(Problem(path, "line %s is already %s; it cannot also be %s" % (line, roles[line], role),
+                                    "give it a line name of its own, wired to its own pin"))
+        else:
+            roles[line] = role
+    return problems
+
+
 def wiring_problems(cfg: dict) -> list[Problem]:
     """Every wiring mistake in a normalised config (core validation already passed)."""
     problems = []
@@ -61,10 +91,20 @@ def wiring_problems(cfg: dict) -> list[Problem]:
                                     "give each line its own pin"))
         else:
             owners[pin] = line
+    problems.extend(_role_problems(cfg))
     for name, bus in sorted(cfg["buses"].items()):
         if bus["direction"] == "gpio" and not bus.get("de_line"):
             problems.append(Problem("$.buses.%s.de_line" % name, "direction gpio needs a de_line",
                                     "name the line wired to the transceiver's DE/RE pins, and map it under lines"))
+        if bus["direction"] == "gpio":
+            frame_ms = 8 * bits_per_char(bus["parity"], bus["stop_bits"]) * 1000.0 / bus["baud"]
+            if frame_ms > cfg["scan"]["period_ms"] * GPIO_DIRECTION_SHARE:
+                problems.append(Problem(
+                    "$.buses.%s.direction" % name,
+                    "with direction gpio each request holds the scan for its wire time (%.1f ms at %d baud), more "
+                    "than a fifth of the %d ms scan" % (frame_ms, bus["baud"], cfg["scan"]["period_ms"]),
+                    "use an adapter with automatic direction (auto) or the UART's RS-485 mode (kernel), a higher "
+                    "baud rate, or a longer scan.period_ms"))
     if any(det["kind"] == "analog" for det in cfg["detectors"].values()):
         try:
             choose_gain(cfg["analog"]["shunt_ohm"])
