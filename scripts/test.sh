@@ -19,4 +19,5 @@ npm ci --no-audit --no-fund --loglevel=error
 
 .venv/bin/python -m gaslatch_tools.schema_export --check
 .venv/bin/python -m gaslatch_tools.safety_diagram --check
+.venv/bin/python -m gaslatch_tools.wiring_diagram --check
 exec .venv/bin/python -m pytest "$@"
