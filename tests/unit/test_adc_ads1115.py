@@ -12,6 +12,7 @@ from gaslatch.core.config import load_config
 from gaslatch.core.detector_profile import load_profile
 from gaslatch.unit import adc_ads1115 as adc
 from gaslatch.unit.adc_ads1115 import AdcError, Ads1115Sampler, choose_gain, code_to_ua, config_word, open_adc
+from tests.unit.waiting import wait_until
 
 FULL_SCALE_V = {0b000: 6.144, 0b001: 4.096, 0b010: 2.048, 0b011: 1.024, 0b100: 0.512, 0b101: 0.256}
 
@@ -265,11 +266,7 @@ def test_the_first_conversion_is_read_only_once_the_device_reports_it_finished()
 # ---- the thread ----
 
 def wait_for(condition, timeout_s=5.0):
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met within %s s" % timeout_s)
-        time.sleep(0.001)
+    return wait_until(condition, timeout_s, interval_s=0.001, what="the sampler thread")
 
 
 def test_the_sampler_thread_publishes_and_latest_never_waits_for_a_conversion():
