@@ -501,3 +501,19 @@ def test_a_client_that_stops_sending_is_closed_once_it_has_every_reply(serve):
         assert client.read()["state"] == "waiting_for_button"
         assert client.at_eof()
     assert served.unit.reset_cancelled.wait(READ_TIMEOUT_S)
+
+
+def test_a_flood_of_requests_costs_one_scan_at_most_four_handler_calls(serve):
+    served = serve()
+    served.loop.running.clear()
+    clients = [LineClient(served.path) for _ in range(3)]
+    try:
+        for n, client in enumerate(clients):
+            client.send(b"".join(b'{"id": %d, "cmd": "status"}\n' % (n * 10 + i) for i in range(4)))
+        wait_until(lambda: len(served.server._queue) == 12, 5, what="all twelve requests queued")
+        assert [served.server.service(0, served.unit) for _ in range(4)] == [4, 4, 4, 0]
+        for n, client in enumerate(clients):
+            assert sorted(client.read()["id"] for _ in range(4)) == [n * 10 + i for i in range(4)]
+    finally:
+        for client in clients:
+            client.close()

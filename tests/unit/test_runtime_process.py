@@ -270,3 +270,19 @@ def test_a_second_controller_on_the_same_unit_is_refused_and_changes_no_output(k
                             capture_output=True, text=True, timeout=30)
     assert second.returncode == 1 and "another gaslatch run already controls this unit" in second.stderr
     assert unit.line("valve") == "1" and unit.proc.poll() is None
+
+
+def test_output_tests_are_recorded_and_the_valve_test_only_closes(kitchen):
+    unit, bus = kitchen
+    unit.start()
+    wait_until(lambda: unit.request("status")[0]["status"]["detectors"]["d2"]["state"] == "normal", 10,
+               what="detectors normal")
+    unit.press_reset()
+    wait_until(lambda: unit.line("valve") == "1", 3, what="valve open")
+    assert unit.request("test_output", {"line": "sounder", "ms": 300})[0]["ok"]
+    wait_until(lambda: [line for line in unit.events("command") if "state=test_output" in line], 3,
+               what="the output test recorded")
+    assert unit.request("test_output", {"line": "valve", "ms": 300})[0]["ok"]
+    wait_until(lambda: unit.line("valve") == "0", 3, what="the valve test closes the valve")
+    wait_until(lambda: unit.line("sounder") == "0", 3, what="the sounder test ends by itself")
+    assert unit.line("valve") == "0", "the valve stays closed until the local reset"

@@ -29,6 +29,8 @@ from typing import Any, Callable
 
 log = logging.getLogger(__name__)
 
+# Requests handled per scan at most: clients can never take the scan's time.
+MAX_REQUESTS_PER_SERVICE = 4
 MAX_LINE_BYTES = 4096
 MAX_CLIENTS = 8
 # Requests waiting for the scan thread, all clients together, and per client.
@@ -255,15 +257,17 @@ class ControlServer:
 
     # ---- the scan thread ----
 
-    def service(self, now_ms: int, handler: Callable[[Request, int], dict] | None = None) -> int:
-        """Hand each waiting request to handler(request, now_ms) and queue its reply; returns how many.
+    def service(self, now_ms: int, handler: Callable[[Request, int], dict] | None = None,
+                limit: int = MAX_REQUESTS_PER_SERVICE) -> int:
+        """Hand up to `limit` waiting requests to handler(request, now_ms) and queue their replies.
 
-        Never blocks on a client. Requests whose client gave up (timed out or left) are dropped unseen.
-        A handler exception is logged and answered with an error reply.
+        Never blocks on a client, and a flood of clients costs the scan at most `limit` handler calls;
+        the rest wait for the next scan. Requests whose client gave up are dropped unseen. A handler
+        exception is logged and answered with an error reply. Returns how many were handled.
         """
         handler = handler or self._handler
         with self._lock:
-            waiting = len(self._queue)
+            waiting = min(len(self._queue), limit)
         handled = 0
         for _ in range(waiting):
             with self._lock:

@@ -206,7 +206,7 @@ class Runtime:
         if cmd == "reset":
             return self._reset_request(request, now_ms)
         if cmd == "test_output":
-            return self._test_output(args["line"], args["ms"], now_ms)
+            return self._test_output(args["line"], args["ms"], now_ms, request.source)
         return {"ok": False, "error": "unknown command %s" % cmd}
 
     def _reset_request(self, request, now_ms: int) -> dict:
@@ -241,16 +241,19 @@ class Runtime:
                 waiting.append((deadline_ms, push))
         self.reset_waiters = waiting
 
-    def _test_output(self, line: str, ms: int, now_ms: int) -> dict:
+    def _test_output(self, line: str, ms: int, now_ms: int, source: str) -> dict:
         if line == OUT_VALVE:
             # The valve test closes it; reopening needs the local reset like after any trip.
-            ok, message = self.controller.close_valve(now_ms, "valve test")
+            ok, message = self.controller.close_valve(now_ms, "valve test by %s" % source)
             return {"ok": ok, "message": "valve closing; reopen it with the local reset"}
         if line not in TESTABLE_OUTPUTS:
             return {"ok": False, "error": "no testable output %s (one of valve, %s)" % (line, ", ".join(TESTABLE_OUTPUTS))}
         if line not in self.cfg["lines"]:
             return {"ok": False, "error": "output %s is not wired (no entry under lines)" % line}
-        self.test_outputs[line] = now_ms + max(0, min(ms, MAX_TEST_OUTPUT_MS))
+        held_ms = max(0, min(ms, MAX_TEST_OUTPUT_MS))
+        self.test_outputs[line] = now_ms + held_ms
+        self.controller.record(now_ms, E.COMMAND, E.SEVERITY_WARNING, line, "test_output", held_ms,
+                               "commissioning test of %s for %d ms by %s" % (line, held_ms, source))
         return {"ok": True, "message": "%s pulsed for %d ms" % (line, min(ms, MAX_TEST_OUTPUT_MS))}
 
     def status(self, now_ms: int) -> dict:
