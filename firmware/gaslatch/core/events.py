@@ -83,11 +83,12 @@ def encode(record):
     """One event as a canonical JSON line (fixed key order, no spaces, no newline)."""
     parts = []
     for key in FIELDS:
-        parts.append(json.dumps(key) + ":" + _encode_value(record[key]))
+        parts.append(json.dumps(key) + ":" + encode_value(record[key]))
     return "{" + ",".join(parts) + "}"
 
 
-def _encode_value(value):
+def encode_value(value):
+    """An int, str, bool or None as canonical JSON."""
     if value is None:
         return "null"
     if value is True:
@@ -97,11 +98,11 @@ def _encode_value(value):
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
-        return _encode_str(value)
+        return encode_str(value)
     raise ValueError("event values are int, str, bool or None, not %r" % (value,))
 
 
-def _encode_str(text):
+def encode_str(text):
     """JSON string with only ASCII out (non-ASCII as \\u escapes), identical on both interpreters."""
     out = ['"']
     for ch in text:

@@ -1,0 +1,268 @@
+"""The uplink's wire format: MQTT topics, event and reply payloads, and authenticated commands.
+
+Pure and MicroPython-compatible, so the CPython uplink (paho-mqtt) and a MicroPython port (umqtt) speak the same bytes.
+
+Canonical JSON (events, replies and the signed part of a command): no spaces, ASCII only with
+lowercase \\uXXXX escapes for every control character, DEL and non-ASCII (surrogate pairs above
+U+FFFF), integers in decimal, no floats. Events and replies use a fixed key order; the signed part
+of a command sorts its keys by code point (as json.dumps(sort_keys=True) does). Signers should
+call canonical_json() or sign_command(): json.dumps(ensure_ascii=True) differs for control
+characters (\\n instead of \\u000a) and DEL.
+"""
+
+import binascii
+import hashlib
+import json
+
+from gaslatch.core import events as E
+
+TOPIC_ROOT = "gaslatch"
+TOPIC_KINDS = ("event", "state", "telemetry", "status", "cmd", "cmd/reply")
+# MQTT 3.1.1 / 5.0 section 4.7: '+' and '#' are wildcards, '/' separates levels, NUL is forbidden.
+TOPIC_LEVEL_FORBIDDEN = ("+", "#", "/", "\x00")
+MAX_NAME_BYTES = 64  # site and unit names: short enough for a phone screen and a topic filter
+
+# Event payload fields in their fixed order; "detector" follows "source" for detector events only.
+EVENT_FIELDS = ("id", "seq", "ts", "t_ms", "clock_synced", "type", "severity", "source", "state", "value", "reason")
+
+# Commands.
+CMD_CLOSE_VALVE = "close_valve"
+CMD_STATUS = "status"
+CMD_SILENCE = "silence"
+CMD_SYNC_TIME = "sync_time"
+ALLOWED_CMDS = (CMD_CLOSE_VALVE, CMD_STATUS, CMD_SILENCE, CMD_SYNC_TIME)
+CMD_FIELDS = ("args", "cmd", "hmac", "id", "ts")  # sorted; the signature covers all but "hmac"
+COMMAND_WINDOW_S = 60  # a command older or newer than this by the unit's clock is stale
+MAX_SEEN_IDS = 256  # ids remembered for replay refusal; more fresh commands than this are refused
+MAX_COMMAND_BYTES = 1024
+MAX_ID_CHARS = 64
+MAX_CMD_CHARS = 32
+MAX_ARGS = 8
+HMAC_HEX_CHARS = 64
+SHA256_BLOCK_BYTES = 64
+
+# Refusal codes (CommandCheck.code) and the one reason the platform shows for a reopen request.
+OK = "ok"
+REFUSED_MALFORMED = "malformed"
+REFUSED_FIELDS = "fields"
+REFUSED_TYPES = "types"
+REFUSED_HMAC = "hmac"
+REFUSED_STALE = "stale"
+REFUSED_REPLAY = "replay"
+REFUSED_BUSY = "busy"
+REFUSED_DISABLED = "disabled"
+REFUSED_NOT_ALLOWED = "not_allowed_remotely"
+NOT_ALLOWED_REASON = "not allowed remotely: only a person on site can reopen the gas"
+
+
+class TopicNameError(ValueError):
+    """A site or unit name cannot be a topic level: which setting, its value and why."""
+
+    def __init__(self, field, value, problem):
+        ValueError.__init__(self, "%s %r cannot be used in MQTT topics: %s" % (field, value, problem))
+        self.field = field
+        self.value = value
+        self.problem = problem
+
+
+json_string = E.encode_str  # text as a canonical JSON string: the events module's one escaper
+
+
+def canonical_json(value):
+    """value (dict with str keys, list, str, int, bool or None) as canonical JSON text, keys sorted."""
+    if isinstance(value, dict):
+        parts = []
+        for key in sorted(value):
+            if not isinstance(key, str):
+                raise ValueError("JSON object keys are text, not %r" % (key,))
+            parts.append(json_string(key) + ":" + canonical_json(value[key]))
+        return "{" + ",".join(parts) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join([canonical_json(item) for item in value]) + "]"
+    return E.encode_value(value)
+
+
+def topics(site, unit):
+    """{kind: topic} for every kind in TOPIC_KINDS, e.g. "event" -> "gaslatch/<site>/<unit>/event".
+
+    Names are not escaped: one that cannot be a single topic level raises TopicNameError.
+    """
+    _check_name("site", site)
+    _check_name("unit", unit)
+    base = "%s/%s/%s/" % (TOPIC_ROOT, site, unit)
+    out = {}
+    for kind in TOPIC_KINDS:
+        out[kind] = base + kind
+    return out
+
+
+def _check_name(field, name):
+    if not isinstance(name, str):
+        raise TopicNameError(field, name, "it must be text")
+    if not name:
+        raise TopicNameError(field, name, "it is empty")
+    for ch in TOPIC_LEVEL_FORBIDDEN:
+        if ch in name:
+            raise TopicNameError(field, name, "it contains %s; use letters, digits, '-' or '_'" % json_string(ch))
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        raise TopicNameError(field, name, "it is longer than %d bytes" % MAX_NAME_BYTES)
+
+
+def encode_event(row):
+    """One stored event row (core record + id, wall_ts, clock_synced) as the `event` payload (bytes).
+
+    "ts" is the row's wall_ts (UTC ISO 8601 with ms), "t_ms" the monotonic time. Raises ValueError
+    for a row that is not a stored event.
+    """
+    for key in ("id", "wall_ts"):
+        if not isinstance(row[key], str):
+            raise ValueError("event %s must be text, not %r" % (key, row[key]))
+    if row["clock_synced"] is not True and row["clock_synced"] is not False:
+        raise ValueError("event clock_synced must be true or false, not %r" % (row["clock_synced"],))
+    parts = []
+    for key in EVENT_FIELDS:
+        value = row["wall_ts"] if key == "ts" else row[key]
+        parts.append('"%s":%s' % (key, E.encode_value(value)))
+        if key == "source" and row["type"] == E.DETECTOR:
+            parts.append('"detector":%s' % E.encode_value(row["source"]))
+    return ("{" + ",".join(parts) + "}").encode("utf-8")
+
+
+def encode_reply(id_, ok, message):
+    """The `cmd/reply` payload (bytes): {"id", "ok", "message"}; id_ is None when the command had none."""
+    if id_ is not None and not isinstance(id_, str):
+        raise ValueError("reply id must be text or None, not %r" % (id_,))
+    return ('{"id":%s,"ok":%s,"message":%s}' % (
+        E.encode_value(id_), "true" if ok else "false", json_string(str(message)))).encode("utf-8")
+
+
+def hmac_sha256(key, message):
+    """HMAC-SHA256 (RFC 2104) of message with key, both bytes, from hashlib.sha256 alone -> 32 bytes."""
+    if len(key) > SHA256_BLOCK_BYTES:
+        key = hashlib.sha256(key).digest()
+    key = key + bytes(SHA256_BLOCK_BYTES - len(key))
+    inner = hashlib.sha256(bytes([b ^ 0x36 for b in key]))
+    inner.update(message)
+    outer = hashlib.sha256(bytes([b ^ 0x5C for b in key]))
+    outer.update(inner.digest())
+    return outer.digest()
+
+
+def equal_in_constant_time(a, b):
+    """True when bytes a and b are equal; the time taken does not depend on where they differ."""
+    if len(a) != len(b):
+        return False
+    diff = 0
+    for i in range(len(a)):
+        diff |= a[i] ^ b[i]
+    return diff == 0
+
+
+def signed_text(id_, ts_s, cmd, args):
+    """The bytes a command's hmac covers: canonical JSON of {"args", "cmd", "id", "ts"}."""
+    return canonical_json({"args": args, "cmd": cmd, "id": id_, "ts": ts_s}).encode("utf-8")
+
+
+def sign_command(key, id_, ts_s, cmd, args):
+    """A complete `cmd` payload (bytes) signed with key: what the platform sends."""
+    mac = binascii.hexlify(hmac_sha256(key, signed_text(id_, ts_s, cmd, args))).decode("ascii")
+    return canonical_json({"args": args, "cmd": cmd, "hmac": mac, "id": id_, "ts": ts_s}).encode("utf-8")
+
+
+class CommandCheck:
+    """The verdict on one command: ok, cmd, args, id, reason (unpacks as that tuple) and code (OK or REFUSED_*).
+
+    cmd, args and id are None until the payload was well-formed enough to have them.
+    """
+
+    def __init__(self, ok, cmd, args, id_, reason, code):
+        self.ok = ok
+        self.cmd = cmd
+        self.args = args
+        self.id = id_
+        self.reason = reason
+        self.code = code
+
+    def __iter__(self):
+        return iter((self.ok, self.cmd, self.args, self.id, self.reason))
+
+    def __repr__(self):
+        return "CommandCheck(%r, %r, %r, %r, %r, %r)" % (self.ok, self.cmd, self.args, self.id, self.reason, self.code)
+
+
+def verify_command(payload, key, now_s, seen, allowed_cmds=ALLOWED_CMDS):
+    """Checks one `cmd` payload (bytes) signed with key (bytes) at unix time now_s (int); never raises.
+
+    seen: the caller's dict id -> ts of accepted ids; entries older than the window are pruned here
+    and a fresh, authentic command's id is added (also when its cmd is then refused, so a replayed
+    reopen request is not recorded twice). allowed_cmds: ALLOWED_CMDS minus any disabled by config.
+    Returns a CommandCheck; code REFUSED_NOT_ALLOWED marks an authentic request for anything the
+    remote may never do (open, reset, ...) that the caller records as an event.
+    """
+    try:
+        return _verify(payload, key, now_s, seen, allowed_cmds)
+    except Exception as err:  # a verdict must always come back; this is a bug, refused safely
+        return CommandCheck(False, None, None, None, "refused: internal error %r" % (err,), REFUSED_MALFORMED)
+
+
+def _refuse(code, reason, id_=None, cmd=None, args=None):
+    return CommandCheck(False, cmd, args, id_, reason, code)
+
+
+def _verify(payload, key, now_s, seen, allowed_cmds):
+    if not isinstance(payload, (bytes, bytearray)) or len(payload) > MAX_COMMAND_BYTES:
+        return _refuse(REFUSED_MALFORMED, "malformed: not bytes or longer than %d bytes" % MAX_COMMAND_BYTES)
+    try:
+        msg = json.loads(bytes(payload).decode("utf-8"))
+    except Exception:  # ValueError, UnicodeError; RecursionError on CPython
+        return _refuse(REFUSED_MALFORMED, "malformed: not UTF-8 JSON")
+    if not isinstance(msg, dict):
+        return _refuse(REFUSED_MALFORMED, "malformed: not a JSON object")
+    if sorted(msg) != list(CMD_FIELDS):
+        return _refuse(REFUSED_FIELDS, "fields must be exactly %s" % ", ".join(CMD_FIELDS))
+    problem = _type_problem(msg)
+    if problem:
+        return _refuse(REFUSED_TYPES, "bad types: " + problem)
+    id_, ts_s, cmd, args = msg["id"], msg["ts"], msg["cmd"], msg["args"]
+    expected = hmac_sha256(key, signed_text(id_, ts_s, cmd, args))
+    if not equal_in_constant_time(binascii.unhexlify(msg["hmac"]), expected):
+        return _refuse(REFUSED_HMAC, "wrong hmac", id_)
+    if now_s - ts_s > COMMAND_WINDOW_S or ts_s - now_s > COMMAND_WINDOW_S:
+        return _refuse(REFUSED_STALE, "stale: ts %d is more than %d s from the unit's clock %d"
+                       % (ts_s, COMMAND_WINDOW_S, now_s), id_, cmd, args)
+    for old_id in [i for i in seen if seen[i] < now_s - COMMAND_WINDOW_S]:
+        del seen[old_id]
+    if id_ in seen:
+        return _refuse(REFUSED_REPLAY, "replayed: id already seen", id_, cmd, args)
+    if len(seen) >= MAX_SEEN_IDS:
+        return _refuse(REFUSED_BUSY, "busy: more than %d commands in %d s" % (MAX_SEEN_IDS, COMMAND_WINDOW_S),
+                       id_, cmd, args)
+    seen[id_] = ts_s
+    if cmd not in ALLOWED_CMDS:
+        return _refuse(REFUSED_NOT_ALLOWED, NOT_ALLOWED_REASON, id_, cmd, args)
+    if cmd not in allowed_cmds:
+        return _refuse(REFUSED_DISABLED, "%s is disabled on this unit by its config" % cmd, id_, cmd, args)
+    return CommandCheck(True, cmd, args, id_, "", OK)
+
+
+def _type_problem(msg):
+    """Why the parsed fields have the wrong types (None when they are right)."""
+    id_, ts_s, cmd, args, mac = msg["id"], msg["ts"], msg["cmd"], msg["args"], msg["hmac"]
+    if not isinstance(id_, str) or not 0 < len(id_) <= MAX_ID_CHARS:
+        return "id must be text of 1 to %d characters" % MAX_ID_CHARS
+    if not isinstance(ts_s, int) or isinstance(ts_s, bool) or ts_s < 0:
+        return "ts must be unix seconds (an integer)"
+    if not isinstance(cmd, str) or not 0 < len(cmd) <= MAX_CMD_CHARS:
+        return "cmd must be text of 1 to %d characters" % MAX_CMD_CHARS
+    if not isinstance(args, dict) or len(args) > MAX_ARGS:
+        return "args must be an object of at most %d entries" % MAX_ARGS
+    for name in args:
+        value = args[name]
+        if not (value is None or isinstance(value, (str, int))):  # bool is an int
+            return "args values must be text, integers, true, false or null"
+    if not isinstance(mac, str) or len(mac) != HMAC_HEX_CHARS:
+        return "hmac must be %d hex digits" % HMAC_HEX_CHARS
+    for ch in mac:
+        if ch not in "0123456789abcdefABCDEF":
+            return "hmac must be %d hex digits" % HMAC_HEX_CHARS
+    return None
