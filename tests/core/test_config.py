@@ -728,7 +728,7 @@ def _documented_schemas():
 
     schemas = {name: top[name] for name in ("unit", "scan", "alarm", "valve", "fan", "sounder", "interlocks",
                                             "inhibit", "schedule", "gpio", "analog", "store", "control",
-                                            "watchdog", "log")}
+                                            "watchdog", "log", "uplink")}
     schemas["lines.NAME"] = top["lines"]["additionalProperties"]
     schemas["buses.NAME"] = top["buses"]["additionalProperties"]
     schemas["zones.NAME"] = top["zones"]["additionalProperties"]

@@ -613,6 +613,34 @@ WATCHDOG = _section(
     "Hardware watchdog.",
 )
 
+UPLINK = _section(
+    {
+        "enabled": _flag("Report every event to the monitoring platform over MQTT. The unit protects the kitchen "
+                         "fully without it.", False),
+        "host": _text(0, PATH_MAX_LENGTH, "MQTT broker host name; with TLS it must match the broker's "
+                      "certificate.", ""),
+        "port": _integer(1, 65535, "MQTT broker port: 8883 for MQTT over TLS, 1883 without.", 8883),
+        "tls": _flag("Use TLS and verify the broker's certificate and host name.", True),
+        "ca_file": _text(0, PATH_MAX_LENGTH, "CA certificate(s) that sign the broker's certificate; empty for "
+                         "the system's CAs.", ""),
+        "cert_file": _text(0, PATH_MAX_LENGTH, "Client certificate for mutual TLS; empty for none.", ""),
+        "key_file": _text(0, PATH_MAX_LENGTH, "Client private key for mutual TLS (file mode 0600).", ""),
+        "username": _text(0, TEXT_MAX_LENGTH, "MQTT user name; empty for none.", ""),
+        "password_file": _text(0, PATH_MAX_LENGTH, "File holding the MQTT password (mode 0600): secrets never go "
+                               "in this configuration.", ""),
+        "hmac_key_file": _text(0, PATH_MAX_LENGTH, "File holding this unit's command key (mode 0600): commands "
+                               "from the platform must be signed with it.", "/etc/gaslatch/uplink.key"),
+        "keepalive_s": _integer(5, 600, "MQTT keepalive, in seconds.", 30),
+        "telemetry_s": _integer(5, 3600, "Interval of the periodic telemetry message, in seconds.", 60),
+        "state_s": _integer(10, 3600, "The retained state is republished on every change and at least this often.",
+                            300),
+        "backoff_max_s": _integer(5, 3600, "Longest wait between reconnection attempts (exponential back-off with "
+                                  "jitter).", 300),
+        "allow_silence": _flag("Accept the remote silence command (it never silences a new alarm).", False),
+    },
+    "Reporting to the monitoring platform over MQTT.",
+)
+
 LOG = _section(
     {
         "level": _choice(LOG_LEVELS, "Least severe log line written to the journal.", "info"),
@@ -651,5 +679,6 @@ SCHEMA = {
         "control": CONTROL,
         "watchdog": WATCHDOG,
         "log": LOG,
+        "uplink": UPLINK,
     },
 }
