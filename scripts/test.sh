@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test on a fresh machine: installs what it needs (Node.js via apt when root and missing,
-# a Python venv, the MicroPython npm package), checks generated docs are current, then runs pytest.
+# Runs every test on a fresh machine: installs what it needs (Node.js and mosquitto via apt when root
+# and missing, a Python venv, the MicroPython npm package), checks generated docs are current, then pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +9,14 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
         apt-get update && apt-get install -y nodejs npm
     else
         echo "Node.js and npm are needed for the MicroPython gate: install them (apt-get install nodejs npm)" >&2
+        exit 1
+    fi
+fi
+if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get install -y mosquitto || { apt-get update && apt-get install -y mosquitto; }
+    else
+        echo "mosquitto (the MQTT broker the uplink tests start) is needed: apt-get install mosquitto" >&2
         exit 1
     fi
 fi
