@@ -108,10 +108,12 @@ def run(config_path: str, log_level: str | None) -> None:
 def _register_commands() -> None:
     from gaslatch_tools.control_cli import COMMANDS
     from gaslatch_tools.events_cli import events
+    from gaslatch_tools.platform_cli import platform
 
     for command in COMMANDS:
         main.add_command(command)
     main.add_command(events)
+    main.add_command(platform)
 
 
 _register_commands()

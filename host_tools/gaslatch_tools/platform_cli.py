@@ -1,0 +1,111 @@
+"""`gaslatch platform`: run the reference receiver against a broker and watch the fleet live.
+
+For a test bench, a pilot site or a city operator: one table of every unit's status, alarms, trips and gaps.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import click
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from gaslatch_tools.platform_receiver import FleetRow, PlatformReceiver, SqliteStorage, export_csv, wait_quiet
+
+DEFAULT_DB_PATH = "gaslatch-platform.sqlite"
+REFRESH_S = 1.0
+ONCE_QUIET_S = 0.5
+ONCE_LIMIT_S = 10.0
+
+
+def _parse_broker(ctx, param, value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.BadParameter("expected HOST:PORT, e.g. 127.0.0.1:1883, not %r" % value)
+    return host, int(port)
+
+
+def fleet_table(rows: list[FleetRow], title: str = "gaslatch fleet") -> Table:
+    """The fleet as a rich table: offline units and open alarms stand out."""
+    table = Table(title=title)
+    for column in ("site", "unit", "status", "last event", "open alarms", "trips", "gaps", "events"):
+        numeric = column in ("open alarms", "trips", "gaps", "events")
+        table.add_column(column, justify="right" if numeric else "left", overflow="fold")
+    for row in rows:
+        style = "bold red" if row.open_alarms else ("yellow" if row.status != "online" or row.gaps else "")
+        table.add_row(row.site, row.unit, row.status, row.last_event, str(row.open_alarms), str(row.trips),
+                      str(row.gaps), str(row.events), style=style)
+    if not rows:
+        table.caption = "no unit heard from yet"
+    return table
+
+
+@click.command()
+@click.option("--broker", "broker", default="127.0.0.1:1883", show_default=True, callback=_parse_broker,
+              metavar="HOST:PORT", help="The MQTT broker the units publish to.")
+@click.option("--db", "db_path", default=DEFAULT_DB_PATH, show_default=True, type=click.Path(dir_okay=False),
+              help="SQLite database of received events, last state and status (created when missing).")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Export every stored event from --db to this CSV file ('-' for stdout) and exit.")
+@click.option("--client-id", help="MQTT client id; keep it fixed so the broker queues messages while the "
+                                  "receiver is away [default: gaslatch-platform-<host name>].")
+@click.option("--once", is_flag=True, help="Receive until the queue is quiet, print the table once and exit.")
+@click.option("--seconds", type=click.FloatRange(min=0), metavar="N",
+              help="Run the live table for N seconds, then exit.")
+def platform(broker: tuple[str, int], db_path: str, csv_path: str | None, client_id: str | None, once: bool,
+             seconds: float | None) -> None:
+    """Receive the fleet's events over MQTT, store them (de-duplicated by id) and show a live fleet table.
+
+    Subscribes with QoS 1 to gaslatch/+/+/event, state and status in a persistent session, so events
+    published while the receiver was away arrive when it returns. Sequence gaps are reported, never
+    requested from the unit.
+    """
+    storage = SqliteStorage(db_path)
+    try:
+        if csv_path is not None:
+            if csv_path == "-":
+                with click.open_file("-", "w") as f:
+                    count = export_csv(storage, f)
+            else:
+                count = export_csv(storage, csv_path)
+            click.echo("%d events written to %s" % (count, "stdout" if csv_path == "-" else csv_path), err=True)
+            return
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+        _run(PlatformReceiver(storage, broker[0], broker[1], client_id=client_id), once, seconds)
+    finally:
+        storage.close()
+
+
+def _run(receiver: PlatformReceiver, once: bool, seconds: float | None) -> None:
+    try:
+        receiver.start()
+    except ConnectionError as err:
+        raise click.ClickException(str(err)) from None
+    console = Console()
+    title = "gaslatch fleet via %s:%d" % (receiver.host, receiver.port)
+    try:
+        if once:
+            wait_quiet(receiver, ONCE_QUIET_S, seconds if seconds is not None else ONCE_LIMIT_S)
+            console.print(fleet_table(receiver.fleet(), title))
+            return
+        deadline = None if seconds is None else time.monotonic() + seconds
+        with Live(fleet_table(receiver.fleet(), title), console=console, refresh_per_second=4) as live:
+            while deadline is None or time.monotonic() < deadline:
+                time.sleep(REFRESH_S if deadline is None else max(0.0, min(REFRESH_S, deadline - time.monotonic())))
+                live.update(fleet_table(receiver.fleet(), title))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        receiver.stop()
+        _summary(console, receiver)
+
+
+def _summary(console: Console, receiver: PlatformReceiver) -> None:
+    counts = receiver.counts
+    refused = ", ".join("%s %d" % (code, n) for code, n in sorted(receiver.refused.items())) or "none"
+    console.print("stored %d, duplicates %d, refused %d (%s), gaps %d" % (
+        counts.get("stored", 0), counts.get("duplicate", 0), counts.get("refused", 0), refused,
+        sum(g.last_seq - g.first_seq + 1 for g in receiver.gaps())))
