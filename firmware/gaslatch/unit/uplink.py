@@ -1,0 +1,529 @@
+"""The unit's uplink to the monitoring platform: stored events, state, telemetry and commands over MQTT.
+
+It runs in its own thread so a slow or absent network never reaches the scan loop: the scan hands
+over through lock-protected slots and bounded queues and never waits on the network or the disk.
+
+Delivery. Events are read from the event store in seq order and published with QoS 1 to `event`,
+at most MAX_INFLIGHT_EVENTS unacknowledged at a time; an event counts as delivered only on its
+PUBACK, and the store is told `ack(seq)` for the highest seq below which every published event has
+been acknowledged. The MQTT session is persistent (clean session false), so paho re-sends the
+in-flight messages after a reconnect; a restarted unit re-sends whatever the store has not marked,
+with the same `id` (the platform de-duplicates on it).
+
+Long backlog. While more than BACKLOG_LONG_SEQS events are undelivered, alarm and fault events among
+the newest PRIORITY_TAIL_ROWS recorded ones jump the queue (checked at most every PRIORITY_CHECK_S),
+so a live alarm is not held behind a day of backlog. The in-order pass then skips them once their
+PUBACK came (or waits for it); before that, they stay unmarked in the store, so a restart may send
+them twice, with the same id. Order is relaxed only then; the platform reports the seq gaps it sees.
+
+Commands. `cmd` payloads are checked with uplink_wire.verify_command against the key in
+hmac_key_file (the file's bytes, trailing CR/LF removed). Accepted ones go to take_commands() and
+the runtime answers them with reply(); refused ones go to take_refusals() for the runtime to record
+as events, and the worker answers those itself with ok false and the reason. Without a readable key
+every command is refused (code "no_key"); events are still published.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import random
+import ssl
+import threading
+import time
+from collections.abc import Callable
+
+import paho.mqtt.client as mqtt
+
+from gaslatch.core import events as E
+from gaslatch.core import uplink_wire as W
+from gaslatch.core.config_schema import UPLINK
+
+MAX_INFLIGHT_EVENTS = 20  # QoS 1 events published and not yet PUBACKed
+FETCH_ROWS = 200  # events read from the store in one query
+BACKLOG_LONG_SEQS = 200  # beyond this many undelivered seqs, live alarms and faults go first
+PRIORITY_TAIL_ROWS = 200  # "live": among the newest this many recorded events
+PRIORITY_CHECK_S = 0.5
+PRIORITY_SEVERITIES = (E.SEVERITY_ALARM, E.SEVERITY_FAULT)
+ACK_EVERY_SEQS = 100  # store.ack() (one SQLite commit) at most this many seqs apart...
+ACK_EVERY_S = 0.2  # ...or this long after the previous one
+LOOP_TIMEOUT_S = 0.05  # longest a new event waits before the worker looks at the store
+BACKOFF_MIN_S = 1.0  # the first reconnection waits up to this; doubles per failure up to backoff_max_s
+MAX_COMMANDS = 16  # verified commands waiting for the scan; more are refused as busy
+MAX_REFUSALS = 64  # refusals waiting for the scan; the oldest are dropped (counted in health)
+MAX_REPLIES = 64  # replies waiting for the connection; the oldest are dropped (counted in health)
+CLOSE_FLUSH_S = 2.0  # close() waits this long for "offline" to reach the broker
+REFUSED_NO_KEY = "no_key"
+ONLINE = b"online"
+OFFLINE = b"offline"
+
+
+class UplinkError(Exception):
+    """The uplink cannot start as configured: which setting, what is wrong and what to do."""
+
+    def __init__(self, setting: str, problem: str, hint: str):
+        Exception.__init__(self, "uplink.%s: %s (%s)" % (setting, problem, hint))
+        self.setting = setting
+        self.problem = problem
+        self.hint = hint
+
+
+def uplink_settings(cfg: dict) -> dict:
+    """The uplink section with the schema's defaults filled in for missing keys."""
+    out = {}
+    for key, schema in UPLINK["properties"].items():
+        out[key] = cfg.get(key, schema.get("default"))
+    return out
+
+
+def backoff_delay_s(failures: int, cap_s: float, rand: Callable[[], float] = random.random) -> float:
+    """Full-jitter exponential back-off: uniform in [0, min(cap, BACKOFF_MIN_S * 2**failures)]."""
+    return rand() * min(cap_s, BACKOFF_MIN_S * (2 ** min(failures, 30)))
+
+
+def _read_secret(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read().rstrip(b"\r\n")
+
+
+def _compact_json(value: dict) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str).encode("ascii")
+
+
+class Uplink:
+    """The MQTT worker. start() once, close() at shutdown; the other public methods are for the scan thread
+    and never block on the network or the disk."""
+
+    def __init__(self, cfg: dict, store, site: str, unit: str, now_s: Callable[[], float] = time.time):
+        self.cfg = uplink_settings(cfg)
+        self.store = store
+        self.site = site
+        self.unit = unit
+        self._now_s = now_s
+        self.topics = W.topics(site, unit)  # TopicNameError for a name that cannot be a topic level
+        self.client_id = "gaslatch-%s-%s" % (site, unit)
+        if not self.cfg["host"]:
+            raise UplinkError("host", "no broker host name", "set uplink.host, or uplink.enabled false")
+        self._key, self._key_problem = self._load_key()
+        self._client = self._make_client()
+        allowed = [c for c in W.ALLOWED_CMDS if c != W.CMD_SILENCE or self.cfg["allow_silence"]]
+        self._allowed_cmds = tuple(allowed)
+        # scan-side slots and queues, under _lock (held only for a few dict/deque operations)
+        self._lock = threading.Lock()
+        self._state: dict | None = None
+        self._state_version = 0
+        self._telemetry: dict | None = None
+        self._commands: collections.deque = collections.deque()
+        self._refusals: collections.deque = collections.deque(maxlen=MAX_REFUSALS)
+        self._replies: collections.deque = collections.deque(maxlen=MAX_REPLIES)
+        self._health = {"connected": False, "backlog": 0, "delivered_seq": 0, "last_publish_wall_s": None,
+                        "last_ack_wall_s": None, "errors": 0, "last_error": "", "connect_attempts": 0,
+                        "connects": 0, "in_flight": 0, "refusals_dropped": 0, "replies_dropped": 0,
+                        "command_key": "ok" if self._key is not None else self._key_problem}
+        # worker-thread state (only the worker thread touches these)
+        self._seen: dict = {}
+        self._connected = False
+        self._refused_connack = False
+        self._cursor = 0  # every undelivered event up to here has been fetched
+        self._buffer: collections.deque = collections.deque()  # fetched rows, in seq order, not yet sent
+        self._pending: collections.OrderedDict = collections.OrderedDict()  # seq -> PUBACKed, in seq order
+        self._mid_seq: dict = {}  # mid -> seq of events in flight
+        self._ahead_inflight: set = set()  # seqs sent ahead of order, not yet PUBACKed
+        self._ahead_acked: set = set()  # seqs sent ahead of order and PUBACKed
+        self._priority: collections.deque = collections.deque()
+        self._priority_checked = 0.0
+        self._acked_seq = 0  # last seq given to store.ack()
+        self._ack_due = 0  # highest seq that may be acked now
+        self._last_ack_mono = 0.0
+        self._state_published: bytes | None = None
+        self._state_published_version = -1
+        self._state_due_mono = 0.0
+        self._telemetry_due_mono = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gaslatch-uplink", daemon=True)
+
+    # ---- set-up ----
+
+    def _load_key(self) -> tuple[bytes | None, str]:
+        path = self.cfg["hmac_key_file"]
+        if not path:
+            return None, "no uplink.hmac_key_file: every remote command is refused"
+        try:
+            key = _read_secret(path)
+        except OSError as err:
+            return None, ("cannot read the command key %s (%s): every remote command is refused; install the key "
+                          "given by the platform there, mode 0600, owned by gaslatch" % (path, err.strerror))
+        if not key:
+            return None, "the command key file %s is empty: every remote command is refused" % path
+        return key, ""
+
+    def _make_client(self) -> mqtt.Client:
+        cfg = self.cfg
+        client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                             clean_session=False, protocol=mqtt.MQTTv311)
+        client.max_inflight_messages_set(MAX_INFLIGHT_EVENTS + 10)  # events plus status/state/replies
+        client.will_set(self.topics["status"], OFFLINE, qos=1, retain=True)
+        if cfg["username"]:
+            password = None
+            if cfg["password_file"]:
+                try:
+                    password = _read_secret(cfg["password_file"]).decode("utf-8")
+                except (OSError, UnicodeError) as err:
+                    raise UplinkError("password_file", "cannot read %s: %s" % (cfg["password_file"], err),
+                                      "put the MQTT password there, mode 0600, owned by gaslatch") from None
+            client.username_pw_set(cfg["username"], password)
+        if cfg["tls"]:
+            for setting in ("ca_file", "cert_file", "key_file"):
+                if cfg[setting]:
+                    try:
+                        open(cfg[setting], "rb").close()
+                    except OSError as err:
+                        raise UplinkError(setting, "cannot read %s: %s" % (cfg[setting], err.strerror),
+                                          "install the file, readable by the gaslatch user") from None
+            if bool(cfg["cert_file"]) != bool(cfg["key_file"]):
+                raise UplinkError("key_file", "mutual TLS needs both cert_file and key_file",
+                                  "set both, or neither")
+            try:
+                client.tls_set(ca_certs=cfg["ca_file"] or None, certfile=cfg["cert_file"] or None,
+                               keyfile=cfg["key_file"] or None, cert_reqs=ssl.CERT_REQUIRED,
+                               tls_version=ssl.PROTOCOL_TLS_CLIENT)
+            except (ssl.SSLError, ValueError, OSError) as err:
+                raise UplinkError("ca_file", "cannot load the TLS files: %s" % err,
+                                  "check ca_file, cert_file and key_file are PEM files that belong together") from None
+            client.tls_insecure_set(False)  # the broker's host name is verified
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        return client
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self, timeout_s: float = 5.0) -> bool:
+        """Publish "offline", disconnect and stop the worker; False if it did not stop in time."""
+        self._stop.set()
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
+    # ---- the scan's side: never blocks on I/O ----
+
+    def publish_state(self, snapshot: dict) -> None:
+        """The current state (a fresh dict the caller no longer changes): retained, on change and every state_s."""
+        with self._lock:
+            self._state = snapshot
+            self._state_version += 1
+
+    def publish_telemetry(self, readings: dict) -> None:
+        """The latest readings (a fresh dict): published with QoS 0 every telemetry_s."""
+        with self._lock:
+            self._telemetry = readings
+
+    def take_commands(self) -> list:
+        """Verified commands since the last call: [{"id", "cmd", "args"}]; answer each with reply()."""
+        with self._lock:
+            out = list(self._commands)
+            self._commands.clear()
+        return out
+
+    def take_refusals(self) -> list:
+        """Refused commands since the last call: [(id or None, cmd or None, reason, code)], to record as events.
+
+        The worker has already replied to them."""
+        with self._lock:
+            out = list(self._refusals)
+            self._refusals.clear()
+        return out
+
+    def reply(self, id_: str | None, ok: bool, message: str) -> None:
+        """Queue the `cmd/reply` answer to a command from take_commands()."""
+        payload = W.encode_reply(id_, ok, message)
+        self._queue_reply(payload)
+
+    def health(self) -> dict:
+        """JSON-ready: connected, backlog (undelivered seqs, an upper bound), delivered_seq, last publish, errors."""
+        with self._lock:
+            return dict(self._health)
+
+    def _queue_reply(self, payload: bytes) -> None:
+        with self._lock:
+            if len(self._replies) == self._replies.maxlen:
+                self._health["replies_dropped"] += 1
+            self._replies.append(payload)
+
+    def _note(self, **values) -> None:
+        with self._lock:
+            self._health.update(values)
+
+    def _error(self, text: str) -> None:
+        with self._lock:
+            self._health["errors"] += 1
+            self._health["last_error"] = text
+
+    # ---- the worker thread ----
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            self._refused_connack = False
+            with self._lock:
+                self._health["connect_attempts"] += 1
+            try:
+                self._client.connect(self.cfg["host"], self.cfg["port"], keepalive=self.cfg["keepalive_s"])
+            except (OSError, ssl.SSLError, ValueError) as err:  # refused, unreachable, TLS or host name mismatch
+                self._error("cannot connect to %s:%s: %s" % (self.cfg["host"], self.cfg["port"], err))
+            else:
+                while not self._stop.is_set():
+                    rc = self._client.loop(timeout=LOOP_TIMEOUT_S)
+                    if rc != mqtt.MQTT_ERR_SUCCESS or self._refused_connack:
+                        if rc != mqtt.MQTT_ERR_SUCCESS and not self._refused_connack:
+                            self._error("connection lost: %s" % mqtt.error_string(rc))
+                        break
+                    if self._connected:
+                        failures = 0
+                        self._service()
+                if self._stop.is_set():
+                    self._shutdown()
+                self._connected = False
+                self._note(connected=False)
+            if self._stop.is_set():
+                break
+            delay_s = backoff_delay_s(failures, self.cfg["backoff_max_s"])
+            failures += 1
+            self._stop.wait(delay_s)
+
+    def _shutdown(self) -> None:
+        if self._connected:
+            try:
+                info = self._client.publish(self.topics["status"], OFFLINE, qos=1, retain=True)
+                deadline = time.monotonic() + CLOSE_FLUSH_S
+                while not info.is_published() and time.monotonic() < deadline:
+                    if self._client.loop(timeout=LOOP_TIMEOUT_S) != mqtt.MQTT_ERR_SUCCESS:
+                        break
+                self._maybe_ack(force=True)
+                self._client.disconnect()
+                self._client.loop(timeout=LOOP_TIMEOUT_S)
+            except (OSError, ValueError, RuntimeError) as err:
+                self._error("while closing: %s" % err)
+        self._connected = False
+        self._note(connected=False)
+
+    # paho callbacks: called from the worker thread inside loop()
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            self._refused_connack = True
+            self._error("the broker refused the connection: %s (check uplink.username, password_file and the "
+                        "client certificate)" % reason_code)
+            return
+        self._connected = True
+        client.publish(self.topics["status"], ONLINE, qos=1, retain=True)
+        client.subscribe(self.topics["cmd"], qos=1)
+        self._state_published_version = -1  # republish the retained state on every connect
+        self._state_due_mono = 0.0
+        with self._lock:
+            self._health["connected"] = True
+            self._health["connects"] += 1
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._connected = False
+        self._note(connected=False)
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        seq = self._mid_seq.pop(mid, None)
+        if seq is None:
+            return
+        ahead = seq in self._ahead_inflight
+        self._ahead_inflight.discard(seq)
+        if seq in self._pending:
+            self._pending[seq] = True
+        elif ahead:
+            self._ahead_acked.add(seq)
+        self._advance()
+
+    def _advance(self) -> None:
+        """Move the ack point over the acknowledged events at the front of the pending ones."""
+        top = None
+        while self._pending:
+            first = next(iter(self._pending))
+            if not self._pending[first]:
+                break
+            self._pending.popitem(last=False)
+            top = first
+        if top is not None:
+            self._ack_due = max(self._ack_due, top)
+
+    def _on_message(self, client, userdata, message) -> None:
+        if message.topic != self.topics["cmd"]:
+            return
+        if self._key is None:
+            self._refuse(_lenient_field(message.payload, "id"), _lenient_field(message.payload, "cmd"),
+                         self._key_problem, REFUSED_NO_KEY)
+            return
+        check = W.verify_command(bytes(message.payload), self._key, int(self._now_s()), self._seen,
+                                 self._allowed_cmds)
+        if not check.ok:
+            self._refuse(check.id, check.cmd, check.reason, check.code)
+            return
+        with self._lock:
+            busy = len(self._commands) >= MAX_COMMANDS
+            if not busy:
+                self._commands.append({"id": check.id, "cmd": check.cmd, "args": check.args})
+        if busy:
+            self._refuse(check.id, check.cmd, "busy: %d commands are waiting" % MAX_COMMANDS, W.REFUSED_BUSY)
+
+    def _refuse(self, id_, cmd, reason: str, code: str) -> None:
+        with self._lock:
+            if len(self._refusals) == self._refusals.maxlen:
+                self._health["refusals_dropped"] += 1
+            self._refusals.append((id_, cmd, reason, code))
+        self._queue_reply(W.encode_reply(id_ if isinstance(id_, str) else None, False, reason))
+
+    # one pass of publishing, between network reads
+
+    def _service(self) -> None:
+        mono = time.monotonic()
+        self._publish_replies()
+        self._publish_state(mono)
+        self._publish_telemetry(mono)
+        self._publish_events(mono)
+        self._maybe_ack()
+        delivered = self._delivered_through()
+        try:
+            recorded = self.store.recorded_seq()
+        except Exception:  # an UnavailableStore or a closed one: nothing to deliver
+            recorded = delivered
+        self._note(backlog=max(0, recorded - delivered), delivered_seq=self._acked_seq, in_flight=len(self._mid_seq))
+
+    def _publish_replies(self) -> None:
+        while True:
+            with self._lock:
+                if not self._replies:
+                    return
+                payload = self._replies.popleft()
+            self._client.publish(self.topics["cmd/reply"], payload, qos=1)
+
+    def _publish_state(self, mono: float) -> None:
+        with self._lock:
+            snapshot, version = self._state, self._state_version
+        if snapshot is None:
+            return
+        if version == self._state_published_version and mono < self._state_due_mono:
+            return
+        payload = _compact_json(snapshot)
+        self._state_published_version = version
+        if payload == self._state_published and mono < self._state_due_mono:
+            return
+        self._client.publish(self.topics["state"], payload, qos=1, retain=True)
+        self._state_published = payload
+        self._state_due_mono = mono + self.cfg["state_s"]
+        self._published()
+
+    def _publish_telemetry(self, mono: float) -> None:
+        if mono < self._telemetry_due_mono:
+            return
+        with self._lock:
+            readings = self._telemetry
+        if readings is None:
+            return
+        self._client.publish(self.topics["telemetry"], _compact_json(readings), qos=0)
+        self._telemetry_due_mono = mono + self.cfg["telemetry_s"]
+        self._published()
+
+    def _publish_events(self, mono: float) -> None:
+        if len(self._mid_seq) >= MAX_INFLIGHT_EVENTS:
+            return
+        try:
+            self._check_priority(mono)
+            while self._priority and len(self._mid_seq) < MAX_INFLIGHT_EVENTS:
+                row = self._priority.popleft()
+                if row["seq"] > self._cursor_sent() and row["seq"] not in self._ahead_acked:
+                    self._send(row, ahead=True)
+            while len(self._mid_seq) < MAX_INFLIGHT_EVENTS:
+                if not self._buffer and not self._fetch():
+                    return
+                row = self._buffer.popleft()
+                seq = row["seq"]
+                if seq in self._ahead_acked:  # delivered out of order already
+                    self._ahead_acked.discard(seq)
+                    self._pending[seq] = True
+                    self._advance()
+                elif seq in self._ahead_inflight:  # its PUBACK will mark it
+                    self._pending[seq] = False
+                else:
+                    self._pending[seq] = False
+                    self._send(row, ahead=False)
+        except Exception as err:  # StoreError, or a row the wire format rejects: reported, retried later
+            self._error("cannot read or encode events: %s" % err)
+
+    def _send(self, row: dict, ahead: bool) -> None:
+        info = self._client.publish(self.topics["event"], W.encode_event(row), qos=1)
+        self._mid_seq[info.mid] = row["seq"]
+        if ahead:
+            self._ahead_inflight.add(row["seq"])
+        self._published()
+
+    def _cursor_sent(self) -> int:
+        """Highest seq taken out of the in-order buffer (rows up to it are pending or acked)."""
+        return self._buffer[0]["seq"] - 1 if self._buffer else self._cursor
+
+    def _fetch(self) -> bool:
+        """Refill the in-order buffer from the store; False when there is nothing new."""
+        recorded = self.store.recorded_seq()
+        if recorded <= self._cursor:
+            return False
+        rows = self.store.unacked(FETCH_ROWS, self._cursor)
+        if len(rows) < FETCH_ROWS:
+            self._cursor = max([recorded] + [r["seq"] for r in rows])
+        else:
+            self._cursor = rows[-1]["seq"]
+        self._buffer.extend(rows)
+        return bool(rows)
+
+    def _check_priority(self, mono: float) -> None:
+        if mono < self._priority_checked + PRIORITY_CHECK_S:
+            return
+        self._priority_checked = mono
+        recorded = self.store.recorded_seq()
+        if recorded - self._delivered_through() <= BACKLOG_LONG_SEQS:
+            return
+        after = max(self._cursor_sent(), recorded - PRIORITY_TAIL_ROWS)
+        queued = {r["seq"] for r in self._priority}
+        for row in self.store.unacked(PRIORITY_TAIL_ROWS, after):
+            seq = row["seq"]
+            if (row["severity"] in PRIORITY_SEVERITIES and seq not in queued and seq not in self._ahead_inflight
+                    and seq not in self._ahead_acked):
+                self._priority.append(row)
+
+    def _delivered_through(self) -> int:
+        if self._pending:
+            return next(iter(self._pending)) - 1
+        return self._cursor_sent()
+
+    def _maybe_ack(self, force: bool = False) -> None:
+        due = self._ack_due
+        if due <= self._acked_seq:
+            return
+        mono = time.monotonic()
+        if not force and due - self._acked_seq < ACK_EVERY_SEQS and mono - self._last_ack_mono < ACK_EVERY_S:
+            return
+        try:
+            self.store.ack(due)
+        except Exception as err:  # StoreError: retried at the next pass
+            self._error("cannot mark events delivered in the store: %s" % err)
+            return
+        self._acked_seq = due
+        self._last_ack_mono = mono
+        self._note(last_ack_wall_s=self._now_s())
+
+    def _published(self) -> None:
+        self._note(last_publish_wall_s=self._now_s())
+
+
+def _lenient_field(payload: bytes, name: str):
+    """A text field of a JSON command that could not be verified, for the refusal record; None otherwise."""
+    try:
+        value = json.loads(bytes(payload).decode("utf-8")).get(name)
+    except Exception:
+        return None
+    return value if isinstance(value, str) and len(value) <= W.MAX_ID_CHARS else None

@@ -1,0 +1,275 @@
+"""The unit's uplink worker against a real mosquitto, a real event store and a paho subscriber."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from gaslatch.core import uplink_wire as W
+from gaslatch.unit.event_store import EventStore
+from gaslatch.unit.uplink import Uplink, backoff_delay_s
+from tests.mqtt_broker import broker  # noqa: F401  (the fixture)
+from tests.unit.waiting import wait_until
+
+SITE = "site1"
+UNIT = "unit1"
+KEY = b"0123456789abcdef0123456789abcdef"
+TOPICS = W.topics(SITE, UNIT)
+
+
+class Subscriber:
+    """A platform stand-in: a paho client collecting every message on gaslatch/#."""
+
+    def __init__(self, broker):
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+                                  client_id="test-platform", clean_session=False)
+        self.client.on_message = self._on_message
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe("gaslatch/#", qos=1)
+        self.client.reconnect_delay_set(0.1, 0.5)
+        self.client.connect(broker.host, broker.port, keepalive=5)
+        self.client.loop_start()
+        wait_until(self.client.is_connected, 10, what="the test subscriber connected")
+
+    def _on_message(self, client, userdata, message):
+        with self.lock:
+            self.messages.append((message.topic, bytes(message.payload), bool(message.retain)))
+
+    def on(self, kind: str) -> list[bytes]:
+        with self.lock:
+            return [payload for topic, payload, _ in self.messages if topic == TOPICS[kind]]
+
+    def events(self) -> list[dict]:
+        return [json.loads(p) for p in self.on("event")]
+
+    def send(self, payload: bytes) -> None:
+        self.client.publish(TOPICS["cmd"], payload, qos=1)
+
+    def close(self):
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def record(seq: int, severity: str = "info", type_: str = "detector") -> dict:
+    return {"seq": seq, "t_ms": seq * 100, "type": type_, "severity": severity, "source": "d1",
+            "state": "normal", "value": seq, "reason": "test event %d" % seq}
+
+
+def append(store: EventStore, count: int, severity: str = "info") -> list[int]:
+    first = store.next_seq()
+    seqs = list(range(first, first + count))
+    store.append([record(seq, severity) for seq in seqs])
+    wait_until(lambda: store.recorded_seq() >= seqs[-1], 10, what="events committed")
+    return seqs
+
+
+def config(broker, tmp_path, **overrides) -> dict:
+    key_file = tmp_path / "uplink.key"
+    key_file.write_bytes(KEY + b"\n")
+    cfg = {"enabled": True, "host": broker.host, "port": broker.port, "tls": False, "hmac_key_file": str(key_file),
+           "keepalive_s": 5, "telemetry_s": 5, "state_s": 10, "backoff_max_s": 5}
+    cfg.update(overrides)
+    return cfg
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = EventStore(str(tmp_path / "events.db"), unit=UNIT)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def platform(broker):  # noqa: F811
+    sub = Subscriber(broker)
+    yield sub
+    sub.close()
+
+
+@pytest.fixture
+def make_uplink(store):
+    made = []
+
+    def make(cfg, now_s=time.time):
+        up = Uplink(cfg, store, SITE, UNIT, now_s=now_s)
+        made.append(up)
+        up.start()
+        return up
+
+    yield make
+    for up in made:
+        up.close()
+
+
+def all_delivered(store: EventStore, platform: Subscriber, seqs: list[int]):
+    got = {e["seq"] for e in platform.events()}
+    return set(seqs) <= got and not store.unacked(10)
+
+
+def test_events_are_delivered_in_order_and_acked_in_the_store(broker, tmp_path, store, platform,  # noqa: F811
+                                                              make_uplink):
+    seqs = append(store, 50)
+    up = make_uplink(config(broker, tmp_path))
+    wait_until(lambda: all_delivered(store, platform, seqs), 20, what="all 50 events delivered and acked")
+    events = platform.events()
+    assert [e["seq"] for e in events] == seqs  # in order, none twice
+    assert len({e["id"] for e in events}) == len(events)
+    assert events[0]["ts"].endswith("Z") and events[0]["clock_synced"] in (True, False)
+    live = append(store, 5)
+    wait_until(lambda: all_delivered(store, platform, seqs + live), 10, what="live events delivered")
+    assert [e["seq"] for e in platform.events()] == seqs + live
+    health = wait_until(lambda: (lambda h: h if h["delivered_seq"] == live[-1] else None)(up.health()), 5,
+                        what="health shows the delivered seq")
+    assert health["connected"] and health["backlog"] == 0 and health["last_publish_wall_s"]
+
+
+def test_nothing_is_acked_before_the_broker_acknowledges_it(broker, tmp_path, store,  # noqa: F811
+                                                            make_uplink):
+    broker.stop()
+    seqs = append(store, 30)
+    up = make_uplink(config(broker, tmp_path))
+    wait_until(lambda: up.health()["connect_attempts"] >= 2, 20, what="two failed connection attempts")
+    assert [r["seq"] for r in store.unacked(100)] == seqs
+    assert not up.health()["connected"] and up.health()["last_error"]
+    broker.start()
+    sub = Subscriber(broker)
+    try:
+        wait_until(lambda: not store.unacked(100), 30, what="the store acked after the broker came back")
+        # the subscriber connected after the events were published: the broker kept nothing for it, so
+        # delivery is shown by the acks alone; a fresh event reaches it.
+        live = append(store, 1)
+        wait_until(lambda: live[0] in {e["seq"] for e in sub.events()}, 10, what="a live event")
+    finally:
+        sub.close()
+
+
+def test_a_broker_outage_delays_events_but_loses_none(broker, tmp_path, store, platform,  # noqa: F811
+                                                      make_uplink):
+    first = append(store, 20)
+    up = make_uplink(config(broker, tmp_path))
+    wait_until(lambda: all_delivered(store, platform, first), 20, what="events before the outage")
+    broker.stop()
+    wait_until(lambda: not up.health()["connected"], 20, what="the uplink noticed the outage")
+    during = append(store, 300)  # a long backlog
+    assert len(store.unacked(1000)) == 300
+    broker.start()
+    # the platform's persistent session survives in the broker's persistence; the worker's too
+    wait_until(lambda: all_delivered(store, platform, first + during), 60, what="the backlog drained")
+    events = platform.events()
+    seqs = [e["seq"] for e in events]
+    assert sorted(set(seqs)) == first + during  # none lost
+    ids = {}
+    for e in events:  # a duplicate (a PUBACK lost in the outage) is an identical re-send
+        assert ids.setdefault(e["id"], e) == e
+    first_seen = list(dict.fromkeys(seqs))
+    assert first_seen == sorted(first_seen)  # no alarms in this backlog: in seq order
+
+
+def test_live_alarms_jump_a_long_backlog(broker, tmp_path, store, platform, make_uplink):  # noqa: F811
+    backlog = append(store, 600)
+    alarm = append(store, 1, severity="alarm")
+    make_uplink(config(broker, tmp_path))
+    wait_until(lambda: all_delivered(store, platform, backlog + alarm), 60, what="backlog and alarm delivered")
+    seqs = [e["seq"] for e in platform.events()]
+    assert seqs.index(alarm[0]) < 100  # it did not wait for the 600 before it
+    assert sorted(set(seqs)) == backlog + alarm
+    ids = {}
+    for e in platform.events():  # a duplicate is an identical re-send
+        assert ids.setdefault(e["id"], e) == e
+
+
+def test_status_is_online_with_offline_as_last_will(broker, tmp_path, store, platform, make_uplink):  # noqa: F811
+    up = make_uplink(config(broker, tmp_path))
+    wait_until(lambda: platform.on("status") == [b"online"], 10, what="online published")
+    # the connection dies without a DISCONNECT packet: the broker publishes the will
+    up._client.socket().shutdown(socket.SHUT_RDWR)
+    wait_until(lambda: platform.on("status")[1:2] == [b"offline"], 20, what="the will: offline")
+    wait_until(lambda: platform.on("status")[2:3] == [b"online"], 20, what="online again after reconnecting")
+    up.close()
+    wait_until(lambda: platform.on("status")[-1:] == [b"offline"], 10, what="offline on close")
+
+
+def test_state_is_retained_and_telemetry_published(broker, tmp_path, store, platform, make_uplink):  # noqa: F811
+    up = make_uplink(config(broker, tmp_path))
+    up.publish_state({"valve": "open", "detectors": {"d1": {"status": "normal", "centi_pct_lel": 0}}})
+    up.publish_telemetry({"d1": 0})
+    wait_until(lambda: platform.on("state") and platform.on("telemetry"), 10, what="state and telemetry")
+    up.publish_state({"valve": "open", "detectors": {"d1": {"status": "normal", "centi_pct_lel": 0}}})
+    up.publish_state({"valve": "closed", "detectors": {"d1": {"status": "high_alarm", "centi_pct_lel": 2500}}})
+    wait_until(lambda: len(platform.on("state")) >= 2, 10, what="the changed state")
+    assert [json.loads(p)["valve"] for p in platform.on("state")] == ["open", "closed"]  # unchanged: not resent
+    late = Subscriber.__new__(Subscriber)
+    late.messages, late.lock = [], threading.Lock()
+    client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id="late")
+    client.on_message = late._on_message
+    client.on_connect = lambda c, u, f, rc, p: c.subscribe(TOPICS["state"], qos=1)
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    try:
+        wait_until(lambda: late.on("state"), 10, what="the retained state for a late subscriber")
+        assert json.loads(late.on("state")[0])["valve"] == "closed"
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
+def test_a_signed_close_valve_command_reaches_the_scan_and_is_answered(broker, tmp_path, store, platform,  # noqa: F811
+                                                                       make_uplink):
+    up = make_uplink(config(broker, tmp_path))
+    wait_until(lambda: platform.on("status"), 10, what="online")
+    platform.send(W.sign_command(KEY, "c1", int(time.time()), "close_valve", {}))
+    commands = wait_until(up.take_commands, 10, what="the command")
+    assert commands == [{"id": "c1", "cmd": "close_valve", "args": {}}]
+    up.reply("c1", True, "valve closed")
+    wait_until(lambda: platform.on("cmd/reply"), 10, what="the reply")
+    assert json.loads(platform.on("cmd/reply")[0]) == {"id": "c1", "ok": True, "message": "valve closed"}
+    assert up.take_refusals() == []
+
+
+def test_replayed_forged_stale_and_reopen_commands_are_refused(broker, tmp_path, store, platform,  # noqa: F811
+                                                               make_uplink):
+    up = make_uplink(config(broker, tmp_path))
+    wait_until(lambda: platform.on("status"), 10, what="online")
+    now = int(time.time())
+    good = W.sign_command(KEY, "c1", now, "close_valve", {})
+    platform.send(good)
+    wait_until(up.take_commands, 10, what="the first close_valve")
+    platform.send(good)  # replayed
+    platform.send(W.sign_command(b"not the key", "c2", now, "close_valve", {}))
+    platform.send(W.sign_command(KEY, "c3", now - 3600, "close_valve", {}))
+    platform.send(W.sign_command(KEY, "c4", now, "open_valve", {}))
+    platform.send(b"not json")
+    refusals = []
+    wait_until(lambda: refusals.extend(up.take_refusals()) or len(refusals) >= 5, 10, what="five refusals")
+    codes = {(r[0], r[3]) for r in refusals}
+    assert codes == {("c1", W.REFUSED_REPLAY), ("c2", W.REFUSED_HMAC), ("c3", W.REFUSED_STALE),
+                     ("c4", W.REFUSED_NOT_ALLOWED), (None, W.REFUSED_MALFORMED)}
+    assert ("c4", "open_valve", W.NOT_ALLOWED_REASON, W.REFUSED_NOT_ALLOWED) in refusals
+    assert up.take_commands() == []
+    wait_until(lambda: len(platform.on("cmd/reply")) >= 5, 10, what="a reply to every refusal")
+    assert all(json.loads(p)["ok"] is False for p in platform.on("cmd/reply"))
+
+
+def test_without_a_key_commands_are_refused_and_events_still_flow(broker, tmp_path, store, platform,  # noqa: F811
+                                                                  make_uplink):
+    up = make_uplink(config(broker, tmp_path, hmac_key_file=str(tmp_path / "missing.key")))
+    assert "cannot read the command key" in up.health()["command_key"]
+    seqs = append(store, 3)
+    wait_until(lambda: all_delivered(store, platform, seqs), 10, what="events without a key")
+    platform.send(W.sign_command(KEY, "c1", int(time.time()), "close_valve", {}))
+    refusals = wait_until(up.take_refusals, 10, what="the refusal")
+    assert refusals[0][0] == "c1" and refusals[0][3] == "no_key" and "missing.key" in refusals[0][2]
+    assert up.take_commands() == []
+
+
+def test_backoff_is_full_jitter_capped():
+    assert backoff_delay_s(0, 300, rand=lambda: 1.0) == 1.0
+    assert backoff_delay_s(3, 300, rand=lambda: 1.0) == 8.0
+    assert backoff_delay_s(50, 300, rand=lambda: 1.0) == 300
+    assert backoff_delay_s(50, 300, rand=lambda: 0.0) == 0.0
