@@ -7,6 +7,7 @@ the watchdogs, on absolute deadlines; everything slow lives in other threads.
 
 import fcntl
 import gc
+import json
 import os
 import signal
 import sys
@@ -24,6 +25,7 @@ from gaslatch.unit.event_log import EventLogger
 from gaslatch.unit.event_store import EventStore, StoreError, UnavailableStore
 from gaslatch.unit.gpio_lines import GpioError, open_lines
 from gaslatch.unit.serial_bus import SerialBus
+from gaslatch.unit.uplink import Uplink, UplinkError
 from gaslatch.unit.wall_clock import WallClock
 from gaslatch.unit.watchdog import HardwareWatchdog, SystemdNotifier, WatchdogError
 
@@ -33,6 +35,8 @@ class StartError(Exception):
 
 # Every this many scans all outputs are written again, whatever the cache says.
 REFRESH_OUTPUTS_SCANS = 50
+# Every this many scans the platform's state slot is refreshed (the uplink publishes on change).
+UPLINK_STATE_SCANS = 10
 
 # Outputs a commissioning test may pulse. The valve is absent on purpose: its test is a close command.
 TESTABLE_OUTPUTS = ("fan", "sounder", "beacon", "fault_relay")
@@ -69,6 +73,7 @@ class Runtime:
             if self.control.warning:
                 self.log.info(self.control.warning)
             self.hw_watchdog = HardwareWatchdog(cfg["watchdog"]["device"], cfg["watchdog"]["timeout_s"])
+            self.uplink = self._open_uplink(cfg)
         except (GpioError, AdcError, ControlError, WatchdogError, ConfigError, StartError, OSError) as err:
             for thing, close in reversed(self._opened):
                 getattr(thing, close)()
@@ -93,6 +98,18 @@ class Runtime:
         except StoreError as err:
             self.log.error("event store unavailable, running without it (events go to the journal only): %s" % err)
             return UnavailableStore(err)
+
+    def _open_uplink(self, cfg: dict):
+        """The MQTT uplink, if enabled; a unit that cannot reach its platform still protects the kitchen."""
+        if not cfg["uplink"]["enabled"]:
+            return None
+        try:
+            uplink = Uplink(cfg["uplink"], self.store, cfg["unit"]["site"], cfg["unit"]["name"])
+            uplink.start()
+        except (UplinkError, ValueError) as err:
+            self.log.error("uplink disabled: %s" % err)
+            return None
+        return self._open(uplink, "close")
 
     def _open(self, thing, close: str):
         self._opened.append((thing, close))
@@ -121,6 +138,8 @@ class Runtime:
         self.inputs = self.lines.read_inputs(now_ms)
         analog = self.adc.latest() if self.adc is not None else None
         self.control.service(now_ms, self._handle)
+        if self.uplink is not None:
+            self._platform_commands(now_ms)
         result = self.controller.step(now_ms, rx, self.inputs, analog, self.wall.local())
         try:
             for name, bus in self.buses.items():
@@ -135,6 +154,42 @@ class Runtime:
         finally:
             self._record(result.events)  # what the core decided is recorded even if an adapter failed
         self._follow_reset(now_ms, result.events)
+        if self.uplink is not None and self._scans % UPLINK_STATE_SCANS == 0:
+            self.uplink.publish_state(self._platform_state(now_ms))
+
+    def _platform_commands(self, now_ms: int) -> None:
+        """Authenticated platform commands: only ones that make the kitchen safer or ask; refusals recorded."""
+        for _id, cmd, reason, code in self.uplink.take_refusals():
+            self.controller.record(now_ms, E.COMMAND, E.SEVERITY_WARNING, "platform", "refused", None,
+                                   "%s refused (%s): %s" % (cmd or "command", code, reason))
+        for command in self.uplink.take_commands():
+            cmd = command["cmd"]
+            if cmd == "close_valve":
+                ok, message = self.controller.close_valve(now_ms, "platform")
+            elif cmd == "status":
+                ok, message = True, json.dumps(self._platform_state(now_ms), sort_keys=True)
+            elif cmd == "silence" and self.cfg["uplink"]["allow_silence"]:
+                ok, message = self.controller.silence(now_ms, "platform")
+            elif cmd == "sync_time":
+                ok, message = False, "the unit's clock is kept by NTP (systemd-timesyncd); nothing changed"
+            else:
+                ok, message = False, "%s is not enabled on this unit" % cmd
+            self.uplink.reply(command["id"], ok, message)
+
+    def _platform_state(self, now_ms: int) -> dict:
+        """The retained state: latch, outputs, interlocks, inhibits and every detector's state and reading."""
+        status = self.controller.status(now_ms)
+        return {
+            "latched": status["latched"],
+            "trip_reason": status["trip_reason"],
+            "outputs": dict(self.outputs),
+            "interlocks": status["interlocks"],
+            "inhibits": status["inhibits"],
+            "valve_fault": status["valve_fault"],
+            "detectors": dict((name, {"state": det["state"], "centi_pct_lel": det["concentration_centi_pct_lel"]})
+                              for name, det in status["detectors"].items()),
+            "clock_synced": self.wall.synced(),
+        }
 
     def _with_tests(self, now_ms: int, outputs: dict) -> dict:
         """Commissioning pulses of non-valve outputs; they never touch the valve line."""
@@ -300,7 +355,7 @@ class Runtime:
             lambda: self._record(self.controller.drain_events()),
             lambda: self.store.flush(5.0),
             self.control.close,
-        ] + [bus.close for bus in self.buses.values()] + ([self.adc.close] if self.adc is not None else []) + [
+        ] + ([self.uplink.close] if self.uplink is not None else []) + [bus.close for bus in self.buses.values()] + ([self.adc.close] if self.adc is not None else []) + [
             self.lines.close,
             self.store.close,
             lambda: self.hw_watchdog.close(disarm=self.stop_by_signal),
