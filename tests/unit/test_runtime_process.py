@@ -82,6 +82,10 @@ class Unit:
                 out.append(line)
         return out
 
+    def wait_detectors_normal(self):
+        wait_until(lambda: all(d["state"] == "normal" for d in self.request("status")[0]["status"]["detectors"].values()),
+                   10, what="every detector normal")
+
     def press_reset(self):
         """Hold the button until the controller has answered it, then release."""
         before = len(self.events("reset")) + len(self.events("reset_refused"))
@@ -128,8 +132,7 @@ def test_valve_stays_closed_at_start_then_a_leak_closes_it_again_after_a_reset(k
     unit, bus = kitchen
     unit.start()
     assert unit.line("valve") == "0", "valve closed until the local reset"
-    wait_until(lambda: unit.request("status")[0]["status"]["detectors"]["d2"]["state"] == "normal", 10,
-               what="detectors normal")
+    unit.wait_detectors_normal()
     assert "type=reset " in unit.press_reset()
     wait_until(lambda: unit.line("valve") == "1", 3, what="valve line energised after the reset")
     bus.set_gas(1, 300)
@@ -142,8 +145,7 @@ def test_valve_stays_closed_at_start_then_a_leak_closes_it_again_after_a_reset(k
 def test_reset_over_the_socket_needs_the_button_on_site(kitchen):
     unit, bus = kitchen
     unit.start()
-    wait_until(lambda: unit.request("status")[0]["status"]["detectors"]["d2"]["state"] == "normal", 10,
-               what="detectors normal")
+    unit.wait_detectors_normal()
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(15)
         sock.connect(unit.socket_path)
@@ -161,8 +163,7 @@ def test_reset_over_the_socket_needs_the_button_on_site(kitchen):
 def test_power_cut_keeps_the_gas_off_and_the_record_continues(kitchen):
     unit, bus = kitchen
     unit.start()
-    wait_until(lambda: unit.request("status")[0]["status"]["detectors"]["d2"]["state"] == "normal", 10,
-               what="detectors normal")
+    unit.wait_detectors_normal()
     unit.press_reset()
     wait_until(lambda: unit.line("valve") == "1", 3, what="valve open")
     bus.set_gas(1, 300)
@@ -262,8 +263,7 @@ def test_missing_serial_port_is_a_comm_fault_with_the_os_error_not_a_crash(tmp_p
 def test_a_second_controller_on_the_same_unit_is_refused_and_changes_no_output(kitchen):
     unit, bus = kitchen
     unit.start()
-    wait_until(lambda: unit.request("status")[0]["status"]["detectors"]["d2"]["state"] == "normal", 10,
-               what="detectors normal")
+    unit.wait_detectors_normal()
     unit.press_reset()
     wait_until(lambda: unit.line("valve") == "1", 3, what="valve open")
     second = subprocess.run([sys.executable, "-m", "gaslatch_tools.cli", "run", "--config", str(unit.config_path)],
@@ -275,8 +275,7 @@ def test_a_second_controller_on_the_same_unit_is_refused_and_changes_no_output(k
 def test_output_tests_are_recorded_and_the_valve_test_only_closes(kitchen):
     unit, bus = kitchen
     unit.start()
-    wait_until(lambda: unit.request("status")[0]["status"]["detectors"]["d2"]["state"] == "normal", 10,
-               what="detectors normal")
+    unit.wait_detectors_normal()
     unit.press_reset()
     wait_until(lambda: unit.line("valve") == "1", 3, what="valve open")
     assert unit.request("test_output", {"line": "sounder", "ms": 300})[0]["ok"]

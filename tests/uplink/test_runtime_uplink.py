@@ -40,8 +40,7 @@ def test_unit_reports_events_and_obeys_only_safe_signed_commands(tmp_path, broke
         unit.start()
         wait_until(lambda: any(t.endswith("/event") and b'"type":"startup"' in p for t, p in received), 10,
                    what="the startup event on the platform")
-        wait_until(lambda: unit.request("status")[0]["status"]["detectors"]["d2"]["state"] == "normal", 10,
-                   what="detectors normal")
+        unit.wait_detectors_normal()
         unit.press_reset()
         wait_until(lambda: unit.line("valve") == "1", 3, what="valve open")
         now = int(time.time())
