@@ -15,7 +15,6 @@ from gaslatch.core import uplink_wire as W
 from gaslatch_tools.platform_cli import platform
 from gaslatch_tools.platform_receiver import (CSV_COLUMNS, Gap, PayloadError, PlatformReceiver, SqliteStorage,
                                               parse_event)
-from tests.mqtt_broker import broker  # noqa: F401  (pytest fixture)
 from tests.unit.waiting import wait_until
 
 SITE, UNIT = "noodle-bar-7", "kitchen-1"

@@ -8,7 +8,6 @@ import paho.mqtt.client as mqtt
 
 from gaslatch.core import uplink_wire
 from gaslatch_tools.pty_detectors import PtyDetectorBus
-from tests.mqtt_broker import broker  # noqa: F401  (the fixture)
 from tests.unit.test_runtime_process import Unit
 from tests.unit.waiting import wait_until
 
@@ -25,7 +24,7 @@ def subscriber(broker, topic):
     return client, received
 
 
-def test_unit_reports_events_and_obeys_only_safe_signed_commands(tmp_path, broker):  # noqa: F811
+def test_unit_reports_events_and_obeys_only_safe_signed_commands(tmp_path, broker):
     bus = PtyDetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
     unit = Unit(tmp_path, bus.link)
     key_file = tmp_path / "uplink.key"

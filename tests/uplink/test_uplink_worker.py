@@ -13,7 +13,6 @@ import pytest
 from gaslatch.core import uplink_wire as W
 from gaslatch.unit.event_store import EventStore
 from gaslatch.unit.uplink import Uplink, backoff_delay_s
-from tests.mqtt_broker import broker  # noqa: F401  (the fixture)
 from tests.unit.waiting import wait_until
 
 SITE = "site1"
@@ -86,7 +85,7 @@ def store(tmp_path):
 
 
 @pytest.fixture
-def platform(broker):  # noqa: F811
+def platform(broker):
     sub = Subscriber(broker)
     yield sub
     sub.close()
@@ -112,7 +111,7 @@ def all_delivered(store: EventStore, platform: Subscriber, seqs: list[int]):
     return set(seqs) <= got and not store.unacked(10)
 
 
-def test_events_are_delivered_in_order_and_acked_in_the_store(broker, tmp_path, store, platform,  # noqa: F811
+def test_events_are_delivered_in_order_and_acked_in_the_store(broker, tmp_path, store, platform,
                                                               make_uplink):
     seqs = append(store, 50)
     up = make_uplink(config(broker, tmp_path))
@@ -129,7 +128,7 @@ def test_events_are_delivered_in_order_and_acked_in_the_store(broker, tmp_path, 
     assert health["connected"] and health["backlog"] == 0 and health["last_publish_wall_s"]
 
 
-def test_nothing_is_acked_before_the_broker_acknowledges_it(broker, tmp_path, store,  # noqa: F811
+def test_nothing_is_acked_before_the_broker_acknowledges_it(broker, tmp_path, store,
                                                             make_uplink):
     broker.stop()
     seqs = append(store, 30)
@@ -149,7 +148,7 @@ def test_nothing_is_acked_before_the_broker_acknowledges_it(broker, tmp_path, st
         sub.close()
 
 
-def test_a_broker_outage_delays_events_but_loses_none(broker, tmp_path, store, platform,  # noqa: F811
+def test_a_broker_outage_delays_events_but_loses_none(broker, tmp_path, store, platform,
                                                       make_uplink):
     first = append(store, 20)
     up = make_uplink(config(broker, tmp_path))
@@ -171,7 +170,7 @@ def test_a_broker_outage_delays_events_but_loses_none(broker, tmp_path, store, p
     assert first_seen == sorted(first_seen)  # no alarms in this backlog: in seq order
 
 
-def test_live_alarms_jump_a_long_backlog(broker, tmp_path, store, platform, make_uplink):  # noqa: F811
+def test_live_alarms_jump_a_long_backlog(broker, tmp_path, store, platform, make_uplink):
     backlog = append(store, 600)
     alarm = append(store, 1, severity="alarm")
     make_uplink(config(broker, tmp_path))
@@ -184,7 +183,7 @@ def test_live_alarms_jump_a_long_backlog(broker, tmp_path, store, platform, make
         assert ids.setdefault(e["id"], e) == e
 
 
-def test_status_is_online_with_offline_as_last_will(broker, tmp_path, store, platform, make_uplink):  # noqa: F811
+def test_status_is_online_with_offline_as_last_will(broker, tmp_path, store, platform, make_uplink):
     up = make_uplink(config(broker, tmp_path))
     wait_until(lambda: platform.on("status") == [b"online"], 10, what="online published")
     # the connection dies without a DISCONNECT packet: the broker publishes the will
@@ -195,7 +194,7 @@ def test_status_is_online_with_offline_as_last_will(broker, tmp_path, store, pla
     wait_until(lambda: platform.on("status")[-1:] == [b"offline"], 10, what="offline on close")
 
 
-def test_state_is_retained_and_telemetry_published(broker, tmp_path, store, platform, make_uplink):  # noqa: F811
+def test_state_is_retained_and_telemetry_published(broker, tmp_path, store, platform, make_uplink):
     up = make_uplink(config(broker, tmp_path))
     up.publish_state({"valve": "open", "detectors": {"d1": {"status": "normal", "centi_pct_lel": 0}}})
     up.publish_telemetry({"d1": 0})
@@ -219,7 +218,7 @@ def test_state_is_retained_and_telemetry_published(broker, tmp_path, store, plat
         client.disconnect()
 
 
-def test_a_signed_close_valve_command_reaches_the_scan_and_is_answered(broker, tmp_path, store, platform,  # noqa: F811
+def test_a_signed_close_valve_command_reaches_the_scan_and_is_answered(broker, tmp_path, store, platform,
                                                                        make_uplink):
     up = make_uplink(config(broker, tmp_path))
     wait_until(lambda: platform.on("status"), 10, what="online")
@@ -232,7 +231,7 @@ def test_a_signed_close_valve_command_reaches_the_scan_and_is_answered(broker, t
     assert up.take_refusals() == []
 
 
-def test_replayed_forged_stale_and_reopen_commands_are_refused(broker, tmp_path, store, platform,  # noqa: F811
+def test_replayed_forged_stale_and_reopen_commands_are_refused(broker, tmp_path, store, platform,
                                                                make_uplink):
     up = make_uplink(config(broker, tmp_path))
     wait_until(lambda: platform.on("status"), 10, what="online")
@@ -256,7 +255,7 @@ def test_replayed_forged_stale_and_reopen_commands_are_refused(broker, tmp_path,
     assert all(json.loads(p)["ok"] is False for p in platform.on("cmd/reply"))
 
 
-def test_without_a_key_commands_are_refused_and_events_still_flow(broker, tmp_path, store, platform,  # noqa: F811
+def test_without_a_key_commands_are_refused_and_events_still_flow(broker, tmp_path, store, platform,
                                                                   make_uplink):
     up = make_uplink(config(broker, tmp_path, hmac_key_file=str(tmp_path / "missing.key")))
     assert "cannot read the command key" in up.health()["command_key"]
