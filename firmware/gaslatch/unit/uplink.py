@@ -317,6 +317,7 @@ class Uplink:
                         "client certificate)" % reason_code)
             return
         self._connected = True
+        self._restart_delivery()
         client.publish(self.topics["status"], ONLINE, qos=1, retain=True)
         client.subscribe(self.topics["cmd"], qos=1)
         self._state_published_version = -1  # republish the retained state on every connect
@@ -324,6 +325,21 @@ class Uplink:
         with self._lock:
             self._health["connected"] = True
             self._health["connects"] += 1
+
+    def _restart_delivery(self) -> None:
+        """After every (re)connect, send again everything not yet acknowledged, from the ack point.
+
+        Whatever was in flight when the connection dropped may or may not reach the broker (and paho may
+        re-send it too): the platform de-duplicates on id, so re-sending is always safe and nothing can
+        stall waiting for an acknowledgement that belonged to a lost connection.
+        """
+        self._cursor = max(self._acked_seq, self._ack_due)
+        self._buffer.clear()
+        self._pending.clear()
+        self._mid_seq.clear()
+        self._ahead_inflight.clear()
+        self._ahead_acked.clear()
+        self._priority.clear()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._connected = False
