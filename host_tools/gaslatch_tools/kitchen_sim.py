@@ -40,6 +40,21 @@ class SimDetector:
                 status, 2048, 700, 11 << 8, 500]
 
 
+def reply_to(detectors, frame):
+    """The reply of the detectors on a bus (address -> SimDetector) to one request frame, or None.
+
+    None for a malformed frame, an absent or silent address, or a function other than 03.
+    """
+    try:
+        slave, function, address, count = modbus_rtu.parse_request(frame)
+    except modbus_rtu.FrameError:
+        return None
+    det = detectors.get(slave)
+    if det is None or not det.responding or function != 3:
+        return None
+    return modbus_rtu.build_read_response(slave, function, det.registers()[address:address + count])
+
+
 class SimBus:
     """A multi-drop RS-485 bus: answers a request after its wire time plus a turnaround."""
 
@@ -50,17 +65,9 @@ class SimBus:
         self._queue = []  # (ready_ms, bytes)
 
     def write(self, now_ms, data):
-        if not data:
+        reply = reply_to(self.detectors, data) if data else None
+        if reply is None:
             return
-        try:
-            slave, function, address, count = modbus_rtu.parse_request(data)
-        except modbus_rtu.FrameError:
-            return
-        det = self.detectors.get(slave)
-        if det is None or not det.responding or function != 3:
-            return
-        regs = det.registers()[address:address + count]
-        reply = modbus_rtu.build_read_response(slave, function, regs)
         wire_ms = ((len(data) + len(reply)) * self.char_us + 999) // 1000
         self._queue.append((now_ms + wire_ms + self.turnaround_ms, reply))
 

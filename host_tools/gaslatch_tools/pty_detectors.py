@@ -11,8 +11,7 @@ import termios
 import threading
 import tty
 
-from gaslatch.core import modbus_rtu
-from gaslatch_tools.kitchen_sim import SimDetector
+from gaslatch_tools.kitchen_sim import SimDetector, reply_to
 
 
 class PtyDetectorBus:
@@ -48,16 +47,12 @@ class PtyDetectorBus:
             if len(buf) < 8:
                 continue
             frame, buf = buf[:8], buf[8:]
-            try:
-                slave, function, address, count = modbus_rtu.parse_request(frame)
-            except modbus_rtu.FrameError:
-                buf = b""
-                continue
-            det = self.detectors.get(slave)
-            if det is None or not det.responding or function != 3:
+            reply = reply_to(self.detectors, frame)
+            if reply is None:
+                buf = b""  # resynchronise on the next silent gap
                 continue
             self.requests += 1
-            os.write(self._master, modbus_rtu.build_read_response(slave, 3, det.registers()[address:address + count]))
+            os.write(self._master, reply)
 
     def close(self) -> None:
         self._stop.set()

@@ -72,7 +72,7 @@ class Safety:
         self._cause_keys = ()
         self.gas_tripped = False
         self.auto_arm_pending = cfg["valve"]["startup"] == "auto_arm_external_manual_valve"
-        self.detector_states = {}
+        self._detectors = {}  # the controller's DetectorStates, as last evaluated
         self.interlocks = {INTERLOCK_FIRE: False, INTERLOCK_ESTOP: False, INTERLOCK_VENTILATION: False}
         self.schedule_state = None
         self.inhibits = {}  # detector -> until_ms
@@ -121,7 +121,8 @@ class Safety:
         if self.inhibits:
             # One at a time, and never renewed: an inhibit always ends and the detector is live again.
             return False, "detector %s is already inhibited: one at a time, no renewal" % sorted(self.inhibits)[0]
-        state = self.detector_states.get(detector)
+        det = self._detectors.get(detector)
+        state = det.state if det is not None else None
         if state != D.NORMAL:
             return False, "detector %s is %s: only a normal detector can be inhibited" % (
                 detector, (state or "not read yet").replace("_", " "))
@@ -144,7 +145,7 @@ class Safety:
 
         Returns the output levels (name -> bool).
         """
-        self.detector_states = dict((name, detectors[name].state) for name in detectors)
+        self._detectors = detectors
         if not self.started:
             self.started = True
             self.valve_command_ms = now_ms
