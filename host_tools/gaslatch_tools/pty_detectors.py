@@ -1,24 +1,31 @@
 """A minimal scripted detector bus on a real pseudo-terminal, for tests and benchmarks of the running unit.
 
 The controller opens the pty's slave side by a stable symlink, as it would /dev/ttyUSB0; a thread
-here answers Modbus requests on the master side with cn-generic register images. (The HIL bench's
-emulator, with wire timing and fault injection, is a separate tool.)
+here answers Modbus requests on the master side with cn-generic register images, each reply written
+when it would have fully arrived on a real bus (request and reply wire time plus a turnaround): a
+reply cannot come back before the request has left the wire. (The HIL bench's emulator, with exact
+timing and fault injection, is a separate tool.)
 """
 
 import os
 import select
 import termios
 import threading
+import time
 import tty
 
+from gaslatch.core import modbus_rtu
 from gaslatch_tools.kitchen_sim import SimDetector, reply_to
+
+TURNAROUND_S = 0.001
 
 
 class PtyDetectorBus:
     """Detectors at the given addresses behind `link` (a symlink to a fresh pty)."""
 
-    def __init__(self, link: str, addresses: list[int]):
+    def __init__(self, link: str, addresses: list[int], baud: int = 9600):
         self.link = link
+        self.char_time_s = modbus_rtu.char_time_us(baud, 10) / 1e6
         self.detectors = {address: SimDetector(address, warmup_polls=0) for address in addresses}
         self.requests = 0
         self._stop = threading.Event()
@@ -47,11 +54,14 @@ class PtyDetectorBus:
             if len(buf) < 8:
                 continue
             frame, buf = buf[:8], buf[8:]
+            arrived = time.monotonic()
             reply = reply_to(self.detectors, frame)
             if reply is None:
                 buf = b""  # resynchronise on the next silent gap
                 continue
             self.requests += 1
+            time.sleep(max(0.0, arrived + (len(frame) + len(reply)) * self.char_time_s + TURNAROUND_S
+                           - time.monotonic()))
             os.write(self._master, reply)
 
     def close(self) -> None:

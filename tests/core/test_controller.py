@@ -1,5 +1,7 @@
 """The controller end to end in simulated time: bytes and line levels in, bytes, levels and events out."""
 
+import pytest
+
 from gaslatch.core import modbus_rtu
 from gaslatch.core.config import load_config
 from gaslatch.core.controller import Controller
@@ -149,3 +151,21 @@ def test_bus_error_is_the_reason_its_detectors_go_comm_lost():
         events.extend(ctl.step(t).events)
     lost = [e for e in events if e["type"] == "detector" and e["state"] == "comm_lost"]
     assert lost and "could not open port /dev/ttyUSB9" in lost[0]["reason"]
+
+
+def test_a_bus_too_slow_on_the_wire_for_the_alarm_budget_is_refused_with_its_wire_time():
+    """At 1200 baud a cn-generic poll takes ~330 ms on the wire: 16 detectors and 2 confirming samples
+    need ~10.6 s, which the config alone (2 scans x 10 ms per poll) cannot see."""
+    from gaslatch.core.config import ConfigError, load_config
+    from gaslatch.core.detector_profile import load_profile
+
+    detectors = {"d%d" % i: {"kind": "modbus", "bus": "bus1", "address": i, "profile": "cn-generic",
+                             "poll_interval_ms": 500} for i in range(1, 17)}
+    doc = {"unit": {"site": "s", "name": "u"}, "scan": {"period_ms": 10},
+           "buses": {"bus1": {"port": "/dev/ttyUSB0", "baud": 1200}}, "detectors": detectors}
+    cfg = load_config(doc, {"cn-generic": "modbus"})
+    with pytest.raises(ConfigError) as caught:
+        Controller(cfg, {"cn-generic": load_profile("cn-generic")}, 0)
+    assert "on the wire" in str(caught.value) and "$.buses.bus1" in str(caught.value)
+    doc["buses"]["bus1"]["baud"] = 9600
+    Controller(load_config(doc, {"cn-generic": "modbus"}), {"cn-generic": load_profile("cn-generic")}, 0)

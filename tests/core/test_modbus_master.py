@@ -61,7 +61,8 @@ class FakeWire:
         assert isinstance(tx, bytes)
         if tx:
             tx_end = now_ms + self.wire_ms(len(tx))
-            self.tx_log.append((now_ms, tx, tx_end))
+            # The log keeps the exact end (µs precision) to check the silent interval against.
+            self.tx_log.append((now_ms, tx, now_ms + len(tx) * self.char_us / 1000))
             self.answer(tx, tx_end)
         self.results.extend(self.master.pop_results())
         return tx
@@ -115,6 +116,7 @@ class FakeWire:
             self.pending.append((start_ms + self.wire_ms(offset + len(chunk)), chunk))
 
     def assert_bus_quiet_before_every_request(self, silent_ms):
+        """silent_ms: the 3.5-character interval in (fractional) ms."""
         previous_end = None
         for t, _, tx_end in self.tx_log:
             if previous_end is not None:
@@ -295,7 +297,7 @@ def test_late_reply_arriving_while_the_next_request_is_on_the_wire_is_not_taken_
     wire.run(400)
     assert [(r.tag, r.error) for r in wire.results] == [("first", "timeout"), ("second", "timeout")]
     assert master.stats()["unexpected_bytes"] >= 8
-    wire.assert_bus_quiet_before_every_request(30)
+    wire.assert_bus_quiet_before_every_request(master.silent_us / 1000)
 
 
 def test_no_request_leaves_before_the_bus_has_been_quiet_for_the_silent_interval():
@@ -305,9 +307,9 @@ def test_no_request_leaves_before_the_bus_has_been_quiet_for_the_silent_interval
     wire = FakeWire(master, 1200, turnaround_ms=0, actions={2: ["flip", "extra"]})
     wire.run(3000)
     assert len(wire.tx_log) > 10
-    wire.assert_bus_quiet_before_every_request(30)
+    wire.assert_bus_quiet_before_every_request(master.silent_us / 1000)
     gaps = [t - previous_end for (t, _, _), (_, _, previous_end) in zip(wire.tx_log[1:], wire.tx_log)]
-    assert min(gaps) >= 30
+    assert min(gaps) >= master.silent_us / 1000
 
 
 def test_round_robin_keeps_serving_live_slaves_while_one_is_dead():
@@ -490,5 +492,67 @@ def test_master_never_raises_returns_to_idle_and_yields_exactly_one_result_per_p
     slaves = {poll[0] for poll in scenario["polls"]} | {submit[0] for submit in scenario["submits"]}
     for key in ("requests", "responses_ok", "timeouts", "crc_errors", "frame_errors", "exceptions", "retries"):
         assert stats[key] == sum(master.slave_stats(slave)[key] for slave in slaves)
-    silent_ms = (rtu.silent_interval_us(scenario["baud"], 10) + 999) // 1000
-    wire.assert_bus_quiet_before_every_request(silent_ms)
+    wire.assert_bus_quiet_before_every_request(rtu.silent_interval_us(scenario["baud"], 10) / 1000)
+
+
+def run_event_driven(master, baud, turnaround_us, until_us, bits=10):
+    """Services the master exactly when it asks (next_wakeup_us) or when a reply's last byte lands,
+    as the unit's bus pump does; returns the request send times (µs)."""
+    char_us = rtu.char_time_us(baud, bits)
+    now_us = 0
+    pending = None  # (arrival_us, reply)
+    sent = []
+    while now_us < until_us:
+        rx = b""
+        if pending is not None and pending[0] <= now_us:
+            rx, pending = pending[1], None
+        tx = master.service(now_us, rx)
+        if tx:
+            sent.append(now_us)
+            slave, function, address, count = rtu.parse_request(tx)
+            reply = rtu.build_read_response(slave, function, [register_value(slave, address + i) for i in range(count)])
+            pending = (now_us + (len(tx) + len(reply)) * char_us + turnaround_us, reply)
+        wake = master.next_wakeup_us()
+        candidates = [t for t in (wake, pending[0] if pending else None) if t is not None]
+        now_us = max(now_us + 1, min(candidates)) if candidates else until_us
+    return sent
+
+
+def test_serviced_when_it_asks_the_master_keeps_a_9600_baud_bus_at_its_wire_limit():
+    master = BusMaster("bus1", 9600)
+    for slave in range(1, 17):
+        master.add_poll(slave, [(3, 0, 10)], 1, "d%d" % slave)
+    turnaround_us = 1000
+    sent = run_event_driven(master, 9600, turnaround_us, 10_000_000)
+    char_us = rtu.char_time_us(9600, 10)
+    # Request 8 bytes, reply 25 bytes, the slave's turnaround, then the master's 3.5-character silence.
+    wire_limit_per_s = 1e6 / ((8 + 25) * char_us + turnaround_us + master.silent_us)
+    achieved_per_s = (len(sent) - 1) * 1e6 / (sent[-1] - sent[0])
+    assert achieved_per_s >= 0.999 * wire_limit_per_s
+    gaps = [b - a for a, b in zip(sent, sent[1:])]
+    assert min(gaps) >= (8 + 25) * char_us + turnaround_us + master.silent_us
+
+
+def test_next_wakeup_is_the_reply_deadline_while_waiting_and_the_due_poll_when_idle():
+    master = BusMaster("bus1", 9600, response_timeout_ms=100)
+    master.add_poll(1, [(3, 0, 1)], 500, "d1")
+    assert master.next_wakeup_us() == 0
+    tx = master.service(0, b"")
+    assert tx and master.awaiting_reply
+    assert master.next_wakeup_us() == len(tx) * master.char_time_us + 100_000
+    reply = rtu.build_read_response(1, 3, [7])
+    master.service(20_000, reply)
+    assert not master.awaiting_reply
+    assert master.next_wakeup_us() == 500_000
+    assert [r.ok for r in master.pop_results()] == [True]
+
+
+def test_a_time_earlier_than_the_last_counts_as_the_last():
+    master = BusMaster("bus1", 9600, response_timeout_ms=100, retries=0)
+    master.add_poll(1, [(3, 0, 1)], 500, "d1")
+    tx = master.service(5_000, b"")
+    assert tx
+    master.service(1_000, b"")  # a scan stamped with the whole ms before the pump's last service
+    assert master.awaiting_reply
+    master.service(1_000_000, b"")
+    assert [r.error for r in master.pop_results()] == ["timeout"]

@@ -33,6 +33,20 @@ def test_period_is_held_with_zero_drift_over_many_scans():
     assert loop.stats.start_jitter.max_us == 0
 
 
+def test_the_wait_between_scans_goes_through_idle_up_to_each_deadline():
+    clock = SimClock()
+    waits = []
+
+    def idle(t_us):
+        waits.append(t_us)
+        clock.sleep_until_us(t_us)
+
+    loop = ScanLoop(10, clock, clock.timed(lambda now_ms: None, 2000), idle=idle)
+    loop.run(max_scans=5)
+    assert waits == [0, 10000, 20000, 30000, 40000]
+    assert loop.stats.start_jitter.max_us == 0
+
+
 def test_late_wake_ups_do_not_accumulate_into_drift():
     loop, starts_us = recording_loop(100, cost_us=5000, wake_late_us=lambda i: (i * 37) % 900)
 

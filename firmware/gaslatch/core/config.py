@@ -251,13 +251,15 @@ def _alarm_rules(rules):
               "acted on within 100 s)" % constants.MAX_FAULT_DECLARE_TOTAL_S)
 
 
-def alarm_latency_ms(period_ms, detectors_on_bus, poll_interval_ms, confirm_samples):
+def alarm_latency_ms(period_ms, detectors_on_bus, poll_interval_ms, confirm_samples, poll_wire_ms=0):
     """Worst case from gas at a Modbus detector to a confirmed high alarm, in ms.
 
-    The bus master sends one request every two scans (a reply seen in one scan, the silent interval
-    respected before the next), so a detector is sampled every max(poll interval, 2 x period x n).
+    Each poll takes at most two scans (a master stepped only by the scans: the reply seen in one, the
+    silent interval kept before the next) or its time on the wire, whichever is longer (poll_wire_ms,
+    known once the profiles are: the controller checks again with it). So a detector is sampled every
+    max(poll interval, n x max(2 x period, poll_wire_ms)).
     """
-    sample_interval_ms = max(poll_interval_ms, 2 * period_ms * detectors_on_bus)
+    sample_interval_ms = max(poll_interval_ms, detectors_on_bus * max(2 * period_ms, poll_wire_ms))
     return confirm_samples * sample_interval_ms + period_ms
 
 

@@ -1,6 +1,8 @@
 """Non-blocking Modbus RTU master for one RS-485 bus: poll schedule, one transaction at a time, statistics.
 
-The scan loop advances it once per scan with the bytes received; it never waits and never touches the port.
+The scan loop advances it with the bytes received, once per scan and, where the platform can, whenever
+bytes arrive or next_wakeup_us() is reached; it never waits and never touches the port. Time is kept in
+microseconds so the inter-frame silence is kept exactly and a 9600-baud bus runs near its wire limit.
 """
 
 from gaslatch.core import constants
@@ -84,9 +86,9 @@ class _Poll:
     def __init__(self, slave, requests, interval_ms, tag):
         self.slave = slave
         self.requests = requests
-        self.interval_ms = interval_ms
+        self.interval_us = interval_ms * 1000
         self.tag = tag
-        self.last_start_ms = None
+        self.last_start_us = None
 
 
 class _Job:
@@ -104,12 +106,13 @@ class _Job:
 
 
 class BusMaster:
-    """One bus, one transaction at a time; advanced by step(now_ms, rx) once per scan.
+    """One bus, one transaction at a time; advanced by step(now_ms, rx) or service(now_us, rx).
 
     name: bus name for messages; baud; bits_per_char (modbus_rtu.bits_per_char); response_timeout_ms:
     time allowed for a complete reply after the request has left the wire; retries: extra attempts
     after a timeout or bad frame (exception replies are not retried: the device did answer).
-    Read-only attributes: state (STATE_*), silent_ms (inter-frame gap, whole ms rounded up), char_time_us.
+    Read-only attributes: state (STATE_*), silent_us (inter-frame gap), silent_ms (the same, whole ms
+    rounded up), char_time_us.
     Surplus bytes after a complete reply are counted as unexpected_bytes and the reply is still judged.
     """
 
@@ -130,8 +133,8 @@ class BusMaster:
         self.name = name
         self.baud = baud
         self.char_time_us = modbus_rtu.char_time_us(baud, bits_per_char)
-        # Whole milliseconds, rounded up: the scan clock has no finer grain.
-        self.silent_ms = (modbus_rtu.silent_interval_us(baud, bits_per_char) + 999) // 1000
+        self.silent_us = modbus_rtu.silent_interval_us(baud, bits_per_char)
+        self.silent_ms = (self.silent_us + 999) // 1000
         self.response_timeout_ms = response_timeout_ms
         self.retries = retries
         self.state = STATE_IDLE
@@ -142,12 +145,12 @@ class BusMaster:
         self._results = []
         self._stats = _new_stats()
         self._slave_stats = {}
-        self._now_ms = None
-        self._last_activity_ms = None
+        self._now_us = None
+        self._last_activity_us = None
         self._rx = bytearray()
         self._expected_len = 0
-        self._tx_end_ms = 0
-        self._deadline_ms = 0
+        self._tx_end_us = 0
+        self._deadline_us = 0
 
     def add_poll(self, slave, reads, interval_ms, tag):
         """Schedules a poll of `slave`: reads is a list of (function 3/4, address, count), done as one poll."""
@@ -179,22 +182,49 @@ class BusMaster:
 
     def step(self, now_ms, rx):
         """Advances the bus to now_ms with the bytes received since the last step; returns bytes to send now."""
-        self._now_ms = now_ms
+        return self.service(now_ms * 1000, rx)
+
+    def service(self, now_us, rx):
+        """step() in microseconds; a time earlier than the last one given counts as the last one."""
+        if self._now_us is not None and now_us < self._now_us:
+            now_us = self._now_us
+        self._now_us = now_us
         if rx:
-            if self._last_activity_ms is None or now_ms > self._last_activity_ms:
-                self._last_activity_ms = now_ms
-            if self.state == STATE_AWAIT_REPLY and now_ms >= self._tx_end_ms:
-                self._receive(now_ms, rx)
+            if self._last_activity_us is None or now_us > self._last_activity_us:
+                self._last_activity_us = now_us
+            if self.state == STATE_AWAIT_REPLY and now_us >= self._tx_end_us:
+                self._receive(now_us, rx)
             else:
                 # Idle, or still sending our request (a collision): no reply can be in these bytes.
                 self._count_unexpected(len(rx), None)
-        if self.state == STATE_AWAIT_REPLY and now_ms >= self._deadline_ms:
-            self._reply_missing(now_ms)
+        if self.state == STATE_AWAIT_REPLY and now_us >= self._deadline_us:
+            self._reply_missing(now_us)
         if self.state == STATE_IDLE:
-            self._start_next_job(now_ms)
-        if self.state == STATE_WAIT_QUIET and self._bus_quiet(now_ms):
-            return self._transmit(now_ms)
+            self._start_next_job(now_us)
+        if self.state == STATE_WAIT_QUIET and self._bus_quiet(now_us):
+            return self._transmit(now_us)
         return b""
+
+    def next_wakeup_us(self):
+        """When service() next has something to do without new bytes (int µs), or None if only bytes can
+        move it on: the end of the silent interval, the reply deadline, or the next poll falling due."""
+        if self.state == STATE_AWAIT_REPLY:
+            return self._deadline_us
+        if self.state == STATE_WAIT_QUIET:
+            return 0 if self._last_activity_us is None else self._last_activity_us + self.silent_us
+        if self._submits:
+            return 0
+        due = None
+        for poll in self._polls:
+            t = 0 if poll.last_start_us is None else poll.last_start_us + poll.interval_us
+            if due is None or t < due:
+                due = t
+        return due
+
+    @property
+    def awaiting_reply(self):
+        """True while a request is out and its reply not yet complete: the port is worth watching."""
+        return self.state == STATE_AWAIT_REPLY
 
     def pop_results(self):
         """PollResult objects completed since the last call, oldest first (list)."""
@@ -221,7 +251,7 @@ class BusMaster:
     def _with_age(self, stats):
         out = dict(stats)
         last_ok_ms = stats["last_ok_ms"]
-        out["last_ok_age_ms"] = None if last_ok_ms is None or self._now_ms is None else self._now_ms - last_ok_ms
+        out["last_ok_age_ms"] = None if last_ok_ms is None or self._now_us is None else self._now_us // 1000 - last_ok_ms
         return out
 
     def _slave(self, slave):
@@ -240,32 +270,32 @@ class BusMaster:
         if slave is not None:
             self._slave(slave)["unexpected_bytes"] += n
 
-    def _bus_quiet(self, now_ms):
-        return self._last_activity_ms is None or now_ms - self._last_activity_ms >= self.silent_ms
+    def _bus_quiet(self, now_us):
+        return self._last_activity_us is None or now_us - self._last_activity_us >= self.silent_us
 
-    def _start_next_job(self, now_ms):
+    def _start_next_job(self, now_us):
         if self._submits:
             self._job = self._submits.pop(0)
         else:
-            poll = self._due_poll(now_ms)
+            poll = self._due_poll(now_us)
             if poll is None:
                 return
-            poll.last_start_ms = now_ms
+            poll.last_start_us = now_us
             self._job = _Job(poll.slave, poll.requests, poll.tag, True)
         self.state = STATE_WAIT_QUIET
 
-    def _due_poll(self, now_ms):
+    def _due_poll(self, now_us):
         """First due poll at or after the round-robin cursor, so a failing slave cannot starve the others."""
         count = len(self._polls)
         for offset in range(count):
             index = (self._next_poll + offset) % count
             poll = self._polls[index]
-            if poll.last_start_ms is None or now_ms - poll.last_start_ms >= poll.interval_ms:
+            if poll.last_start_us is None or now_us - poll.last_start_us >= poll.interval_us:
                 self._next_poll = (index + 1) % count
                 return poll
         return None
 
-    def _transmit(self, now_ms):
+    def _transmit(self, now_us):
         job = self._job
         request = job.requests[job.index]
         job.attempt += 1
@@ -273,15 +303,15 @@ class BusMaster:
         self._count(job.slave, "requests")
         if job.attempt > 1:
             self._count(job.slave, "retries")
-        self._tx_end_ms = now_ms + (len(request) * self.char_time_us + 999) // 1000
-        self._last_activity_ms = self._tx_end_ms
-        self._deadline_ms = self._tx_end_ms + self.response_timeout_ms
+        self._tx_end_us = now_us + len(request) * self.char_time_us
+        self._last_activity_us = self._tx_end_us
+        self._deadline_us = self._tx_end_us + self.response_timeout_ms * 1000
         self._expected_len = modbus_rtu.expected_response_length(request)
         self._rx = bytearray()
         self.state = STATE_AWAIT_REPLY
         return request
 
-    def _receive(self, now_ms, rx):
+    def _receive(self, now_us, rx):
         buf = self._rx
         buf.extend(rx)
         need = self._expected_len
@@ -295,34 +325,34 @@ class BusMaster:
         try:
             value = modbus_rtu.parse_response(request, bytes(buf[:need]))
         except modbus_rtu.FrameError as error:
-            self._attempt_failed(now_ms, error.kind, error.message, error.exception_code)
+            self._attempt_failed(now_us, error.kind, error.message, error.exception_code)
             return
-        self._attempt_ok(now_ms, value)
+        self._attempt_ok(now_us, value)
 
-    def _reply_missing(self, now_ms):
+    def _reply_missing(self, now_us):
         job = self._job
         request = job.requests[job.index]
         if self._rx:
             try:
                 modbus_rtu.parse_response(request, bytes(self._rx))
             except modbus_rtu.FrameError as error:
-                self._attempt_failed(now_ms, error.kind, error.message, error.exception_code)
+                self._attempt_failed(now_us, error.kind, error.message, error.exception_code)
                 return
         self._attempt_failed(
-            now_ms,
+            now_us,
             ERROR_TIMEOUT,
             "No reply from slave %d on bus %s within %d ms: check power, A/B wiring, address and baud rate"
             % (job.slave, self.name, self.response_timeout_ms),
             None,
         )
 
-    def _attempt_ok(self, now_ms, value):
+    def _attempt_ok(self, now_us, value):
         job = self._job
         self._count(job.slave, "responses_ok")
-        self._stats["last_ok_ms"] = now_ms
-        self._slave(job.slave)["last_ok_ms"] = now_ms
+        self._stats["last_ok_ms"] = now_us // 1000
+        self._slave(job.slave)["last_ok_ms"] = now_us // 1000
         if not job.is_poll:
-            self._finish(now_ms, value)
+            self._finish(now_us, value)
             return
         job.blocks.append(value)
         job.index += 1
@@ -330,23 +360,24 @@ class BusMaster:
         if job.index < len(job.requests):
             self.state = STATE_WAIT_QUIET
         else:
-            self._finish(now_ms, job.blocks)
+            self._finish(now_us, job.blocks)
 
-    def _attempt_failed(self, now_ms, kind, detail, exception_code):
+    def _attempt_failed(self, now_us, kind, detail, exception_code):
         job = self._job
         self._count(job.slave, _error_stat_key(kind))
         if kind != modbus_rtu.KIND_EXCEPTION and job.attempt <= self.retries:
             self.state = STATE_WAIT_QUIET
             return
-        self._finish(now_ms, [] if job.is_poll else None, kind, detail, exception_code)
+        self._finish(now_us, [] if job.is_poll else None, kind, detail, exception_code)
 
-    def _finish(self, now_ms, blocks, error=None, detail=None, exception_code=None):
+    def _finish(self, now_us, blocks, error=None, detail=None, exception_code=None):
         job = self._job
         if error is None:
             detail = "slave %d answered %d of %d requests" % (job.slave, len(job.requests), job.attempts_total)
         self._results.append(
             PollResult(
-                job.tag, job.slave, error is None, blocks, error, detail, now_ms, job.attempts_total, exception_code
+                job.tag, job.slave, error is None, blocks, error, detail, now_us // 1000, job.attempts_total,
+                exception_code
             )
         )
         self._job = None

@@ -89,9 +89,11 @@ class ScanLoop:
     scan(now_ms): one complete read inputs -> evaluate -> write outputs -> housekeeping.
     kick_watchdog(): called only after scan returned normally.
     on_error(exc): called when scan raises (drive outputs safe there); the exception then propagates.
+    idle(t_us): waits until t_us like clock.sleep_until_us, doing short work meanwhile (the unit's bus
+    pump answers the serial ports there); it must return by t_us, not much after. Default: sleep.
     """
 
-    def __init__(self, period_ms, clock, scan, kick_watchdog=None, on_error=None):
+    def __init__(self, period_ms, clock, scan, kick_watchdog=None, on_error=None, idle=None):
         if not isinstance(period_ms, int) or period_ms <= 0:
             raise ValueError("scan period must be a positive whole number of ms, got %r" % (period_ms,))
         self.period_us = period_ms * 1000
@@ -99,6 +101,7 @@ class ScanLoop:
         self._scan = scan
         self._kick_watchdog = kick_watchdog
         self._on_error = on_error
+        self._idle = idle if idle is not None else clock.sleep_until_us
         self.stats = ScanStats(period_ms)
 
     def run(self, max_scans=None, should_stop=None):
@@ -111,15 +114,10 @@ class ScanLoop:
         done = 0
         while (max_scans is None or done < max_scans) and not (should_stop is not None and should_stop()):
             deadline_us = t0_us + k * period_us
-            clock.sleep_until_us(deadline_us)
+            self._guarded(self._idle, deadline_us)
             start_us = clock.now_us()
             stats.start_jitter.add(start_us - deadline_us)
-            try:
-                self._scan(start_us // 1000)
-            except BaseException as exc:
-                if self._on_error is not None:
-                    self._on_error(exc)
-                raise exc
+            self._guarded(self._scan, start_us // 1000)
             end_us = clock.now_us()
             stats.execution.add(end_us - start_us)
             stats.scans += 1
@@ -132,6 +130,16 @@ class ScanLoop:
                 stats.overruns += 1
                 stats.missed_deadlines += next_k - k
                 k = next_k
+
+
+    def _guarded(self, work, arg):
+        """Runs work(arg); if it raises, on_error(exc) first (outputs safe), then the exception goes on."""
+        try:
+            work(arg)
+        except BaseException as exc:
+            if self._on_error is not None:
+                self._on_error(exc)
+            raise exc
 
 
 class RealClock:

@@ -20,6 +20,7 @@ from gaslatch.core.controller import Controller
 from gaslatch.core.safety import OUT_VALVE, safe_outputs
 from gaslatch.core.scan_loop import RealClock, ScanLoop
 from gaslatch.unit.adc_ads1115 import AdcError, open_adc
+from gaslatch.unit.bus_pump import BusPump
 from gaslatch.unit.control_socket import ControlError, ControlServer
 from gaslatch.unit.event_log import EventLogger
 from gaslatch.unit.event_store import EventStore, StoreError, UnavailableStore
@@ -81,8 +82,9 @@ class Runtime:
             self.log.close()
             raise StartError(str(err)) from None
         self.notifier = SystemdNotifier()
+        self.pump = BusPump(self.clock, self.buses, self.controller.buses)
         self.loop = ScanLoop(cfg["scan"]["period_ms"], self.clock, self.scan, kick_watchdog=self._kick,
-                             on_error=self._on_error)
+                             on_error=self._on_error, idle=self.pump.idle_until)
         self.inputs: dict = {}
         self.outputs: dict = {}
         self.test_outputs: dict[str, int] = {}  # line -> until_ms

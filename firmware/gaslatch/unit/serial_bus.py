@@ -147,6 +147,15 @@ class SerialBus:
     def is_open(self) -> bool:
         return self._port is not None
 
+    def fileno(self) -> int | None:
+        """The open port's descriptor, for select(); None while the bus is down."""
+        if self._port is None:
+            return None
+        try:
+            return self._port.fileno()
+        except (AttributeError, OSError, serial.SerialException):
+            return None  # a port object without a descriptor (tests' fakes, URL handlers)
+
     def read(self) -> bytes:
         """What has arrived since the last call; b"" at once when nothing has, or the bus is down."""
         self._reopen_if_due()

@@ -5,6 +5,7 @@ with the same messages.
 """
 
 from gaslatch.core.config import ConfigError, Problem, load_config_file
+from gaslatch.core.controller import Controller
 from gaslatch.core.detector_profile import Profile, ProfileError, list_profiles, load_profile
 from gaslatch.unit.wiring import wiring_problems
 
@@ -30,5 +31,7 @@ def load_unit_config(path: str) -> tuple[dict, dict[str, Profile]]:
     if problems:
         raise ConfigError(problems)
     used = {det["profile"] for det in cfg["detectors"].values()}
-    return cfg, {name: profiles[name] for name in sorted(used)}
+    chosen = {name: profiles[name] for name in sorted(used)}
+    Controller(cfg, chosen, 0)  # the checks only the profiles allow (alarm budget with their wire time)
+    return cfg, chosen
 

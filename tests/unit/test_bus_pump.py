@@ -1,0 +1,59 @@
+"""Between scans the bus pump keeps every bus busy and still hands the loop back on its deadline."""
+
+from __future__ import annotations
+
+from gaslatch.core.modbus_master import BusMaster
+from gaslatch.core.scan_loop import RealClock
+from gaslatch.unit.bus_pump import BusPump
+from gaslatch.unit.serial_bus import SerialBus
+from gaslatch_tools.pty_detectors import PtyDetectorBus
+
+
+def bus_on(link: str, addresses: list[int]) -> tuple[SerialBus, BusMaster]:
+    port = SerialBus("bus1", {"port": link, "baud": 9600})
+    master = BusMaster("bus1", 9600, response_timeout_ms=100)
+    for address in addresses:
+        master.add_poll(address, [(3, 0, 10)], 1, "d%d" % address)
+    return port, master
+
+
+def test_a_bus_is_polled_back_to_back_between_two_scans(short_dir):
+    detectors = PtyDetectorBus(short_dir + "/ttyBUS", [1, 2])
+    port, master = bus_on(short_dir + "/ttyBUS", [1, 2])
+    clock = RealClock()
+    pump = BusPump(clock, {"bus1": port}, {"bus1": master})
+    try:
+        deadline_us = clock.now_us() + 1_000_000
+        pump.idle_until(deadline_us)
+        assert clock.now_us() >= deadline_us
+        results = master.pop_results()
+        # 33 bytes, a 1 ms turnaround and the 3.5-character gap: ~24 polls fit in one second at 9600 baud;
+        # a master stepped once per scan would have done one.
+        assert len(results) >= 12
+        assert all(result.ok for result in results), [r.detail for r in results if not r.ok]
+        assert {result.slave for result in results} == {1, 2}
+        assert master.stats()["unexpected_bytes"] == 0
+    finally:
+        port.close()
+        detectors.close()
+
+
+def test_with_its_port_missing_the_pump_still_returns_on_the_deadline_without_spinning(short_dir):
+    port, master = bus_on(short_dir + "/ttyMISSING", [1])
+    clock = RealClock()
+    pump = BusPump(clock, {"bus1": port}, {"bus1": master})
+    deadline_us = clock.now_us() + 500_000
+    pump.idle_until(deadline_us)
+    assert clock.now_us() >= deadline_us
+    assert port.error
+    # Woken by the reply deadlines (100 ms each) and the deadline, not in a tight loop.
+    assert pump.wakeups < 50
+    assert [r.error for r in master.pop_results()][:1] == ["timeout"]
+
+
+def test_a_deadline_already_passed_returns_at_once_without_touching_the_buses(short_dir):
+    port, master = bus_on(short_dir + "/ttyMISSING", [1])
+    clock = RealClock()
+    pump = BusPump(clock, {"bus1": port}, {"bus1": master})
+    pump.idle_until(clock.now_us() - 1)
+    assert pump.wakeups == 0 and master.stats()["requests"] == 0
