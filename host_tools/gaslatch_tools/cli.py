@@ -106,6 +106,7 @@ def run(config_path: str, log_level: str | None) -> None:
 
 
 def _register_commands() -> None:
+    from gaslatch_tools.bench_cli import bench
     from gaslatch_tools.control_cli import COMMANDS
     from gaslatch_tools.events_cli import events
     from gaslatch_tools.platform_cli import platform
@@ -114,6 +115,7 @@ def _register_commands() -> None:
         main.add_command(command)
     main.add_command(events)
     main.add_command(platform)
+    main.add_command(bench)
 
 
 _register_commands()
