@@ -28,4 +28,10 @@ npm ci --no-audit --no-fund --loglevel=error
 .venv/bin/python -m gaslatch_tools.schema_export --check
 .venv/bin/python -m gaslatch_tools.safety_diagram --check
 .venv/bin/python -m gaslatch_tools.wiring_diagram --check
-exec .venv/bin/python -m pytest "$@"
+if [ "$#" -gt 0 ]; then
+    exec .venv/bin/python -m pytest "$@"
+fi
+# The unit and integration tests one at a time; the HIL scenarios, which run in real time and mostly
+# wait, side by side in pytest-xdist workers.
+.venv/bin/python -m pytest tests
+exec .venv/bin/python -m pytest hil_tests -n 4

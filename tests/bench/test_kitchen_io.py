@@ -111,7 +111,7 @@ def test_a_power_cut_closes_a_hold_valve_but_leaves_a_motorised_one_where_it_is(
         open_hold_valve(kitchen, clock)
         kitchen.power(False)
         run_for(kitchen, clock, 1.0)
-        assert file_level(kitchen, "valve") == 1, "the file keeps what the dead controller wrote"
+        assert file_level(kitchen, "valve") == 0, "the pins lose the dead controller's levels"
     assert hold.snapshot()["valve_feedback_closed"] is True and hold.valve.position == 0.0
     assert motor.snapshot()["valve_feedback_open"] is True and motor.valve.position == 1.0
     assert [c.level for c in hold.trace() if c.line == POWER] == [False]

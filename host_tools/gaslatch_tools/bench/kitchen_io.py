@@ -352,13 +352,21 @@ class KitchenIO:
         """The controller's supply: without it every output relay drops (a power cut, with the SIGKILL of
         ControllerProcess.power_cut), whatever the output files still say.
 
-        Turn it back on once the restarted controller is ready: until it claims its lines the files still
-        hold the dead run's levels, which a real board coming up would not drive.
+        Losing it also sets every output file to its inactive level, as a Pi's pins lose theirs: a
+        restarted controller never finds the dead run's levels still driving the valve.
         """
         with self._lock:
             if bool(on) != self._powered:
                 self._powered = bool(on)
                 self._trace.append(LineChange(self.clock() - self.t0_s, POWER, self._powered))
+            if not on:
+                for name, high in sorted(self._out_high.items()):
+                    if not os.path.exists(self._path(name)):
+                        continue  # a line no controller has claimed yet
+                    try:
+                        write_atomically(self._path(name), b"%d\n" % (0 if high else 1))
+                    except OSError as error:
+                        raise KitchenIOError("cannot reset output %s: %s" % (self._path(name), error)) from error
 
     # ---- the thread ----
 

@@ -87,7 +87,9 @@ class BenchRun:
 
     def run(self) -> BenchResult:
         started = time.monotonic()
-        os.makedirs(self.out_dir, exist_ok=True)
+        if os.path.isdir(self.out_dir):
+            shutil.rmtree(self.out_dir)  # a report folder holds one run, never pieces of two
+        os.makedirs(self.out_dir)
         sc = self.scenario
         lead_s = S.ARMING_S if sc["start"] == "armed" else 0.5
         self.t0 = time.monotonic() + lead_s
@@ -167,8 +169,6 @@ class BenchRun:
         self.broker = Broker(os.path.join(self._workdir, "broker")).start()
         self._cleanup.append(self.broker.stop)
         db_path = os.path.join(self.out_dir, "platform.db")
-        if os.path.exists(db_path):
-            os.unlink(db_path)
         self.receiver = PlatformReceiver(SqliteStorage(db_path), port=self.broker.port)
         self.receiver.start()
         self._cleanup.append(self.receiver.stop)
@@ -345,13 +345,9 @@ class BenchRun:
 
     def _stored(self) -> list[dict]:
         try:
-            reader = EventReader(self.config["store"]["path"])
-        except Exception:
+            return [dict(row) for row in EventReader(self.config["store"]["path"]).query()]
+        except Exception:  # not created yet, or being created
             return []
-        try:
-            return [dict(row) for row in reader.query()]
-        finally:
-            reader.close()
 
     def _delivered(self) -> list[dict]:
         from gaslatch_tools.platform_receiver import CSV_COLUMNS
