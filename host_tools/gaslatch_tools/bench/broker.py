@@ -6,9 +6,11 @@ Persistence is on, so QoS 1 messages queued for a persistent session survive a b
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 
 
@@ -29,19 +31,35 @@ def mosquitto_binary() -> str:
     return binary
 
 
-class Broker:
-    """mosquitto listening on 127.0.0.1:port (a free one by default), data kept in directory."""
+def _broker_directory() -> str:
+    """A fresh folder for the broker's config and persistence file, directly under the temp folder.
 
-    def __init__(self, directory: str, port: int | None = None):
+    Started as root, mosquitto drops to its own user; it must then be able to reach and write this
+    folder, or it silently runs without persistence and every persistent session and queued message
+    dies with a restart. So the folder belongs to that user (and sits where any user can reach it).
+    """
+    directory = tempfile.mkdtemp(prefix="gl-mosquitto-")
+    if os.geteuid() == 0:
+        try:
+            user = pwd.getpwnam("mosquitto")
+        except KeyError:
+            return directory  # no such user: mosquitto stays root and writes anyway
+        os.chown(directory, user.pw_uid, user.pw_gid)
+    return directory
+
+
+class Broker:
+    """mosquitto listening on 127.0.0.1:port (a free one by default), with its own data folder."""
+
+    def __init__(self, port: int | None = None):
         self.binary = mosquitto_binary()
         self.host = "127.0.0.1"
         self.port = port or free_port()
-        self.directory = directory
-        os.makedirs(directory, 0o700, exist_ok=True)
-        self.config = os.path.join(directory, "mosquitto.conf")
+        self.directory = _broker_directory()
+        self.config = os.path.join(self.directory, "mosquitto.conf")
         with open(self.config, "w", encoding="utf-8") as f:
             f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\n"
-                    "log_dest none\n" % (self.port, directory))
+                    "log_dest none\n" % (self.port, self.directory))
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -73,3 +91,8 @@ class Broker:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+    def close(self) -> None:
+        """Stop it and remove its folder (persistence included)."""
+        self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)

@@ -166,8 +166,9 @@ class BenchRun:
     def _start_platform(self) -> dict:
         from gaslatch_tools.platform_receiver import PlatformReceiver, SqliteStorage
 
-        self.broker = Broker(os.path.join(self._workdir, "broker")).start()
-        self._cleanup.append(self.broker.stop)
+        self.broker = Broker()
+        self._cleanup.append(self.broker.close)
+        self.broker.start()
         db_path = os.path.join(self.out_dir, "platform.db")
         self.receiver = PlatformReceiver(SqliteStorage(db_path), port=self.broker.port)
         self.receiver.start()
