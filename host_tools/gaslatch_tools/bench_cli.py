@@ -38,7 +38,6 @@ def run(scenarios: tuple[str, ...], out_root: str, quiet: bool) -> None:
     Exit codes: 0 every expectation passed, 1 some failed, 2 a scenario could not be loaded.
     """
     from rich.console import Console
-    from rich.table import Table
 
     from gaslatch_tools.bench import scenario as S
     from gaslatch_tools.bench.runner import run_scenario
@@ -56,16 +55,58 @@ def run(scenarios: tuple[str, ...], out_root: str, quiet: bool) -> None:
         progress = None if quiet else (lambda text: console.print("  [dim]%s[/dim]" % text, highlight=False))
         console.print("[bold]%s[/bold]" % os.path.basename(path))
         result = run_scenario(path, out_root, progress)
-        table = Table(title="%s: %s" % (result.name, "PASS" if result.passed else "FAIL"), title_justify="left")
-        for column in ("expectation", "result", "measured", "limit", "detail"):
-            table.add_column(column)
-        for o in result.outcomes:
-            table.add_row(o.name, "[green]pass[/green]" if o.passed else "[red]FAIL[/red]",
-                          "" if o.measured_s is None else "%.3f s" % o.measured_s,
-                          "" if o.limit_s is None else "%g s" % o.limit_s, o.detail)
-        console.print(table)
-        for problem in result.problems:
-            console.print("[red]bench problem:[/red] %s" % problem)
-        console.print("report: %s" % os.path.join(result.out_dir, "summary.md"))
+        print_result(console, result)
         failed += not result.passed
     sys.exit(1 if failed else 0)
+
+
+def print_result(console, result) -> None:
+    """The pass/fail table of one run, its bench problems and where its report is."""
+    from rich.table import Table
+
+    table = Table(title="%s: %s" % (result.name, "PASS" if result.passed else "FAIL"), title_justify="left")
+    for column in ("expectation", "result", "measured", "limit", "detail"):
+        table.add_column(column)
+    for o in result.outcomes:
+        table.add_row(o.name, "[green]pass[/green]" if o.passed else "[red]FAIL[/red]",
+                      "" if o.measured_s is None else "%.3f s" % o.measured_s,
+                      "" if o.limit_s is None else "%g s" % o.limit_s, o.detail)
+    console.print(table)
+    for problem in result.problems:
+        console.print("[red]bench problem:[/red] %s" % problem)
+    console.print("report: %s   plot: %s" % (os.path.join(result.out_dir, "summary.md"),
+                                             os.path.join(result.out_dir, "plot.png")))
+
+
+def run_demo(out_root: str) -> bool:
+    """The README demo: the demo scenario with a live view; reports to a local broker if mosquitto is here."""
+    from rich.console import Console
+
+    from gaslatch_tools.bench import scenario as S
+    from gaslatch_tools.bench.broker import BrokerError, mosquitto_binary
+    from gaslatch_tools.bench.live_view import LiveView
+    from gaslatch_tools.bench.report import write_report
+    from gaslatch_tools.bench.runner import BenchRun
+
+    console = Console()
+    scenario = S.load(S.find("demo"))
+    try:
+        mosquitto_binary()
+    except BrokerError:
+        console.print("[dim]mosquitto not installed: the demo runs without the platform uplink[/dim]")
+    else:
+        scenario["uplink"] = True
+        scenario["expect"].append({"name": "every stored event reached the platform", "all_events_delivered": True})
+    console.print("[bold]gaslatch demo[/bold]: the real controller (gaslatch run) against an emulated kitchen — "
+                  "two Modbus detectors on a 9600-baud bus, a gas valve, a fan. Scenario time %g s." %
+                  scenario["duration_s"])
+    run = BenchRun(scenario, os.path.join(out_root, scenario["name"]), "demo")
+    view = LiveView(run, console)
+    view.start()
+    try:
+        result = run.run()
+    finally:
+        view.stop()
+    write_report(result)
+    print_result(console, result)
+    return result.passed

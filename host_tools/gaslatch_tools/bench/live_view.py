@@ -1,0 +1,111 @@
+"""A live terminal view of a bench run: gas at each detector, what the controller makes of it, the outputs.
+
+Used by `gaslatch demo` and `gaslatch bench run --live`; it only reads the run's state (the
+emulators, the kitchen lines, the control socket, the journal), so it cannot change what happens.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from rich.console import Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from gaslatch_tools.bench.trace import parse_journal_event
+
+REFRESH_S = 0.25
+STATUS_EVERY = 2  # ask the controller for its status every this many refreshes
+EVENT_LINES = 6
+_STATE_STYLE = {"normal": "green", "warmup": "yellow", "low_alarm": "bold yellow", "high_alarm": "bold red",
+                "fault": "bold magenta", "comm_lost": "bold magenta"}
+_SEVERITY_STYLE = {"alarm": "bold red", "fault": "magenta", "warning": "yellow", "info": ""}
+
+
+class LiveView:
+    """Renders `run` (a BenchRun) a few times a second until stop()."""
+
+    def __init__(self, run, console) -> None:
+        self.run = run
+        self.console = console
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._status: dict | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="bench-live-view", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(3)
+
+    def _loop(self) -> None:
+        with Live(self.render(), console=self.console, refresh_per_second=1 / REFRESH_S, transient=False) as live:
+            tick = 0
+            while not self._stop.wait(REFRESH_S) and self.run.now() < self.run.scenario["duration_s"]:
+                if tick % STATUS_EVERY == 0 and hasattr(self.run, "control_socket"):
+                    self._status = self.run._status() or self._status
+                tick += 1
+                live.update(self.render())
+            live.update(self.render())  # the last frame: the kitchen at the end, before the bench tears down
+
+    def render(self):
+        run = self.run
+        t_s = run.now()
+        head = Text("t = %6.1f s of %g s" % (t_s, run.scenario["duration_s"]), style="bold")
+        if t_s < 0:
+            head.append("   (starting the controller and opening the valve)", style="dim")
+        last = run.trace.actions[-1] if run.trace.actions else None
+        if last is not None:
+            head.append("   last action: %s at %.1f s %s" % (last["do"].lstrip("_"), last["t_s"], last.get("detail", "")),
+                        style="cyan")
+        detectors = Table(title="Detectors", expand=True)
+        for column in ("detector", "where", "gas at the sensor", "controller sees", "state"):
+            detectors.add_column(column)
+        status = (self._status or {}).get("detectors", {})
+        cfg = getattr(run, "config", {}).get("detectors", {})
+        for name in sorted(run.scenario["detectors"]):
+            gas = run.gases.get(name) if hasattr(run, "gases") else None
+            seen = status.get(name, {})
+            centi = seen.get("concentration_centi_pct_lel")
+            state = seen.get("state", "…")
+            detectors.add_row(name, cfg.get(name, {}).get("location", ""),
+                              "" if gas is None else "%5.1f %%LEL" % max(0.0, gas.sensed_pct(t_s)),
+                              "" if centi is None else "%5.1f %%LEL" % (centi / 100),
+                              Text(state, style=_STATE_STYLE.get(state, "")))
+        outputs = Table(title="Kitchen", expand=True)
+        for column in ("gas valve", "fan", "sounder", "beacon", "fault relay"):
+            outputs.add_column(column)
+        if hasattr(run, "kitchen"):
+            lines = run.kitchen.snapshot()
+            position = run.kitchen.valve.position
+            valve = ("OPEN" if position >= 1.0 else "CLOSED" if position <= 0.0 else "moving %d %%" % (position * 100))
+            outputs.add_row(Text(valve, style="green" if position >= 1.0 else "bold red"),
+                            *(_on_off(lines.get(name)) for name in ("fan", "sounder", "beacon")),
+                            Text("healthy" if lines.get("fault_relay") else "FAULT",
+                                 style="green" if lines.get("fault_relay") else "bold magenta"))
+        events = Table(title="Controller events (latest)", expand=True, show_header=False)
+        events.add_column("t")
+        events.add_column("event")
+        if hasattr(run, "controller"):
+            recent = []
+            for line in run.controller.journal_lines()[-80:]:
+                record = parse_journal_event(line)
+                if record is not None and record["type"] != "output":
+                    recent.append(record)
+            for record in recent[-EVENT_LINES:]:
+                events.add_row("%.1f" % (record["t_ms"] / 1000.0 - run.t0),
+                               Text("%s %s %s: %s" % (record["type"], record.get("source") or "", record.get("state") or "",
+                                                      record.get("reason") or ""),
+                                    style=_SEVERITY_STYLE.get(record.get("severity"), "")))
+        return Panel(Group(head, detectors, outputs, events), title="gaslatch — %s" % run.scenario["name"])
+
+
+def _on_off(level) -> Text:
+    if level is None:
+        return Text("?", style="dim")
+    return Text("ON", style="bold yellow") if level else Text("off", style="dim")
