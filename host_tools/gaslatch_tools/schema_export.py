@@ -1,6 +1,7 @@
-"""Publishes the controller's config schema as docs/config.schema.json for editors and tools.
+"""Publishes the JSON Schemas of our file formats in docs/ for editors and tools.
 
-`python -m gaslatch_tools.schema_export` writes the file; `--check` exits 1 if it is out of date.
+`python -m gaslatch_tools.schema_export` writes the controller config's (docs/config.schema.json);
+`--schema bench` the bench scenario's (docs/bench.schema.json); `--check` exits 1 if out of date.
 """
 
 from __future__ import annotations
@@ -12,18 +13,28 @@ from pathlib import Path
 
 from gaslatch.core.config_schema import SCHEMA
 
-DEFAULT_OUTPUT = Path(__file__).resolve().parents[2] / "docs" / "config.schema.json"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+DEFAULT_OUTPUT = DOCS / "config.schema.json"
+OUTPUTS = {"config": DEFAULT_OUTPUT, "bench": DOCS / "bench.schema.json"}
 
 
-def render() -> str:
-    """SCHEMA as the published JSON text: sorted keys, two-space indent, trailing newline."""
-    return json.dumps(SCHEMA, indent=2, sort_keys=True) + "\n"
+def _schema(which: str) -> dict:
+    if which == "bench":
+        from gaslatch_tools.bench.scenario import SCHEMA as BENCH_SCHEMA
+
+        return BENCH_SCHEMA
+    return SCHEMA
 
 
-def is_current(path: Path) -> bool:
-    """True if the file at `path` holds exactly render()."""
+def render(which: str = "config") -> str:
+    """The schema as the published JSON text: sorted keys, two-space indent, trailing newline."""
+    return json.dumps(_schema(which), indent=2, sort_keys=True) + "\n"
+
+
+def is_current(path: Path, which: str = "config") -> bool:
+    """True if the file at `path` holds exactly render(which)."""
     try:
-        return path.read_text(encoding="utf-8") == render()
+        return path.read_text(encoding="utf-8") == render(which)
     except FileNotFoundError:
         return False
 
@@ -31,15 +42,19 @@ def is_current(path: Path) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gaslatch_tools.schema_export", description=__doc__)
     parser.add_argument("--check", action="store_true", help="exit 1 if the file differs from the schema")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="schema file (default: %(default)s)")
+    parser.add_argument("--schema", choices=sorted(OUTPUTS), default="config", help="which schema (default: config)")
+    parser.add_argument("--output", type=Path, help="schema file (default: docs/config.schema.json or "
+                        "docs/bench.schema.json)")
     args = parser.parse_args(argv)
+    output = args.output or OUTPUTS[args.schema]
     if args.check:
-        if is_current(args.output):
+        if is_current(output, args.schema):
             return 0
-        print("%s is out of date; run: python -m gaslatch_tools.schema_export" % args.output, file=sys.stderr)
+        print("%s is out of date; run: python -m gaslatch_tools.schema_export --schema %s" % (output, args.schema),
+              file=sys.stderr)
         return 1
-    args.output.write_text(render(), encoding="utf-8")
-    print("wrote %s" % args.output)
+    output.write_text(render(args.schema), encoding="utf-8")
+    print("wrote %s" % output)
     return 0
 
 

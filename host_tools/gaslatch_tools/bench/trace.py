@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import json
 import re
 from typing import Any, Callable, Iterable
 
@@ -23,7 +24,7 @@ def parse_journal_event(line: str) -> dict | None:
     record: dict[str, Any] = {"t_ms": int(match.group(1))}
     for key, raw in _FIELD.findall(match.group(2)):
         if raw.startswith('"'):
-            value: Any = raw[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+            value: Any = json.loads(raw)  # the journal writes such values as JSON strings
         elif raw == "-":
             value = None
         else:
