@@ -92,3 +92,10 @@ def test_any_document_is_either_a_scenario_or_a_scenario_error(doc):
 
 def test_the_published_scenario_schema_is_current():
     assert schema_export.is_current(schema_export.OUTPUTS["bench"], "bench")
+
+
+def test_docs_bench_lists_every_library_scenario():
+    docs = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "bench.md")
+    with open(docs, encoding="utf-8") as f:
+        text = f.read()
+    assert sorted(name for name in names() if "| `%s` |" % name not in text) == []
