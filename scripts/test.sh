@@ -20,12 +20,23 @@ if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
         exit 1
     fi
 fi
+# PostgreSQL server binaries (/usr/lib/postgresql/<version>/bin) for the platform tests' throwaway server.
+if ! compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y postgresql || { apt-get update && apt-get install -y postgresql; }
+    else
+        echo "PostgreSQL (the server the platform tests start) is needed: apt-get install postgresql" >&2
+        exit 1
+    fi
+fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
 npm ci --no-audit --no-fund --loglevel=error
 
 .venv/bin/python -m gaslatch_tools.schema_export --check
+.venv/bin/python -m gaslatch_tools.schema_export --check --schema bench
 .venv/bin/python -m gaslatch_tools.safety_diagram --check
 .venv/bin/python -m gaslatch_tools.wiring_diagram --check
 if [ "$#" -gt 0 ]; then

@@ -1,11 +1,15 @@
-"""Shared test settings: hypothesis profiles sized for CI and for nightly runs."""
+"""Shared test settings: hypothesis profiles sized for CI and for nightly runs, and shared fixtures."""
 
 import os
+import shutil
+import tempfile
 
+import pytest
 from hypothesis import HealthCheck, settings
 
-# The `broker` fixture: a real mosquitto on loopback, for the uplink tests.
-pytest_plugins = ["tests.mqtt_broker"]
+# The `broker` fixture: a real mosquitto on loopback, for the uplink tests; `postgres`, `platform_db`:
+# a throwaway PostgreSQL server, for the platform receiver's tests.
+pytest_plugins = ["tests.mqtt_broker", "tests.postgres_server"]
 
 settings.register_profile("ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=50, deadline=None)
@@ -20,3 +24,11 @@ def pytest_sessionfinish(session, exitstatus):
     if skipped and session.exitstatus == 0:
         reporter.write_line("FAILED: %d test(s) skipped; skips are not allowed" % len(skipped), red=True)
         session.exitstatus = 1
+
+
+@pytest.fixture
+def short_dir():
+    """A short directory under /tmp: a UNIX socket path (sun_path) holds 107 bytes, pytest's tmp_path can be longer."""
+    directory = tempfile.mkdtemp(prefix="gl-", dir="/tmp")
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)

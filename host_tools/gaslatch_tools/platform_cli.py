@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from gaslatch_tools.platform_receiver import FleetRow, PlatformReceiver, SqliteStorage, export_csv, wait_quiet
+from gaslatch_tools.platform_receiver import (FleetRow, PlatformReceiver, StorageError, export_csv, open_storage,
+                                              share_name_problem, wait_quiet)
 
 DEFAULT_DB_PATH = "gaslatch-platform.sqlite"
 REFRESH_S = 1.0
@@ -26,6 +27,12 @@ def _parse_broker(ctx, param, value: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise click.BadParameter("expected HOST:PORT, e.g. 127.0.0.1:1883, not %r" % value)
     return host, int(port)
+
+
+def _check_group(ctx, param, value: str | None) -> str | None:
+    if value is not None and share_name_problem(value):
+        raise click.BadParameter("%r cannot be a shared subscription group: %s" % (value, share_name_problem(value)))
+    return value
 
 
 def fleet_table(rows: list[FleetRow], title: str = "gaslatch fleet") -> Table:
@@ -46,24 +53,33 @@ def fleet_table(rows: list[FleetRow], title: str = "gaslatch fleet") -> Table:
 @click.command()
 @click.option("--broker", "broker", default="127.0.0.1:1883", show_default=True, callback=_parse_broker,
               metavar="HOST:PORT", help="The MQTT broker the units publish to.")
-@click.option("--db", "db_path", default=DEFAULT_DB_PATH, show_default=True, type=click.Path(dir_okay=False),
-              help="SQLite database of received events, last state and status (created when missing).")
+@click.option("--db", "db", default=DEFAULT_DB_PATH, show_default=True, metavar="PATH|URL",
+              help="Where received events, last state and status are kept: a SQLite file (created when "
+                   "missing) or a PostgreSQL URL postgresql://USER@HOST:PORT/DB (tables created when missing; "
+                   "give the password in PGPASSWORD or ~/.pgpass rather than in the URL).")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, allow_dash=True),
               help="Export every stored event from --db to this CSV file ('-' for stdout) and exit.")
 @click.option("--client-id", help="MQTT client id; keep it fixed so the broker queues messages while the "
-                                  "receiver is away [default: gaslatch-platform-<host name>].")
+                                  "receiver is away, and give each receiver its own "
+                                  "[default: gaslatch-platform-<host name>].")
+@click.option("--shared", "shared_group", metavar="GROUP", callback=_check_group,
+              help="Share the fleet's events with the other receivers of GROUP (MQTT 5 shared subscription "
+                   "$share/GROUP/gaslatch/+/+/event) on the same --db; each event is stored once.")
 @click.option("--once", is_flag=True, help="Receive until the queue is quiet, print the table once and exit.")
 @click.option("--seconds", type=click.FloatRange(min=0), metavar="N",
               help="Run the live table for N seconds, then exit.")
-def platform(broker: tuple[str, int], db_path: str, csv_path: str | None, client_id: str | None, once: bool,
-             seconds: float | None) -> None:
+def platform(broker: tuple[str, int], db: str, csv_path: str | None, client_id: str | None,
+             shared_group: str | None, once: bool, seconds: float | None) -> None:
     """Receive the fleet's events over MQTT, store them (de-duplicated by id) and show a live fleet table.
 
     Subscribes with QoS 1 to gaslatch/+/+/event, state and status in a persistent session, so events
     published while the receiver was away arrive when it returns. Sequence gaps are reported, never
     requested from the unit.
     """
-    storage = SqliteStorage(db_path)
+    try:
+        storage = open_storage(db)
+    except StorageError as err:
+        raise click.ClickException(str(err)) from None
     try:
         if csv_path is not None:
             if csv_path == "-":
@@ -74,7 +90,8 @@ def platform(broker: tuple[str, int], db_path: str, csv_path: str | None, client
             click.echo("%d events written to %s" % (count, "stdout" if csv_path == "-" else csv_path), err=True)
             return
         logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
-        _run(PlatformReceiver(storage, broker[0], broker[1], client_id=client_id), once, seconds)
+        _run(PlatformReceiver(storage, broker[0], broker[1], client_id=client_id, shared_group=shared_group), once,
+             seconds)
     finally:
         storage.close()
 
@@ -86,6 +103,8 @@ def _run(receiver: PlatformReceiver, once: bool, seconds: float | None) -> None:
         raise click.ClickException(str(err)) from None
     console = Console()
     title = "gaslatch fleet via %s:%d" % (receiver.host, receiver.port)
+    if receiver.shared_group is not None:
+        title += " (shared group %s)" % receiver.shared_group
     try:
         if once:
             wait_quiet(receiver, ONCE_QUIET_S, seconds if seconds is not None else ONCE_LIMIT_S)

@@ -2,6 +2,7 @@
 
 Subscribes to every unit's event, state and status topics, validates each payload at the edge,
 stores events de-duplicated by id, keeps last state and online status, and reports sequence gaps.
+Several receivers can share a fleet's events (MQTT 5 shared subscription) on one database.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ import socket
 import sqlite3
 import threading
 import time
-from typing import Callable, Iterator, NamedTuple, Protocol
+from typing import Callable, Iterable, Iterator, NamedTuple, Protocol
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from gaslatch.core import events as E
 from gaslatch.core import uplink_wire as W
@@ -28,6 +31,12 @@ log = logging.getLogger("gaslatch.platform")
 SUBSCRIPTIONS = tuple("%s/+/+/%s" % (W.TOPIC_ROOT, kind) for kind in ("event", "state", "status"))
 QOS = 1
 KEEPALIVE_S = 30
+# MQTT 5 session expiry: never, as a 3.1.1 persistent session; queued events wait for the receiver.
+SESSION_EXPIRY_NEVER_S = 0xFFFFFFFF
+SHARE_NAME_FORBIDDEN = ("/", "+", "#")  # MQTT 5.0 section 4.8.2
+SQLITE_BUSY_TIMEOUT_S = 30.0  # receivers sharing one SQLite file wait for each other's short transactions
+MAX_INT64 = 2 ** 63 - 1  # seq and t_ms are stored as 64-bit integers
+TEXT = "text (Unicode without NUL, which PostgreSQL cannot store)"
 MAX_PAYLOAD_BYTES = 8192  # an event is a few hundred bytes; anything this big is not from a unit
 MAX_ID_CHARS = 64
 MAX_TEXT_CHARS = 1024
@@ -48,6 +57,10 @@ class PayloadError(ValueError):
         self.topic = topic
         self.code = code
         self.problem = problem
+
+
+class StorageError(RuntimeError):
+    """The database cannot be opened: which one (never its password) and why."""
 
 
 class Event(NamedTuple):
@@ -100,9 +113,11 @@ class FleetRow(NamedTuple):
 
 
 class EventStorage(Protocol):
-    """The storage the receiver needs; SqliteStorage implements it, a PostgreSQL one can follow.
+    """The storage the receiver needs: SqliteStorage here, PgStorage in platform_storage_pg.
 
-    Every method is called with the receiver's lock held (one caller at a time).
+    Every method is called with the receiver's lock held (one caller at a time). Other receivers
+    may write the same database at the same time: each insert_event is atomic, and the unique key
+    (site, unit, id) stores each event once whichever receiver got it.
     """
 
     def insert_event(self, event: Event, received_at: str) -> Inserted: ...
@@ -124,7 +139,7 @@ class EventStorage(Protocol):
     def close(self) -> None: ...
 
 
-_SCHEMA = (
+SCHEMA_SQL = (
     """CREATE TABLE IF NOT EXISTS events (
         site TEXT NOT NULL, unit TEXT NOT NULL, id TEXT NOT NULL, seq BIGINT NOT NULL, ts TEXT NOT NULL,
         t_ms BIGINT NOT NULL, clock_synced INTEGER NOT NULL, type TEXT NOT NULL, severity TEXT NOT NULL,
@@ -137,8 +152,8 @@ _SCHEMA = (
         received_at TEXT NOT NULL, PRIMARY KEY (site, unit))""",
 )
 
-# Plain SQL that SQLite (>= 3.25) and PostgreSQL both accept, so a PostgreSQL storage can reuse it.
-_GAPS_SQL = """
+# Plain SQL that SQLite (>= 3.25) and PostgreSQL both accept: both storages run the same text.
+GAPS_SQL = """
     SELECT site, unit, seq + 1, next_seq - 1 FROM (
         SELECT site, unit, seq, LEAD(seq) OVER (PARTITION BY site, unit ORDER BY seq) AS next_seq FROM events
     ) AS ordered WHERE next_seq > seq + 1 ORDER BY site, unit, seq"""
@@ -161,16 +176,49 @@ _LAST_EVENT_SQL = """
         ON e.site = m.site AND e.unit = m.unit AND e.seq = m.seq"""
 
 
+def fleet_from(query: Callable[[str], Iterable[tuple]]) -> list[FleetRow]:
+    """The fleet table from a storage's `query(sql) -> rows` (the same SQL on SQLite and PostgreSQL)."""
+    units: dict[tuple[str, str], dict] = {}
+
+    def unit(site: str, name: str) -> dict:
+        return units.setdefault((site, name), {"status": "unknown", "last": "", "alarms": 0, "trips": 0,
+                                               "gaps": 0, "events": 0})
+
+    for site, name, status in query("SELECT site, unit, status FROM unit_status"):
+        unit(site, name)["status"] = status
+    for site, name in query("SELECT site, unit FROM unit_state"):
+        unit(site, name)
+    for site, name, count, trips, missing in query(_UNIT_SUMMARY_SQL):
+        u = unit(site, name)
+        u["events"], u["trips"], u["gaps"] = count, trips, missing
+    for site, name, type_, state, ts in query(_LAST_EVENT_SQL):
+        unit(site, name)["last"] = "%s %s at %s" % (type_, state, ts)
+    for site, name, count in query(_OPEN_ALARMS_SQL):
+        unit(site, name)["alarms"] = count
+    return [FleetRow(site, name, u["status"], u["last"], u["alarms"], u["trips"], u["gaps"], u["events"])
+            for (site, name), u in sorted(units.items())]
+
+
+EVENTS_SELECT_SQL = "SELECT %s FROM events ORDER BY site, unit, seq, id" % ", ".join(CSV_COLUMNS)
+
+
 class SqliteStorage:
-    """EventStorage in one SQLite file (WAL): nothing to install, fine for a bench or a pilot site."""
+    """EventStorage in one SQLite file (WAL): nothing to install, fine for a bench or a pilot site.
+
+    Several receivers (processes) may share the file: each insert is one short write transaction.
+    """
 
     def __init__(self, path: str):
         self.path = path
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        for statement in _SCHEMA:
-            self._conn.execute(statement)
+        try:
+            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
+                                         timeout=SQLITE_BUSY_TIMEOUT_S)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")  # on disk before the PUBACK, even through a power cut
+            for statement in SCHEMA_SQL:
+                self._conn.execute(statement)
+        except sqlite3.Error as err:
+            raise StorageError("cannot open the SQLite database %s: %s" % (path, err)) from None
 
     def insert_event(self, event: Event, received_at: str) -> Inserted:
         c = self._conn
@@ -209,37 +257,52 @@ class SqliteStorage:
         return row[0] if row else None
 
     def gaps(self) -> list[Gap]:
-        return [Gap(*row) for row in self._conn.execute(_GAPS_SQL)]
+        return [Gap(*row) for row in self._conn.execute(GAPS_SQL)]
 
     def fleet(self) -> list[FleetRow]:
-        c = self._conn
-        units: dict[tuple[str, str], dict] = {}
-
-        def unit(site: str, name: str) -> dict:
-            return units.setdefault((site, name), {"status": "unknown", "last": "", "alarms": 0, "trips": 0,
-                                                   "gaps": 0, "events": 0})
-
-        for site, name, status in c.execute("SELECT site, unit, status FROM unit_status"):
-            unit(site, name)["status"] = status
-        for site, name in c.execute("SELECT site, unit FROM unit_state"):
-            unit(site, name)
-        for site, name, count, trips, missing in c.execute(_UNIT_SUMMARY_SQL):
-            u = unit(site, name)
-            u["events"], u["trips"], u["gaps"] = count, trips, missing
-        for site, name, type_, state, ts in c.execute(_LAST_EVENT_SQL):
-            unit(site, name)["last"] = "%s %s at %s" % (type_, state, ts)
-        for site, name, count in c.execute(_OPEN_ALARMS_SQL):
-            unit(site, name)["alarms"] = count
-        return [FleetRow(site, name, u["status"], u["last"], u["alarms"], u["trips"], u["gaps"], u["events"])
-                for (site, name), u in sorted(units.items())]
+        self._conn.execute("BEGIN")  # one snapshot for every query, while other receivers write
+        try:
+            return fleet_from(lambda sql: self._conn.execute(sql).fetchall())
+        finally:
+            self._conn.execute("COMMIT")
 
     def iter_events(self) -> Iterator[tuple]:
         """Every stored event as a CSV_COLUMNS tuple, by site, unit and seq."""
-        return iter(self._conn.execute("SELECT %s FROM events ORDER BY site, unit, seq, id" % ", ".join(CSV_COLUMNS))
-                    .fetchall())
+        return iter(self._conn.execute(EVENTS_SELECT_SQL).fetchall())
 
     def close(self) -> None:
         self._conn.close()
+
+
+def open_storage(location: str) -> EventStorage:
+    """A postgresql:// (or postgres://) URL -> PgStorage; anything else is a SQLite file path."""
+    if location.startswith(("postgresql://", "postgres://")):
+        from gaslatch_tools.platform_storage_pg import PgStorage
+
+        return PgStorage(location)
+    return SqliteStorage(location)
+
+
+def share_name_problem(group: str) -> str | None:
+    """Why `group` cannot be an MQTT 5 shared-subscription name (None when it can)."""
+    if not group:
+        return "it is empty"
+    for ch in SHARE_NAME_FORBIDDEN:
+        if ch in group:
+            return "it contains %r" % ch
+    if len(group.encode("utf-8")) > W.MAX_NAME_BYTES:
+        return "it is longer than %d bytes" % W.MAX_NAME_BYTES
+    return None
+
+
+def subscriptions(shared_group: str | None = None) -> tuple[str, ...]:
+    """The topic filters a receiver subscribes to. With a group, events are shared among the group's
+    receivers ($share/<group>/...); state and status stay plain so every receiver applies each unit's
+    changes in order (and gets the retained ones): their upserts converge to the latest."""
+    if shared_group is None:
+        return SUBSCRIPTIONS
+    return tuple("$share/%s/%s" % (shared_group, topic) if topic.endswith("/event") else topic
+                 for topic in SUBSCRIPTIONS)
 
 
 def parse_topic(topic: str) -> tuple[str, str, str]:
@@ -274,7 +337,14 @@ def _is_int(value: object) -> bool:
 
 
 def _is_text(value: object, max_chars: int, empty_ok: bool = True) -> bool:
-    return isinstance(value, str) and (empty_ok or value != "") and len(value) <= max_chars
+    """Text a database can hold: no NUL (PostgreSQL refuses it) and no lone surrogate (not UTF-8)."""
+    if not isinstance(value, str) or (not empty_ok and value == "") or len(value) > max_chars or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _is_iso_utc_ms(ts: object) -> bool:
@@ -290,18 +360,18 @@ def _is_iso_utc_ms(ts: object) -> bool:
 def _type_problem(msg: dict) -> str | None:
     """Why an event's fields have the wrong types or values (None when they are right)."""
     checks = (
-        ("id", _is_text(msg["id"], MAX_ID_CHARS, empty_ok=False), "text of 1 to %d characters" % MAX_ID_CHARS),
-        ("seq", _is_int(msg["seq"]) and msg["seq"] >= 1, "an integer >= 1"),
+        ("id", _is_text(msg["id"], MAX_ID_CHARS, empty_ok=False), "%s of 1 to %d characters" % (TEXT, MAX_ID_CHARS)),
+        ("seq", _is_int(msg["seq"]) and 1 <= msg["seq"] <= MAX_INT64, "an integer from 1 to 2^63-1"),
         ("ts", _is_iso_utc_ms(msg["ts"]), "UTC ISO 8601 with milliseconds (2026-11-24T21:50:41.123Z)"),
-        ("t_ms", _is_int(msg["t_ms"]) and msg["t_ms"] >= 0, "an integer >= 0"),
+        ("t_ms", _is_int(msg["t_ms"]) and 0 <= msg["t_ms"] <= MAX_INT64, "an integer from 0 to 2^63-1"),
         ("clock_synced", isinstance(msg["clock_synced"], bool), "true or false"),
-        ("type", _is_text(msg["type"], W.MAX_CMD_CHARS, empty_ok=False), "non-empty text"),
+        ("type", _is_text(msg["type"], W.MAX_CMD_CHARS, empty_ok=False), "non-empty " + TEXT),
         ("severity", msg["severity"] in SEVERITIES, "one of %s" % ", ".join(SEVERITIES)),
-        ("source", _is_text(msg["source"], MAX_TEXT_CHARS), "text"),
-        ("state", _is_text(msg["state"], MAX_TEXT_CHARS), "text"),
+        ("source", _is_text(msg["source"], MAX_TEXT_CHARS), TEXT),
+        ("state", _is_text(msg["state"], MAX_TEXT_CHARS), TEXT),
         ("value", msg["value"] is None or _is_int(msg["value"]) or _is_text(msg["value"], MAX_TEXT_CHARS),
-         "an integer, text or null"),
-        ("reason", _is_text(msg["reason"], MAX_TEXT_CHARS), "text"),
+         "an integer, %s or null" % TEXT),
+        ("reason", _is_text(msg["reason"], MAX_TEXT_CHARS), TEXT),
     )
     for field, ok, wanted in checks:
         if not ok:
@@ -357,22 +427,37 @@ class PlatformReceiver:
 
     Every message is acknowledged (PUBACK) only after it is stored or refused, so a crash before that
     leaves it with the broker for redelivery. `handle()` is the edge: it never raises.
+
+    With `shared_group`, the receiver speaks MQTT 5 and takes its share of the events through
+    $share/<group>/...: several receivers (each with its own client id) on one database split the
+    load, and the database's unique key stores each event once. Without it, MQTT 3.1.1.
     """
 
     def __init__(self, storage: EventStorage, host: str = "127.0.0.1", port: int = 1883,
                  client_id: str | None = None, now: Callable[[], str] = iso_utc_now,
-                 username: str | None = None, password: str | None = None):
+                 username: str | None = None, password: str | None = None, shared_group: str | None = None):
+        if shared_group is not None and share_name_problem(shared_group):
+            raise ValueError("shared subscription group %r: %s" % (shared_group, share_name_problem(shared_group)))
         self.storage = storage
         self.host = host
         self.port = port
         self.client_id = client_id or default_client_id()
+        self.shared_group = shared_group
+        self.subscriptions = subscriptions(shared_group)
+        # Shared receivers store a unit's events in no set order: a gap that opens and closes is routine.
+        self._gap_log_level = logging.INFO if shared_group is not None else logging.WARNING
         self._now = now
         self._lock = threading.RLock()
         self.counts: dict[str, int] = {}
         self.refused: dict[str, int] = {}  # PayloadError.code -> how many
         self._subscribed = threading.Event()
-        self._client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
-                                   clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True)
+        if shared_group is None:
+            self._client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+                                       client_id=self.client_id, clean_session=False, protocol=mqtt.MQTTv311,
+                                       manual_ack=True)
+        else:
+            self._client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+                                       client_id=self.client_id, protocol=mqtt.MQTTv5, manual_ack=True)
         if username is not None:
             self._client.username_pw_set(username, password)
         self._client.on_connect = self._on_connect
@@ -428,7 +513,8 @@ class PlatformReceiver:
                         where, event.seq, event.id)
         elif result.previous_max_seq is not None and event.seq > result.previous_max_seq + 1:
             self._count("gaps_opened")
-            log.warning("%s: gap, seq %d..%d missing", where, result.previous_max_seq + 1, event.seq - 1)
+            log.log(self._gap_log_level, "%s: gap, seq %d..%d missing", where, result.previous_max_seq + 1,
+                    event.seq - 1)
         elif result.previous_max_seq is not None and event.seq < result.previous_max_seq:
             self._count("seqs_filled")
             log.info("%s: seq %d arrived late and fills a gap", where, event.seq)
@@ -465,7 +551,13 @@ class PlatformReceiver:
         """Connects and subscribes (QoS 1, persistent session); returns once the broker confirmed the
         subscriptions, or raises ConnectionError naming the broker."""
         try:
-            self._client.connect(self.host, self.port, keepalive=KEEPALIVE_S)
+            if self.shared_group is None:
+                self._client.connect(self.host, self.port, keepalive=KEEPALIVE_S)
+            else:
+                properties = Properties(PacketTypes.CONNECT)
+                properties.SessionExpiryInterval = SESSION_EXPIRY_NEVER_S
+                self._client.connect(self.host, self.port, keepalive=KEEPALIVE_S, clean_start=False,
+                                     properties=properties)
         except OSError as err:
             raise ConnectionError("cannot reach the MQTT broker at %s:%d: %s" % (self.host, self.port, err)) from None
         self._client.loop_start()
@@ -484,7 +576,7 @@ class PlatformReceiver:
         if reason_code.is_failure:
             log.error("broker %s:%d refused the connection: %s", self.host, self.port, reason_code)
             return
-        client.subscribe([(topic, QOS) for topic in SUBSCRIPTIONS])
+        client.subscribe([(topic, QOS) for topic in self.subscriptions])
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         if any(code.is_failure for code in reason_codes):

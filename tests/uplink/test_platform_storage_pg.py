@@ -1,0 +1,100 @@
+"""PostgreSQL storage specifics against a real server: schema creation, lost connections, URLs and passwords.
+
+The receiver's behaviour on PostgreSQL is tested in test_platform_receiver.py, beside SQLite.
+"""
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from gaslatch.core import events as E
+from gaslatch_tools.pg_server import free_port
+from gaslatch_tools.platform_cli import platform
+from gaslatch_tools.platform_receiver import Event, Gap, Inserted, StorageError, open_storage
+from gaslatch_tools.platform_storage_pg import PgStorage, redacted
+
+# Fixtures: postgres (a real server for the session), postgres_url, platform_db (each storage kind).
+
+
+def event(seq, id_=None, unit="kitchen-1"):
+    return Event("site-1", unit, id_ or "id-%d" % seq, seq, "2026-11-24T21:50:41.123Z", seq * 100, True, E.DETECTOR,
+                 E.SEVERITY_INFO, "det1", "normal", "null", "")
+
+
+def test_a_postgresql_url_selects_the_postgresql_storage(postgres_url):
+    storage = open_storage(postgres_url)
+    try:
+        assert isinstance(storage, PgStorage)
+    finally:
+        storage.close()
+
+
+def test_opening_the_same_database_again_keeps_its_tables_and_rows(postgres_url):
+    first = PgStorage(postgres_url)
+    assert first.insert_event(event(1), "2026-11-24T21:50:42.000Z") == Inserted(True, None, False)
+    first.close()
+    second = PgStorage(postgres_url)
+    try:
+        assert second.insert_event(event(1), "2026-11-24T21:50:43.000Z") == Inserted(False, 1, False)
+        assert second.insert_event(event(3), "2026-11-24T21:50:43.000Z") == Inserted(True, 1, False)
+        assert second.insert_event(event(3, id_="other"), "2026-11-24T21:50:43.000Z") == Inserted(True, 3, True)
+        assert second.gaps() == [Gap("site-1", "kitchen-1", 2, 2)]
+    finally:
+        second.close()
+
+
+def test_a_role_without_create_rights_runs_the_receiver_once_the_tables_exist(postgres, postgres_url):
+    PgStorage(postgres_url).close()
+    with psycopg.connect(postgres_url, autocommit=True) as owner:
+        owner.execute("CREATE ROLE receiver LOGIN PASSWORD 'receiver-pw'")
+        owner.execute("GRANT SELECT, INSERT, UPDATE ON events, unit_state, unit_status TO receiver")
+    url = postgres_url.replace("%s:%s@" % ("gaslatch", postgres.password), "receiver:receiver-pw@")
+    storage = PgStorage(url)
+    try:
+        assert storage.insert_event(event(1), "2026-11-24T21:50:42.000Z").stored
+        storage.put_status("site-1", "kitchen-1", "online", "2026-11-24T21:50:42.000Z")
+        storage.put_status("site-1", "kitchen-1", "offline", "2026-11-24T21:50:43.000Z")
+        assert storage.status("site-1", "kitchen-1") == "offline"
+    finally:
+        storage.close()
+        with psycopg.connect(postgres_url, autocommit=True) as owner:
+            owner.execute("DROP OWNED BY receiver")
+            owner.execute("DROP ROLE receiver")
+
+
+def test_a_lost_connection_is_reopened_and_the_insert_goes_through(postgres, postgres_url):
+    storage = PgStorage(postgres_url)
+    try:
+        storage.insert_event(event(1), "2026-11-24T21:50:42.000Z")
+        backend_pid = storage._conn.info.backend_pid
+        with psycopg.connect(postgres.url(), autocommit=True) as admin:
+            assert admin.execute("SELECT pg_terminate_backend(%s)", (backend_pid,)).fetchone() == (True,)
+        assert storage.insert_event(event(2), "2026-11-24T21:50:43.000Z").stored
+        assert storage._conn.info.backend_pid != backend_pid
+        assert [row[3] for row in storage.iter_events()] == [1, 2]
+    finally:
+        storage.close()
+
+
+def test_an_unreachable_database_is_named_without_its_password():
+    url = "postgresql://gaslatch:s3cret-pw@127.0.0.1:%d/fleet" % free_port()
+    with pytest.raises(StorageError) as err:
+        PgStorage(url)
+    assert "127.0.0.1" in str(err.value) and "fleet" in str(err.value)
+    assert "s3cret-pw" not in str(err.value)
+    result = CliRunner().invoke(platform, ["--db", url, "--csv", "-"])
+    assert result.exit_code == 1
+    assert "cannot connect to PostgreSQL" in result.output and "s3cret-pw" not in result.output
+
+
+def test_a_wrong_password_is_refused_and_reported(postgres):
+    url = postgres.url().replace(postgres.password, "wrong")
+    with pytest.raises(StorageError) as err:
+        PgStorage(url)
+    assert "password authentication failed" in str(err.value)
+
+
+def test_redacted_urls_hide_only_the_password():
+    shown = redacted("postgresql://ops:pw123@db.city.example:5433/fleet?sslmode=require")
+    assert "pw123" not in shown
+    assert all(part in shown for part in ("ops", "db.city.example", "5433", "fleet", "sslmode=require"))
