@@ -116,6 +116,7 @@ def run(config_path: str, log_level: str | None) -> None:
 
 def _register_commands() -> None:
     from gaslatch_tools.bench_cli import bench
+    from gaslatch_tools.commission.cli import commission
     from gaslatch_tools.control_cli import COMMANDS
     from gaslatch_tools.events_cli import events
     from gaslatch_tools.platform_cli import platform
@@ -125,6 +126,7 @@ def _register_commands() -> None:
     main.add_command(events)
     main.add_command(platform)
     main.add_command(bench)
+    main.add_command(commission)
 
 
 _register_commands()

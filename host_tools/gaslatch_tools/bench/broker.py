@@ -58,8 +58,10 @@ class Broker:
         self.directory = _broker_directory()
         self.config = os.path.join(self.directory, "mosquitto.conf")
         with open(self.config, "w", encoding="utf-8") as f:
+            # max_queued_messages 0: no cap (the default 1000 would silently drop a long backlog queued
+            # for a receiver that is away).
             f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\n"
-                    "log_dest none\n" % (self.port, self.directory))
+                    "max_queued_messages 0\nlog_dest none\n" % (self.port, self.directory))
         self.proc: subprocess.Popen | None = None
 
     @property

@@ -1,0 +1,98 @@
+"""The commissioning record: what the installer found, set and measured on site, in one JSON file.
+
+Every `gaslatch commission` command adds to it; `commission report` turns it into the document the
+inspector and the owner sign. Written atomically, so a crash mid-visit never loses what was recorded.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import json
+import os
+from typing import Any
+
+RECORD_FORMAT = 1
+DEFAULT_PATH = "commissioning.json"
+FILE_MODE = 0o640
+
+# Limits the tests are judged against, and where each comes from (docs/commissioning.md).
+LIMITS_S = {
+    "time_to_alarm": 30.0,  # GB 15322.1 / GB 16808: a detector alarms within 30 s of test gas
+    "recovery": 60.0,  # back to normal within 60 s of removing the gas
+    "linkage": 3.0,  # valve, fan and sounder act within 3 s of the alarm (CJJ/T 146 linkage)
+    "open_line_fault": 100.0,  # a broken detector line shows as a fault within 100 s (GB 16808 / GB 50166)
+}
+
+EMPTY = {
+    "format": RECORD_FORMAT,
+    "site": {},  # name, address, owner
+    "unit": {},  # name, serial, software version
+    "installer": {},  # name, company, licence
+    "bus": {},  # port, baud, parity, stop_bits, scan results and health
+    "detectors": {},  # name -> address, profile, model, location, gas, set points, calibrations, bump_tests
+    "valve_tests": [],
+    "interlock_tests": [],
+    "schedule": None,
+    "config": None,  # path, sha256, pushed_at
+    "log": [],  # (utc, command, summary) of every command run, in order
+}
+
+
+class RecordError(Exception):
+    """The record file cannot be read or written; the message names the file."""
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class Record:
+    """A commissioning record in memory; save() writes it back atomically."""
+
+    def __init__(self, path: str, data: dict | None = None):
+        self.path = path
+        self.data = copy.deepcopy(EMPTY) if data is None else data
+
+    @classmethod
+    def load(cls, path: str = DEFAULT_PATH) -> "Record":
+        """The record at path, or a new empty one if the file does not exist yet."""
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        except FileNotFoundError:
+            return cls(path)
+        except (OSError, ValueError) as err:
+            raise RecordError("cannot read the commissioning record %s: %s" % (path, err)) from None
+        if not isinstance(data, dict) or data.get("format") != RECORD_FORMAT:
+            raise RecordError("%s is not a gaslatch commissioning record (format %r)" % (path, RECORD_FORMAT))
+        for key, value in EMPTY.items():
+            data.setdefault(key, copy.deepcopy(value))
+        return cls(path, data)
+
+    def save(self) -> None:
+        temp = "%s.%d.tmp" % (self.path, os.getpid())
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(self.data, f, indent=2, sort_keys=True, ensure_ascii=False)
+                f.write("\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temp, self.path)
+        except OSError as err:
+            raise RecordError("cannot write the commissioning record %s: %s" % (self.path, err)) from None
+
+    def detector(self, name: str) -> dict:
+        """The detector's entry, created empty when new."""
+        return self.data["detectors"].setdefault(name, {"calibrations": [], "bump_tests": []})
+
+    def note(self, command: str, summary: str) -> None:
+        """One line of the visit's log: which command ran and what it concluded."""
+        self.data["log"].append({"utc": utc_now(), "command": command, "summary": summary})
+
+    def add(self, section: str, entry: dict[str, Any]) -> None:
+        """Appends entry (stamped with utc) to a list section: valve_tests, interlock_tests."""
+        entry = dict(entry)
+        entry.setdefault("utc", utc_now())
+        self.data[section].append(entry)
