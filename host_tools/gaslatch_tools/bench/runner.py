@@ -10,6 +10,7 @@ from __future__ import annotations
 import grp
 import json
 import os
+import random
 import shutil
 import tempfile
 import threading
@@ -236,7 +237,9 @@ class BenchRun:
             self._stop.wait(max(0.0, next_t - self.now()))
 
     def _play_timeline(self) -> None:
-        queue = sorted(((a["at_s"], i, a) for i, a in enumerate(self.scenario["timeline"])), key=lambda x: x[:2])
+        rng = random.Random(self.scenario["seed"])
+        queue = sorted(((a["at_s"] + rng.uniform(0.0, a.get("random_within_s", 0.0)), i, a)
+                        for i, a in enumerate(self.scenario["timeline"])), key=lambda x: x[:2])
         serial = len(queue)
         while queue:
             at_s, _, action = queue.pop(0)

@@ -61,8 +61,11 @@ _ACTIONS = {
     "valve_manual_open": ({}, [], "A person re-latches a valve that opens only by hand."),
     "fan_fault": ({"fault": {"type": "string"}, "on": {"type": "boolean"}}, ["fault"], "A fault of the fan."),
     "power_cut": ({"restart_after_s": {"type": "number", "minimum": 0, "maximum": 600},
-                   "detectors_too": {"type": "boolean"}}, [],
-                  "SIGKILL the controller and drop its outputs; power back after restart_after_s (default 2 s)."),
+                   "detectors_too": {"type": "boolean"},
+                   "random_within_s": {"type": "number", "minimum": 0, "maximum": 600}}, [],
+                  "SIGKILL the controller and drop its outputs; power back after restart_after_s (default 2 s). "
+                  "With random_within_s the cut comes at a random instant in at_s .. at_s + random_within_s "
+                  "(repeatable for the scenario's seed)."),
     "broker": ({"state": {"enum": ["down", "up"]}}, ["state"], "Stop or restart the MQTT broker."),
     "command": ({"cmd": {"enum": ["silence", "inhibit", "end_inhibit", "reset", "status"]},
                  "args": {"type": "object"}}, ["cmd"],
@@ -246,9 +249,10 @@ def check(doc: Any, source: str = "scenario") -> dict:
             raise ScenarioError("%s: no detector %s" % (where, action["detector"]))
         if "bus" in action and action["bus"] not in scenario["buses"]:
             raise ScenarioError("%s: no bus %s" % (where, action["bus"]))
-        if action["at_s"] > scenario["duration_s"]:
+        latest_s = action["at_s"] + action.get("random_within_s", 0)
+        if latest_s > scenario["duration_s"]:
             raise ScenarioError("%s: at_s %g is after the end (duration_s %g)"
-                                % (where, action["at_s"], scenario["duration_s"]))
+                                % (where, latest_s, scenario["duration_s"]))
         if action["do"] == "broker" and not scenario["uplink"]:
             raise ScenarioError("%s: a broker action needs uplink: true" % where)
         if "label" in action:
