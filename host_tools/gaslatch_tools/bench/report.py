@@ -81,15 +81,19 @@ def plot(result, path: str) -> None:
                                                 gridspec_kw={"height_ratios": [3, 2, 1.2]})
     fig.suptitle("%s — %s" % (result.name, "PASS" if result.passed else "FAIL"))
     detectors = result.config.get("detectors", {}) if result.config else {}
+    thresholds: dict[tuple, list[str]] = {}
     for name in sorted(result.gases):
         series = trace.signals.get("gas:" + name, [])
         if series:
             ax_gas.step([t for t, _ in series], [v for _, v in series], where="post", label=name)
         det = detectors.get(name, {})
-        for key, style in (("high_alarm_pct_lel", "--"), ("low_alarm_pct_lel", ":")):
+        for key in ("high_alarm_pct_lel", "low_alarm_pct_lel"):
             if det.get(key) is not None:
-                ax_gas.axhline(det[key], linestyle=style, linewidth=0.8, color="grey")
-                ax_gas.text(duration, det[key], " %s %s" % (name, key.split("_")[0]), fontsize=7, va="center")
+                thresholds.setdefault((key.split("_")[0], det[key]), []).append(name)
+    for (kind, level), names in sorted(thresholds.items()):
+        ax_gas.axhline(level, linestyle="--" if kind == "high" else ":", linewidth=0.8, color="grey")
+        who = "" if len(names) == len(result.gases) else " (%s)" % ", ".join(names)
+        ax_gas.text(duration, level, " %s %g%s" % (kind, level, who), fontsize=7, va="center")
     ax_gas.set_ylabel("gas reported, %LEL")
     if result.gases:
         ax_gas.legend(loc="upper left", fontsize=8)
