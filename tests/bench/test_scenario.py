@@ -99,3 +99,11 @@ def test_docs_bench_lists_every_library_scenario():
     with open(docs, encoding="utf-8") as f:
         text = f.read()
     assert sorted(name for name in names() if "| `%s` |" % name not in text) == []
+
+
+def test_on_and_off_in_a_scenario_file_are_words_not_booleans(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\nsummary: x\nduration_s: 5\ndetectors: {d1: {address: 1}}\n"
+                    "timeline: [{at_s: 1, do: detector_fault, detector: d1, fault: sensor_fault, on: false}]\n"
+                    "expect: [{name: e, never: {event: {type: trip}}}]\n")
+    assert S.load(str(path))["timeline"][0]["on"] is False

@@ -111,3 +111,16 @@ def test_delivery_fails_on_a_missing_event_and_ignores_events_after_the_check():
     assert not outcome.passed and "1 missing (first seq 2)" in outcome.detail
     trace.delivered.append({"seq": 2, "id": "u-2", "t_s": 1.0})
     assert evaluate({"name": "d", "all_events_delivered": True}, trace, {}, 10).passed
+
+
+def test_at_most_not_before_and_reason_narrow_an_event_expectation():
+    trace = Trace()
+    trace.events = [{"t_s": 2.0, "type": "trip", "reason": "gas: d1 high alarm"},
+                    {"t_s": 3.0, "type": "trip", "reason": "already latched; new: d2 high alarm"}]
+    one = {"name": "one trip", "after": {"at_s": 0}, "then": {"event": {"type": "trip"}}, "within_s": 5, "at_most": 1}
+    assert not evaluate(one, trace, {}, 10).passed
+    first = dict(one, then={"event": {"type": "trip", "reason_contains": "gas: d1"}})
+    assert evaluate(first, trace, {}, 10).passed
+    early = dict(first, not_before_s=2.5)
+    outcome = evaluate(early, trace, {}, 10)
+    assert not outcome.passed and "sooner than" in outcome.detail

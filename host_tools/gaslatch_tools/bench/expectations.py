@@ -53,7 +53,7 @@ def trigger_time(trigger: dict, trace: Trace, gases: dict[str, GasModel], durati
 
 
 def _pattern_text(pattern: dict) -> str:
-    return " ".join("%s=%s" % (k, pattern[k]) for k in sorted(pattern))
+    return " ".join(("reason~%r" if k == "reason_contains" else k + "=%s") % pattern[k] for k in sorted(pattern))
 
 
 def _condition_text(condition: dict) -> str:
@@ -119,12 +119,20 @@ def _then_within(expectation: dict, trace: Trace, gases: dict[str, GasModel], du
             return Outcome(name, False, None, limit_s, "%s: after %s (%.3f s) %d of %d seen" % (
                 text, trigger_text, start_s, len(found), needed))
         measured = max(0.0, found[needed - 1]["t_s"] - start_s)
+        in_window = [e for e in found if e["t_s"] <= start_s + limit_s]
+        if "at_most" in expectation and len(in_window) > expectation["at_most"]:
+            return Outcome(name, False, measured, limit_s, "%s: %d within %g s of %s, at most %d allowed" % (
+                text, len(in_window), limit_s, trigger_text, expectation["at_most"]))
     else:
         signal, test = _signal_test(condition)
         t_s = trace.first_time(signal, test, start_s)
         if t_s is None:
             return Outcome(name, False, None, limit_s, "%s never seen after %s (%.3f s)" % (text, trigger_text, start_s))
         measured = t_s - start_s
+    not_before_s = expectation.get("not_before_s")
+    if not_before_s is not None and measured < not_before_s:
+        return Outcome(name, False, measured, limit_s, "%s %.3f s after %s: sooner than the %g s it must wait" % (
+            text, measured, trigger_text, not_before_s))
     return Outcome(name, measured <= limit_s, measured, limit_s, "%s %.3f s after %s (limit %g s)" % (
         text, measured, trigger_text, limit_s))
 

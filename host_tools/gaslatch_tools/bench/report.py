@@ -85,6 +85,7 @@ def plot(result, path: str) -> None:
     for name in sorted(result.gases):
         series = trace.signals.get("gas:" + name, [])
         if series:
+            series = series + [(max(duration, series[-1][0]), series[-1][1])]  # a value holds to the end
             ax_gas.step([t for t, _ in series], [v for _, v in series], where="post", label=name)
         det = detectors.get(name, {})
         for key in ("high_alarm_pct_lel", "low_alarm_pct_lel"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 from typing import Any
 
 import jsonschema
@@ -166,7 +167,12 @@ SCHEMA: dict[str, Any] = {
                 "holds": _CONDITION,
                 "from_s": _TIME,
                 "to_s": _TIME,
-                "count": {"type": "integer", "minimum": 0},
+                "count": {"type": "integer", "minimum": 0,
+                          "description": "then with an event: at least this many matching events."},
+                "at_most": {"type": "integer", "minimum": 0,
+                            "description": "then with an event: no more than this many in the window."},
+                "not_before_s": {"type": "number", "minimum": 0,
+                                 "description": "then: failing if the condition came sooner than this."},
                 "all_events_delivered": {"type": "boolean"},
             },
             "oneOf": [{"required": ["then", "within_s"]}, {"required": ["never"]}, {"required": ["holds"]},
@@ -176,7 +182,8 @@ SCHEMA: dict[str, Any] = {
         "event_match": {"type": "object", "additionalProperties": False, "minProperties": 1,
                         "description": "An event whose fields equal these (docs/events.md).",
                         "properties": {"type": {"type": "string"}, "source": {"type": "string"},
-                                       "state": {"type": "string"}, "severity": {"type": "string"}}},
+                                       "state": {"type": "string"}, "severity": {"type": "string"},
+                                       "reason_contains": {"type": "string"}}},
     },
 }
 
@@ -202,11 +209,22 @@ def find(name_or_path: str) -> str:
                         % name_or_path)
 
 
+class _Yaml12Loader(yaml.SafeLoader):
+    """YAML with only true/false as booleans (YAML 1.2): `on: false` is the key "on", not True."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Yaml12Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                    list("tTfF"))
+
+
 def load(path: str) -> dict:
     """The scenario at path, checked; defaults filled in (start, buses, profiles, seed)."""
     try:
         with open(path, encoding="utf-8") as f:
-            doc = json.load(f) if path.endswith(".json") else yaml.safe_load(f)
+            doc = json.load(f) if path.endswith(".json") else yaml.load(f, Loader=_Yaml12Loader)  # noqa: S506
     except (OSError, ValueError, yaml.YAMLError) as err:
         raise ScenarioError("%s: cannot read the scenario: %s" % (path, err)) from None
     return check(doc, path)

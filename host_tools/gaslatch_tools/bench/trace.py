@@ -37,8 +37,14 @@ def parse_journal_event(line: str) -> dict | None:
 
 
 def matches(record: dict, pattern: dict) -> bool:
-    """The record's fields equal every field of pattern."""
-    return all(record.get(key) == value for key, value in pattern.items())
+    """The record's fields equal every field of pattern; reason_contains: its reason holds that text."""
+    for key, value in pattern.items():
+        if key == "reason_contains":
+            if value not in str(record.get("reason") or ""):
+                return False
+        elif record.get(key) != value:
+            return False
+    return True
 
 
 class Trace:
