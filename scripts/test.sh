@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test on a fresh machine: installs what it needs (Node.js and mosquitto via apt when root
-# and missing, a Python venv, the MicroPython npm package), checks generated docs are current, then pytest.
+# Runs every test on a fresh machine: installs what it needs (Node.js, mosquitto, PostgreSQL and
+# poppler-utils via apt when root and missing, a Python venv, the MicroPython npm package), checks the
+# generated docs are current, then pytest: the tests one at a time, the HIL scenarios side by side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,15 @@ if ! compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null; then
         apt-get install -y postgresql || { apt-get update && apt-get install -y postgresql; }
     else
         echo "PostgreSQL (the server the platform tests start) is needed: apt-get install postgresql" >&2
+        exit 1
+    fi
+fi
+# pdftotext (poppler-utils): the commissioning report's tests read the PDF back.
+if ! command -v pdftotext >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get install -y poppler-utils || { apt-get update && apt-get install -y poppler-utils; }
+    else
+        echo "poppler-utils (pdftotext, for the report tests) is needed: apt-get install poppler-utils" >&2
         exit 1
     fi
 fi

@@ -328,7 +328,7 @@ def test_the_thread_answers_the_controllers_own_gpio_lines(tmp_path):
         "unit": {"site": "s", "name": "u"},
         "detectors": {"boiler": {"kind": "contact", "line": "gas_contact"}},
         "valve": {"feedback": "both", "travel_s": 1},
-        "fan": {"proving": True},
+        "fan": {"mode": "continuous", "proving": True},
         "interlocks": {"fire_input": True},
         "gpio": {"backend": "sim", "sim_dir": str(tmp_path / "gpio"), "debounce_ms": 0},
         "lines": {"valve": {"pin": 17}, "fan": {"pin": 18}, "reset_button": {"pin": 5},

@@ -805,3 +805,17 @@ def test_too_many_detectors_on_one_bus_for_the_alarm_budget_is_reported_at_the_b
 def test_a_slow_poll_interval_alone_can_break_the_alarm_budget():
     problem = only_problem(with_detectors(hood2=modbus(2, poll_interval_ms=6000)))
     assert problem.path == "$.buses.rs485a"
+
+
+def test_airflow_proving_with_a_fan_that_runs_only_in_an_alarm_is_refused():
+    """Found on the bench: such a kitchen can never open its gas (the fan never proves airflow)."""
+    from gaslatch.core.config import load_config
+
+    doc = json.loads((Path(__file__).resolve().parents[2] / "docs" / "examples" / "kitchen.json").read_text())
+    kinds = {"cn-generic": "modbus", "analog-ne43": "analog", "contact-dry": "contact"}
+    load_config(doc, kinds)
+    bad = copy.deepcopy(doc)
+    bad["fan"]["mode"] = "alarm"
+    with pytest.raises(ConfigError) as caught:
+        load_config(bad, kinds)
+    assert "$.fan.proving" in str(caught.value) and "continuous" in str(caught.value)

@@ -178,6 +178,22 @@ def valve(draw):
 
 
 @st.composite
+def fan(draw):
+    section = {}
+    proving = draw(st.booleans())
+    # airflow proving needs a fan that runs whenever the gas is on (a rule beyond the schema)
+    modes = ["continuous"] if proving else config_schema.FAN_MODES
+    maybe(draw, section, "mode", st.sampled_from(modes))
+    if proving:
+        section["mode"] = "continuous"
+    maybe(draw, section, "run_on_s", integers(0, config_schema.MAX_FAN_RUN_ON_S))
+    put(draw, section, "proving", proving, False)
+    maybe(draw, section, "proving_grace_s",
+          integers(config_schema.MIN_FAN_PROVING_GRACE_S, config_schema.MAX_FAN_PROVING_GRACE_S))
+    return section
+
+
+@st.composite
 def schedule(draw):
     section = {}
     enabled = draw(st.booleans())
@@ -206,12 +222,7 @@ def valid_configs(draw):
         "period_ms": integers(constants.MIN_SCAN_PERIOD_MS, constants.MAX_SCAN_PERIOD_MS)}))
     maybe(draw, doc, "alarm", alarm())
     maybe(draw, doc, "valve", valve())
-    maybe(draw, doc, "fan", st.fixed_dictionaries({}, optional={
-        "mode": st.sampled_from(config_schema.FAN_MODES),
-        "run_on_s": integers(0, config_schema.MAX_FAN_RUN_ON_S),
-        "proving": st.booleans(),
-        "proving_grace_s": integers(config_schema.MIN_FAN_PROVING_GRACE_S, config_schema.MAX_FAN_PROVING_GRACE_S),
-    }))
+    maybe(draw, doc, "fan", fan())
     maybe(draw, doc, "sounder", st.fixed_dictionaries({}, optional={
         "silence_s": integers(config_schema.MIN_SILENCE_S, constants.MAX_SILENCE_S)}))
     maybe(draw, doc, "interlocks", st.fixed_dictionaries({}, optional={

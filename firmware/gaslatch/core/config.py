@@ -306,6 +306,19 @@ def _valve_rules(rules):
                   'write "startup": "manual_reset"; auto-arm is only for a hold valve that is reopened by hand')
 
 
+def _fan_rules(rules):
+    fan = _section(rules.config, "fan")
+    path = child_path(ROOT, "fan")
+    proving = rules.get(fan, "proving", lambda value: isinstance(value, bool), child_path(path, "proving"))
+    mode = rules.get(fan, "mode", lambda value: isinstance(value, str), child_path(path, "mode"))
+    if proving and mode == "alarm":
+        rules.add(child_path(path, "proving"),
+                  'airflow proving needs the fan running whenever the gas is on, but fan mode "alarm" runs it '
+                  "only in an alarm: the gas could never be opened",
+                  'write "mode": "continuous" (BS 6173: gas only with proven extract ventilation), or '
+                  '"proving": false if no airflow switch is wired')
+
+
 def _schedule_rules(rules):
     schedule = _section(rules.config, "schedule")
     path = child_path(ROOT, "schedule")
@@ -368,6 +381,7 @@ def semantic_problems(doc, config, structural, profile_kinds=None):
     _alarm_rules(rules)
     _bus_latency_rules(rules)
     _valve_rules(rules)
+    _fan_rules(rules)
     _schedule_rules(rules)
     _zone_rules(rules)
     return rules.out
