@@ -124,3 +124,14 @@ def test_at_most_not_before_and_reason_narrow_an_event_expectation():
     early = dict(first, not_before_s=2.5)
     outcome = evaluate(early, trace, {}, 10)
     assert not outcome.passed and "sooner than" in outcome.detail
+
+
+def test_a_line_trigger_starts_at_the_first_change_to_that_level():
+    trace = Trace()
+    trace.record(-1.0, "line:fan_proven", True)
+    trace.record(5.0, "line:fan_proven", False)
+    trace.record(0.0, "line:valve", True)
+    trace.record(8.5, "line:valve", False)
+    outcome = evaluate({"name": "gas closed after airflow lost", "after": {"line": "fan_proven", "is": False},
+                        "then": {"line": "valve", "is": False}, "within_s": 4}, trace, {}, 10)
+    assert outcome.passed and abs(outcome.measured_s - 3.5) < 1e-9

@@ -49,6 +49,14 @@ def trigger_time(trigger: dict, trace: Trace, gases: dict[str, GasModel], durati
     if "event" in trigger:
         found = trace.events_matching(trigger["event"])
         return (found[0]["t_s"] if found else None), "event %s" % _pattern_text(trigger["event"])
+    if "line" in trigger:
+        signal, test = _signal_test(trigger)
+        t_s = trace.first_time(signal, test, 0.0)
+        if t_s == 0.0 and test(trace.value_at(signal, 0.0)):
+            # already so at t=0: the trigger is the first change to that level after it
+            t_s = next((t for t, v in trace.signals.get(signal, []) if t > 0.0 and test(v)
+                        and not test(trace.value_at(signal, t - 1e-9))), None)
+        return t_s, _condition_text(trigger)
     return 0.0, "t=0"
 
 

@@ -99,7 +99,7 @@ def plot(result, path: str) -> None:
     if result.gases:
         ax_gas.legend(loc="upper left", fontsize=8)
     rows = [(VALVE_POSITION, "valve position (1 = open)")] + [("line:" + name, name) for name in OUTPUT_LINES] + [
-        ("line:power", "controller power")]
+        ("line:fan_proven", "fan airflow proven"), ("line:power", "controller power")]
     ticks = []
     for offset, (signal, label) in enumerate(rows):
         series = trace.signals.get(signal, [])

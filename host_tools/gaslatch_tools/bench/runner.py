@@ -202,13 +202,16 @@ class BenchRun:
         """Every detector normal, then the reset press that opens the valve, all before t=0."""
         self.progress("arming: waiting for every detector, then pressing reset")
         deadline = -0.5
+        proving = self.config["fan"]["proving"]
         while self.now() < deadline:
             status = self._status()
-            if status and all(d["state"] == "normal" for d in status["detectors"].values()):
+            if (status and all(d["state"] == "normal" for d in status["detectors"].values())
+                    and (not proving or self.kitchen.fan.proven)):
                 break
             self._stop.wait(0.05)
         else:
-            raise BenchError("arming: the detectors were not all normal before t=0: %s" % (
+            raise BenchError("arming: the detectors were not all normal%s before t=0: %s" % (
+                " and the fan proven" if proving else "",
                 {n: d["state"] for n, d in (self._status() or {"detectors": {}})["detectors"].items()}))
         self.kitchen.press("reset_button", hold_s=DEFAULT_HOLD_S)
         while self.now() < deadline + 0.4:

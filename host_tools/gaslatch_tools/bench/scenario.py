@@ -85,13 +85,16 @@ def _action_schema(name: str, spec: tuple) -> dict:
 _TRIGGER = {
     "type": "object",
     "description": "When the clock of an expectation starts: a time, a detector's reported gas crossing a "
-                   "level, a labelled timeline action, or the first matching event.",
+                   "level, a labelled timeline action, the first matching event, or the first time a line "
+                   "(output or input, e.g. fan_proven) has a level after t=0.",
     "properties": {
         "at_s": _TIME,
         "detector": {"type": "string"},
         "reaches_pct": _PCT,
         "action": _NAME,
         "event": {"$ref": "#/$defs/event_match"},
+        "line": {"type": "string"},
+        "is": {"type": "boolean"},
     },
     "additionalProperties": False,
     "minProperties": 1,
@@ -282,6 +285,8 @@ def check(doc: Any, source: str = "scenario") -> dict:
             raise ScenarioError("%s: no timeline action is labelled %s" % (where, trigger["action"]))
         if "reaches_pct" in trigger and trigger.get("detector") not in scenario["detectors"]:
             raise ScenarioError("%s: reaches_pct needs the detector it is about" % where)
+        if ("line" in trigger) != ("is" in trigger):
+            raise ScenarioError("%s: a line trigger needs both line and is" % where)
         condition = expectation.get("then") or expectation.get("never") or expectation.get("holds") or {}
         if ("line" in condition) != ("is" in condition):
             raise ScenarioError("%s: a line condition needs both line and is" % where)
