@@ -171,6 +171,10 @@ def test_fan_failure_closes_gas_in_bs6173_mode():
     k.run(1500)
     assert not k.valve_open
     assert k.events_of("interlock")[-1]["source"] == "ventilation"
+    assert k.outputs["fault_relay"] is False, "a dead extract fan is a fault the panel must see"
+    k.inputs["fan_proven"] = True
+    k.run(500)
+    assert k.outputs["fault_relay"] is True and not k.valve_open, "airflow back: healthy, but gas stays off"
 
 
 def test_schedule_closes_valve_outside_attended_hours_and_never_opens_it():

@@ -25,7 +25,7 @@ class KitchenMachine(RuleBasedStateMachine):
         doc = config_doc(
             n_detectors=len(NAMES),
             interlocks={"fire_input": fire, "estop_input": True},
-            fan={"proving": proving, "proving_grace_s": 5},
+            fan={"mode": "continuous" if proving else "alarm", "proving": proving, "proving_grace_s": 5},
             inhibit={"max_minutes": INHIBIT_MAX_MIN},
         )
         self.k = Kitchen(doc)

@@ -442,10 +442,12 @@ class Safety:
         return False
 
     def _healthy(self, detectors):
+        """The fault relay: no blind detector, no valve fault, and proven extract airflow where it is
+        required (a dead fan closes the gas; the relay tells the panel why it needs a person)."""
         for name in sorted(detectors):
             if detectors[name].blind:
                 return False
-        return not self.valve_fault
+        return not self.valve_fault and not self.interlocks[INTERLOCK_VENTILATION]
 
     def status(self, now_ms):
         """A snapshot for `gaslatch status` and the uplink's retained state."""
