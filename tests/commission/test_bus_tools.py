@@ -28,7 +28,8 @@ from gaslatch_tools.bench.emulated_bus import EmulatedBus
 from gaslatch_tools.bench.emulated_detector import EmulatedDetector
 from gaslatch_tools.bench.gas_model import GasModel
 from gaslatch_tools.commission.bus_client import BusClient, BusError
-from gaslatch_tools.commission.bus_tools import Steadiness, parse_addresses, parse_bauds, parse_parities
+from gaslatch_tools.commission.bus_scan import parse_addresses, parse_bauds, parse_parities
+from gaslatch_tools.commission.calibration import Steadiness
 from gaslatch_tools.commission.cli import commission
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
