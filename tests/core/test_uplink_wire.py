@@ -114,6 +114,111 @@ def test_reply_payload_carries_id_verdict_and_message():
         b'{"id":null,"ok":false,"message":"not allowed remotely: only a person on site can reopen the gas"}')
 
 
+@given(st.one_of(st.text(), st.text(st.characters(max_codepoint=0x80)),
+                 st.text(st.characters(blacklist_categories=()))))  # lone surrogates too
+def test_the_json_string_shortcut_gives_the_events_escaper_bytes(text):
+    assert W.json_string(text) == E.encode_str(text)
+
+
+# ---- state and telemetry payloads ----
+
+def _snapshot(**changes):
+    snapshot = {"latched": True, "trip_reason": "gas: hood1 high alarm", "valve_fault": "",
+                "outputs": {"valve": False, "fan": True, "sounder": True, "beacon": True, "fault_relay": True},
+                "interlocks": {"fire_alarm": False, "emergency_stop": False, "ventilation": False},
+                "inhibits": {"hood2": 600}, "silenced_s": None, "schedule": "attended",
+                "detectors": {"hood1": {"state": "high_alarm", "centi_pct_lel": 2710},
+                              "hood2": {"state": "warmup", "centi_pct_lel": None}},
+                "clock_synced": False}
+    snapshot.update(changes)
+    return snapshot
+
+
+def _readings(**changes):
+    readings = {"ts": "2026-11-24T21:50:41.123Z", "t_ms": 123456, "clock_synced": True,
+                "centi_pct_lel": {"hood2": None, "hood1": 2710}}
+    readings.update(changes)
+    return readings
+
+
+def test_state_payload_has_fixed_keys_in_order_and_sorted_nested_keys():
+    assert W.encode_state(_snapshot()) == (
+        b'{"latched":true,"trip_reason":"gas: hood1 high alarm","valve_fault":"","outputs":{"beacon":true,'
+        b'"fan":true,"fault_relay":true,"sounder":true,"valve":false},"interlocks":{"emergency_stop":false,'
+        b'"fire_alarm":false,"ventilation":false},"inhibits":{"hood2":600},"silenced_s":null,"schedule":"attended",'
+        b'"detectors":{"hood1":{"centi_pct_lel":2710,"state":"high_alarm"},"hood2":{"centi_pct_lel":null,'
+        b'"state":"warmup"}},"clock_synced":false}')
+
+
+def test_state_payload_ignores_extra_keys_of_the_snapshot_and_its_detectors():
+    detectors = {"hood1": {"state": "normal", "centi_pct_lel": 0, "since_ms": 5}}
+
+    assert W.encode_state(_snapshot(detectors=detectors, scan={"p99_us": 40})) == \
+        W.encode_state(_snapshot(detectors={"hood1": {"state": "normal", "centi_pct_lel": 0}}))
+
+
+def test_telemetry_payload_is_compact_with_fixed_keys():
+    assert W.encode_telemetry(_readings()) == (
+        b'{"ts":"2026-11-24T21:50:41.123Z","t_ms":123456,"clock_synced":true,"centi_pct_lel":{"hood1":2710,'
+        b'"hood2":null}}')
+
+
+@pytest.mark.parametrize("key", W.STATE_FIELDS)
+def test_a_state_snapshot_without_a_field_is_refused_naming_it(key):
+    snapshot = _snapshot()
+    del snapshot[key]
+
+    with pytest.raises(ValueError, match=key):
+        W.encode_state(snapshot)
+
+
+@pytest.mark.parametrize("changes, named", [
+    ({"latched": 1}, "latched"), ({"trip_reason": None}, "trip_reason"), ({"schedule": 3}, "schedule"),
+    ({"outputs": {"valve": 0}}, "outputs.valve"), ({"outputs": [("valve", True)]}, "outputs"),
+    ({"interlocks": {1: True}}, "interlocks"), ({"inhibits": {"hood1": -1}}, "inhibits.hood1"),
+    ({"inhibits": {"hood1": True}}, "inhibits.hood1"), ({"silenced_s": 1.5}, "silenced_s"),
+    ({"detectors": {"hood1": {"state": "normal"}}}, "detectors.hood1"),
+    ({"detectors": {"hood1": {"state": "normal", "centi_pct_lel": 25.5}}}, "detectors.hood1"),
+    ({"detectors": {"hood1": {"state": None, "centi_pct_lel": 0}}}, "detectors.hood1"),
+])
+def test_a_state_snapshot_with_a_wrong_type_is_refused_naming_the_field(changes, named):
+    with pytest.raises(ValueError, match=named.replace(".", r"\.")):
+        W.encode_state(_snapshot(**changes))
+
+
+@pytest.mark.parametrize("changes, named", [
+    ({"ts": None}, "ts"), ({"t_ms": "1"}, "t_ms"), ({"t_ms": False}, "t_ms"), ({"clock_synced": None}, "clock_synced"),
+    ({"centi_pct_lel": {"hood1": 27.1}}, "centi_pct_lel.hood1"), ({"centi_pct_lel": None}, "centi_pct_lel"),
+])
+def test_telemetry_with_a_wrong_type_is_refused_naming_the_field(changes, named):
+    with pytest.raises(ValueError, match=named.replace(".", r"\.")):
+        W.encode_telemetry(_readings(**changes))
+
+
+names = st.text(min_size=1, max_size=12)
+readings_values = st.one_of(st.none(), st.integers())
+
+
+@given(st.dictionaries(names, st.fixed_dictionaries({"state": st.text(), "centi_pct_lel": readings_values})),
+       st.dictionaries(names, st.integers(min_value=0)), st.text(), st.one_of(st.none(), st.text()))
+def test_state_payload_round_trips_any_names_texts_and_readings(detectors, inhibits, reason, schedule):
+    snapshot = _snapshot(detectors=detectors, inhibits=inhibits, trip_reason=reason, schedule=schedule)
+    payload = W.encode_state(snapshot)
+
+    assert payload.isascii()
+    assert json.loads(payload) == snapshot
+    assert W.encode_state(json.loads(payload)) == payload  # decoding and encoding again gives the same bytes
+
+
+@given(st.dictionaries(names, readings_values), st.integers(), st.booleans())
+def test_telemetry_payload_round_trips_any_readings(centi_pct_lel, t_ms, synced):
+    readings = _readings(centi_pct_lel=centi_pct_lel, t_ms=t_ms, clock_synced=synced)
+    payload = W.encode_telemetry(readings)
+
+    assert json.loads(payload) == readings
+    assert list(json.loads(payload)) == list(W.TELEMETRY_FIELDS)
+
+
 # ---- HMAC ----
 
 @given(st.binary(max_size=200), st.binary(max_size=300))
@@ -282,7 +387,14 @@ def test_arbitrary_json_never_raises(value, now_s):
 
 # ---- MicroPython agreement ----
 
-def test_micropython_produces_the_same_event_reply_hmac_and_command_bytes():
+STATE = _snapshot(trip_reason="灶台 🔥", detectors={"z9": {"state": "normal", "centi_pct_lel": -5},
+                                                     "a1": {"state": "fault", "centi_pct_lel": None}},
+                  inhibits={"b": 1, "a": 2})
+READINGS = _readings(centi_pct_lel={"z9": 1, "a1": None, "m": 2 ** 40})
+TEXTS = ["plain text 25.50 %LEL", 'q"', "b\\", "c\x01", "d\x7f", "e\n\t", "", "灶", "\U0001f525", "x/y"]
+
+
+def test_micropython_produces_the_same_event_reply_hmac_command_state_and_telemetry_bytes():
     rows = [_row(), _row(type=E.DETECTOR, source="hood1", value=2710, clock_synced=False, reason='灶台 "x"\n🔥\x7f')]
     keys = [b"", b"Jefe", bytes(range(100))]
     script = (
@@ -299,7 +411,10 @@ def test_micropython_produces_the_same_event_reply_hmac_and_command_bytes():
         "seen = {}\n"
         "print(tuple(W.verify_command(payload, b'k', %d, seen)))\n"
         "print(tuple(W.verify_command(payload, b'k', %d, seen))[4])\n"
-    ) % (rows, keys, NOW_S, NOW_S, NOW_S)
+        "print(binascii.hexlify(W.encode_state(%r)).decode())\n"
+        "print(binascii.hexlify(W.encode_telemetry(%r)).decode())\n"
+        "print(repr([W.json_string(t) for t in %r]))\n"
+    ) % (rows, keys, NOW_S, NOW_S, NOW_S, STATE, READINGS, TEXTS)
 
     out = run_micropython(script).splitlines()
 
@@ -308,6 +423,8 @@ def test_micropython_produces_the_same_event_reply_hmac_and_command_bytes():
     expected.append(W.encode_reply("cmd-1", False, W.NOT_ALLOWED_REASON).hex())
     expected += [hmac.new(key, b"what do ya want for nothing?", hashlib.sha256).hexdigest() for key in keys]
     expected.append(payload.hex())
-    assert out[:-2] == expected
-    assert ast.literal_eval(out[-2]) == (True, "silence", {"duration_s": 300, "who": "张"}, "cmd-9", "")
-    assert out[-1] == "replayed: id already seen"
+    assert out[:-5] == expected
+    assert ast.literal_eval(out[-5]) == (True, "silence", {"duration_s": 300, "who": "张"}, "cmd-9", "")
+    assert out[-4] == "replayed: id already seen"
+    assert out[-3:-1] == [W.encode_state(STATE).hex(), W.encode_telemetry(READINGS).hex()]
+    assert ast.literal_eval(out[-1]) == [E.encode_str(t) for t in TEXTS]

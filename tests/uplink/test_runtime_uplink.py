@@ -54,6 +54,10 @@ def test_unit_reports_events_and_obeys_only_safe_signed_commands(tmp_path, broke
         wait_until(lambda: any(t.endswith("/cmd/reply") and b"c-close" in p for t, p in received), 10,
                    what="the reply to close_valve")
         assert any(t.endswith("/state") for t, _ in received)
+        telemetry = wait_until(lambda: [p for t, p in received if t.endswith("/telemetry")], 10,
+                               what="telemetry from the running unit")
+        assert sorted(json.loads(telemetry[0])["centi_pct_lel"]) == ["d1", "d2"]
+        assert any("uplink: connected to %s:%d" % (broker.host, broker.port) in line for line in unit.lines)
     finally:
         unit.stop(signal.SIGTERM)
         client.loop_stop()

@@ -11,8 +11,8 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from gaslatch.core import uplink_wire as W
-from gaslatch.unit.event_store import EventStore
-from gaslatch.unit.uplink import Uplink, backoff_delay_s
+from gaslatch.unit.event_store import EventStore, StoreError
+from gaslatch.unit.uplink import Uplink, backoff_delay_s, connect_problem
 from tests.unit.waiting import wait_until
 
 SITE = "site1"
@@ -194,15 +194,32 @@ def test_status_is_online_with_offline_as_last_will(broker, tmp_path, store, pla
     wait_until(lambda: platform.on("status")[-1:] == [b"offline"], 10, what="offline on close")
 
 
+def snapshot(latched: bool = False, reading: int | None = 0) -> dict:
+    """A state snapshot as the runtime hands it over."""
+    return {"latched": latched, "trip_reason": "gas: d1 high alarm" if latched else "", "valve_fault": "",
+            "outputs": {"valve": not latched, "fan": latched, "sounder": False, "beacon": latched,
+                        "fault_relay": True},
+            "interlocks": {"fire_alarm": False, "emergency_stop": False, "ventilation": False},
+            "inhibits": {}, "silenced_s": None, "schedule": None,
+            "detectors": {"d1": {"state": "high_alarm" if latched else "normal", "centi_pct_lel": reading}},
+            "clock_synced": True}
+
+
+def readings(t_ms: int, reading: int | None = 0) -> dict:
+    return {"ts": "2026-11-24T21:50:41.123Z", "t_ms": t_ms, "clock_synced": True, "centi_pct_lel": {"d1": reading}}
+
+
 def test_state_is_retained_and_telemetry_published(broker, tmp_path, store, platform, make_uplink):
     up = make_uplink(config(broker, tmp_path))
-    up.publish_state({"valve": "open", "detectors": {"d1": {"status": "normal", "centi_pct_lel": 0}}})
-    up.publish_telemetry({"d1": 0})
+    up.publish_state(snapshot())
+    up.publish_telemetry(readings(1000))
     wait_until(lambda: platform.on("state") and platform.on("telemetry"), 10, what="state and telemetry")
-    up.publish_state({"valve": "open", "detectors": {"d1": {"status": "normal", "centi_pct_lel": 0}}})
-    up.publish_state({"valve": "closed", "detectors": {"d1": {"status": "high_alarm", "centi_pct_lel": 2500}}})
+    assert platform.on("state")[0] == W.encode_state(snapshot())
+    assert platform.on("telemetry")[0] == W.encode_telemetry(readings(1000))
+    up.publish_state(snapshot())
+    up.publish_state(snapshot(latched=True, reading=2500))
     wait_until(lambda: len(platform.on("state")) >= 2, 10, what="the changed state")
-    assert [json.loads(p)["valve"] for p in platform.on("state")] == ["open", "closed"]  # unchanged: not resent
+    assert [json.loads(p)["latched"] for p in platform.on("state")] == [False, True]  # unchanged: not resent
     late = Subscriber.__new__(Subscriber)
     late.messages, late.lock = [], threading.Lock()
     client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id="late")
@@ -212,10 +229,53 @@ def test_state_is_retained_and_telemetry_published(broker, tmp_path, store, plat
     client.loop_start()
     try:
         wait_until(lambda: late.on("state"), 10, what="the retained state for a late subscriber")
-        assert json.loads(late.on("state")[0])["valve"] == "closed"
+        assert json.loads(late.on("state")[0])["detectors"]["d1"] == {"centi_pct_lel": 2500, "state": "high_alarm"}
     finally:
         client.loop_stop()
         client.disconnect()
+
+
+def test_telemetry_goes_out_every_period_and_only_with_fresh_readings(broker, tmp_path, store, platform,
+                                                                      make_uplink):
+    up = make_uplink(config(broker, tmp_path, telemetry_s=0.3))
+    up.publish_telemetry(readings(1000))
+    wait_until(lambda: platform.on("telemetry"), 10, what="the first telemetry")
+    for t_ms in range(1100, 1500, 100):  # four hand-overs within one period: only the newest goes out
+        up.publish_telemetry(readings(t_ms))
+    wait_until(lambda: len(platform.on("telemetry")) >= 2, 10, what="the next period's telemetry")
+    assert [json.loads(p)["t_ms"] for p in platform.on("telemetry")] == [1000, 1400]
+    quiet_until = time.monotonic() + 3 * 0.3  # three periods without fresh readings...
+    wait_until(lambda: time.monotonic() >= quiet_until, 5, what="three telemetry periods")
+    up.publish_telemetry(readings(2000))
+    wait_until(lambda: len(platform.on("telemetry")) >= 3, 10, what="telemetry with fresh readings")
+    # ...sent nothing: a scan that stops handing readings over stops the telemetry
+    assert [json.loads(p)["t_ms"] for p in platform.on("telemetry")] == [1000, 1400, 2000]
+
+
+def test_a_snapshot_the_encoder_refuses_is_reported_and_the_next_one_published(broker, tmp_path, store, platform,
+                                                                               make_uplink):
+    up = make_uplink(config(broker, tmp_path))
+    bad = snapshot()
+    del bad["detectors"]
+    up.publish_state(bad)
+    wait_until(lambda: "cannot encode the state" in up.health()["last_error"], 10, what="the encoding error")
+    assert "detectors is missing" in up.health()["last_error"]
+    up.publish_state(snapshot())
+    wait_until(lambda: platform.on("state"), 10, what="the good state")
+    assert platform.on("state") == [W.encode_state(snapshot())]
+
+
+def test_problems_and_the_recovery_are_reported_once_for_the_journal(broker, tmp_path, store, make_uplink):
+    broker.stop()
+    up = make_uplink(config(broker, tmp_path))
+    wait_until(lambda: up.health()["connect_attempts"] >= 2, 20, what="two failed connection attempts")
+    reports = up.take_reports()
+    assert len(reports) == 1 and reports[0][0] == "error"
+    assert "connection refused" in reports[0][1] and "uplink.port" in reports[0][1]
+    assert "connection refused" in up.health()["last_error"]
+    broker.start()
+    wait_until(lambda: up.health()["connected"], 30, what="connected after the broker came back")
+    assert up.take_reports() == [("info", "connected to %s:%d" % (broker.host, broker.port))]
 
 
 def test_a_signed_close_valve_command_reaches_the_scan_and_is_answered(broker, tmp_path, store, platform,
@@ -272,3 +332,60 @@ def test_backoff_is_full_jitter_capped():
     assert backoff_delay_s(3, 300, rand=lambda: 1.0) == 8.0
     assert backoff_delay_s(50, 300, rand=lambda: 1.0) == 300
     assert backoff_delay_s(50, 300, rand=lambda: 0.0) == 0.0
+
+
+@pytest.mark.parametrize("err, tls, words", [
+    (socket.gaierror(-2, "Name or service not known"), False, ("cannot resolve", "uplink.host")),
+    (TimeoutError("timed out"), False, ("no answer from", "firewall")),
+    (ConnectionRefusedError(111, "Connection refused"), False, ("connection refused", "uplink.port")),
+    (ConnectionResetError(104, "Connection reset by peer"), True, ("TLS handshake", "TLS port")),
+    (ConnectionResetError(104, "Connection reset by peer"), False, ("cannot connect to broker.example:8883",)),
+])
+def test_a_failed_connection_is_explained_with_the_setting_to_check(err, tls, words):
+    text = connect_problem(err, "broker.example", 8883, tls)
+
+    assert all(word in text for word in words), text
+
+
+class FlakyAckStore:
+    """The real store, whose first ack() fails as a full SD card would make it."""
+
+    def __init__(self, store: EventStore):
+        self.store = store
+        self.failed = 0
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def ack(self, up_to_seq: int, timeout_s: float = 10.0) -> int:
+        if not self.failed:
+            self.failed += 1
+            raise StoreError(self.store.path, "cannot be written: disk I/O error", "free space on the SD card")
+        return self.store.ack(up_to_seq, timeout_s)
+
+
+def test_a_failed_mark_in_the_store_is_reported_and_retried(broker, tmp_path, store, platform):
+    flaky = FlakyAckStore(store)
+    up = Uplink(config(broker, tmp_path), flaky, SITE, UNIT)
+    up.start()
+    try:
+        seqs = append(store, 10)
+        wait_until(lambda: all_delivered(store, platform, seqs), 20, what="events delivered and marked after a retry")
+        assert flaky.failed == 1 and "cannot mark events delivered in the store" in up.health()["last_error"]
+        wait_until(lambda: up.health()["delivered_seq"] == seqs[-1], 5, what="health shows the marked seq")
+    finally:
+        up.close()
+
+
+def test_the_backlog_in_health_grows_while_the_broker_is_away(broker, tmp_path, store, make_uplink):
+    broker.stop()
+    up = make_uplink(config(broker, tmp_path))
+    seqs = append(store, 25)
+    wait_until(lambda: up.health()["backlog"] == len(seqs), 10, what="the backlog counted while offline")
+    assert not up.health()["connected"]
+
+
+def test_the_connection_sends_without_nagle_delay(broker, tmp_path, store, platform, make_uplink):
+    up = make_uplink(config(broker, tmp_path))
+    wait_until(lambda: up.health()["connected"], 10, what="connected")
+    assert up._client.socket().getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)

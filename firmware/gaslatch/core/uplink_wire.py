@@ -1,13 +1,14 @@
-"""The uplink's wire format: MQTT topics, event and reply payloads, and authenticated commands.
+"""The uplink's wire format: MQTT topics, event, state, telemetry and reply payloads, and authenticated commands.
 
 Pure and MicroPython-compatible, so the CPython uplink (paho-mqtt) and a MicroPython port (umqtt) speak the same bytes.
 
-Canonical JSON (events, replies and the signed part of a command): no spaces, ASCII only with
-lowercase \\uXXXX escapes for every control character, DEL and non-ASCII (surrogate pairs above
-U+FFFF), integers in decimal, no floats. Events and replies use a fixed key order; the signed part
-of a command sorts its keys by code point (as json.dumps(sort_keys=True) does). Signers should
-call canonical_json() or sign_command(): json.dumps(ensure_ascii=True) differs for control
-characters (\\n instead of \\u000a) and DEL.
+Canonical JSON (every payload this module encodes, and the signed part of a command): no spaces,
+ASCII only with lowercase \\uXXXX escapes for every control character, DEL and non-ASCII (surrogate
+pairs above U+FFFF), integers in decimal, no floats. Events, state, telemetry and replies use a
+fixed key order at the top (docs/schemas/ has one JSON Schema per topic); nested objects and the
+signed part of a command sort their keys by code point (as json.dumps(sort_keys=True) does).
+Signers should call canonical_json() or sign_command(): json.dumps(ensure_ascii=True) differs for
+control characters (\\n instead of \\u000a) and DEL.
 """
 
 import binascii
@@ -24,6 +25,11 @@ MAX_NAME_BYTES = 64  # site and unit names: short enough for a phone screen and 
 
 # Event payload fields in their fixed order; "detector" follows "source" for detector events only.
 EVENT_FIELDS = ("id", "seq", "ts", "t_ms", "clock_synced", "type", "severity", "source", "state", "value", "reason")
+# State payload fields in their fixed order (docs/schemas/state.schema.json); nested objects sort their keys.
+STATE_FIELDS = ("latched", "trip_reason", "valve_fault", "outputs", "interlocks", "inhibits", "silenced_s",
+                "schedule", "detectors", "clock_synced")
+# Telemetry payload fields in their fixed order (docs/schemas/telemetry.schema.json).
+TELEMETRY_FIELDS = ("ts", "t_ms", "clock_synced", "centi_pct_lel")
 
 # Commands.
 CMD_CLOSE_VALVE = "close_valve"
@@ -65,7 +71,24 @@ class TopicNameError(ValueError):
         self.problem = problem
 
 
-json_string = E.encode_str  # text as a canonical JSON string: the events module's one escaper
+def json_string(text):
+    """text as a canonical JSON string: the events module's one escaper, skipped for text that needs no escape.
+
+    The shortcut (plain printable ASCII without '"' or '\\') gives the same bytes several times faster: both
+    interpreters' json.dumps escape every control character, '"' and '\\' (CPython also non-ASCII and lone
+    surrogates, before the UTF-8 length check could fail on them; MicroPython keeps non-ASCII, which that check
+    catches), so an unchanged length means nothing needed escaping.
+    """
+    if "\x7f" not in text and len(json.dumps(text)) == len(text) + 2 and len(text.encode("utf-8")) == len(text):
+        return '"' + text + '"'
+    return E.encode_str(text)
+
+
+def _json_value(value):
+    """An int, str, bool or None as canonical JSON (E.encode_value with the json_string shortcut)."""
+    if isinstance(value, str):
+        return json_string(value)
+    return E.encode_value(value)
 
 
 def canonical_json(value):
@@ -79,7 +102,7 @@ def canonical_json(value):
         return "{" + ",".join(parts) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ",".join([canonical_json(item) for item in value]) + "]"
-    return E.encode_value(value)
+    return _json_value(value)
 
 
 def topics(site, unit):
@@ -119,13 +142,158 @@ def encode_event(row):
             raise ValueError("event %s must be text, not %r" % (key, row[key]))
     if row["clock_synced"] is not True and row["clock_synced"] is not False:
         raise ValueError("event clock_synced must be true or false, not %r" % (row["clock_synced"],))
+    source = _recurring(row["source"])
+    if row["type"] == E.DETECTOR:
+        source = source + ',"detector":' + source
+    return (_EVENT_FORMAT % (json_string(row["id"]), _json_value(row["seq"]), json_string(row["wall_ts"]),
+                             _json_value(row["t_ms"]), _json_value(row["clock_synced"]), _recurring(row["type"]),
+                             _recurring(row["severity"]), source, _recurring(row["state"]), _json_value(row["value"]),
+                             _json_value(row["reason"]))).encode("utf-8")
+
+
+# The event payload as one format string in EVENT_FIELDS order (a detector's "detector" rides with "source").
+_EVENT_FORMAT = "{" + ",".join(['"%s":%%s' % key for key in EVENT_FIELDS]) + "}"
+# The short texts every event repeats (types, severities, sources, states), encoded once: a backlog drains faster.
+MAX_RECURRING_TEXTS = 128
+MAX_RECURRING_CHARS = 32
+_recurring_texts = {}
+
+
+def _recurring(value):
+    """_json_value(value), remembered for short texts (at most MAX_RECURRING_TEXTS of them)."""
+    if not isinstance(value, str):
+        return _json_value(value)
+    out = _recurring_texts.get(value)
+    if out is None:
+        out = json_string(value)
+        if len(_recurring_texts) < MAX_RECURRING_TEXTS and len(value) <= MAX_RECURRING_CHARS:
+            _recurring_texts[value] = out
+    return out
+
+
+def encode_state(snapshot):
+    """The retained `state` payload (bytes) from a snapshot dict with every key of STATE_FIELDS.
+
+    latched: bool; trip_reason, valve_fault: text ("" for none); outputs, interlocks: {name: bool};
+    inhibits: {detector: seconds left (int)}; silenced_s: int or None; schedule: text or None;
+    detectors: {name: {"state": text, "centi_pct_lel": int or None}}; clock_synced: bool. Other keys
+    are ignored; a missing key or a wrong type raises ValueError. No time in it: an unchanged state
+    gives the same bytes.
+    """
+    values = {
+        "latched": _checked_bool(snapshot, "latched"),
+        "trip_reason": _checked_text(snapshot, "trip_reason", False),
+        "valve_fault": _checked_text(snapshot, "valve_fault", False),
+        "outputs": _checked_map(snapshot, "outputs", _is_bool, "true or false"),
+        "interlocks": _checked_map(snapshot, "interlocks", _is_bool, "true or false"),
+        "inhibits": _checked_map(snapshot, "inhibits", _is_count, "whole seconds (0 or more)"),
+        "silenced_s": _checked_count_or_none(snapshot, "silenced_s"),
+        "schedule": _checked_text(snapshot, "schedule", True),
+        "detectors": _checked_detectors(snapshot),
+        "clock_synced": _checked_bool(snapshot, "clock_synced"),
+    }
+    return _fixed_object(STATE_FIELDS, values)
+
+
+def encode_telemetry(readings):
+    """The periodic `telemetry` payload (bytes) from a dict with every key of TELEMETRY_FIELDS.
+
+    ts: UTC ISO 8601 text of the reading; t_ms: the controller's monotonic ms (int); clock_synced:
+    bool; centi_pct_lel: {detector: reading in hundredths of %LEL, or None without one}. Other keys
+    are ignored; a missing key or a wrong type raises ValueError.
+    """
+    values = {
+        "ts": _checked_text(readings, "ts", False),
+        "t_ms": _checked_int(readings, "t_ms"),
+        "clock_synced": _checked_bool(readings, "clock_synced"),
+        "centi_pct_lel": _checked_map(readings, "centi_pct_lel", _is_int_or_none, "integers or null"),
+    }
+    return _fixed_object(TELEMETRY_FIELDS, values)
+
+
+def _fixed_object(fields, values):
     parts = []
-    for key in EVENT_FIELDS:
-        value = row["wall_ts"] if key == "ts" else row[key]
-        parts.append('"%s":%s' % (key, E.encode_value(value)))
-        if key == "source" and row["type"] == E.DETECTOR:
-            parts.append('"detector":%s' % E.encode_value(row["source"]))
+    for key in fields:
+        parts.append(json_string(key) + ":" + canonical_json(values[key]))
     return ("{" + ",".join(parts) + "}").encode("utf-8")
+
+
+def _is_bool(value):
+    return value is True or value is False
+
+
+def _is_int(value):
+    return isinstance(value, int) and not _is_bool(value)
+
+
+def _is_count(value):
+    return _is_int(value) and value >= 0
+
+
+def _is_int_or_none(value):
+    return value is None or _is_int(value)
+
+
+def _field(doc, key):
+    if not isinstance(doc, dict):
+        raise ValueError("a payload needs a dict, not %r" % (doc,))
+    if key not in doc:
+        raise ValueError("%s is missing" % key)
+    return doc[key]
+
+
+def _checked_bool(doc, key):
+    value = _field(doc, key)
+    if not _is_bool(value):
+        raise ValueError("%s must be true or false, not %r" % (key, value))
+    return value
+
+
+def _checked_int(doc, key):
+    value = _field(doc, key)
+    if not _is_int(value):
+        raise ValueError("%s must be an integer, not %r" % (key, value))
+    return value
+
+
+def _checked_count_or_none(doc, key):
+    value = _field(doc, key)
+    if value is not None and not _is_count(value):
+        raise ValueError("%s must be whole seconds (0 or more) or None, not %r" % (key, value))
+    return value
+
+
+def _checked_text(doc, key, none_ok):
+    value = _field(doc, key)
+    if not isinstance(value, str) and not (none_ok and value is None):
+        raise ValueError("%s must be text%s, not %r" % (key, " or None" if none_ok else "", value))
+    return value
+
+
+def _checked_map(doc, key, good, what):
+    value = _field(doc, key)
+    if not isinstance(value, dict):
+        raise ValueError("%s must be a dict, not %r" % (key, value))
+    for name in value:
+        if not isinstance(name, str):
+            raise ValueError("%s: names must be text, not %r" % (key, name))
+        if not good(value[name]):
+            raise ValueError("%s.%s must be %s, not %r" % (key, name, what, value[name]))
+    return value
+
+
+def _checked_detectors(doc):
+    value = _checked_map(doc, "detectors", _is_detector_entry,
+                         'a dict of "state" (text) and "centi_pct_lel" (an integer or None)')
+    out = {}
+    for name in value:
+        out[name] = {"state": value[name]["state"], "centi_pct_lel": value[name]["centi_pct_lel"]}
+    return out
+
+
+def _is_detector_entry(entry):
+    return (isinstance(entry, dict) and isinstance(entry.get("state"), str) and "centi_pct_lel" in entry
+            and _is_int_or_none(entry["centi_pct_lel"]))
 
 
 def encode_reply(id_, ok, message):
@@ -133,7 +301,7 @@ def encode_reply(id_, ok, message):
     if id_ is not None and not isinstance(id_, str):
         raise ValueError("reply id must be text or None, not %r" % (id_,))
     return ('{"id":%s,"ok":%s,"message":%s}' % (
-        E.encode_value(id_), "true" if ok else "false", json_string(str(message)))).encode("utf-8")
+        _json_value(id_), "true" if ok else "false", json_string(str(message)))).encode("utf-8")
 
 
 def hmac_sha256(key, message):

@@ -158,6 +158,9 @@ class Runtime:
         self._follow_reset(now_ms, result.events)
         if self.uplink is not None and self._scans % UPLINK_STATE_SCANS == 0:
             self.uplink.publish_state(self._platform_state(now_ms))
+            self.uplink.publish_telemetry(self._platform_readings(now_ms))
+            for level, text in self.uplink.take_reports():
+                (self.log.error if level == "error" else self.log.info)("uplink: %s" % text)
 
     def _platform_commands(self, now_ms: int) -> None:
         """Authenticated platform commands: only ones that make the kitchen safer or ask; refusals recorded."""
@@ -179,19 +182,28 @@ class Runtime:
             self.uplink.reply(command["id"], ok, message)
 
     def _platform_state(self, now_ms: int) -> dict:
-        """The retained state: latch, outputs, interlocks, inhibits and every detector's state and reading."""
+        """The retained state (uplink_wire.encode_state): latch, outputs, interlocks, inhibits, silence,
+        schedule and every detector's state and reading."""
         status = self.controller.status(now_ms)
         return {
             "latched": status["latched"],
             "trip_reason": status["trip_reason"],
-            "outputs": dict(self.outputs),
+            "valve_fault": status["valve_fault"],
+            "outputs": dict((line, bool(level)) for line, level in self.outputs.items()),
             "interlocks": status["interlocks"],
             "inhibits": status["inhibits"],
-            "valve_fault": status["valve_fault"],
+            "silenced_s": status["silenced_s"],
+            "schedule": status["schedule"],
             "detectors": dict((name, {"state": det["state"], "centi_pct_lel": det["concentration_centi_pct_lel"]})
                               for name, det in status["detectors"].items()),
             "clock_synced": self.wall.synced(),
         }
+
+    def _platform_readings(self, now_ms: int) -> dict:
+        """The telemetry (uplink_wire.encode_telemetry): every detector's latest reading, with both clocks."""
+        return {"ts": self.wall.iso_utc(), "t_ms": now_ms, "clock_synced": self.wall.synced(),
+                "centi_pct_lel": dict((name, det.concentration_centi_pct_lel)
+                                      for name, det in self.controller.detectors.items())}
 
     def _with_tests(self, now_ms: int, outputs: dict) -> dict:
         """Commissioning pulses of non-valve outputs; they never touch the valve line."""
@@ -320,6 +332,7 @@ class Runtime:
         out["store"] = self.store.health()
         out["clock_synced"] = self.wall.synced()
         out["outputs"] = dict(self.outputs)
+        out["inputs"] = dict(self.inputs)  # debounced line levels: valve switches, airflow, buttons, contacts
         return out
 
     # ---- lifecycle ----

@@ -4,9 +4,12 @@ It runs in its own thread so a slow or absent network never reaches the scan loo
 over through lock-protected slots and bounded queues and never waits on the network or the disk.
 
 Delivery. Events are read from the event store in seq order and published with QoS 1 to `event`,
-at most MAX_INFLIGHT_EVENTS unacknowledged at a time; an event counts as delivered only on its
-PUBACK, and the store is told `ack(seq)` for the highest seq below which every published event has
-been acknowledged. The MQTT session is persistent (clean session false), so paho re-sends the
+at most MAX_INFLIGHT_EVENTS unacknowledged at a time (the worker keeps the window itself; paho's own
+limit is off: it rescans every message in flight on each PUBACK); an event counts as delivered only
+on its PUBACK, and the store is told `ack(seq)` for the highest seq below which every published event
+has been acknowledged, by a second small thread, the acker, so the worker never waits for an SD card's
+fsync: a crash loses at most the last ACK_EVERY_SEQS / ACK_EVERY_S of marks, and those events are sent
+again with the same id. The MQTT session is persistent (clean session false), so paho re-sends the
 in-flight messages after a reconnect; a restarted unit re-sends whatever the store has not marked,
 with the same `id` (the platform de-duplicates on it).
 
@@ -15,6 +18,14 @@ the newest PRIORITY_TAIL_ROWS recorded ones jump the queue (checked at most ever
 so a live alarm is not held behind a day of backlog. The in-order pass then skips them once their
 PUBACK came (or waits for it); before that, they stay unmarked in the store, so a restart may send
 them twice, with the same id. Order is relaxed only then; the platform reports the seq gaps it sees.
+
+State and telemetry. The scan hands over plain dicts (publish_state, publish_telemetry); the worker
+encodes them with uplink_wire.encode_state / encode_telemetry (docs/schemas/), publishes the state
+retained when its bytes change and every state_s, and the newest readings every telemetry_s.
+
+Problems. Every failure is counted in health() with an installer-facing text (an untrusted or
+wrong-name broker certificate, refused credentials, a broker that hangs up before accepting the
+connection...); take_reports() hands each new problem, and the recovery, to the runtime's journal once.
 
 Commands. `cmd` payloads are checked with uplink_wire.verify_command against the key in
 hmac_key_file (the file's bytes, trailing CR/LF removed). Accepted ones go to take_commands() and
@@ -27,7 +38,9 @@ from __future__ import annotations
 
 import collections
 import json
+import logging
 import random
+import socket
 import ssl
 import threading
 import time
@@ -39,20 +52,24 @@ from gaslatch.core import events as E
 from gaslatch.core import uplink_wire as W
 from gaslatch.core.config_schema import UPLINK
 
-MAX_INFLIGHT_EVENTS = 20  # QoS 1 events published and not yet PUBACKed
-FETCH_ROWS = 200  # events read from the store in one query
+MAX_INFLIGHT_EVENTS = 64  # QoS 1 events published and not yet PUBACKed (AWS IoT allows 100 per connection)
+FETCH_ROWS = 500  # events read from the store in one query
 BACKLOG_LONG_SEQS = 200  # beyond this many undelivered seqs, live alarms and faults go first
 PRIORITY_TAIL_ROWS = 200  # "live": among the newest this many recorded events
 PRIORITY_CHECK_S = 0.5
 PRIORITY_SEVERITIES = (E.SEVERITY_ALARM, E.SEVERITY_FAULT)
-ACK_EVERY_SEQS = 100  # store.ack() (one SQLite commit) at most this many seqs apart...
+ACK_EVERY_SEQS = 1000  # store.ack() (one SQLite commit) at most this many seqs apart...
 ACK_EVERY_S = 0.2  # ...or this long after the previous one
-LOOP_TIMEOUT_S = 0.05  # longest a new event waits before the worker looks at the store
+ACK_RETRY_S = 1.0  # a failed store.ack() is tried again after this
+ACK_STOP_S = 3.0  # at close, the last ack may take this long
+LOOP_TIMEOUT_S = 0.02  # longest a new event waits before the worker looks at the store
 BACKOFF_MIN_S = 1.0  # the first reconnection waits up to this; doubles per failure up to backoff_max_s
 MAX_COMMANDS = 16  # verified commands waiting for the scan; more are refused as busy
 MAX_REFUSALS = 64  # refusals waiting for the scan; the oldest are dropped (counted in health)
 MAX_REPLIES = 64  # replies waiting for the connection; the oldest are dropped (counted in health)
+MAX_REPORTS = 16  # problems and recoveries waiting for the journal; the oldest are dropped
 CLOSE_FLUSH_S = 2.0  # close() waits this long for "offline" to reach the broker
+OFFLINE_HEALTH_S = 1.0  # while waiting to reconnect, health's backlog is refreshed this often
 REFUSED_NO_KEY = "no_key"
 ONLINE = b"online"
 OFFLINE = b"offline"
@@ -86,8 +103,44 @@ def _read_secret(path: str) -> bytes:
         return f.read().rstrip(b"\r\n")
 
 
-def _compact_json(value: dict) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str).encode("ascii")
+def connect_problem(err: BaseException, host: str, port: int, tls: bool) -> str:
+    """What a failed connect() means for the installer, with the setting to check."""
+    where = "%s:%s" % (host, port)
+    if isinstance(err, ssl.SSLCertVerificationError):
+        detail = err.verify_message or str(err)
+        if "mismatch" in detail or "not valid for" in detail:
+            return ("the broker's certificate is not valid for %s (%s): uplink.host must be a name the "
+                    "certificate was issued for" % (host, detail))
+        return ("the broker's certificate at %s is not trusted (%s): uplink.ca_file must hold the CA "
+                "that signed it" % (where, detail))
+    if isinstance(err, ssl.SSLError) or (tls and isinstance(err, ConnectionResetError)):
+        return ("the TLS handshake with %s failed (%s): check that uplink.port is the broker's TLS port and "
+                "the TLS files" % (where, err))
+    if isinstance(err, ConnectionRefusedError):
+        return "nothing accepts connections at %s (connection refused): is the broker running, uplink.port right?" % where
+    if isinstance(err, socket.gaierror):
+        return "cannot resolve the broker's host name %s (%s): check uplink.host and the DNS" % (host, err)
+    if isinstance(err, (socket.timeout, TimeoutError)):
+        return "no answer from %s (timed out): check the network and the firewall" % where
+    return "cannot connect to %s: %s" % (where, err)
+
+
+class _FirstError(logging.Logger):
+    """paho's logger: keeps the first error logged since `text` was cleared (why a socket read failed: the
+    root cause). paho logs every packet; anything else is dropped after one comparison."""
+
+    def __init__(self):
+        logging.Logger.__init__(self, "gaslatch.uplink.paho", logging.ERROR)  # not registered: nothing global
+        self.propagate = False
+        self.text = ""
+
+    def log(self, level, msg, *args, **kwargs) -> None:
+        if level < logging.ERROR or self.text:
+            return
+        try:
+            self.text = msg % args if args else str(msg)
+        except Exception:  # a bad log format must not break the worker
+            self.text = str(msg)
 
 
 class Uplink:
@@ -113,6 +166,9 @@ class Uplink:
         self._state: dict | None = None
         self._state_version = 0
         self._telemetry: dict | None = None
+        self._telemetry_version = 0
+        self._reports: collections.deque = collections.deque(maxlen=MAX_REPORTS)
+        self._last_report = ""
         self._commands: collections.deque = collections.deque()
         self._refusals: collections.deque = collections.deque(maxlen=MAX_REFUSALS)
         self._replies: collections.deque = collections.deque(maxlen=MAX_REPLIES)
@@ -124,6 +180,7 @@ class Uplink:
         self._seen: dict = {}
         self._connected = False
         self._refused_connack = False
+        self._connack_seen = False
         self._cursor = 0  # every undelivered event up to here has been fetched
         self._buffer: collections.deque = collections.deque()  # fetched rows, in seq order, not yet sent
         self._pending: collections.OrderedDict = collections.OrderedDict()  # seq -> PUBACKed, in seq order
@@ -131,14 +188,21 @@ class Uplink:
         self._ahead_inflight: set = set()  # seqs sent ahead of order, not yet PUBACKed
         self._ahead_acked: set = set()  # seqs sent ahead of order and PUBACKed
         self._priority: collections.deque = collections.deque()
+        self._events_sent = 0
         self._priority_checked = 0.0
-        self._acked_seq = 0  # last seq given to store.ack()
+        self._ack_requested = 0  # last seq handed to the acker
         self._ack_due = 0  # highest seq that may be acked now
         self._last_ack_mono = 0.0
+        # the acker thread marks acknowledged events in the store: the worker never waits on the disk
+        self._ack_target = 0  # under _lock: the seq to mark up to
+        self._ack_stopping = False  # under _lock
+        self._ack_wake = threading.Event()
+        self._acker = threading.Thread(target=self._ack_loop, name="gaslatch-uplink-ack", daemon=True)
         self._state_published: bytes | None = None
         self._state_published_version = -1
         self._state_due_mono = 0.0
         self._telemetry_due_mono = 0.0
+        self._telemetry_published_version = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gaslatch-uplink", daemon=True)
 
@@ -161,7 +225,11 @@ class Uplink:
         cfg = self.cfg
         client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
                              clean_session=False, protocol=mqtt.MQTTv311)
-        client.max_inflight_messages_set(MAX_INFLIGHT_EVENTS + 10)  # events plus status/state/replies
+        # The worker bounds what it has in flight itself (MAX_INFLIGHT_EVENTS events, one state, the replies).
+        # paho's own limit would rescan every message in flight on each PUBACK: 0 turns it off.
+        client.max_inflight_messages_set(0)
+        self._paho_errors = _FirstError()
+        client.enable_logger(self._paho_errors)
         client.will_set(self.topics["status"], OFFLINE, qos=1, retain=True)
         if cfg["username"]:
             password = None
@@ -195,9 +263,11 @@ class Uplink:
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
+        client.on_socket_open = _no_delay
         return client
 
     def start(self) -> None:
+        self._acker.start()
         self._thread.start()
 
     def close(self, timeout_s: float = 5.0) -> bool:
@@ -215,9 +285,12 @@ class Uplink:
             self._state_version += 1
 
     def publish_telemetry(self, readings: dict) -> None:
-        """The latest readings (a fresh dict): published with QoS 0 every telemetry_s."""
+        """The latest readings (a fresh dict for encode_telemetry): published with QoS 0 every telemetry_s.
+
+        Readings are published once at most: a scan that stops handing them over stops the telemetry."""
         with self._lock:
             self._telemetry = readings
+            self._telemetry_version += 1
 
     def take_commands(self) -> list:
         """Verified commands since the last call: [{"id", "cmd", "args"}]; answer each with reply()."""
@@ -241,9 +314,20 @@ class Uplink:
         self._queue_reply(payload)
 
     def health(self) -> dict:
-        """JSON-ready: connected, backlog (undelivered seqs, an upper bound), delivered_seq, last publish, errors."""
+        """JSON-ready: connected, backlog (undelivered seqs, an upper bound, also while offline), delivered_seq
+        (marked delivered in the store up to it), last publish and ack times, errors and last_error."""
         with self._lock:
             return dict(self._health)
+
+    def take_reports(self) -> list:
+        """New problems and recoveries since the last call, for the journal: [("error" | "info", text)].
+
+        The same text is not reported twice in a row: a broker that keeps refusing is one line until
+        something else happens."""
+        with self._lock:
+            out = list(self._reports)
+            self._reports.clear()
+        return out
 
     def _queue_reply(self, payload: bytes) -> None:
         with self._lock:
@@ -259,25 +343,40 @@ class Uplink:
         with self._lock:
             self._health["errors"] += 1
             self._health["last_error"] = text
+            self._report("error", text)
+
+    def _report(self, level: str, text: str) -> None:
+        """Under _lock: queue text for take_reports() unless it repeats the previous report."""
+        if text != self._last_report:
+            self._last_report = text
+            self._reports.append((level, text))
 
     # ---- the worker thread ----
 
     def _run(self) -> None:
+        try:
+            self._connect_loop()
+        finally:
+            self._stop_acker()
+
+    def _connect_loop(self) -> None:
         failures = 0
         while not self._stop.is_set():
             self._refused_connack = False
+            self._connack_seen = False
+            self._paho_errors.text = ""
             with self._lock:
                 self._health["connect_attempts"] += 1
             try:
                 self._client.connect(self.cfg["host"], self.cfg["port"], keepalive=self.cfg["keepalive_s"])
             except (OSError, ssl.SSLError, ValueError) as err:  # refused, unreachable, TLS or host name mismatch
-                self._error("cannot connect to %s:%s: %s" % (self.cfg["host"], self.cfg["port"], err))
+                self._error(connect_problem(err, self.cfg["host"], self.cfg["port"], self.cfg["tls"]))
             else:
                 while not self._stop.is_set():
                     rc = self._client.loop(timeout=LOOP_TIMEOUT_S)
                     if rc != mqtt.MQTT_ERR_SUCCESS or self._refused_connack:
                         if rc != mqtt.MQTT_ERR_SUCCESS and not self._refused_connack:
-                            self._error("connection lost: %s" % mqtt.error_string(rc))
+                            self._error(self._lost_problem(rc))
                         break
                     if self._connected:
                         failures = 0
@@ -286,11 +385,25 @@ class Uplink:
                     self._shutdown()
                 self._connected = False
                 self._note(connected=False)
+                self._maybe_ack(force=True)  # what was acknowledged before the loss stays delivered
             if self._stop.is_set():
                 break
             delay_s = backoff_delay_s(failures, self.cfg["backoff_max_s"])
             failures += 1
-            self._stop.wait(delay_s)
+            self._wait_offline(delay_s)
+
+    def _wait_offline(self, delay_s: float) -> None:
+        """The back-off pause; health's backlog keeps counting the events that pile up meanwhile."""
+        deadline = time.monotonic() + delay_s
+        while True:
+            try:
+                recorded = self.store.recorded_seq()
+            except Exception:  # an UnavailableStore or a closed one
+                recorded = self._ack_requested
+            self._note(backlog=max(0, recorded - self._ack_requested), in_flight=0)
+            remaining_s = deadline - time.monotonic()
+            if remaining_s <= 0 or self._stop.wait(min(remaining_s, OFFLINE_HEALTH_S)):
+                return
 
     def _shutdown(self) -> None:
         if self._connected:
@@ -308,13 +421,26 @@ class Uplink:
         self._connected = False
         self._note(connected=False)
 
+    def _lost_problem(self, rc: int) -> str:
+        where = "%s:%s" % (self.cfg["host"], self.cfg["port"])
+        detail = self._paho_errors.text or mqtt.error_string(rc)
+        if self._connack_seen:
+            return "connection to %s lost: %s" % (where, detail)
+        if self.cfg["tls"]:
+            hint = ("with TLS this usually means it wants a client certificate it trusts: check uplink.cert_file "
+                    "and key_file")
+        else:
+            hint = "check that uplink.port is its plain MQTT port (for a TLS port set uplink.tls true)"
+        return "the broker at %s closed the connection before accepting it (%s): %s" % (where, detail, hint)
+
     # paho callbacks: called from the worker thread inside loop()
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._connack_seen = True
         if reason_code.is_failure:
             self._refused_connack = True
-            self._error("the broker refused the connection: %s (check uplink.username, password_file and the "
-                        "client certificate)" % reason_code)
+            self._error("the broker at %s:%s refused the connection: %s (check uplink.username and password_file, "
+                        "and the client certificate)" % (self.cfg["host"], self.cfg["port"], reason_code))
             return
         self._connected = True
         self._restart_delivery()
@@ -325,6 +451,7 @@ class Uplink:
         with self._lock:
             self._health["connected"] = True
             self._health["connects"] += 1
+            self._report("info", "connected to %s:%s" % (self.cfg["host"], self.cfg["port"]))
 
     def _restart_delivery(self) -> None:
         """After every (re)connect, send again everything not yet acknowledged, from the ack point.
@@ -333,7 +460,7 @@ class Uplink:
         re-send it too): the platform de-duplicates on id, so re-sending is always safe and nothing can
         stall waiting for an acknowledgement that belonged to a lost connection.
         """
-        self._cursor = max(self._acked_seq, self._ack_due)
+        self._cursor = max(self._ack_requested, self._ack_due)
         self._buffer.clear()
         self._pending.clear()
         self._mid_seq.clear()
@@ -399,6 +526,7 @@ class Uplink:
 
     def _service(self) -> None:
         mono = time.monotonic()
+        sent_before = self._events_sent
         self._publish_replies()
         self._publish_state(mono)
         self._publish_telemetry(mono)
@@ -409,7 +537,10 @@ class Uplink:
             recorded = self.store.recorded_seq()
         except Exception:  # an UnavailableStore or a closed one: nothing to deliver
             recorded = delivered
-        self._note(backlog=max(0, recorded - delivered), delivered_seq=self._acked_seq, in_flight=len(self._mid_seq))
+        values = {"backlog": max(0, recorded - delivered), "in_flight": len(self._mid_seq)}
+        if self._events_sent != sent_before:
+            values["last_publish_wall_s"] = self._now_s()
+        self._note(**values)
 
     def _publish_replies(self) -> None:
         while True:
@@ -426,8 +557,13 @@ class Uplink:
             return
         if version == self._state_published_version and mono < self._state_due_mono:
             return
-        payload = _compact_json(snapshot)
         self._state_published_version = version
+        try:
+            payload = W.encode_state(snapshot)
+        except (ValueError, TypeError, KeyError) as err:  # a runtime bug: reported, the next snapshot is tried
+            self._error("cannot encode the state: %s" % err)
+            self._state_due_mono = mono + self.cfg["state_s"]
+            return
         if payload == self._state_published and mono < self._state_due_mono:
             return
         self._client.publish(self.topics["state"], payload, qos=1, retain=True)
@@ -439,11 +575,17 @@ class Uplink:
         if mono < self._telemetry_due_mono:
             return
         with self._lock:
-            readings = self._telemetry
-        if readings is None:
+            readings, version = self._telemetry, self._telemetry_version
+        if readings is None or version == self._telemetry_published_version:
             return
-        self._client.publish(self.topics["telemetry"], _compact_json(readings), qos=0)
+        self._telemetry_published_version = version
         self._telemetry_due_mono = mono + self.cfg["telemetry_s"]
+        try:
+            payload = W.encode_telemetry(readings)
+        except (ValueError, TypeError, KeyError) as err:  # a runtime bug: reported, tried again next period
+            self._error("cannot encode the telemetry: %s" % err)
+            return
+        self._client.publish(self.topics["telemetry"], payload, qos=0)
         self._published()
 
     def _publish_events(self, mono: float) -> None:
@@ -477,7 +619,7 @@ class Uplink:
         self._mid_seq[info.mid] = row["seq"]
         if ahead:
             self._ahead_inflight.add(row["seq"])
-        self._published()
+        self._events_sent += 1
 
     def _cursor_sent(self) -> int:
         """Highest seq taken out of the in-order buffer (rows up to it are pending or acked)."""
@@ -517,23 +659,58 @@ class Uplink:
         return self._cursor_sent()
 
     def _maybe_ack(self, force: bool = False) -> None:
+        """Hand the acker the new ack point, every ACK_EVERY_SEQS seqs or ACK_EVERY_S (at once if force)."""
         due = self._ack_due
-        if due <= self._acked_seq:
+        if due <= self._ack_requested:
             return
         mono = time.monotonic()
-        if not force and due - self._acked_seq < ACK_EVERY_SEQS and mono - self._last_ack_mono < ACK_EVERY_S:
+        if not force and due - self._ack_requested < ACK_EVERY_SEQS and mono - self._last_ack_mono < ACK_EVERY_S:
             return
-        try:
-            self.store.ack(due)
-        except Exception as err:  # StoreError: retried at the next pass
-            self._error("cannot mark events delivered in the store: %s" % err)
-            return
-        self._acked_seq = due
+        with self._lock:
+            self._ack_target = due
+        self._ack_wake.set()
+        self._ack_requested = due
         self._last_ack_mono = mono
-        self._note(last_ack_wall_s=self._now_s())
+
+    def _ack_loop(self) -> None:
+        """The acker thread: store.ack() up to the latest target; a failure is reported and retried."""
+        marked = 0
+        retry_s = None
+        while True:
+            self._ack_wake.wait(retry_s)
+            self._ack_wake.clear()
+            with self._lock:
+                target, stopping = self._ack_target, self._ack_stopping
+            retry_s = None
+            if target > marked:
+                try:
+                    self.store.ack(target)
+                except Exception as err:  # StoreError: retried; if never, a restart re-sends with the same ids
+                    self._error("cannot mark events delivered in the store: %s" % err)
+                    retry_s = ACK_RETRY_S
+                else:
+                    marked = target
+                    self._note(delivered_seq=marked, last_ack_wall_s=self._now_s())
+            if stopping:
+                return
+
+    def _stop_acker(self) -> None:
+        """Let the acker mark the last ack point (the worker's _maybe_ack(force=True) came first) and end."""
+        with self._lock:
+            self._ack_stopping = True
+        self._ack_wake.set()
+        self._acker.join(ACK_STOP_S)
 
     def _published(self) -> None:
         self._note(last_publish_wall_s=self._now_s())
+
+
+def _no_delay(client, userdata, sock) -> None:
+    """TCP_NODELAY: a lone PUBLISH is sent at once, not held back by Nagle's algorithm."""
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError):  # not a TCP socket (a test double): nothing to tune
+        pass
 
 
 def _lenient_field(payload: bytes, name: str):

@@ -1,0 +1,487 @@
+"""How fast the uplink delivers, and whether it ever disturbs the scan: the uplink figures in docs/benchmarks.md.
+
+Against a mosquitto the script starts on loopback, in one run:
+(a) event-to-PUBACK latency online: events appended one at a time to a real EventStore, the Uplink worker
+    running; from append() to the broker's PUBACK, split at the publish;
+(b) backlog drain: 100,000 stored events drained by the Uplink, beside a bare paho-mqtt QoS 1 publish loop of
+    the same payloads (encoded beforehand, untimed) with the same in-flight window, in alternating rounds;
+    the ratio of the median rates (target >= 0.8);
+(c) scan-loop start jitter of a 10 ms ScanLoop doing full kitchen scans (KitchenSim, 8 detectors) that hands
+    events, state and telemetry to the real Uplink thread, with the broker up, down and flapping; the longest
+    garbage-collection pause of each phase is shown, since any thread's collection stalls the scan too.
+
+    .venv/bin/python benchmarks/uplink_delivery.py [--quick] [--events 100000] [--repeats 3] [--seconds 20]
+                                                   [--realtime] [--json]
+
+Default about 2 minutes; --quick is a 20 s smoke run (10,000 events, one round, 4 s phases). Loopback only.
+Prints a table, then one JSON line (only the JSON document with --json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+
+from gaslatch.core import events as E
+from gaslatch.core import uplink_wire as W
+from gaslatch.core.scan_loop import RealClock, ScanLoop
+from gaslatch.unit import uplink as U
+from gaslatch.unit.event_store import EventStore
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import scan_jitter  # noqa: E402  (the jitter benchmark's kitchen loader and real-time set-up)
+
+SITE, UNIT = "bench", "unit-1"
+LATENCY_INTERVAL_S = 0.02  # one event every 20 ms: each is delivered alone, nothing batches
+JITTER_PERIOD_MS = 10
+STATE_EVERY_SCANS = 10  # as the runtime (UPLINK_STATE_SCANS)
+EVENT_EVERY_SCANS = 5  # a synthetic event every 50 ms on top of the kitchen's own: the uplink always has work
+FLAP_DOWN_S = 2.0  # flapping: the broker is stopped for 2 s, started for 3 s, and so on (the uplink's
+FLAP_UP_S = 3.0  # back-off, capped at 5 s here, catches some of the up times and drains the backlog in them)
+APPEND_CHUNK = 1000
+BARE_QUEUED_MAX = 20000  # the bare loop's lead over its PUBACKs (paho's message ids wrap at 65535)
+
+
+def percentile(values: list[float], percent: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, int(round(percent / 100 * len(ordered) + 0.5)) - 1))]
+
+
+class Mosquitto:
+    """A private mosquitto on a free loopback port (no persistence: the broker keeps up, not the disk; TCP_NODELAY
+    as docs/events.md recommends, or its PUBACKs can wait ~40 ms for a delayed TCP ACK)."""
+
+    def __init__(self, directory: str):
+        self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        if not os.path.exists(self.binary):
+            sys.exit("uplink_delivery: mosquitto is not installed (apt-get install mosquitto)")
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.config = os.path.join(directory, "mosquitto.conf")
+        self.log = os.path.join(directory, "mosquitto.log")
+        with open(self.config, "w") as f:
+            f.write(("user root\n" if os.geteuid() == 0 else "") +
+                    "listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                    "set_tcp_nodelay true\nlog_dest stderr\n" % self.port)
+        self.proc = None
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen([self.binary, "-c", self.config], stdout=subprocess.DEVNULL, stderr=log)
+        deadline = time.monotonic() + 10
+        while True:
+            if self.proc.poll() is not None:
+                sys.exit("uplink_delivery: mosquitto exited (%s); see %s" % (self.proc.returncode, self.log))
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            if time.monotonic() > deadline:
+                sys.exit("uplink_delivery: mosquitto did not listen within 10 s")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+class LatencyUplink(U.Uplink):
+    """The real Uplink, noting when each event is published and when its PUBACK arrives (perf_counter)."""
+
+    def __init__(self, *args, **kwargs):
+        U.Uplink.__init__(self, *args, **kwargs)
+        self.sent_at: dict[int, float] = {}
+        self.acked_at: dict[int, float] = {}
+
+    def _send(self, row: dict, ahead: bool) -> None:
+        self.sent_at.setdefault(row["seq"], time.perf_counter())
+        U.Uplink._send(self, row, ahead)
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        seq = self._mid_seq.get(mid)
+        if seq is not None:
+            self.acked_at.setdefault(seq, time.perf_counter())
+        U.Uplink._on_publish(self, client, userdata, mid, reason_code, properties)
+
+
+class DrainUplink(U.Uplink):
+    """The real Uplink, noting its first publish and counting PUBACKs of events (as little added work as can be)."""
+
+    def __init__(self, *args, **kwargs):
+        U.Uplink.__init__(self, *args, **kwargs)
+        self.first_sent = None
+        self.last_ack = None
+        self.acks = 0
+
+    def _send(self, row: dict, ahead: bool) -> None:
+        if self.first_sent is None:
+            self.first_sent = time.perf_counter()
+        U.Uplink._send(self, row, ahead)
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        if mid in self._mid_seq:
+            self.acks += 1
+            self.last_ack = time.perf_counter()
+        U.Uplink._on_publish(self, client, userdata, mid, reason_code, properties)
+
+
+def uplink_config(port: int) -> dict:
+    return {"enabled": True, "host": "127.0.0.1", "port": port, "tls": False, "hmac_key_file": "",
+            "keepalive_s": 10, "telemetry_s": 5, "state_s": 60, "backoff_max_s": 5}
+
+
+def record(seq: int, alarm: bool = False) -> dict:
+    """A core-shaped event: mostly output changes, with detector alarms among them as a trip gives."""
+    if alarm:
+        return {"seq": seq, "t_ms": seq * 100, "type": E.DETECTOR, "severity": E.SEVERITY_ALARM, "source": "d1",
+                "state": "high_alarm", "value": 2550, "reason": "reading 25.50 %LEL >= high set point 25.00 %LEL"}
+    return {"seq": seq, "t_ms": seq * 100, "type": E.OUTPUT, "severity": E.SEVERITY_INFO, "source": "fan",
+            "state": "on", "value": None, "reason": "trip: extract fan on"}
+
+
+def wait_for(predicate, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            sys.exit("uplink_delivery: timed out after %g s waiting for %s" % (timeout_s, what))
+        time.sleep(0.005)
+
+
+# ---- (a) latency ----
+
+def measure_latency(directory: str, broker: Mosquitto, count: int) -> dict:
+    store = EventStore(os.path.join(directory, "latency.db"), unit=UNIT)
+    up = LatencyUplink(uplink_config(broker.port), store, SITE, UNIT)
+    up.start()
+    try:
+        wait_for(lambda: up.health()["connected"], 10, "the uplink connected")
+        appended_at = {}
+        first = store.next_seq()
+        started = time.perf_counter()
+        for i in range(count):
+            seq = first + i
+            appended_at[seq] = time.perf_counter()
+            store.append([record(seq)])
+            pause = started + (i + 1) * LATENCY_INTERVAL_S - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+        wait_for(lambda: len(up.acked_at) >= count, 30, "every PUBACK")
+        total = [(up.acked_at[s] - appended_at[s]) * 1000 for s in appended_at]
+        to_publish = [(up.sent_at[s] - appended_at[s]) * 1000 for s in appended_at]
+        to_puback = [(up.acked_at[s] - up.sent_at[s]) * 1000 for s in appended_at]
+    finally:
+        up.close()
+        store.close()
+    return {"events": count, "interval_ms": LATENCY_INTERVAL_S * 1000,
+            "append_to_puback_ms": summary(total), "append_to_publish_ms": summary(to_publish),
+            "publish_to_puback_ms": summary(to_puback)}
+
+
+def summary(values_ms: list[float]) -> dict:
+    return {"p50": round(percentile(values_ms, 50), 2), "p99": round(percentile(values_ms, 99), 2),
+            "max": round(max(values_ms), 2)}
+
+
+# ---- (b) backlog drain ----
+
+def fill_store(path: str, count: int) -> tuple[EventStore, float]:
+    """A store holding count undelivered events (one alarm in five); returns it and the events/s recorded."""
+    store = EventStore(path, max(count, 1), unit=UNIT)
+    started = time.perf_counter()
+    for first in range(1, count + 1, APPEND_CHUNK):
+        last = min(count, first + APPEND_CHUNK - 1)
+        store.append([record(seq, alarm=seq % 5 == 0) for seq in range(first, last + 1)])
+        if last - store.recorded_seq() > 10 * APPEND_CHUNK:  # stay well under the store's pending bound
+            wait_for(lambda: last - store.recorded_seq() <= 5 * APPEND_CHUNK, 120, "the store to catch up")
+    wait_for(lambda: store.recorded_seq() >= count, 300, "all events recorded")
+    health = store.health()
+    if health["lost"] or health["rejected"]:
+        sys.exit("uplink_delivery: the store lost events while filling: %r" % health)
+    return store, count / (time.perf_counter() - started)
+
+
+def drain_uplink(store: EventStore, broker: Mosquitto, count: int) -> dict:
+    """The Uplink drains the store: from its first publish to the PUBACK of the last event."""
+    up = DrainUplink(uplink_config(broker.port), store, SITE, UNIT)
+    up.start()
+    try:
+        wait_for(lambda: up.acks >= count, 120, "the backlog drained")
+        seconds = up.last_ack - up.first_sent
+        wait_for(lambda: up.health()["delivered_seq"] >= count, 30, "the store marked every event delivered")
+        stored_s = time.perf_counter() - up.first_sent
+    finally:
+        up.close()
+    return {"events": count, "seconds": round(seconds, 3), "events_per_s": round(count / seconds),
+            "all_marked_in_store_s": round(stored_s, 3)}
+
+
+def drain_bare(payloads: list[bytes], broker: Mosquitto, inflight: int) -> dict:
+    """paho-mqtt alone: every payload published with QoS 1 as fast as its network thread takes them.
+
+    paho queues what is beyond its in-flight window; at most BARE_QUEUED_MAX are handed to it ahead of their
+    PUBACK, since its message ids wrap at 65535 and a larger queue would reuse ids still waiting. The callback
+    only counts (a lock or a notify per PUBACK would slow the bare loop by a third)."""
+    acked = [0, 0.0]
+    client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id="bare-paho",
+                         clean_session=False, protocol=mqtt.MQTTv311)
+    client.max_inflight_messages_set(inflight)
+
+    def on_publish(client, userdata, mid, reason_code, properties):
+        acked[0] += 1
+        acked[1] = time.perf_counter()
+
+    client.on_publish = on_publish
+    client.connect("127.0.0.1", broker.port, keepalive=10)
+    client.loop_start()
+    try:
+        wait_for(client.is_connected, 10, "the bare client connected")
+        topic = W.topics(SITE, UNIT)["event"]
+        started = time.perf_counter()
+        for index, payload in enumerate(payloads):
+            if index - acked[0] >= BARE_QUEUED_MAX:  # then wait until half of them are acknowledged
+                wait_for(lambda: index - acked[0] < BARE_QUEUED_MAX // 2, 60, "PUBACKs to the bare loop")
+            client.publish(topic, payload, qos=1)
+        wait_for(lambda: acked[0] == len(payloads), 120, "every PUBACK to the bare loop")
+        seconds = acked[1] - started
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return {"events": len(payloads), "seconds": round(seconds, 3), "events_per_s": round(len(payloads) / seconds),
+            "inflight": inflight}
+
+
+def measure_drain(directory: str, broker: Mosquitto, count: int, repeats: int) -> dict:
+    """repeats rounds, each a fresh store of count events drained by the Uplink and by the bare loop (the order
+    alternates between rounds, so a machine getting busier or quieter favours neither); medians compared."""
+    rounds = []
+    for index in range(repeats):
+        store, fill_rate = fill_store(os.path.join(directory, "backlog-%d.db" % index), count)
+        try:
+            payloads = [W.encode_event(row) for row in store.unacked(count)]
+            if index % 2:
+                uplink = drain_uplink(store, broker, count)
+                bare = drain_bare(payloads, broker, U.MAX_INFLIGHT_EVENTS)
+            else:
+                bare = drain_bare(payloads, broker, U.MAX_INFLIGHT_EVENTS)
+                uplink = drain_uplink(store, broker, count)
+        finally:
+            store.close()
+        os.remove(os.path.join(directory, "backlog-%d.db" % index))
+        rounds.append({"fill_events_per_s": round(fill_rate), "uplink": uplink, "bare_paho": bare,
+                       "ratio": round(uplink["events_per_s"] / bare["events_per_s"], 3)})
+    uplink_rate = median([r["uplink"]["events_per_s"] for r in rounds])
+    bare_rate = median([r["bare_paho"]["events_per_s"] for r in rounds])
+    return {"events": count, "repeats": repeats, "inflight": U.MAX_INFLIGHT_EVENTS,
+            "uplink_events_per_s": uplink_rate, "bare_events_per_s": bare_rate,
+            "ratio": round(uplink_rate / bare_rate, 3), "rounds": rounds}
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+# ---- (c) scan jitter ----
+
+class UplinkKitchen:
+    """A kitchen scan that does what the runtime does for the uplink: events to the store, state and readings
+    to the Uplink every STATE_EVERY_SCANS scans, reports taken."""
+
+    def __init__(self, kitchen_sim_class, store: EventStore, up: U.Uplink):
+        self.kitchen = kitchen_sim_class(n_detectors=scan_jitter.N_DETECTORS, period_ms=JITTER_PERIOD_MS)
+        self.store = store
+        self.up = up
+        self.scans = 0
+        self.next_seq = store.next_seq()
+
+    def scan(self, now_ms: int) -> None:
+        self.kitchen.scan(now_ms)
+        events = []
+        for event in self.kitchen.events:  # the kitchen numbers from 1: renumber into the store's sequence
+            events.append(dict(event, seq=self.next_seq))
+            self.next_seq += 1
+        self.kitchen.events = []
+        self.scans += 1
+        if self.scans % EVENT_EVERY_SCANS == 0:
+            events.append(dict(record(self.next_seq), t_ms=now_ms))
+            self.next_seq += 1
+        self.store.append(events)
+        if self.scans % STATE_EVERY_SCANS == 0:
+            self.up.publish_state(self.snapshot())
+            self.up.publish_telemetry(self.readings(now_ms))
+            self.up.take_reports()
+
+    def snapshot(self) -> dict:
+        status = self.kitchen.controller.status(self.kitchen.now_ms)
+        return {"latched": status["latched"], "trip_reason": status["trip_reason"],
+                "valve_fault": status["valve_fault"],
+                "outputs": dict((k, bool(v)) for k, v in self.kitchen.outputs.items()),
+                "interlocks": status["interlocks"], "inhibits": status["inhibits"],
+                "silenced_s": status["silenced_s"], "schedule": status["schedule"],
+                "detectors": dict((name, {"state": d["state"], "centi_pct_lel": d["concentration_centi_pct_lel"]})
+                                  for name, d in status["detectors"].items()),
+                "clock_synced": True}
+
+    def readings(self, now_ms: int) -> dict:
+        return {"ts": "2026-11-24T21:50:41.123Z", "t_ms": now_ms, "clock_synced": True,
+                "centi_pct_lel": dict((name, d.concentration_centi_pct_lel)
+                                      for name, d in self.kitchen.controller.detectors.items())}
+
+
+class GcPauses:
+    """The longest garbage-collection pause while active (any thread: it holds the GIL, so the scan waits)."""
+
+    def __init__(self):
+        self.max_ms = 0.0
+        self.count = 0
+        self._started = 0.0
+
+    def __enter__(self) -> "GcPauses":
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.count += 1
+            self.max_ms = max(self.max_ms, (time.perf_counter() - self._started) * 1000)
+
+
+def flapper(broker: Mosquitto, stop: threading.Event) -> None:
+    while not stop.is_set():
+        broker.stop()
+        if stop.wait(FLAP_DOWN_S):
+            break
+        broker.start()
+        stop.wait(FLAP_UP_S)
+    if broker.proc is None or broker.proc.poll() is not None:
+        broker.start()
+
+
+def measure_jitter(directory: str, broker: Mosquitto, seconds: float, realtime: bool) -> tuple[list[dict], str]:
+    kitchen_sim_class = scan_jitter.load_kitchen_sim()
+    gc.collect()  # the drain's 100,000-row lists are garbage now: not the scan's to pay for
+    store = EventStore(os.path.join(directory, "jitter.db"), unit=UNIT)
+    up = U.Uplink(uplink_config(broker.port), store, SITE, UNIT)
+    up.start()  # before real time, as in the runtime: the uplink thread keeps normal scheduling
+    mode = scan_jitter.enter_realtime() if realtime else "SCHED_OTHER"
+    results = []
+    try:
+        wait_for(lambda: up.health()["connected"], 10, "the uplink connected")
+        for phase in ("up", "down", "flapping"):
+            stop = threading.Event()
+            flap = None
+            if phase == "down":
+                broker.stop()
+            elif phase == "flapping":
+                flap = threading.Thread(target=flapper, args=(broker, stop), daemon=True)
+                flap.start()
+            kitchen = UplinkKitchen(kitchen_sim_class, store, up)
+            loop = ScanLoop(JITTER_PERIOD_MS, RealClock(), kitchen.scan)
+            before = up.health()
+            with GcPauses() as pauses:
+                loop.run(max_scans=max(1, int(seconds * 1000 // JITTER_PERIOD_MS)))
+            after = up.health()
+            if flap is not None:
+                stop.set()
+                flap.join(30)
+            if phase == "down":
+                broker.start()
+            results.append({"phase": phase, "stats": loop.stats.as_dict(),
+                            "delivered": after["delivered_seq"] - before["delivered_seq"],
+                            "backlog_after": after["backlog"],
+                            "connects": after["connects"] - before["connects"],
+                            "gc_collections": pauses.count, "gc_max_ms": round(pauses.max_ms, 2)})
+    finally:
+        up.close()
+        store.close()
+    return results, mode
+
+
+# ---- report ----
+
+def print_table(doc: dict) -> None:
+    lat = doc["latency"]
+    print("(a) event-to-PUBACK latency online, %d events, one every %g ms (ms)" % (lat["events"], lat["interval_ms"]))
+    print("    %-22s %8s %8s %8s" % ("", "p50", "p99", "max"))
+    for key, label in (("append_to_puback_ms", "append -> PUBACK"), ("append_to_publish_ms", "  append -> publish"),
+                       ("publish_to_puback_ms", "  publish -> PUBACK")):
+        print("    %-22s %8.2f %8.2f %8.2f" % (label, lat[key]["p50"], lat[key]["p99"], lat[key]["max"]))
+    drain = doc["drain"]
+    print("(b) backlog drain, %d stored events, rounds: %d, in-flight window %d (events/s)" % (
+        drain["events"], drain["repeats"], drain["inflight"]))
+    print("    %-6s %14s %14s %7s %16s %12s" % ("round", "Uplink", "bare paho", "ratio", "all marked (s)",
+                                              "store fill"))
+    for index, r in enumerate(drain["rounds"]):
+        print("    %-6d %14d %14d %7.2f %16.2f %12d" % (index + 1, r["uplink"]["events_per_s"],
+                                                       r["bare_paho"]["events_per_s"], r["ratio"],
+                                                       r["uplink"]["all_marked_in_store_s"], r["fill_events_per_s"]))
+    print("    %-6s %14d %14d %7.2f   (target >= 0.8)" % ("median", drain["uplink_events_per_s"],
+                                                          drain["bare_events_per_s"], drain["ratio"]))
+    print("(c) scan start jitter, %d ms period, %d detectors, %s (us)" % (JITTER_PERIOD_MS, scan_jitter.N_DETECTORS,
+                                                                          doc["scheduling"]))
+    print("    %-9s %6s %8s %7s %7s %7s %9s %9s %8s %8s %11s" % (
+        "broker", "scans", "overruns", "p50", "p99", "max", "exec p99", "delivered", "backlog", "connects",
+        "gc max ms"))
+    for result in doc["jitter"]:
+        stats = result["stats"]
+        jit = stats["start_jitter"]
+        print("    %-9s %6d %8d %7s %7s %7s %9s %9d %8d %8d %11.2f" % (
+            result["phase"], stats["scans"], stats["overruns"], jit["p50_us"], jit["p99_us"], jit["max_us"],
+            stats["execution"]["p99_us"], result["delivered"], result["backlog_after"], result["connects"],
+            result["gc_max_ms"]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a 20 s smoke run: 10,000 events, 4 s phases")
+    parser.add_argument("--events", type=int, help="stored events to drain (default 100000; --quick 10000)")
+    parser.add_argument("--latency-events", type=int, help="events for the latency (default 500; --quick 100)")
+    parser.add_argument("--repeats", type=int, help="drain rounds (default 3; --quick 1)")
+    parser.add_argument("--seconds", type=float, help="length of each jitter phase (default 20; --quick 4)")
+    parser.add_argument("--realtime", action="store_true", help="scan under SCHED_FIFO with gc.freeze(), as on the unit")
+    parser.add_argument("--json", action="store_true", help="print only the JSON document")
+    args = parser.parse_args()
+    events = args.events or (10000 if args.quick else 100000)
+    latency_events = args.latency_events or (100 if args.quick else 500)
+    seconds = args.seconds or (4.0 if args.quick else 20.0)
+    repeats = args.repeats or (1 if args.quick else 3)
+
+    directory = tempfile.mkdtemp(prefix="gaslatch-uplink-bench-")
+    broker = Mosquitto(directory)
+    broker.start()
+    try:
+        started = time.perf_counter()
+        doc = {"latency": measure_latency(directory, broker, latency_events),
+               "drain": measure_drain(directory, broker, events, repeats)}
+        doc["jitter"], doc["scheduling"] = measure_jitter(directory, broker, seconds, args.realtime)
+        doc["run_s"] = round(time.perf_counter() - started, 1)
+        doc["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    finally:
+        broker.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+    if not args.json:
+        print_table(doc)
+        print("run %.1f s" % doc["run_s"])
+    print(json.dumps(doc, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""The uplink's TLS and credentials against a real mosquitto: what works, and what is refused and reported why."""
+
+from __future__ import annotations
+
+import json
+import signal
+import ssl
+import threading
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from gaslatch.unit.event_store import EventStore
+from gaslatch.unit.uplink import Uplink
+from gaslatch_tools.pty_detectors import PtyDetectorBus
+from tests.mqtt_broker import Broker, Pki
+from tests.unit.test_runtime_process import Unit
+from tests.unit.waiting import wait_until
+from tests.uplink.test_uplink_worker import SITE, TOPICS, UNIT, append, config
+
+USER = "unit1"
+PASSWORD = "correct horse battery staple"
+
+
+class TlsSubscriber:
+    """The platform stand-in over mutual TLS: collects every event of the unit."""
+
+    def __init__(self, broker: Broker, pki: Pki):
+        self.payloads: list[bytes] = []
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id="test-platform")
+        self.client.tls_set(ca_certs=pki.ca_file, certfile=pki.client_cert_file, keyfile=pki.client_key_file,
+                            cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(TOPICS["event"], qos=1)
+        self.client.on_message = self._on_message
+        self.client.connect(broker.host, broker.port, keepalive=5)
+        self.client.loop_start()
+        wait_until(self.client.is_connected, 10, what="the TLS test subscriber connected")
+
+    def _on_message(self, client, userdata, message):
+        with self.lock:
+            self.payloads.append(bytes(message.payload))
+
+    def seqs(self) -> list[int]:
+        with self.lock:
+            return [json.loads(p)["seq"] for p in self.payloads]
+
+    def close(self):
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+@pytest.fixture
+def pki(tmp_path):
+    return Pki(str(tmp_path / "pki"))
+
+
+@pytest.fixture
+def tls_broker(tmp_path, pki):
+    b = Broker(str(tmp_path), pki=pki).start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def password_broker(tmp_path):
+    b = Broker(str(tmp_path), passwords={USER: PASSWORD, "platform": "platform password"}).start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = EventStore(str(tmp_path / "events.db"), unit=UNIT)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def make_uplink(store):
+    made = []
+
+    def make(cfg):
+        up = Uplink(cfg, store, SITE, UNIT)
+        made.append(up)
+        up.start()
+        return up
+
+    yield make
+    for up in made:
+        up.close()
+
+
+def refused(up, store, seqs: list[int], *words: str) -> str:
+    """Waits until the uplink reports a problem containing every word; checks nothing was delivered."""
+    error = wait_until(lambda: (lambda e: e if all(w in e for w in words) else None)(up.health()["last_error"]), 20,
+                       what="a connection problem naming %s (health: %r)" % (words, up.health()))
+    assert not up.health()["connected"] and up.health()["connects"] == 0
+    assert [r["seq"] for r in store.unacked(100)] == seqs, "nothing counts as delivered"
+    reports = up.take_reports()
+    assert reports and reports[0] == ("error", error), "the journal gets the same text"
+    return error
+
+
+def test_events_are_delivered_over_mutual_tls_with_the_host_name_verified(tmp_path, tls_broker, pki, store,
+                                                                        make_uplink):
+    platform = TlsSubscriber(tls_broker, pki)
+    try:
+        seqs = append(store, 20)
+        up = make_uplink(config(tls_broker, tmp_path, host="localhost", **pki.client_settings()))
+        wait_until(lambda: platform.seqs() == seqs and not store.unacked(10), 20,
+                   what="all events delivered over TLS and acked (health: %r)" % (up.health(),))
+        assert up.health()["connected"] and up.health()["last_error"] == ""
+    finally:
+        platform.close()
+
+
+def test_a_broker_certificate_from_another_ca_is_refused_and_reported(tmp_path, tls_broker, pki, store, make_uplink):
+    other = Pki(str(tmp_path / "other"))
+    seqs = append(store, 3)
+    up = make_uplink(config(tls_broker, tmp_path, **dict(pki.client_settings(), ca_file=other.ca_file)))
+    error = refused(up, store, seqs, "not trusted", "uplink.ca_file")
+    assert "self-signed certificate" in error or "unable to get local issuer" in error  # OpenSSL's own words
+
+
+def test_a_broker_certificate_for_another_host_name_is_refused_and_reported(tmp_path, store, make_uplink):
+    pki = Pki(str(tmp_path / "pki"), server_names=("broker.example",))
+    broker = Broker(str(tmp_path), pki=pki).start()
+    try:
+        seqs = append(store, 3)
+        up = make_uplink(config(broker, tmp_path, **pki.client_settings()))
+        refused(up, store, seqs, "not valid for 127.0.0.1", "uplink.host")
+    finally:
+        broker.stop()
+
+
+@pytest.mark.parametrize("client_cert", ["none", "from another ca"])
+def test_a_unit_without_a_client_certificate_the_broker_trusts_is_refused_and_reported(
+        tmp_path, tls_broker, pki, store, make_uplink, client_cert):
+    settings = {"tls": True, "ca_file": pki.ca_file}
+    if client_cert != "none":
+        other = Pki(str(tmp_path / "other"))
+        settings.update(cert_file=other.client_cert_file, key_file=other.client_key_file)
+    seqs = append(store, 3)
+    up = make_uplink(config(tls_broker, tmp_path, **settings))
+    refused(up, store, seqs, "closed the connection before accepting it", "client certificate", "uplink.cert_file")
+
+
+def test_the_right_password_is_accepted(tmp_path, password_broker, store, make_uplink):
+    password_file = tmp_path / "mqtt.password"
+    password_file.write_text(PASSWORD + "\n")
+    seqs = append(store, 5)
+    up = make_uplink(config(password_broker, tmp_path, username=USER, password_file=str(password_file)))
+    wait_until(lambda: not store.unacked(10), 20, what="events delivered (health: %r)" % (up.health(),))
+    assert up.health()["connected"] and up.health()["delivered_seq"] == seqs[-1]
+
+
+@pytest.mark.parametrize("password", ["wrong password", None])
+def test_a_wrong_or_missing_password_is_refused_and_reported(tmp_path, password_broker, store, make_uplink, password):
+    settings = {"username": USER}
+    if password is not None:
+        password_file = tmp_path / "mqtt.password"
+        password_file.write_text(password)
+        settings["password_file"] = str(password_file)
+    seqs = append(store, 3)
+    up = make_uplink(config(password_broker, tmp_path, **settings))
+    error = refused(up, store, seqs, "refused the connection", "Not authorized", "uplink.username", "password_file")
+    wait_until(lambda: up.health()["connect_attempts"] >= 2, 20, what="a second attempt after the back-off")
+    assert up.take_reports() == [], "the same refusal is reported once, not at every attempt"
+    assert up.health()["last_error"] == error
+
+
+def test_a_unit_with_a_wrong_password_logs_why_and_still_closes_the_gas_on_a_leak(tmp_path, password_broker):
+    bus = PtyDetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
+    unit = Unit(tmp_path, bus.link)
+    (tmp_path / "uplink.key").write_bytes(b"unit-1 test key\n")
+    (tmp_path / "mqtt.password").write_text("not the password\n")
+    doc = json.loads(unit.config_path.read_text())
+    doc["uplink"] = {"enabled": True, "host": password_broker.host, "port": password_broker.port, "tls": False,
+                     "username": USER, "password_file": str(tmp_path / "mqtt.password"),
+                     "hmac_key_file": str(tmp_path / "uplink.key"), "keepalive_s": 5}
+    unit.config_path.write_text(json.dumps(doc))
+    unit.set_input("reset_button", False)
+    try:
+        unit.start()
+        wait_until(lambda: [line for line in unit.lines if "uplink: the broker" in line and "Not authorized" in line],
+                   10, what="the refusal in the journal")
+        unit.wait_detectors_normal()
+        unit.press_reset()
+        wait_until(lambda: unit.line("valve") == "1", 5, what="valve open")
+        bus.set_gas(1, 300)
+        wait_until(lambda: unit.line("valve") == "0", 10, what="the leak closes the valve without the platform")
+        assert [line for line in unit.lines if line.startswith("<3>uplink:")], "logged as an error"
+    finally:
+        unit.stop(signal.SIGTERM)
+        bus.close()
