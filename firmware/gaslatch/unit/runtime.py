@@ -7,7 +7,6 @@ the watchdogs, on absolute deadlines; everything slow lives in other threads.
 
 import fcntl
 import gc
-import json
 import os
 import signal
 import sys
@@ -15,6 +14,7 @@ import time
 from collections.abc import Callable
 
 from gaslatch.core import events as E
+from gaslatch.core import uplink_wire as W
 from gaslatch.core.config import ConfigError
 from gaslatch.core.controller import Controller
 from gaslatch.core.safety import OUT_VALVE, safe_outputs
@@ -172,7 +172,7 @@ class Runtime:
             if cmd == "close_valve":
                 ok, message = self.controller.close_valve(now_ms, "platform")
             elif cmd == "status":
-                ok, message = True, json.dumps(self._platform_state(now_ms), sort_keys=True)
+                ok, message = True, W.encode_state(self._platform_state(now_ms)).decode("utf-8")
             elif cmd == "silence" and self.cfg["uplink"]["allow_silence"]:
                 ok, message = self.controller.silence(now_ms, "platform")
             elif cmd == "sync_time":
@@ -333,6 +333,7 @@ class Runtime:
         out["clock_synced"] = self.wall.synced()
         out["outputs"] = dict(self.outputs)
         out["inputs"] = dict(self.inputs)  # debounced line levels: valve switches, airflow, buttons, contacts
+        out["uplink"] = self.uplink.health() if self.uplink is not None else None
         return out
 
     # ---- lifecycle ----
