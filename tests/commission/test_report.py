@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gaslatch_tools.commission import report
+from gaslatch_tools.commission import (report, report_html, report_judge, report_pdf, report_plot,
+                                      report_record, report_text)
 from gaslatch_tools.commission.cli import commission
 from gaslatch_tools.commission.record import LIMITS_S
 
@@ -230,46 +231,46 @@ def test_the_html_shows_every_detector_and_every_test(tmp_path):
     assert 'id="bump-hood1-1"' in page and 'id="bump-hood2-2"' in page and 'id="bump-lpg1-none"' in page
     assert page.count("data:image/png;base64,") == 3  # one plot per bump test
     assert 'id="valve-1"' in page
-    for kind in report.INTERLOCK_KINDS:
-        assert report.TEXT["zh"]["interlock_" + kind] in page
-    assert report.TEXT["zh"]["interlock_off"] in page  # fan proving: not enabled in this configuration
+    for kind in report_judge.INTERLOCK_KINDS:
+        assert report_text.TEXT["zh"]["interlock_" + kind] in page
+    assert report_text.TEXT["zh"]["interlock_off"] in page  # fan proving: not enabled in this configuration
     assert "周六、周日 08:00–01:00（跨夜）" in page  # the schedule, from the pushed configuration
     assert "<script" not in page and "src=\"http" not in page  # self-contained
 
 
 def test_a_bump_test_over_the_limit_fails_even_when_the_record_marks_it_passed():
-    judged = report.judge_bump(bump("2026-05-12T07:00:00Z", LIMITS_S["time_to_alarm"] + 0.1, 20.0, passed=True))
-    assert judged.status == report.FAIL
-    slow_valve = report.judge_bump(bump("2026-05-12T07:00:00Z", 10.0, 20.0, valve_s=LIMITS_S["linkage"] + 0.5))
-    assert slow_valve.status == report.FAIL
-    at_the_limits = report.judge_bump(bump("2026-05-12T07:00:00Z", LIMITS_S["time_to_alarm"], LIMITS_S["recovery"],
-                                           valve_s=LIMITS_S["linkage"]))
-    assert at_the_limits.status == report.PASS
+    judged = report_judge.judge_bump(bump("2026-05-12T07:00:00Z", LIMITS_S["time_to_alarm"] + 0.1, 20.0, passed=True))
+    assert judged.status == report_judge.FAIL
+    slow_valve = report_judge.judge_bump(bump("2026-05-12T07:00:00Z", 10.0, 20.0, valve_s=LIMITS_S["linkage"] + 0.5))
+    assert slow_valve.status == report_judge.FAIL
+    at_the_limits = report_judge.judge_bump(bump("2026-05-12T07:00:00Z", LIMITS_S["time_to_alarm"],
+                                                 LIMITS_S["recovery"], valve_s=LIMITS_S["linkage"]))
+    assert at_the_limits.status == report_judge.PASS
 
 
 def test_a_detector_that_never_recovered_fails_its_bump_test():
     entry = bump("2026-05-12T07:00:00Z", 10.0, 20.0, passed=False)
     entry["recovery_s"] = None
-    judged = report.judge_bump(entry)
-    assert judged.status == report.FAIL
-    assert [item.status for item in judged.items if item.key == "recovery"] == [report.MISSING]
+    judged = report_judge.judge_bump(entry)
+    assert judged.status == report_judge.FAIL
+    assert [item.status for item in judged.items if item.key == "recovery"] == [report_judge.MISSING]
 
 
 def test_a_maintenance_bump_test_does_not_prove_the_linkage(tmp_path):
     data = complete_record(tmp_path)
     data["detectors"]["hood1"]["bump_tests"] = [bump("2026-05-12T06:20:00.000Z", 11.8, 24.5, mode="inhibit",
                                                      linkage=None, linkage_note="not tested: inhibited")]
-    verdict = report.readiness(data, CONFIG)
+    verdict = report_judge.readiness(data, CONFIG)
     assert verdict.problems == [("problem_bump_no_linkage", ("hood1",))]
-    judged = report.judge_bump(data["detectors"]["hood1"]["bump_tests"][0])
-    assert judged.status == report.PASS  # the detector itself passed: only the linkage is unproven
+    judged = report_judge.judge_bump(data["detectors"]["hood1"]["bump_tests"][0])
+    assert judged.status == report_judge.PASS  # the detector itself passed: only the linkage is unproven
 
 
 def test_a_linkage_proven_earlier_stands_behind_a_later_maintenance_bump_test(tmp_path):
     data = complete_record(tmp_path)
     data["detectors"]["hood1"]["bump_tests"].append(
         bump("2026-05-12T07:20:00.000Z", 12.0, 20.0, mode="inhibit", linkage=None))
-    assert report.readiness(data, CONFIG).ready
+    assert report_judge.readiness(data, CONFIG).ready
 
 
 def test_a_low_alarm_bump_test_does_not_prove_the_valve(tmp_path):
@@ -277,21 +278,21 @@ def test_a_low_alarm_bump_test_does_not_prove_the_valve(tmp_path):
     entry = data["detectors"]["hood2"]["bump_tests"][0]
     entry.update(expected="low_alarm", gas_pct_lel=20.0)
     del entry["linkage"]["valve"], entry["linkage"]["valve_closed"]
-    assert report.judge_bump(entry).status == report.PASS
-    assert report.readiness(data, CONFIG).problems == [("problem_bump_no_valve", ("hood2",))]
+    assert report_judge.judge_bump(entry).status == report_judge.PASS
+    assert report_judge.readiness(data, CONFIG).problems == [("problem_bump_no_valve", ("hood2",))]
 
 
 def test_a_repeated_bump_test_that_passes_replaces_an_earlier_failure(tmp_path):
     data = complete_record(tmp_path)
     data["detectors"]["hood1"]["bump_tests"].insert(0, bump("2026-05-12T06:15:00.000Z", 45.0, 20.0, passed=False))
-    assert report.readiness(data, CONFIG).ready
+    assert report_judge.readiness(data, CONFIG).ready
 
 
 def test_calibrating_after_the_last_bump_test_asks_for_the_bump_test_again(tmp_path):
     data = complete_record(tmp_path)
     data["detectors"]["hood2"]["calibrations"].append(
         {"utc": "2026-05-12T06:35:00.000Z", "kind": "span", "span_gas_pct_lel": 50, "ok": True})
-    assert report.readiness(data, CONFIG).problems == [("problem_bump_before_calibration", ("hood2",))]
+    assert report_judge.readiness(data, CONFIG).problems == [("problem_bump_before_calibration", ("hood2",))]
 
 
 def test_a_refused_calibration_and_a_valve_that_reopens_block_signing(tmp_path):
@@ -303,21 +304,21 @@ def test_a_refused_calibration_and_a_valve_that_reopens_block_signing(tmp_path):
     valve.update(utc="2026-05-12T07:00:00.000Z", reopen_without_reset_refused=False, passed=False,
                  failures=["the gas came back without the manual reset"])
     data["valve_tests"].append(valve)
-    keys = [key for key, _args in report.readiness(data, CONFIG).problems]
+    keys = [key for key, _args in report_judge.readiness(data, CONFIG).problems]
     assert keys == ["problem_calibration_failed", "problem_valve_failed"]
 
 
 def test_the_interlocks_the_configuration_enables_must_be_tested(tmp_path):
     data = complete_record(tmp_path)
     data["interlock_tests"] = [e for e in data["interlock_tests"] if e["test"] not in ("power", "estop")]
-    assert report.readiness(data, CONFIG).problems == [
+    assert report_judge.readiness(data, CONFIG).problems == [
         ("problem_interlock_missing", (["interlock_estop"],)), ("problem_interlock_missing", (["interlock_power"],))]
     bs6173 = dict(CONFIG, fan={"mode": "continuous", "proving": True})
-    assert report.readiness(complete_record(tmp_path), bs6173).problems == [
+    assert report_judge.readiness(complete_record(tmp_path), bs6173).problems == [
         ("problem_interlock_missing", (["interlock_fan"],))]
     data = complete_record(tmp_path)
     data["interlock_tests"][3]["measured_s"] = LIMITS_S["open_line_fault"] + 1
-    assert report.readiness(data, CONFIG).problems == [("problem_interlock_failed", (["interlock_open-line"],))]
+    assert report_judge.readiness(data, CONFIG).problems == [("problem_interlock_failed", (["interlock_open-line"],))]
 
 
 def test_without_the_configuration_the_optional_interlocks_are_left_to_check(tmp_path):
@@ -342,10 +343,10 @@ def test_identification_not_recorded_is_left_to_fill_in_by_hand_without_blocking
     data = complete_record(tmp_path)
     data["site"] = {}
     data["installer"].pop("company")
-    verdict = report.readiness(data, CONFIG)
+    verdict = report_judge.readiness(data, CONFIG)
     assert verdict.ready
-    t = report.text_for("en")
-    assert [report.describe(t, k, a) for k, a in verdict.warnings] == [
+    t = report_text.text_for("en")
+    assert [report_text.describe(t, k, a) for k, a in verdict.warnings] == [
         "Site: Site name not recorded; fill it in by hand.", "Site: Address not recorded; fill it in by hand.",
         "Installer: Company not recorded; fill it in by hand."]
 
@@ -377,29 +378,29 @@ def test_fields_the_report_does_not_know_are_shown_as_key_and_value(tmp_path):
     data["detectors"]["hood1"]["firmware"] = "V2.3"
     data["valve_tests"][0]["valve_model"] = "DN25 电磁阀"
     blocks, _verdict = report.build_document(data, "en", plotter=lambda *a: None)
-    page = report.render_html(blocks, "en", META)
+    page = report_html.render_html(blocks, "en", META)
     assert "test_gas_cylinder: CH4 2.5 %vol, lot 2291" in page and "V2.3" in page
     assert "valve_model: DN25 电磁阀" in page
     assert "registers_read" not in page and "apply_gas" not in page  # raw registers and prompt logs stay in JSON
 
 
 def test_plots_fall_back_to_english_labels_without_a_chinese_font(monkeypatch):
-    monkeypatch.setattr(report, "cjk_font_path", lambda: None)
-    assert report.plot_language("zh") == "en"
-    png = report.bump_plot_png(bump("2026-05-12T07:00:00Z", 10.0, 20.0), {}, "zh")
+    monkeypatch.setattr(report_plot, "cjk_font_path", lambda: None)
+    assert report_plot.plot_language("zh") == "en"
+    png = report_plot.bump_plot_png(bump("2026-05-12T07:00:00Z", 10.0, 20.0), {}, "zh")
     assert png.startswith(b"\x89PNG")
 
 
 def test_the_pdf_text_drops_characters_the_built_in_fonts_cannot_draw():
-    markup = report.pdf_markup("hood 1 — 后厨 😀 한 <b>")
+    markup = report_pdf.pdf_markup("hood 1 — 后厨 😀 한 <b>")
     assert '<font face="STSong-Light">后厨</font>' in markup
     assert "😀" not in markup and "한" not in markup and "&lt;b&gt;" in markup
 
 
 def test_every_string_exists_in_both_languages_with_the_same_placeholders():
-    assert set(report.TEXT["zh"]) == set(report.TEXT["en"])
-    for key, english in report.TEXT["en"].items():
-        chinese = report.TEXT["zh"][key]
+    assert set(report_text.TEXT["zh"]) == set(report_text.TEXT["en"])
+    for key, english in report_text.TEXT["en"].items():
+        chinese = report_text.TEXT["zh"][key]
         assert (english.count("%s"), english.count("%d"), english.count("%g")) == \
             (chinese.count("%s"), chinese.count("%d"), chinese.count("%g")), key
         assert chinese.strip() and english.strip()
@@ -407,8 +408,8 @@ def test_every_string_exists_in_both_languages_with_the_same_placeholders():
 
 def test_the_bump_test_marks_follow_the_record():
     entry = bump("2026-05-12T07:00:00Z", 12.0, 20.0)
-    assert report.bump_marks(entry) == {"alarm": 12.0, "removed": 55.0, "recovered": 75.0}
-    assert report.bump_marks({"time_to_alarm_s": 9}) == {"alarm": 9.0}
+    assert report_plot.bump_marks(entry) == {"alarm": 12.0, "removed": 55.0, "recovered": 75.0}
+    assert report_plot.bump_marks({"time_to_alarm_s": 9}) == {"alarm": 9.0}
 
 
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
@@ -437,7 +438,7 @@ def test_any_record_content_renders_and_never_signs_off_an_untested_detector(bum
     data.update(valve_tests=valves, interlock_tests=interlocks, schedule=schedule, config=config, site=site)
     for lang in report.LANGUAGES:
         blocks, verdict = report.build_document(data, lang, plotter=lambda *a: None)
-        page = report.render_html(blocks, lang, META)
+        page = report_html.render_html(blocks, lang, META)
         assert not verdict.ready and ("problem_bump_missing", ("untested",)) in verdict.problems
         assert 'id="detector-untested"' in page
 
@@ -447,7 +448,7 @@ RECORD = complete_record(None)  # for the property test: its configuration file 
 
 @given(st.lists(json_values, max_size=6))
 def test_bump_samples_keep_only_numeric_time_and_reading_pairs(samples):
-    points = report.bump_samples({"samples": samples})
+    points = report_plot.bump_samples({"samples": samples})
     assert all(isinstance(t, float) and isinstance(p, float) for t, p in points)
     assert points == sorted(points)
 
@@ -457,11 +458,11 @@ def test_a_detector_scanned_under_its_bus_name_is_the_configured_detector_at_tha
     hood1 = data["detectors"].pop("hood1")
     data["detectors"]["d1"] = {k: v for k, v in hood1.items() if k != "bump_tests"}  # scan and calibrate: d1
     data["detectors"]["hood1"] = {"calibrations": [], "bump_tests": hood1["bump_tests"]}  # bump-test: the unit's name
-    names = [name for name, _entry in report.detectors_in_order(data, CONFIG)]
+    names = [name for name, _entry in report_record.detectors_in_order(data, CONFIG)]
     assert names == ["hood1", "hood2"]
-    merged = dict(report.detectors_in_order(data, CONFIG))["hood1"]
+    merged = dict(report_record.detectors_in_order(data, CONFIG))["hood1"]
     assert len(merged["calibrations"]) == 2 and len(merged["bump_tests"]) == 1 and merged["baud"] == 9600
-    assert report.readiness(data, CONFIG).ready
+    assert report_judge.readiness(data, CONFIG).ready
 
 
 def test_an_entry_with_very_many_fields_still_prints(tmp_path):
@@ -481,4 +482,13 @@ def test_a_failed_linkage_is_not_hidden_by_a_later_maintenance_bump_test(tmp_pat
     tests = data["detectors"]["hood1"]["bump_tests"]
     tests[0] = bump(tests[0]["utc"], 11.8, 24.5, fan_s=4.2, passed=False)
     tests.append(bump("2026-05-12T07:20:00.000Z", 12.0, 20.0, mode="inhibit", linkage=None))
-    assert report.readiness(data, CONFIG).problems == [("problem_bump_linkage_failed", ("hood1",))]
+    assert report_judge.readiness(data, CONFIG).problems == [("problem_bump_linkage_failed", ("hood1",))]
+
+
+def test_a_hand_edited_record_with_odd_values_still_renders(tmp_path):
+    """A source field holding a list or a dict must not crash the report (it used to: unhashable type)."""
+    from gaslatch_tools.commission import report_judge
+
+    entry = {"closed_source": ["limit switch"], "reopen_source": {"x": 1}, "passed": True,
+             "valve_closed": {"source": ["?"]}}
+    report_judge.judge_valve(entry)
