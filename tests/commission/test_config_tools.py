@@ -14,17 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gaslatch.unit.unit_config import load_unit_config
-from gaslatch_tools.commission.config_tools import (
-    DAYS,
-    InitError,
-    ScheduleError,
-    build_config,
-    config_name,
-    format_schedule,
-    parse_schedule,
-)
+from gaslatch_tools.commission.config_build import InitError, build_config, config_name
 from gaslatch_tools.commission.record import Record
-from tests.commission.test_site_tests import Kitchen, Terminal, last_json
+from gaslatch_tools.commission.schedule_text import DAYS, ScheduleError, format_schedule, parse_schedule
+from tests.commission.bench_kitchen import Kitchen, last_json, open_terminals
 from tests.unit.waiting import wait_until
 
 DOCS_EXAMPLE_WITH_FIVE_PROBLEMS = {
@@ -39,23 +32,15 @@ DOCS_EXAMPLE_WITH_FIVE_PROBLEMS = {
 
 
 @pytest.fixture
-def terminals():
-    opened = []
-
-    def start(*args: str, cwd: str) -> Terminal:
-        opened.append(Terminal(list(args), cwd))
-        return opened[-1]
-
-    yield start
-    for terminal in opened:
-        terminal.close()
-
-
-@pytest.fixture
 def kitchen(short_dir):
     made = Kitchen(short_dir)
     yield made
     made.close()
+
+
+@pytest.fixture
+def terminals():
+    yield from open_terminals()
 
 
 def scanned_record(path: str, port: str) -> Record:

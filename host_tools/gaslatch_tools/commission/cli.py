@@ -54,7 +54,8 @@ def fail(ctx: click.Context, kind: str, message: str, hint: str = "", code: int 
 
 def _register() -> None:
     """Each module adds its commands to the group when imported."""
-    from gaslatch_tools.commission import bus_tools, config_tools, report, site_tests  # noqa: F401
+    from gaslatch_tools.commission import (bump_test, bus_tools, config_tools, interlock_test, report,  # noqa: F401
+                                           valve_test)
 
 
 _register()

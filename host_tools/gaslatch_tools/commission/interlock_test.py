@@ -1,0 +1,272 @@
+"""gaslatch commission interlock-test: fire input, emergency stop and fan proving trip the gas; power and open line.
+It proves on site that each safety input closes the valve in time and a broken detector line shows as a fault."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+from rich.table import Table
+
+from gaslatch_tools.commission.cli import EXIT_FAILED, EXIT_OK, commission, fail, finish
+from gaslatch_tools.commission.command_stop import CommandStop
+from gaslatch_tools.commission.prompts import interaction_options
+from gaslatch_tools.commission.record import LIMITS_S
+from gaslatch_tools.commission.unit_link import (Site, UnitFacts, UnitLost, Watcher, chosen_detectors, detector_view,
+                                                 feedback, open_site, reading_info, seconds_text, since, unit_options,
+                                                 wait_for_unit)
+from gaslatch_tools.commission.valve_move import ValveMove, supervision_s
+from gaslatch_tools.control_client import ControlUnreachable
+
+PERSON_WAIT_S = 300.0  # how long a command waits for the person to operate an input or a line
+POWER_OBSERVE_S = 10.0  # the unit must keep running this long on backup power
+UNHEALTHY_STATES = ("fault", "comm_lost")
+
+# test name -> (interlock in the status, the input line, config key enabling it, operate, restore)
+INTERLOCKS = {
+    "fire": ("fire_alarm", "fire_input", "fire_input",
+             "Operate the fire alarm input now: have the fire panel signal (or open its contact at the unit)",
+             "Restore the fire input now: reset the fire panel (or close the contact)"),
+    "estop": ("emergency_stop", "estop_input", "estop_input",
+              "Press the emergency stop now",
+              "Release the emergency stop now"),
+    "fan": ("ventilation", "fan_proven", None,
+            "Stop the extract fan now (its isolator), or pull the pressure switch's tube: airflow must be lost",
+            "Restore the extract fan now: airflow must be proven again"),
+}
+INTERLOCK_TESTS = ("fire", "estop", "fan", "power", "open-line")
+
+INTERLOCK_HELP = """Interlock test: each safety input trips the gas, and a broken detector line shows as a fault.
+
+\b
+  fire       the fire alarm input (GB 50116 linkage)
+  estop      the emergency stop
+  fan        airflow proving, only with fan.proving (BS 6173: fan failure closes the gas)
+             For each of these the installer operates the input; the command times the trip
+             (valve commanded closed, limit %g s from the interlock) and the valve's closing,
+             then asks to restore the input and press RESET; the gas must not come back alone.
+  power      backup-power changeover (CJJ/T 146): mains off, the unit must keep running on its
+             backup supply (watched %g s), confirmed by the installer; mains back on.
+  open-line  disconnect a detector's line: the fault must show within %g s of its last reply
+             (GB 16808 / GB 50166 commissioning limit); reconnect, RESET if it tripped.
+
+\b
+Default: the inputs the configuration enables (fire, estop, fan), then power and open-line.
+Questions [answers-file keys]: mains_off, backup_running, mains_on, open_line.DETECTOR,
+reconnect.DETECTOR, valve_closed (only without feedback), reopen_by_hand.
+Operating an input needs no answer: the command watches the unit.
+Exit codes: 0 all passed, 1 a test failed, 2 the test could not run.
+""" % (LIMITS_S["linkage"], POWER_OBSERVE_S, LIMITS_S["open_line_fault"])
+
+
+@commission.command("interlock-test", help=INTERLOCK_HELP)
+@unit_options
+@click.option("--only", help="Comma-separated tests to run: %s." % ", ".join(INTERLOCK_TESTS))
+@click.option("--open-line-detector", "open_line_detector",
+              help="Detector whose line is disconnected (default: the first one).")
+@interaction_options()
+@click.pass_context
+def interlock_test(ctx: click.Context, socket_path: str | None, config_path: str | None, only: str | None,
+                   open_line_detector: str | None, answers_path: str | None, yes: bool) -> None:
+    try:
+        _run_interlock_test(ctx, socket_path, config_path, only, open_line_detector, answers_path, yes)
+    except CommandStop as stop:
+        fail(ctx, stop.kind, stop.message, stop.hint)
+
+
+def _run_interlock_test(ctx: click.Context, socket_path: str | None, config_path: str | None, only: str | None,
+                        open_line_detector: str | None, answers_path: str | None, yes: bool) -> None:
+    site = open_site(ctx, socket_path, config_path, answers_path, yes)
+    tests = _interlock_tests(ctx, site.facts, only)
+    detectors = sorted(site.status().get("detectors", {}))
+    if "open-line" in tests:
+        open_line_detector = chosen_detectors(open_line_detector, detectors)[0]
+    entries = []
+    try:
+        for test in tests:
+            site.prompter.say("")
+            site.prompter.say("== %s ==" % test, "bold")
+            if test in INTERLOCKS:
+                entry = _interlock(site, test)
+            elif test == "power":
+                entry = _backup_power(site)
+            else:
+                entry = _open_line(site, open_line_detector)
+            entry["passed"] = not entry["failures"]
+            entry["answers"] = site.prompter.log
+            site.prompter.log = []
+            site.record.add("interlock_tests", entry)
+            site.record.note("interlock-test", "%s: %s" % (test, "PASS" if entry["passed"] else
+                                                             "FAIL (%s)" % "; ".join(entry["failures"])))
+            site.save()
+            site.prompter.say("%s: %s" % (test, "PASS" if entry["passed"] else "FAIL: " + "; ".join(entry["failures"])),
+                              "bold green" if entry["passed"] else "bold red")
+            entries.append(entry)
+    except ControlUnreachable as err:
+        raise UnitLost(err) from None
+    table = Table(title="Interlock tests")
+    for column in ("test", "time (s)", "limit (s)", "result"):
+        table.add_column(column)
+    for entry in entries:
+        table.add_row(entry["test"], seconds_text(entry.get("measured_s")), seconds_text(entry.get("limit_s")),
+                      "PASS" if entry["passed"] else "FAIL: " + "; ".join(entry["failures"]))
+    site.console.print(table)
+    passed = all(entry["passed"] for entry in entries)
+    finish(ctx, {"command": "interlock-test", "tests": [{k: v for k, v in e.items() if k != "answers"}
+                                                        for e in entries], "passed": passed},
+           "interlock test: %s" % ("every test passed" if passed else "FAILED"), EXIT_OK if passed else EXIT_FAILED)
+
+
+def _interlock_tests(ctx: click.Context, facts: UnitFacts, only: str | None) -> list[str]:
+    if only:
+        tests = [test.strip() for test in only.split(",") if test.strip()]
+        unknown = [test for test in tests if test not in INTERLOCK_TESTS]
+        if unknown:
+            fail(ctx, "usage", "no interlock test %s" % ", ".join(unknown), "tests: %s" % ", ".join(INTERLOCK_TESTS))
+        return tests
+    tests = []
+    for test in ("fire", "estop"):
+        if facts.interlock_enabled(INTERLOCKS[test][2]) is not False:
+            tests.append(test)
+    if facts.fan_proving:
+        tests.append("fan")
+    return tests + ["power", "open-line"]
+
+
+def _interlock(site: Site, test: str) -> dict:
+    interlock, line, _key, operate, restore = INTERLOCKS[test]
+    facts = site.facts
+    entry: dict[str, Any] = {"test": test, "interlock": interlock, "limit_s": LIMITS_S["linkage"], "failures": []}
+    failures = entry["failures"]
+    site.arm("the valve must be open to see the %s close it" % interlock.replace("_", " "))
+    site.prompter.say("→ " + operate, "bold")
+    t_asked = time.monotonic()
+    times: dict[str, float] = {}
+    closing = ValveMove(facts, closed=True)
+
+    def seen(t: float, status: dict) -> None:
+        level = feedback(status, line)
+        if level is not None and (level if test != "fan" else not level):
+            times.setdefault("input", t)
+        if status.get("interlocks", {}).get(interlock):
+            times.setdefault("interlock", t)
+        if "interlock" in times:
+            closing.seen(t, status)
+
+    watcher = site.watcher()
+    found = watcher.until(lambda s: bool(s.get("interlocks", {}).get(interlock)), PERSON_WAIT_S,
+                          "waiting for the %s" % interlock.replace("_", " "), t_asked, seen)
+    if found is None:
+        failures.append("the unit never saw the %s within %g s" % (interlock.replace("_", " "), PERSON_WAIT_S))
+        return entry
+    watcher.until(closing.done, LIMITS_S["linkage"] + supervision_s(facts) + 1.0, "valve closing", found, seen)
+    entry["seen_after_instruction_s"] = since(found, t_asked)
+    entry["input_to_interlock_s"] = since(found, times["input"]) if "input" in times else None
+    entry["measured_s"] = entry["trip_s"] = since(closing.command_t, found)
+    entry["valve_closed_s"] = since(closing.switch_t, found)
+    entry["valve_source"] = closing.source()
+    if test == "fan" and entry["input_to_interlock_s"] is not None:
+        entry["proving_grace_s"] = facts.proving_grace_s
+        if entry["input_to_interlock_s"] > facts.proving_grace_s + LIMITS_S["linkage"]:
+            failures.append("ventilation interlock %.1f s after the airflow was lost, limit proving_grace_s %g s + %g s"
+                            % (entry["input_to_interlock_s"], facts.proving_grace_s, LIMITS_S["linkage"]))
+    failures.extend(closing.failures(site.prompter, "valve_closed", found))
+    site.prompter.say("→ " + restore, "bold")
+    t_restore = time.monotonic()
+    cleared = watcher.until(lambda s: not s.get("interlocks", {}).get(interlock), PERSON_WAIT_S,
+                            "waiting for the %s to clear" % interlock.replace("_", " "), t_restore)
+    entry["cleared_after_instruction_s"] = since(cleared, t_restore)
+    if cleared is None:
+        failures.append("the %s did not clear within %g s" % (interlock.replace("_", " "), PERSON_WAIT_S))
+        return entry
+    if not site.status().get("latched"):
+        failures.append("the gas came back by itself when the %s cleared" % interlock.replace("_", " "))
+    outcome = site.press_reset("the %s test is over: reopen the gas" % interlock.replace("_", " "))
+    entry["reset"] = outcome["state"]
+    if outcome["state"] not in ("accepted", "not_needed"):
+        failures.append("reset %s after the test: %s" % (outcome["state"], "; ".join(outcome.get("reasons") or [])))
+    return entry
+
+
+def _backup_power(site: Site) -> dict:
+    prompter = site.prompter
+    entry: dict[str, Any] = {"test": "power", "observed_s": POWER_OBSERVE_S, "failures": []}
+    before = site.status()
+    scans_before = before.get("scan", {}).get("scans", 0)
+    prompter.act("mains_off", "Switch the MAINS supply of the unit off (leave the backup battery / UPS "
+                              "connected), then press Enter")
+    t_off = time.monotonic()
+    problems: list[str] = []
+    latched = before.get("latched")
+
+    def probe() -> dict:
+        try:
+            status = site.status()
+        except ControlUnreachable as err:
+            problems.append("the unit stopped answering on backup power: %s" % err)
+            return {}
+        if status.get("scan", {}).get("scans", 0) < scans_before:
+            problems.append("the unit restarted at the changeover (its scan count started again)")
+        if status.get("latched") != latched:
+            problems.append("the latch changed at the changeover (%s -> %s)" % (
+                "latched" if latched else "armed", "latched" if status.get("latched") else "armed"))
+        return status
+
+    Watcher(site.console, probe, 0.2).until(lambda s: bool(problems), POWER_OBSERVE_S, "on backup power", t_off)
+    entry["unit_stayed_up"] = not problems
+    running = prompter.confirm("backup_running", "Is the unit running on its backup supply (UPS / battery "
+                                                 "indicator), with the alarm and the valve as before?")
+    entry["backup_running_confirmed"] = running
+    prompter.act("mains_on", "Switch the MAINS supply back on, then press Enter")
+    try:
+        wait_for_unit(site)
+    except ControlUnreachable as err:
+        problems.append("the unit did not answer after the mains came back: %s" % err)
+    entry["failures"] = sorted(set(problems)) + ([] if running else ["the installer did not confirm the backup supply"])
+    return entry
+
+
+def _open_line(site: Site, name: str) -> dict:
+    limit_s = LIMITS_S["open_line_fault"]
+    entry: dict[str, Any] = {"test": "open-line", "detector": name, "limit_s": limit_s, "failures": []}
+    failures = entry["failures"]
+    state, _ = detector_view(site.status(), name)
+    if state != "normal":
+        failures.append("%s was %s before the test: it must be normal" % (name, (state or "?").replace("_", " ")))
+        return entry
+    t_asked = site.prompter.act("open_line.%s" % name, "Disconnect %s's line now (unplug its RS-485 A/B or its "
+                                                       "connector), then press Enter" % name)
+    last_reply: dict[str, float] = {}
+    trips: dict[str, float] = {}
+
+    def seen(t: float, status: dict) -> None:
+        det = status.get("detectors", {}).get(name) or {}
+        if det.get("state") not in UNHEALTHY_STATES and det.get("last_sample_age_ms") is not None:
+            last_reply["t"] = t - det["last_sample_age_ms"] / 1000.0
+        if status.get("latched"):
+            trips.setdefault("t", t)
+
+    found = site.watcher().until(lambda s: detector_view(s, name)[0] in UNHEALTHY_STATES, limit_s + 60.0,
+                                 "%s: waiting for the fault" % name, t_asked, seen, reading_info(name))
+    if found is None:
+        failures.append("no fault shown for %s within %g s" % (name, limit_s + 60.0))
+        return entry
+    start = min(last_reply.get("t", t_asked), found)
+    entry["measured_s"] = entry["fault_s"] = round(found - start, 3)
+    entry["fault_after_instruction_s"] = round(found - t_asked, 3)
+    entry["fault_state"] = detector_view(site.status(), name)[0]
+    if entry["fault_s"] > limit_s:
+        failures.append("fault shown %.1f s after the detector's last reply, limit %g s" % (entry["fault_s"], limit_s))
+    t_back = site.prompter.act("reconnect.%s" % name, "Reconnect %s's line now, then press Enter" % name)
+    back = site.watcher().until(lambda s: detector_view(s, name)[0] == "normal", LIMITS_S["recovery"],
+                                "%s: back to normal" % name, t_back, seen, reading_info(name))
+    entry["restored_s"] = since(back, t_back)
+    if back is None:
+        failures.append("%s did not read normal within %g s of reconnecting" % (name, LIMITS_S["recovery"]))
+        return entry
+    if "t" in trips:
+        entry["tripped_after_s"] = round(trips["t"] - start, 3)
+    outcome = site.press_reset("the open-line test is over: reopen the gas")
+    entry["reset"] = outcome["state"]
+    return entry

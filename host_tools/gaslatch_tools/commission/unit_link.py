@@ -1,0 +1,350 @@
+"""The running unit as the site tests see it: its configuration's facts, its control socket, waits on its status.
+bump-test, valve-test and interlock-test share it; it raises CommandStop instead of exiting (see command_stop)."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn
+
+from gaslatch.core import constants as C
+from gaslatch.core.config import ConfigError
+from gaslatch.core.config_schema import DEFAULT_CONTROL_GROUP, DEFAULT_CONTROL_SOCKET
+from gaslatch.unit.unit_config import load_unit_config
+from gaslatch_tools.commission.command_stop import CommandStop
+from gaslatch_tools.commission.prompts import Prompter, make_prompter
+from gaslatch_tools.commission.record import Record, RecordError
+from gaslatch_tools.control_client import ControlClient, ControlUnreachable
+
+DEFAULT_UNIT_CONFIG = "/etc/gaslatch/config.json"
+POLL_S = 0.05  # the unit's status, asked this often (the scan answers once per scan.period_ms)
+RESET_GRACE_S = 15.0  # the reset's outcome may come a little after its window
+RESTART_WAIT_S = 60.0  # a unit that lost power (backup test) or restarts gets this long to answer again
+STATUS_TIMEOUT_S = 5.0
+
+
+class UnitFacts:
+    """What the unit's configuration says about set points, valve, fan and interlocks (defaults without one)."""
+
+    def __init__(self, cfg: dict | None = None, path: str | None = None):
+        self.cfg = cfg
+        self.path = path
+
+    @classmethod
+    def load(cls, path: str | None) -> UnitFacts:
+        """From --config, else /etc/gaslatch/config.json when it is readable, else defaults."""
+        if path is None:
+            if not os.access(DEFAULT_UNIT_CONFIG, os.R_OK):
+                return cls()
+            path = DEFAULT_UNIT_CONFIG
+        cfg, _profiles = load_unit_config(path)
+        return cls(cfg, path)
+
+    def _get(self, section: str, key: str, default: Any) -> Any:
+        return self.cfg[section][key] if self.cfg else default
+
+    @property
+    def socket(self) -> str:
+        return self._get("control", "socket", DEFAULT_CONTROL_SOCKET)
+
+    @property
+    def group(self) -> str:
+        return self._get("control", "group", DEFAULT_CONTROL_GROUP)
+
+    @property
+    def valve_type(self) -> str:
+        return self._get("valve", "type", "hold")
+
+    @property
+    def valve_feedback(self) -> str | None:
+        """none / closed / both; None when no configuration says."""
+        return self._get("valve", "feedback", None)
+
+    @property
+    def travel_s(self) -> float | None:
+        return self._get("valve", "travel_s", None)
+
+    @property
+    def reopened_by_hand(self) -> bool:
+        """A valve a person must also re-open at the valve after a reset (pulse, or hold with manual re-open)."""
+        return self.valve_type == "pulse" or self._get("valve", "startup", "") == "auto_arm_external_manual_valve"
+
+    @property
+    def fan_proving(self) -> bool:
+        return bool(self._get("fan", "proving", False))
+
+    @property
+    def proving_grace_s(self) -> float:
+        return self._get("fan", "proving_grace_s", C.DEFAULT_FAN_PROVING_GRACE_S)
+
+    def interlock_enabled(self, key: str) -> bool | None:
+        return self.cfg["interlocks"][key] if self.cfg else None
+
+    @property
+    def inhibit_max_min(self) -> int:
+        return self._get("inhibit", "max_minutes", C.DEFAULT_INHIBIT_MAX_MIN)
+
+    @property
+    def manual_reset_start(self) -> bool:
+        return self._get("valve", "startup", "manual_reset") == "manual_reset"
+
+    def set_points(self, name: str, record_entry: dict | None = None) -> tuple[float, float]:
+        """(low, high) %LEL of a detector: the unit's config, else the record, else the defaults."""
+        if self.cfg and name in self.cfg["detectors"]:
+            det = self.cfg["detectors"][name]
+            return float(det["low_alarm_pct_lel"]), float(det["high_alarm_pct_lel"])
+        entry = record_entry or {}
+        low = entry.get("low_alarm_pct_lel", C.DEFAULT_LOW_ALARM_PCT_LEL)
+        high = entry.get("high_alarm_pct_lel", C.DEFAULT_HIGH_ALARM_PCT_LEL)
+        return float(low), float(high)
+
+    def confirmation_timeout_s(self, name: str) -> float:
+        """How long a lone high alarm may wait for a second detector of its zone (0 without confirmation)."""
+        if not self.cfg or name not in self.cfg["detectors"]:
+            return 0.0
+        zone = self.cfg["zones"].get(self.cfg["detectors"][name]["zone"]) or {}
+        return float(zone["two_detector_timeout_s"]) if zone.get("two_detector_confirmation") else 0.0
+
+
+class UnitLink:
+    """The unit's control socket: status snapshots and commands, reconnecting after a restart."""
+
+    def __init__(self, path: str, group: str):
+        self.path = path
+        self.group = group
+        self._client: ControlClient | None = None
+
+    def _connect(self) -> ControlClient:
+        if self._client is None:
+            self._client = ControlClient(self.path, self.group, timeout_s=STATUS_TIMEOUT_S)
+        return self._client
+
+    def request(self, cmd: str, args: dict | None = None) -> dict:
+        try:
+            return self._connect().request(cmd, args)
+        except ControlUnreachable:
+            self.close()
+            raise
+
+    def status(self) -> dict:
+        reply = self.request("status")
+        if not reply.get("ok"):
+            raise ControlUnreachable("gaslatch refused status: %s" % reply.get("error", reply))
+        return reply["status"] if isinstance(reply.get("status"), dict) else reply
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def detector_view(status: dict, name: str) -> tuple[str | None, float | None]:
+    """(state, reading %LEL) of one detector in a status snapshot."""
+    det = status.get("detectors", {}).get(name) or {}
+    centi = det.get("concentration_centi_pct_lel")
+    return det.get("state"), (None if centi is None else centi / 100.0)
+
+
+def feedback(status: dict, line: str) -> bool | None:
+    """An input line's level when the unit's status reports its inputs, else None."""
+    inputs = status.get("inputs")
+    if not isinstance(inputs, dict) or line not in inputs:
+        return None
+    return bool(inputs[line])
+
+
+def since(t: float | None, t0: float) -> float | None:
+    """Seconds from t0 to t (monotonic times), rounded for the record; None when t never came."""
+    return None if t is None else round(t - t0, 3)
+
+
+def seconds_text(value: float | None) -> str:
+    """A measured time as a results table shows it."""
+    return "-" if value is None else "%.1f" % value
+
+
+class Watcher:
+    """Polls a probe (the unit's status, or a detector on the bus) and shows the wait against its limit."""
+
+    def __init__(self, console: Console, probe: Callable[[], dict], poll_s: float = POLL_S):
+        self.console = console
+        self.probe = probe
+        self.poll_s = poll_s
+        self.last: dict = {}
+
+    def until(self, done: Callable[[dict], bool], limit_s: float, label: str, start: float | None = None,
+              seen: Callable[[float, dict], None] | None = None,
+              info: Callable[[dict], str] | None = None) -> float | None:
+        """Monotonic time of the first snapshot where done() holds, or None once limit_s has passed since start."""
+        start = time.monotonic() if start is None else start
+        columns = (TextColumn("{task.description}"), BarColumn(bar_width=30),
+                   TextColumn("{task.fields[elapsed]:>6.1f} s / {task.total:g} s  {task.fields[info]}"))
+        with Progress(*columns, console=self.console, transient=False) as progress:
+            task = progress.add_task(label, total=limit_s, elapsed=0.0, info="")
+            while True:
+                asked = time.monotonic()
+                snapshot = self.probe()
+                now = time.monotonic()
+                self.last = snapshot
+                if seen is not None:
+                    seen(now, snapshot)
+                elapsed = now - start
+                progress.update(task, completed=min(elapsed, limit_s), elapsed=elapsed,
+                                info=info(snapshot) if info else "")
+                if done(snapshot):
+                    return now
+                if elapsed >= limit_s:
+                    return None
+                time.sleep(max(0.0, self.poll_s - (time.monotonic() - asked)))
+
+
+def reading_info(name: str) -> Callable[[dict], str]:
+    """A watch's info column: the detector's state and reading."""
+    def info(status: dict) -> str:
+        state, pct = detector_view(status, name)
+        return "%s: %s, %s %%LEL" % (name, (state or "?").replace("_", " "), "-" if pct is None else "%.2f" % pct)
+    return info
+
+
+class Site:
+    """One command run on site: the console, the prompter, the unit's facts and socket, and the record."""
+
+    def __init__(self, ctx: click.Context, prompter: Prompter, facts: UnitFacts, link: UnitLink | None):
+        self.ctx = ctx
+        self.prompter = prompter
+        self.console = prompter.console
+        self.facts = facts
+        self.link = link
+        try:
+            self.record = Record.load(ctx.obj["record"])
+        except RecordError as err:
+            raise CommandStop("record", str(err), "give another --record file, or move the damaged one away") from None
+
+    def status(self) -> dict:
+        assert self.link is not None
+        return self.link.status()
+
+    def watcher(self) -> Watcher:
+        return Watcher(self.console, self.status)
+
+    def save(self) -> None:
+        try:
+            self.record.save()
+        except RecordError as err:
+            raise CommandStop("record", str(err), "check the folder's free space and permissions") from None
+
+    def press_reset(self, why: str) -> dict:
+        """Asks the person to press RESET on the controller and waits for the outcome.
+
+        Returns {"state": accepted | refused | expired | not_needed, "reasons": [...], "at": monotonic s}.
+        """
+        if not self.status().get("latched"):
+            return {"state": "not_needed", "at": time.monotonic()}
+        assert self.link is not None
+        with ControlClient(self.link.path, self.facts.group, timeout_s=STATUS_TIMEOUT_S) as client:
+            reply = client.request("reset")
+            if not reply.get("ok"):
+                return {"state": "refused", "reasons": reply.get("reasons") or [reply.get("error", "refused")],
+                        "at": time.monotonic()}
+            if reply.get("state") != "waiting_for_button":
+                return {"state": reply.get("state", "?"), "at": time.monotonic()}
+            window_s = float(reply.get("window_s", 60))
+            self.prompter.say("→ Press the RESET button on the controller now (within %d s): %s" % (window_s, why),
+                              "bold")
+            outcome: dict = {}
+
+            def pushed(_status: dict) -> bool:
+                message = client.poll(0.01)
+                if message is not None and "state" in message:
+                    outcome.update(message)
+                return bool(outcome) or not _status.get("latched", True)
+
+            found = self.watcher().until(pushed, window_s + RESET_GRACE_S, "waiting for RESET")
+        if not outcome:
+            outcome = {"state": "accepted"} if found is not None else {"state": "expired"}
+        outcome["at"] = found if found is not None else time.monotonic()
+        return outcome
+
+    def arm(self, why: str) -> None:
+        """The valve open before a test that must see it close; stops the command if it cannot be."""
+        outcome = self.press_reset(why)
+        if outcome["state"] in ("accepted", "not_needed"):
+            if outcome["state"] == "accepted" and self.facts.reopened_by_hand:
+                self.prompter.act("reopen_by_hand", "Re-open the valve by hand at the valve (it needs it after a "
+                                                    "reset)")
+            return
+        reasons = "; ".join(outcome.get("reasons") or []) or outcome["state"]
+        raise CommandStop("not_armed", "the valve must be open for this test, but the reset was %s: %s"
+                          % (outcome["state"], reasons),
+                          "clear what blocks the reset (gas, a fault, an interlock, outside attended hours) and "
+                          "press RESET")
+
+
+def unit_options(command: Callable) -> Callable:
+    """--socket and --config on a command that talks to the running unit."""
+    command = click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                           help="The unit's configuration (default %s when readable): set points, valve, fan, "
+                                "interlocks and the control socket." % DEFAULT_UNIT_CONFIG)(command)
+    return click.option("--socket", "socket_path", type=click.Path(dir_okay=False),
+                        help="The unit's control socket (default: control.socket of --config, else %s)."
+                             % DEFAULT_CONTROL_SOCKET)(command)
+
+
+def open_site(ctx: click.Context, socket_path: str | None, config_path: str | None, answers_path: str | None,
+              yes: bool) -> Site:
+    """The site of a command that needs the running unit: CommandStop when it cannot be reached."""
+    prompter = make_prompter(ctx, answers_path, yes)
+    try:
+        facts = UnitFacts.load(config_path)
+    except ConfigError as err:
+        raise CommandStop("config", "the unit's configuration %s is not valid:\n%s"
+                          % (config_path or DEFAULT_UNIT_CONFIG, err),
+                          "give the configuration the unit runs with (--config), or fix it "
+                          "(gaslatch commission config validate)") from None
+    link = UnitLink(socket_path or facts.socket, facts.group)
+    site = Site(ctx, prompter, facts, link)
+    try:
+        site.status()
+    except ControlUnreachable as err:
+        raise CommandStop("unreachable", str(err),
+                          "run this on the unit (or with --socket), with gaslatch running") from None
+    return site
+
+
+class UnitLost(CommandStop):
+    """The unit stopped answering during a test."""
+
+    def __init__(self, err: ControlUnreachable):
+        super().__init__("unreachable", "lost the unit during the test: %s" % err,
+                         "check the unit's power and journalctl -u gaslatch; the record keeps what was measured before")
+
+
+def wait_for_unit(site: Site) -> dict:
+    """The unit's status, waiting for it to come back if the person switched it off and on."""
+    deadline = time.monotonic() + RESTART_WAIT_S
+    while True:
+        try:
+            return site.status()
+        except ControlUnreachable:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.5)
+
+
+def chosen_detectors(detector_list: str | None, known: list[str]) -> list[str]:
+    """The detectors a comma-separated --detectors list names (default: every known one)."""
+    if not known:
+        raise CommandStop("no_detectors", "no detectors to test",
+                          "run gaslatch commission scan first, or check the unit")
+    if not detector_list:
+        return known
+    names = [name.strip() for name in detector_list.split(",") if name.strip()]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise CommandStop("usage", "no detector named %s" % ", ".join(unknown), "detectors: %s" % ", ".join(known))
+    return names
+
