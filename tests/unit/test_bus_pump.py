@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from gaslatch.core.modbus_master import BusMaster
 from gaslatch.core.scan_loop import RealClock
 from gaslatch.unit.bus_pump import BusPump
@@ -57,3 +59,30 @@ def test_a_deadline_already_passed_returns_at_once_without_touching_the_buses(sh
     pump = BusPump(clock, {"bus1": port}, {"bus1": master})
     pump.idle_until(clock.now_us() - 1)
     assert pump.wakeups == 0 and master.stats()["requests"] == 0
+
+
+def test_requests_keep_the_silent_interval_after_every_reply_on_a_strict_bus(short_dir):
+    """The emulated bus refuses (and counts) a request sent inside the 3.5-character gap, as a real
+    device would miss it: scans and pump together must never send one."""
+    from gaslatch_tools.bench.emulated_bus import EmulatedBus
+    from gaslatch_tools.bench.emulated_detector import EmulatedDetector
+
+    with EmulatedBus(short_dir + "/ttySTRICT", 9600) as strict:
+        for address in (1, 2, 3):
+            strict.add(EmulatedDetector("cn-generic", address))
+        port, master = bus_on(short_dir + "/ttySTRICT", [1, 2, 3])
+        clock = RealClock()
+        pump = BusPump(clock, {"bus1": port}, {"bus1": master})
+        try:
+            end_us = clock.now_us() + 2_000_000
+            while clock.now_us() < end_us:  # scans every 10 ms, each serving the bus too, as the runtime does
+                scan_start_us = clock.now_us()
+                time.sleep(0.002)  # the scan's own work before it reaches the ports: its time is stale by then
+                pump.service(scan_start_us)
+                master.step(clock.now_us() // 1000, b"")
+                pump.idle_until(clock.now_us() + 10_000)
+            results = master.pop_results()
+        finally:
+            port.close()
+    assert strict.stats["collisions"] == 0
+    assert len(results) >= 15 and all(r.ok for r in results)

@@ -50,8 +50,13 @@ class BusPump:
             self.wakeups += 1
 
     def service(self, now_us: int) -> None:
-        """Each bus once: what arrived goes to its master, what the master sends goes out now."""
+        """Each bus once: what arrived goes to its master, what the master sends goes out now.
+
+        Bytes are stamped with the clock read after they were read, never before: a reply stamped
+        early would let the next request leave inside the 3.5-character gap (a collision on the wire).
+        """
         for port, master in self._buses:
-            tx = master.service(now_us, port.read())
+            rx = port.read()
+            tx = master.service(self._clock.now_us() if rx else now_us, rx)
             if tx:
                 port.write(tx)

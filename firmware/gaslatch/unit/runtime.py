@@ -130,9 +130,8 @@ class Runtime:
 
     def scan(self, now_ms: int) -> None:
         """Read -> commands -> evaluate -> write -> housekeeping. Nothing here waits on I/O."""
-        rx = {}
+        self.pump.service(self.clock.now_us())  # bytes to the masters, stamped when they were read
         for name, bus in self.buses.items():
-            rx[name] = bus.read()
             for state, detail in bus.state_changes():
                 self._bus_event(now_ms, name, state, detail)
             if bus.error:
@@ -142,7 +141,7 @@ class Runtime:
         self.control.service(now_ms, self._handle)
         if self.uplink is not None:
             self._platform_commands(now_ms)
-        result = self.controller.step(now_ms, rx, self.inputs, analog, self.wall.local())
+        result = self.controller.step(now_ms, None, self.inputs, analog, self.wall.local())
         try:
             for name, bus in self.buses.items():
                 data = result.tx.get(name)
