@@ -181,9 +181,9 @@ def measure_ours(tmp: str, links: dict[str, str], baud: int, seconds: float) -> 
     pump = BusPump(clock, ports, controller.buses)
     inputs = {"gas_contact": False}
 
-    def scan(now_ms: int) -> None:
-        rx = {name: port.read() for name, port in ports.items()}
-        result = controller.step(now_ms, rx, inputs)
+    def scan(now_ms: int) -> None:  # the bus part of Runtime.scan: ports read through the pump
+        pump.service(clock.now_us())
+        result = controller.step(now_ms, None, inputs)
         for name, data in result.tx.items():
             if data:
                 ports[name].write(data)
