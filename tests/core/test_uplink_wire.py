@@ -318,6 +318,15 @@ def test_stale_or_future_commands_are_refused(offset_s):
     assert (check.ok, check.code) == (False, W.REFUSED_STALE)
 
 
+def test_with_the_clock_not_synchronised_only_close_valve_is_taken_whatever_its_timestamp():
+    seen = {}
+    old_close = _signed("close_valve", id_="c-old", ts_s=NOW_S - 86400)
+    assert _check(old_close, seen=seen, clock_trusted=False).ok
+    assert _check(old_close, seen=seen, clock_trusted=False).code == W.REFUSED_REPLAY
+    assert _check(_signed("status", id_="s-old", ts_s=NOW_S - 86400), clock_trusted=False).code == W.REFUSED_STALE
+    assert _check(old_close).code == W.REFUSED_STALE  # with a synchronised clock it is simply stale
+
+
 @pytest.mark.parametrize("offset_s", [-60, 60])
 def test_commands_at_the_edge_of_the_window_are_accepted(offset_s):
     assert _check(_signed(ts_s=NOW_S + offset_s)).ok

@@ -358,8 +358,12 @@ class CommandCheck:
         return "CommandCheck(%r, %r, %r, %r, %r, %r)" % (self.ok, self.cmd, self.args, self.id, self.reason, self.code)
 
 
-def verify_command(payload, key, now_s, seen, allowed_cmds=ALLOWED_CMDS):
+def verify_command(payload, key, now_s, seen, allowed_cmds=ALLOWED_CMDS, clock_trusted=True):
     """Checks one `cmd` payload (bytes) signed with key (bytes) at unix time now_s (int); never raises.
+
+    clock_trusted False (the unit's clock is not synchronised yet): an authentic close_valve is taken
+    whatever its timestamp, because closing is always safe and the staleness test needs a right clock;
+    every other command is still refused as stale when it looks so. Replays are refused either way.
 
     seen: the caller's dict id -> ts of accepted ids; entries older than the window are pruned here
     and a fresh, authentic command's id is added (also when its cmd is then refused, so a replayed
@@ -368,7 +372,7 @@ def verify_command(payload, key, now_s, seen, allowed_cmds=ALLOWED_CMDS):
     remote may never do (open, reset, ...) that the caller records as an event.
     """
     try:
-        return _verify(payload, key, now_s, seen, allowed_cmds)
+        return _verify(payload, key, now_s, seen, allowed_cmds, clock_trusted)
     except Exception as err:  # a verdict must always come back; this is a bug, refused safely
         return CommandCheck(False, None, None, None, "refused: internal error %r" % (err,), REFUSED_MALFORMED)
 
@@ -377,7 +381,7 @@ def _refuse(code, reason, id_=None, cmd=None, args=None):
     return CommandCheck(False, cmd, args, id_, reason, code)
 
 
-def _verify(payload, key, now_s, seen, allowed_cmds):
+def _verify(payload, key, now_s, seen, allowed_cmds, clock_trusted=True):
     if not isinstance(payload, (bytes, bytearray)) or len(payload) > MAX_COMMAND_BYTES:
         return _refuse(REFUSED_MALFORMED, "malformed: not bytes or longer than %d bytes" % MAX_COMMAND_BYTES)
     try:
@@ -395,9 +399,11 @@ def _verify(payload, key, now_s, seen, allowed_cmds):
     expected = hmac_sha256(key, signed_text(id_, ts_s, cmd, args))
     if not equal_in_constant_time(binascii.unhexlify(msg["hmac"]), expected):
         return _refuse(REFUSED_HMAC, "wrong hmac", id_)
-    if now_s - ts_s > COMMAND_WINDOW_S or ts_s - now_s > COMMAND_WINDOW_S:
-        return _refuse(REFUSED_STALE, "stale: ts %d is more than %d s from the unit's clock %d"
-                       % (ts_s, COMMAND_WINDOW_S, now_s), id_, cmd, args)
+    stale = now_s - ts_s > COMMAND_WINDOW_S or ts_s - now_s > COMMAND_WINDOW_S
+    if stale and (clock_trusted or cmd != CMD_CLOSE_VALVE):
+        return _refuse(REFUSED_STALE, "stale: ts %d is more than %d s from the unit's clock %d%s"
+                       % (ts_s, COMMAND_WINDOW_S, now_s, "" if clock_trusted else " (not synchronised yet)"),
+                       id_, cmd, args)
     for old_id in [i for i in seen if seen[i] < now_s - COMMAND_WINDOW_S]:
         del seen[old_id]
     if id_ in seen:
@@ -405,7 +411,7 @@ def _verify(payload, key, now_s, seen, allowed_cmds):
     if len(seen) >= MAX_SEEN_IDS:
         return _refuse(REFUSED_BUSY, "busy: more than %d commands in %d s" % (MAX_SEEN_IDS, COMMAND_WINDOW_S),
                        id_, cmd, args)
-    seen[id_] = ts_s
+    seen[id_] = now_s if stale else ts_s  # remembered by the unit's own time when the timestamp is off
     if cmd not in ALLOWED_CMDS:
         return _refuse(REFUSED_NOT_ALLOWED, NOT_ALLOWED_REASON, id_, cmd, args)
     if cmd not in allowed_cmds:

@@ -106,7 +106,8 @@ class Runtime:
         if not cfg["uplink"]["enabled"]:
             return None
         try:
-            uplink = Uplink(cfg["uplink"], self.store, cfg["unit"]["site"], cfg["unit"]["name"])
+            uplink = Uplink(cfg["uplink"], self.store, cfg["unit"]["site"], cfg["unit"]["name"],
+                            clock_synced=self.wall.synced)
             uplink.start()
         except (UplinkError, ValueError) as err:
             self.log.error("uplink disabled: %s" % err)

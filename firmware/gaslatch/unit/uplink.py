@@ -147,12 +147,14 @@ class Uplink:
     """The MQTT worker. start() once, close() at shutdown; the other public methods are for the scan thread
     and never block on the network or the disk."""
 
-    def __init__(self, cfg: dict, store, site: str, unit: str, now_s: Callable[[], float] = time.time):
+    def __init__(self, cfg: dict, store, site: str, unit: str, now_s: Callable[[], float] = time.time,
+                 clock_synced: Callable[[], bool] = lambda: True):
         self.cfg = uplink_settings(cfg)
         self.store = store
         self.site = site
         self.unit = unit
         self._now_s = now_s
+        self._clock_synced = clock_synced
         self.topics = W.topics(site, unit)  # TopicNameError for a name that cannot be a topic level
         self.client_id = "gaslatch-%s-%s" % (site, unit)
         if not self.cfg["host"]:
@@ -504,7 +506,7 @@ class Uplink:
                          self._key_problem, REFUSED_NO_KEY)
             return
         check = W.verify_command(bytes(message.payload), self._key, int(self._now_s()), self._seen,
-                                 self._allowed_cmds)
+                                 self._allowed_cmds, clock_trusted=self._clock_synced())
         if not check.ok:
             self._refuse(check.id, check.cmd, check.reason, check.code)
             return
