@@ -41,6 +41,7 @@ import time
 
 from gaslatch.core import events as E
 from gaslatch.core import uplink_wire as W
+from gaslatch_tools.bench import broker as bench_broker
 
 SITE = "load-city"
 GROUP = "fleet-load"
@@ -146,10 +147,10 @@ class SimUnit:
 # --- the local broker ---
 
 def mosquitto_binary() -> str:
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not os.path.exists(binary):
-        raise SystemExit("mosquitto is not installed (apt-get install mosquitto)")
-    return binary
+    try:
+        return bench_broker.mosquitto_binary()
+    except bench_broker.BrokerError as err:
+        raise SystemExit(str(err)) from None
 
 
 def mosquitto_version() -> str:
