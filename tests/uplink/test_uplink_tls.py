@@ -10,13 +10,12 @@ import threading
 import paho.mqtt.client as mqtt
 import pytest
 
-from gaslatch.unit.event_store import EventStore
-from gaslatch.unit.uplink import Uplink
 from gaslatch_tools.pty_detectors import PtyDetectorBus
 from tests.mqtt_broker import Broker, Pki
 from tests.unit.test_runtime_process import Unit
 from tests.unit.waiting import wait_until
-from tests.uplink.test_uplink_worker import SITE, TOPICS, UNIT, append, config
+from tests.uplink.test_uplink_worker import (  # noqa: F401  (store, make_uplink: the same fixtures)
+    TOPICS, append, config, make_uplink, store)
 
 USER = "unit1"
 PASSWORD = "correct horse battery staple"
@@ -67,28 +66,6 @@ def password_broker(tmp_path):
     b = Broker(str(tmp_path), passwords={USER: PASSWORD, "platform": "platform password"}).start()
     yield b
     b.stop()
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = EventStore(str(tmp_path / "events.db"), unit=UNIT)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def make_uplink(store):
-    made = []
-
-    def make(cfg):
-        up = Uplink(cfg, store, SITE, UNIT)
-        made.append(up)
-        up.start()
-        return up
-
-    yield make
-    for up in made:
-        up.close()
 
 
 def refused(up, store, seqs: list[int], *words: str) -> str:
