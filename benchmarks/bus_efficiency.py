@@ -51,6 +51,9 @@ from gaslatch.unit.bus_pump import BusPump
 from gaslatch.unit.serial_bus import SerialBus
 from gaslatch.unit.unit_config import load_profiles
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import scan_jitter  # noqa: E402  (the real-time set-up `gaslatch run` uses: SCHED_FIFO 50 + gc.freeze)
+
 PROFILE = "cn-generic"
 REGISTERS = 10  # cn-generic reads 10 holding registers from 0
 REQUEST_BYTES = 8
@@ -84,7 +87,7 @@ def _serve_bus(link: str, baud: int, addresses: list[int], realtime: bool, conn)
     from gaslatch_tools.bench.emulated_detector import EmulatedDetector
 
     if realtime:
-        _enter_realtime()
+        scan_jitter.enter_realtime()
     bus = EmulatedBus(link, baud, turnaround_ms=TURNAROUND_MS)
     for address in addresses:
         bus.add(EmulatedDetector(PROFILE, address, baud=baud))
@@ -291,17 +294,6 @@ def _round_robin(name: str, poll, addresses: list[int], seconds: float) -> dict:
 
 # ---- the run ----
 
-def _enter_realtime() -> str:
-    """What `gaslatch run` does on the Pi: a frozen GC heap and SCHED_FIFO. Returns what was applied."""
-    gc.collect()
-    gc.freeze()
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(50))
-    except (PermissionError, OSError) as exc:
-        return "gc.freeze only (SCHED_FIFO refused: %s)" % exc
-    return "SCHED_FIFO 50 + gc.freeze"
-
-
 def with_hosts(tmp: str, n_buses: int, baud: int, realtime: bool, measure) -> dict:
     """Fresh emulated buses (one process each), measure({bus name: link}), and the buses' own counters."""
     hosts = {}
@@ -440,7 +432,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print only the JSON document")
     args = parser.parse_args()
     seconds = args.seconds or (3.0 if args.quick else 10.0)
-    scheduling = _enter_realtime() if args.realtime else "SCHED_OTHER"
+    scheduling = scan_jitter.enter_realtime() if args.realtime else "SCHED_OTHER"
     load_start = "%.2f %.2f %.2f" % os.getloadavg()
     tmp = tempfile.mkdtemp(prefix="glbe-", dir="/tmp")
     started = time.perf_counter()
