@@ -47,7 +47,7 @@ class Kitchen:
         self.detectors = {}
         zones = {}
         for name, det in self.cfg["detectors"].items():
-            self.detectors[name] = D.DetectorState(name, D.settings_from_config(det, self.cfg["alarm"]), 0)
+            self.detectors[name] = D.DetectorState(name, D.settings_from_config(det, self.cfg["alarm"], None, self.cfg["scan"]["period_ms"]), 0)
             zones[name] = det["zone"]
         self.safety = Safety(self.cfg, self.log, zones)
         self.gas = dict((name, 0.0) for name in self.detectors)

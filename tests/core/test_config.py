@@ -72,6 +72,8 @@ def test_minimal_config_gets_every_default_from_constants():
         "comm_lost_after_s": constants.DEFAULT_COMM_LOST_AFTER_S,
         "fault_trip_after_s": constants.DEFAULT_FAULT_TRIP_AFTER_S,
         "warmup_max_s": constants.DEFAULT_WARMUP_MAX_S,
+        "clear_hold_s": constants.DEFAULT_CLEAR_HOLD_S,
+        "clear_hold_samples": constants.DEFAULT_CLEAR_HOLD_SAMPLES,
     }
     assert loaded["valve"] == {"type": "hold", "travel_s": constants.DEFAULT_VALVE_TRAVEL_S,
                                "pulse_ms": constants.DEFAULT_VALVE_PULSE_MS, "feedback": "none",
@@ -795,11 +797,21 @@ def test_too_many_detectors_on_one_bus_for_the_alarm_budget_is_reported_at_the_b
     problem = only_problem(with_detectors(**detectors))
     assert problem.path == "$.buses.rs485a"
     assert "25 detectors on this bus at a 100 ms scan period" in problem.message
+    assert "above the 10000 ms alarm budget" in problem.message
     assert "split the detectors over more buses" in problem.hint
     assert config.validate(with_detectors(**detectors), None) != []
     doc = with_detectors(**detectors)
-    doc["scan"] = {"period_ms": 50}
+    doc["scan"] = {"period_ms": 25}
     assert config.validate(doc) == []
+
+
+def test_a_bus_that_cannot_lose_one_reply_inside_the_link_budget_is_refused():
+    """13 detectors at 200 ms each: a high alarm confirms in 5.3 s with every poll answered, but one
+    lost poll leaves a 5.2 s gap, beyond the 4.95 s link budget: every missed reply would be a fault."""
+    problem = only_problem(with_detectors(**dict(("h%d" % i, modbus(i)) for i in range(2, 14))))
+    assert problem.path == "$.buses.rs485a"
+    assert "one missed poll leaves a gap of 5200 ms, longer than the 4950 ms link budget" in problem.message
+    assert config.validate(with_detectors(**dict(("h%d" % i, modbus(i)) for i in range(2, 13)))) == []
 
 
 def test_a_slow_poll_interval_alone_can_break_the_alarm_budget():

@@ -238,6 +238,7 @@ def within_alarm_budget(doc):
     """Make a generated config meet the per-bus alarm latency rule, by construction."""
     periods = doc.get("scan", {}).get("period_ms", constants.DEFAULT_SCAN_PERIOD_MS)
     confirm = doc.get("alarm", {}).get("confirm_samples", constants.DEFAULT_CONFIRM_SAMPLES)
+    window = doc.get("alarm", {}).get("confirm_window_ms", constants.DEFAULT_CONFIRM_WINDOW_MS)
     counts = {}
     worst_interval = constants.DEFAULT_POLL_INTERVAL_MS
     for detector in doc["detectors"].values():
@@ -245,7 +246,7 @@ def within_alarm_budget(doc):
             counts[detector["bus"]] = counts.get(detector["bus"], 0) + 1
             worst_interval = max(worst_interval, detector.get("poll_interval_ms", constants.DEFAULT_POLL_INTERVAL_MS))
     for count in counts.values():
-        if config.alarm_latency_ms(int(periods), count, int(worst_interval), int(confirm)) > constants.ALARM_LATENCY_BUDGET_MS:
+        if config.bus_budget_problem(int(periods), count, int(worst_interval), int(confirm), int(window)):
             doc["scan"] = {"period_ms": constants.MIN_SCAN_PERIOD_MS}
             doc.setdefault("alarm", {})["confirm_samples"] = 1
             for detector in doc["detectors"].values():

@@ -42,12 +42,12 @@ def test_requests_on_the_wire_are_well_formed_reads_of_the_profile_registers():
 
 def test_leak_on_the_bus_trips_the_valve_and_sets_fan_sounder_beacon():
     sim = KitchenSim(n_detectors=2)
-    sim.run_until(2000)
+    sim.run_until(11000)  # the emulated detectors warm up for one poll; then the 10 s clear hold
     sim.press("reset_button")
-    sim.run_until(3000)
+    sim.run_until(12000)
     assert sim.outputs["valve"]
     sim.set_gas("d2", 400)
-    sim.run_until(6000)
+    sim.run_until(15000)
     assert not sim.outputs["valve"]
     assert sim.outputs["fan"] and sim.outputs["sounder"] and sim.outputs["beacon"]
     status = sim.controller.status(sim.now_ms)
@@ -147,7 +147,7 @@ def test_bus_error_is_the_reason_its_detectors_go_comm_lost():
                      buses={"b": {"port": "/dev/ttyUSB9"}})
     events = []
     for t in range(0, 11000, 100):
-        ctl.bus_error("b", "[Errno 2] could not open port /dev/ttyUSB9")
+        ctl.bus_error(t, "b", "[Errno 2] could not open port /dev/ttyUSB9")
         events.extend(ctl.step(t).events)
     lost = [e for e in events if e["type"] == "detector" and e["state"] == "comm_lost"]
     assert lost and "could not open port /dev/ttyUSB9" in lost[0]["reason"]

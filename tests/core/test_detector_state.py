@@ -19,19 +19,33 @@ def settings(**kw):
     return D.DetectorSettings(**base)
 
 
-def healthy(det, t_ms=0, samples=3, period_ms=500):
+def healthy(det, t_ms=0, samples=C.DEFAULT_CLEAR_HOLD_SAMPLES, period_ms=500):
     for i in range(samples):
         det.update(t_ms + i * period_ms, make_sample(0.0))
     assert det.state == D.NORMAL
     return t_ms + samples * period_ms
 
 
-def test_detector_starts_in_warmup_and_becomes_normal_after_confirmed_healthy_samples():
+def test_detector_starts_in_warmup_and_becomes_normal_after_the_clear_hold_samples():
+    """At power-on there is no bad report to wait out: the clear hold's samples alone are needed."""
     det = D.DetectorState("d1", settings(), 0)
     assert det.state == D.WARMUP
-    assert det.update(500, make_sample(0.0)) is None
-    tr = det.update(1000, make_sample(0.0))
+    for i in range(1, C.DEFAULT_CLEAR_HOLD_SAMPLES):
+        assert det.update(i * 500, make_sample(0.0)) is None
+    tr = det.update(C.DEFAULT_CLEAR_HOLD_SAMPLES * 500, make_sample(0.0))
     assert (tr.old, tr.new, tr.trigger) == (D.WARMUP, D.NORMAL, D.HEALTHY)
+
+
+def test_warmup_reported_at_power_on_is_followed_by_the_whole_clear_hold():
+    det = D.DetectorState("d1", settings(), 0)
+    for i in range(20):
+        det.update(i * 500, make_sample(0.0, C.STATUS_WARMUP))
+    last_warmup = 19 * 500
+    t = last_warmup
+    while det.state == D.WARMUP:
+        t += 500
+        det.update(t, make_sample(0.0))
+    assert t - last_warmup == C.DEFAULT_CLEAR_HOLD_S * 1000
 
 
 def test_single_high_sample_is_not_an_alarm_but_two_consecutive_are():
@@ -49,11 +63,23 @@ def test_high_reading_held_for_the_window_confirms_even_with_slow_polls():
     assert det.update(t + 2000, make_sample(30.0)).new == D.HIGH_ALARM
 
 
-def test_noise_below_a_set_point_breaks_the_confirmation_run():
+def test_a_reading_jumping_between_gas_and_clean_every_poll_still_confirms():
+    """Clean samples between gas samples do not restart the count: only a served clear hold does.
+    (The old rule needed the samples in a row, so a reading alternating 30 / 5 %LEL never alarmed.)"""
     det = D.DetectorState("d1", settings(confirm_window_ms=5000), 0)
     t = healthy(det)
-    for i in range(20):
-        det.update(t + i * 100, make_sample(30.0 if i % 2 == 0 else 5.0))
+    assert det.update(t, make_sample(30.0)) is None
+    assert det.update(t + 500, make_sample(5.0)) is None
+    assert det.update(t + 1000, make_sample(30.0)).new == D.HIGH_ALARM
+
+
+def test_a_lone_spike_is_forgotten_once_the_clear_hold_is_served():
+    det = D.DetectorState("d1", settings(confirm_window_ms=5000), 0)
+    t = healthy(det)
+    det.update(t, make_sample(30.0))
+    for i in range(1, 22):
+        det.update(t + i * 500, make_sample(0.0))
+    assert det.update(t + 11000, make_sample(30.0)) is None
     assert det.state == D.NORMAL
 
 
@@ -88,27 +114,63 @@ def test_high_alarm_clears_only_below_hysteresis():
     assert det.update(t + 1000, make_sample(23.5)) is None  # within 2 %LEL of 25
     assert det.update(t + 1500, make_sample(22.0)).new == D.LOW_ALARM
     assert det.update(t + 2000, make_sample(8.5)) is None  # within 2 %LEL of 10
-    assert det.update(t + 2500, make_sample(7.0)).new == D.NORMAL
+    assert det.update(t + 2500, make_sample(7.0)) is None  # clear, but the clear hold has just begun
+    last_bad = t + 2000  # 8.5 %LEL, inside the band, after gas: still bad evidence
+    t += 2500
+    while det.state == D.LOW_ALARM:
+        t += 500
+        det.update(t, make_sample(7.0))
+    assert det.state == D.NORMAL and t - last_bad == C.DEFAULT_CLEAR_HOLD_S * 1000
 
 
 def test_silent_detector_becomes_comm_lost_after_its_limit_with_last_error():
-    det = D.DetectorState("d1", settings(), 0)
+    det = D.DetectorState("d1", settings(comm_lost_after_ms=3000), 0)
     t = healthy(det)
-    det.note_comm_error("timeout from slave 1")
-    assert det.update(t + 9000, None) is None
-    tr = det.update(t + 10000, None)
-    assert tr.new == D.COMM_LOST and "timeout from slave 1" in tr.reason
+    det.note_comm_error(t, "timeout from slave 1")
+    assert det.update(t + 2400, None) is None
+    tr = det.update(t + 2500, None)  # the last good sample was at t - 500
+    assert tr.new == D.COMM_LOST and "no reply for 3 s" in tr.reason and "timeout from slave 1" in tr.reason
 
 
-def test_fault_recovery_needs_consecutive_healthy_samples():
+def test_a_detector_whose_newest_sample_is_older_than_the_link_budget_is_comm_lost_before_comm_lost_after_s():
+    """Two confirming samples must fit in the 10 s alarm budget: a gap over 4.95 s is a declared fault."""
+    det = D.DetectorState("d1", settings(), 0)
+    assert det.settings.stale_after_ms == 4950 == D.link_budget_ms(100, 2, 2000)
+    t = healthy(det) - 500
+    assert det.update(t + 4900, None) is None
+    tr = det.update(t + 4950, None)
+    assert tr.new == D.COMM_LOST and "link degraded: no good reply for 4.9 s" in tr.reason
+
+
+def test_fault_recovery_needs_the_whole_clear_hold():
     det = D.DetectorState("d1", settings(), 0)
     t = healthy(det)
     assert det.update(t, make_sample(0.0, C.STATUS_FAULT)).new == D.FAULT
+    for i in range(1, 4):
+        det.update(t + i * 500, make_sample(0.0, C.STATUS_FAULT if i % 2 else C.STATUS_NORMAL))
+    assert det.state == D.FAULT and not det.unstable
+    last_fault = t + 3 * 500
+    t = last_fault
+    while det.state == D.FAULT:
+        t += 500
+        det.update(t, make_sample(0.0))
+    assert det.state == D.NORMAL and t - last_fault == C.DEFAULT_CLEAR_HOLD_S * 1000
+
+
+def test_a_detector_flapping_fault_and_normal_is_unstable_until_a_whole_window_passes_without_a_relapse():
+    det = D.DetectorState("d1", settings(), 0)
+    t = healthy(det)
     for i in range(10):
-        det.update(t + 500 + i * 500, make_sample(0.0, C.STATUS_FAULT if i % 2 else C.STATUS_NORMAL))
-    assert det.state == D.FAULT, "a flapping detector must stay in fault"
-    det.update(t + 6000, make_sample(0.0))
-    assert det.update(t + 6500, make_sample(0.0)).new == D.NORMAL
+        det.update(t + i * 500, make_sample(0.0, C.STATUS_FAULT if i % 2 == 0 else C.STATUS_NORMAL))
+    assert det.state == D.FAULT and det.blind and det.distrust() == D.UNSTABLE
+    assert "5 times" in det.unstable
+    last_relapse = t + 8 * 500
+    t += 9 * 500
+    while det.state == D.FAULT:
+        t += 500
+        det.update(t, make_sample(0.0))
+    assert not det.unstable and det.state == D.NORMAL
+    assert t - last_relapse == C.RELAPSE_WINDOW_S * 1000
 
 
 def test_calibration_and_end_of_life_are_faults():
@@ -120,12 +182,12 @@ def test_calibration_and_end_of_life_are_faults():
 
 def test_frozen_heartbeat_is_a_fault():
     det = D.DetectorState("d1", settings(heartbeat_frozen_after_ms=20000), 0)
-    for i in range(3):
+    for i in range(C.DEFAULT_CLEAR_HOLD_SAMPLES):
         det.update(i * 500, make_sample(0.0, heartbeat=7 + i))
     assert det.state == D.NORMAL
-    t = 1500
+    t = C.DEFAULT_CLEAR_HOLD_SAMPLES * 500
     while det.state == D.NORMAL:
-        det.update(t, make_sample(0.0, heartbeat=9))
+        det.update(t, make_sample(0.0, heartbeat=99))
         t += 500
         assert t < 25000
     assert det.state == D.FAULT and "heartbeat frozen" in det.reason
@@ -208,7 +270,7 @@ def test_a_failed_poll_restarts_the_recovery_count():
     det.update(t, make_sample(0.0, C.STATUS_FAULT))
     for i in range(10):
         det.update(t + 500 + i * 500, make_sample(0.0))
-        det.note_comm_error("timeout")
+        det.note_comm_error(t + 500 + i * 500, "timeout")
     assert det.state == D.FAULT
 
 

@@ -397,6 +397,19 @@ ALARM = _section(
             "comm_lost_after_s for the 100 s limit on the sum.",
             constants.DEFAULT_FAULT_TRIP_AFTER_S,
         ),
+        "clear_hold_s": _integer(
+            constants.MIN_CLEAR_HOLD_S, constants.MAX_CLEAR_HOLD_S,
+            "An alarm, fault, comm loss or warm-up ends only when the detector has been clear (normal "
+            "status, reading below the low set point minus hysteresis) for this many seconds since its "
+            "last bad report, and for clear_hold_samples samples in a row; a reset is refused until then. "
+            "One good sample after a bad one proves nothing.",
+            constants.DEFAULT_CLEAR_HOLD_S,
+        ),
+        "clear_hold_samples": _integer(
+            constants.MIN_CLEAR_HOLD_SAMPLES, constants.MAX_CLEAR_HOLD_SAMPLES,
+            "See clear_hold_s: clean samples in a row, with no failed poll between, needed as well.",
+            constants.DEFAULT_CLEAR_HOLD_SAMPLES,
+        ),
         "warmup_max_s": _integer(
             MIN_WARMUP_MAX_S, constants.MAX_WARMUP_MAX_S,
             "A detector still warming up after this many seconds becomes a fault. GB 16808: normal "

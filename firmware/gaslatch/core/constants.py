@@ -47,6 +47,30 @@ MAX_CONFIRM_SAMPLES = 5
 DEFAULT_CONFIRM_WINDOW_MS = 2000
 MAX_CONFIRM_WINDOW_MS = 5000
 
+# Clear hold: leaving an alarm, a fault, comm loss or warm-up for normal needs the detector clear (a
+# normal status and a reading below the low set point minus hysteresis) for this many samples in a row
+# AND this long since its last bad evidence; a reset is refused until then. One good sample after a bad
+# one proves nothing (an independent bench: a status flapping high alarm / normal let the gas back on).
+# 10 s: as long as GB 16808 allows to confirm an alarm (10 s), half the 20 s in which it re-asserts an
+# alarm after a manual reset; a status flapping faster never clears, a slower one is caught as unstable.
+DEFAULT_CLEAR_HOLD_S = 10
+MIN_CLEAR_HOLD_S = 5
+MAX_CLEAR_HOLD_S = 120
+DEFAULT_CLEAR_HOLD_SAMPLES = 5
+MIN_CLEAR_HOLD_SAMPLES = 2
+MAX_CLEAR_HOLD_SAMPLES = 20
+# Relapses: a detector that goes from clear back to alarm, fault or warm-up this many times within the
+# window is unstable (a loose sensor, a failing board, wind on a contact): it counts as a fault (fault
+# relay, fault trip, reset refused) until a whole window passes without a relapse. 5 in 5 min catches
+# any flapping period up to 75 s, beyond the clear hold; a real leak that comes and goes that often
+# needs a person, not another reset.
+RELAPSE_LIMIT = 5
+RELAPSE_WINDOW_S = 300
+# Link health: a detector whose newest good sample is older than the link budget (the longest gap that
+# still confirms a leak inside ALARM_LATENCY_BUDGET_MS) is comm lost; one with at least half of its
+# last LINK_WINDOW_POLLS polls failed (timeouts, CRC errors, exceptions) has a degraded link, a fault.
+LINK_WINDOW_POLLS = 16
+
 # Lower explosive limits, %vol (REFERENCE.md: methane 5 %vol, propane 2.1 %vol).
 LEL_PCT_VOL = {"methane": 5.0, "propane": 2.1, "lpg": 2.1}
 

@@ -8,7 +8,7 @@ from gaslatch.core import constants as C
 from gaslatch.core import detector_state as D
 from gaslatch.core import events as E
 from gaslatch.core import modbus_rtu
-from gaslatch.core.config import ConfigError, Problem, alarm_latency_ms
+from gaslatch.core.config import ConfigError, Problem, bus_budget_problem
 from gaslatch.core.events import EventLog
 from gaslatch.core.modbus_master import BusMaster
 from gaslatch.core.safety import Safety
@@ -44,7 +44,7 @@ class Controller:
             det = cfg["detectors"][name]
             profile = profiles[det["profile"]]
             heartbeat_ms = profile.heartbeat_frozen_after_ms if det["kind"] == "modbus" else None
-            settings = D.settings_from_config(det, cfg["alarm"], heartbeat_ms)
+            settings = D.settings_from_config(det, cfg["alarm"], heartbeat_ms, cfg["scan"]["period_ms"])
             self.detectors[name] = D.DetectorState(name, settings, now_ms)
             self.kinds[name] = det["kind"]
             self.profiles[name] = profile
@@ -68,15 +68,15 @@ class Controller:
                 on_bus.setdefault(det["bus"], []).append(interval)
                 master = self.buses[det["bus"]]
                 wire_ms[det["bus"]] = max(wire_ms.get(det["bus"], 0), _poll_wire_ms(profile.reads, master))
+        alarm = self.cfg["alarm"]
         for bus in sorted(on_bus):
-            latency = alarm_latency_ms(self.cfg["scan"]["period_ms"], len(on_bus[bus]), max(on_bus[bus]),
-                                       self.cfg["alarm"]["confirm_samples"], wire_ms[bus])
-            if latency > C.ALARM_LATENCY_BUDGET_MS:
+            problem = bus_budget_problem(self.cfg["scan"]["period_ms"], len(on_bus[bus]), max(on_bus[bus]),
+                                         alarm["confirm_samples"], alarm["confirm_window_ms"], wire_ms[bus])
+            if problem:
                 raise ConfigError([Problem(
                     "$.buses." + bus,
-                    "with the detectors' profiles (minimum poll interval %d ms, %d ms per poll on the wire) this "
-                    "bus confirms a high alarm only after up to %d ms, above the %d ms alarm budget" % (
-                        max(on_bus[bus]), wire_ms[bus], latency, C.ALARM_LATENCY_BUDGET_MS),
+                    "with the detectors' profiles (minimum poll interval %d ms, %d ms per poll on the wire) on "
+                    "this bus %s" % (max(on_bus[bus]), wire_ms[bus], problem),
                     "raise the bus's baud rate, lower alarm.confirm_samples or scan.period_ms, or split the "
                     "detectors over more buses")])
 
@@ -100,14 +100,14 @@ class Controller:
                     det_cfg = self.cfg["detectors"][result.tag]
                     samples[result.tag] = self.profiles[result.tag].decode(result.blocks, det_cfg["gas"])
                 else:
-                    self.detectors[result.tag].note_comm_error(result.detail)
+                    self.detectors[result.tag].note_comm_error(now_ms, result.detail)
         for name in sorted(self.detectors):
             kind = self.kinds[name]
             det_cfg = self.cfg["detectors"][name]
             if kind == "analog":
                 current_ua = analog_ua.get(det_cfg["channel"])
                 if current_ua is None:
-                    self.detectors[name].note_comm_error("analog channel %s not read" % det_cfg["channel"])
+                    self.detectors[name].note_comm_error(now_ms, "analog channel %s not read" % det_cfg["channel"])
                 else:
                     samples[name] = self.profiles[name].decode_current(current_ua, det_cfg["full_scale_pct_lel"])
             elif kind == "contact":
@@ -116,7 +116,7 @@ class Controller:
                 fault = inputs.get(fault_line) if fault_line else False
                 if alarm is None or fault is None:
                     # A contact we could not read is no evidence of health: no sample, comm lost in time.
-                    self.detectors[name].note_comm_error("input line %s not read" % (
+                    self.detectors[name].note_comm_error(now_ms, "input line %s not read" % (
                         det_cfg["line"] if alarm is None else fault_line))
                 else:
                     samples[name] = self.profiles[name].decode_contact(bool(alarm), bool(fault))
@@ -142,11 +142,11 @@ class Controller:
         """Records not yet returned by step() (e.g. the shutdown record after the last scan)."""
         return self.log.drain()
 
-    def bus_error(self, bus, detail):
+    def bus_error(self, now_ms, bus, detail):
         """The platform could not use a bus (port missing, OS error): every detector on it notes why."""
         for name in sorted(self.detectors):
             if self.kinds[name] == "modbus" and self.cfg["detectors"][name]["bus"] == bus:
-                self.detectors[name].note_comm_error(detail)
+                self.detectors[name].note_comm_error(now_ms, detail)
 
     # Commands: the only remote ones make things safer; none opens the valve.
     def close_valve(self, now_ms, source):

@@ -1,7 +1,8 @@
 """The state of one gas detector, decided from its samples and the time alone.
 
 Everything that moves a detector between warm-up, normal, alarm, fault and comm lost lives here;
-the transitions are the table below, from which docs/safety.md draws its diagram.
+the transitions are the table below, from which docs/safety.md draws its diagram. So does the
+evidence behind them: the clear hold, relapses (an unstable detector) and the link's health.
 """
 
 from gaslatch.core import constants as C
@@ -18,15 +19,15 @@ ALARM_STATES = (LOW_ALARM, HIGH_ALARM)
 UNHEALTHY_STATES = (FAULT, COMM_LOST)
 
 # Triggers: what the evaluation below found in the latest sample or in the passing time.
-HEALTHY = "healthy"  # confirm_samples consecutive healthy samples below the low set point
+HEALTHY = "healthy"  # clear for the clear hold (samples and time) after warm-up, fault or comm loss
 LOW_CONFIRMED = "low_confirmed"  # low alarm confirmed (reading) or reported by the detector
 HIGH_CONFIRMED = "high_confirmed"  # high alarm confirmed, reported, or over-range
 FELL_BELOW_HIGH = "fell_below_high"  # reading below high set point minus hysteresis, above low
-CLEARED = "cleared"  # reading below low set point minus hysteresis, no alarm reported
+CLEARED = "cleared"  # clear for the clear hold: below low set point minus hysteresis, nothing reported
 FAULT_REPORTED = "fault_reported"  # device fault, calibration, end of life, frozen heartbeat, drift
 WARMUP_REPORTED = "warmup_reported"  # the detector says it is warming up
 WARMUP_OVERDUE = "warmup_overdue"  # still warming up after warmup_max_s
-SILENT = "silent"  # no good sample for comm_lost_after_s
+SILENT = "silent"  # no good sample for the stale limit: comm_lost_after_s, or sooner the link budget
 
 # The transition table: state -> {trigger: next state}. A trigger absent from a state's row
 # leaves the state unchanged.
@@ -79,6 +80,10 @@ TRANSITIONS = {
 # A reading this far below zero means the sensor has drifted and cannot see a leak of that size.
 NEGATIVE_DRIFT_FAULT_CENTI_PCT_LEL = -10 * C.CENTI
 
+# Why a detector in any state cannot be trusted (Safety treats it as blind; see `distrust`).
+UNSTABLE = "unstable"
+LINK_DEGRADED = "link_degraded"
+
 _FAULT_STATUSES = (C.STATUS_FAULT, C.STATUS_CALIBRATION, C.STATUS_END_OF_LIFE)
 
 # Sample classes, ordered by danger.
@@ -96,7 +101,9 @@ class DetectorSettings:
     """The per-detector numbers the state machine needs, in core units (ms, centi-%LEL)."""
 
     def __init__(self, low_centi, high_centi, hysteresis_centi, confirm_samples, confirm_window_ms,
-                 comm_lost_after_ms, warmup_max_ms, heartbeat_frozen_after_ms=None, full_scale_centi=None):
+                 comm_lost_after_ms, warmup_max_ms, heartbeat_frozen_after_ms=None, full_scale_centi=None,
+                 clear_hold_samples=C.DEFAULT_CLEAR_HOLD_SAMPLES, clear_hold_ms=C.DEFAULT_CLEAR_HOLD_S * 1000,
+                 scan_period_ms=C.DEFAULT_SCAN_PERIOD_MS):
         self.low_centi = low_centi
         self.high_centi = high_centi
         self.hysteresis_centi = hysteresis_centi
@@ -106,10 +113,27 @@ class DetectorSettings:
         self.warmup_max_ms = warmup_max_ms
         self.heartbeat_frozen_after_ms = heartbeat_frozen_after_ms
         self.full_scale_centi = full_scale_centi
+        self.clear_hold_samples = clear_hold_samples
+        self.clear_hold_ms = clear_hold_ms
+        # A sample older than this and the alarm budget no longer holds: the detector is comm lost.
+        self.stale_after_ms = min(comm_lost_after_ms, link_budget_ms(scan_period_ms, confirm_samples, confirm_window_ms))
 
 
-def settings_from_config(detector_cfg, alarm_cfg, heartbeat_frozen_after_ms=None):
-    """DetectorSettings from a normalised detector entry and the `alarm` section of the config."""
+def link_budget_ms(scan_period_ms, confirm_samples, confirm_window_ms):
+    """The longest gap between good samples that still confirms a leak inside the alarm budget.
+
+    With every gap at most L, gas at the detector is in a sample within L and confirmed by the
+    confirm_samples-th sample or by the first one confirm_window_ms after the first: within
+    L + min((C - 1) x L, window + L), plus the scan that acts. GB 16808 (unverified): alarm within 10 s.
+    """
+    room_ms = C.ALARM_LATENCY_BUDGET_MS - scan_period_ms
+    by_count = room_ms // confirm_samples
+    by_window = (room_ms - confirm_window_ms) // 2
+    return by_count if by_count > by_window else by_window
+
+
+def settings_from_config(detector_cfg, alarm_cfg, heartbeat_frozen_after_ms=None, scan_period_ms=C.DEFAULT_SCAN_PERIOD_MS):
+    """DetectorSettings from a normalised detector entry, the `alarm` section and the scan period."""
     full_scale = detector_cfg.get("full_scale_pct_lel")
     return DetectorSettings(
         low_centi=pct_to_centi(detector_cfg["low_alarm_pct_lel"]),
@@ -121,6 +145,9 @@ def settings_from_config(detector_cfg, alarm_cfg, heartbeat_frozen_after_ms=None
         warmup_max_ms=alarm_cfg["warmup_max_s"] * 1000,
         heartbeat_frozen_after_ms=heartbeat_frozen_after_ms,
         full_scale_centi=pct_to_centi(full_scale) if full_scale is not None else None,
+        clear_hold_samples=alarm_cfg["clear_hold_samples"],
+        clear_hold_ms=alarm_cfg["clear_hold_s"] * 1000,
+        scan_period_ms=scan_period_ms,
     )
 
 
@@ -140,6 +167,9 @@ class DetectorState:
     """One detector's state machine. Feed it `update(now_ms, sample)` every scan.
 
     `sample` is a detector_profile.Sample when a complete reading arrived this scan, else None.
+    Normal is earned, never given back by one good sample: leaving any other state needs the
+    detector clear for the clear hold (clear_hold_samples clean samples in a row, no failed poll
+    between, and clear_hold_ms since the last bad one), stable, and on a healthy link.
     """
 
     def __init__(self, name, settings, now_ms):
@@ -154,49 +184,152 @@ class DetectorState:
         self.last_sample_ms = now_ms
         self.last_error = ""
         self.has_monitored = False  # reached normal or alarm once: a later warm-up means it went blind
+        self.unstable = ""  # why the detector's reports keep relapsing, or ""
         self._warmup_since_ms = now_ms
-        self._low_run = 0
-        self._low_run_since_ms = None
-        self._high_run = 0
-        self._high_run_since_ms = None
-        self._healthy_run = 0
+        # Gas evidence of the present episode: samples at or above each set point, not necessarily in a
+        # row; an episode ends only when the detector has been clear for the clear hold.
+        self._low_count = 0
+        self._low_first_ms = None
+        self._high_count = 0
+        self._high_first_ms = None
+        self._clean_run = 0  # clean samples in a row, with no failed poll between
+        self._last_bad_ms = None  # the latest bad evidence: a sample that was not clean, or a move away from normal
+        self._bad = None  # the last sample's class (a Schmitt trigger over the hysteresis band); None before any
+        self._relapses = []  # ms of the latest clean -> bad flips, at most C.RELAPSE_LIMIT
+        self._polls = []  # outcome of the latest polls (True answered), at most C.LINK_WINDOW_POLLS
         self._heartbeat = None
         self._heartbeat_changed_ms = now_ms
 
     @property
     def blind(self):
-        """True when the detector cannot see gas: fault, comm lost, or back in warm-up in service."""
-        return self.state in UNHEALTHY_STATES or (self.state == WARMUP and self.has_monitored)
+        """True when the detector cannot be trusted to see gas: fault, comm lost, back in warm-up in
+        service, unstable, or on a degraded link."""
+        return (self.state in UNHEALTHY_STATES or (self.state == WARMUP and self.has_monitored)
+                or self.distrust() != "")
 
-    def note_comm_error(self, detail):
-        """A poll failed (timeout, CRC...): kept as the reason if the detector goes silent.
+    def distrust(self):
+        """UNSTABLE, LINK_DEGRADED or "": why this detector's reports cannot be trusted whatever its state."""
+        if self.unstable:
+            return UNSTABLE
+        if self.link_degraded():
+            return LINK_DEGRADED
+        return ""
 
-        Recovery needs consecutive good replies, so a failure restarts the count.
+    def link_degraded(self):
+        """True when at least half of the latest C.LINK_WINDOW_POLLS polls failed."""
+        return len(self._polls) >= C.LINK_WINDOW_POLLS and 2 * self.failed_polls() >= len(self._polls)
+
+    def failed_polls(self):
+        """How many of the latest polls (at most C.LINK_WINDOW_POLLS) failed."""
+        return len([ok for ok in self._polls if not ok])
+
+    def link_text(self):
+        return "%d of the last %d polls failed" % (self.failed_polls(), len(self._polls))
+
+    def hold_remaining_ms(self, now_ms):
+        """How long until the clear hold's time is served, if the detector stays clear (0: served)."""
+        if self._last_bad_ms is None:
+            return 0
+        left = self.settings.clear_hold_ms - (now_ms - self._last_bad_ms)
+        return left if left > 0 else 0
+
+    def clear_for_hold(self, now_ms):
+        """The clear hold is served: enough clean samples in a row, for long enough, stable, good link."""
+        return (self._clean_run >= self.settings.clear_hold_samples and self.hold_remaining_ms(now_ms) == 0
+                and not self.distrust())
+
+    def note_comm_error(self, now_ms, detail):
+        """A poll failed (timeout, CRC, exception...): kept as the reason if the detector goes silent.
+
+        A failure restarts the clean run, counts against the link, and away from normal is bad evidence.
         """
         self.last_error = detail
-        self._healthy_run = 0
+        self._clean_run = 0
+        self._note_poll(False)
+        if self.state != NORMAL:
+            self._last_bad_ms = now_ms
 
     def update(self, now_ms, sample):
         """Advance by one scan; returns a Transition or None."""
+        self._expire_unstable(now_ms)
         if sample is None:
-            silent = now_ms - self.last_sample_ms >= self.settings.comm_lost_after_ms
+            silent_ms = now_ms - self.last_sample_ms
+            silent = silent_ms >= self.settings.stale_after_ms
             if silent:
-                self._healthy_run = 0  # replies spread over silences do not prove health
+                self._clean_run = 0  # replies spread over silences do not prove health
             if self.state != COMM_LOST and silent:
-                reason = "no reply for %d s" % ((now_ms - self.last_sample_ms) // 1000)
-                if self.last_error:
-                    reason += " (last error: %s)" % self.last_error
-                return self._move(now_ms, SILENT, reason)
+                return self._move(now_ms, SILENT, self._silence_text(silent_ms))
             if (self.state == WARMUP and self._warmup_since_ms is not None
                     and now_ms - self._warmup_since_ms >= self.settings.warmup_max_ms):
                 return self._move(now_ms, WARMUP_OVERDUE, "still warming up after %d s" % (self.settings.warmup_max_ms // 1000))
             return None
         self.last_sample_ms = now_ms
         self.last_error = ""
+        self._note_poll(True)
         trigger, reason = self._classify(now_ms, sample)
         if trigger is None:
             return None
         return self._move(now_ms, trigger, reason)
+
+    def _silence_text(self, silent_ms):
+        s = self.settings
+        if silent_ms < s.comm_lost_after_ms:
+            text = ("link degraded: no good reply for %s s, longer than the %s s within which a leak must be "
+                    "sampled to trip inside the %d s alarm budget" % (
+                        _fmt_s(silent_ms), _fmt_s(s.stale_after_ms), C.ALARM_LATENCY_BUDGET_MS // 1000))
+        else:
+            text = "no reply for %d s" % (silent_ms // 1000)
+        if self.last_error:
+            text += " (last error: %s)" % self.last_error
+        return text
+
+    def _note_poll(self, ok):
+        self._polls.append(ok)
+        if len(self._polls) > C.LINK_WINDOW_POLLS:
+            self._polls.pop(0)
+
+    def _expire_unstable(self, now_ms):
+        """An unstable detector is stable again after a whole relapse window without a relapse."""
+        if self.unstable and now_ms - self._relapses[-1] >= C.RELAPSE_WINDOW_S * 1000:
+            self.unstable = ""
+
+    def _note_evidence(self, now_ms, bad):
+        """Count the clean run, stamp bad evidence, count relapses, and end a served episode."""
+        if bad:
+            if self._bad is False:
+                self._relapse(now_ms)
+            self._bad = True
+            self._last_bad_ms = now_ms
+            self._clean_run = 0
+            return
+        self._bad = False
+        self._clean_run += 1
+        if self._clean_run >= self.settings.clear_hold_samples and self.hold_remaining_ms(now_ms) == 0:
+            self._low_count = 0
+            self._high_count = 0
+
+    def _relapse(self, now_ms):
+        self._relapses.append(now_ms)
+        if len(self._relapses) > C.RELAPSE_LIMIT:
+            self._relapses.pop(0)
+        span_ms = now_ms - self._relapses[0]
+        if not self.unstable and len(self._relapses) >= C.RELAPSE_LIMIT and span_ms < C.RELAPSE_WINDOW_S * 1000:
+            self.unstable = "unstable: went from clear to alarm, fault or warm-up %d times in %s s" % (
+                len(self._relapses), _fmt_s(span_ms))
+
+    def _is_bad(self, status, conc, over_range, fault):
+        """Whether a sample is bad evidence: anything but a normal status with a reading below the low set
+        point minus hysteresis. A reading inside the hysteresis band keeps the previous class."""
+        if fault or over_range or status != C.STATUS_NORMAL:
+            return True
+        if conc is None:
+            return False  # a contact detector: its status says it all
+        s = self.settings
+        if conc >= s.low_centi:
+            return True
+        if conc < s.low_centi - s.hysteresis_centi:
+            return False
+        return self._bad is not False
 
     def _classify(self, now_ms, sample):
         """The trigger this sample gives, with the confirmation, hysteresis and priorities applied."""
@@ -207,7 +340,7 @@ class DetectorState:
         if malformed:
             # The last line of defence behind the profile decoder: never act on what we cannot read.
             self.device_status = C.STATUS_FAULT
-            self._healthy_run = 0
+            self._note_evidence(now_ms, True)
             return FAULT_REPORTED, malformed
         unknown_status = ""
         if status not in C.STATUSES:
@@ -222,12 +355,12 @@ class DetectorState:
         over_range = status == C.STATUS_OVER_RANGE or (
             conc is not None and full_scale is not None and conc >= full_scale)
         self.over_range = over_range
+        fault = unknown_status or self._fault_in(now_ms, sample)
+        self._note_evidence(now_ms, self._is_bad(status, conc, over_range, fault))
         # Danger first: over-range and the detector's own alarm act at once, whatever else is wrong.
         if over_range:
-            self._reset_runs()
             return self._to_level(_HIGH, "over-range (%s)" % _fmt(conc))
         if status == C.STATUS_HIGH_ALARM:
-            self._reset_runs()
             return self._to_level(_HIGH, "detector reports high alarm at %s" % _fmt(conc))
         reading = _CLEAR
         if conc is not None and status != C.STATUS_WARMUP:
@@ -235,19 +368,16 @@ class DetectorState:
                 reading = _HIGH
             elif conc >= s.low_centi:
                 reading = _LOW
-        # A warm-up sample or one without a reading neither advances nor breaks a confirmation run.
+        # A warm-up sample or one without a reading adds no gas evidence.
         measuring = conc is not None and status != C.STATUS_WARMUP
         confirmed = self._confirm(now_ms, reading) if measuring else _CLEAR
         if confirmed == _HIGH:
             return self._to_level(_HIGH, "reading %s >= high set point %s" % (_fmt(conc), _fmt(s.high_centi)))
         if self.state == HIGH_ALARM and conc is not None and conc >= s.high_centi - s.hysteresis_centi:
             return None, ""  # within the clearing hysteresis: the high alarm holds
-        fault = unknown_status or self._fault_in(now_ms, sample)
         if fault:
-            self._healthy_run = 0
             return FAULT_REPORTED, fault
         if status == C.STATUS_WARMUP:
-            self._healthy_run = 0
             if self._warmup_since_ms is None:
                 self._warmup_since_ms = now_ms
             if now_ms - self._warmup_since_ms >= s.warmup_max_ms:
@@ -262,59 +392,56 @@ class DetectorState:
             return self._to_level(_LOW, "reading %s >= low set point %s" % (_fmt(conc), _fmt(s.low_centi)))
         if reading != _CLEAR:
             return None, ""  # above a set point, not yet confirmed: hold the present state
-        return self._clearing(conc)
+        return self._clearing(now_ms, conc)
 
     def _confirm(self, now_ms, reading):
-        """Count consecutive samples at or above each set point; returns the confirmed level."""
+        """Count the episode's samples at or above each set point; returns the confirmed level.
+
+        A level is confirmed by confirm_samples such samples, or by one that comes confirm_window_ms or
+        more after the first. Clean samples in between do not restart the count (only a served clear
+        hold does), so a reading that jumps between gas and clean every poll still confirms.
+        """
         s = self.settings
         if reading >= _LOW:
-            if self._low_run == 0:
-                self._low_run_since_ms = now_ms
-            self._low_run += 1
-        else:
-            self._low_run = 0
+            if self._low_count == 0:
+                self._low_first_ms = now_ms
+            self._low_count += 1
         if reading >= _HIGH:
-            if self._high_run == 0:
-                self._high_run_since_ms = now_ms
-            self._high_run += 1
-        else:
-            self._high_run = 0
-        if self._high_run and (self._high_run >= s.confirm_samples
-                               or now_ms - self._high_run_since_ms >= s.confirm_window_ms):
+            if self._high_count == 0:
+                self._high_first_ms = now_ms
+            self._high_count += 1
+        if reading >= _HIGH and (self._high_count >= s.confirm_samples
+                                 or now_ms - self._high_first_ms >= s.confirm_window_ms):
             return _HIGH
-        if self._low_run and (self._low_run >= s.confirm_samples
-                              or now_ms - self._low_run_since_ms >= s.confirm_window_ms):
+        if reading >= _LOW and (self._low_count >= s.confirm_samples
+                                or now_ms - self._low_first_ms >= s.confirm_window_ms):
             return _LOW
         return _CLEAR
 
-    def _reset_runs(self):
-        self._low_run = 0
-        self._high_run = 0
-
     def _to_level(self, level, reason):
-        self._healthy_run = 0
         if level == _HIGH:
             return HIGH_CONFIRMED, reason
         return LOW_CONFIRMED, reason
 
     def _fault_in(self, now_ms, sample):
         """Why this sample shows a fault, or "" when it does not."""
-        if sample.status in _FAULT_STATUSES:
-            return sample.detail or ("detector reports %s" % sample.status.replace("_", " "))
-        conc = sample.concentration_centi_pct_lel
-        if conc is not None and conc <= NEGATIVE_DRIFT_FAULT_CENTI_PCT_LEL:
-            return "reading %s: negative drift, recalibrate" % _fmt(conc)
+        frozen = ""
         frozen_ms = self.settings.heartbeat_frozen_after_ms
         if frozen_ms is not None and sample.heartbeat is not None:
             if sample.heartbeat != self._heartbeat:
                 self._heartbeat = sample.heartbeat
                 self._heartbeat_changed_ms = now_ms
             elif now_ms - self._heartbeat_changed_ms >= frozen_ms:
-                return "heartbeat frozen at %d for %d s" % (sample.heartbeat, (now_ms - self._heartbeat_changed_ms) // 1000)
-        return ""
+                frozen = "heartbeat frozen at %d for %d s" % (sample.heartbeat, (now_ms - self._heartbeat_changed_ms) // 1000)
+        if sample.status in _FAULT_STATUSES:
+            return sample.detail or ("detector reports %s" % sample.status.replace("_", " "))
+        conc = sample.concentration_centi_pct_lel
+        if conc is not None and conc <= NEGATIVE_DRIFT_FAULT_CENTI_PCT_LEL:
+            return "reading %s: negative drift, recalibrate" % _fmt(conc)
+        return frozen
 
-    def _clearing(self, conc):
-        """A healthy sample below the set points: hysteresis for alarms, confirmation for recovery."""
+    def _clearing(self, now_ms, conc):
+        """A healthy sample below the set points: hysteresis, then the clear hold, before normal."""
         s = self.settings
         level = conc if conc is not None else 0
         if self.state == HIGH_ALARM:
@@ -322,17 +449,13 @@ class DetectorState:
                 return None, ""
             if level >= s.low_centi - s.hysteresis_centi:
                 return FELL_BELOW_HIGH, "reading %s below high set point" % _fmt(conc)
-            return CLEARED, "reading %s below low set point" % _fmt(conc)
-        if self.state == LOW_ALARM:
-            if level >= s.low_centi - s.hysteresis_centi:
-                return None, ""
-            return CLEARED, "reading %s below low set point" % _fmt(conc)
-        if self.state == NORMAL:
+        if self.state == LOW_ALARM and level >= s.low_centi - s.hysteresis_centi:
             return None, ""
-        self._healthy_run += 1
-        if self._healthy_run >= s.confirm_samples:
-            return HEALTHY, "reading %s, detector healthy" % _fmt(conc)
-        return None, ""
+        if self.state == NORMAL or not self.clear_for_hold(now_ms):
+            return None, ""
+        trigger = CLEARED if self.state in ALARM_STATES else HEALTHY
+        return trigger, "reading %s, clear for %d samples and %s s" % (
+            _fmt(conc), self._clean_run, _fmt_s(s.clear_hold_ms))
 
     def _move(self, now_ms, trigger, reason):
         new = TRANSITIONS[self.state].get(trigger)
@@ -342,7 +465,9 @@ class DetectorState:
         self.state = new
         self.since_ms = now_ms
         self.reason = reason
-        self._healthy_run = 0
+        if new != NORMAL:
+            self._last_bad_ms = now_ms  # leaving this state again needs a whole clear hold from here
+            self._clean_run = 0
         if new == WARMUP and self._warmup_since_ms is None:
             self._warmup_since_ms = now_ms
         if new in (NORMAL, LOW_ALARM, HIGH_ALARM):
@@ -367,3 +492,8 @@ def _fmt(centi):
     sign = "-" if centi < 0 else ""
     centi = -centi if centi < 0 else centi
     return "%s%d.%02d %%LEL" % (sign, centi // 100, centi % 100)
+
+
+def _fmt_s(ms):
+    """Milliseconds as seconds with one decimal, e.g. 4950 -> '4.9' (integer maths)."""
+    return "%d.%d" % (ms // 1000, (ms % 1000) // 100)

@@ -17,6 +17,7 @@ SEVERITY_INFO = "info"
 # Event types. docs/events.md describes each one for the platform operator.
 STARTUP = "startup"
 DETECTOR = "detector"
+DETECTOR_HEALTH = "detector_health"
 TRIP = "trip"
 RESET = "reset"
 RESET_REFUSED = "reset_refused"
@@ -33,6 +34,7 @@ BUS = "bus"
 EVENT_TYPES = (
     STARTUP,
     DETECTOR,
+    DETECTOR_HEALTH,
     TRIP,
     RESET,
     RESET_REFUSED,

@@ -29,12 +29,14 @@ OUTPUTS = (OUT_BEACON, OUT_FAN, OUT_FAULT_RELAY, OUT_SOUNDER, OUT_VALVE)
 
 
 def safe_outputs(valve_type):
-    """The outputs when the controller cannot vouch for the kitchen (internal error, shutdown).
+    """The outputs when the controller stops, cleanly or on an internal error: every line de-energised.
 
-    Valve closed, fault relay de-energised (fault), fan, sounder and beacon on. For a pulse valve
-    "closed" is a closing pulse: the platform holds valve=True for valve.pulse_ms, then False.
+    That is the state a power cut or an unpowered Pi leaves too, so all three look the same: valve
+    closed, fault relay dropped (the panel shows a fault), fan, sounder and beacon off (no sounder blip
+    each time systemd restarts the unit). For a pulse valve "closed" is a closing pulse: the platform
+    holds valve=True for valve.pulse_ms, then False.
     """
-    return {OUT_VALVE: valve_type == "pulse", OUT_FAN: True, OUT_SOUNDER: True, OUT_BEACON: True,
+    return {OUT_VALVE: valve_type == "pulse", OUT_FAN: False, OUT_SOUNDER: False, OUT_BEACON: False,
             OUT_FAULT_RELAY: False}
 
 
@@ -82,6 +84,7 @@ class Safety:
         self.fan_unproven_since_ms = None
         self.unhealthy_since = {}  # detector -> ms it went blind; cleared only when it is normal again
         self.high_since = {}  # detector -> ms it first went high; cleared only when it is normal again
+        self.distrust = {}  # detector -> why it cannot be trusted (detector_state.UNSTABLE...), as last recorded
         self.valve_commanded_open = False
         self.valve_command_ms = 0
         self.valve_fault = ""
@@ -123,6 +126,9 @@ class Safety:
             return False, "detector %s is already inhibited: one at a time, no renewal" % sorted(self.inhibits)[0]
         det = self._detectors.get(detector)
         state = det.state if det is not None else None
+        if state == D.NORMAL and det.blind:
+            return False, "detector %s cannot be trusted (%s): only a normal detector can be inhibited" % (
+                detector, det.distrust().replace("_", " "))
         if state != D.NORMAL:
             return False, "detector %s is %s: only a normal detector can be inhibited" % (
                 detector, (state or "not read yet").replace("_", " "))
@@ -153,6 +159,7 @@ class Safety:
             self._start_pulse(now_ms)
         for tr in transitions:
             self.log.emit(now_ms, E.DETECTOR, _DETECTOR_SEVERITY[tr.new], tr.name, tr.new, tr.value, tr.reason)
+        self._record_distrust(now_ms, detectors)
         self._expire_inhibits(now_ms)
         self._track_unhealthy(now_ms, detectors)
         self._update_interlocks(now_ms, inputs)
@@ -196,6 +203,23 @@ class Safety:
             if now_ms >= self.inhibits[name]:
                 del self.inhibits[name]
                 self.log.emit(now_ms, E.INHIBIT, E.SEVERITY_INFO, name, "ended", None, "inhibit time expired")
+
+    def _record_distrust(self, now_ms, detectors):
+        """One detector_health event whenever a detector becomes unstable, its link degraded, or both end."""
+        for name in sorted(detectors):
+            det = detectors[name]
+            kind = det.distrust()
+            if kind == self.distrust.get(name, ""):
+                continue
+            self.distrust[name] = kind
+            if kind == D.UNSTABLE:
+                self.log.emit(now_ms, E.DETECTOR_HEALTH, E.SEVERITY_FAULT, name, kind, None, det.unstable)
+            elif kind == D.LINK_DEGRADED:
+                self.log.emit(now_ms, E.DETECTOR_HEALTH, E.SEVERITY_FAULT, name, kind, None,
+                              "link degraded: " + det.link_text())
+            else:
+                self.log.emit(now_ms, E.DETECTOR_HEALTH, E.SEVERITY_INFO, name, "ok", None,
+                              "stable and answering again (%s)" % det.link_text())
 
     def _track_unhealthy(self, now_ms, detectors):
         """Timers that only a return to normal stops, so flapping states cannot restart them."""
@@ -298,17 +322,15 @@ class Safety:
             if other == name or self.detector_zones[other] != zone_name:
                 continue
             # A partner in alarm confirms; a partner that cannot see gas cannot veto.
-            if other in self.inhibits or detectors[other].state != D.NORMAL:
+            if other in self.inhibits or detectors[other].state != D.NORMAL or detectors[other].blind:
                 return True
         return False
 
-    def reset_blockers(self, detectors, inputs):
+    def reset_blockers(self, now_ms, detectors, inputs):
         """Why a local reset would be refused now (empty list = it would be accepted)."""
         blockers = []
         for name in sorted(detectors):
-            det = detectors[name]
-            if det.state != D.NORMAL:
-                blockers.append("%s: %s" % (name, det.state.replace("_", " ")))
+            blockers.extend(_detector_blockers(now_ms, name, detectors[name]))
         for name in (INTERLOCK_ESTOP, INTERLOCK_FIRE, INTERLOCK_VENTILATION):
             if self.interlocks[name]:
                 blockers.append(_INTERLOCK_TEXT[name][True])
@@ -323,14 +345,14 @@ class Safety:
     def _local_reset(self, now_ms, detectors, inputs, source):
         if not self.latched:
             return
-        blockers = self.reset_blockers(detectors, inputs)
+        blockers = self.reset_blockers(now_ms, detectors, inputs)
         if blockers:
             self.log.emit(now_ms, E.RESET_REFUSED, E.SEVERITY_WARNING, source, "refused", None, "; ".join(blockers))
             return
         self._unlatch(now_ms, E.RESET, source, "local reset accepted: valve may open")
 
     def _auto_arm(self, now_ms, detectors, inputs):
-        if self.reset_blockers(detectors, inputs):
+        if self.reset_blockers(now_ms, detectors, inputs):
             return
         self.auto_arm_pending = False
         self._unlatch(now_ms, E.RESET, "controller", "auto-arm after power on (external manual-reset valve)")
@@ -462,6 +484,26 @@ class Safety:
             "valve_fault": self.valve_fault,
             "outputs": dict(self.outputs),
         }
+
+
+def _detector_blockers(now_ms, name, det):
+    """Why this detector blocks a reset: its state, the clear hold still to serve, and distrust."""
+    out = []
+    hold_s = (det.hold_remaining_ms(now_ms) + 999) // 1000
+    if det.state != D.NORMAL:
+        text = "%s: %s" % (name, det.state.replace("_", " "))
+        if hold_s:
+            text += " (clear hold: at least %d s more clear)" % hold_s
+        out.append(text)
+    elif hold_s:
+        out.append("%s: bad report %d s ago (clear hold: at least %d s more clear)" % (
+            name, (det.settings.clear_hold_ms // 1000) - hold_s, hold_s))
+    kind = det.distrust()
+    if kind == D.UNSTABLE:
+        out.append("%s %s" % (name, det.unstable))
+    elif kind == D.LINK_DEGRADED:
+        out.append("%s: link degraded, %s" % (name, det.link_text()))
+    return out
 
 
 def _active_or_unread(inputs, line):

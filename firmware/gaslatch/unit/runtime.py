@@ -136,7 +136,7 @@ class Runtime:
             for state, detail in bus.state_changes():
                 self._bus_event(now_ms, name, state, detail)
             if bus.error:
-                self.controller.bus_error(name, bus.error)
+                self.controller.bus_error(now_ms, name, bus.error)
         self.inputs = self.lines.read_inputs(now_ms)
         analog = self.adc.latest() if self.adc is not None else None
         self.control.service(now_ms, self._handle)
@@ -282,7 +282,7 @@ class Runtime:
         safety = self.controller.safety
         if not safety.latched:
             return {"ok": True, "state": "not_needed", "message": "not tripped: nothing to reset"}
-        blockers = safety.reset_blockers(self.controller.detectors, self.inputs)
+        blockers = safety.reset_blockers(now_ms, self.controller.detectors, self.inputs)
         if blockers:
             return {"ok": False, "state": "refused", "reasons": blockers,
                     "error": "reset refused: " + "; ".join(blockers)}
