@@ -1,7 +1,9 @@
 """Hypothesis drives the kitchen at random and checks the safety invariants after every step.
 
 Gas levels, device statuses, silences, buttons, interlocks, inhibits and remote closes arrive in
-any order and at any time; the rules below must hold whatever happens.
+any order and at any time; the rules below must hold whatever happens. Detectors also behave as real
+hardware does: statuses that flap every few polls, replies lost in any pattern, alarm statuses
+without a reading, readings that jump, drops back into warm-up, while reset is pressed at any moment.
 """
 
 from hypothesis import settings
@@ -15,6 +17,22 @@ from tests.core.safety_harness import PERIOD_MS, Kitchen, config_doc
 
 NAMES = ("d1", "d2", "d3")
 CONFIRM_MS = C.DEFAULT_CONFIRM_WINDOW_MS
+HOLD_MS = C.DEFAULT_CLEAR_HOLD_S * 1000
+LOW = D.pct_to_centi(C.DEFAULT_LOW_ALARM_PCT_LEL)
+HIGH = D.pct_to_centi(C.DEFAULT_HIGH_ALARM_PCT_LEL)
+CLEAN_BELOW = LOW - D.pct_to_centi(C.DEFAULT_HYSTERESIS_PCT_LEL)
+ALARM_STATUSES = (C.STATUS_PRE_ALARM, C.STATUS_LOW_ALARM, C.STATUS_HIGH_ALARM, C.STATUS_OVER_RANGE)
+PCTS = [None, -12.0, 0.0, 2.0, 8.0, 9.9, 10.0, 15.0, 24.9, 25.0, 40.0, 99.0, 100.0, 150.0]
+
+# One step of a detector's behaviour: (reading %LEL or None, status, answers?, for how many scans).
+behaviour_step = st.tuples(
+    st.sampled_from(PCTS),
+    st.one_of(st.just(C.STATUS_NORMAL), st.sampled_from(C.STATUSES)),
+    st.booleans(),
+    st.integers(1, 12),
+)
+# Replies lost in a pattern (True = answered), for a reading that does not change: a loose wire.
+loss_pattern = st.lists(st.tuples(st.booleans(), st.integers(1, 40)), min_size=1, max_size=6)
 FAULT_BUDGET_MS = (C.DEFAULT_COMM_LOST_AFTER_S + C.DEFAULT_FAULT_TRIP_AFTER_S) * 1000
 INHIBIT_MAX_MIN = 10
 
@@ -33,22 +51,49 @@ class KitchenMachine(RuleBasedStateMachine):
         self.silent_since = {}  # detector -> ms it went silent
         self.inhibit_started = {}
         self.checked_scans = 0
+        self.scripts = {}  # detector -> its behaviour, one (pct, status, answers) per scan, repeated
+        self.scan_index = 0
+        self.leak_since = {}  # detector -> ms gas at or above high has been at the sensor, seen or not
+        self.last_bad = {}  # detector -> ms of its latest definitely bad sample (oracle, not the code's own)
+        self.last_alarm_report = {}  # detector -> ms of its latest alarm report (status or reading)
+        self.latest_bad = {}  # detector -> whether its latest delivered sample was definitely bad
+        self.evidence = {}  # detector -> "bad" / "clean" after its latest definite sample
+        self.relapses = {}  # detector -> ms of each definite clean -> bad flip
 
     # ---- stimuli ----
     @rule(name=st.sampled_from(NAMES), pct=st.sampled_from([0.0, 5.0, 9.9, 10.0, 15.0, 24.9, 25.0, 40.0, 99.0, 100.0, 150.0]))
     def set_gas(self, name, pct):
+        self.scripts.pop(name, None)
         self.k.gas[name] = pct
 
     @rule(name=st.sampled_from(NAMES), status=st.sampled_from(C.STATUSES))
     def set_status(self, name, status):
+        self.scripts.pop(name, None)
         self.k.status[name] = status
 
     @rule(name=st.sampled_from(NAMES), silent=st.booleans())
     def set_silent(self, name, silent):
+        self.scripts.pop(name, None)
         if silent:
             self.k.silent.add(name)
         else:
             self.k.silent.discard(name)
+
+    @rule(name=st.sampled_from(NAMES), steps=st.lists(behaviour_step, min_size=2, max_size=6))
+    def behave(self, name, steps):
+        """Flapping statuses, jumping readings, alarms without readings, intermittent replies, warm-up."""
+        self.scripts[name] = [(pct, status, answers) for pct, status, answers, scans in steps for _ in range(scans)]
+
+    @rule(name=st.sampled_from(NAMES), pct=st.sampled_from([0.0, 25.0, 40.0, 99.0]), pattern=loss_pattern)
+    def lossy_link(self, name, pct, pattern):
+        """A steady reading (a leak or clean air) behind a link that loses replies in any pattern."""
+        self.scripts[name] = [(pct, C.STATUS_NORMAL, answers) for answers, scans in pattern for _ in range(scans)]
+
+    @rule(name=st.sampled_from(NAMES), status=st.sampled_from(ALARM_STATUSES + (C.STATUS_FAULT, C.STATUS_WARMUP)),
+          every=st.integers(1, 6))
+    def flap(self, name, status, every):
+        """The independent bench's case: a status alternating with normal every few polls, little gas."""
+        self.scripts[name] = [(2.0, status, True)] * every + [(2.0, C.STATUS_NORMAL, True)] * every
 
     @rule(line=st.sampled_from(["fire_input", "estop_input", "fan_proven"]), level=st.booleans())
     def set_input(self, line, level):
@@ -82,10 +127,11 @@ class KitchenMachine(RuleBasedStateMachine):
     def _scan(self):
         k = self.k
         now = k.now_ms
+        self._play_scripts()
         for name in NAMES:
             responding = name not in k.silent
             warm = k.status[name] == C.STATUS_WARMUP
-            if responding and not warm and D.pct_to_centi(k.gas[name]) >= D.pct_to_centi(C.DEFAULT_HIGH_ALARM_PCT_LEL):
+            if responding and not warm and k.gas[name] is not None and D.pct_to_centi(k.gas[name]) >= HIGH:
                 self.high_since.setdefault(name, now)
             else:
                 self.high_since.pop(name, None)
@@ -94,9 +140,11 @@ class KitchenMachine(RuleBasedStateMachine):
             else:
                 self.silent_since.setdefault(name, now)
         sampled = [name for name in NAMES if name not in k.silent]
+        self._track_evidence(now, sampled)
         k.scan()
         _, before, after, out_before, out_after, events = k.scan_log[-1]
         self._check_scan(now, before, after, out_before, out_after, events)
+        self._check_hostile(now, out_before, out_after, events)
         # Over-range is never safe: the scan that saw it ends with a high alarm and the valve closed.
         for name in sampled:
             if k.detectors[name].over_range and name not in k.safety.inhibits:
@@ -126,6 +174,71 @@ class KitchenMachine(RuleBasedStateMachine):
         # A latched kitchen never has the valve energised.
         if k.safety.latched:
             assert not out_after["valve"]
+
+    def _play_scripts(self):
+        k = self.k
+        for name, script in sorted(self.scripts.items()):
+            pct, status, answers = script[self.scan_index % len(script)]
+            k.gas[name] = pct
+            k.status[name] = status
+            if answers:
+                k.silent.discard(name)
+            else:
+                k.silent.add(name)
+        self.scan_index += 1
+
+    def _track_evidence(self, now, sampled):
+        """The oracle: what each detector reported, judged without the code under test."""
+        k = self.k
+        for name in NAMES:
+            pct = k.gas[name]
+            centi = None if pct is None else D.pct_to_centi(pct)
+            status = k.status[name]
+            if centi is not None and centi >= HIGH and status != C.STATUS_WARMUP:
+                self.leak_since.setdefault(name, now)
+            else:
+                self.leak_since.pop(name, None)
+            if name not in sampled:
+                continue
+            alarm = status in ALARM_STATUSES or (centi is not None and centi >= LOW)
+            bad = alarm or status != C.STATUS_NORMAL or (centi is not None and centi <= -10 * C.CENTI)
+            clean = not bad and (centi is None or centi < CLEAN_BELOW)
+            if alarm:
+                self.last_alarm_report[name] = now
+            if bad:
+                self.last_bad[name] = now
+                if self.evidence.get(name) == "clean":
+                    self.relapses.setdefault(name, []).append(now)
+                self.evidence[name] = "bad"
+            elif clean:
+                self.evidence[name] = "clean"
+            self.latest_bad[name] = bad
+
+    def _check_hostile(self, now, out_before, out_after, events):
+        k = self.k
+        # The valve is never commanded open within the clear hold after any alarm report.
+        if out_after["valve"] and not out_before.get("valve"):
+            for name, at in self.last_alarm_report.items():
+                assert now - at >= HOLD_MS, "valve opened %d ms after an alarm report from %s" % (now - at, name)
+        # A reset is never accepted while any detector's latest evidence is bad or inside its hold.
+        if any(e["type"] == "reset" for e in events):
+            for name in NAMES:
+                assert not self.latest_bad.get(name), "reset accepted on %s's bad report" % name
+                if name in self.last_bad:
+                    assert now - self.last_bad[name] >= HOLD_MS, "reset %d ms after %s's bad report" % (
+                        now - self.last_bad[name], name)
+        for name in NAMES:
+            det = k.detectors[name]
+            # A leak is confirmed within the alarm budget, or the detector is a declared fault by then.
+            since = self.leak_since.get(name)
+            if since is not None and now - since >= C.ALARM_LATENCY_BUDGET_MS:
+                assert det.state == D.HIGH_ALARM or det.blind, "%s: leak for %d ms, detector %s and trusted" % (
+                    name, now - since, det.state)
+            # A detector that keeps relapsing is unstable: the fault relay is dropped.
+            recent = [t for t in self.relapses.get(name, []) if now - t < C.RELAPSE_WINDOW_S * 1000]
+            if len(recent) >= C.RELAPSE_LIMIT:
+                assert det.unstable and not out_after["fault_relay"], "%s relapsed %d times, still trusted" % (
+                    name, len(recent))
 
     # ---- invariants over time ----
     @invariant()
