@@ -65,7 +65,9 @@ class Kitchen:
         transitions = []
         for name in sorted(self.detectors):
             sample = None
-            if name not in self.silent:
+            if name in self.silent:
+                self.detectors[name].note_comm_error(self.now_ms, "timeout")  # each scan polls each detector
+            else:
                 sample = make_sample(self.gas[name], self.status[name])
             tr = self.detectors[name].update(self.now_ms, sample)
             if tr is not None:

@@ -560,3 +560,49 @@ def test_an_unreadable_read_between_two_pressed_reads_is_not_a_press():
         k.inputs["reset_button"] = level
         k.scan()
     assert len(k.events_of("reset")) == before and not k.valve_open
+
+
+def test_half_the_polls_failing_is_a_degraded_link_that_drops_the_fault_relay_and_blocks_reset():
+    """Every other poll lost: the samples still come every 200 ms, well inside the link budget, but a
+    wire that loses half its replies is a fault to be repaired, not a detector to trust."""
+    k = Kitchen()
+    k.settle()
+    for i in range(16):
+        if i % 2:
+            k.silent.add("d1")
+        else:
+            k.silent.discard("d1")
+        k.scan()
+    d1 = k.detectors["d1"]
+    assert d1.state == D.NORMAL and d1.distrust() == D.LINK_DEGRADED and d1.blind
+    assert not k.outputs["fault_relay"] and k.valve_open
+    health = k.events_of("detector_health")
+    assert [(e["source"], e["state"], e["severity"]) for e in health] == [("d1", "link_degraded", "fault")]
+    assert "8 of the last 16 polls failed" in health[0]["reason"]
+    k.safety.command_close_valve(k.now_ms, "test")
+    k.scan()
+    refused = [e for e in k.press("reset_button") if e["type"] == "reset_refused"]
+    assert "d1: link degraded, 9 of the last 16 polls failed" in refused[0]["reason"]
+    k.silent.discard("d1")
+    k.run(C.DEFAULT_CLEAR_HOLD_S * 1000)
+    assert k.detectors["d1"].distrust() == "" and k.outputs["fault_relay"]
+    assert k.events_of("detector_health")[-1]["state"] == "ok"
+    assert any(e["type"] == "reset" for e in k.press("reset_button"))
+
+
+def test_a_degraded_link_closes_the_valve_after_the_fault_trip_delay():
+    k = Kitchen()
+    k.settle()
+    for i in range(16):
+        if i % 2:
+            k.silent.add("d1")
+        else:
+            k.silent.discard("d1")
+        k.scan()
+    start = k.now_ms
+    while k.valve_open:
+        k.silent.symmetric_difference_update({"d1"})
+        k.scan()
+        assert k.now_ms - start <= C.DEFAULT_FAULT_TRIP_AFTER_S * 1000 + 100
+    assert "fault: d1" in k.safety.trip_reason
+

@@ -59,6 +59,7 @@ class KitchenMachine(RuleBasedStateMachine):
         self.latest_bad = {}  # detector -> whether its latest delivered sample was definitely bad
         self.evidence = {}  # detector -> "bad" / "clean" after its latest definite sample
         self.relapses = {}  # detector -> ms of each definite clean -> bad flip
+        self.blind_since = {}  # detector -> ms since it has been blind without a break
 
     # ---- stimuli ----
     @rule(name=st.sampled_from(NAMES), pct=st.sampled_from([0.0, 5.0, 9.9, 10.0, 15.0, 24.9, 25.0, 40.0, 99.0, 100.0, 150.0]))
@@ -229,6 +230,17 @@ class KitchenMachine(RuleBasedStateMachine):
                         now - self.last_bad[name], name)
         for name in NAMES:
             det = k.detectors[name]
+            # Whatever makes a detector blind (fault, comm lost, unstable, degraded link, warm-up in service)
+            # closes the valve after the fault trip delay, and drops the fault relay at once.
+            if det.blind:
+                self.blind_since.setdefault(name, now)
+                assert not out_after["fault_relay"]
+            else:
+                self.blind_since.pop(name, None)
+            if (name not in k.safety.inhibits and name in self.blind_since
+                    and now - self.blind_since[name] > C.DEFAULT_FAULT_TRIP_AFTER_S * 1000 + PERIOD_MS):
+                assert k.safety.latched and not out_after["valve"], "%s blind since %d, valve open" % (
+                    name, self.blind_since[name])
             # A leak is confirmed within the alarm budget, or the detector is a declared fault by then.
             since = self.leak_since.get(name)
             if since is not None and now - since >= C.ALARM_LATENCY_BUDGET_MS:

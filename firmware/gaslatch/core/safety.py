@@ -225,7 +225,7 @@ class Safety:
         """Timers that only a return to normal stops, so flapping states cannot restart them."""
         for name in sorted(detectors):
             det = detectors[name]
-            if det.state == D.NORMAL:
+            if det.state == D.NORMAL and not det.blind:
                 self.unhealthy_since.pop(name, None)
                 self.high_since.pop(name, None)
                 continue
