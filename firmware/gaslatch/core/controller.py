@@ -174,11 +174,18 @@ class Controller:
                 "device_status": det.device_status,
                 "last_sample_age_ms": now_ms - det.last_sample_ms,
                 "inhibited": name in self.safety.inhibits,
+                "blind": det.blind,
+                "distrust": det.distrust(),
+                "unstable": det.unstable,
+                "clear_hold_remaining_ms": det.hold_remaining_ms(now_ms),
+                "link": {"polls": det.polls_seen(), "failed": det.failed_polls(),
+                         "stale_after_ms": det.settings.stale_after_ms},
             }
         buses = {}
         for name in sorted(self.buses):
             buses[name] = self.buses[name].stats()
         out = self.safety.status(now_ms)
+        out["reset_blockers"] = self.safety.reset_blockers(now_ms, self.detectors, self.safety.last_inputs())
         out["detectors"] = detectors
         out["buses"] = buses
         return out

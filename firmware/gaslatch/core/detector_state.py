@@ -219,6 +219,10 @@ class DetectorState:
         """True when at least half of the latest C.LINK_WINDOW_POLLS polls failed."""
         return len(self._polls) >= C.LINK_WINDOW_POLLS and 2 * self.failed_polls() >= len(self._polls)
 
+    def polls_seen(self):
+        """How many polls the link figures cover (at most C.LINK_WINDOW_POLLS)."""
+        return len(self._polls)
+
     def failed_polls(self):
         """How many of the latest polls (at most C.LINK_WINDOW_POLLS) failed."""
         return len([ok for ok in self._polls if not ok])

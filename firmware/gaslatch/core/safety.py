@@ -97,6 +97,7 @@ class Safety:
         # A button already held when the controller starts is not a press: it must be seen released first
         # (a stuck or miswired button never resets anything by itself).
         self._prev_inputs = {IN_RESET: True, IN_SILENCE: True}
+        self._inputs = {}  # the input levels of the latest scan
         self._silence_request = None
 
     # ---- commands (from the platform's local socket or the uplink, already authenticated) ----
@@ -188,6 +189,7 @@ class Safety:
                 self.log.emit(now_ms, E.OUTPUT, E.SEVERITY_INFO, name, "on" if outputs[name] else "off", None,
                               _output_reason(name, outputs[name], self.valve_type))
         self.outputs = outputs
+        self._inputs = inputs
         # Only a definite "released" re-arms a button: an unreadable read between two "pressed" is no press.
         self._prev_inputs = {IN_RESET: inputs.get(IN_RESET) is not False,
                              IN_SILENCE: inputs.get(IN_SILENCE) is not False}
@@ -325,6 +327,10 @@ class Safety:
             if other in self.inhibits or detectors[other].state != D.NORMAL or detectors[other].blind:
                 return True
         return False
+
+    def last_inputs(self):
+        """The input levels the latest scan saw (for a status report of what would block a reset)."""
+        return dict(self._inputs)
 
     def reset_blockers(self, now_ms, detectors, inputs):
         """Why a local reset would be refused now (empty list = it would be accepted)."""
