@@ -202,18 +202,20 @@ class KitchenSim:
 # The reference scenario: leak, silence, reset refused, reset accepted, comm fault, schedule close.
 # (t_ms, action, args). Gas in tenths of %LEL.
 REFERENCE_SCENARIO = (
-    (5000, "press", ("reset_button",)),
-    (10000, "set_gas", ("d1", 50)),
-    (12000, "set_gas", ("d1", 120)),
-    (15000, "set_gas", ("d1", 300)),
-    (20000, "press", ("silence_button",)),
-    (25000, "press", ("reset_button",)),
-    (30000, "set_gas", ("d1", 0)),
-    (35000, "press", ("reset_button",)),
-    (40000, "set_responding", ("d2", False)),
-    (85000, "press", ("reset_button",)),
-    (90000, "set_responding", ("d2", True)),
-    (95000, "press", ("reset_button",)),
+    (12000, "press", ("reset_button",)),  # after one warm-up poll and the 10 s clear hold
+    (14000, "set_gas", ("d1", 50)),
+    (16000, "set_gas", ("d1", 120)),
+    (19000, "set_gas", ("d1", 300)),
+    (24000, "press", ("silence_button",)),
+    (29000, "press", ("reset_button",)),
+    (34000, "set_gas", ("d1", 0)),
+    (39000, "press", ("reset_button",)),  # inside the clear hold: refused
+    (47000, "press", ("reset_button",)),
+    (52000, "set_responding", ("d2", False)),
+    (97000, "press", ("reset_button",)),
+    (100000, "set_responding", ("d2", True)),
+    (104000, "press", ("reset_button",)),  # d2 answers again, but inside its clear hold: refused
+    (112000, "press", ("reset_button",)),
     (125000, "press", ("reset_button",)),
 )
 REFERENCE_END_MS = 130000

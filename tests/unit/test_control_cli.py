@@ -28,7 +28,7 @@ class KitchenUnit:
 
     def __init__(self) -> None:
         self.sim = KitchenSim(n_detectors=2)
-        self.sim.run_until(3000)
+        self.sim.run_until(11000)  # one warm-up poll, then the 10 s clear hold: every detector normal
         self.requests: list[tuple[str, dict]] = []
         self.reset_outcome: dict | None = {"state": "accepted"}
         self.reset_reasons: list[str] = []
@@ -39,7 +39,7 @@ class KitchenUnit:
 
     def leak(self) -> None:
         self.sim.set_gas("d1", 300)
-        self.sim.run_until(12000)
+        self.sim.run_until(20000)
 
     def __call__(self, request, now_ms: int) -> dict:
         self.requests.append((request.cmd, request.args))

@@ -177,6 +177,7 @@ class Controller:
                 "blind": det.blind,
                 "distrust": det.distrust(),
                 "unstable": det.unstable,
+                "reads_clear": det.reads_clear(),
                 "clear_hold_remaining_ms": det.hold_remaining_ms(now_ms),
                 "link": {"polls": det.polls_seen(), "failed": det.failed_polls(),
                          "stale_after_ms": det.settings.stale_after_ms},

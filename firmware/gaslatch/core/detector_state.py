@@ -230,6 +230,10 @@ class DetectorState:
     def link_text(self):
         return "%d of the last %d polls failed" % (self.failed_polls(), len(self._polls))
 
+    def reads_clear(self):
+        """The latest sample was clean: normal status, reading below the low set point minus hysteresis."""
+        return self._bad is False
+
     def hold_remaining_ms(self, now_ms):
         """How long until the clear hold's time is served, if the detector stays clear (0: served)."""
         if self._last_bad_ms is None:

@@ -36,6 +36,7 @@ _BYTE_COUNT_OFFSET = 6
 # Faults are applied in this order; no_reply first, so a dropped reply consumes no other fault.
 FAULT_KINDS = (
     "no_reply",
+    "lossy",
     "exception",
     "wrong_address",
     "crc_corruption",
@@ -47,6 +48,7 @@ FAULT_KINDS = (
 _REQUIRED = object()
 _FAULT_PARAMS: dict[str, dict[str, Any]] = {
     "no_reply": {},
+    "lossy": {"loss_pct": _REQUIRED},
     "exception": {"code": modbus_rtu.SLAVE_DEVICE_FAILURE},
     "wrong_address": {"reply_address": None},
     "crc_corruption": {},
@@ -187,6 +189,8 @@ class FrameFault:
         kind = self.kind
         if kind == "no_reply":
             return None
+        if kind == "lossy":
+            return None if rng.random() * 100 < self.params["loss_pct"] else reply
         if kind == "exception":
             # Built here, not by build_exception_response: whatever a detector answered, the bus thread must not raise.
             return _with_crc(bytes((request[0], request[1] | modbus_rtu.EXCEPTION_FLAG, self.params["code"])))
@@ -216,7 +220,11 @@ def _check_fault_params(kind: str, params: dict[str, Any]) -> None:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1 or value > high:
             raise ValueError("fault %s: %s must be an integer 1..%d, got %r" % (kind, name, high, value))
 
-    if kind == "exception":
+    if kind == "lossy":
+        value = params["loss_pct"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 100:
+            raise ValueError("fault lossy: loss_pct must be a number above 0 and at most 100, got %r" % (value,))
+    elif kind == "exception":
         positive_int("code", params["code"], 0xFF)
     elif kind == "wrong_address" and params["reply_address"] is not None:
         value = params["reply_address"]
@@ -284,7 +292,7 @@ class EmulatedBus:
     non-standard baud rate (BOTHER) reads as None, which no detector hears.
 
     Faults. inject(address, kind, count, **params) damages the replies to requests for that address:
-    no_reply; late_reply(delay_ms); crc_corruption; bit_flip (one seeded random bit); truncated(n_bytes=1,
+    no_reply; lossy(loss_pct: a seeded random share of replies dropped, a loose wire); late_reply(delay_ms); crc_corruption; bit_flip (one seeded random bit); truncated(n_bytes=1,
     dropped from the end); garbage(n_bytes=reply length, after=False: instead of, True: after the reply);
     wrong_address(reply_address=next address, CRC valid); exception(code=4). count=None: until clear();
     an int: the next n replies. inject_noise(n_bytes) puts random bytes on the line now.

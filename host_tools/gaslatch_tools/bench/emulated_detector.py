@@ -47,6 +47,8 @@ class DetectorFaults:
         self._frozen_heartbeat = False
         self._sensor_fault = False
         self._forced_status: str | None = None
+        self._flapping_status: str | None = None
+        self.flap_phase = False
         self._modbus_exception: int | None = None
 
     @property
@@ -81,6 +83,19 @@ class DetectorFaults:
             raise ValueError("%s cannot show status %r (it can show: %s)"
                              % (self._profile_name, status, ", ".join(self._statuses)))
         self._forced_status = status
+
+    @property
+    def flapping_status(self) -> str | None:
+        """A status the device reports on every other read, normal in between (a failing board); None: off."""
+        return self._flapping_status
+
+    @flapping_status.setter
+    def flapping_status(self, status: str | None) -> None:
+        if status is not None and status not in self._statuses:
+            raise ValueError("%s cannot show status %r (it can show: %s)"
+                             % (self._profile_name, status, ", ".join(self._statuses)))
+        self._flapping_status = status
+        self.flap_phase = False
 
     @property
     def modbus_exception(self) -> int | None:
@@ -386,6 +401,10 @@ class EmulatedDetector:
         reading_pct = min(reading_pct, self.full_scale_pct_lel)
         if self.faults.forced_status is not None:
             return self.faults.forced_status, reading_pct
+        if self.faults.flapping_status is not None:
+            self.faults.flap_phase = not self.faults.flap_phase
+            if self.faults.flap_phase:
+                return self.faults.flapping_status, reading_pct
         return (STATUS_OVER_RANGE if over_range else STATUS_NORMAL), reading_pct
 
     def _net_pct(self, now_s: float) -> float:

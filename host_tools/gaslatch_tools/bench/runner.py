@@ -274,7 +274,7 @@ class BenchRun:
                 self._detector_fault(action)
             elif do == "bus_fault":
                 det = self.scenario["detectors"][action["detector"]]
-                params = {k: action[k] for k in ("delay_ms", "code", "n_bytes", "after", "reply_address")
+                params = {k: action[k] for k in ("delay_ms", "code", "n_bytes", "after", "reply_address", "loss_pct")
                           if k in action}
                 self.buses[det["bus"]].inject(det["address"], action["fault"], action.get("count"), **params)
             elif do == "bus_clear":
@@ -331,6 +331,8 @@ class BenchRun:
         fault = action["fault"]
         if fault == "status":
             faults.forced_status = action.get("status") if on else None
+        elif fault == "flapping_status":
+            faults.flapping_status = action.get("status") if on else None
         elif fault == "exception":
             faults.modbus_exception = action.get("code", 4) if on else None
         else:

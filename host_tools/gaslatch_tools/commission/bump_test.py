@@ -18,7 +18,8 @@ from gaslatch_tools.commission.command_stop import CommandStop
 from gaslatch_tools.commission.prompts import Prompter, interaction_options, make_prompter
 from gaslatch_tools.commission.record import LIMITS_S, utc_now
 from gaslatch_tools.commission.unit_link import (Site, UnitFacts, UnitLost, Watcher, chosen_detectors, detector_view,
-                                                 feedback, open_site, reading_info, seconds_text, since, unit_options)
+                                                 feedback, open_site, reading_info, reads_clear, seconds_text, since,
+                                                 unit_options)
 from gaslatch_tools.commission.valve_move import supervision_s, valve_commanded_closed
 from gaslatch_tools.control_client import ControlUnreachable
 
@@ -234,8 +235,11 @@ def _bump_unit(site: Site, name: str, gas_pct: float, inhibit_min: int | None) -
                           "%s: valve, fan and sounder" % name, found, seen, info)
         t_removed = prompter.act("remove_gas.%s" % name, "Remove the test gas from %s now, then press Enter" % name)
         entry["any_alarm"] = "alarm" in times
-        recovered = watcher.until(lambda s: detector_view(s, name)[0] == "normal", LIMITS_S["recovery"],
+        # Recovery is the detector's (GB 50166: back within 60 s); normal comes after the controller's clear hold.
+        recovered = watcher.until(lambda s: reads_clear(s, name), LIMITS_S["recovery"],
                                   "%s: recovery" % name, t_removed, seen, info)
+        back = watcher.until(lambda s: detector_view(s, name)[0] == "normal", LIMITS_S["recovery"],
+                             "%s: normal after the clear hold" % name, t_removed, seen, info)
         if linkage is not None and not linkage.valve_settled(time.monotonic()):
             watcher.until(lambda s: linkage.valve_settled(time.monotonic()), supervision_s(facts) + 1.0,
                           "%s: valve closed? (no valve fault within valve.travel_s)" % name, None, seen)
@@ -248,6 +252,7 @@ def _bump_unit(site: Site, name: str, gas_pct: float, inhibit_min: int | None) -
     entry["high_alarm_s"] = since(times.get("high_alarm"), t0)
     entry["gas_removed_s"] = round(t_removed - t0, 3)
     entry["recovery_s"] = since(recovered, t_removed)
+    entry["normal_s"] = since(back, t_removed)
     entry["samples"] = trace.samples
     if linkage is not None and linkage.alarm_t is not None:
         entry["linkage"] = linkage.result(prompter, name)

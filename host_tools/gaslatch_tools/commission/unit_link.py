@@ -149,6 +149,15 @@ def detector_view(status: dict, name: str) -> tuple[str | None, float | None]:
     return det.get("state"), (None if centi is None else centi / 100.0)
 
 
+def reads_clear(status: dict, name: str) -> bool:
+    """The detector's own reading is back: its latest sample clean (the controller's clear hold may still
+    run). A unit too old to report it: the detector's state is normal."""
+    det = status.get("detectors", {}).get(name) or {}
+    if "reads_clear" in det:
+        return bool(det["reads_clear"])
+    return det.get("state") == "normal"
+
+
 def feedback(status: dict, line: str) -> bool | None:
     """An input line's level when the unit's status reports its inputs, else None."""
     inputs = status.get("inputs")
