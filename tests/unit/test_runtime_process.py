@@ -285,3 +285,30 @@ def test_output_tests_are_recorded_and_the_valve_test_only_closes(kitchen):
     wait_until(lambda: unit.line("valve") == "0", 3, what="the valve test closes the valve")
     wait_until(lambda: unit.line("sounder") == "0", 3, what="the sounder test ends by itself")
     assert unit.line("valve") == "0", "the valve stays closed until the local reset"
+
+
+def test_a_stop_leaves_every_output_de_energised_with_no_sounder_blip(kitchen):
+    """systemd restarts the unit now and then: the valve closed and the fault relay dropped, like a power
+    cut, but no sounder or beacon blip on the way out. The lines are watched for the whole stop."""
+    unit, bus = kitchen
+    unit.start()
+    unit.wait_detectors_normal()
+    unit.press_reset()
+    wait_until(lambda: unit.line("valve") == "1" and unit.line("fault_relay") == "1", 3, what="valve open, healthy")
+    seen = {"sounder": set(), "beacon": set(), "fan": set()}
+    stopped = threading.Event()
+
+    def watch():
+        while not stopped.is_set():
+            for name, levels in seen.items():
+                levels.add(unit.line(name))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    unit.stop(signal.SIGTERM)
+    stopped.set()
+    watcher.join(5)
+    assert unit.proc.returncode == 0
+    assert [unit.line(name) for name in ("valve", "fault_relay", "fan", "sounder", "beacon")] == ["0"] * 5
+    assert seen == {"sounder": {"0"}, "beacon": {"0"}, "fan": {"0"}}, "an output blipped on during the stop"
+    assert "outputs safe, valve closed" in unit.events("shutdown")[-1]
