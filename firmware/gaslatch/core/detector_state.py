@@ -249,12 +249,14 @@ class DetectorState:
     def note_comm_error(self, now_ms, detail):
         """A poll failed (timeout, CRC, exception...): kept as the reason if the detector goes silent.
 
-        A failure restarts the clean run, counts against the link, and away from normal is bad evidence.
+        A failure restarts the clean run and counts against the link; away from normal once the detector
+        has been in service it is bad evidence too (before that, at power-on, it is only absence of evidence:
+        silence long enough is comm loss, whose clear hold starts when it is declared).
         """
         self.last_error = detail
         self._clean_run = 0
         self._note_poll(False)
-        if self.state != NORMAL:
+        if self.state != NORMAL and self.has_monitored:
             self._last_bad_ms = now_ms
 
     def update(self, now_ms, sample):

@@ -22,8 +22,9 @@ LIBRARY_DIR = os.path.join(os.path.dirname(__file__), "scenarios")
 SCENARIO_SUFFIXES = (".yaml", ".yml", ".json")
 
 # Scenario time 0 is this long after the controller starts (start: armed): time to come up, read every
-# detector and take the bench's reset press that opens the valve.
-ARMING_S = 6.0
+# detector for its clear hold's samples (5 polls, 1 s apart with the vendor profiles) and take the bench's
+# reset press that opens the valve.
+ARMING_S = 9.0
 
 _NAME = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"}
 _TIME = {"type": "number", "minimum": 0, "maximum": 3600}
