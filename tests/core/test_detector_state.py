@@ -36,11 +36,19 @@ def test_detector_starts_in_warmup_and_becomes_normal_after_the_clear_hold_sampl
     assert (tr.old, tr.new, tr.trigger) == (D.WARMUP, D.NORMAL, D.HEALTHY)
 
 
-def test_warmup_reported_at_power_on_is_followed_by_the_whole_clear_hold():
+def test_warmup_at_power_on_needs_the_clear_samples_after_it_but_no_hold():
+    """Warming up at power-on is expected; back in warm-up in service is bad news and starts the hold."""
     det = D.DetectorState("d1", settings(), 0)
     for i in range(20):
         det.update(i * 500, make_sample(0.0, C.STATUS_WARMUP))
     last_warmup = 19 * 500
+    t = last_warmup
+    while det.state == D.WARMUP:
+        t += 500
+        det.update(t, make_sample(0.0))
+    assert t - last_warmup == C.DEFAULT_CLEAR_HOLD_SAMPLES * 500
+    assert det.update(t + 500, make_sample(0.0, C.STATUS_WARMUP)).new == D.WARMUP
+    last_warmup = t + 500
     t = last_warmup
     while det.state == D.WARMUP:
         t += 500

@@ -303,13 +303,14 @@ class DetectorState:
         if self.unstable and now_ms - self._relapses[-1] >= C.RELAPSE_WINDOW_S * 1000:
             self.unstable = ""
 
-    def _note_evidence(self, now_ms, bad):
-        """Count the clean run, stamp bad evidence, count relapses, and end a served episode."""
+    def _note_evidence(self, now_ms, bad, holds=True):
+        """Count the clean run, stamp bad evidence (when it `holds`), count relapses, end a served episode."""
         if bad:
             if self._bad is False:
                 self._relapse(now_ms)
             self._bad = True
-            self._last_bad_ms = now_ms
+            if holds:
+                self._last_bad_ms = now_ms
             self._clean_run = 0
             return
         self._bad = False
@@ -366,7 +367,9 @@ class DetectorState:
             conc is not None and full_scale is not None and conc >= full_scale)
         self.over_range = over_range
         fault = unknown_status or self._fault_in(now_ms, sample)
-        self._note_evidence(now_ms, self._is_bad(status, conc, over_range, fault))
+        # Warming up at power-on is expected, not bad news: it breaks the clean run but starts no hold.
+        expected_warmup = status == C.STATUS_WARMUP and not self.has_monitored
+        self._note_evidence(now_ms, self._is_bad(status, conc, over_range, fault), not expected_warmup)
         # Danger first: over-range and the detector's own alarm act at once, whatever else is wrong.
         if over_range:
             return self._to_level(_HIGH, "over-range (%s)" % _fmt(conc))
