@@ -467,8 +467,10 @@ class DetectorState:
         if self.state == NORMAL or not self.clear_for_hold(now_ms):
             return None, ""
         trigger = CLEARED if self.state in ALARM_STATES else HEALTHY
-        return trigger, "reading %s, clear for %d samples and %s s" % (
-            _fmt(conc), self._clean_run, _fmt_s(s.clear_hold_ms))
+        reason = "reading %s, clear for %d samples in a row" % (_fmt(conc), self._clean_run)
+        if self._last_bad_ms is not None:
+            reason += " and %s s since the last bad report" % _fmt_s(now_ms - self._last_bad_ms)
+        return trigger, reason
 
     def _move(self, now_ms, trigger, reason):
         new = TRANSITIONS[self.state].get(trigger)
@@ -508,5 +510,5 @@ def _fmt(centi):
 
 
 def _fmt_s(ms):
-    """Milliseconds as seconds with one decimal, e.g. 4950 -> '4.9' (integer maths)."""
-    return "%d.%d" % (ms // 1000, (ms % 1000) // 100)
+    """Milliseconds as seconds with two decimals, e.g. 4950 -> '4.95' (integer maths: same on MicroPython)."""
+    return "%d.%02d" % (ms // 1000, (ms % 1000) // 10)
