@@ -38,20 +38,23 @@ class ProgressLines:
             self._print_new()
 
     def _print_new(self) -> None:
+        """What came in since the last look, in time order: bench actions and controller events together."""
         run = self.run
+        new: list[tuple[float, str]] = []
         actions = list(run.trace.actions)
         for action in actions[self._actions_seen:]:
-            self._say(action["t_s"], "bench: %s %s" % (action["do"].lstrip("_"), action.get("detail", "")))
+            new.append((action["t_s"], "bench: %s %s %s" % (action["do"].lstrip("_"), action.get("label", ""),
+                                                             action.get("detail", ""))))
         self._actions_seen = len(actions)
-        if not hasattr(run, "controller"):
-            return
-        lines = run.controller.journal_lines()
-        for line in lines[self._journal_seen:]:
-            record = parse_journal_event(line)
-            if record is not None and record["type"] != "output":
-                self._say(record["t_ms"] / 1000.0 - run.t0, "%s %s %s: %s" % (
-                    record["type"], record.get("source") or "", record.get("state") or "", record.get("reason") or ""))
-        self._journal_seen = len(lines)
+        if hasattr(run, "controller"):
+            lines = run.controller.journal_lines()
+            for line in lines[self._journal_seen:]:
+                record = parse_journal_event(line)
+                if record is not None and record["type"] != "output":
+                    new.append((record["t_ms"] / 1000.0 - run.t0, "%s %s %s: %s" % (
+                        record["type"], record.get("source") or "", record.get("state") or "",
+                        record.get("reason") or "")))
+            self._journal_seen = len(lines)
+        for t_s, text in sorted(new, key=lambda item: item[0]):
+            self.console.print("t=%6.1f s  %s" % (t_s, text.rstrip()), highlight=False, markup=False)
 
-    def _say(self, t_s: float, text: str) -> None:
-        self.console.print("t=%6.1f s  %s" % (t_s, text.rstrip()), highlight=False, markup=False)
