@@ -29,7 +29,7 @@ CONTROL_EXIT_CODES = ("Exit codes: 0 done, 1 refused or failed, 2 usage, 3 gasla
 class Command(NamedTuple):
     """One unit command: its name, one line of help, its arguments, and where its handler lives.
 
-    The handler is imported only when the command runs, so `run` loads none of the others' modules.
+    The handler's module is imported by name when its command runs: `run` does not load the events listing.
     """
 
     name: str
