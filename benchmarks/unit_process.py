@@ -1,4 +1,4 @@
-"""Measures the running `gaslatch run` process: scan jitter, resident memory and time to READY.
+"""Measures the running unit process (`gaslatch-unit run`): scan jitter, resident memory and time to READY.
 
 8 cn-generic detectors on 2 pseudo-terminal buses, sim GPIO, a real store and control socket; the
 scan statistics come from the process itself over its control socket. Figures go to docs/benchmarks.md.
@@ -20,6 +20,8 @@ from gaslatch_tools.pty_detectors import PtyDetectorBus
 
 PERIODS_MS = (100, 20)
 RSS_TARGET_KIB = 40 * 1024
+# What systemd starts (deploy/gaslatch.service), as a module of this interpreter; --config PATH follows.
+UNIT_COMMAND = ("-m", "gaslatch.unit", "run")
 
 
 def write_config(tmp: str, period_ms: int, links: list[str]) -> str:
@@ -62,13 +64,14 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError("no VmRSS for pid %d" % pid)
 
 
-def measure(period_ms: int, seconds: float, busy: bool) -> dict:
+def measure(period_ms: int, seconds: float, busy: bool, command: tuple[str, ...] = UNIT_COMMAND,
+            python: str = sys.executable) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         buses = [PtyDetectorBus(os.path.join(tmp, "tty%d" % i), [1, 2, 3, 4]) for i in range(2)]
         config = write_config(tmp, period_ms, [bus.link for bus in buses])
         hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
         started = time.monotonic()
-        proc = subprocess.Popen([sys.executable, "-m", "gaslatch_tools.cli", "run", "--config", config],
+        proc = subprocess.Popen([python, *command, "--config", config],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         ready = threading.Event()
 
@@ -80,7 +83,7 @@ def measure(period_ms: int, seconds: float, busy: bool) -> dict:
         threading.Thread(target=watch, daemon=True).start()
         try:
             if not ready.wait(30):
-                raise RuntimeError("gaslatch run did not become ready")
+                raise RuntimeError("%s did not become ready" % " ".join(command))
             ready_s = time.monotonic() - started
             time.sleep(seconds)  # the measurement window: the process runs on its own clock
             stats = status(os.path.join(tmp, "control.sock"))
@@ -109,7 +112,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    print("gaslatch run: 8 detectors on 2 pty buses, %g s per run" % args.seconds)
+    print("gaslatch-unit run: 8 detectors on 2 pty buses, %g s per run" % args.seconds)
     print("%-5s %7s %6s %8s %8s %8s %8s %9s %9s %8s" % ("load", "period", "scans", "overruns", "jit p50",
                                                         "jit p99", "jit max", "exec p99", "RSS", "READY"))
     for r in results:

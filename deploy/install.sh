@@ -7,6 +7,8 @@ SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PREFIX=/opt/gaslatch
 VENV=$PREFIX/venv
 GASLATCH=$VENV/bin/gaslatch
+# The unit's own command: what the service runs, and what checks the configuration here.
+GASLATCH_UNIT=$VENV/bin/gaslatch-unit
 # The system Python: the venv links to it, so it must be one the gaslatch user can run.
 PYTHON=/usr/bin/python3
 CLI_LINK=/usr/local/bin/gaslatch
@@ -157,7 +159,7 @@ else
     run "$PYTHON" -m venv "$VENV"
 fi
 
-step "gaslatch with the pi extra (libgpiod v2 bindings) from $SRC_DIR"
+step "gaslatch, the unit only (base install and the pi extra: libgpiod v2 bindings) from $SRC_DIR"
 # Built from a fresh copy: a build/ directory left in the source tree would put deleted modules
 # back into the wheel, and root-owned build files would be left in the installer's checkout.
 if [ "$DRY_RUN" = 1 ]; then
@@ -170,6 +172,7 @@ run mkdir -p "$BUILD_DIR/src"
 for item in "${BUILD_FILES[@]}"; do
     run cp -R "$SRC_DIR/$item" "$BUILD_DIR/src/"
 done
+# The unit only: no commissioning, bench or report tools (and none of their libraries) on the Pi.
 run "$VENV/bin/python" -m pip install --upgrade --no-cache-dir "$BUILD_DIR/src[pi]"
 run ln -sfn "$GASLATCH" "$CLI_LINK"
 
@@ -212,8 +215,8 @@ fi
 
 step "check-config: the service starts only with a valid configuration"
 if [ "$DRY_RUN" = 1 ]; then
-    run runuser -u "$USER_NAME" -- "$GASLATCH" check-config "$CONF"
-elif ! run runuser -u "$USER_NAME" -- "$GASLATCH" check-config "$CONF"; then
+    run runuser -u "$USER_NAME" -- "$GASLATCH_UNIT" check-config "$CONF"
+elif ! run runuser -u "$USER_NAME" -- "$GASLATCH_UNIT" check-config "$CONF"; then
     fail "$CONF has problems (listed above). Fix them and run this script again; the service was not enabled or restarted."
 fi
 

@@ -40,9 +40,10 @@ if ! command -v pdftotext >/dev/null 2>&1; then
         exit 1
     fi
 fi
+echo "Installing gaslatch with its test extra (every tool, the test runners) into .venv ..."
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[test]'
+.venv/bin/python -m pip install -qq --upgrade pip
+.venv/bin/python -m pip install -qq -e '.[test]'
 npm ci --no-audit --no-fund --loglevel=error
 
 .venv/bin/python -m gaslatch_tools.schema_export --check

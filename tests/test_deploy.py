@@ -89,7 +89,7 @@ def dry_run(*args: str, **kwargs) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("key, value", [
     ("Type", "notify"),
-    ("ExecStart", "/opt/gaslatch/venv/bin/gaslatch run --config /etc/gaslatch/config.json"),
+    ("ExecStart", "/opt/gaslatch/venv/bin/gaslatch-unit run --config /etc/gaslatch/config.json"),
     ("Restart", "always"),
     ("RestartSec", "2"),
     ("WatchdogSec", "10"),
@@ -160,7 +160,7 @@ def test_unit_file_passes_systemd_analyze_verify_without_warnings(tmp_path):
     stand_in = tmp_path / "gaslatch"
     stand_in.write_text("#!/bin/sh\n", encoding="utf-8")
     stand_in.chmod(0o755)
-    text = UNIT.read_text(encoding="utf-8").replace("/opt/gaslatch/venv/bin/gaslatch", str(stand_in))
+    text = UNIT.read_text(encoding="utf-8").replace("/opt/gaslatch/venv/bin/gaslatch-unit", str(stand_in))
     unit = tmp_path / "gaslatch.service"
     unit.write_text(text, encoding="utf-8")
     done = subprocess.run([analyze, "verify", "--man=no", str(unit)], capture_output=True, text=True, timeout=60)
@@ -241,7 +241,7 @@ def test_install_dry_run_prints_every_step_and_changes_nothing():
         r"install -d -m 0750 -o root -g gaslatch /etc/gaslatch",
         r"install -m 0640 -o root -g gaslatch \S+/deploy/config.example.json /etc/gaslatch/config.json"
         r"|keeping the existing /etc/gaslatch/config.json",
-        r"runuser -u gaslatch -- /opt/gaslatch/venv/bin/gaslatch check-config /etc/gaslatch/config.json",
+        r"runuser -u gaslatch -- /opt/gaslatch/venv/bin/gaslatch-unit check-config /etc/gaslatch/config.json",
         r"systemctl enable gaslatch",
         r"systemctl (start|restart) gaslatch",
     ]

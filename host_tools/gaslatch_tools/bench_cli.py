@@ -78,17 +78,21 @@ def print_result(console, result) -> None:
                                              os.path.join(result.out_dir, "plot.png")))
 
 
-def run_demo(out_root: str) -> bool:
-    """The README demo: the demo scenario with a live view; reports to a local broker if mosquitto is here."""
+def run_demo(out_root: str, live: bool | None = None) -> bool:
+    """The README demo: the demo scenario, shown live (or as progress lines when live is False, or None on
+    a terminal that cannot redraw); reports to a local broker if mosquitto is here."""
     from rich.console import Console
 
     from gaslatch_tools.bench import scenario as S
     from gaslatch_tools.bench.broker import BrokerError, mosquitto_binary
     from gaslatch_tools.bench.live_view import LiveView
+    from gaslatch_tools.bench.progress_lines import ProgressLines
     from gaslatch_tools.bench.report import write_report
     from gaslatch_tools.bench.runner import BenchRun
 
     console = Console()
+    if live is None:
+        live = console.is_terminal and not console.is_dumb_terminal
     scenario = S.load(S.find("demo"))
     try:
         mosquitto_binary()
@@ -97,11 +101,11 @@ def run_demo(out_root: str) -> bool:
     else:
         scenario["uplink"] = True
         scenario["expect"].append({"name": "every stored event reached the platform", "all_events_delivered": True})
-    console.print("[bold]gaslatch demo[/bold]: the real controller (gaslatch run) against an emulated kitchen — "
+    console.print("[bold]gaslatch demo[/bold]: the real controller (gaslatch-unit run) against an emulated kitchen — "
                   "two Modbus detectors on a 9600-baud bus, a gas valve, a fan. Scenario time %g s." %
                   scenario["duration_s"])
     run = BenchRun(scenario, os.path.join(out_root, scenario["name"]), "demo")
-    view = LiveView(run, console)
+    view = LiveView(run, console) if live else ProgressLines(run, console)
     view.start()
     try:
         result = run.run()

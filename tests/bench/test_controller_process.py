@@ -104,6 +104,36 @@ def test_a_real_controller_is_ready_by_sd_notify_survives_a_power_cut_and_its_re
     assert "startup" in after and after[-1] == "shutdown"
 
 
+# What the kitchen unit must never load: the host tools and their libraries (commissioning, bench, reports,
+# platform). A broken report module must not stop the gas controller, nor fill a Pi Zero's memory.
+HOST_ONLY_MODULES = ("gaslatch_tools", "click", "rich", "reportlab", "matplotlib", "PIL", "psycopg", "jsonschema",
+                     "yaml", "pymodbus", "minimalmodbus")
+
+
+def imported_modules(importtime_lines: list[str]) -> set[str]:
+    """Every module named in `python -X importtime` lines ("import time: self | cumulative | name")."""
+    names = set()
+    for line in importtime_lines:
+        if line.startswith("import time:") and line.count("|") == 2:
+            name = line.rsplit("|", 1)[1].strip()
+            if name != "imported package":
+                names.add(name)
+    return names
+
+
+def test_the_running_unit_loads_none_of_the_host_tools_or_their_libraries(tmp_path, bus):
+    config = write_config(tmp_path, bus.link)
+    with ControllerProcess(config, str(tmp_path / "journal.log"), {"PYTHONPROFILEIMPORTTIME": "1"}) as unit:
+        unit.start()
+        unit.wait_ready()
+        wait_detectors_normal(unit)  # the scan loop, buses, store and socket have all done real work
+        assert unit.stop() == 0
+        loaded = imported_modules(unit.stderr_lines(-1))
+    assert {"gaslatch.unit.runtime", "gaslatch.unit.serial_bus", "gaslatch.unit.gpio_sim"} <= loaded
+    host = sorted(name for name in loaded if name.split(".")[0] in HOST_ONLY_MODULES)
+    assert host == [], "the unit process imported host-side modules: %s" % ", ".join(host)
+
+
 def test_a_controller_that_cannot_start_is_reported_at_once_with_its_exit_code_and_stderr(tmp_path):
     config = tmp_path / "config.json"
     config.write_text("{")

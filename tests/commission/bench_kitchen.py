@@ -18,13 +18,13 @@ import threading
 import time
 from typing import Callable, Iterator
 
+from gaslatch.unit.control_client import ControlClient
 from gaslatch_tools.bench import scenario as S
 from gaslatch_tools.bench.controller_process import ControllerProcess
 from gaslatch_tools.bench.emulated_bus import EmulatedBus
 from gaslatch_tools.bench.emulated_detector import EmulatedDetector
 from gaslatch_tools.bench.gas_model import GasModel
 from gaslatch_tools.bench.kitchen_io import KitchenIO
-from gaslatch_tools.control_client import ControlClient
 from tests.unit.waiting import wait_until
 
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Za-z0-9]|\x1b[=>78]|\r")

@@ -54,7 +54,7 @@ class Unit:
     def start(self):
         self.lines = []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gaslatch_tools.cli", "run", "--config", str(self.config_path)],
+            [sys.executable, "-m", "gaslatch.unit", "run", "--config", str(self.config_path)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         threading.Thread(target=self._collect, args=(self.proc,), daemon=True).start()
         wait_until(lambda: any("ready" in line for line in self.lines) or self.proc.poll() is not None,
@@ -194,7 +194,7 @@ def test_invalid_config_is_refused_with_every_problem_and_no_traceback(tmp_path)
     path = tmp_path / "bad.json"
     path.write_text(json.dumps({"unit": {"site": "s", "name": "u"}, "detectors": {
         "d1": {"kind": "modbus", "bus": "nobus", "address": 1, "profile": "cn-generic", "hihg_alarm_pct_lel": 20}}}))
-    proc = subprocess.run([sys.executable, "-m", "gaslatch_tools.cli", "run", "--config", str(path)],
+    proc = subprocess.run([sys.executable, "-m", "gaslatch.unit", "run", "--config", str(path)],
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
@@ -206,7 +206,7 @@ def test_check_config_reports_unwired_lines(tmp_path):
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"unit": {"site": "s", "name": "u"}, "interlocks": {"fire_input": True},
                                 "detectors": {"c1": {"kind": "contact", "line": "det_alarm"}}}))
-    proc = subprocess.run([sys.executable, "-m", "gaslatch_tools.cli", "check-config", str(path)],
+    proc = subprocess.run([sys.executable, "-m", "gaslatch.unit", "check-config", str(path)],
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 1
     for line in ("valve", "reset_button", "fire_input", "det_alarm"):
@@ -239,7 +239,7 @@ def test_a_broken_event_store_does_not_stop_the_safety_loop(tmp_path):
 def test_truncated_or_garbage_config_is_refused_cleanly(tmp_path, content):
     path = tmp_path / "config.json"
     path.write_bytes(content)
-    proc = subprocess.run([sys.executable, "-m", "gaslatch_tools.cli", "run", "--config", str(path)],
+    proc = subprocess.run([sys.executable, "-m", "gaslatch.unit", "run", "--config", str(path)],
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "will not start" in proc.stderr
@@ -266,7 +266,7 @@ def test_a_second_controller_on_the_same_unit_is_refused_and_changes_no_output(k
     unit.wait_detectors_normal()
     unit.press_reset()
     wait_until(lambda: unit.line("valve") == "1", 3, what="valve open")
-    second = subprocess.run([sys.executable, "-m", "gaslatch_tools.cli", "run", "--config", str(unit.config_path)],
+    second = subprocess.run([sys.executable, "-m", "gaslatch.unit", "run", "--config", str(unit.config_path)],
                             capture_output=True, text=True, timeout=30)
     assert second.returncode == 1 and "another gaslatch run already controls this unit" in second.stderr
     assert unit.line("valve") == "1" and unit.proc.poll() is None

@@ -5,8 +5,7 @@ The runtime sees logical levels (True = active); a backend (gpio_sim, gpio_gpiod
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Mapping, Protocol, Sequence
+from typing import Mapping, NamedTuple, Protocol, Sequence
 
 from gaslatch.core import safety
 
@@ -35,8 +34,7 @@ class GpioError(Exception):
     """A GPIO line could not be claimed or written; the message names the line or pin and what to do."""
 
 
-@dataclass(frozen=True)
-class InputPin:
+class InputPin(NamedTuple):
     """An input to claim: BCM number, the logical line's name (sim files, messages) and its pull."""
 
     bcm: int
@@ -44,8 +42,7 @@ class InputPin:
     pull: str
 
 
-@dataclass(frozen=True)
-class OutputPin:
+class OutputPin(NamedTuple):
     """An output to claim, driven at initial_level (physical 0/1) from the moment it is claimed."""
 
     bcm: int

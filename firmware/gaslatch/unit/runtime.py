@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 
 from gaslatch.core import events as E
-from gaslatch.core import uplink_wire as W
 from gaslatch.core.config import ConfigError
 from gaslatch.core.controller import Controller
 from gaslatch.core.safety import OUT_VALVE, safe_outputs
@@ -26,7 +25,6 @@ from gaslatch.unit.event_log import EventLogger
 from gaslatch.unit.event_store import EventStore, StoreError, UnavailableStore
 from gaslatch.unit.gpio_lines import GpioError, open_lines
 from gaslatch.unit.serial_bus import SerialBus
-from gaslatch.unit.uplink import Uplink, UplinkError
 from gaslatch.unit.wall_clock import WallClock
 from gaslatch.unit.watchdog import HardwareWatchdog, SystemdNotifier, WatchdogError
 
@@ -105,6 +103,9 @@ class Runtime:
         """The MQTT uplink, if enabled; a unit that cannot reach its platform still protects the kitchen."""
         if not cfg["uplink"]["enabled"]:
             return None
+        # Loaded only when configured: paho-mqtt and ssl are about 10 MiB of a unit's memory (docs/benchmarks.md).
+        from gaslatch.unit.uplink import Uplink, UplinkError
+
         try:
             uplink = Uplink(cfg["uplink"], self.store, cfg["unit"]["site"], cfg["unit"]["name"],
                             clock_synced=self.wall.synced)
@@ -172,7 +173,7 @@ class Runtime:
             if cmd == "close_valve":
                 ok, message = self.controller.close_valve(now_ms, "platform")
             elif cmd == "status":
-                ok, message = True, W.encode_state(self._platform_state(now_ms)).decode("utf-8")
+                ok, message = True, self.uplink.state_text(self._platform_state(now_ms))
             elif cmd == "silence" and self.cfg["uplink"]["allow_silence"]:
                 ok, message = self.controller.silence(now_ms, "platform")
             elif cmd == "sync_time":

@@ -310,6 +310,10 @@ class Uplink:
             self._refusals.clear()
         return out
 
+    def state_text(self, snapshot: dict) -> str:
+        """The state as the platform receives it (uplink_wire.encode_state), for the answer to its status command."""
+        return W.encode_state(snapshot).decode("utf-8")
+
     def reply(self, id_: str | None, ok: bool, message: str) -> None:
         """Queue the `cmd/reply` answer to a command from take_commands()."""
         payload = W.encode_reply(id_, ok, message)

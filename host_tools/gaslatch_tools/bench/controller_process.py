@@ -51,7 +51,7 @@ def random_instant(rng: random.Random | int, window_start_s: float, window_end_s
 
 
 class ControllerProcess:
-    """One controller (`python -m gaslatch_tools.cli run --config config_path`), run after run.
+    """One controller (`python -m gaslatch.unit run --config config_path`, as `gaslatch-unit run`), run after run.
 
     Its stdout (the journal: one event per line) is appended to log_path and its stderr to
     log_path + ".stderr", run after run. env: extra variables over the bench's own environment.
@@ -65,7 +65,7 @@ class ControllerProcess:
         self.stdout_path = log_path
         self.stderr_path = log_path + ".stderr"
         self.clock = clock
-        self._argv = [python, "-m", "gaslatch_tools.cli", "run", "--config", config_path]
+        self._argv = [python, "-m", "gaslatch.unit", "run", "--config", config_path]
         if log_level:
             self._argv += ["--log-level", log_level]
         self._env = {key: value for key, value in os.environ.items() if key not in _SERVICE_VARIABLES}

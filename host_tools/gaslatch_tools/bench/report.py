@@ -14,11 +14,17 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
 
+from matplotlib.figure import Figure  # noqa: E402
+
+from gaslatch_tools.bench.event_labels import Moment, moments  # noqa: E402
 from gaslatch_tools.bench.expectations import VALVE_POSITION  # noqa: E402
 
 OUTPUT_LINES = ("valve", "fan", "sounder", "beacon", "fault_relay")
 MARKED_EVENTS = ("trip", "detector", "reset", "reset_refused", "interlock", "schedule", "silence", "inhibit",
                  "valve_fault", "startup", "shutdown", "bus")
+DPI = 90
+LIST_LINE_PT = 11  # line height of the event list beside the plot
+MARGIN_FRACTION = 0.015
 
 
 def write_report(result) -> dict[str, str]:
@@ -74,12 +80,43 @@ def summary_markdown(summary: dict) -> str:
 
 
 def plot(result, path: str) -> None:
-    """Gas against the thresholds, the outputs and the valve, and the events, on one time axis."""
+    """Writes the figure of draw(result) to path as PNG."""
+    fig = draw(result)
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
+def draw(result) -> Figure:
+    """Gas against the thresholds, the outputs and the valve, and the events, on one time axis; the events'
+    words in a numbered list beside it (bench/event_labels.py)."""
     trace = result.trace
     duration = result.scenario["duration_s"]
-    fig, (ax_gas, ax_out, ax_ev) = plt.subplots(3, 1, figsize=(11, 8), sharex=True,
-                                                gridspec_kw={"height_ratios": [3, 2, 1.2]})
+    start_s = min(0.0, min((e["t_s"] for e in trace.events), default=0.0))
+    end_s = max([duration] + [e["t_s"] for e in trace.events])
+    marks = moments([e for e in trace.events if e["type"] in MARKED_EVENTS], trace.actions, end_s - start_s)
+    margin_s = (end_s - start_s) * MARGIN_FRACTION  # a mark at either end stays inside the axis
+    list_lines = sum(len(mark.lines) for mark in marks)
+    height_in = max(8.0, (list_lines + 3) * LIST_LINE_PT / 72 + 1.5)
+    fig = plt.figure(figsize=(15, height_in))
+    grid = fig.add_gridspec(3, 2, height_ratios=[3, 2, 1.2], width_ratios=[3.2, 1.3])
+    ax_gas = fig.add_subplot(grid[0, 0])
+    ax_out = fig.add_subplot(grid[1, 0], sharex=ax_gas)
+    ax_ev = fig.add_subplot(grid[2, 0], sharex=ax_gas)
+    ax_list = fig.add_subplot(grid[:, 1])
     fig.suptitle("%s — %s" % (result.name, "PASS" if result.passed else "FAIL"))
+    _draw_gas(ax_gas, result, duration)
+    _draw_outputs(ax_out, trace, duration)
+    _draw_marks(ax_ev, trace, marks)
+    _draw_list(ax_list, marks)
+    ax_ev.set_xlim(start_s - margin_s, end_s + margin_s)
+    for ax in (ax_gas, ax_out):
+        ax.tick_params(labelbottom=False)
+    fig.tight_layout()
+    return fig
+
+
+def _draw_gas(ax_gas, result, duration: float) -> None:
+    trace = result.trace
     detectors = result.config.get("detectors", {}) if result.config else {}
     thresholds: dict[tuple, list[str]] = {}
     for name in sorted(result.gases):
@@ -98,6 +135,9 @@ def plot(result, path: str) -> None:
     ax_gas.set_ylabel("gas reported, %LEL")
     if result.gases:
         ax_gas.legend(loc="upper left", fontsize=8)
+
+
+def _draw_outputs(ax_out, trace, duration: float) -> None:
     rows = [(VALVE_POSITION, "valve position (1 = open)")] + [("line:" + name, name) for name in OUTPUT_LINES] + [
         ("line:fan_proven", "fan airflow proven"), ("line:power", "controller power")]
     ticks = []
@@ -111,20 +151,36 @@ def plot(result, path: str) -> None:
         ticks.append((offset + 0.4, label))
     ax_out.set_yticks([t for t, _ in ticks], [label for _, label in ticks], fontsize=8)
     ax_out.set_ylabel("outputs")
-    shown = [e for e in trace.events if e["type"] in MARKED_EVENTS]
-    for index, e in enumerate(shown):
-        ax_ev.axvline(e["t_s"], color="tab:red" if e["severity"] in ("alarm", "fault") else "tab:blue",
-                      linewidth=0.8)
-        ax_ev.text(e["t_s"], (index % 4) * 0.25 + 0.05, " %s %s %s" % (
-            e["type"], e.get("source") or "", e.get("state") or ""), fontsize=6, rotation=0)
+
+
+def _draw_marks(ax_ev, trace, marks: list[Moment]) -> None:
+    """A line per event, a triangle per bench action, and each moment's number, in two staggered rows."""
+    for e in trace.events:
+        if e["type"] in MARKED_EVENTS:
+            ax_ev.axvline(e["t_s"], color=_colour(e["severity"]), linewidth=0.8)
     for a in trace.actions:
-        ax_ev.plot([a["t_s"]], [1.05], marker="v", color="black" if a["ok"] else "red")
-        ax_ev.text(a["t_s"], 1.1, a["do"].lstrip("_"), fontsize=6, rotation=30)
-    ax_ev.set_ylim(0, 1.5)
+        ax_ev.plot([a["t_s"]], [0.15], marker="v", color="black" if a["ok"] else "red")
+    for index, mark in enumerate(marks):
+        ax_ev.text(mark.t_s, 0.75 if index % 2 == 0 else 0.4, str(mark.number), fontsize=8, ha="center", va="center",
+                   color=_colour(mark.severity), bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none"})
+    ax_ev.set_ylim(0, 1)
     ax_ev.set_yticks([])
     ax_ev.set_ylabel("events")
     ax_ev.set_xlabel("scenario time, s")
-    ax_ev.set_xlim(min(0.0, min((e["t_s"] for e in trace.events), default=0.0)), duration)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+
+
+def _draw_list(ax_list, marks: list[Moment]) -> None:
+    """The numbered moments' events, one per line, top down at a fixed line height."""
+    ax_list.axis("off")
+    ax_list.set_title("events (numbers as marked on the time axis)", fontsize=8, loc="left")
+    line = 0
+    for mark in marks:
+        for index, text in enumerate(mark.lines):
+            ax_list.annotate("%3s  %s" % (mark.number if index == 0 else "", text), (0, 1), xycoords="axes fraction",
+                             xytext=(0, -LIST_LINE_PT * line), textcoords="offset points", va="top", fontsize=8,
+                             family="monospace")
+            line += 1
+
+
+def _colour(severity: str) -> str:
+    return "tab:red" if severity in ("alarm", "fault") else "tab:blue"

@@ -17,6 +17,7 @@ import threading
 import time
 from typing import Any, Callable, NamedTuple
 
+from gaslatch.unit.control_client import ControlClient, ControlUnreachable
 from gaslatch.unit.event_store import EventReader
 from gaslatch_tools.bench import scenario as S
 from gaslatch_tools.bench.broker import Broker
@@ -27,7 +28,6 @@ from gaslatch_tools.bench.expectations import VALVE_POSITION, Outcome, evaluate
 from gaslatch_tools.bench.gas_model import GasModel
 from gaslatch_tools.bench.kitchen_io import KitchenIO
 from gaslatch_tools.bench.trace import Trace, merge_events
-from gaslatch_tools.control_client import ControlClient, ControlUnreachable
 
 SAMPLE_S = 0.01  # the recorder's period: gas, valve position, fan
 READY_TIMEOUT_S = 20.0
@@ -191,7 +191,7 @@ class BenchRun:
         self._cleanup.append(self.controller.close)
         if self.scenario["start"] == "power_on":
             self._wait_until(0.0)
-        self.progress("starting gaslatch run")
+        self.progress("starting gaslatch-unit run")
         self.controller.start()
         try:
             self.controller.wait_ready(READY_TIMEOUT_S)

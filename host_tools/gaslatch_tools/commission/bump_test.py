@@ -12,6 +12,7 @@ from rich.table import Table
 from gaslatch.core import constants as C
 from gaslatch.core.config import ConfigError
 from gaslatch.core.detector_profile import ProfileError, load_profile
+from gaslatch.unit.control_client import ControlUnreachable
 from gaslatch_tools.commission.bus_client import BusClient, BusError
 from gaslatch_tools.commission.cli import EXIT_FAILED, EXIT_OK, commission, fail, finish
 from gaslatch_tools.commission.command_stop import CommandStop
@@ -21,7 +22,6 @@ from gaslatch_tools.commission.unit_link import (Site, UnitFacts, UnitLost, Watc
                                                  feedback, open_site, reading_info, reads_clear, seconds_text, since,
                                                  unit_options)
 from gaslatch_tools.commission.valve_move import supervision_s, valve_commanded_closed
-from gaslatch_tools.control_client import ControlUnreachable
 
 DEFAULT_GAS_PCT_LEL = 50.0  # a common bump gas: 2.5 %vol methane, above every allowed high set point
 TRACE_KEEPALIVE_S = 1.0  # an unchanged reading is still recorded this often, so a plot has its time axis

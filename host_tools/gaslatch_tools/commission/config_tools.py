@@ -13,6 +13,7 @@ import time
 import click
 
 from gaslatch.core.config import ConfigError, format_problems
+from gaslatch.unit.control_client import ControlClient, ControlUnreachable
 from gaslatch.unit.unit_config import load_unit_config
 from gaslatch_tools.commission.cli import EXIT_FAILED, EXIT_OK, commission, fail, finish
 from gaslatch_tools.commission.command_stop import CommandStop
@@ -20,7 +21,6 @@ from gaslatch_tools.commission.config_build import InitError, build_config
 from gaslatch_tools.commission.prompts import PromptError, Prompter, interaction_options, make_prompter
 from gaslatch_tools.commission.record import Record, RecordError, utc_now
 from gaslatch_tools.commission.schedule_text import SCHEDULE_FORM, ScheduleError, format_schedule, parse_schedule
-from gaslatch_tools.control_client import ControlClient, ControlUnreachable
 
 CONFIG_MODE = 0o640  # root:gaslatch 0640 on the unit (docs/install.md)
 DEFAULT_OUT = "gaslatch.json"

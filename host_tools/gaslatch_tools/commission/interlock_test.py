@@ -9,6 +9,7 @@ from typing import Any
 import click
 from rich.table import Table
 
+from gaslatch.unit.control_client import ControlUnreachable
 from gaslatch_tools.commission.cli import EXIT_FAILED, EXIT_OK, commission, fail, finish
 from gaslatch_tools.commission.command_stop import CommandStop
 from gaslatch_tools.commission.prompts import interaction_options
@@ -17,7 +18,6 @@ from gaslatch_tools.commission.unit_link import (Site, UnitFacts, UnitLost, Watc
                                                  feedback, open_site, reading_info, seconds_text, since, unit_options,
                                                  wait_for_unit)
 from gaslatch_tools.commission.valve_move import ValveMove, supervision_s
-from gaslatch_tools.control_client import ControlUnreachable
 
 PERSON_WAIT_S = 300.0  # how long a command waits for the person to operate an input or a line
 POWER_OBSERVE_S = 10.0  # the unit must keep running this long on backup power

@@ -14,11 +14,11 @@ from rich.progress import BarColumn, Progress, TextColumn
 from gaslatch.core import constants as C
 from gaslatch.core.config import ConfigError
 from gaslatch.core.config_schema import DEFAULT_CONTROL_GROUP, DEFAULT_CONTROL_SOCKET
+from gaslatch.unit.control_client import ControlClient, ControlUnreachable
 from gaslatch.unit.unit_config import load_unit_config
 from gaslatch_tools.commission.command_stop import CommandStop
 from gaslatch_tools.commission.prompts import Prompter, make_prompter
 from gaslatch_tools.commission.record import Record, RecordError
-from gaslatch_tools.control_client import ControlClient, ControlUnreachable
 
 DEFAULT_UNIT_CONFIG = "/etc/gaslatch/config.json"
 POLL_S = 0.05  # the unit's status, asked this often (the scan answers once per scan.period_ms)

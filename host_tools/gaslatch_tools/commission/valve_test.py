@@ -9,6 +9,7 @@ from typing import Any
 import click
 from rich.table import Table
 
+from gaslatch.unit.control_client import ControlClient, ControlUnreachable
 from gaslatch_tools.commission.cli import EXIT_FAILED, EXIT_OK, commission, fail, finish
 from gaslatch_tools.commission.command_stop import CommandStop
 from gaslatch_tools.commission.prompts import interaction_options
@@ -16,7 +17,6 @@ from gaslatch_tools.commission.record import LIMITS_S
 from gaslatch_tools.commission.unit_link import (STATUS_TIMEOUT_S, Site, UnitLost, open_site, seconds_text, since,
                                                  unit_options, wait_for_unit)
 from gaslatch_tools.commission.valve_move import ValveMove, supervision_s
-from gaslatch_tools.control_client import ControlClient, ControlUnreachable
 
 VALVE_HELP = """Valve test: close the gas valve from the unit and time it; prove it cannot be reopened
 without the manual reset; reset by hand and time the reopening.

@@ -1,0 +1,237 @@
+"""`gaslatch-unit` (`python -m gaslatch.unit`): the kitchen unit's own command, on the standard library alone.
+
+`run` is what systemd starts; the others are the operator's commands on site. Nothing here imports the
+host tools, so a broken report module can never stop the gas controller from starting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import gaslatch
+from gaslatch.core import events as E
+from gaslatch.core.config_schema import DEFAULT_CONTROL_SOCKET, DEFAULT_STORE_PATH
+from gaslatch.core.constants import HARD_INHIBIT_MAX_MIN
+from gaslatch.unit.command_error import EXIT_UNREACHABLE, EXIT_USAGE, CommandError
+from gaslatch.unit.control_client import DEFAULT_TIMEOUT_S, ControlUnreachable
+from gaslatch.unit.control_commands import OUTPUT_CHECKS
+
+DEFAULT_CONFIG_PATH = "/etc/gaslatch/config.json"
+CONTROL_EXIT_CODES = ("Exit codes: 0 done, 1 refused or failed, 2 usage, 3 gaslatch cannot be reached "
+                      "(not running, not in its group).")
+
+
+class Command(NamedTuple):
+    """One unit command: its name, one line of help, its arguments, and where its handler lives.
+
+    The handler's module is imported by name when its command runs: `run` does not load the events listing.
+    """
+
+    name: str
+    summary: str
+    description: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    handler: str  # "module:function", called with the parsed arguments; returns the exit code
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "gaslatch") -> int:
+    """Parses argv (sys.argv[1:] when None), runs the command, returns its exit code.
+
+    prog is the name the usage lines show: `gaslatch` when the host command hands a command over.
+    """
+    args = build_parser(prog).parse_args(argv)
+    module_name, function_name = args.command.handler.split(":")
+    handler = getattr(importlib.import_module(module_name), function_name)
+    try:
+        return handler(args)
+    except CommandError as err:
+        print("gaslatch %s: %s" % (args.command.name, err), file=sys.stderr)
+        return err.exit_code
+    except ControlUnreachable as err:
+        print("gaslatch: %s" % err, file=sys.stderr)
+        return EXIT_UNREACHABLE
+
+
+def build_parser(prog: str = "gaslatch") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog, description="gaslatch kitchen unit: the gas controller and the operator's commands.",
+        epilog="The commissioning, bench and platform tools are the host's `gaslatch` "
+               "(pip install 'gaslatch[commission]' and so on: docs/install.md).")
+    parser.add_argument("--version", action="version", version="gaslatch %s" % gaslatch.__version__)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        sub = commands.add_parser(command.name, help=command.summary, description=command.description,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        command.add_arguments(sub)
+        sub.set_defaults(command=command)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Loads the configuration and runs the controller until SIGTERM; 2 for a bad configuration."""
+    from gaslatch.core.config import ConfigError
+    from gaslatch.unit.runtime import Runtime, StartError
+    from gaslatch.unit.unit_config import load_unit_config
+
+    try:
+        cfg, profiles = load_unit_config(args.config_path)
+    except ConfigError as err:
+        print(str(err), file=sys.stderr)
+        return EXIT_USAGE
+    if args.log_level:
+        cfg["log"]["level"] = args.log_level
+    try:
+        runtime = Runtime(cfg, profiles)
+    except StartError as err:
+        print("gaslatch cannot start: %s" % err, file=sys.stderr)
+        return 1
+    return runtime.run()
+
+
+def check_config(args: argparse.Namespace) -> int:
+    """Validates a configuration file; every problem with its JSON path and a hint, exit 1 when any."""
+    from gaslatch.core.config import ConfigError
+    from gaslatch.unit.unit_config import load_unit_config
+
+    try:
+        cfg, _ = load_unit_config(args.path)
+    except ConfigError as err:
+        print(str(err), file=sys.stderr)
+        return 1
+    print("%s: valid (%d detectors, %d buses, %d lines)" % (
+        args.path, len(cfg["detectors"]), len(cfg["buses"]), len(cfg["lines"])))
+    return 0
+
+
+# ---- arguments ----
+
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", dest="config_path", metavar="PATH", default=DEFAULT_CONFIG_PATH,
+                        help="Controller configuration file (default: %(default)s).")
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                        help="Override log.level from the configuration.")
+
+
+def _check_config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", help="The configuration file to check.")
+
+
+def _bounded(kind: Callable[[str], float], low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: `kind` of the text, refused outside low..high with the range in the message."""
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError("%r is not a number" % text) from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError("%s is not in the range %g to %g" % (text, low, high))
+        return value
+    return parse
+
+
+def _connection_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--socket", dest="socket_path", metavar="PATH", default=os.environ.get("GASLATCH_SOCKET"),
+                        help="Control socket (default: $GASLATCH_SOCKET, else control.socket of --config, else %s)."
+                        % DEFAULT_CONTROL_SOCKET)
+    parser.add_argument("--config", dest="config_path", metavar="PATH", default=os.environ.get("GASLATCH_CONFIG"),
+                        help="Controller config file to take the control socket and group from "
+                             "(default: $GASLATCH_CONFIG).")
+    parser.add_argument("--timeout", dest="timeout_s", metavar="SECONDS", type=_bounded(float, 0.1, 300),
+                        default=DEFAULT_TIMEOUT_S, help="Seconds to wait for gaslatch to answer (default: %(default)s).")
+
+
+def _status_arguments(parser: argparse.ArgumentParser) -> None:
+    _connection_arguments(parser)
+    parser.add_argument("--json", dest="as_json", action="store_true", help="Print the controller's raw reply as JSON.")
+
+
+def _inhibit_arguments(parser: argparse.ArgumentParser) -> None:
+    _connection_arguments(parser)
+    parser.add_argument("detector", help="The detector to inhibit, by its name in the configuration.")
+    parser.add_argument("--minutes", metavar="N", type=_bounded(int, 1, HARD_INHIBIT_MAX_MIN),
+                        help="Inhibit for this long (1-%d; the config may allow less). It always ends by itself."
+                        % HARD_INHIBIT_MAX_MIN)
+    parser.add_argument("--end", action="store_true", help="End the detector's inhibit now.")
+
+
+def _test_outputs_arguments(parser: argparse.ArgumentParser) -> None:
+    _connection_arguments(parser)
+    parser.add_argument("--line", dest="lines", action="append", choices=[name for name, _ in OUTPUT_CHECKS], default=[],
+                        help="Test only this output (repeat for more). Default: all, valve last.")
+    parser.add_argument("--ms", dest="pulse_ms", metavar="MS", type=_bounded(int, 100, 10000), default=2000,
+                        help="How long each output is switched on (default: %(default)s).")
+    parser.add_argument("--yes", action="store_true",
+                        help="Do not ask: pulse every output, close the valve, no confirmations.")
+
+
+def _since(text: str) -> str:
+    from gaslatch.unit.event_store import parse_since
+
+    try:
+        parse_since(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def _events_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--since", type=_since, metavar="SEQ|TIME",
+                        help="From this sequence number on (e.g. 1200), or recorded at or after this UTC time "
+                             "(2026-11-24T21:00:00Z, 2026-11-24).")
+    parser.add_argument("--type", dest="types", action="append", choices=E.EVENT_TYPES, default=[], metavar="TYPE",
+                        help="Only events of this type; repeat for several (--type trip --type reset). "
+                             "One of: %s." % ", ".join(E.EVENT_TYPES))
+    parser.add_argument("--limit", type=_bounded(int, 1, sys.maxsize), metavar="N",
+                        help="At most N events: the newest N, or the first N from --since.")
+    parser.add_argument("--json", dest="as_json", action="store_true",
+                        help="One JSON object per line, with every stored field.")
+    parser.add_argument("--store", dest="store_path", metavar="PATH",
+                        help="The store file (default: store.path from --config, else %s)." % DEFAULT_STORE_PATH)
+    parser.add_argument("--config", dest="config_path", metavar="PATH",
+                        help="Configuration to take store.path from (default: %s when it exists)." % DEFAULT_CONFIG_PATH)
+
+
+COMMANDS = (
+    Command("run", "Run the kitchen controller (what systemd starts on the unit).",
+            "Refuses an invalid configuration with the same messages as check-config. After a start the\n"
+            "valve stays closed until the reset button is pressed on site.",
+            _run_arguments, "gaslatch.unit.cli:run"),
+    Command("check-config", "Validate a controller configuration file.",
+            "Every problem, with its JSON path and a hint: the safety rules, the installed detector profiles\n"
+            "and the wiring (every line the configuration relies on is mapped to a pin). Exits 1 when there is\n"
+            "any problem.",
+            _check_config_arguments, "gaslatch.unit.cli:check_config"),
+    Command("status", "Show every detector, output, interlock and inhibit, the trip latch and scan statistics.",
+            CONTROL_EXIT_CODES, _status_arguments, "gaslatch.unit.control_commands:status"),
+    Command("reset", "Ask for the local reset; it is carried out only when the RESET button is pressed.",
+            "Refused at once, with the reasons, while anything blocks it (gas, a fault, an interlock, outside\n"
+            "attended hours). Otherwise someone must press the physical button within the window (60 s by\n"
+            "default): whoever reaches this socket over SSH is not necessarily standing in the kitchen.\n"
+            + CONTROL_EXIT_CODES,
+            _connection_arguments, "gaslatch.unit.control_commands:reset"),
+    Command("silence", "Silence the sounder for the configured time (a new alarm sounds again).",
+            "The beacon stays on.\n" + CONTROL_EXIT_CODES, _connection_arguments,
+            "gaslatch.unit.control_commands:silence"),
+    Command("inhibit", "Inhibit one detector for maintenance (a bump test), or end its inhibit with --end.",
+            "One detector at a time, only while it reads normal, never renewed; the others stay live.\n"
+            + CONTROL_EXIT_CODES, _inhibit_arguments, "gaslatch.unit.control_commands:inhibit"),
+    Command("events", "List the events recorded on this unit, oldest first (read-only).",
+            "TIME is when the unit stored the event, by its own clock: a time marked ? was recorded before the\n"
+            "clock was synchronised and may be wrong. SENT tells whether the monitoring platform has it.",
+            _events_arguments, "gaslatch.unit.events_command:events"),
+    Command("test-outputs", "Commissioning: switch each output on in turn and ask whether it worked.",
+            "The valve test can only CLOSE the gas valve, never open it. Exits 0 only if every output tested\n"
+            "was confirmed (or pulsed, with --yes).", _test_outputs_arguments,
+            "gaslatch.unit.control_commands:test_outputs"),
+)
+COMMAND_NAMES = tuple(command.name for command in COMMANDS)
+
+
+def console_main() -> None:
+    """The `gaslatch-unit` console script and `python -m gaslatch.unit`."""
+    sys.exit(main(prog="gaslatch-unit"))

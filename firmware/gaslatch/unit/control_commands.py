@@ -1,0 +1,192 @@
+"""`gaslatch status`, `reset`, `silence`, `inhibit` and `test-outputs`: the operator's side of the control socket.
+
+Each takes the parsed arguments (socket_path, config_path, timeout_s and its own) and returns the exit code:
+0 done, 1 refused or failed; 2 (usage) and 3 (gaslatch cannot be reached) come as CommandError / ControlUnreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from typing import Any
+
+from gaslatch.core.config_schema import DEFAULT_CONTROL_GROUP, DEFAULT_CONTROL_SOCKET, DEFAULT_RESET_WINDOW_S
+from gaslatch.unit.command_error import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandError
+from gaslatch.unit.control_client import ControlClient, ControlUnreachable
+from gaslatch.unit.status_text import refusal_lines, status_text
+from gaslatch.unit.text_table import render
+
+# The reset's outcome line may come a little after the window: the scan that notices it has to run.
+RESET_GRACE_S = 15.0
+
+# test-outputs: each output in this order (valve last: closing it stops the burners), and the question.
+OUTPUT_CHECKS = (
+    ("sounder", "Did the sounder sound?"),
+    ("beacon", "Did the beacon flash?"),
+    ("fan", "Did the extract fan run?"),
+    ("fault_relay", "Did the fault relay signal a fault (panel or BMS input)?"),
+    ("valve", "Did the gas valve close?"),
+)
+VALVE_WARNING = ("The valve test CLOSES the gas valve: burners go out, and the gas stays off until someone "
+                 "resets at the controller (gaslatch reset, then the RESET button). Close the valve now?")
+
+
+def status(args: argparse.Namespace) -> int:
+    """Show every detector, output, interlock and inhibit, the trip latch and scan statistics."""
+    reply = _ask(args, "status")
+    print(json.dumps(reply, indent=2, sort_keys=True) if args.as_json else status_text(reply))
+    return EXIT_OK if reply.get("ok") else EXIT_REFUSED
+
+
+def reset(args: argparse.Namespace) -> int:
+    """Ask for the local reset; it is carried out only when the RESET button on the controller is pressed."""
+    with _connect(args) as client:
+        reply = client.request("reset")
+        if not reply.get("ok"):
+            return _refused("Reset refused", reply)
+        if reply.get("state") == "accepted":
+            print("Reset accepted: the gas valve may open.")
+            return EXIT_OK
+        if reply.get("state") == "not_needed":
+            print(reply.get("message") or "Not tripped: nothing to reset.")
+            return EXIT_OK
+        if reply.get("state") != "waiting_for_button":
+            print("Unexpected answer from gaslatch: %s" % json.dumps(reply, sort_keys=True))
+            return EXIT_REFUSED
+        window_s = reply.get("window_s", DEFAULT_RESET_WINDOW_S)
+        outcome = _wait_for_button(client, window_s)
+    state = outcome.get("state")
+    if state == "accepted":
+        print("Reset accepted: the gas valve may open.")
+        return EXIT_OK
+    if state == "refused":
+        return _refused("Reset refused when the button was pressed", outcome)
+    if state == "expired":
+        print("The RESET button was not pressed within %s s: nothing was reset. Run gaslatch reset again "
+              "when someone is at the controller." % window_s)
+    else:
+        print("Reset not done: %s" % (outcome.get("error") or json.dumps(outcome, sort_keys=True)))
+    return EXIT_REFUSED
+
+
+def silence(args: argparse.Namespace) -> int:
+    """Silence the sounder for the configured time (a new alarm sounds again). The beacon stays on."""
+    return _simple(args, "silence", {}, "Sounder silenced.")
+
+
+def inhibit(args: argparse.Namespace) -> int:
+    """Inhibit one detector for maintenance (a bump test), or end its inhibit with --end."""
+    if args.end == (args.minutes is not None):
+        raise CommandError("give either --minutes N or --end", EXIT_USAGE)
+    if args.end:
+        return _simple(args, "end_inhibit", {"detector": args.detector}, "Inhibit of %s ended." % args.detector)
+    return _simple(args, "inhibit", {"detector": args.detector, "minutes": args.minutes},
+                   "Detector %s inhibited for %d min." % (args.detector, args.minutes))
+
+
+def test_outputs(args: argparse.Namespace) -> int:
+    """Switch each output on in turn and ask whether it worked; the valve can only be closed, never opened."""
+    chosen = [(name, question) for name, question in OUTPUT_CHECKS if not args.lines or name in args.lines]
+    results: list[tuple[str, str, bool]] = []
+    with _connect(args) as client:
+        for name, question in chosen:
+            if name == "valve" and not args.yes and not confirm(VALVE_WARNING):
+                results.append((name, "skipped: not closed", False))
+                continue
+            reply = client.request("test_output", {"line": name, "ms": args.pulse_ms})
+            if not reply.get("ok"):
+                results.append((name, "refused: %s" % reply.get("error", "no reason given"), False))
+                print("%s refused: %s" % (name, reply.get("error", "no reason given")))
+                continue
+            if name == "valve":
+                print("Closing the gas valve (it stays closed); waiting %.1f s for it to move..." % (args.pulse_ms / 1000))
+            else:
+                print("Switching %s on for %.1f s..." % (name, args.pulse_ms / 1000))
+            time.sleep(args.pulse_ms / 1000)  # the person watches the output for this long
+            if args.yes:
+                results.append((name, "pulsed (not confirmed: --yes)", True))
+            elif confirm(question):
+                results.append((name, "confirmed", True))
+            else:
+                results.append((name, "NOT confirmed: check wiring and config lines.%s" % name, False))
+    print(render("Output test", ("Output", "Result"), [(name, text) for name, text, _ in results]))
+    return EXIT_OK if all(passed for _, _, passed in results) else EXIT_REFUSED
+
+
+def confirm(question: str) -> bool:
+    """Asks on the terminal; anything but y/yes, or no answer at all, is no."""
+    try:
+        answer = input("%s [y/N]: " % question)
+    except EOFError:
+        print()
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def socket_settings(socket_path: str | None, config_path: str | None) -> tuple[str, str]:
+    """(socket path, group) from --socket, else the config's control section, else the defaults."""
+    control: Any = {}
+    if config_path:
+        try:
+            with open(config_path, encoding="utf-8") as f:
+                doc = json.load(f)
+        except OSError as err:
+            raise CommandError("--config: cannot read %s: %s" % (config_path, err.strerror), EXIT_USAGE) from None
+        except ValueError as err:
+            raise CommandError("--config: %s is not valid JSON: %s" % (config_path, err), EXIT_USAGE) from None
+        control = doc.get("control", {}) if isinstance(doc, dict) else {}
+        if not isinstance(control, dict):
+            raise CommandError("--config: control in %s is not an object" % config_path, EXIT_USAGE)
+    group = control.get("group") if isinstance(control.get("group"), str) else DEFAULT_CONTROL_GROUP
+    path = socket_path or (control.get("socket") if isinstance(control.get("socket"), str) else None)
+    return path or DEFAULT_CONTROL_SOCKET, group
+
+
+def _connect(args: argparse.Namespace) -> ControlClient:
+    path, group = socket_settings(args.socket_path, args.config_path)
+    return ControlClient(path, group, args.timeout_s)
+
+
+def _ask(args: argparse.Namespace, cmd: str, request_args: dict | None = None) -> dict:
+    with _connect(args) as client:
+        return client.request(cmd, request_args)
+
+
+def _simple(args: argparse.Namespace, cmd: str, request_args: dict, done_text: str) -> int:
+    reply = _ask(args, cmd, request_args)
+    if reply.get("ok"):
+        print(reply.get("message") or done_text)
+        return EXIT_OK
+    return _refused("Refused", reply)
+
+
+def _refused(title: str, reply: dict) -> int:
+    print("\n".join(refusal_lines(title, reply)))
+    return EXIT_REFUSED
+
+
+def _wait_for_button(client: ControlClient, window_s: Any) -> dict:
+    """Counts the window down (in place on a terminal) until gaslatch sends the reset's outcome line."""
+    print("Press the RESET button on the controller within %s s..." % window_s, flush=True)
+    countdown = sys.stdout.isatty()
+    window_end_s = time.monotonic() + float(window_s)
+    give_up_s = window_end_s + RESET_GRACE_S
+    try:
+        while True:
+            now_s = time.monotonic()
+            if now_s >= give_up_s:
+                raise ControlUnreachable("no outcome of the reset %g s after its window ended: is the scan loop "
+                                         "stalled? (journalctl -u gaslatch)" % RESET_GRACE_S)
+            if countdown:
+                print("\rWaiting for the RESET button: %3d s left" % max(0, math.ceil(window_end_s - now_s)),
+                      end="", flush=True)
+            message = client.poll(min(1.0, give_up_s - now_s))
+            if message is not None and "state" in message:
+                return message
+    finally:
+        if countdown:
+            print()
+

@@ -1,0 +1,136 @@
+"""What `gaslatch status` prints from the unit's status reply: the latch, the unit's own health, then tables.
+
+Pure: a reply in, text out, so the same words serve a terminal, an SSH session and a support e-mail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gaslatch.unit.text_table import render
+
+_OUTPUT_MEANING = {
+    "valve": {True: "energised", False: "de-energised"},
+    "fault_relay": {True: "healthy", False: "fault signalled"},
+}
+
+
+def refusal_lines(title: str, reply: dict) -> list[str]:
+    """The title and each reason on its own line, else the title and the error text."""
+    reasons = reply.get("reasons")
+    if isinstance(reasons, list) and reasons:
+        return ["%s:" % title] + ["  - %s" % reason for reason in reasons]
+    return ["%s: %s" % (title, reply.get("error") or "no reason given")]
+
+
+def status_text(reply: dict) -> str:
+    """The whole status screen of one reply (the runtime's nested form or the controller's flat one)."""
+    if not reply.get("ok"):
+        return "\n".join(refusal_lines("Status not available", reply))
+    status = reply["status"] if isinstance(reply.get("status"), dict) else reply
+    lines = unit_health_lines(status)
+    latched = status.get("latched")
+    if latched:
+        lines.append("LATCHED: gas off until a local reset")
+    elif latched is False:
+        lines.append("ARMED: gas may flow")
+    for label, key in (("Trip reason", "trip_reason"), ("Valve fault", "valve_fault")):
+        if status.get(key):
+            lines.append("%s: %s" % (label, status[key]))
+    if status.get("trip_causes"):
+        lines.append("Trip causes: %s" % "; ".join(str(c) for c in status["trip_causes"]))
+    if status.get("schedule"):
+        lines.append("Attended hours: %s" % str(status["schedule"]).replace("_", " "))
+    if status.get("silenced_s") is not None:
+        lines.append("Sounder silenced: %s s left" % status["silenced_s"])
+    inhibits = status.get("inhibits") or {}
+    for name in sorted(inhibits):
+        lines.append("Inhibited: %s, %s s left" % (name, inhibits[name]))
+    tables = [_detectors_table(status.get("detectors") or {}), _outputs_table(status.get("outputs") or {}),
+              _interlocks_table(status.get("interlocks") or {})]
+    if status.get("buses"):
+        tables.append(_buses_table(status["buses"]))
+    if status.get("scan"):
+        tables.append(_scan_table(status["scan"]))
+    return "\n\n".join(["\n".join(lines)] + tables) if lines else "\n\n".join(tables)
+
+
+def unit_health_lines(status: dict) -> list[str]:
+    """Problems of the unit itself: event store, serial ports, clock. Only the store line when all is well."""
+    lines = []
+    store = status.get("store")
+    if isinstance(store, dict):
+        if store.get("ok", True):
+            lines.append("Event store: OK, %s of %s events, last seq %s" % (
+                store.get("rows", "?"), store.get("max_events", "?"), store.get("recorded_seq", "?")))
+        else:
+            lines.append("Event store problem: %s (lost %s)" % (
+                store.get("error") or store.get("integrity") or "see journalctl -u gaslatch", store.get("lost", 0)))
+    ports = status.get("ports")
+    if isinstance(ports, dict):
+        for name in sorted(ports):
+            error = ports[name].get("error") if isinstance(ports[name], dict) else None
+            if error:
+                lines.append("Serial port of %s: %s" % (name, error))
+    if status.get("clock_synced") is False:
+        lines.append("Clock not synchronised: attended hours cannot be checked")
+    return lines
+
+
+def _detectors_table(detectors: dict) -> str:
+    rows = []
+    for name in sorted(detectors):
+        det = detectors[name]
+        rows.append((name, str(det.get("state", "?")).replace("_", " "), _reading(det.get("concentration_centi_pct_lel")),
+                     _age(det.get("last_sample_age_ms")), "yes" if det.get("inhibited") else "no",
+                     str(det.get("reason", ""))))
+    return render("Detectors", ("Detector", "State", "Reading", "Age", "Inhibited", "Why"), rows,
+                  right=("Reading", "Age"))
+
+
+def _outputs_table(outputs: dict) -> str:
+    rows = [(name, "on" if outputs[name] else "off", _OUTPUT_MEANING.get(name, {}).get(bool(outputs[name]), ""))
+            for name in sorted(outputs)]
+    return render("Outputs", ("Output", "Level", "Meaning"), rows)
+
+
+def _interlocks_table(interlocks: dict) -> str:
+    rows = [(name.replace("_", " "), "ACTIVE" if interlocks[name] else "clear") for name in sorted(interlocks)]
+    return render("Interlocks", ("Interlock", "State"), rows)
+
+
+def _buses_table(buses: dict) -> str:
+    columns = (("Requests", "requests"), ("OK", "responses_ok"), ("Timeouts", "timeouts"),
+               ("CRC errors", "crc_errors"), ("Frame errors", "frame_errors"), ("Last OK", "last_ok_age_ms"))
+    rows = []
+    for name in sorted(buses):
+        bus = buses[name]
+        rows.append([name] + [_age(bus.get(key)) if key == "last_ok_age_ms" else str(bus.get(key, ""))
+                              for _, key in columns])
+    headers = ["Bus"] + [title for title, _ in columns]
+    return render("RS-485 buses", headers, rows, right=headers[1:])
+
+
+def _scan_table(scan: dict) -> str:
+    rows = [(label, str(scan.get(key, ""))) for label, key in (
+        ("scans", "scans"), ("overruns", "overruns"), ("missed deadlines", "missed_deadlines"))]
+    for label, key in (("start jitter", "start_jitter"), ("execution time", "execution")):
+        hist = scan.get(key) or {}
+        rows.append(("%s p50 / p99 / max" % label, " / ".join(_millis(hist.get(k)) for k in ("p50_us", "p99_us", "max_us"))))
+    return render("Scan loop (period %s ms)" % scan.get("period_ms", "?"), ("Figure", "Value"), rows, right=("Value",))
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _reading(centi_pct_lel: Any) -> str:
+    return "%.2f %%LEL" % (centi_pct_lel / 100) if _number(centi_pct_lel) else "-"
+
+
+def _age(age_ms: Any) -> str:
+    return "%.1f s" % (age_ms / 1000) if _number(age_ms) else "-"
+
+
+def _millis(value_us: Any) -> str:
+    return "%.2f ms" % (value_us / 1000) if _number(value_us) else "-"

@@ -1,0 +1,73 @@
+"""The bench plot is what people look at first: every event label must be readable, even where events come in
+a burst (start-up, the trip), so none of its texts may overlap another."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from gaslatch_tools.bench.event_labels import moments
+from gaslatch_tools.bench.report import draw
+from gaslatch_tools.bench.runner import BenchResult
+from gaslatch_tools.bench.trace import Trace
+
+# The demo's events as a real run recorded them: five within a second at start-up, three at the trip.
+DEMO_EVENTS = [
+    (-5.6, "bus", "info", "bus1", "open"), (-5.6, "startup", "warning", "controller", "latched"),
+    (-5.0, "detector", "info", "steamer", "normal"), (-5.0, "detector", "info", "wok-hood", "normal"),
+    (-4.7, "reset", "info", "reset_button", "armed"), (8.5, "detector", "alarm", "wok-hood", "low_alarm"),
+    (12.0, "detector", "alarm", "wok-hood", "high_alarm"), (12.0, "trip", "alarm", "controller", "latched"),
+    (12.1, "valve_fault", "fault", "valve", "closed"), (18.2, "reset_refused", "warning", "reset_button", "refused"),
+    (24.0, "detector", "alarm", "wok-hood", "low_alarm"), (25.5, "detector", "info", "wok-hood", "normal"),
+    (32.2, "reset", "info", "reset_button", "armed"), (40.1, "shutdown", "warning", "controller", "stopped"),
+]
+
+
+def demo_like_result(events=DEMO_EVENTS) -> BenchResult:
+    trace = Trace()
+    trace.events = [{"t_s": t, "type": kind, "severity": severity, "source": source, "state": state, "run": 0}
+                    for t, kind, severity, source, state in events]
+    trace.actions = [{"t_s": 18.0, "do": "press", "label": "reset_with_gas", "ok": True, "detail": ""},
+                     {"t_s": 32.0, "do": "press", "label": "reset_clear", "ok": True, "detail": ""}]
+    for t_s, pct in ((0.0, 0.0), (14.0, 45.0), (24.0, 0.0)):
+        trace.record(t_s, "gas:wok-hood", pct)
+    trace.record(-5.0, "line:valve", True)
+    trace.record(12.0, "line:valve", False)
+    return BenchResult("demo", True, [], [], trace, {"duration_s": 40}, {"detectors": {}}, {"wok-hood": None}, "", 1.0)
+
+
+def texts_overlapping(fig) -> list[tuple[str, str]]:
+    """Pairs of visible texts, among the event marks and the event list, whose boxes overlap on the canvas."""
+    renderer = fig.canvas.get_renderer()
+    axes = fig.axes[2:]  # the events row and the list beside the plot
+    texts = [t for ax in axes for t in ax.texts if t.get_visible() and t.get_text().strip()]
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
+    return [(a, b) for (a, box_a), (b, box_b) in itertools.combinations(boxes, 2) if box_a.overlaps(box_b)]
+
+
+@pytest.mark.parametrize("burst", [0, 30], ids=["demo", "demo with 30 more events at the trip"])
+def test_no_event_label_on_the_plot_overlaps_another(burst):
+    extra = [(12.0 + i * 0.01, "detector", "fault", "d%d" % i, "comm_lost") for i in range(burst)]
+    fig = draw(demo_like_result(DEMO_EVENTS + extra))
+    fig.canvas.draw()
+    assert texts_overlapping(fig) == []
+    renderer = fig.canvas.get_renderer()
+    events_axis = fig.axes[2].get_window_extent(renderer)
+    for mark in fig.axes[2].texts:
+        box = mark.get_window_extent(renderer)
+        assert events_axis.x0 <= box.x0 and box.x1 <= events_axis.x1, "mark %s is cut by the axis" % mark.get_text()
+    listed = [text for ax in fig.axes[3:] for text in (t.get_text() for t in ax.texts)]
+    assert len(listed) == len(DEMO_EVENTS) + burst + 2, "every event and action has its line in the list"
+    assert any("trip controller latched" in text for text in listed)
+
+
+def test_events_close_in_time_share_one_number_and_numbers_keep_their_distance():
+    marks = moments([{"t_s": t, "type": k, "severity": s, "source": src, "state": st} for t, k, s, src, st in DEMO_EVENTS],
+                    [], span_s=46.0)
+    assert [m.number for m in marks] == list(range(1, len(marks) + 1))
+    first = marks[0]
+    assert first.t_s == -5.6 and len(first.lines) == 5  # the start-up burst: bus, startup, both detectors, reset
+    trip = next(m for m in marks if any("trip" in line for line in m.lines))
+    assert trip.severity == "alarm" and len(trip.lines) == 3
+    assert all(b.t_s - a.t_s > 46.0 * 0.02 for a, b in zip(marks, marks[1:]))

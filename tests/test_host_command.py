@@ -1,0 +1,52 @@
+"""The `gaslatch` command on a machine with only some extras: the unit's commands work on the base install and
+load no host library; a command whose extra is missing says which pip command installs it, no traceback."""
+
+import subprocess
+import sys
+
+from tests.bench.test_controller_process import HOST_ONLY_MODULES, imported_modules
+
+
+def gaslatch(*args: str, missing: tuple[str, ...] = (), env: dict | None = None) -> subprocess.CompletedProcess:
+    """`gaslatch ARGS` in a fresh interpreter in which the `missing` packages cannot be imported."""
+    code = ("import sys\nfor name in %r: sys.modules[name] = None\n"
+            "from gaslatch_tools.cli import main\nmain(%r)\n" % (missing, list(args)))
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+
+
+def test_the_units_commands_through_gaslatch_load_no_host_library(tmp_path):
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "gaslatch_tools.cli", "status", "--socket",
+                           str(tmp_path / "absent.sock")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3 and "is gaslatch running?" in done.stderr
+    loaded = imported_modules(done.stderr.splitlines())
+    assert "gaslatch.unit.control_commands" in loaded
+    assert sorted(name for name in loaded if name.split(".")[0] in HOST_ONLY_MODULES and
+                  name not in ("gaslatch_tools", "gaslatch_tools.cli")) == []
+
+
+def test_the_units_commands_work_without_the_host_extra():
+    done = gaslatch("check-config", "deploy/config.example.json", missing=("click", "rich"))
+    assert done.returncode == 0, done.stderr
+    assert "valid (2 detectors" in done.stdout
+
+
+def test_a_host_command_without_its_extra_names_the_pip_command():
+    done = gaslatch("commission", "scan", missing=("click", "rich"))
+    assert done.returncode == 2
+    assert "pip install 'gaslatch[commission]'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_demo_without_the_bench_extra_names_it():
+    done = gaslatch("demo", missing=("jsonschema",))
+    assert done.returncode == 1
+    assert "gaslatch demo needs jsonschema, which is not installed: pip install 'gaslatch[bench]'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_group_without_its_extra_is_listed_with_the_pip_command():
+    done = gaslatch("commission", "scan", "--port", "/dev/ttyUSB0", missing=("yaml",))
+    assert done.returncode == 1
+    assert "gaslatch commission needs yaml, which is not installed: pip install 'gaslatch[commission]'" in done.stderr
+    for args in (("--help",), ("commission", "--help")):
+        listing = gaslatch(*args, missing=("yaml",))
+        assert listing.returncode == 0 and "not installed: pip install 'gaslatch[commission]'" in listing.stdout
