@@ -141,6 +141,31 @@ def test_status_shows_detectors_with_their_reading_outputs_interlocks_and_the_tr
     assert "bus1" in out and "Scan loop (period 100 ms)" in out and "0.85 ms" in out
 
 
+def test_status_shows_the_clear_hold_still_to_serve_and_why_a_reset_would_be_refused(unit):
+    unit.kitchen.leak()
+    unit.kitchen.sim.set_gas("d1", 0)
+    unit.kitchen.sim.run_until(unit.kitchen.sim.now_ms + 3000)
+    out = gaslatch(unit, "status").output
+    hold_s = (unit.kitchen.sim.controller.status(unit.kitchen.sim.now_ms)["detectors"]["d1"]["clear_hold_remaining_ms"]
+              + 999) // 1000
+    assert 6 <= hold_s <= 8
+    assert "RESET now: would be refused: d1: high alarm (clear hold: at least %d s more clear)" % hold_s in out
+    row = next(line for line in out.splitlines() if line.lstrip().startswith("d1 "))
+    assert "high alarm" in row and " %d s " % hold_s in row and " ok " in row
+
+
+def test_status_shows_a_detector_on_a_degraded_link_as_untrusted(unit):
+    sim = unit.kitchen.sim
+    for _ in range(12):
+        sim.set_responding("d2", False)
+        sim.run_until(sim.now_ms + 3000)
+        sim.set_responding("d2", True)
+        sim.run_until(sim.now_ms + 300)
+    out = gaslatch(unit, "status").output
+    row = next(line for line in out.splitlines() if line.lstrip().startswith("d2 "))
+    assert "LINK" in row and "/16 failed" in row
+
+
 def test_status_shows_the_units_own_problems_from_the_runtimes_nested_reply(unit):
     unit.kitchen.unit_health = {
         "store": {"ok": False, "error": "disk I/O error", "lost": 2},

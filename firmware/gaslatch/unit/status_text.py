@@ -39,6 +39,10 @@ def status_text(reply: dict) -> str:
             lines.append("%s: %s" % (label, status[key]))
     if status.get("trip_causes"):
         lines.append("Trip causes: %s" % "; ".join(str(c) for c in status["trip_causes"]))
+    if latched and isinstance(status.get("reset_blockers"), list):
+        blockers = status["reset_blockers"]
+        lines.append("RESET now: %s" % ("would be refused: " + "; ".join(str(b) for b in blockers) if blockers
+                                        else "would be accepted (press the button on site)"))
     if status.get("schedule"):
         lines.append("Attended hours: %s" % str(status["schedule"]).replace("_", " "))
     if status.get("silenced_s") is not None:
@@ -82,10 +86,29 @@ def _detectors_table(detectors: dict) -> str:
     for name in sorted(detectors):
         det = detectors[name]
         rows.append((name, str(det.get("state", "?")).replace("_", " "), _reading(det.get("concentration_centi_pct_lel")),
-                     _age(det.get("last_sample_age_ms")), "yes" if det.get("inhibited") else "no",
-                     str(det.get("reason", ""))))
-    return render("Detectors", ("Detector", "State", "Reading", "Age", "Inhibited", "Why"), rows,
-                  right=("Reading", "Age"))
+                     _age(det.get("last_sample_age_ms")), _trust(det), _hold(det.get("clear_hold_remaining_ms")),
+                     "yes" if det.get("inhibited") else "no", str(det.get("reason", ""))))
+    return render("Detectors", ("Detector", "State", "Reading", "Age", "Trust", "Clear hold", "Inhibited", "Why"),
+                  rows, right=("Reading", "Age", "Clear hold"))
+
+
+def _trust(det: dict) -> str:
+    """Whether the detector's reports can be trusted: ok, unstable, or its link's failed polls."""
+    link = det.get("link") if isinstance(det.get("link"), dict) else {}
+    if det.get("distrust") == "unstable":
+        return "UNSTABLE"
+    if det.get("distrust") == "link_degraded":
+        return "LINK %s/%s failed" % (link.get("failed", "?"), link.get("polls", "?"))
+    if link.get("failed"):
+        return "ok (%s/%s failed)" % (link["failed"], link.get("polls", "?"))
+    return "ok" if "distrust" in det else "-"
+
+
+def _hold(remaining_ms: Any) -> str:
+    """The clear hold still to serve before the detector can be normal and a reset accepted."""
+    if not _number(remaining_ms) or remaining_ms <= 0:
+        return "-"
+    return "%d s" % ((remaining_ms + 999) // 1000)
 
 
 def _outputs_table(outputs: dict) -> str:
