@@ -414,8 +414,29 @@ def test_a_fault_the_bus_cannot_apply_is_refused_with_its_reason(kind, count, pa
 
 def test_every_fault_kind_is_known_to_the_injector():
     assert sorted(FAULT_KINDS) == sorted(
-        ["no_reply", "late_reply", "crc_corruption", "bit_flip", "truncated", "garbage", "wrong_address",
+        ["no_reply", "lossy", "late_reply", "crc_corruption", "bit_flip", "truncated", "garbage", "wrong_address",
          "exception"])
+
+
+def test_a_lossy_wire_drops_its_share_of_replies_the_same_way_for_the_same_seed():
+    request = read_request(1)
+    reply = clean_reply(1)
+    fault = FrameFault.make("lossy", loss_pct=94)
+    runs = []
+    for _ in range(2):
+        rng = random.Random(11)
+        runs.append([fault.damage(request, reply, rng) for _ in range(1000)])
+    assert runs[0] == runs[1]
+    answered = [r for r in runs[0] if r is not None]
+    assert 30 <= len(answered) <= 90 and set(answered) == {reply}, "about 1 in 16 through, undamaged"
+    assert all(FrameFault.make("lossy", loss_pct=100).damage(request, reply, random.Random(1)) is None
+               for _ in range(50))
+
+
+@pytest.mark.parametrize("loss_pct", [0, -5, 100.5, True, "50", None])
+def test_a_lossy_wire_needs_a_share_above_0_and_at_most_100(loss_pct):
+    with pytest.raises(ValueError, match="lossy"):
+        FrameFault.make("lossy", loss_pct=loss_pct)
 
 
 # Noise and the port itself.

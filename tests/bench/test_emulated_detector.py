@@ -181,9 +181,20 @@ def test_a_forced_high_alarm_shows_before_the_reading_rises(name):
     assert (decoded.status, decoded.concentration_centi_pct_lel) == ("high_alarm", 0)
 
 
+@pytest.mark.parametrize("name", ["cn-generic", "sensepoint-xcl", "xgard-iq"])
+def test_a_flapping_status_alternates_with_normal_on_every_read(name):
+    det = detector(name, GasModel(2.0))
+    det.faults.flapping_status = "high_alarm"
+    assert [sample(det, 1.0 + i).status for i in range(6)] == ["high_alarm", "normal"] * 3
+    det.faults.flapping_status = None
+    assert sample(det, 7.0).status == "normal"
+
+
 def test_a_status_the_profile_cannot_show_cannot_be_forced():
     with pytest.raises(ValueError, match="cannot show status 'pre_alarm'"):
         detector("xgard-iq").faults.forced_status = "pre_alarm"
+    with pytest.raises(ValueError, match="cannot show status 'pre_alarm'"):
+        detector("xgard-iq").faults.flapping_status = "pre_alarm"
 
 
 def test_the_modbus_exception_fault_answers_every_request_with_its_code():
