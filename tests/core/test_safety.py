@@ -606,3 +606,35 @@ def test_a_degraded_link_closes_the_valve_after_the_fault_trip_delay():
         assert k.now_ms - start <= C.DEFAULT_FAULT_TRIP_AFTER_S * 1000 + 100
     assert "fault: d1" in k.safety.trip_reason
 
+
+
+def test_a_link_losing_about_half_its_replies_is_degraded_once_not_flapping():
+    k = Kitchen()
+    k.settle()
+    for i in range(400):
+        if i % 2 or i % 7 == 0:
+            k.silent.add("d1")
+        else:
+            k.silent.discard("d1")
+        k.scan()
+    assert [e["state"] for e in k.events_of("detector_health")] == ["link_degraded"]
+    k.silent.discard("d1")
+    d1 = k.detectors["d1"]
+    for _ in range(C.LINK_WINDOW_POLLS):
+        k.scan()
+        assert (d1.distrust() == D.LINK_DEGRADED) == (4 * d1.failed_polls() > C.LINK_WINDOW_POLLS)
+    assert d1.distrust() == "" and [e["state"] for e in k.events_of("detector_health")] == ["link_degraded", "ok"]
+
+
+def test_inhibit_is_refused_while_a_reading_above_a_set_point_is_inside_the_clear_hold():
+    k = Kitchen()
+    k.settle()
+    k.gas["d1"] = 30.0
+    k.scan()  # one unconfirmed sample above the high set point: still normal
+    k.gas["d1"] = 0.0
+    k.run(3000)
+    assert k.detectors["d1"].state == D.NORMAL
+    ok, message = k.safety.command_inhibit(k.now_ms, "d1", 10, "test")
+    assert not ok and "reported gas or a fault 3 s ago" in message
+    k.run(C.DEFAULT_CLEAR_HOLD_S * 1000)
+    assert k.safety.command_inhibit(k.now_ms, "d1", 10, "test")[0]

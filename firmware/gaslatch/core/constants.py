@@ -68,7 +68,8 @@ RELAPSE_LIMIT = 5
 RELAPSE_WINDOW_S = 300
 # Link health: a detector whose newest good sample is older than the link budget (the longest gap that
 # still confirms a leak inside ALARM_LATENCY_BUDGET_MS) is comm lost; one with at least half of its
-# last LINK_WINDOW_POLLS polls failed (timeouts, CRC errors, exceptions) has a degraded link, a fault.
+# last LINK_WINDOW_POLLS polls failed (timeouts, CRC errors, exceptions) has a degraded link, a fault,
+# until at most a quarter of them fail.
 LINK_WINDOW_POLLS = 16
 
 # Lower explosive limits, %vol (REFERENCE.md: methane 5 %vol, propane 2.1 %vol).

@@ -197,6 +197,7 @@ class DetectorState:
         self._bad = None  # the last sample's class (a Schmitt trigger over the hysteresis band); None before any
         self._relapses = []  # ms of the latest clean -> bad flips, at most C.RELAPSE_LIMIT
         self._polls = []  # outcome of the latest polls (True answered), at most C.LINK_WINDOW_POLLS
+        self._link_degraded = False
         self._heartbeat = None
         self._heartbeat_changed_ms = now_ms
 
@@ -216,8 +217,9 @@ class DetectorState:
         return ""
 
     def link_degraded(self):
-        """True when at least half of the latest C.LINK_WINDOW_POLLS polls failed."""
-        return len(self._polls) >= C.LINK_WINDOW_POLLS and 2 * self.failed_polls() >= len(self._polls)
+        """True from when at least half of the latest C.LINK_WINDOW_POLLS polls failed until at most a
+        quarter do (hysteresis: a link losing about half its replies does not flap between the two)."""
+        return self._link_degraded
 
     def polls_seen(self):
         """How many polls the link figures cover (at most C.LINK_WINDOW_POLLS)."""
@@ -297,6 +299,11 @@ class DetectorState:
         self._polls.append(ok)
         if len(self._polls) > C.LINK_WINDOW_POLLS:
             self._polls.pop(0)
+        failed = self.failed_polls()
+        if len(self._polls) >= C.LINK_WINDOW_POLLS and 2 * failed >= len(self._polls):
+            self._link_degraded = True
+        elif 4 * failed <= len(self._polls):
+            self._link_degraded = False
 
     def _expire_unstable(self, now_ms):
         """An unstable detector is stable again after a whole relapse window without a relapse."""

@@ -130,6 +130,10 @@ class Safety:
         if state == D.NORMAL and det.blind:
             return False, "detector %s cannot be trusted (%s): only a normal detector can be inhibited" % (
                 detector, det.distrust().replace("_", " "))
+        if state == D.NORMAL and det.hold_remaining_ms(now_ms):
+            return False, "detector %s reported gas or a fault %d s ago: inhibit it once clear for %d s" % (
+                detector, (det.settings.clear_hold_ms - det.hold_remaining_ms(now_ms)) // 1000,
+                det.settings.clear_hold_ms // 1000)
         if state != D.NORMAL:
             return False, "detector %s is %s: only a normal detector can be inhibited" % (
                 detector, (state or "not read yet").replace("_", " "))
