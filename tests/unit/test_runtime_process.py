@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -231,6 +232,36 @@ def test_a_broken_event_store_does_not_stop_the_safety_loop(tmp_path):
         bus.set_gas(1, 300)
         wait_until(lambda: unit.line("valve") == "0", 5, what="the leak still closes the valve")
     finally:
+        unit.stop(signal.SIGKILL)
+        bus.close()
+
+
+TIMEOUT_STOP_S = 10  # deploy/gaslatch.service TimeoutStopSec
+
+
+def test_a_stop_with_a_failing_store_ends_inside_timeout_stop_sec(tmp_path):
+    bus = PtyDetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
+    unit = Unit(tmp_path, bus.link)
+    unit.set_input("reset_button", False)
+    blocker = None
+    try:
+        unit.start()
+        unit.wait_detectors_normal()
+        blocker = sqlite3.connect(unit.store_path, isolation_level=None, timeout=10)
+        blocker.execute("BEGIN IMMEDIATE")  # every commit of the unit now fails and is retried
+        bus.set_gas(1, 300)
+        wait_until(lambda: unit.request("status")[0]["status"]["store"]["pending"] > 0, 10,
+                   what="events waiting for the locked store")
+        started = time.monotonic()
+        unit.proc.send_signal(signal.SIGTERM)
+        unit.proc.wait(TIMEOUT_STOP_S + 5)
+        took_s = time.monotonic() - started
+        assert took_s < TIMEOUT_STOP_S - 1, "stop took %.1f s with the store failing" % took_s
+        assert any("stopped: signal SIGTERM" in line for line in unit.lines)
+        assert unit.line("valve") == "0"
+    finally:
+        if blocker is not None:
+            blocker.close()
         unit.stop(signal.SIGKILL)
         bus.close()
 
