@@ -11,7 +11,7 @@ ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=3000) | st.tex
 
 
 def is_safe(text):
-    return all(not E._unsafe(ord(ch)) for ch in text) and len(text) <= E.MAX_TEXT_CHARS
+    return all(not E.is_unsafe_code_point(ord(ch)) for ch in text) and len(text) <= E.MAX_TEXT_CHARS
 
 
 @given(ANY_TEXT)

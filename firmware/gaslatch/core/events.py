@@ -63,7 +63,8 @@ UNSAFE_RANGES = (
 )
 
 
-def _unsafe(code):
+def is_unsafe_code_point(code):
+    """True for a code point safe_text() shows escaped."""
     for first, last in UNSAFE_RANGES:
         if first <= code <= last:
             return True
@@ -85,7 +86,7 @@ def safe_text(text, max_chars=MAX_TEXT_CHARS):
     changed = False
     for ch in text:
         code = ord(ch)
-        if _unsafe(code):
+        if is_unsafe_code_point(code):
             piece = "\\x%02x" % code if code < 0x100 else "\\u%04x" % code if code < 0x10000 else "\\U%08x" % code
             changed = True
         else:
