@@ -52,3 +52,8 @@ def test_two_lines_on_one_pin_and_unknown_line_names_are_reported():
     found = messages(config)
     assert ("$.lines.vlave", "no line is called vlave") in found
     assert any(path == "$.lines.valve.pin" or path == "$.lines.fan.pin" for path, _ in found)
+
+
+def test_a_control_socket_path_longer_than_a_unix_socket_address_is_a_problem():
+    assert messages(cfg(control={"socket": "/run/" + "é" * 60})) == [
+        ("$.control.socket", "125 bytes long; a UNIX socket path holds at most 107")]
