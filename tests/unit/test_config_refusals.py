@@ -21,7 +21,7 @@ from gaslatch.unit.runtime import Runtime, StartError
 from gaslatch.unit.unit_config import load_unit_config
 from tests.unit.unit_command import run_unit_command
 
-PROBLEM_LINE = re.compile(r"^  \$\S*: ", re.MULTILINE)  # format_problems: "  $.store.path: ..."
+PROBLEM_LINE = re.compile(r"^  \$[.\[:]", re.MULTILINE)  # format_problems: "  $.store.path: ...", "  $: ..."
 
 # The keys that name files, devices or the unit, where the issue found text crashing `run`.
 PATH_KEYS = (("store", "path"), ("control", "socket"), ("gpio", "sim_dir"))
@@ -140,6 +140,9 @@ def check_then_start(directory, doc, changes):
         signal.signal(signal.SIGTERM, handlers[0])
         signal.signal(signal.SIGINT, handlers[1])
     assert "internal error" not in log.getvalue()
+    health = runtime.store.health()
+    if "pending" in health:  # the store opened: every event of the start, the scan and the stop is in it
+        assert (health["pending"], health["lost"], health["rejected"]) == (0, 0, 0), health
     return "started"
 
 

@@ -52,6 +52,15 @@ class Unit:
         self.lines: list[str] = []
         self.proc = None
 
+    def enable_uplink(self, broker, key: bytes):
+        """Report to `broker` (no TLS), verifying platform commands with `key`."""
+        key_file = self.tmp / "uplink.key"
+        key_file.write_bytes(key + b"\n")
+        doc = json.loads(self.config_path.read_text())
+        doc["uplink"] = {"enabled": True, "host": broker.host, "port": broker.port, "tls": False,
+                         "hmac_key_file": str(key_file), "keepalive_s": 5}
+        self.config_path.write_text(json.dumps(doc))
+
     def start(self):
         self.lines = []
         self.proc = subprocess.Popen(

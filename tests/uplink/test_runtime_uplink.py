@@ -27,12 +27,7 @@ def subscriber(broker, topic):
 def test_unit_reports_events_and_obeys_only_safe_signed_commands(tmp_path, broker):
     bus = PtyDetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
     unit = Unit(tmp_path, bus.link)
-    key_file = tmp_path / "uplink.key"
-    key_file.write_bytes(KEY + b"\n")
-    doc = json.loads(unit.config_path.read_text())
-    doc["uplink"] = {"enabled": True, "host": broker.host, "port": broker.port, "tls": False,
-                     "hmac_key_file": str(key_file), "keepalive_s": 5}
-    unit.config_path.write_text(json.dumps(doc))
+    unit.enable_uplink(broker, KEY)
     unit.set_input("reset_button", False)
     client, received = subscriber(broker, "gaslatch/bench/unit-1/#")
     try:
