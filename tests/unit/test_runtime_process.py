@@ -249,8 +249,16 @@ TIMEOUT_STOP_S = 10  # deploy/gaslatch.service TimeoutStopSec
 
 
 def test_a_stop_with_a_failing_store_ends_inside_timeout_stop_sec(tmp_path):
+    stop_with_the_store_locked(tmp_path)
+
+
+def stop_with_the_store_locked(tmp_path, broker=None):
+    """Start a unit (reporting to `broker` if given), lock its store so every commit fails, SIGTERM it: the
+    stop must end inside TimeoutStopSec with the outputs safe."""
     bus = PtyDetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
     unit = Unit(tmp_path, bus.link)
+    if broker is not None:
+        unit.enable_uplink(broker, b"unit-1 test key, not a real secret")
     unit.set_input("reset_button", False)
     blocker = None
     try:

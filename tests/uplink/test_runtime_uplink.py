@@ -8,7 +8,7 @@ import paho.mqtt.client as mqtt
 
 from gaslatch.core import uplink_wire
 from gaslatch_tools.pty_detectors import PtyDetectorBus
-from tests.unit.test_runtime_process import Unit
+from tests.unit.test_runtime_process import Unit, stop_with_the_store_locked
 from tests.unit.waiting import wait_until
 
 KEY = b"unit-1 test key, not a real secret"
@@ -57,3 +57,7 @@ def test_unit_reports_events_and_obeys_only_safe_signed_commands(tmp_path, broke
         unit.stop(signal.SIGTERM)
         client.loop_stop()
         bus.close()
+
+
+def test_a_stop_with_a_failing_store_and_the_uplink_on_ends_inside_timeout_stop_sec(tmp_path, broker):
+    stop_with_the_store_locked(tmp_path, broker)
