@@ -149,9 +149,12 @@ def check_then_start(directory, doc, changes):
 @given(mutations())
 def test_whatever_check_config_accepts_the_unit_starts_on_and_every_refusal_has_a_path(changes):
     directory = tempfile.mkdtemp(prefix="gl-", dir="/tmp")  # short: a socket path holds 107 bytes
+    cwd = os.getcwd()
+    os.chdir(directory)  # a relative path in the config names a file of the example, not of the checkout
     try:
         event(check_then_start(directory, mutated(directory, changes), changes))
     finally:
+        os.chdir(cwd)
         shutil.rmtree(directory, ignore_errors=True)
 
 
