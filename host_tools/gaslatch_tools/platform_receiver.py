@@ -37,9 +37,11 @@ SHARE_NAME_FORBIDDEN = ("/", "+", "#")  # MQTT 5.0 section 4.8.2
 SQLITE_BUSY_TIMEOUT_S = 30.0  # receivers sharing one SQLite file wait for each other's short transactions
 MAX_INT64 = 2 ** 63 - 1  # seq and t_ms are stored as 64-bit integers
 TEXT = "text (Unicode without NUL, which PostgreSQL cannot store)"
-MAX_PAYLOAD_BYTES = 8192  # an event is a few hundred bytes; anything this big is not from a unit
 MAX_ID_CHARS = 64
-MAX_TEXT_CHARS = 1024
+MAX_TEXT_CHARS = E.MAX_TEXT_CHARS  # what a unit's safe_text lets through, stored as it came
+# An event is usually a few hundred bytes; at most, its four free texts (source, state, value, reason) of
+# MAX_TEXT_CHARS each, every character escaped as a \u surrogate pair (12 bytes), and the fixed fields.
+MAX_PAYLOAD_BYTES = 4 * 12 * MAX_TEXT_CHARS + 4096
 SEVERITIES = (E.SEVERITY_ALARM, E.SEVERITY_FAULT, E.SEVERITY_WARNING, E.SEVERITY_INFO)
 STATUSES = ("online", "offline")
 EVENT_KEYS = frozenset(W.EVENT_FIELDS)
@@ -367,11 +369,11 @@ def _type_problem(msg: dict) -> str | None:
         ("clock_synced", isinstance(msg["clock_synced"], bool), "true or false"),
         ("type", _is_text(msg["type"], W.MAX_CMD_CHARS, empty_ok=False), "non-empty " + TEXT),
         ("severity", msg["severity"] in SEVERITIES, "one of %s" % ", ".join(SEVERITIES)),
-        ("source", _is_text(msg["source"], MAX_TEXT_CHARS), TEXT),
-        ("state", _is_text(msg["state"], MAX_TEXT_CHARS), TEXT),
-        ("value", msg["value"] is None or _is_int(msg["value"]) or _is_text(msg["value"], MAX_TEXT_CHARS),
-         "an integer, %s or null" % TEXT),
-        ("reason", _is_text(msg["reason"], MAX_TEXT_CHARS), TEXT),
+        ("source", isinstance(msg["source"], str), "text"),
+        ("state", isinstance(msg["state"], str), "text"),
+        ("value", msg["value"] is None or _is_int(msg["value"]) or isinstance(msg["value"], str),
+         "an integer, text or null"),
+        ("reason", isinstance(msg["reason"], str), "text"),
     )
     for field, ok, wanted in checks:
         if not ok:
@@ -397,8 +399,14 @@ def parse_event(topic: str, payload: bytes) -> Event:
     problem = _type_problem(msg)
     if problem:
         raise PayloadError(topic, "types", problem)
+    value = msg["value"]
+    if isinstance(value, str):
+        value = E.safe_text(value)
+    # The free texts are made safe as the unit makes them (a NUL or a lone surrogate shown escaped, the length
+    # bounded): an event is never refused for its text, which would leave a gap that nothing can fill.
     return Event(site, unit, msg["id"], msg["seq"], msg["ts"], msg["t_ms"], msg["clock_synced"], msg["type"],
-                 msg["severity"], msg["source"], msg["state"], E.encode_value(msg["value"]), msg["reason"])
+                 msg["severity"], E.safe_text(msg["source"]), E.safe_text(msg["state"]), E.encode_value(value),
+                 E.safe_text(msg["reason"]))
 
 
 def parse_status(topic: str, payload: bytes) -> str:

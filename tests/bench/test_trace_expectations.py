@@ -6,6 +6,7 @@ import io
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gaslatch.core.events import safe_text
 from gaslatch.unit.event_log import EventLogger
 from gaslatch_tools.bench.expectations import VALVE_POSITION, evaluate, gas_crossing_s
 from gaslatch_tools.bench.gas_model import GasModel
@@ -31,7 +32,8 @@ def journal_line(record):
     "value": st.none() | st.integers(-10**6, 10**6),
     "reason": texts.filter(lambda s: s not in ("-",) and not s.lstrip("-").isdigit())}))
 def test_a_journal_event_line_parses_back_to_the_record(record):
-    assert parse_journal_event(journal_line(record)) == record
+    safe = dict(record, **{key: safe_text(record[key]) for key in ("source", "state", "reason")})
+    assert parse_journal_event(journal_line(record)) == safe
 
 
 def test_other_journal_lines_are_not_events():

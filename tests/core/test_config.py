@@ -831,3 +831,55 @@ def test_airflow_proving_with_a_fan_that_runs_only_in_an_alarm_is_refused():
     with pytest.raises(ConfigError) as caught:
         load_config(bad, kinds)
     assert "$.fan.proving" in str(caught.value) and "continuous" in str(caught.value)
+
+
+# --- hostile files: depth, size, text that names files, devices and the unit ---------------------
+
+@pytest.mark.parametrize("depth", [config.MAX_CONFIG_DEPTH + 1, 500, 990, 30000])
+def test_a_config_nested_too_deep_is_refused_with_the_path_where_it_goes_too_deep(depth):
+    text = '{"unit": ' + '{"a": ' * depth + "1" + "}" * (depth + 1)
+    with pytest.raises(ConfigError) as err:
+        config.load_config_text(text)
+    (problem,) = err.value.problems
+    assert problem.path == "$.unit" + ".a" * (config.MAX_CONFIG_DEPTH - 1)
+    assert "nested more than %d levels deep" % config.MAX_CONFIG_DEPTH in problem.message
+
+
+def test_a_parsed_document_nested_too_deep_is_refused_without_recursion():
+    doc = minimal()
+    inner = doc["unit"]
+    for _ in range(5000):
+        inner["x"] = {}
+        inner = inner["x"]
+    problem = only_problem(doc)
+    assert problem.path.startswith("$.unit.x.x") and "levels deep" in problem.message
+
+
+def test_a_config_file_far_bigger_than_any_kitchen_is_refused(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(minimal(padding="x" * config.MAX_CONFIG_CHARS)))
+    with pytest.raises(ConfigError) as err:
+        config.load_config_file(str(path))
+    assert err.value.problems[0].path == "$" and "characters long" in err.value.problems[0].message
+
+
+@pytest.mark.parametrize("section, key", [("store", "path"), ("control", "socket"), ("gpio", "sim_dir"),
+                                          ("watchdog", "device"), ("uplink", "ca_file"), ("unit", "site")])
+@pytest.mark.parametrize("bad", ["a\x00b", "\ud800", "x\ny", "\x1b[2J", "\x85"])
+def test_text_naming_a_file_device_or_the_unit_refuses_nul_controls_and_lone_surrogates(section, key, bad):
+    doc = minimal(**{section: {key: bad}}) if section != "unit" else minimal(unit={"site": bad, "name": "k"})
+    problem = only_problem(doc)
+    assert problem.path == "$.%s.%s" % (section, key)
+    assert "control characters" in problem.message
+    str(problem).encode("ascii")  # the message shows the text escaped: printable on any terminal
+
+
+def test_a_bus_port_with_a_lone_surrogate_is_refused():
+    doc = minimal()
+    doc["buses"]["rs485a"]["port"] = "/dev/tty\ud800"
+    assert only_problem(doc).path == "$.buses.rs485a.port"
+
+
+@pytest.mark.parametrize("name", ["a/b", "a+b", "#"])
+def test_the_units_name_and_site_are_mqtt_topic_levels(name):
+    assert only_problem(minimal(unit={"site": "s", "name": name})).path == "$.unit.name"

@@ -33,6 +33,10 @@ def no_trailing_newline(text):
 
 
 texts = st.text(max_size=12).filter(no_trailing_newline)
+# What a config takes where it names a file, a device, a place or the unit: no control character, no lone
+# surrogate (config_schema.TEXT_PATTERN), and for the unit's site and name no MQTT topic character either.
+text_chars = st.characters(exclude_categories=("Cc", "Cs"))
+identity_chars = st.characters(exclude_categories=("Cc", "Cs"), exclude_characters="/+#")
 names = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,31}", fullmatch=True).filter(no_trailing_newline)
 times = st.builds("%02d:%02d".__mod__, st.tuples(st.integers(0, 23), st.integers(0, 59)))
 
@@ -66,7 +70,7 @@ def maybe(draw, target, key, strategy):
 def buses(draw):
     result = {}
     for name in draw(st.lists(names, min_size=1, max_size=3, unique=True)):
-        bus = {"port": draw(st.text(min_size=1, max_size=20).filter(no_trailing_newline))}
+        bus = {"port": draw(st.text(text_chars, min_size=1, max_size=20))}
         maybe(draw, bus, "baud", st.sampled_from(config_schema.BAUD_RATES))
         maybe(draw, bus, "parity", st.sampled_from(config_schema.PARITIES))
         maybe(draw, bus, "stop_bits", st.sampled_from(config_schema.STOP_BITS))
@@ -92,7 +96,7 @@ def set_points(draw, detector, full_scale=None):
     if low <= constants.DEFAULT_HYSTERESIS_PCT_LEL or draw(st.booleans()):
         detector["hysteresis_pct_lel"] = draw(
             numbers(0, min(constants.MAX_HYSTERESIS_PCT_LEL, low)).filter(lambda value: value < low))
-    maybe(draw, detector, "location", st.text(max_size=config_schema.LOCATION_MAX_LENGTH))
+    maybe(draw, detector, "location", st.text(text_chars, max_size=config_schema.LOCATION_MAX_LENGTH))
     maybe(draw, detector, "gas", st.sampled_from(config_schema.GASES))
 
 
@@ -113,14 +117,14 @@ def detectors(draw, bus_names, zone_names):
             maybe(draw, detector, "poll_interval_ms", integers(config_schema.MIN_POLL_INTERVAL_MS,
                                                                config_schema.MAX_POLL_INTERVAL_MS))
         elif kind == "analog":
-            detector["channel"] = draw(st.text(min_size=1, max_size=8).filter(no_trailing_newline))
+            detector["channel"] = draw(st.text(text_chars, min_size=1, max_size=8))
             full_scale = draw(st.one_of(st.just(config_schema.DEFAULT_FULL_SCALE_PCT_LEL),
                                         numbers(constants.MIN_ALARM_PCT_LEL + 1, config_schema.MAX_FULL_SCALE_PCT_LEL)))
             put(draw, detector, "full_scale_pct_lel", full_scale, config_schema.DEFAULT_FULL_SCALE_PCT_LEL)
             maybe(draw, detector, "profile", names)
         else:
-            detector["line"] = draw(st.text(min_size=1, max_size=8).filter(no_trailing_newline))
-            maybe(draw, detector, "fault_line", st.text(min_size=1, max_size=8).filter(no_trailing_newline))
+            detector["line"] = draw(st.text(text_chars, min_size=1, max_size=8))
+            maybe(draw, detector, "fault_line", st.text(text_chars, min_size=1, max_size=8))
             maybe(draw, detector, "profile", names)
         put(draw, detector, "zone", draw(st.sampled_from(zone_names)), config_schema.DEFAULT_ZONE)
         draw(set_points(detector, full_scale))
@@ -210,8 +214,8 @@ def schedule(draw):
 
 @st.composite
 def valid_configs(draw):
-    doc = {"unit": {"site": draw(st.text(min_size=1, max_size=64).filter(no_trailing_newline)),
-                    "name": draw(st.text(min_size=1, max_size=64).filter(no_trailing_newline))}}
+    doc = {"unit": {"site": draw(st.text(identity_chars, min_size=1, max_size=64)),
+                    "name": draw(st.text(identity_chars, min_size=1, max_size=64))}}
     bus_map = draw(buses()) if draw(st.integers(0, 3)) else {}
     if bus_map or draw(st.booleans()):
         doc["buses"] = bus_map

@@ -142,7 +142,7 @@ def test_numbering_continues_even_when_retention_dropped_the_newest_event(tmp_pa
 
 def test_every_stored_field_equals_what_was_appended(store, wall):
     records = [
-        rec(1, E.DETECTOR, E.SEVERITY_ALARM, "灶台1", "high_alarm", 2550, "gas: 灶台1 high alarm \"quoted\" \\ \n"),
+        rec(1, E.DETECTOR, E.SEVERITY_ALARM, "灶台1", "high_alarm", 2550, "gas: 灶台1 high alarm \"quoted\" \\ \u00e9"),
         rec(2, E.INHIBIT, E.SEVERITY_WARNING, "d2", "started", 30, "bump test", t_ms=-5),
         rec(3, value="text value"),
     ]
@@ -229,6 +229,26 @@ def test_bad_records_are_reported_not_raised_and_do_not_block_the_good_ones(stor
     assert not health["ok"] and health["rejected"] == 3
     assert "seq 1 is not above the last recorded seq 1" in health["last_rejection"]
     assert [r["seq"] for r in store.query()] == [1, 2]
+
+
+def test_a_row_sqlite_cannot_take_is_stored_in_a_safe_form_and_the_rest_of_its_batch_commits(store):
+    store.append([rec(1, reason="refused: \ud800 and a NUL \x00"), rec(2, value=2 ** 70), rec(3, t_ms=2 ** 64),
+                  rec(4, source="\udcff" * 3, value="\x00"), rec(5)])
+    assert store.flush(WAIT_S)
+    rows = {r["seq"]: r for r in store.query()}
+    assert sorted(rows) == [1, 2, 3, 4, 5] and store.recorded_seq() == 5
+    assert rows[1]["reason"] == "refused: \\ud800 and a NUL \\x00"
+    assert rows[2]["value"] == str(2 ** 70) and "stored in a safe form" in rows[2]["reason"]
+    assert rows[3]["t_ms"] == 0 and "stored in a safe form" in rows[3]["reason"]
+    assert rows[4]["source"] == "\\udcff" * 3 and rows[4]["value"] == "\\x00"
+    assert store.health()["error"] is None
+
+
+def test_a_seq_beyond_64_bits_is_rejected_not_retried_forever(store):
+    store.append([rec(1), rec(2 ** 63), rec(2)])
+    assert store.flush(WAIT_S)
+    assert [r["seq"] for r in store.query()] == [1, 2]
+    assert "beyond 2^63-1" in store.health()["last_rejection"]
 
 
 def test_a_full_backlog_counts_lost_events_instead_of_blocking(tmp_path):

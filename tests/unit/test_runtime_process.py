@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -50,6 +51,15 @@ class Unit:
         self.config_path.write_text(json.dumps(doc))
         self.lines: list[str] = []
         self.proc = None
+
+    def enable_uplink(self, broker, key: bytes):
+        """Report to `broker` (no TLS), verifying platform commands with `key`."""
+        key_file = self.tmp / "uplink.key"
+        key_file.write_bytes(key + b"\n")
+        doc = json.loads(self.config_path.read_text())
+        doc["uplink"] = {"enabled": True, "host": broker.host, "port": broker.port, "tls": False,
+                         "hmac_key_file": str(key_file), "keepalive_s": 5}
+        self.config_path.write_text(json.dumps(doc))
 
     def start(self):
         self.lines = []
@@ -231,6 +241,44 @@ def test_a_broken_event_store_does_not_stop_the_safety_loop(tmp_path):
         bus.set_gas(1, 300)
         wait_until(lambda: unit.line("valve") == "0", 5, what="the leak still closes the valve")
     finally:
+        unit.stop(signal.SIGKILL)
+        bus.close()
+
+
+TIMEOUT_STOP_S = 10  # deploy/gaslatch.service TimeoutStopSec
+
+
+def test_a_stop_with_a_failing_store_ends_inside_timeout_stop_sec(tmp_path):
+    stop_with_the_store_locked(tmp_path)
+
+
+def stop_with_the_store_locked(tmp_path, broker=None):
+    """Start a unit (reporting to `broker` if given), lock its store so every commit fails, SIGTERM it: the
+    stop must end inside TimeoutStopSec with the outputs safe."""
+    bus = PtyDetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
+    unit = Unit(tmp_path, bus.link)
+    if broker is not None:
+        unit.enable_uplink(broker, b"unit-1 test key, not a real secret")
+    unit.set_input("reset_button", False)
+    blocker = None
+    try:
+        unit.start()
+        unit.wait_detectors_normal()
+        blocker = sqlite3.connect(unit.store_path, isolation_level=None, timeout=10)
+        blocker.execute("BEGIN IMMEDIATE")  # every commit of the unit now fails and is retried
+        bus.set_gas(1, 300)
+        wait_until(lambda: unit.request("status")[0]["status"]["store"]["pending"] > 0, 10,
+                   what="events waiting for the locked store")
+        started = time.monotonic()
+        unit.proc.send_signal(signal.SIGTERM)
+        unit.proc.wait(TIMEOUT_STOP_S + 5)
+        took_s = time.monotonic() - started
+        assert took_s < TIMEOUT_STOP_S - 1, "stop took %.1f s with the store failing" % took_s
+        assert any("stopped: signal SIGTERM" in line for line in unit.lines)
+        assert unit.line("valve") == "0"
+    finally:
+        if blocker is not None:
+            blocker.close()
         unit.stop(signal.SIGKILL)
         bus.close()
 

@@ -205,7 +205,7 @@ def test_the_fleet_counts_trips_and_open_alarms_until_they_clear(receiver, unit)
 
 
 def test_csv_export_contains_every_stored_event(receiver, unit, tmp_path):
-    unit.event(row(1, value=2500, reason="a, \"quoted\"\nreason"))
+    unit.event(row(1, value=2500, reason="a, \"quoted\"; reason"))
     unit.event(row(2, value="text"))
     unit.event(row(3))
     wait_until(lambda: receiver.counts.get("stored") == 3, 10, what="three events")
@@ -215,7 +215,7 @@ def test_csv_export_contains_every_stored_event(receiver, unit, tmp_path):
         rows = list(csv.DictReader(f))
     assert [(r["site"], r["unit"], r["seq"], r["value"]) for r in rows] == [
         (SITE, UNIT, "1", "2500"), (SITE, UNIT, "2", "text"), (SITE, UNIT, "3", "")]
-    assert rows[0]["reason"] == "a, \"quoted\"\nreason"
+    assert rows[0]["reason"] == "a, \"quoted\"; reason"
     assert rows[0]["id"] == "k3y-000000000001"
     buffer = io.StringIO()
     assert receiver.export_csv(buffer) == 3
@@ -262,8 +262,8 @@ def test_the_cli_refuses_a_broker_without_a_port():
 # --- the edge, without a broker: hypothesis ---
 
 names = st.text(st.characters(blacklist_characters="+#/\x00", blacklist_categories=("Cs",)), min_size=1, max_size=20)
-# NUL is refused (PostgreSQL cannot store it; see the test below); lone surrogates are not text at all.
-texts = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=40)
+# Any text: NUL and lone surrogates in the free texts are stored escaped (see the tests below).
+texts = st.text(st.characters(exclude_categories=()), max_size=40)
 
 
 @st.composite
@@ -280,22 +280,33 @@ def rows(draw):
 
 
 @given(rows(), names, names)
-def test_every_event_the_unit_can_encode_is_accepted_unchanged(r, site, unit_name):
+def test_every_event_the_unit_can_encode_is_accepted_with_its_text_as_safe_text_makes_it(r, site, unit_name):
     event = parse_event(W.topics(site, unit_name)["event"], W.encode_event(r))
     assert (event.site, event.unit, event.id, event.seq, event.t_ms, event.clock_synced) == (
         site, unit_name, r["id"], r["seq"], r["t_ms"], r["clock_synced"])
     assert (event.type, event.severity, event.source, event.state, event.reason) == (
-        r["type"], r["severity"], r["source"], r["state"], r["reason"])
-    assert json.loads(event.value) == r["value"]
+        r["type"], r["severity"], E.safe_text(r["source"]), E.safe_text(r["state"]), E.safe_text(r["reason"]))
+    assert json.loads(event.value) == (E.safe_text(r["value"]) if isinstance(r["value"], str) else r["value"])
 
 
-@pytest.mark.parametrize("field, value", [("reason", "a\x00b"), ("id", "\x00"), ("value", "\x00"),
-                                          ("reason", "\ud800"), ("seq", 2 ** 63), ("t_ms", 2 ** 63)])
-def test_text_a_database_cannot_hold_and_integers_beyond_64_bits_are_refused(field, value):
+@pytest.mark.parametrize("field, value", [("id", "\x00"), ("id", "\ud800"), ("seq", 2 ** 63), ("t_ms", 2 ** 63)])
+def test_an_id_a_database_cannot_hold_and_integers_beyond_64_bits_are_refused(field, value):
     payload = json.dumps(dict(json.loads(W.encode_event(row(1))), **{field: value})).encode()
     with pytest.raises(PayloadError) as err:
         parse_event(TOPICS["event"], payload)
     assert err.value.code == "types" and field in err.value.problem
+
+
+@pytest.mark.parametrize("field, value, stored", [("reason", "a\x00b", "a\\x00b"), ("value", "\x00", '"\\\\x00"'),
+                                                  ("state", "\ud800", "\\ud800"), ("reason", "x" * 5000, None)])
+def test_free_text_no_database_could_hold_is_stored_escaped_not_refused(field, value, stored):
+    payload = json.dumps(dict(json.loads(W.encode_event(row(1))), **{field: value})).encode()
+    event = parse_event(TOPICS["event"], payload)
+    got = getattr(event, field)
+    if stored is None:
+        assert len(got) <= E.MAX_TEXT_CHARS and got.endswith(" chars)")
+    else:
+        assert got == stored
 
 
 @pytest.fixture(scope="module", params=STORAGES)

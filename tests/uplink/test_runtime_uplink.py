@@ -8,7 +8,7 @@ import paho.mqtt.client as mqtt
 
 from gaslatch.core import uplink_wire
 from gaslatch_tools.pty_detectors import PtyDetectorBus
-from tests.unit.test_runtime_process import Unit
+from tests.unit.test_runtime_process import Unit, stop_with_the_store_locked
 from tests.unit.waiting import wait_until
 
 KEY = b"unit-1 test key, not a real secret"
@@ -27,12 +27,7 @@ def subscriber(broker, topic):
 def test_unit_reports_events_and_obeys_only_safe_signed_commands(tmp_path, broker):
     bus = PtyDetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
     unit = Unit(tmp_path, bus.link)
-    key_file = tmp_path / "uplink.key"
-    key_file.write_bytes(KEY + b"\n")
-    doc = json.loads(unit.config_path.read_text())
-    doc["uplink"] = {"enabled": True, "host": broker.host, "port": broker.port, "tls": False,
-                     "hmac_key_file": str(key_file), "keepalive_s": 5}
-    unit.config_path.write_text(json.dumps(doc))
+    unit.enable_uplink(broker, KEY)
     unit.set_input("reset_button", False)
     client, received = subscriber(broker, "gaslatch/bench/unit-1/#")
     try:
@@ -62,3 +57,7 @@ def test_unit_reports_events_and_obeys_only_safe_signed_commands(tmp_path, broke
         unit.stop(signal.SIGTERM)
         client.loop_stop()
         bus.close()
+
+
+def test_a_stop_with_a_failing_store_and_the_uplink_on_ends_inside_timeout_stop_sec(tmp_path, broker):
+    stop_with_the_store_locked(tmp_path, broker)

@@ -75,7 +75,36 @@ def _matches_time(text):
     return int(text[0:2]) <= 23 and int(text[3:5]) <= 59
 
 
+def _is_text_char(char):
+    code = ord(char)
+    return not (code <= 0x1F or 0x7F <= code <= 0x9F or 0xD800 <= code <= 0xDFFF)
+
+
+def _matches_text(text):
+    for char in text:
+        if not _is_text_char(char):
+            return False
+    return True
+
+
+def _matches_identity(text):
+    for char in text:
+        if not _is_text_char(char) or char in "/+#":
+            return False
+    return True
+
+
 PATTERNS = {
+    config_schema.TEXT_PATTERN: (
+        _matches_text,
+        "text without control characters (NUL, tab, newline...) or lone UTF-16 surrogates",
+        "/dev/ttyUSB0",
+    ),
+    config_schema.IDENTITY_PATTERN: (
+        _matches_identity,
+        "text without control characters, lone UTF-16 surrogates, '/', '+' or '#' (it is an MQTT topic level)",
+        "main-kitchen",
+    ),
     config_schema.NAME_PATTERN: (
         _matches_name,
         "a name of 1-32 characters: lower-case letters a-z, digits, '_' or '-', starting with a letter or digit",
@@ -418,7 +447,33 @@ def semantic_problems(doc, config, structural, profile_kinds=None):
 # ---------------------------------------------------------------------------------------------
 # Public entry points.
 
+# A kitchen's config is a few kB and 6 levels deep; the limits refuse a file that is not one before
+# the parser or the validator (both recursive) could run out of stack on it.
+MAX_CONFIG_CHARS = 262144
+MAX_CONFIG_DEPTH = 32
+_DEPTH_HINT = "a config is at most %d objects or lists deep; look for brackets opened and never closed" \
+    % MAX_CONFIG_DEPTH
+
+
+def _depth_problem(doc):
+    """A Problem at the first value nested deeper than MAX_CONFIG_DEPTH, or None (iterative: no recursion)."""
+    stack = [(doc, ROOT, 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if not isinstance(value, (dict, list)):
+            continue
+        if depth > MAX_CONFIG_DEPTH:
+            return Problem(path, "nested more than %d levels deep" % MAX_CONFIG_DEPTH, _DEPTH_HINT)
+        keys = sorted(value) if isinstance(value, dict) else range(len(value))
+        for key in keys:
+            stack.append((value[key], child_path(path, key), depth + 1))
+    return None
+
+
 def _analyse(doc, profile_kinds):
+    too_deep = _depth_problem(doc)
+    if too_deep is not None:
+        return [too_deep], None
     structural = schema_problems(doc)
     config = _SCHEMA_SUBSET.with_defaults(SCHEMA, doc)
     return structural + semantic_problems(doc, config, structural, profile_kinds), config
@@ -449,7 +504,11 @@ def load_config(doc, profile_kinds=None):
 
 
 def _duplicate_keys(text):
-    """Problems for keys repeated within one object of JSON `text` (json.loads keeps only the last)."""
+    """Problems for keys repeated within one object of JSON `text` (json.loads keeps only the last).
+
+    Raises ConfigError for nesting deeper than MAX_CONFIG_DEPTH: it runs before json.loads, which would
+    recurse that deep, so it reads any text, valid JSON or not.
+    """
     out = []
     frames = []  # [is_object, path, keys seen, expecting a key, current key, item index]
     line = 1
@@ -462,7 +521,10 @@ def _duplicate_keys(text):
                 end += 2 if text[end] == "\\" else 1
             frame = frames[-1] if frames else None
             if frame is not None and frame[0] and frame[3]:
-                key = json.loads(text[i:end + 1])
+                try:
+                    key = json.loads(text[i:end + 1])
+                except ValueError:  # not valid JSON: json.loads below says where
+                    key = text[i + 1:end]
                 if key in frame[2]:
                     out.append(Problem(child_path(frame[1], key),
                                        "key %s appears twice in one object (line %d); only the last one would count"
@@ -482,6 +544,9 @@ def _duplicate_keys(text):
                 path = child_path(frames[-1][1], frames[-1][4])
             else:
                 path = child_path(frames[-1][1], frames[-1][5])
+            if len(frames) >= MAX_CONFIG_DEPTH:
+                raise ConfigError([Problem(path, "nested more than %d levels deep (line %d)"
+                                           % (MAX_CONFIG_DEPTH, line), _DEPTH_HINT)])
             frames.append([char == "{", path, {}, char == "{", None, 0])
         elif (char == "}" or char == "]") and frames:
             frames.pop()
@@ -498,6 +563,10 @@ def parse_config_text(text):
     """Parse JSON config text; raises ConfigError for bad JSON (with line and column where the platform gives them)."""
     if text.startswith("\ufeff"):
         text = text[1:]
+    if len(text) > MAX_CONFIG_CHARS:
+        raise ConfigError([Problem(ROOT, "%d characters long, more than %d" % (len(text), MAX_CONFIG_CHARS),
+                                   "a kitchen's config is a few kB: give the right file")])
+    duplicates = _duplicate_keys(text)
     try:
         doc = json.loads(text)
     except ValueError as error:
@@ -512,7 +581,6 @@ def parse_config_text(text):
             message = "not valid JSON: %s" % reason
             hint = "look for a missing or extra comma, a missing quote or bracket, or a comment (JSON has no comments)"
         raise ConfigError([Problem(ROOT, message, hint)])
-    duplicates = _duplicate_keys(text)
     if duplicates:
         raise ConfigError(duplicates)
     return doc
@@ -527,7 +595,7 @@ def load_config_file(path, profile_kinds=None):
     """load_config() of the JSON file at `path`; unreadable or bad JSON raises ConfigError too."""
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
+            data = handle.read(4 * MAX_CONFIG_CHARS + 1)  # UTF-8: at most 4 bytes a character
     except OSError as error:
         raise ConfigError([Problem(ROOT, "cannot read %s: %s" % (path, error),
                                    "check that the file exists and is readable")])

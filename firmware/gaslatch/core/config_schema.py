@@ -12,6 +12,12 @@ DRAFT = "https://json-schema.org/draft/2020-12/schema"
 NAME_PATTERN = "^[a-z0-9][a-z0-9_-]{0,31}$"
 # 24-hour wall-clock time "HH:MM".
 TIME_PATTERN = "^([01][0-9]|2[0-3]):[0-5][0-9]$"
+# Every other text (file and device paths, host names, group and user names): no NUL, no control
+# character, no lone UTF-16 surrogate. A NUL in a path crashes the OS call that gets it; a surrogate
+# cannot be written to the journal, the store or a topic.
+TEXT_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f\\ud800-\\udfff]*$"
+# The unit's site and name are also MQTT topic levels (uplink_wire): no '/', '+' or '#' either.
+IDENTITY_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f\\ud800-\\udfff/+#]*$"
 
 TEXT_MAX_LENGTH = 64
 PATH_MAX_LENGTH = 255
@@ -116,8 +122,9 @@ def _number(minimum, maximum, description, default=None):
     return schema
 
 
-def _text(min_length, max_length, description, default=None):
-    schema = {"type": "string", "minLength": min_length, "maxLength": max_length, "description": description}
+def _text(min_length, max_length, description, default=None, pattern=TEXT_PATTERN):
+    schema = {"type": "string", "minLength": min_length, "maxLength": max_length, "pattern": pattern,
+              "description": description}
     if default is not None:
         schema["default"] = default
     return schema
@@ -172,9 +179,11 @@ def _named(value_schema, description, min_properties=0):
 UNIT = _section(
     {
         "site": _text(1, TEXT_MAX_LENGTH, "Site identifier used by the monitoring platform, e.g. the "
-                      "restaurant's registration number. 1-64 characters."),
+                      "restaurant's registration number. 1-64 characters, none of them '/', '+' or '#'.",
+                      pattern=IDENTITY_PATTERN),
         "name": _text(1, TEXT_MAX_LENGTH, "Name of this controller, shown in events and on the platform, "
-                      "e.g. 'main kitchen'. 1-64 characters."),
+                      "e.g. 'main kitchen'. 1-64 characters, none of them '/', '+' or '#'.",
+                      pattern=IDENTITY_PATTERN),
     },
     "Who this controller is. Required.",
     required=["site", "name"],

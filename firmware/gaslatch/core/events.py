@@ -50,6 +50,71 @@ EVENT_TYPES = (
 )
 
 
+# Every text an event carries is at most this long (a reason listing every reset blocker of a big
+# kitchen is a few hundred characters); the platform receiver stores the same bound.
+MAX_TEXT_CHARS = 1000
+TRUNCATED_MARK = "...(+%d chars)"
+# Code points an event never carries verbatim, as (first, last): C0 controls and DEL, C1 controls,
+# lone UTF-16 surrogates (CPython only: MicroPython strings cannot hold them), the bidi controls and
+# line separators that reorder or split a displayed line, the BOM and the noncharacters.
+UNSAFE_RANGES = (
+    (0x00, 0x1F), (0x7F, 0x9F), (0x200E, 0x200F), (0x2028, 0x202E), (0x2066, 0x2069),
+    (0xD800, 0xDFFF), (0xFDD0, 0xFDEF), (0xFEFF, 0xFEFF), (0xFFFE, 0xFFFF),
+)
+
+
+def is_unsafe_code_point(code):
+    """True for a code point safe_text() shows escaped."""
+    for first, last in UNSAFE_RANGES:
+        if first <= code <= last:
+            return True
+    return (code & 0xFFFE) == 0xFFFE  # U+1FFFE, U+2FFFF...: noncharacters of every plane
+
+
+def safe_text(text, max_chars=MAX_TEXT_CHARS):
+    """Text as an event may carry it: valid Unicode without NUL or control characters, at most max_chars.
+
+    Every unsafe character is shown escaped (\\x00, \\u202e, \\ud800), so the original can still be
+    read; anything that is not text is shown as its repr(). Safe text comes back unchanged, and
+    safe_text(safe_text(t)) == safe_text(t). Every entry point of text into an event goes through here
+    (EventLog.emit), and the platform's receiver applies it to what a peer sends.
+    """
+    if not isinstance(text, str):
+        text = repr(text)
+    out = []
+    size = 0
+    changed = False
+    for ch in text:
+        code = ord(ch)
+        if is_unsafe_code_point(code):
+            piece = "\\x%02x" % code if code < 0x100 else "\\u%04x" % code if code < 0x10000 else "\\U%08x" % code
+            changed = True
+        else:
+            piece = ch
+        out.append(piece)
+        size += len(piece)
+        if size > max_chars:
+            break
+    if size <= max_chars:
+        return "".join(out) if changed else text
+    return _truncated(out, len(text), max_chars)
+
+
+def _truncated(pieces, total_chars, max_chars):
+    """The escaped pieces cut to fit max_chars with a mark saying how many source characters were left out."""
+    kept = []
+    size = 0
+    used = 0
+    for piece in pieces:
+        mark = TRUNCATED_MARK % (total_chars - used)
+        if size + len(piece) + len(mark) > max_chars:
+            break
+        kept.append(piece)
+        size += len(piece)
+        used += 1
+    return "".join(kept) + TRUNCATED_MARK % (total_chars - used)
+
+
 class EventLog:
     """Hands out strictly increasing sequence numbers and collects records until drained.
 
@@ -61,15 +126,18 @@ class EventLog:
         self._pending = []
 
     def emit(self, t_ms, type_, severity, source, state, value=None, reason=""):
+        """Number and keep one record; its texts pass safe_text() here, the one funnel of every event."""
+        if value is not None and not isinstance(value, int):
+            value = safe_text(value)
         record = {
             "seq": self.next_seq,
             "t_ms": t_ms,
-            "type": type_,
-            "severity": severity,
-            "source": source,
-            "state": state,
+            "type": safe_text(type_),
+            "severity": safe_text(severity),
+            "source": safe_text(source),
+            "state": safe_text(state),
             "value": value,
-            "reason": reason,
+            "reason": safe_text(reason),
         }
         self.next_seq += 1
         self._pending.append(record)

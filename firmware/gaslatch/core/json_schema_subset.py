@@ -5,6 +5,8 @@ Every failed keyword becomes a Problem with its JSON path and a hint; it knows n
 
 import math
 
+from gaslatch.core.events import is_unsafe_code_point
+
 ROOT = "$"
 # How far (in edits) a misspelt key or value may be from a known one to be suggested.
 MAX_SUGGEST_DISTANCE = 3
@@ -47,13 +49,19 @@ class Problem:
 # Text helpers: quoting, paths, suggestions.
 
 def quote(text):
-    """`text` in double quotes, JSON-escaped the same way on CPython and MicroPython."""
+    """`text` in double quotes, JSON-escaped the same way on CPython and MicroPython; control characters, lone
+    surrogates and the other characters an event never carries verbatim (events.is_unsafe_code_point) escaped."""
     out = ['"']
     for char in text:
+        code = ord(char)
         if char == '"' or char == "\\":
             out.append("\\" + char)
-        elif ord(char) < 0x20:
-            out.append("\\u%04x" % ord(char))
+        elif is_unsafe_code_point(code):
+            if code > 0xFFFF:
+                code -= 0x10000
+                out.append("\\u%04x\\u%04x" % (0xD800 + (code >> 10), 0xDC00 + (code & 0x3FF)))
+            else:
+                out.append("\\u%04x" % code)
         else:
             out.append(char)
     out.append('"')

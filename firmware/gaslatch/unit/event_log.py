@@ -14,6 +14,8 @@ from gaslatch.core import events as E
 _PRIORITY = {E.SEVERITY_ALARM: 2, E.SEVERITY_FAULT: 3, E.SEVERITY_WARNING: 4, E.SEVERITY_INFO: 6}
 _LEVELS = {"debug": 7, "info": 6, "warning": 4, "error": 3}
 QUEUE_LINES = 10000
+# A message line (not an event: those are made safe where the core numbers them) is cut to this length.
+MAX_MESSAGE_CHARS = 4000
 
 
 class EventLogger:
@@ -29,16 +31,17 @@ class EventLogger:
         """`<2>event t_ms=15600 seq=17 type=trip severity=alarm source=controller state=latched ...`."""
         priority = _PRIORITY.get(record["severity"], 6)
         fields = " ".join("%s=%s" % (key, _value(record[key])) for key in E.FIELDS if key != "t_ms")
+        # A record from the core is safe already (EventLog.emit); one from elsewhere is made so by _value.
         self._write(priority, "event t_ms=%d %s" % (record["t_ms"], fields))
 
     def info(self, text: str) -> None:
-        self._write(6, text)
+        self._write(6, _message(text))
 
     def debug(self, text: str) -> None:
-        self._write(7, text)
+        self._write(7, _message(text))
 
     def error(self, text: str) -> None:
-        self._write(3, text)
+        self._write(3, _message(text))
 
     def close(self, timeout_s: float = 2.0) -> None:
         """Write what is queued (the event store, not the log, is the record that counts)."""
@@ -68,11 +71,18 @@ class EventLogger:
                 self.dropped += 1
 
 
+def _message(text: str) -> str:
+    """A message carrying an OS error, a path or a peer's text, made safe (one line, no NUL, no lone surrogate
+    the stream could not encode), so it is never dropped for its text."""
+    return E.safe_text(text, MAX_MESSAGE_CHARS)
+
+
 def _value(value) -> str:
-    """Plain tokens bare (type=trip), anything with spaces or quotes as a JSON string."""
+    """Plain tokens bare (type=trip), anything with spaces or quotes as a JSON string; text made safe first."""
     if value is None:
         return "-"
     if isinstance(value, str):
+        value = E.safe_text(value)
         if value and all(ch.isalnum() or ch in "_-.:/" for ch in value):
             return value
         return json.dumps(value, ensure_ascii=False)

@@ -491,7 +491,7 @@ class EventStore:
                         params.append(self._row(record, batch))
                     elif not (self._resync and isinstance(record.get("seq"), int) and record["seq"] <= last_seq):
                         rejections.append(problem)  # after a failed commit, rows already there are skipped
-            conn.executemany(_INSERT_SQL, params)
+            _insert_rows(conn, params)
             rows += len(params)
             rows, dropped, dropped_undelivered = _apply_retention(conn, rows, self.max_events, dropped,
                                                                   dropped_undelivered)
@@ -541,10 +541,16 @@ class EventStore:
         return last_seq, dropped, dropped_undelivered, rows
 
     def _row(self, record: dict, batch: _Batch) -> tuple:
+        """The INSERT parameters; texts pass safe_text() again, so a record that did not come through
+        the core's EventLog cannot wedge the store either."""
         seq = record["seq"]
-        return (event_id(self.store_key, seq), seq, record["t_ms"], batch.wall_ts, int(batch.clock_synced),
-                record["type"], record["severity"], record["source"], record["state"], record["value"],
-                record["reason"], retention_rank(record["severity"], record["type"], False))
+        value = record["value"]
+        if isinstance(value, str):
+            value = E.safe_text(value)
+        return (event_id(self.store_key, seq), seq, record["t_ms"], E.safe_text(batch.wall_ts),
+                int(batch.clock_synced), E.safe_text(record["type"]), E.safe_text(record["severity"]),
+                E.safe_text(record["source"]), E.safe_text(record["state"]), value, E.safe_text(record["reason"]),
+                retention_rank(record["severity"], record["type"], False))
 
     def _check_integrity(self) -> None:
         """PRAGMA quick_check once after opening, off the scan and the writer; the result is in health()."""
@@ -609,6 +615,8 @@ def _record_problem(record: dict, last_seq: int) -> str | None:
         seq = record["seq"]
         if type(seq) is not int:
             return "seq %r is not an integer" % (seq,)
+        if seq >= 2 ** 63:
+            return "seq %d is beyond 2^63-1, more than SQLite can number" % seq
         if seq <= last_seq:
             return "seq %d is not above the last recorded seq %d" % (seq, last_seq)
         if type(record["t_ms"]) is not int:
@@ -623,6 +631,45 @@ def _record_problem(record: dict, last_seq: int) -> str | None:
     except TypeError:
         return "not an event record: %r" % (record,)
     return None
+
+
+# What SQLite refuses in a row's data (an integer beyond 64 bits, text it cannot encode...), as opposed
+# to the file or the disk failing (sqlite3.OperationalError and the like), which is retried.
+_ROW_DATA_ERRORS = (sqlite3.InterfaceError, sqlite3.ProgrammingError, sqlite3.DataError, OverflowError, ValueError,
+                    TypeError)
+_ROW = {name: index for index, name in enumerate(("id", "seq", "t_ms", "wall_ts", "clock_synced", "type", "severity",
+                                                  "source", "state", "value", "reason", "keep_rank"))}
+
+
+def _insert_rows(conn: sqlite3.Connection, params: list[tuple]) -> None:
+    """Insert the rows in the open transaction; a row SQLite refuses is inserted in its safe form, so one
+    bad row never holds back the rest of its batch (nor, by endless retries, everything after it)."""
+    conn.execute("SAVEPOINT batch_rows")
+    try:
+        conn.executemany(_INSERT_SQL, params)
+    except _ROW_DATA_ERRORS:
+        conn.execute("ROLLBACK TO batch_rows")
+        for row in params:
+            try:
+                conn.execute(_INSERT_SQL, row)
+            except _ROW_DATA_ERRORS as err:
+                conn.execute(_INSERT_SQL, safe_row(row, err))
+    conn.execute("RELEASE batch_rows")
+
+
+def safe_row(row: tuple, err: Exception) -> tuple:
+    """A row SQLite refused, in a form it takes: texts through safe_text(), an integer beyond 64 bits as
+    its digits (t_ms as 0), and the reason saying what was changed and why."""
+    out = list(row)
+    for index, item in enumerate(out):
+        if isinstance(item, bool):
+            out[index] = int(item)
+        elif isinstance(item, int) and not -2 ** 63 <= item < 2 ** 63:
+            out[index] = 0 if index == _ROW["t_ms"] else E.safe_text(str(item), 40)
+        elif not isinstance(item, int) and item is not None:
+            out[index] = E.safe_text(item)
+    out[_ROW["reason"]] = E.safe_text("%s [stored in a safe form: %s]" % (out[_ROW["reason"]], err))
+    return tuple(out)
 
 
 def _apply_retention(conn: sqlite3.Connection, rows: int, max_events: int, dropped: int,

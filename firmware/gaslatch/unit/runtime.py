@@ -41,6 +41,12 @@ UPLINK_STATE_SCANS = 10
 TESTABLE_OUTPUTS = ("fan", "sounder", "beacon", "fault_relay")
 MAX_TEST_OUTPUT_MS = 10000
 
+# A stop must end inside systemd's TimeoutStopSec=10 (deploy/gaslatch.service) even when the store or the
+# uplink cannot finish: every wait of shutdown() shares this budget (the journal's close gets at most 2 s more).
+STOP_BUDGET_S = 7.0
+STOP_FLUSH_MAX_S = 4.0
+STOP_CLOSE_MIN_S = 0.5
+
 
 class Runtime:
     """One kitchen unit: build it, `run()` it, and it stops cleanly on SIGTERM/SIGINT."""
@@ -366,15 +372,21 @@ class Runtime:
         self.notifier.stopping()
         self._write_safe_outputs()
         now_ms = self._now_ms()
+        deadline = time.monotonic() + STOP_BUDGET_S
+
+        def left(keep_s: float) -> float:
+            """Seconds a step may wait, keeping keep_s of the budget for the steps after it."""
+            return max(STOP_CLOSE_MIN_S, deadline - keep_s - time.monotonic())
+
         steps = [
             lambda: self.controller.record(now_ms, E.SHUTDOWN, E.SEVERITY_WARNING, "controller", "stopped", None,
                                            "%s: outputs safe, valve closed" % reason),
             lambda: self._record(self.controller.drain_events()),
-            lambda: self.store.flush(5.0),
+            lambda: self.store.flush(min(STOP_FLUSH_MAX_S, left(2 * STOP_CLOSE_MIN_S))),
             self.control.close,
-        ] + ([self.uplink.close] if self.uplink is not None else []) + [bus.close for bus in self.buses.values()] + ([self.adc.close] if self.adc is not None else []) + [
+        ] + ([lambda: self.uplink.close(left(STOP_CLOSE_MIN_S))] if self.uplink is not None else []) + [bus.close for bus in self.buses.values()] + ([self.adc.close] if self.adc is not None else []) + [
             self.lines.close,
-            self.store.close,
+            lambda: self.store.close(left(0.0)),
             lambda: self.hw_watchdog.close(disarm=self.stop_by_signal),
             self._instance_lock.close,
         ]

@@ -4,9 +4,12 @@ The core validates the logic; this validates the hardware description, with the 
 format, so `gaslatch check-config` and `gaslatch run` list both kinds of mistake together.
 """
 
+import os
+
 from gaslatch.core.config import Problem
 from gaslatch.core.modbus_rtu import bits_per_char
 from gaslatch.unit.adc_ads1115 import AdcError, choose_gain
+from gaslatch.unit.control_socket import MAX_SOCKET_PATH_BYTES
 from gaslatch.unit.gpio_lines import INPUT_LINES, OUTPUT_LINES as SAFETY_OUTPUTS, line_directions
 
 ANALOG_CHANNELS = ("ain0", "ain1", "ain2", "ain3")
@@ -115,4 +118,27 @@ def wiring_problems(cfg: dict) -> list[Problem]:
             problems.append(Problem("$.detectors.%s.channel" % name,
                                     "no ADC channel %r" % det["channel"],
                                     "use one of %s (ADS1115 inputs AIN0-AIN3)" % ", ".join(ANALOG_CHANNELS)))
+    problems.extend(_shared_path_problems(cfg))
+    socket_bytes = len(cfg["control"]["socket"].encode("utf-8"))
+    if socket_bytes > MAX_SOCKET_PATH_BYTES:
+        problems.append(Problem("$.control.socket", "%d bytes long; a UNIX socket path holds at most %d"
+                                % (socket_bytes, MAX_SOCKET_PATH_BYTES), "choose a shorter path, e.g. "
+                                "/run/gaslatch/control.sock"))
+    return problems
+
+
+def _shared_path_problems(cfg: dict) -> list[Problem]:
+    """The store, the control socket and the sim GPIO directory each need a path of their own."""
+    keys = [("store", "path"), ("control", "socket")] + ([("gpio", "sim_dir")] if cfg["gpio"]["backend"] == "sim"
+                                                         else [])
+    problems = []
+    seen: dict[str, str] = {}
+    for section, key in keys:
+        where = "%s.%s" % (section, key)
+        path = os.path.normpath(os.path.abspath(cfg[section][key]))
+        if path in seen:
+            problems.append(Problem("$." + where, "is the same path as %s" % seen[path],
+                                    "give each its own path, e.g. the defaults"))
+        else:
+            seen[path] = where
     return problems
