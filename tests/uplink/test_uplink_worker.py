@@ -338,6 +338,7 @@ def test_backoff_is_full_jitter_capped():
     (socket.gaierror(-2, "Name or service not known"), False, ("cannot resolve", "uplink.host")),
     (TimeoutError("timed out"), False, ("no answer from", "firewall")),
     (ConnectionRefusedError(111, "Connection refused"), False, ("connection refused", "uplink.port")),
+    (PermissionError(1, "Operation not permitted"), False, ("IPAddressAllow=", "broker.example:8883")),
     (ConnectionResetError(104, "Connection reset by peer"), True, ("TLS handshake", "TLS port")),
     (ConnectionResetError(104, "Connection reset by peer"), False, ("cannot connect to broker.example:8883",)),
 ])

@@ -120,6 +120,9 @@ def connect_problem(err: BaseException, host: str, port: int, tls: bool) -> str:
         return "nothing accepts connections at %s (connection refused): is the broker running, uplink.port right?" % where
     if isinstance(err, socket.gaierror):
         return "cannot resolve the broker's host name %s (%s): check uplink.host and the DNS" % (host, err)
+    if isinstance(err, PermissionError):
+        return ("the system does not let the service reach %s (%s): allow the broker's address with IPAddressAllow= "
+                "in a drop-in (docs/install.md, \"The broker's address\")" % (where, err))
     if isinstance(err, (socket.timeout, TimeoutError)):
         return "no answer from %s (timed out): check the network and the firewall" % where
     return "cannot connect to %s: %s" % (where, err)
