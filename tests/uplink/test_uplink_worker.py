@@ -309,10 +309,27 @@ def test_replayed_forged_stale_and_reopen_commands_are_refused(broker, tmp_path,
     codes = {(r[0], r[3]) for r in refusals}
     assert codes == {("c1", W.REFUSED_REPLAY), ("c2", W.REFUSED_HMAC), ("c3", W.REFUSED_STALE),
                      ("c4", W.REFUSED_NOT_ALLOWED), (None, W.REFUSED_MALFORMED)}
-    assert ("c4", "open_valve", W.NOT_ALLOWED_REASON, W.REFUSED_NOT_ALLOWED) in refusals
+    assert ("c4", "open_valve", W.NOT_ALLOWED_REASON, W.REFUSED_NOT_ALLOWED, 1) in refusals
     assert up.take_commands() == []
     wait_until(lambda: len(platform.on("cmd/reply")) >= 5, 10, what="a reply to every refusal")
     assert all(json.loads(p)["ok"] is False for p in platform.on("cmd/reply"))
+
+
+def test_refusals_are_counted_per_code_with_the_first_of_each_as_the_sample(broker, tmp_path, store, platform,
+                                                                            make_uplink):
+    up = make_uplink(config(broker, tmp_path))
+    wait_until(lambda: platform.on("status"), 10, what="online")
+    for i in range(200):
+        platform.send(W.sign_command(b"not the key", "f%d" % i, int(time.time()), "close_valve", {}))
+    platform.send(b"not json")
+    refusals = []
+    wait_until(lambda: refusals.extend(up.take_refusals()) or sum(r[4] for r in refusals) >= 201, 10,
+               what="201 refusals")
+    assert up.health()["commands_refused"] == 201
+    by_code = {}
+    for id_, _cmd, _reason, code, count in refusals:
+        by_code.setdefault(code, [id_, 0])[1] += count
+    assert by_code == {W.REFUSED_HMAC: ["f0", 200], W.REFUSED_MALFORMED: [None, 1]}
 
 
 def test_without_a_key_commands_are_refused_and_events_still_flow(broker, tmp_path, store, platform,

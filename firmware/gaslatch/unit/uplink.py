@@ -29,8 +29,9 @@ connection...); take_reports() hands each new problem, and the recovery, to the 
 
 Commands. `cmd` payloads are checked with uplink_wire.verify_command against the key in
 hmac_key_file (the file's bytes, trailing CR/LF removed). Accepted ones go to take_commands() and
-the runtime answers them with reply(); refused ones go to take_refusals() for the runtime to record
-as events, and the worker answers those itself with ok false and the reason. Without a readable key
+the runtime answers them with reply(); refused ones are counted per refusal code, with the first of each
+code kept as a sample, for take_refusals() (the runtime records them in digests: a flood of junk costs a
+few events, docs/events.md), and the worker answers those itself with ok false and the reason. Without a readable key
 every command is refused (code "no_key"); events are still published.
 """
 
@@ -65,7 +66,6 @@ ACK_STOP_S = 3.0  # at close, the last ack may take this long
 LOOP_TIMEOUT_S = 0.02  # longest a new event waits before the worker looks at the store
 BACKOFF_MIN_S = 1.0  # the first reconnection waits up to this; doubles per failure up to backoff_max_s
 MAX_COMMANDS = 16  # verified commands waiting for the scan; more are refused as busy
-MAX_REFUSALS = 64  # refusals waiting for the scan; the oldest are dropped (counted in health)
 MAX_REPLIES = 64  # replies waiting for the connection; the oldest are dropped (counted in health)
 MAX_REPORTS = 16  # problems and recoveries waiting for the journal; the oldest are dropped
 CLOSE_FLUSH_S = 2.0  # close() waits this long for "offline" to reach the broker
@@ -175,11 +175,11 @@ class Uplink:
         self._reports: collections.deque = collections.deque(maxlen=MAX_REPORTS)
         self._last_report = ""
         self._commands: collections.deque = collections.deque()
-        self._refusals: collections.deque = collections.deque(maxlen=MAX_REFUSALS)
+        self._refusals: dict = {}  # code -> [id, cmd, reason of the first since the last take, count]
         self._replies: collections.deque = collections.deque(maxlen=MAX_REPLIES)
         self._health = {"connected": False, "backlog": 0, "delivered_seq": 0, "last_publish_wall_s": None,
                         "last_ack_wall_s": None, "errors": 0, "last_error": "", "connect_attempts": 0,
-                        "connects": 0, "in_flight": 0, "refusals_dropped": 0, "replies_dropped": 0,
+                        "connects": 0, "in_flight": 0, "commands_refused": 0, "replies_dropped": 0,
                         "command_key": "ok" if self._key is not None else self._key_problem}
         # worker-thread state (only the worker thread touches these)
         self._seen: dict = {}
@@ -305,11 +305,12 @@ class Uplink:
         return out
 
     def take_refusals(self) -> list:
-        """Refused commands since the last call: [(id or None, cmd or None, reason, code)], to record as events.
+        """Refused commands since the last call, one entry per refusal code, in the order the codes first came:
+        [(id or None, cmd or None, reason, code, count)], id, cmd and reason those of the first with that code.
 
-        The worker has already replied to them."""
+        However many arrive, this stays as small as the list of codes. The worker has already replied to them."""
         with self._lock:
-            out = list(self._refusals)
+            out = [(id_, cmd, reason, code, count) for code, (id_, cmd, reason, count) in self._refusals.items()]
             self._refusals.clear()
         return out
 
@@ -526,9 +527,9 @@ class Uplink:
 
     def _refuse(self, id_, cmd, reason: str, code: str) -> None:
         with self._lock:
-            if len(self._refusals) == self._refusals.maxlen:
-                self._health["refusals_dropped"] += 1
-            self._refusals.append((id_, cmd, reason, code))
+            self._health["commands_refused"] += 1
+            first = self._refusals.setdefault(code, [id_, cmd, reason, 0])
+            first[3] += 1
         self._queue_reply(W.encode_reply(id_ if isinstance(id_, str) else None, False, reason))
 
     # one pass of publishing, between network reads
