@@ -30,6 +30,7 @@ def test_unit_reports_events_and_obeys_only_safe_signed_commands(tmp_path, broke
     unit = Unit(tmp_path, bus.link)
     key_file = tmp_path / "uplink.key"
     key_file.write_bytes(KEY + b"\n")
+    key_file.chmod(0o600)
     doc = json.loads(unit.config_path.read_text())
     doc["uplink"] = {"enabled": True, "host": broker.host, "port": broker.port, "tls": False,
                      "hmac_key_file": str(key_file), "keepalive_s": 5}

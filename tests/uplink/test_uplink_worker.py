@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
@@ -71,6 +72,7 @@ def append(store: EventStore, count: int, severity: str = "info") -> list[int]:
 def config(broker, tmp_path, **overrides) -> dict:
     key_file = tmp_path / "uplink.key"
     key_file.write_bytes(KEY + b"\n")
+    key_file.chmod(0o600)
     cfg = {"enabled": True, "host": broker.host, "port": broker.port, "tls": False, "hmac_key_file": str(key_file),
            "keepalive_s": 5, "telemetry_s": 5, "state_s": 10, "backoff_max_s": 5}
     cfg.update(overrides)
@@ -342,6 +344,24 @@ def test_without_a_key_commands_are_refused_and_events_still_flow(broker, tmp_pa
     refusals = wait_until(up.take_refusals, 10, what="the refusal")
     assert refusals[0][0] == "c1" and refusals[0][3] == "no_key" and "missing.key" in refusals[0][2]
     assert up.take_commands() == []
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o660, 0o644])
+def test_a_command_key_others_can_read_is_refused_with_how_to_fix_it(broker, tmp_path, store, mode):
+    cfg = config(broker, tmp_path)
+    os.chmod(cfg["hmac_key_file"], mode)
+    up = Uplink(cfg, store, "bench", "unit-1")  # not started: the key is read when the uplink is made
+    problem = up.health()["command_key"]
+    assert "mode %04o" % mode in problem and "chmod 600 %s" % cfg["hmac_key_file"] in problem, problem
+    assert "every remote command is refused" in problem
+
+
+def test_a_command_key_only_its_owner_can_read_is_loaded(broker, tmp_path, store):
+    for mode in (0o600, 0o400):
+        cfg = config(broker, tmp_path)
+        os.chmod(cfg["hmac_key_file"], mode)
+        assert Uplink(cfg, store, "bench", "unit-1").health()["command_key"] == "ok"
+        os.chmod(cfg["hmac_key_file"], 0o600)
 
 
 def test_backoff_is_full_jitter_capped():

@@ -40,9 +40,11 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import os
 import random
 import socket
 import ssl
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -71,6 +73,7 @@ MAX_REPORTS = 16  # problems and recoveries waiting for the journal; the oldest 
 CLOSE_FLUSH_S = 2.0  # close() waits this long for "offline" to reach the broker
 OFFLINE_HEALTH_S = 1.0  # while waiting to reconnect, health's backlog is refreshed this often
 REFUSED_NO_KEY = "no_key"
+KEY_MODE_FORBIDDEN = 0o077  # the command key: any access by group or others is refused, as ssh does for keys
 ONLINE = b"online"
 OFFLINE = b"offline"
 
@@ -101,6 +104,18 @@ def backoff_delay_s(failures: int, cap_s: float, rand: Callable[[], float] = ran
 def _read_secret(path: str) -> bytes:
     with open(path, "rb") as f:
         return f.read().rstrip(b"\r\n")
+
+
+def _read_private(path: str) -> tuple[bytes | None, str]:
+    """A secret that only its owner may read, as ssh wants of a private key: (bytes, "") or (None, why not)."""
+    with open(path, "rb") as f:
+        mode = stat.S_IMODE(os.fstat(f.fileno()).st_mode)
+        if mode & KEY_MODE_FORBIDDEN:
+            return None, ("the command key %s is open to others (mode %04o): every remote command is refused until "
+                          "only its owner can read it: sudo chown gaslatch: %s && sudo chmod 600 %s, then restart "
+                          "(sudo systemctl restart gaslatch); a key others could read may be known: ask the platform "
+                          "for a new one" % (path, mode, path, path))
+        return f.read().rstrip(b"\r\n"), ""
 
 
 def connect_problem(err: BaseException, host: str, port: int, tls: bool) -> str:
@@ -218,10 +233,12 @@ class Uplink:
         if not path:
             return None, "no uplink.hmac_key_file: every remote command is refused"
         try:
-            key = _read_secret(path)
+            key, problem = _read_private(path)
         except OSError as err:
             return None, ("cannot read the command key %s (%s): every remote command is refused; install the key "
                           "given by the platform there, mode 0600, owned by gaslatch" % (path, err.strerror))
+        if key is None:
+            return None, problem
         if not key:
             return None, "the command key file %s is empty: every remote command is refused" % path
         return key, ""
