@@ -25,7 +25,8 @@ def subscriber(broker, topic):
     return client, received
 
 
-def test_unit_reports_events_and_obeys_only_safe_signed_commands(tmp_path, broker):
+def uplinked_unit(tmp_path, broker):
+    """A kitchen on emulated detectors whose unit reports to `broker`, its command key KEY (mode 0600)."""
     bus = PtyDetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
     unit = Unit(tmp_path, bus.link)
     key_file = tmp_path / "uplink.key"
@@ -35,6 +36,11 @@ def test_unit_reports_events_and_obeys_only_safe_signed_commands(tmp_path, broke
     doc["uplink"] = {"enabled": True, "host": broker.host, "port": broker.port, "tls": False,
                      "hmac_key_file": str(key_file), "keepalive_s": 5}
     unit.config_path.write_text(json.dumps(doc))
+    return bus, unit
+
+
+def test_unit_reports_events_and_obeys_only_safe_signed_commands(tmp_path, broker):
+    bus, unit = uplinked_unit(tmp_path, broker)
     unit.set_input("reset_button", False)
     client, received = subscriber(broker, "gaslatch/bench/unit-1/#")
     try:
@@ -72,15 +78,7 @@ FLOOD_BATCH = 500  # published, then waited for, so the broker's queue limit dro
 
 
 def test_a_flood_of_junk_commands_costs_a_bounded_number_of_events_with_the_counts_right(tmp_path, broker):
-    bus = PtyDetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
-    unit = Unit(tmp_path, bus.link)
-    key_file = tmp_path / "uplink.key"
-    key_file.write_bytes(KEY + b"\n")
-    key_file.chmod(0o600)
-    doc = json.loads(unit.config_path.read_text())
-    doc["uplink"] = {"enabled": True, "host": broker.host, "port": broker.port, "tls": False,
-                     "hmac_key_file": str(key_file), "keepalive_s": 5}
-    unit.config_path.write_text(json.dumps(doc))
+    bus, unit = uplinked_unit(tmp_path, broker)
     client, received = subscriber(broker, "gaslatch/bench/unit-1/event")
     junk = [b"junk %d" % i if i % 3 else json.dumps({"cmd": "open_valve", "id": "x%d" % i}).encode()
             for i in range(FLOOD_COMMANDS)]
@@ -106,3 +104,34 @@ def test_a_flood_of_junk_commands_costs_a_bounded_number_of_events_with_the_coun
     assert "(fields %d, malformed %d)" % (fields - 1, malformed) in refused[-1]["reason"], refused[-1]
     print("flood of %d junk commands: %d events stored: %s" % (FLOOD_COMMANDS, len(refused),
                                                                [e["reason"] for e in refused]))
+
+
+def test_a_signed_command_replayed_after_a_power_cut_is_refused(tmp_path, broker):
+    bus, unit = uplinked_unit(tmp_path, broker)
+    client, received = subscriber(broker, "gaslatch/bench/unit-1/#")
+    captured = uplink_wire.sign_command(KEY, "c-status", int(time.time()), "status", {})
+
+    def replies():
+        return [json.loads(p) for t, p in received if t.endswith("/cmd/reply") and b"c-status" in p]
+
+    def startups():
+        return [p for t, p in received if t.endswith("/event") and b'"type":"startup"' in p]
+
+    try:
+        unit.start()
+        wait_until(lambda: len(startups()) == 1, 10, what="the first startup event")
+        client.publish("gaslatch/bench/unit-1/cmd", captured, qos=1)
+        wait_until(lambda: replies(), 10, what="the reply to the status command")
+        assert replies()[0]["ok"] is True
+        unit.stop(signal.SIGKILL)  # a power cut: nothing is flushed or closed
+        unit.start()
+        wait_until(lambda: len(startups()) == 2, 10, what="the startup event after the restart")
+        client.publish("gaslatch/bench/unit-1/cmd", captured, qos=1)
+        wait_until(lambda: len(replies()) == 2, 10, what="the reply to the replayed command")
+        assert replies()[1] == {"id": "c-status", "ok": False, "message": "replayed: id already seen"}
+        wait_until(lambda: [line for line in unit.events("command") if "replay" in line], 10,
+                   what="the replay recorded as a refusal")
+    finally:
+        unit.stop(signal.SIGKILL)
+        client.loop_stop()
+        bus.close()

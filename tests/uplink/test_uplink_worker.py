@@ -13,6 +13,7 @@ import pytest
 
 from gaslatch.core import uplink_wire as W
 from gaslatch.unit.event_store import EventStore, StoreError
+from gaslatch.unit.replay_ids import load_seen
 from gaslatch.unit.uplink import Uplink, backoff_delay_s, connect_problem
 from tests.unit.waiting import wait_until
 
@@ -97,8 +98,8 @@ def platform(broker):
 def make_uplink(store):
     made = []
 
-    def make(cfg, now_s=time.time):
-        up = Uplink(cfg, store, SITE, UNIT, now_s=now_s)
+    def make(cfg, now_s=time.time, replay_file=""):
+        up = Uplink(cfg, store, SITE, UNIT, now_s=now_s, replay_file=replay_file)
         made.append(up)
         up.start()
         return up
@@ -332,6 +333,33 @@ def test_refusals_are_counted_per_code_with_the_first_of_each_as_the_sample(brok
     for id_, _cmd, _reason, code, count in refusals:
         by_code.setdefault(code, [id_, 0])[1] += count
     assert by_code == {W.REFUSED_HMAC: ["f0", 200], W.REFUSED_MALFORMED: [None, 1]}
+
+
+def test_accepted_ids_are_saved_before_the_command_reaches_the_scan(broker, tmp_path, store, platform, make_uplink):
+    replay_file = str(tmp_path / "seen.json")
+    up = make_uplink(config(broker, tmp_path), replay_file=replay_file)
+    wait_until(lambda: platform.on("status"), 10, what="online")
+    platform.send(W.sign_command(KEY, "c1", int(time.time()), "close_valve", {}))
+    platform.send(W.sign_command(b"not the key", "forged", int(time.time()), "close_valve", {}))
+    wait_until(up.take_commands, 10, what="the command")
+    assert list(load_seen(replay_file)) == ["c1"]  # a forged id is never remembered
+
+
+def test_with_the_saved_ids_unreadable_every_command_is_refused_for_one_window(broker, tmp_path, store, platform,
+                                                                               make_uplink):
+    replay_file = tmp_path / "seen.json"
+    replay_file.write_bytes(b"garbage")
+    now = [float(int(time.time()))]
+    up = make_uplink(config(broker, tmp_path), now_s=lambda: now[0], replay_file=str(replay_file))
+    assert "unreadable" in up.health()["last_error"]
+    wait_until(lambda: platform.on("status"), 10, what="online")
+    platform.send(W.sign_command(KEY, "c1", int(now[0]), "close_valve", {}))
+    refusals = wait_until(up.take_refusals, 10, what="the refusal")
+    assert refusals[0][0] == "c1" and refusals[0][3] == W.REFUSED_REPLAY and "unknown" in refusals[0][2]
+    now[0] += W.COMMAND_WINDOW_S
+    platform.send(W.sign_command(KEY, "c2", int(now[0]), "close_valve", {}))
+    assert wait_until(up.take_commands, 10, what="the command after the window")[0]["id"] == "c2"
+    assert load_seen(str(replay_file)) == {"c2": int(now[0])}
 
 
 def test_without_a_key_commands_are_refused_and_events_still_flow(broker, tmp_path, store, platform,

@@ -106,11 +106,12 @@ class Runtime:
         if not cfg["uplink"]["enabled"]:
             return None
         # Loaded only when configured: paho-mqtt and ssl are about 10 MiB of a unit's memory (docs/benchmarks.md).
+        from gaslatch.unit.replay_ids import replay_file_for
         from gaslatch.unit.uplink import Uplink, UplinkError
 
         try:
             uplink = Uplink(cfg["uplink"], self.store, cfg["unit"]["site"], cfg["unit"]["name"],
-                            clock_synced=self.wall.synced)
+                            clock_synced=self.wall.synced, replay_file=replay_file_for(cfg["store"]["path"]))
             uplink.start()
         except (UplinkError, ValueError) as err:
             self.log.error("uplink disabled: %s" % err)

@@ -32,7 +32,9 @@ hmac_key_file (the file's bytes, trailing CR/LF removed). Accepted ones go to ta
 the runtime answers them with reply(); refused ones are counted per refusal code, with the first of each
 code kept as a sample, for take_refusals() (the runtime records them in digests: a flood of junk costs a
 few events, docs/events.md), and the worker answers those itself with ok false and the reason. Without a readable key
-every command is refused (code "no_key"); events are still published.
+every command is refused (code "no_key"); events are still published. The ids of accepted commands
+are kept in replay_file (replay_ids.py), written before the command reaches the scan, so a command
+captured on the wire cannot be replayed after a restart or a power cut.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ import paho.mqtt.client as mqtt
 from gaslatch.core import events as E
 from gaslatch.core import uplink_wire as W
 from gaslatch.core.config_schema import UPLINK
+from gaslatch.unit.replay_ids import ReplayFileError, load_seen, save_seen
 
 MAX_INFLIGHT_EVENTS = 64  # QoS 1 events published and not yet PUBACKed (AWS IoT allows 100 per connection)
 FETCH_ROWS = 500  # events read from the store in one query
@@ -166,7 +169,7 @@ class Uplink:
     and never block on the network or the disk."""
 
     def __init__(self, cfg: dict, store, site: str, unit: str, now_s: Callable[[], float] = time.time,
-                 clock_synced: Callable[[], bool] = lambda: True):
+                 clock_synced: Callable[[], bool] = lambda: True, replay_file: str = ""):
         self.cfg = uplink_settings(cfg)
         self.store = store
         self.site = site
@@ -197,7 +200,16 @@ class Uplink:
                         "connects": 0, "in_flight": 0, "commands_refused": 0, "replies_dropped": 0,
                         "command_key": "ok" if self._key is not None else self._key_problem}
         # worker-thread state (only the worker thread touches these)
+        self._replay_file = replay_file  # "": the ids of accepted commands are kept in memory only
         self._seen: dict = {}
+        self._blind_until_s = 0.0  # while the saved ids are unknown, every command may be a replay
+        if replay_file:
+            try:
+                self._seen = load_seen(replay_file)
+            except ReplayFileError as err:
+                self._blind_until_s = now_s() + W.COMMAND_WINDOW_S
+                self._error(str(err))
+        self._saved_ids = set(self._seen)
         self._connected = False
         self._refused_connack = False
         self._connack_seen = False
@@ -530,8 +542,16 @@ class Uplink:
             self._refuse(_lenient_field(message.payload, "id"), _lenient_field(message.payload, "cmd"),
                          self._key_problem, REFUSED_NO_KEY)
             return
-        check = W.verify_command(bytes(message.payload), self._key, int(self._now_s()), self._seen,
+        now_s = self._now_s()
+        if now_s < self._blind_until_s:
+            self._refuse(_lenient_field(message.payload, "id"), _lenient_field(message.payload, "cmd"),
+                         "the ids of commands accepted before the restart are unknown: every command may be a "
+                         "replay until %d" % self._blind_until_s, W.REFUSED_REPLAY)
+            return
+        check = W.verify_command(bytes(message.payload), self._key, int(now_s), self._seen,
                                  self._allowed_cmds, clock_trusted=self._clock_synced())
+        if check.id in self._seen and check.id not in self._saved_ids:
+            self._save_seen()  # before anything is carried out: a power cut from here on cannot make it new
         if not check.ok:
             self._refuse(check.id, check.cmd, check.reason, check.code)
             return
@@ -541,6 +561,16 @@ class Uplink:
                 self._commands.append({"id": check.id, "cmd": check.cmd, "args": check.args})
         if busy:
             self._refuse(check.id, check.cmd, "busy: %d commands are waiting" % MAX_COMMANDS, W.REFUSED_BUSY)
+
+    def _save_seen(self) -> None:
+        if not self._replay_file:
+            return
+        try:
+            save_seen(self._replay_file, self._seen)
+        except ReplayFileError as err:  # the command is still carried out: refusing close_valve is no safer
+            self._error(str(err))
+            return
+        self._saved_ids = set(self._seen)
 
     def _refuse(self, id_, cmd, reason: str, code: str) -> None:
         with self._lock:
