@@ -36,6 +36,9 @@ MAX_LINE_BYTES = 4096
 # spoken first), so `gaslatch status` and `reset` always get in; it is turned away only while every
 # connection has a request in hand, which lasts at most REPLY_TIMEOUT_S.
 MAX_CLIENTS = 8
+# Connections the kernel holds until the I/O thread accepts them (each accept may evict an idle one): a
+# client with a timeout, as `gaslatch status` has, gets EAGAIN at once when this queue is full.
+LISTEN_BACKLOG = 64
 # Requests waiting for the scan thread, all clients together, and per client.
 QUEUE_SIZE = 32
 MAX_IN_FLIGHT_PER_CLIENT = 4
@@ -382,7 +385,7 @@ class ControlServer:
                     self._fall_back("this process (user %s) may not give files to group %s: add it to the group "
                                     "(sudo usermod -aG %s %s)" % (_user_name(os.geteuid()), self.group, self.group,
                                                                    _user_name(os.geteuid())))
-            sock.listen(self._max_clients)
+            sock.listen(LISTEN_BACKLOG)
             os.rename(temp, path)
         except OSError as err:
             sock.close()
