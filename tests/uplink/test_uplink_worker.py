@@ -14,7 +14,7 @@ import pytest
 from gaslatch.core import uplink_wire as W
 from gaslatch.unit.event_store import EventStore, StoreError
 from gaslatch.unit.replay_ids import load_seen
-from gaslatch.unit.uplink import Uplink, backoff_delay_s, connect_problem
+from gaslatch.unit.uplink import UNSIGNED_REPLIES_PER_S, Uplink, backoff_delay_s, connect_problem
 from tests.unit.waiting import wait_until
 
 SITE = "site1"
@@ -360,6 +360,20 @@ def test_with_the_saved_ids_unreadable_every_command_is_refused_for_one_window(b
     platform.send(W.sign_command(KEY, "c2", int(now[0]), "close_valve", {}))
     assert wait_until(up.take_commands, 10, what="the command after the window")[0]["id"] == "c2"
     assert load_seen(str(replay_file)) == {"c2": int(now[0])}
+
+
+def test_junk_gets_at_most_ten_replies_a_second_and_signed_commands_always_get_theirs(broker, tmp_path, store,
+                                                                                        platform, make_uplink):
+    now_s = float(int(time.time()))
+    up = make_uplink(config(broker, tmp_path), now_s=lambda: now_s)
+    wait_until(lambda: platform.on("status"), 10, what="online")
+    for i in range(100):
+        platform.send(b"junk %d" % i)
+    platform.send(W.sign_command(KEY, "c1", int(now_s), "open_valve", {}))  # authentic, refused: answered
+    wait_until(lambda: up.health()["commands_refused"] == 101, 10, what="every command refused")
+    wait_until(lambda: any(b'"c1"' in p for p in platform.on("cmd/reply")), 10, what="the reply to c1")
+    assert len(platform.on("cmd/reply")) == UNSIGNED_REPLIES_PER_S + 1
+    assert up.health()["replies_dropped"] == 100 - UNSIGNED_REPLIES_PER_S
 
 
 def test_without_a_key_commands_are_refused_and_events_still_flow(broker, tmp_path, store, platform,

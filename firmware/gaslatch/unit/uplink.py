@@ -72,10 +72,14 @@ LOOP_TIMEOUT_S = 0.02  # longest a new event waits before the worker looks at th
 BACKOFF_MIN_S = 1.0  # the first reconnection waits up to this; doubles per failure up to backoff_max_s
 MAX_COMMANDS = 16  # verified commands waiting for the scan; more are refused as busy
 MAX_REPLIES = 64  # replies waiting for the connection; the oldest are dropped (counted in health)
+# Replies to commands that could not be authenticated (anyone with publish rights can send those): at most
+# this many a second, the rest are dropped (counted in health), so junk cannot fill the uplink.
+UNSIGNED_REPLIES_PER_S = 10
 MAX_REPORTS = 16  # problems and recoveries waiting for the journal; the oldest are dropped
 CLOSE_FLUSH_S = 2.0  # close() waits this long for "offline" to reach the broker
 OFFLINE_HEALTH_S = 1.0  # while waiting to reconnect, health's backlog is refreshed this often
 REFUSED_NO_KEY = "no_key"
+UNSIGNED_CODES = (W.REFUSED_MALFORMED, W.REFUSED_FIELDS, W.REFUSED_TYPES, W.REFUSED_HMAC, REFUSED_NO_KEY)
 KEY_MODE_FORBIDDEN = 0o077  # the command key: any access by group or others is refused, as ssh does for keys
 ONLINE = b"online"
 OFFLINE = b"offline"
@@ -210,6 +214,8 @@ class Uplink:
                 self._blind_until_s = now_s() + W.COMMAND_WINDOW_S
                 self._error(str(err))
         self._saved_ids = set(self._seen)
+        self._unsigned_second = 0  # the wall second of the latest reply to an unauthenticated command...
+        self._unsigned_replies = 0  # ...and how many such replies were sent in it
         self._connected = False
         self._refused_connack = False
         self._connack_seen = False
@@ -577,6 +583,15 @@ class Uplink:
             self._health["commands_refused"] += 1
             first = self._refusals.setdefault(code, [id_, cmd, reason, 0])
             first[3] += 1
+        if code in UNSIGNED_CODES:
+            second = int(self._now_s())
+            if second != self._unsigned_second:
+                self._unsigned_second, self._unsigned_replies = second, 0
+            self._unsigned_replies += 1
+            if self._unsigned_replies > UNSIGNED_REPLIES_PER_S:
+                with self._lock:
+                    self._health["replies_dropped"] += 1
+                return
         self._queue_reply(W.encode_reply(id_ if isinstance(id_, str) else None, False, reason))
 
     # one pass of publishing, between network reads
