@@ -414,7 +414,7 @@ def test_backoff_is_full_jitter_capped():
 
 
 @pytest.mark.parametrize("err, tls, words", [
-    (socket.gaierror(-2, "Name or service not known"), False, ("cannot resolve", "uplink.host")),
+    (socket.gaierror(-2, "Name or service not known"), False, ("cannot resolve", "uplink.host", "IPAddressAllow=")),
     (TimeoutError("timed out"), False, ("no answer from", "firewall")),
     (ConnectionRefusedError(111, "Connection refused"), False, ("connection refused", "uplink.port")),
     (PermissionError(1, "Operation not permitted"), False, ("IPAddressAllow=", "broker.example:8883")),

@@ -141,7 +141,8 @@ def connect_problem(err: BaseException, host: str, port: int, tls: bool) -> str:
     if isinstance(err, ConnectionRefusedError):
         return "nothing accepts connections at %s (connection refused): is the broker running, uplink.port right?" % where
     if isinstance(err, socket.gaierror):
-        return "cannot resolve the broker's host name %s (%s): check uplink.host and the DNS" % (host, err)
+        return ("cannot resolve the broker's host name %s (%s): check uplink.host and the DNS, and that the service's "
+                "IPAddressAllow= includes the DNS server (docs/install.md, \"The broker's address\")" % (host, err))
     if isinstance(err, PermissionError):
         return ("the system does not let the service reach %s (%s): allow the broker's address with IPAddressAllow= "
                 "in a drop-in (docs/install.md, \"The broker's address\")" % (where, err))
