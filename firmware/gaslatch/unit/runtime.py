@@ -378,8 +378,7 @@ class Runtime:
         self.notifier.stopping()
         self._write_safe_outputs()
         now_ms = self._now_ms()
-        steps = [
-            lambda: self.uplink is not None and self._take_refusals(now_ms),
+        steps = ([lambda: self._take_refusals(now_ms)] if self.uplink is not None else []) + [
             lambda: self._record_refusals(now_ms, self.refusals.flush()),
             lambda: self.controller.record(now_ms, E.SHUTDOWN, E.SEVERITY_WARNING, "controller", "stopped", None,
                                            "%s: outputs safe, valve closed" % reason),
