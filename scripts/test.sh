@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test on a fresh machine: installs what it needs (Node.js, mosquitto, PostgreSQL and
-# poppler-utils via apt when root and missing, a Python venv, the MicroPython npm package), checks the
+# Runs every test on a fresh machine: installs what it needs (Node.js, mosquitto, PostgreSQL,
+# poppler-utils and systemd-analyze via apt when root and missing, a Python venv, the MicroPython npm package), checks the
 # generated docs are current, then pytest: the tests one at a time, the HIL scenarios side by side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +37,15 @@ if ! command -v pdftotext >/dev/null 2>&1; then
         apt-get install -y poppler-utils || { apt-get update && apt-get install -y poppler-utils; }
     else
         echo "poppler-utils (pdftotext, for the report tests) is needed: apt-get install poppler-utils" >&2
+        exit 1
+    fi
+fi
+# systemd-analyze: tests/test_deploy.py verifies the unit file and checks its security exposure offline.
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get install -y systemd || { apt-get update && apt-get install -y systemd; }
+    else
+        echo "systemd-analyze (the unit file's checks) is needed: apt-get install systemd" >&2
         exit 1
     fi
 fi

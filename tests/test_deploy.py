@@ -168,6 +168,55 @@ def test_unit_file_passes_systemd_analyze_verify_without_warnings(tmp_path):
     assert done.stdout.strip() == "" and done.stderr.strip() == "", done.stdout + done.stderr
 
 
+# Exposure figure of `systemd-analyze security --offline=true` the unit must stay at or below (0 best, 10 worst;
+# it was 3.9 before issue 13's hardening).
+MAX_EXPOSURE = 2.0
+# System calls the controller makes that a filter could take away: SCHED_FIFO (os.sched_setscheduler),
+# the watchdog's WDIOC_* ioctls, the serial ports' termios ioctls, the control socket's group (chown).
+SYSCALLS_NEEDED = ("sched_setscheduler", "sched_getscheduler", "ioctl", "flock", "fsync", "socket", "connect",
+                   "chown", "fchownat")
+
+
+def test_unit_file_exposure_stays_at_most_2(tmp_path):
+    analyze = tool("systemd-analyze", "apt-get install systemd")
+    done = subprocess.run([analyze, "security", "--offline=true", "--no-pager", str(UNIT)], capture_output=True,
+                          text=True, timeout=60)
+    found = re.search(r"Overall exposure level for gaslatch\.service: (\d+\.\d+)", done.stdout)
+    assert found, done.stdout + done.stderr
+    assert float(found.group(1)) <= MAX_EXPOSURE, done.stdout
+
+
+def _syscalls(analyze: str, group: str) -> set[str]:
+    done = subprocess.run([analyze, "syscall-filter", "--no-pager", group], capture_output=True, text=True,
+                          timeout=60, check=True)
+    names = set()
+    for line in done.stdout.splitlines()[1:]:
+        word = line.split("#")[0].strip()
+        if word.startswith("@"):
+            names |= _syscalls(analyze, word)
+        elif word:
+            names.add(word)
+    return names
+
+
+def test_syscall_filter_keeps_what_sched_fifo_the_watchdog_and_the_uplink_need():
+    analyze = tool("systemd-analyze", "apt-get install systemd")
+    allowed: set[str] = set()
+    for value in service()["SystemCallFilter"]:
+        deny = value.startswith("~")
+        names = set()
+        for group in value.lstrip("~").split():
+            names |= _syscalls(analyze, group) if group.startswith("@") else {group}
+        allowed = allowed - names if deny else allowed | names
+    assert [name for name in SYSCALLS_NEEDED if name not in allowed] == []
+    assert one("SystemCallErrorNumber") == "EPERM"  # a refused call is an OSError the scan survives
+
+
+def test_unit_file_talks_ip_only_to_this_host_until_the_installer_allows_the_broker():
+    assert one("IPAddressDeny") == "any"
+    assert one("IPAddressAllow") == "localhost"
+
+
 # --- example configuration ------------------------------------------------------------------------
 
 def test_example_config_loads_with_the_shipped_profiles_and_wires_every_line_it_needs():

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gaslatch.unit.control_socket import (COMMANDS, IDLE_TIMEOUT_S, MAX_LINE_BYTES, ControlError, ControlServer,
-                                          outcome_reply)
+from gaslatch.unit.control_socket import (COMMANDS, IDLE_TIMEOUT_S, MAX_CLIENTS, MAX_LINE_BYTES, UNUSED_TIMEOUT_S,
+                                          ControlError, ControlServer, outcome_reply)
 from tests.unit.waiting import wait_until
 
 READ_TIMEOUT_S = 5.0
@@ -421,19 +421,69 @@ def test_a_handler_exception_is_an_error_reply_and_the_socket_carries_on(serve):
         assert client.ask({"id": 2, "cmd": "status"})["ok"] is True
 
 
-def test_clients_beyond_the_limit_are_turned_away_with_an_error(serve):
+class FakeClock:
+    """Monotonic seconds the test moves on; the server's I/O thread still wakes at least once a second."""
+
+    def __init__(self) -> None:
+        self.now_s = 1000.0
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+def test_clients_beyond_the_limit_are_turned_away_only_while_every_one_waits_for_a_reply(serve):
     served = serve(max_clients=2)
+    served.loop.running.clear()  # a stalled scan: the requests stay in hand
     first, second = LineClient(served.path), LineClient(served.path)
     try:
-        assert first.ask({"cmd": "status"})["ok"] and second.ask({"cmd": "status"})["ok"]
+        first.send(b'{"cmd": "status"}\n')
+        second.send(b'{"cmd": "status"}\n')
+        wait_until(lambda: served.server.load()["queued"] == 2, READ_TIMEOUT_S, what="both requests in hand")
         with LineClient(served.path) as third:
             reply = third.read()
             assert reply["ok"] is False and "too many control clients" in reply["error"]
             assert third.at_eof()
+        served.loop.running.set()
+        assert first.read()["ok"] and second.read()["ok"]
     finally:
         first.close()
         second.close()
     assert wait_until(lambda: _status_ok(served.path), READ_TIMEOUT_S, what="a free client slot")
+
+
+def test_status_and_reset_get_through_a_socket_full_of_idle_and_half_open_connections(serve):
+    served = serve()
+    spoke = LineClient(served.path)
+    assert spoke.ask({"cmd": "status"})["ok"]  # then idle: evicted only after those that never spoke
+    silent = [LineClient(served.path) for _ in range(MAX_CLIENTS - 3)]
+    half_open = [LineClient(served.path) for _ in range(2)]
+    for client in half_open:
+        client.send(b'{"cmd": "sta')  # a line begun and never finished
+    held = [spoke] + silent + half_open
+    try:
+        wait_until(lambda: served.server.load()["clients"] == MAX_CLIENTS, READ_TIMEOUT_S, what="every slot taken")
+        with LineClient(served.path) as operator:
+            assert operator.ask({"id": "s", "cmd": "status"})["ok"] is True
+            assert operator.ask({"id": "r", "cmd": "reset"})["state"] == "waiting_for_button"
+        with LineClient(served.path) as second_operator:
+            assert second_operator.ask({"cmd": "status"})["ok"] is True
+        evicted = silent[0]
+        assert "idle longest" in evicted.read()["error"] and evicted.at_eof()
+        assert spoke.ask({"cmd": "status"})["ok"] is True  # the one that had spoken kept its slot
+    finally:
+        for client in held:
+            client.close()
+
+
+def test_a_connection_that_sends_nothing_gives_up_its_slot_after_the_unused_timeout(serve):
+    clock = FakeClock()
+    served = serve(clock=clock)
+    with LineClient(served.path) as silent, LineClient(served.path) as used:
+        assert used.ask({"cmd": "status"})["ok"]
+        wait_until(lambda: served.server.load()["clients"] == 2, READ_TIMEOUT_S, what="both connected")
+        clock.now_s += UNUSED_TIMEOUT_S
+        assert silent.at_eof()  # closed within the I/O thread's next wake-up (<= 1 s)
+        assert used.ask({"cmd": "status"})["ok"]  # one that has spoken waits out the full idle timeout
 
 
 def _status_ok(path: str) -> bool:
@@ -490,7 +540,7 @@ def test_an_idle_client_is_closed(serve):
 
 
 def test_the_idle_timeout_outlasts_the_longest_reset_window():
-    assert IDLE_TIMEOUT_S > 300
+    assert IDLE_TIMEOUT_S > 300 > UNUSED_TIMEOUT_S
 
 
 def test_a_client_that_stops_sending_is_closed_once_it_has_every_reply(serve):
@@ -510,7 +560,7 @@ def test_a_flood_of_requests_costs_one_scan_at_most_four_handler_calls(serve):
     try:
         for n, client in enumerate(clients):
             client.send(b"".join(b'{"id": %d, "cmd": "status"}\n' % (n * 10 + i) for i in range(4)))
-        wait_until(lambda: len(served.server._queue) == 12, 5, what="all twelve requests queued")
+        wait_until(lambda: served.server.load()["queued"] == 12, 5, what="all twelve requests queued")
         assert [served.server.service(0, served.unit) for _ in range(4)] == [4, 4, 4, 0]
         for n, client in enumerate(clients):
             assert sorted(client.read()["id"] for _ in range(4)) == [n * 10 + i for i in range(4)]

@@ -56,6 +56,7 @@ class Unit:
         """Report to `broker` (no TLS), verifying platform commands with `key`."""
         key_file = self.tmp / "uplink.key"
         key_file.write_bytes(key + b"\n")
+        key_file.chmod(0o600)  # the unit refuses a key others can read
         doc = json.loads(self.config_path.read_text())
         doc["uplink"] = {"enabled": True, "host": broker.host, "port": broker.port, "tls": False,
                          "hmac_key_file": str(key_file), "keepalive_s": 5}
@@ -360,3 +361,32 @@ def test_a_stop_leaves_every_output_de_energised_with_no_sounder_blip(kitchen):
     assert [unit.line(name) for name in ("valve", "fault_relay", "fan", "sounder", "beacon")] == ["0"] * 5
     assert seen == {"sounder": {"0"}, "beacon": {"0"}, "fan": {"0"}}, "an output blipped on during the stop"
     assert "outputs safe, valve closed" in unit.events("shutdown")[-1]
+
+
+def test_junk_and_idle_clients_on_the_control_socket_record_nothing_and_lock_no_one_out(kitchen):
+    unit, _bus = kitchen
+    unit.start()
+    unit.wait_detectors_normal()
+    recorded = unit.request("status")[0]["status"]["store"]["recorded_seq"]
+    idle = []
+    try:
+        for _ in range(10):  # more than MAX_CLIENTS, holding their slots and saying nothing
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(unit.socket_path)
+            idle.append(sock)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as junk:
+            junk.settimeout(5)
+            junk.connect(unit.socket_path)
+            junk.sendall(b"".join(b"junk %d\n" % i for i in range(3000)))
+            replies = b""
+            while replies.count(b"\n") < 3000:
+                chunk = junk.recv(65536)
+                assert chunk, "the control socket hung up on a junk sender"
+                replies += chunk
+        assert all(b'"ok":false' in line for line in replies.splitlines())
+        status = unit.request("status", timeout_s=2)[0]
+        assert status["ok"] is True
+        assert status["status"]["store"]["recorded_seq"] == recorded, "junk on the socket was recorded"
+    finally:
+        for sock in idle:
+            sock.close()

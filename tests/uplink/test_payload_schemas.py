@@ -264,6 +264,7 @@ def test_every_payload_a_running_unit_exchanges_with_a_real_broker_matches_its_s
     bus = PtyDetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
     unit = Unit(tmp_path, bus.link)
     (tmp_path / "uplink.key").write_bytes(KEY + b"\n")
+    (tmp_path / "uplink.key").chmod(0o600)
     doc = json.loads(unit.config_path.read_text())
     doc["uplink"] = {"enabled": True, "host": broker.host, "port": broker.port, "tls": False,
                      "hmac_key_file": str(tmp_path / "uplink.key"), "keepalive_s": 5, "telemetry_s": 5}

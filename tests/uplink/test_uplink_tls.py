@@ -151,6 +151,7 @@ def test_a_unit_with_a_wrong_password_logs_why_and_still_closes_the_gas_on_a_lea
     bus = PtyDetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
     unit = Unit(tmp_path, bus.link)
     (tmp_path / "uplink.key").write_bytes(b"unit-1 test key\n")
+    (tmp_path / "uplink.key").chmod(0o600)
     (tmp_path / "mqtt.password").write_text("not the password\n")
     doc = json.loads(unit.config_path.read_text())
     doc["uplink"] = {"enabled": True, "host": password_broker.host, "port": password_broker.port, "tls": False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
@@ -12,7 +13,8 @@ import pytest
 
 from gaslatch.core import uplink_wire as W
 from gaslatch.unit.event_store import EventStore, StoreError
-from gaslatch.unit.uplink import Uplink, backoff_delay_s, connect_problem
+from gaslatch.unit.replay_ids import load_seen
+from gaslatch.unit.uplink import UNSIGNED_REPLIES_PER_S, Uplink, backoff_delay_s, connect_problem
 from tests.unit.waiting import wait_until
 
 SITE = "site1"
@@ -71,6 +73,7 @@ def append(store: EventStore, count: int, severity: str = "info") -> list[int]:
 def config(broker, tmp_path, **overrides) -> dict:
     key_file = tmp_path / "uplink.key"
     key_file.write_bytes(KEY + b"\n")
+    key_file.chmod(0o600)
     cfg = {"enabled": True, "host": broker.host, "port": broker.port, "tls": False, "hmac_key_file": str(key_file),
            "keepalive_s": 5, "telemetry_s": 5, "state_s": 10, "backoff_max_s": 5}
     cfg.update(overrides)
@@ -95,8 +98,8 @@ def platform(broker):
 def make_uplink(store):
     made = []
 
-    def make(cfg, now_s=time.time):
-        up = Uplink(cfg, store, SITE, UNIT, now_s=now_s)
+    def make(cfg, now_s=time.time, replay_file=""):
+        up = Uplink(cfg, store, SITE, UNIT, now_s=now_s, replay_file=replay_file)
         made.append(up)
         up.start()
         return up
@@ -309,10 +312,68 @@ def test_replayed_forged_stale_and_reopen_commands_are_refused(broker, tmp_path,
     codes = {(r[0], r[3]) for r in refusals}
     assert codes == {("c1", W.REFUSED_REPLAY), ("c2", W.REFUSED_HMAC), ("c3", W.REFUSED_STALE),
                      ("c4", W.REFUSED_NOT_ALLOWED), (None, W.REFUSED_MALFORMED)}
-    assert ("c4", "open_valve", W.NOT_ALLOWED_REASON, W.REFUSED_NOT_ALLOWED) in refusals
+    assert ("c4", "open_valve", W.NOT_ALLOWED_REASON, W.REFUSED_NOT_ALLOWED, 1) in refusals
     assert up.take_commands() == []
     wait_until(lambda: len(platform.on("cmd/reply")) >= 5, 10, what="a reply to every refusal")
     assert all(json.loads(p)["ok"] is False for p in platform.on("cmd/reply"))
+
+
+def test_refusals_are_counted_per_code_with_the_first_of_each_as_the_sample(broker, tmp_path, store, platform,
+                                                                            make_uplink):
+    up = make_uplink(config(broker, tmp_path))
+    wait_until(lambda: platform.on("status"), 10, what="online")
+    for i in range(200):
+        platform.send(W.sign_command(b"not the key", "f%d" % i, int(time.time()), "close_valve", {}))
+    platform.send(b"not json")
+    refusals = []
+    wait_until(lambda: refusals.extend(up.take_refusals()) or sum(r[4] for r in refusals) >= 201, 10,
+               what="201 refusals")
+    assert up.health()["commands_refused"] == 201
+    by_code = {}
+    for id_, _cmd, _reason, code, count in refusals:
+        by_code.setdefault(code, [id_, 0])[1] += count
+    assert by_code == {W.REFUSED_HMAC: ["f0", 200], W.REFUSED_MALFORMED: [None, 1]}
+
+
+def test_accepted_ids_are_saved_before_the_command_reaches_the_scan(broker, tmp_path, store, platform, make_uplink):
+    replay_file = str(tmp_path / "seen.json")
+    up = make_uplink(config(broker, tmp_path), replay_file=replay_file)
+    wait_until(lambda: platform.on("status"), 10, what="online")
+    platform.send(W.sign_command(KEY, "c1", int(time.time()), "close_valve", {}))
+    platform.send(W.sign_command(b"not the key", "forged", int(time.time()), "close_valve", {}))
+    wait_until(up.take_commands, 10, what="the command")
+    assert list(load_seen(replay_file)) == ["c1"]  # a forged id is never remembered
+
+
+def test_with_the_saved_ids_unreadable_every_command_is_refused_for_one_window(broker, tmp_path, store, platform,
+                                                                               make_uplink):
+    replay_file = tmp_path / "seen.json"
+    replay_file.write_bytes(b"garbage")
+    now = [float(int(time.time()))]
+    up = make_uplink(config(broker, tmp_path), now_s=lambda: now[0], replay_file=str(replay_file))
+    assert "unreadable" in up.health()["last_error"]
+    wait_until(lambda: platform.on("status"), 10, what="online")
+    platform.send(W.sign_command(KEY, "c1", int(now[0]), "close_valve", {}))
+    refusals = wait_until(up.take_refusals, 10, what="the refusal")
+    assert refusals[0][0] == "c1" and refusals[0][3] == W.REFUSED_REPLAY and "unknown" in refusals[0][2]
+    now[0] += W.COMMAND_WINDOW_S
+    platform.send(W.sign_command(KEY, "c2", int(now[0]), "close_valve", {}))
+    assert wait_until(up.take_commands, 10, what="the command after the window")[0]["id"] == "c2"
+    assert load_seen(str(replay_file)) == {"c2": int(now[0])}
+
+
+def test_junk_gets_at_most_ten_replies_a_second_and_signed_commands_always_get_theirs(broker, tmp_path, store,
+                                                                                        platform, make_uplink):
+    now_s = float(int(time.time()))
+    up = make_uplink(config(broker, tmp_path), now_s=lambda: now_s)
+    wait_until(lambda: platform.on("status"), 10, what="online")
+    for i in range(100):
+        platform.send(b"junk %d" % i)
+    platform.send(W.sign_command(KEY, "c1", int(now_s), "open_valve", {}))  # authentic, refused: answered
+    wait_until(lambda: up.health()["commands_refused"] == 101, 10, what="every command refused")
+    wait_until(lambda: any(b'"c1"' in p for p in platform.on("cmd/reply")), 10, what="the reply to c1")
+    assert len(platform.on("cmd/reply")) == UNSIGNED_REPLIES_PER_S + 1
+    assert up.health()["replies_dropped"] == 100 - UNSIGNED_REPLIES_PER_S
 
 
 def test_without_a_key_commands_are_refused_and_events_still_flow(broker, tmp_path, store, platform,
@@ -327,6 +388,24 @@ def test_without_a_key_commands_are_refused_and_events_still_flow(broker, tmp_pa
     assert up.take_commands() == []
 
 
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o660, 0o644])
+def test_a_command_key_others_can_read_is_refused_with_how_to_fix_it(broker, tmp_path, store, mode):
+    cfg = config(broker, tmp_path)
+    os.chmod(cfg["hmac_key_file"], mode)
+    up = Uplink(cfg, store, "bench", "unit-1")  # not started: the key is read when the uplink is made
+    problem = up.health()["command_key"]
+    assert "mode %04o" % mode in problem and "chmod 600 %s" % cfg["hmac_key_file"] in problem, problem
+    assert "every remote command is refused" in problem
+
+
+def test_a_command_key_only_its_owner_can_read_is_loaded(broker, tmp_path, store):
+    for mode in (0o600, 0o400):
+        cfg = config(broker, tmp_path)
+        os.chmod(cfg["hmac_key_file"], mode)
+        assert Uplink(cfg, store, "bench", "unit-1").health()["command_key"] == "ok"
+        os.chmod(cfg["hmac_key_file"], 0o600)
+
+
 def test_backoff_is_full_jitter_capped():
     assert backoff_delay_s(0, 300, rand=lambda: 1.0) == 1.0
     assert backoff_delay_s(3, 300, rand=lambda: 1.0) == 8.0
@@ -335,9 +414,10 @@ def test_backoff_is_full_jitter_capped():
 
 
 @pytest.mark.parametrize("err, tls, words", [
-    (socket.gaierror(-2, "Name or service not known"), False, ("cannot resolve", "uplink.host")),
+    (socket.gaierror(-2, "Name or service not known"), False, ("cannot resolve", "uplink.host", "IPAddressAllow=")),
     (TimeoutError("timed out"), False, ("no answer from", "firewall")),
     (ConnectionRefusedError(111, "Connection refused"), False, ("connection refused", "uplink.port")),
+    (PermissionError(1, "Operation not permitted"), False, ("IPAddressAllow=", "broker.example:8883")),
     (ConnectionResetError(104, "Connection reset by peer"), True, ("TLS handshake", "TLS port")),
     (ConnectionResetError(104, "Connection reset by peer"), False, ("cannot connect to broker.example:8883",)),
 ])

@@ -32,7 +32,13 @@ log = logging.getLogger(__name__)
 # Requests handled per scan at most: clients can never take the scan's time.
 MAX_REQUESTS_PER_SERVICE = 4
 MAX_LINE_BYTES = 4096
+# Connections at once. When all are taken, a new client takes the slot of the one idle longest (never
+# spoken first), so `gaslatch status` and `reset` always get in; it is turned away only while every
+# connection has a request in hand, which lasts at most REPLY_TIMEOUT_S.
 MAX_CLIENTS = 8
+# Connections the kernel holds until the I/O thread accepts them (each accept may evict an idle one): a
+# client with a timeout, as `gaslatch status` has, gets EAGAIN at once when this queue is full.
+LISTEN_BACKLOG = 64
 # Requests waiting for the scan thread, all clients together, and per client.
 QUEUE_SIZE = 32
 MAX_IN_FLIGHT_PER_CLIENT = 4
@@ -43,6 +49,8 @@ LINE_TIMEOUT_S = 5.0
 # A client with nothing going on is closed after this long: longer than the longest reset window
 # (control.reset_window_s <= 300 s), whose outcome is pushed to a client that has been silent since.
 IDLE_TIMEOUT_S = 600.0
+# A client that has sent no complete request this long after connecting holds a slot for nothing.
+UNUSED_TIMEOUT_S = 10.0
 # A client that does not read its replies is closed once this much is waiting for it.
 MAX_OUTBOX_BYTES = 1 << 20
 # After an error that closes the connection, its last line is sent for at most this long.
@@ -177,6 +185,7 @@ class _Connection:
         self.in_flight = 0
         self.closed = False
         self.interest = 0
+        self.requests = 0  # complete request lines received
         self.uid, self.pid = _peer_credentials(sock)
         self.source = "local:%s" % _user_name(self.uid)
 
@@ -193,7 +202,8 @@ class ControlServer:
     def __init__(self, path: str, group: str, handler: Callable[[Request, int], dict] | None = None, *,
                  commands: dict[str, dict[str, tuple]] = COMMANDS, max_clients: int = MAX_CLIENTS,
                  queue_size: int = QUEUE_SIZE, reply_timeout_s: float = REPLY_TIMEOUT_S,
-                 line_timeout_s: float = LINE_TIMEOUT_S, idle_timeout_s: float = IDLE_TIMEOUT_S):
+                 line_timeout_s: float = LINE_TIMEOUT_S, idle_timeout_s: float = IDLE_TIMEOUT_S,
+                 unused_timeout_s: float = UNUSED_TIMEOUT_S, clock: Callable[[], float] = time.monotonic):
         self.path = path
         self.group = group
         self.warning: str | None = None
@@ -204,6 +214,8 @@ class ControlServer:
         self._reply_timeout_s = reply_timeout_s
         self._line_timeout_s = line_timeout_s
         self._idle_timeout_s = idle_timeout_s
+        self._unused_timeout_s = unused_timeout_s
+        self._clock = clock  # seconds, monotonic: every timeout of the I/O thread is measured on it
         self._lock = threading.Lock()
         self._queue: deque[Request] = deque()
         self._conns: list[_Connection] = []
@@ -254,6 +266,11 @@ class ControlServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def load(self) -> dict:
+        """{"clients": connections open, "queued": requests waiting for the scan thread}; any thread."""
+        with self._lock:
+            return {"clients": len(self._conns), "queued": len(self._queue)}
 
     # ---- the scan thread ----
 
@@ -368,7 +385,7 @@ class ControlServer:
                     self._fall_back("this process (user %s) may not give files to group %s: add it to the group "
                                     "(sudo usermod -aG %s %s)" % (_user_name(os.geteuid()), self.group, self.group,
                                                                    _user_name(os.geteuid())))
-            sock.listen(self._max_clients)
+            sock.listen(LISTEN_BACKLOG)
             os.rename(temp, path)
         except OSError as err:
             sock.close()
@@ -440,7 +457,7 @@ class ControlServer:
                     self._read(conn)
                 if events & selectors.EVENT_WRITE and not conn.closed:
                     self._flush(conn)
-        now_s = time.monotonic()
+        now_s = self._clock()
         self._expire_requests(now_s)
         for conn in list(self._conns):
             self._flush(conn)
@@ -449,7 +466,7 @@ class ControlServer:
                 self._update_interest(conn)
 
     def _select_timeout_s(self) -> float:
-        now_s = time.monotonic()
+        now_s = self._clock()
         deadlines = [now_s + 1.0]
         with self._lock:
             if self._queue:
@@ -460,7 +477,7 @@ class ControlServer:
                 if conn.linger_until_s is not None:
                     deadlines.append(conn.linger_until_s)
                 elif not (conn.in_flight or conn.outbox):
-                    deadlines.append(conn.last_activity_s + self._idle_timeout_s)
+                    deadlines.append(conn.last_activity_s + self._idle_limit_s(conn))
         return max(0.0, min(deadlines) - now_s)
 
     def _accept(self) -> None:
@@ -475,17 +492,39 @@ class ControlServer:
                 return
             sock.setblocking(False)
             if len(self._conns) >= self._max_clients:
+                self._evict_idlest()
+            if len(self._conns) >= self._max_clients:
                 try:
-                    sock.send(_encode({"ok": False, "error": "too many control clients (%d) connected: try again"
-                                                             % self._max_clients}, None))
+                    sock.send(_encode({"ok": False, "error": "too many control clients (%d) connected, each waiting for "
+                                                             "a reply: try again" % self._max_clients}, None))
                 except OSError:
                     pass
                 sock.close()
                 continue
-            conn = _Connection(sock, time.monotonic())
+            conn = _Connection(sock, self._clock())
             self._conns.append(conn)
             self._selector.register(sock, selectors.EVENT_READ, conn)
             conn.interest = selectors.EVENT_READ
+
+    def _evict_idlest(self) -> None:
+        """Free a slot: close the connection with nothing going on (no request in hand, nothing to send) that
+        has been idle longest, one that never sent a request first; none if every one is busy."""
+        with self._lock:
+            idle = [conn for conn in self._conns
+                    if not (conn.closed or conn.in_flight or conn.outbox or conn.linger_until_s is not None)]
+        if not idle:
+            return
+        victim = min(idle, key=lambda conn: (conn.requests > 0, conn.last_activity_s))
+        log.info("control socket full: closing the connection of %s idle longest for a new client", victim.source)
+        try:
+            victim.sock.send(_encode({"ok": False, "error": "closed: all %d control connections were taken and this "
+                                                            "one was idle longest" % self._max_clients}, None))
+        except OSError:
+            pass
+        self._drop(victim)
+
+    def _idle_limit_s(self, conn: _Connection) -> float:
+        return self._idle_timeout_s if conn.requests else min(self._unused_timeout_s, self._idle_timeout_s)
 
     def _drain_wake(self) -> None:
         assert self._wake_r is not None
@@ -503,7 +542,7 @@ class ControlServer:
         except OSError:
             self._drop(conn)
             return
-        now_s = time.monotonic()
+        now_s = self._clock()
         conn.last_activity_s = now_s
         if not data:
             # The client sent all it will (it may still wait for replies): a last line without a
@@ -547,6 +586,7 @@ class ControlServer:
             conn.line_started_s = None
 
     def _line(self, conn: _Connection, line: bytes, now_s: float) -> None:
+        conn.requests += 1
         try:
             request_id, cmd, args = parse_request(line.rstrip(b"\r"), self._commands)
         except RequestError as err:
@@ -600,7 +640,7 @@ class ControlServer:
             # The client sent all it will and has every reply: later pushes cannot be told apart from
             # a client that has gone, so it is closed (the handler sees request.closed).
             self._drop(conn)
-        elif not busy and not conn.outbox and now_s - conn.last_activity_s >= self._idle_timeout_s:
+        elif not busy and not conn.outbox and now_s - conn.last_activity_s >= self._idle_limit_s(conn):
             self._drop(conn)
 
     def _close_after_flush(self, conn: _Connection, now_s: float) -> None:

@@ -24,6 +24,7 @@ from gaslatch.unit.control_socket import ControlError, ControlServer
 from gaslatch.unit.event_log import EventLogger
 from gaslatch.unit.event_store import EventStore, StoreError, UnavailableStore
 from gaslatch.unit.gpio_lines import GpioError, open_lines
+from gaslatch.unit.refusal_digest import RefusalDigest
 from gaslatch.unit.serial_bus import SerialBus
 from gaslatch.unit.wall_clock import WallClock
 from gaslatch.unit.watchdog import HardwareWatchdog, SystemdNotifier, WatchdogError
@@ -95,6 +96,7 @@ class Runtime:
         self.reset_waiters: list = []  # (deadline_ms, push) of clients waiting for the button
         self._ready = False
         self._scans = 0
+        self.refusals = RefusalDigest("platform commands")
 
     def _open_store(self, cfg: dict):
         """The event store; if it cannot be opened the kitchen is still protected and events go to the journal."""
@@ -110,11 +112,12 @@ class Runtime:
         if not cfg["uplink"]["enabled"]:
             return None
         # Loaded only when configured: paho-mqtt and ssl are about 10 MiB of a unit's memory (docs/benchmarks.md).
+        from gaslatch.unit.replay_ids import replay_file_for
         from gaslatch.unit.uplink import Uplink, UplinkError
 
         try:
             uplink = Uplink(cfg["uplink"], self.store, cfg["unit"]["site"], cfg["unit"]["name"],
-                            clock_synced=self.wall.synced)
+                            clock_synced=self.wall.synced, replay_file=replay_file_for(cfg["store"]["path"]))
             uplink.start()
         except (UplinkError, ValueError) as err:
             self.log.error("uplink disabled: %s" % err)
@@ -170,10 +173,10 @@ class Runtime:
                 (self.log.error if level == "error" else self.log.info)("uplink: %s" % text)
 
     def _platform_commands(self, now_ms: int) -> None:
-        """Authenticated platform commands: only ones that make the kitchen safer or ask; refusals recorded."""
-        for _id, cmd, reason, code in self.uplink.take_refusals():
-            self.controller.record(now_ms, E.COMMAND, E.SEVERITY_WARNING, "platform", "refused", None,
-                                   "%s refused (%s): %s" % (cmd or "command", code, reason))
+        """Authenticated platform commands: only ones that make the kitchen safer or ask; refusals recorded
+        in digests (refusal_digest.py)."""
+        self._take_refusals(now_ms)
+        self._record_refusals(now_ms, self.refusals.due(now_ms))
         for command in self.uplink.take_commands():
             cmd = command["cmd"]
             if cmd == "close_valve":
@@ -187,6 +190,15 @@ class Runtime:
             else:
                 ok, message = False, "%s is not enabled on this unit" % cmd
             self.uplink.reply(command["id"], ok, message)
+
+    def _take_refusals(self, now_ms: int) -> None:
+        for _id, cmd, reason, code, count in self.uplink.take_refusals():
+            text = "%s refused (%s): %s" % (cmd or "command", code, reason)
+            self._record_refusals(now_ms, self.refusals.refused(now_ms, code, text, count))
+
+    def _record_refusals(self, now_ms: int, digests: list) -> None:
+        for count, text in digests:
+            self.controller.record(now_ms, E.COMMAND, E.SEVERITY_WARNING, "platform", "refused", count, text)
 
     def _platform_state(self, now_ms: int) -> dict:
         """The retained state (uplink_wire.encode_state): latch, outputs, interlocks, inhibits, silence,
@@ -378,7 +390,8 @@ class Runtime:
             """Seconds a step may wait, keeping keep_s of the budget for the steps after it."""
             return max(STOP_CLOSE_MIN_S, deadline - keep_s - time.monotonic())
 
-        steps = [
+        steps = ([lambda: self._take_refusals(now_ms)] if self.uplink is not None else []) + [
+            lambda: self._record_refusals(now_ms, self.refusals.flush()),
             lambda: self.controller.record(now_ms, E.SHUTDOWN, E.SEVERITY_WARNING, "controller", "stopped", None,
                                            "%s: outputs safe, valve closed" % reason),
             lambda: self._record(self.controller.drain_events()),

@@ -29,9 +29,12 @@ connection...); take_reports() hands each new problem, and the recovery, to the 
 
 Commands. `cmd` payloads are checked with uplink_wire.verify_command against the key in
 hmac_key_file (the file's bytes, trailing CR/LF removed). Accepted ones go to take_commands() and
-the runtime answers them with reply(); refused ones go to take_refusals() for the runtime to record
-as events, and the worker answers those itself with ok false and the reason. Without a readable key
-every command is refused (code "no_key"); events are still published.
+the runtime answers them with reply(); refused ones are counted per refusal code, with the first of each
+code kept as a sample, for take_refusals() (the runtime records them in digests: a flood of junk costs a
+few events, docs/events.md), and the worker answers those itself with ok false and the reason. Without a readable key
+every command is refused (code "no_key"); events are still published. The ids of accepted commands
+are kept in replay_file (replay_ids.py), written before the command reaches the scan, so a command
+captured on the wire cannot be replayed after a restart or a power cut.
 """
 
 from __future__ import annotations
@@ -39,9 +42,11 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import os
 import random
 import socket
 import ssl
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -51,6 +56,7 @@ import paho.mqtt.client as mqtt
 from gaslatch.core import events as E
 from gaslatch.core import uplink_wire as W
 from gaslatch.core.config_schema import UPLINK
+from gaslatch.unit.replay_ids import ReplayFileError, load_seen, save_seen
 
 MAX_INFLIGHT_EVENTS = 64  # QoS 1 events published and not yet PUBACKed (AWS IoT allows 100 per connection)
 FETCH_ROWS = 500  # events read from the store in one query
@@ -65,12 +71,16 @@ ACK_STOP_S = 3.0  # at close, the last ack may take this long
 LOOP_TIMEOUT_S = 0.02  # longest a new event waits before the worker looks at the store
 BACKOFF_MIN_S = 1.0  # the first reconnection waits up to this; doubles per failure up to backoff_max_s
 MAX_COMMANDS = 16  # verified commands waiting for the scan; more are refused as busy
-MAX_REFUSALS = 64  # refusals waiting for the scan; the oldest are dropped (counted in health)
 MAX_REPLIES = 64  # replies waiting for the connection; the oldest are dropped (counted in health)
+# Replies to commands that could not be authenticated (anyone with publish rights can send those): at most
+# this many a second, the rest are dropped (counted in health), so junk cannot fill the uplink.
+UNSIGNED_REPLIES_PER_S = 10
 MAX_REPORTS = 16  # problems and recoveries waiting for the journal; the oldest are dropped
 CLOSE_FLUSH_S = 2.0  # close() waits this long for "offline" to reach the broker
 OFFLINE_HEALTH_S = 1.0  # while waiting to reconnect, health's backlog is refreshed this often
 REFUSED_NO_KEY = "no_key"
+UNSIGNED_CODES = (W.REFUSED_MALFORMED, W.REFUSED_FIELDS, W.REFUSED_TYPES, W.REFUSED_HMAC, REFUSED_NO_KEY)
+KEY_MODE_FORBIDDEN = 0o077  # the command key: any access by group or others is refused, as ssh does for keys
 ONLINE = b"online"
 OFFLINE = b"offline"
 
@@ -103,6 +113,18 @@ def _read_secret(path: str) -> bytes:
         return f.read().rstrip(b"\r\n")
 
 
+def _read_private(path: str) -> tuple[bytes | None, str]:
+    """A secret that only its owner may read, as ssh wants of a private key: (bytes, "") or (None, why not)."""
+    with open(path, "rb") as f:
+        mode = stat.S_IMODE(os.fstat(f.fileno()).st_mode)
+        if mode & KEY_MODE_FORBIDDEN:
+            return None, ("the command key %s is open to others (mode %04o): every remote command is refused until "
+                          "only its owner can read it: sudo chown gaslatch: %s && sudo chmod 600 %s, then restart "
+                          "(sudo systemctl restart gaslatch); a key others could read may be known: ask the platform "
+                          "for a new one" % (path, mode, path, path))
+        return f.read().rstrip(b"\r\n"), ""
+
+
 def connect_problem(err: BaseException, host: str, port: int, tls: bool) -> str:
     """What a failed connect() means for the installer, with the setting to check."""
     where = "%s:%s" % (host, port)
@@ -119,7 +141,11 @@ def connect_problem(err: BaseException, host: str, port: int, tls: bool) -> str:
     if isinstance(err, ConnectionRefusedError):
         return "nothing accepts connections at %s (connection refused): is the broker running, uplink.port right?" % where
     if isinstance(err, socket.gaierror):
-        return "cannot resolve the broker's host name %s (%s): check uplink.host and the DNS" % (host, err)
+        return ("cannot resolve the broker's host name %s (%s): check uplink.host and the DNS, and that the service's "
+                "IPAddressAllow= includes the DNS server (docs/install.md, \"The broker's address\")" % (host, err))
+    if isinstance(err, PermissionError):
+        return ("the system does not let the service reach %s (%s): allow the broker's address with IPAddressAllow= "
+                "in a drop-in (docs/install.md, \"The broker's address\")" % (where, err))
     if isinstance(err, (socket.timeout, TimeoutError)):
         return "no answer from %s (timed out): check the network and the firewall" % where
     return "cannot connect to %s: %s" % (where, err)
@@ -148,7 +174,7 @@ class Uplink:
     and never block on the network or the disk."""
 
     def __init__(self, cfg: dict, store, site: str, unit: str, now_s: Callable[[], float] = time.time,
-                 clock_synced: Callable[[], bool] = lambda: True):
+                 clock_synced: Callable[[], bool] = lambda: True, replay_file: str = ""):
         self.cfg = uplink_settings(cfg)
         self.store = store
         self.site = site
@@ -172,14 +198,25 @@ class Uplink:
         self._reports: collections.deque = collections.deque(maxlen=MAX_REPORTS)
         self._last_report = ""
         self._commands: collections.deque = collections.deque()
-        self._refusals: collections.deque = collections.deque(maxlen=MAX_REFUSALS)
+        self._refusals: dict = {}  # code -> [id, cmd, reason of the first since the last take, count]
         self._replies: collections.deque = collections.deque(maxlen=MAX_REPLIES)
         self._health = {"connected": False, "backlog": 0, "delivered_seq": 0, "last_publish_wall_s": None,
                         "last_ack_wall_s": None, "errors": 0, "last_error": "", "connect_attempts": 0,
-                        "connects": 0, "in_flight": 0, "refusals_dropped": 0, "replies_dropped": 0,
+                        "connects": 0, "in_flight": 0, "commands_refused": 0, "replies_dropped": 0,
                         "command_key": "ok" if self._key is not None else self._key_problem}
         # worker-thread state (only the worker thread touches these)
+        self._replay_file = replay_file  # "": the ids of accepted commands are kept in memory only
         self._seen: dict = {}
+        self._blind_until_s = 0.0  # while the saved ids are unknown, every command may be a replay
+        if replay_file:
+            try:
+                self._seen = load_seen(replay_file)
+            except ReplayFileError as err:
+                self._blind_until_s = now_s() + W.COMMAND_WINDOW_S
+                self._error(str(err))
+        self._saved_ids = set(self._seen)
+        self._unsigned_second = 0  # the wall second of the latest reply to an unauthenticated command...
+        self._unsigned_replies = 0  # ...and how many such replies were sent in it
         self._connected = False
         self._refused_connack = False
         self._connack_seen = False
@@ -215,10 +252,12 @@ class Uplink:
         if not path:
             return None, "no uplink.hmac_key_file: every remote command is refused"
         try:
-            key = _read_secret(path)
+            key, problem = _read_private(path)
         except OSError as err:
             return None, ("cannot read the command key %s (%s): every remote command is refused; install the key "
                           "given by the platform there, mode 0600, owned by gaslatch" % (path, err.strerror))
+        if key is None:
+            return None, problem
         if not key:
             return None, "the command key file %s is empty: every remote command is refused" % path
         return key, ""
@@ -302,11 +341,12 @@ class Uplink:
         return out
 
     def take_refusals(self) -> list:
-        """Refused commands since the last call: [(id or None, cmd or None, reason, code)], to record as events.
+        """Refused commands since the last call, one entry per refusal code, in the order the codes first came:
+        [(id or None, cmd or None, reason, code, count)], id, cmd and reason those of the first with that code.
 
-        The worker has already replied to them."""
+        However many arrive, this stays as small as the list of codes. The worker has already replied to them."""
         with self._lock:
-            out = list(self._refusals)
+            out = [(id_, cmd, reason, code, count) for code, (id_, cmd, reason, count) in self._refusals.items()]
             self._refusals.clear()
         return out
 
@@ -509,8 +549,16 @@ class Uplink:
             self._refuse(_lenient_field(message.payload, "id"), _lenient_field(message.payload, "cmd"),
                          self._key_problem, REFUSED_NO_KEY)
             return
-        check = W.verify_command(bytes(message.payload), self._key, int(self._now_s()), self._seen,
+        now_s = self._now_s()
+        if now_s < self._blind_until_s:
+            self._refuse(_lenient_field(message.payload, "id"), _lenient_field(message.payload, "cmd"),
+                         "the ids of commands accepted before the restart are unknown: every command may be a "
+                         "replay until %d" % self._blind_until_s, W.REFUSED_REPLAY)
+            return
+        check = W.verify_command(bytes(message.payload), self._key, int(now_s), self._seen,
                                  self._allowed_cmds, clock_trusted=self._clock_synced())
+        if check.id in self._seen and check.id not in self._saved_ids:
+            self._save_seen()  # before anything is carried out: a power cut from here on cannot make it new
         if not check.ok:
             self._refuse(check.id, check.cmd, check.reason, check.code)
             return
@@ -521,11 +569,30 @@ class Uplink:
         if busy:
             self._refuse(check.id, check.cmd, "busy: %d commands are waiting" % MAX_COMMANDS, W.REFUSED_BUSY)
 
+    def _save_seen(self) -> None:
+        if not self._replay_file:
+            return
+        try:
+            save_seen(self._replay_file, self._seen)
+        except ReplayFileError as err:  # the command is still carried out: refusing close_valve is no safer
+            self._error(str(err))
+            return
+        self._saved_ids = set(self._seen)
+
     def _refuse(self, id_, cmd, reason: str, code: str) -> None:
         with self._lock:
-            if len(self._refusals) == self._refusals.maxlen:
-                self._health["refusals_dropped"] += 1
-            self._refusals.append((id_, cmd, reason, code))
+            self._health["commands_refused"] += 1
+            first = self._refusals.setdefault(code, [id_, cmd, reason, 0])
+            first[3] += 1
+        if code in UNSIGNED_CODES:
+            second = int(self._now_s())
+            if second != self._unsigned_second:
+                self._unsigned_second, self._unsigned_replies = second, 0
+            self._unsigned_replies += 1
+            if self._unsigned_replies > UNSIGNED_REPLIES_PER_S:
+                with self._lock:
+                    self._health["replies_dropped"] += 1
+                return
         self._queue_reply(W.encode_reply(id_ if isinstance(id_, str) else None, False, reason))
 
     # one pass of publishing, between network reads
