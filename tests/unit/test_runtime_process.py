@@ -180,7 +180,7 @@ def test_power_cut_keeps_the_gas_off_and_the_record_continues(kitchen):
     bus.set_gas(1, 300)
     wait_until(lambda: unit.line("valve") == "0", 5, what="trip")
     bus.set_gas(1, 0)
-    wait_until(lambda: unit.request("status")[0]["status"]["detectors"]["d1"]["state"] == "normal", 10,
+    wait_until(lambda: unit.request("status")[0]["status"]["detectors"]["d1"]["state"] == "normal", 25,
                what="gas cleared")
     unit.press_reset()
     wait_until(lambda: unit.line("valve") == "1", 3, what="valve open again")
