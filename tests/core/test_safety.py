@@ -562,17 +562,22 @@ def test_an_unreadable_read_between_two_pressed_reads_is_not_a_press():
     assert len(k.events_of("reset")) == before and not k.valve_open
 
 
+def lose_every_other_poll(k, name, scans):
+    """A wire that loses half the replies: the detector's samples still come every 200 ms."""
+    for i in range(scans):
+        if i % 2:
+            k.silent.add(name)
+        else:
+            k.silent.discard(name)
+        k.scan()
+
+
 def test_half_the_polls_failing_is_a_degraded_link_that_drops_the_fault_relay_and_blocks_reset():
     """Every other poll lost: the samples still come every 200 ms, well inside the link budget, but a
     wire that loses half its replies is a fault to be repaired, not a detector to trust."""
     k = Kitchen()
     k.settle()
-    for i in range(16):
-        if i % 2:
-            k.silent.add("d1")
-        else:
-            k.silent.discard("d1")
-        k.scan()
+    lose_every_other_poll(k, "d1", 16)
     d1 = k.detectors["d1"]
     assert d1.state == D.NORMAL and d1.distrust() == D.LINK_DEGRADED and d1.blind
     assert not k.outputs["fault_relay"] and k.valve_open
@@ -593,12 +598,7 @@ def test_half_the_polls_failing_is_a_degraded_link_that_drops_the_fault_relay_an
 def test_a_degraded_link_closes_the_valve_after_the_fault_trip_delay():
     k = Kitchen()
     k.settle()
-    for i in range(16):
-        if i % 2:
-            k.silent.add("d1")
-        else:
-            k.silent.discard("d1")
-        k.scan()
+    lose_every_other_poll(k, "d1", 16)
     start = k.now_ms
     while k.valve_open:
         k.silent.symmetric_difference_update({"d1"})

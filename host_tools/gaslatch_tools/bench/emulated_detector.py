@@ -79,10 +79,7 @@ class DetectorFaults:
 
     @forced_status.setter
     def forced_status(self, status: str | None) -> None:
-        if status is not None and status not in self._statuses:
-            raise ValueError("%s cannot show status %r (it can show: %s)"
-                             % (self._profile_name, status, ", ".join(self._statuses)))
-        self._forced_status = status
+        self._forced_status = self._showable(status)
 
     @property
     def flapping_status(self) -> str | None:
@@ -91,11 +88,15 @@ class DetectorFaults:
 
     @flapping_status.setter
     def flapping_status(self, status: str | None) -> None:
+        self._flapping_status = self._showable(status)
+        self.flap_phase = False
+
+    def _showable(self, status: str | None) -> str | None:
+        """status, if the profile can show it (None: off); ValueError naming what it can show."""
         if status is not None and status not in self._statuses:
             raise ValueError("%s cannot show status %r (it can show: %s)"
                              % (self._profile_name, status, ", ".join(self._statuses)))
-        self._flapping_status = status
-        self.flap_phase = False
+        return status
 
     @property
     def modbus_exception(self) -> int | None:
