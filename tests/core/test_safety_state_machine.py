@@ -33,6 +33,9 @@ behaviour_step = st.tuples(
 )
 # Replies lost in a pattern (True = answered), for a reading that does not change: a loose wire.
 loss_pattern = st.lists(st.tuples(st.booleans(), st.integers(1, 40)), min_size=1, max_size=6)
+# A link that loses most replies: one answered poll in every `every` scans (0.2 s to 12 s apart), so the gaps
+# between good samples straddle the link budget (~5 s) and the 10 s comm-loss limit.
+sparse_pattern = st.integers(2, 120).map(lambda every: [(True, 1), (False, every - 1)])
 FAULT_BUDGET_MS = (C.DEFAULT_COMM_LOST_AFTER_S + C.DEFAULT_FAULT_TRIP_AFTER_S) * 1000
 INHIBIT_MAX_MIN = 10
 
@@ -85,16 +88,30 @@ class KitchenMachine(RuleBasedStateMachine):
         """Flapping statuses, jumping readings, alarms without readings, intermittent replies, warm-up."""
         self.scripts[name] = [(pct, status, answers) for pct, status, answers, scans in steps for _ in range(scans)]
 
-    @rule(name=st.sampled_from(NAMES), pct=st.sampled_from([0.0, 25.0, 40.0, 99.0]), pattern=loss_pattern)
+    @rule(name=st.sampled_from(NAMES), pct=st.sampled_from([0.0, 25.0, 40.0, 99.0]),
+          pattern=st.one_of(loss_pattern, sparse_pattern))
     def lossy_link(self, name, pct, pattern):
-        """A steady reading (a leak or clean air) behind a link that loses replies in any pattern."""
+        """A steady reading (a leak or clean air) behind a link that loses replies in any pattern, kept for
+        the whole alarm budget at least (a leak it hides must be confirmed or declared by then)."""
         self.scripts[name] = [(pct, C.STATUS_NORMAL, answers) for answers, scans in pattern for _ in range(scans)]
+        self.wait(C.ALARM_LATENCY_BUDGET_MS + PERIOD_MS)
 
     @rule(name=st.sampled_from(NAMES), status=st.sampled_from(ALARM_STATUSES + (C.STATUS_FAULT, C.STATUS_WARMUP)),
           every=st.integers(1, 6))
     def flap(self, name, status, every):
         """The independent bench's case: a status alternating with normal every few polls, little gas."""
         self.scripts[name] = [(2.0, status, True)] * every + [(2.0, C.STATUS_NORMAL, True)] * every
+
+    @rule()
+    def all_clear(self):
+        """Everything put right at once (clean air, every detector healthy and answering, interlocks clear, fan
+        proven), so that what follows meets a kitchen a reset could open: one misbehaving detector is enough."""
+        self.scripts.clear()
+        for name in NAMES:
+            self.k.gas[name] = 0.0
+            self.k.status[name] = C.STATUS_NORMAL
+            self.k.silent.discard(name)
+        self.k.inputs.update({"fire_input": False, "estop_input": False, "fan_proven": True})
 
     @rule(line=st.sampled_from(["fire_input", "estop_input", "fan_proven"]), level=st.booleans())
     def set_input(self, line, level):
@@ -104,6 +121,14 @@ class KitchenMachine(RuleBasedStateMachine):
     def press(self, line):
         self.k.inputs[line] = True
         self._scan()
+
+    @rule(gaps=st.lists(st.integers(1, 7), min_size=1, max_size=8))
+    def pump_reset(self, gaps):
+        """An operator pressing reset again and again, released for a few scans between presses."""
+        for gap in gaps:
+            self.press("reset_button")
+            for _ in range(gap):
+                self._scan()
 
     @rule(name=st.sampled_from(NAMES), minutes=st.integers(-1, 40))
     def inhibit(self, name, minutes):
