@@ -19,7 +19,8 @@ import tempfile
 import time
 
 from gaslatch.core import events as E
-from gaslatch.unit.event_store import SCHEMA_SQL, EventStore, event_id, retention_rank
+from gaslatch.core.uplink_wire import event_id
+from gaslatch.unit.event_store import SCHEMA_SQL, EventStore, retention_rank
 
 WALL_TS = "2026-11-24T21:50:41.123Z"
 PACED_PERIOD_MS = 20

@@ -6,7 +6,7 @@ import hmac
 import json
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gaslatch.core import events as E
@@ -48,6 +48,8 @@ def test_topics_name_every_kind_under_site_and_unit():
         "telemetry": "gaslatch/shanghai-xuhui/kitchen-7/telemetry",
         "status": "gaslatch/shanghai-xuhui/kitchen-7/status",
         "cmd": "gaslatch/shanghai-xuhui/kitchen-7/cmd",
+        "ack": "gaslatch/shanghai-xuhui/kitchen-7/ack",
+        "gone": "gaslatch/shanghai-xuhui/kitchen-7/gone",
         "cmd/reply": "gaslatch/shanghai-xuhui/kitchen-7/cmd/reply",
     }
 
@@ -437,3 +439,82 @@ def test_micropython_produces_the_same_event_reply_hmac_command_state_and_teleme
     assert out[-4] == "replayed: id already seen"
     assert out[-3:-1] == [W.encode_state(STATE).hex(), W.encode_telemetry(READINGS).hex()]
     assert ast.literal_eval(out[-1]) == [E.encode_str(t) for t in TEXTS]
+
+
+# ---- platform acknowledgements and gone ranges ----
+
+def test_an_event_id_names_its_store_and_only_an_id_of_that_form_does():
+    assert W.event_id("00ff", 12) == "00ff-000000000012"
+    assert W.store_key_of("00ff-000000000012", 12) == "00ff"
+    for id_, seq in [("00ff-000000000012", 13), ("x-000000000001", 1), ("-000000000001", 1), ("00ff-1", 1),
+                     ("00ff-000000000012", True), (None, 1), ("0" * 33 + "-000000000001", 1)]:
+        assert W.store_key_of(id_, seq) is None, (id_, seq)
+
+
+def test_an_ack_round_trips_and_is_retained_only_without_a_resend_range():
+    assert W.encode_ack("ab12", 5) == b'{"store":"ab12","through":5,"resend":null}'
+    assert W.parse_ack(W.encode_ack("ab12", 0)) == ("ab12", 0, None)
+    assert W.parse_ack(W.encode_ack("ab12", 5, (6, 9))) == ("ab12", 5, (6, 9))
+    for store, through, resend in [("", 1, None), ("xyz", 1, None), ("ab", -1, None), ("ab", 5, (5, 9)),
+                                   ("ab", 5, (8, 7)), ("ab", True, None)]:
+        with pytest.raises(ValueError):
+            W.encode_ack(store, through, resend)
+
+
+@pytest.mark.parametrize("payload", [
+    b"", b"null", b"[]", b'{"store":"ab","through":1}', b'{"store":"ab","through":1,"resend":null,"x":1}',
+    b'{"store":"ab","through":1.0,"resend":null}', b'{"store":"ab","through":true,"resend":null}',
+    b'{"store":"ab","through":9223372036854775808,"resend":null}', b'{"store":"a\\u0000","through":1,"resend":null}',
+    b'{"store":"ab","through":1,"resend":[1,2]}', b'{"store":"ab","through":1,"resend":[3]}',
+    b'{"store":"ab","through":1,"resend":[3,2]}', b'{"store":"ab","through":1,"resend":"3-4"}',
+    b'{"store":"\\ud800","through":1,"resend":null}', b"\xff\xfe", b"[" * 300, b'{"store":"ab"' + b" " * 300 + b"}",
+])
+def test_a_bad_ack_is_refused_with_a_reason(payload):
+    with pytest.raises(ValueError, match="^ack: "):
+        W.parse_ack(payload)
+
+
+@settings(max_examples=300)
+@given(st.one_of(st.binary(max_size=300), st.text(max_size=100).map(lambda t: t.encode("utf-8", "surrogatepass")),
+                 st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                              lambda inner: st.lists(inner, max_size=4)
+                              | st.dictionaries(st.sampled_from(["store", "through", "resend", "first", "last",
+                                                                 "reason", "x"]), inner, max_size=5),
+                              max_leaves=12).map(lambda v: json.dumps(v).encode())))
+def test_ack_and_gone_parsers_never_raise_anything_but_value_error(payload):
+    for parse in (W.parse_ack, W.parse_gone):
+        try:
+            parse(payload)
+        except ValueError:
+            pass
+
+
+def test_gone_round_trips_with_its_reason_made_safe():
+    payload = W.encode_gone("ab12", 3, 9, "retention deleted them\x00\ud800" + "x" * 500)
+    store, first, last, reason = W.parse_gone(payload)
+    assert (store, first, last) == ("ab12", 3, 9)
+    assert "\x00" not in reason and len(reason) <= W.MAX_GONE_REASON_CHARS
+    reason.encode("utf-8")
+    for bad in [b'{"store":"ab","first":0,"last":1,"reason":""}', b'{"store":"ab","first":5,"last":4,"reason":""}',
+                b'{"store":"ab","first":1,"last":1,"reason":1}', b'{"store":"ab","first":1,"last":1}']:
+        with pytest.raises(ValueError, match="^gone: "):
+            W.parse_gone(bad)
+
+
+def test_micropython_encodes_and_parses_acks_and_gone_ranges_the_same():
+    script = (
+        "from gaslatch.core import uplink_wire as W\n"
+        "print(W.encode_ack('ab12', 5).decode())\n"
+        "print(W.encode_ack('ab12', 5, (6, 9)).decode())\n"
+        "print(W.encode_gone('ab12', 3, 9, 'retention').decode())\n"
+        "print(repr(W.parse_ack(b'{\"store\":\"ab12\",\"through\":9223372036854775807,\"resend\":null}')))\n"
+        "print(W.store_key_of(W.event_id('00ff', 12), 12))\n"
+        "try:\n"
+        "    W.parse_ack(b'{\"store\":\"ab\",\"through\":1,\"resend\":[1,2]}')\n"
+        "except ValueError as err:\n"
+        "    print(err)\n"
+    )
+    out = run_micropython(script).splitlines()
+    assert out == [W.encode_ack("ab12", 5).decode(), W.encode_ack("ab12", 5, (6, 9)).decode(),
+                   W.encode_gone("ab12", 3, 9, "retention").decode(), repr(("ab12", W.MAX_SEQ, None)), "00ff",
+                   "ack: resend must be null or [first, last] with through < first <= last"]

@@ -35,7 +35,8 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 SCHEMA_DIR = DOCS / "schemas"
 # The schema file of every topic kind (W.TOPIC_KINDS).
 SCHEMA_FILES = {"event": "event.schema.json", "state": "state.schema.json", "telemetry": "telemetry.schema.json",
-                "status": "status.schema.json", "cmd": "cmd.schema.json", "cmd/reply": "cmd-reply.schema.json"}
+                "status": "status.schema.json", "cmd": "cmd.schema.json", "cmd/reply": "cmd-reply.schema.json",
+                "ack": "ack.schema.json", "gone": "gone.schema.json"}
 KEY = b"unit-1 test key, not a real secret"
 MALFORMED = b"not json"
 

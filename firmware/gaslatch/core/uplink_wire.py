@@ -18,7 +18,9 @@ import json
 from gaslatch.core import events as E
 
 TOPIC_ROOT = "gaslatch"
-TOPIC_KINDS = ("event", "state", "telemetry", "status", "cmd", "cmd/reply")
+TOPIC_KINDS = ("event", "state", "telemetry", "status", "cmd", "cmd/reply", "ack", "gone")
+# Who may write each kind (deploy/mosquitto/gaslatch.acl enforces it): the platform writes cmd and ack, the unit the rest.
+PLATFORM_KINDS = ("cmd", "ack")
 # MQTT 3.1.1 / 5.0 section 4.7: '+' and '#' are wildcards, '/' separates levels, NUL is forbidden.
 TOPIC_LEVEL_FORBIDDEN = ("+", "#", "/", "\x00")
 MAX_NAME_BYTES = 64  # site and unit names: short enough for a phone screen and a topic filter
@@ -30,6 +32,15 @@ STATE_FIELDS = ("latched", "trip_reason", "valve_fault", "outputs", "interlocks"
                 "schedule", "detectors", "clock_synced")
 # Telemetry payload fields in their fixed order (docs/schemas/telemetry.schema.json).
 TELEMETRY_FIELDS = ("ts", "t_ms", "clock_synced", "centi_pct_lel")
+
+# Platform-acknowledged delivery (docs/platform.md, "Delivery"): the platform's `ack` and the unit's `gone`.
+ACK_FIELDS = ("store", "through", "resend")  # fixed order
+GONE_FIELDS = ("store", "first", "last", "reason")  # fixed order
+MAX_STORE_KEY_CHARS = 32  # a unit's store key (16 hex digits today)
+ID_SEQ_DIGITS = 12  # an event id is "<store key>-<seq in 12 digits>"
+MAX_SEQ = 2 ** 63 - 1
+MAX_ACK_BYTES = 256
+MAX_GONE_REASON_CHARS = 200
 
 # Commands.
 CMD_CLOSE_VALVE = "close_valve"
@@ -129,6 +140,103 @@ def _check_name(field, name):
             raise TopicNameError(field, name, "it contains %s; use letters, digits, '-' or '_'" % json_string(ch))
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:
         raise TopicNameError(field, name, "it is longer than %d bytes" % MAX_NAME_BYTES)
+
+
+def event_id(store_key, seq):
+    """A unit-unique, stable event id: the store's random key and the zero-padded seq (sorts like seq)."""
+    return "%s-%012d" % (store_key, seq)
+
+
+def store_key_of(id_, seq):
+    """The store key in an event id made by event_id(key, seq); None when the id is not of that form.
+
+    The platform acknowledges per store: a unit whose store was replaced starts a new key at seq 1,
+    and an acknowledgement for the old store must never mark the new one's events delivered."""
+    if not isinstance(id_, str) or not _is_int(seq) or seq < 0:
+        return None
+    suffix = "-%012d" % seq
+    if not id_.endswith(suffix):
+        return None
+    key = id_[:-len(suffix)]
+    return key if _is_store_key(key) else None
+
+
+def _is_store_key(key):
+    if not isinstance(key, str) or not 0 < len(key) <= MAX_STORE_KEY_CHARS:
+        return False
+    for ch in key:
+        if ch not in "0123456789abcdefABCDEF":
+            return False
+    return True
+
+
+def _is_seq(value, low):
+    return _is_int(value) and low <= value <= MAX_SEQ
+
+
+def encode_ack(store, through, resend=None):
+    """The platform's `ack` payload (bytes): every event of store `store` up to seq `through` is durably stored
+    (or reported gone); resend (first, last) asks the unit to send that range again (a gap the platform saw).
+
+    Published retained without resend (a reconnecting unit learns its ack point at once), without retain with one."""
+    if not _is_store_key(store) or not _is_seq(through, 0):
+        raise ValueError("ack needs a store key and a seq >= 0, not %r, %r" % (store, through))
+    if resend is not None:
+        first, last = resend
+        if not (_is_seq(first, 1) and _is_seq(last, first) and first > through):
+            raise ValueError("resend must be (first, last) with through < first <= last, not %r" % (resend,))
+        resend = [first, last]
+    return _fixed_object(ACK_FIELDS, {"store": store, "through": through, "resend": resend})
+
+
+def parse_ack(payload):
+    """An `ack` payload -> (store, through, resend or None); ValueError with the reason for anything else."""
+    msg = _small_object(payload, MAX_ACK_BYTES, ACK_FIELDS, "ack")
+    store, through, resend = msg["store"], msg["through"], msg["resend"]
+    if not _is_store_key(store):
+        raise ValueError("ack: store must be 1 to %d hex digits" % MAX_STORE_KEY_CHARS)
+    if not _is_seq(through, 0):
+        raise ValueError("ack: through must be an integer from 0 to 2^63-1")
+    if resend is not None:
+        if (not isinstance(resend, list) or len(resend) != 2 or not _is_seq(resend[0], 1)
+                or not _is_seq(resend[1], resend[0]) or resend[0] <= through):
+            raise ValueError("ack: resend must be null or [first, last] with through < first <= last")
+        resend = (resend[0], resend[1])
+    return store, through, resend
+
+
+def encode_gone(store, first, last, reason):
+    """The unit's `gone` payload (bytes): seqs first..last of store `store` were asked for and no longer exist
+    (retention deleted them before the platform had them); the platform records the range as lost."""
+    if not _is_store_key(store) or not _is_seq(first, 1) or not _is_seq(last, first):
+        raise ValueError("gone needs a store key and 1 <= first <= last, not %r, %r, %r" % (store, first, last))
+    return _fixed_object(GONE_FIELDS, {"store": store, "first": first, "last": last,
+                                       "reason": E.safe_text(str(reason))[:MAX_GONE_REASON_CHARS]})
+
+
+def parse_gone(payload):
+    """A `gone` payload -> (store, first, last, reason); ValueError with the reason for anything else."""
+    msg = _small_object(payload, MAX_ACK_BYTES + 12 * MAX_GONE_REASON_CHARS, GONE_FIELDS, "gone")
+    store, first, last, reason = msg["store"], msg["first"], msg["last"], msg["reason"]
+    if not _is_store_key(store):
+        raise ValueError("gone: store must be 1 to %d hex digits" % MAX_STORE_KEY_CHARS)
+    if not (_is_seq(first, 1) and _is_seq(last, first)):
+        raise ValueError("gone: first and last must be integers with 1 <= first <= last <= 2^63-1")
+    if not isinstance(reason, str) or len(reason) > MAX_GONE_REASON_CHARS:
+        raise ValueError("gone: reason must be text of at most %d characters" % MAX_GONE_REASON_CHARS)
+    return store, first, last, E.safe_text(reason)
+
+
+def _small_object(payload, max_bytes, fields, what):
+    if not isinstance(payload, (bytes, bytearray)) or len(payload) > max_bytes:
+        raise ValueError("%s: not bytes or longer than %d bytes" % (what, max_bytes))
+    try:
+        msg = json.loads(bytes(payload).decode("utf-8"))
+    except Exception:  # ValueError, UnicodeError; RecursionError on CPython
+        raise ValueError("%s: not UTF-8 JSON" % what)
+    if not isinstance(msg, dict) or sorted(msg) != sorted(fields):
+        raise ValueError("%s: must be an object of exactly %s" % (what, ", ".join(fields)))
+    return msg
 
 
 def encode_event(row):

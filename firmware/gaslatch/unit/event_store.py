@@ -18,6 +18,7 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 
 from gaslatch.core import events as E
+from gaslatch.core.uplink_wire import event_id
 from gaslatch.unit.wall_clock import WallClock
 
 SCHEMA_VERSION = 1
@@ -93,11 +94,6 @@ class StoreError(Exception):
         self.path = path
         self.problem = problem
         self.hint = hint
-
-
-def event_id(store_key: str, seq: int) -> str:
-    """Unit-unique, stable id: the store's random key and the zero-padded seq (sorts like seq)."""
-    return "%s-%012d" % (store_key, seq)
 
 
 def retention_rank(severity: str, type_: str, delivered: bool) -> int:
