@@ -10,11 +10,9 @@ import datetime
 import json
 import re
 import signal
-import threading
 import time
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -26,10 +24,12 @@ from gaslatch.core import safety as S
 from gaslatch.core import schedule as SCH
 from gaslatch.core import uplink_wire as W
 from gaslatch.core.config_schema import NAME_PATTERN
+from gaslatch.unit import delivery as DL
 from gaslatch.unit import uplink as U
 from gaslatch_tools.pty_detectors import PtyDetectorBus
 from tests.unit.test_runtime_process import Unit
 from tests.unit.waiting import wait_until
+from tests.uplink.test_uplink_worker import Subscriber
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 SCHEMA_DIR = DOCS / "schemas"
@@ -94,8 +94,13 @@ def test_events_md_links_every_schema_file_and_only_those():
 def test_events_md_quotes_the_uplinks_own_limits():
     text = " ".join((DOCS / "events.md").read_text(encoding="utf-8").split())
 
-    assert "at most %d events unacknowledged" % U.MAX_INFLIGHT_EVENTS in text
-    assert "While more than %d events wait" % U.BACKLOG_LONG_SEQS in text
+    assert "at most %d events unacknowledged at a time by the broker" % DL.MAX_INFLIGHT_EVENTS in text
+    assert "While more than %d events wait" % DL.BACKLOG_LONG_SEQS in text
+    assert "at most %d events unanswered by the broker, and at most %s seqs sent beyond" % (
+        DL.MAX_INFLIGHT_EVENTS, "{:,}".format(DL.SEND_AHEAD_SEQS)) in text
+    assert "after %.0f s, then %.0f s" % (DL.ACK_STALL_S, 2 * DL.ACK_STALL_S) in text
+    assert "up to %.0f s while nothing answers" % DL.ACK_STALL_MAX_S in text
+    assert "up to %s per request" % "{:,}".format(DL.RESEND_MAX_ROWS) in text
     assert "more than %d s from the unit's clock" % W.COMMAND_WINDOW_S in text
 
 
@@ -226,36 +231,6 @@ def test_both_status_payloads_match_the_status_schema(payload):
 
 # ---- payloads from a real unit through a real broker ----
 
-class Capture:
-    """Every message under the unit's topics, as the platform receives it."""
-
-    def __init__(self, broker, prefix: str):
-        self.prefix = prefix
-        self.messages: list[tuple[str, bytes]] = []
-        self.lock = threading.Lock()
-        self.client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id="schema-capture")
-        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(prefix + "#", qos=1)
-        self.client.on_message = self._on_message
-        self.client.connect(broker.host, broker.port, keepalive=5)
-        self.client.loop_start()
-        wait_until(self.client.is_connected, 10, what="the capture client connected")
-
-    def _on_message(self, client, userdata, message):
-        with self.lock:
-            self.messages.append((message.topic[len(self.prefix):], bytes(message.payload)))
-
-    def on(self, kind: str) -> list[bytes]:
-        with self.lock:
-            return [payload for k, payload in self.messages if k == kind]
-
-    def send(self, payload: bytes) -> None:
-        self.client.publish(self.prefix + "cmd", payload, qos=1)
-
-    def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
-
-
 def tripped(state_payload: bytes) -> bool:
     state = json.loads(state_payload)
     return state["latched"] and state["detectors"]["d1"] == {"centi_pct_lel": 3000, "state": "high_alarm"}
@@ -271,7 +246,7 @@ def test_every_payload_a_running_unit_exchanges_with_a_real_broker_matches_its_s
                      "hmac_key_file": str(tmp_path / "uplink.key"), "keepalive_s": 5, "telemetry_s": 5}
     unit.config_path.write_text(json.dumps(doc))
     unit.set_input("reset_button", False)
-    capture = Capture(broker, "gaslatch/bench/unit-1/")
+    capture = Subscriber(broker, client_id="schema-capture", topics=W.topics("bench", "unit-1"))
     try:
         unit.start()
         unit.wait_detectors_normal()
@@ -292,9 +267,9 @@ def test_every_payload_a_running_unit_exchanges_with_a_real_broker_matches_its_s
         unit.stop(signal.SIGTERM)
         capture.close()
         bus.close()
-    with capture.lock:
-        messages = list(capture.messages)
-    assert {kind for kind, _ in messages} == set(W.TOPIC_KINDS)
+    messages = capture.kinds()
+    # gone needs events deleted by retention before the platform had them: tests/uplink/test_delivery.py
+    assert {kind for kind, _ in messages} == set(W.TOPIC_KINDS) - {"gone"}
     for kind, payload in messages:
         if payload != MALFORMED:  # the one payload the test made invalid on purpose (its reply must be valid)
             assert_valid(kind, payload)

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
-import ssl
-import threading
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from gaslatch_tools.pty_detectors import PtyDetectorBus
@@ -15,38 +12,10 @@ from tests.mqtt_broker import Broker, Pki
 from tests.unit.test_runtime_process import Unit
 from tests.unit.waiting import wait_until
 from tests.uplink.test_uplink_worker import (  # noqa: F401  (store, make_uplink: the same fixtures)
-    TOPICS, append, config, make_uplink, store)
+    Subscriber, append, config, make_uplink, store)
 
 USER = "unit1"
 PASSWORD = "correct horse battery staple"
-
-
-class TlsSubscriber:
-    """The platform stand-in over mutual TLS: collects every event of the unit."""
-
-    def __init__(self, broker: Broker, pki: Pki):
-        self.payloads: list[bytes] = []
-        self.lock = threading.Lock()
-        self.client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id="test-platform")
-        self.client.tls_set(ca_certs=pki.ca_file, certfile=pki.client_cert_file, keyfile=pki.client_key_file,
-                            cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
-        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(TOPICS["event"], qos=1)
-        self.client.on_message = self._on_message
-        self.client.connect(broker.host, broker.port, keepalive=5)
-        self.client.loop_start()
-        wait_until(self.client.is_connected, 10, what="the TLS test subscriber connected")
-
-    def _on_message(self, client, userdata, message):
-        with self.lock:
-            self.payloads.append(bytes(message.payload))
-
-    def seqs(self) -> list[int]:
-        with self.lock:
-            return [json.loads(p)["seq"] for p in self.payloads]
-
-    def close(self):
-        self.client.loop_stop()
-        self.client.disconnect()
 
 
 @pytest.fixture
@@ -81,7 +50,7 @@ def refused(up, store, seqs: list[int], *words: str) -> str:
 
 def test_events_are_delivered_over_mutual_tls_with_the_host_name_verified(tmp_path, tls_broker, pki, store,
                                                                         make_uplink):
-    platform = TlsSubscriber(tls_broker, pki)
+    platform = Subscriber(tls_broker, pki=pki)
     try:
         seqs = append(store, 20)
         up = make_uplink(config(tls_broker, tmp_path, host="localhost", **pki.client_settings()))
@@ -127,9 +96,13 @@ def test_the_right_password_is_accepted(tmp_path, password_broker, store, make_u
     password_file = tmp_path / "mqtt.password"
     password_file.write_text(PASSWORD + "\n")
     seqs = append(store, 5)
-    up = make_uplink(config(password_broker, tmp_path, username=USER, password_file=str(password_file)))
-    wait_until(lambda: not store.unacked(10), 20, what="events delivered (health: %r)" % (up.health(),))
-    assert up.health()["connected"] and up.health()["delivered_seq"] == seqs[-1]
+    platform = Subscriber(password_broker, username="platform", password="platform password")
+    try:
+        up = make_uplink(config(password_broker, tmp_path, username=USER, password_file=str(password_file)))
+        wait_until(lambda: not store.unacked(10), 20, what="events delivered and acknowledged by the platform")
+        assert up.health()["connected"] and up.health()["delivered_seq"] == seqs[-1]
+    finally:
+        platform.close()
 
 
 @pytest.mark.parametrize("password", ["wrong password", None])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import threading
 import time
 
@@ -24,13 +25,26 @@ TOPICS = W.topics(SITE, UNIT)
 
 
 class Subscriber:
-    """A platform stand-in: a paho client collecting every message on gaslatch/#."""
+    """A platform stand-in: a paho client collecting every message on gaslatch/#.
 
-    def __init__(self, broker):
+    With acking (the default) it plays the platform's part of delivery as the receiver does: after each
+    event it publishes, retained, the highest seq up to which it has every event of the unit's store."""
+
+    def __init__(self, broker, acking: bool = True, client_id: str = "test-platform", pki=None,
+                 username: str | None = None, password: str | None = None, topics: dict = TOPICS):
+        self.topics = topics
         self.messages: list[tuple[str, bytes, bool]] = []
         self.lock = threading.Lock()
+        self.acking = acking
+        self._seqs: dict[str, set] = {}  # store key -> seqs received
+        self._through: dict[str, int] = {}
         self.client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
-                                  client_id="test-platform", clean_session=False)
+                                  client_id=client_id, clean_session=False)
+        if pki is not None:
+            self.client.tls_set(ca_certs=pki.ca_file, certfile=pki.client_cert_file, keyfile=pki.client_key_file,
+                                cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        if username is not None:
+            self.client.username_pw_set(username, password)
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe("gaslatch/#", qos=1)
         self.client.reconnect_delay_set(0.1, 0.5)
@@ -41,16 +55,38 @@ class Subscriber:
     def _on_message(self, client, userdata, message):
         with self.lock:
             self.messages.append((message.topic, bytes(message.payload), bool(message.retain)))
+        if self.acking and message.topic == self.topics["event"]:
+            event = json.loads(message.payload)
+            self.ack(W.store_key_of(event["id"], event["seq"]), event["seq"])
+
+    def ack(self, key: str, seq: int) -> None:
+        with self.lock:
+            seqs = self._seqs.setdefault(key, set())
+            seqs.add(seq)
+            through = self._through.get(key, 0)
+            while through + 1 in seqs:
+                through += 1
+            self._through[key] = through
+        self.client.publish(self.topics["ack"], W.encode_ack(key, through), qos=1, retain=True)
 
     def on(self, kind: str) -> list[bytes]:
         with self.lock:
-            return [payload for topic, payload, _ in self.messages if topic == TOPICS[kind]]
+            return [payload for topic, payload, _ in self.messages if topic == self.topics[kind]]
+
+    def kinds(self) -> list[tuple[str, bytes]]:
+        """(kind, payload) of every message under the unit's topics, in arrival order."""
+        by_topic = {topic: kind for kind, topic in self.topics.items()}
+        with self.lock:
+            return [(by_topic[t], p) for t, p, _ in self.messages if t in by_topic]
 
     def events(self) -> list[dict]:
         return [json.loads(p) for p in self.on("event")]
 
+    def seqs(self) -> list[int]:
+        return [e["seq"] for e in self.events()]
+
     def send(self, payload: bytes) -> None:
-        self.client.publish(TOPICS["cmd"], payload, qos=1)
+        self.client.publish(self.topics["cmd"], payload, qos=1)
 
     def close(self):
         self.client.loop_stop()
@@ -223,19 +259,12 @@ def test_state_is_retained_and_telemetry_published(broker, tmp_path, store, plat
     up.publish_state(snapshot(latched=True, reading=2500))
     wait_until(lambda: len(platform.on("state")) >= 2, 10, what="the changed state")
     assert [json.loads(p)["latched"] for p in platform.on("state")] == [False, True]  # unchanged: not resent
-    late = Subscriber.__new__(Subscriber)
-    late.messages, late.lock = [], threading.Lock()
-    client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id="late")
-    client.on_message = late._on_message
-    client.on_connect = lambda c, u, f, rc, p: c.subscribe(TOPICS["state"], qos=1)
-    client.connect(broker.host, broker.port)
-    client.loop_start()
+    late = Subscriber(broker, acking=False, client_id="late")
     try:
         wait_until(lambda: late.on("state"), 10, what="the retained state for a late subscriber")
         assert json.loads(late.on("state")[0])["detectors"]["d1"] == {"centi_pct_lel": 2500, "state": "high_alarm"}
     finally:
-        client.loop_stop()
-        client.disconnect()
+        late.close()
 
 
 def test_telemetry_goes_out_every_period_and_only_with_fresh_readings(broker, tmp_path, store, platform,

@@ -3,21 +3,13 @@
 It runs in its own thread so a slow or absent network never reaches the scan loop: the scan hands
 over through lock-protected slots and bounded queues and never waits on the network or the disk.
 
-Delivery. Events are read from the event store in seq order and published with QoS 1 to `event`,
-at most MAX_INFLIGHT_EVENTS unacknowledged at a time (the worker keeps the window itself; paho's own
-limit is off: it rescans every message in flight on each PUBACK); an event counts as delivered only
-on its PUBACK, and the store is told `ack(seq)` for the highest seq below which every published event
-has been acknowledged, by a second small thread, the acker, so the worker never waits for an SD card's
-fsync: a crash loses at most the last ACK_EVERY_SEQS / ACK_EVERY_S of marks, and those events are sent
-again with the same id. The MQTT session is persistent (clean session false), so paho re-sends the
-in-flight messages after a reconnect; a restarted unit re-sends whatever the store has not marked,
-with the same `id` (the platform de-duplicates on it).
-
-Long backlog. While more than BACKLOG_LONG_SEQS events are undelivered, alarm and fault events among
-the newest PRIORITY_TAIL_ROWS recorded ones jump the queue (checked at most every PRIORITY_CHECK_S),
-so a live alarm is not held behind a day of backlog. The in-order pass then skips them once their
-PUBACK came (or waits for it); before that, they stay unmarked in the store, so a restart may send
-them twice, with the same id. Order is relaxed only then; the platform reports the seq gaps it sees.
+Delivery (delivery.py). Events are read from the event store in seq order and published with QoS 1 to
+`event`; an event counts as delivered only when the platform's `ack` covers it (the broker's PUBACK
+only paces the window). The unit keeps every event until then and sends again from the ack point
+after a reconnect, when the ack stalls, and for a range the platform asks for; events its store no
+longer holds are answered on `gone`. The acker, a second small thread, marks the acknowledged ones
+in the store (one SQLite commit per ACK_EVERY_SEQS / ACK_EVERY_S), so the worker never waits for an
+SD card's fsync. Re-sent events keep their `id`: the platform stores each once.
 
 State and telemetry. The scan hands over plain dicts (publish_state, publish_telemetry); the worker
 encodes them with uplink_wire.encode_state / encode_telemetry (docs/schemas/), publishes the state
@@ -53,17 +45,11 @@ from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 
-from gaslatch.core import events as E
 from gaslatch.core import uplink_wire as W
 from gaslatch.core.config_schema import UPLINK
+from gaslatch.unit.delivery import GONE_REASON, MAX_INFLIGHT_EVENTS, AckProblem, Delivery
 from gaslatch.unit.replay_ids import ReplayFileError, load_seen, save_seen
 
-MAX_INFLIGHT_EVENTS = 64  # QoS 1 events published and not yet PUBACKed (AWS IoT allows 100 per connection)
-FETCH_ROWS = 500  # events read from the store in one query
-BACKLOG_LONG_SEQS = 200  # beyond this many undelivered seqs, live alarms and faults go first
-PRIORITY_TAIL_ROWS = 200  # "live": among the newest this many recorded events
-PRIORITY_CHECK_S = 0.5
-PRIORITY_SEVERITIES = (E.SEVERITY_ALARM, E.SEVERITY_FAULT)
 ACK_EVERY_SEQS = 1000  # store.ack() (one SQLite commit) at most this many seqs apart...
 ACK_EVERY_S = 0.2  # ...or this long after the previous one
 ACK_RETRY_S = 1.0  # a failed store.ack() is tried again after this
@@ -200,10 +186,13 @@ class Uplink:
         self._commands: collections.deque = collections.deque()
         self._refusals: dict = {}  # code -> [id, cmd, reason of the first since the last take, count]
         self._replies: collections.deque = collections.deque(maxlen=MAX_REPLIES)
-        self._health = {"connected": False, "backlog": 0, "delivered_seq": 0, "last_publish_wall_s": None,
-                        "last_ack_wall_s": None, "errors": 0, "last_error": "", "connect_attempts": 0,
-                        "connects": 0, "in_flight": 0, "commands_refused": 0, "replies_dropped": 0,
-                        "command_key": "ok" if self._key is not None else self._key_problem}
+        self._delivery = Delivery(store)
+        self._health = {"connected": False, "backlog": 0, "delivered_seq": self._delivery.acked,
+                        "platform_ack_seq": self._delivery.acked, "last_platform_ack_wall_s": None,
+                        "last_publish_wall_s": None, "last_ack_wall_s": None, "errors": 0, "last_error": "",
+                        "connect_attempts": 0, "connects": 0, "in_flight": 0, "commands_refused": 0,
+                        "replies_dropped": 0, "acks_refused": 0, "resend_stalls": 0, "resend_requests": 0,
+                        "gone_reported": 0, "command_key": "ok" if self._key is not None else self._key_problem}
         # worker-thread state (only the worker thread touches these)
         self._replay_file = replay_file  # "": the ids of accepted commands are kept in memory only
         self._seen: dict = {}
@@ -220,17 +209,8 @@ class Uplink:
         self._connected = False
         self._refused_connack = False
         self._connack_seen = False
-        self._cursor = 0  # every undelivered event up to here has been fetched
-        self._buffer: collections.deque = collections.deque()  # fetched rows, in seq order, not yet sent
-        self._pending: collections.OrderedDict = collections.OrderedDict()  # seq -> PUBACKed, in seq order
-        self._mid_seq: dict = {}  # mid -> seq of events in flight
-        self._ahead_inflight: set = set()  # seqs sent ahead of order, not yet PUBACKed
-        self._ahead_acked: set = set()  # seqs sent ahead of order and PUBACKed
-        self._priority: collections.deque = collections.deque()
         self._events_sent = 0
-        self._priority_checked = 0.0
-        self._ack_requested = 0  # last seq handed to the acker
-        self._ack_due = 0  # highest seq that may be acked now
+        self._ack_requested = self._delivery.acked  # last seq handed to the acker
         self._last_ack_mono = 0.0
         # the acker thread marks acknowledged events in the store: the worker never waits on the disk
         self._ack_target = 0  # under _lock: the seq to mark up to
@@ -442,11 +422,7 @@ class Uplink:
         """The back-off pause; health's backlog keeps counting the events that pile up meanwhile."""
         deadline = time.monotonic() + delay_s
         while True:
-            try:
-                recorded = self.store.recorded_seq()
-            except Exception:  # an UnavailableStore or a closed one
-                recorded = self._ack_requested
-            self._note(backlog=max(0, recorded - self._ack_requested), in_flight=0)
+            self._note(backlog=self._delivery.backlog(), in_flight=0)
             remaining_s = deadline - time.monotonic()
             if remaining_s <= 0 or self._stop.wait(min(remaining_s, OFFLINE_HEALTH_S)):
                 return
@@ -489,9 +465,9 @@ class Uplink:
                         "and the client certificate)" % (self.cfg["host"], self.cfg["port"], reason_code))
             return
         self._connected = True
-        self._restart_delivery()
+        self._delivery.restart()
         client.publish(self.topics["status"], ONLINE, qos=1, retain=True)
-        client.subscribe(self.topics["cmd"], qos=1)
+        client.subscribe([(self.topics["cmd"], 1), (self.topics["ack"], 1)])
         self._state_published_version = -1  # republish the retained state on every connect
         self._state_due_mono = 0.0
         with self._lock:
@@ -499,50 +475,17 @@ class Uplink:
             self._health["connects"] += 1
             self._report("info", "connected to %s:%s" % (self.cfg["host"], self.cfg["port"]))
 
-    def _restart_delivery(self) -> None:
-        """After every (re)connect, send again everything not yet acknowledged, from the ack point.
-
-        Whatever was in flight when the connection dropped may or may not reach the broker (and paho may
-        re-send it too): the platform de-duplicates on id, so re-sending is always safe and nothing can
-        stall waiting for an acknowledgement that belonged to a lost connection.
-        """
-        self._cursor = max(self._ack_requested, self._ack_due)
-        self._buffer.clear()
-        self._pending.clear()
-        self._mid_seq.clear()
-        self._ahead_inflight.clear()
-        self._ahead_acked.clear()
-        self._priority.clear()
-
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._connected = False
         self._note(connected=False)
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
-        seq = self._mid_seq.pop(mid, None)
-        if seq is None:
-            return
-        ahead = seq in self._ahead_inflight
-        self._ahead_inflight.discard(seq)
-        if seq in self._pending:
-            self._pending[seq] = True
-        elif ahead:
-            self._ahead_acked.add(seq)
-        self._advance()
-
-    def _advance(self) -> None:
-        """Move the ack point over the acknowledged events at the front of the pending ones."""
-        top = None
-        while self._pending:
-            first = next(iter(self._pending))
-            if not self._pending[first]:
-                break
-            self._pending.popitem(last=False)
-            top = first
-        if top is not None:
-            self._ack_due = max(self._ack_due, top)
+        self._delivery.puback(mid)
 
     def _on_message(self, client, userdata, message) -> None:
+        if message.topic == self.topics["ack"]:
+            self._on_ack(bytes(message.payload))
+            return
         if message.topic != self.topics["cmd"]:
             return
         if self._key is None:
@@ -568,6 +511,24 @@ class Uplink:
                 self._commands.append({"id": check.id, "cmd": check.cmd, "args": check.args})
         if busy:
             self._refuse(check.id, check.cmd, "busy: %d commands are waiting" % MAX_COMMANDS, W.REFUSED_BUSY)
+
+    def _on_ack(self, payload: bytes) -> None:
+        """The platform's acknowledgement: what it stored moves the ack point; a resend range is queued."""
+        try:
+            store, through, resend = W.parse_ack(payload)
+            moved = self._delivery.on_ack(store, through, resend)
+        except (ValueError, AckProblem) as err:  # AckProblem is a ValueError; both are refused, never fatal
+            with self._lock:
+                self._health["acks_refused"] += 1
+            self._error("refused an acknowledgement from the platform: %s" % err)
+            return
+        except Exception as err:  # the store could not be read: the next ack will do
+            self._error("cannot check an acknowledgement against the store: %s" % err)
+            return
+        values = {"platform_ack_seq": self._delivery.acked, "resend_requests": self._delivery.counts["resend_requests"]}
+        if moved:
+            values["last_platform_ack_wall_s"] = self._now_s()
+        self._note(**values)
 
     def _save_seen(self) -> None:
         if not self._replay_file:
@@ -605,12 +566,7 @@ class Uplink:
         self._publish_telemetry(mono)
         self._publish_events(mono)
         self._maybe_ack()
-        delivered = self._delivered_through()
-        try:
-            recorded = self.store.recorded_seq()
-        except Exception:  # an UnavailableStore or a closed one: nothing to deliver
-            recorded = delivered
-        values = {"backlog": max(0, recorded - delivered), "in_flight": len(self._mid_seq)}
+        values = {"backlog": self._delivery.backlog(), "in_flight": self._delivery.in_flight}
         if self._events_sent != sent_before:
             values["last_publish_wall_s"] = self._now_s()
         self._note(**values)
@@ -662,78 +618,33 @@ class Uplink:
         self._published()
 
     def _publish_events(self, mono: float) -> None:
-        if len(self._mid_seq) >= MAX_INFLIGHT_EVENTS:
+        delivery = self._delivery
+        waited_s = delivery.stall_s
+        if delivery.stalled():
+            with self._lock:
+                self._health["resend_stalls"] = delivery.counts["stalls"]
+                self._report("info", "no acknowledgement from the platform for %.0f s: sending again from seq %d "
+                                     "(next wait %.0f s)" % (waited_s, delivery.acked + 1, delivery.stall_s))
+        if delivery.in_flight >= MAX_INFLIGHT_EVENTS:
             return
+        gone: list = []
         try:
-            self._check_priority(mono)
-            while self._priority and len(self._mid_seq) < MAX_INFLIGHT_EVENTS:
-                row = self._priority.popleft()
-                if row["seq"] > self._cursor_sent() and row["seq"] not in self._ahead_acked:
-                    self._send(row, ahead=True)
-            while len(self._mid_seq) < MAX_INFLIGHT_EVENTS:
-                if not self._buffer and not self._fetch():
-                    return
-                row = self._buffer.popleft()
-                seq = row["seq"]
-                if seq in self._ahead_acked:  # delivered out of order already
-                    self._ahead_acked.discard(seq)
-                    self._pending[seq] = True
-                    self._advance()
-                elif seq in self._ahead_inflight:  # its PUBACK will mark it
-                    self._pending[seq] = False
-                else:
-                    self._pending[seq] = False
-                    self._send(row, ahead=False)
+            rows, gone = delivery.next_rows()
+            for first, last in gone:
+                self._client.publish(self.topics["gone"], W.encode_gone(delivery.store_key, first, last,
+                                                                         GONE_REASON), qos=1)
+            for row in rows:
+                info = self._client.publish(self.topics["event"], W.encode_event(row), qos=1)
+                delivery.sent(info.mid, row["seq"])
+                self._events_sent += 1
         except Exception as err:  # StoreError, or a row the wire format rejects: reported, retried later
             self._error("cannot read or encode events: %s" % err)
-
-    def _send(self, row: dict, ahead: bool) -> None:
-        info = self._client.publish(self.topics["event"], W.encode_event(row), qos=1)
-        self._mid_seq[info.mid] = row["seq"]
-        if ahead:
-            self._ahead_inflight.add(row["seq"])
-        self._events_sent += 1
-
-    def _cursor_sent(self) -> int:
-        """Highest seq taken out of the in-order buffer (rows up to it are pending or acked)."""
-        return self._buffer[0]["seq"] - 1 if self._buffer else self._cursor
-
-    def _fetch(self) -> bool:
-        """Refill the in-order buffer from the store; False when there is nothing new."""
-        recorded = self.store.recorded_seq()
-        if recorded <= self._cursor:
-            return False
-        rows = self.store.unacked(FETCH_ROWS, self._cursor)
-        if len(rows) < FETCH_ROWS:
-            self._cursor = max([recorded] + [r["seq"] for r in rows])
-        else:
-            self._cursor = rows[-1]["seq"]
-        self._buffer.extend(rows)
-        return bool(rows)
-
-    def _check_priority(self, mono: float) -> None:
-        if mono < self._priority_checked + PRIORITY_CHECK_S:
-            return
-        self._priority_checked = mono
-        recorded = self.store.recorded_seq()
-        if recorded - self._delivered_through() <= BACKLOG_LONG_SEQS:
-            return
-        after = max(self._cursor_sent(), recorded - PRIORITY_TAIL_ROWS)
-        queued = {r["seq"] for r in self._priority}
-        for row in self.store.unacked(PRIORITY_TAIL_ROWS, after):
-            seq = row["seq"]
-            if (row["severity"] in PRIORITY_SEVERITIES and seq not in queued and seq not in self._ahead_inflight
-                    and seq not in self._ahead_acked):
-                self._priority.append(row)
-
-    def _delivered_through(self) -> int:
-        if self._pending:
-            return next(iter(self._pending)) - 1
-        return self._cursor_sent()
+        if gone:
+            self._note(gone_reported=delivery.counts["gone"])
 
     def _maybe_ack(self, force: bool = False) -> None:
-        """Hand the acker the new ack point, every ACK_EVERY_SEQS seqs or ACK_EVERY_S (at once if force)."""
-        due = self._ack_due
+        """Hand the acker the platform's new ack point, every ACK_EVERY_SEQS seqs or ACK_EVERY_S (at once if force)."""
+        due = self._delivery.acked
         if due <= self._ack_requested:
             return
         mono = time.monotonic()
