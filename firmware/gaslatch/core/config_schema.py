@@ -647,7 +647,7 @@ UPLINK = _section(
                          "the system's CAs.", ""),
         "cert_file": _text(0, PATH_MAX_LENGTH, "Client certificate for mutual TLS; empty for none.", ""),
         "key_file": _text(0, PATH_MAX_LENGTH, "Client private key for mutual TLS (file mode 0600).", ""),
-        "username": _text(0, TEXT_MAX_LENGTH, "MQTT user name; empty for none.", ""),
+        "username": _text(0, TEXT_MAX_LENGTH, "MQTT user name; empty for none. With the shipped broker configuration (docs/broker.md) it is `<site>/<unit>`: the broker lets that user publish only to this unit's topics.", ""),
         "password_file": _text(0, PATH_MAX_LENGTH, "File holding the MQTT password (mode 0600): secrets never go "
                                "in this configuration.", ""),
         "hmac_key_file": _text(0, PATH_MAX_LENGTH, "File holding this unit's command key (mode 0600): commands "

@@ -623,8 +623,11 @@ class Uplink:
         if delivery.stalled():
             with self._lock:
                 self._health["resend_stalls"] = delivery.counts["stalls"]
-                self._report("info", "no acknowledgement from the platform for %.0f s: sending again from seq %d "
-                                     "(next wait %.0f s)" % (waited_s, delivery.acked + 1, delivery.stall_s))
+                self._report("error", "no acknowledgement from the platform for %.0f s: sending again from seq %d "
+                                      "(next wait %.0f s); are the platform's receivers running, and may this unit "
+                                      "publish to %s (uplink.username %s/%s with the shipped broker ACL, "
+                                      "docs/broker.md)?" % (waited_s, delivery.acked + 1, delivery.stall_s,
+                                                            self.topics["event"], self.site, self.unit))
         if delivery.in_flight >= MAX_INFLIGHT_EVENTS:
             return
         gone: list = []
