@@ -13,6 +13,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from gaslatch.core import uplink_wire as W
+from gaslatch.unit import delivery as DL
 from gaslatch.unit.event_store import EventStore, StoreError
 from gaslatch.unit.replay_ids import load_seen
 from gaslatch.unit.uplink import UNSIGNED_REPLIES_PER_S, Uplink, backoff_delay_s, connect_problem
@@ -498,3 +499,40 @@ def test_the_connection_sends_without_nagle_delay(broker, tmp_path, store, platf
     up = make_uplink(config(broker, tmp_path))
     wait_until(lambda: up.health()["connected"], 10, what="connected")
     assert up._client.socket().getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
+def test_without_the_platforms_ack_events_are_sent_again_and_the_journal_says_what_to_check(
+        broker, tmp_path, store, make_uplink, monkeypatch):
+    monkeypatch.setattr(DL, "ACK_STALL_S", 0.5)  # the production pause is 10 s: same path, shorter wait
+    platform = Subscriber(broker, acking=False)
+    try:
+        seqs = append(store, 5)
+        up = make_uplink(config(broker, tmp_path))
+        wait_until(lambda: platform.seqs().count(seqs[0]) >= 2, 20, what="the events sent again without an ack")
+        assert [r["seq"] for r in store.unacked(100)] == seqs  # the broker has them: not delivered
+        reports = [text for _, text in up.take_reports()]
+        assert any("no acknowledgement from the platform" in t and "uplink.username site1/unit1" in t
+                   for t in reports), reports
+        assert up.health()["resend_stalls"] >= 1 and up.health()["backlog"] == 5
+        platform.acking = True  # the platform comes back: the next re-send is acknowledged
+        wait_until(lambda: not store.unacked(100), 20, what="delivered once the platform acknowledges")
+        assert up.health()["delivered_seq"] == up.health()["platform_ack_seq"] == seqs[-1]
+    finally:
+        platform.close()
+
+
+def test_an_ack_the_store_cannot_have_earned_is_refused_and_a_malformed_one_changes_nothing(
+        broker, tmp_path, store, platform, make_uplink):
+    seqs = append(store, 3)
+    platform.acking = False
+    up = make_uplink(config(broker, tmp_path))
+    wait_until(lambda: set(seqs) <= set(platform.seqs()), 10, what="the events published")
+    for payload in (W.encode_ack(store.store_key, 99), b"\xff\x00junk", b'{"store":"ab","through":1}'):
+        platform.client.publish(TOPICS["ack"], payload, qos=1)
+    wait_until(lambda: up.health()["acks_refused"] == 3, 10, what="three acknowledgements refused")
+    assert "has recorded only up to 3" in up.health()["last_error"] or "ack:" in up.health()["last_error"]
+    assert [r["seq"] for r in store.unacked(100)] == seqs and up.health()["platform_ack_seq"] == 0
+    platform.client.publish(TOPICS["ack"], W.encode_ack("0" * 16, 3), qos=1)  # another store's: ignored
+    platform.ack(store.store_key, 1)
+    wait_until(lambda: up.health()["delivered_seq"] == 1, 10, what="the genuine ack taken")
+    assert [r["seq"] for r in store.unacked(100)] == seqs[1:]
