@@ -87,13 +87,13 @@ def group(broker, platform_db):
 
 
 def handled(r, *outcomes):
-    with r._lock:
-        return sum(r.counts.get(o, 0) for o in outcomes)
+    return sum(r.counts.get(o, 0) for o in outcomes)
 
 
 def test_events_are_shared_by_the_group_and_shared_events_use_mqtt5_share_filters():
     assert subscriptions(None) == SUBSCRIPTIONS
-    assert subscriptions("g1") == ("$share/g1/gaslatch/+/+/event", "gaslatch/+/+/state", "gaslatch/+/+/status")
+    assert subscriptions("g1") == ("$share/g1/gaslatch/+/+/event", "gaslatch/+/+/state", "gaslatch/+/+/status",
+                                   "$share/g1/gaslatch/+/+/gone")
     with pytest.raises(ValueError):
         PlatformReceiver(None, shared_group="a/b")
 
