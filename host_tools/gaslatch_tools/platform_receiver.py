@@ -459,9 +459,9 @@ class PlatformReceiver:
             for m in messages:
                 if m.mid is not None:
                     self._client.ack(m.mid, m.qos)
-            self._tally(messages, outcomes, committed)
             duplicates = {store_key(messages[i].value) for i in events_at if outcomes[i] == "duplicate"}
             self._publish_acks(committed.deliveries, duplicates)
+            self._tally(messages, outcomes, committed)  # last: a count seen means the acks are out
         return outcomes
 
     def _tally(self, messages: list[Message], outcomes: list[str], committed: Committed) -> None:
