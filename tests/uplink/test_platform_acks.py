@@ -186,3 +186,77 @@ def test_events_whose_ids_carry_no_store_key_are_stored_and_never_acknowledged(r
     unit.wait_ack(STORE, 1)
     assert receiver.counts["stored"] == 3
     assert {store for store, _, _, _ in unit.acks} == {STORE}
+
+
+# --- hostile messages on the event and gone topics: never a crash, never an ack beyond what is stored or lost ---
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from gaslatch_tools.platform_receiver import MAX_PAYLOAD_BYTES  # noqa: E402
+from gaslatch_tools.platform_storage import merged  # noqa: E402
+from tests.mqtt_broker import Broker  # noqa: E402
+from tests.uplink.test_platform_receiver import hostile_events  # noqa: E402
+
+STORES = (STORE, "ffff0001")
+seqs = st.integers(1, 12) | st.just(W.MAX_SEQ)
+texts = st.text(st.characters(exclude_categories=()), max_size=30)
+valid_events = st.builds(lambda store, seq: W.encode_event(row(seq, store)), st.sampled_from(STORES), seqs)
+gone_payloads = st.builds(lambda store, first, length, reason: json.dumps(
+    {"store": store, "first": first, "last": min(first + length, W.MAX_SEQ), "reason": reason}).encode(),
+    st.sampled_from(STORES + ("not-hex", "")), seqs, st.integers(0, 3) | st.just(W.MAX_SEQ), texts)
+nested = st.integers(500, 20000).map(lambda depth: b"[" * depth + b"]" * depth)
+surrogate_nul = b'{"store":"ab","first":1,"last":2,"reason":"\\ud800\\u0000"}'
+payloads = st.one_of(st.binary(max_size=300), valid_events, gone_payloads, hostile_events(), nested,
+                     st.just(b"x" * (MAX_PAYLOAD_BYTES + 1)), st.just(surrogate_nul))
+messages = st.lists(st.tuples(st.sampled_from((TOPICS["event"], TOPICS["gone"])), payloads), min_size=1, max_size=6)
+
+
+@pytest.fixture(scope="module", params=("sqlite", "postgres"))
+def hostile(request, tmp_path_factory):
+    """A receiver connected to a broker (for its acks) and the unit's ack listener, for a whole hypothesis run."""
+    directory = tmp_path_factory.mktemp("hostile")
+    broker = Broker(str(directory)).start()
+    if request.param == "sqlite":
+        storage = open_storage(str(directory / "platform.sqlite"))
+    else:
+        storage = open_storage(request.getfixturevalue("postgres").create_database("hostile_acks"))
+    r = PlatformReceiver(storage, broker.host, broker.port, client_id="hostile-platform", monotonic=Clock())
+    r.start()
+    unit = FakeUnit(broker)
+    yield r, unit
+    unit.close()
+    r.stop()
+    storage.close()
+    broker.stop()
+
+
+def covered(storage, store):
+    """The seqs from 1 that the store's events and lost ranges cover without a hole: the most an ack may say."""
+    seq_at, id_at = 3, 2
+    stored = [(row[seq_at], row[seq_at]) for row in storage.iter_events()
+              if row[1] == UNIT and W.store_key_of(row[id_at], row[seq_at]) == store]
+    runs = merged(stored)
+    highest = runs[-1][1] if runs else 0
+    lost = [(r.first_seq, min(r.last_seq, highest)) for r in storage.lost() if r.store == store]
+    spans = merged(runs + [span for span in lost if span[0] <= span[1]])
+    return spans[0][1] if spans and spans[0][0] == 1 else 0
+
+
+@given(messages)
+def test_hostile_messages_never_stop_the_receiver_nor_ack_what_is_not_stored(hostile, batch):
+    r, unit = hostile
+    for topic, payload in batch:
+        assert r.handle(topic, payload) in ("stored", "duplicate", "gone", "refused")
+    for store in STORES:
+        through = r.storage.through(StoreKey(SITE, UNIT, store)) or 0
+        assert through <= covered(r.storage, store)
+    for store, through, resend, _ in list(unit.acks):
+        assert through <= (r.storage.through(StoreKey(SITE, UNIT, store)) or 0)
+        assert resend is None or resend[0] == through + 1
+
+
+def test_after_hostile_messages_the_receiver_still_stores_and_acks(hostile):
+    r, unit = hostile
+    unit.events(1, 2, store="ffff0002")
+    unit.wait_ack("ffff0002", 2)

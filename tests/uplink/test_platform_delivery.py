@@ -95,6 +95,7 @@ def test_gaps_leave_out_exactly_the_lost_seqs(lost, first, length):
                                                              if s not in lost_seqs]
 
 
-@given(st.text(st.characters(exclude_categories=()), max_size=1100) | st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7e), min_size=995, max_size=1005))
+@given(st.text(st.characters(exclude_categories=()), max_size=1100)
+       | st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7e), min_size=995, max_size=1005))
 def test_the_receivers_safe_text_is_the_units(text):
     assert safe_text(text) == E.safe_text(text)
