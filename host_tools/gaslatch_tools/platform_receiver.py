@@ -163,24 +163,26 @@ def safe_text(text: str) -> str:
     return E.safe_text(text)
 
 
+# Each event field: whether a value is right, and what it must be (said only when it is not).
+FIELD_CHECKS = (
+    ("id", lambda v: _is_text(v, MAX_ID_CHARS, empty_ok=False), "%s of 1 to %d characters" % (TEXT, MAX_ID_CHARS)),
+    ("seq", lambda v: _is_int(v) and 1 <= v <= MAX_INT64, "an integer from 1 to 2^63-1"),
+    ("ts", _is_iso_utc_ms, "UTC ISO 8601 with milliseconds (2026-11-24T21:50:41.123Z)"),
+    ("t_ms", lambda v: _is_int(v) and 0 <= v <= MAX_INT64, "an integer from 0 to 2^63-1"),
+    ("clock_synced", lambda v: isinstance(v, bool), "true or false"),
+    ("type", lambda v: _is_text(v, W.MAX_CMD_CHARS, empty_ok=False), "non-empty " + TEXT),
+    ("severity", lambda v: v in SEVERITIES, "one of %s" % ", ".join(SEVERITIES)),
+    ("source", lambda v: isinstance(v, str), "text"),
+    ("state", lambda v: isinstance(v, str), "text"),
+    ("value", lambda v: v is None or _is_int(v) or isinstance(v, str), "an integer, text or null"),
+    ("reason", lambda v: isinstance(v, str), "text"),
+)
+
+
 def _type_problem(msg: dict) -> str | None:
     """Why an event's fields have the wrong types or values (None when they are right)."""
-    checks = (
-        ("id", _is_text(msg["id"], MAX_ID_CHARS, empty_ok=False), "%s of 1 to %d characters" % (TEXT, MAX_ID_CHARS)),
-        ("seq", _is_int(msg["seq"]) and 1 <= msg["seq"] <= MAX_INT64, "an integer from 1 to 2^63-1"),
-        ("ts", _is_iso_utc_ms(msg["ts"]), "UTC ISO 8601 with milliseconds (2026-11-24T21:50:41.123Z)"),
-        ("t_ms", _is_int(msg["t_ms"]) and 0 <= msg["t_ms"] <= MAX_INT64, "an integer from 0 to 2^63-1"),
-        ("clock_synced", isinstance(msg["clock_synced"], bool), "true or false"),
-        ("type", _is_text(msg["type"], W.MAX_CMD_CHARS, empty_ok=False), "non-empty " + TEXT),
-        ("severity", msg["severity"] in SEVERITIES, "one of %s" % ", ".join(SEVERITIES)),
-        ("source", isinstance(msg["source"], str), "text"),
-        ("state", isinstance(msg["state"], str), "text"),
-        ("value", msg["value"] is None or _is_int(msg["value"]) or isinstance(msg["value"], str),
-         "an integer, text or null"),
-        ("reason", isinstance(msg["reason"], str), "text"),
-    )
-    for field, ok, wanted in checks:
-        if not ok:
+    for field, ok, wanted in FIELD_CHECKS:
+        if not ok(msg[field]):
             return "%s must be %s, not %r" % (field, wanted, msg[field])
     if "detector" in msg and msg["detector"] != msg["source"]:
         return "detector must equal source"
@@ -238,10 +240,17 @@ def parse_status(topic: str, payload: bytes) -> str:
     return text
 
 
+_second = (0, "")  # (a UTC second, that second as ISO 8601 text): formatted once a second, not per message
+
+
 def iso_utc_now() -> str:
     """The receiver's clock as UTC ISO 8601 with ms (received_at)."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    return now.strftime("%Y-%m-%dT%H:%M:%S") + ".%03dZ" % (now.microsecond // 1000)
+    global _second
+    now = time.time()
+    second = int(now)
+    if second != _second[0]:
+        _second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return "%s.%03dZ" % (_second[1], int((now - second) * 1000))
 
 
 def default_client_id() -> str:
