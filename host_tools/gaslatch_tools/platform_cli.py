@@ -1,6 +1,7 @@
 """`gaslatch platform`: run the reference receiver against a broker and watch the fleet live.
 
-For a test bench, a pilot site or a city operator: one table of every unit's status, alarms, trips and gaps.
+For a test bench, a pilot site or a city operator: one table of every unit's status, alarms, trips, gaps and
+lost events, and a list of what is missing: still asked for, or reported lost by the unit.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from gaslatch_tools.platform_receiver import (FleetRow, PlatformReceiver, StorageError, export_csv, open_storage,
-                                              share_name_problem, wait_quiet)
+from gaslatch_tools.platform_receiver import PlatformReceiver, share_name_problem, wait_quiet
+from gaslatch_tools.platform_storage import (FleetRow, Gap, LostRange, SqlStorage, StorageError, export_csv,
+                                             open_storage)
 
 DEFAULT_DB_PATH = "gaslatch-platform.sqlite"
 REFRESH_S = 1.0
@@ -38,16 +40,42 @@ def _check_group(ctx, param, value: str | None) -> str | None:
 def fleet_table(rows: list[FleetRow], title: str = "gaslatch fleet") -> Table:
     """The fleet as a rich table: offline units and open alarms stand out."""
     table = Table(title=title)
-    for column in ("site", "unit", "status", "last event", "open alarms", "trips", "gaps", "events"):
-        numeric = column in ("open alarms", "trips", "gaps", "events")
+    for column in ("site", "unit", "status", "last event", "open alarms", "trips", "gaps", "lost", "events"):
+        numeric = column in ("open alarms", "trips", "gaps", "lost", "events")
         table.add_column(column, justify="right" if numeric else "left", overflow="fold")
     for row in rows:
         style = "bold red" if row.open_alarms else ("yellow" if row.status != "online" or row.gaps else "")
         table.add_row(row.site, row.unit, row.status, row.last_event, str(row.open_alarms), str(row.trips),
-                      str(row.gaps), str(row.events), style=style)
+                      str(row.gaps), str(row.lost), str(row.events), style=style)
     if not rows:
         table.caption = "no unit heard from yet"
     return table
+
+
+def gap_lines(gaps: list[Gap], lost: list[LostRange]) -> list[str]:
+    """What is missing, one line each: seqs still asked for, apart from those the unit reported lost."""
+    lines = []
+    for gap in gaps:
+        lines.append("%s/%s%s: missing, asked for: seq %s" % (gap.site, gap.unit, _store(gap.store),
+                                                            _seqs(gap.first_seq, gap.last_seq)))
+    for r in lost:
+        lines.append("%s/%s%s: lost at the unit (%s): seq %s" % (r.site, r.unit, _store(r.store), r.reason,
+                                                               _seqs(r.first_seq, r.last_seq)))
+    return lines
+
+
+def _store(key: str) -> str:
+    return " store %s" % key if key else ""
+
+
+def _seqs(first: int, last: int) -> str:
+    return str(first) if first == last else "%d..%d" % (first, last)
+
+
+def _print_gaps(storage: SqlStorage) -> None:
+    lines = gap_lines(storage.gaps(), storage.lost())
+    for line in lines or ["no gaps: every event is stored or reported lost"]:
+        click.echo(line)
 
 
 @click.command()
@@ -65,16 +93,18 @@ def fleet_table(rows: list[FleetRow], title: str = "gaslatch fleet") -> Table:
 @click.option("--shared", "shared_group", metavar="GROUP", callback=_check_group,
               help="Share the fleet's events with the other receivers of GROUP (MQTT 5 shared subscription "
                    "$share/GROUP/gaslatch/+/+/event) on the same --db; each event is stored once.")
+@click.option("--gaps", "show_gaps", is_flag=True,
+              help="List the missing events in --db (still asked for, or reported lost by the unit) and exit.")
 @click.option("--once", is_flag=True, help="Receive until the queue is quiet, print the table once and exit.")
 @click.option("--seconds", type=click.FloatRange(min=0), metavar="N",
               help="Run the live table for N seconds, then exit.")
 def platform(broker: tuple[str, int], db: str, csv_path: str | None, client_id: str | None,
-             shared_group: str | None, once: bool, seconds: float | None) -> None:
+             shared_group: str | None, show_gaps: bool, once: bool, seconds: float | None) -> None:
     """Receive the fleet's events over MQTT, store them (de-duplicated by id) and show a live fleet table.
 
-    Subscribes with QoS 1 to gaslatch/+/+/event, state and status in a persistent session, so events
-    published while the receiver was away arrive when it returns. Sequence gaps are reported, never
-    requested from the unit.
+    Subscribes with QoS 1 to gaslatch/+/+/event, gone, state and status in a persistent session, so events
+    published while the receiver was away arrive when it returns. Tells each unit on its ack topic how far
+    its events are stored, asks it again for missing ones, and records those it reports gone as lost.
     """
     try:
         storage = open_storage(db)
@@ -88,6 +118,9 @@ def platform(broker: tuple[str, int], db: str, csv_path: str | None, client_id: 
             else:
                 count = export_csv(storage, csv_path)
             click.echo("%d events written to %s" % (count, "stdout" if csv_path == "-" else csv_path), err=True)
+            return
+        if show_gaps:
+            _print_gaps(storage)
             return
         logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
         _run(PlatformReceiver(storage, broker[0], broker[1], client_id=client_id, shared_group=shared_group), once,
@@ -109,6 +142,8 @@ def _run(receiver: PlatformReceiver, once: bool, seconds: float | None) -> None:
         if once:
             wait_quiet(receiver, ONCE_QUIET_S, seconds if seconds is not None else ONCE_LIMIT_S)
             console.print(fleet_table(receiver.fleet(), title))
+            for line in gap_lines(receiver.gaps(), receiver.lost()):
+                console.print(line, markup=False, highlight=False)
             return
         deadline = None if seconds is None else time.monotonic() + seconds
         with Live(fleet_table(receiver.fleet(), title), console=console, refresh_per_second=4) as live:
@@ -125,6 +160,7 @@ def _run(receiver: PlatformReceiver, once: bool, seconds: float | None) -> None:
 def _summary(console: Console, receiver: PlatformReceiver) -> None:
     counts = receiver.counts
     refused = ", ".join("%s %d" % (code, n) for code, n in sorted(receiver.refused.items())) or "none"
-    console.print("stored %d, duplicates %d, refused %d (%s), gaps %d" % (
+    fleet = receiver.fleet()
+    console.print("stored %d, duplicates %d, refused %d (%s), gaps %d, lost %d" % (
         counts.get("stored", 0), counts.get("duplicate", 0), counts.get("refused", 0), refused,
-        sum(g.last_seq - g.first_seq + 1 for g in receiver.gaps())))
+        sum(row.gaps for row in fleet), sum(row.lost for row in fleet)), markup=False, highlight=False)

@@ -1,23 +1,25 @@
 """The reference platform receiver: the ground truth of what the fleet delivered over MQTT.
 
-Subscribes to every unit's event, state and status topics, validates each payload at the edge,
-stores events de-duplicated by id, keeps last state and online status, and reports sequence gaps.
-Several receivers can share a fleet's events (MQTT 5 shared subscription) on one database.
+Subscribes to every unit's event, gone, state and status topics, validates each payload at the edge, stores
+them in batches (one transaction each) and only then acknowledges them to the broker; tells each unit how far
+its events are stored (its `ack` topic) and asks it again for what is missing. Several receivers can share a
+fleet's events (MQTT 5 shared subscription) on one database.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime
+import functools
 import io
 import json
 import logging
 import os
+import queue
+import re
 import socket
-import sqlite3
 import threading
 import time
-from typing import Callable, Iterable, Iterator, NamedTuple, Protocol
+from typing import Callable, NamedTuple
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -25,16 +27,35 @@ from paho.mqtt.properties import Properties
 
 from gaslatch.core import events as E
 from gaslatch.core import uplink_wire as W
+from gaslatch_tools import platform_delivery as D
+from gaslatch_tools.platform_delivery import StoreKey
+from gaslatch_tools.platform_storage import (CSV_COLUMNS, Batch, Committed, Delivery, Event, FleetRow, Gap, Gone,
+                                             LostRange, SqliteStorage, SqlStorage, StorageError, export_csv,
+                                             open_storage, store_key)
+
+# The receiver's importers (the bench, the benchmarks, the CLI) find the storage here too.
+__all__ = ["CSV_COLUMNS", "Event", "FleetRow", "Gap", "Gone", "LostRange", "PayloadError", "PlatformReceiver",
+           "SqliteStorage", "StorageError", "SUBSCRIPTIONS", "export_csv", "open_storage", "parse_event",
+           "parse_gone", "parse_status", "parse_topic", "share_name_problem", "subscriptions", "wait_quiet"]
 
 log = logging.getLogger("gaslatch.platform")
 
-SUBSCRIPTIONS = tuple("%s/+/+/%s" % (W.TOPIC_ROOT, kind) for kind in ("event", "state", "status"))
+KINDS = ("event", "state", "status", "gone")  # what the receiver subscribes to
+SHARED_KINDS = ("event", "gone")  # with --shared, one receiver of the group takes each of these
+SUBSCRIPTIONS = tuple("%s/+/+/%s" % (W.TOPIC_ROOT, kind) for kind in KINDS)
 QOS = 1
 KEEPALIVE_S = 30
 # MQTT 5 session expiry: never, as a 3.1.1 persistent session; queued events wait for the receiver.
 SESSION_EXPIRY_NEVER_S = 0xFFFFFFFF
 SHARE_NAME_FORBIDDEN = ("/", "+", "#")  # MQTT 5.0 section 4.8.2
-SQLITE_BUSY_TIMEOUT_S = 30.0  # receivers sharing one SQLite file wait for each other's short transactions
+BATCH_MAX = 500  # messages per transaction: one commit (one fsync) for a whole backlog's worth
+# Unacknowledged messages the broker may send at once: two batches, one filling while one commits. MQTT 5
+# receivers ask for it (Receive Maximum); for 3.1.1 the broker's max_inflight_messages decides (docs/broker.md).
+RECEIVE_MAXIMUM = 2 * BATCH_MAX
+HOLE_CHECK_S = 0.25  # how often the storage thread looks at the holes without new traffic
+RETRY_FIRST_S = 0.1  # a batch that failed to commit is tried again after this, doubling...
+RETRY_MAX_S = 5.0  # ...up to this
+SOCKET_READ_BYTES = 65536
 MAX_INT64 = 2 ** 63 - 1  # seq and t_ms are stored as 64-bit integers
 TEXT = "text (Unicode without NUL, which PostgreSQL cannot store)"
 MAX_ID_CHARS = 64
@@ -42,13 +63,12 @@ MAX_TEXT_CHARS = E.MAX_TEXT_CHARS  # what a unit's safe_text lets through, store
 # An event is usually a few hundred bytes; at most, its four free texts (source, state, value, reason) of
 # MAX_TEXT_CHARS each, every character escaped as a \u surrogate pair (12 bytes), and the fixed fields.
 MAX_PAYLOAD_BYTES = 4 * 12 * MAX_TEXT_CHARS + 4096
+TOPIC_CACHE = 8192  # topics parsed once each (a fleet has a few per unit)
 SEVERITIES = (E.SEVERITY_ALARM, E.SEVERITY_FAULT, E.SEVERITY_WARNING, E.SEVERITY_INFO)
 STATUSES = ("online", "offline")
 EVENT_KEYS = frozenset(W.EVENT_FIELDS)
 OPTIONAL_EVENT_KEYS = frozenset(("detector", "site", "unit"))  # site/unit, when sent, must match the topic
-CSV_COLUMNS = ("site", "unit", "id", "seq", "ts", "t_ms", "clock_synced", "type", "severity", "source", "state",
-               "value", "reason", "received_at")
-LATCH_KEY = "~latch"  # a trip stays open until a reset, whatever their sources
+ISO_UTC_MS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 
 
 class PayloadError(ValueError):
@@ -59,230 +79,6 @@ class PayloadError(ValueError):
         self.topic = topic
         self.code = code
         self.problem = problem
-
-
-class StorageError(RuntimeError):
-    """The database cannot be opened: which one (never its password) and why."""
-
-
-class Event(NamedTuple):
-    """One validated event as the platform stores it; value is canonical JSON text (int, text or null)."""
-
-    site: str
-    unit: str
-    id: str
-    seq: int
-    ts: str
-    t_ms: int
-    clock_synced: bool
-    type: str
-    severity: str
-    source: str
-    state: str
-    value: str
-    reason: str
-
-
-class Inserted(NamedTuple):
-    """What storing one event found: stored (False for a duplicate id), the unit's max seq before, and
-    whether another event of this unit already had this seq."""
-
-    stored: bool
-    previous_max_seq: int | None
-    seq_taken: bool
-
-
-class Gap(NamedTuple):
-    """Sequence numbers first_seq..last_seq (inclusive) of one unit that the platform has not received."""
-
-    site: str
-    unit: str
-    first_seq: int
-    last_seq: int
-
-
-class FleetRow(NamedTuple):
-    """One unit in the fleet table."""
-
-    site: str
-    unit: str
-    status: str  # online, offline or unknown
-    last_event: str  # "<type> <state> at <ts>", or "" before the first event
-    open_alarms: int
-    trips: int
-    gaps: int  # missing sequence numbers
-    events: int
-
-
-class EventStorage(Protocol):
-    """The storage the receiver needs: SqliteStorage here, PgStorage in platform_storage_pg.
-
-    Every method is called with the receiver's lock held (one caller at a time). Other receivers
-    may write the same database at the same time: each insert_event is atomic, and the unique key
-    (site, unit, id) stores each event once whichever receiver got it.
-    """
-
-    def insert_event(self, event: Event, received_at: str) -> Inserted: ...
-
-    def put_state(self, site: str, unit: str, payload: str, received_at: str) -> None: ...
-
-    def put_status(self, site: str, unit: str, status: str, received_at: str) -> None: ...
-
-    def state(self, site: str, unit: str) -> dict | None: ...
-
-    def status(self, site: str, unit: str) -> str | None: ...
-
-    def gaps(self) -> list[Gap]: ...
-
-    def fleet(self) -> list[FleetRow]: ...
-
-    def iter_events(self) -> Iterator[tuple]: ...
-
-    def close(self) -> None: ...
-
-
-SCHEMA_SQL = (
-    """CREATE TABLE IF NOT EXISTS events (
-        site TEXT NOT NULL, unit TEXT NOT NULL, id TEXT NOT NULL, seq BIGINT NOT NULL, ts TEXT NOT NULL,
-        t_ms BIGINT NOT NULL, clock_synced INTEGER NOT NULL, type TEXT NOT NULL, severity TEXT NOT NULL,
-        source TEXT NOT NULL, state TEXT NOT NULL, value TEXT NOT NULL, reason TEXT NOT NULL,
-        received_at TEXT NOT NULL, UNIQUE (site, unit, id))""",
-    "CREATE INDEX IF NOT EXISTS events_unit_seq ON events (site, unit, seq)",
-    """CREATE TABLE IF NOT EXISTS unit_state (site TEXT NOT NULL, unit TEXT NOT NULL, payload TEXT NOT NULL,
-        received_at TEXT NOT NULL, PRIMARY KEY (site, unit))""",
-    """CREATE TABLE IF NOT EXISTS unit_status (site TEXT NOT NULL, unit TEXT NOT NULL, status TEXT NOT NULL,
-        received_at TEXT NOT NULL, PRIMARY KEY (site, unit))""",
-)
-
-# Plain SQL that SQLite (>= 3.25) and PostgreSQL both accept: both storages run the same text.
-GAPS_SQL = """
-    SELECT site, unit, seq + 1, next_seq - 1 FROM (
-        SELECT site, unit, seq, LEAD(seq) OVER (PARTITION BY site, unit ORDER BY seq) AS next_seq FROM events
-    ) AS ordered WHERE next_seq > seq + 1 ORDER BY site, unit, seq"""
-_OPEN_ALARMS_SQL = """
-    WITH keyed AS (
-        SELECT site, unit, seq, severity,
-               CASE WHEN type IN ('trip', 'reset') THEN '%s' ELSE type || ':' || source END AS k FROM events
-    ), latest AS (SELECT site, unit, k, MAX(seq) AS seq FROM keyed GROUP BY site, unit, k)
-    SELECT keyed.site, keyed.unit, COUNT(*) FROM keyed
-        JOIN latest ON keyed.site = latest.site AND keyed.unit = latest.unit AND keyed.k = latest.k
-                    AND keyed.seq = latest.seq
-    WHERE keyed.severity = 'alarm' GROUP BY keyed.site, keyed.unit""" % LATCH_KEY
-_UNIT_SUMMARY_SQL = """
-    SELECT site, unit, COUNT(*), SUM(CASE WHEN type = 'trip' THEN 1 ELSE 0 END),
-           MAX(seq) - MIN(seq) + 1 - COUNT(DISTINCT seq)
-    FROM events GROUP BY site, unit"""
-_LAST_EVENT_SQL = """
-    SELECT e.site, e.unit, e.type, e.state, e.ts FROM events e
-    JOIN (SELECT site, unit, MAX(seq) AS seq FROM events GROUP BY site, unit) m
-        ON e.site = m.site AND e.unit = m.unit AND e.seq = m.seq"""
-
-
-def fleet_from(query: Callable[[str], Iterable[tuple]]) -> list[FleetRow]:
-    """The fleet table from a storage's `query(sql) -> rows` (the same SQL on SQLite and PostgreSQL)."""
-    units: dict[tuple[str, str], dict] = {}
-
-    def unit(site: str, name: str) -> dict:
-        return units.setdefault((site, name), {"status": "unknown", "last": "", "alarms": 0, "trips": 0,
-                                               "gaps": 0, "events": 0})
-
-    for site, name, status in query("SELECT site, unit, status FROM unit_status"):
-        unit(site, name)["status"] = status
-    for site, name in query("SELECT site, unit FROM unit_state"):
-        unit(site, name)
-    for site, name, count, trips, missing in query(_UNIT_SUMMARY_SQL):
-        u = unit(site, name)
-        u["events"], u["trips"], u["gaps"] = count, trips, missing
-    for site, name, type_, state, ts in query(_LAST_EVENT_SQL):
-        unit(site, name)["last"] = "%s %s at %s" % (type_, state, ts)
-    for site, name, count in query(_OPEN_ALARMS_SQL):
-        unit(site, name)["alarms"] = count
-    return [FleetRow(site, name, u["status"], u["last"], u["alarms"], u["trips"], u["gaps"], u["events"])
-            for (site, name), u in sorted(units.items())]
-
-
-EVENTS_SELECT_SQL = "SELECT %s FROM events ORDER BY site, unit, seq, id" % ", ".join(CSV_COLUMNS)
-
-
-class SqliteStorage:
-    """EventStorage in one SQLite file (WAL): nothing to install, fine for a bench or a pilot site.
-
-    Several receivers (processes) may share the file: each insert is one short write transaction.
-    """
-
-    def __init__(self, path: str):
-        self.path = path
-        try:
-            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
-                                         timeout=SQLITE_BUSY_TIMEOUT_S)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")  # on disk before the PUBACK, even through a power cut
-            for statement in SCHEMA_SQL:
-                self._conn.execute(statement)
-        except sqlite3.Error as err:
-            raise StorageError("cannot open the SQLite database %s: %s" % (path, err)) from None
-
-    def insert_event(self, event: Event, received_at: str) -> Inserted:
-        c = self._conn
-        c.execute("BEGIN IMMEDIATE")
-        try:
-            previous = c.execute("SELECT MAX(seq) FROM events WHERE site = ? AND unit = ?",
-                                 (event.site, event.unit)).fetchone()[0]
-            taken = c.execute("SELECT 1 FROM events WHERE site = ? AND unit = ? AND seq = ? AND id <> ? LIMIT 1",
-                              (event.site, event.unit, event.seq, event.id)).fetchone() is not None
-            cur = c.execute("INSERT INTO events (site, unit, id, seq, ts, t_ms, clock_synced, type, severity, "
-                            "source, state, value, reason, received_at) VALUES "
-                            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (site, unit, id) DO NOTHING",
-                            tuple(event[:6]) + (int(event.clock_synced),) + tuple(event[7:]) + (received_at,))
-            c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
-        return Inserted(cur.rowcount == 1, previous, taken)
-
-    def put_state(self, site: str, unit: str, payload: str, received_at: str) -> None:
-        self._conn.execute("INSERT INTO unit_state (site, unit, payload, received_at) VALUES (?, ?, ?, ?) "
-                           "ON CONFLICT (site, unit) DO UPDATE SET payload = excluded.payload, "
-                           "received_at = excluded.received_at", (site, unit, payload, received_at))
-
-    def put_status(self, site: str, unit: str, status: str, received_at: str) -> None:
-        self._conn.execute("INSERT INTO unit_status (site, unit, status, received_at) VALUES (?, ?, ?, ?) "
-                           "ON CONFLICT (site, unit) DO UPDATE SET status = excluded.status, "
-                           "received_at = excluded.received_at", (site, unit, status, received_at))
-
-    def state(self, site: str, unit: str) -> dict | None:
-        row = self._conn.execute("SELECT payload FROM unit_state WHERE site = ? AND unit = ?", (site, unit)).fetchone()
-        return json.loads(row[0]) if row else None
-
-    def status(self, site: str, unit: str) -> str | None:
-        row = self._conn.execute("SELECT status FROM unit_status WHERE site = ? AND unit = ?", (site, unit)).fetchone()
-        return row[0] if row else None
-
-    def gaps(self) -> list[Gap]:
-        return [Gap(*row) for row in self._conn.execute(GAPS_SQL)]
-
-    def fleet(self) -> list[FleetRow]:
-        self._conn.execute("BEGIN")  # one snapshot for every query, while other receivers write
-        try:
-            return fleet_from(lambda sql: self._conn.execute(sql).fetchall())
-        finally:
-            self._conn.execute("COMMIT")
-
-    def iter_events(self) -> Iterator[tuple]:
-        """Every stored event as a CSV_COLUMNS tuple, by site, unit and seq."""
-        return iter(self._conn.execute(EVENTS_SELECT_SQL).fetchall())
-
-    def close(self) -> None:
-        self._conn.close()
-
-
-def open_storage(location: str) -> EventStorage:
-    """A postgresql:// (or postgres://) URL -> PgStorage; anything else is a SQLite file path."""
-    if location.startswith(("postgresql://", "postgres://")):
-        from gaslatch_tools.platform_storage_pg import PgStorage
-
-        return PgStorage(location)
-    return SqliteStorage(location)
 
 
 def share_name_problem(group: str) -> str | None:
@@ -298,20 +94,21 @@ def share_name_problem(group: str) -> str | None:
 
 
 def subscriptions(shared_group: str | None = None) -> tuple[str, ...]:
-    """The topic filters a receiver subscribes to. With a group, events are shared among the group's
-    receivers ($share/<group>/...); state and status stay plain so every receiver applies each unit's
-    changes in order (and gets the retained ones): their upserts converge to the latest."""
+    """The topic filters a receiver subscribes to. With a group, events and gone reports are shared among
+    the group's receivers ($share/<group>/...); state and status stay plain so every receiver applies each
+    unit's changes in order (and gets the retained ones): their upserts converge to the latest."""
     if shared_group is None:
         return SUBSCRIPTIONS
-    return tuple("$share/%s/%s" % (shared_group, topic) if topic.endswith("/event") else topic
+    return tuple("$share/%s/%s" % (shared_group, topic) if topic.rsplit("/", 1)[1] in SHARED_KINDS else topic
                  for topic in SUBSCRIPTIONS)
 
 
+@functools.lru_cache(maxsize=TOPIC_CACHE)
 def parse_topic(topic: str) -> tuple[str, str, str]:
-    """"gaslatch/<site>/<unit>/<kind>" -> (site, unit, kind) for kind event, state or status; else PayloadError."""
+    """"gaslatch/<site>/<unit>/<kind>" -> (site, unit, kind) for a kind of KINDS; else PayloadError."""
     levels = topic.split("/")
-    if len(levels) != 4 or levels[0] != W.TOPIC_ROOT or levels[3] not in ("event", "state", "status"):
-        raise PayloadError(topic, "topic", "not gaslatch/<site>/<unit>/event|state|status")
+    if len(levels) != 4 or levels[0] != W.TOPIC_ROOT or levels[3] not in KINDS:
+        raise PayloadError(topic, "topic", "not gaslatch/<site>/<unit>/%s" % "|".join(KINDS))
     site, unit, kind = levels[1], levels[2], levels[3]
     try:
         expected = W.topics(site, unit)[kind]
@@ -350,44 +147,58 @@ def _is_text(value: object, max_chars: int, empty_ok: bool = True) -> bool:
 
 
 def _is_iso_utc_ms(ts: object) -> bool:
-    if not isinstance(ts, str) or len(ts) != 24 or not ts.isascii():
+    if not isinstance(ts, str) or ISO_UTC_MS.fullmatch(ts) is None:
         return False
     try:
-        datetime.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ")
+        datetime.datetime.fromisoformat(ts[:-1])
     except ValueError:
         return False
     return True
 
 
+def safe_text(text: str) -> str:
+    """E.safe_text(text), without its loop over every character for printable ASCII (which it keeps as it is)."""
+    if len(text) <= MAX_TEXT_CHARS and text.isascii() and text.isprintable():
+        return text
+    return E.safe_text(text)
+
+
+# Each event field: whether a value is right, and what it must be (said only when it is not).
+FIELD_CHECKS = (
+    ("id", lambda v: _is_text(v, MAX_ID_CHARS, empty_ok=False), "%s of 1 to %d characters" % (TEXT, MAX_ID_CHARS)),
+    ("seq", lambda v: _is_int(v) and 1 <= v <= MAX_INT64, "an integer from 1 to 2^63-1"),
+    ("ts", _is_iso_utc_ms, "UTC ISO 8601 with milliseconds (2026-11-24T21:50:41.123Z)"),
+    ("t_ms", lambda v: _is_int(v) and 0 <= v <= MAX_INT64, "an integer from 0 to 2^63-1"),
+    ("clock_synced", lambda v: isinstance(v, bool), "true or false"),
+    ("type", lambda v: _is_text(v, W.MAX_CMD_CHARS, empty_ok=False), "non-empty " + TEXT),
+    ("severity", lambda v: v in SEVERITIES, "one of %s" % ", ".join(SEVERITIES)),
+    ("source", lambda v: isinstance(v, str), "text"),
+    ("state", lambda v: isinstance(v, str), "text"),
+    ("value", lambda v: v is None or _is_int(v) or isinstance(v, str), "an integer, text or null"),
+    ("reason", lambda v: isinstance(v, str), "text"),
+)
+
+
 def _type_problem(msg: dict) -> str | None:
     """Why an event's fields have the wrong types or values (None when they are right)."""
-    checks = (
-        ("id", _is_text(msg["id"], MAX_ID_CHARS, empty_ok=False), "%s of 1 to %d characters" % (TEXT, MAX_ID_CHARS)),
-        ("seq", _is_int(msg["seq"]) and 1 <= msg["seq"] <= MAX_INT64, "an integer from 1 to 2^63-1"),
-        ("ts", _is_iso_utc_ms(msg["ts"]), "UTC ISO 8601 with milliseconds (2026-11-24T21:50:41.123Z)"),
-        ("t_ms", _is_int(msg["t_ms"]) and 0 <= msg["t_ms"] <= MAX_INT64, "an integer from 0 to 2^63-1"),
-        ("clock_synced", isinstance(msg["clock_synced"], bool), "true or false"),
-        ("type", _is_text(msg["type"], W.MAX_CMD_CHARS, empty_ok=False), "non-empty " + TEXT),
-        ("severity", msg["severity"] in SEVERITIES, "one of %s" % ", ".join(SEVERITIES)),
-        ("source", isinstance(msg["source"], str), "text"),
-        ("state", isinstance(msg["state"], str), "text"),
-        ("value", msg["value"] is None or _is_int(msg["value"]) or isinstance(msg["value"], str),
-         "an integer, text or null"),
-        ("reason", isinstance(msg["reason"], str), "text"),
-    )
-    for field, ok, wanted in checks:
-        if not ok:
+    for field, ok, wanted in FIELD_CHECKS:
+        if not ok(msg[field]):
             return "%s must be %s, not %r" % (field, wanted, msg[field])
     if "detector" in msg and msg["detector"] != msg["source"]:
         return "detector must equal source"
     return None
 
 
+def _topic_of_kind(topic: str, kind: str) -> tuple[str, str]:
+    site, unit, got = parse_topic(topic)
+    if got != kind:
+        raise PayloadError(topic, "topic", "not %s %s topic" % ("an" if kind[0] in "aeiou" else "a", kind))
+    return site, unit
+
+
 def parse_event(topic: str, payload: bytes) -> Event:
     """One `event` message -> Event; PayloadError (never anything else) when it is not a valid event."""
-    site, unit, kind = parse_topic(topic)
-    if kind != "event":
-        raise PayloadError(topic, "topic", "not an event topic")
+    site, unit = _topic_of_kind(topic, "event")
     msg = _json_object(topic, payload)
     missing = sorted(EVENT_KEYS - set(msg))
     unknown = sorted(set(msg) - EVENT_KEYS - OPTIONAL_EVENT_KEYS)
@@ -401,12 +212,22 @@ def parse_event(topic: str, payload: bytes) -> Event:
         raise PayloadError(topic, "types", problem)
     value = msg["value"]
     if isinstance(value, str):
-        value = E.safe_text(value)
+        value = safe_text(value)
     # The free texts are made safe as the unit makes them (a NUL or a lone surrogate shown escaped, the length
     # bounded): an event is never refused for its text, which would leave a gap that nothing can fill.
     return Event(site, unit, msg["id"], msg["seq"], msg["ts"], msg["t_ms"], msg["clock_synced"], msg["type"],
-                 msg["severity"], E.safe_text(msg["source"]), E.safe_text(msg["state"]), E.encode_value(value),
-                 E.safe_text(msg["reason"]))
+                 msg["severity"], safe_text(msg["source"]), safe_text(msg["state"]), E.encode_value(value),
+                 safe_text(msg["reason"]))
+
+
+def parse_gone(topic: str, payload: bytes) -> Gone:
+    """One `gone` message -> Gone (uplink_wire.parse_gone checks it); PayloadError for anything else."""
+    site, unit = _topic_of_kind(topic, "gone")
+    try:
+        store, first, last, reason = W.parse_gone(payload)
+    except ValueError as err:
+        raise PayloadError(topic, "gone", str(err)) from None
+    return Gone(site, unit, store, first, last, reason)
 
 
 def parse_status(topic: str, payload: bytes) -> str:
@@ -419,10 +240,17 @@ def parse_status(topic: str, payload: bytes) -> str:
     return text
 
 
+_second = (0, "")  # (a UTC second, that second as ISO 8601 text): formatted once a second, not per message
+
+
 def iso_utc_now() -> str:
     """The receiver's clock as UTC ISO 8601 with ms (received_at)."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    return now.strftime("%Y-%m-%dT%H:%M:%S") + ".%03dZ" % (now.microsecond // 1000)
+    global _second
+    now = time.time()
+    second = int(now)
+    if second != _second[0]:
+        _second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return "%s.%03dZ" % (_second[1], int((now - second) * 1000))
 
 
 def default_client_id() -> str:
@@ -430,20 +258,73 @@ def default_client_id() -> str:
     return "gaslatch-platform-%s" % socket.gethostname()[:40]
 
 
+class Message(NamedTuple):
+    """One received message, validated: kind is event, gone, state, status, cleared or refused; mid and qos
+    are the broker's (None for handle()), to acknowledge it once its batch is committed."""
+
+    kind: str
+    value: object  # Event, Gone, (site, unit, text) for state and status, None otherwise
+    received_at: str
+    mid: int | None
+    qos: int
+
+
+class _BufferedSocket:
+    """A socket (or TLS socket) read SOCKET_READ_BYTES at a time: paho reads a packet's header one byte
+    per recv(). pending() is paho's own hook (meant for TLS): while bytes wait here it does not select()."""
+
+    def __init__(self, sock):
+        self._sock = sock
+        self._buffer = b""
+        self._at = 0
+
+    def recv(self, size: int) -> bytes:
+        if self._at >= len(self._buffer):
+            data = self._sock.recv(max(size, SOCKET_READ_BYTES))
+            if not data:
+                return data
+            self._buffer, self._at = data, 0
+        out = self._buffer[self._at:self._at + size]
+        self._at += len(out)
+        return out
+
+    def pending(self) -> int:
+        inner = getattr(self._sock, "pending", None)
+        return len(self._buffer) - self._at + (inner() if inner is not None else 0)
+
+    def __getattr__(self, name: str):
+        return getattr(self._sock, name)
+
+
+class _Client(mqtt.Client):
+    """paho's client over a _BufferedSocket: a backlog arrives several times faster (one recv per 64 KiB)."""
+
+    def _create_socket(self):
+        return _BufferedSocket(super()._create_socket())
+
+
+_STOP = object()
+
+
 class PlatformReceiver:
     """Receives the fleet's messages from one broker and keeps them in `storage`.
 
-    Every message is acknowledged (PUBACK) only after it is stored or refused, so a crash before that
-    leaves it with the broker for redelivery. `handle()` is the edge: it never raises.
+    The MQTT thread validates each message and queues it; the storage thread stores what waits (up to
+    BATCH_MAX) in one transaction and only then acknowledges those messages to the broker (PUBACK), so a
+    crash before that leaves them with the broker for redelivery. After each batch it publishes each
+    unit's `ack` (how far its store is delivered) and, for holes that last, a resend request. `handle()`
+    is the same path for one message, synchronously; it never raises for a bad message.
 
     With `shared_group`, the receiver speaks MQTT 5 and takes its share of the events through
     $share/<group>/...: several receivers (each with its own client id) on one database split the
     load, and the database's unique key stores each event once. Without it, MQTT 3.1.1.
+    monotonic: the clock of the resend requests and repeated acks (tests drive it).
     """
 
-    def __init__(self, storage: EventStorage, host: str = "127.0.0.1", port: int = 1883,
+    def __init__(self, storage: SqlStorage, host: str = "127.0.0.1", port: int = 1883,
                  client_id: str | None = None, now: Callable[[], str] = iso_utc_now,
-                 username: str | None = None, password: str | None = None, shared_group: str | None = None):
+                 username: str | None = None, password: str | None = None, shared_group: str | None = None,
+                 monotonic: Callable[[], float] = time.monotonic, batch_max: int = BATCH_MAX):
         if shared_group is not None and share_name_problem(shared_group):
             raise ValueError("shared subscription group %r: %s" % (shared_group, share_name_problem(shared_group)))
         self.storage = storage
@@ -452,20 +333,27 @@ class PlatformReceiver:
         self.client_id = client_id or default_client_id()
         self.shared_group = shared_group
         self.subscriptions = subscriptions(shared_group)
+        self.batch_max = batch_max
         # Shared receivers store a unit's events in no set order: a gap that opens and closes is routine.
         self._gap_log_level = logging.INFO if shared_group is not None else logging.WARNING
         self._now = now
-        self._lock = threading.RLock()
+        self._monotonic = monotonic
+        self._counts_lock = threading.Lock()
         self.counts: dict[str, int] = {}
         self.refused: dict[str, int] = {}  # PayloadError.code -> how many
+        self._store_lock = threading.RLock()  # one batch at a time; guards the holes and repeated acks
+        self._holes = D.GapRequests()
+        self._reacks = D.Reacks()
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._stopping = threading.Event()
+        self._storage_thread: threading.Thread | None = None
         self._subscribed = threading.Event()
         if shared_group is None:
-            self._client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
-                                       client_id=self.client_id, clean_session=False, protocol=mqtt.MQTTv311,
-                                       manual_ack=True)
+            self._client = _Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                                   clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True)
         else:
-            self._client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
-                                       client_id=self.client_id, protocol=mqtt.MQTTv5, manual_ack=True)
+            self._client = _Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                                   protocol=mqtt.MQTTv5, manual_ack=True)
         if username is not None:
             self._client.username_pw_set(username, password)
         self._client.on_connect = self._on_connect
@@ -473,100 +361,231 @@ class PlatformReceiver:
         self._client.on_message = self._on_message
         self._client.reconnect_delay_set(1, 30)
 
-    # --- the edge: one message in, stored or refused, never an exception out ---
+    # --- the edge: one message in, validated, never an exception out ---
+
+    def _validated(self, topic: str, payload: bytes, mid: int | None, qos: int) -> Message:
+        received_at = self._now()
+        try:
+            site, unit, kind = parse_topic(topic)
+            if kind == "event":
+                return Message(kind, parse_event(topic, payload), received_at, mid, qos)
+            if kind == "gone":
+                return Message(kind, parse_gone(topic, payload), received_at, mid, qos)
+            if not payload:  # a retained message being cleared
+                return Message("cleared", None, received_at, mid, qos)
+            if kind == "state":
+                text = json.dumps(_json_object(topic, payload), sort_keys=True)
+            else:
+                text = parse_status(topic, payload)
+            return Message(kind, (site, unit, text), received_at, mid, qos)
+        except PayloadError as err:
+            code, problem = err.code, str(err)
+        except Exception as err:  # a bug of ours must not stop the receiver: the message is refused, and shown
+            log.exception("validating %r", topic)
+            code, problem = "error", "%s refused (error): %r" % (topic, err)
+        with self._counts_lock:
+            self.refused[code] = self.refused.get(code, 0) + 1
+        log.warning("%s", problem)
+        return Message("refused", None, received_at, mid, qos)
 
     def handle(self, topic: str, payload: bytes) -> str:
-        """Stores or refuses one message; returns the outcome: stored, duplicate, state, status or refused."""
+        """Stores or refuses one message now; returns the outcome: stored, duplicate, gone, state, status,
+        cleared or refused. A storage failure raises (nothing was committed)."""
+        message = self._validated(topic, bytes(payload), None, 0)
+        return self._commit([message])[0]
+
+    def _on_message(self, client, userdata, message) -> None:
+        self._queue.put(self._validated(message.topic, message.payload, message.mid, message.qos))
+
+    # --- the storage thread: batches, acknowledgements, holes ---
+
+    def _storage_loop(self) -> None:
+        next_check_s = time.monotonic() + HOLE_CHECK_S
+        stopping = False
+        while not stopping:
+            messages = self._take(max(0.0, next_check_s - time.monotonic()))
+            if messages and messages[-1] is _STOP:
+                messages.pop()
+                stopping = True
+            if messages:
+                self._commit_until_stored(messages)
+            if time.monotonic() >= next_check_s:
+                next_check_s = time.monotonic() + HOLE_CHECK_S
+                try:
+                    self.check_holes()
+                except Exception:  # the database is away: the next check tries again
+                    log.exception("checking the holes")
+
+    def _take(self, timeout_s: float) -> list:
+        """What waits in the queue, up to batch_max messages (up to the stop mark); waits timeout_s for one."""
         try:
-            with self._lock:
-                return self._handle(topic, bytes(payload))
-        except PayloadError as err:
-            with self._lock:
-                self.refused[err.code] = self.refused.get(err.code, 0) + 1
-                self._count("refused")
-            log.warning("%s", err)
-            return "refused"
+            first = self._queue.get(timeout=timeout_s)
+        except queue.Empty:
+            return []
+        messages = [first]
+        while first is not _STOP and len(messages) < self.batch_max:
+            try:
+                first = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            messages.append(first)
+        return messages
+
+    def _commit_until_stored(self, messages: list[Message]) -> None:
+        """Commits the batch, trying again (RETRY_FIRST_S doubling to RETRY_MAX_S) while the database fails;
+        the messages stay unacknowledged meanwhile, and are left to the broker when the receiver stops."""
+        delay_s = RETRY_FIRST_S
+        while True:
+            try:
+                self._commit(messages)
+                return
+            except Exception as err:
+                self._count("store_errors")
+                log.error("could not store %d messages (%s); not acknowledged, trying again in %.1f s",
+                          len(messages), err, delay_s)
+            if self._stopping.wait(delay_s):
+                return
+            delay_s = min(2 * delay_s, RETRY_MAX_S)
+
+    def _commit(self, messages: list[Message]) -> list[str]:
+        """Stores the messages in one transaction, then acknowledges them and publishes the units' acks."""
+        batch = Batch()
+        outcomes = [m.kind for m in messages]
+        events_at = []
+        for i, m in enumerate(messages):
+            if m.kind == "event":
+                events_at.append(i)
+                batch.events.append((m.value, m.received_at))
+            elif m.kind == "gone":
+                batch.gones.append((m.value, m.received_at))
+            elif m.kind in ("state", "status"):
+                site, unit, text = m.value
+                (batch.states if m.kind == "state" else batch.statuses)[(site, unit)] = (text, m.received_at)
+        with self._store_lock:
+            committed = self.storage.store(batch, self._now())
+            for i, stored in zip(events_at, committed.stored):
+                outcomes[i] = "stored" if stored else "duplicate"
+            for m in messages:
+                if m.mid is not None:
+                    self._client.ack(m.mid, m.qos)
+            duplicates = {store_key(messages[i].value) for i in events_at if outcomes[i] == "duplicate"}
+            self._publish_acks(committed.deliveries, duplicates)
+            self._tally(messages, outcomes, committed)  # last: a count seen means the acks are out
+        return outcomes
+
+    def _tally(self, messages: list[Message], outcomes: list[str], committed: Committed) -> None:
+        highest = dict(committed.previous_max)
+        with self._counts_lock:
+            for outcome in outcomes:
+                self.counts[outcome] = self.counts.get(outcome, 0) + 1
+        for m, outcome in zip(messages, outcomes):
+            if outcome != "stored":
+                continue
+            event = m.value
+            previous = highest[(event.site, event.unit)]
+            highest[(event.site, event.unit)] = event.seq if previous is None else max(previous, event.seq)
+            where = "%s/%s" % (event.site, event.unit)
+            if previous is not None and event.seq > previous + 1:
+                self._count("gaps_opened")
+                log.log(self._gap_log_level, "%s: gap, seq %d..%d missing", where, previous + 1, event.seq - 1)
+            elif previous is not None and event.seq < previous:
+                self._count("seqs_filled")
+                log.info("%s: seq %d arrived late and fills a gap", where, event.seq)
+
+    def _publish_acks(self, deliveries: list[Delivery], duplicates: set[StoreKey | None]) -> None:
+        """The ack of every store whose point moved, or that is being re-sent (at most every REACK_EVERY_S)."""
+        now_s = self._monotonic()
+        for d in deliveries:
+            if d.replaced:
+                log.warning("%s/%s: a new event store %s (the unit's store was replaced?); acknowledged apart",
+                            d.key.site, d.key.unit, d.key.store)
+            if d.moved or (d.key in duplicates and self._reacks.allowed(d.key, now_s)):
+                self._publish_ack(d.key, d.through, None)
+                self._reacks.sent(d.key, now_s)
+            self._holes.update(d.key, d.hole, now_s)
+
+    def _publish_ack(self, key: StoreKey, through: int, resend: tuple[int, int] | None) -> None:
+        """Retained without a resend range (a reconnecting unit learns its point at once), plain with one."""
+        try:
+            self._client.publish(W.topics(key.site, key.unit)["ack"], W.encode_ack(key.store, through, resend),
+                                 qos=QOS, retain=resend is None)
+        except Exception:  # paho or the encoder refused: the next batch or check sends it again
+            log.exception("publishing the ack of %s/%s store %s", key.site, key.unit, key.store)
+            self._count("ack_errors")
+            return
+        self._count("acks" if resend is None else "resend_requests")
+
+    def check_holes(self) -> None:
+        """Walks every store with a hole again (another receiver may have filled it, or the unit sent it)
+        and asks the unit for the part of each remaining hole whose request is due (platform_delivery)."""
+        with self._store_lock:
+            keys = self._holes.keys()
+            if not keys:
+                return
+            committed = self.storage.store(Batch(rewalk=set(keys)), self._now())
+            self._publish_acks(committed.deliveries, set())
+            for key, hole in self._holes.due(self._monotonic()):
+                log.info("%s/%s: asking store %s for seq %d..%d again", key.site, key.unit, key.store, *hole)
+                self._publish_ack(key, hole[0] - 1, D.resend_range(hole))
 
     def _count(self, key: str, n: int = 1) -> None:
-        self.counts[key] = self.counts.get(key, 0) + n
+        with self._counts_lock:
+            self.counts[key] = self.counts.get(key, 0) + n
 
-    def _handle(self, topic: str, payload: bytes) -> str:
-        site, unit, kind = parse_topic(topic)
-        received_at = self._now()
-        if kind == "event":
-            return self._store_event(parse_event(topic, payload), received_at)
-        if not payload:  # a retained message being cleared
-            self._count("cleared")
-            return "cleared"
-        if kind == "state":
-            self.storage.put_state(site, unit, json.dumps(_json_object(topic, payload), sort_keys=True), received_at)
-            self._count("state")
-            return "state"
-        status = parse_status(topic, payload)
-        self.storage.put_status(site, unit, status, received_at)
-        self._count("status")
-        log.info("%s/%s is %s", site, unit, status)
-        return "status"
-
-    def _store_event(self, event: Event, received_at: str) -> str:
-        result = self.storage.insert_event(event, received_at)
-        if not result.stored:
-            self._count("duplicate")
-            return "duplicate"
-        self._count("stored")
-        where = "%s/%s" % (event.site, event.unit)
-        if result.seq_taken:
-            self._count("seq_reused")
-            log.warning("%s: seq %d arrived again under another id %s (the unit's store was replaced?)",
-                        where, event.seq, event.id)
-        elif result.previous_max_seq is not None and event.seq > result.previous_max_seq + 1:
-            self._count("gaps_opened")
-            log.log(self._gap_log_level, "%s: gap, seq %d..%d missing", where, result.previous_max_seq + 1,
-                    event.seq - 1)
-        elif result.previous_max_seq is not None and event.seq < result.previous_max_seq:
-            self._count("seqs_filled")
-            log.info("%s: seq %d arrived late and fills a gap", where, event.seq)
-        return "stored"
+    def handled(self) -> int:
+        """Messages handled so far, whatever the outcome (how `--once` sees the queue go quiet)."""
+        with self._counts_lock:
+            return sum(self.counts.get(k, 0) for k in ("stored", "duplicate", "gone", "state", "status", "cleared",
+                                                        "refused"))
 
     # --- queries ---
 
     def gaps(self) -> list[Gap]:
-        """Missing sequence numbers per unit (between the lowest and highest received), by site and unit."""
-        with self._lock:
-            return self.storage.gaps()
+        """Missing sequence numbers not reported lost, per unit and store, by site and unit."""
+        return self.storage.gaps()
+
+    def lost(self) -> list[LostRange]:
+        """The ranges units reported gone from their stores (deleted by retention before we had them)."""
+        return self.storage.lost()
 
     def fleet(self) -> list[FleetRow]:
         """One row per unit ever heard from, by site and unit."""
-        with self._lock:
-            return self.storage.fleet()
+        return self.storage.fleet()
 
     def state(self, site: str, unit: str) -> dict | None:
-        with self._lock:
-            return self.storage.state(site, unit)
+        return self.storage.state(site, unit)
 
     def status(self, site: str, unit: str) -> str | None:
-        with self._lock:
-            return self.storage.status(site, unit)
+        return self.storage.status(site, unit)
 
     def export_csv(self, path_or_file: str | os.PathLike | io.TextIOBase) -> int:
         """Writes every stored event as CSV (header CSV_COLUMNS) to a path or an open text file; returns rows."""
-        with self._lock:
-            return export_csv(self.storage, path_or_file)
+        return export_csv(self.storage, path_or_file)
 
     # --- MQTT ---
 
     def start(self, timeout_s: float = 10.0) -> None:
-        """Connects and subscribes (QoS 1, persistent session); returns once the broker confirmed the
-        subscriptions, or raises ConnectionError naming the broker."""
+        """Starts the storage thread, connects and subscribes (QoS 1, persistent session); returns once the
+        broker confirmed the subscriptions, or raises ConnectionError naming the broker."""
+        self._stopping.clear()
+        while True:  # what a previous connection left unstored: the broker sends it again in this session
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        self._storage_thread = threading.Thread(target=self._storage_loop, name="platform-storage", daemon=True)
+        self._storage_thread.start()
         try:
             if self.shared_group is None:
                 self._client.connect(self.host, self.port, keepalive=KEEPALIVE_S)
             else:
                 properties = Properties(PacketTypes.CONNECT)
                 properties.SessionExpiryInterval = SESSION_EXPIRY_NEVER_S
+                properties.ReceiveMaximum = RECEIVE_MAXIMUM
                 self._client.connect(self.host, self.port, keepalive=KEEPALIVE_S, clean_start=False,
                                      properties=properties)
         except OSError as err:
+            self._stop_storage()
             raise ConnectionError("cannot reach the MQTT broker at %s:%d: %s" % (self.host, self.port, err)) from None
         self._client.loop_start()
         if not self._subscribed.wait(timeout_s):
@@ -575,10 +594,19 @@ class PlatformReceiver:
                                   % (self.host, self.port, timeout_s))
 
     def stop(self) -> None:
-        """Disconnects; the broker keeps the session and queues QoS 1 messages until the next start()."""
+        """Stores and acknowledges what was received, then disconnects; the broker keeps the session and
+        queues QoS 1 messages until the next start()."""
+        self._stop_storage()
         self._client.disconnect()
         self._client.loop_stop()
         self._subscribed.clear()
+
+    def _stop_storage(self) -> None:
+        if self._storage_thread is not None:
+            self._queue.put(_STOP)
+            self._stopping.set()
+            self._storage_thread.join()
+            self._storage_thread = None
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
@@ -592,46 +620,13 @@ class PlatformReceiver:
             return
         self._subscribed.set()
 
-    def _on_message(self, client, userdata, message) -> None:
-        try:
-            self.handle(message.topic, message.payload)
-        except Exception:  # storage failure: leave it unacknowledged, the broker redelivers on reconnect
-            log.exception("could not store %s; not acknowledged", message.topic)
-            with self._lock:
-                self._count("store_errors")
-            return
-        client.ack(message.mid, message.qos)
-
-
-def export_csv(storage: EventStorage, path_or_file: str | os.PathLike | io.TextIOBase) -> int:
-    """Every event in storage as CSV (header CSV_COLUMNS; value decoded, null as empty) -> rows written."""
-    if isinstance(path_or_file, (str, os.PathLike)):
-        with open(path_or_file, "w", newline="", encoding="utf-8") as f:
-            return _write_csv(storage, f)
-    return _write_csv(storage, path_or_file)
-
-
-def _write_csv(storage: EventStorage, f) -> int:
-    writer = csv.writer(f)
-    writer.writerow(CSV_COLUMNS)
-    value_at = CSV_COLUMNS.index("value")
-    count = 0
-    for row in storage.iter_events():
-        row = list(row)
-        value = json.loads(row[value_at])
-        row[value_at] = "" if value is None else value
-        writer.writerow(row)
-        count += 1
-    return count
-
 
 def wait_quiet(receiver: PlatformReceiver, quiet_s: float, limit_s: float) -> None:
     """Returns once no message arrived for quiet_s (or after limit_s): how `--once` lets a backlog land."""
     deadline = time.monotonic() + limit_s
     last_total, last_change = -1, time.monotonic()
     while time.monotonic() < deadline:
-        with receiver._lock:
-            total = sum(receiver.counts.values())
+        total = receiver.handled()
         if total != last_total:
             last_total, last_change = total, time.monotonic()
         elif time.monotonic() - last_change >= quiet_s:

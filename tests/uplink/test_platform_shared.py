@@ -87,13 +87,13 @@ def group(broker, platform_db):
 
 
 def handled(r, *outcomes):
-    with r._lock:
-        return sum(r.counts.get(o, 0) for o in outcomes)
+    return sum(r.counts.get(o, 0) for o in outcomes)
 
 
 def test_events_are_shared_by_the_group_and_shared_events_use_mqtt5_share_filters():
     assert subscriptions(None) == SUBSCRIPTIONS
-    assert subscriptions("g1") == ("$share/g1/gaslatch/+/+/event", "gaslatch/+/+/state", "gaslatch/+/+/status")
+    assert subscriptions("g1") == ("$share/g1/gaslatch/+/+/event", "gaslatch/+/+/state", "gaslatch/+/+/status",
+                                   "$share/g1/gaslatch/+/+/gone")
     with pytest.raises(ValueError):
         PlatformReceiver(None, shared_group="a/b")
 
@@ -161,3 +161,19 @@ def test_the_cli_refuses_a_group_name_with_a_topic_separator():
     result = CliRunner().invoke(platform, ["--shared", "a/b", "--csv", "-"])
     assert result.exit_code == 2
     assert "cannot be a shared subscription group" in result.output
+
+
+def test_two_receivers_sharing_a_unit_s_events_give_it_an_ack_covering_all_of_them(group, broker):
+    from tests.uplink.test_platform_acks import STORE, FakeUnit
+
+    unit = FakeUnit(broker, site=SITE, unit="shared-unit")
+    try:
+        unit.events(*range(1, 201))
+        unit.wait_ack(STORE, 200)  # whichever receiver stored the last one, or found the hole filled
+    finally:
+        unit.close()
+    a, b = group
+    assert handled(a, "stored") > 0 and handled(b, "stored") > 0, "both got a share"
+    assert handled(a, "stored") + handled(b, "stored") == 200
+    # Each receiver acks what its own transaction saw committed: two receivers' acks may cross on the way.
+    assert max(through for _, through, _, _ in unit.acks) == 200

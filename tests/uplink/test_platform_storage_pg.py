@@ -8,9 +8,11 @@ import pytest
 from click.testing import CliRunner
 
 from gaslatch.core import events as E
+from gaslatch.core import uplink_wire as W
 from gaslatch_tools.pg_server import free_port
 from gaslatch_tools.platform_cli import platform
-from gaslatch_tools.platform_receiver import Event, Gap, Inserted, StorageError, open_storage
+from gaslatch_tools.platform_storage import Batch, Event, Gap, StorageError, open_storage
+from gaslatch_tools.platform_delivery import StoreKey
 from gaslatch_tools.platform_storage_pg import PgStorage, redacted
 
 # Fixtures: postgres (a real server for the session), postgres_url, platform_db (each storage kind).
@@ -19,6 +21,11 @@ from gaslatch_tools.platform_storage_pg import PgStorage, redacted
 def event(seq, id_=None, unit="kitchen-1"):
     return Event("site-1", unit, id_ or "id-%d" % seq, seq, "2026-11-24T21:50:41.123Z", seq * 100, True, E.DETECTOR,
                  E.SEVERITY_INFO, "det1", "normal", "null", "")
+
+
+def insert(storage, *events, at="2026-11-24T21:50:42.000Z"):
+    """The stored flag of each event, stored in one batch."""
+    return storage.store(Batch(events=[(e, at) for e in events]), at).stored
 
 
 def test_a_postgresql_url_selects_the_postgresql_storage(postgres_url):
@@ -31,13 +38,11 @@ def test_a_postgresql_url_selects_the_postgresql_storage(postgres_url):
 
 def test_opening_the_same_database_again_keeps_its_tables_and_rows(postgres_url):
     first = PgStorage(postgres_url)
-    assert first.insert_event(event(1), "2026-11-24T21:50:42.000Z") == Inserted(True, None, False)
+    assert insert(first, event(1)) == [True]
     first.close()
     second = PgStorage(postgres_url)
     try:
-        assert second.insert_event(event(1), "2026-11-24T21:50:43.000Z") == Inserted(False, 1, False)
-        assert second.insert_event(event(3), "2026-11-24T21:50:43.000Z") == Inserted(True, 1, False)
-        assert second.insert_event(event(3, id_="other"), "2026-11-24T21:50:43.000Z") == Inserted(True, 3, True)
+        assert insert(second, event(1), event(3), event(3, id_="other"), event(3)) == [False, True, True, False]
         assert second.gaps() == [Gap("site-1", "kitchen-1", 2, 2)]
     finally:
         second.close()
@@ -47,13 +52,15 @@ def test_a_role_without_create_rights_runs_the_receiver_once_the_tables_exist(po
     PgStorage(postgres_url).close()
     with psycopg.connect(postgres_url, autocommit=True) as owner:
         owner.execute("CREATE ROLE receiver LOGIN PASSWORD 'receiver-pw'")
-        owner.execute("GRANT SELECT, INSERT, UPDATE ON events, unit_state, unit_status TO receiver")
+        owner.execute("GRANT SELECT, INSERT, UPDATE ON events, unit_state, unit_status, unit_delivery, lost_ranges "
+                      "TO receiver")
     url = postgres_url.replace("%s:%s@" % ("gaslatch", postgres.password), "receiver:receiver-pw@")
     storage = PgStorage(url)
     try:
-        assert storage.insert_event(event(1), "2026-11-24T21:50:42.000Z").stored
-        storage.put_status("site-1", "kitchen-1", "online", "2026-11-24T21:50:42.000Z")
-        storage.put_status("site-1", "kitchen-1", "offline", "2026-11-24T21:50:43.000Z")
+        assert insert(storage, event(1, id_=W.event_id("ab12", 1))) == [True]
+        assert storage.through(StoreKey("site-1", "kitchen-1", "ab12")) == 1
+        for status in ("online", "offline"):
+            storage.store(Batch(statuses={("site-1", "kitchen-1"): (status, "2026-11-24T21:50:43.000Z")}), "")
         assert storage.status("site-1", "kitchen-1") == "offline"
     finally:
         storage.close()
@@ -65,11 +72,11 @@ def test_a_role_without_create_rights_runs_the_receiver_once_the_tables_exist(po
 def test_a_lost_connection_is_reopened_and_the_insert_goes_through(postgres, postgres_url):
     storage = PgStorage(postgres_url)
     try:
-        storage.insert_event(event(1), "2026-11-24T21:50:42.000Z")
+        insert(storage, event(1))
         backend_pid = storage._conn.info.backend_pid
         with psycopg.connect(postgres.url(), autocommit=True) as admin:
             assert admin.execute("SELECT pg_terminate_backend(%s)", (backend_pid,)).fetchone() == (True,)
-        assert storage.insert_event(event(2), "2026-11-24T21:50:43.000Z").stored
+        assert insert(storage, event(2)) == [True]
         assert storage._conn.info.backend_pid != backend_pid
         assert [row[3] for row in storage.iter_events()] == [1, 2]
     finally:

@@ -1,0 +1,549 @@
+"""What the platform keeps of the fleet's messages: the tables, the queries, and the SQLite storage.
+
+A batch of messages is stored in one transaction, and the same transaction works out how far each unit's
+store is now delivered (platform_delivery.walk): an acknowledgement never covers a row not yet committed.
+PostgreSQL (platform_storage_pg) runs the same SQL through the same SqlStorage.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator, NamedTuple, TypeVar
+
+from gaslatch.core import uplink_wire as W
+from gaslatch_tools import platform_delivery as D
+from gaslatch_tools.platform_delivery import StoreKey
+
+SQLITE_BUSY_TIMEOUT_S = 30.0  # receivers sharing one SQLite file wait for each other's short transactions
+MAX_SEQ = W.MAX_SEQ
+CSV_COLUMNS = ("site", "unit", "id", "seq", "ts", "t_ms", "clock_synced", "type", "severity", "source", "state",
+               "value", "reason", "received_at")
+SEQ12 = re.compile(r"SEQ12\(([a-z_.]+)\)")  # see _dialect()
+LATCH_KEY = "~latch"  # a trip stays open until a reset, whatever their sources
+T = TypeVar("T")
+
+
+class StorageError(RuntimeError):
+    """The database cannot be opened: which one (never its password) and why."""
+
+
+class Event(NamedTuple):
+    """One validated event as the platform stores it; value is canonical JSON text (int, text or null)."""
+
+    site: str
+    unit: str
+    id: str
+    seq: int
+    ts: str
+    t_ms: int
+    clock_synced: bool
+    type: str
+    severity: str
+    source: str
+    state: str
+    value: str
+    reason: str
+
+
+class Gone(NamedTuple):
+    """A unit's word that seqs first..last of its store no longer exist (retention deleted them undelivered)."""
+
+    site: str
+    unit: str
+    store: str
+    first: int
+    last: int
+    reason: str
+
+
+class Gap(NamedTuple):
+    """Sequence numbers first_seq..last_seq (inclusive) the platform has not received and the unit has not
+    reported lost; store is the unit's store key ("" for events whose ids carry none)."""
+
+    site: str
+    unit: str
+    first_seq: int
+    last_seq: int
+    store: str = ""
+
+
+class LostRange(NamedTuple):
+    """Seqs first_seq..last_seq of a unit's store that the unit reported gone, and why."""
+
+    site: str
+    unit: str
+    store: str
+    first_seq: int
+    last_seq: int
+    reason: str
+    received_at: str
+
+
+class FleetRow(NamedTuple):
+    """One unit in the fleet table."""
+
+    site: str
+    unit: str
+    status: str  # online, offline or unknown
+    last_event: str  # "<type> <state> at <ts>", or "" before the first event
+    open_alarms: int
+    trips: int
+    gaps: int  # missing sequence numbers not reported lost (still asked for)
+    events: int
+    lost: int  # sequence numbers the unit reported lost
+
+
+class Delivery(NamedTuple):
+    """How far one store is delivered after a transaction: every seq up to `through` is stored or lost.
+    moved: `through` rose in this transaction; hole: the missing seqs that stop it (None: nothing beyond);
+    replaced: the store is new and its unit had another (its store was replaced: an SD card, a reinstall)."""
+
+    key: StoreKey
+    through: int
+    moved: bool
+    hole: tuple[int, int] | None
+    replaced: bool = False
+
+
+@dataclass
+class Batch:
+    """The messages stored by one transaction. states and statuses keep the last one per unit."""
+
+    events: list[tuple[Event, str]] = field(default_factory=list)  # (event, received_at)
+    gones: list[tuple[Gone, str]] = field(default_factory=list)
+    states: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # (site, unit) -> (json, at)
+    statuses: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    rewalk: set[StoreKey] = field(default_factory=set)  # stores to walk even without a message
+
+
+class Committed(NamedTuple):
+    """What a committed batch did: stored[i] is False when batch.events[i] was a duplicate; previous_max is
+    each unit's highest seq before the batch; deliveries covers every store the batch touched."""
+
+    stored: list[bool]
+    previous_max: dict[tuple[str, str], int | None]
+    deliveries: list[Delivery]
+
+
+def store_key(event: Event) -> StoreKey | None:
+    """The store an event belongs to, or None when its id carries no store key (stored, never acknowledged)."""
+    key = W.store_key_of(event.id, event.seq)
+    return None if key is None else StoreKey(event.site, event.unit, key)
+
+
+SCHEMA_SQL = (
+    """CREATE TABLE IF NOT EXISTS events (
+        site TEXT NOT NULL, unit TEXT NOT NULL, id TEXT NOT NULL, seq BIGINT NOT NULL, ts TEXT NOT NULL,
+        t_ms BIGINT NOT NULL, clock_synced INTEGER NOT NULL, type TEXT NOT NULL, severity TEXT NOT NULL,
+        source TEXT NOT NULL, state TEXT NOT NULL, value TEXT NOT NULL, reason TEXT NOT NULL,
+        received_at TEXT NOT NULL, UNIQUE (site, unit, id))""",
+    "CREATE INDEX IF NOT EXISTS events_unit_seq ON events (site, unit, seq)",
+    """CREATE TABLE IF NOT EXISTS unit_state (site TEXT NOT NULL, unit TEXT NOT NULL, payload TEXT NOT NULL,
+        received_at TEXT NOT NULL, PRIMARY KEY (site, unit))""",
+    """CREATE TABLE IF NOT EXISTS unit_status (site TEXT NOT NULL, unit TEXT NOT NULL, status TEXT NOT NULL,
+        received_at TEXT NOT NULL, PRIMARY KEY (site, unit))""",
+    """CREATE TABLE IF NOT EXISTS unit_delivery (site TEXT NOT NULL, unit TEXT NOT NULL, store_key TEXT NOT NULL,
+        through_seq BIGINT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (site, unit, store_key))""",
+    """CREATE TABLE IF NOT EXISTS lost_ranges (site TEXT NOT NULL, unit TEXT NOT NULL, store_key TEXT NOT NULL,
+        first_seq BIGINT NOT NULL, last_seq BIGINT NOT NULL, reason TEXT NOT NULL, received_at TEXT NOT NULL,
+        UNIQUE (site, unit, store_key, first_seq, last_seq))""",
+)
+
+# Plain SQL that SQLite (>= 3.35) and PostgreSQL both accept, but for three spellings each storage's _dialect()
+# rewrites: ? placeholders (psycopg: %s), GREATEST (SQLite: MAX) and SEQ12(x), x as event_id() writes it
+# (zero-padded to 12 digits), so a store's events are found exactly by their ids.
+EVENT_COLUMNS = ("site", "unit", "id", "seq", "ts", "t_ms", "clock_synced", "type", "severity", "source", "state",
+                 "value", "reason", "received_at")
+INSERT_EVENTS_SQL = "INSERT INTO events (%s) VALUES {rows} ON CONFLICT (site, unit, id) DO NOTHING" % (
+    ", ".join(EVENT_COLUMNS))
+EVENT_ROW_SQL = "(%s)" % ", ".join("?" * len(EVENT_COLUMNS))
+MAX_ROWS_PER_INSERT = 1000  # 14,000 parameters: within SQLite's 32,766 and PostgreSQL's 65,535
+INSERT_LOST_SQL = """
+    INSERT INTO lost_ranges (site, unit, store_key, first_seq, last_seq, reason, received_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (site, unit, store_key, first_seq, last_seq) DO NOTHING"""
+_UPSERT_SQL = """
+    INSERT INTO {table} (site, unit, {column}, received_at) VALUES (?, ?, ?, ?)
+    ON CONFLICT (site, unit) DO UPDATE SET {column} = excluded.{column}, received_at = excluded.received_at"""
+PUT_STATE_SQL = _UPSERT_SQL.format(table="unit_state", column="payload")
+PUT_STATUS_SQL = _UPSERT_SQL.format(table="unit_status", column="status")
+MAX_SEQ_SQL = "SELECT MAX(seq) FROM events WHERE site = ? AND unit = ?"
+THROUGH_SQL = "SELECT through_seq FROM unit_delivery WHERE site = ? AND unit = ? AND store_key = ?"
+# A store's lowest stored seq above one, and where the run of consecutive seqs from one ends: by the
+# (site, unit, seq) index, one statement each however long the run (a walk costs a few statements a batch).
+NEXT_SEQ_SQL = """
+    SELECT seq FROM events WHERE site = ? AND unit = ? AND seq > ? AND id = ? || SEQ12(seq) ORDER BY seq LIMIT 1"""
+RUN_END_SQL = """
+    SELECT e.seq FROM events e WHERE e.site = ? AND e.unit = ? AND e.seq >= ? AND e.seq < ? AND e.id = ? || SEQ12(e.seq)
+    AND NOT EXISTS (SELECT 1 FROM events n WHERE n.site = e.site AND n.unit = e.unit AND n.seq = e.seq + 1
+                    AND n.id = ? || SEQ12(n.seq))
+    ORDER BY e.seq LIMIT 1"""
+STORE_LOST_SQL = """
+    SELECT first_seq, last_seq FROM lost_ranges WHERE site = ? AND unit = ? AND store_key = ? AND last_seq > ?"""
+# Several receivers may walk one store at once: the stored point only ever rises.
+UPSERT_THROUGH_SQL = """
+    INSERT INTO unit_delivery (site, unit, store_key, through_seq, updated_at) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (site, unit, store_key) DO UPDATE
+    SET through_seq = GREATEST(unit_delivery.through_seq, excluded.through_seq), updated_at = excluded.updated_at
+    RETURNING through_seq"""
+STATE_SQL = "SELECT payload FROM unit_state WHERE site = ? AND unit = ?"
+STATUS_SQL = "SELECT status FROM unit_status WHERE site = ? AND unit = ?"
+OTHER_STORES_SQL = "SELECT COUNT(*) FROM unit_delivery WHERE site = ? AND unit = ? AND store_key <> ?"
+
+# Units whose events carry no store key: gaps between the lowest and highest seq received.
+UNKEYED_GAPS_SQL = """
+    SELECT site, unit, seq + 1, next_seq - 1 FROM (
+        SELECT site, unit, seq, LEAD(seq) OVER (PARTITION BY site, unit ORDER BY seq) AS next_seq FROM events e
+        WHERE NOT EXISTS (SELECT 1 FROM unit_delivery d WHERE d.site = e.site AND d.unit = e.unit)
+    ) AS ordered WHERE next_seq > seq + 1 ORDER BY site, unit, seq"""
+# Stores: everything up to through_seq is stored or lost; the holes are between it and the store's events above.
+KEYED_HOLES_SQL = """
+    WITH keyed AS (
+        SELECT site, unit, store_key, through_seq AS seq FROM unit_delivery
+        UNION ALL
+        SELECT d.site, d.unit, d.store_key, e.seq FROM unit_delivery d
+        JOIN events e ON e.site = d.site AND e.unit = d.unit AND e.seq > d.through_seq
+                     AND e.id = d.store_key || '-' || SEQ12(e.seq)
+    )
+    SELECT site, unit, store_key, seq + 1, next_seq - 1 FROM (
+        SELECT site, unit, store_key, seq,
+               LEAD(seq) OVER (PARTITION BY site, unit, store_key ORDER BY seq) AS next_seq FROM keyed
+    ) AS ordered WHERE next_seq > seq + 1 ORDER BY site, unit, store_key, seq"""
+LOST_SQL = """
+    SELECT site, unit, store_key, first_seq, last_seq, reason, received_at FROM lost_ranges
+    ORDER BY site, unit, store_key, first_seq, last_seq"""
+_OPEN_ALARMS_SQL = """
+    WITH keyed AS (
+        SELECT site, unit, seq, severity,
+               CASE WHEN type IN ('trip', 'reset') THEN '%s' ELSE type || ':' || source END AS k FROM events
+    ), latest AS (SELECT site, unit, k, MAX(seq) AS seq FROM keyed GROUP BY site, unit, k)
+    SELECT keyed.site, keyed.unit, COUNT(*) FROM keyed
+        JOIN latest ON keyed.site = latest.site AND keyed.unit = latest.unit AND keyed.k = latest.k
+                    AND keyed.seq = latest.seq
+    WHERE keyed.severity = 'alarm' GROUP BY keyed.site, keyed.unit""" % LATCH_KEY
+_UNIT_SUMMARY_SQL = """
+    SELECT site, unit, COUNT(*), SUM(CASE WHEN type = 'trip' THEN 1 ELSE 0 END) FROM events GROUP BY site, unit"""
+_LAST_EVENT_SQL = """
+    SELECT e.site, e.unit, e.type, e.state, e.ts FROM events e
+    JOIN (SELECT site, unit, MAX(seq) AS seq FROM events GROUP BY site, unit) m
+        ON e.site = m.site AND e.unit = m.unit AND e.seq = m.seq"""
+EVENTS_SELECT_SQL = "SELECT %s FROM events ORDER BY site, unit, seq, id" % ", ".join(CSV_COLUMNS)
+
+Query = Callable[[str], Iterable[tuple]]
+
+
+def merged(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(first, last) ranges merged where they overlap or touch, in order."""
+    out: list[tuple[int, int]] = []
+    for first, last in sorted(ranges):
+        if out and first <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], last))
+        else:
+            out.append((first, last))
+    return out
+
+
+def without(hole: tuple[int, int], lost: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of hole that no (merged, ordered) lost range covers."""
+    out = []
+    first, last = hole
+    for lost_first, lost_last in lost:
+        if lost_last < first or lost_first > last:
+            continue
+        if lost_first > first:
+            out.append((first, lost_first - 1))
+        first = lost_last + 1
+        if first > last:
+            return out
+    out.append((first, last))
+    return out
+
+
+def lost_from(query: Query) -> list[LostRange]:
+    return [LostRange(*row) for row in query(LOST_SQL)]
+
+
+def gaps_from(query: Query, lost: list[LostRange]) -> list[Gap]:
+    """Missing seqs per unit (and store), not counting those the unit reported lost."""
+    lost_by_store: dict[tuple[str, str, str], list[tuple[int, int]]] = {}
+    for r in lost:
+        lost_by_store.setdefault((r.site, r.unit, r.store), []).append((r.first_seq, r.last_seq))
+    lost_by_store = {key: merged(ranges) for key, ranges in lost_by_store.items()}
+    out = [Gap(site, unit, first, last) for site, unit, first, last in query(UNKEYED_GAPS_SQL)]
+    for site, unit, store, first, last in query(KEYED_HOLES_SQL):
+        for part in without((first, last), lost_by_store.get((site, unit, store), [])):
+            out.append(Gap(site, unit, part[0], part[1], store))
+    return sorted(out, key=lambda g: (g.site, g.unit, g.store, g.first_seq))
+
+
+def fleet_from(query: Query) -> list[FleetRow]:
+    """The fleet table from a storage's `query(sql) -> rows` (the same SQL on SQLite and PostgreSQL)."""
+    units: dict[tuple[str, str], dict] = {}
+
+    def unit(site: str, name: str) -> dict:
+        return units.setdefault((site, name), {"status": "unknown", "last": "", "alarms": 0, "trips": 0,
+                                               "gaps": 0, "events": 0, "lost": 0})
+
+    for site, name, status in query("SELECT site, unit, status FROM unit_status"):
+        unit(site, name)["status"] = status
+    for site, name in query("SELECT site, unit FROM unit_state"):
+        unit(site, name)
+    for site, name, count, trips in query(_UNIT_SUMMARY_SQL):
+        u = unit(site, name)
+        u["events"], u["trips"] = count, trips
+    for site, name, type_, state, ts in query(_LAST_EVENT_SQL):
+        unit(site, name)["last"] = "%s %s at %s" % (type_, state, ts)
+    for site, name, count in query(_OPEN_ALARMS_SQL):
+        unit(site, name)["alarms"] = count
+    lost = lost_from(query)
+    for gap in gaps_from(query, lost):
+        unit(gap.site, gap.unit)["gaps"] += gap.last_seq - gap.first_seq + 1
+    by_store: dict[tuple[str, str, str], list[tuple[int, int]]] = {}
+    for r in lost:
+        by_store.setdefault((r.site, r.unit, r.store), []).append((r.first_seq, r.last_seq))
+    for (site, name, _), ranges in by_store.items():
+        unit(site, name)["lost"] += sum(last - first + 1 for first, last in merged(ranges))
+    return [FleetRow(site, name, u["status"], u["last"], u["alarms"], u["trips"], u["gaps"], u["events"], u["lost"])
+            for (site, name), u in sorted(units.items())]
+
+
+class SqlStorage:
+    """The storage the receiver needs, over a DB-API connection whose execute() returns a cursor.
+
+    Subclasses give the transaction (_write, _read), the event insert (_insert_events) and the dialect
+    (_dialect). Every method holds the storage's lock: a reader (the bench, an export) never sees a batch
+    half-written.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._dialects: dict[str, str] = {}
+
+    # --- the dialect and the transaction, per driver ---
+
+    def _dialect(self, text: str) -> str:
+        raise NotImplementedError
+
+    def _sql(self, text: str) -> str:
+        out = self._dialects.get(text)
+        if out is None:
+            out = self._dialects[text] = self._dialect(text)
+        return out
+
+    def _write(self, work: Callable[..., T]) -> T:
+        raise NotImplementedError
+
+    def _read(self, work: Callable[..., T]) -> T:
+        raise NotImplementedError
+
+    def _insert_events(self, conn, rows: list[tuple]) -> list[bool]:
+        raise NotImplementedError
+
+    # --- writing ---
+
+    def store(self, batch: Batch, now: str) -> Committed:
+        """Stores the batch in one transaction and walks every store it touched; now is the walk's updated_at.
+
+        Rows are written in key order (events, lost ranges, states, statuses, delivery points), so receivers
+        writing one PostgreSQL database at once take their row locks in the same order and never deadlock.
+        """
+        with self._lock:
+            return self._write(lambda conn: self._store(conn, batch, now))
+
+    def _store(self, conn, batch: Batch, now: str) -> Committed:
+        x = self._execute
+        units = sorted({(e.site, e.unit) for e, _ in batch.events})
+        previous_max = {u: x(conn, MAX_SEQ_SQL, u).fetchone()[0] for u in units}
+        order = sorted(range(len(batch.events)), key=lambda i: batch.events[i][0][:3])
+        rows = []
+        for i in order:
+            event, received_at = batch.events[i]
+            rows.append(event[:6] + (int(event.clock_synced),) + event[7:] + (received_at,))
+        flags = self._insert_events(conn, rows)
+        stored = [False] * len(batch.events)
+        for i, flag in zip(order, flags):
+            stored[i] = flag
+        for gone, received_at in sorted(batch.gones):
+            x(conn, INSERT_LOST_SQL, tuple(gone) + (received_at,))
+        for (site, unit), (payload, received_at) in sorted(batch.states.items()):
+            x(conn, PUT_STATE_SQL, (site, unit, payload, received_at))
+        for (site, unit), (status, received_at) in sorted(batch.statuses.items()):
+            x(conn, PUT_STATUS_SQL, (site, unit, status, received_at))
+        keys = set(batch.rewalk)
+        keys.update(k for k in (store_key(e) for e, _ in batch.events) if k is not None)
+        keys.update(StoreKey(g.site, g.unit, g.store) for g, _ in batch.gones)
+        return Committed(stored, previous_max, [self._deliver(conn, key, now) for key in sorted(keys)])
+
+    def _deliver(self, conn, key: StoreKey, now: str) -> Delivery:
+        row = self._execute(conn, THROUGH_SQL, key).fetchone()
+        before = None if row is None else row[0]
+        start = before or 0
+        lost = self._execute(conn, STORE_LOST_SQL, tuple(key) + (start,)).fetchall()
+        through, hole = D.walk(start, self._runs(conn, key, start), lost)
+        replaced = before is None and self._execute(conn, OTHER_STORES_SQL, key).fetchone()[0] > 0
+        if before is None or through > before:
+            written = self._execute(conn, UPSERT_THROUGH_SQL, tuple(key) + (through, now)).fetchone()[0]
+            if written > through:  # another receiver got further: its walk holds
+                through, hole = written, None
+        return Delivery(key, through, through > start, hole, replaced)
+
+    def _runs(self, conn, key: StoreKey, after: int) -> Iterator[tuple[int, int]]:
+        """The store's runs of consecutive stored seqs above `after`, ascending, read as the walk asks."""
+        prefix = key.store + "-"
+        while after < MAX_SEQ:
+            row = self._execute(conn, NEXT_SEQ_SQL, (key.site, key.unit, after, prefix)).fetchone()
+            if row is None:
+                return
+            end = self._execute(conn, RUN_END_SQL, (key.site, key.unit, row[0], MAX_SEQ, prefix, prefix)).fetchone()
+            after = MAX_SEQ if end is None else end[0]  # None: the run goes on to the highest seq there can be
+            yield row[0], after
+
+    def _insert_sql(self, rows: int) -> str:
+        return INSERT_EVENTS_SQL.format(rows=", ".join([EVENT_ROW_SQL] * rows))
+
+    def _execute(self, conn, sql: str, params: tuple = ()):
+        return conn.execute(self._sql(sql), params)
+
+    # --- reading ---
+
+    def _one(self, sql: str, params: tuple):
+        with self._lock:
+            return self._read(lambda conn: self._execute(conn, sql, params).fetchone())
+
+    def _all(self, work: Callable[[Query], T]) -> T:
+        with self._lock:
+            return self._read(lambda conn: work(lambda sql: self._execute(conn, sql).fetchall()))
+
+    def state(self, site: str, unit: str) -> dict | None:
+        row = self._one(STATE_SQL, (site, unit))
+        return json.loads(row[0]) if row else None
+
+    def status(self, site: str, unit: str) -> str | None:
+        row = self._one(STATUS_SQL, (site, unit))
+        return row[0] if row else None
+
+    def through(self, key: StoreKey) -> int | None:
+        """The seq up to which the store is acknowledged (None before its first event)."""
+        row = self._one(THROUGH_SQL, tuple(key))
+        return row[0] if row else None
+
+    def lost(self) -> list[LostRange]:
+        return self._all(lost_from)
+
+    def gaps(self) -> list[Gap]:
+        return self._all(lambda query: gaps_from(query, lost_from(query)))
+
+    def fleet(self) -> list[FleetRow]:
+        return self._all(fleet_from)
+
+    def iter_events(self) -> Iterator[tuple]:
+        """Every stored event as a CSV_COLUMNS tuple, by site, unit and seq."""
+        return iter(self._all(lambda query: query(EVENTS_SELECT_SQL)))
+
+
+class SqliteStorage(SqlStorage):
+    """The storage in one SQLite file (WAL): nothing to install, fine for a bench or a pilot site.
+
+    Several receivers (processes) may share the file: each batch is one short write transaction.
+    """
+
+    def __init__(self, path: str):
+        SqlStorage.__init__(self)
+        self.path = path
+        try:
+            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
+                                         timeout=SQLITE_BUSY_TIMEOUT_S)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")  # on disk before the PUBACK, even through a power cut
+            for statement in SCHEMA_SQL:
+                self._conn.execute(statement)
+        except sqlite3.Error as err:
+            raise StorageError("cannot open the SQLite database %s: %s" % (path, err)) from None
+
+    def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        c = self._conn
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            result = work(c)
+            c.execute("COMMIT")
+        except BaseException:
+            if c.in_transaction:
+                c.execute("ROLLBACK")
+            raise
+        return result
+
+    def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        self._conn.execute("BEGIN")  # one snapshot for every query, while other receivers write
+        try:
+            return work(self._conn)
+        finally:
+            self._conn.execute("COMMIT")
+
+    def _dialect(self, text: str) -> str:
+        return SEQ12.sub(r"printf('%012d', \1)", text.replace("GREATEST(", "MAX("))
+
+    def _insert_events(self, conn: sqlite3.Connection, rows: list[tuple]) -> list[bool]:
+        """Which rows are new, then all of them in one statement: SQLite releases Python's lock for each
+        statement it runs, and waiting to get it back from the MQTT thread is what a backlog would wait on.
+        Exact, as this transaction holds the database's write lock."""
+        ids: dict[tuple[str, str], set[str]] = {}
+        for row in rows:
+            ids.setdefault(row[:2], set()).add(row[2])
+        present = set()
+        for (site, unit), unit_ids in ids.items():
+            for chunk in chunks(sorted(unit_ids), MAX_ROWS_PER_INSERT):
+                sql = "SELECT id FROM events WHERE site = ? AND unit = ? AND id IN (%s)" % ", ".join("?" * len(chunk))
+                present.update((site, unit, id_) for (id_,) in conn.execute(sql, (site, unit) + tuple(chunk)))
+        flags = []
+        for row in rows:
+            flags.append(row[:3] not in present)
+            present.add(row[:3])
+        for chunk in chunks(rows, MAX_ROWS_PER_INSERT):
+            conn.execute(self._insert_sql(len(chunk)), [value for row in chunk for value in row])
+        return flags
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def open_storage(location: str) -> SqlStorage:
+    """A postgresql:// (or postgres://) URL -> PgStorage; anything else is a SQLite file path."""
+    if location.startswith(("postgresql://", "postgres://")):
+        from gaslatch_tools.platform_storage_pg import PgStorage
+
+        return PgStorage(location)
+    return SqliteStorage(location)
+
+
+def export_csv(storage: SqlStorage, path_or_file: str | os.PathLike | io.TextIOBase) -> int:
+    """Every event in storage as CSV (header CSV_COLUMNS; value decoded, null as empty) -> rows written."""
+    if isinstance(path_or_file, (str, os.PathLike)):
+        with open(path_or_file, "w", newline="", encoding="utf-8") as f:
+            return _write_csv(storage, f)
+    return _write_csv(storage, path_or_file)
+
+
+def _write_csv(storage: SqlStorage, f) -> int:
+    writer = csv.writer(f)
+    writer.writerow(CSV_COLUMNS)
+    value_at = CSV_COLUMNS.index("value")
+    count = 0
+    for row in storage.iter_events():
+        row = list(row)
+        value = json.loads(row[value_at])
+        row[value_at] = "" if value is None else value
+        writer.writerow(row)
+        count += 1
+    return count
