@@ -201,15 +201,17 @@ def receiver_child(db: str, port: int, client_id: str, group: str) -> None:
     logging.basicConfig(level=logging.ERROR)
     storage = open_storage(db)
     stamps = []
-    insert = storage.insert_event
+    store = storage.store
 
-    def stamped_insert(event, received_at):
-        result = insert(event, received_at)
-        if result.stored:
-            stamps.append((event.unit, event.id, time.monotonic()))
+    def stamped_store(batch, now):
+        result = store(batch, now)
+        committed = time.monotonic()
+        for (event, _), stored in zip(batch.events, result.stored):
+            if stored:
+                stamps.append((event.unit, event.id, committed))
         return result
 
-    storage.insert_event = stamped_insert
+    storage.store = stamped_store
     receiver = PlatformReceiver(storage, "127.0.0.1", port, client_id=client_id, shared_group=group or None)
     receiver.start(START_TIMEOUT_S)
     print("ready", flush=True)

@@ -52,6 +52,18 @@ def walk(through: int, runs: Iterable[tuple[int, int]],
     return through, None
 
 
+def request_span(hole: tuple[int, int], highest: int | None) -> tuple[int, int]:
+    """What to ask for when the walk stops at `hole`: from its first seq up to the last one below the highest
+    stored seq (at most MAX_RESEND in all), the stored ones among them included.
+
+    A broker that crashed, or dropped messages from a full queue, leaves many holes at once (one between
+    each pair of alarms that jumped the queue); asking for them one at a time would cost a request interval
+    each. The unit sends the whole span again and the platform keeps each event once."""
+    if highest is None or highest - 1 <= hole[1]:
+        return hole
+    return hole[0], max(hole[1], min(highest - 1, hole[0] + MAX_RESEND - 1))
+
+
 def resend_range(hole: tuple[int, int]) -> tuple[int, int]:
     """The part of a hole one request asks for (the unit sends at most MAX_RESEND events per request)."""
     return hole[0], min(hole[1], hole[0] + MAX_RESEND - 1)

@@ -386,6 +386,8 @@ class SqlStorage:
         start = before or 0
         lost = self._execute(conn, STORE_LOST_SQL, tuple(key) + (start,)).fetchall()
         through, hole = D.walk(start, self._runs(conn, key, start), lost)
+        if hole is not None:  # ask for every seq up to the highest stored one in one request (see D.request_span)
+            hole = D.request_span(hole, self._execute(conn, MAX_SEQ_SQL, (key.site, key.unit)).fetchone()[0])
         replaced = before is None and self._execute(conn, OTHER_STORES_SQL, key).fetchone()[0] > 0
         if before is None or through > before:
             written = self._execute(conn, UPSERT_THROUGH_SQL, tuple(key) + (through, now)).fetchone()[0]

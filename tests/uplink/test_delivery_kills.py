@@ -101,7 +101,11 @@ def kill_loop(db: str, tmp_path: Path, rounds: int, seed: int) -> dict:
                 victims.append(unit)
             rng.shuffle(victims)
             for victim in victims:
-                victim.kill()
+                if victim is broker:
+                    broker.proc.send_signal(signal.SIGKILL)
+                    broker.proc.wait(10)
+                else:
+                    victim.kill()
                 kills["broker" if victim is broker else "receiver" if victim is receiver else "unit"] += 1
             for victim in victims:
                 victim.start()  # the broker on the same port, from what it had saved

@@ -99,3 +99,12 @@ def test_gaps_leave_out_exactly_the_lost_seqs(lost, first, length):
        | st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7e), min_size=995, max_size=1005))
 def test_the_receivers_safe_text_is_the_units(text):
     assert safe_text(text) == E.safe_text(text)
+
+
+def test_a_request_spans_every_hole_below_the_highest_stored_seq_up_to_the_units_limit():
+    assert D.request_span((3, 4), 5) == (3, 4)  # one hole: just it
+    assert D.request_span((3, 4), 100) == (3, 99)  # holes beyond it too, the stored ones between re-sent
+    assert D.request_span((3, 4), None) == (3, 4)
+    assert D.request_span((10, 20), 10 ** 6) == (10, 10 + D.MAX_RESEND - 1)
+    assert D.request_span((10, 5000), 10 ** 6) == (10, 5000)  # resend_range caps what one request asks
+    assert D.resend_range(D.request_span((10, 5000), 10 ** 6)) == (10, 10 + D.MAX_RESEND - 1)

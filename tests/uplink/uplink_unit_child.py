@@ -12,6 +12,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import time
 
 from gaslatch.unit.event_store import EventStore
 from gaslatch.unit.uplink import Uplink
@@ -39,10 +40,19 @@ def main(argv: list[str]) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     per_chunk = max(1, int(rate * CHUNK_S))
+    next_health = 0.0
     while not stop.is_set():
         first = store.next_seq()
         if first <= total:
             store.append([record(seq) for seq in range(first, min(total, first + per_chunk - 1) + 1)])
+        for level, text in uplink.take_reports():  # the journal's lines, for a failing test's log
+            print("%.3f %s %s" % (time.time(), level, text), flush=True)
+        if time.monotonic() >= next_health:
+            next_health = time.monotonic() + 1.0
+            h = uplink.health()
+            print("%.3f health recorded %d ack %d backlog %d in_flight %d resend_requests %d stalls %d" % (
+                time.time(), store.recorded_seq(), h["platform_ack_seq"], h["backlog"], h["in_flight"],
+                h["resend_requests"], h["resend_stalls"]), flush=True)
         stop.wait(CHUNK_S)
     uplink.close()
     store.close()
