@@ -54,8 +54,8 @@ def fail(ctx: click.Context, kind: str, message: str, hint: str = "", code: int 
 
 def _register() -> None:
     """Each module adds its commands to the group when imported."""
-    from gaslatch_tools.commission import (bump_test, bus_tools, config_tools, interlock_test, report,  # noqa: F401
-                                           valve_test)
+    from gaslatch_tools.commission import (bump_check, bus_commands, config_commands, interlock_check,  # noqa: F401
+                                           report, valve_check)
 
 
 _register()

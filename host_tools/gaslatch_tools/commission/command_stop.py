@@ -1,4 +1,4 @@
-"""Why a command stops before its result, raised by the helper modules the commands share (prompts, unit_link).
+"""Why a command stops before its result, raised by the helper modules the commands share (prompts, unit_connection).
 cli.py imports every command module as it loads, so a helper that imported cli.fail would close an import cycle."""
 
 from __future__ import annotations

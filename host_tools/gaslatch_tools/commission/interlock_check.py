@@ -14,9 +14,9 @@ from gaslatch_tools.commission.cli import EXIT_FAILED, EXIT_OK, commission, fail
 from gaslatch_tools.commission.command_stop import CommandStop
 from gaslatch_tools.commission.prompts import interaction_options
 from gaslatch_tools.commission.record import LIMITS_S
-from gaslatch_tools.commission.unit_link import (Site, UnitFacts, UnitLost, Watcher, chosen_detectors, detector_view,
-                                                 feedback, open_site, reading_info, seconds_text, since, unit_options,
-                                                 wait_for_unit)
+from gaslatch_tools.commission.unit_connection import (Site, UnitFacts, UnitLost, Watcher, chosen_detectors,
+                                                       detector_view, feedback, open_site, reading_info, seconds_text,
+                                                       since, unit_options, wait_for_unit)
 from gaslatch_tools.commission.valve_move import ValveMove, supervision_s
 
 PERSON_WAIT_S = 300.0  # how long a command waits for the person to operate an input or a line

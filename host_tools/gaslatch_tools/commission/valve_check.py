@@ -14,8 +14,8 @@ from gaslatch_tools.commission.cli import EXIT_FAILED, EXIT_OK, commission, fail
 from gaslatch_tools.commission.command_stop import CommandStop
 from gaslatch_tools.commission.prompts import interaction_options
 from gaslatch_tools.commission.record import LIMITS_S
-from gaslatch_tools.commission.unit_link import (STATUS_TIMEOUT_S, Site, UnitLost, open_site, seconds_text, since,
-                                                 unit_options, wait_for_unit)
+from gaslatch_tools.commission.unit_connection import (STATUS_TIMEOUT_S, Site, UnitLost, open_site, seconds_text, since,
+                                                       unit_options, wait_for_unit)
 from gaslatch_tools.commission.valve_move import ValveMove, supervision_s
 
 VALVE_HELP = """Valve test: close the gas valve from the unit and time it; prove it cannot be reopened

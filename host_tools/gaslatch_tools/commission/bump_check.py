@@ -18,9 +18,9 @@ from gaslatch_tools.commission.cli import EXIT_FAILED, EXIT_OK, commission, fail
 from gaslatch_tools.commission.command_stop import CommandStop
 from gaslatch_tools.commission.prompts import Prompter, interaction_options, make_prompter
 from gaslatch_tools.commission.record import LIMITS_S, utc_now
-from gaslatch_tools.commission.unit_link import (Site, UnitFacts, UnitLost, Watcher, chosen_detectors, detector_view,
-                                                 feedback, open_site, reading_info, reads_clear, seconds_text, since,
-                                                 unit_options)
+from gaslatch_tools.commission.unit_connection import (Site, UnitFacts, UnitLost, Watcher, chosen_detectors,
+                                                       detector_view, feedback, open_site, reading_info, reads_clear,
+                                                       seconds_text, since, unit_options)
 from gaslatch_tools.commission.valve_move import supervision_s, valve_commanded_closed
 
 DEFAULT_GAS_PCT_LEL = 50.0  # a common bump gas: 2.5 %vol methane, above every allowed high set point
