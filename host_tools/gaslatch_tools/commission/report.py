@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import click
 
-from gaslatch_tools.commission.cli import EXIT_FAILED, EXIT_OK, commission, fail, finish
+from gaslatch_tools.commission.command_outcome import EXIT_FAILED, EXIT_OK, CommandStop, finish
 from gaslatch_tools.commission.record import LIMIT_SOURCES, LIMITS_S, Record, RecordError
 from gaslatch_tools.commission.report_html import render_html
 from gaslatch_tools.commission.report_judge import (FAIL, INTERLOCK_KINDS, MISSING, NA, NOT_TESTED, REQUIRED_FIELDS,
@@ -360,7 +360,7 @@ def write_report(data: dict, raw: bytes, record_path: str, out_dir: str, lang: s
     return files, verdict
 
 
-@commission.command("report")
+@click.command("report")
 @click.option("--out", "out_dir", default=".", show_default=True, type=click.Path(file_okay=False),
               help="Directory for report.html and report.pdf (created if missing).")
 @click.option("--lang", type=click.Choice(LANGUAGES), default="zh", show_default=True,
@@ -377,22 +377,22 @@ def report(ctx: click.Context, out_dir: str, lang: str, formats: str) -> None:
     """
     chosen = [f.strip().lower() for f in formats.split(",") if f.strip()]
     if not chosen or any(f not in FORMATS for f in chosen):
-        fail(ctx, "bad_format", "unknown report format in %r" % formats, "use html, pdf or html,pdf")
+        raise CommandStop("bad_format", "unknown report format in %r" % formats, "use html, pdf or html,pdf")
     record_path = ctx.obj["record"]
     if not os.path.exists(record_path):
-        fail(ctx, "no_record", "no commissioning record at %s" % record_path,
-             "run the commission commands first (scan, config init, bump-test...) or pass --record FILE")
+        raise CommandStop("no_record", "no commissioning record at %s" % record_path,
+                          "run the commission commands first (scan, config init, bump-test...) or pass --record FILE")
     try:
         record = Record.load(record_path)
         with open(record_path, "rb") as f:
             raw = f.read()
     except (RecordError, OSError) as err:
-        fail(ctx, "record", str(err), "check the file is the record the commission commands wrote")
+        raise CommandStop("record", str(err), "check the file is the record the commission commands wrote") from None
     try:
         files, verdict = write_report(record.data, raw, record_path, out_dir, lang, list(dict.fromkeys(chosen)))
     except OSError as err:
-        fail(ctx, "write", "cannot write the report into %s: %s" % (out_dir, err),
-             "choose a directory you can write with --out")
+        raise CommandStop("write", "cannot write the report into %s: %s" % (out_dir, err),
+                          "choose a directory you can write with --out") from None
     t = text_for(lang)
     lines = [t("cli_wrote", path) for path in files.values()]
     lines.append(t("ready_title") if verdict.ready else t("not_ready_title"))

@@ -1,5 +1,5 @@
 """The running unit as the site tests see it: its configuration's facts, its control socket, waits on its status.
-bump-test, valve-test and interlock-test share it; it raises CommandStop instead of exiting (see command_stop)."""
+bump-test, valve-test and interlock-test share it; a stop is a CommandStop (command_outcome.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from gaslatch.core.config import ConfigError
 from gaslatch.core.config_schema import DEFAULT_CONTROL_GROUP, DEFAULT_CONTROL_SOCKET
 from gaslatch.unit.control_client import ControlClient, ControlUnreachable
 from gaslatch.unit.unit_config import load_unit_config
-from gaslatch_tools.commission.command_stop import CommandStop
+from gaslatch_tools.commission.command_outcome import CommandStop
 from gaslatch_tools.commission.prompts import Prompter, make_prompter
 from gaslatch_tools.commission.record import Record, RecordError
 
