@@ -460,7 +460,7 @@ def _keep_bump(site: Site, name: str, entry: dict) -> None:
     site.record.detector(name)["bump_tests"].append(dict(entry, utc=utc_now()))
     site.record.note("bump-test", "%s: %s%s" % (name, "PASS" if entry["passed"] else "FAIL",
                                                 "" if entry["passed"] else " (" + "; ".join(failures) + ")"))
-    site.save()
+    site.record.save()
     site.prompter.say("%s: %s" % (name, "PASS" if entry["passed"] else "FAIL: " + "; ".join(failures)),
                       "bold green" if entry["passed"] else "bold red")
 

@@ -36,7 +36,7 @@ from gaslatch_tools.commission.calibration import (CALIBRATION_LIMIT_S, STABLE_S
                                                    CalibrationRefused, Settling)
 from gaslatch_tools.commission.command_outcome import EXIT_FAILED, EXIT_OK, CommandStop, finish
 from gaslatch_tools.commission.live_table import Watched, watch
-from gaslatch_tools.commission.record import Record, RecordError
+from gaslatch_tools.commission.record import Record
 
 PORT_HINT = "give --port (the USB-RS485 adapter, e.g. /dev/ttyUSB0 or /dev/serial/by-id/...) or run scan first"
 ON_DETECTOR_HINT = "set the %s on the detector itself (its manual: DIP switches, magnet or display menu)"
@@ -111,21 +111,6 @@ def register_spec(profile: Profile, key: str, what: str, hint: str) -> dict:
     if spec is None:
         raise CommandStop("unsupported", "profile %s has no %s register" % (profile.name, what), hint)
     return spec
-
-
-def load_record(ctx: click.Context) -> Record:
-    try:
-        return Record.load(ctx.obj["record"])
-    except RecordError as error:
-        raise CommandStop("record", str(error), "give another file with --record, or move this one aside") from None
-
-
-def save_record(record: Record) -> None:
-    try:
-        record.save()
-    except RecordError as error:
-        raise CommandStop("record", str(error),
-                          "check the folder exists and is writable, then run the command again") from None
 
 
 def record_port(record: Record, port: str | None) -> str:
@@ -253,7 +238,7 @@ def scan(ctx: click.Context, port: str | None, bauds_text: str, parities_text: s
     Exit 0: detectors found, all identified, no problems; 1: problems found (duplicate address, damaged
     replies, unknown device, mixed baud rates); 2: nothing answered, or the port could not be used.
     """
-    record = load_record(ctx)
+    record = Record.load(ctx.obj["record"])
     port = record_port(record, port)
     profiles = modbus_profiles()
     try:
@@ -295,7 +280,7 @@ def scan(ctx: click.Context, port: str | None, bauds_text: str, parities_text: s
     names = record_scan(record, port, found, summary)
     record.note("scan", "%d detector(s) found at %s, %d problem(s)" % (len(found), ", ".join(summary["lines"]),
                                                                        len(problems)))
-    save_record(record)
+    record.save()
     rows = scan_rows(names, found)
     payload = {"port": port, "detectors": rows, "health": health, "problems": problems, "warnings": warnings,
                "lines": summary["lines"], "elapsed_s": summary["elapsed_s"], "record": record.path}
@@ -332,7 +317,7 @@ def live(ctx: click.Context, port: str | None, baud: str | None, parity: str | N
 
     Exit 0: every detector answered every poll; 1: some polls failed; 2: no detector answered at all.
     """
-    record = load_record(ctx)
+    record = Record.load(ctx.obj["record"])
     port = record_port(record, port)
     line = detector_line(record, None, int(baud) if baud else None, parity)
     if addresses_text:
@@ -403,7 +388,7 @@ def set_address(ctx: click.Context, port: str | None, old: int, new: int, baud: 
     Refuses an address another device answers at (or the record gives another detector). Verified by a
     complete read at the new address and silence at the old one. Exit 0 done; 1 refused or not verified; 2 error.
     """
-    record = load_record(ctx)
+    record = Record.load(ctx.obj["record"])
     port = record_port(record, port)
     tgt = target(record, None, old, int(baud) if baud else None)
     if new == old:
@@ -430,7 +415,7 @@ def set_address(ctx: click.Context, port: str | None, old: int, new: int, baud: 
                            "scan to see where the detector is; some detectors apply a new address only after a power "
                            "cycle")
     name = record_address_change(record, tgt, new, profile.name)
-    save_record(record)
+    record.save()
     payload = {"detector": name, "profile": profile.name, "line": str(tgt.line), "address": {"from": old, "to": new},
                "verified": {"answers_at_new": True, "silent_at_old": True}, "record": record.path}
     finish(ctx, payload, "%s: address %d -> %d, verified (answers at %d, silent at %d); recorded in %s"
@@ -453,7 +438,7 @@ def set_baud(ctx: click.Context, port: str | None, address: int, new_baud: str, 
     Refuses when another device already answers at that address at the new baud. Verified by a complete
     read at the new baud and silence at the old one. Exit 0 done; 1 refused or not verified; 2 error.
     """
-    record = load_record(ctx)
+    record = Record.load(ctx.obj["record"])
     port = record_port(record, port)
     tgt = target(record, None, address, int(baud) if baud else None)
     new_line = tgt.line._replace(baud=int(new_baud))
@@ -481,7 +466,7 @@ def set_baud(ctx: click.Context, port: str | None, address: int, new_baud: str, 
                            "scan --baud all to see where the detector is; some detectors apply a new baud rate only "
                            "after a power cycle")
     name, others = record_baud_change(record, tgt, new_line, profile.name)
-    save_record(record)
+    record.save()
     warning = ("" if not others else "\nwarning: %s still at %d baud: every device on one bus must use one baud rate"
                % (", ".join(others), tgt.line.baud))
     payload = {"detector": name, "profile": profile.name, "address": address,
@@ -527,7 +512,7 @@ def calibrate(ctx: click.Context, kind: str, detector: str | None, address: int 
     (exit 1) an unstable reading, a zero above 5 %LEL (that is gas, not drift) and a sensor that reads
     under half the span gas. Exit 0 calibrated and verified; 1 refused or not verified; 2 error.
     """
-    record = load_record(ctx)
+    record = Record.load(ctx.obj["record"])
     port = record_port(record, port)
     if kind == "span" and span_gas_pct is None:
         raise CommandStop("bad_input", "span calibration needs --span-gas-pct",
@@ -552,13 +537,13 @@ def calibrate(ctx: click.Context, kind: str, detector: str | None, address: int 
             calibration.run(client, tally, Console(stderr=True), lambda text: click.echo(text, err=True))
         except CalibrationRefused as refusal:
             record_refused_calibration(record, name, tgt.address, calibration.attempt, refusal.message)
-            save_record(record)
+            record.save()
             raise
         except BusError as error:
             raise bus_stop(error) from None
     attempt = calibration.attempt
     record_calibration(record, name, tgt, profile.name, attempt)
-    save_record(record)
+    record.save()
     done = "remove the span gas: the reading must fall back to 0" if kind == "span" else "remove the zero-air hood"
     finish(ctx, dict(attempt, detector=name, record=record.path),
            "%s: %s calibrated, %s -> %s %%LEL (target %g ±%g), verified; %s. Recorded in %s" % (

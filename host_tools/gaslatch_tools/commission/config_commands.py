@@ -18,7 +18,7 @@ from gaslatch.unit.unit_config import load_unit_config
 from gaslatch_tools.commission.command_outcome import EXIT_FAILED, EXIT_OK, CommandStop, finish
 from gaslatch_tools.commission.config_build import InitError, build_config
 from gaslatch_tools.commission.prompts import Prompter, interaction_options, make_prompter
-from gaslatch_tools.commission.record import Record, RecordError, utc_now
+from gaslatch_tools.commission.record import Record, utc_now
 from gaslatch_tools.commission.schedule_text import SCHEDULE_FORM, ScheduleError, format_schedule, parse_schedule
 
 CONFIG_MODE = 0o640  # root:gaslatch 0640 on the unit (docs/install.md)
@@ -78,20 +78,6 @@ def _problems_payload(problems: list) -> list[dict]:
     return [{"path": p.path, "message": p.message, "hint": p.hint} for p in problems]
 
 
-def _load_record(ctx: click.Context, path: str) -> Record:
-    try:
-        return Record.load(path)
-    except RecordError as err:
-        raise CommandStop("record", str(err), "give another --record file, or move the damaged one away") from None
-
-
-def _save_record(ctx: click.Context, record: Record) -> None:
-    try:
-        record.save()
-    except RecordError as err:
-        raise CommandStop("record", str(err), "check the folder's free space and permissions") from None
-
-
 @click.group("config")
 def config_group() -> None:
     """The controller's configuration: make it from the scan, check it, install it on the unit."""
@@ -129,8 +115,8 @@ def config_init(ctx: click.Context, from_record: str | None, out_path: str, base
     Exit codes: 0 written, 1 the controller refuses the result (problems listed), 2 could not run.
     """
     prompter = make_prompter(ctx, answers_path, yes)
-    record = _load_record(ctx, ctx.obj["record"])
-    source = record if from_record is None else _load_record(ctx, from_record)
+    record = Record.load(ctx.obj["record"])
+    source = record if from_record is None else Record.load(from_record)
     if os.path.exists(out_path) and not force:
         raise CommandStop("exists", "%s already exists" % out_path,
                           "give another --out, or --force to overwrite it")
@@ -171,7 +157,7 @@ def config_init(ctx: click.Context, from_record: str | None, out_path: str, base
     record.data["schedule"] = {"enabled": bool(schedule), "attended": schedule or [], "text": format_schedule(schedule)}
     record.note("config init", "%s: %d detectors, schedule %s" % (out_path, len(doc["detectors"]),
                                                                    format_schedule(schedule)))
-    _save_record(ctx, record)
+    record.save()
     for note in notes:
         prompter.say("note: " + note)
     finish(ctx, {"command": "config init", "path": out_path, "detectors": sorted(doc["detectors"]),
@@ -258,7 +244,7 @@ def config_push(ctx: click.Context, path: str, target: str, service: str, restar
     with open(path, "rb") as handle:
         data = handle.read()
     digest = hashlib.sha256(data).hexdigest()
-    record = _load_record(ctx, ctx.obj["record"])
+    record = Record.load(ctx.obj["record"])
     if not prompter.confirm("push", "Install %s as %s and restart %s? The gas valve closes and stays closed "
                                     "until RESET is pressed on site." % (path, target, service)):
         raise CommandStop("declined", "nothing installed")
@@ -299,7 +285,7 @@ def config_push(ctx: click.Context, path: str, target: str, service: str, restar
     ok = status is not None and (bool(status.get("latched")) or not must_latch)
     record.note("config push", "%s sha256 %s: %s" % (target, digest, "unit back, valve closed until RESET" if ok else
                                                      "unit did not come back latched"))
-    _save_record(ctx, record)
+    record.save()
     if status is None:
         finish(ctx, dict(entry, command="config push"),
                "installed, but the unit did not answer within %g s of the restart: journalctl -u %s"

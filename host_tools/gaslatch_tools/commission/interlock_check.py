@@ -90,7 +90,7 @@ def interlock_test(ctx: click.Context, socket_path: str | None, config_path: str
             site.record.add("interlock_tests", entry)
             site.record.note("interlock-test", "%s: %s" % (test, "PASS" if entry["passed"] else
                                                              "FAIL (%s)" % "; ".join(entry["failures"])))
-            site.save()
+            site.record.save()
             site.prompter.say("%s: %s" % (test, "PASS" if entry["passed"] else "FAIL: " + "; ".join(entry["failures"])),
                               "bold green" if entry["passed"] else "bold red")
             entries.append(entry)

@@ -6,14 +6,13 @@ Lays the record out as blocks for the HTML and PDF renderers; exits 1 while a te
 from __future__ import annotations
 
 import datetime
-import hashlib
 import os
 from typing import Any, Callable
 
 import click
 
 from gaslatch_tools.commission.command_outcome import EXIT_FAILED, EXIT_OK, CommandStop, finish
-from gaslatch_tools.commission.record import LIMIT_SOURCES, LIMITS_S, Record, RecordError
+from gaslatch_tools.commission.record import LIMIT_SOURCES, LIMITS_S, Record
 from gaslatch_tools.commission.report_html import render_html
 from gaslatch_tools.commission.report_judge import (FAIL, INTERLOCK_KINDS, MISSING, NA, NOT_TESTED, REQUIRED_FIELDS,
                                                     Item, interlock_kind, judge_bump, judge_calibration,
@@ -340,11 +339,11 @@ def build_document(data: dict, lang: str, plotter: Callable = bump_plot_png) -> 
 
 # ---- the command -------------------------------------------------------------------------------------------
 
-def write_report(data: dict, raw: bytes, record_path: str, out_dir: str, lang: str, formats: list) -> tuple:
+def write_report(record: Record, out_dir: str, lang: str, formats: list) -> tuple:
     """Writes the chosen formats into out_dir; returns ({format: path}, Readiness)."""
-    blocks, verdict = build_document(data, lang)
+    blocks, verdict = build_document(record.data, lang)
     meta = {"generated": when(datetime.datetime.now(datetime.timezone.utc).isoformat()), "utc_offset": utc_offset(),
-            "record": os.path.abspath(record_path), "record_sha256": hashlib.sha256(raw).hexdigest()}
+            "record": os.path.abspath(record.path), "record_sha256": record.loaded_sha256}
     os.makedirs(out_dir, exist_ok=True)
     files = {}
     for fmt in formats:
@@ -382,14 +381,9 @@ def report(ctx: click.Context, out_dir: str, lang: str, formats: str) -> None:
     if not os.path.exists(record_path):
         raise CommandStop("no_record", "no commissioning record at %s" % record_path,
                           "run the commission commands first (scan, config init, bump-test...) or pass --record FILE")
+    record = Record.load(record_path)
     try:
-        record = Record.load(record_path)
-        with open(record_path, "rb") as f:
-            raw = f.read()
-    except (RecordError, OSError) as err:
-        raise CommandStop("record", str(err), "check the file is the record the commission commands wrote") from None
-    try:
-        files, verdict = write_report(record.data, raw, record_path, out_dir, lang, list(dict.fromkeys(chosen)))
+        files, verdict = write_report(record, out_dir, lang, list(dict.fromkeys(chosen)))
     except OSError as err:
         raise CommandStop("write", "cannot write the report into %s: %s" % (out_dir, err),
                           "choose a directory you can write with --out") from None

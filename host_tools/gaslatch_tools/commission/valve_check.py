@@ -52,7 +52,7 @@ def valve_test(ctx: click.Context, socket_path: str | None, config_path: str | N
     entry["answers"] = site.prompter.log
     site.record.add("valve_tests", entry)
     site.record.note("valve-test", "PASS" if entry["passed"] else "FAIL (%s)" % "; ".join(failures))
-    site.save()
+    site.record.save()
     table = Table(title="Valve test")
     table.add_column("step")
     table.add_column("time (s)")
