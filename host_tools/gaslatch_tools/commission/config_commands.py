@@ -13,6 +13,7 @@ import time
 import click
 
 from gaslatch.core.config import ConfigError, format_problems
+from gaslatch.unit.atomic_file import write_atomically
 from gaslatch.unit.control_client import ControlClient, ControlUnreachable
 from gaslatch.unit.unit_config import load_unit_config
 from gaslatch_tools.commission.command_outcome import EXIT_FAILED, EXIT_OK, CommandStop, finish
@@ -38,40 +39,6 @@ def validate_file(path: str) -> tuple[dict | None, list]:
     except ConfigError as err:
         return None, err.problems
     return cfg, []
-
-
-def write_atomically(path: str, data: bytes, mode: int = CONFIG_MODE) -> None:
-    """Temp file beside path, fsync, rename over it, fsync the folder; keeps an existing file's owner."""
-    directory = os.path.dirname(os.path.abspath(path))
-    temp = os.path.join(directory, ".%s.%d.tmp" % (os.path.basename(path), os.getpid()))
-    try:
-        owner = os.stat(path)
-    except FileNotFoundError:
-        owner = None
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fchmod(handle.fileno(), mode)  # whatever the umask
-            if owner is not None and (owner.st_uid, owner.st_gid) != (os.getuid(), os.getgid()):
-                try:
-                    os.fchown(handle.fileno(), owner.st_uid, owner.st_gid)
-                except PermissionError:
-                    pass  # not root: the file keeps ours, and the mode still limits it
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except FileNotFoundError:
-            pass
-        raise
-    folder = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
 
 
 def _problems_payload(problems: list) -> list[dict]:
@@ -143,14 +110,16 @@ def config_init(ctx: click.Context, from_record: str | None, out_path: str, base
     except InitError as err:
         raise CommandStop("record", str(err)) from None
     text = (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    temp = out_path + ".%d.check" % os.getpid()
+    check_path = out_path + ".%d.check" % os.getpid()  # beside --out: checked where it will be read
     try:
-        write_atomically(temp, text)
-        cfg, problems = validate_file(temp)
+        write_atomically(check_path, text, CONFIG_MODE, durable=False)
+        try:
+            _cfg, problems = validate_file(check_path)
+        finally:
+            os.unlink(check_path)
         if problems:
-            os.unlink(temp)
             _report_problems(ctx, "the controller refuses the configuration made from the record", problems)
-        os.replace(temp, out_path)
+        write_atomically(out_path, text, CONFIG_MODE)
     except OSError as err:
         raise CommandStop("write", "cannot write %s: %s" % (out_path, err.strerror or err),
                           "check the folder's permissions") from None
@@ -251,8 +220,8 @@ def config_push(ctx: click.Context, path: str, target: str, service: str, restar
     try:
         if os.path.exists(target):
             with open(target, "rb") as handle:
-                write_atomically(target + ".previous", handle.read())
-        write_atomically(target, data)
+                write_atomically(target + ".previous", handle.read(), CONFIG_MODE)
+        write_atomically(target, data, CONFIG_MODE)
     except PermissionError as err:
         raise CommandStop("permission", "permission denied writing %s: %s" % (target, err.strerror or err),
                           "run it on the unit with sudo (the file is root:gaslatch 0640)") from None

@@ -10,9 +10,9 @@ import copy
 import datetime
 import hashlib
 import json
-import os
 from typing import Any
 
+from gaslatch.unit.atomic_file import write_atomically
 from gaslatch_tools.commission.command_outcome import CommandStop
 
 RECORD_FORMAT = 1
@@ -96,15 +96,9 @@ class Record:
         return cls(path, data, hashlib.sha256(raw).hexdigest())
 
     def save(self) -> None:
-        temp = "%s.%d.tmp" % (self.path, os.getpid())
+        text = json.dumps(self.data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self.data, f, indent=2, sort_keys=True, ensure_ascii=False)
-                f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(temp, self.path)
+            write_atomically(self.path, text.encode("utf-8"), FILE_MODE)
         except OSError as err:
             raise RecordError("cannot write the commissioning record %s: %s" % (self.path, err), SAVE_HINT) from None
 

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import click
 
+from gaslatch.unit.atomic_file import write_atomically
 from gaslatch_tools.commission.command_outcome import EXIT_FAILED, EXIT_OK, CommandStop, finish
 from gaslatch_tools.commission.record import LIMIT_SOURCES, LIMITS_S, Record
 from gaslatch_tools.commission.report_html import render_html
@@ -30,6 +31,7 @@ from gaslatch_tools.commission.report_values import (HIDDEN, failures_text, fiel
 LANGUAGES = ("zh", "en")
 FORMATS = ("html", "pdf")
 FILE_NAMES = {"html": "report.html", "pdf": "report.pdf"}
+REPORT_MODE = 0o644  # a document to hand on: readable by all, as the usual umask made it before
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # Fields of the record's sections the report lays out by name; any other field is shown as key: value.
@@ -348,13 +350,9 @@ def write_report(record: Record, out_dir: str, lang: str, formats: list) -> tupl
     files = {}
     for fmt in formats:
         path = os.path.join(out_dir, FILE_NAMES[fmt])
-        temp = "%s.%d.tmp" % (path, os.getpid())  # written whole, then renamed: never half a report
-        if fmt == "html":
-            with open(temp, "wb") as f:
-                f.write(render_html(blocks, lang, meta).encode("utf-8"))
-        else:
-            render_pdf(blocks, lang, meta, temp, verdict.ready)
-        os.replace(temp, path)
+        data = render_html(blocks, lang, meta).encode("utf-8") if fmt == "html" else \
+            render_pdf(blocks, lang, meta, verdict.ready)
+        write_atomically(path, data, REPORT_MODE)  # never half a report
         files[fmt] = path
     return files, verdict
 
