@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from gaslatch.core.config import load_config
 from gaslatch.core.safety import OUTPUTS
 from gaslatch.unit.gpio_lines import open_lines
-from gaslatch.unit.gpio_sim import parse_value, write_atomically
+from gaslatch.unit.gpio_sim import parse_value, write_line_file
 from gaslatch_tools.bench.kitchen_io import POWER, Fan, KitchenIO, KitchenIOError, LineChange, Valve
 from tests.unit.waiting import wait_until
 
@@ -45,7 +45,7 @@ def make_kitchen(tmp_path, valve=None, fan=None, lines=None):
 def write_output(kitchen, name, physical):
     """What the controller does: an atomic write of the output's physical level."""
     os.makedirs(os.path.join(kitchen.sim_dir, name), exist_ok=True)
-    write_atomically(os.path.join(kitchen.sim_dir, name, "value"), b"%d\n" % physical)
+    write_line_file(os.path.join(kitchen.sim_dir, name, "value"), b"%d\n" % physical)
 
 
 def file_level(kitchen, name):
@@ -263,7 +263,7 @@ def test_an_output_file_that_is_missing_or_garbled_is_traced_as_unknown_and_driv
     assert kitchen.snapshot()["valve"] is None
     write_output(kitchen, "valve", 1)
     run_for(kitchen, clock, 0.3)
-    write_atomically(os.path.join(kitchen.sim_dir, "valve", "value"), b"x\n")
+    write_line_file(os.path.join(kitchen.sim_dir, "valve", "value"), b"x\n")
     run_for(kitchen, clock, 0.3)
     assert kitchen.snapshot()["valve"] is None and kitchen.snapshot()["valve_feedback_closed"] is True
     assert [c.level for c in changes(kitchen, "valve")] == [None, True, None]

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from gaslatch_tools.bench.emulated_bus import EmulatedBus
 from gaslatch_tools.bench.emulated_detector import EmulatedDetector
 from gaslatch_tools.bench.gas_model import GasModel
-from gaslatch_tools.commission.bump_test import LinkageWatch, expected_alarm, judge_bump, standalone_state
+from gaslatch_tools.commission.bump_check import LinkageWatch, expected_alarm, judge_bump, standalone_state
 from gaslatch_tools.commission.prompts import PromptError, parse_answers, yes_no
 from gaslatch_tools.commission.record import LIMITS_S, Record
-from gaslatch_tools.commission.unit_link import UnitFacts
+from gaslatch_tools.commission.unit_connection import UnitFacts
 from gaslatch_tools.commission.valve_move import ValveMove
 from tests.commission.bench_kitchen import Kitchen, last_json, open_terminals
 from tests.unit.waiting import wait_until

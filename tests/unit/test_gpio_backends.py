@@ -15,7 +15,7 @@ from gaslatch.core.config import load_config
 from gaslatch.unit.gpio_gpiod import GpiodPins
 from gaslatch.unit.gpio_lines import GpioError, InputPin, Lines, OutputPin, open_lines
 from gaslatch.unit.gpio_rpi import RpiPins
-from gaslatch.unit.gpio_sim import SimPins, parse_value, write_atomically
+from gaslatch.unit.gpio_sim import SimPins, parse_value, write_line_file
 
 LINES = {
     "valve": {"pin": 17, "active": "high"},
@@ -53,7 +53,7 @@ def test_a_value_file_written_by_hand_or_echo_reads_as_its_level(digit, tail):
 
 def test_a_reader_never_sees_a_half_written_value_file(tmp_path):
     path = str(tmp_path / "value")
-    write_atomically(path, b"0\n")
+    write_line_file(path, b"0\n")
     seen = set()
     stop = threading.Event()
 
@@ -68,7 +68,7 @@ def test_a_reader_never_sees_a_half_written_value_file(tmp_path):
     writes = 0
     try:
         while writes < 3000 and time.monotonic() < deadline:
-            write_atomically(path, b"%d\n" % (writes % 2))
+            write_line_file(path, b"%d\n" % (writes % 2))
             writes += 1
     finally:
         stop.set()

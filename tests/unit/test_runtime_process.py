@@ -18,6 +18,7 @@ import time
 
 import pytest
 
+from gaslatch.unit.gpio_sim import write_line_file
 from gaslatch_tools.pty_detectors import PtyDetectorBus
 from tests.unit.waiting import wait_until
 
@@ -82,9 +83,7 @@ class Unit:
 
     def set_input(self, name, level):
         (self.gpio / name).mkdir(parents=True, exist_ok=True)
-        tmp = self.gpio / name / "value.tmp"
-        tmp.write_text("1" if level else "0")
-        os.replace(tmp, self.gpio / name / "value")
+        write_line_file(str(self.gpio / name / "value"), b"1" if level else b"0")
 
     def events(self, type_=None):
         out = []

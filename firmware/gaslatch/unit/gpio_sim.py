@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from typing import Sequence
 
+from gaslatch.unit.atomic_file import write_atomically
 from gaslatch.unit.gpio_lines import GpioError, InputPin, OutputPin
 
 DIR_MODE = 0o750
@@ -27,23 +28,10 @@ def parse_value(data: bytes) -> int | None:
     return None
 
 
-def write_atomically(path: str, data: bytes) -> None:
-    """Write a temporary file next to path and rename it over path: a reader sees the old or the new file."""
-    temp = "%s.%d.tmp" % (os.path.join(os.path.dirname(path), "." + os.path.basename(path)), os.getpid())
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
-    try:
-        try:
-            os.fchmod(fd, FILE_MODE)
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-        os.replace(temp, path)
-    except OSError:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
+def write_line_file(path: str, data: bytes) -> None:
+    """A line's file replaced whole, so a reader sees the old level or the new one; not fsynced: the files are
+    rewritten at every change and mean nothing after a power cut."""
+    write_atomically(path, data, FILE_MODE, durable=False)
 
 
 def _make_dir(path: str) -> None:
@@ -71,7 +59,7 @@ class SimPins:
             for pin in outputs:
                 self._claim(pin.bcm, pin.name, b"out\n")
                 self._outputs.add(pin.bcm)
-                write_atomically(self._paths[pin.bcm], b"%d\n" % pin.initial_level)
+                write_line_file(self._paths[pin.bcm], b"%d\n" % pin.initial_level)
             for pin in inputs:
                 self._claim(pin.bcm, pin.name, b"in\n")
         except OSError as error:
@@ -81,7 +69,7 @@ class SimPins:
     def _claim(self, bcm: int, name: str, direction: bytes) -> None:
         line_dir = os.path.join(self.sim_dir, name)
         _make_dir(line_dir)
-        write_atomically(os.path.join(line_dir, DIRECTION_FILE), direction)
+        write_line_file(os.path.join(line_dir, DIRECTION_FILE), direction)
         self._paths[bcm] = os.path.join(line_dir, VALUE_FILE)
 
     def read(self, bcm: int) -> int | None:
@@ -97,7 +85,7 @@ class SimPins:
             raise GpioError("GPIO%d is not a claimed output" % bcm)
         path = self._paths[bcm]
         try:
-            write_atomically(path, b"%d\n" % level)
+            write_line_file(path, b"%d\n" % level)
         except OSError as error:
             raise GpioError("cannot write simulated line %s: %s" % (path, error)) from error
 

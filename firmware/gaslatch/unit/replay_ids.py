@@ -9,9 +9,9 @@ directory) before the command is handed to the scan.
 from __future__ import annotations
 
 import json
-import os
 
 from gaslatch.core import uplink_wire as W
+from gaslatch.unit.atomic_file import write_atomically
 
 # The largest file save() writes: MAX_SEEN_IDS ids of MAX_ID_CHARS characters, each at worst 12 bytes
 # JSON-escaped (a surrogate pair), with quotes, a time of up to 20 digits and punctuation. A bigger one
@@ -54,20 +54,8 @@ def load_seen(path: str) -> dict:
 
 def save_seen(path: str, seen: dict) -> None:
     """Replace the file with `seen`, atomically and durably; ReplayFileError (with the OS error) if it fails."""
-    temp = path + ".tmp"
     data = json.dumps({"seen": seen}, sort_keys=True, separators=(",", ":")).encode("utf-8")
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp, path)
-        dir_fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_atomically(path, data, 0o600)
     except OSError as err:
         raise ReplayFileError("cannot save the ids of accepted commands %s: %s" % (path, err.strerror)) from None

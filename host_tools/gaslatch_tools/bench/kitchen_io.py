@@ -13,7 +13,7 @@ from typing import Callable, Mapping, NamedTuple
 
 from gaslatch.core import safety
 from gaslatch.unit.gpio_lines import line_directions
-from gaslatch.unit.gpio_sim import DIR_MODE, VALUE_FILE, parse_value, write_atomically
+from gaslatch.unit.gpio_sim import DIR_MODE, VALUE_FILE, parse_value, write_line_file
 
 VALVE_TYPES = ("hold", "pulse", "motorised")
 VALVE_FAULTS = ("stuck_open", "no_feedback")
@@ -364,7 +364,7 @@ class KitchenIO:
                     if not os.path.exists(self._path(name)):
                         continue  # a line no controller has claimed yet
                     try:
-                        write_atomically(self._path(name), b"%d\n" % (0 if high else 1))
+                        write_line_file(self._path(name), b"%d\n" % (0 if high else 1))
                     except OSError as error:
                         raise KitchenIOError("cannot reset output %s: %s" % (self._path(name), error)) from error
 
@@ -475,7 +475,7 @@ class KitchenIO:
         if physical != self._written[name]:
             try:
                 os.makedirs(os.path.dirname(self._path(name)), DIR_MODE, exist_ok=True)
-                write_atomically(self._path(name), b"%d\n" % physical)
+                write_line_file(self._path(name), b"%d\n" % physical)
             except OSError as error:
                 raise KitchenIOError("cannot write input %s: %s" % (self._path(name), error)) from error
             self._written[name] = physical

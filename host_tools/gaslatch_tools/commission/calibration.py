@@ -16,6 +16,7 @@ from gaslatch.core.detector_profile import Profile, round_half_away
 from gaslatch.core.profile_check import SPAN_GAS_RAW, check_document
 from gaslatch_tools.commission.bus_client import BusClient, BusError
 from gaslatch_tools.commission.bus_scan import ATTEMPTS, Tally, pct_lel, poll, read, show_pct
+from gaslatch_tools.commission.command_outcome import EXIT_FAILED, CommandStop
 from gaslatch_tools.commission.record import utc_now
 
 # The reading must hold still this long, within this band, and settle within the limit.
@@ -29,14 +30,11 @@ MAX_ZERO_OFFSET_PCT = 5.0
 MIN_SPAN_SENSITIVITY = 0.5
 
 
-class CalibrationRefused(Exception):
-    """A calibration stopped by a check: kind (the error), message and hint for the installer."""
+class CalibrationRefused(CommandStop):
+    """A calibration stopped by a check: kind (the error), message and hint for the installer; exit 1."""
 
     def __init__(self, kind: str, message: str, hint: str):
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.hint = hint
+        super().__init__(kind, message, hint, EXIT_FAILED)
 
 
 class Settling(NamedTuple):

@@ -12,7 +12,7 @@ import click
 import yaml
 from rich.console import Console
 
-from gaslatch_tools.commission.command_stop import CommandStop
+from gaslatch_tools.commission.command_outcome import CommandStop
 
 YES_WORDS = ("y", "yes", "true", "1", "ok", "是", "对")
 NO_WORDS = ("n", "no", "false", "0", "否", "不")

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import copy
 import datetime
+import hashlib
 import json
-import os
 from typing import Any
+
+from gaslatch.unit.atomic_file import write_atomically
+from gaslatch_tools.commission.command_outcome import CommandStop
 
 RECORD_FORMAT = 1
 DEFAULT_PATH = "commissioning.json"
@@ -46,8 +49,17 @@ EMPTY = {
 }
 
 
-class RecordError(Exception):
-    """The record file cannot be read or written; the message names the file."""
+# What to do when the record cannot be read, or written back.
+LOAD_HINT = ("check it is the record the commission commands wrote; give another file with --record, or move a "
+             "damaged one aside to start a new record")
+SAVE_HINT = "check the folder exists, is writable and has free space, then run the command again"
+
+
+class RecordError(CommandStop):
+    """The record file cannot be read or written: the message names the file, the hint says what to do (exit 2)."""
+
+    def __init__(self, message: str, hint: str):
+        super().__init__("record", message, hint)
 
 
 def utc_now() -> str:
@@ -55,40 +67,40 @@ def utc_now() -> str:
 
 
 class Record:
-    """A commissioning record in memory; save() writes it back atomically."""
+    """A commissioning record in memory; save() writes it back atomically.
 
-    def __init__(self, path: str, data: dict | None = None):
+    loaded_sha256: the sha256 of the file as load() read it (None for a new record), for the report.
+    """
+
+    def __init__(self, path: str, data: dict | None = None, loaded_sha256: str | None = None):
         self.path = path
         self.data = copy.deepcopy(EMPTY) if data is None else data
+        self.loaded_sha256 = loaded_sha256
 
     @classmethod
     def load(cls, path: str = DEFAULT_PATH) -> "Record":
-        """The record at path, or a new empty one if the file does not exist yet."""
+        """The record at path, or a new empty one if the file does not exist yet; RecordError if it is unusable."""
         try:
-            with open(path, encoding="utf-8") as f:
-                data = json.load(f)
+            with open(path, "rb") as f:
+                raw = f.read()
+            data = json.loads(raw.decode("utf-8"))
         except FileNotFoundError:
             return cls(path)
         except (OSError, ValueError) as err:
-            raise RecordError("cannot read the commissioning record %s: %s" % (path, err)) from None
+            raise RecordError("cannot read the commissioning record %s: %s" % (path, err), LOAD_HINT) from None
         if not isinstance(data, dict) or data.get("format") != RECORD_FORMAT:
-            raise RecordError("%s is not a gaslatch commissioning record (format %r)" % (path, RECORD_FORMAT))
+            raise RecordError("%s is not a gaslatch commissioning record (format %r)" % (path, RECORD_FORMAT),
+                              LOAD_HINT)
         for key, value in EMPTY.items():
             data.setdefault(key, copy.deepcopy(value))
-        return cls(path, data)
+        return cls(path, data, hashlib.sha256(raw).hexdigest())
 
     def save(self) -> None:
-        temp = "%s.%d.tmp" % (self.path, os.getpid())
+        text = json.dumps(self.data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self.data, f, indent=2, sort_keys=True, ensure_ascii=False)
-                f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(temp, self.path)
+            write_atomically(self.path, text.encode("utf-8"), FILE_MODE)
         except OSError as err:
-            raise RecordError("cannot write the commissioning record %s: %s" % (self.path, err)) from None
+            raise RecordError("cannot write the commissioning record %s: %s" % (self.path, err), SAVE_HINT) from None
 
     def detector(self, name: str) -> dict:
         """The detector's entry, created empty when new."""

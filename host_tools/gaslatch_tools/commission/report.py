@@ -6,14 +6,14 @@ Lays the record out as blocks for the HTML and PDF renderers; exits 1 while a te
 from __future__ import annotations
 
 import datetime
-import hashlib
 import os
 from typing import Any, Callable
 
 import click
 
-from gaslatch_tools.commission.cli import EXIT_FAILED, EXIT_OK, commission, fail, finish
-from gaslatch_tools.commission.record import LIMIT_SOURCES, LIMITS_S, Record, RecordError
+from gaslatch.unit.atomic_file import write_atomically
+from gaslatch_tools.commission.command_outcome import EXIT_FAILED, EXIT_OK, CommandStop, finish
+from gaslatch_tools.commission.record import LIMIT_SOURCES, LIMITS_S, Record
 from gaslatch_tools.commission.report_html import render_html
 from gaslatch_tools.commission.report_judge import (FAIL, INTERLOCK_KINDS, MISSING, NA, NOT_TESTED, REQUIRED_FIELDS,
                                                     Item, interlock_kind, judge_bump, judge_calibration,
@@ -31,6 +31,7 @@ from gaslatch_tools.commission.report_values import (HIDDEN, failures_text, fiel
 LANGUAGES = ("zh", "en")
 FORMATS = ("html", "pdf")
 FILE_NAMES = {"html": "report.html", "pdf": "report.pdf"}
+REPORT_MODE = 0o644  # a document to hand on: readable by all, as the usual umask made it before
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # Fields of the record's sections the report lays out by name; any other field is shown as key: value.
@@ -340,27 +341,23 @@ def build_document(data: dict, lang: str, plotter: Callable = bump_plot_png) -> 
 
 # ---- the command -------------------------------------------------------------------------------------------
 
-def write_report(data: dict, raw: bytes, record_path: str, out_dir: str, lang: str, formats: list) -> tuple:
+def write_report(record: Record, out_dir: str, lang: str, formats: list) -> tuple:
     """Writes the chosen formats into out_dir; returns ({format: path}, Readiness)."""
-    blocks, verdict = build_document(data, lang)
+    blocks, verdict = build_document(record.data, lang)
     meta = {"generated": when(datetime.datetime.now(datetime.timezone.utc).isoformat()), "utc_offset": utc_offset(),
-            "record": os.path.abspath(record_path), "record_sha256": hashlib.sha256(raw).hexdigest()}
+            "record": os.path.abspath(record.path), "record_sha256": record.loaded_sha256}
     os.makedirs(out_dir, exist_ok=True)
     files = {}
     for fmt in formats:
         path = os.path.join(out_dir, FILE_NAMES[fmt])
-        temp = "%s.%d.tmp" % (path, os.getpid())  # written whole, then renamed: never half a report
-        if fmt == "html":
-            with open(temp, "wb") as f:
-                f.write(render_html(blocks, lang, meta).encode("utf-8"))
-        else:
-            render_pdf(blocks, lang, meta, temp, verdict.ready)
-        os.replace(temp, path)
+        data = render_html(blocks, lang, meta).encode("utf-8") if fmt == "html" else \
+            render_pdf(blocks, lang, meta, verdict.ready)
+        write_atomically(path, data, REPORT_MODE)  # never half a report
         files[fmt] = path
     return files, verdict
 
 
-@commission.command("report")
+@click.command("report")
 @click.option("--out", "out_dir", default=".", show_default=True, type=click.Path(file_okay=False),
               help="Directory for report.html and report.pdf (created if missing).")
 @click.option("--lang", type=click.Choice(LANGUAGES), default="zh", show_default=True,
@@ -377,22 +374,17 @@ def report(ctx: click.Context, out_dir: str, lang: str, formats: str) -> None:
     """
     chosen = [f.strip().lower() for f in formats.split(",") if f.strip()]
     if not chosen or any(f not in FORMATS for f in chosen):
-        fail(ctx, "bad_format", "unknown report format in %r" % formats, "use html, pdf or html,pdf")
+        raise CommandStop("bad_format", "unknown report format in %r" % formats, "use html, pdf or html,pdf")
     record_path = ctx.obj["record"]
     if not os.path.exists(record_path):
-        fail(ctx, "no_record", "no commissioning record at %s" % record_path,
-             "run the commission commands first (scan, config init, bump-test...) or pass --record FILE")
+        raise CommandStop("no_record", "no commissioning record at %s" % record_path,
+                          "run the commission commands first (scan, config init, bump-test...) or pass --record FILE")
+    record = Record.load(record_path)
     try:
-        record = Record.load(record_path)
-        with open(record_path, "rb") as f:
-            raw = f.read()
-    except (RecordError, OSError) as err:
-        fail(ctx, "record", str(err), "check the file is the record the commission commands wrote")
-    try:
-        files, verdict = write_report(record.data, raw, record_path, out_dir, lang, list(dict.fromkeys(chosen)))
+        files, verdict = write_report(record, out_dir, lang, list(dict.fromkeys(chosen)))
     except OSError as err:
-        fail(ctx, "write", "cannot write the report into %s: %s" % (out_dir, err),
-             "choose a directory you can write with --out")
+        raise CommandStop("write", "cannot write the report into %s: %s" % (out_dir, err),
+                          "choose a directory you can write with --out") from None
     t = text_for(lang)
     lines = [t("cli_wrote", path) for path in files.values()]
     lines.append(t("ready_title") if verdict.ready else t("not_ready_title"))

@@ -121,7 +121,7 @@ def _pdf_table(styles: _PdfStyles, headers: list | None, rows: list, widths: lis
                  style=TableStyle(commands), hAlign="LEFT", splitInRow=1)
 
 
-def render_pdf(blocks: list, lang: str, meta: dict, path: str, ready: bool) -> None:
+def render_pdf(blocks: list, lang: str, meta: dict, ready: bool) -> bytes:
     """An A4 PDF: Chinese in STSong-Light (a built-in CID font, no font file), Latin in Helvetica."""
     from reportlab.lib.colors import HexColor
     from reportlab.lib.pagesizes import A4
@@ -176,10 +176,12 @@ def render_pdf(blocks: list, lang: str, meta: dict, path: str, ready: bool) -> N
                 super().showPage()
             super().save()
 
-    document = SimpleDocTemplate(path, pagesize=A4, leftMargin=margin, rightMargin=margin, topMargin=15 * mm,
+    pdf = io.BytesIO()
+    document = SimpleDocTemplate(pdf, pagesize=A4, leftMargin=margin, rightMargin=margin, topMargin=15 * mm,
                                  bottomMargin=15 * mm, title=t("title"), author="gaslatch",
                                  lang="zh-CN" if lang == "zh" else "en")
     document.build(story, canvasmaker=NumberedCanvas)
+    return pdf.getvalue()
 
 
 def _pdf_story(blocks: list, styles: _PdfStyles, t: Callable[..., str], width: float) -> list:

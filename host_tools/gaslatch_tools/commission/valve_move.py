@@ -6,7 +6,7 @@ from __future__ import annotations
 from gaslatch.core import constants as C
 from gaslatch_tools.commission.prompts import Prompter
 from gaslatch_tools.commission.record import LIMITS_S
-from gaslatch_tools.commission.unit_link import UnitFacts, feedback
+from gaslatch_tools.commission.unit_connection import UnitFacts, feedback
 
 
 def valve_commanded_closed(status: dict, facts: UnitFacts) -> bool:

@@ -13,13 +13,13 @@ import time
 import click
 
 from gaslatch.core.config import ConfigError, format_problems
+from gaslatch.unit.atomic_file import write_atomically
 from gaslatch.unit.control_client import ControlClient, ControlUnreachable
 from gaslatch.unit.unit_config import load_unit_config
-from gaslatch_tools.commission.cli import EXIT_FAILED, EXIT_OK, commission, fail, finish
-from gaslatch_tools.commission.command_stop import CommandStop
+from gaslatch_tools.commission.command_outcome import EXIT_FAILED, EXIT_OK, CommandStop, finish
 from gaslatch_tools.commission.config_build import InitError, build_config
-from gaslatch_tools.commission.prompts import PromptError, Prompter, interaction_options, make_prompter
-from gaslatch_tools.commission.record import Record, RecordError, utc_now
+from gaslatch_tools.commission.prompts import Prompter, interaction_options, make_prompter
+from gaslatch_tools.commission.record import Record, utc_now
 from gaslatch_tools.commission.schedule_text import SCHEDULE_FORM, ScheduleError, format_schedule, parse_schedule
 
 CONFIG_MODE = 0o640  # root:gaslatch 0640 on the unit (docs/install.md)
@@ -41,69 +41,11 @@ def validate_file(path: str) -> tuple[dict | None, list]:
     return cfg, []
 
 
-def write_atomically(path: str, data: bytes, mode: int = CONFIG_MODE) -> None:
-    """Temp file beside path, fsync, rename over it, fsync the folder; keeps an existing file's owner."""
-    directory = os.path.dirname(os.path.abspath(path))
-    temp = os.path.join(directory, ".%s.%d.tmp" % (os.path.basename(path), os.getpid()))
-    try:
-        owner = os.stat(path)
-    except FileNotFoundError:
-        owner = None
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fchmod(handle.fileno(), mode)  # whatever the umask
-            if owner is not None and (owner.st_uid, owner.st_gid) != (os.getuid(), os.getgid()):
-                try:
-                    os.fchown(handle.fileno(), owner.st_uid, owner.st_gid)
-                except PermissionError:
-                    pass  # not root: the file keeps ours, and the mode still limits it
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except FileNotFoundError:
-            pass
-        raise
-    folder = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
-
-
-def _prompter(ctx: click.Context, answers_path: str | None, yes: bool) -> Prompter:
-    """make_prompter; an answers file it cannot use stops the command (exit 2)."""
-    try:
-        return make_prompter(ctx, answers_path, yes)
-    except CommandStop as stop:
-        fail(ctx, stop.kind, stop.message, stop.hint)
-    raise AssertionError("fail() exits")
-
-
 def _problems_payload(problems: list) -> list[dict]:
     return [{"path": p.path, "message": p.message, "hint": p.hint} for p in problems]
 
 
-def _load_record(ctx: click.Context, path: str) -> Record:
-    try:
-        return Record.load(path)
-    except RecordError as err:
-        fail(ctx, "record", str(err), "give another --record file, or move the damaged one away")
-    raise AssertionError("fail() exits")
-
-
-def _save_record(ctx: click.Context, record: Record) -> None:
-    try:
-        record.save()
-    except RecordError as err:
-        fail(ctx, "record", str(err), "check the folder's free space and permissions")
-
-
-@commission.group("config")
+@click.group("config")
 def config_group() -> None:
     """The controller's configuration: make it from the scan, check it, install it on the unit."""
 
@@ -139,51 +81,52 @@ def config_init(ctx: click.Context, from_record: str | None, out_path: str, base
     Questions [answers-file keys]: site, unit_name, schedule.
     Exit codes: 0 written, 1 the controller refuses the result (problems listed), 2 could not run.
     """
-    prompter = _prompter(ctx, answers_path, yes)
-    record = _load_record(ctx, ctx.obj["record"])
-    source = record if from_record is None else _load_record(ctx, from_record)
+    prompter = make_prompter(ctx, answers_path, yes)
+    record = Record.load(ctx.obj["record"])
+    source = record if from_record is None else Record.load(from_record)
     if os.path.exists(out_path) and not force:
-        fail(ctx, "exists", "%s already exists" % out_path, "give another --out, or --force to overwrite it")
+        raise CommandStop("exists", "%s already exists" % out_path,
+                          "give another --out, or --force to overwrite it")
     base = None
     if base_path:
         try:
             with open(base_path, encoding="utf-8") as handle:
                 base = json.load(handle)
         except (OSError, ValueError) as err:
-            fail(ctx, "base", "cannot read the base configuration %s: %s" % (base_path, err),
-                 "give a controller configuration file (JSON)")
+            raise CommandStop("base", "cannot read the base configuration %s: %s" % (base_path, err),
+                              "give a controller configuration file (JSON)") from None
         if not isinstance(base, dict):
-            fail(ctx, "base", "%s is not a controller configuration (a JSON object)" % base_path, "")
+            raise CommandStop("base", "%s is not a controller configuration (a JSON object)" % base_path)
     data = source.data
     site_section = data.get("site") or {}
     base_unit = (base or {}).get("unit") or {}
-    try:
-        site = site_section.get("id") or site_section.get("name") or base_unit.get("site") or \
-            prompter.ask("site", "Site identifier (e.g. the restaurant's registration number):", "site")
-        unit_name = (data.get("unit") or {}).get("name") or base_unit.get("name") or \
-            prompter.ask("unit_name", "Name of this controller:", "main kitchen")
-        schedule = _schedule(ctx, prompter, schedule_text, data, base)
-    except PromptError as err:
-        fail(ctx, err.kind, err.message, err.hint)
+    site = site_section.get("id") or site_section.get("name") or base_unit.get("site") or \
+        prompter.ask("site", "Site identifier (e.g. the restaurant's registration number):", "site")
+    unit_name = (data.get("unit") or {}).get("name") or base_unit.get("name") or \
+        prompter.ask("unit_name", "Name of this controller:", "main kitchen")
+    schedule = _schedule(prompter, schedule_text, data, base)
     try:
         doc, notes = build_config(data, base, unit_port, zone, schedule, str(site)[:64], str(unit_name)[:64])
     except InitError as err:
-        fail(ctx, "record", str(err), "")
+        raise CommandStop("record", str(err)) from None
     text = (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    temp = out_path + ".%d.check" % os.getpid()
+    check_path = out_path + ".%d.check" % os.getpid()  # beside --out: checked where it will be read
     try:
-        write_atomically(temp, text)
-        cfg, problems = validate_file(temp)
+        write_atomically(check_path, text, CONFIG_MODE, durable=False)
+        try:
+            _cfg, problems = validate_file(check_path)
+        finally:
+            os.unlink(check_path)
         if problems:
-            os.unlink(temp)
             _report_problems(ctx, "the controller refuses the configuration made from the record", problems)
-        os.replace(temp, out_path)
+        write_atomically(out_path, text, CONFIG_MODE)
     except OSError as err:
-        fail(ctx, "write", "cannot write %s: %s" % (out_path, err.strerror or err), "check the folder's permissions")
+        raise CommandStop("write", "cannot write %s: %s" % (out_path, err.strerror or err),
+                          "check the folder's permissions") from None
     record.data["schedule"] = {"enabled": bool(schedule), "attended": schedule or [], "text": format_schedule(schedule)}
     record.note("config init", "%s: %d detectors, schedule %s" % (out_path, len(doc["detectors"]),
                                                                    format_schedule(schedule)))
-    _save_record(ctx, record)
+    record.save()
     for note in notes:
         prompter.say("note: " + note)
     finish(ctx, {"command": "config init", "path": out_path, "detectors": sorted(doc["detectors"]),
@@ -192,7 +135,7 @@ def config_init(ctx: click.Context, from_record: str | None, out_path: str, base
            % (out_path, len(doc["detectors"]), ", ".join(sorted(doc["detectors"])), out_path))
 
 
-def _schedule(ctx: click.Context, prompter: Prompter, schedule_text: str | None, data: dict,
+def _schedule(prompter: Prompter, schedule_text: str | None, data: dict,
               base: dict | None) -> list[dict] | None:
     """The attended hours: --schedule, else asked, with the record's (or the base's) as the default."""
     recorded = data.get("schedule") or {}
@@ -206,7 +149,7 @@ def _schedule(ctx: click.Context, prompter: Prompter, schedule_text: str | None,
             return parse_schedule(text)
         except ScheduleError as err:
             if schedule_text is not None or prompter.yes or prompter.answers is not None:
-                fail(ctx, "schedule", str(err), "write the hours %s" % SCHEDULE_FORM)
+                raise CommandStop("schedule", str(err), "write the hours %s" % SCHEDULE_FORM) from None
             prompter.say(str(err))
 
 
@@ -262,7 +205,7 @@ def config_push(ctx: click.Context, path: str, target: str, service: str, restar
     Exit codes: 0 installed and the unit came back latched, 1 refused (problems) or the unit did not come
     back as it must, 2 could not run (permission, restart command).
     """
-    prompter = _prompter(ctx, answers_path, yes)
+    prompter = make_prompter(ctx, answers_path, yes)
     cfg, problems = validate_file(path)
     if problems:
         _report_problems(ctx, "%s is not valid; nothing was installed" % path, problems)
@@ -270,38 +213,36 @@ def config_push(ctx: click.Context, path: str, target: str, service: str, restar
     with open(path, "rb") as handle:
         data = handle.read()
     digest = hashlib.sha256(data).hexdigest()
-    record = _load_record(ctx, ctx.obj["record"])
-    try:
-        if not prompter.confirm("push", "Install %s as %s and restart %s? The gas valve closes and stays closed "
-                                        "until RESET is pressed on site." % (path, target, service)):
-            fail(ctx, "declined", "nothing installed", "")
-    except PromptError as err:
-        fail(ctx, err.kind, err.message, err.hint)
+    record = Record.load(ctx.obj["record"])
+    if not prompter.confirm("push", "Install %s as %s and restart %s? The gas valve closes and stays closed "
+                                    "until RESET is pressed on site." % (path, target, service)):
+        raise CommandStop("declined", "nothing installed")
     try:
         if os.path.exists(target):
             with open(target, "rb") as handle:
-                write_atomically(target + ".previous", handle.read())
-        write_atomically(target, data)
+                write_atomically(target + ".previous", handle.read(), CONFIG_MODE)
+        write_atomically(target, data, CONFIG_MODE)
     except PermissionError as err:
-        fail(ctx, "permission", "permission denied writing %s: %s" % (target, err.strerror or err),
-             "run it on the unit with sudo (the file is root:gaslatch 0640)")
+        raise CommandStop("permission", "permission denied writing %s: %s" % (target, err.strerror or err),
+                          "run it on the unit with sudo (the file is root:gaslatch 0640)") from None
     except OSError as err:
-        fail(ctx, "write", "cannot write %s: %s" % (target, err.strerror or err), "check the disk and the folder")
+        raise CommandStop("write", "cannot write %s: %s" % (target, err.strerror or err),
+                          "check the disk and the folder") from None
     with open(target, "rb") as handle:
         if hashlib.sha256(handle.read()).hexdigest() != digest:
-            fail(ctx, "write", "%s does not read back as written" % target, "check the disk (dmesg)")
+            raise CommandStop("write", "%s does not read back as written" % target, "check the disk (dmesg)")
     prompter.say("installed %s (sha256 %s); restarting %s" % (target, digest[:16], service))
     argv = shlex.split(restart_command.format(service=service))
     restarted_at = time.monotonic()
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=wait_s)
     except (OSError, subprocess.TimeoutExpired) as err:
-        fail(ctx, "restart", "the configuration is installed but %s failed: %s" % (" ".join(argv), err),
-             "restart the controller by hand: sudo systemctl restart %s" % service)
+        raise CommandStop("restart", "the configuration is installed but %s failed: %s" % (" ".join(argv), err),
+                          "restart the controller by hand: sudo systemctl restart %s" % service) from None
     if done.returncode != 0:
-        fail(ctx, "restart", "the configuration is installed but %s exited with %d: %s" % (
+        raise CommandStop("restart", "the configuration is installed but %s exited with %d: %s" % (
             " ".join(argv), done.returncode, (done.stderr or done.stdout).strip()[-500:]),
-             "journalctl -u %s shows why; the previous file is %s.previous" % (service, target))
+            "journalctl -u %s shows why; the previous file is %s.previous" % (service, target))
     status = _restarted_status(socket_path or cfg["control"]["socket"], cfg["control"]["group"],
                                cfg["scan"]["period_ms"], restarted_at, wait_s)
     entry = {"path": os.path.abspath(target), "source": os.path.abspath(path), "sha256": digest,
@@ -313,7 +254,7 @@ def config_push(ctx: click.Context, path: str, target: str, service: str, restar
     ok = status is not None and (bool(status.get("latched")) or not must_latch)
     record.note("config push", "%s sha256 %s: %s" % (target, digest, "unit back, valve closed until RESET" if ok else
                                                      "unit did not come back latched"))
-    _save_record(ctx, record)
+    record.save()
     if status is None:
         finish(ctx, dict(entry, command="config push"),
                "installed, but the unit did not answer within %g s of the restart: journalctl -u %s"

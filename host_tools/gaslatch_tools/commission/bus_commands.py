@@ -1,6 +1,7 @@
 """The bus commands: scan, live, set-address, set-baud, calibrate, as the installer types them.
 
-Options in, the work done by bus_scan, bus_settings, calibration and live_table, results out through cli.finish/fail.
+Options in, the work done by bus_scan, bus_settings, calibration and live_table, results out through finish() or a
+CommandStop (command_outcome.py).
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ from gaslatch_tools.commission.bus_scan import (SCAN_TIMEOUT_MS, SLOW_HINT, Line
 from gaslatch_tools.commission.bus_settings import answers_at, verify_change
 from gaslatch_tools.commission.calibration import (CALIBRATION_LIMIT_S, STABLE_S, TOLERANCE_PCT, Calibration,
                                                    CalibrationRefused, Settling)
-from gaslatch_tools.commission.cli import EXIT_FAILED, EXIT_OK, commission, fail, finish
+from gaslatch_tools.commission.command_outcome import EXIT_FAILED, EXIT_OK, CommandStop, finish
 from gaslatch_tools.commission.live_table import Watched, watch
-from gaslatch_tools.commission.record import Record, RecordError
+from gaslatch_tools.commission.record import Record
 
 PORT_HINT = "give --port (the USB-RS485 adapter, e.g. /dev/ttyUSB0 or /dev/serial/by-id/...) or run scan first"
 ON_DETECTOR_HINT = "set the %s on the detector itself (its manual: DIP switches, magnet or display menu)"
@@ -44,20 +45,21 @@ PROBLEM_LABELS = {"duplicate_address": "possible duplicate address", "unknown_pr
 
 
 # ---------------------------------------------------------------------------------------------
-# From a bus, profile or record problem to fail(): what happened and what to check
+# From a bus or profile problem to a CommandStop: what happened and what to check
 
 
-def fail_bus(ctx: click.Context, error: BusError, client: BusClient | None = None, address: int | None = None) -> None:
-    """Reports a bus error; silence is checked against the other baud rates first (a wrong --baud says so)."""
+def bus_stop(error: BusError, client: BusClient | None = None, address: int | None = None) -> CommandStop:
+    """The stop for a bus error; silence is checked against the other baud rates first (a wrong --baud says so)."""
     if error.kind == "no_reply" and client is not None and address is not None:
         line = client_line(client)
         other = answering_line(client, address)
         if other is not None:
-            fail(ctx, "wrong_baud", "address %d is silent at %s but answers at %d baud" % (address, line, other.baud),
-                 "use --baud %d; every device on one bus must use the same baud rate (set-baud changes a "
-                 "detector's)" % other.baud)
-        fail(ctx, error.kind, "%s (and at every other baud rate)" % error.message, error.hint)
-    fail(ctx, error.kind, error.message, error.hint)
+            return CommandStop("wrong_baud", "address %d is silent at %s but answers at %d baud"
+                               % (address, line, other.baud),
+                               "use --baud %d; every device on one bus must use the same baud rate (set-baud "
+                               "changes a detector's)" % other.baud)
+        return CommandStop(error.kind, "%s (and at every other baud rate)" % error.message, error.hint)
+    return CommandStop(error.kind, error.message, error.hint)
 
 
 def group_hint(port: str, fallback: str) -> str:
@@ -70,143 +72,122 @@ def group_hint(port: str, fallback: str) -> str:
             % (group, port, group))
 
 
-def open_bus(ctx: click.Context, port: str, line: Line, timeout_s: float = DEFAULT_TIMEOUT_S) -> BusClient:
+def open_bus(port: str, line: Line, timeout_s: float = DEFAULT_TIMEOUT_S) -> BusClient:
     try:
         return BusClient(port, line.baud, line.parity, line.stop_bits, timeout_s)
     except BusError as error:
         hint = group_hint(port, error.hint) if error.kind == "permission" else error.hint
-        fail(ctx, error.kind, error.message, hint)
-        raise  # fail() exits; this line only tells the type checker
+        raise CommandStop(error.kind, error.message, hint) from None
 
 
-def port_lost(ctx: click.Context, port: str, error: BaseException) -> None:
-    fail(ctx, "port_lost", "%s stopped working during the command (%s)" % (port, error),
-         "check the USB-RS485 adapter and its cable (ls /dev/serial/by-id/), then run the command again")
+def port_lost(port: str, error: BaseException) -> CommandStop:
+    return CommandStop("port_lost", "%s stopped working during the command (%s)" % (port, error),
+                       "check the USB-RS485 adapter and its cable (ls /dev/serial/by-id/), then run the command again")
 
 
-def modbus_profiles(ctx: click.Context) -> dict[str, Profile]:
+def modbus_profiles() -> dict[str, Profile]:
     """Every Modbus detector profile shipped or added, by name; a broken profile file stops the command."""
     try:
         loaded = [load_profile(name) for name in list_profiles()]
     except ProfileError as error:
-        fail(ctx, "profile", str(error), "fix the profile file (docs/detector-profiles.md describes the format)")
-        raise
+        raise CommandStop("profile", str(error),
+                          "fix the profile file (docs/detector-profiles.md describes the format)") from None
     return {profile.name: profile for profile in loaded if profile.kind == KIND_MODBUS}
 
 
-def one_profile(ctx: click.Context, name: str) -> Profile:
+def one_profile(name: str) -> Profile:
     try:
         profile = load_profile(name)
     except ProfileError as error:
-        fail(ctx, "profile", str(error), "profiles: %s" % ", ".join(list_profiles()))
-        raise
+        raise CommandStop("profile", str(error), "profiles: %s" % ", ".join(list_profiles())) from None
     if profile.kind != KIND_MODBUS:
-        fail(ctx, "profile", "%s is a %s profile, not a Modbus detector" % (name, profile.kind), "")
+        raise CommandStop("profile", "%s is a %s profile, not a Modbus detector" % (name, profile.kind))
     return profile
 
 
-def register_spec(ctx: click.Context, profile: Profile, key: str, what: str, hint: str) -> dict:
+def register_spec(profile: Profile, key: str, what: str, hint: str) -> dict:
     """The profile's commissioning register `key`; a profile without it stops the command with hint."""
     spec = profile.commissioning[key]
     if spec is None:
-        fail(ctx, "unsupported", "profile %s has no %s register" % (profile.name, what), hint)
+        raise CommandStop("unsupported", "profile %s has no %s register" % (profile.name, what), hint)
     return spec
 
 
-def load_record(ctx: click.Context) -> Record:
-    try:
-        return Record.load(ctx.obj["record"])
-    except RecordError as error:
-        fail(ctx, "record", str(error), "give another file with --record, or move this one aside")
-        raise
-
-
-def save_record(ctx: click.Context, record: Record) -> None:
-    try:
-        record.save()
-    except RecordError as error:
-        fail(ctx, "record", str(error), "check the folder exists and is writable, then run the command again")
-
-
-def record_port(ctx: click.Context, record: Record, port: str | None) -> str:
+def record_port(record: Record, port: str | None) -> str:
     port = port or record.data["bus"].get("port")
     if not port:
-        fail(ctx, "bad_input", "no port given and none in the record %s" % record.path, PORT_HINT)
+        raise CommandStop("bad_input", "no port given and none in the record %s" % record.path, PORT_HINT)
     return port
 
 
-def target(ctx: click.Context, record: Record, name: str | None, address: int | None, baud: int | None) -> Target:
+def target(record: Record, name: str | None, address: int | None, baud: int | None) -> Target:
     if name is not None:
         entry = record.data["detectors"].get(name)
         if entry is None or not isinstance(entry.get("address"), int):
             known = ", ".join(sorted(record.data["detectors"])) or "none yet"
-            fail(ctx, "bad_input", "the record %s has no detector %r with an address" % (record.path, name),
-                 "run scan first, or use --address (recorded detectors: %s)" % known)
+            raise CommandStop("bad_input", "the record %s has no detector %r with an address" % (record.path, name),
+                              "run scan first, or use --address (recorded detectors: %s)" % known)
         if address is not None and address != entry["address"]:
-            fail(ctx, "bad_input", "%s is at address %d, not %d" % (name, entry["address"], address),
-                 "give the detector's name or its address, not both")
+            raise CommandStop("bad_input", "%s is at address %d, not %d" % (name, entry["address"], address),
+                              "give the detector's name or its address, not both")
         return Target(name, entry, entry["address"], detector_line(record, entry, baud))
     if address is None:
-        fail(ctx, "bad_input", "which detector? give its name from the record or --address", "")
+        raise CommandStop("bad_input", "which detector? give its name from the record or --address")
     found_name, entry = find_detector(record, address, baud)
     if entry is None and baud is None:
         found_name, entry = find_detector(record, address)
     return Target(found_name, entry, address, detector_line(record, entry, baud))
 
 
-def target_profile(ctx: click.Context, client: BusClient, tally: Tally, tgt: Target, profile_name: str | None,
-                   gas: str) -> Profile:
+def target_profile(client: BusClient, tally: Tally, tgt: Target, profile_name: str | None, gas: str) -> Profile:
     """--profile, else the recorded profile, else the one the device's registers identify."""
     recorded = (tgt.entry or {}).get("profile")
     if profile_name or (recorded and recorded != "unknown"):
-        return one_profile(ctx, profile_name or recorded)
-    profiles = modbus_profiles(ctx)
+        return one_profile(profile_name or recorded)
+    profiles = modbus_profiles()
     try:
         identity = identify(client, tally, tgt.address, profiles, gas)
     except BusError as error:
-        fail_bus(ctx, error, client, tgt.address)
-        raise
+        raise bus_stop(error, client, tgt.address) from None
     if identity.profile is None:
         fits = ", ".join(identity.candidates) if identity.candidates else "none"
-        fail(ctx, "unknown_profile", "cannot tell which profile address %d uses (profiles that fit: %s)"
-             % (tgt.address, fits), "give --profile NAME (one of: %s)" % ", ".join(sorted(profiles)))
+        raise CommandStop("unknown_profile", "cannot tell which profile address %d uses (profiles that fit: %s)"
+                          % (tgt.address, fits), "give --profile NAME (one of: %s)" % ", ".join(sorted(profiles)))
     return profiles[identity.profile]
 
 
 @contextlib.contextmanager
-def detector_bus(ctx: click.Context, port: str, tgt: Target, profile_name: str | None,
+def detector_bus(port: str, tgt: Target, profile_name: str | None,
                  gas: str) -> Iterator[tuple[BusClient, Tally, Profile]]:
     """The bus open at tgt's line setting, the tally of tgt's requests, and tgt's profile (see target_profile)."""
-    with open_bus(ctx, port, tgt.line) as client:
+    with open_bus(port, tgt.line) as client:
         tally = Tally()
-        yield client, tally, target_profile(ctx, client, tally, tgt, profile_name, gas)
+        yield client, tally, target_profile(client, tally, tgt, profile_name, gas)
 
 
-def require_present(ctx: click.Context, client: BusClient, tally: Tally, address: int, profile: Profile,
-                    gas: str) -> Sample:
+def require_present(client: BusClient, tally: Tally, address: int, profile: Profile, gas: str) -> Sample:
     try:
         return poll(client, tally, address, profile, gas)
     except BusError as error:
-        fail_bus(ctx, error, client, address)
-        raise
+        raise bus_stop(error, client, address) from None
 
 
-def write_setting(ctx: click.Context, client: BusClient, address: int, register: int, value: int,
-                  what: str) -> str:
+def write_setting(client: BusClient, address: int, register: int, value: int, what: str) -> str:
     """Writes one commissioning register; a refusal stops the command, a lost reply is left to the read-back."""
     try:
         client.write_register(address, register, value)
     except BusError as error:
         if error.kind == "exception":
-            fail(ctx, "refused", "the detector refused the %s: %s" % (what, error.message),
-                 "check the profile's commissioning registers against the detector's manual", EXIT_FAILED)
+            raise CommandStop("refused", "the detector refused the %s: %s" % (what, error.message),
+                              "check the profile's commissioning registers against the detector's manual",
+                              EXIT_FAILED) from None
         return error.message
     return ""
 
 
-def fail_unverified(ctx: click.Context, what: str, write_problem: str, hint: str) -> None:
-    fail(ctx, "not_verified", "%s%s" % (what, " (the write got: %s)" % write_problem if write_problem else ""),
-         hint, EXIT_FAILED)
+def not_verified(what: str, write_problem: str, hint: str) -> CommandStop:
+    return CommandStop("not_verified", "%s%s" % (what, " (the write got: %s)" % write_problem if write_problem else ""),
+                       hint, EXIT_FAILED)
 
 
 def render(renderable: Any) -> str:
@@ -236,7 +217,7 @@ def scan_table(rows: list[dict]) -> Table:
     return table
 
 
-@commission.command("scan")
+@click.command("scan")
 @click.option("--port", help="Serial port of the USB-RS485 adapter (default: the record's).")
 @click.option("--baud", "bauds_text", default="profiles", show_default=True,
               help="Baud rates to try: a list (9600,19200), 'all' (1200-115200), or 'profiles' (the rates the "
@@ -257,20 +238,19 @@ def scan(ctx: click.Context, port: str | None, bauds_text: str, parities_text: s
     Exit 0: detectors found, all identified, no problems; 1: problems found (duplicate address, damaged
     replies, unknown device, mixed baud rates); 2: nothing answered, or the port could not be used.
     """
-    record = load_record(ctx)
-    port = record_port(ctx, record, port)
-    profiles = modbus_profiles(ctx)
+    record = Record.load(ctx.obj["record"])
+    port = record_port(record, port)
+    profiles = modbus_profiles()
     try:
         addresses = parse_addresses(addresses_text)
         bauds = parse_bauds(bauds_text, [p.serial["baud"] for p in profiles.values()])
         parities = parse_parities(parities_text, [p.serial["parity"] for p in profiles.values()])
     except ValueError as error:
-        fail(ctx, "bad_input", str(error), "see gaslatch commission scan --help")
-        raise
+        raise CommandStop("bad_input", str(error), "see gaslatch commission scan --help") from None
     lines = [Line(baud, parity) for baud in bauds for parity in parities]
     probes = len(lines) * len(addresses)
     started = time.monotonic()
-    client = open_bus(ctx, port, lines[0])
+    client = open_bus(port, lines[0])
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=Console(stderr=True), transient=False)
     try:
@@ -284,10 +264,10 @@ def scan(ctx: click.Context, port: str | None, bauds_text: str, parities_text: s
             found, strays = sweep(client, lines, addresses, timeout_ms, profiles, show)
             progress.update(task, completed=probes, description="scan done: found %d" % len(found))
     except (serial.SerialException, OSError) as error:
-        port_lost(ctx, port, error)
+        raise port_lost(port, error) from None
     elapsed_s = time.monotonic() - started
     if not found:
-        fail(ctx, "no_reply", "no device answered at %s, addresses %s%s" % (
+        raise CommandStop("no_reply", "no device answered at %s, addresses %s%s" % (
             ", ".join(str(line) for line in lines), addresses_text,
             "; stray bytes while probing address %s" % ", ".join(str(p["address"]) for p in strays) if strays else ""),
             (SLOW_HINT + "; else " if strays else "") + NO_REPLY_HINT
@@ -300,7 +280,7 @@ def scan(ctx: click.Context, port: str | None, bauds_text: str, parities_text: s
     names = record_scan(record, port, found, summary)
     record.note("scan", "%d detector(s) found at %s, %d problem(s)" % (len(found), ", ".join(summary["lines"]),
                                                                        len(problems)))
-    save_record(ctx, record)
+    record.save()
     rows = scan_rows(names, found)
     payload = {"port": port, "detectors": rows, "health": health, "problems": problems, "warnings": warnings,
                "lines": summary["lines"], "elapsed_s": summary["elapsed_s"], "record": record.path}
@@ -321,7 +301,7 @@ def scan(ctx: click.Context, port: str | None, bauds_text: str, parities_text: s
 # live
 
 
-@commission.command("live")
+@click.command("live")
 @click.option("--port", help="Serial port (default: the record's).")
 @click.option("--baud", type=click.Choice([str(b) for b in BAUDS]), default=None,
               help="Baud rate (default: the bus's, from the record; else 9600).")
@@ -337,43 +317,42 @@ def live(ctx: click.Context, port: str | None, baud: str | None, parity: str | N
 
     Exit 0: every detector answered every poll; 1: some polls failed; 2: no detector answered at all.
     """
-    record = load_record(ctx)
-    port = record_port(ctx, record, port)
+    record = Record.load(ctx.obj["record"])
+    port = record_port(record, port)
     line = detector_line(record, None, int(baud) if baud else None, parity)
     if addresses_text:
         try:
             addresses = parse_addresses(addresses_text)
         except ValueError as error:
-            fail(ctx, "bad_input", str(error), "see gaslatch commission live --help")
-            raise
+            raise CommandStop("bad_input", str(error), "see gaslatch commission live --help") from None
     else:
         addresses = sorted({entry["address"] for entry in record.data["detectors"].values()
                             if isinstance(entry.get("address"), int) and entry.get("baud", line.baud) == line.baud})
         if not addresses:
-            fail(ctx, "bad_input", "the record has no detectors at %d baud to watch" % line.baud,
-                 "run scan first, or give --addresses")
+            raise CommandStop("bad_input", "the record has no detectors at %d baud to watch" % line.baud,
+                              "run scan first, or give --addresses")
     watched = []
     profiles: dict[str, Profile] = {}
     for address in addresses:
         name, entry = find_detector(record, address, line.baud)
         recorded = (entry or {}).get("profile")
         if not recorded or recorded == "unknown":
-            profiles = profiles or modbus_profiles(ctx)
-        profile = one_profile(ctx, recorded) if recorded and recorded != "unknown" else None
+            profiles = profiles or modbus_profiles()
+        profile = one_profile(recorded) if recorded and recorded != "unknown" else None
         watched.append(Watched(address, name, entry, profile, {} if profile else profiles))
     console = Console(stderr=ctx.obj["json"])
-    client = open_bus(ctx, port, line)
+    client = open_bus(port, line)
     started = time.monotonic()
     try:
         with client:
             stopped_by = watch(client, watched, line, seconds, console, started)
     except (serial.SerialException, OSError) as error:
-        port_lost(ctx, port, error)
+        raise port_lost(port, error) from None
     if not console.is_terminal:
         console.line()  # a captured Live leaves its last frame without the line's end
     if not any(item.answered for item in watched):
-        with open_bus(ctx, port, line) as client:
-            fail_bus(ctx, BusError("no_reply", "no detector answered at %s (addresses %s)" % (
+        with open_bus(port, line) as client:
+            raise bus_stop(BusError("no_reply", "no detector answered at %s (addresses %s)" % (
                 line, ", ".join(str(a) for a in addresses)), NO_REPLY_HINT), client, addresses[0])
     rows = [item.row() for item in watched]
     failed = [row for row in rows if row["errors"]]
@@ -392,7 +371,7 @@ def live(ctx: click.Context, port: str | None, baud: str | None, parity: str | N
 # set-address, set-baud
 
 
-@commission.command("set-address")
+@click.command("set-address")
 @click.option("--port", help="Serial port (default: the record's).")
 @click.option("--address", "old", type=click.IntRange(rtu.MIN_SLAVE, rtu.MAX_SLAVE), required=True,
               help="The detector's address now.")
@@ -409,40 +388,41 @@ def set_address(ctx: click.Context, port: str | None, old: int, new: int, baud: 
     Refuses an address another device answers at (or the record gives another detector). Verified by a
     complete read at the new address and silence at the old one. Exit 0 done; 1 refused or not verified; 2 error.
     """
-    record = load_record(ctx)
-    port = record_port(ctx, record, port)
-    tgt = target(ctx, record, None, old, int(baud) if baud else None)
+    record = Record.load(ctx.obj["record"])
+    port = record_port(record, port)
+    tgt = target(record, None, old, int(baud) if baud else None)
     if new == old:
-        fail(ctx, "bad_input", "the detector is already at address %d" % old, "give another --new address")
+        raise CommandStop("bad_input", "the detector is already at address %d" % old, "give another --new address")
     gas = detector_gas(tgt.entry)
-    with detector_bus(ctx, port, tgt, profile_name, gas) as (client, tally, profile):
-        spec = register_spec(ctx, profile, "address", "address", ON_DETECTOR_HINT % "address")
+    with detector_bus(port, tgt, profile_name, gas) as (client, tally, profile):
+        spec = register_spec(profile, "address", "address", ON_DETECTOR_HINT % "address")
         if not spec["min"] <= new <= spec["max"]:
-            fail(ctx, "bad_input", "%s takes addresses %d..%d" % (profile.name, spec["min"], spec["max"]), "")
-        require_present(ctx, client, tally, old, profile, gas)
+            raise CommandStop("bad_input", "%s takes addresses %d..%d" % (profile.name, spec["min"], spec["max"]))
+        require_present(client, tally, old, profile, gas)
         holder, _ = find_detector(record, new, tgt.line.baud)
         if answers_at(client, new, tgt.line):
-            fail(ctx, "address_taken", "address %d is already taken: a device answers there at %s" % (new, tgt.line),
-                 "choose a free address (scan lists the used ones)", EXIT_FAILED)
+            raise CommandStop("address_taken", "address %d is already taken: a device answers there at %s"
+                              % (new, tgt.line), "choose a free address (scan lists the used ones)", EXIT_FAILED)
         if holder is not None and holder != tgt.name:
-            fail(ctx, "address_taken", "the record gives address %d to %s (silent now: unplugged?)" % (new, holder),
-                 "choose another address, or correct the record if %s is gone" % holder, EXIT_FAILED)
-        write_problem = write_setting(ctx, client, old, spec["register"], new, "new address")
+            raise CommandStop("address_taken", "the record gives address %d to %s (silent now: unplugged?)"
+                              % (new, holder), "choose another address, or correct the record if %s is gone" % holder,
+                              EXIT_FAILED)
+        write_problem = write_setting(client, old, spec["register"], new, "new address")
         moved, old_silent = verify_change(client, profile, gas, old, new, tgt.line)
     if not (moved and old_silent):
-        fail_unverified(ctx, "address %d is silent after the change" % new if not moved
-                        else "address %d still answers after the change" % old, write_problem,
-                        "scan to see where the detector is; some detectors apply a new address only after a power "
-                        "cycle")
+        raise not_verified("address %d is silent after the change" % new if not moved
+                           else "address %d still answers after the change" % old, write_problem,
+                           "scan to see where the detector is; some detectors apply a new address only after a power "
+                           "cycle")
     name = record_address_change(record, tgt, new, profile.name)
-    save_record(ctx, record)
+    record.save()
     payload = {"detector": name, "profile": profile.name, "line": str(tgt.line), "address": {"from": old, "to": new},
                "verified": {"answers_at_new": True, "silent_at_old": True}, "record": record.path}
     finish(ctx, payload, "%s: address %d -> %d, verified (answers at %d, silent at %d); recorded in %s"
            % (name, old, new, new, old, record.path))
 
 
-@commission.command("set-baud")
+@click.command("set-baud")
 @click.option("--port", help="Serial port (default: the record's).")
 @click.option("--address", type=click.IntRange(rtu.MIN_SLAVE, rtu.MAX_SLAVE), required=True,
               help="The detector's address.")
@@ -458,32 +438,35 @@ def set_baud(ctx: click.Context, port: str | None, address: int, new_baud: str, 
     Refuses when another device already answers at that address at the new baud. Verified by a complete
     read at the new baud and silence at the old one. Exit 0 done; 1 refused or not verified; 2 error.
     """
-    record = load_record(ctx)
-    port = record_port(ctx, record, port)
-    tgt = target(ctx, record, None, address, int(baud) if baud else None)
+    record = Record.load(ctx.obj["record"])
+    port = record_port(record, port)
+    tgt = target(record, None, address, int(baud) if baud else None)
     new_line = tgt.line._replace(baud=int(new_baud))
     if new_line.baud == tgt.line.baud:
-        fail(ctx, "bad_input", "address %d is already at %d baud" % (address, new_line.baud), "give another --new-baud")
+        raise CommandStop("bad_input", "address %d is already at %d baud" % (address, new_line.baud),
+                          "give another --new-baud")
     gas = detector_gas(tgt.entry)
-    with detector_bus(ctx, port, tgt, profile_name, gas) as (client, tally, profile):
-        spec = register_spec(ctx, profile, "baud", "baud rate", ON_DETECTOR_HINT % "baud rate")
+    with detector_bus(port, tgt, profile_name, gas) as (client, tally, profile):
+        spec = register_spec(profile, "baud", "baud rate", ON_DETECTOR_HINT % "baud rate")
         codes = {rate: code for code, rate in spec["codes"].items()}
         if new_line.baud not in codes:
-            fail(ctx, "unsupported", "%s offers %s baud, not %d" % (
-                profile.name, ", ".join(str(rate) for rate in sorted(codes)), new_line.baud), "")
-        require_present(ctx, client, tally, address, profile, gas)
+            raise CommandStop("unsupported", "%s offers %s baud, not %d" % (
+                profile.name, ", ".join(str(rate) for rate in sorted(codes)), new_line.baud))
+        require_present(client, tally, address, profile, gas)
         if answers_at(client, address, new_line):
-            fail(ctx, "address_taken", "another device already answers at address %d at %s" % (address, new_line),
-                 "give this detector another address first (set-address), then change its baud rate", EXIT_FAILED)
-        write_problem = write_setting(ctx, client, address, spec["register"], codes[new_line.baud], "new baud rate")
+            raise CommandStop("address_taken", "another device already answers at address %d at %s"
+                              % (address, new_line),
+                              "give this detector another address first (set-address), then change its baud rate",
+                              EXIT_FAILED)
+        write_problem = write_setting(client, address, spec["register"], codes[new_line.baud], "new baud rate")
         moved, old_silent = verify_change(client, profile, gas, address, address, new_line)
     if not (moved and old_silent):
-        fail_unverified(ctx, "address %d is silent at %s after the change" % (address, new_line) if not moved
-                        else "address %d still answers at %s" % (address, tgt.line), write_problem,
-                        "scan --baud all to see where the detector is; some detectors apply a new baud rate only "
-                        "after a power cycle")
+        raise not_verified("address %d is silent at %s after the change" % (address, new_line) if not moved
+                           else "address %d still answers at %s" % (address, tgt.line), write_problem,
+                           "scan --baud all to see where the detector is; some detectors apply a new baud rate only "
+                           "after a power cycle")
     name, others = record_baud_change(record, tgt, new_line, profile.name)
-    save_record(ctx, record)
+    record.save()
     warning = ("" if not others else "\nwarning: %s still at %d baud: every device on one bus must use one baud rate"
                % (", ".join(others), tgt.line.baud))
     payload = {"detector": name, "profile": profile.name, "address": address,
@@ -498,7 +481,7 @@ def set_baud(ctx: click.Context, port: str | None, address: int, new_baud: str, 
 # calibrate
 
 
-@commission.command("calibrate")
+@click.command("calibrate")
 @click.argument("kind", type=click.Choice(["zero", "span"]))
 @click.argument("detector", required=False)
 @click.option("--address", type=click.IntRange(rtu.MIN_SLAVE, rtu.MAX_SLAVE), help="The detector's address "
@@ -529,17 +512,18 @@ def calibrate(ctx: click.Context, kind: str, detector: str | None, address: int 
     (exit 1) an unstable reading, a zero above 5 %LEL (that is gas, not drift) and a sensor that reads
     under half the span gas. Exit 0 calibrated and verified; 1 refused or not verified; 2 error.
     """
-    record = load_record(ctx)
-    port = record_port(ctx, record, port)
+    record = Record.load(ctx.obj["record"])
+    port = record_port(record, port)
     if kind == "span" and span_gas_pct is None:
-        fail(ctx, "bad_input", "span calibration needs --span-gas-pct", "the %LEL on the span gas cylinder's label")
-    tgt = target(ctx, record, detector, address, int(baud) if baud else None)
+        raise CommandStop("bad_input", "span calibration needs --span-gas-pct",
+                          "the %LEL on the span gas cylinder's label")
+    tgt = target(record, detector, address, int(baud) if baud else None)
     gas = detector_gas(tgt.entry, gas)
     target_pct = 0.0 if kind == "zero" else float(span_gas_pct or 0)
-    with detector_bus(ctx, port, tgt, profile_name, gas) as (client, tally, profile):
-        register_spec(ctx, profile, kind, "%s calibration" % kind,
+    with detector_bus(port, tgt, profile_name, gas) as (client, tally, profile):
+        register_spec(profile, kind, "%s calibration" % kind,
                       "calibrate it as its manual says (vendor tool or magnet), then record the result by hand")
-        first = require_present(ctx, client, tally, tgt.address, profile, gas)
+        first = require_present(client, tally, tgt.address, profile, gas)
         name = tgt.name or free_name(record, tgt.address, tgt.line.baud)
         label = "%s (address %d, %s)" % (name, tgt.address, profile.name)
         calibration = Calibration(kind, target_pct, gas, tgt.address, tgt.line.baud, profile,
@@ -548,19 +532,18 @@ def calibrate(ctx: click.Context, kind: str, detector: str | None, address: int 
                                                      first.status), err=True)
         click.echo(calibration.instruction(label), err=True)
         if not yes and not click.confirm("Is the gas applied and flowing?", default=True, err=True):
-            fail(ctx, "cancelled", "calibration cancelled: nothing was written", "", EXIT_FAILED)
+            raise CommandStop("cancelled", "calibration cancelled: nothing was written", exit_code=EXIT_FAILED)
         try:
             calibration.run(client, tally, Console(stderr=True), lambda text: click.echo(text, err=True))
         except CalibrationRefused as refusal:
             record_refused_calibration(record, name, tgt.address, calibration.attempt, refusal.message)
-            save_record(ctx, record)
-            fail(ctx, refusal.kind, refusal.message, refusal.hint, EXIT_FAILED)
-        except BusError as error:
-            fail_bus(ctx, error)
+            record.save()
             raise
+        except BusError as error:
+            raise bus_stop(error) from None
     attempt = calibration.attempt
     record_calibration(record, name, tgt, profile.name, attempt)
-    save_record(ctx, record)
+    record.save()
     done = "remove the span gas: the reading must fall back to 0" if kind == "span" else "remove the zero-air hood"
     finish(ctx, dict(attempt, detector=name, record=record.path),
            "%s: %s calibrated, %s -> %s %%LEL (target %g ±%g), verified; %s. Recorded in %s" % (

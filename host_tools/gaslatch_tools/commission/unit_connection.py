@@ -1,5 +1,5 @@
 """The running unit as the site tests see it: its configuration's facts, its control socket, waits on its status.
-bump-test, valve-test and interlock-test share it; it raises CommandStop instead of exiting (see command_stop)."""
+bump-test, valve-test and interlock-test share it; a stop is a CommandStop (command_outcome.py)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from gaslatch.core.config import ConfigError
 from gaslatch.core.config_schema import DEFAULT_CONTROL_GROUP, DEFAULT_CONTROL_SOCKET
 from gaslatch.unit.control_client import ControlClient, ControlUnreachable
 from gaslatch.unit.unit_config import load_unit_config
-from gaslatch_tools.commission.command_stop import CommandStop
+from gaslatch_tools.commission.command_outcome import CommandStop
 from gaslatch_tools.commission.prompts import Prompter, make_prompter
-from gaslatch_tools.commission.record import Record, RecordError
+from gaslatch_tools.commission.record import Record
 
 DEFAULT_UNIT_CONFIG = "/etc/gaslatch/config.json"
 POLL_S = 0.05  # the unit's status, asked this often (the scan answers once per scan.period_ms)
@@ -228,10 +228,7 @@ class Site:
         self.console = prompter.console
         self.facts = facts
         self.link = link
-        try:
-            self.record = Record.load(ctx.obj["record"])
-        except RecordError as err:
-            raise CommandStop("record", str(err), "give another --record file, or move the damaged one away") from None
+        self.record = Record.load(ctx.obj["record"])
 
     def status(self) -> dict:
         assert self.link is not None
@@ -239,12 +236,6 @@ class Site:
 
     def watcher(self) -> Watcher:
         return Watcher(self.console, self.status)
-
-    def save(self) -> None:
-        try:
-            self.record.save()
-        except RecordError as err:
-            raise CommandStop("record", str(err), "check the folder's free space and permissions") from None
 
     def press_reset(self, why: str) -> dict:
         """Asks the person to press RESET on the controller and waits for the outcome.

@@ -10,13 +10,12 @@ import click
 from rich.table import Table
 
 from gaslatch.unit.control_client import ControlUnreachable
-from gaslatch_tools.commission.cli import EXIT_FAILED, EXIT_OK, commission, fail, finish
-from gaslatch_tools.commission.command_stop import CommandStop
+from gaslatch_tools.commission.command_outcome import EXIT_FAILED, EXIT_OK, CommandStop, finish
 from gaslatch_tools.commission.prompts import interaction_options
 from gaslatch_tools.commission.record import LIMITS_S
-from gaslatch_tools.commission.unit_link import (Site, UnitFacts, UnitLost, Watcher, chosen_detectors, detector_view,
-                                                 feedback, open_site, reading_info, seconds_text, since, unit_options,
-                                                 wait_for_unit)
+from gaslatch_tools.commission.unit_connection import (Site, UnitFacts, UnitLost, Watcher, chosen_detectors,
+                                                       detector_view, feedback, open_site, reading_info, seconds_text,
+                                                       since, unit_options, wait_for_unit)
 from gaslatch_tools.commission.valve_move import ValveMove, supervision_s
 
 PERSON_WAIT_S = 300.0  # how long a command waits for the person to operate an input or a line
@@ -60,7 +59,7 @@ Exit codes: 0 all passed, 1 a test failed, 2 the test could not run.
 """ % (LIMITS_S["linkage"], POWER_OBSERVE_S, LIMITS_S["open_line_fault"])
 
 
-@commission.command("interlock-test", help=INTERLOCK_HELP)
+@click.command("interlock-test", help=INTERLOCK_HELP)
 @unit_options
 @click.option("--only", help="Comma-separated tests to run: %s." % ", ".join(INTERLOCK_TESTS))
 @click.option("--open-line-detector", "open_line_detector",
@@ -69,16 +68,8 @@ Exit codes: 0 all passed, 1 a test failed, 2 the test could not run.
 @click.pass_context
 def interlock_test(ctx: click.Context, socket_path: str | None, config_path: str | None, only: str | None,
                    open_line_detector: str | None, answers_path: str | None, yes: bool) -> None:
-    try:
-        _run_interlock_test(ctx, socket_path, config_path, only, open_line_detector, answers_path, yes)
-    except CommandStop as stop:
-        fail(ctx, stop.kind, stop.message, stop.hint)
-
-
-def _run_interlock_test(ctx: click.Context, socket_path: str | None, config_path: str | None, only: str | None,
-                        open_line_detector: str | None, answers_path: str | None, yes: bool) -> None:
     site = open_site(ctx, socket_path, config_path, answers_path, yes)
-    tests = _interlock_tests(ctx, site.facts, only)
+    tests = _interlock_tests(site.facts, only)
     detectors = sorted(site.status().get("detectors", {}))
     if "open-line" in tests:
         open_line_detector = chosen_detectors(open_line_detector, detectors)[0]
@@ -99,7 +90,7 @@ def _run_interlock_test(ctx: click.Context, socket_path: str | None, config_path
             site.record.add("interlock_tests", entry)
             site.record.note("interlock-test", "%s: %s" % (test, "PASS" if entry["passed"] else
                                                              "FAIL (%s)" % "; ".join(entry["failures"])))
-            site.save()
+            site.record.save()
             site.prompter.say("%s: %s" % (test, "PASS" if entry["passed"] else "FAIL: " + "; ".join(entry["failures"])),
                               "bold green" if entry["passed"] else "bold red")
             entries.append(entry)
@@ -118,12 +109,13 @@ def _run_interlock_test(ctx: click.Context, socket_path: str | None, config_path
            "interlock test: %s" % ("every test passed" if passed else "FAILED"), EXIT_OK if passed else EXIT_FAILED)
 
 
-def _interlock_tests(ctx: click.Context, facts: UnitFacts, only: str | None) -> list[str]:
+def _interlock_tests(facts: UnitFacts, only: str | None) -> list[str]:
     if only:
         tests = [test.strip() for test in only.split(",") if test.strip()]
         unknown = [test for test in tests if test not in INTERLOCK_TESTS]
         if unknown:
-            fail(ctx, "usage", "no interlock test %s" % ", ".join(unknown), "tests: %s" % ", ".join(INTERLOCK_TESTS))
+            raise CommandStop("usage", "no interlock test %s" % ", ".join(unknown),
+                              "tests: %s" % ", ".join(INTERLOCK_TESTS))
         return tests
     tests = []
     for test in ("fire", "estop"):

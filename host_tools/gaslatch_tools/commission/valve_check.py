@@ -10,12 +10,11 @@ import click
 from rich.table import Table
 
 from gaslatch.unit.control_client import ControlClient, ControlUnreachable
-from gaslatch_tools.commission.cli import EXIT_FAILED, EXIT_OK, commission, fail, finish
-from gaslatch_tools.commission.command_stop import CommandStop
+from gaslatch_tools.commission.command_outcome import EXIT_FAILED, EXIT_OK, CommandStop, finish
 from gaslatch_tools.commission.prompts import interaction_options
 from gaslatch_tools.commission.record import LIMITS_S
-from gaslatch_tools.commission.unit_link import (STATUS_TIMEOUT_S, Site, UnitLost, open_site, seconds_text, since,
-                                                 unit_options, wait_for_unit)
+from gaslatch_tools.commission.unit_connection import (STATUS_TIMEOUT_S, Site, UnitLost, open_site, seconds_text, since,
+                                                       unit_options, wait_for_unit)
 from gaslatch_tools.commission.valve_move import ValveMove, supervision_s
 
 VALVE_HELP = """Valve test: close the gas valve from the unit and time it; prove it cannot be reopened
@@ -37,20 +36,12 @@ Exit codes: 0 passed, 1 a step failed, 2 the test could not run.
 """ % LIMITS_S["linkage"]
 
 
-@commission.command("valve-test", help=VALVE_HELP)
+@click.command("valve-test", help=VALVE_HELP)
 @unit_options
 @interaction_options()
 @click.pass_context
 def valve_test(ctx: click.Context, socket_path: str | None, config_path: str | None, answers_path: str | None,
                yes: bool) -> None:
-    try:
-        _run_valve_test(ctx, socket_path, config_path, answers_path, yes)
-    except CommandStop as stop:
-        fail(ctx, stop.kind, stop.message, stop.hint)
-
-
-def _run_valve_test(ctx: click.Context, socket_path: str | None, config_path: str | None, answers_path: str | None,
-                    yes: bool) -> None:
     site = open_site(ctx, socket_path, config_path, answers_path, yes)
     try:
         entry = _valve_test(site)
@@ -61,7 +52,7 @@ def _run_valve_test(ctx: click.Context, socket_path: str | None, config_path: st
     entry["answers"] = site.prompter.log
     site.record.add("valve_tests", entry)
     site.record.note("valve-test", "PASS" if entry["passed"] else "FAIL (%s)" % "; ".join(failures))
-    site.save()
+    site.record.save()
     table = Table(title="Valve test")
     table.add_column("step")
     table.add_column("time (s)")
@@ -82,11 +73,11 @@ def _valve_test(site: Site) -> dict:
     site.arm("the valve must be open to time its closing")
     if not prompter.confirm("close_valve", "The valve test CLOSES the gas valve now: burners go out until RESET. "
                                            "Close it?"):
-        fail(site.ctx, "declined", "valve test not started", "")
+        raise CommandStop("declined", "valve test not started")
     t0 = time.monotonic()
     reply = site.link.request("test_output", {"line": "valve", "ms": 1000})
     if not reply.get("ok"):
-        fail(site.ctx, "refused", "the unit refused to close the valve: %s" % reply.get("error", reply), "")
+        raise CommandStop("refused", "the unit refused to close the valve: %s" % reply.get("error", reply))
     closing = ValveMove(facts, closed=True)
     site.watcher().until(closing.done, LIMITS_S["linkage"] + supervision_s(facts) + 1.0, "valve closing", t0,
                          closing.seen)

@@ -14,13 +14,12 @@ from gaslatch.core.config import ConfigError
 from gaslatch.core.detector_profile import ProfileError, load_profile
 from gaslatch.unit.control_client import ControlUnreachable
 from gaslatch_tools.commission.bus_client import BusClient, BusError
-from gaslatch_tools.commission.cli import EXIT_FAILED, EXIT_OK, commission, fail, finish
-from gaslatch_tools.commission.command_stop import CommandStop
+from gaslatch_tools.commission.command_outcome import EXIT_FAILED, EXIT_OK, CommandStop, finish
 from gaslatch_tools.commission.prompts import Prompter, interaction_options, make_prompter
 from gaslatch_tools.commission.record import LIMITS_S, utc_now
-from gaslatch_tools.commission.unit_link import (Site, UnitFacts, UnitLost, Watcher, chosen_detectors, detector_view,
-                                                 feedback, open_site, reading_info, reads_clear, seconds_text, since,
-                                                 unit_options)
+from gaslatch_tools.commission.unit_connection import (Site, UnitFacts, UnitLost, Watcher, chosen_detectors,
+                                                       detector_view, feedback, open_site, reading_info, reads_clear,
+                                                       seconds_text, since, unit_options)
 from gaslatch_tools.commission.valve_move import supervision_s, valve_commanded_closed
 
 DEFAULT_GAS_PCT_LEL = 50.0  # a common bump gas: 2.5 %vol methane, above every allowed high set point
@@ -395,7 +394,7 @@ Exit codes: 0 every detector passed, 1 a detector failed, 2 the test could not r
 """ % (LIMITS_S["time_to_alarm"], LIMITS_S["recovery"], LIMITS_S["linkage"])
 
 
-@commission.command("bump-test", help=BUMP_HELP)
+@click.command("bump-test", help=BUMP_HELP)
 @unit_options
 @click.option("--detectors", "detector_list", help="Comma-separated detector names (default: every detector).")
 @click.option("--gas-pct", "gas_pct", type=click.FloatRange(1, 100), default=DEFAULT_GAS_PCT_LEL, show_default=True,
@@ -409,13 +408,10 @@ Exit codes: 0 every detector passed, 1 a detector failed, 2 the test could not r
 def bump_test(ctx: click.Context, socket_path: str | None, config_path: str | None, detector_list: str | None,
               gas_pct: float, inhibit_min: int | None, port: str | None, baud: int | None,
               answers_path: str | None, yes: bool) -> None:
-    try:
-        if port:
-            _bump_test_on_bus(ctx, config_path, detector_list, gas_pct, port, baud, answers_path, yes)
-        else:
-            _bump_test_on_unit(ctx, socket_path, config_path, detector_list, gas_pct, inhibit_min, answers_path, yes)
-    except CommandStop as stop:
-        fail(ctx, stop.kind, stop.message, stop.hint)
+    if port:
+        _bump_test_on_bus(ctx, config_path, detector_list, gas_pct, port, baud, answers_path, yes)
+    else:
+        _bump_test_on_unit(ctx, socket_path, config_path, detector_list, gas_pct, inhibit_min, answers_path, yes)
 
 
 def _bump_test_on_unit(ctx: click.Context, socket_path: str | None, config_path: str | None,
@@ -425,16 +421,17 @@ def _bump_test_on_unit(ctx: click.Context, socket_path: str | None, config_path:
     status = site.status()
     names = chosen_detectors(detector_list, sorted(status.get("detectors", {})))
     if inhibit_min and inhibit_min > site.facts.inhibit_max_min:
-        fail(ctx, "usage", "--inhibit %d is more than this unit's inhibit.max_minutes (%d)"
-             % (inhibit_min, site.facts.inhibit_max_min), "give --inhibit %d or less" % site.facts.inhibit_max_min)
-    _check_gas(ctx, site, names, gas_pct)
+        raise CommandStop("usage", "--inhibit %d is more than this unit's inhibit.max_minutes (%d)"
+                          % (inhibit_min, site.facts.inhibit_max_min),
+                          "give --inhibit %d or less" % site.facts.inhibit_max_min)
+    _check_gas(site, names, gas_pct)
     what = ("each detector is inhibited in turn for %d min (the gas stays on; the others stay live)" % inhibit_min
             if inhibit_min else "each detector's alarm CLOSES the gas valve (burners go out) and sounds the alarm; "
             "RESET reopens it")
     entries = {}
     try:
         if not site.prompter.confirm("start", "Bump test of %s: %s. Start?" % (", ".join(names), what)):
-            fail(ctx, "declined", "bump test not started", "")
+            raise CommandStop("declined", "bump test not started")
         for name in names:
             site.prompter.say("")
             site.prompter.say("== %s ==" % name, "bold")
@@ -446,12 +443,12 @@ def _bump_test_on_unit(ctx: click.Context, socket_path: str | None, config_path:
     _finish_bump(site, entries)
 
 
-def _check_gas(ctx: click.Context, site: Site, names: list[str], gas_pct: float) -> None:
+def _check_gas(site: Site, names: list[str], gas_pct: float) -> None:
     for name in names:
         low, _high = site.facts.set_points(name, site.record.data["detectors"].get(name))
         if expected_alarm(gas_pct, low, _high) is None:
-            fail(ctx, "usage", "%g %%LEL test gas is below %s's low set point (%g %%LEL): it cannot alarm"
-                 % (gas_pct, name, low), "use a test gas above the set points (--gas-pct)")
+            raise CommandStop("usage", "%g %%LEL test gas is below %s's low set point (%g %%LEL): it cannot alarm"
+                              % (gas_pct, name, low), "use a test gas above the set points (--gas-pct)")
 
 
 def _keep_bump(site: Site, name: str, entry: dict) -> None:
@@ -463,7 +460,7 @@ def _keep_bump(site: Site, name: str, entry: dict) -> None:
     site.record.detector(name)["bump_tests"].append(dict(entry, utc=utc_now()))
     site.record.note("bump-test", "%s: %s%s" % (name, "PASS" if entry["passed"] else "FAIL",
                                                 "" if entry["passed"] else " (" + "; ".join(failures) + ")"))
-    site.save()
+    site.record.save()
     site.prompter.say("%s: %s" % (name, "PASS" if entry["passed"] else "FAIL: " + "; ".join(failures)),
                       "bold green" if entry["passed"] else "bold red")
 
@@ -496,7 +493,7 @@ def _bump_test_on_bus(ctx: click.Context, config_path: str | None, detector_list
     try:
         facts = UnitFacts.load(config_path) if config_path else UnitFacts()
     except ConfigError as err:
-        fail(ctx, "config", "the configuration %s is not valid:\n%s" % (config_path, err), "")
+        raise CommandStop("config", "the configuration %s is not valid:\n%s" % (config_path, err)) from None
     site = Site(ctx, prompter, facts, None)
     recorded = site.record.data["detectors"]
     modbus = sorted(name for name, entry in recorded.items()
@@ -508,7 +505,7 @@ def _bump_test_on_bus(ctx: click.Context, config_path: str | None, detector_list
     try:
         client = BusClient(port, baud or bus.get("baud") or 9600, parity, stop_bits)
     except BusError as err:
-        fail(ctx, err.kind, err.message, err.hint)
+        raise CommandStop(err.kind, err.message, err.hint) from None
     entries = {}
     with client:
         detectors = []
@@ -519,12 +516,12 @@ def _bump_test_on_bus(ctx: click.Context, config_path: str | None, detector_list
             try:
                 detectors.append(BusDetector(client, name, entry, entry.get("gas") or "methane", line))
             except ProfileError as err:
-                fail(ctx, "profile", "%s: profile %s: %s" % (name, entry["profile"], err),
-                     "run gaslatch commission scan again, or fix the record's profile")
-        _check_gas(ctx, site, names, gas_pct)
+                raise CommandStop("profile", "%s: profile %s: %s" % (name, entry["profile"], err),
+                                  "run gaslatch commission scan again, or fix the record's profile") from None
+        _check_gas(site, names, gas_pct)
         if not prompter.confirm("start", "Stand-alone bump test of %s on %s (no controller: nothing "
                                 "closes). Start?" % (", ".join(names), port)):
-            fail(ctx, "declined", "bump test not started", "")
+            raise CommandStop("declined", "bump test not started")
         for detector in detectors:
             prompter.say("")
             prompter.say("== %s (address %d, %d %s %d) ==" % ((detector.name, detector.address) + detector.line),
