@@ -4,8 +4,9 @@ in SQLite or PostgreSQL; sustained events/s stored and publish-to-stored latency
     .venv/bin/python benchmarks/fleet_load.py [--units 1000] [--rate 0.5] [--seconds 8] [--burst 5]
                                               [--storages sqlite,postgres] [--receivers 1,2] [--json]
 
-Everything runs on this machine over loopback: a mosquitto started here on a free 127.0.0.1 port, and for
-PostgreSQL a throwaway server (gaslatch_tools.pg_server, fsync on) in a temporary directory.
+Everything runs on this machine over loopback: a mosquitto started here on a free 127.0.0.1 port with the deploy
+configuration (gaslatch_tools.bench.broker, anonymous clients), and for PostgreSQL a throwaway server
+(gaslatch_tools.pg_server, fsync on) in a temporary directory.
 
 Units are lightweight publishers, not controllers: each has its own MQTT connection, client id and topic
 (gaslatch/<site>/<unit>/event), all multiplexed on one asyncio loop in this process with a minimal
@@ -31,7 +32,6 @@ import logging
 import os
 import random
 import shutil
-import socket
 import sqlite3
 import struct
 import subprocess
@@ -49,7 +49,6 @@ CONNECT_BATCH = 100  # units connecting at once
 DRAIN_LIMIT_S = 60.0  # after publishing, every event must be stored within this
 POLL_S = 0.05
 START_TIMEOUT_S = 30.0
-MOSQUITTO_QUEUE = 1000000  # max_queued_messages: the receivers' backlog must never be dropped
 WALL_TS = "2026-11-24T21:50:41.123Z"
 
 
@@ -158,40 +157,6 @@ def mosquitto_version() -> str:
     return (done.stdout.splitlines() or ["mosquitto (version unknown)"])[0].strip()
 
 
-class Mosquitto:
-    """mosquitto on 127.0.0.1:<free port>, no persistence, queues deep enough for any backlog here."""
-
-    SETTINGS = "persistence false\nmax_queued_messages %d\nset_tcp_nodelay true\n" % MOSQUITTO_QUEUE
-
-    def __init__(self, directory: str):
-        self.port = free_port()
-        config = os.path.join(directory, "mosquitto.conf")
-        with open(config, "w") as f:
-            f.write("listener %d 127.0.0.1\nallow_anonymous true\nlog_dest none\n%s" % (self.port, self.SETTINGS))
-        self.proc = subprocess.Popen([mosquitto_binary(), "-c", config], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not _listening(self.port):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("mosquitto did not start on 127.0.0.1:%d" % self.port)
-            time.sleep(POLL_S)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
 # --- receivers: child processes of this script ---
 
 def receiver_child(db: str, port: int, client_id: str, group: str) -> None:
@@ -284,7 +249,7 @@ async def paced(units: list[SimUnit], rate_per_unit: float, seconds: float) -> t
 
 
 async def run_config(kind: str, receivers: int, args, pg, work_dir: str, number: int) -> dict:
-    broker = Mosquitto(tempfile.mkdtemp(dir=work_dir))
+    broker = bench_broker.Broker().start()
     db = (pg.create_database("fleet_%d" % number) if kind == "postgres"
           else os.path.join(work_dir, "fleet-%d.sqlite" % number))
     procs = [Receiver(db, broker.port, "platform-%d-%d" % (number, n), GROUP if receivers > 1 else "")
@@ -308,7 +273,7 @@ async def run_config(kind: str, receivers: int, args, pg, work_dir: str, number:
     finally:
         results = [p.finish() for p in procs]
         count.close()
-        broker.stop()
+        broker.close()
     stamps = {}
     for r in results:
         for unit, id_, t in r["stamps"]:
@@ -362,7 +327,7 @@ async def run(args) -> dict:
         shutil.rmtree(work_dir, ignore_errors=True)
     return {"units": args.units, "rate_per_unit": args.rate, "seconds": args.seconds, "burst": args.burst,
             "cpus": os.cpu_count(), "publishers": "one TCP connection per unit, multiplexed on one asyncio loop",
-            "broker": "%s; %s" % (mosquitto_version(), Mosquitto.SETTINGS.strip().replace("\n", ", ")),
+            "broker": "%s; deploy/mosquitto/gaslatch.conf, anonymous" % mosquitto_version(),
             "postgres": "fsync on, synchronous_commit on (pg_server defaults)" if pg is not None else None,
             "configs": configs}
 

@@ -1,7 +1,7 @@
 """How fast the uplink delivers, and whether it ever disturbs the scan: the uplink figures in docs/benchmarks.md.
 
-Against a mosquitto the script starts on loopback, with the platform's receiver (`gaslatch platform`, SQLite,
-its own process) subscribed throughout, in one run:
+Against a mosquitto the script starts on loopback with the deploy configuration (gaslatch_tools.bench.broker),
+with the platform's receiver (`gaslatch platform`, SQLite, its own process) subscribed throughout, in one run:
 (a) latency online: events appended one at a time to a real EventStore, the Uplink worker running; from
     append() to the publish, to the broker's PUBACK, and to the platform's acknowledgement (stored);
 (b) backlog drain: 100,000 stored events drained by the Uplink until the platform has acknowledged them all,
@@ -26,7 +26,6 @@ import gc
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ from gaslatch.core import uplink_wire as W
 from gaslatch.core.scan_loop import RealClock, ScanLoop
 from gaslatch.unit import uplink as U
 from gaslatch.unit.event_store import EventStore
+from gaslatch_tools.bench.broker import Broker, BrokerError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scan_jitter  # noqa: E402  (the jitter benchmark's kitchen loader and real-time set-up)
@@ -58,45 +58,6 @@ BARE_QUEUED_MAX = 20000  # the bare loop's lead over its PUBACKs (paho's message
 def percentile(values: list[float], percent: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, int(round(percent / 100 * len(ordered) + 0.5)) - 1))]
-
-
-class Mosquitto:
-    """A private mosquitto on a free loopback port (no persistence: the broker keeps up, not the disk; TCP_NODELAY
-    as docs/events.md recommends, or its PUBACKs can wait ~40 ms for a delayed TCP ACK)."""
-
-    def __init__(self, directory: str):
-        self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        if not os.path.exists(self.binary):
-            sys.exit("uplink_delivery: mosquitto is not installed (apt-get install mosquitto)")
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.config = os.path.join(directory, "mosquitto.conf")
-        self.log = os.path.join(directory, "mosquitto.log")
-        with open(self.config, "w") as f:
-            f.write(("user root\n" if os.geteuid() == 0 else "") +
-                    "listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                    "set_tcp_nodelay true\nlog_dest stderr\n" % self.port)
-        self.proc = None
-
-    def start(self) -> None:
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([self.binary, "-c", self.config], stdout=subprocess.DEVNULL, stderr=log)
-        deadline = time.monotonic() + 10
-        while True:
-            if self.proc.poll() is not None:
-                sys.exit("uplink_delivery: mosquitto exited (%s); see %s" % (self.proc.returncode, self.log))
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            if time.monotonic() > deadline:
-                sys.exit("uplink_delivery: mosquitto did not listen within 10 s")
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
 
 
 class Receiver:
@@ -204,7 +165,7 @@ def wait_for(predicate, timeout_s: float, what: str) -> None:
 
 # ---- (a) latency ----
 
-def measure_latency(directory: str, broker: Mosquitto, count: int) -> dict:
+def measure_latency(directory: str, broker: Broker, count: int) -> dict:
     store = EventStore(os.path.join(directory, "latency.db"), unit=UNIT + "-latency")
     up = LatencyUplink(uplink_config(broker.port), store, SITE, UNIT + "-latency")
     up.start()
@@ -256,7 +217,7 @@ def fill_store(path: str, count: int) -> tuple[EventStore, float]:
     return store, count / (time.perf_counter() - started)
 
 
-def drain_uplink(store: EventStore, broker: Mosquitto, count: int, unit: str) -> dict:
+def drain_uplink(store: EventStore, broker: Broker, count: int, unit: str) -> dict:
     """The Uplink drains the store: from its first publish to the platform's acknowledgement of the last event."""
     up = DrainUplink(count, uplink_config(broker.port), store, SITE, unit)
     up.start()
@@ -272,7 +233,7 @@ def drain_uplink(store: EventStore, broker: Mosquitto, count: int, unit: str) ->
             "all_marked_in_store_s": round(marked_s, 3), "resend_stalls": health["resend_stalls"]}
 
 
-def drain_bare(payloads: list[bytes], broker: Mosquitto, inflight: int, unit: str) -> dict:
+def drain_bare(payloads: list[bytes], broker: Broker, inflight: int, unit: str) -> dict:
     """paho-mqtt alone: every payload published with QoS 1 as fast as its network thread takes them.
 
     paho queues what is beyond its in-flight window; at most BARE_QUEUED_MAX are handed to it ahead of their
@@ -307,7 +268,7 @@ def drain_bare(payloads: list[bytes], broker: Mosquitto, inflight: int, unit: st
             "inflight": inflight}
 
 
-def measure_drain(directory: str, broker: Mosquitto, count: int, repeats: int) -> dict:
+def measure_drain(directory: str, broker: Broker, count: int, repeats: int) -> dict:
     """repeats rounds, each a fresh store of count events drained by the Uplink and by the bare loop (the order
     alternates between rounds, so a machine getting busier or quieter favours neither); medians compared."""
     rounds = []
@@ -410,7 +371,7 @@ class GcPauses:
             self.max_ms = max(self.max_ms, (time.perf_counter() - self._started) * 1000)
 
 
-def flapper(broker: Mosquitto, stop: threading.Event) -> None:
+def flapper(broker: Broker, stop: threading.Event) -> None:
     while not stop.is_set():
         broker.stop()
         if stop.wait(FLAP_DOWN_S):
@@ -421,7 +382,7 @@ def flapper(broker: Mosquitto, stop: threading.Event) -> None:
         broker.start()
 
 
-def measure_jitter(directory: str, broker: Mosquitto, seconds: float, realtime: bool) -> tuple[list[dict], str]:
+def measure_jitter(directory: str, broker: Broker, seconds: float, realtime: bool) -> tuple[list[dict], str]:
     kitchen_sim_class = scan_jitter.load_kitchen_sim()
     gc.collect()  # the drain's 100,000-row lists are garbage now: not the scan's to pay for
     store = EventStore(os.path.join(directory, "jitter.db"), unit=UNIT)
@@ -512,7 +473,10 @@ def main() -> None:
     repeats = args.repeats or (1 if args.quick else 3)
 
     directory = tempfile.mkdtemp(prefix="gaslatch-uplink-bench-")
-    broker = Mosquitto(directory)
+    try:
+        broker = Broker()
+    except BrokerError as err:
+        sys.exit("uplink_delivery: %s" % err)
     broker.start()
     receiver = Receiver(directory, broker.port)
     try:
@@ -525,7 +489,7 @@ def main() -> None:
         doc["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
     finally:
         receiver.stop()
-        broker.stop()
+        broker.close()
         shutil.rmtree(directory, ignore_errors=True)
     if not args.json:
         print_table(doc)

@@ -1,4 +1,5 @@
-"""A real mosquitto broker on loopback for tests: started per test, stopped after; can be cut and restored.
+"""A real mosquitto broker on loopback for tests, running the deploy configuration: started per test, stopped
+after; can be cut, crashed and restored.
 
 Installed by scripts/test.sh (apt-get install mosquitto); a missing broker fails the tests, never skips them.
 """
@@ -7,15 +8,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 
 import pytest
 import trustme
 
+from gaslatch_tools import broker_config as BC
 from tests.unit.waiting import wait_until
 
 SERVER_NAMES = ("127.0.0.1", "localhost")
+RELOADED = "Reloading config."  # what mosquitto logs when SIGHUP made it read its files again
 
 
 def free_port() -> int:
@@ -55,51 +59,44 @@ class Pki:
 
 
 class Broker:
-    """mosquitto listening on 127.0.0.1:port with persistence, so queued QoS 1 messages survive a restart.
+    """mosquitto on 127.0.0.1 running deploy/mosquitto/gaslatch.conf (gaslatch_tools.broker_config rewrites only its
+    ports and files), persistence in directory: queued QoS 1 messages and retained ones survive a restart.
 
-    pki: serve TLS with pki's broker certificate and require a client certificate signed by its CA.
-    passwords: {user: password}: only these users may connect (no anonymous clients).
-    The broker's own log is in <directory>/mosquitto.log.
+    pki: also the deploy file's TLS listener, with pki's broker certificate; `port` is then the TLS listener and
+    `loopback_port` the plain one (without pki both are the plain one). require_certificate: the TLS listener
+    demands a client certificate signed by pki's CA (the deploy file does not; the uplink's TLS tests do).
+    passwords: {user: password}: only these users may connect. acl: and the deploy ACL applies as it is, as on a
+    city's broker (needs passwords). Without passwords anyone connects anonymously and no ACL applies: the
+    documented relaxation for tests about delivery rather than access. Queue limits and persistence are always
+    the deploy file's. The broker's own log is in <directory>/mosquitto.log.
     """
 
-    def __init__(self, directory: str, pki: Pki | None = None, passwords: dict[str, str] | None = None):
+    def __init__(self, directory: str, pki: Pki | None = None, passwords: dict[str, str] | None = None,
+                 acl: bool = False, require_certificate: bool = True):
         self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not os.path.exists(self.binary):
             raise RuntimeError("mosquitto is not installed: run scripts/test.sh (apt-get install mosquitto)")
         self.host = "127.0.0.1"
-        self.port = free_port()
+        self.loopback_port = free_port()
+        self.port = self.loopback_port
         self.directory = directory
         self.config = os.path.join(directory, "mosquitto.conf")
         self.log_path = os.path.join(directory, "mosquitto.log")
-        lines = []
-        if os.geteuid() == 0:
-            # As root mosquitto switches to the "mosquitto" user after opening its listener, and could then
-            # read neither the password file nor write its persistence file in the test's private directory.
-            lines.append("user root")
-        lines += ["listener %d 127.0.0.1" % self.port, "persistence true", "persistence_location %s/" % directory,
-                  "log_dest stderr"]
-        if pki is not None:
-            lines += ["cafile %s" % pki.ca_file, "certfile %s" % pki.server_cert_file,
-                      "keyfile %s" % pki.server_key_file, "require_certificate true"]
+        self.password_file = None
         if passwords:
-            lines += ["allow_anonymous false", "password_file %s" % self._password_file(passwords)]
-        else:
-            lines.append("allow_anonymous true")
+            self.password_file = BC.write_passwords(os.path.join(directory, "passwords"), passwords)
+        tls = None
+        if pki is not None:
+            self.port = free_port()
+            tls = BC.TlsFiles(pki.ca_file, pki.server_cert_file, pki.server_key_file, require_certificate)
+        text = BC.private_config(directory, self.loopback_port, self.port if tls else None, tls, self.password_file,
+                                 acl)
         with open(self.config, "w") as f:
-            f.write("\n".join(lines) + "\n")
+            f.write(text)
         self.proc = None
 
-    def _password_file(self, passwords: dict[str, str]) -> str:
-        """mosquitto's hashed password file, written by its own mosquitto_passwd."""
-        path = os.path.join(self.directory, "passwords")
-        tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
-        open(path, "w").close()
-        os.chmod(path, 0o600)
-        for user, password in sorted(passwords.items()):
-            subprocess.run([tool, "-b", path, user, password], check=True, capture_output=True)
-        return path
-
     def start(self) -> "Broker":
+        """Starts it, or starts it again on the same port and files after stop() or kill()."""
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen([self.binary, "-c", self.config], stdout=subprocess.DEVNULL, stderr=log)
         wait_until(self._listening, 10, what="mosquitto listening on %d" % self.port)
@@ -118,11 +115,40 @@ class Broker:
         except OSError:
             return ""
 
+    def add_user(self, user: str, password: str) -> None:
+        """Adds a user to the password file and reloads the running broker, as docs/broker.md does on a real one."""
+        BC.add_password(self.password_file, user, password)
+        reloads = self.log().count(RELOADED)
+        self.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: self.log().count(RELOADED) > reloads, 10, what="mosquitto reloading its configuration")
+
+    def save(self) -> None:
+        """Makes mosquitto write its persistence file now (SIGUSR1: the save autosave makes) and waits until it is
+        in place."""
+        path = os.path.join(self.directory, "mosquitto.db")
+        before = _inode(path)
+        self.proc.send_signal(signal.SIGUSR1)
+        wait_until(lambda: _inode(path) not in (None, before), 10, what="mosquitto writing %s" % path)
+
     def stop(self) -> None:
-        """A broker outage: the process ends (persisted messages stay on disk)."""
+        """A broker outage: the process ends (it saves its persistence file first)."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
+
+    def kill(self) -> None:
+        """A broker crash (SIGKILL): what changed since its last autosave is lost."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def _inode(path: str) -> int | None:
+    """The file's inode number: mosquitto writes its persistence file anew and renames it into place."""
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return None
 
 
 @pytest.fixture
