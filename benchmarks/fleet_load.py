@@ -250,10 +250,14 @@ async def paced(units: list[SimUnit], rate_per_unit: float, seconds: float) -> t
 
 async def run_config(kind: str, receivers: int, args, pg, work_dir: str, number: int) -> dict:
     broker = bench_broker.Broker().start()
-    db = (pg.create_database("fleet_%d" % number) if kind == "postgres"
-          else os.path.join(work_dir, "fleet-%d.sqlite" % number))
-    procs = [Receiver(db, broker.port, "platform-%d-%d" % (number, n), GROUP if receivers > 1 else "")
-             for n in range(receivers)]
+    try:
+        db = (pg.create_database("fleet_%d" % number) if kind == "postgres"
+              else os.path.join(work_dir, "fleet-%d.sqlite" % number))
+        procs = [Receiver(db, broker.port, "platform-%d-%d" % (number, n), GROUP if receivers > 1 else "")
+                 for n in range(receivers)]
+    except BaseException:  # a receiver that did not start (SystemExit) must not leave the broker running
+        broker.close()
+        raise
     published: dict = {}
     units = [SimUnit(i, published, random.Random(i)) for i in range(args.units)]
     count = StoredCount(db)
