@@ -7,6 +7,7 @@ lost events, and a list of what is missing: still asked for, or reported lost by
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 import click
@@ -93,19 +94,28 @@ def _print_gaps(storage: SqlStorage) -> None:
 @click.option("--shared", "shared_group", metavar="GROUP", callback=_check_group,
               help="Share the fleet's events with the other receivers of GROUP (MQTT 5 shared subscription "
                    "$share/GROUP/gaslatch/+/+/event) on the same --db; each event is stored once.")
+@click.option("--username", metavar="USER", help="MQTT user name; with the shipped broker configuration "
+                                                 "gaslatch-platform (docs/broker.md).")
+@click.option("--password-file", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="A file holding the MQTT password on one line (mode 0600): never on the command line.")
+@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Connect with TLS, verifying the broker's certificate against this CA and its host name.")
+@click.option("--verbose", "-v", is_flag=True, help="Log every resend request, filled gap and reconnection too.")
 @click.option("--gaps", "show_gaps", is_flag=True,
               help="List the missing events in --db (still asked for, or reported lost by the unit) and exit.")
 @click.option("--once", is_flag=True, help="Receive until the queue is quiet, print the table once and exit.")
 @click.option("--seconds", type=click.FloatRange(min=0), metavar="N",
               help="Run the live table for N seconds, then exit.")
 def platform(broker: tuple[str, int], db: str, csv_path: str | None, client_id: str | None,
-             shared_group: str | None, show_gaps: bool, once: bool, seconds: float | None) -> None:
+             shared_group: str | None, username: str | None, password_file: str | None, ca_file: str | None,
+             verbose: bool, show_gaps: bool, once: bool, seconds: float | None) -> None:
     """Receive the fleet's events over MQTT, store them (de-duplicated by id) and show a live fleet table.
 
     Subscribes with QoS 1 to gaslatch/+/+/event, gone, state and status in a persistent session, so events
     published while the receiver was away arrive when it returns. Tells each unit on its ack topic how far
     its events are stored, asks it again for missing ones, and records those it reports gone as lost.
     """
+    password = _read_password(password_file) if password_file else None
     try:
         storage = open_storage(db)
     except StorageError as err:
@@ -122,11 +132,23 @@ def platform(broker: tuple[str, int], db: str, csv_path: str | None, client_id: 
         if show_gaps:
             _print_gaps(storage)
             return
-        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
-        _run(PlatformReceiver(storage, broker[0], broker[1], client_id=client_id, shared_group=shared_group), once,
-             seconds)
+        logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                            format="%(asctime)s %(levelname)s %(message)s")
+        _run(PlatformReceiver(storage, broker[0], broker[1], client_id=client_id, shared_group=shared_group,
+                              username=username, password=password, ca_file=ca_file), once, seconds)
     finally:
         storage.close()
+
+
+def _read_password(path: str) -> str:
+    """The password file's first line; refused when others may read it, as ssh refuses a private key."""
+    try:
+        with open(path, "rb") as f:
+            if os.fstat(f.fileno()).st_mode & 0o077:
+                raise click.ClickException("the password file %s is open to others: chmod 600 %s" % (path, path))
+            return f.read().rstrip(b"\r\n").decode("utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise click.ClickException("cannot read the password file %s: %s" % (path, err)) from None
 
 
 def _run(receiver: PlatformReceiver, once: bool, seconds: float | None) -> None:

@@ -17,6 +17,7 @@ import os
 import queue
 import re
 import socket
+import ssl
 import threading
 import time
 from typing import Callable, NamedTuple
@@ -324,6 +325,7 @@ class PlatformReceiver:
     def __init__(self, storage: SqlStorage, host: str = "127.0.0.1", port: int = 1883,
                  client_id: str | None = None, now: Callable[[], str] = iso_utc_now,
                  username: str | None = None, password: str | None = None, shared_group: str | None = None,
+                 ca_file: str | None = None,
                  monotonic: Callable[[], float] = time.monotonic, batch_max: int = BATCH_MAX):
         if shared_group is not None and share_name_problem(shared_group):
             raise ValueError("shared subscription group %r: %s" % (shared_group, share_name_problem(shared_group)))
@@ -356,6 +358,8 @@ class PlatformReceiver:
                                    protocol=mqtt.MQTTv5, manual_ack=True)
         if username is not None:
             self._client.username_pw_set(username, password)
+        if ca_file is not None:  # TLS to a broker on another host: its certificate and host name verified
+            self._client.tls_set(ca_certs=ca_file, cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message

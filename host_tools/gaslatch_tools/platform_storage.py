@@ -175,15 +175,10 @@ PUT_STATE_SQL = _UPSERT_SQL.format(table="unit_state", column="payload")
 PUT_STATUS_SQL = _UPSERT_SQL.format(table="unit_status", column="status")
 MAX_SEQ_SQL = "SELECT MAX(seq) FROM events WHERE site = ? AND unit = ?"
 THROUGH_SQL = "SELECT through_seq FROM unit_delivery WHERE site = ? AND unit = ? AND store_key = ?"
-# A store's lowest stored seq above one, and where the run of consecutive seqs from one ends: by the
-# (site, unit, seq) index, one statement each however long the run (a walk costs a few statements a batch).
-NEXT_SEQ_SQL = """
-    SELECT seq FROM events WHERE site = ? AND unit = ? AND seq > ? AND id = ? || SEQ12(seq) ORDER BY seq LIMIT 1"""
-RUN_END_SQL = """
-    SELECT e.seq FROM events e WHERE e.site = ? AND e.unit = ? AND e.seq >= ? AND e.seq < ? AND e.id = ? || SEQ12(e.seq)
-    AND NOT EXISTS (SELECT 1 FROM events n WHERE n.site = e.site AND n.unit = e.unit AND n.seq = e.seq + 1
-                    AND n.id = ? || SEQ12(n.seq))
-    ORDER BY e.seq LIMIT 1"""
+# A unit's stored seqs above one, in chunks by the (site, unit, seq) index; the walk reads them only as far
+# as the first hole. (Finding a run's end in SQL with NOT EXISTS cost PostgreSQL a scan of the table per walk.)
+RUN_CHUNK = 1000
+SEQS_AFTER_SQL = "SELECT seq, id FROM events WHERE site = ? AND unit = ? AND seq > ? ORDER BY seq, id LIMIT %d" % RUN_CHUNK
 STORE_LOST_SQL = """
     SELECT first_seq, last_seq FROM lost_ranges WHERE site = ? AND unit = ? AND store_key = ? AND last_seq > ?"""
 # Several receivers may walk one store at once: the stored point only ever rises.
@@ -396,15 +391,30 @@ class SqlStorage:
         return Delivery(key, through, through > start, hole, replaced)
 
     def _runs(self, conn, key: StoreKey, after: int) -> Iterator[tuple[int, int]]:
-        """The store's runs of consecutive stored seqs above `after`, ascending, read as the walk asks."""
-        prefix = key.store + "-"
-        while after < MAX_SEQ:
-            row = self._execute(conn, NEXT_SEQ_SQL, (key.site, key.unit, after, prefix)).fetchone()
-            if row is None:
-                return
-            end = self._execute(conn, RUN_END_SQL, (key.site, key.unit, row[0], MAX_SEQ, prefix, prefix)).fetchone()
-            after = MAX_SEQ if end is None else end[0]  # None: the run goes on to the highest seq there can be
-            yield row[0], after
+        """The store's runs of consecutive stored seqs above `after`, ascending, read as the walk asks.
+
+        Only this store's events count (id == W.event_id(key, seq)): after a replaced SD card the unit's other
+        store has events under the same seqs."""
+        first = last = None
+        while True:
+            rows = self._execute(conn, SEQS_AFTER_SQL, (key.site, key.unit, after)).fetchall()
+            full = len(rows) == RUN_CHUNK
+            if full:  # the next chunk starts at the last seq again: its other stores' rows may straddle the limit
+                rows = [row for row in rows if row[0] < rows[-1][0]] or rows
+            for seq, id_ in rows:
+                if id_ != W.event_id(key.store, seq):
+                    continue
+                if last is not None and seq == last + 1:
+                    last = seq
+                    continue
+                if first is not None:
+                    yield first, last
+                first = last = seq
+            if not full:
+                break
+            after = rows[-1][0]
+        if first is not None:
+            yield first, last
 
     def _insert_sql(self, rows: int) -> str:
         return INSERT_EVENTS_SQL.format(rows=", ".join([EVENT_ROW_SQL] * rows))

@@ -32,7 +32,8 @@ RATE = 400  # events a second recorded by the unit while the kills go on
 PAUSE_S = (0.15, 0.9)  # a kill every so often, at a random moment
 RECEIVER_EVERY = 4  # every 4th round the receiver dies too
 UNIT_EVERY = 5  # every 5th round the unit (a power cut)
-DRAIN_S = 120.0  # after the last kill, everything must be at the platform within this
+DRAIN_S = 120.0
+PLATFORM_USER = "gaslatch-platform"  # after the last kill, everything must be at the platform within this
 
 
 class Process:
@@ -83,13 +84,22 @@ def platform_rows(db: str) -> list[tuple[int, str]]:
 def kill_loop(db: str, tmp_path: Path, rounds: int, seed: int) -> dict:
     rng = random.Random(seed)
     total = rounds * 250  # about as many as the unit records during the rounds: a backlog throughout
-    broker = Broker(str(tmp_path)).start()
+    unit_user = "%s/%s" % (child.SITE, child.UNIT)  # as docs/broker.md has it: the ACL's patterns need it
+    broker = Broker(str(tmp_path), passwords={unit_user: "unit secret", PLATFORM_USER: "platform secret"},
+                    acl=True).start()
+    secrets = {}
+    for name, secret in (("unit", "unit secret"), ("platform", "platform secret")):
+        secrets[name] = tmp_path / ("%s.password" % name)
+        secrets[name].write_text(secret + "\n")
+        secrets[name].chmod(0o600)
     receiver = Process([sys.executable, "-m", "gaslatch_tools.cli", "platform", "--broker",
-                        "%s:%d" % (broker.host, broker.port), "--db", db, "--client-id", "kill-platform"],
+                        "%s:%d" % (broker.host, broker.port), "--db", db, "--client-id", "kill-platform",
+                        "--username", PLATFORM_USER, "--password-file", str(secrets["platform"]), "--verbose"],
                        tmp_path / "receiver.log").start()
     store = tmp_path / "unit-events.db"
     unit = Process([sys.executable, "-m", "tests.uplink.uplink_unit_child", str(store), broker.host,
-                    str(broker.port), str(total), str(RATE)], tmp_path / "unit.log").start()
+                    str(broker.port), str(total), str(RATE), unit_user, str(secrets["unit"])],
+                   tmp_path / "unit.log").start()
     kills = {"broker": 0, "receiver": 0, "unit": 0}
     try:
         for index in range(rounds):
@@ -101,11 +111,7 @@ def kill_loop(db: str, tmp_path: Path, rounds: int, seed: int) -> dict:
                 victims.append(unit)
             rng.shuffle(victims)
             for victim in victims:
-                if victim is broker:
-                    broker.proc.send_signal(signal.SIGKILL)
-                    broker.proc.wait(10)
-                else:
-                    victim.kill()
+                victim.kill()
                 kills["broker" if victim is broker else "receiver" if victim is receiver else "unit"] += 1
             for victim in victims:
                 victim.start()  # the broker on the same port, from what it had saved
