@@ -13,7 +13,7 @@ import jsonschema
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gaslatch.core import config, config_schema, constants
+from gaslatch.core import config, config_schema, constants, modbus_rtu
 from gaslatch.core.config_schema import SCHEMA
 from gaslatch_tools import schema_export
 from gaslatch_tools.micropython_runner import run_micropython
@@ -71,7 +71,7 @@ def buses(draw):
     result = {}
     for name in draw(st.lists(names, min_size=1, max_size=3, unique=True)):
         bus = {"port": draw(st.text(text_chars, min_size=1, max_size=20))}
-        maybe(draw, bus, "baud", st.sampled_from(config_schema.BAUD_RATES))
+        maybe(draw, bus, "baud", st.sampled_from(modbus_rtu.BAUDS))
         maybe(draw, bus, "parity", st.sampled_from(config_schema.PARITIES))
         maybe(draw, bus, "stop_bits", st.sampled_from(config_schema.STOP_BITS))
         maybe(draw, bus, "response_timeout_ms", integers(config_schema.MIN_RESPONSE_TIMEOUT_MS,
@@ -110,7 +110,7 @@ def detectors(draw, bus_names, zone_names):
         full_scale = None
         if kind == "modbus":
             bus = draw(st.sampled_from(bus_names))
-            address = draw(st.integers(config_schema.MIN_MODBUS_ADDRESS, config_schema.MAX_MODBUS_ADDRESS)
+            address = draw(st.integers(modbus_rtu.MIN_SLAVE, modbus_rtu.MAX_SLAVE)
                            .filter(lambda value: (bus, value) not in used_addresses))
             used_addresses.add((bus, address))
             detector.update(bus=bus, address=draw(st.sampled_from([address, float(address)])), profile=draw(names))
@@ -370,7 +370,7 @@ def test_core_and_reference_agree_on_arbitrary_json(doc):
     assert (config.schema_problems(doc) == []) == reference_accepts(doc)
 
 
-@given(st.sampled_from(config_schema.BAUD_RATES + [9600.0, True, 9600.5, 300]),
+@given(st.sampled_from(list(modbus_rtu.BAUDS) + [9600.0, True, 9600.5, 300]),
        st.sampled_from([1, 2, 1.0, True, False, 0, 3, "1"]))
 def test_core_and_reference_agree_on_enums_of_integers(baud, stop_bits):
     doc = {"unit": {"site": "s", "name": "n"}, "detectors": {"a": {"kind": "contact", "line": "x"}},

@@ -7,6 +7,7 @@ import json
 
 from gaslatch.core import constants
 from gaslatch.core import config_schema
+from gaslatch.core import modbus_rtu
 from gaslatch.core.detector_state import link_budget_ms
 from gaslatch.core.config_schema import SCHEMA
 # closest and edit_distance are unused here but stay part of config's API (tests import them from config).
@@ -260,7 +261,7 @@ def _detector_rules(rules):
             rules.add(address_path, "address %d on bus %s is also used by detector %s"
                       % (address, quote(bus), quote(owners[key])),
                       "give each detector on a bus its own address (%d-%d)"
-                      % (config_schema.MIN_MODBUS_ADDRESS, config_schema.MAX_MODBUS_ADDRESS))
+                      % (modbus_rtu.MIN_SLAVE, modbus_rtu.MAX_SLAVE))
         else:
             owners[key] = name
 

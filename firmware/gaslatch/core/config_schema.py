@@ -4,6 +4,7 @@ json_schema_subset.py interprets it (driven by config.py) on the unit, docs/conf
 """
 
 from gaslatch.core import constants
+from gaslatch.core import modbus_rtu
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -24,9 +25,6 @@ PATH_MAX_LENGTH = 255
 LOCATION_MAX_LENGTH = 128
 LINE_MAX_LENGTH = 64
 
-# Modbus over Serial Line (modbus.org, V1.02): the standard line speeds; 9600 8N1 is the typical
-# gas module's factory setting (REFERENCE.md).
-BAUD_RATES = [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200]
 DEFAULT_BAUD = 9600
 PARITIES = ["N", "E", "O"]
 DEFAULT_PARITY = "N"
@@ -36,9 +34,6 @@ DEFAULT_STOP_BITS = 1
 # suits fast lines; 2 s covers the slowest devices seen.
 MIN_RESPONSE_TIMEOUT_MS = 20
 MAX_RESPONSE_TIMEOUT_MS = 2000
-# Modbus Application Protocol V1.1b3: unicast slave addresses are 1-247 (0 is broadcast).
-MIN_MODBUS_ADDRESS = 1
-MAX_MODBUS_ADDRESS = 247
 MIN_POLL_INTERVAL_MS = 100
 MAX_POLL_INTERVAL_MS = 10000
 
@@ -207,7 +202,7 @@ BUS = _section(
         "port": _text(1, PATH_MAX_LENGTH, "Serial device of the RS-485 adapter, e.g. /dev/ttyUSB0, or better a "
                       "stable name under /dev/serial/by-id/."),
         "baud": _choice(
-            BAUD_RATES,
+            list(modbus_rtu.BAUDS),
             "Line speed in baud, one of the standard Modbus serial-line rates. Every detector on the bus "
             "must use the same; typical gas modules ship at 9600.",
             DEFAULT_BAUD, "integer",
@@ -306,9 +301,10 @@ MODBUS_DETECTOR = _detector(
         "bus": {"type": "string", "minLength": 1,
                 "description": "Name of the bus (a key of buses) the detector is wired to."},
         "address": _integer(
-            MIN_MODBUS_ADDRESS, MAX_MODBUS_ADDRESS,
-            "Modbus slave address set on the detector, 1-247 (Modbus application protocol: 0 is "
-            "broadcast, 248-255 are reserved). Each address is used once per bus.",
+            modbus_rtu.MIN_SLAVE, modbus_rtu.MAX_SLAVE,
+            "Modbus slave address set on the detector, %d-%d (Modbus application protocol: 0 is "
+            "broadcast, %d-255 are reserved). Each address is used once per bus."
+            % (modbus_rtu.MIN_SLAVE, modbus_rtu.MAX_SLAVE, modbus_rtu.MAX_SLAVE + 1),
         ),
         "profile": _name("Detector profile: the register map of the detector model, by name (a file "
                          "in the firmware's profiles folder)."),

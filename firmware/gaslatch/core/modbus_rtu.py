@@ -21,6 +21,10 @@ BROADCAST_ADDRESS = 0
 MIN_SLAVE = 1
 MAX_SLAVE = 247
 
+# Modbus over Serial Line (modbus.org, V1.02): the standard line speeds; 9600 8N1 is the typical
+# gas module's factory setting (REFERENCE.md).
+BAUDS = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
+
 WRITE_RESPONSE_LENGTH = 8
 EXCEPTION_RESPONSE_LENGTH = 5
 MIN_FRAME_LENGTH = 4  # address, function, CRC

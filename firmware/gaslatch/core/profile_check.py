@@ -4,6 +4,7 @@ A bad profile is refused whole before anything decodes with it, every problem li
 """
 
 from gaslatch.core.constants import STATUS_FAULT, STATUS_NORMAL, STATUS_OVER_RANGE, STATUSES
+from gaslatch.core.modbus_rtu import BAUDS, MAX_READ_COUNT, MAX_SLAVE, MIN_SLAVE, READ_FUNCTIONS
 
 FORMAT_VERSION = 1
 
@@ -19,14 +20,9 @@ MAX_DECIMALS = 4
 VALUE_TYPES = ("int", "float32")
 WORD_ORDERS = ("big", "little")
 RULE_TYPES = ("code", "bit")
-READ_FUNCTIONS = (3, 4)
-MAX_READ_COUNT = 125  # Modbus application protocol: at most 125 registers per read
 MAX_REGISTER = 0xFFFF
-BAUDS = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 PARITIES = ("N", "E", "O")
 STOP_BITS = (1, 2)
-MIN_SLAVE_ADDRESS = 1
-MAX_SLAVE_ADDRESS = 247
 MAX_POLL_INTERVAL_MS = 60000
 MAX_HEARTBEAT_FROZEN_MS = 3600000
 MAX_FIXED_FULL_SCALE_PCT_LEL = 100
@@ -565,12 +561,12 @@ def _check_address_register(c, value, path):
     if not c.keys(value, path, ("register",), ("min", "max")):
         return None
     register = c.member_int(value, path, "register", 0, MAX_REGISTER)
-    low = MIN_SLAVE_ADDRESS
-    high = MAX_SLAVE_ADDRESS
+    low = MIN_SLAVE
+    high = MAX_SLAVE
     if "min" in value:
-        low = c.integer(value["min"], _key_path(path, "min"), MIN_SLAVE_ADDRESS, MAX_SLAVE_ADDRESS)
+        low = c.integer(value["min"], _key_path(path, "min"), MIN_SLAVE, MAX_SLAVE)
     if "max" in value:
-        high = c.integer(value["max"], _key_path(path, "max"), MIN_SLAVE_ADDRESS, MAX_SLAVE_ADDRESS)
+        high = c.integer(value["max"], _key_path(path, "max"), MIN_SLAVE, MAX_SLAVE)
     if low is not None and high is not None and low > high:
         c.fail(path, "min must not be above max")
         return None

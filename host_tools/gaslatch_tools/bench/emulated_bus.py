@@ -407,7 +407,8 @@ class EmulatedBus:
     def inject(self, address: int, kind: str, count: int | None = None, **params: Any) -> None:
         """Damages the replies to requests for `address` (see the class docstring); replaces a fault of that kind."""
         if not isinstance(address, int) or not modbus_rtu.MIN_SLAVE <= address <= modbus_rtu.MAX_SLAVE:
-            raise ValueError("fault %s: address must be 1..247, got %r" % (kind, address))
+            raise ValueError("fault %s: address must be %d..%d, got %r"
+                             % (kind, modbus_rtu.MIN_SLAVE, modbus_rtu.MAX_SLAVE, address))
         fault = FrameFault.make(kind, count, **params)
         if kind == "wrong_address" and fault.params["reply_address"] == address:
             raise ValueError("fault wrong_address: reply_address must differ from the slave's address %d" % address)

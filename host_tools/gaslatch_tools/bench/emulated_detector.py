@@ -237,7 +237,7 @@ class EmulatedDetector:
                  heartbeat_period_s: float | None = None, span_gas_pct_lel: float = 50.0,
                  profile_dir: str | None = None):
         if isinstance(address, bool) or not isinstance(address, int) or not rtu.MIN_SLAVE <= address <= rtu.MAX_SLAVE:
-            raise ValueError("address must be 1..247, got %r" % (address,))
+            raise ValueError("address must be %d..%d, got %r" % (rtu.MIN_SLAVE, rtu.MAX_SLAVE, address))
         self.profile = load_profile(profile_name, profile_dir)
         if self.profile.kind != KIND_MODBUS:
             raise ValueError("%s is a %s profile, not a Modbus detector" % (profile_name, self.profile.kind))

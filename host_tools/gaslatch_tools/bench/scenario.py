@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from gaslatch.core import modbus_rtu
 from gaslatch.core.config import ConfigError, load_config
 from gaslatch.unit.unit_config import load_profiles
 
@@ -145,7 +146,7 @@ SCHEMA: dict[str, Any] = {
             "type": "object", "required": ["address"], "additionalProperties": False,
             "properties": {
                 "bus": {"type": "string"},
-                "address": {"type": "integer", "minimum": 1, "maximum": 247},
+                "address": {"type": "integer", "minimum": modbus_rtu.MIN_SLAVE, "maximum": modbus_rtu.MAX_SLAVE},
                 "profile": {"type": "string"},
                 "warmup_s": {"type": "number", "minimum": 0, "maximum": 600},
                 "full_scale_pct_lel": {"type": "number", "minimum": 1, "maximum": 100},

@@ -23,14 +23,14 @@ from rich.table import Table
 from gaslatch.core import modbus_rtu as rtu
 from gaslatch.core.constants import LEL_PCT_VOL
 from gaslatch.core.detector_profile import Profile, Sample, list_profiles, load_profile
-from gaslatch.core.profile_check import BAUDS, KIND_MODBUS, PARITIES, ProfileError
+from gaslatch.core.profile_check import KIND_MODBUS, PARITIES, ProfileError
 from gaslatch_tools.commission.bus_client import CRC_HINT, DEFAULT_TIMEOUT_S, NO_REPLY_HINT, BusClient, BusError
 from gaslatch_tools.commission.bus_record import (Target, detector_gas, detector_line, find_detector, free_name,
                                                   record_address_change, record_baud_change, record_calibration,
                                                   record_refused_calibration, record_scan)
-from gaslatch_tools.commission.bus_scan import (SCAN_TIMEOUT_MS, SLOW_HINT, Line, Tally, answering_line, bus_health,
-                                                client_line, identify, parse_addresses, parse_bauds, parse_parities,
-                                                poll, scan_rows, show_pct, sweep)
+from gaslatch_tools.commission.bus_scan import (ALL_ADDRESSES, SCAN_TIMEOUT_MS, SLOW_HINT, Line, Tally, answering_line,
+                                                bus_health, client_line, identify, parse_addresses, parse_bauds,
+                                                parse_parities, poll, scan_rows, show_pct, sweep)
 from gaslatch_tools.commission.bus_settings import answers_at, verify_change
 from gaslatch_tools.commission.calibration import (CALIBRATION_LIMIT_S, STABLE_S, TOLERANCE_PCT, Calibration,
                                                    CalibrationRefused, Settling)
@@ -220,15 +220,15 @@ def scan_table(rows: list[dict]) -> Table:
 @click.command("scan")
 @click.option("--port", help="Serial port of the USB-RS485 adapter (default: the record's).")
 @click.option("--baud", "bauds_text", default="profiles", show_default=True,
-              help="Baud rates to try: a list (9600,19200), 'all' (1200-115200), or 'profiles' (the rates the "
-                   "detector profiles use).")
+              help="Baud rates to try: a list (9600,19200), 'all' (%d-%d), or 'profiles' (the rates the "
+                   "detector profiles use)." % (rtu.BAUDS[0], rtu.BAUDS[-1]))
 @click.option("--parity", "parities_text", default="profiles", show_default=True,
               help="Parities to try at each baud: N, E, O as a list, or 'profiles'.")
-@click.option("--addresses", "addresses_text", default="1-247", show_default=True,
-              help="Addresses to probe: 1-247, 5, or 1,5,10-12.")
+@click.option("--addresses", "addresses_text", default=ALL_ADDRESSES, show_default=True,
+              help="Addresses to probe: %s, 5, or 1,5,10-12." % ALL_ADDRESSES)
 @click.option("--timeout-ms", type=click.IntRange(5, 2000), default=SCAN_TIMEOUT_MS, show_default=True,
-              help="Wait at each address beyond the reply's wire time. 30 ms: a full 1-247 scan at 9600 baud "
-                   "takes about 12 s. Raise it for slow devices.")
+              help="Wait at each address beyond the reply's wire time. 30 ms: a full %s scan at 9600 baud "
+                   "takes about 12 s. Raise it for slow devices." % ALL_ADDRESSES)
 @click.pass_context
 def scan(ctx: click.Context, port: str | None, bauds_text: str, parities_text: str, addresses_text: str,
          timeout_ms: int) -> None:
@@ -303,7 +303,7 @@ def scan(ctx: click.Context, port: str | None, bauds_text: str, parities_text: s
 
 @click.command("live")
 @click.option("--port", help="Serial port (default: the record's).")
-@click.option("--baud", type=click.Choice([str(b) for b in BAUDS]), default=None,
+@click.option("--baud", type=click.Choice([str(b) for b in rtu.BAUDS]), default=None,
               help="Baud rate (default: the bus's, from the record; else 9600).")
 @click.option("--parity", type=click.Choice(PARITIES), default=None, help="Parity (default: the record's; else N).")
 @click.option("--addresses", "addresses_text", default=None,
@@ -377,7 +377,7 @@ def live(ctx: click.Context, port: str | None, baud: str | None, parity: str | N
               help="The detector's address now.")
 @click.option("--new", "new", type=click.IntRange(rtu.MIN_SLAVE, rtu.MAX_SLAVE), required=True,
               help="The address to give it.")
-@click.option("--baud", type=click.Choice([str(b) for b in BAUDS]), default=None,
+@click.option("--baud", type=click.Choice([str(b) for b in rtu.BAUDS]), default=None,
               help="The bus's baud rate (default: the record's; else 9600).")
 @click.option("--profile", "profile_name", help="Detector profile (default: recorded, else identified).")
 @click.pass_context
@@ -426,8 +426,9 @@ def set_address(ctx: click.Context, port: str | None, old: int, new: int, baud: 
 @click.option("--port", help="Serial port (default: the record's).")
 @click.option("--address", type=click.IntRange(rtu.MIN_SLAVE, rtu.MAX_SLAVE), required=True,
               help="The detector's address.")
-@click.option("--new-baud", type=click.Choice([str(b) for b in BAUDS]), required=True, help="The baud rate to give it.")
-@click.option("--baud", type=click.Choice([str(b) for b in BAUDS]), default=None,
+@click.option("--new-baud", type=click.Choice([str(b) for b in rtu.BAUDS]), required=True,
+              help="The baud rate to give it.")
+@click.option("--baud", type=click.Choice([str(b) for b in rtu.BAUDS]), default=None,
               help="Its baud rate now (default: the record's; else 9600).")
 @click.option("--profile", "profile_name", help="Detector profile (default: recorded, else identified).")
 @click.pass_context
@@ -487,7 +488,7 @@ def set_baud(ctx: click.Context, port: str | None, address: int, new_baud: str, 
 @click.option("--address", type=click.IntRange(rtu.MIN_SLAVE, rtu.MAX_SLAVE), help="The detector's address "
               "(instead of its name in the record).")
 @click.option("--port", help="Serial port (default: the record's).")
-@click.option("--baud", type=click.Choice([str(b) for b in BAUDS]), default=None,
+@click.option("--baud", type=click.Choice([str(b) for b in rtu.BAUDS]), default=None,
               help="Baud rate (default: the detector's in the record; else 9600).")
 @click.option("--profile", "profile_name", help="Detector profile (default: recorded, else identified).")
 @click.option("--gas", type=click.Choice(sorted(LEL_PCT_VOL)), default=None,

@@ -12,7 +12,7 @@ from typing import Any, Callable, NamedTuple
 from gaslatch.core import modbus_rtu as rtu
 from gaslatch.core.constants import CENTI
 from gaslatch.core.detector_profile import Profile, Sample
-from gaslatch.core.profile_check import BAUDS, PARITIES
+from gaslatch.core.profile_check import PARITIES
 from gaslatch_tools.commission.bus_client import CRC_HINT, BusClient, BusError
 
 # A probe reads holding register 0 of an address. Any answer (registers, an exception, even a damaged frame)
@@ -24,6 +24,8 @@ PROBE_REPLY_BYTES = 7
 # 9600 baud a silent address then costs ~50 ms (request, wait, 3.5-character gap): a full 1-247 scan at one
 # baud takes ~12 s. Slower devices need --timeout-ms; scan warns when a reply used most of the wait.
 SCAN_TIMEOUT_MS = 30
+# Every unicast address, as the installer writes it: the scan's default.
+ALL_ADDRESSES = "%d-%d" % (rtu.MIN_SLAVE, rtu.MAX_SLAVE)
 SLOW_REPLY_SHARE = 0.7
 # A device known to be there is asked again after a damaged or lost reply, up to this many tries in all.
 ATTEMPTS = 3
@@ -55,7 +57,7 @@ def parse_addresses(text: str) -> list[int]:
     for item in text.split(","):
         item = item.strip()
         low, dash, high = item.partition("-")
-        what = "an address or a range like 1-247"
+        what = "an address or a range like " + ALL_ADDRESSES
         first = _decimal(low.strip(), what)
         last = _decimal(high.strip(), what) if dash else first
         if not rtu.MIN_SLAVE <= first <= last <= rtu.MAX_SLAVE:
@@ -68,7 +70,7 @@ def parse_bauds(text: str, profile_bauds: list[int]) -> list[int]:
     """'9600,19200', 'all' (every standard rate) or 'profiles' (the rates detector profiles use) -> sorted bauds."""
     text = text.strip().lower()
     if text == "all":
-        return list(BAUDS)
+        return list(rtu.BAUDS)
     if text == "profiles":
         if not profile_bauds:
             raise ValueError("no detector profile names a baud rate: give the rates, e.g. 9600,19200")
@@ -76,8 +78,8 @@ def parse_bauds(text: str, profile_bauds: list[int]) -> list[int]:
     bauds = set()
     for item in text.split(","):
         baud = _decimal(item.strip(), "a baud rate")
-        if baud not in BAUDS:
-            raise ValueError("%d is not a standard baud rate (%s)" % (baud, ", ".join(str(b) for b in BAUDS)))
+        if baud not in rtu.BAUDS:
+            raise ValueError("%d is not a standard baud rate (%s)" % (baud, ", ".join(str(b) for b in rtu.BAUDS)))
         bauds.add(baud)
     return sorted(bauds)
 
@@ -210,7 +212,7 @@ def answering_line(client: BusClient, address: int) -> Line | None:
     """After silence: another standard baud rate (same parity) that `address` answers at, or None."""
     tried = client_line(client)
     try:
-        for baud in BAUDS:
+        for baud in rtu.BAUDS:
             if baud == tried.baud:
                 continue
             line = Line(baud, tried.parity, tried.stop_bits)
