@@ -44,6 +44,34 @@ INTERLOCK_FIRE = "fire_alarm"
 INTERLOCK_ESTOP = "emergency_stop"
 INTERLOCK_VENTILATION = "ventilation"
 
+# The trip latch's states. Every state but ARMED keeps the valve closed.
+AWAITING_AUTO_ARM = "awaiting_auto_arm"  # power on, valve.startup auto_arm_external_manual_valve: arms once nothing blocks
+LATCHED = "latched"  # tripped, or powered on: closed until a local reset
+GAS_LATCHED = "gas_latched"  # tripped with gas among the causes: the beacon stays on until the reset
+ARMED = "armed"  # reset accepted, no trip since: the valve may open
+LATCH_STATES = (AWAITING_AUTO_ARM, LATCHED, GAS_LATCHED, ARMED)
+
+# Latch triggers: what a scan found.
+TRIP = "trip"  # a trip cause, none of them gas: a blind detector, an interlock, the schedule, a remote close
+GAS_TRIP = "gas_trip"  # a confirmed high alarm (with its zone's confirmation) among the trip causes
+RESET = "reset"  # the reset button pressed (a rising edge) and nothing blocks a reset
+AUTO_ARM = "auto_arm"  # no trip cause and nothing blocks a reset
+
+# The latch's state at power-on, by valve.startup.
+LATCH_AT_POWER_ON = {
+    "manual_reset": LATCHED,
+    "auto_arm_external_manual_valve": AWAITING_AUTO_ARM,
+}
+
+# The transition table: state -> {trigger: next state}. A trigger absent from a state's row leaves the
+# state unchanged; a cause new while latched is still recorded, and re-pulses a pulse valve.
+LATCH_TRANSITIONS = {
+    AWAITING_AUTO_ARM: {TRIP: LATCHED, GAS_TRIP: GAS_LATCHED, RESET: ARMED, AUTO_ARM: ARMED},
+    LATCHED: {GAS_TRIP: GAS_LATCHED, RESET: ARMED},
+    GAS_LATCHED: {RESET: ARMED},
+    ARMED: {TRIP: LATCHED, GAS_TRIP: GAS_LATCHED},
+}
+
 VALVE_PULSES_MAX = 3  # pulses per trip for a pulse-type valve that reports open (first + 2 repeats)
 
 _DETECTOR_SEVERITY = {
@@ -68,12 +96,10 @@ class Safety:
         self.valve_feedback = cfg["valve"]["feedback"]
         self.schedule = S.Schedule(cfg["schedule"]["attended"]) if cfg["schedule"]["enabled"] else None
         self.started = False
-        self.latched = True  # after power-on the valve stays closed until a local reset
+        self.latch = LATCH_AT_POWER_ON[cfg["valve"]["startup"]]  # closed until a local reset (or the auto-arm)
         self.trip_reason = "power on: valve closed until local reset"
         self.trip_causes = []
         self._cause_keys = ()
-        self.gas_tripped = False
-        self.auto_arm_pending = cfg["valve"]["startup"] == "auto_arm_external_manual_valve"
         self._detectors = {}  # the controller's DetectorStates, as last evaluated
         self.interlocks = {INTERLOCK_FIRE: False, INTERLOCK_ESTOP: False, INTERLOCK_VENTILATION: False}
         self.schedule_state = None
@@ -99,6 +125,11 @@ class Safety:
         self._prev_inputs = {IN_RESET: True, IN_SILENCE: True}
         self._inputs = {}  # the input levels of the latest scan
         self._silence_request = None
+
+    @property
+    def latched(self):
+        """True while the valve must stay closed: every latch state but armed."""
+        return self.latch != ARMED
 
     # ---- commands (from the platform's local socket or the uplink, already authenticated) ----
 
@@ -173,7 +204,7 @@ class Safety:
             self._local_reset(now_ms, detectors, inputs, "reset button")
         causes = self._trip_causes(now_ms, detectors)
         self._apply_causes(now_ms, causes)
-        if not causes and self.auto_arm_pending:
+        if not causes and self.latch == AWAITING_AUTO_ARM:
             self._auto_arm(now_ms, detectors, inputs)
         alarms = self._sounding_alarms(detectors)
         self._alarms = alarms
@@ -185,7 +216,7 @@ class Safety:
             OUT_VALVE: self._valve_level(now_ms),
             OUT_FAN: self._fan_level(now_ms, detectors),
             OUT_SOUNDER: bool(alarms) and self.silenced_until_ms is None,
-            OUT_BEACON: bool(alarms) or (self.latched and self.gas_tripped),
+            OUT_BEACON: bool(alarms) or self.latch == GAS_LATCHED,
             OUT_FAULT_RELAY: self._healthy(detectors),
         }
         for name in OUTPUTS:
@@ -301,13 +332,17 @@ class Safety:
         self.trip_causes = [text for _, text in causes]
         if not causes:
             return
-        self.auto_arm_pending = False  # any trip before the power-on auto-arm cancels it
+        trigger = TRIP
         for key in keys:
             if key.startswith("gas:"):
-                self.gas_tripped = True
-        if not self.latched:
-            self._latch(now_ms, self.trip_causes)
-        elif new:
+                trigger = GAS_TRIP
+        was_latched = self.latched
+        self._move_latch(trigger)
+        if not was_latched and self.latched:
+            self.trip_reason = "; ".join(self.trip_causes)
+            self.log.emit(now_ms, E.TRIP, E.SEVERITY_ALARM, "controller", "latched", None, self.trip_reason)
+            self._start_pulse(now_ms)
+        elif was_latched and new:
             self.log.emit(now_ms, E.TRIP, E.SEVERITY_ALARM, "controller", "latched", None,
                           "already latched; new: " + "; ".join(new))
             self._start_pulse(now_ms)
@@ -359,28 +394,27 @@ class Safety:
         if blockers:
             self.log.emit(now_ms, E.RESET_REFUSED, E.SEVERITY_WARNING, source, "refused", None, "; ".join(blockers))
             return
-        self._unlatch(now_ms, E.RESET, source, "local reset accepted: valve may open")
+        self._unlatch(now_ms, RESET, source, "local reset accepted: valve may open")
 
     def _auto_arm(self, now_ms, detectors, inputs):
         if self.reset_blockers(now_ms, detectors, inputs):
             return
-        self.auto_arm_pending = False
-        self._unlatch(now_ms, E.RESET, "controller", "auto-arm after power on (external manual-reset valve)")
+        self._unlatch(now_ms, AUTO_ARM, "controller", "auto-arm after power on (external manual-reset valve)")
 
-    def _unlatch(self, now_ms, type_, source, reason):
-        self.latched = False
-        self.auto_arm_pending = False
+    def _unlatch(self, now_ms, trigger, source, reason):
+        if not self._move_latch(trigger):
+            return
         self.trip_reason = ""
         self.trip_causes = []
-        self.gas_tripped = False
-        self.log.emit(now_ms, type_, E.SEVERITY_INFO, source, "armed", None, reason)
+        self.log.emit(now_ms, E.RESET, E.SEVERITY_INFO, source, "armed", None, reason)
 
-    def _latch(self, now_ms, causes):
-        self.latched = True
-        self.auto_arm_pending = False
-        self.trip_reason = "; ".join(causes)
-        self.log.emit(now_ms, E.TRIP, E.SEVERITY_ALARM, "controller", "latched", None, self.trip_reason)
-        self._start_pulse(now_ms)
+    def _move_latch(self, trigger):
+        """Moves the latch as LATCH_TRANSITIONS says; True when its state changed."""
+        new = LATCH_TRANSITIONS[self.latch].get(trigger)
+        if new is None or new == self.latch:
+            return False
+        self.latch = new
+        return True
 
     def _start_pulse(self, now_ms, repeat=False):
         """A closing pulse for a pulse-type valve; each new trip starts a fresh count of re-pulses."""
