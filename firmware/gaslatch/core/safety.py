@@ -72,7 +72,34 @@ LATCH_TRANSITIONS = {
     ARMED: {TRIP: LATCHED, GAS_TRIP: GAS_LATCHED},
 }
 
-VALVE_PULSES_MAX = 3  # pulses per trip for a pulse-type valve that reports open (first + 2 repeats)
+# A pulse valve's closing pulses: the output is energised in the PULSE states only. A valve that
+# still reports open gets up to three pulses per trip (the first and two repeats), then it is a valve fault.
+PULSE_IDLE = "idle"  # no pulse yet (before the first scan; a hold or motorised valve stays here)
+PULSE_1 = "pulse_1"
+AFTER_1 = "after_pulse_1"
+PULSE_2 = "pulse_2"
+AFTER_2 = "after_pulse_2"
+PULSE_3 = "pulse_3"
+AFTER_3 = "after_pulse_3"
+PULSE_STATES = (PULSE_IDLE, PULSE_1, AFTER_1, PULSE_2, AFTER_2, PULSE_3, AFTER_3)
+PULSING = (PULSE_1, PULSE_2, PULSE_3)
+
+# Pulse triggers.
+CLOSE = "close"  # power on, a trip, or a cause new while latched: a fresh pulse and a fresh count
+NOT_CLOSED = "not_closed"  # commanded closed, yet not closed after travel_s (or both switches made)
+PULSE_DONE = "pulse_done"  # pulse_ms since the pulse began
+
+# The transition table: state -> {trigger: next state}. Entering a PULSE state, even the same one,
+# starts a pulse of pulse_ms; a trigger absent from a state's row leaves the state unchanged.
+PULSE_TRANSITIONS = {
+    PULSE_IDLE: {CLOSE: PULSE_1},
+    PULSE_1: {CLOSE: PULSE_1, NOT_CLOSED: PULSE_2, PULSE_DONE: AFTER_1},
+    AFTER_1: {CLOSE: PULSE_1, NOT_CLOSED: PULSE_2},
+    PULSE_2: {CLOSE: PULSE_1, NOT_CLOSED: PULSE_3, PULSE_DONE: AFTER_2},
+    AFTER_2: {CLOSE: PULSE_1, NOT_CLOSED: PULSE_3},
+    PULSE_3: {CLOSE: PULSE_1, PULSE_DONE: AFTER_3},
+    AFTER_3: {CLOSE: PULSE_1},
+}
 
 _DETECTOR_SEVERITY = {
     D.WARMUP: E.SEVERITY_INFO,
@@ -114,8 +141,8 @@ class Safety:
         self.valve_commanded_open = False
         self.valve_command_ms = 0
         self.valve_fault = ""
-        self.valve_pulse_until_ms = None
-        self.valve_pulses = 0
+        self.valve_pulse = PULSE_IDLE
+        self.valve_pulse_until_ms = 0  # when the present pulse ends (in a PULSE state)
         self.pending_close = []
         self.close_commands = 0
         self.outputs = {}
@@ -416,11 +443,20 @@ class Safety:
         self.latch = new
         return True
 
-    def _start_pulse(self, now_ms, repeat=False):
+    def _start_pulse(self, now_ms):
         """A closing pulse for a pulse-type valve; each new trip starts a fresh count of re-pulses."""
         if self.valve_type == "pulse":
+            self._move_pulse(now_ms, CLOSE)
+
+    def _move_pulse(self, now_ms, trigger):
+        """Moves the pulse valve as PULSE_TRANSITIONS says; True when it moved (a new pulse, or one ended)."""
+        new = PULSE_TRANSITIONS[self.valve_pulse].get(trigger)
+        if new is None:
+            return False
+        self.valve_pulse = new
+        if new in PULSING:
             self.valve_pulse_until_ms = now_ms + self.cfg["valve"]["pulse_ms"]
-            self.valve_pulses = self.valve_pulses + 1 if repeat else 1
+        return True
 
     def _sounding_alarms(self, detectors):
         """The alarms that want the sounder: (source, state) pairs, sorted."""
@@ -476,9 +512,8 @@ class Safety:
             fault = "commanded closed but not closed after %d s" % (travel_ms // 1000)
         elif want_open and not opened and late:
             fault = "commanded open but not open after %d s" % (travel_ms // 1000)
-        if fault and self.valve_type == "pulse" and not want_open and self.valve_pulses < VALVE_PULSES_MAX:
+        if fault and self.valve_type == "pulse" and not want_open and self._move_pulse(now_ms, NOT_CLOSED):
             self.valve_command_ms = now_ms
-            self._start_pulse(now_ms, repeat=True)
             return
         if fault != self.valve_fault:
             if fault:
@@ -489,9 +524,9 @@ class Safety:
 
     def _valve_level(self, now_ms):
         if self.valve_type == "pulse":
-            if self.valve_pulse_until_ms is not None and now_ms >= self.valve_pulse_until_ms:
-                self.valve_pulse_until_ms = None
-            return self.valve_pulse_until_ms is not None
+            if self.valve_pulse in PULSING and now_ms >= self.valve_pulse_until_ms:
+                self._move_pulse(now_ms, PULSE_DONE)
+            return self.valve_pulse in PULSING
         return self.valve_commanded_open
 
     def _fan_level(self, now_ms, detectors):
