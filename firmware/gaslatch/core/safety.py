@@ -3,6 +3,34 @@
 Fed the detectors' states, the input lines, local wall time and `now_ms`; returns the output
 levels and records one event per change of state. It never reads a clock, a port or a file.
 There is no way in here to open the valve except an accepted local reset.
+
+Everything that decides the kitchen's outputs lives in this file: six small machines and a few
+records, each keeping its state in the `Safety` attributes named below. The latch and the pulse
+valve run transition tables (LATCH_TRANSITIONS, PULSE_TRANSITIONS), from which docs/safety.md
+draws their diagrams; the others are a timer or two each, and stay code.
+
+- Trip latch: `latch`, with `trip_reason`, `trip_causes`, `_cause_keys`, and the remote closes
+  waiting in `pending_close`. Driven by each scan's trip causes, the reset button (a rising edge,
+  from `_prev_inputs`) and, once at power-on if configured, the auto-arm.
+- Interlocks: `interlocks` (fire, e-stop, ventilation), `fan_unproven_since_ms`. Driven by the
+  input lines and the airflow-proving grace.
+- Silence: `silenced_until_ms`, `silenced_alarms`, `_silence_request`. Driven by the silence
+  button or command, the alarms sounding (`_alarms`) and the time.
+- Inhibit: `inhibits` (detector -> until_ms). Driven by the inhibit commands and the time.
+- Valve: `valve_commanded_open`, `valve_command_ms`, `valve_fault` follow the latch and watch the
+  feedback switches; a pulse valve's closing pulses are `valve_pulse` and `valve_pulse_until_ms`,
+  driven by the latch, the feedback and the time.
+- Fan run-on: `fan_run_until_ms`. Driven by the alarms and the time.
+- Records: `schedule_state` (the attended hours at the wall time); per detector `unhealthy_since`
+  and `high_since` (timers only a return to normal stops) and `distrust` (as last recorded).
+
+How they combine: `evaluate` steps them in one fixed order each scan. The records, inhibits,
+interlocks and schedule are brought up to date; a reset press is judged against them; the trip
+causes (detectors not inhibited, interlocks, schedule, remote closes) move the latch; the silence
+follows the alarms; the valve follows the latch. The outputs are then read off: valve from the
+latch (a pulse valve: its pulses), fan from the alarms and the run-on, sounder from the alarms
+less the silence, beacon from the alarms and a gas latch, fault relay from the detectors, the
+valve feedback and the airflow.
 """
 
 from gaslatch.core import detector_state as D
@@ -45,7 +73,7 @@ INTERLOCK_ESTOP = "emergency_stop"
 INTERLOCK_VENTILATION = "ventilation"
 
 # The trip latch's states. Every state but ARMED keeps the valve closed.
-AWAITING_AUTO_ARM = "awaiting_auto_arm"  # power on, valve.startup auto_arm_external_manual_valve: arms once nothing blocks
+AWAITING_AUTO_ARM = "awaiting_auto_arm"  # power on with auto-arm configured: closed, arms once nothing blocks
 LATCHED = "latched"  # tripped, or powered on: closed until a local reset
 GAS_LATCHED = "gas_latched"  # tripped with gas among the causes: the beacon stays on until the reset
 ARMED = "armed"  # reset accepted, no trip since: the valve may open
@@ -122,36 +150,44 @@ class Safety:
         self.valve_type = cfg["valve"]["type"]
         self.valve_feedback = cfg["valve"]["feedback"]
         self.schedule = S.Schedule(cfg["schedule"]["attended"]) if cfg["schedule"]["enabled"] else None
+        # The scan: what the latest one saw and set.
         self.started = False
+        self._detectors = {}  # the controller's DetectorStates, as last evaluated
+        self._inputs = {}  # the input levels of the latest scan
+        # A button already held when the controller starts is not a press: it must be seen released first
+        # (a stuck or miswired button never resets anything by itself).
+        self._prev_inputs = {IN_RESET: True, IN_SILENCE: True}
+        self.outputs = {}
+        # Trip latch (LATCH_TRANSITIONS).
         self.latch = LATCH_AT_POWER_ON[cfg["valve"]["startup"]]  # closed until a local reset (or the auto-arm)
         self.trip_reason = "power on: valve closed until local reset"
         self.trip_causes = []
-        self._cause_keys = ()
-        self._detectors = {}  # the controller's DetectorStates, as last evaluated
+        self._cause_keys = ()  # the stable keys of the latest scan's causes, to tell a new one
+        self.pending_close = []  # sources of remote closes, each a cause in the next scan
+        self.close_commands = 0
+        # Interlocks.
         self.interlocks = {INTERLOCK_FIRE: False, INTERLOCK_ESTOP: False, INTERLOCK_VENTILATION: False}
-        self.schedule_state = None
-        self.inhibits = {}  # detector -> until_ms
-        self.silenced_until_ms = None
-        self.silenced_alarms = ()
-        self.fan_run_until_ms = None
         self.fan_unproven_since_ms = None
-        self.unhealthy_since = {}  # detector -> ms it went blind; cleared only when it is normal again
-        self.high_since = {}  # detector -> ms it first went high; cleared only when it is normal again
-        self.distrust = {}  # detector -> why it cannot be trusted (detector_state.UNSTABLE...), as last recorded
+        # Silence.
+        self.silenced_until_ms = None
+        self.silenced_alarms = ()  # the alarms sounding when silenced: any other re-sounds
+        self._silence_request = None  # who asked, until the scan acts on it
+        self._alarms = ()  # the alarms sounding after the latest scan
+        # Inhibit.
+        self.inhibits = {}  # detector -> until_ms
+        # Valve: commanded position and feedback; a pulse valve's pulses (PULSE_TRANSITIONS).
         self.valve_commanded_open = False
         self.valve_command_ms = 0
         self.valve_fault = ""
         self.valve_pulse = PULSE_IDLE
         self.valve_pulse_until_ms = 0  # when the present pulse ends (in a PULSE state)
-        self.pending_close = []
-        self.close_commands = 0
-        self.outputs = {}
-        self._alarms = ()
-        # A button already held when the controller starts is not a press: it must be seen released first
-        # (a stuck or miswired button never resets anything by itself).
-        self._prev_inputs = {IN_RESET: True, IN_SILENCE: True}
-        self._inputs = {}  # the input levels of the latest scan
-        self._silence_request = None
+        # Fan run-on.
+        self.fan_run_until_ms = None
+        # Records: the attended hours, and per detector what its states alone do not keep.
+        self.schedule_state = None
+        self.unhealthy_since = {}  # detector -> ms it went blind; cleared only when it is normal again
+        self.high_since = {}  # detector -> ms it first went high; cleared only when it is normal again
+        self.distrust = {}  # detector -> why it cannot be trusted (detector_state.UNSTABLE...), as last recorded
 
     @property
     def latched(self):
