@@ -399,13 +399,13 @@ class Safety:
         for key in keys:
             if key.startswith("gas:"):
                 trigger = GAS_TRIP
-        was_latched = self.latched
-        self._move_latch(trigger)
-        if not was_latched and self.latched:
+        old = self.latch
+        self.latch = LATCH_TRANSITIONS[old].get(trigger, old)
+        if old == ARMED and self.latch != ARMED:
             self.trip_reason = "; ".join(self.trip_causes)
             self.log.emit(now_ms, E.TRIP, E.SEVERITY_ALARM, "controller", "latched", None, self.trip_reason)
             self._start_pulse(now_ms)
-        elif was_latched and new:
+        elif old != ARMED and new:
             self.log.emit(now_ms, E.TRIP, E.SEVERITY_ALARM, "controller", "latched", None,
                           "already latched; new: " + "; ".join(new))
             self._start_pulse(now_ms)
@@ -465,19 +465,13 @@ class Safety:
         self._unlatch(now_ms, AUTO_ARM, "controller", "auto-arm after power on (external manual-reset valve)")
 
     def _unlatch(self, now_ms, trigger, source, reason):
-        if not self._move_latch(trigger):
+        old = self.latch
+        self.latch = LATCH_TRANSITIONS[old].get(trigger, old)
+        if self.latch == old:
             return
         self.trip_reason = ""
         self.trip_causes = []
         self.log.emit(now_ms, E.RESET, E.SEVERITY_INFO, source, "armed", None, reason)
-
-    def _move_latch(self, trigger):
-        """Moves the latch as LATCH_TRANSITIONS says; True when its state changed."""
-        new = LATCH_TRANSITIONS[self.latch].get(trigger)
-        if new is None or new == self.latch:
-            return False
-        self.latch = new
-        return True
 
     def _start_pulse(self, now_ms):
         """A closing pulse for a pulse-type valve; each new trip starts a fresh count of re-pulses."""
@@ -531,7 +525,7 @@ class Safety:
 
     def _update_valve(self, now_ms, inputs):
         """Follow the latch; watch the feedback switches for a valve that does not move."""
-        want_open = not self.latched
+        want_open = self.latch == ARMED
         if want_open != self.valve_commanded_open:
             self.valve_commanded_open = want_open
             self.valve_command_ms = now_ms
