@@ -3,6 +3,34 @@
 Fed the detectors' states, the input lines, local wall time and `now_ms`; returns the output
 levels and records one event per change of state. It never reads a clock, a port or a file.
 There is no way in here to open the valve except an accepted local reset.
+
+Everything that decides the kitchen's outputs lives in this file: six small machines and a few
+records, each keeping its state in the `Safety` attributes named below. The latch and the pulse
+valve run transition tables (LATCH_TRANSITIONS, PULSE_TRANSITIONS), from which docs/safety.md
+draws their diagrams; the others are a timer or two each, and stay code.
+
+- Trip latch: `latch`, with `trip_reason`, `trip_causes`, `_cause_keys`, and the remote closes
+  waiting in `pending_close`. Driven by each scan's trip causes, the reset button (a rising edge,
+  from `_prev_inputs`) and, once at power-on if configured, the auto-arm.
+- Interlocks: `interlocks` (fire, e-stop, ventilation), `fan_unproven_since_ms`. Driven by the
+  input lines and the airflow-proving grace.
+- Silence: `silenced_until_ms`, `silenced_alarms`, `_silence_request`. Driven by the silence
+  button or command, the alarms sounding (`_alarms`) and the time.
+- Inhibit: `inhibits` (detector -> until_ms). Driven by the inhibit commands and the time.
+- Valve: `valve_commanded_open`, `valve_command_ms`, `valve_fault` follow the latch and watch the
+  feedback switches; a pulse valve's closing pulses are `valve_pulse` and `valve_pulse_until_ms`,
+  driven by the latch, the feedback and the time.
+- Fan run-on: `fan_run_until_ms`. Driven by the alarms and the time.
+- Records: `schedule_state` (the attended hours at the wall time); per detector `unhealthy_since`
+  and `high_since` (timers only a return to normal stops) and `distrust` (as last recorded).
+
+How they combine: `evaluate` steps them in one fixed order each scan. The records, inhibits,
+interlocks and schedule are brought up to date; a reset press is judged against them; the trip
+causes (detectors not inhibited, interlocks, schedule, remote closes) move the latch; the silence
+follows the alarms; the valve follows the latch. The outputs are then read off: valve from the
+latch (a pulse valve: its pulses), fan from the alarms and the run-on, sounder from the alarms
+less the silence, beacon from the alarms and a gas latch, fault relay from the detectors, the
+valve feedback and the airflow.
 """
 
 from gaslatch.core import detector_state as D
@@ -44,7 +72,62 @@ INTERLOCK_FIRE = "fire_alarm"
 INTERLOCK_ESTOP = "emergency_stop"
 INTERLOCK_VENTILATION = "ventilation"
 
-VALVE_PULSES_MAX = 3  # pulses per trip for a pulse-type valve that reports open (first + 2 repeats)
+# The trip latch's states. Every state but ARMED keeps the valve closed.
+AWAITING_AUTO_ARM = "awaiting_auto_arm"  # power on with auto-arm configured: closed, arms once nothing blocks
+LATCHED = "latched"  # tripped, or powered on: closed until a local reset
+GAS_LATCHED = "gas_latched"  # tripped with gas among the causes: the beacon stays on until the reset
+ARMED = "armed"  # reset accepted, no trip since: the valve may open
+LATCH_STATES = (AWAITING_AUTO_ARM, LATCHED, GAS_LATCHED, ARMED)
+
+# Latch triggers: what a scan found.
+TRIP = "trip"  # a trip cause, none of them gas: a blind detector, an interlock, the schedule, a remote close
+GAS_TRIP = "gas_trip"  # a confirmed high alarm (with its zone's confirmation) among the trip causes
+RESET = "reset"  # the reset button pressed (a rising edge) and nothing blocks a reset
+AUTO_ARM = "auto_arm"  # no trip cause and nothing blocks a reset
+
+# The latch's state at power-on, by valve.startup.
+LATCH_AT_POWER_ON = {
+    "manual_reset": LATCHED,
+    "auto_arm_external_manual_valve": AWAITING_AUTO_ARM,
+}
+
+# The transition table: state -> {trigger: next state}. A trigger absent from a state's row leaves the
+# state unchanged; a cause new while latched is still recorded, and re-pulses a pulse valve.
+LATCH_TRANSITIONS = {
+    AWAITING_AUTO_ARM: {TRIP: LATCHED, GAS_TRIP: GAS_LATCHED, RESET: ARMED, AUTO_ARM: ARMED},
+    LATCHED: {GAS_TRIP: GAS_LATCHED, RESET: ARMED},
+    GAS_LATCHED: {RESET: ARMED},
+    ARMED: {TRIP: LATCHED, GAS_TRIP: GAS_LATCHED},
+}
+
+# A pulse valve's closing pulses: the output is energised in the PULSE states only. A valve that
+# still reports open gets up to three pulses per trip (the first and two repeats), then it is a valve fault.
+PULSE_IDLE = "idle"  # no pulse yet (before the first scan; a hold or motorised valve stays here)
+PULSE_1 = "pulse_1"
+AFTER_1 = "after_pulse_1"
+PULSE_2 = "pulse_2"
+AFTER_2 = "after_pulse_2"
+PULSE_3 = "pulse_3"
+AFTER_3 = "after_pulse_3"
+PULSE_STATES = (PULSE_IDLE, PULSE_1, AFTER_1, PULSE_2, AFTER_2, PULSE_3, AFTER_3)
+PULSING = (PULSE_1, PULSE_2, PULSE_3)
+
+# Pulse triggers.
+CLOSE = "close"  # power on, a trip, or a cause new while latched: a fresh pulse and a fresh count
+NOT_CLOSED = "not_closed"  # commanded closed, yet not closed after travel_s (or both switches made)
+PULSE_DONE = "pulse_done"  # pulse_ms since the pulse began
+
+# The transition table: state -> {trigger: next state}. Entering a PULSE state, even the same one,
+# starts a pulse of pulse_ms; a trigger absent from a state's row leaves the state unchanged.
+PULSE_TRANSITIONS = {
+    PULSE_IDLE: {CLOSE: PULSE_1},
+    PULSE_1: {CLOSE: PULSE_1, NOT_CLOSED: PULSE_2, PULSE_DONE: AFTER_1},
+    AFTER_1: {CLOSE: PULSE_1, NOT_CLOSED: PULSE_2},
+    PULSE_2: {CLOSE: PULSE_1, NOT_CLOSED: PULSE_3, PULSE_DONE: AFTER_2},
+    AFTER_2: {CLOSE: PULSE_1, NOT_CLOSED: PULSE_3},
+    PULSE_3: {CLOSE: PULSE_1, PULSE_DONE: AFTER_3},
+    AFTER_3: {CLOSE: PULSE_1},
+}
 
 _DETECTOR_SEVERITY = {
     D.WARMUP: E.SEVERITY_INFO,
@@ -67,38 +150,49 @@ class Safety:
         self.valve_type = cfg["valve"]["type"]
         self.valve_feedback = cfg["valve"]["feedback"]
         self.schedule = S.Schedule(cfg["schedule"]["attended"]) if cfg["schedule"]["enabled"] else None
+        # The scan: what the latest one saw and set.
         self.started = False
-        self.latched = True  # after power-on the valve stays closed until a local reset
-        self.trip_reason = "power on: valve closed until local reset"
-        self.trip_causes = []
-        self._cause_keys = ()
-        self.gas_tripped = False
-        self.auto_arm_pending = cfg["valve"]["startup"] == "auto_arm_external_manual_valve"
         self._detectors = {}  # the controller's DetectorStates, as last evaluated
-        self.interlocks = {INTERLOCK_FIRE: False, INTERLOCK_ESTOP: False, INTERLOCK_VENTILATION: False}
-        self.schedule_state = None
-        self.inhibits = {}  # detector -> until_ms
-        self.silenced_until_ms = None
-        self.silenced_alarms = ()
-        self.fan_run_until_ms = None
-        self.fan_unproven_since_ms = None
-        self.unhealthy_since = {}  # detector -> ms it went blind; cleared only when it is normal again
-        self.high_since = {}  # detector -> ms it first went high; cleared only when it is normal again
-        self.distrust = {}  # detector -> why it cannot be trusted (detector_state.UNSTABLE...), as last recorded
-        self.valve_commanded_open = False
-        self.valve_command_ms = 0
-        self.valve_fault = ""
-        self.valve_pulse_until_ms = None
-        self.valve_pulses = 0
-        self.pending_close = []
-        self.close_commands = 0
-        self.outputs = {}
-        self._alarms = ()
+        self._inputs = {}  # the input levels of the latest scan
         # A button already held when the controller starts is not a press: it must be seen released first
         # (a stuck or miswired button never resets anything by itself).
         self._prev_inputs = {IN_RESET: True, IN_SILENCE: True}
-        self._inputs = {}  # the input levels of the latest scan
-        self._silence_request = None
+        self.outputs = {}
+        # Trip latch (LATCH_TRANSITIONS).
+        self.latch = LATCH_AT_POWER_ON[cfg["valve"]["startup"]]  # closed until a local reset (or the auto-arm)
+        self.trip_reason = "power on: valve closed until local reset"
+        self.trip_causes = []
+        self._cause_keys = ()  # the stable keys of the latest scan's causes, to tell a new one
+        self.pending_close = []  # sources of remote closes, each a cause in the next scan
+        self.close_commands = 0
+        # Interlocks.
+        self.interlocks = {INTERLOCK_FIRE: False, INTERLOCK_ESTOP: False, INTERLOCK_VENTILATION: False}
+        self.fan_unproven_since_ms = None
+        # Silence.
+        self.silenced_until_ms = None
+        self.silenced_alarms = ()  # the alarms sounding when silenced: any other re-sounds
+        self._silence_request = None  # who asked, until the scan acts on it
+        self._alarms = ()  # the alarms sounding after the latest scan
+        # Inhibit.
+        self.inhibits = {}  # detector -> until_ms
+        # Valve: commanded position and feedback; a pulse valve's pulses (PULSE_TRANSITIONS).
+        self.valve_commanded_open = False
+        self.valve_command_ms = 0
+        self.valve_fault = ""
+        self.valve_pulse = PULSE_IDLE
+        self.valve_pulse_until_ms = 0  # when the present pulse ends (in a PULSE state)
+        # Fan run-on.
+        self.fan_run_until_ms = None
+        # Records: the attended hours, and per detector what its states alone do not keep.
+        self.schedule_state = None
+        self.unhealthy_since = {}  # detector -> ms it went blind; cleared only when it is normal again
+        self.high_since = {}  # detector -> ms it first went high; cleared only when it is normal again
+        self.distrust = {}  # detector -> why it cannot be trusted (detector_state.UNSTABLE...), as last recorded
+
+    @property
+    def latched(self):
+        """True while the valve must stay closed: every latch state but armed."""
+        return self.latch != ARMED
 
     # ---- commands (from the platform's local socket or the uplink, already authenticated) ----
 
@@ -173,7 +267,7 @@ class Safety:
             self._local_reset(now_ms, detectors, inputs, "reset button")
         causes = self._trip_causes(now_ms, detectors)
         self._apply_causes(now_ms, causes)
-        if not causes and self.auto_arm_pending:
+        if not causes and self.latch == AWAITING_AUTO_ARM:
             self._auto_arm(now_ms, detectors, inputs)
         alarms = self._sounding_alarms(detectors)
         self._alarms = alarms
@@ -185,7 +279,7 @@ class Safety:
             OUT_VALVE: self._valve_level(now_ms),
             OUT_FAN: self._fan_level(now_ms, detectors),
             OUT_SOUNDER: bool(alarms) and self.silenced_until_ms is None,
-            OUT_BEACON: bool(alarms) or (self.latched and self.gas_tripped),
+            OUT_BEACON: bool(alarms) or self.latch == GAS_LATCHED,
             OUT_FAULT_RELAY: self._healthy(detectors),
         }
         for name in OUTPUTS:
@@ -301,13 +395,17 @@ class Safety:
         self.trip_causes = [text for _, text in causes]
         if not causes:
             return
-        self.auto_arm_pending = False  # any trip before the power-on auto-arm cancels it
+        trigger = TRIP
         for key in keys:
             if key.startswith("gas:"):
-                self.gas_tripped = True
-        if not self.latched:
-            self._latch(now_ms, self.trip_causes)
-        elif new:
+                trigger = GAS_TRIP
+        old = self.latch
+        self.latch = LATCH_TRANSITIONS[old].get(trigger, old)
+        if old == ARMED and self.latch != ARMED:
+            self.trip_reason = "; ".join(self.trip_causes)
+            self.log.emit(now_ms, E.TRIP, E.SEVERITY_ALARM, "controller", "latched", None, self.trip_reason)
+            self._start_pulse(now_ms)
+        elif old != ARMED and new:
             self.log.emit(now_ms, E.TRIP, E.SEVERITY_ALARM, "controller", "latched", None,
                           "already latched; new: " + "; ".join(new))
             self._start_pulse(now_ms)
@@ -359,34 +457,36 @@ class Safety:
         if blockers:
             self.log.emit(now_ms, E.RESET_REFUSED, E.SEVERITY_WARNING, source, "refused", None, "; ".join(blockers))
             return
-        self._unlatch(now_ms, E.RESET, source, "local reset accepted: valve may open")
+        self._unlatch(now_ms, RESET, source, "local reset accepted: valve may open")
 
     def _auto_arm(self, now_ms, detectors, inputs):
         if self.reset_blockers(now_ms, detectors, inputs):
             return
-        self.auto_arm_pending = False
-        self._unlatch(now_ms, E.RESET, "controller", "auto-arm after power on (external manual-reset valve)")
+        self._unlatch(now_ms, AUTO_ARM, "controller", "auto-arm after power on (external manual-reset valve)")
 
-    def _unlatch(self, now_ms, type_, source, reason):
-        self.latched = False
-        self.auto_arm_pending = False
+    def _unlatch(self, now_ms, trigger, source, reason):
+        old = self.latch
+        self.latch = LATCH_TRANSITIONS[old].get(trigger, old)
+        if self.latch == old:
+            return
         self.trip_reason = ""
         self.trip_causes = []
-        self.gas_tripped = False
-        self.log.emit(now_ms, type_, E.SEVERITY_INFO, source, "armed", None, reason)
+        self.log.emit(now_ms, E.RESET, E.SEVERITY_INFO, source, "armed", None, reason)
 
-    def _latch(self, now_ms, causes):
-        self.latched = True
-        self.auto_arm_pending = False
-        self.trip_reason = "; ".join(causes)
-        self.log.emit(now_ms, E.TRIP, E.SEVERITY_ALARM, "controller", "latched", None, self.trip_reason)
-        self._start_pulse(now_ms)
-
-    def _start_pulse(self, now_ms, repeat=False):
+    def _start_pulse(self, now_ms):
         """A closing pulse for a pulse-type valve; each new trip starts a fresh count of re-pulses."""
         if self.valve_type == "pulse":
+            self._move_pulse(now_ms, CLOSE)
+
+    def _move_pulse(self, now_ms, trigger):
+        """Moves the pulse valve as PULSE_TRANSITIONS says; True when it moved (a new pulse, or one ended)."""
+        new = PULSE_TRANSITIONS[self.valve_pulse].get(trigger)
+        if new is None:
+            return False
+        self.valve_pulse = new
+        if new in PULSING:
             self.valve_pulse_until_ms = now_ms + self.cfg["valve"]["pulse_ms"]
-            self.valve_pulses = self.valve_pulses + 1 if repeat else 1
+        return True
 
     def _sounding_alarms(self, detectors):
         """The alarms that want the sounder: (source, state) pairs, sorted."""
@@ -425,7 +525,7 @@ class Safety:
 
     def _update_valve(self, now_ms, inputs):
         """Follow the latch; watch the feedback switches for a valve that does not move."""
-        want_open = not self.latched
+        want_open = self.latch == ARMED
         if want_open != self.valve_commanded_open:
             self.valve_commanded_open = want_open
             self.valve_command_ms = now_ms
@@ -442,9 +542,8 @@ class Safety:
             fault = "commanded closed but not closed after %d s" % (travel_ms // 1000)
         elif want_open and not opened and late:
             fault = "commanded open but not open after %d s" % (travel_ms // 1000)
-        if fault and self.valve_type == "pulse" and not want_open and self.valve_pulses < VALVE_PULSES_MAX:
+        if fault and self.valve_type == "pulse" and not want_open and self._move_pulse(now_ms, NOT_CLOSED):
             self.valve_command_ms = now_ms
-            self._start_pulse(now_ms, repeat=True)
             return
         if fault != self.valve_fault:
             if fault:
@@ -455,9 +554,9 @@ class Safety:
 
     def _valve_level(self, now_ms):
         if self.valve_type == "pulse":
-            if self.valve_pulse_until_ms is not None and now_ms >= self.valve_pulse_until_ms:
-                self.valve_pulse_until_ms = None
-            return self.valve_pulse_until_ms is not None
+            if self.valve_pulse in PULSING and now_ms >= self.valve_pulse_until_ms:
+                self._move_pulse(now_ms, PULSE_DONE)
+            return self.valve_pulse in PULSING
         return self.valve_commanded_open
 
     def _fan_level(self, now_ms, detectors):
