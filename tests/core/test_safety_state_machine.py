@@ -231,7 +231,11 @@ class KitchenMachine(RuleBasedStateMachine):
             clean = not bad and (centi is None or centi < CLEAN_BELOW)
             if alarm:
                 self.last_alarm_report[name] = now
-            if bad:
+            # A warm-up report before the detector was ever in service starts no clear hold (docs/safety.md):
+            # it is the sensor heating after power-on, not evidence against a detector that was watching
+            # (it still blocks a reset: latest_bad below).
+            power_on_warmup = status == C.STATUS_WARMUP and not k.detectors[name].has_monitored
+            if bad and not power_on_warmup:
                 self.last_bad[name] = now
                 if self.evidence.get(name) == "clean":
                     self.relapses.setdefault(name, []).append(now)
