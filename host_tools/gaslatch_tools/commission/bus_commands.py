@@ -217,6 +217,10 @@ def scan_table(rows: list[dict]) -> Table:
     return table
 
 
+# The option types every bus command shares: a Modbus slave address and a baud rate the protocol allows.
+ADDRESS = click.IntRange(rtu.MIN_SLAVE, rtu.MAX_SLAVE)
+BAUD = click.Choice([str(b) for b in rtu.BAUDS])
+
 @click.command("scan")
 @click.option("--port", help="Serial port of the USB-RS485 adapter (default: the record's).")
 @click.option("--baud", "bauds_text", default="profiles", show_default=True,
@@ -303,7 +307,7 @@ def scan(ctx: click.Context, port: str | None, bauds_text: str, parities_text: s
 
 @click.command("live")
 @click.option("--port", help="Serial port (default: the record's).")
-@click.option("--baud", type=click.Choice([str(b) for b in rtu.BAUDS]), default=None,
+@click.option("--baud", type=BAUD, default=None,
               help="Baud rate (default: the bus's, from the record; else 9600).")
 @click.option("--parity", type=click.Choice(PARITIES), default=None, help="Parity (default: the record's; else N).")
 @click.option("--addresses", "addresses_text", default=None,
@@ -373,11 +377,11 @@ def live(ctx: click.Context, port: str | None, baud: str | None, parity: str | N
 
 @click.command("set-address")
 @click.option("--port", help="Serial port (default: the record's).")
-@click.option("--address", "old", type=click.IntRange(rtu.MIN_SLAVE, rtu.MAX_SLAVE), required=True,
+@click.option("--address", "old", type=ADDRESS, required=True,
               help="The detector's address now.")
-@click.option("--new", "new", type=click.IntRange(rtu.MIN_SLAVE, rtu.MAX_SLAVE), required=True,
+@click.option("--new", "new", type=ADDRESS, required=True,
               help="The address to give it.")
-@click.option("--baud", type=click.Choice([str(b) for b in rtu.BAUDS]), default=None,
+@click.option("--baud", type=BAUD, default=None,
               help="The bus's baud rate (default: the record's; else 9600).")
 @click.option("--profile", "profile_name", help="Detector profile (default: recorded, else identified).")
 @click.pass_context
@@ -424,11 +428,11 @@ def set_address(ctx: click.Context, port: str | None, old: int, new: int, baud: 
 
 @click.command("set-baud")
 @click.option("--port", help="Serial port (default: the record's).")
-@click.option("--address", type=click.IntRange(rtu.MIN_SLAVE, rtu.MAX_SLAVE), required=True,
+@click.option("--address", type=ADDRESS, required=True,
               help="The detector's address.")
-@click.option("--new-baud", type=click.Choice([str(b) for b in rtu.BAUDS]), required=True,
+@click.option("--new-baud", type=BAUD, required=True,
               help="The baud rate to give it.")
-@click.option("--baud", type=click.Choice([str(b) for b in rtu.BAUDS]), default=None,
+@click.option("--baud", type=BAUD, default=None,
               help="Its baud rate now (default: the record's; else 9600).")
 @click.option("--profile", "profile_name", help="Detector profile (default: recorded, else identified).")
 @click.pass_context
@@ -485,10 +489,10 @@ def set_baud(ctx: click.Context, port: str | None, address: int, new_baud: str, 
 @click.command("calibrate")
 @click.argument("kind", type=click.Choice(["zero", "span"]))
 @click.argument("detector", required=False)
-@click.option("--address", type=click.IntRange(rtu.MIN_SLAVE, rtu.MAX_SLAVE), help="The detector's address "
+@click.option("--address", type=ADDRESS, help="The detector's address "
               "(instead of its name in the record).")
 @click.option("--port", help="Serial port (default: the record's).")
-@click.option("--baud", type=click.Choice([str(b) for b in rtu.BAUDS]), default=None,
+@click.option("--baud", type=BAUD, default=None,
               help="Baud rate (default: the detector's in the record; else 9600).")
 @click.option("--profile", "profile_name", help="Detector profile (default: recorded, else identified).")
 @click.option("--gas", type=click.Choice(sorted(LEL_PCT_VOL)), default=None,
