@@ -172,9 +172,8 @@ class Delivery:
 
     def _take_resend(self, room: int) -> tuple[list[dict], list[tuple[int, int]]]:
         first, last = self._resend[0]
-        count = min(last - first + 1, room)
-        rows = [r for r in self.store.query(since=first, limit=count) if r["seq"] <= first + count - 1]
-        upto = first + count - 1
+        upto = min(last, first + room - 1)
+        rows = [r for r in self.store.query(since=first, limit=upto - first + 1) if r["seq"] <= upto]
         if upto >= last:
             self._resend.popleft()
         else:
