@@ -260,3 +260,18 @@ def test_after_hostile_messages_the_receiver_still_stores_and_acks(hostile):
     r, unit = hostile
     unit.events(1, 2, store="ffff0002")
     unit.wait_ack("ffff0002", 2)
+
+
+@pytest.mark.parametrize("content, mode, words", [
+    (b"secret\n", 0o644, "open to others"),  # readable by others: refused, as ssh refuses a key
+    (b"\xff\xfe\x00 not text", 0o600, "cannot read the password file"),
+])
+def test_a_password_file_others_can_read_or_that_is_not_text_is_refused_before_connecting(tmp_path, content, mode,
+                                                                                           words):
+    path = tmp_path / "platform.password"
+    path.write_bytes(content)
+    path.chmod(mode)
+    result = CliRunner().invoke(platform, ["--db", str(tmp_path / "p.sqlite"), "--broker", "127.0.0.1:1",
+                                           "--username", "gaslatch-platform", "--password-file", str(path)])
+    assert result.exit_code == 1 and words in result.output, result.output
+    assert not (tmp_path / "p.sqlite").exists()  # refused before anything was opened
