@@ -181,7 +181,7 @@ def measure_ours(tmp: str, links: dict[str, str], baud: int, seconds: float) -> 
     for name, port in ports.items():
         if not port.is_open:
             sys.exit("bus_efficiency: bus %s did not open: %s" % (name, port.error))
-    pump = BusPump(clock, ports, controller.buses)
+    pump = BusPump(clock, ports, controller)
     inputs = {"gas_contact": False}
 
     def scan(now_ms: int) -> None:  # the bus part of Runtime.scan: ports read through the pump
@@ -192,7 +192,7 @@ def measure_ours(tmp: str, links: dict[str, str], baud: int, seconds: float) -> 
                 ports[name].write(data)
 
     def answered() -> int:
-        return sum(master.stats()["responses_ok"] for master in controller.buses.values())
+        return sum(stats["responses_ok"] for stats in controller.bus_stats().values())
 
     try:
         ScanLoop(PERIOD_MS, clock, scan, idle=pump.idle_until).run(max_scans=int(WARMUP_S * 1000 // PERIOD_MS))
@@ -205,8 +205,8 @@ def measure_ours(tmp: str, links: dict[str, str], baud: int, seconds: float) -> 
         for port in ports.values():
             port.close()
     errors = {}
-    for master in controller.buses.values():
-        for key, value in master.stats().items():
+    for stats in controller.bus_stats().values():
+        for key, value in stats.items():
             if key in ("timeouts", "crc_errors", "frame_errors", "exceptions", "unexpected_bytes") and value:
                 errors[key] = errors.get(key, 0) + value
     return {"client": "ours", "buses": len(links), "detectors_per_bus": n_detectors, "polls": polls,
