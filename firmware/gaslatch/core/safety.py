@@ -9,8 +9,9 @@ records, each keeping its state in the `Safety` attributes named below. The latc
 valve run transition tables (LATCH_TRANSITIONS, PULSE_TRANSITIONS), from which docs/safety.md
 draws their diagrams; the others are a timer or two each, and stay code.
 
-- Trip latch: `latch`, with `trip_reason`, `trip_causes`, `_cause_keys`, and the remote closes
-  waiting in `pending_close`. Driven by each scan's trip causes, the reset button (a rising edge,
+- Trip latch: `latch`, with `trip_reason`, `trip_causes`, `_cause_keys`, the remote closes
+  waiting in `pending_close`, and what the latest scan's reset came to in `reset_press` (for the
+  controller's reset window). Driven by each scan's trip causes, the reset button (a rising edge,
   from `_prev_inputs`) and, once at power-on if configured, the auto-arm.
 - Interlocks: `interlocks` (fire, e-stop, ventilation), `fan_unproven_since_ms`. Driven by the
   input lines and the airflow-proving grace.
