@@ -6,7 +6,6 @@ the watchdogs, on absolute deadlines; everything slow lives in other threads.
 """
 
 import fcntl
-import gc
 import os
 import signal
 import sys
@@ -25,6 +24,7 @@ from gaslatch.unit.control_socket import ControlError, ControlServer
 from gaslatch.unit.event_log import EventLogger
 from gaslatch.unit.event_store import EventStore, StoreError, UnavailableStore
 from gaslatch.unit.gpio_lines import GpioError, open_lines
+from gaslatch.unit.realtime import enter_realtime
 from gaslatch.unit.refusal_digest import RefusalDigest
 from gaslatch.unit.serial_bus import SerialBus
 from gaslatch.unit.wall_clock import WallClock
@@ -286,7 +286,7 @@ class Runtime:
 
     def run(self) -> int:
         """Until SIGTERM/SIGINT: returns the process exit code."""
-        _enter_realtime(self.log)
+        self.log.debug("scheduling: %s" % enter_realtime())
         self.log.info("gaslatch running: %d detectors, %d buses, scan %d ms" % (
             len(self.cfg["detectors"]), len(self.buses), self.cfg["scan"]["period_ms"]))
         code = 0
@@ -358,13 +358,3 @@ class InstanceLock:
 
 def _uses_analog(cfg: dict) -> bool:
     return any(det["kind"] == "analog" for det in cfg["detectors"].values())
-
-
-def _enter_realtime(log: EventLogger) -> None:
-    """SCHED_FIFO when allowed (systemd gives it) and a frozen GC heap: the scan's jitter figures."""
-    gc.collect()
-    gc.freeze()
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(50))
-    except (PermissionError, OSError):
-        log.debug("SCHED_FIFO not granted; running with normal scheduling")
