@@ -123,7 +123,7 @@ def test_reference_commands_went_through_the_table(cpython_sim, records):
     assert cpython_sim.replies == [
         "13000 test_output ok sounder pulsed for 500 ms",
         "44000 reset ok waiting_for_button",
-        "45000 inhibit refused inhibit: $.minutes expected a whole number, found 5.5",
+        "45000 inhibit refused inhibit: minutes expected a whole number, found 5.5 (arguments: detector, minutes)",
         "47000 reset settled 1 accepted",
         "127000 close_valve ok valve will close on the next scan",
     ]

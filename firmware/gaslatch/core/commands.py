@@ -158,6 +158,20 @@ def arg_problems(name, args):
     return _ARGS.problems(COMMANDS[name].args, args)
 
 
+def arg_refusal(name, args):
+    """'' when `args` fit command `name`, else what is wrong in one line (at most three problems), e.g.
+    'inhibit: minutes 0 is below the minimum 1 (arguments: detector, minutes)'."""
+    problems = arg_problems(name, args)
+    if not problems:
+        return ""
+    words = []
+    for problem in problems[:3]:
+        where = problem.path[1:]
+        words.append("%s %s" % (where[1:] if where.startswith(".") else (where or "args"), problem.message))
+    known = ", ".join(sorted(COMMANDS[name].args.get("properties", {}))) or "none"
+    return "%s: %s (arguments: %s)" % (name, "; ".join(words), known)
+
+
 def normalised_args(name, args):
     """Checked args as the handler takes them (3.0 -> 3: JSON has one number type)."""
     return _ARGS.with_defaults(COMMANDS[name].args, args)

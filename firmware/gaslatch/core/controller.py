@@ -198,9 +198,9 @@ class Controller:
         if why:
             return K.reply(False, why)
         args = {} if args is None else args
-        problems = K.arg_problems(name, args)
-        if problems:
-            return K.reply(False, "%s: %s" % (name, "; ".join(["%s %s" % (p.path, p.message) for p in problems])))
+        why = K.arg_refusal(name, args)
+        if why:
+            return K.reply(False, why)
         return K.COMMANDS[name].handler(self, now_ms, K.normalised_args(name, args), source)
 
     @property

@@ -27,8 +27,7 @@ import time
 from collections import deque
 from typing import Any, Callable
 
-from gaslatch.core.commands import COMMANDS as TABLE
-from gaslatch.core.commands import LOCAL_COMMANDS, arg_problems, normalised_args
+from gaslatch.core.commands import LOCAL_COMMANDS, arg_refusal, normalised_args
 
 log = logging.getLogger(__name__)
 
@@ -112,12 +111,9 @@ def parse_request(line: bytes, commands: tuple[str, ...] = COMMANDS) -> tuple[An
     args = doc.get("args", {})
     if not isinstance(args, dict):
         raise RequestError("args must be a JSON object", request_id)
-    problems = arg_problems(cmd, args)
-    if problems:
-        known = ", ".join(sorted(TABLE[cmd].args.get("properties", {}))) or "none"
-        raise RequestError("%s: %s (arguments: %s)" % (
-            cmd, "; ".join(_clip("%s %s" % (p.path[2:] or "args", p.message)) for p in problems[:3]), known),
-            request_id)
+    why = arg_refusal(cmd, args)
+    if why:
+        raise RequestError(_clip(why, 300), request_id)
     return request_id, cmd, normalised_args(cmd, args)
 
 
