@@ -198,7 +198,7 @@ def test_enabled_interlock_that_cannot_be_read_counts_as_active():
 
 
 def test_fan_failure_closes_gas_in_bs6173_mode():
-    k = Kitchen(config_doc(fan={"mode": "continuous", "proving": True, "proving_grace_s": 5}))
+    k = Kitchen(config_doc(fan={"mode": "continuous", "proving": True, "proving_grace_s": 5, "loss_confirm_s": 5}))
     k.settle()
     k.inputs["fan_proven"] = False
     k.run(4000)
