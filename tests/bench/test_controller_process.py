@@ -17,7 +17,7 @@ from gaslatch.unit.unit_config import load_unit_config
 from gaslatch_tools.bench.controller_process import ControllerError, ControllerProcess, random_instant
 from gaslatch_tools.bench.kitchen_io import POWER, KitchenIO
 from gaslatch_tools.pty_detectors import PtyDetectorBus
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.waiting import wait_until
 
 EVENT_TIMEOUT_S = 10
 

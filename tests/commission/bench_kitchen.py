@@ -25,7 +25,7 @@ from gaslatch_tools.bench.emulated_bus import EmulatedBus
 from gaslatch_tools.bench.emulated_detector import EmulatedDetector
 from gaslatch_tools.bench.gas_model import GasModel
 from gaslatch_tools.bench.kitchen_io import KitchenIO
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.waiting import wait_until
 
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Za-z0-9]|\x1b[=>78]|\r")
 

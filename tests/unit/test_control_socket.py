@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from gaslatch.unit.control_socket import (COMMANDS, IDLE_TIMEOUT_S, MAX_CLIENTS, MAX_LINE_BYTES, UNUSED_TIMEOUT_S,
                                           ControlError, ControlServer, outcome_reply)
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.waiting import wait_until
 
 READ_TIMEOUT_S = 5.0
 

@@ -20,7 +20,7 @@ import pytest
 
 from gaslatch.unit.gpio_sim import write_line_file
 from gaslatch_tools.pty_detectors import PtyDetectorBus
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.waiting import wait_until
 
 START_TIMEOUT_S = 20
 

@@ -21,7 +21,7 @@ from gaslatch.core import safety as S
 from gaslatch.core import schedule as SCH
 from gaslatch.core.config_schema import NAME_PATTERN
 from tests.unit.test_runtime_process import kitchen  # noqa: F401,F811 -- the fixture: a unit, its pty detector bus
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.waiting import wait_until
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "unit-status.schema.json"
 SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))

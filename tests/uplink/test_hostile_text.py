@@ -17,7 +17,7 @@ from gaslatch.unit.event_store import EventStore
 from gaslatch_tools.platform_receiver import PlatformReceiver, SqliteStorage, open_storage, parse_event
 from gaslatch_tools.pty_detectors import PtyDetectorBus
 from tests.unit.test_runtime_process import Unit
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.waiting import wait_until
 
 KEY = b"unit-1 test key, not a real secret"
 SITE, UNIT = "bench", "unit-1"

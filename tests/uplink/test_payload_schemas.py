@@ -28,7 +28,7 @@ from gaslatch.unit import delivery as DL
 from gaslatch.unit import uplink as U
 from gaslatch_tools.pty_detectors import PtyDetectorBus
 from tests.unit.test_runtime_process import Unit
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.waiting import wait_until
 from tests.uplink.test_uplink_worker import Subscriber
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

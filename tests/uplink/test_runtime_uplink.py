@@ -10,7 +10,7 @@ from gaslatch.core import uplink_wire
 from gaslatch.unit.event_store import EventReader
 from gaslatch_tools.pty_detectors import PtyDetectorBus
 from tests.unit.test_runtime_process import Unit, stop_with_the_store_locked
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.waiting import wait_until
 
 KEY = b"unit-1 test key, not a real secret"
 

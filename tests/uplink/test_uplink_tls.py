@@ -8,9 +8,10 @@ import signal
 import pytest
 
 from gaslatch_tools.pty_detectors import PtyDetectorBus
-from tests.mqtt_broker import Broker, Pki
+from gaslatch_tools.testing.broker import Broker
+from gaslatch_tools.testing.pki import Pki
 from tests.unit.test_runtime_process import Unit
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.waiting import wait_until
 from tests.uplink.test_uplink_worker import (  # noqa: F401  (store, make_uplink: the same fixtures)
     Subscriber, append, config, make_uplink, store)
 
