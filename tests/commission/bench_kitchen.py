@@ -20,7 +20,7 @@ from typing import Callable, Iterator
 
 from gaslatch.unit.control_client import ControlClient
 from gaslatch_tools.bench import scenario as S
-from gaslatch_tools.bench.controller_process import ControllerProcess
+from gaslatch_tools.testing.controller_process import ControllerProcess
 from gaslatch_tools.bench.emulated_bus import EmulatedBus
 from gaslatch_tools.bench.emulated_detector import EmulatedDetector
 from gaslatch_tools.bench.gas_model import GasModel
