@@ -17,15 +17,15 @@ BAUD = 9600
 
 
 def kitchen_config(workdir: str, ports: Sequence[str] = (), detectors_per_bus: int = 2, *, period_ms: int = 50,
-                   profile: str = "cn-generic", lines: Mapping[str, Any] = UNIT_LINES,
+                   profile: str = "cn-generic", baud: int = BAUD, lines: Mapping[str, Any] = UNIT_LINES,
                    control_socket: str | None = None, group: str | None = None, **sections: Any) -> dict:
-    """The unit's configuration document: bus1, bus2 ... on `ports`, each with detectors_per_bus detectors of
-    `profile` at addresses 1, 2 ... (named d1, d2 ... bus after bus).
+    """The unit's configuration document: bus1, bus2 ... on `ports` at `baud`, each with detectors_per_bus
+    detectors of `profile` at addresses 1, 2 ... (named d1, d2 ... bus after bus), as DetectorBus serves them.
 
     Files in workdir: gpio/ (the sim lines), events.db, control.sock (or control_socket), owned by `group` (the
     caller's own group by default). sections replace whole top-level sections (uplink, valve, detectors ...).
     """
-    buses = {"bus%d" % (index + 1): {"port": port, "baud": BAUD} for index, port in enumerate(ports)}
+    buses = {"bus%d" % (index + 1): {"port": port, "baud": baud} for index, port in enumerate(ports)}
     detectors = {}
     for bus in buses:
         for address in range(1, detectors_per_bus + 1):
