@@ -40,6 +40,7 @@ from gaslatch.core import uplink_wire as W
 from gaslatch.core.scan_loop import RealClock, ScanLoop
 from gaslatch.unit import uplink as U
 from gaslatch.unit.event_store import EventStore
+from gaslatch.unit.realtime import enter_realtime
 from gaslatch_tools.testing.broker import Broker, BrokerError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -407,7 +408,7 @@ def measure_jitter(directory: str, broker: Broker, seconds: float, realtime: boo
     store = EventStore(os.path.join(directory, "jitter.db"), unit=UNIT)
     up = U.Uplink(uplink_config(broker.port), store, SITE, UNIT)
     up.start()  # before real time, as in the runtime: the uplink thread keeps normal scheduling
-    mode = scan_jitter.enter_realtime() if realtime else "SCHED_OTHER"
+    mode = enter_realtime() if realtime else "SCHED_OTHER"
     results = []
     try:
         wait_for(lambda: up.health()["connected"], 10, "the uplink connected")

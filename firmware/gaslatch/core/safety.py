@@ -9,8 +9,9 @@ records, each keeping its state in the `Safety` attributes named below. The latc
 valve run transition tables (LATCH_TRANSITIONS, PULSE_TRANSITIONS), from which docs/safety.md
 draws their diagrams; the others are a timer or two each, and stay code.
 
-- Trip latch: `latch`, with `trip_reason`, `trip_causes`, `_cause_keys`, and the remote closes
-  waiting in `pending_close`. Driven by each scan's trip causes, the reset button (a rising edge,
+- Trip latch: `latch`, with `trip_reason`, `trip_causes`, `_cause_keys`, the remote closes
+  waiting in `pending_close`, and what the latest scan's reset came to in `reset_press` (for the
+  controller's reset window). Driven by each scan's trip causes, the reset button (a rising edge,
   from `_prev_inputs`) and, once at power-on if configured, the auto-arm.
 - Interlocks: `interlocks` (fire, e-stop, ventilation), `fan_unproven_since_ms`. Driven by the
   input lines and the airflow-proving grace.
@@ -164,6 +165,7 @@ class Safety:
         self.trip_causes = []
         self._cause_keys = ()  # the stable keys of the latest scan's causes, to tell a new one
         self.pending_close = []  # sources of remote closes, each a cause in the next scan
+        self.reset_press = None  # what the latest scan's reset (button or auto-arm) came to, for reset_window
         self.close_commands = 0
         # Interlocks.
         self.interlocks = {INTERLOCK_FIRE: False, INTERLOCK_ESTOP: False, INTERLOCK_VENTILATION: False}
@@ -251,6 +253,7 @@ class Safety:
         Returns the output levels (name -> bool).
         """
         self._detectors = detectors
+        self.reset_press = None
         if not self.started:
             self.started = True
             self.valve_command_ms = now_ms
@@ -456,6 +459,7 @@ class Safety:
         blockers = self.reset_blockers(now_ms, detectors, inputs)
         if blockers:
             self.log.emit(now_ms, E.RESET_REFUSED, E.SEVERITY_WARNING, source, "refused", None, "; ".join(blockers))
+            self.reset_press = {"state": "refused", "reasons": blockers}
             return
         self._unlatch(now_ms, RESET, source, "local reset accepted: valve may open")
 
@@ -471,6 +475,7 @@ class Safety:
             return
         self.trip_reason = ""
         self.trip_causes = []
+        self.reset_press = {"state": "accepted"}
         self.log.emit(now_ms, E.RESET, E.SEVERITY_INFO, source, "armed", None, reason)
 
     def _start_pulse(self, now_ms):
