@@ -1,6 +1,6 @@
 """How fast the uplink delivers, and whether it ever disturbs the scan: the uplink figures in docs/benchmarks.md.
 
-Against a mosquitto the script starts on loopback with the deploy configuration (gaslatch_tools.bench.broker),
+Against a mosquitto the script starts on loopback with the deploy configuration (gaslatch_tools.testing.broker),
 with the platform's receiver (`gaslatch platform`, SQLite, its own process) subscribed throughout, in one run:
 (a) latency online: events appended one at a time to a real EventStore, the Uplink worker running; from
     append() to the publish, to the broker's PUBACK, and to the platform's acknowledgement (stored);
@@ -41,7 +41,7 @@ from gaslatch.core.scan_loop import RealClock, ScanLoop
 from gaslatch.unit import uplink as U
 from gaslatch.unit.event_store import EventStore
 from gaslatch.unit.realtime import enter_realtime
-from gaslatch_tools.bench.broker import Broker, BrokerError
+from gaslatch_tools.testing.broker import Broker, BrokerError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scan_jitter  # noqa: E402  (the jitter benchmark's kitchen loader and real-time set-up)

@@ -16,10 +16,16 @@ _FORMAT_PCT_LEL_ONE_DECIMAL = (0x2 << 12) | (0x4 << 8)
 STATUS_WARMUP = 0x00
 STATUS_NORMAL = 0x01
 STATUS_SENSOR_FAULT = 0x03
+STATUS_OVER_RANGE = 0x08
+_FULL_SCALE_TENTHS_PCT_LEL = 1000  # register 4: 100.0 %LEL; above it the module reports over-range
 
 
 class SimDetector:
-    """One cn-generic module: ten holding registers, gas in tenths of %LEL."""
+    """One cn-generic module: ten holding registers, gas in tenths of %LEL.
+
+    The one detector model is gaslatch_tools.bench.emulated_detector, which MicroPython cannot import; this one
+    decodes exactly as it does (tests/bench/test_emulated_detector.py proves it).
+    """
 
     def __init__(self, address, warmup_polls=1):
         self.address = address
@@ -34,10 +40,11 @@ class SimDetector:
             status = STATUS_WARMUP
         else:
             status = self.status if self.status != STATUS_WARMUP else STATUS_NORMAL
-        if status == STATUS_NORMAL and self.gas_tenths_pct_lel >= 1000:
-            status = 0x08  # over-range
-        return [_FORMAT_PCT_LEL_ONE_DECIMAL, min(self.gas_tenths_pct_lel, 1000), 100, 250, 1000,
-                status, 2048, 700, 11 << 8, 500]
+        if status == STATUS_NORMAL and self.gas_tenths_pct_lel > _FULL_SCALE_TENTHS_PCT_LEL:
+            status = STATUS_OVER_RANGE
+        reading = 0 if status in (STATUS_WARMUP, STATUS_SENSOR_FAULT) else self.gas_tenths_pct_lel
+        return [_FORMAT_PCT_LEL_ONE_DECIMAL, min(reading, _FULL_SCALE_TENTHS_PCT_LEL), 100, 250,
+                _FULL_SCALE_TENTHS_PCT_LEL, status, 2048, 700, 11 << 8, 500]
 
 
 def reply_to(detectors, frame):

@@ -6,7 +6,7 @@ from gaslatch.core.modbus_master import BusMaster
 from gaslatch.core.scan_loop import RealClock
 from gaslatch.unit.bus_pump import BusPump
 from gaslatch.unit.serial_bus import SerialBus
-from gaslatch_tools.pty_detectors import PtyDetectorBus
+from gaslatch_tools.testing.detector_bus import DetectorBus
 
 
 class OneBus:
@@ -34,7 +34,7 @@ def bus_on(link: str, addresses: list[int]) -> tuple[SerialBus, BusMaster]:
 
 
 def test_a_bus_is_polled_back_to_back_between_two_scans(short_dir):
-    detectors = PtyDetectorBus(short_dir + "/ttyBUS", [1, 2])
+    detectors = DetectorBus(short_dir + "/ttyBUS", [1, 2])
     port, master = bus_on(short_dir + "/ttyBUS", [1, 2])
     clock = RealClock()
     pump = BusPump(clock, {"bus1": port}, OneBus(master))

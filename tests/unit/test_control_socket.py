@@ -20,7 +20,7 @@ from gaslatch.unit.control_socket import (COMMANDS, IDLE_TIMEOUT_S, MAX_CLIENTS,
                                           ControlError, ControlServer)
 from gaslatch.core.commands import COMMANDS as TABLE
 from gaslatch.core.commands import reply as outcome_reply
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.waiting import wait_until
 
 READ_TIMEOUT_S = 5.0
 
