@@ -49,6 +49,7 @@ from gaslatch.core.scan_loop import RealClock, ScanLoop
 from gaslatch.unit.bus_pump import BusPump
 from gaslatch.unit.realtime import TIGHT_SLACK_NS, enter_realtime, set_timer_slack_ns, timer_slack_ns
 from gaslatch.unit.serial_bus import SerialBus
+from gaslatch_tools.testing.kitchen_config import kitchen_config
 from gaslatch.unit.unit_config import load_profiles
 
 
@@ -81,15 +82,11 @@ def wire_limit(baud: int) -> dict:
 
 def _serve_bus(link: str, baud: int, addresses: list[int], realtime: bool, conn) -> None:
     """Child process: one EmulatedBus with cn-generic detectors at `addresses`; answers "stats" and "stop"."""
-    from gaslatch_tools.bench.emulated_bus import EmulatedBus
-    from gaslatch_tools.bench.emulated_detector import EmulatedDetector
+    from gaslatch_tools.testing.detector_bus import DetectorBus
 
     if realtime:
         enter_realtime()
-    bus = EmulatedBus(link, baud, turnaround_ms=TURNAROUND_MS)
-    for address in addresses:
-        bus.add(EmulatedDetector(PROFILE, address, baud=baud))
-    bus.start()
+    bus = DetectorBus(link, addresses, PROFILE, baud)  # started; the default 1 ms turnaround (TURNAROUND_MS)
     conn.send("ready")
     try:
         while True:
@@ -144,28 +141,17 @@ def bench_profiles(fast: bool) -> dict:
 
 
 def unit_config(tmp: str, links: dict[str, str], baud: int, n_detectors: int, interval_ms: int) -> dict:
-    """A normalised unit config: n_detectors cn-generic on each bus, or one contact detector when no bus."""
-    detectors = {}
-    for bus in sorted(links):
-        for address in range(1, n_detectors + 1):
-            detectors["%s-d%02d" % (bus, address)] = {"kind": "modbus", "bus": bus, "address": address,
-                                                      "profile": PROFILE, "poll_interval_ms": interval_ms}
+    """A normalised unit config (the test kit's kitchen_config): n_detectors cn-generic on each bus polled every
+    interval_ms, or one contact detector when there is no bus."""
+    # One reading confirms: the config's link budget (issue 11) assumes a platform without the pump, one
+    # transaction per two scans, and refuses 16 (24) detectors on a bus at a 100 ms scan with 2.
+    doc = kitchen_config(tmp, [links[bus] for bus in sorted(links)], n_detectors, period_ms=PERIOD_MS, baud=baud,
+                         profile=PROFILE, lines={"valve": {"pin": 17}, "gas_contact": {"pin": 5}},
+                         alarm={"confirm_samples": 1})
+    for detector in doc["detectors"].values():
+        detector["poll_interval_ms"] = interval_ms
     if not links:
-        detectors["contact"] = {"kind": "contact", "line": "gas_contact"}
-    doc = {
-        "unit": {"site": "bench", "name": "bus-efficiency"},
-        "scan": {"period_ms": PERIOD_MS},
-        # One reading confirms: the config's link budget (issue 11) assumes a platform without the pump, one
-        # transaction per two scans, and refuses 16 (24) detectors on a bus at a 100 ms scan with 2.
-        "alarm": {"confirm_samples": 1},
-        "buses": {bus: {"port": link, "baud": baud} for bus, link in sorted(links.items())},
-        "detectors": detectors,
-        "gpio": {"backend": "sim", "sim_dir": os.path.join(tmp, "gpio")},
-        "lines": {"valve": {"pin": 17}, "gas_contact": {"pin": 5}},
-        "store": {"path": os.path.join(tmp, "events.db")},
-        "control": {"socket": os.path.join(tmp, "control.sock"), "group": "root"},
-        "watchdog": {"device": ""},
-    }
+        doc["detectors"] = {"contact": {"kind": "contact", "line": "gas_contact"}}
     profiles = load_profiles()
     return load_config(doc, {name: profile.kind for name, profile in profiles.items()})
 
