@@ -137,3 +137,30 @@ def test_reference_trace_has_a_trip_for_the_schedule(records):
     assert schedule_trips, "no trip with a 'schedule: ...' reason in the reference trace"
     assert any(r["type"] == "schedule" and r["state"] == "unattended" and r["seq"] < schedule_trips[0]["seq"]
                for r in records)
+
+
+AIRFLOW_SCRIPT = (
+    "from gaslatch.core.airflow import Airflow\n"
+    "fan = {'proving_grace_s': 5, 'loss_confirm_s': 3, 'rundown_s': 20}\n"
+    "a = Airflow(fan, True)\n"
+    "steps = [(0, True, False), (19900, True, False), (20000, True, False), (20100, False, False),\n"
+    "         (20200, True, False), (21000, False, False), (22000, True, False), (23000, False, False),\n"
+    "         (26000, False, False), (27000, True, False), (28000, None, True)]\n"
+    "for t, made, needed in steps:\n"
+    "    a.step(t, made, needed)\n"
+    "    print(t, a.state, a.interlock_active, a.holds_fan_off, a.blocker())\n"
+)
+
+
+def test_the_airflow_proving_runs_the_same_on_micropython():
+    """The no-air check, the bridged switch, start-up proving, a short loss and a confirmed one."""
+    import subprocess
+    import sys
+
+    cpython = subprocess.run([sys.executable, "-c", AIRFLOW_SCRIPT], capture_output=True, text=True, check=True,
+                             env={"PYTHONPATH": str(Path(__file__).resolve().parents[1] / "firmware")}).stdout
+    micropython = run_micropython(AIRFLOW_SCRIPT)
+    assert micropython == cpython
+    states = [line.split()[1] for line in cpython.splitlines()]
+    assert states == ["checking", "checking", "bridged", "starting", "proven", "losing", "proven", "losing",
+                      "failed", "proven", "losing"]
