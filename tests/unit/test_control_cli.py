@@ -176,6 +176,14 @@ def test_status_shows_the_units_own_problems_from_the_runtimes_nested_reply(unit
     assert "d1" in result.output and "Scan loop" in result.output
 
 
+def test_status_shows_the_airflow_proving_state_beside_the_ventilation_interlock(unit):
+    unit.kitchen.unit_health = {"airflow": "bridged",
+                                "interlocks": {"emergency_stop": False, "fire_alarm": False, "ventilation": True}}
+    result = gaslatch(unit, "status")
+    assert result.exit_code == 0, result.output
+    assert "ACTIVE (airflow bridged)" in result.output
+
+
 def test_status_json_prints_the_raw_reply(unit):
     result = gaslatch(unit, "status", "--json")
     assert result.exit_code == 0
