@@ -155,6 +155,8 @@ def test_a_hole_still_open_is_asked_for_again_and_the_gaps_output_shows_it(recei
     unit.wait_ack(STORE, 1)
     clock.now_s += 2.0
     unit.wait_ack(STORE, 1, (2, 3))
+    # The receiver counts a request once it is published: the unit may hear it first.
+    wait_until(lambda: receiver.counts.get("resend_requests", 0) >= 1, 10, what="the first request counted")
     requests = receiver.counts["resend_requests"]
     clock.now_s += 4.9
     receiver.check_holes()
