@@ -7,7 +7,9 @@ whether the ventilation interlock is active, what blocks a reset, and whether th
 - Start-up: with the fan line wired, the fan is held off at power-on until the switch is seen open: a
   switch already made with the fan stopped is bridged or stuck (burner controls make the same "no-air"
   check before every start). The fan may still be running down after a restart, so the switch gets
-  fan.rundown_s to open; made after that is a fault. A gas alarm starts the fan at once, check or not.
+  fan.rundown_s to open; made after that is a fault, and the fan stays off until the switch is seen
+  open (the bridge removed), then starts and must prove as at any start. A gas alarm starts the fan at
+  once, check or fault or not.
 - Proving: once started, the fan has fan.proving_grace_s to make the switch.
 - Running: airflow must be lost for fan.loss_confirm_s without a break before the interlock trips, so
   a gust that makes the switch chatter for a moment closes nothing, while a dead fan closes the gas
@@ -77,8 +79,9 @@ class Airflow:
 
     @property
     def holds_fan_off(self):
-        """The fan stays off for the no-air check."""
-        return self.state == CHECKING
+        """The fan stays off for the no-air check, and while the switch is bridged (so that it can be seen
+        open once mended); a gas alarm overrides this in safety.py."""
+        return self.state in (CHECKING, BRIDGED)
 
     @property
     def faulty(self):

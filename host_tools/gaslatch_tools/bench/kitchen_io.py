@@ -17,7 +17,10 @@ from gaslatch.unit.gpio_sim import DIR_MODE, VALUE_FILE, parse_value, write_line
 
 VALVE_TYPES = ("hold", "pulse", "motorised")
 VALVE_FAULTS = ("stuck_open", "no_feedback")
-FAN_FAULTS = ("motor_failed", "switch_failed")
+FAN_FAULTS = ("motor_failed", "switch_failed", "switch_bridged", "gusts")
+# gusts: the proving switch drops out for GUST_OPEN_S of every GUST_PERIOD_S while the fan runs (wind on the duct).
+GUST_PERIOD_S = 1.5
+GUST_OPEN_S = 0.4
 LINE_ACTIVE = ("high", "low")
 
 # The controller scans every 20-1000 ms; a 2 ms poll sees every output change well inside one scan
@@ -175,7 +178,9 @@ class Fan:
 
     Airflow is proven once the motor has run spin_up_s without a break, and stays proven for run_down_s after
     it stops. Faults: motor_failed (the motor stops whatever the fan output says), switch_failed (the motor
-    runs but the switch never makes: a pressure tube off). Thread-safe; time only comes in through step().
+    runs but the switch never makes: a pressure tube off), switch_bridged (the switch is made whatever the
+    fan does: a wire across its contacts), gusts (the switch chatters open for GUST_OPEN_S of every
+    GUST_PERIOD_S). Thread-safe; time only comes in through step().
     """
 
     def __init__(self, spin_up_s: float = DEFAULT_FAN_SPIN_UP_S, run_down_s: float = DEFAULT_FAN_RUN_DOWN_S):
@@ -188,6 +193,8 @@ class Fan:
         self._spinning = False
         self._airflow = False
         self._changed_s = 0.0
+        self._now_s = 0.0
+        self._gusts_since_s = 0.0
         self._faults: set[str] = set()
 
     @property
@@ -199,6 +206,10 @@ class Fan:
     def proven(self) -> bool:
         """The proving switch is made."""
         with self._lock:
+            if "switch_bridged" in self._faults:
+                return True
+            if "gusts" in self._faults and (self._now_s - self._gusts_since_s) % GUST_PERIOD_S < GUST_OPEN_S:
+                return False
             return self._airflow and "switch_failed" not in self._faults
 
     @property
@@ -208,6 +219,7 @@ class Fan:
 
     def step(self, now_s: float, running: bool, powered: bool = True) -> None:
         with self._lock:
+            self._now_s = now_s
             spinning = running and powered and "motor_failed" not in self._faults
             if spinning != self._spinning:
                 self._spinning = spinning
@@ -223,6 +235,8 @@ class Fan:
         if kind not in FAN_FAULTS:
             raise KitchenIOError("fan fault %r is not one of %s" % (kind, ", ".join(FAN_FAULTS)))
         with self._lock:
+            if kind == "gusts" and kind not in self._faults:
+                self._gusts_since_s = self._now_s
             self._faults.add(kind)
 
     def clear(self, kind: str | None = None) -> None:
