@@ -41,7 +41,8 @@ INTERLOCK_HELP = """Interlock test: each safety input trips the gas, and a broke
 \b
   fire       the fire alarm input (GB 50116 linkage)
   estop      the emergency stop
-  fan        airflow proving, only with fan.proving (BS 6173: fan failure closes the gas)
+  fan        airflow proving, only with fan.proving (BS 6173: fan failure closes the gas
+             within fan.loss_confirm_s)
              For each of these the installer operates the input; the command times the trip
              (valve commanded closed, limit %g s from the interlock) and the valve's closing,
              then asks to restore the input and press RESET; the gas must not come back alone.
@@ -159,10 +160,11 @@ def _interlock(site: Site, test: str) -> dict:
     entry["valve_closed_s"] = since(closing.switch_t, found)
     entry["valve_source"] = closing.source()
     if test == "fan" and entry["input_to_interlock_s"] is not None:
-        entry["proving_grace_s"] = facts.proving_grace_s
-        if entry["input_to_interlock_s"] > facts.proving_grace_s + LIMITS_S["linkage"]:
-            failures.append("ventilation interlock %.1f s after the airflow was lost, limit proving_grace_s %g s + %g s"
-                            % (entry["input_to_interlock_s"], facts.proving_grace_s, LIMITS_S["linkage"]))
+        # Once proven, airflow lost for loss_confirm_s trips (shorter drop-outs are gusts, not a dead fan).
+        entry["loss_confirm_s"] = facts.loss_confirm_s
+        if entry["input_to_interlock_s"] > facts.loss_confirm_s + LIMITS_S["linkage"]:
+            failures.append("ventilation interlock %.1f s after the airflow was lost, limit loss_confirm_s %g s + %g s"
+                            % (entry["input_to_interlock_s"], facts.loss_confirm_s, LIMITS_S["linkage"]))
     failures.extend(closing.failures(site.prompter, "valve_closed", found))
     site.prompter.say("→ " + restore, "bold")
     t_restore = time.monotonic()

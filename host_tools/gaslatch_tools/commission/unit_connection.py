@@ -78,8 +78,9 @@ class UnitFacts:
         return bool(self._get("fan", "proving", False))
 
     @property
-    def proving_grace_s(self) -> float:
-        return self._get("fan", "proving_grace_s", C.DEFAULT_FAN_PROVING_GRACE_S)
+    def loss_confirm_s(self) -> float:
+        """How long airflow must be lost before the ventilation interlock trips (docs/safety.md, Airflow proving)."""
+        return self._get("fan", "loss_confirm_s", C.DEFAULT_FAN_LOSS_CONFIRM_S)
 
     def interlock_enabled(self, key: str) -> bool | None:
         return self.cfg["interlocks"][key] if self.cfg else None
