@@ -26,9 +26,7 @@ LOCATION_MAX_LENGTH = 128
 LINE_MAX_LENGTH = 64
 
 DEFAULT_BAUD = 9600
-PARITIES = ["N", "E", "O"]
 DEFAULT_PARITY = "N"
-STOP_BITS = [1, 2]
 DEFAULT_STOP_BITS = 1
 # A reply to a 10-register read takes ~34 ms of wire time at 9600 baud (REFERENCE.md): 20 ms only
 # suits fast lines; 2 s covers the slowest devices seen.
@@ -208,12 +206,12 @@ BUS = _section(
             DEFAULT_BAUD, "integer",
         ),
         "parity": _choice(
-            PARITIES,
+            modbus_rtu.PARITIES,
             "Parity: N none, E even, O odd. Must match the detectors; most gas detectors ship with N "
             "(the Modbus serial-line specification's default is E).",
             DEFAULT_PARITY,
         ),
-        "stop_bits": _choice(STOP_BITS, "Stop bits, 1 or 2. Must match the detectors.", DEFAULT_STOP_BITS,
+        "stop_bits": _choice(modbus_rtu.STOP_BITS, "Stop bits, 1 or 2. Must match the detectors.", DEFAULT_STOP_BITS,
                              "integer"),
         "response_timeout_ms": _integer(
             MIN_RESPONSE_TIMEOUT_MS, MAX_RESPONSE_TIMEOUT_MS,

@@ -4,7 +4,8 @@ A bad profile is refused whole before anything decodes with it, every problem li
 """
 
 from gaslatch.core.constants import STATUS_FAULT, STATUS_NORMAL, STATUS_OVER_RANGE, STATUSES
-from gaslatch.core.modbus_rtu import BAUDS, MAX_READ_COUNT, MAX_SLAVE, MIN_SLAVE, READ_FUNCTIONS
+from gaslatch.core.modbus_rtu import (BAUDS, MAX_READ_COUNT, MAX_REGISTER, MAX_SLAVE, MIN_SLAVE, PARITIES,
+                                      READ_FUNCTIONS, STOP_BITS)
 
 FORMAT_VERSION = 1
 
@@ -20,9 +21,6 @@ MAX_DECIMALS = 4
 VALUE_TYPES = ("int", "float32")
 WORD_ORDERS = ("big", "little")
 RULE_TYPES = ("code", "bit")
-MAX_REGISTER = 0xFFFF
-PARITIES = ("N", "E", "O")
-STOP_BITS = (1, 2)
 MAX_POLL_INTERVAL_MS = 60000
 MAX_HEARTBEAT_FROZEN_MS = 3600000
 MAX_FIXED_FULL_SCALE_PCT_LEL = 100
