@@ -5,8 +5,7 @@ json_schema_subset.py interprets it (driven by config.py) on the unit, docs/conf
 
 from gaslatch.core import constants
 from gaslatch.core import modbus_rtu
-
-DRAFT = "https://json-schema.org/draft/2020-12/schema"
+from gaslatch.core.json_schema_subset import DRAFT, one_of_branch
 
 # Names of buses, detectors, zones and profiles: short, lower case, safe in file names and event
 # records. config.py holds a hand-written checker for each pattern used here (no `re` on MicroPython).
@@ -279,17 +278,7 @@ DETECTOR_COMMON = {
 
 
 def _detector(kind, description, properties, required):
-    merged = {"kind": {"const": kind, "description": description}}
-    for key in DETECTOR_COMMON:
-        merged[key] = DETECTOR_COMMON[key]
-    for key in properties:
-        merged[key] = properties[key]
-    return {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["kind"] + list(required),
-        "properties": merged,
-    }
+    return one_of_branch("kind", kind, description, DETECTOR_COMMON, properties, required)
 
 
 MODBUS_DETECTOR = _detector(
