@@ -23,7 +23,8 @@ from rich.table import Table
 from gaslatch.core import modbus_rtu as rtu
 from gaslatch.core.constants import LEL_PCT_VOL
 from gaslatch.core.detector_profile import Profile, Sample, list_profiles, load_profile
-from gaslatch.core.profile_check import KIND_MODBUS, ProfileError
+from gaslatch.core.profile_check import ProfileError
+from gaslatch.core.profile_schema import KIND_MODBUS
 from gaslatch_tools.commission.bus_client import CRC_HINT, DEFAULT_TIMEOUT_S, NO_REPLY_HINT, BusClient, BusError
 from gaslatch_tools.commission.bus_record import (Target, detector_gas, detector_line, find_detector, free_name,
                                                   record_address_change, record_baud_change, record_calibration,
