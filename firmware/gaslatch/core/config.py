@@ -118,7 +118,7 @@ PATTERNS = {
 # ---------------------------------------------------------------------------------------------
 # The structural phase: SCHEMA enforced by the JSON Schema subset interpreter, defaults filled by it.
 
-_SCHEMA_SUBSET = Interpreter(PATTERNS, (DISCRIMINATOR,))
+_SCHEMA_SUBSET = Interpreter(PATTERNS, DISCRIMINATOR)
 check_supported = _SCHEMA_SUBSET.check_supported
 describe = _SCHEMA_SUBSET.describe
 

@@ -288,13 +288,13 @@ class Interpreter:
     """Enforces schemas that use only KEYWORDS and ANNOTATIONS (check_supported() says when one does not).
 
     patterns: {pattern: (matches(text) -> bool, words for an installer, example)}, one hand-written checker
-    per pattern the schemas use. discriminators: the keys (e.g. "kind") whose const picks a oneOf branch; a
-    oneOf's is the first of them that every branch requires with a const.
+    per pattern the schemas use. discriminators: the key (e.g. "kind"), or a tuple of keys, whose const picks a
+    oneOf branch; a oneOf's is the first of them that every branch requires with a const.
     """
 
     def __init__(self, patterns, discriminators):
         self.patterns = patterns
-        self.discriminators = discriminators
+        self.discriminators = (discriminators,) if isinstance(discriminators, str) else tuple(discriminators)
 
     def _discriminator(self, schema):
         """The key whose const picks one of schema's oneOf branches, or None when no key of discriminators does."""
