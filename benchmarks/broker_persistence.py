@@ -1,7 +1,7 @@
 """What mosquitto's persistence costs and what it saves, with the deploy configuration: the figures behind
 autosave_interval in deploy/mosquitto/gaslatch.conf (docs/benchmarks.md, "Broker persistence").
 
-Against a mosquitto on loopback running deploy/mosquitto/gaslatch.conf (gaslatch_tools.bench.broker):
+Against a mosquitto on loopback running deploy/mosquitto/gaslatch.conf (gaslatch_tools.testing.broker):
 (a) save cost: a city's retained messages (--units x state, status and ack), then --queued QoS 1 events queued
     for the platform's persistent session while the platform is away. mosquitto saves in its one thread: a
     client pinging it throughout a save (SIGUSR1, the same save autosave makes) waits as long as the save
@@ -34,7 +34,7 @@ import paho.mqtt.client as mqtt
 
 from gaslatch.core import events as E
 from gaslatch.core import uplink_wire as W
-from gaslatch_tools.bench.broker import Broker
+from gaslatch_tools.testing.broker import Broker
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fleet_load import connect_packet, publish_packet  # noqa: E402  (the minimal MQTT 3.1.1 packets)
@@ -160,7 +160,7 @@ def save_stall_s(broker: Broker, probe: RawClient) -> float:
     """Makes mosquitto save and pings it until the new file is in place; the longest ping is the stall."""
     path = os.path.join(broker.directory, "mosquitto.db")
     before = os.stat(path).st_ino if os.path.exists(path) else None
-    broker.save()
+    broker.save(wait=False)  # the pings below wait, and measure the stall
     longest = 0.0
     deadline = time.monotonic() + TIMEOUT_S
     while not os.path.exists(path) or os.stat(path).st_ino == before:

@@ -5,8 +5,8 @@ in SQLite or PostgreSQL; sustained events/s stored and publish-to-stored latency
                                               [--storages sqlite,postgres] [--receivers 1,2] [--json]
 
 Everything runs on this machine over loopback: a mosquitto started here on a free 127.0.0.1 port with the deploy
-configuration (gaslatch_tools.bench.broker, anonymous clients), and for PostgreSQL a throwaway server
-(gaslatch_tools.pg_server, fsync on) in a temporary directory.
+configuration (gaslatch_tools.testing.broker, anonymous clients), and for PostgreSQL a throwaway server
+(gaslatch_tools.testing.postgres, fsync on) in a temporary directory.
 
 Units are lightweight publishers, not controllers: each has its own MQTT connection, client id and topic
 (gaslatch/<site>/<unit>/event), all multiplexed on one asyncio loop in this process with a minimal
@@ -41,7 +41,7 @@ import time
 
 from gaslatch.core import events as E
 from gaslatch.core import uplink_wire as W
-from gaslatch_tools.bench import broker as bench_broker
+from gaslatch_tools.testing import broker as kit_broker
 
 SITE = "load-city"
 GROUP = "fleet-load"
@@ -147,8 +147,8 @@ class SimUnit:
 
 def mosquitto_binary() -> str:
     try:
-        return bench_broker.mosquitto_binary()
-    except bench_broker.BrokerError as err:
+        return kit_broker.mosquitto_binary()
+    except kit_broker.BrokerError as err:
         raise SystemExit(str(err)) from None
 
 
@@ -249,7 +249,7 @@ async def paced(units: list[SimUnit], rate_per_unit: float, seconds: float) -> t
 
 
 async def run_config(kind: str, receivers: int, args, pg, work_dir: str, number: int) -> dict:
-    broker = bench_broker.Broker().start()
+    broker = kit_broker.Broker().start()
     try:
         db = (pg.create_database("fleet_%d" % number) if kind == "postgres"
               else os.path.join(work_dir, "fleet-%d.sqlite" % number))
@@ -314,7 +314,7 @@ def _percentile(sorted_values: list[float], pct: float) -> float:
 # --- the run ---
 
 async def run(args) -> dict:
-    from gaslatch_tools.pg_server import PostgresServer
+    from gaslatch_tools.testing.postgres import PostgresServer
 
     work_dir = tempfile.mkdtemp(prefix="gaslatch-fleet-")
     pg = PostgresServer(durable=True).start() if "postgres" in args.storages else None
@@ -332,7 +332,7 @@ async def run(args) -> dict:
     return {"units": args.units, "rate_per_unit": args.rate, "seconds": args.seconds, "burst": args.burst,
             "cpus": os.cpu_count(), "publishers": "one TCP connection per unit, multiplexed on one asyncio loop",
             "broker": "%s; deploy/mosquitto/gaslatch.conf, anonymous" % mosquitto_version(),
-            "postgres": "fsync on, synchronous_commit on (pg_server defaults)" if pg is not None else None,
+            "postgres": "fsync on, synchronous_commit on (testing.postgres defaults)" if pg is not None else None,
             "configs": configs}
 
 

@@ -7,13 +7,12 @@ idle and with a busy-loop process loading the other core.
 """
 
 import argparse
-import gc
 import json
-import os
 import subprocess
 import sys
 
 from gaslatch.core.scan_loop import RealClock, ScanLoop
+from gaslatch.unit.realtime import enter_realtime
 
 PERIODS_MS = (100, 10)
 N_DETECTORS = 8
@@ -70,17 +69,6 @@ def print_table(results: list[dict]) -> None:
             result["load"], result["period_ms"], stats["scans"], stats["overruns"], stats["missed_deadlines"],
             jitter["p50_us"], jitter["p99_us"], jitter["max_us"], 100 * result["p99_jitter_to_period"],
             stats["execution"]["p99_us"]))
-
-
-def enter_realtime() -> str:
-    """What `gaslatch run` does on the Pi: SCHED_FIFO and a frozen GC heap. Returns what was applied."""
-    gc.collect()
-    gc.freeze()
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(50))
-    except (PermissionError, OSError) as exc:
-        return "gc.freeze only (SCHED_FIFO refused: %s)" % exc
-    return "SCHED_FIFO 50 + gc.freeze"
 
 
 def main() -> None:

@@ -47,7 +47,7 @@ from gaslatch.core import constants
 from gaslatch.core.detector_profile import load_profile
 from gaslatch.unit.control_client import ControlClient, ControlUnreachable
 from gaslatch_tools.bench import scenario as S
-from gaslatch_tools.bench.controller_process import ControllerProcess
+from gaslatch_tools.testing.controller_process import ControllerProcess
 from gaslatch_tools.bench.emulated_bus import EmulatedBus
 from gaslatch_tools.bench.emulated_detector import EmulatedDetector
 from gaslatch_tools.bench.kitchen_io import KitchenIO

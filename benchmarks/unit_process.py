@@ -13,39 +13,15 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-from gaslatch_tools.pty_detectors import PtyDetectorBus
+from gaslatch_tools.testing.controller_process import UNIT_COMMAND, ControllerProcess
+from gaslatch_tools.testing.detector_bus import DetectorBus
+from gaslatch_tools.testing.kitchen_config import kitchen_config
 
 PERIODS_MS = (100, 20)
 RSS_TARGET_KIB = 40 * 1024
-# What systemd starts (deploy/gaslatch.service), as a module of this interpreter; --config PATH follows.
-UNIT_COMMAND = ("-m", "gaslatch.unit", "run")
-
-
-def write_config(tmp: str, period_ms: int, links: list[str]) -> str:
-    detectors = {}
-    for i in range(8):
-        bus = i % 2
-        detectors["d%d" % (i + 1)] = {"kind": "modbus", "bus": "bus%d" % (bus + 1), "address": i // 2 + 1,
-                                      "profile": "cn-generic"}
-    doc = {
-        "unit": {"site": "bench", "name": "unit-1"},
-        "scan": {"period_ms": period_ms},
-        "buses": {"bus%d" % (i + 1): {"port": link, "baud": 9600} for i, link in enumerate(links)},
-        "detectors": detectors,
-        "gpio": {"backend": "sim", "sim_dir": os.path.join(tmp, "gpio")},
-        "lines": {"valve": {"pin": 17}, "reset_button": {"pin": 5}, "fan": {"pin": 19}, "sounder": {"pin": 13},
-                  "beacon": {"pin": 26}, "fault_relay": {"pin": 6}},
-        "store": {"path": os.path.join(tmp, "events.db")},
-        "control": {"socket": os.path.join(tmp, "control.sock"), "group": "root"},
-        "watchdog": {"device": ""},
-    }
-    path = os.path.join(tmp, "config.json")
-    with open(path, "w") as f:
-        json.dump(doc, f)
-    return path
+READY_TIMEOUT_S = 30.0
 
 
 def status(sock_path: str) -> dict:
@@ -67,37 +43,28 @@ def rss_kib(pid: int) -> int:
 def measure(period_ms: int, seconds: float, busy: bool, command: tuple[str, ...] = UNIT_COMMAND,
             python: str = sys.executable) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        buses = [PtyDetectorBus(os.path.join(tmp, "tty%d" % i), [1, 2, 3, 4]) for i in range(2)]
-        config = write_config(tmp, period_ms, [bus.link for bus in buses])
+        buses = [DetectorBus(os.path.join(tmp, "tty%d" % i), [1, 2, 3, 4]) for i in range(2)]
+        config = os.path.join(tmp, "config.json")
+        with open(config, "w") as f:
+            json.dump(kitchen_config(tmp, [bus.link for bus in buses], 4, period_ms=period_ms), f)
         hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
-        started = time.monotonic()
-        proc = subprocess.Popen([python, *command, "--config", config],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        ready = threading.Event()
-
-        def watch():
-            for line in proc.stdout:
-                if "ready" in line:
-                    ready.set()
-
-        threading.Thread(target=watch, daemon=True).start()
+        unit = ControllerProcess(config, os.path.join(tmp, "journal.log"), python=python, command=command)
         try:
-            if not ready.wait(30):
-                raise RuntimeError("%s did not become ready" % " ".join(command))
-            ready_s = time.monotonic() - started
+            unit.start()
+            ready_s = unit.wait_ready(READY_TIMEOUT_S)
             time.sleep(seconds)  # the measurement window: the process runs on its own clock
             stats = status(os.path.join(tmp, "control.sock"))
-            rss = rss_kib(proc.pid)
+            assert unit.pid is not None
+            rss = rss_kib(unit.pid)
         finally:
-            proc.terminate()
-            proc.wait(10)
+            unit.close()
             if hog is not None:
                 hog.kill()
                 hog.wait()
             for bus in buses:
                 bus.close()
         scan = stats["scan"]
-        polled = sum(bus.requests for bus in buses)
+        polled = sum(bus.stats["replies"] for bus in buses)
         return {"period_ms": period_ms, "load": "busy" if busy else "idle", "ready_s": round(ready_s, 2),
                 "rss_kib": rss, "scans": scan["scans"], "overruns": scan["overruns"],
                 "jitter": scan["start_jitter"], "execution": scan["execution"], "requests_answered": polled}

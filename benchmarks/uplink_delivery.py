@@ -1,6 +1,6 @@
 """How fast the uplink delivers, and whether it ever disturbs the scan: the uplink figures in docs/benchmarks.md.
 
-Against a mosquitto the script starts on loopback with the deploy configuration (gaslatch_tools.bench.broker),
+Against a mosquitto the script starts on loopback with the deploy configuration (gaslatch_tools.testing.broker),
 with the platform's receiver (`gaslatch platform`, SQLite, its own process) subscribed throughout, in one run:
 (a) latency online: events appended one at a time to a real EventStore, the Uplink worker running; from
     append() to the publish, to the broker's PUBACK, and to the platform's acknowledgement (stored);
@@ -40,7 +40,8 @@ from gaslatch.core import uplink_wire as W
 from gaslatch.core.scan_loop import RealClock, ScanLoop
 from gaslatch.unit import uplink as U
 from gaslatch.unit.event_store import EventStore
-from gaslatch_tools.bench.broker import Broker, BrokerError
+from gaslatch.unit.realtime import enter_realtime
+from gaslatch_tools.testing.broker import Broker, BrokerError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scan_jitter  # noqa: E402  (the jitter benchmark's kitchen loader and real-time set-up)
@@ -407,7 +408,7 @@ def measure_jitter(directory: str, broker: Broker, seconds: float, realtime: boo
     store = EventStore(os.path.join(directory, "jitter.db"), unit=UNIT)
     up = U.Uplink(uplink_config(broker.port), store, SITE, UNIT)
     up.start()  # before real time, as in the runtime: the uplink thread keeps normal scheduling
-    mode = scan_jitter.enter_realtime() if realtime else "SCHED_OTHER"
+    mode = enter_realtime() if realtime else "SCHED_OTHER"
     results = []
     try:
         wait_for(lambda: up.health()["connected"], 10, "the uplink connected")

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, settings
 
 # The `broker` fixture: a real mosquitto on loopback, for the uplink tests; `postgres`, `platform_db`:
 # a throwaway PostgreSQL server, for the platform receiver's tests.
-pytest_plugins = ["tests.mqtt_broker", "tests.postgres_server"]
+pytest_plugins = ["gaslatch_tools.testing.fixtures"]
 
 settings.register_profile("ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=50, deadline=None)

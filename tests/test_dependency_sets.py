@@ -38,8 +38,11 @@ OTHER_ENTRY_POINTS = {
     "gaslatch_tools.wiring_diagram": "test",
     "gaslatch_tools.docs_screens": "test",
     "gaslatch_tools.micropython_runner": "test",
-    "gaslatch_tools.pg_server": "test",
-    "gaslatch_tools.pty_detectors": "test",
+    "gaslatch_tools.testing.postgres": "test",
+    "gaslatch_tools.testing.fixtures": "test",
+    "gaslatch_tools.testing.pki": "test",
+    "gaslatch_tools.testing.detector_bus": "test",
+    "gaslatch_tools.testing.running_unit": "test",
 }
 # Import names whose distribution cannot be installed on this machine to be looked up (it is not an x86 package).
 NOT_INSTALLABLE_HERE = {"RPi": "RPi.GPIO"}

@@ -16,7 +16,9 @@ GATE_SCRIPT = (
     "import sys\n"
     "from gaslatch_tools.kitchen_sim import encoded_trace, run_reference_scenario\n"
     "print('%s %d.%d' % ((sys.implementation.name,) + tuple(sys.implementation.version[:2])))\n"
-    "print(encoded_trace(run_reference_scenario().events), end='')\n"
+    "sim = run_reference_scenario()\n"
+    "print(encoded_trace(sim.events))\n"
+    "print('\\n'.join(sim.replies), end='')\n"
 )
 EXPECTED_INTERPRETER = "micropython 1.27"
 ALARM_STATES = ("low_alarm", "high_alarm")
@@ -42,8 +44,13 @@ def first_difference(expected: str, actual: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def cpython_trace() -> str:
-    return kitchen_sim.encoded_trace(kitchen_sim.run_reference_scenario().events)
+def cpython_sim() -> kitchen_sim.KitchenSim:
+    return kitchen_sim.run_reference_scenario()
+
+
+@pytest.fixture(scope="module")
+def cpython_trace(cpython_sim) -> str:
+    return kitchen_sim.encoded_trace(cpython_sim.events)
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +58,12 @@ def records(cpython_trace) -> list[dict]:
     return [json.loads(line) for line in cpython_trace.split("\n")]
 
 
-def test_reference_trace_is_identical_byte_for_byte_on_micropython_and_cpython(cpython_trace):
+def test_reference_trace_is_identical_byte_for_byte_on_micropython_and_cpython(cpython_sim, cpython_trace):
+    """The event trace, then one line per command reply and settled reset: the command table, the reset
+    window and the output tests run in the core, so MicroPython must answer them the same way."""
     out = run_micropython(GATE_SCRIPT, extra_files=kitchen_sim_files())
     interpreter, _, micropython_trace = out.partition("\n")
+    cpython_trace = cpython_trace + "\n" + "\n".join(cpython_sim.replies)
 
     assert interpreter == EXPECTED_INTERPRETER
     if micropython_trace != cpython_trace:
@@ -109,9 +119,48 @@ def test_reference_trace_has_a_detector_that_lost_communication(records):
     assert comm_lost[0]["severity"] == "fault"
 
 
+def test_reference_commands_went_through_the_table(cpython_sim, records):
+    assert cpython_sim.replies == [
+        "13000 test_output ok sounder pulsed for 500 ms",
+        "44000 reset ok waiting_for_button",
+        "45000 inhibit refused inhibit: minutes expected a whole number, found 5.5 (arguments: detector, minutes)",
+        "47000 reset settled 1 accepted",
+        "127000 close_valve ok valve will close on the next scan",
+    ]
+    assert any(r["type"] == "trip" and r["reason"].endswith("command: close valve from sim") for r in records)
+    assert any(r["type"] == "command" and r["state"] == "test_output" and r["value"] == 500 for r in records)
+
+
 def test_reference_trace_has_a_trip_for_the_schedule(records):
     schedule_trips = [r for r in records if r["type"] == "trip" and r["reason"].startswith("schedule:")]
 
     assert schedule_trips, "no trip with a 'schedule: ...' reason in the reference trace"
     assert any(r["type"] == "schedule" and r["state"] == "unattended" and r["seq"] < schedule_trips[0]["seq"]
                for r in records)
+
+
+AIRFLOW_SCRIPT = (
+    "from gaslatch.core.airflow import Airflow\n"
+    "fan = {'proving_grace_s': 5, 'loss_confirm_s': 3, 'rundown_s': 20}\n"
+    "a = Airflow(fan, True)\n"
+    "steps = [(0, True, False), (19900, True, False), (20000, True, False), (20100, False, False),\n"
+    "         (20200, True, False), (21000, False, False), (22000, True, False), (23000, False, False),\n"
+    "         (26000, False, False), (27000, True, False), (28000, None, True)]\n"
+    "for t, made, needed in steps:\n"
+    "    a.step(t, made, needed)\n"
+    "    print(t, a.state, a.interlock_active, a.holds_fan_off, a.blocker())\n"
+)
+
+
+def test_the_airflow_proving_runs_the_same_on_micropython():
+    """The no-air check, the bridged switch, start-up proving, a short loss and a confirmed one."""
+    import subprocess
+    import sys
+
+    cpython = subprocess.run([sys.executable, "-c", AIRFLOW_SCRIPT], capture_output=True, text=True, check=True,
+                             env={"PYTHONPATH": str(Path(__file__).resolve().parents[1] / "firmware")}).stdout
+    micropython = run_micropython(AIRFLOW_SCRIPT)
+    assert micropython == cpython
+    states = [line.split()[1] for line in cpython.splitlines()]
+    assert states == ["checking", "checking", "bridged", "starting", "proven", "losing", "proven", "losing",
+                      "failed", "proven", "losing"]

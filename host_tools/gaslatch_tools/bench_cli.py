@@ -84,7 +84,7 @@ def run_demo(out_root: str, live: bool | None = None) -> bool:
     from rich.console import Console
 
     from gaslatch_tools.bench import scenario as S
-    from gaslatch_tools.bench.broker import BrokerError, mosquitto_binary
+    from gaslatch_tools.testing.broker import BrokerError, mosquitto_binary
     from gaslatch_tools.bench.live_view import LiveView
     from gaslatch_tools.bench.progress_lines import ProgressLines
     from gaslatch_tools.bench.report import write_report

@@ -16,10 +16,16 @@ _FORMAT_PCT_LEL_ONE_DECIMAL = (0x2 << 12) | (0x4 << 8)
 STATUS_WARMUP = 0x00
 STATUS_NORMAL = 0x01
 STATUS_SENSOR_FAULT = 0x03
+STATUS_OVER_RANGE = 0x08
+_FULL_SCALE_TENTHS_PCT_LEL = 1000  # register 4: 100.0 %LEL; above it the module reports over-range
 
 
 class SimDetector:
-    """One cn-generic module: ten holding registers, gas in tenths of %LEL."""
+    """One cn-generic module: ten holding registers, gas in tenths of %LEL.
+
+    The one detector model is gaslatch_tools.bench.emulated_detector, which MicroPython cannot import; this one
+    decodes exactly as it does (tests/bench/test_emulated_detector.py proves it).
+    """
 
     def __init__(self, address, warmup_polls=1):
         self.address = address
@@ -34,10 +40,11 @@ class SimDetector:
             status = STATUS_WARMUP
         else:
             status = self.status if self.status != STATUS_WARMUP else STATUS_NORMAL
-        if status == STATUS_NORMAL and self.gas_tenths_pct_lel >= 1000:
-            status = 0x08  # over-range
-        return [_FORMAT_PCT_LEL_ONE_DECIMAL, min(self.gas_tenths_pct_lel, 1000), 100, 250, 1000,
-                status, 2048, 700, 11 << 8, 500]
+        if status == STATUS_NORMAL and self.gas_tenths_pct_lel > _FULL_SCALE_TENTHS_PCT_LEL:
+            status = STATUS_OVER_RANGE
+        reading = 0 if status in (STATUS_WARMUP, STATUS_SENSOR_FAULT) else self.gas_tenths_pct_lel
+        return [_FORMAT_PCT_LEL_ONE_DECIMAL, min(reading, _FULL_SCALE_TENTHS_PCT_LEL), 100, 250,
+                _FULL_SCALE_TENTHS_PCT_LEL, status, 2048, 700, 11 << 8, 500]
 
 
 def reply_to(detectors, frame):
@@ -135,6 +142,8 @@ class KitchenSim:
         self.next_scan_ms = 0
         self._clock_origin_ms = None
         self.events = []
+        self.replies = []  # one line per command reply and settled reset: "t_ms name ok detail"
+        self._commands = []  # (name, args, channel) for the next scan
         self._valve_moving_until_ms = None
         self._release = []
 
@@ -157,7 +166,14 @@ class KitchenSim:
         rx = {}
         for bus in self.buses:
             rx[bus] = self.buses[bus].read(now_ms)
+        for name, args, channel in self._commands:
+            reply = self.controller.command(now_ms, name, args, "sim", channel)
+            detail = reply.get("state") or reply.get("message") or reply.get("error")
+            self.replies.append("%d %s %s %s" % (now_ms, name, "ok" if reply["ok"] else "refused", detail))
+        self._commands = []
         result = self.controller.step(now_ms, rx, self.inputs, None, self.wall(now_ms))
+        for ticket, outcome in result.settled:
+            self.replies.append("%d reset settled %s %s" % (now_ms, ticket, outcome["state"]))
         for bus in self.buses:
             self.buses[bus].write(now_ms, result.tx.get(bus, b""))
         self._follow_valve(now_ms, result.outputs)
@@ -200,11 +216,17 @@ class KitchenSim:
         self.inputs[line] = True
         self._release.append(line)
 
+    def command(self, name, args, channel="local"):
+        """A command (commands.COMMANDS) handled in the next scan, as the unit handles its socket's."""
+        self._commands.append((name, args, channel))
 
-# The reference scenario: leak, silence, reset refused, reset accepted, comm fault, schedule close.
+
+# The reference scenario: leak, silence, reset refused, reset accepted, comm fault, commands through the
+# table (an output test, a reset waiting for the button, a refused inhibit, a remote close), schedule close.
 # (t_ms, action, args). Gas in tenths of %LEL.
 REFERENCE_SCENARIO = (
     (12000, "press", ("reset_button",)),  # after one warm-up poll and the 10 s clear hold
+    (13000, "command", ("test_output", {"line": "sounder", "ms": 500})),
     (14000, "set_gas", ("d1", 50)),
     (16000, "set_gas", ("d1", 120)),
     (19000, "set_gas", ("d1", 300)),
@@ -212,12 +234,15 @@ REFERENCE_SCENARIO = (
     (29000, "press", ("reset_button",)),
     (34000, "set_gas", ("d1", 0)),
     (39000, "press", ("reset_button",)),  # inside the clear hold: refused
+    (44000, "command", ("reset", {})),  # waits for the button
+    (45000, "command", ("inhibit", {"detector": "d1", "minutes": 5.5})),  # refused: not a whole number
     (47000, "press", ("reset_button",)),
     (52000, "set_responding", ("d2", False)),
     (97000, "press", ("reset_button",)),
     (100000, "set_responding", ("d2", True)),
     (104000, "press", ("reset_button",)),  # d2 answers again, but inside its clear hold: refused
     (112000, "press", ("reset_button",)),
+    (127000, "command", ("close_valve", {}, "remote")),  # already latched by the schedule: a new cause
     (125000, "press", ("reset_button",)),
 )
 REFERENCE_END_MS = 130000
@@ -228,7 +253,9 @@ REFERENCE_START_WALL = (0, 21 * 60 + 58)
 
 def run_reference_scenario():
     """Run REFERENCE_SCENARIO; returns the KitchenSim with its event records."""
-    sim = KitchenSim(n_detectors=2, schedule=REFERENCE_SCHEDULE, start_wall=REFERENCE_START_WALL)
+    doc = base_config(2, schedule=REFERENCE_SCHEDULE)
+    doc["lines"] = {"sounder": {"pin": 22}}  # wired, so the output test pulses it
+    sim = KitchenSim(config_doc=doc, start_wall=REFERENCE_START_WALL)
     for t_ms, action, args in REFERENCE_SCENARIO:
         sim.run_until(t_ms - sim.period_ms)
         getattr(sim, action)(*args)

@@ -1,6 +1,6 @@
 """Draws the state diagrams in docs/safety.md from the transition tables the code runs: one detector
 (detector_state.TRANSITIONS), the trip latch and a pulse valve's closing pulses (safety.LATCH_TRANSITIONS,
-safety.PULSE_TRANSITIONS).
+safety.PULSE_TRANSITIONS), and the airflow proving (airflow.TRANSITIONS).
 
 `python -m gaslatch_tools.safety_diagram` rewrites the blocks; `--check` exits 1 when any is stale.
 """
@@ -8,6 +8,7 @@ safety.PULSE_TRANSITIONS).
 import sys
 from pathlib import Path
 
+from gaslatch.core import airflow as A
 from gaslatch.core import detector_state as D
 from gaslatch.core import safety as SF
 
@@ -42,11 +43,17 @@ def pulse_diagram() -> str:
     return mermaid(SF.PULSE_STATES, SF.PULSE_TRANSITIONS, [("start", SF.PULSE_IDLE)])
 
 
+def airflow_diagram() -> str:
+    return mermaid(A.STATES, A.TRANSITIONS, [("power on, fan line wired", A.CHECKING),
+                                             ("power on, fan not driven by the unit", A.STARTING)])
+
+
 # Each generated block: its name in the BEGIN and END markers, and what draws it.
 DIAGRAMS = (
     ("detector state diagram", detector_diagram),
     ("trip latch diagram", latch_diagram),
     ("pulse valve diagram", pulse_diagram),
+    ("airflow diagram", airflow_diagram),
 )
 
 

@@ -1,9 +1,7 @@
 """The real `gaslatch run` under the bench: ready by its own sd_notify READY=1, power cuts by SIGKILL at a
 chosen or drawn instant, restarts with the event record continuing, and the emulated kitchen around it."""
 
-import grp
 import json
-import os
 import random
 import signal
 import time
@@ -14,40 +12,25 @@ from hypothesis import strategies as st
 
 from gaslatch.unit.event_store import EventReader, StoreError
 from gaslatch.unit.unit_config import load_unit_config
-from gaslatch_tools.bench.controller_process import ControllerError, ControllerProcess, random_instant
 from gaslatch_tools.bench.kitchen_io import POWER, KitchenIO
-from gaslatch_tools.pty_detectors import PtyDetectorBus
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.controller_process import ControllerError, ControllerProcess, random_instant
+from gaslatch_tools.testing.detector_bus import DetectorBus
+from gaslatch_tools.testing.kitchen_config import kitchen_config
+from gaslatch_tools.testing.waiting import wait_until
 
 EVENT_TIMEOUT_S = 10
 
 
 @pytest.fixture
 def bus(tmp_path):
-    detectors = PtyDetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
+    detectors = DetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
     yield detectors
     detectors.close()
 
 
 def write_config(tmp_path, bus_link, **sections):
-    doc = {
-        "unit": {"site": "bench", "name": "unit-1"},
-        "scan": {"period_ms": 50},
-        "buses": {"bus1": {"port": bus_link, "baud": 9600}},
-        "detectors": {
-            "d1": {"kind": "modbus", "bus": "bus1", "address": 1, "profile": "cn-generic"},
-            "d2": {"kind": "modbus", "bus": "bus1", "address": 2, "profile": "cn-generic"},
-        },
-        "gpio": {"backend": "sim", "sim_dir": str(tmp_path / "gpio"), "debounce_ms": 20},
-        "lines": {"valve": {"pin": 17}, "reset_button": {"pin": 5}, "fan": {"pin": 19}, "sounder": {"pin": 13},
-                  "beacon": {"pin": 26}, "fault_relay": {"pin": 6}},
-        "store": {"path": str(tmp_path / "events.db")},
-        "control": {"socket": str(tmp_path / "control.sock"), "group": grp.getgrgid(os.getgid()).gr_name},
-        "watchdog": {"device": ""},
-    }
-    doc.update(sections)
     path = tmp_path / "config.json"
-    path.write_text(json.dumps(doc))
+    path.write_text(json.dumps(kitchen_config(str(tmp_path), [bus_link], **sections)))
     return str(path)
 
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from gaslatch.core import modbus_rtu
 from gaslatch.unit.serial_bus import SerialBus
 from gaslatch_tools.bench.emulated_bus import FAULT_KINDS, EmulatedBus, FrameFault, LineSettings, request_frame_length
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.waiting import wait_until
 
 WAIT_S = 5.0
 TRANSACTIONS = 50

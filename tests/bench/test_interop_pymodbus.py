@@ -24,7 +24,7 @@ from gaslatch.unit.serial_bus import SerialBus
 from gaslatch_tools.bench.emulated_bus import EmulatedBus
 from gaslatch_tools.bench.emulated_detector import EmulatedDetector
 from gaslatch_tools.bench.gas_model import GasModel
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.waiting import wait_until
 
 WAIT_S = 5.0
 BAUD = 9600

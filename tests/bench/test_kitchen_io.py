@@ -12,7 +12,7 @@ from gaslatch.core.safety import OUTPUTS
 from gaslatch.unit.gpio_lines import open_lines
 from gaslatch.unit.gpio_sim import parse_value, write_line_file
 from gaslatch_tools.bench.kitchen_io import POWER, Fan, KitchenIO, KitchenIOError, LineChange, Valve
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.waiting import wait_until
 
 STEP_S = 0.01
 

@@ -20,12 +20,11 @@ from typing import Callable, Iterator
 
 from gaslatch.unit.control_client import ControlClient
 from gaslatch_tools.bench import scenario as S
-from gaslatch_tools.bench.controller_process import ControllerProcess
-from gaslatch_tools.bench.emulated_bus import EmulatedBus
-from gaslatch_tools.bench.emulated_detector import EmulatedDetector
 from gaslatch_tools.bench.gas_model import GasModel
 from gaslatch_tools.bench.kitchen_io import KitchenIO
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.controller_process import ControllerProcess
+from gaslatch_tools.testing.detector_bus import DetectorBus
+from gaslatch_tools.testing.waiting import wait_until
 
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Za-z0-9]|\x1b[=>78]|\r")
 
@@ -106,14 +105,9 @@ class Kitchen:
         self.t0 = time.monotonic()
         self._closers: list = []
         link = os.path.join(workdir, "tty-bus1")
-        self.bus = EmulatedBus(link, 9600, clock=self.now)
-        self.detectors = {}
-        for index, name in enumerate(names):
-            detector = EmulatedDetector("cn-generic", index + 1, None, clock=self.now)
-            self.detectors[name] = detector
-            self.bus.add(detector)
-        self.bus.start()
+        self.bus = DetectorBus(link, range(1, len(names) + 1), clock=self.now)
         self._closers.append(self.bus.close)
+        self.detectors = {name: self.bus.detectors[index + 1] for index, name in enumerate(names)}
         overrides = dict(controller or {})
         overrides["valve"] = dict({"travel_s": 1}, **overrides.get("valve", {}))  # controller_document merges them in
         scenario = {"name": "commission-bench", "buses": {"bus1": {"baud": 9600, "parity": "N", "stop_bits": 1}},

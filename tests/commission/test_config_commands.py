@@ -18,7 +18,7 @@ from gaslatch_tools.commission.config_build import InitError, build_config, conf
 from gaslatch_tools.commission.record import Record
 from gaslatch_tools.commission.schedule_text import DAYS, ScheduleError, format_schedule, parse_schedule
 from tests.commission.bench_kitchen import Kitchen, last_json, open_terminals
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.waiting import wait_until
 
 DOCS_EXAMPLE_WITH_FIVE_PROBLEMS = {
     "unit": {"site": "JS-NJ-GL-000123", "name": "Golden Lotus main kitchen"},

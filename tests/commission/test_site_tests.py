@@ -20,7 +20,7 @@ from gaslatch_tools.commission.record import LIMITS_S, Record
 from gaslatch_tools.commission.unit_connection import UnitFacts
 from gaslatch_tools.commission.valve_move import ValveMove
 from tests.commission.bench_kitchen import Kitchen, last_json, open_terminals
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.waiting import wait_until
 
 POLL_INTERVAL_S = 0.5  # cn-generic's minimum poll interval: the controller reads each detector this often
 HIGH_PCT = 25.0  # the bench's default high set point

@@ -79,7 +79,9 @@ def test_minimal_config_gets_every_default_from_constants():
                                "pulse_ms": constants.DEFAULT_VALVE_PULSE_MS, "feedback": "none",
                                "startup": "manual_reset"}
     assert loaded["fan"] == {"mode": "alarm", "run_on_s": constants.DEFAULT_FAN_RUN_ON_S, "proving": False,
-                             "proving_grace_s": constants.DEFAULT_FAN_PROVING_GRACE_S}
+                             "proving_grace_s": constants.DEFAULT_FAN_PROVING_GRACE_S,
+                             "loss_confirm_s": constants.DEFAULT_FAN_LOSS_CONFIRM_S,
+                             "rundown_s": constants.DEFAULT_FAN_RUNDOWN_S, "bs6173": False}
     assert loaded["sounder"] == {"silence_s": constants.DEFAULT_SILENCE_S}
     assert loaded["interlocks"] == {"fire_input": False, "estop_input": False}
     assert loaded["inhibit"] == {"max_minutes": constants.DEFAULT_INHIBIT_MAX_MIN}
@@ -239,7 +241,8 @@ def test_unknown_key_far_from_every_known_key_lists_the_allowed_keys():
     doc = minimal(fan={"speed": 3})
     problem = only_problem(doc)
     assert problem.path == "$.fan.speed"
-    assert problem.hint == 'allowed keys here: "mode", "proving", "proving_grace_s", "run_on_s"'
+    assert problem.hint == ('allowed keys here: "bs6173", "loss_confirm_s", "mode", "proving", "proving_grace_s", '
+                            '"run_on_s", "rundown_s"')
 
 
 def test_prefix_of_a_key_suggests_the_full_key():

@@ -2,6 +2,7 @@
 
 from gaslatch.core import constants as C
 from gaslatch.core import detector_state as D
+from gaslatch.core.commands import COMMANDS
 from gaslatch.core.controller import Controller
 
 from tests.core.safety_harness import Kitchen, config_doc
@@ -197,7 +198,7 @@ def test_enabled_interlock_that_cannot_be_read_counts_as_active():
 
 
 def test_fan_failure_closes_gas_in_bs6173_mode():
-    k = Kitchen(config_doc(fan={"mode": "continuous", "proving": True, "proving_grace_s": 5}))
+    k = Kitchen(config_doc(fan={"mode": "continuous", "proving": True, "proving_grace_s": 5, "loss_confirm_s": 5}))
     k.settle()
     k.inputs["fan_proven"] = False
     k.run(4000)
@@ -403,8 +404,11 @@ def test_remote_close_command_latches_the_valve():
 
 def test_controller_offers_no_command_that_opens_the_valve():
     public = [name for name in dir(Controller) if not name.startswith("_")]
-    assert sorted(public) == ["bus_error", "close_valve", "drain_events", "end_inhibit", "inhibit", "record",
-                              "silence", "status", "step"]
+    assert sorted(public) == ["awaiting_reply", "bus_error", "bus_names", "bus_stats", "command", "drain_events",
+                              "latched", "next_wakeup_us", "readings", "record", "reset_blockers",
+                              "service_buses", "status", "step"]
+    assert sorted(COMMANDS) == ["close_valve", "end_inhibit", "inhibit", "reset", "silence", "status",
+                                "sync_time", "test_output"]
 
 
 def test_every_event_has_a_strictly_increasing_sequence_number():

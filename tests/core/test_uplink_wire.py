@@ -372,7 +372,7 @@ def test_requests_to_reopen_reset_or_anything_else_are_refused_distinguishably(c
 
 
 def test_a_command_disabled_by_config_is_refused_with_its_own_reason():
-    check = _check(_signed("silence"), allowed_cmds=(W.CMD_CLOSE_VALVE, W.CMD_STATUS, W.CMD_SYNC_TIME))
+    check = _check(_signed("silence"), allowed_cmds=("close_valve", "status", "sync_time"))
 
     assert (check.ok, check.code, check.cmd) == (False, W.REFUSED_DISABLED, "silence")
 

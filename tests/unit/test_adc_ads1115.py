@@ -12,7 +12,7 @@ from gaslatch.core.config import load_config
 from gaslatch.core.detector_profile import load_profile
 from gaslatch.unit import adc_ads1115 as adc
 from gaslatch.unit.adc_ads1115 import AdcError, Ads1115Sampler, choose_gain, code_to_ua, config_word, open_adc
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.waiting import wait_until
 
 FULL_SCALE_V = {0b000: 6.144, 0b001: 4.096, 0b010: 2.048, 0b011: 1.024, 0b100: 0.512, 0b101: 0.256}
 

@@ -1,7 +1,6 @@
 """Hostile configuration files: whatever `check-config` accepts, the unit starts on (sim backend); whatever it
 refuses, it refuses with a JSON path and a non-zero exit, never a traceback (issue 13, section 3)."""
 
-import grp
 import io
 import json
 import os
@@ -21,6 +20,7 @@ from gaslatch.core.config import MAX_CONFIG_DEPTH, ConfigError
 from gaslatch.core.detector_profile import default_directory
 from gaslatch.unit.runtime import Runtime, StartError
 from gaslatch.unit.unit_config import load_profiles, load_unit_config
+from gaslatch_tools.testing.kitchen_config import kitchen_config
 from tests.unit.unit_command import run_unit_command
 
 PROBLEM_LINE = re.compile(r"^  \$[.\[:]", re.MULTILINE)  # format_problems: "  $.store.path: ...", "  $: ..."
@@ -52,17 +52,9 @@ json_values = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-2 **
 
 
 def base_config(directory):
-    return {
-        "unit": {"site": "bench", "name": "unit-1"},
-        "scan": {"period_ms": 50},
-        "buses": {"bus1": {"port": os.path.join(directory, "ttyNONE")}},
-        "detectors": {"d1": {"kind": "modbus", "bus": "bus1", "address": 1, "profile": "cn-generic"}},
-        "gpio": {"backend": "sim", "sim_dir": os.path.join(directory, "gpio")},
-        "lines": {"valve": {"pin": 17}, "reset_button": {"pin": 5}},
-        "store": {"path": os.path.join(directory, "events.db")},
-        "control": {"socket": os.path.join(directory, "c.sock"), "group": grp.getgrgid(os.getgid()).gr_name},
-        "watchdog": {"device": ""},
-    }
+    return kitchen_config(directory, [os.path.join(directory, "ttyNONE")], 1,
+                          lines={"valve": {"pin": 17}, "reset_button": {"pin": 5}},
+                          control_socket=os.path.join(directory, "c.sock"))
 
 
 @st.composite

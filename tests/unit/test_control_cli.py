@@ -13,7 +13,7 @@ import pytest
 from gaslatch.core.scan_loop import ScanStats
 from gaslatch.unit.control_client import explain_connect_error
 from gaslatch.unit.control_commands import OUTPUT_CHECKS
-from gaslatch.unit.control_socket import ControlServer, outcome_reply
+from gaslatch.unit.control_socket import ControlServer
 from gaslatch_tools.kitchen_sim import KitchenSim
 from tests.unit.unit_command import run_unit_command
 
@@ -54,13 +54,8 @@ class KitchenUnit:
                 return {"ok": True, "status": reply}
             reply["ok"] = True
             return reply
-        if request.cmd == "silence":
-            return outcome_reply(*controller.silence(now, request.source))
-        if request.cmd == "inhibit":
-            return outcome_reply(*controller.inhibit(now, request.args["detector"], request.args["minutes"],
-                                                     request.source))
-        if request.cmd == "end_inhibit":
-            return outcome_reply(*controller.end_inhibit(now, request.args["detector"], request.source))
+        if request.cmd in ("silence", "inhibit", "end_inhibit"):
+            return controller.command(now, request.cmd, request.args, request.source)
         if request.cmd == "reset":
             if not self.tripped:
                 return {"ok": True, "state": "not_needed", "message": "not tripped: nothing to reset"}
@@ -179,6 +174,14 @@ def test_status_shows_the_units_own_problems_from_the_runtimes_nested_reply(unit
     assert "bus2:" not in result.output
     assert "Clock not synchronised" in result.output
     assert "d1" in result.output and "Scan loop" in result.output
+
+
+def test_status_shows_the_airflow_proving_state_beside_the_ventilation_interlock(unit):
+    unit.kitchen.unit_health = {"airflow": "bridged",
+                                "interlocks": {"emergency_stop": False, "fire_alarm": False, "ventilation": True}}
+    result = gaslatch(unit, "status")
+    assert result.exit_code == 0, result.output
+    assert "ACTIVE (airflow bridged)" in result.output
 
 
 def test_status_json_prints_the_raw_reply(unit):

@@ -17,8 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gaslatch.unit.control_socket import (COMMANDS, IDLE_TIMEOUT_S, MAX_CLIENTS, MAX_LINE_BYTES, UNUSED_TIMEOUT_S,
-                                          ControlError, ControlServer, outcome_reply)
-from tests.unit.waiting import wait_until
+                                          ControlError, ControlServer)
+from gaslatch.core.commands import COMMANDS as TABLE
+from gaslatch.core.commands import reply as outcome_reply
+from gaslatch_tools.testing.waiting import wait_until
 
 READ_TIMEOUT_S = 5.0
 
@@ -256,23 +258,30 @@ def test_requests_are_handled_in_the_scan_thread_with_the_clients_identity(serve
 _REQUEST_KEYS = ("id", "cmd", "args")
 
 
+def _spec(cmd: str) -> dict:
+    """The command's arguments in the core's table: name -> its JSON Schema subset."""
+    return TABLE[cmd].args.get("properties", {})
+
+
 def _valid_args(cmd: str):
-    spec = COMMANDS[cmd]
     fields = {}
-    for key, rule in spec.items():
-        if rule[0] == "str":
-            fields[key] = st.text(min_size=1, max_size=rule[1])
+    for key, rule in _spec(cmd).items():
+        if rule["type"] == "string":
+            fields[key] = st.text(min_size=rule["minLength"], max_size=rule["maxLength"])
         else:
-            fields[key] = st.integers(min_value=rule[1], max_value=rule[2])
+            fields[key] = st.integers(min_value=rule["minimum"], max_value=rule["maximum"])
     return st.fixed_dictionaries(fields)
 
 
 def _wrong_value(rule):
-    if rule[0] == "str":
+    # JSON has one number type: 5.0 is the integer 5, so only fractional floats are wrong for an integer.
+    fractional = st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: f % 1 != 0)
+    if rule["type"] == "string":
         return st.one_of(st.integers(), st.none(), st.booleans(), st.floats(allow_nan=False), st.just(""),
-                         st.text(min_size=rule[1] + 1, max_size=rule[1] + 5), st.lists(st.text(), max_size=2))
-    return st.one_of(st.text(max_size=5), st.none(), st.booleans(), st.floats(allow_nan=False),
-                     st.integers(max_value=rule[1] - 1), st.integers(min_value=rule[2] + 1))
+                         st.text(min_size=rule["maxLength"] + 1, max_size=rule["maxLength"] + 5),
+                         st.lists(st.text(), max_size=2))
+    return st.one_of(st.text(max_size=5), st.none(), st.booleans(), fractional,
+                     st.integers(max_value=rule["minimum"] - 1), st.integers(min_value=rule["maximum"] + 1))
 
 
 @st.composite
@@ -297,20 +306,20 @@ def invalid_requests(draw):
         key = draw(st.text(max_size=8).filter(lambda k: k not in _REQUEST_KEYS))
         return {"cmd": cmd, "args": args, key: draw(json_values)}
     if kind == "unknown_arg":
-        key = draw(st.text(max_size=8).filter(lambda k: k not in COMMANDS[cmd]))
+        key = draw(st.text(max_size=8).filter(lambda k: k not in _spec(cmd)))
         args[key] = draw(json_values)
         return {"cmd": cmd, "args": args}
     if kind == "bad_id":
         bad_id = draw(st.one_of(st.booleans(), st.floats(allow_nan=False), st.text(min_size=65, max_size=70),
                                 st.lists(st.integers(), max_size=2), st.integers(min_value=2 ** 63)))
         return {"id": bad_id, "cmd": cmd, "args": args}
-    cmd = draw(st.sampled_from(sorted(c for c in COMMANDS if COMMANDS[c])))
+    cmd = draw(st.sampled_from(sorted(c for c in COMMANDS if _spec(c))))
     args = draw(_valid_args(cmd))
     key = draw(st.sampled_from(sorted(args)))
     if kind == "missing_arg":
         del args[key]
     else:
-        args[key] = draw(_wrong_value(COMMANDS[cmd][key]))
+        args[key] = draw(_wrong_value(_spec(cmd)[key]))
     return {"cmd": cmd, "args": args}
 
 

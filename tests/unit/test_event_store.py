@@ -18,7 +18,7 @@ from gaslatch.core import events as E
 from gaslatch.unit.event_store import (APPLICATION_ID, MAX_PENDING_RECORDS, EventReader, EventStore, StoreError,
                                        UnavailableStore, event_id, parse_since, retention_rank)
 from tests.unit.unit_command import run_unit_command
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.waiting import wait_until
 
 WAIT_S = 10
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from gaslatch.core import events as E
 from gaslatch.unit.event_store import EventStore
 from tests.unit.store_writer_child import expected_record
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 ROUNDS = 25

@@ -5,9 +5,7 @@ while gas is present and accepted after it cleared, and a power cut (SIGKILL) le
 with the event store intact and numbering continuing.
 """
 
-import grp
 import json
-import os
 import signal
 import socket
 import sqlite3
@@ -18,123 +16,18 @@ import time
 
 import pytest
 
-from gaslatch.unit.gpio_sim import write_line_file
-from gaslatch_tools.pty_detectors import PtyDetectorBus
-from tests.unit.waiting import wait_until
-
-START_TIMEOUT_S = 20
-
-
-class Unit:
-    """A running `gaslatch run` process and the files through which the test plays the kitchen."""
-
-    def __init__(self, tmp_path, bus_link):
-        self.tmp = tmp_path
-        self.gpio = tmp_path / "gpio"
-        self.config_path = tmp_path / "config.json"
-        self.socket_path = str(tmp_path / "control.sock")
-        self.store_path = str(tmp_path / "events.db")
-        doc = {
-            "unit": {"site": "bench", "name": "unit-1"},
-            "scan": {"period_ms": 50},
-            "buses": {"bus1": {"port": bus_link, "baud": 9600}},
-            "detectors": {
-                "d1": {"kind": "modbus", "bus": "bus1", "address": 1, "profile": "cn-generic"},
-                "d2": {"kind": "modbus", "bus": "bus1", "address": 2, "profile": "cn-generic"},
-            },
-            "gpio": {"backend": "sim", "sim_dir": str(self.gpio), "debounce_ms": 20},
-            "lines": {"valve": {"pin": 17}, "reset_button": {"pin": 5}, "fan": {"pin": 19},
-                      "sounder": {"pin": 13}, "beacon": {"pin": 26}, "fault_relay": {"pin": 6}},
-            "store": {"path": self.store_path},
-            "control": {"socket": self.socket_path, "group": grp.getgrgid(os.getgid()).gr_name},
-            "watchdog": {"device": ""},
-        }
-        self.config_path.write_text(json.dumps(doc))
-        self.lines: list[str] = []
-        self.proc = None
-
-    def enable_uplink(self, broker, key: bytes):
-        """Report to `broker` (no TLS), verifying platform commands with `key`."""
-        key_file = self.tmp / "uplink.key"
-        key_file.write_bytes(key + b"\n")
-        key_file.chmod(0o600)  # the unit refuses a key others can read
-        doc = json.loads(self.config_path.read_text())
-        doc["uplink"] = {"enabled": True, "host": broker.host, "port": broker.port, "tls": False,
-                         "hmac_key_file": str(key_file), "keepalive_s": 5}
-        self.config_path.write_text(json.dumps(doc))
-
-    def start(self):
-        self.lines = []
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gaslatch.unit", "run", "--config", str(self.config_path)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        threading.Thread(target=self._collect, args=(self.proc,), daemon=True).start()
-        wait_until(lambda: any("ready" in line for line in self.lines) or self.proc.poll() is not None,
-                   START_TIMEOUT_S, what="first complete scan")
-        assert self.proc.poll() is None, "gaslatch run exited:\n" + "\n".join(self.lines)
-
-    def _collect(self, proc):
-        for line in proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def line(self, name):
-        path = self.gpio / name / "value"
-        return path.read_text().strip() if path.exists() else None
-
-    def set_input(self, name, level):
-        (self.gpio / name).mkdir(parents=True, exist_ok=True)
-        write_line_file(str(self.gpio / name / "value"), b"1" if level else b"0")
-
-    def events(self, type_=None):
-        out = []
-        for line in list(self.lines):
-            if " type=" in line and (type_ is None or " type=%s " % type_ in line):
-                out.append(line)
-        return out
-
-    def wait_detectors_normal(self):
-        wait_until(lambda: all(d["state"] == "normal" for d in self.request("status")[0]["status"]["detectors"].values()),
-                   10, what="every detector normal")
-
-    def press_reset(self):
-        """Hold the button until the controller has answered it, then release."""
-        before = len(self.events("reset")) + len(self.events("reset_refused"))
-        self.set_input("reset_button", True)
-        wait_until(lambda: len(self.events("reset")) + len(self.events("reset_refused")) > before, 5,
-                   what="the controller to answer the reset button")
-        self.set_input("reset_button", False)
-        return (self.events("reset") + self.events("reset_refused"))[-1]
-
-    def request(self, cmd, args=None, replies=1, timeout_s=5):
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout_s)
-            sock.connect(self.socket_path)
-            sock.sendall((json.dumps({"id": 1, "cmd": cmd, "args": args or {}}) + "\n").encode())
-            data = b""
-            out = []
-            while len(out) < replies:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-                while b"\n" in data and len(out) < replies:
-                    line, data = data.split(b"\n", 1)
-                    out.append(json.loads(line))
-            return out
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(10)
+from gaslatch_tools.testing.detector_bus import DetectorBus
+from gaslatch_tools.testing.running_unit import RunningUnit
+from gaslatch_tools.testing.waiting import wait_until
 
 
 @pytest.fixture
 def kitchen(tmp_path):
-    bus = PtyDetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
-    unit = Unit(tmp_path, bus.link)
+    bus = DetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
+    unit = RunningUnit(tmp_path, bus.link)
     unit.set_input("reset_button", False)
     yield unit, bus
-    unit.stop(signal.SIGKILL)
+    unit.close()
     bus.close()
 
 
@@ -145,7 +38,7 @@ def test_valve_stays_closed_at_start_then_a_leak_closes_it_again_after_a_reset(k
     unit.wait_detectors_normal()
     assert "type=reset " in unit.press_reset()
     wait_until(lambda: unit.line("valve") == "1", 3, what="valve line energised after the reset")
-    bus.set_gas(1, 300)
+    bus.set_gas(1, 30)
     wait_until(lambda: unit.line("valve") == "0", 5, what="valve line de-energised by the leak")
     assert unit.line("sounder") == "1" and unit.line("fan") == "1"
     refused = unit.request("reset")[0]
@@ -176,7 +69,7 @@ def test_power_cut_keeps_the_gas_off_and_the_record_continues(kitchen):
     unit.wait_detectors_normal()
     unit.press_reset()
     wait_until(lambda: unit.line("valve") == "1", 3, what="valve open")
-    bus.set_gas(1, 300)
+    bus.set_gas(1, 30)
     wait_until(lambda: unit.line("valve") == "0", 5, what="trip")
     bus.set_gas(1, 0)
     wait_until(lambda: unit.request("status")[0]["status"]["detectors"]["d1"]["state"] == "normal", 25,
@@ -224,8 +117,8 @@ def test_check_config_reports_unwired_lines(tmp_path):
 
 
 def test_a_broken_event_store_does_not_stop_the_safety_loop(tmp_path):
-    bus = PtyDetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
-    unit = Unit(tmp_path, bus.link)
+    bus = DetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
+    unit = RunningUnit(tmp_path, bus.link)
     doc = json.loads(unit.config_path.read_text())
     (tmp_path / "events.db").write_bytes(b"this is not a database" * 100)
     unit.config_path.write_text(json.dumps(doc))
@@ -238,10 +131,10 @@ def test_a_broken_event_store_does_not_stop_the_safety_loop(tmp_path):
         wait_until(lambda: unit.request("status")[0]["status"]["detectors"]["d2"]["state"] == "normal", 10,
                    what="detectors normal")
         unit.press_reset()
-        bus.set_gas(1, 300)
+        bus.set_gas(1, 30)
         wait_until(lambda: unit.line("valve") == "0", 5, what="the leak still closes the valve")
     finally:
-        unit.stop(signal.SIGKILL)
+        unit.close()
         bus.close()
 
 
@@ -255,8 +148,8 @@ def test_a_stop_with_a_failing_store_ends_inside_timeout_stop_sec(tmp_path):
 def stop_with_the_store_locked(tmp_path, broker=None):
     """Start a unit (reporting to `broker` if given), lock its store so every commit fails, SIGTERM it: the
     stop must end inside TimeoutStopSec with the outputs safe."""
-    bus = PtyDetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
-    unit = Unit(tmp_path, bus.link)
+    bus = DetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
+    unit = RunningUnit(tmp_path, bus.link)
     if broker is not None:
         unit.enable_uplink(broker, b"unit-1 test key, not a real secret")
     unit.set_input("reset_button", False)
@@ -266,7 +159,7 @@ def stop_with_the_store_locked(tmp_path, broker=None):
         unit.wait_detectors_normal()
         blocker = sqlite3.connect(unit.store_path, isolation_level=None, timeout=10)
         blocker.execute("BEGIN IMMEDIATE")  # every commit of the unit now fails and is retried
-        bus.set_gas(1, 300)
+        bus.set_gas(1, 30)
         wait_until(lambda: unit.request("status")[0]["status"]["store"]["pending"] > 0, 10,
                    what="events waiting for the locked store")
         started = time.monotonic()
@@ -279,7 +172,7 @@ def stop_with_the_store_locked(tmp_path, broker=None):
     finally:
         if blocker is not None:
             blocker.close()
-        unit.stop(signal.SIGKILL)
+        unit.close()
         bus.close()
 
 
@@ -294,7 +187,7 @@ def test_truncated_or_garbage_config_is_refused_cleanly(tmp_path, content):
 
 
 def test_missing_serial_port_is_a_comm_fault_with_the_os_error_not_a_crash(tmp_path):
-    unit = Unit(tmp_path, str(tmp_path / "no-such-adapter"))
+    unit = RunningUnit(tmp_path, str(tmp_path / "no-such-adapter"))
     unit.set_input("reset_button", False)
     try:
         unit.start()
@@ -305,7 +198,7 @@ def test_missing_serial_port_is_a_comm_fault_with_the_os_error_not_a_crash(tmp_p
         assert unit.proc.poll() is None
         assert unit.line("valve") == "0" and unit.line("fault_relay") == "0"
     finally:
-        unit.stop(signal.SIGKILL)
+        unit.close()
 
 
 def test_a_second_controller_on_the_same_unit_is_refused_and_changes_no_output(kitchen):

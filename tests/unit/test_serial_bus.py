@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gaslatch.unit.serial_bus import SerialBus, char_time_s
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.waiting import wait_until
 
 WAIT_S = 5.0
 # A read or write that returns within this did not wait for the wire (a blocking one never returns).

@@ -21,7 +21,7 @@ from gaslatch.core import safety as S
 from gaslatch.core import schedule as SCH
 from gaslatch.core.config_schema import NAME_PATTERN
 from tests.unit.test_runtime_process import kitchen  # noqa: F401,F811 -- the fixture: a unit, its pty detector bus
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.waiting import wait_until
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "unit-status.schema.json"
 SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
@@ -108,7 +108,7 @@ def test_every_status_a_running_unit_reports_matches_the_schema_through_the_sock
         unit, lambda s: not s["latched"] and s["inhibits"] and s["uplink"]["connected"],
         "armed with d2 inhibited and the uplink connected")
     assert unit.request("end_inhibit", {"detector": "d2"})[0]["ok"]
-    bus.set_gas(1, 300)  # 30 %LEL: a high alarm
+    bus.set_gas(1, 30)  # 30 %LEL: a high alarm
     status_when(unit, lambda s: s["latched"] and s["outputs"]["sounder"], "the trip and the sounder")
     assert unit.request("silence")[0]["ok"]
     replies["leak, silenced"] = status_when(
@@ -117,7 +117,7 @@ def test_every_status_a_running_unit_reports_matches_the_schema_through_the_sock
     cli = subprocess.run(
         [sys.executable, "-m", "gaslatch_tools.cli", "status", "--json", "--socket", unit.socket_path],
         capture_output=True, text=True, timeout=30)
-    bus.detectors[2].responding = False
+    bus.inject(2, "no_reply")
     replies["d2 silent"] = status_when(
         unit, lambda s: (s["detectors"]["d2"]["state"] == D.COMM_LOST
                          and s["detectors"]["d2"]["distrust"] == D.LINK_DEGRADED),

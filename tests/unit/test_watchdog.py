@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from gaslatch.unit.watchdog import HardwareWatchdog, SystemdNotifier, WatchdogError
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.waiting import wait_until
 
 WAIT_S = 5.0
 

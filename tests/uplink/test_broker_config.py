@@ -19,10 +19,10 @@ import pytest
 
 from gaslatch.core import uplink_wire as W
 from gaslatch_tools import broker_config as BC
-from gaslatch_tools.bench.broker import Broker as BenchBroker
 from gaslatch_tools.platform_receiver import MAX_PAYLOAD_BYTES
-from tests.mqtt_broker import Broker, Pki
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.broker import Broker
+from gaslatch_tools.testing.pki import Pki
+from gaslatch_tools.testing.waiting import wait_until
 
 PLATFORM = "gaslatch-platform"
 UNIT, OTHER = "s1/u1", "s1/u2"
@@ -324,7 +324,7 @@ def launcher_files(tmp_path) -> dict[str, str]:
         directory = tmp_path / mode
         directory.mkdir()
         out[mode] = open(Broker(str(directory), **kwargs).config).read()
-    bench = BenchBroker()
+    bench = Broker()  # its own temporary folder, as the bench and the benchmarks start it
     try:
         out["bench"] = open(bench.config).read()
     finally:

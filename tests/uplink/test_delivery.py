@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from gaslatch.core import uplink_wire as W
 from gaslatch.unit import delivery as DL
 from gaslatch.unit.event_store import EventStore, StoreError, UnavailableStore
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.waiting import wait_until
 from tests.uplink.test_uplink_worker import append
 
 

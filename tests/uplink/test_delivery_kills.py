@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from gaslatch_tools.platform_receiver import open_storage
-from tests.mqtt_broker import Broker
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.broker import Broker
+from gaslatch_tools.testing.waiting import wait_until
 from tests.uplink import uplink_unit_child as child
 
 REPO = Path(__file__).resolve().parents[2]

@@ -15,9 +15,9 @@ from gaslatch.core import events as E
 from gaslatch.core import uplink_wire as W
 from gaslatch.unit.event_store import EventStore
 from gaslatch_tools.platform_receiver import PlatformReceiver, SqliteStorage, open_storage, parse_event
-from gaslatch_tools.pty_detectors import PtyDetectorBus
-from tests.unit.test_runtime_process import Unit
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.detector_bus import DetectorBus
+from gaslatch_tools.testing.running_unit import RunningUnit
+from gaslatch_tools.testing.waiting import wait_until
 
 KEY = b"unit-1 test key, not a real secret"
 SITE, UNIT = "bench", "unit-1"
@@ -93,8 +93,8 @@ def test_a_row_written_behind_the_funnel_cannot_wedge_the_store(chain):
 
 @pytest.fixture
 def fleet(tmp_path, broker, postgres):
-    bus = PtyDetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
-    unit = Unit(tmp_path, bus.link)
+    bus = DetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
+    unit = RunningUnit(tmp_path, bus.link)
     unit.enable_uplink(broker, KEY)
     unit.set_input("reset_button", False)
     storages = [SqliteStorage(str(tmp_path / "platform.sqlite")), open_storage(postgres.create_database(
@@ -108,9 +108,12 @@ def fleet(tmp_path, broker, postgres):
         for receiver in receivers:
             receiver.start()
         unit.start()
+        # Ready is the first scan; the uplink subscribes to its commands just after (an earlier command is lost).
+        wait_until(lambda: any("uplink: connected" in line for line in unit.lines), 10, what="the uplink connected")
         yield unit, client, receivers
     finally:
         unit.stop(signal.SIGTERM)
+        unit.close()
         client.loop_stop()
         for receiver in receivers:
             receiver.stop()

@@ -26,9 +26,9 @@ from gaslatch.core import uplink_wire as W
 from gaslatch.core.config_schema import NAME_PATTERN
 from gaslatch.unit import delivery as DL
 from gaslatch.unit import uplink as U
-from gaslatch_tools.pty_detectors import PtyDetectorBus
-from tests.unit.test_runtime_process import Unit
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.detector_bus import DetectorBus
+from gaslatch_tools.testing.running_unit import RunningUnit
+from gaslatch_tools.testing.waiting import wait_until
 from tests.uplink.test_uplink_worker import Subscriber
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -237,8 +237,8 @@ def tripped(state_payload: bytes) -> bool:
 
 
 def test_every_payload_a_running_unit_exchanges_with_a_real_broker_matches_its_schema(tmp_path, broker):
-    bus = PtyDetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
-    unit = Unit(tmp_path, bus.link)
+    bus = DetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
+    unit = RunningUnit(tmp_path, bus.link)
     (tmp_path / "uplink.key").write_bytes(KEY + b"\n")
     (tmp_path / "uplink.key").chmod(0o600)
     doc = json.loads(unit.config_path.read_text())
@@ -251,7 +251,7 @@ def test_every_payload_a_running_unit_exchanges_with_a_real_broker_matches_its_s
         unit.start()
         unit.wait_detectors_normal()
         unit.press_reset()
-        bus.set_gas(1, 300)  # 30 %LEL: detector alarm events and a trip
+        bus.set_gas(1, 30)  # 30 %LEL: detector alarm events and a trip
         wait_until(lambda: any(b'"type":"detector"' in p and b'"high_alarm"' in p for p in capture.on("event")), 10,
                    what="the detector's alarm event")
         now = int(time.time())
@@ -265,6 +265,7 @@ def test_every_payload_a_running_unit_exchanges_with_a_real_broker_matches_its_s
         wait_until(lambda: capture.on("status")[-1:] == [U.OFFLINE], 10, what="offline on stop")
     finally:
         unit.stop(signal.SIGTERM)
+        unit.close()
         capture.close()
         bus.close()
     messages = capture.kinds()

@@ -16,7 +16,7 @@ from gaslatch_tools.platform_cli import platform
 from gaslatch_tools.platform_delivery import StoreKey
 from gaslatch_tools.platform_receiver import PlatformReceiver
 from gaslatch_tools.platform_storage import LostRange, open_storage
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.waiting import wait_until
 
 # Fixtures: broker (a real mosquitto), platform_db (a SQLite path, a PostgreSQL URL).
 
@@ -195,7 +195,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from gaslatch_tools.platform_receiver import MAX_PAYLOAD_BYTES  # noqa: E402
 from gaslatch_tools.platform_storage import merged  # noqa: E402
-from tests.mqtt_broker import Broker  # noqa: E402
+from gaslatch_tools.testing.broker import Broker  # noqa: E402
 from tests.uplink.test_platform_receiver import hostile_events  # noqa: E402
 
 STORES = (STORE, "ffff0001")

@@ -1,6 +1,6 @@
 """The platform receiver against a real mosquitto: de-duplication, gaps, refusals, state, status, CSV, CLI.
 
-Every behaviour is checked twice: with SQLite and with a real PostgreSQL server (tests/postgres_server.py).
+Every behaviour is checked twice: with SQLite and with a real PostgreSQL server (gaslatch_tools.testing.fixtures).
 """
 
 import csv
@@ -18,7 +18,7 @@ from gaslatch.core import uplink_wire as W
 from gaslatch_tools.platform_cli import platform
 from gaslatch_tools.platform_receiver import (CSV_COLUMNS, Gap, PayloadError, PlatformReceiver, SqliteStorage,
                                               open_storage, parse_event)
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.waiting import wait_until
 
 # Fixtures: postgres (a real server for the session), postgres_url, platform_db (each storage kind).
 
@@ -245,7 +245,7 @@ def test_the_cli_shows_the_fleet_once(broker, unit, platform_db):  # noqa: F811
 
 
 def test_the_cli_names_an_unreachable_broker(tmp_path):
-    from tests.mqtt_broker import free_port
+    from gaslatch_tools.testing.ports import free_port
     port = free_port()
     result = CliRunner().invoke(platform, ["--broker", "127.0.0.1:%d" % port, "--db", str(tmp_path / "p.sqlite"),
                                            "--once"])

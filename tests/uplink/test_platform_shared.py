@@ -11,7 +11,7 @@ from gaslatch.core import events as E
 from gaslatch.core import uplink_wire as W
 from gaslatch_tools.platform_cli import platform
 from gaslatch_tools.platform_receiver import SUBSCRIPTIONS, PlatformReceiver, open_storage, subscriptions
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.waiting import wait_until
 
 # Fixtures: postgres (a real server for the session), postgres_url, platform_db (each storage kind).
 

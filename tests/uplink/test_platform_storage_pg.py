@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from gaslatch.core import events as E
 from gaslatch.core import uplink_wire as W
-from gaslatch_tools.pg_server import free_port
+from gaslatch_tools.testing.ports import free_port
 from gaslatch_tools.platform_cli import platform
 from gaslatch_tools.platform_storage import Batch, Event, Gap, StorageError, open_storage
 from gaslatch_tools.platform_delivery import StoreKey

@@ -8,9 +8,10 @@ import paho.mqtt.client as mqtt
 
 from gaslatch.core import uplink_wire
 from gaslatch.unit.event_store import EventReader
-from gaslatch_tools.pty_detectors import PtyDetectorBus
-from tests.unit.test_runtime_process import Unit, stop_with_the_store_locked
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.detector_bus import DetectorBus
+from gaslatch_tools.testing.running_unit import RunningUnit
+from tests.unit.test_runtime_process import stop_with_the_store_locked
+from gaslatch_tools.testing.waiting import wait_until
 
 KEY = b"unit-1 test key, not a real secret"
 
@@ -27,8 +28,8 @@ def subscriber(broker, topic):
 
 def uplinked_unit(tmp_path, broker):
     """A kitchen on emulated detectors whose unit reports to `broker`, its command key KEY (mode 0600)."""
-    bus = PtyDetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
-    unit = Unit(tmp_path, bus.link)
+    bus = DetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
+    unit = RunningUnit(tmp_path, bus.link)
     unit.enable_uplink(broker, KEY)
     return bus, unit
 
@@ -62,6 +63,7 @@ def test_unit_reports_events_and_obeys_only_safe_signed_commands(tmp_path, broke
         assert any("uplink: connected to %s:%d" % (broker.host, broker.port) in line for line in unit.lines)
     finally:
         unit.stop(signal.SIGTERM)
+        unit.close()
         client.loop_stop()
         bus.close()
 
@@ -87,7 +89,7 @@ def test_a_flood_of_junk_commands_costs_a_bounded_number_of_events_with_the_coun
         unit.stop(signal.SIGTERM)
         assert unit.proc.returncode == 0, "\n".join(unit.lines)
     finally:
-        unit.stop(signal.SIGKILL)
+        unit.close()
         client.loop_stop()
         bus.close()
     refused = [e for e in EventReader(unit.store_path).query(types=["command"]) if e["state"] == "refused"]
@@ -127,7 +129,7 @@ def test_a_signed_command_replayed_after_a_power_cut_is_refused(tmp_path, broker
         wait_until(lambda: [line for line in unit.events("command") if "replay" in line], 10,
                    what="the replay recorded as a refusal")
     finally:
-        unit.stop(signal.SIGKILL)
+        unit.close()
         client.loop_stop()
         bus.close()
 

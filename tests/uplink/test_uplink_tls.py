@@ -7,10 +7,11 @@ import signal
 
 import pytest
 
-from gaslatch_tools.pty_detectors import PtyDetectorBus
-from tests.mqtt_broker import Broker, Pki
-from tests.unit.test_runtime_process import Unit
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.detector_bus import DetectorBus
+from gaslatch_tools.testing.broker import Broker
+from gaslatch_tools.testing.pki import Pki
+from gaslatch_tools.testing.running_unit import RunningUnit
+from gaslatch_tools.testing.waiting import wait_until
 from tests.uplink.test_uplink_worker import (  # noqa: F401  (store, make_uplink: the same fixtures)
     Subscriber, append, config, make_uplink, store)
 
@@ -121,8 +122,8 @@ def test_a_wrong_or_missing_password_is_refused_and_reported(tmp_path, password_
 
 
 def test_a_unit_with_a_wrong_password_logs_why_and_still_closes_the_gas_on_a_leak(tmp_path, password_broker):
-    bus = PtyDetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
-    unit = Unit(tmp_path, bus.link)
+    bus = DetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
+    unit = RunningUnit(tmp_path, bus.link)
     (tmp_path / "uplink.key").write_bytes(b"unit-1 test key\n")
     (tmp_path / "uplink.key").chmod(0o600)
     (tmp_path / "mqtt.password").write_text("not the password\n")
@@ -139,9 +140,10 @@ def test_a_unit_with_a_wrong_password_logs_why_and_still_closes_the_gas_on_a_lea
         unit.wait_detectors_normal()
         unit.press_reset()
         wait_until(lambda: unit.line("valve") == "1", 5, what="valve open")
-        bus.set_gas(1, 300)
+        bus.set_gas(1, 30)
         wait_until(lambda: unit.line("valve") == "0", 10, what="the leak closes the valve without the platform")
         assert [line for line in unit.lines if line.startswith("<3>uplink:")], "logged as an error"
     finally:
         unit.stop(signal.SIGTERM)
+        unit.close()
         bus.close()

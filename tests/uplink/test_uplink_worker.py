@@ -17,7 +17,7 @@ from gaslatch.unit import delivery as DL
 from gaslatch.unit.event_store import EventStore, StoreError
 from gaslatch.unit.replay_ids import load_seen
 from gaslatch.unit.uplink import UNSIGNED_REPLIES_PER_S, Uplink, backoff_delay_s, connect_problem
-from tests.unit.waiting import wait_until
+from gaslatch_tools.testing.waiting import wait_until
 
 SITE = "site1"
 UNIT = "unit1"

@@ -369,6 +369,12 @@ def _fan_rules(rules):
     path = child_path(ROOT, "fan")
     proving = rules.get(fan, "proving", lambda value: isinstance(value, bool), child_path(path, "proving"))
     mode = rules.get(fan, "mode", lambda value: isinstance(value, str), child_path(path, "mode"))
+    bs6173 = rules.get(fan, "bs6173", lambda value: isinstance(value, bool), child_path(path, "bs6173"))
+    if bs6173 and proving is False:
+        rules.add(child_path(path, "proving"),
+                  "BS 6173 mode interlocks the gas with proven extract airflow; it cannot be switched off",
+                  'wire the airflow switch to fan_proven and write "proving": true, or "bs6173": false where '
+                  "BS 6173 does not apply")
     if proving and mode == "alarm":
         rules.add(child_path(path, "proving"),
                   'airflow proving needs the fan running whenever the gas is on, but fan mode "alarm" runs it '
@@ -542,7 +548,8 @@ def _duplicate_keys(text):
             if not frames:
                 path = ROOT
             elif frames[-1][0]:
-                path = child_path(frames[-1][1], frames[-1][4])
+                # An object's value without a key before it ('{{') is not JSON: json.loads says where.
+                path = child_path(frames[-1][1], "" if frames[-1][4] is None else frames[-1][4])
             else:
                 path = child_path(frames[-1][1], frames[-1][5])
             if len(frames) >= MAX_CONFIG_DEPTH:

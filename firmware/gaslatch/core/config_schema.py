@@ -470,6 +470,24 @@ FAN = _section(
             "Time the fan has to prove airflow after it is started, in seconds.",
             constants.DEFAULT_FAN_PROVING_GRACE_S,
         ),
+        "loss_confirm_s": _integer(
+            1, constants.MAX_FAN_LOSS_CONFIRM_S,
+            "Once proven, airflow must be lost this long without a break before the gas closes, in "
+            "seconds: wind gusts that make the switch chatter close nothing, a dead fan closes the gas.",
+            constants.DEFAULT_FAN_LOSS_CONFIRM_S,
+        ),
+        "rundown_s": _integer(
+            1, constants.MAX_FAN_RUNDOWN_S,
+            "No-air check at power-on, with the fan line wired: the fan is held off until the airflow "
+            "switch opens; still made after this many seconds (longer than the fan takes to run down) "
+            "is a bridged or stuck switch, a fault that keeps the gas off.",
+            constants.DEFAULT_FAN_RUNDOWN_S,
+        ),
+        "bs6173": _flag(
+            "BS 6173 mode: the gas is interlocked with the extract fan, and no setting may disable it "
+            "(the config refuses proving false and fan mode alarm).",
+            False,
+        ),
     },
     "The exhaust fan output.",
 )

@@ -97,6 +97,16 @@ MAX_RETRIES = 3
 DEFAULT_FAN_RUN_ON_S = 300
 # BS 6173: airflow must be proven; a fan that does not prove within the grace closes the gas.
 DEFAULT_FAN_PROVING_GRACE_S = 10
+# Once proven, airflow must be lost this long without a break before the gas closes. Wind gusts make a
+# differential-pressure switch chatter for well under a second; engineers wire out a switch that trips
+# on them, which is worse than any delay. 3 s passes the gusts; the cap keeps a dead fan's response in the
+# order of the 10 s gas alarm budget (GB 16808); IGEM/UP/19 asks for the gas to close on fan failure.
+DEFAULT_FAN_LOSS_CONFIRM_S = 3
+MAX_FAN_LOSS_CONFIRM_S = 10
+# The no-air check at power-on: a fan still running down after a restart keeps its switch made; a
+# large kitchen extract impeller takes 10-60 s to stop. Made after this long with the fan off: bridged.
+DEFAULT_FAN_RUNDOWN_S = 60
+MAX_FAN_RUNDOWN_S = 300
 # Silence is time-limited (Macurco: 5 min alarm); a new alarm re-sounds (GB 16808).
 DEFAULT_SILENCE_S = 300
 MAX_SILENCE_S = 900

@@ -1,26 +1,32 @@
 """The controller: one `step()` per scan turns bytes and line levels into bytes, levels and events.
 
 Sans I/O, like h11: the platform (or a simulation, or MicroPython) feeds it what was read and
-writes what it returns. It owns the bus masters, the detectors' state machines and the safety logic.
+writes what it returns. It owns the bus masters, the detectors' state machines, the safety logic, the
+reset window and the output tests. Its public methods are the only way in: the unit, the bench, the
+simulation and a board port all drive it through them (docs/architecture.md, "The path of one reading").
 """
 
-from gaslatch.core import constants as C
+from gaslatch.core import commands as K
 from gaslatch.core import detector_state as D
 from gaslatch.core import events as E
 from gaslatch.core import modbus_rtu
 from gaslatch.core.config import ConfigError, Problem, bus_budget_problem
 from gaslatch.core.events import EventLog
 from gaslatch.core.modbus_master import BusMaster
+from gaslatch.core.output_test import OutputTests
+from gaslatch.core.reset_window import ResetWindow
 from gaslatch.core.safety import Safety
 
 
 class StepResult:
-    """What one scan wants written: bytes per bus, output levels, and the new event records."""
+    """What one scan wants written: bytes per bus, output levels, the new event records, and the
+    (ticket, outcome) of reset requests settled in this scan (see command "reset")."""
 
-    def __init__(self, tx, outputs, events):
+    def __init__(self, tx, outputs, events, settled=()):
         self.tx = tx
         self.outputs = outputs
         self.events = events
+        self.settled = settled
 
 
 class Controller:
@@ -53,6 +59,10 @@ class Controller:
                 interval_ms = max(det["poll_interval_ms"], profile.min_poll_interval_ms)
                 self.buses[det["bus"]].add_poll(det["address"], profile.reads, interval_ms, name)
         self.safety = Safety(cfg, self.log, zones)
+        self.reset_window = ResetWindow(cfg["control"]["reset_window_s"])
+        self.output_tests = OutputTests()
+        self._bus_names = tuple(sorted(self.buses))
+        self._masters = tuple(self.buses[name] for name in self._bus_names)
         self._check_alarm_budget(profiles)
 
     def _check_alarm_budget(self, profiles):
@@ -87,14 +97,11 @@ class Controller:
         analog_ua: channel -> loop current in µA (None when the ADC could not be read);
         wall: local (weekday 0=Monday, minute of day), or None when the clock is not set.
         """
-        rx_by_bus = rx_by_bus or {}
         inputs = inputs or {}
         analog_ua = analog_ua or {}
         samples = {}
-        tx = {}
-        for bus_name in sorted(self.buses):
-            master = self.buses[bus_name]
-            tx[bus_name] = master.step(now_ms, rx_by_bus.get(bus_name, b""))
+        tx = self.service_buses(now_ms * 1000, rx_by_bus or {})
+        for master in self._masters:
             for result in master.pop_results():
                 if result.ok:
                     det_cfg = self.cfg["detectors"][result.tag]
@@ -125,9 +132,42 @@ class Controller:
             tr = self.detectors[name].update(now_ms, samples.get(name))
             if tr is not None:
                 transitions.append(tr)
-        outputs = self.safety.evaluate(now_ms, self.detectors, transitions, inputs, wall)
-        return StepResult(tx, outputs, self.log.drain())
+        outputs = self.output_tests.apply(now_ms, self.safety.evaluate(now_ms, self.detectors, transitions,
+                                                                       inputs, wall))
+        settled = self.reset_window.follow(now_ms, self.safety.reset_press)
+        return StepResult(tx, outputs, self.log.drain(), settled)
 
+    def service_buses(self, now_us, rx_by_bus):
+        """Between scans (and inside step()): every bus's received bytes to its master; returns bus ->
+        bytes to write now (b"" for none). Replies become readings at the next step()."""
+        tx = {}
+        for i in range(len(self._masters)):
+            name = self._bus_names[i]
+            tx[name] = self._masters[i].service(now_us, rx_by_bus.get(name, b""))
+        return tx
+
+    def next_wakeup_us(self):
+        """The earliest time (µs) a bus has something to do without new bytes, or None: when the
+        platform must call service_buses() again at the latest."""
+        wake = None
+        for master in self._masters:
+            t_us = master.next_wakeup_us()
+            if t_us is not None and (wake is None or t_us < wake):
+                wake = t_us
+        return wake
+
+    def awaiting_reply(self):
+        """The buses with a request out and its reply not complete: the ports worth watching."""
+        return [self._bus_names[i] for i in range(len(self._masters)) if self._masters[i].awaiting_reply]
+
+    @property
+    def bus_names(self):
+        """The configured buses, sorted."""
+        return self._bus_names
+
+    def bus_stats(self):
+        """Bus -> its master's counters (polls, replies, errors by kind)."""
+        return dict((name, self.buses[name].stats()) for name in self._bus_names)
     def record(self, now_ms, type_, severity, source, state, value=None, reason=""):
         """An event the platform observed (shutdown, a serial port lost...), numbered with the core's.
 
@@ -148,18 +188,33 @@ class Controller:
             if self.kinds[name] == "modbus" and self.cfg["detectors"][name]["bus"] == bus:
                 self.detectors[name].note_comm_error(now_ms, detail)
 
-    # Commands: the only remote ones make things safer; none opens the valve.
-    def close_valve(self, now_ms, source):
-        return self.safety.command_close_valve(now_ms, source)
+    def command(self, now_ms, name, args, source, channel=K.LOCAL):
+        """One command from commands.COMMANDS, already authenticated by its channel; returns the reply dict.
 
-    def silence(self, now_ms, source):
-        return self.safety.command_silence(now_ms, source)
+        Refused (ok false, nothing changed) when the command is unknown, not taken from `channel`, not
+        enabled by the config, or its args do not fit the table. None opens the valve.
+        """
+        why = K.refusal(name, channel, self.cfg["uplink"])
+        if why:
+            return K.reply(False, why)
+        args = {} if args is None else args
+        why = K.arg_refusal(name, args)
+        if why:
+            return K.reply(False, why)
+        return K.COMMANDS[name].handler(self, now_ms, K.normalised_args(name, args), source)
 
-    def inhibit(self, now_ms, detector, minutes, source):
-        return self.safety.command_inhibit(now_ms, detector, minutes, source)
+    @property
+    def latched(self):
+        """True while the valve must stay closed until a local reset (every latch state but armed)."""
+        return self.safety.latched
 
-    def end_inhibit(self, now_ms, detector, source):
-        return self.safety.command_end_inhibit(now_ms, detector, source)
+    def reset_blockers(self, now_ms):
+        """Why a press of the RESET button would be refused now (empty: it would be accepted)."""
+        return self.safety.reset_blockers(now_ms, self.detectors, self.safety.last_inputs())
+
+    def readings(self):
+        """Detector -> its latest concentration in hundredths of %LEL (None before the first reading)."""
+        return dict((name, self.detectors[name].concentration_centi_pct_lel) for name in self.detectors)
 
     def status(self, now_ms):
         """Every detector, output, interlock, inhibit and bus statistic, as plain data."""
@@ -182,13 +237,10 @@ class Controller:
                 "link": {"polls": det.polls_seen(), "failed": det.failed_polls(),
                          "stale_after_ms": det.settings.stale_after_ms},
             }
-        buses = {}
-        for name in sorted(self.buses):
-            buses[name] = self.buses[name].stats()
         out = self.safety.status(now_ms)
-        out["reset_blockers"] = self.safety.reset_blockers(now_ms, self.detectors, self.safety.last_inputs())
+        out["reset_blockers"] = self.reset_blockers(now_ms)
         out["detectors"] = detectors
-        out["buses"] = buses
+        out["buses"] = self.bus_stats()
         return out
 
 

@@ -9,11 +9,13 @@ records, each keeping its state in the `Safety` attributes named below. The latc
 valve run transition tables (LATCH_TRANSITIONS, PULSE_TRANSITIONS), from which docs/safety.md
 draws their diagrams; the others are a timer or two each, and stay code.
 
-- Trip latch: `latch`, with `trip_reason`, `trip_causes`, `_cause_keys`, and the remote closes
-  waiting in `pending_close`. Driven by each scan's trip causes, the reset button (a rising edge,
+- Trip latch: `latch`, with `trip_reason`, `trip_causes`, `_cause_keys`, the remote closes
+  waiting in `pending_close`, and what the latest scan's reset came to in `reset_press` (for the
+  controller's reset window). Driven by each scan's trip causes, the reset button (a rising edge,
   from `_prev_inputs`) and, once at power-on if configured, the auto-arm.
-- Interlocks: `interlocks` (fire, e-stop, ventilation), `fan_unproven_since_ms`. Driven by the
-  input lines and the airflow-proving grace.
+- Interlocks: `interlocks` (fire, e-stop, ventilation). Driven by the input lines; the ventilation
+  interlock by the airflow proving (`airflow`, airflow.py's table: the no-air check at power-on, the
+  proving grace, the loss confirmation and the bridged-switch fault).
 - Silence: `silenced_until_ms`, `silenced_alarms`, `_silence_request`. Driven by the silence
   button or command, the alarms sounding (`_alarms`) and the time.
 - Inhibit: `inhibits` (detector -> until_ms). Driven by the inhibit commands and the time.
@@ -35,6 +37,8 @@ valve feedback and the airflow.
 
 from gaslatch.core import detector_state as D
 from gaslatch.core import events as E
+from gaslatch.core.airflow import INTERLOCK_REASON as AIRFLOW_INTERLOCK_REASON
+from gaslatch.core.airflow import Airflow
 from gaslatch.core import schedule as S
 
 # Logical input lines (the platform maps them to pins and applies polarity and debounce).
@@ -164,10 +168,11 @@ class Safety:
         self.trip_causes = []
         self._cause_keys = ()  # the stable keys of the latest scan's causes, to tell a new one
         self.pending_close = []  # sources of remote closes, each a cause in the next scan
+        self.reset_press = None  # what the latest scan's reset (button or auto-arm) came to, for reset_window
         self.close_commands = 0
         # Interlocks.
         self.interlocks = {INTERLOCK_FIRE: False, INTERLOCK_ESTOP: False, INTERLOCK_VENTILATION: False}
-        self.fan_unproven_since_ms = None
+        self.airflow = Airflow(cfg["fan"], OUT_FAN in cfg["lines"]) if cfg["fan"]["proving"] else None
         # Silence.
         self.silenced_until_ms = None
         self.silenced_alarms = ()  # the alarms sounding when silenced: any other re-sounds
@@ -251,6 +256,7 @@ class Safety:
         Returns the output levels (name -> bool).
         """
         self._detectors = detectors
+        self.reset_press = None
         if not self.started:
             self.started = True
             self.valve_command_ms = now_ms
@@ -261,7 +267,7 @@ class Safety:
         self._record_distrust(now_ms, detectors)
         self._expire_inhibits(now_ms)
         self._track_unhealthy(now_ms, detectors)
-        self._update_interlocks(now_ms, inputs)
+        self._update_interlocks(now_ms, inputs, detectors)
         self._update_schedule(now_ms, wall)
         if self._rising(inputs, IN_RESET):
             self._local_reset(now_ms, detectors, inputs, "reset button")
@@ -334,25 +340,34 @@ class Safety:
             if det.state == D.HIGH_ALARM and name not in self.high_since:
                 self.high_since[name] = now_ms
 
-    def _update_interlocks(self, now_ms, inputs):
+    def _update_interlocks(self, now_ms, inputs, detectors):
         cfg = self.cfg
         # An enabled safety input that the platform could not read (missing or None) counts as active.
         fire = cfg["interlocks"]["fire_input"] and _active_or_unread(inputs, IN_FIRE)
         estop = cfg["interlocks"]["estop_input"] and _active_or_unread(inputs, IN_ESTOP)
         vent = False
-        if cfg["fan"]["proving"]:
-            if inputs.get(IN_FAN_PROVEN, False):
-                self.fan_unproven_since_ms = None
-            else:
-                if self.fan_unproven_since_ms is None:
-                    self.fan_unproven_since_ms = now_ms
-                vent = now_ms - self.fan_unproven_since_ms >= cfg["fan"]["proving_grace_s"] * 1000
+        if self.airflow is not None:
+            # An unreadable switch (None) is no proof of airflow.
+            self.airflow.step(now_ms, inputs.get(IN_FAN_PROVEN) is True, self._gas_needs_fan(detectors))
+            vent = self.airflow.interlock_active
         new = {INTERLOCK_FIRE: bool(fire), INTERLOCK_ESTOP: bool(estop), INTERLOCK_VENTILATION: vent}
         for name in (INTERLOCK_ESTOP, INTERLOCK_FIRE, INTERLOCK_VENTILATION):
             if new[name] != self.interlocks[name]:
                 self.log.emit(now_ms, E.INTERLOCK, E.SEVERITY_ALARM if new[name] else E.SEVERITY_INFO, name,
-                              "active" if new[name] else "clear", None, _INTERLOCK_TEXT[name][new[name]])
+                              "active" if new[name] else "clear", None, self._interlock_text(name, new[name]))
         self.interlocks = new
+
+    def _interlock_text(self, name, active):
+        if name == INTERLOCK_VENTILATION and active:
+            return AIRFLOW_INTERLOCK_REASON[self.airflow.state]
+        return _INTERLOCK_TEXT[name][active]
+
+    def _gas_needs_fan(self, detectors):
+        """A detector in alarm and not inhibited: the fan runs now (dilution), whatever else holds it."""
+        for name in sorted(detectors):
+            if name not in self.inhibits and detectors[name].state in D.ALARM_STATES:
+                return True
+        return False
 
     def _update_schedule(self, now_ms, wall):
         if self.schedule is None:
@@ -439,11 +454,11 @@ class Safety:
         blockers = []
         for name in sorted(detectors):
             blockers.extend(_detector_blockers(now_ms, name, detectors[name]))
-        for name in (INTERLOCK_ESTOP, INTERLOCK_FIRE, INTERLOCK_VENTILATION):
+        for name in (INTERLOCK_ESTOP, INTERLOCK_FIRE):
             if self.interlocks[name]:
                 blockers.append(_INTERLOCK_TEXT[name][True])
-        if self.cfg["fan"]["proving"] and not inputs.get(IN_FAN_PROVEN, False) and not self.interlocks[INTERLOCK_VENTILATION]:
-            blockers.append("fan airflow not proven: start the extract fan first")
+        if self.airflow is not None and self.airflow.blocker():
+            blockers.append(self.airflow.blocker())
         if self.schedule is not None and self.schedule_state != S.ATTENDED:
             blockers.append(_SCHEDULE_TEXT[self.schedule_state])
         if self.valve_fault:
@@ -456,6 +471,7 @@ class Safety:
         blockers = self.reset_blockers(now_ms, detectors, inputs)
         if blockers:
             self.log.emit(now_ms, E.RESET_REFUSED, E.SEVERITY_WARNING, source, "refused", None, "; ".join(blockers))
+            self.reset_press = {"state": "refused", "reasons": blockers}
             return
         self._unlatch(now_ms, RESET, source, "local reset accepted: valve may open")
 
@@ -471,6 +487,7 @@ class Safety:
             return
         self.trip_reason = ""
         self.trip_causes = []
+        self.reset_press = {"state": "accepted"}
         self.log.emit(now_ms, E.RESET, E.SEVERITY_INFO, source, "armed", None, reason)
 
     def _start_pulse(self, now_ms):
@@ -561,10 +578,11 @@ class Safety:
 
     def _fan_level(self, now_ms, detectors):
         fan = self.cfg["fan"]
-        for name in sorted(detectors):
-            if name not in self.inhibits and detectors[name].state in D.ALARM_STATES:
-                self.fan_run_until_ms = now_ms + fan["run_on_s"] * 1000
-                return True
+        if self._gas_needs_fan(detectors):
+            self.fan_run_until_ms = now_ms + fan["run_on_s"] * 1000
+            return True
+        if self.airflow is not None and self.airflow.holds_fan_off:
+            return False  # the no-air check at power-on (airflow.py)
         if fan["mode"] == "continuous":
             return True
         if self.fan_run_until_ms is not None and now_ms < self.fan_run_until_ms:
@@ -587,6 +605,7 @@ class Safety:
             "trip_reason": self.trip_reason,
             "trip_causes": list(self.trip_causes),
             "interlocks": dict(self.interlocks),
+            "airflow": None if self.airflow is None else self.airflow.state,
             "schedule": self.schedule_state,
             "inhibits": dict((name, max(0, until - now_ms) // 1000) for name, until in self.inhibits.items()),
             "silenced_s": None if self.silenced_until_ms is None else max(0, self.silenced_until_ms - now_ms) // 1000,

@@ -16,6 +16,7 @@ import hashlib
 import json
 
 from gaslatch.core import events as E
+from gaslatch.core.commands import REMOTE_COMMANDS
 
 TOPIC_ROOT = "gaslatch"
 TOPIC_KINDS = ("event", "state", "telemetry", "status", "cmd", "cmd/reply", "ack", "gone")
@@ -42,12 +43,9 @@ MAX_SEQ = 2 ** 63 - 1
 MAX_ACK_BYTES = 256
 MAX_GONE_REASON_CHARS = 200
 
-# Commands.
-CMD_CLOSE_VALVE = "close_valve"
-CMD_STATUS = "status"
-CMD_SILENCE = "silence"
-CMD_SYNC_TIME = "sync_time"
-ALLOWED_CMDS = (CMD_CLOSE_VALVE, CMD_STATUS, CMD_SILENCE, CMD_SYNC_TIME)
+# Commands: which ones a platform may send is commands.REMOTE_COMMANDS (the one command table).
+CMD_CLOSE_VALVE = "close_valve"  # taken even before the clock is synchronised (see verify_command)
+ALLOWED_CMDS = REMOTE_COMMANDS
 CMD_FIELDS = ("args", "cmd", "hmac", "id", "ts")  # sorted; the signature covers all but "hmac"
 COMMAND_WINDOW_S = 60  # a command older or newer than this by the unit's clock is stale
 MAX_SEEN_IDS = 256  # ids remembered for replay refusal; more fresh commands than this are refused

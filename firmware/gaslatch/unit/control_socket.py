@@ -27,6 +27,8 @@ import time
 from collections import deque
 from typing import Any, Callable
 
+from gaslatch.core.commands import LOCAL_COMMANDS, arg_refusal, normalised_args
+
 log = logging.getLogger(__name__)
 
 # Requests handled per scan at most: clients can never take the scan's time.
@@ -60,16 +62,10 @@ MAX_SOCKET_PATH_BYTES = 107
 MAX_ID_CHARS = 64
 SOCKET_MODE = 0o660
 
-# Commands and their arguments (all required): ("str", max_chars) or ("int", minimum, maximum).
-# Values are checked by the handler (the controller knows the detectors and the inhibit limit).
-COMMANDS: dict[str, dict[str, tuple]] = {
-    "status": {},
-    "reset": {},
-    "silence": {},
-    "inhibit": {"detector": ("str", 32), "minutes": ("int", 1, 24 * 60)},
-    "end_inhibit": {"detector": ("str", 32)},
-    "test_output": {"line": ("str", 32), "ms": ("int", 1, 60000)},
-}
+# The commands this socket takes: the core's table's local ones (commands.COMMANDS), their arguments
+# checked here against its schemas; values are checked again by the handlers (the controller knows the
+# detectors and the inhibit limit).
+COMMANDS: tuple[str, ...] = LOCAL_COMMANDS
 
 _QUEUED, _TAKEN, _EXPIRED, _DONE = "queued", "taken", "expired", "done"
 
@@ -86,7 +82,7 @@ class RequestError(Exception):
         self.request_id = request_id
 
 
-def parse_request(line: bytes, commands: dict[str, dict[str, tuple]] = COMMANDS) -> tuple[Any, str, dict]:
+def parse_request(line: bytes, commands: tuple[str, ...] = COMMANDS) -> tuple[Any, str, dict]:
     """One request line (without its newline) -> (id, cmd, args), or RequestError saying what is wrong."""
     try:
         text = line.decode("utf-8")
@@ -115,24 +111,10 @@ def parse_request(line: bytes, commands: dict[str, dict[str, tuple]] = COMMANDS)
     args = doc.get("args", {})
     if not isinstance(args, dict):
         raise RequestError("args must be a JSON object", request_id)
-    spec = commands[cmd]
-    for key in sorted(args):
-        if key not in spec:
-            known = ", ".join(sorted(spec)) or "none"
-            raise RequestError("%s takes no argument %s (arguments: %s)" % (cmd, _clip(json.dumps(key)), known),
-                               request_id)
-    for key in sorted(spec):
-        if key not in args:
-            raise RequestError("%s needs argument %s" % (cmd, key), request_id)
-        problem = _check_arg(args[key], spec[key])
-        if problem:
-            raise RequestError("%s argument %s %s" % (cmd, key, problem), request_id)
-    return request_id, cmd, dict(args)
-
-
-def outcome_reply(ok: bool, text: str) -> dict:
-    """A reply from a controller command's (ok, text): {"ok", "message"} or {"ok", "error"}."""
-    return {"ok": True, "message": text} if ok else {"ok": False, "error": text}
+    why = arg_refusal(cmd, args)
+    if why:
+        raise RequestError(_clip(why, 300), request_id)
+    return request_id, cmd, normalised_args(cmd, args)
 
 
 class Request:
@@ -196,11 +178,11 @@ class ControlServer:
     path: socket file (its directory must exist); group: group given access (mode 0660). If the group
     does not exist, or this process may not give the socket to it, the socket keeps the process's
     group and `warning` says why. handler(request, now_ms) -> reply dict is called only from
-    service(), in the scan thread; its reply must hold "ok": bool (see outcome_reply()).
+    service(), in the scan thread; its reply must hold "ok": bool (see commands.reply()).
     """
 
     def __init__(self, path: str, group: str, handler: Callable[[Request, int], dict] | None = None, *,
-                 commands: dict[str, dict[str, tuple]] = COMMANDS, max_clients: int = MAX_CLIENTS,
+                 commands: tuple[str, ...] = COMMANDS, max_clients: int = MAX_CLIENTS,
                  queue_size: int = QUEUE_SIZE, reply_timeout_s: float = REPLY_TIMEOUT_S,
                  line_timeout_s: float = LINE_TIMEOUT_S, idle_timeout_s: float = IDLE_TIMEOUT_S,
                  unused_timeout_s: float = UNUSED_TIMEOUT_S, clock: Callable[[], float] = time.monotonic):
@@ -722,21 +704,6 @@ def _encode(message: dict, request_id: Any) -> bytes:
     out = dict(message)
     out["id"] = request_id
     return (json.dumps(out, sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n").encode("ascii")
-
-
-def _check_arg(value: Any, spec: tuple) -> str:
-    """'' when value fits spec, else what is wrong (for the error reply)."""
-    if spec[0] == "str":
-        if not isinstance(value, str):
-            return "must be a string"
-        if not 1 <= len(value) <= spec[1]:
-            return "must be 1-%d characters" % spec[1]
-        return ""
-    if not isinstance(value, int) or isinstance(value, bool):
-        return "must be a whole number"
-    if not spec[1] <= value <= spec[2]:
-        return "must be %d-%d" % (spec[1], spec[2])
-    return ""
 
 
 def _valid_id(value: Any) -> bool:

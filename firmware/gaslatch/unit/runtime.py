@@ -6,13 +6,13 @@ the watchdogs, on absolute deadlines; everything slow lives in other threads.
 """
 
 import fcntl
-import gc
 import os
 import signal
 import sys
 import time
 from collections.abc import Callable
 
+from gaslatch.core import commands as K
 from gaslatch.core import events as E
 from gaslatch.core.config import ConfigError
 from gaslatch.core.controller import Controller
@@ -24,6 +24,7 @@ from gaslatch.unit.control_socket import ControlError, ControlServer
 from gaslatch.unit.event_log import EventLogger
 from gaslatch.unit.event_store import EventStore, StoreError, UnavailableStore
 from gaslatch.unit.gpio_lines import GpioError, open_lines
+from gaslatch.unit.realtime import enter_realtime
 from gaslatch.unit.refusal_digest import RefusalDigest
 from gaslatch.unit.serial_bus import SerialBus
 from gaslatch.unit.wall_clock import WallClock
@@ -37,10 +38,6 @@ class StartError(Exception):
 REFRESH_OUTPUTS_SCANS = 50
 # Every this many scans the platform's state slot is refreshed (the uplink publishes on change).
 UPLINK_STATE_SCANS = 10
-
-# Outputs a commissioning test may pulse. The valve is absent on purpose: its test is a close command.
-TESTABLE_OUTPUTS = ("fan", "sounder", "beacon", "fault_relay")
-MAX_TEST_OUTPUT_MS = 10000
 
 # A stop must end inside systemd's TimeoutStopSec=10 (deploy/gaslatch.service) even when the store or the
 # uplink cannot finish: every wait of shutdown() shares this budget (the journal's close gets at most 2 s more).
@@ -87,13 +84,12 @@ class Runtime:
             self.log.close()
             raise StartError(str(err)) from None
         self.notifier = SystemdNotifier()
-        self.pump = BusPump(self.clock, self.buses, self.controller.buses)
+        self.pump = BusPump(self.clock, self.buses, self.controller)
         self.loop = ScanLoop(cfg["scan"]["period_ms"], self.clock, self.scan, kick_watchdog=self._kick,
                              on_error=self._on_error, idle=self.pump.idle_until)
         self.inputs: dict = {}
         self.outputs: dict = {}
-        self.test_outputs: dict[str, int] = {}  # line -> until_ms
-        self.reset_waiters: list = []  # (deadline_ms, push) of clients waiting for the button
+        self.reset_waiters: dict = {}  # reset window ticket -> push of the client waiting for the button
         self._ready = False
         self._scans = 0
         self.refusals = RefusalDigest("platform commands")
@@ -158,14 +154,17 @@ class Runtime:
                 data = result.tx.get(name)
                 if data:
                     bus.write(data)
-            self.outputs = self._with_tests(now_ms, result.outputs)
+            self.outputs = result.outputs
             self._scans += 1
             if self._scans % REFRESH_OUTPUTS_SCANS == 0:
                 self.lines.refresh()
             self.lines.write_outputs(self.outputs)
         finally:
             self._record(result.events)  # what the core decided is recorded even if an adapter failed
-        self._follow_reset(now_ms, result.events)
+        for ticket, outcome in result.settled:
+            push = self.reset_waiters.pop(ticket, None)
+            if push is not None:
+                push(outcome)
         if self.uplink is not None and self._scans % UPLINK_STATE_SCANS == 0:
             self.uplink.publish_state(self._platform_state(now_ms))
             self.uplink.publish_telemetry(self._platform_readings(now_ms))
@@ -178,18 +177,12 @@ class Runtime:
         self._take_refusals(now_ms)
         self._record_refusals(now_ms, self.refusals.due(now_ms))
         for command in self.uplink.take_commands():
-            cmd = command["cmd"]
-            if cmd == "close_valve":
-                ok, message = self.controller.close_valve(now_ms, "platform")
-            elif cmd == "status":
-                ok, message = True, self.uplink.state_text(self._platform_state(now_ms))
-            elif cmd == "silence" and self.cfg["uplink"]["allow_silence"]:
-                ok, message = self.controller.silence(now_ms, "platform")
-            elif cmd == "sync_time":
-                ok, message = False, "the unit's clock is kept by NTP (systemd-timesyncd); nothing changed"
+            reply = self.controller.command(now_ms, command["cmd"], command["args"], "platform", K.REMOTE)
+            if "status" in reply:
+                message = self.uplink.state_text(self._platform_state(now_ms))
             else:
-                ok, message = False, "%s is not enabled on this unit" % cmd
-            self.uplink.reply(command["id"], ok, message)
+                message = reply.get("message") or reply.get("error", "")
+            self.uplink.reply(command["id"], reply["ok"], message)
 
     def _take_refusals(self, now_ms: int) -> None:
         for _id, cmd, reason, code, count in self.uplink.take_refusals():
@@ -221,18 +214,7 @@ class Runtime:
     def _platform_readings(self, now_ms: int) -> dict:
         """The telemetry (uplink_wire.encode_telemetry): every detector's latest reading, with both clocks."""
         return {"ts": self.wall.iso_utc(), "t_ms": now_ms, "clock_synced": self.wall.synced(),
-                "centi_pct_lel": dict((name, det.concentration_centi_pct_lel)
-                                      for name, det in self.controller.detectors.items())}
-
-    def _with_tests(self, now_ms: int, outputs: dict) -> dict:
-        """Commissioning pulses of non-valve outputs; they never touch the valve line."""
-        out = dict(outputs)
-        for line, until_ms in list(self.test_outputs.items()):
-            if now_ms >= until_ms:
-                del self.test_outputs[line]
-            else:
-                out[line] = line != "fault_relay"  # the fault relay is tested by dropping it
-        return out
+                "centi_pct_lel": self.controller.readings()}
 
     def _record(self, events: list) -> None:
         if events:
@@ -278,74 +260,19 @@ class Runtime:
     # ---- local control (called in the scan thread by control.service) ----
 
     def _handle(self, request, now_ms: int) -> dict:
-        cmd = request.cmd
-        args = request.args
-        if cmd == "status":
-            return {"ok": True, "status": self.status(now_ms)}
-        if cmd == "silence":
-            ok, message = self.controller.silence(now_ms, request.source)
-            return {"ok": ok, "message": message} if ok else {"ok": False, "error": message}
-        if cmd == "inhibit":
-            ok, message = self.controller.inhibit(now_ms, args["detector"], args["minutes"], request.source)
-            return {"ok": ok, "message": message} if ok else {"ok": False, "error": message}
-        if cmd == "end_inhibit":
-            ok, message = self.controller.end_inhibit(now_ms, args["detector"], request.source)
-            return {"ok": ok, "message": message} if ok else {"ok": False, "error": message}
-        if cmd == "reset":
-            return self._reset_request(request, now_ms)
-        if cmd == "test_output":
-            return self._test_output(args["line"], args["ms"], now_ms, request.source)
-        return {"ok": False, "error": "unknown command %s" % cmd}
+        """A local command through the core's table; the status gets the unit's own sections, and a reset
+        waiting for the button is followed until the core settles it (StepResult.settled)."""
+        reply = self.controller.command(now_ms, request.cmd, request.args, request.source, K.LOCAL)
+        if "status" in reply:
+            reply["status"] = self.status(now_ms, reply["status"])
+        ticket = reply.pop("ticket", None)
+        if ticket is not None:
+            self.reset_waiters[ticket] = request.push
+        return reply
 
-    def _reset_request(self, request, now_ms: int) -> dict:
-        safety = self.controller.safety
-        if not safety.latched:
-            return {"ok": True, "state": "not_needed", "message": "not tripped: nothing to reset"}
-        blockers = safety.reset_blockers(now_ms, self.controller.detectors, self.inputs)
-        if blockers:
-            return {"ok": False, "state": "refused", "reasons": blockers,
-                    "error": "reset refused: " + "; ".join(blockers)}
-        window_s = self.cfg["control"]["reset_window_s"]
-        self.reset_waiters.append((now_ms + window_s * 1000, request.push))
-        return {"ok": True, "state": "waiting_for_button", "window_s": window_s}
-
-    def _follow_reset(self, now_ms: int, events: list) -> None:
-        """Tell every client waiting for the button what happened (accepted, refused, or time up)."""
-        if not self.reset_waiters:
-            return
-        outcome = None
-        for record in events:
-            if record["type"] == E.RESET:
-                outcome = {"state": "accepted"}
-            elif record["type"] == E.RESET_REFUSED:
-                outcome = {"state": "refused", "reasons": record["reason"].split("; ")}
-        waiting = []
-        for deadline_ms, push in self.reset_waiters:
-            if outcome is not None:
-                push(outcome)
-            elif now_ms >= deadline_ms:
-                push({"state": "expired"})
-            else:
-                waiting.append((deadline_ms, push))
-        self.reset_waiters = waiting
-
-    def _test_output(self, line: str, ms: int, now_ms: int, source: str) -> dict:
-        if line == OUT_VALVE:
-            # The valve test closes it; reopening needs the local reset like after any trip.
-            ok, message = self.controller.close_valve(now_ms, "valve test by %s" % source)
-            return {"ok": ok, "message": "valve closing; reopen it with the local reset"}
-        if line not in TESTABLE_OUTPUTS:
-            return {"ok": False, "error": "no testable output %s (one of valve, %s)" % (line, ", ".join(TESTABLE_OUTPUTS))}
-        if line not in self.cfg["lines"]:
-            return {"ok": False, "error": "output %s is not wired (no entry under lines)" % line}
-        held_ms = max(0, min(ms, MAX_TEST_OUTPUT_MS))
-        self.test_outputs[line] = now_ms + held_ms
-        self.controller.record(now_ms, E.COMMAND, E.SEVERITY_WARNING, line, "test_output", held_ms,
-                               "commissioning test of %s for %d ms by %s" % (line, held_ms, source))
-        return {"ok": True, "message": "%s pulsed for %d ms" % (line, min(ms, MAX_TEST_OUTPUT_MS))}
-
-    def status(self, now_ms: int) -> dict:
-        out = self.controller.status(now_ms)
+    def status(self, now_ms: int, core: dict | None = None) -> dict:
+        """The controller's status (`core`, or asked now) with the unit's: scan, ports, store, clock, lines, uplink."""
+        out = core if core is not None else self.controller.status(now_ms)
         out["scan"] = self.loop.stats.as_dict()
         out["ports"] = {name: {"error": bus.error} for name, bus in self.buses.items()}
         out["store"] = self.store.health()
@@ -359,7 +286,7 @@ class Runtime:
 
     def run(self) -> int:
         """Until SIGTERM/SIGINT: returns the process exit code."""
-        _enter_realtime(self.log)
+        self.log.debug("scheduling: %s" % enter_realtime())
         self.log.info("gaslatch running: %d detectors, %d buses, scan %d ms" % (
             len(self.cfg["detectors"]), len(self.buses), self.cfg["scan"]["period_ms"]))
         code = 0
@@ -431,13 +358,3 @@ class InstanceLock:
 
 def _uses_analog(cfg: dict) -> bool:
     return any(det["kind"] == "analog" for det in cfg["detectors"].values())
-
-
-def _enter_realtime(log: EventLogger) -> None:
-    """SCHED_FIFO when allowed (systemd gives it) and a frozen GC heap: the scan's jitter figures."""
-    gc.collect()
-    gc.freeze()
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(50))
-    except (PermissionError, OSError):
-        log.debug("SCHED_FIFO not granted; running with normal scheduling")

@@ -51,7 +51,7 @@ def status_text(reply: dict) -> str:
     for name in sorted(inhibits):
         lines.append("Inhibited: %s, %s s left" % (name, inhibits[name]))
     tables = [_detectors_table(status.get("detectors") or {}), _outputs_table(status.get("outputs") or {}),
-              _interlocks_table(status.get("interlocks") or {})]
+              _interlocks_table(status.get("interlocks") or {}, status.get("airflow"))]
     if status.get("buses"):
         tables.append(_buses_table(status["buses"]))
     if status.get("scan"):
@@ -117,8 +117,14 @@ def _outputs_table(outputs: dict) -> str:
     return render("Outputs", ("Output", "Level", "Meaning"), rows)
 
 
-def _interlocks_table(interlocks: dict) -> str:
-    rows = [(name.replace("_", " "), "ACTIVE" if interlocks[name] else "clear") for name in sorted(interlocks)]
+def _interlocks_table(interlocks: dict, airflow: str | None = None) -> str:
+    """Each interlock; ventilation with the airflow proving's state (docs/safety.md, Airflow proving)."""
+    rows = []
+    for name in sorted(interlocks):
+        state = "ACTIVE" if interlocks[name] else "clear"
+        if name == "ventilation" and airflow:
+            state += " (airflow %s)" % airflow
+        rows.append((name.replace("_", " "), state))
     return render("Interlocks", ("Interlock", "State"), rows)
 
 

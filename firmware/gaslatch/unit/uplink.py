@@ -46,6 +46,7 @@ from collections.abc import Callable
 import paho.mqtt.client as mqtt
 
 from gaslatch.core import uplink_wire as W
+from gaslatch.core.commands import remote_enabled
 from gaslatch.core.config_schema import UPLINK
 from gaslatch.unit.delivery import GONE_REASON, MAX_INFLIGHT_EVENTS, AckProblem, Delivery
 from gaslatch.unit.replay_ids import ReplayFileError, load_seen, save_seen
@@ -173,8 +174,7 @@ class Uplink:
             raise UplinkError("host", "no broker host name", "set uplink.host, or uplink.enabled false")
         self._key, self._key_problem = self._load_key()
         self._client = self._make_client()
-        allowed = [c for c in W.ALLOWED_CMDS if c != W.CMD_SILENCE or self.cfg["allow_silence"]]
-        self._allowed_cmds = tuple(allowed)
+        self._allowed_cmds = remote_enabled(self.cfg)
         # scan-side slots and queues, under _lock (held only for a few dict/deque operations)
         self._lock = threading.Lock()
         self._state: dict | None = None

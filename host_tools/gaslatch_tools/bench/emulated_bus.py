@@ -295,7 +295,7 @@ class EmulatedBus:
     no_reply; lossy(loss_pct: a seeded random share of replies dropped, a loose wire); late_reply(delay_ms); crc_corruption; bit_flip (one seeded random bit); truncated(n_bytes=1,
     dropped from the end); garbage(n_bytes=reply length, after=False: instead of, True: after the reply);
     wrong_address(reply_address=next address, CRC valid); exception(code=4). count=None: until clear();
-    an int: the next n replies. inject_noise(n_bytes) puts random bytes on the line now.
+    an int: the next n replies. inject_noise(n_bytes) puts random bytes on the line, their last stop bit now.
 
     Port. vanish() removes the link and closes the pty (an unplugged USB adapter: the controller's open
     descriptor gets EIO); restore() puts a new pty behind the same link. Both are idempotent.
@@ -701,7 +701,9 @@ class EmulatedBus:
             line = self.line_settings()
             char_s = _wire_char_s(line.baud or self.baud, self._request_parity(line), line.stop_bits)
             now = self._clock()
-            self._occupy_wire(now, now + n_bytes * char_s)
+            # What the controller receives now was on the wire for the n characters before: a real line
+            # cannot deliver a byte before its stop bit, so the silent interval runs from now.
+            self._occupy_wire(now - n_bytes * char_s, now)
             if self._rx.buf:
                 self._rx.garbled = True
             self._count(None, "noise_bytes", n_bytes)  # before the write: the stats never lag what was seen

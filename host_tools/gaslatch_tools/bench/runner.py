@@ -20,8 +20,8 @@ from typing import Any, Callable, NamedTuple
 from gaslatch.unit.control_client import ControlClient, ControlUnreachable
 from gaslatch.unit.event_store import EventReader
 from gaslatch_tools.bench import scenario as S
-from gaslatch_tools.bench.broker import Broker
-from gaslatch_tools.bench.controller_process import ControllerProcess
+from gaslatch_tools.testing.broker import Broker
+from gaslatch_tools.testing.controller_process import ControllerProcess
 from gaslatch_tools.bench.emulated_bus import EmulatedBus
 from gaslatch_tools.bench.emulated_detector import EmulatedDetector
 from gaslatch_tools.bench.expectations import VALVE_POSITION, Outcome, evaluate

@@ -18,6 +18,7 @@ import yaml
 from gaslatch.core import modbus_rtu
 from gaslatch.core.config import ConfigError, load_config
 from gaslatch.unit.unit_config import load_profiles
+from gaslatch_tools.testing.kitchen_config import kitchen_config
 
 LIBRARY_DIR = os.path.join(os.path.dirname(__file__), "scenarios")
 SCENARIO_SUFFIXES = (".yaml", ".yml", ".json")
@@ -318,9 +319,8 @@ BENCH_LINES = {
 def controller_document(scenario: dict, workdir: str, ports: dict[str, str], control_socket: str,
                         group: str, uplink: dict | None = None) -> dict:
     """The controller's configuration for a scenario: the bench's kitchen, then the scenario's overrides."""
-    doc: dict[str, Any] = {
+    sections: dict[str, Any] = {
         "unit": {"site": "bench", "name": scenario["name"]},
-        "scan": {"period_ms": 100},
         "buses": {name: {"port": ports[name], "baud": bus["baud"], "parity": bus["parity"],
                          "stop_bits": bus["stop_bits"], "response_timeout_ms": 200, "retries": 1}
                   for name, bus in sorted(scenario["buses"].items())},
@@ -328,18 +328,15 @@ def controller_document(scenario: dict, workdir: str, ports: dict[str, str], con
         "valve": {"type": "hold", "travel_s": 4, "feedback": "closed", "startup": "manual_reset"},
         "fan": {"mode": "alarm", "run_on_s": 30, "proving": False},
         "interlocks": {"fire_input": True, "estop_input": True},
-        "gpio": {"backend": "sim", "sim_dir": os.path.join(workdir, "gpio"), "debounce_ms": 20},
-        "lines": copy.deepcopy(BENCH_LINES),
-        "store": {"path": os.path.join(workdir, "events.db")},
-        "control": {"socket": control_socket, "group": group},
-        "watchdog": {"device": ""},
     }
     for name, det in sorted(scenario["detectors"].items()):
         entry = {"kind": "modbus", "bus": det["bus"], "address": det["address"], "profile": det["profile"]}
         entry.update(det["config"])
-        doc["detectors"][name] = entry
+        sections["detectors"][name] = entry
     if uplink is not None:
-        doc["uplink"] = uplink
+        sections["uplink"] = uplink
+    doc = kitchen_config(workdir, period_ms=100, lines=BENCH_LINES, control_socket=control_socket, group=group,
+                         **sections)
     return _merged(doc, scenario.get("controller", {}))
 
 

@@ -2,6 +2,8 @@
 
 initdb into a temporary directory, then postgres on 127.0.0.1:<free port> (and a unix socket in that
 directory), as the `postgres` system user when started by root; stopped and deleted afterwards.
+(pytest-postgresql does not fit: it runs initdb and pg_ctl as the calling user, and postgres refuses root, which
+CI and the bench machines are; and the fleet benchmark needs the server outside pytest.)
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ import pwd
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 
 import psycopg
+
+from gaslatch_tools.testing.ports import LOOPBACK, free_port
 
 SUPERUSER = "gaslatch"
 START_TIMEOUT_S = 30.0
@@ -46,12 +49,6 @@ def _version_key(version: str) -> tuple:
     return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class PostgresServer:
     """One PostgreSQL cluster in a temporary directory, reachable only on 127.0.0.1 with a password.
 
@@ -60,7 +57,7 @@ class PostgresServer:
 
     def __init__(self, durable: bool = False):
         self.bin_dir = bin_dir()
-        self.host = "127.0.0.1"
+        self.host = LOOPBACK
         self.port = free_port()
         self.password = secrets.token_hex(16)
         self.durable = durable

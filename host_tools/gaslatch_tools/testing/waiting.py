@@ -1,6 +1,6 @@
 """Wait on a condition with a deadline instead of sleeping a fixed time.
 
-Unit tests poll real processes, files and sockets; this is the one place that polls.
+Tests and the kit poll real processes, files and sockets; this is the one place that polls.
 """
 
 from __future__ import annotations

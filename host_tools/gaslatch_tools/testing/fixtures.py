@@ -1,20 +1,29 @@
-"""A real PostgreSQL server on loopback for tests: one per test session, a fresh database per test.
+"""The kit's pytest fixtures: a real mosquitto per test, a real PostgreSQL server per session and a database per test.
 
-Installed by scripts/test.sh (apt-get install postgresql); a missing server fails the tests, never skips them.
+tests/conftest.py loads this module as a plugin. A missing mosquitto or PostgreSQL fails the tests, never skips them.
 """
 
 import itertools
 
 import pytest
 
-from gaslatch_tools.pg_server import PostgresServer
+from gaslatch_tools.testing.broker import Broker
+from gaslatch_tools.testing.postgres import PostgresServer
 
 _database_numbers = itertools.count(1)
 
 
+@pytest.fixture
+def broker(tmp_path):
+    """mosquitto with the deploy configuration on a free loopback port, anonymous clients allowed."""
+    b = Broker(str(tmp_path)).start()
+    yield b
+    b.stop()
+
+
 @pytest.fixture(scope="session")
 def postgres():
-    """The session's PostgreSQL server (gaslatch_tools.pg_server.PostgresServer), fsync off."""
+    """The session's PostgreSQL server (gaslatch_tools.testing.postgres.PostgresServer), fsync off."""
     with PostgresServer(durable=False) as server:
         yield server
 

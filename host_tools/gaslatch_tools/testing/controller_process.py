@@ -1,6 +1,7 @@
-"""The real `gaslatch run` under the bench's control: started, known ready by sd_notify, killed, restarted.
+"""The real `gaslatch run` under a test's, the bench's or a benchmark's control: started, known ready by sd_notify,
+killed, restarted. The one harness that runs the unit as a process.
 
-The bench owns the NOTIFY_SOCKET as systemd would, so "ready" is the unit's own READY=1 after its first
+The harness owns the NOTIFY_SOCKET as systemd would, so "ready" is the unit's own READY=1 after its first
 complete scan, and a power cut is a SIGKILL at an instant the bench chooses or draws from a seeded RNG.
 """
 
@@ -17,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Callable, Mapping, NamedTuple
+from typing import Callable, Mapping, NamedTuple, Sequence
 
 START_TIMEOUT_S = 20.0  # a cold Python start with every import, on a busy 2-core machine
 STOP_TIMEOUT_S = 10.0  # shutdown flushes the store for at most 5 s (runtime.shutdown)
@@ -26,6 +27,8 @@ _DATAGRAM_BYTES = 4096
 _UCRED = struct.Struct("iII")  # struct ucred: pid, uid, gid (SCM_CREDENTIALS)
 # Variables systemd sets for one service process; never handed down from the bench's own environment.
 _SERVICE_VARIABLES = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES")
+# What systemd starts (deploy/gaslatch.service), as a module of the chosen interpreter; --config PATH follows.
+UNIT_COMMAND = ("-m", "gaslatch.unit", "run")
 
 
 class ControllerError(Exception):
@@ -54,18 +57,19 @@ class ControllerProcess:
     """One controller (`python -m gaslatch.unit run --config config_path`, as `gaslatch-unit run`), run after run.
 
     Its stdout (the journal: one event per line) is appended to log_path and its stderr to
-    log_path + ".stderr", run after run. env: extra variables over the bench's own environment.
-    Times are on `clock` (the bench's monotonic seconds).
+    log_path + ".stderr", run after run. env: extra variables over the harness's own environment.
+    python and command: the interpreter and what it runs (a benchmark measures another venv's unit).
+    Times are on `clock` (the harness's monotonic seconds).
     """
 
     def __init__(self, config_path: str, log_path: str, env: Mapping[str, str] | None = None, *,
                  log_level: str | None = None, python: str = sys.executable,
-                 clock: Callable[[], float] = time.monotonic):
+                 command: Sequence[str] = UNIT_COMMAND, clock: Callable[[], float] = time.monotonic):
         self.config_path = config_path
         self.stdout_path = log_path
         self.stderr_path = log_path + ".stderr"
         self.clock = clock
-        self._argv = [python, "-m", "gaslatch.unit", "run", "--config", config_path]
+        self._argv = [python, *command, "--config", config_path]
         if log_level:
             self._argv += ["--log-level", log_level]
         self._env = {key: value for key, value in os.environ.items() if key not in _SERVICE_VARIABLES}
@@ -93,6 +97,11 @@ class ControllerProcess:
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
+
+    @property
+    def process(self) -> subprocess.Popen | None:
+        """The latest run's process (None before the first start): to signal or wait on it directly."""
+        return self._proc
 
     @property
     def running(self) -> bool:

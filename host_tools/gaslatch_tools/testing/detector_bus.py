@@ -1,0 +1,36 @@
+"""A pty detector bus in one line: the bench's EmulatedBus with an EmulatedDetector of one profile at each address.
+
+For the tests and benchmarks of the running unit that need detectors answering, not a scenario: gas set by address,
+silences and damaged replies through the bus's faults (inject(address, "no_reply") ...).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Iterable
+
+from gaslatch_tools.bench.emulated_bus import EmulatedBus
+from gaslatch_tools.bench.emulated_detector import EmulatedDetector
+from gaslatch_tools.bench.gas_model import GasModel
+
+BAUD = 9600
+
+
+class DetectorBus(EmulatedBus):
+    """Detectors of `profile` at `addresses` behind `link` (a symlink to a fresh pty), answering from the start.
+
+    detectors: {address: EmulatedDetector}; no warm-up, clean air. close() removes the pty and the link.
+    """
+
+    def __init__(self, link: str, addresses: Iterable[int], profile: str = "cn-generic", baud: int = BAUD,
+                 clock: Callable[[], float] = time.monotonic):
+        super().__init__(link, baud, clock=clock)
+        self.detectors = {address: EmulatedDetector(profile, address, clock=clock, baud=baud)
+                          for address in addresses}
+        for detector in self.detectors.values():
+            self.add(detector)
+        self.start()
+
+    def set_gas(self, address: int, pct_lel: float) -> None:
+        """The detector at address senses pct_lel from now on (0: clean air)."""
+        self.detectors[address].gas = GasModel(pct_lel) if pct_lel else None
