@@ -56,6 +56,7 @@ echo "Installing gaslatch with its test extra (every tool, the test runners) int
 npm ci --no-audit --no-fund --loglevel=error
 
 .venv/bin/python -m gaslatch_tools.schema_export --check
+.venv/bin/python -m gaslatch_tools.schema_export --check --schema profile
 .venv/bin/python -m gaslatch_tools.schema_export --check --schema bench
 .venv/bin/python -m gaslatch_tools.safety_diagram --check
 .venv/bin/python -m gaslatch_tools.wiring_diagram --check

@@ -1,6 +1,7 @@
 """The reference platform receiver: the ground truth of what the fleet delivered over MQTT.
 
-Subscribes to every unit's event, gone, state and status topics, validates each payload at the edge, stores
+Subscribes to every unit's event, gone, state and status topics, validates each payload at the edge (an event
+against docs/schemas/event.schema.json, with jsonschema), stores
 them in batches (one transaction each) and only then acknowledges them to the broker; tells each unit how far
 its events are stored (its `ack` topic) and asks it again for what is missing. Several receivers can share a
 fleet's events (MQTT 5 shared subscription) on one database.
@@ -15,7 +16,6 @@ import json
 import logging
 import os
 import queue
-import re
 import socket
 import ssl
 import threading
@@ -28,6 +28,7 @@ from paho.mqtt.properties import Properties
 
 from gaslatch.core import events as E
 from gaslatch.core import uplink_wire as W
+from gaslatch_tools import payload_schemas
 from gaslatch_tools import platform_delivery as D
 from gaslatch_tools.platform_delivery import StoreKey
 from gaslatch_tools.platform_storage import (CSV_COLUMNS, Batch, Committed, Delivery, Event, FleetRow, Gap, Gone,
@@ -59,17 +60,17 @@ RETRY_MAX_S = 5.0  # ...up to this
 SOCKET_READ_BYTES = 65536
 MAX_INT64 = 2 ** 63 - 1  # seq and t_ms are stored as 64-bit integers
 TEXT = "text (Unicode without NUL, which PostgreSQL cannot store)"
-MAX_ID_CHARS = 64
 MAX_TEXT_CHARS = E.MAX_TEXT_CHARS  # what a unit's safe_text lets through, stored as it came
 # An event is usually a few hundred bytes; at most, its four free texts (source, state, value, reason) of
 # MAX_TEXT_CHARS each, every character escaped as a \u surrogate pair (12 bytes), and the fixed fields.
 MAX_PAYLOAD_BYTES = 4 * 12 * MAX_TEXT_CHARS + 4096
 TOPIC_CACHE = 8192  # topics parsed once each (a fleet has a few per unit)
-SEVERITIES = (E.SEVERITY_ALARM, E.SEVERITY_FAULT, E.SEVERITY_WARNING, E.SEVERITY_INFO)
 STATUSES = ("online", "offline")
-EVENT_KEYS = frozenset(W.EVENT_FIELDS)
-OPTIONAL_EVENT_KEYS = frozenset(("detector", "site", "unit"))  # site/unit, when sent, must match the topic
-ISO_UTC_MS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
+TOPIC_KEYS = ("site", "unit")  # an event may name its site and unit too; they must be the topic's
+EVENT_SCHEMA = payload_schemas.FastValidator(payload_schemas.load("event"))
+# Schema keywords that a missing or unknown field fails (tallied as "fields"; every other failure as "types").
+FIELD_KEYWORDS = ("required", "additionalProperties", "not")
+MAX_PROBLEM_CHARS = 200  # a refusal quotes the payload's value, cut to this
 
 
 class PayloadError(ValueError):
@@ -132,13 +133,9 @@ def _json_object(topic: str, payload: bytes) -> dict:
     return msg
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_text(value: object, max_chars: int, empty_ok: bool = True) -> bool:
+def _is_storable_text(value: str) -> bool:
     """Text a database can hold: no NUL (PostgreSQL refuses it) and no lone surrogate (not UTF-8)."""
-    if not isinstance(value, str) or (not empty_ok and value == "") or len(value) > max_chars or "\x00" in value:
+    if "\x00" in value:
         return False
     try:
         value.encode("utf-8")
@@ -147,9 +144,8 @@ def _is_text(value: object, max_chars: int, empty_ok: bool = True) -> bool:
     return True
 
 
-def _is_iso_utc_ms(ts: object) -> bool:
-    if not isinstance(ts, str) or ISO_UTC_MS.fullmatch(ts) is None:
-        return False
+def _is_calendar_time(ts: str) -> bool:
+    """A ts the schema's pattern let through that names a real instant (no 2026-13-45)."""
     try:
         datetime.datetime.fromisoformat(ts[:-1])
     except ValueError:
@@ -164,27 +160,27 @@ def safe_text(text: str) -> str:
     return E.safe_text(text)
 
 
-# Each event field: whether a value is right, and what it must be (said only when it is not).
-FIELD_CHECKS = (
-    ("id", lambda v: _is_text(v, MAX_ID_CHARS, empty_ok=False), "%s of 1 to %d characters" % (TEXT, MAX_ID_CHARS)),
-    ("seq", lambda v: _is_int(v) and 1 <= v <= MAX_INT64, "an integer from 1 to 2^63-1"),
-    ("ts", _is_iso_utc_ms, "UTC ISO 8601 with milliseconds (2026-11-24T21:50:41.123Z)"),
-    ("t_ms", lambda v: _is_int(v) and 0 <= v <= MAX_INT64, "an integer from 0 to 2^63-1"),
-    ("clock_synced", lambda v: isinstance(v, bool), "true or false"),
-    ("type", lambda v: _is_text(v, W.MAX_CMD_CHARS, empty_ok=False), "non-empty " + TEXT),
-    ("severity", lambda v: v in SEVERITIES, "one of %s" % ", ".join(SEVERITIES)),
-    ("source", lambda v: isinstance(v, str), "text"),
-    ("state", lambda v: isinstance(v, str), "text"),
-    ("value", lambda v: v is None or _is_int(v) or isinstance(v, str), "an integer, text or null"),
-    ("reason", lambda v: isinstance(v, str), "text"),
-)
+def _schema_refusal(validator: payload_schemas.FastValidator, msg: dict) -> tuple[str, str]:
+    """(code, problem) of a message that fails `validator`'s schema: the most relevant error, with its place."""
+    error = validator.error(msg)
+    code = "fields" if error.validator in FIELD_KEYWORDS else "types"
+    where = "$" + "".join(".%s" % step if isinstance(step, str) else "[%d]" % step for step in error.absolute_path)
+    message = error.message if error.validator != "not" else "must not match %s" % json.dumps(error.validator_value)
+    problem = "%s: %s" % (where, message)
+    if len(problem) > MAX_PROBLEM_CHARS:
+        problem = problem[:MAX_PROBLEM_CHARS - 3] + "..."
+    return code, problem
 
 
-def _type_problem(msg: dict) -> str | None:
-    """Why an event's fields have the wrong types or values (None when they are right)."""
-    for field, ok, wanted in FIELD_CHECKS:
-        if not ok(msg[field]):
-            return "%s must be %s, not %r" % (field, wanted, msg[field])
+def _storage_problem(msg: dict) -> str | None:
+    """What the event schema allows but the platform cannot store or order (None when there is nothing)."""
+    if not _is_storable_text(msg["id"]):
+        return "id must be %s, not %r" % (TEXT, msg["id"])
+    for field, low in (("seq", 1), ("t_ms", 0)):
+        if not low <= msg[field] <= MAX_INT64:
+            return "%s must be an integer from %d to 2^63-1 (a 64-bit column), not %d" % (field, low, msg[field])
+    if not _is_calendar_time(msg["ts"]):
+        return "ts must be a real UTC time, not %r" % msg["ts"]
     if "detector" in msg and msg["detector"] != msg["source"]:
         return "detector must equal source"
     return None
@@ -201,22 +197,25 @@ def parse_event(topic: str, payload: bytes) -> Event:
     """One `event` message -> Event; PayloadError (never anything else) when it is not a valid event."""
     site, unit = _topic_of_kind(topic, "event")
     msg = _json_object(topic, payload)
-    missing = sorted(EVENT_KEYS - set(msg))
-    unknown = sorted(set(msg) - EVENT_KEYS - OPTIONAL_EVENT_KEYS)
-    if missing or unknown:
-        raise PayloadError(topic, "fields", "missing %s; unknown %s" % (missing or "none", unknown or "none"))
-    for key, expected in (("site", site), ("unit", unit)):
-        if key in msg and msg[key] != expected:
-            raise PayloadError(topic, "mismatch", "payload %s %r is not the topic's %r" % (key, msg[key], expected))
-    problem = _type_problem(msg)
+    for key, expected in zip(TOPIC_KEYS, (site, unit)):
+        if key in msg:
+            if msg[key] != expected:
+                raise PayloadError(topic, "mismatch", "payload %s %r is not the topic's %r" % (key, msg[key], expected))
+            del msg[key]
+    # is_valid first: the errors (and the best of them) are gathered only for a message that fails.
+    if not EVENT_SCHEMA.is_valid(msg):
+        raise PayloadError(topic, *_schema_refusal(EVENT_SCHEMA, msg))
+    problem = _storage_problem(msg)
     if problem:
         raise PayloadError(topic, "types", problem)
     value = msg["value"]
     if isinstance(value, str):
         value = safe_text(value)
+    elif isinstance(value, float):  # JSON Schema's integer: 2550.0 is 2550, stored as such
+        value = int(value)
     # The free texts are made safe as the unit makes them (a NUL or a lone surrogate shown escaped, the length
     # bounded): an event is never refused for its text, which would leave a gap that nothing can fill.
-    return Event(site, unit, msg["id"], msg["seq"], msg["ts"], msg["t_ms"], msg["clock_synced"], msg["type"],
+    return Event(site, unit, msg["id"], int(msg["seq"]), msg["ts"], int(msg["t_ms"]), msg["clock_synced"], msg["type"],
                  msg["severity"], safe_text(msg["source"]), safe_text(msg["state"]), E.encode_value(value),
                  safe_text(msg["reason"]))
 

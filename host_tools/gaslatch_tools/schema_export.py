@@ -1,7 +1,8 @@
 """Publishes the JSON Schemas of our file formats in docs/ for editors and tools.
 
 `python -m gaslatch_tools.schema_export` writes the controller config's (docs/config.schema.json);
-`--schema bench` the bench scenario's (docs/bench.schema.json); `--check` exits 1 if out of date.
+`--schema profile` a detector profile's (docs/profile.schema.json), `--schema bench` the bench scenario's
+(docs/bench.schema.json); `--check` exits 1 if out of date.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import sys
 from pathlib import Path
 
 from gaslatch.core.config_schema import SCHEMA
+from gaslatch.core.profile_schema import SCHEMA as PROFILE_SCHEMA
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 DEFAULT_OUTPUT = DOCS / "config.schema.json"
-OUTPUTS = {"config": DEFAULT_OUTPUT, "bench": DOCS / "bench.schema.json"}
+OUTPUTS = {"config": DEFAULT_OUTPUT, "profile": DOCS / "profile.schema.json", "bench": DOCS / "bench.schema.json"}
 
 
 def _schema(which: str) -> dict:
@@ -23,6 +25,8 @@ def _schema(which: str) -> dict:
         from gaslatch_tools.bench.scenario import SCHEMA as BENCH_SCHEMA
 
         return BENCH_SCHEMA
+    if which == "profile":
+        return PROFILE_SCHEMA
     return SCHEMA
 
 
@@ -43,8 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gaslatch_tools.schema_export", description=__doc__)
     parser.add_argument("--check", action="store_true", help="exit 1 if the file differs from the schema")
     parser.add_argument("--schema", choices=sorted(OUTPUTS), default="config", help="which schema (default: config)")
-    parser.add_argument("--output", type=Path, help="schema file (default: docs/config.schema.json or "
-                        "docs/bench.schema.json)")
+    parser.add_argument("--output", type=Path, help="schema file (default: docs/<schema>.schema.json)")
     args = parser.parse_args(argv)
     output = args.output or OUTPUTS[args.schema]
     if args.check:

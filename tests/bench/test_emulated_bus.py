@@ -206,13 +206,16 @@ def test_two_detectors_on_one_address_garble_each_other(make_bus):
     assert bus.stats["address_conflicts"] == 1
 
 
+SLAVES = st.integers(modbus_rtu.MIN_SLAVE, modbus_rtu.MAX_SLAVE)
+
+
 @given(st.one_of(
-    st.builds(modbus_rtu.read_registers_request, st.integers(1, 247), st.sampled_from([3, 4]),
-              st.integers(0, 0xFF00), st.integers(1, 125)),
-    st.builds(modbus_rtu.write_register_request, st.integers(1, 247), st.integers(0, 0xFFFF),
+    st.builds(modbus_rtu.read_registers_request, SLAVES, st.sampled_from(modbus_rtu.READ_FUNCTIONS),
+              st.integers(0, 0xFF00), st.integers(1, modbus_rtu.MAX_READ_COUNT)),
+    st.builds(modbus_rtu.write_register_request, SLAVES, st.integers(0, modbus_rtu.MAX_REGISTER),
               st.integers(0, 0xFFFF)),
-    st.builds(modbus_rtu.write_registers_request, st.integers(1, 247), st.integers(0, 0xFF00),
-              st.lists(st.integers(0, 0xFFFF), min_size=1, max_size=123)),
+    st.builds(modbus_rtu.write_registers_request, SLAVES, st.integers(0, 0xFF00),
+              st.lists(st.integers(0, 0xFFFF), min_size=1, max_size=modbus_rtu.MAX_WRITE_COUNT)),
 ))
 def test_a_request_length_is_known_from_its_header_and_never_misjudged(request):
     assert request_frame_length(request) == len(request)

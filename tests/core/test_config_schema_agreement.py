@@ -72,8 +72,8 @@ def buses(draw):
     for name in draw(st.lists(names, min_size=1, max_size=3, unique=True)):
         bus = {"port": draw(st.text(text_chars, min_size=1, max_size=20))}
         maybe(draw, bus, "baud", st.sampled_from(modbus_rtu.BAUDS))
-        maybe(draw, bus, "parity", st.sampled_from(config_schema.PARITIES))
-        maybe(draw, bus, "stop_bits", st.sampled_from(config_schema.STOP_BITS))
+        maybe(draw, bus, "parity", st.sampled_from(modbus_rtu.PARITIES))
+        maybe(draw, bus, "stop_bits", st.sampled_from(modbus_rtu.STOP_BITS))
         maybe(draw, bus, "response_timeout_ms", integers(config_schema.MIN_RESPONSE_TIMEOUT_MS,
                                                          config_schema.MAX_RESPONSE_TIMEOUT_MS))
         maybe(draw, bus, "retries", integers(0, constants.MAX_RETRIES))

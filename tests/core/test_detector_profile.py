@@ -54,10 +54,16 @@ def float_words(value):
     return struct.unpack(">HH", struct.pack(">f", value))
 
 
+def said(error):
+    """A ProfileError's problems as 'json.path: what is wrong' lines."""
+    return ["%s: %s" % (problem.path, problem.message) for problem in error.problems]
+
+
 def problems_of(document, name="test"):
     with pytest.raises(ProfileError) as caught:
         profile_from_document(name, document)
-    return caught.value.problems
+    assert caught.value.source == name + ".json"
+    return said(caught.value)
 
 
 # --- cn-generic register images ----------------------------------------------------------------
@@ -135,7 +141,7 @@ def test_bad_json_is_a_profile_error_naming_the_file(tmp_path):
     with pytest.raises(ProfileError) as caught:
         load_profile("broken", str(tmp_path))
 
-    assert caught.value.problems[0].startswith("broken.json: not valid JSON")
+    assert str(caught.value).startswith("broken.json: $: not valid JSON")
 
 
 def test_every_problem_is_listed_with_its_json_path(tmp_path):
@@ -151,55 +157,71 @@ def test_every_problem_is_listed_with_its_json_path(tmp_path):
     with pytest.raises(ProfileError) as caught:
         load_profile("sensepoint-xcl", str(tmp_path))
 
-    problems = caught.value.problems
-    assert "sensepoint-xcl.json: status[2].bit: must be 0..15" in problems
-    bauds = "1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200"
-    assert "sensepoint-xcl.json: serial.baud: must be one of " + bauds in problems
-    assert "sensepoint-xcl.json: reads[0].count: must be 1..125" in problems
-    assert "sensepoint-xcl.json: concentration.word_order: must be one of big, little" in problems
-    assert any(p.startswith("sensepoint-xcl.json: colour: unknown key") for p in problems)
-    assert any(p.startswith("sensepoint-xcl.json: status[0].statuz: unknown key") for p in problems)
+    problems = said(caught.value)
+    assert "$.status[2].bit: 16 is above the maximum 15" in problems
+    assert '$.serial.baud: expected a whole number, found text "9600"' in problems
+    assert "$.reads[0].count: 0 is below the minimum 1" in problems
+    assert '$.concentration.word_order: "middle" is not allowed here' in problems
+    assert any(p.startswith("$.colour: unknown key") for p in problems)
+    assert any(p.startswith("$.status[0].statuz: unknown key") for p in problems)
     assert len(problems) == 6
-    assert str(caught.value) == "\n".join(problems)
+    bauds = "1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200"
+    hints = [problem.hint for problem in caught.value.problems]
+    assert "write a whole number from 0 to 15" in hints and "write one of %s, e.g. 1200 (without quotes)" % bauds in hints
+    assert str(caught.value).split("\n")[::2] == ["sensepoint-xcl.json: " + problem for problem in problems]
 
 
 def test_wrong_types_are_reported_not_coerced():
     document = shipped_document("cn-generic")
     document["concentration"]["signed"] = "no"
-    document["concentration"]["register"] = 1.0
+    document["concentration"]["register"] = 1.5
     document["serial"]["stop_bits"] = True
     document["min_poll_interval_ms"] = "500"
-    document["reads"][0]["function"] = 3.0
+    document["reads"][0]["function"] = "3"
     document["format"] = "1"
 
     problems = problems_of(document, "cn-generic")
 
-    assert "cn-generic.json: concentration.signed: must be true or false" in problems
-    assert "cn-generic.json: concentration.register: must be an integer" in problems
-    assert "cn-generic.json: serial.stop_bits: must be 1 or 2" in problems
-    assert "cn-generic.json: min_poll_interval_ms: must be an integer" in problems
-    assert "cn-generic.json: reads[0].function: must be 3 (holding registers) or 4 (input registers)" in problems
-    assert any(p.startswith("cn-generic.json: format: must be 1") for p in problems)
+    assert '$.concentration.signed: expected true or false, found text "no"' in problems
+    assert "$.concentration.register: expected a whole number, found 1.5" in problems
+    assert "$.serial.stop_bits: expected a whole number, found true" in problems
+    assert '$.min_poll_interval_ms: expected a whole number, found text "500"' in problems
+    assert '$.reads[0].function: expected a whole number, found text "3"' in problems
+    assert any(p.startswith("$.format: must be 1") for p in problems)
+
+
+def test_whole_numbers_written_with_a_point_read_as_integers_as_in_the_config():
+    document = shipped_document("cn-generic")
+    document["concentration"]["register"] = 1.0
+    document["reads"][0]["function"] = 3.0
+
+    profile = profile_from_document("cn-generic", document)
+
+    assert profile.reads == [(3, 0, 10)] and type(profile.reads[0][0]) is int
+    assert profile.decode(cn_image(1234, decimals=2), "methane") == cn_decode(cn_image(1234, decimals=2))
 
 
 def test_missing_keys_are_reported_for_the_profiles_kind():
     problems = problems_of({"format": 1, "kind": "analog", "description": "x"})
 
     assert problems == [
-        "test.json: zero_ua: is required",
-        "test.json: full_scale_ua: is required",
-        "test.json: bands: is required",
+        "$.zero_ua: missing; it is required",
+        "$.full_scale_ua: missing; it is required",
+        "$.bands: missing; it is required",
     ]
 
 
 def test_a_profile_that_is_not_an_object_is_refused():
-    assert problems_of([1, 2]) == ["test.json: (top level): a profile must be a JSON object"]
+    assert problems_of([1, 2]) == ["$: expected an object {...}, found a list"]
 
 
 def test_an_unknown_kind_is_reported_with_the_choices():
     problems = problems_of({"format": 1, "kind": "zigbee", "description": "x"})
 
-    assert problems == ["test.json: kind: must be one of modbus, analog, contact"]
+    assert problems == ['$.kind: "zigbee" is not a known kind']
+    with pytest.raises(ProfileError) as caught:
+        profile_from_document("test", {"format": 1, "kind": "zigbee", "description": "x"})
+    assert caught.value.problems[0].hint == 'write one of "modbus", "analog", "contact"'
 
 
 def test_a_register_outside_every_read_is_an_error():
@@ -208,7 +230,7 @@ def test_a_register_outside_every_read_is_an_error():
 
     problems = problems_of(document)
 
-    assert problems == ["test.json: heartbeat.register: register 200 is in none of the reads: extend or add a read"]
+    assert problems == ["$.heartbeat.register: register 200 is in none of the reads: extend or add a read"]
 
 
 def test_the_second_word_of_a_float_must_be_read_too():
@@ -218,7 +240,7 @@ def test_the_second_word_of_a_float_must_be_read_too():
     problems = problems_of(document)
 
     assert problems == [
-        "test.json: concentration.register: register 1001 is in none of the reads: extend or add a read"
+        "$.concentration.register: register 1001 is in none of the reads: extend or add a read"
     ]
 
 
@@ -229,7 +251,7 @@ def test_a_register_in_two_reads_is_ambiguous():
     problems = problems_of(document)
 
     assert problems == [
-        "test.json: status[0].register: register 5 is in more than one read (reads[0], reads[1]): "
+        "$.status[0].register: register 5 is in more than one read (reads[0], reads[1]): "
         "make the reads not overlap"
     ]
 
@@ -241,8 +263,8 @@ def test_codes_that_the_mask_can_never_produce_are_errors():
 
     problems = problems_of(document)
 
-    assert "test.json: status[0].codes.0x100: code 256 can never occur: the field holds 0..255" in problems
-    assert "test.json: concentration.unit.codes.0x10: code 16 can never occur: the field holds 0..15" in problems
+    assert "$.status[0].codes.0x100: code 256 can never occur: the field holds 0..255" in problems
+    assert "$.concentration.unit.codes.0x10: code 16 can never occur: the field holds 0..15" in problems
 
 
 def test_the_same_code_written_twice_is_an_error():
@@ -263,7 +285,8 @@ def test_codes_that_are_not_numbers_are_errors():
     problems = problems_of(document)
 
     assert len(problems) == 2
-    assert all("a code is a decimal" in problem for problem in problems)
+    assert problems == ['$.status[0].codes.-1: the name "-1" is not allowed',
+                        '$.status[0].codes.0xZZ: the name "0xZZ" is not allowed']
 
 
 def test_unknown_statuses_and_units_are_errors():
@@ -273,8 +296,8 @@ def test_unknown_statuses_and_units_are_errors():
 
     problems = problems_of(document)
 
-    assert "test.json: status[0].codes.3.status: must be one of " + ", ".join(constants.STATUSES) in problems
-    assert "test.json: concentration.unit: must be one of pct_lel, pct_vol, ppm, mg_m3, ppb" in problems
+    assert '$.status[0].codes.3.status: "broken" is not allowed here' in problems
+    assert '$.concentration.unit: "percent" is not allowed here' in problems
 
 
 def test_commissioning_data_is_checked():
@@ -287,10 +310,10 @@ def test_commissioning_data_is_checked():
     problems = problems_of(document)
 
     assert problems == [
-        "test.json: commissioning.address.max: must be 1..247",
-        "test.json: commissioning.baud.codes.7: must be one of 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200",
-        "test.json: commissioning.zero.write: must be 0..65535",
-        "test.json: commissioning.identity[0].one_of[0]: must be 0..15",
+        "$.commissioning.address.max: 300 is above the maximum 247",
+        "$.commissioning.baud.codes.7: 250000 is not allowed here",
+        '$.commissioning.zero.write: expected a whole number, found text "span_gas_raw"',
+        "$.commissioning.identity[0].one_of[0]: 99 can never occur: the field holds 0..15",
     ]
 
 
@@ -304,10 +327,10 @@ def test_analog_bands_must_rise_and_end_in_over_range():
     problems = problems_of(document)
 
     assert problems == [
-        "test.json: bands[0].status: the lowest band must be fault: no current is an open loop",
-        "test.json: bands[2].below_ua: must be above the bound of the band before",
-        "test.json: bands[3]: needs exactly one of below_ua, at_most_ua (only the top band has no upper bound)",
-        "test.json: bands[5].status: the top band must be over_range: high loop current is gas, never a fault",
+        "$.bands[0].status: the lowest band must be fault: no current is an open loop",
+        "$.bands[2].below_ua: must be above the bound of the band before",
+        "$.bands[3]: needs exactly one of below_ua, at_most_ua (only the top band has no upper bound)",
+        "$.bands[5].status: the top band must be over_range: high loop current is gas, never a fault",
     ]
 
 
@@ -318,7 +341,7 @@ def test_a_contact_alarm_cannot_decode_as_normal():
     problems = problems_of(document)
 
     assert len(problems) == 1
-    assert problems[0].startswith("test.json: alarm.status: must be one of warmup")
+    assert problems == ['$.alarm.status: "normal" is not allowed here']
 
 
 def test_the_commissioning_data_of_cn_generic_is_exposed_for_the_cli():
@@ -911,7 +934,8 @@ def test_any_json_document_loads_or_raises_profile_error(document):
         profile = load_from_text(json.dumps(document))
     except ProfileError as error:
         assert error.problems
-        assert all(problem.startswith("candidate.json: ") for problem in error.problems)
+        assert error.source == "candidate.json"
+        assert all(problem.path.startswith("$") and problem.message and problem.hint for problem in error.problems)
     else:
         assert profile.kind in ("modbus", "analog", "contact")
 

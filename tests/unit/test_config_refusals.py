@@ -10,14 +10,16 @@ import signal
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from gaslatch.core.config import MAX_CONFIG_DEPTH
+from gaslatch.core.config import MAX_CONFIG_DEPTH, ConfigError
+from gaslatch.core.detector_profile import default_directory
 from gaslatch.unit.runtime import Runtime, StartError
-from gaslatch.unit.unit_config import load_unit_config
+from gaslatch.unit.unit_config import load_profiles, load_unit_config
 from gaslatch_tools.testing.kitchen_config import kitchen_config
 from tests.unit.unit_command import run_unit_command
 
@@ -169,3 +171,17 @@ def test_the_real_commands_refuse_the_issues_configs_with_a_path_and_no_tracebac
                               timeout=30)
         assert proc.returncode != 0 and "Traceback" not in proc.stderr + proc.stdout, proc.stderr
         assert PROBLEM_LINE.search(proc.stderr), proc.stderr
+
+
+def test_a_broken_profile_is_refused_with_each_of_its_problems_and_the_file(tmp_path):
+    document = json.loads((Path(default_directory()) / "cn-generic.json").read_text(encoding="utf-8"))
+    document["reads"][0]["count"] = 0
+    (tmp_path / "cn-generic.json").write_text(json.dumps(document), encoding="utf-8")
+
+    with pytest.raises(ConfigError) as caught:
+        load_profiles(str(tmp_path))
+
+    [problem] = caught.value.problems
+    assert problem.path == "profiles/cn-generic.json $.reads[0].count"
+    assert problem.message == "0 is below the minimum 1"
+    assert problem.hint == "write a whole number from 1 to 125 (or reinstall gaslatch)"

@@ -5,8 +5,7 @@ json_schema_subset.py interprets it (driven by config.py) on the unit, docs/conf
 
 from gaslatch.core import constants
 from gaslatch.core import modbus_rtu
-
-DRAFT = "https://json-schema.org/draft/2020-12/schema"
+from gaslatch.core.json_schema_subset import DRAFT, one_of_branch
 
 # Names of buses, detectors, zones and profiles: short, lower case, safe in file names and event
 # records. config.py holds a hand-written checker for each pattern used here (no `re` on MicroPython).
@@ -26,9 +25,7 @@ LOCATION_MAX_LENGTH = 128
 LINE_MAX_LENGTH = 64
 
 DEFAULT_BAUD = 9600
-PARITIES = ["N", "E", "O"]
 DEFAULT_PARITY = "N"
-STOP_BITS = [1, 2]
 DEFAULT_STOP_BITS = 1
 # A reply to a 10-register read takes ~34 ms of wire time at 9600 baud (REFERENCE.md): 20 ms only
 # suits fast lines; 2 s covers the slowest devices seen.
@@ -208,12 +205,12 @@ BUS = _section(
             DEFAULT_BAUD, "integer",
         ),
         "parity": _choice(
-            PARITIES,
+            modbus_rtu.PARITIES,
             "Parity: N none, E even, O odd. Must match the detectors; most gas detectors ship with N "
             "(the Modbus serial-line specification's default is E).",
             DEFAULT_PARITY,
         ),
-        "stop_bits": _choice(STOP_BITS, "Stop bits, 1 or 2. Must match the detectors.", DEFAULT_STOP_BITS,
+        "stop_bits": _choice(modbus_rtu.STOP_BITS, "Stop bits, 1 or 2. Must match the detectors.", DEFAULT_STOP_BITS,
                              "integer"),
         "response_timeout_ms": _integer(
             MIN_RESPONSE_TIMEOUT_MS, MAX_RESPONSE_TIMEOUT_MS,
@@ -281,17 +278,7 @@ DETECTOR_COMMON = {
 
 
 def _detector(kind, description, properties, required):
-    merged = {"kind": {"const": kind, "description": description}}
-    for key in DETECTOR_COMMON:
-        merged[key] = DETECTOR_COMMON[key]
-    for key in properties:
-        merged[key] = properties[key]
-    return {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["kind"] + list(required),
-        "properties": merged,
-    }
+    return one_of_branch("kind", kind, description, DETECTOR_COMMON, properties, required)
 
 
 MODBUS_DETECTOR = _detector(

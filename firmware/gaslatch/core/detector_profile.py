@@ -22,16 +22,16 @@ from gaslatch.core.constants import (
     STATUS_PRE_ALARM,
     STATUS_WARMUP,
 )
-from gaslatch.core.profile_check import (
+from gaslatch.core.json_schema_subset import ROOT, Problem
+from gaslatch.core.modbus_rtu import MAX_REGISTER
+from gaslatch.core.profile_check import ProfileError, check_document
+from gaslatch.core.profile_schema import (
     KIND_ANALOG,
     KIND_CONTACT,
     KIND_MODBUS,
-    MAX_REGISTER,
     READING_FULL_SCALE,
     READING_LINEAR,
     READING_ZERO,
-    ProfileError,
-    check_document,
 )
 
 PROFILE_SUFFIX = ".json"
@@ -50,7 +50,7 @@ STATUS_PRIORITY = (
     STATUS_NORMAL,
 )
 
-# How each of profile_check.UNITS is shown, and which convert to %LEL (mg/m3 and ppb are toxic-gas units).
+# How each of profile_schema.UNITS is shown, and which convert to %LEL (mg/m3 and ppb are toxic-gas units).
 UNIT_LABELS = {"pct_lel": "%LEL", "pct_vol": "%VOL", "ppm": "ppm", "mg_m3": "mg/m3", "ppb": "ppb"}
 CONVERTIBLE_UNITS = ("pct_lel", "pct_vol", "ppm")
 
@@ -132,7 +132,9 @@ class Profile:
 
     def _require_kind(self, kind, method):
         if self.kind != kind:
-            raise ProfileError(["%s: is a %s profile; %s() is for %s profiles" % (self.name, self.kind, method, kind)])
+            raise ProfileError(self.name + PROFILE_SUFFIX, [Problem(ROOT, "is a %s profile; %s() is for %s profiles"
+                                                                    % (self.kind, method, kind),
+                                                                    "use a %s profile for this detector" % kind)])
 
     def decode(self, blocks, gas):
         """Register blocks (lists of ints, in the order of reads) -> Sample; gas: 'methane'|'propane'|'lpg'.
@@ -400,7 +402,8 @@ def list_profiles(directory=None):
     try:
         entries = os.listdir(directory)
     except OSError as exc:
-        raise ProfileError(["%s: cannot list profiles (%s)" % (directory, exc)])
+        raise ProfileError(directory, [Problem(ROOT, "cannot list profiles (%s)" % exc,
+                                               "check that the profiles folder exists and is readable")])
     names = []
     for entry in entries:
         if entry.endswith(PROFILE_SUFFIX) and _valid_name(entry[: -len(PROFILE_SUFFIX)]):
@@ -422,7 +425,8 @@ def load_profile(name, directory=None):
     if directory is None:
         directory = default_directory()
     if not _valid_name(name):
-        raise ProfileError(["%r: a profile name is letters, digits, '-' and '_' only" % (name,)])
+        raise ProfileError("%r" % (name,), [Problem(ROOT, "not a profile name",
+                                                    "a profile name is letters, digits, '-' and '_' only")])
     source = name + PROFILE_SUFFIX
     try:
         with open(_file_path(directory, source), "rb") as handle:
@@ -432,11 +436,13 @@ def load_profile(name, directory=None):
             known = ", ".join(list_profiles(directory)) or "none"
         except ProfileError:
             known = "none"
-        raise ProfileError(["%s: cannot read it from %s (%s); profiles there: %s" % (source, directory, exc, known)])
+        raise ProfileError(source, [Problem(ROOT, "cannot read it from %s (%s)" % (directory, exc),
+                                            "profiles there: %s" % known)])
     try:
         document = json.loads(data.decode("utf-8"))
     except (ValueError, RuntimeError) as exc:
-        raise ProfileError(["%s: not valid JSON (%s)" % (source, exc)])
+        raise ProfileError(source, [Problem(ROOT, "not valid JSON (%s)" % (exc,),
+                                            "look for a missing or extra comma, quote or bracket")])
     return profile_from_document(name, document, source)
 
 

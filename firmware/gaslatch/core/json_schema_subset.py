@@ -7,6 +7,8 @@ import math
 
 from gaslatch.core.events import is_unsafe_code_point
 
+# The draft the enforced keywords mean what they mean in (a schema's "$schema").
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
 ROOT = "$"
 # How far (in edits) a misspelt key or value may be from a known one to be suggested.
 MAX_SUGGEST_DISTANCE = 3
@@ -14,7 +16,7 @@ MAX_SUGGEST_DISTANCE = 3
 KEYWORDS = (
     "type", "enum", "const", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
     "minLength", "maxLength", "pattern", "properties", "required", "additionalProperties",
-    "propertyNames", "minProperties", "items", "minItems", "maxItems", "uniqueItems", "oneOf",
+    "propertyNames", "minProperties", "items", "minItems", "maxItems", "uniqueItems", "oneOf", "if", "then", "else",
 )
 ANNOTATIONS = ("$schema", "title", "description", "default")
 
@@ -43,6 +45,16 @@ class Problem:
     def as_dict(self):
         """The problem as a JSON-ready dict with keys path, message, hint."""
         return {"path": self.path, "message": self.message, "hint": self.hint}
+
+
+def one_of_branch(key, const, description, common, properties, required):
+    """A schema of a oneOf branch picked by `key` == const: common's properties then its own, no other key."""
+    merged = {key: {"const": const, "description": description}}
+    for name in common:
+        merged[name] = common[name]
+    for name in properties:
+        merged[name] = properties[name]
+    return {"type": "object", "additionalProperties": False, "required": [key] + list(required), "properties": merged}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -276,12 +288,27 @@ class Interpreter:
     """Enforces schemas that use only KEYWORDS and ANNOTATIONS (check_supported() says when one does not).
 
     patterns: {pattern: (matches(text) -> bool, words for an installer, example)}, one hand-written checker
-    per pattern the schemas use. discriminator: the key (e.g. "kind") whose const picks a oneOf branch.
+    per pattern the schemas use. discriminators: the key (e.g. "kind"), or a tuple of keys, whose const picks a
+    oneOf branch; a oneOf's is the first of them that every branch requires with a const.
     """
 
-    def __init__(self, patterns, discriminator):
+    def __init__(self, patterns, discriminators):
         self.patterns = patterns
-        self.discriminator = discriminator
+        self.discriminators = (discriminators,) if isinstance(discriminators, str) else tuple(discriminators)
+
+    def _discriminator(self, schema):
+        """The key whose const picks one of schema's oneOf branches, or None when no key of discriminators does."""
+        for key in self.discriminators:
+            found = True
+            for branch in schema["oneOf"]:
+                if key not in branch.get("required", []) or "const" not in branch.get("properties", {}).get(key, {}):
+                    found = False
+            if found:
+                return key
+        return None
+
+    def _kinds(self, schema, key):
+        return [branch["properties"][key]["const"] for branch in schema["oneOf"]]
 
     def check_supported(self, schema, path=ROOT):
         """Raise ValueError if `schema` uses a keyword, pattern or oneOf form this interpreter cannot enforce."""
@@ -301,22 +328,24 @@ class Interpreter:
         properties = schema.get("properties", {})
         for key in sorted(properties):
             self.check_supported(properties[key], child_path(path, key))
-        for keyword in ("additionalProperties", "propertyNames", "items"):
+        for keyword in ("additionalProperties", "propertyNames", "items", "if", "then", "else"):
             sub = schema.get(keyword)
             if isinstance(sub, dict):
                 self.check_supported(sub, "%s/%s" % (path, keyword))
             elif sub is not None and not (keyword == "additionalProperties" and isinstance(sub, bool)):
                 raise ValueError("schema at %s: %s must be a schema" % (path, keyword))
+        if ("then" in schema or "else" in schema) and "if" not in schema:
+            raise ValueError("schema at %s: then and else need an if" % path)
         if "oneOf" in schema:
+            key = self._discriminator(schema)
             kinds = {}
             for i, branch in enumerate(schema["oneOf"]):
                 where = "%s/oneOf[%d]" % (path, i)
                 self.check_supported(branch, where)
-                const = branch.get("properties", {}).get(self.discriminator, {}).get("const")
-                required = branch.get("required", [])
-                if not isinstance(const, str) or self.discriminator not in required or const in kinds:
-                    raise ValueError("schema at %s: every oneOf branch needs a required, distinct %s const"
-                                     % (where, self.discriminator))
+                const = branch.get("properties", {}).get(key, {}).get("const")
+                if key is None or not isinstance(const, str) or const in kinds:
+                    raise ValueError("schema at %s: every oneOf branch needs a required, distinct const of one of %s"
+                                     % (where, list_of(self.discriminators)))
                 kinds[const] = branch
 
     def describe(self, schema):
@@ -328,9 +357,11 @@ class Interpreter:
         if "pattern" in schema:
             return self.patterns[schema["pattern"]][1]
         if "oneOf" in schema:
-            kinds = [branch["properties"][self.discriminator]["const"] for branch in schema["oneOf"]]
-            return "an object with %s one of %s" % (quote(self.discriminator), list_of(kinds))
+            key = self._discriminator(schema)
+            return "an object with %s one of %s" % (quote(key), list_of(self._kinds(schema, key)))
         kind = schema.get("type")
+        if isinstance(kind, list):
+            return " or ".join([_TYPE_WORDS[name] for name in kind])
         if kind in ("integer", "number"):
             words = "a whole number" if kind == "integer" else "a number"
             bounds = _range_words(schema)
@@ -458,26 +489,28 @@ class Interpreter:
 
     def _branch(self, schema, value):
         """The oneOf branch whose discriminator const matches value's, or None."""
-        kind = value.get(self.discriminator)
+        key = self._discriminator(schema)
+        kind = value.get(key)
         for branch in schema["oneOf"]:
-            if isinstance(kind, str) and branch["properties"][self.discriminator]["const"] == kind:
+            if isinstance(kind, str) and branch["properties"][key]["const"] == kind:
                 return branch
         return None
 
     def _check_one_of(self, schema, value, path, out):
-        kinds = [branch["properties"][self.discriminator]["const"] for branch in schema["oneOf"]]
-        kind_path = child_path(path, self.discriminator)
+        key = self._discriminator(schema)
+        kinds = self._kinds(schema, key)
+        kind_path = child_path(path, key)
         if not isinstance(value, dict):
             out.append(Problem(path, "expected an object, found %s" % _found(value),
-                               "write an object with %s one of %s" % (quote(self.discriminator), list_of(kinds))))
+                               "write an object with %s one of %s" % (quote(key), list_of(kinds))))
             return
-        if self.discriminator not in value:
+        if key not in value:
             out.append(Problem(kind_path, "missing; it is required",
-                               "add %s: one of %s" % (quote(self.discriminator), list_of(kinds))))
+                               "add %s: one of %s" % (quote(key), list_of(kinds))))
             return
         branch = self._branch(schema, value)
         if branch is None:
-            kind = value[self.discriminator]
+            kind = value[key]
             fallback = "write one of " + list_of(kinds)
             hint = did_you_mean(kind, kinds, fallback) if isinstance(kind, str) else fallback
             out.append(Problem(kind_path, "%s is not a known kind" % show(kind), hint))
@@ -508,6 +541,16 @@ class Interpreter:
             self._check_array(schema, value, path, out)
         if "oneOf" in schema:
             self._check_one_of(schema, value, path, out)
+        if "if" in schema:
+            self._check_if(schema, value, path, out)
+
+    def _check_if(self, schema, value, path, out):
+        """then applies where value passes if, else where it fails it (each only if the schema has it)."""
+        failed = []
+        self._check(schema["if"], value, path, failed)
+        branch = schema.get("else") if failed else schema.get("then")
+        if branch is not None:
+            self._check(branch, value, path, out)
 
     def problems(self, schema, doc):
         """Every Problem of `doc` against `schema`, with paths from ROOT; empty when it conforms."""
@@ -517,9 +560,21 @@ class Interpreter:
 
     def with_defaults(self, schema, value):
         """A copy of `value` with every missing default filled in, integers as int; as is where it fails its type."""
+        filled = self._with_defaults(schema, value)
+        if "if" in schema and _type_ok(schema, value):
+            failed = []
+            self._check(schema["if"], value, ROOT, failed)
+            branch = schema.get("else") if failed else schema.get("then")
+            if branch is not None:
+                return self.with_defaults(branch, filled)
+        return filled
+
+    def _with_defaults(self, schema, value):
         if not _type_ok(schema, value):
             return _copy(value)
-        if schema.get("type") == "integer" and isinstance(value, float):
+        kind = schema.get("type")
+        names = kind if isinstance(kind, list) else [kind]
+        if "integer" in names and "number" not in names and isinstance(value, float):
             return int(value)
         if isinstance(value, dict):
             if "oneOf" in schema:

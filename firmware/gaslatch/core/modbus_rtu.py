@@ -24,6 +24,11 @@ MAX_SLAVE = 247
 # Modbus over Serial Line (modbus.org, V1.02): the standard line speeds; 9600 8N1 is the typical
 # gas module's factory setting (REFERENCE.md).
 BAUDS = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
+# The same guide, 2.5: a character has no (N), even (E) or odd (O) parity and 1 or 2 stop bits.
+PARITIES = ("N", "E", "O")
+STOP_BITS = (1, 2)
+# Register addresses are 16 bits (application protocol 4.4: 0x0000..0xFFFF).
+MAX_REGISTER = 0xFFFF
 
 WRITE_RESPONSE_LENGTH = 8
 EXCEPTION_RESPONSE_LENGTH = 5
@@ -437,9 +442,9 @@ def bits_per_char(parity, stop_bits):
     key = parity.upper() if isinstance(parity, str) else parity
     if key in ("NONE", "EVEN", "ODD"):
         key = key[0]
-    if key not in ("N", "E", "O"):
+    if key not in PARITIES:
         raise ValueError("parity must be 'N', 'E' or 'O', got %r" % (parity,))
-    if stop_bits not in (1, 2) or isinstance(stop_bits, bool):
+    if stop_bits not in STOP_BITS or isinstance(stop_bits, bool):
         raise ValueError("stop bits must be 1 or 2, got %r" % (stop_bits,))
     return 1 + 8 + (0 if key == "N" else 1) + stop_bits
 

@@ -10,15 +10,17 @@ from gaslatch.core.detector_profile import Profile, ProfileError, list_profiles,
 from gaslatch.unit.wiring import wiring_problems
 
 
-def load_profiles() -> dict[str, Profile]:
-    """Every shipped profile by name; a broken profile file is a ConfigError naming it."""
+def load_profiles(directory: str | None = None) -> dict[str, Profile]:
+    """Every profile by name (default: the shipped ones); a broken profile file is a ConfigError listing each of
+    its problems, the path naming the file."""
     profiles = {}
-    for name in list_profiles():
+    for name in list_profiles(directory):
         try:
-            profiles[name] = load_profile(name)
+            profiles[name] = load_profile(name, directory)
         except ProfileError as err:
-            raise ConfigError([Problem("profiles/%s.json" % name, str(err),
-                                       "reinstall gaslatch or fix the profile file")]) from None
+            raise ConfigError([Problem("profiles/%s %s" % (err.source, problem.path), problem.message,
+                                       "%s (or reinstall gaslatch)" % problem.hint)
+                               for problem in err.problems]) from None
     return profiles
 
 

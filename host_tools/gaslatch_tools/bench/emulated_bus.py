@@ -137,8 +137,8 @@ def _with_crc(body: bytes | bytearray) -> bytes:
 
 def _parity_letter(parity: str) -> str:
     letter = parity.upper()[:1]
-    if letter not in ("N", "E", "O"):
-        raise ValueError("parity must be 'N', 'E' or 'O', got %r" % (parity,))
+    if letter not in modbus_rtu.PARITIES:
+        raise ValueError("parity must be one of %s, got %r" % (", ".join(modbus_rtu.PARITIES), parity))
     return letter
 
 

@@ -15,7 +15,8 @@ from typing import Callable
 from gaslatch.core import modbus_rtu as rtu
 from gaslatch.core.constants import LEL_PCT_VOL, STATUS_FAULT, STATUS_NORMAL, STATUS_OVER_RANGE, STATUS_WARMUP, STATUSES
 from gaslatch.core.detector_profile import CONVERTIBLE_UNITS, STATUS_PRIORITY, load_profile, round_half_away
-from gaslatch.core.profile_check import KIND_MODBUS, SPAN_GAS_RAW, check_document
+from gaslatch.core.profile_check import check_document
+from gaslatch.core.profile_schema import KIND_MODBUS, SPAN_GAS_RAW
 from gaslatch_tools.bench.gas_model import GasModel
 
 # Without a heartbeat_period_s the counter steps this many times within the profile's frozen_after_ms

@@ -140,8 +140,8 @@ SCHEMA: dict[str, Any] = {
                                                         "(docs/config.md)."},
         "buses": {"type": "object", "additionalProperties": {
             "type": "object", "additionalProperties": False,
-            "properties": {"baud": {"type": "integer"}, "parity": {"enum": ["N", "E", "O"]},
-                           "stop_bits": {"enum": [1, 2]},
+            "properties": {"baud": {"type": "integer"}, "parity": {"enum": list(modbus_rtu.PARITIES)},
+                           "stop_bits": {"enum": list(modbus_rtu.STOP_BITS)},
                            "turnaround_ms": {"type": "number", "minimum": 0, "maximum": 1000}}}},
         "detectors": {"type": "object", "minProperties": 1, "additionalProperties": {
             "type": "object", "required": ["address"], "additionalProperties": False,

@@ -23,7 +23,8 @@ from rich.table import Table
 from gaslatch.core import modbus_rtu as rtu
 from gaslatch.core.constants import LEL_PCT_VOL
 from gaslatch.core.detector_profile import Profile, Sample, list_profiles, load_profile
-from gaslatch.core.profile_check import KIND_MODBUS, PARITIES, ProfileError
+from gaslatch.core.profile_check import ProfileError
+from gaslatch.core.profile_schema import KIND_MODBUS
 from gaslatch_tools.commission.bus_client import CRC_HINT, DEFAULT_TIMEOUT_S, NO_REPLY_HINT, BusClient, BusError
 from gaslatch_tools.commission.bus_record import (Target, detector_gas, detector_line, find_detector, free_name,
                                                   record_address_change, record_baud_change, record_calibration,
@@ -309,7 +310,7 @@ def scan(ctx: click.Context, port: str | None, bauds_text: str, parities_text: s
 @click.option("--port", help="Serial port (default: the record's).")
 @click.option("--baud", type=BAUD, default=None,
               help="Baud rate (default: the bus's, from the record; else 9600).")
-@click.option("--parity", type=click.Choice(PARITIES), default=None, help="Parity (default: the record's; else N).")
+@click.option("--parity", type=click.Choice(rtu.PARITIES), default=None, help="Parity (default: the record's; else N).")
 @click.option("--addresses", "addresses_text", default=None,
               help="Addresses to watch (default: every detector the record has at this baud).")
 @click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=None,

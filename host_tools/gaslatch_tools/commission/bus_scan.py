@@ -12,7 +12,6 @@ from typing import Any, Callable, NamedTuple
 from gaslatch.core import modbus_rtu as rtu
 from gaslatch.core.constants import CENTI
 from gaslatch.core.detector_profile import Profile, Sample
-from gaslatch.core.profile_check import PARITIES
 from gaslatch_tools.commission.bus_client import CRC_HINT, BusClient, BusError
 
 # A probe reads holding register 0 of an address. Any answer (registers, an exception, even a damaged frame)
@@ -90,10 +89,10 @@ def parse_parities(text: str, profile_parities: list[str]) -> list[str]:
         wanted = set(profile_parities) or {"N"}
     else:
         wanted = {item.strip().upper() for item in text.split(",")}
-        unknown = sorted(wanted - set(PARITIES))
+        unknown = sorted(wanted - set(rtu.PARITIES))
         if unknown:
             raise ValueError("parity %s: use N (none), E (even) or O (odd)" % ", ".join(repr(p) for p in unknown))
-    return [parity for parity in PARITIES if parity in wanted]
+    return [parity for parity in rtu.PARITIES if parity in wanted]
 
 
 # ---------------------------------------------------------------------------------------------

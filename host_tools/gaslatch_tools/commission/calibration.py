@@ -13,7 +13,8 @@ from rich.progress import BarColumn, Progress, TextColumn
 
 from gaslatch.core.constants import CENTI, LEL_PCT_VOL, STATUS_FAULT, STATUS_WARMUP
 from gaslatch.core.detector_profile import Profile, round_half_away
-from gaslatch.core.profile_check import SPAN_GAS_RAW, check_document
+from gaslatch.core.profile_check import check_document
+from gaslatch.core.profile_schema import SPAN_GAS_RAW
 from gaslatch_tools.commission.bus_client import BusClient, BusError
 from gaslatch_tools.commission.bus_scan import ATTEMPTS, Tally, pct_lel, poll, read, show_pct
 from gaslatch_tools.commission.command_outcome import EXIT_FAILED, CommandStop
