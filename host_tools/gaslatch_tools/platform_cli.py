@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from gaslatch_tools.platform_receiver import PlatformReceiver, share_name_problem, wait_quiet
+from gaslatch_tools.platform_receiver import REFUSED_AT_PLATFORM, PlatformReceiver, share_name_problem, wait_quiet
 from gaslatch_tools.platform_storage import (FleetRow, Gap, LostRange, SqlStorage, StorageError, export_csv,
                                              open_storage)
 
@@ -60,8 +60,9 @@ def gap_lines(gaps: list[Gap], lost: list[LostRange]) -> list[str]:
         lines.append("%s/%s%s: missing, asked for: seq %s" % (gap.site, gap.unit, _store(gap.store),
                                                             _seqs(gap.first_seq, gap.last_seq)))
     for r in lost:
-        lines.append("%s/%s%s: lost at the unit (%s): seq %s" % (r.site, r.unit, _store(r.store), r.reason,
-                                                               _seqs(r.first_seq, r.last_seq)))
+        where = "the platform" if r.reason.startswith(REFUSED_AT_PLATFORM) else "the unit"
+        lines.append("%s/%s%s: lost at %s (%s): seq %s" % (r.site, r.unit, _store(r.store), where, r.reason,
+                                                         _seqs(r.first_seq, r.last_seq)))
     return lines
 
 

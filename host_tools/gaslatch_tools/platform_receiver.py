@@ -160,6 +160,10 @@ def safe_text(text: str) -> str:
     return E.safe_text(text)
 
 
+# The reason of a lost range the platform recorded itself (a refused event), not the unit (gone).
+REFUSED_AT_PLATFORM = "refused by the platform"
+
+
 def _schema_refusal(validator: payload_schemas.FastValidator, msg: dict) -> tuple[str, str]:
     """(code, problem) of a message that fails `validator`'s schema: the most relevant error, with its place."""
     error = validator.error(msg)
@@ -218,6 +222,28 @@ def parse_event(topic: str, payload: bytes) -> Event:
     return Event(site, unit, msg["id"], int(msg["seq"]), msg["ts"], int(msg["t_ms"]), msg["clock_synced"], msg["type"],
                  msg["severity"], safe_text(msg["source"]), safe_text(msg["state"]), E.encode_value(value),
                  safe_text(msg["reason"]))
+
+
+def refused_seq(topic: str, payload: bytes, code: str, problem: str) -> Gone | None:
+    """A refused event whose store and seq can still be read, as a range lost at the platform: recorded with
+    why, so that the delivery walk goes past it. Without this one event the platform cannot take (a newer
+    unit's event type, a unit's bug) would stay a hole for ever, the ack would stop below it and the unit
+    would send nothing new after its window. None when the message is no event or has no readable id."""
+    try:
+        site, unit, kind = parse_topic(topic)
+        msg = json.loads(payload) if kind == "event" else None
+    except (PayloadError, ValueError, RecursionError):
+        return None
+    if not isinstance(msg, dict):
+        return None
+    seq = msg.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= MAX_INT64:
+        return None
+    store = W.store_key_of(msg.get("id"), seq)
+    if store is None:
+        return None
+    why = safe_text("%s (%s): %s" % (REFUSED_AT_PLATFORM, code, problem.split(": ", 1)[-1]))
+    return Gone(site, unit, store, seq, seq, why[:MAX_PROBLEM_CHARS])
 
 
 def parse_gone(topic: str, payload: bytes) -> Gone:
@@ -389,7 +415,7 @@ class PlatformReceiver:
         with self._counts_lock:
             self.refused[code] = self.refused.get(code, 0) + 1
         log.warning("%s", problem)
-        return Message("refused", None, received_at, mid, qos)
+        return Message("refused", refused_seq(topic, payload, code, problem), received_at, mid, qos)
 
     def handle(self, topic: str, payload: bytes) -> str:
         """Stores or refuses one message now; returns the outcome: stored, duplicate, gone, state, status,
@@ -459,7 +485,7 @@ class PlatformReceiver:
             if m.kind == "event":
                 events_at.append(i)
                 batch.events.append((m.value, m.received_at))
-            elif m.kind == "gone":
+            elif m.kind == "gone" or (m.kind == "refused" and m.value is not None):
                 batch.gones.append((m.value, m.received_at))
             elif m.kind in ("state", "status"):
                 site, unit, text = m.value

@@ -196,8 +196,9 @@ UNKEYED_GAPS_SQL = """
     SELECT site, unit, seq + 1, next_seq - 1 FROM (
         SELECT site, unit, seq, LEAD(seq) OVER (PARTITION BY site, unit ORDER BY seq) AS next_seq FROM events e
         WHERE NOT EXISTS (SELECT 1 FROM unit_delivery d WHERE d.site = e.site AND d.unit = e.unit)
-    ) AS ordered WHERE next_seq > seq + 1 ORDER BY site, unit, seq"""
+    ) AS ordered WHERE next_seq - seq > 1 ORDER BY site, unit, seq"""
 # Stores: everything up to through_seq is stored or lost; the holes are between it and the store's events above.
+# (next_seq - seq > 1, not next_seq > seq + 1: a seq of 2^63-1, which a 64-bit column holds, has no + 1.)
 KEYED_HOLES_SQL = """
     WITH keyed AS (
         SELECT site, unit, store_key, through_seq AS seq FROM unit_delivery
@@ -209,7 +210,7 @@ KEYED_HOLES_SQL = """
     SELECT site, unit, store_key, seq + 1, next_seq - 1 FROM (
         SELECT site, unit, store_key, seq,
                LEAD(seq) OVER (PARTITION BY site, unit, store_key ORDER BY seq) AS next_seq FROM keyed
-    ) AS ordered WHERE next_seq > seq + 1 ORDER BY site, unit, store_key, seq"""
+    ) AS ordered WHERE next_seq - seq > 1 ORDER BY site, unit, store_key, seq"""
 LOST_SQL = """
     SELECT site, unit, store_key, first_seq, last_seq, reason, received_at FROM lost_ranges
     ORDER BY site, unit, store_key, first_seq, last_seq"""

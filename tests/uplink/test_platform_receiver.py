@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from gaslatch.core import events as E
 from gaslatch.core import uplink_wire as W
 from gaslatch_tools.platform_cli import platform
-from gaslatch_tools.platform_receiver import (CSV_COLUMNS, Gap, PayloadError, PlatformReceiver, SqliteStorage,
-                                              open_storage, parse_event)
+from gaslatch_tools.platform_receiver import (CSV_COLUMNS, REFUSED_AT_PLATFORM, Gap, PayloadError, PlatformReceiver,
+                                              SqliteStorage, open_storage, parse_event)
 from gaslatch_tools.testing.waiting import wait_until
 
 # Fixtures: postgres (a real server for the session), postgres_url, platform_db (each storage kind).
@@ -343,10 +343,35 @@ def hostile_events(draw):
 def test_any_message_is_stored_or_refused_never_raised(shared_storage, topic, payload):
     r = PlatformReceiver(shared_storage, client_id="hypothesis")
     before = snapshot(shared_storage)
+    lost_before = shared_storage.lost()
     outcome = r.handle(topic, payload)
     assert outcome in ("stored", "duplicate", "state", "status", "cleared", "refused")
     if outcome == "refused":
-        assert snapshot(shared_storage) == before
+        # Nothing stored; a refused event whose store and seq can be read is recorded as lost at the platform,
+        # with why, so that the unit's delivery goes past it (test_a_refused_event_is_recorded_...).
+        assert list(shared_storage.iter_events()) == before[0]
+        new = [r for r in shared_storage.lost() if r not in lost_before]
+        assert len(new) <= 1 and all(r.reason.startswith(REFUSED_AT_PLATFORM) and r.first_seq == r.last_seq
+                                     for r in new)
+
+
+def test_a_refused_event_is_recorded_as_lost_at_the_platform_and_delivery_goes_past_it(receiver, unit,
+                                                                                     platform_db):  # noqa: F811
+    """A unit's event the platform cannot take (here an event type it does not know, as a newer unit could
+    send) must not stay a hole: the unit would never hear an ack beyond it and stop sending after its window."""
+    key = "a1b2c3d4e5f60708"  # an id the unit makes: its store key and the seq
+    unit.event(row(1, key=key))
+    strange = dict(json.loads(W.encode_event(row(2, key=key))), type="maintenance_due")
+    unit.publish(TOPICS["event"], json.dumps(strange).encode())
+    unit.event(row(3, key=key))
+    wait_until(lambda: receiver.counts.get("stored") == 2 and receiver.counts.get("refused") == 1, 10,
+               what="two events stored and one refused")
+    (lost,) = receiver.lost()
+    assert (lost.first_seq, lost.last_seq) == (2, 2) and lost.reason.startswith(REFUSED_AT_PLATFORM)
+    assert "maintenance_due" in lost.reason
+    assert receiver.gaps() == []
+    result = CliRunner().invoke(platform, ["--db", platform_db, "--gaps"])
+    assert result.output.splitlines()[0].endswith("lost at the platform (%s): seq 2" % lost.reason)
 
 
 def test_the_cli_live_table_ends_after_the_given_seconds(broker, unit, platform_db):  # noqa: F811
