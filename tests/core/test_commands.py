@@ -87,11 +87,17 @@ def test_an_output_test_pulses_the_line_for_its_time_capped_and_is_recorded():
     assert sim.outputs["sounder"] is False
 
 
-def test_the_fault_relay_is_tested_by_dropping_it():
+def armed_kitchen():
+    """kitchen() after an accepted reset: the valve open, the fault relay energised (healthy)."""
     sim = kitchen()
     sim.press("reset_button")
     step(sim)
-    assert sim.outputs["fault_relay"] is True
+    assert sim.outputs["valve"] is True and sim.outputs["fault_relay"] is True
+    return sim
+
+
+def test_the_fault_relay_is_tested_by_dropping_it():
+    sim = armed_kitchen()
     sim.controller.command(sim.now_ms, "test_output", {"line": "fault_relay", "ms": 500}, "test")
     step(sim)
     assert sim.outputs["fault_relay"] is False
@@ -100,10 +106,7 @@ def test_the_fault_relay_is_tested_by_dropping_it():
 
 
 def test_the_valve_test_closes_the_valve_and_only_the_reset_button_reopens_it():
-    sim = kitchen()
-    sim.press("reset_button")
-    step(sim)
-    assert sim.outputs["valve"] is True
+    sim = armed_kitchen()
     reply = sim.controller.command(sim.now_ms, "test_output", {"line": "valve", "ms": 500}, "test")
     assert reply["ok"] and "local reset" in reply["message"]
     step(sim, 2000)
@@ -147,9 +150,7 @@ def test_remote_silence_needs_the_config_flag():
 
 
 def test_a_remote_close_is_never_refused_for_its_arguments():
-    sim = kitchen()
-    sim.press("reset_button")
-    step(sim)
+    sim = armed_kitchen()
     reply = sim.controller.command(sim.now_ms, "close_valve", {"why": "drill", "n": 3}, "platform", K.REMOTE)
     step(sim)
     assert reply["ok"] and sim.controller.latched and sim.outputs["valve"] is False

@@ -174,14 +174,19 @@ def encode_value(value):
 
 def encode_str(text):
     """JSON string with only ASCII out (non-ASCII as \\u escapes), identical on both interpreters."""
+    return json_quote(text, True)
+
+
+def json_quote(text, ascii_only):
+    """`text` as a JSON string, the same on CPython and MicroPython: quotes and backslashes escaped, and
+    as \\u escapes (surrogate pairs above U+FFFF) every character outside printable ASCII when
+    ascii_only, else only those safe_text() would escape (is_unsafe_code_point)."""
     out = ['"']
     for ch in text:
         code = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif code < 0x20 or code > 0x7E:
+        if ch == '"' or ch == "\\":
+            out.append("\\" + ch)
+        elif (code < 0x20 or code > 0x7E) if ascii_only else is_unsafe_code_point(code):
             if code > 0xFFFF:
                 code -= 0x10000
                 out.append("\\u%04x\\u%04x" % (0xD800 + (code >> 10), 0xDC00 + (code & 0x3FF)))

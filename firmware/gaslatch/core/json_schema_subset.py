@@ -5,7 +5,7 @@ Every failed keyword becomes a Problem with its JSON path and a hint; it knows n
 
 import math
 
-from gaslatch.core.events import is_unsafe_code_point
+from gaslatch.core.events import json_quote
 
 # The draft the enforced keywords mean what they mean in (a schema's "$schema").
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -63,21 +63,7 @@ def one_of_branch(key, const, description, common, properties, required):
 def quote(text):
     """`text` in double quotes, JSON-escaped the same way on CPython and MicroPython; control characters, lone
     surrogates and the other characters an event never carries verbatim (events.is_unsafe_code_point) escaped."""
-    out = ['"']
-    for char in text:
-        code = ord(char)
-        if char == '"' or char == "\\":
-            out.append("\\" + char)
-        elif is_unsafe_code_point(code):
-            if code > 0xFFFF:
-                code -= 0x10000
-                out.append("\\u%04x\\u%04x" % (0xD800 + (code >> 10), 0xDC00 + (code & 0x3FF)))
-            else:
-                out.append("\\u%04x" % code)
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
+    return json_quote(text, False)
 
 
 def _is_plain_key(key):
