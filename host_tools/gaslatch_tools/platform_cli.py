@@ -7,7 +7,6 @@ lost events, and a list of what is missing: still asked for, or reported lost by
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 import click
@@ -18,6 +17,7 @@ from rich.table import Table
 from gaslatch_tools.platform_receiver import REFUSED_AT_PLATFORM, PlatformReceiver, share_name_problem, wait_quiet
 from gaslatch_tools.platform_storage import (FleetRow, Gap, LostRange, SqlStorage, StorageError, export_csv,
                                              open_storage)
+from gaslatch_tools.private_file import PrivateFileError, read_private
 
 DEFAULT_DB_PATH = "gaslatch-platform.sqlite"
 REFRESH_S = 1.0
@@ -144,12 +144,9 @@ def platform(broker: tuple[str, int], db: str, csv_path: str | None, client_id: 
 def _read_password(path: str) -> str:
     """The password file's first line; refused when others may read it, as ssh refuses a private key."""
     try:
-        with open(path, "rb") as f:
-            if os.fstat(f.fileno()).st_mode & 0o077:
-                raise click.ClickException("the password file %s is open to others: chmod 600 %s" % (path, path))
-            return f.read().rstrip(b"\r\n").decode("utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise click.ClickException("cannot read the password file %s: %s" % (path, err)) from None
+        return read_private(path, "password file").rstrip("\r\n")
+    except PrivateFileError as err:
+        raise click.ClickException(str(err)) from None
 
 
 def _run(receiver: PlatformReceiver, once: bool, seconds: float | None) -> None:

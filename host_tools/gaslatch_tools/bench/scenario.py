@@ -7,17 +7,15 @@ controller part is checked again by the controller's own config loader, with the
 from __future__ import annotations
 
 import copy
-import json
 import os
-import re
 from typing import Any
 
-import jsonschema
 import yaml
 
 from gaslatch.core import modbus_rtu
 from gaslatch.core.config import ConfigError, load_config
 from gaslatch.unit.unit_config import load_profiles
+from gaslatch_tools import data_file
 from gaslatch_tools.testing.kitchen_config import kitchen_config
 
 LIBRARY_DIR = os.path.join(os.path.dirname(__file__), "scenarios")
@@ -218,22 +216,11 @@ def find(name_or_path: str) -> str:
                         % name_or_path)
 
 
-class _Yaml12Loader(yaml.SafeLoader):
-    """YAML with only true/false as booleans (YAML 1.2): `on: false` is the key "on", not True."""
-
-
-_Yaml12Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-_Yaml12Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                                    list("tTfF"))
-
-
 def load(path: str) -> dict:
     """The scenario at path, checked; defaults filled in (start, buses, profiles, seed)."""
     try:
         with open(path, encoding="utf-8") as f:
-            doc = json.load(f) if path.endswith(".json") else yaml.load(f, Loader=_Yaml12Loader)  # noqa: S506
+            doc = data_file.parse(f.read(), json_only=path.endswith(".json"))
     except (OSError, ValueError, yaml.YAMLError) as err:
         raise ScenarioError("%s: cannot read the scenario: %s" % (path, err)) from None
     return check(doc, path)
@@ -241,12 +228,9 @@ def load(path: str) -> dict:
 
 def check(doc: Any, source: str = "scenario") -> dict:
     """doc checked against SCHEMA and for cross-references; a normalised copy."""
-    validator = jsonschema.Draft202012Validator(SCHEMA)
-    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
-    if errors:
-        raise ScenarioError("%s: %s" % (source, "; ".join(
-            "%s: %s" % ("$" + "".join("[%r]" % p if isinstance(p, int) else "." + str(p) for p in e.absolute_path),
-                        e.message) for e in errors[:5])))
+    problems = data_file.schema_problems(SCHEMA, doc)
+    if problems:
+        raise ScenarioError("%s: %s" % (source, "; ".join(problems)))
     scenario = copy.deepcopy(doc)
     scenario.setdefault("start", "armed")
     scenario.setdefault("seed", 1)

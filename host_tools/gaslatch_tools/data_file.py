@@ -1,0 +1,42 @@
+"""The data files the host tools read (bench scenarios, the platform's warning rules and contacts): YAML 1.2 or
+JSON, checked against a JSON Schema, each problem named by its path in the file ($.rules[2].grade).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Iterable
+
+import jsonschema
+import yaml
+
+MAX_PROBLEMS = 5  # a file with more is named by its first five; fixing them shows the next
+
+
+class Yaml12Loader(yaml.SafeLoader):
+    """YAML with only true/false as booleans (YAML 1.2): `on: false` is the key "on", not True."""
+
+
+Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+Yaml12Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                   list("tTfF"))
+
+
+def parse(text: str, json_only: bool = False) -> Any:
+    """A document from YAML 1.2 text (JSON is YAML too), or from JSON only; ValueError or yaml.YAMLError."""
+    return json.loads(text) if json_only else yaml.load(text, Loader=Yaml12Loader)  # noqa: S506
+
+
+def json_path(parts: Iterable) -> str:
+    """$.rules[2].grade: where in the document a problem is."""
+    return "$" + "".join("[%r]" % p if isinstance(p, int) else "." + str(p) for p in parts)
+
+
+def schema_problems(schema: dict, doc: Any) -> list[str]:
+    """What is wrong with doc against schema (Draft 2020-12), "<path>: <message>", the first MAX_PROBLEMS."""
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(doc), key=lambda e: [(isinstance(p, str), p) for p in e.absolute_path])
+    return ["%s: %s" % (json_path(e.absolute_path), e.message) for e in errors[:MAX_PROBLEMS]]
