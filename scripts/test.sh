@@ -58,6 +58,8 @@ npm ci --no-audit --no-fund --loglevel=error
 .venv/bin/python -m gaslatch_tools.schema_export --check
 .venv/bin/python -m gaslatch_tools.schema_export --check --schema profile
 .venv/bin/python -m gaslatch_tools.schema_export --check --schema bench
+.venv/bin/python -m gaslatch_tools.schema_export --check --schema warning-rules
+.venv/bin/python -m gaslatch_tools.schema_export --check --schema platform-contacts
 .venv/bin/python -m gaslatch_tools.safety_diagram --check
 .venv/bin/python -m gaslatch_tools.wiring_diagram --check
 if [ "$#" -gt 0 ]; then

@@ -11,6 +11,7 @@ from typing import Any, Iterable
 import jsonschema
 import yaml
 
+PARSE_ERRORS = (ValueError, yaml.YAMLError)  # what parse() raises for text that is not a document
 MAX_PROBLEMS = 5  # a file with more is named by its first five; fixing them shows the next
 
 

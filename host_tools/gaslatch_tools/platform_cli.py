@@ -1,4 +1,5 @@
-"""`gaslatch platform`: run the reference receiver against a broker and watch the fleet live.
+"""`gaslatch platform`: run the reference receiver against a broker and watch the fleet live; with --rules it
+opens warnings.
 
 For a test bench, a pilot site or a city operator: one table of every unit's status, alarms, trips, gaps and
 lost events, and a list of what is missing: still asked for, or reported lost by the unit.
@@ -14,6 +15,9 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from gaslatch_tools.platform import warning_store as WS
+from gaslatch_tools.platform.rules import Rules, RulesError
+from gaslatch_tools.platform.rules import load as load_rules
 from gaslatch_tools.platform_receiver import REFUSED_AT_PLATFORM, PlatformReceiver, share_name_problem, wait_quiet
 from gaslatch_tools.platform_storage import (FleetRow, Gap, LostRange, SqlStorage, StorageError, export_csv,
                                              open_storage)
@@ -80,6 +84,9 @@ def _print_gaps(storage: SqlStorage) -> None:
         click.echo(line)
 
 
+RULES_HELP = "The warning rules (deploy/platform/warning-rules.yaml): which events open which warnings."
+
+
 @click.command()
 @click.option("--broker", "broker", default="127.0.0.1:1883", show_default=True, callback=_parse_broker,
               metavar="HOST:PORT", help="The MQTT broker the units publish to.")
@@ -107,16 +114,20 @@ def _print_gaps(storage: SqlStorage) -> None:
 @click.option("--once", is_flag=True, help="Receive until the queue is quiet, print the table once and exit.")
 @click.option("--seconds", type=click.FloatRange(min=0), metavar="N",
               help="Run the live table for N seconds, then exit.")
+@click.option("--rules", "rules_path", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help=RULES_HELP + " Without it no warning is opened.")
 def platform(broker: tuple[str, int], db: str, csv_path: str | None, client_id: str | None,
              shared_group: str | None, username: str | None, password_file: str | None, ca_file: str | None,
-             verbose: bool, show_gaps: bool, once: bool, seconds: float | None) -> None:
+             verbose: bool, show_gaps: bool, once: bool, seconds: float | None, rules_path: str | None) -> None:
     """Receive the fleet's events over MQTT, store them (de-duplicated by id) and show a live fleet table.
 
     Subscribes with QoS 1 to gaslatch/+/+/event, gone, state and status in a persistent session, so events
     published while the receiver was away arrive when it returns. Tells each unit on its ack topic how far
     its events are stored, asks it again for missing ones, and records those it reports gone as lost.
+    With --rules, opens and clears warnings (预警) in the same transaction as the events that cause them.
     """
     password = _read_password(password_file) if password_file else None
+    rules = _load_rules(rules_path) if rules_path else None
     try:
         storage = open_storage(db)
     except StorageError as err:
@@ -135,10 +146,22 @@ def platform(broker: tuple[str, int], db: str, csv_path: str | None, client_id: 
             return
         logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                             format="%(asctime)s %(levelname)s %(message)s")
+        if rules is not None:
+            WS.prepare(storage)
+            storage.add_store_hook(WS.WarningHook(rules))
+        else:
+            logging.getLogger("gaslatch.platform").warning("no --rules: events are stored, no warning is opened")
         _run(PlatformReceiver(storage, broker[0], broker[1], client_id=client_id, shared_group=shared_group,
                               username=username, password=password, ca_file=ca_file), once, seconds)
     finally:
         storage.close()
+
+
+def _load_rules(path: str) -> Rules:
+    try:
+        return load_rules(path)
+    except RulesError as err:
+        raise click.ClickException(str(err)) from None
 
 
 def _read_password(path: str) -> str:

@@ -15,7 +15,7 @@ import re
 import sqlite3
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, NamedTuple, TypeVar
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, TypeVar
 
 from gaslatch.core import uplink_wire as W
 from gaslatch_tools import platform_delivery as D
@@ -232,6 +232,10 @@ _LAST_EVENT_SQL = """
 EVENTS_SELECT_SQL = "SELECT %s FROM events ORDER BY site, unit, seq, id" % ", ".join(CSV_COLUMNS)
 
 Query = Callable[[str], Iterable[tuple]]
+# execute(sql, params=()) -> cursor, in the storage's dialect, inside a transaction (write() and read(), the hooks)
+Execute = Callable[..., Any]
+# hook(execute, batch, stored): runs in every batch's transaction after the batch is written (add_store_hook)
+StoreHook = Callable[[Execute, "Batch", list[bool]], None]
 
 
 def merged(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -320,6 +324,7 @@ class SqlStorage:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._dialects: dict[str, str] = {}
+        self._store_hooks: list[StoreHook] = []
 
     # --- the dialect and the transaction, per driver ---
 
@@ -341,7 +346,27 @@ class SqlStorage:
     def _insert_events(self, conn, rows: list[tuple]) -> list[bool]:
         raise NotImplementedError
 
+    def create_tables(self, statements: Iterable[str], objects: Iterable[str]) -> None:
+        """Runs CREATE ... IF NOT EXISTS statements (in the dialect) unless every named table and index exists."""
+        raise NotImplementedError
+
     # --- writing ---
+
+    def add_store_hook(self, hook: StoreHook) -> None:
+        """hook(execute, batch, stored) runs inside every batch's transaction, after the batch is written:
+        what it writes commits with the batch's events (stored[i]: batch.events[i] was new). An exception it
+        lets out fails the batch, which the receiver tries again."""
+        self._store_hooks.append(hook)
+
+    def write(self, work: Callable[[Execute], T]) -> T:
+        """work(execute) in one write transaction (the other platform modules' tables)."""
+        with self._lock:
+            return self._write(lambda conn: work(lambda sql, params=(): self._execute(conn, sql, params)))
+
+    def read(self, work: Callable[[Execute], T]) -> T:
+        """work(execute) in one read-only snapshot."""
+        with self._lock:
+            return self._read(lambda conn: work(lambda sql, params=(): self._execute(conn, sql, params)))
 
     def store(self, batch: Batch, now: str) -> Committed:
         """Stores the batch in one transaction and walks every store it touched; now is the walk's updated_at.
@@ -371,6 +396,8 @@ class SqlStorage:
             x(conn, PUT_STATE_SQL, (site, unit, payload, received_at))
         for (site, unit), (status, received_at) in sorted(batch.statuses.items()):
             x(conn, PUT_STATUS_SQL, (site, unit, status, received_at))
+        for hook in self._store_hooks:
+            hook(lambda sql, params=(): x(conn, sql, params), batch, stored)
         keys = set(batch.rewalk)
         keys.update(k for k in (store_key(e) for e, _ in batch.events) if k is not None)
         keys.update(StoreKey(g.site, g.unit, g.store) for g, _ in batch.gones)
@@ -499,7 +526,13 @@ class SqliteStorage(SqlStorage):
             self._conn.execute("COMMIT")
 
     def _dialect(self, text: str) -> str:
-        return SEQ12.sub(r"printf('%012d', \1)", text.replace("GREATEST(", "MAX("))
+        text = text.replace("GREATEST(", "MAX(").replace("AUTO_ID", "INTEGER PRIMARY KEY")
+        return SEQ12.sub(r"printf('%012d', \1)", text.replace(" FOR UPDATE SKIP LOCKED", ""))
+
+    def create_tables(self, statements: Iterable[str], objects: Iterable[str]) -> None:
+        with self._lock:
+            for statement in statements:
+                self._conn.execute(self._sql(statement))
 
     def _insert_events(self, conn: sqlite3.Connection, rows: list[tuple]) -> list[bool]:
         """Which rows are new, then all of them in one statement: SQLite releases Python's lock for each

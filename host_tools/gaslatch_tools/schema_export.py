@@ -2,7 +2,8 @@
 
 `python -m gaslatch_tools.schema_export` writes the controller config's (docs/config.schema.json);
 `--schema profile` a detector profile's (docs/profile.schema.json), `--schema bench` the bench scenario's
-(docs/bench.schema.json); `--check` exits 1 if out of date.
+(docs/bench.schema.json), `--schema warning-rules` and `--schema platform-contacts` the platform's files'
+(docs/schemas/); `--check` exits 1 if out of date.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from gaslatch.core.profile_schema import SCHEMA as PROFILE_SCHEMA
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 DEFAULT_OUTPUT = DOCS / "config.schema.json"
-OUTPUTS = {"config": DEFAULT_OUTPUT, "profile": DOCS / "profile.schema.json", "bench": DOCS / "bench.schema.json"}
+OUTPUTS = {"config": DEFAULT_OUTPUT, "profile": DOCS / "profile.schema.json", "bench": DOCS / "bench.schema.json",
+           "warning-rules": DOCS / "schemas" / "warning-rules.schema.json",
+           "platform-contacts": DOCS / "schemas" / "platform-contacts.schema.json"}
 
 
 def _schema(which: str) -> dict:
@@ -27,6 +30,14 @@ def _schema(which: str) -> dict:
         return BENCH_SCHEMA
     if which == "profile":
         return PROFILE_SCHEMA
+    if which == "warning-rules":
+        from gaslatch_tools.platform.rules import SCHEMA as RULES_SCHEMA
+
+        return RULES_SCHEMA
+    if which == "platform-contacts":
+        from gaslatch_tools.platform.contacts import SCHEMA as CONTACTS_SCHEMA
+
+        return CONTACTS_SCHEMA
     return SCHEMA
 
 
@@ -47,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gaslatch_tools.schema_export", description=__doc__)
     parser.add_argument("--check", action="store_true", help="exit 1 if the file differs from the schema")
     parser.add_argument("--schema", choices=sorted(OUTPUTS), default="config", help="which schema (default: config)")
-    parser.add_argument("--output", type=Path, help="schema file (default: docs/<schema>.schema.json)")
+    parser.add_argument("--output", type=Path, help="schema file (default: per --schema, under docs/)")
     args = parser.parse_args(argv)
     output = args.output or OUTPUTS[args.schema]
     if args.check:

@@ -1,0 +1,367 @@
+"""Warnings and their notices in the platform's database (SQLite or PostgreSQL, the same SQL).
+
+WarningHook opens, updates and clears warnings inside the receiver's batch transaction, so a warning is
+committed with the event that caused it; the notifier's steps (plan the rounds that are due, claim due notices
+under a lease, record each attempt) and the acknowledgement are each one short transaction here.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+from typing import Any, Callable, Iterable, NamedTuple
+
+from gaslatch.core import events as E
+from gaslatch_tools.platform.contacts import Contacts
+from gaslatch_tools.platform.rules import Decision, Occurrence, Rules
+from gaslatch_tools.platform_storage import Batch, SqlStorage, store_key
+
+log = logging.getLogger("gaslatch.platform.warnings")
+
+# Each storage's dialect spells AUTO_ID (SQLite: INTEGER PRIMARY KEY; PostgreSQL: an identity column) and keeps
+# or drops FOR UPDATE SKIP LOCKED (SQLite has one writer at a time: its write transaction is the lock).
+WARNING_SCHEMA_SQL = (
+    """CREATE TABLE IF NOT EXISTS warnings (
+        id AUTO_ID, site TEXT NOT NULL, unit TEXT NOT NULL, rule TEXT NOT NULL, grade INTEGER NOT NULL,
+        cause_key TEXT NOT NULL, cause TEXT NOT NULL, state TEXT NOT NULL, opened_ms BIGINT NOT NULL,
+        updated_ms BIGINT NOT NULL, count INTEGER NOT NULL, first_event TEXT NOT NULL, last_event TEXT NOT NULL,
+        last_store TEXT, last_seq BIGINT, summary TEXT NOT NULL, notify_from_ms BIGINT NOT NULL, due_ms BIGINT,
+        tier INTEGER NOT NULL, rounds INTEGER NOT NULL, last_round_ms BIGINT, cleared_ms BIGINT, cleared_by TEXT,
+        acked_ms BIGINT, acked_by TEXT, ack_note TEXT, clear_on_ack INTEGER NOT NULL)""",
+    # One warning per cause while it lasts: receivers committing at once cannot open two.
+    "CREATE UNIQUE INDEX IF NOT EXISTS warnings_active ON warnings (cause_key) WHERE state <> 'cleared'",
+    "CREATE INDEX IF NOT EXISTS warnings_due ON warnings (due_ms)",
+    """CREATE TABLE IF NOT EXISTS notices (
+        id AUTO_ID, warning_id BIGINT NOT NULL, round INTEGER NOT NULL, tier INTEGER NOT NULL,
+        person TEXT NOT NULL, channel TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL,
+        created_ms BIGINT NOT NULL, next_try_ms BIGINT NOT NULL, claimed_by TEXT, lease_until_ms BIGINT,
+        sent_ms BIGINT, last_error TEXT, UNIQUE (warning_id, round, person, channel))""",
+    "CREATE INDEX IF NOT EXISTS notices_due ON notices (state, next_try_ms)",
+    """CREATE TABLE IF NOT EXISTS notice_attempts (
+        notice_id BIGINT NOT NULL, attempt INTEGER NOT NULL, at_ms BIGINT NOT NULL, instance TEXT NOT NULL,
+        person TEXT NOT NULL, channel TEXT NOT NULL, result TEXT NOT NULL, error TEXT NOT NULL,
+        duration_ms INTEGER NOT NULL)""",
+)
+WARNING_SCHEMA_OBJECTS = ("warnings", "warnings_active", "warnings_due", "notices", "notices_due", "notice_attempts")
+
+ACTIVE = ("pending", "open", "acknowledged")  # a warning's states before it is cleared
+MAX_SUMMARY_CHARS = 300
+RETRY_FIRST_S = 5.0  # a notice whose channel failed is tried again after this, doubling...
+RETRY_MAX_S = 300.0  # ...up to this, until it is sent or its warning is acknowledged
+
+Execute = Callable[..., Any]
+
+_FIND_ACTIVE_SQL = "SELECT id, last_store, last_seq FROM warnings WHERE cause_key = ? AND state <> 'cleared'"
+_CLEAR_SQL = """UPDATE warnings SET state = 'cleared', cleared_ms = ?, cleared_by = ?, updated_ms = ?, due_ms = NULL
+    WHERE id = ?"""
+_OPEN_SQL = """
+    INSERT INTO warnings (site, unit, rule, grade, cause_key, cause, state, opened_ms, updated_ms, count, first_event,
+                          last_event, last_store, last_seq, summary, notify_from_ms, due_ms, tier, rounds, clear_on_ack)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, -1, 0, ?)
+    ON CONFLICT (cause_key) WHERE state <> 'cleared' DO UPDATE SET
+        count = warnings.count + 1, updated_ms = excluded.updated_ms, last_event = excluded.last_event,
+        summary = excluded.summary, last_store = excluded.last_store,
+        last_seq = CASE WHEN warnings.last_store = excluded.last_store AND warnings.last_seq > excluded.last_seq
+                        THEN warnings.last_seq ELSE excluded.last_seq END"""
+_CONTEXT_SQL = """SELECT state FROM events WHERE site = ? AND unit = ? AND type = ? AND seq < ? {sources}
+    ORDER BY seq DESC LIMIT 1"""
+_DUE_SQL = """SELECT id, site, unit, rule, grade, state, notify_from_ms, tier, rounds, last_round_ms FROM warnings
+    WHERE state IN ('pending', 'open') AND due_ms <= ? ORDER BY due_ms LIMIT ? FOR UPDATE SKIP LOCKED"""
+_INSERT_NOTICE_SQL = """
+    INSERT INTO notices (warning_id, round, tier, person, channel, state, attempts, created_ms, next_try_ms)
+    VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT (warning_id, round, person, channel) DO NOTHING"""
+_PLANNED_SQL = """UPDATE warnings SET state = 'open', tier = ?, rounds = ?, last_round_ms = ?, due_ms = ?
+    WHERE id = ?"""
+_CLAIMABLE_SQL = """SELECT id FROM notices WHERE state = 'pending' AND next_try_ms <= ?
+    AND (lease_until_ms IS NULL OR lease_until_ms < ?) ORDER BY next_try_ms, id LIMIT ? FOR UPDATE SKIP LOCKED"""
+_CLAIM_SQL = "UPDATE notices SET claimed_by = ?, lease_until_ms = ? WHERE id = ?"
+_CLAIMED_SQL = """
+    SELECT n.id, n.warning_id, n.round, n.tier, n.person, n.channel, n.attempts, w.site, w.unit, w.rule, w.grade,
+           w.cause, w.summary, w.count, w.opened_ms, w.state
+    FROM notices n JOIN warnings w ON w.id = n.warning_id WHERE n.id = ?"""
+_RECORD_SQL = """UPDATE notices SET state = ?, attempts = attempts + 1, sent_ms = ?, last_error = ?, next_try_ms = ?,
+    claimed_by = NULL, lease_until_ms = NULL WHERE id = ? AND claimed_by = ?"""
+_ATTEMPT_SQL = """INSERT INTO notice_attempts (notice_id, attempt, at_ms, instance, person, channel, result, error,
+    duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+_ACK_SQL = """UPDATE warnings SET state = ?, acked_ms = ?, acked_by = ?, ack_note = ?, due_ms = NULL, updated_ms = ?,
+    cleared_ms = CASE WHEN ? = 'cleared' THEN ? ELSE cleared_ms END,
+    cleared_by = CASE WHEN ? = 'cleared' THEN 'acknowledged' ELSE cleared_by END
+    WHERE id = ? AND state IN ('pending', 'open')"""
+_CANCEL_SQL = "UPDATE notices SET state = 'cancelled' WHERE warning_id = ? AND state = 'pending' AND claimed_by IS NULL"
+_WARNING_COLUMNS = ("id", "site", "unit", "rule", "grade", "cause", "state", "opened_ms", "updated_ms", "count",
+                    "summary", "tier", "rounds", "cleared_ms", "cleared_by", "acked_ms", "acked_by", "ack_note")
+_NOTICE_COLUMNS = ("id", "warning_id", "round", "tier", "person", "channel", "state", "attempts", "created_ms",
+                   "next_try_ms", "sent_ms", "last_error")
+
+
+class WarningRow(NamedTuple):
+    id: int
+    site: str
+    unit: str
+    rule: str
+    grade: int
+    cause: str
+    state: str
+    opened_ms: int
+    updated_ms: int
+    count: int
+    summary: str
+    tier: int
+    rounds: int
+    cleared_ms: int | None
+    cleared_by: str | None
+    acked_ms: int | None
+    acked_by: str | None
+    ack_note: str | None
+
+
+class NoticeRow(NamedTuple):
+    id: int
+    warning_id: int
+    round: int
+    tier: int
+    person: str
+    channel: str
+    state: str
+    attempts: int
+    created_ms: int
+    next_try_ms: int
+    sent_ms: int | None
+    last_error: str | None
+
+
+class Claimed(NamedTuple):
+    """A notice this notifier holds the lease of, with what its text needs from the warning."""
+
+    id: int
+    warning_id: int
+    round: int
+    tier: int
+    person: str
+    channel: str
+    attempts: int
+    site: str
+    unit: str
+    rule: str
+    grade: int
+    cause: str
+    summary: str
+    count: int
+    opened_ms: int
+    warning_state: str
+
+
+def iso_ms(text: str) -> int:
+    """UTC ISO 8601 text (the receiver's received_at) -> ms since the epoch."""
+    return int(datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def summary_of(occ: Occurrence) -> str:
+    """The occurrence as one line for lists and notices: type state source (value): reason, safe and bounded."""
+    value = "" if occ.value is None else " (%s)" % occ.value
+    text = "%s %s %s%s: %s" % (occ.type, occ.state, occ.source, value, occ.reason)
+    return E.safe_text(text, MAX_SUMMARY_CHARS)
+
+
+def occurrences(batch: Batch, stored: list[bool]) -> list[Occurrence]:
+    """What a committed batch tells the rules: its new events (by unit and seq), its gone reports, its statuses."""
+    out = []
+    for (event, received_at), new in sorted(zip(batch.events, stored), key=lambda p: (p[0][0][:2], p[0][0].seq)):
+        if not new:
+            continue
+        key = store_key(event)
+        out.append(Occurrence(event.site, event.unit, event.type, event.severity, event.source, event.state,
+                              json.loads(event.value), event.reason, event.id, None if key is None else key.store,
+                              event.seq, iso_ms(received_at)))
+    for gone, received_at in sorted(batch.gones):
+        out.append(Occurrence(gone.site, gone.unit, "lost", E.SEVERITY_FAULT, gone.store, "lost",
+                              gone.last - gone.first + 1, "seq %d..%d: %s" % (gone.first, gone.last, gone.reason),
+                              "lost:%s:%d-%d" % (gone.store, gone.first, gone.last), None, None, iso_ms(received_at)))
+    for (site, unit), (status, received_at) in sorted(batch.statuses.items()):
+        out.append(Occurrence(site, unit, "status", E.SEVERITY_INFO if status == "online" else E.SEVERITY_FAULT,
+                              "uplink", status, None, "", "status:%s" % received_at, None, None, iso_ms(received_at)))
+    return out
+
+
+class WarningHook:
+    """storage.add_store_hook(WarningHook(rules)): every batch's occurrences go through the rules, in the batch's
+    transaction. In a savepoint: a failure here is logged and counted, and never holds back storing the events."""
+
+    def __init__(self, rules: Rules):
+        self.rules = rules
+        self.errors = 0
+
+    def __call__(self, execute: Execute, batch: Batch, stored: list[bool]) -> None:
+        found = occurrences(batch, stored)
+        if not found:
+            return
+        execute("SAVEPOINT warnings")
+        try:
+            apply(execute, self.rules, found)
+        except Exception:
+            execute("ROLLBACK TO SAVEPOINT warnings")
+            self.errors += 1
+            log.exception("warnings: %d occurrences not applied (their events are stored)", len(found))
+        execute("RELEASE SAVEPOINT warnings")
+
+
+def apply(execute: Execute, rules: Rules, found: Iterable[Occurrence]) -> None:
+    """Opens, updates and clears warnings for each occurrence, in order."""
+
+    def context(site: str, unit: str, type_: str, sources: frozenset | None, seq: int | None) -> str | None:
+        names = sorted(sources or ())
+        sql = _CONTEXT_SQL.format(sources="AND source IN (%s)" % ", ".join("?" * len(names)) if names else "")
+        row = execute(sql, (site, unit, type_, seq if seq is not None else 2 ** 63 - 1, *names)).fetchone()
+        return row[0] if row else None
+
+    for occ in found:
+        for decision in rules.decide(occ, context):
+            if decision.kind == "clear":
+                _clear(execute, decision, occ)
+            else:
+                _open(execute, decision, occ)
+
+
+def _stale(occ: Occurrence, last_store: str | None, last_seq: int | None) -> bool:
+    """An event older than the warning's latest (a late gap fill) does not clear it."""
+    return occ.store is not None and occ.store == last_store and last_seq is not None and occ.seq < last_seq
+
+
+def _clear(execute: Execute, decision: Decision, occ: Occurrence) -> None:
+    row = execute(_FIND_ACTIVE_SQL, (decision.cause_key,)).fetchone()
+    if row is None or _stale(occ, row[1], row[2]):
+        return
+    execute(_CLEAR_SQL, (occ.at_ms, occ.event_id, occ.at_ms, row[0]))
+
+
+def _open(execute: Execute, decision: Decision, occ: Occurrence) -> None:
+    rule = decision.rule
+    notify_from = occ.at_ms + int(rule.open_after_min * 60000)
+    state = "pending" if rule.open_after_min else "open"
+    execute(_OPEN_SQL, (occ.site, occ.unit, rule.name, rule.grade, decision.cause_key, decision.cause_text, state,
+                        occ.at_ms, occ.at_ms, occ.event_id, occ.event_id, occ.store, occ.seq, summary_of(occ),
+                        notify_from, notify_from, int(rule.until_acknowledged)))
+
+
+def prepare(storage: SqlStorage) -> None:
+    """Creates the warnings' tables when missing (the receiver, the notifier and the CLI each call it first)."""
+    storage.create_tables(WARNING_SCHEMA_SQL, WARNING_SCHEMA_OBJECTS)
+
+
+# --- the notifier's steps ---
+
+def plan_due(storage: SqlStorage, rules: Rules, contacts: Contacts, now_ms: int, limit: int = 100) -> int:
+    """Queues the notices of every round now due (first notices, re-notifications, escalations); returns how many
+    warnings had a round. Several notifiers may run it at once: each warning is planned by one (row lock)."""
+
+    def work(x: Execute) -> int:
+        rounds = 0
+        for wid, site, unit, rule, grade, state, notify_from, tier, done, last_round in x(_DUE_SQL, (now_ms, limit)
+                                                                                          ).fetchall():
+            plan = rules.plan(grade, notify_from, tier, last_round, now_ms)
+            if plan.tiers:
+                rounds += 1
+                done += 1
+                policy = rules.policy(grade)
+                for t in plan.tiers:
+                    for r in contacts.recipients(site, policy.tiers[t].roles):
+                        x(_INSERT_NOTICE_SQL, (wid, done, t, r.person, r.channel, now_ms, now_ms))
+            x(_PLANNED_SQL, (plan.tier, done, plan.last_round_ms, plan.due_ms, wid))
+        return rounds
+
+    return storage.write(work)
+
+
+def claim(storage: SqlStorage, instance: str, now_ms: int, lease_ms: int, limit: int = 20) -> list[Claimed]:
+    """Takes up to limit due notices under a lease until now_ms + lease_ms: no other notifier sends them meanwhile
+    (PostgreSQL: row locks, skipping those another one holds; SQLite: the one writer)."""
+
+    def work(x: Execute) -> list[Claimed]:
+        ids = [row[0] for row in x(_CLAIMABLE_SQL, (now_ms, now_ms, limit)).fetchall()]
+        out = []
+        for notice_id in ids:
+            x(_CLAIM_SQL, (instance, now_ms + lease_ms, notice_id))
+            out.append(Claimed(*x(_CLAIMED_SQL, (notice_id,)).fetchone()))
+        return out
+
+    return storage.write(work)
+
+
+def record(storage: SqlStorage, notice: Claimed, instance: str, error: str | None, at_ms: int,
+           duration_ms: int) -> bool:
+    """Records one attempt at a claimed notice: sent, or failed and due again after a back-off. False when this
+    notifier's lease had been taken over (it was too slow): the attempt is recorded all the same."""
+    attempt = notice.attempts + 1
+    retry_ms = int(min(RETRY_FIRST_S * 2 ** (attempt - 1), RETRY_MAX_S) * 1000)
+
+    def work(x: Execute) -> bool:
+        if error is None:
+            changed = x(_RECORD_SQL, ("sent", at_ms, None, at_ms, notice.id, instance)).rowcount
+        else:
+            changed = x(_RECORD_SQL, ("pending", None, error, at_ms + retry_ms, notice.id, instance)).rowcount
+        x(_ATTEMPT_SQL, (notice.id, attempt, at_ms, instance, notice.person, notice.channel,
+                         "sent" if error is None else "failed", error or "", duration_ms))
+        return changed == 1
+
+    return storage.write(work)
+
+
+def give_up(storage: SqlStorage, notice: Claimed, instance: str, error: str, at_ms: int) -> None:
+    """A notice that can never be sent (its person or channel left the contacts file): failed, with why."""
+
+    def work(x: Execute) -> None:
+        x(_RECORD_SQL, ("failed", None, error, at_ms, notice.id, instance))
+        x(_ATTEMPT_SQL, (notice.id, notice.attempts + 1, at_ms, instance, notice.person, notice.channel, "failed",
+                         error, 0))
+
+    storage.write(work)
+
+
+# --- people's side ---
+
+class AckError(ValueError):
+    """An acknowledgement that cannot be recorded: no such warning, or it is not waiting for one."""
+
+
+def acknowledge(storage: SqlStorage, warning_id: int, user: str, note: str, now_ms: int) -> WarningRow:
+    """Records who acknowledged (确认) the warning and when; stops its re-notification and escalation, and cancels
+    its notices not yet sent. A warning whose rule clears on acknowledgement (clear: acknowledged) is cleared."""
+    user, note = E.safe_text(user, 100), E.safe_text(note)
+
+    def work(x: Execute) -> WarningRow:
+        row = x("SELECT clear_on_ack, state FROM warnings WHERE id = ?", (warning_id,)).fetchone()
+        if row is None:
+            raise AckError("no warning %d (gaslatch platform warnings lists them)" % warning_id)
+        if row[1] not in ("pending", "open"):
+            raise AckError("warning %d is %s: nothing to acknowledge" % (warning_id, row[1]))
+        state = "cleared" if row[0] else "acknowledged"
+        x(_ACK_SQL, (state, now_ms, user, note, now_ms, state, now_ms, state, warning_id))
+        x(_CANCEL_SQL, (warning_id,))
+        return _warning(x, warning_id)
+
+    return storage.write(work)
+
+
+def _warning(x: Execute, warning_id: int) -> WarningRow:
+    return WarningRow(*x("SELECT %s FROM warnings WHERE id = ?" % ", ".join(_WARNING_COLUMNS),
+                         (warning_id,)).fetchone())
+
+
+def warnings(storage: SqlStorage, open_only: bool = False) -> list[WarningRow]:
+    """The warnings, newest first; open_only: those not cleared."""
+    where = " WHERE state <> 'cleared'" if open_only else ""
+    sql = "SELECT %s FROM warnings%s ORDER BY grade, opened_ms DESC, id DESC" % (", ".join(_WARNING_COLUMNS), where)
+    return storage.read(lambda x: [WarningRow(*row) for row in x(sql).fetchall()])
+
+
+def notices(storage: SqlStorage, warning_id: int | None = None) -> list[NoticeRow]:
+    where = "" if warning_id is None else " WHERE warning_id = %d" % int(warning_id)
+    sql = "SELECT %s FROM notices%s ORDER BY id" % (", ".join(_NOTICE_COLUMNS), where)
+    return storage.read(lambda x: [NoticeRow(*row) for row in x(sql).fetchall()])
+
+
+def attempts(storage: SqlStorage) -> list[tuple]:
+    """Every attempt: (notice_id, attempt, at_ms, instance, person, channel, result, error, duration_ms)."""
+    return storage.read(lambda x: x("SELECT * FROM notice_attempts ORDER BY at_ms, notice_id, attempt").fetchall())
+

@@ -1,0 +1,232 @@
+"""The warning rules as data: the shipped file and its schema, refusals naming the path, the timing of rounds
+(re-notification, escalation, quiet hours), and warnings opened once per cause and cleared only as their rule
+says, over random event sequences stored through the storage's batch transaction.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+
+from gaslatch_tools import data_file, schema_export
+from gaslatch_tools.platform import contacts as C
+from gaslatch_tools.platform import rules as R
+from gaslatch_tools.platform import warning_store as WS
+from gaslatch_tools.platform_storage import Batch, Event, SqliteStorage
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES_PATH = ROOT / "deploy" / "platform" / "warning-rules.yaml"
+RULES = R.load(str(RULES_PATH))
+SHANGHAI = datetime.timezone(datetime.timedelta(hours=8))
+
+
+def rules_doc() -> dict:
+    return data_file.parse(RULES_PATH.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("which", ["warning-rules", "platform-contacts"])
+def test_the_published_schemas_are_current_and_valid_draft_2020_12(which):
+    assert schema_export.main(["--check", "--schema", which]) == 0
+    Draft202012Validator.check_schema(json.loads(schema_export.OUTPUTS[which].read_text(encoding="utf-8")))
+
+
+def test_the_shipped_rules_cover_the_issues_grades():
+    grades = {r.name: r.grade for r in RULES.rules}
+    assert [n for n, g in grades.items() if g == 1] == ["trip", "high_alarm", "fire_or_estop", "valve_fault"]
+    assert {"detector_fault", "unit_offline", "uplink_lost"} <= {n for n, g in grades.items() if g == 2}
+    assert {"gas_on_unattended", "inhibit_left_on", "maintenance_due", "daily_check_missed"} <= {
+        n for n, g in grades.items() if g == 3}
+
+
+def test_the_example_contacts_file_is_valid_and_holds_only_placeholders():
+    text = (ROOT / "deploy" / "platform" / "contacts.example.yaml").read_text(encoding="utf-8")
+    contacts = C.build(data_file.parse(text), "example")
+    assert contacts.recipients("noodle-bar-7", ("owner", "officer"))
+    assert "SMTP_PASSWORD" in text and "example.com" in text
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda d: d["rules"][1].update(grade=4), "$.rules[1].grade: 4 is not one of [1, 2, 3]"),
+    (lambda d: d["rules"][2].pop("cause"), "$.rules[2]: 'cause' is a required property"),
+    (lambda d: d["grades"]["1"].update(quiet_hours=True), "$.grades.1.quiet_hours: False was expected"),
+    (lambda d: d["rules"][0]["match"].update(type="tirp"), "$.rules[0].match.type: 'tirp' is not one of"),
+    (lambda d: d["rules"][3].update(name="trip"), "$.rules: the rule name trip is used twice"),
+    (lambda d: d.update(timezone="Mars/Olympus"), "$.timezone: no time zone 'Mars/Olympus'"),
+    (lambda d: d["grades"]["2"]["escalate"][1].update(after_min=500), "$.grades.2.escalate: the tiers' after_min"),
+])
+def test_a_bad_rules_file_is_refused_naming_the_file_and_the_path(tmp_path, change, expected):
+    doc = rules_doc()
+    change(doc)
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(R.RulesError) as err:
+        R.load(str(path))
+    assert str(err.value).startswith(str(path) + ": ")
+    assert expected in str(err.value)
+
+
+def test_a_rules_file_that_is_not_yaml_is_refused_with_its_line(tmp_path):
+    path = tmp_path / "rules.yaml"
+    path.write_text("rules: [\n  {name: x\n", encoding="utf-8")
+    with pytest.raises(R.RulesError, match=r"(?s)rules.yaml: cannot read the rules: .*line 2, column 3"):
+        R.load(str(path))
+
+
+def test_a_contacts_file_others_may_read_is_refused(tmp_path):
+    path = tmp_path / "contacts.yaml"
+    path.write_bytes((ROOT / "deploy" / "platform" / "contacts.example.yaml").read_bytes())
+    os.chmod(path, 0o644)
+    with pytest.raises(C.ContactsError, match="open to others: chmod 600"):
+        C.load(str(path))
+    os.chmod(path, 0o600)
+    assert C.load(str(path)).people_for("noodle-bar-7", "owner") == ["li-owner"]
+
+
+def test_a_contacts_file_naming_someone_unknown_is_refused_with_the_path():
+    doc = data_file.parse((ROOT / "deploy" / "platform" / "contacts.example.yaml").read_text(encoding="utf-8"))
+    doc["districts"]["gulou"]["officers"].append("zhao")
+    with pytest.raises(C.ContactsError, match=r"\$\.districts\.gulou\.officers: no one called zhao"):
+        C.build(doc, "contacts.yaml")
+
+
+def test_a_site_missing_from_the_contacts_is_told_through_the_duty_centre():
+    doc = data_file.parse((ROOT / "deploy" / "platform" / "contacts.example.yaml").read_text(encoding="utf-8"))
+    contacts = C.build(doc)
+    assert {r.person for r in contacts.recipients("unknown-site", ("owner", "officer"))} == {"duty-desk"}
+
+
+def ms(hour: int, minute: int = 0, day: int = 7) -> int:
+    return int(datetime.datetime(2026, 12, day, hour, minute, tzinfo=SHANGHAI).timestamp() * 1000)
+
+
+MIN = 60000
+
+
+def test_grade_1_escalates_tier_by_tier_and_renotifies_every_5_minutes():
+    opened = ms(14)
+    plan = RULES.plan(1, opened, -1, None, opened)
+    assert (plan.tiers, plan.due_ms) == ((0,), opened + 5 * MIN)
+    plan = RULES.plan(1, opened, 0, opened, opened + 5 * MIN)
+    assert (plan.tiers, plan.due_ms) == ((0,), opened + 10 * MIN)
+    plan = RULES.plan(1, opened, 0, opened + 5 * MIN, opened + 10 * MIN)
+    assert (plan.tiers, plan.tier) == ((1,), 1)
+    plan = RULES.plan(1, opened, 1, opened + 5 * MIN, opened + 10 * MIN)
+    assert plan.tiers == (0, 1)
+    plan = RULES.plan(1, opened, 2, opened + 60 * MIN, opened + 65 * MIN)
+    assert (plan.tiers, plan.due_ms) == ((0, 1, 2), opened + 70 * MIN)  # every tier reached, told again
+
+
+def test_quiet_hours_hold_grade_3_until_morning_and_never_grade_1():
+    at_night = ms(23, 30)
+    held = RULES.plan(3, at_night, -1, None, at_night)
+    assert held.tiers == () and held.due_ms == ms(7, 0, day=8)
+    assert RULES.plan(3, at_night, -1, None, ms(7, 0, day=8)).tiers == (0,)
+    assert RULES.plan(1, at_night, -1, None, at_night).tiers == (0,)
+    assert RULES.plan(2, at_night, -1, None, at_night).tiers == (0,)  # grade 2 does not keep them in the file
+
+
+def test_a_first_round_after_a_long_wait_tells_every_tier_reached():
+    opened = ms(1)
+    assert RULES.plan(3, opened, -1, None, ms(7, 0, day=8)).tiers == (0, 1)
+
+
+# --- the property: random event sequences through the storage's batch transaction ---
+
+STORE = "0011223344556677"
+EVENTS = [  # (type, state, source, severity)
+    ("trip", "latched", "controller", "alarm"), ("reset", "armed", "button", "info"),
+    ("detector", "high_alarm", "d1", "alarm"), ("detector", "normal", "d1", "info"),
+    ("detector", "fault", "d1", "fault"), ("detector", "comm_lost", "d2", "fault"),
+    ("detector", "normal", "d2", "info"), ("detector", "low_alarm", "d2", "alarm"),
+    ("interlock", "active", "fire_alarm", "alarm"), ("interlock", "clear", "fire_alarm", "info"),
+    ("valve_fault", "fault", "valve", "fault"), ("valve_fault", "ok", "valve", "info"),
+    ("schedule", "unattended", "schedule", "info"), ("schedule", "attended", "schedule", "info"),
+    ("output", "on", "valve", "info"), ("output", "off", "valve", "info"),
+    ("inhibit", "started", "d1", "warning"), ("inhibit", "ended", "d1", "info"),
+]
+
+
+@st.composite
+def histories(draw):
+    """Per unit, events in seq order (some sent twice), cut into batches at random."""
+    steps = draw(st.lists(st.tuples(st.sampled_from(["u1", "u2"]), st.sampled_from(EVENTS), st.booleans()),
+                          min_size=1, max_size=40))
+    seqs = {"u1": 0, "u2": 0}
+    events = []
+    for unit, (type_, state, source, severity), twice in steps:
+        seqs[unit] += 1
+        e = Event("s1", unit, "%s-%012d" % (STORE, seqs[unit]), seqs[unit], "2026-12-07T02:00:00.000Z",
+                  seqs[unit], True, type_, severity, source, state, "null", "")
+        events += [e, e] if twice else [e]
+    cuts = sorted(draw(st.lists(st.integers(0, len(events)), max_size=6)))
+    batches, start = [], 0
+    for cut in cuts + [len(events)]:
+        batches.append(events[start:cut])
+        start = cut
+    return [b for b in batches if b]
+
+
+def occurrence(e: Event) -> R.Occurrence:
+    return R.Occurrence(e.site, e.unit, e.type, e.severity, e.source, e.state, None, e.reason, e.id, STORE, e.seq, 0)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(histories())
+def test_a_warning_opens_once_per_cause_and_clears_only_as_its_rule_says(tmp_path_factory, batches):
+    storage = SqliteStorage(str(tmp_path_factory.mktemp("rules") / "p.sqlite"))
+    try:
+        WS.prepare(storage)
+        hook = WS.WarningHook(RULES)
+        storage.add_store_hook(hook)
+        for batch in batches:
+            storage.store(Batch(events=[(e, "2026-12-07T02:00:01.000Z") for e in batch]), "2026-12-07T02:00:01.000Z")
+        rows = WS.warnings(storage)
+        by_id = {}
+        for batch in batches:
+            for e in batch:
+                by_id[e.id, e.unit] = e
+    finally:
+        storage.close()
+    assert hook.errors == 0
+    # The oracle: each new event in seq order, a cause opened when its rule matches and none is open, cleared
+    # when one of the rule's clear matches comes while it is open; a repeat of the same id is not new.
+    open_causes, expected = {}, []
+    for e in sorted({e.id + e.unit: e for b in batches for e in b}.values(), key=lambda e: (e.unit, e.seq)):
+        occ = occurrence(e)
+        for rule in RULES.rules:
+            key = (rule.name, e.unit) + tuple(getattr(occ, f) for f in rule.cause[2:])
+            if any(m.matches(occ) for m in rule.clear_on) and key in open_causes:
+                expected[open_causes.pop(key)]["cleared_by"] = e.id
+        for rule in RULES.rules:
+            key = (rule.name, e.unit) + tuple(getattr(occ, f) for f in rule.cause[2:])
+            if rule.match.matches(occ) and (rule.while_ is None or _while(rule, e, batches)):
+                if key in open_causes:
+                    expected[open_causes[key]]["count"] += 1
+                else:
+                    open_causes[key] = len(expected)
+                    expected.append({"rule": rule.name, "unit": e.unit, "first": e.id, "count": 1, "cleared_by": None})
+    got = sorted((w.rule, w.unit, w.count, w.cleared_by or "") for w in rows)
+    want = sorted((x["rule"], x["unit"], x["count"], x["cleared_by"] or "") for x in expected)
+    assert got == want
+    active = [(w.rule, w.unit, w.cause) for w in rows if w.state != "cleared"]
+    assert len(active) == len(set(active)), "two open warnings for one cause"
+    for w in rows:
+        if w.cleared_by is not None:
+            clearing = by_id[w.cleared_by, w.unit]
+            assert any(m.matches(occurrence(clearing)) for m in RULES.by_name[w.rule].clear_on)
+
+
+def _while(rule: R.Rule, e: Event, batches) -> bool:
+    """The unit's latest earlier event of the while-type is in the while-state."""
+    earlier = [x for b in batches for x in b if x.unit == e.unit and x.seq < e.seq and x.type == rule.while_.type]
+    if not earlier:
+        return False
+    return max(earlier, key=lambda x: x.seq).state in rule.while_.states
