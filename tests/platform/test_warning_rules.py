@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RULES_PATH = ROOT / "deploy" / "platform" / "warning-rules.yaml"
 RULES = R.load(str(RULES_PATH))
 SHANGHAI = datetime.timezone(datetime.timedelta(hours=8))
+STORE = "0011223344556677"
 
 
 def rules_doc() -> dict:
@@ -138,9 +139,26 @@ def test_a_first_round_after_a_long_wait_tells_every_tier_reached():
     assert RULES.plan(3, opened, -1, None, ms(7, 0, day=8)).tiers == (0, 1)
 
 
+def test_a_clearing_event_older_than_the_warnings_latest_does_not_clear_it(tmp_path):
+    storage = SqliteStorage(str(tmp_path / "p.sqlite"))
+    WS.prepare(storage)
+    storage.add_store_hook(WS.WarningHook(RULES))
+
+    def store(seq, state):
+        e = Event("s1", "u1", "%s-%012d" % (STORE, seq), seq, "2026-12-07T02:00:00.000Z", seq, True, "detector",
+                  "alarm", "d1", state, "null", "")
+        storage.store(Batch(events=[(e, "2026-12-07T02:00:01.000Z")]), "2026-12-07T02:00:01.000Z")
+
+    store(5, "high_alarm")
+    store(3, "normal")  # a gap filled late: the detector was normal before the alarm
+    assert [w.state for w in WS.warnings(storage)] == ["open"]
+    store(6, "normal")
+    assert [(w.state, w.cleared_by) for w in WS.warnings(storage)] == [("cleared", "%s-%012d" % (STORE, 6))]
+    storage.close()
+
+
 # --- the property: random event sequences through the storage's batch transaction ---
 
-STORE = "0011223344556677"
 EVENTS = [  # (type, state, source, severity)
     ("trip", "latched", "controller", "alarm"), ("reset", "armed", "button", "info"),
     ("detector", "high_alarm", "d1", "alarm"), ("detector", "normal", "d1", "info"),
