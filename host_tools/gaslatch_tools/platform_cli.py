@@ -1,5 +1,5 @@
-"""`gaslatch platform`: run the reference receiver against a broker and watch the fleet live; with --rules it
-opens warnings.
+"""`gaslatch platform`: run the reference receiver against a broker and watch the fleet live; `notify` tells people
+of warnings, `warnings` lists them and `ack` acknowledges one.
 
 For a test bench, a pilot site or a city operator: one table of every unit's status, alarms, trips, gaps and
 lost events, and a list of what is missing: still asked for, or reported lost by the unit.
@@ -7,6 +7,7 @@ lost events, and a list of what is missing: still asked for, or reported lost by
 
 from __future__ import annotations
 
+import datetime
 import logging
 import time
 
@@ -16,6 +17,9 @@ from rich.live import Live
 from rich.table import Table
 
 from gaslatch_tools.platform import warning_store as WS
+from gaslatch_tools.platform.contacts import Contacts, ContactsError
+from gaslatch_tools.platform.contacts import load as load_contacts
+from gaslatch_tools.platform.notifier import Notifier
 from gaslatch_tools.platform.rules import Rules, RulesError
 from gaslatch_tools.platform.rules import load as load_rules
 from gaslatch_tools.platform_receiver import REFUSED_AT_PLATFORM, PlatformReceiver, share_name_problem, wait_quiet
@@ -85,9 +89,11 @@ def _print_gaps(storage: SqlStorage) -> None:
 
 
 RULES_HELP = "The warning rules (deploy/platform/warning-rules.yaml): which events open which warnings."
+CONTACTS_HELP = ("Whom to tell and through which channels (a YAML file like deploy/platform/contacts.example.yaml, "
+                 "mode 0600: its URLs hold tokens).")
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @click.option("--broker", "broker", default="127.0.0.1:1883", show_default=True, callback=_parse_broker,
               metavar="HOST:PORT", help="The MQTT broker the units publish to.")
 @click.option("--db", "db", default=DEFAULT_DB_PATH, show_default=True, metavar="PATH|URL",
@@ -116,9 +122,13 @@ RULES_HELP = "The warning rules (deploy/platform/warning-rules.yaml): which even
               help="Run the live table for N seconds, then exit.")
 @click.option("--rules", "rules_path", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help=RULES_HELP + " Without it no warning is opened.")
-def platform(broker: tuple[str, int], db: str, csv_path: str | None, client_id: str | None,
+@click.option("--contacts", "contacts_path", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Run the notifier in this process too (a pilot site): " + CONTACTS_HELP)
+@click.pass_context
+def platform(ctx: click.Context, broker: tuple[str, int], db: str, csv_path: str | None, client_id: str | None,
              shared_group: str | None, username: str | None, password_file: str | None, ca_file: str | None,
-             verbose: bool, show_gaps: bool, once: bool, seconds: float | None, rules_path: str | None) -> None:
+             verbose: bool, show_gaps: bool, once: bool, seconds: float | None, rules_path: str | None,
+             contacts_path: str | None) -> None:
     """Receive the fleet's events over MQTT, store them (de-duplicated by id) and show a live fleet table.
 
     Subscribes with QoS 1 to gaslatch/+/+/event, gone, state and status in a persistent session, so events
@@ -126,8 +136,13 @@ def platform(broker: tuple[str, int], db: str, csv_path: str | None, client_id: 
     its events are stored, asks it again for missing ones, and records those it reports gone as lost.
     With --rules, opens and clears warnings (预警) in the same transaction as the events that cause them.
     """
+    if ctx.invoked_subcommand is not None:
+        return
+    if contacts_path is not None and rules_path is None:
+        raise click.UsageError("--contacts runs the notifier, which needs --rules")
     password = _read_password(password_file) if password_file else None
     rules = _load_rules(rules_path) if rules_path else None
+    contacts = _load_contacts(contacts_path) if contacts_path else None
     try:
         storage = open_storage(db)
     except StorageError as err:
@@ -146,13 +161,21 @@ def platform(broker: tuple[str, int], db: str, csv_path: str | None, client_id: 
             return
         logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                             format="%(asctime)s %(levelname)s %(message)s")
+        notifier = None
         if rules is not None:
             WS.prepare(storage)
             storage.add_store_hook(WS.WarningHook(rules))
+            if contacts is not None:
+                notifier = Notifier(storage, rules, contacts)
+                notifier.start()
         else:
             logging.getLogger("gaslatch.platform").warning("no --rules: events are stored, no warning is opened")
-        _run(PlatformReceiver(storage, broker[0], broker[1], client_id=client_id, shared_group=shared_group,
-                              username=username, password=password, ca_file=ca_file), once, seconds)
+        try:
+            _run(PlatformReceiver(storage, broker[0], broker[1], client_id=client_id, shared_group=shared_group,
+                                  username=username, password=password, ca_file=ca_file), once, seconds)
+        finally:
+            if notifier is not None:
+                notifier.stop()
     finally:
         storage.close()
 
@@ -162,6 +185,114 @@ def _load_rules(path: str) -> Rules:
         return load_rules(path)
     except RulesError as err:
         raise click.ClickException(str(err)) from None
+
+
+def _load_contacts(path: str) -> Contacts:
+    try:
+        return load_contacts(path)
+    except ContactsError as err:
+        raise click.ClickException(str(err)) from None
+
+
+def _open(db: str) -> SqlStorage:
+    try:
+        storage = open_storage(db)
+        WS.prepare(storage)
+    except StorageError as err:
+        raise click.ClickException(str(err)) from None
+    return storage
+
+
+DB_OPTION = click.option("--db", "db", default=DEFAULT_DB_PATH, show_default=True, metavar="PATH|URL",
+                         help="The platform's database, as gaslatch platform --db.")
+
+
+@platform.command()
+@DB_OPTION
+@click.option("--rules", "rules_path", required=True, type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help=RULES_HELP + " The same file as the receivers'.")
+@click.option("--contacts", "contacts_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              metavar="FILE", help=CONTACTS_HELP)
+@click.option("--instance", metavar="NAME", help="This notifier's name in the leases and attempts "
+                                                  "[default: <host name>-<pid>].")
+@click.option("--seconds", type=click.FloatRange(min=0), metavar="N", help="Stop after N seconds.")
+@click.option("--verbose", "-v", is_flag=True, help="Log every notice sent, not only the failures.")
+def notify(db: str, rules_path: str, contacts_path: str, instance: str | None, seconds: float | None,
+           verbose: bool) -> None:
+    """Tell people of warnings (mail, IM robots, SMS gateways via Apprise) until someone acknowledges.
+
+    Sends each warning's first notice to the site's owner and the district's officer, tells them again and
+    escalates (duty centre, administrators) as the rules say, retries a channel that is down with a back-off.
+    Run one or more (on any hosts) against the receivers' --db: each notice is sent once.
+    """
+    rules, contacts = _load_rules(rules_path), _load_contacts(contacts_path)
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(message)s")
+    storage = _open(db)
+    notifier = Notifier(storage, rules, contacts, instance=instance)
+    notifier.start()
+    try:
+        deadline = None if seconds is None else time.monotonic() + seconds
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(REFRESH_S if deadline is None else max(0.0, min(REFRESH_S, deadline - time.monotonic())))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        notifier.stop()
+        storage.close()
+    click.echo("notices sent %(sent)d, failed attempts %(failed)d" % notifier.counts, err=True)
+
+
+def _when(ms: int | None, tz) -> str:
+    if ms is None:
+        return ""
+    return datetime.datetime.fromtimestamp(ms / 1000, tz).strftime("%Y-%m-%d %H:%M")
+
+
+def warnings_table(rows: list[WS.WarningRow], title: str = "gaslatch warnings 预警") -> Table:
+    """The warnings as a rich table, grade 1 first; those still waiting for an acknowledgement stand out."""
+    table = Table(title=title)
+    for column in ("id", "grade 等级", "site/unit", "rule", "cause 原因", "opened 开始", "count 次数", "state 状态",
+                   "by 确认人"):
+        table.add_column(column, justify="right" if column in ("id", "count 次数") else "left", overflow="fold")
+    tz = datetime.datetime.now().astimezone().tzinfo
+    for w in rows:
+        style = ("bold red" if w.grade == 1 else "yellow") if w.state in ("open", "pending") else ""
+        table.add_row(str(w.id), str(w.grade), "%s/%s" % (w.site, w.unit), w.rule, w.cause, _when(w.opened_ms, tz),
+                      str(w.count), w.state, w.acked_by or "", style=style)
+    if not rows:
+        table.caption = "no warnings"
+    return table
+
+
+@platform.command("warnings")
+@DB_OPTION
+@click.option("--open", "open_only", is_flag=True, help="Only those not cleared (open, pending, acknowledged).")
+def list_warnings(db: str, open_only: bool) -> None:
+    """List the warnings (预警): grade, site/unit, cause, when opened, how often, state, who acknowledged."""
+    storage = _open(db)
+    try:
+        rows = WS.warnings(storage, open_only)
+    finally:
+        storage.close()
+    Console(width=160).print(warnings_table(rows))
+
+
+@platform.command()
+@click.argument("warning_id", type=int, metavar="ID")
+@DB_OPTION
+@click.option("--user", required=True, metavar="NAME", help="Who acknowledges (recorded).")
+@click.option("--note", default="", metavar="TEXT", help="What is being done (recorded).")
+def ack(warning_id: int, db: str, user: str, note: str) -> None:
+    """Acknowledge (确认) warning ID: its re-notification and escalation stop; who and when are recorded."""
+    storage = _open(db)
+    try:
+        row = WS.acknowledge(storage, warning_id, user, note, int(time.time() * 1000))
+    except WS.AckError as err:
+        raise click.ClickException(str(err)) from None
+    finally:
+        storage.close()
+    click.echo("warning %d %s by %s" % (row.id, row.state, row.acked_by))
 
 
 def _read_password(path: str) -> str:

@@ -75,7 +75,10 @@ _PLANNED_SQL = """UPDATE warnings SET state = 'open', tier = ?, rounds = ?, last
     WHERE id = ?"""
 _CLAIMABLE_SQL = """SELECT id FROM notices WHERE state = 'pending' AND next_try_ms <= ?
     AND (lease_until_ms IS NULL OR lease_until_ms < ?) ORDER BY next_try_ms, id LIMIT ? FOR UPDATE SKIP LOCKED"""
-_CLAIM_SQL = "UPDATE notices SET claimed_by = ?, lease_until_ms = ? WHERE id = ?"
+# Taken only if still free when the row is written: another notifier that claimed it first wins (belt and braces
+# beside SKIP LOCKED, which only spares the wait).
+_CLAIM_SQL = """UPDATE notices SET claimed_by = ?, lease_until_ms = ? WHERE id = ? AND state = 'pending'
+    AND (lease_until_ms IS NULL OR lease_until_ms < ?)"""
 _CLAIMED_SQL = """
     SELECT n.id, n.warning_id, n.round, n.tier, n.person, n.channel, n.attempts, w.site, w.unit, w.rule, w.grade,
            w.cause, w.summary, w.count, w.opened_ms, w.state
@@ -281,8 +284,8 @@ def claim(storage: SqlStorage, instance: str, now_ms: int, lease_ms: int, limit:
         ids = [row[0] for row in x(_CLAIMABLE_SQL, (now_ms, now_ms, limit)).fetchall()]
         out = []
         for notice_id in ids:
-            x(_CLAIM_SQL, (instance, now_ms + lease_ms, notice_id))
-            out.append(Claimed(*x(_CLAIMED_SQL, (notice_id,)).fetchone()))
+            if x(_CLAIM_SQL, (instance, now_ms + lease_ms, notice_id, now_ms)).rowcount == 1:
+                out.append(Claimed(*x(_CLAIMED_SQL, (notice_id,)).fetchone()))
         return out
 
     return storage.write(work)

@@ -1,4 +1,5 @@
-"""The kit's pytest fixtures: a real mosquitto per test, a real PostgreSQL server per session and a database per test.
+"""The kit's pytest fixtures: a real mosquitto per test, a real PostgreSQL server per session and a database per test,
+a mail server and an HTTP sink per test for the notifier.
 
 tests/conftest.py loads this module as a plugin. A missing mosquitto or PostgreSQL fails the tests, never skips them.
 """
@@ -8,6 +9,7 @@ import itertools
 import pytest
 
 from gaslatch_tools.testing.broker import Broker
+from gaslatch_tools.testing.notice_sinks import HttpSink, SmtpSink
 from gaslatch_tools.testing.postgres import PostgresServer
 
 _database_numbers = itertools.count(1)
@@ -40,3 +42,19 @@ def platform_db(request, tmp_path):
     if request.param == "sqlite":
         return str(tmp_path / "platform.sqlite")
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def smtp_sink():
+    """A mail server on loopback taking every message (notice_sinks.SmtpSink)."""
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def http_sink():
+    """An HTTP sink on loopback standing in for an IM robot or an SMS gateway (notice_sinks.HttpSink)."""
+    sink = HttpSink().start()
+    yield sink
+    sink.stop()

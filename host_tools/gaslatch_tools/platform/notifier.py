@@ -1,0 +1,180 @@
+"""The notifier (`gaslatch platform notify`): tells people of warnings through Apprise (mail, webhooks, IM robots,
+SMS and voice gateways), again until someone acknowledges, escalating tier by tier.
+
+Each pass plans the rounds now due, claims due notices under a lease (so several notifiers on one database send
+each once), sends them and records every attempt; a channel that fails is tried again with a back-off. Time
+comes from an injected clock.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import socket
+import threading
+import time
+from typing import Callable
+
+import apprise
+
+from gaslatch.core import events as E
+from gaslatch_tools.platform import warning_store as WS
+from gaslatch_tools.platform.contacts import Contacts, Recipient
+from gaslatch_tools.platform.rules import Rules
+from gaslatch_tools.platform_storage import SqlStorage
+
+log = logging.getLogger("gaslatch.platform.notifier")
+
+POLL_S = 0.2  # how often an idle notifier looks for due rounds and notices: the first notice's latency
+LEASE_S = 60.0  # a claimed notice is another notifier's to send only after this (its sender died)
+CLAIM_MAX = 20  # notices claimed at a time...
+CLAIMS_PER_STEP = 50  # ...and at most this many times per step (1,000 notices)
+MAX_TITLE_CHARS = 120
+MAX_BODY_CHARS = 1200  # an SMS gateway or robot may cut it shorter still; the start says what matters
+MAX_ERROR_CHARS = 500
+GRADE_TEXT = {1: ("一级预警", "grade 1"), 2: ("二级预警", "grade 2"), 3: ("三级预警", "grade 3")}
+
+# send(url, title, body) -> None when the channel took it, else what went wrong.
+Send = Callable[[str, str, str], "str | None"]
+
+
+def apprise_send(url: str, title: str, body: str) -> str | None:
+    """Hands one notice to the channel an Apprise URL names; None when it accepted it, else why not."""
+    sender = apprise.Apprise()
+    if not sender.add(url):
+        return "Apprise does not accept this URL (check its scheme and parameters)"
+    with apprise.LogCapture(level=apprise.logging.WARNING) as captured:
+        try:
+            ok = sender.notify(title=title, body=body)
+        except Exception as err:  # a plugin's bug must not stop the notifier: the notice is tried again
+            return "Apprise raised %r" % err
+    if ok:
+        return None
+    return captured.getvalue().strip().replace("\n", "; ") or "the channel refused it"
+
+
+def clip(text: str, max_chars: int) -> str:
+    """Any text made safe for every channel (escaped as events are: no NUL, no lone surrogate) and bounded."""
+    return E.safe_text(text if isinstance(text, str) else str(text), max_chars)
+
+
+def local_time(ms: int, tz: datetime.tzinfo) -> str:
+    return datetime.datetime.fromtimestamp(ms / 1000, tz).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def render(notice: WS.Claimed, rules: Rules, contacts: Contacts) -> tuple[str, str]:
+    """(title, body) of a notice, zh then en: grade, what, where, since when, how often, the latest event, what to
+    do, and how to acknowledge. Every piece from an event is escaped and clipped, then the whole."""
+    rule = rules.by_name.get(notice.rule)
+    title_zh, title_en = (rule.title["zh"], rule.title["en"]) if rule else (notice.rule, notice.rule)
+    grade_zh, grade_en = GRADE_TEXT.get(notice.grade, ("预警", "grade %d" % notice.grade))
+    where = "%s/%s" % (clip(notice.site, 64), clip(notice.unit, 64))
+    again = "" if notice.round == 1 else " [第%d次 / notice %d]" % (notice.round, notice.round)
+    title = clip("【%s %s】%s %s: %s%s" % (grade_zh, grade_en, title_zh, title_en, where, again), MAX_TITLE_CHARS)
+    tz = rules.quiet.tz if rules.quiet is not None else datetime.timezone.utc
+    lines = [
+        "%s %s / %s %s" % (grade_zh, title_zh, grade_en, title_en),
+        "站点 site: %s" % where,
+        "原因 cause: %s" % clip(notice.cause, 200),
+        "开始 since: %s (%s)" % (local_time(notice.opened_ms, tz), getattr(tz, "key", "UTC")),
+        "次数 count: %d" % notice.count,
+        "最近事件 latest: %s" % clip(notice.summary, WS.MAX_SUMMARY_CHARS),
+    ]
+    lines.append("确认 acknowledge: gaslatch platform ack %d --user <name> (预警 warning %d)"
+                 % (notice.warning_id, notice.warning_id))
+    lines.append("收件人 to: %s" % clip(contacts.name(notice.person), 100))
+    if rule is not None:  # last: a long advice is what the bound cuts
+        lines += ["处置 advice: %s" % rule.advice["zh"], "Advice: %s" % rule.advice["en"]]
+    body = "\n".join(lines)  # each line's pieces are safe already; only these newlines join them
+    if len(body) > MAX_BODY_CHARS:
+        body = body[:MAX_BODY_CHARS - 20] + "...(+%d chars)" % (len(body) - MAX_BODY_CHARS + 20)
+    return title, body
+
+
+def default_instance() -> str:
+    """Who holds a lease, as the attempts record it: host name and process id."""
+    return "%s-%d" % (socket.gethostname()[:40], os.getpid())
+
+
+class Notifier:
+    """One notifier instance over one database: pass() does one round of work; run() loops until stop()."""
+
+    def __init__(self, storage: SqlStorage, rules: Rules, contacts: Contacts, instance: str | None = None,
+                 clock: Callable[[], float] = time.time, send: Send = apprise_send, poll_s: float = POLL_S,
+                 lease_s: float = LEASE_S):
+        self.storage = storage
+        self.rules = rules
+        self.contacts = contacts
+        self.instance = instance or default_instance()
+        self.clock = clock
+        self.send = send
+        self.poll_s = poll_s
+        self.lease_ms = int(lease_s * 1000)
+        self.counts = {"sent": 0, "failed": 0, "errors": 0}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        WS.prepare(storage)
+
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def step(self) -> int:
+        """Plans the due rounds, then sends every due notice it can claim; returns the notices it tried."""
+        WS.plan_due(self.storage, self.rules, self.contacts, self._now_ms())
+        tried = 0
+        for _ in range(CLAIMS_PER_STEP):  # bounded: a step never spins on notices that fall due at once again
+            if self._stop.is_set():
+                break
+            claimed = WS.claim(self.storage, self.instance, self._now_ms(), self.lease_ms, CLAIM_MAX)
+            if not claimed:
+                break
+            for notice in claimed:
+                self._deliver(notice)
+                tried += 1
+        return tried
+
+    def _deliver(self, notice: WS.Claimed) -> None:
+        url = self.contacts.url(Recipient(notice.person, notice.channel))
+        if url is None:
+            WS.give_up(self.storage, notice, self.instance, "no channel %s of %s in %s" % (
+                notice.channel, notice.person, self.contacts.source), self._now_ms())
+            self.counts["failed"] += 1
+            return
+        start = time.monotonic()
+        try:
+            title, body = render(notice, self.rules, self.contacts)
+            error = self.send(url, title, body)
+        except Exception as err:  # never stops the notifier: recorded, and the notice tried again
+            log.exception("notice %d", notice.id)
+            error = "could not send: %r" % err
+        duration_ms = int((time.monotonic() - start) * 1000)
+        if error is not None:
+            error = clip(error, MAX_ERROR_CHARS)
+            log.warning("notice %d of warning %d to %s/%s failed: %s", notice.id, notice.warning_id, notice.person,
+                        notice.channel, error)
+        WS.record(self.storage, notice, self.instance, error, self._now_ms(), duration_ms)
+        self.counts["sent" if error is None else "failed"] += 1
+
+    def run(self) -> None:
+        """Steps until stop(); a database that fails is tried again on the next poll."""
+        while not self._stop.is_set():
+            try:
+                tried = self.step()
+            except Exception:
+                self.counts["errors"] += 1
+                log.exception("notifier pass failed; trying again")
+                tried = 0
+            if not tried:
+                self._stop.wait(self.poll_s)
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run, name="platform-notifier", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None

@@ -1,0 +1,286 @@
+"""The notifier against real channels on loopback: a mail server (aiosmtpd) and an HTTP sink standing in for an IM
+robot and an SMS gateway, through Apprise; events stored by the receiver's own path (handle()).
+
+Storage-dependent behaviour runs on SQLite and on a real PostgreSQL server (the kit's platform_db fixture); the
+sinks are the kit's smtp_sink and http_sink.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gaslatch.core import uplink_wire as W
+from gaslatch_tools import data_file
+from gaslatch_tools.platform import contacts as C
+from gaslatch_tools.platform import notifier as N
+from gaslatch_tools.platform import rules as R
+from gaslatch_tools.platform import warning_store as WS
+from gaslatch_tools.platform_cli import platform
+from gaslatch_tools.platform_receiver import PlatformReceiver, open_storage
+from gaslatch_tools.testing.waiting import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES = R.load(str(ROOT / "deploy" / "platform" / "warning-rules.yaml"))
+SITE, UNIT = "noodle-bar-7", "kitchen-1"
+STORE = "a1b2c3d4e5f60708"
+
+
+def contacts_for(smtp, http) -> C.Contacts:
+    """The owner by mail and robot, the officer by SMS gateway (form post), the duty centre by mail, the
+    administrator by robot."""
+    return C.build({
+        "version": 1,
+        "people": {
+            "li": {"name": "李店主", "channels": {"mail": smtp.url("li@example.org"), "robot": http.url("li-robot")}},
+            "wang": {"name": "王安全员", "channels": {"sms": http.url("wang-sms", "form")}},
+            "duty": {"name": "值班中心", "channels": {"mail": smtp.url("duty@example.org")}},
+            "admin": {"name": "管理员", "channels": {"robot": http.url("admin-robot")}}},
+        "districts": {"gulou": {"name": "鼓楼街道", "officers": ["wang"]}},
+        "sites": {SITE: {"district": "gulou", "owners": ["li"]}},
+        "duty_centre": ["duty"],
+        "administrators": ["admin"]})
+
+
+def event(seq, type_="trip", state="latched", severity="alarm", source="controller", reason="gas: hood1 high alarm",
+          value=None):
+    return {"id": "%s-%012d" % (STORE, seq), "seq": seq, "t_ms": 1000 * seq, "wall_ts": "2026-12-07T02:00:00.000Z",
+            "clock_synced": True, "type": type_, "severity": severity, "source": source, "state": state,
+            "value": value, "reason": reason}
+
+
+@pytest.fixture
+def storage(platform_db):
+    s = open_storage(platform_db)
+    WS.prepare(s)
+    s.add_store_hook(WS.WarningHook(RULES))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def receiver(storage):
+    return PlatformReceiver(storage)
+
+
+def receive(receiver, row, site=SITE, unit=UNIT) -> str:
+    return receiver.handle(W.topics(site, unit)["event"], W.encode_event(row))
+
+
+def test_a_trip_reaches_the_owner_and_the_officer_by_mail_and_http_within_a_second(storage, receiver, smtp_sink,
+                                                                                    http_sink):
+    notifier = N.Notifier(storage, RULES, contacts_for(smtp_sink, http_sink), instance="n1")
+    notifier.start()
+    try:
+        assert receive(receiver, event(1)) == "stored"
+        wait_until(lambda: len(smtp_sink.received()) == 1 and len(http_sink.received()) == 2, 10,
+                   what="the first notices at both sinks")
+    finally:
+        notifier.stop()
+    (mail,) = smtp_sink.received()
+    assert mail.to == ("li@example.org",)
+    assert "一级预警" in mail.subject and "%s/%s" % (SITE, UNIT) in mail.subject
+    assert "gas: hood1 high alarm" in mail.body and "gaslatch platform ack 1" in mail.body
+    assert sorted(p.path for p in http_sink.received()) == ["/li-robot", "/wang-sms"]
+    (warning,) = WS.warnings(storage)
+    for attempt in WS.attempts(storage):
+        assert attempt[6] == "sent"
+        assert attempt[2] - warning.opened_ms <= 1000, "a first notice was handed over %d ms after the event" % (
+            attempt[2] - warning.opened_ms)
+
+
+def test_renotification_and_escalation_follow_the_grade_until_acknowledged(storage, receiver, smtp_sink, http_sink):
+    receive(receiver, event(1))
+    t0 = time.time()
+    now = [t0]
+    notifier = N.Notifier(storage, RULES, contacts_for(smtp_sink, http_sink), instance="n1", clock=lambda: now[0])
+
+    def at(minutes):
+        now[0] = t0 + 60 * minutes
+        notifier.step()
+        return sorted((n.round, n.person) for n in WS.notices(storage) if n.state == "sent")
+
+    assert at(0) == [(1, "li"), (1, "li"), (1, "wang")]  # grade 1: owner (mail, robot) and officer at once
+    assert at(4.9) == at(0)
+    assert at(5) == [(1, "li"), (1, "li"), (1, "wang"), (2, "li"), (2, "li"), (2, "wang")]  # every 5 min
+    assert (3, "duty") in at(10)  # 10 min unacknowledged: the duty centre
+    assert not any(p == "admin" for _, p in at(29.9))
+    assert any(p == "admin" for _, p in at(30))  # 30 min: the administrator
+    sent = at(30)
+    WS.acknowledge(storage, 1, "wang", "on site", int(now[0] * 1000))
+    assert at(60) == sent  # acknowledged: nothing more
+    assert len(smtp_sink.received()) == sum(1 for n in WS.notices(storage) if n.channel == "mail")
+    assert len(http_sink.received()) == sum(1 for n in WS.notices(storage) if n.channel != "mail")
+    (warning,) = WS.warnings(storage)
+    assert (warning.state, warning.acked_by, warning.ack_note) == ("acknowledged", "wang", "on site")
+
+
+def test_a_reset_clears_the_trip_and_stops_its_notices(storage, receiver, smtp_sink, http_sink):
+    receive(receiver, event(1))
+    t0 = time.time()
+    now = [t0]
+    notifier = N.Notifier(storage, RULES, contacts_for(smtp_sink, http_sink), instance="n1", clock=lambda: now[0])
+    notifier.step()
+    receive(receiver, event(2, "reset", "armed", "info", "button", "reset accepted"))
+    now[0] += 3600
+    notifier.step()
+    assert [n.round for n in WS.notices(storage)] == [1, 1, 1]
+    assert WS.warnings(storage)[0].state == "cleared"
+
+
+def test_a_channel_down_for_a_while_loses_nothing_and_sends_each_notice_once(storage, receiver, smtp_sink,
+                                                                             http_sink):
+    receive(receiver, event(1))
+    t0 = time.time()
+    now = [t0]
+    notifier = N.Notifier(storage, RULES, contacts_for(smtp_sink, http_sink), instance="n1", clock=lambda: now[0])
+    http_sink.down = True
+    notifier.step()
+    assert len(smtp_sink.received()) == 1 and http_sink.received() == [] and http_sink.refused >= 2
+    for seconds in (4, 5, 15, 35):  # retried after 5 s, 10 s, 20 s...: refused while down
+        now[0] = t0 + seconds
+        notifier.step()
+    assert http_sink.received() == []
+    http_sink.down = False
+    now[0] = t0 + 75
+    notifier.step()
+    assert sorted(p.path for p in http_sink.received()) == ["/li-robot", "/wang-sms"]
+    assert len(smtp_sink.received()) == 1
+    assert {n.state for n in WS.notices(storage)} == {"sent"}
+    failed = [a for a in WS.attempts(storage) if a[6] == "failed"]
+    assert len(failed) == 2 * 4 and all("503" in a[7] or "error" in a[7].lower() for a in failed), failed
+
+
+def test_an_acknowledgement_cancels_the_notices_a_channel_down_still_owes(storage, receiver, smtp_sink, http_sink):
+    receive(receiver, event(1))
+    t0 = time.time()
+    now = [t0]
+    notifier = N.Notifier(storage, RULES, contacts_for(smtp_sink, http_sink), instance="n1", clock=lambda: now[0])
+    http_sink.down = True
+    notifier.step()
+    WS.acknowledge(storage, 1, "li", "", int(now[0] * 1000))
+    http_sink.down = False
+    now[0] = t0 + 3600
+    notifier.step()
+    assert http_sink.received() == []
+    assert sorted(n.state for n in WS.notices(storage)) == ["cancelled", "cancelled", "sent"]
+
+
+UNITS = 30
+
+
+def test_two_notifiers_on_one_database_send_each_notice_exactly_once(platform_db, storage, receiver, smtp_sink,
+                                                                      http_sink):
+    contacts = contacts_for(smtp_sink, http_sink)
+    other = open_storage(platform_db)
+    notifiers = [N.Notifier(storage, RULES, contacts, instance="n1", poll_s=0.01),
+                 N.Notifier(other, RULES, contacts, instance="n2", poll_s=0.01)]
+    for i in range(UNITS):  # a backlog both notifiers go for at once
+        receive(receiver, event(1), unit="kitchen-%d" % i)
+    try:
+        for n in notifiers:
+            n.start()
+        wait_until(lambda: len(smtp_sink.received()) == UNITS and len(http_sink.received()) == 2 * UNITS, 60,
+                   what="every first notice")
+        time.sleep(0.5)  # a duplicate would arrive about now
+    finally:
+        for n in notifiers:
+            n.stop()
+        other.close()
+    subjects = [m.subject for m in smtp_sink.received()]
+    assert len(set(subjects)) == UNITS
+    posts = [(p.path, p.title) for p in http_sink.received()]
+    assert len(set(posts)) == len(posts) == 2 * UNITS
+    assert sum(n.counts["sent"] for n in notifiers) == 3 * UNITS
+    assert all(n.counts["sent"] > 0 for n in notifiers), "one notifier did all the work: %s" % (
+        [n.counts for n in notifiers],)
+
+
+def hostile_payload(text: str) -> bytes:
+    row = event(1, reason=text)
+    doc = json.loads(W.encode_event(row))
+    doc["reason"] = text
+    doc["source"] = text[:900]
+    return json.dumps(doc).encode("ascii")
+
+
+def test_hostile_text_in_an_event_is_clipped_and_escaped_in_the_notice(storage, receiver, smtp_sink, http_sink):
+    text = "\ud800\x00\x1b[31m\u202e" + "燃" * 3000
+    assert receiver.handle(W.topics(SITE, UNIT)["event"], hostile_payload(text)) == "stored"
+    now = [time.time()]
+    notifier = N.Notifier(storage, RULES, contacts_for(smtp_sink, http_sink), instance="n1", clock=lambda: now[0])
+    notifier.step()
+    (mail,) = smtp_sink.received()
+    for body in [mail.body] + [p.body for p in http_sink.received()]:
+        assert "\\ud800\\x00\\x1b[31m\\u202e" in body
+        assert len(body) <= N.MAX_BODY_CHARS
+        assert "\x00" not in body and "\x1b" not in body
+    assert notifier.counts == {"sent": 3, "failed": 0, "errors": 0}
+
+
+def test_a_channel_that_raises_never_stops_the_notifier(storage, receiver, smtp_sink, http_sink):
+    calls = []
+
+    def send(url, title, body):
+        calls.append(url)
+        if len(calls) == 1:
+            raise RuntimeError("a plugin's bug")
+        return N.apprise_send(url, title, body)
+
+    receive(receiver, event(1))
+    t0 = time.time()
+    now = [t0]
+    notifier = N.Notifier(storage, RULES, contacts_for(smtp_sink, http_sink), instance="n1", clock=lambda: now[0],
+                          send=send)
+    notifier.step()
+    now[0] = t0 + 5
+    notifier.step()
+    assert {n.state for n in WS.notices(storage)} == {"sent"}
+    assert len(smtp_sink.received()) + len(http_sink.received()) == 3
+    assert "a plugin's bug" in [a for a in WS.attempts(storage) if a[6] == "failed"][0][7]
+
+
+def long_advice_rules() -> R.Rules:
+    doc = data_file.parse((ROOT / "deploy" / "platform" / "warning-rules.yaml").read_text(encoding="utf-8"))
+    doc["rules"][0]["advice"] = {"zh": "通" * 500, "en": "v" * 500}
+    return R.build(doc)
+
+
+LONG_ADVICE = long_advice_rules()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=3000), min_size=5, max_size=5), st.integers(1, 3), st.integers(1, 99))
+def test_any_text_makes_a_bounded_notice_any_channel_can_carry(texts, grade, count):
+    site, unit, cause, summary, person = texts
+    notice = WS.Claimed(7, 3, 2, 0, person, "mail", 0, site, unit, "trip", grade, cause, summary, count, 0, "open")
+    contacts = C.build({"version": 1, "people": {"p": {"name": "P", "channels": {"m": "json://x"}}},
+                        "districts": {}, "sites": {}, "duty_centre": ["p"], "administrators": ["p"]})
+    title, body = N.render(notice, LONG_ADVICE, contacts)
+    for text, limit in ((title, N.MAX_TITLE_CHARS), (body, N.MAX_BODY_CHARS)):
+        text.encode("utf-8")
+        assert len(text) <= limit
+        assert not any(ord(ch) < 32 and ch != "\n" for ch in text)
+    assert "\n" not in title
+
+
+def test_the_cli_lists_the_open_warnings_and_records_an_acknowledgement(platform_db, storage, receiver):
+    receive(receiver, event(1))
+    receive(receiver, event(2, "detector", "fault", "fault", "hood1", "no reply"))
+    runner = CliRunner()
+    listed = runner.invoke(platform, ["warnings", "--db", platform_db, "--open"])
+    assert listed.exit_code == 0, listed.output
+    assert "trip" in listed.output and "hood1" in listed.output and "open" in listed.output
+    acked = runner.invoke(platform, ["ack", "1", "--db", platform_db, "--user", "wang", "--note", "on my way"])
+    assert acked.exit_code == 0, acked.output
+    assert "warning 1 acknowledged by wang" in acked.output
+    again = runner.invoke(platform, ["ack", "1", "--db", platform_db, "--user", "wang"])
+    assert again.exit_code == 1 and "warning 1 is acknowledged: nothing to acknowledge" in again.output
+    missing = runner.invoke(platform, ["ack", "99", "--db", platform_db, "--user", "wang"])
+    assert missing.exit_code == 1 and "no warning 99" in missing.output
