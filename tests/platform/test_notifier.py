@@ -73,6 +73,27 @@ def receive(receiver, row, site=SITE, unit=UNIT) -> str:
     return receiver.handle(W.topics(site, unit)["event"], W.encode_event(row))
 
 
+class Clock:
+    """The notifier's injected clock: starts at the real time (the receiver stamps warnings with it), then
+    moves only when a test sets it."""
+
+    def __init__(self):
+        self.t0 = self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def at(self, seconds: float) -> None:
+        self.now = self.t0 + seconds
+
+
+def stepped(storage, smtp_sink, http_sink, send=N.apprise_send) -> tuple[N.Notifier, Clock]:
+    """A notifier the test steps itself, on a Clock."""
+    clock = Clock()
+    return N.Notifier(storage, RULES, contacts_for(smtp_sink, http_sink), instance="n1", clock=clock,
+                      send=send), clock
+
+
 def test_a_trip_reaches_the_owner_and_the_officer_by_mail_and_http_within_a_second(storage, receiver, smtp_sink,
                                                                                     http_sink):
     notifier = N.Notifier(storage, RULES, contacts_for(smtp_sink, http_sink), instance="n1")
@@ -97,12 +118,10 @@ def test_a_trip_reaches_the_owner_and_the_officer_by_mail_and_http_within_a_seco
 
 def test_renotification_and_escalation_follow_the_grade_until_acknowledged(storage, receiver, smtp_sink, http_sink):
     receive(receiver, event(1))
-    t0 = time.time()
-    now = [t0]
-    notifier = N.Notifier(storage, RULES, contacts_for(smtp_sink, http_sink), instance="n1", clock=lambda: now[0])
+    notifier, clock = stepped(storage, smtp_sink, http_sink)
 
     def at(minutes):
-        now[0] = t0 + 60 * minutes
+        clock.at(60 * minutes)
         notifier.step()
         return sorted((n.round, n.person) for n in WS.notices(storage) if n.state == "sent")
 
@@ -113,7 +132,7 @@ def test_renotification_and_escalation_follow_the_grade_until_acknowledged(stora
     assert not any(p == "admin" for _, p in at(29.9))
     assert any(p == "admin" for _, p in at(30))  # 30 min: the administrator
     sent = at(30)
-    WS.acknowledge(storage, 1, "wang", "on site", int(now[0] * 1000))
+    WS.acknowledge(storage, 1, "wang", "on site", int(clock() * 1000))
     assert at(60) == sent  # acknowledged: nothing more
     assert len(smtp_sink.received()) == sum(1 for n in WS.notices(storage) if n.channel == "mail")
     assert len(http_sink.received()) == sum(1 for n in WS.notices(storage) if n.channel != "mail")
@@ -123,12 +142,10 @@ def test_renotification_and_escalation_follow_the_grade_until_acknowledged(stora
 
 def test_a_reset_clears_the_trip_and_stops_its_notices(storage, receiver, smtp_sink, http_sink):
     receive(receiver, event(1))
-    t0 = time.time()
-    now = [t0]
-    notifier = N.Notifier(storage, RULES, contacts_for(smtp_sink, http_sink), instance="n1", clock=lambda: now[0])
+    notifier, clock = stepped(storage, smtp_sink, http_sink)
     notifier.step()
     receive(receiver, event(2, "reset", "armed", "info", "button", "reset accepted"))
-    now[0] += 3600
+    clock.at(3600)
     notifier.step()
     assert [n.round for n in WS.notices(storage)] == [1, 1, 1]
     assert WS.warnings(storage)[0].state == "cleared"
@@ -137,18 +154,16 @@ def test_a_reset_clears_the_trip_and_stops_its_notices(storage, receiver, smtp_s
 def test_a_channel_down_for_a_while_loses_nothing_and_sends_each_notice_once(storage, receiver, smtp_sink,
                                                                              http_sink):
     receive(receiver, event(1))
-    t0 = time.time()
-    now = [t0]
-    notifier = N.Notifier(storage, RULES, contacts_for(smtp_sink, http_sink), instance="n1", clock=lambda: now[0])
+    notifier, clock = stepped(storage, smtp_sink, http_sink)
     http_sink.down = True
     notifier.step()
     assert len(smtp_sink.received()) == 1 and http_sink.received() == [] and http_sink.refused >= 2
     for seconds in (4, 5, 15, 35):  # retried after 5 s, 10 s, 20 s...: refused while down
-        now[0] = t0 + seconds
+        clock.at(seconds)
         notifier.step()
     assert http_sink.received() == []
     http_sink.down = False
-    now[0] = t0 + 75
+    clock.at(75)
     notifier.step()
     assert sorted(p.path for p in http_sink.received()) == ["/li-robot", "/wang-sms"]
     assert len(smtp_sink.received()) == 1
@@ -159,14 +174,12 @@ def test_a_channel_down_for_a_while_loses_nothing_and_sends_each_notice_once(sto
 
 def test_an_acknowledgement_cancels_the_notices_a_channel_down_still_owes(storage, receiver, smtp_sink, http_sink):
     receive(receiver, event(1))
-    t0 = time.time()
-    now = [t0]
-    notifier = N.Notifier(storage, RULES, contacts_for(smtp_sink, http_sink), instance="n1", clock=lambda: now[0])
+    notifier, clock = stepped(storage, smtp_sink, http_sink)
     http_sink.down = True
     notifier.step()
-    WS.acknowledge(storage, 1, "li", "", int(now[0] * 1000))
+    WS.acknowledge(storage, 1, "li", "", int(clock() * 1000))
     http_sink.down = False
-    now[0] = t0 + 3600
+    clock.at(3600)
     notifier.step()
     assert http_sink.received() == []
     assert sorted(n.state for n in WS.notices(storage)) == ["cancelled", "cancelled", "sent"]
@@ -213,8 +226,7 @@ def hostile_payload(text: str) -> bytes:
 def test_hostile_text_in_an_event_is_clipped_and_escaped_in_the_notice(storage, receiver, smtp_sink, http_sink):
     text = "\ud800\x00\x1b[31m\u202e" + "燃" * 3000
     assert receiver.handle(W.topics(SITE, UNIT)["event"], hostile_payload(text)) == "stored"
-    now = [time.time()]
-    notifier = N.Notifier(storage, RULES, contacts_for(smtp_sink, http_sink), instance="n1", clock=lambda: now[0])
+    notifier, _ = stepped(storage, smtp_sink, http_sink)
     notifier.step()
     (mail,) = smtp_sink.received()
     for body in [mail.body] + [p.body for p in http_sink.received()]:
@@ -234,12 +246,9 @@ def test_a_channel_that_raises_never_stops_the_notifier(storage, receiver, smtp_
         return N.apprise_send(url, title, body)
 
     receive(receiver, event(1))
-    t0 = time.time()
-    now = [t0]
-    notifier = N.Notifier(storage, RULES, contacts_for(smtp_sink, http_sink), instance="n1", clock=lambda: now[0],
-                          send=send)
+    notifier, clock = stepped(storage, smtp_sink, http_sink, send)
     notifier.step()
-    now[0] = t0 + 5
+    clock.at(5)
     notifier.step()
     assert {n.state for n in WS.notices(storage)} == {"sent"}
     assert len(smtp_sink.received()) + len(http_sink.received()) == 3
