@@ -8,6 +8,7 @@ comes from an injected clock.
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime
 import logging
 import os
@@ -28,8 +29,9 @@ log = logging.getLogger("gaslatch.platform.notifier")
 
 POLL_S = 0.2  # how often an idle notifier looks for due rounds and notices: the first notice's latency
 LEASE_S = 60.0  # a claimed notice is another notifier's to send only after this (its sender died)
-CLAIM_MAX = 20  # notices claimed at a time...
-CLAIMS_PER_STEP = 50  # ...and at most this many times per step (1,000 notices)
+CLAIM_MAX = 32  # notices claimed at a time...
+CLAIMS_PER_STEP = 50  # ...and at most this many times per step (1,600 notices)
+SENDERS = 8  # notices handed to their channels at once: each waits on a mail server or a gateway, not the CPU
 MAX_TITLE_CHARS = 120
 MAX_BODY_CHARS = 1200  # an SMS gateway or robot may cut it shorter still; the start says what matters
 MAX_ERROR_CHARS = 500
@@ -98,11 +100,12 @@ def default_instance() -> str:
 
 
 class Notifier:
-    """One notifier instance over one database: pass() does one round of work; run() loops until stop()."""
+    """One notifier instance over one database: step() does one round of work (the claimed notices handed to their
+    channels by `senders` threads at once); run() steps until stop()."""
 
     def __init__(self, storage: SqlStorage, rules: Rules, contacts: Contacts, instance: str | None = None,
                  clock: Callable[[], float] = time.time, send: Send = apprise_send, poll_s: float = POLL_S,
-                 lease_s: float = LEASE_S):
+                 lease_s: float = LEASE_S, senders: int = SENDERS):
         self.storage = storage
         self.rules = rules
         self.contacts = contacts
@@ -112,6 +115,9 @@ class Notifier:
         self.poll_s = poll_s
         self.lease_ms = int(lease_s * 1000)
         self.counts = {"sent": 0, "failed": 0, "errors": 0}
+        self._counts_lock = threading.Lock()
+        self.senders = senders
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         WS.prepare(storage)
@@ -129,18 +135,21 @@ class Notifier:
             claimed = WS.claim(self.storage, self.instance, self._now_ms(), self.lease_ms, CLAIM_MAX)
             if not claimed:
                 break
-            for notice in claimed:
-                self._deliver(notice)
-                tried += 1
+            if self._pool is None:
+                self._pool = concurrent.futures.ThreadPoolExecutor(self.senders, thread_name_prefix="notice")
+            attempts = list(self._pool.map(self._attempt, claimed))
+            WS.record(self.storage, self.instance, attempts)
+            for a in attempts:
+                self._count("sent" if a.error is None else "failed")
+            tried += len(claimed)
         return tried
 
-    def _deliver(self, notice: WS.Claimed) -> None:
+    def _attempt(self, notice: WS.Claimed) -> WS.Attempt:
+        """Hands one notice to its channel; what happened, never an exception."""
         url = self.contacts.url(Recipient(notice.person, notice.channel))
         if url is None:
-            WS.give_up(self.storage, notice, self.instance, "no channel %s of %s in %s" % (
-                notice.channel, notice.person, self.contacts.source), self._now_ms())
-            self.counts["failed"] += 1
-            return
+            return WS.Attempt(notice, "no channel %s of %s in %s" % (notice.channel, notice.person,
+                                                                    self.contacts.source), self._now_ms(), 0, True)
         start = time.monotonic()
         try:
             title, body = render(notice, self.rules, self.contacts)
@@ -153,8 +162,11 @@ class Notifier:
             error = clip(error, MAX_ERROR_CHARS)
             log.warning("notice %d of warning %d to %s/%s failed: %s", notice.id, notice.warning_id, notice.person,
                         notice.channel, error)
-        WS.record(self.storage, notice, self.instance, error, self._now_ms(), duration_ms)
-        self.counts["sent" if error is None else "failed"] += 1
+        return WS.Attempt(notice, error, self._now_ms(), duration_ms)
+
+    def _count(self, key: str) -> None:
+        with self._counts_lock:
+            self.counts[key] += 1
 
     def run(self) -> None:
         """Steps until stop(); a database that fails is tried again on the next poll."""
@@ -162,7 +174,7 @@ class Notifier:
             try:
                 tried = self.step()
             except Exception:
-                self.counts["errors"] += 1
+                self._count("errors")
                 log.exception("notifier pass failed; trying again")
                 tried = 0
             if not tried:
@@ -178,3 +190,6 @@ class Notifier:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None

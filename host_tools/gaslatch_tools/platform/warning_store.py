@@ -291,34 +291,39 @@ def claim(storage: SqlStorage, instance: str, now_ms: int, lease_ms: int, limit:
     return storage.write(work)
 
 
-def record(storage: SqlStorage, notice: Claimed, instance: str, error: str | None, at_ms: int,
-           duration_ms: int) -> bool:
-    """Records one attempt at a claimed notice: sent, or failed and due again after a back-off. False when this
-    notifier's lease had been taken over (it was too slow): the attempt is recorded all the same."""
-    attempt = notice.attempts + 1
-    retry_ms = int(min(RETRY_FIRST_S * 2 ** (attempt - 1), RETRY_MAX_S) * 1000)
+class Attempt(NamedTuple):
+    """One try at a claimed notice: error None when the channel took it; final: never to be tried again."""
 
-    def work(x: Execute) -> bool:
-        if error is None:
-            changed = x(_RECORD_SQL, ("sent", at_ms, None, at_ms, notice.id, instance)).rowcount
-        else:
-            changed = x(_RECORD_SQL, ("pending", None, error, at_ms + retry_ms, notice.id, instance)).rowcount
-        x(_ATTEMPT_SQL, (notice.id, attempt, at_ms, instance, notice.person, notice.channel,
-                         "sent" if error is None else "failed", error or "", duration_ms))
-        return changed == 1
+    notice: Claimed
+    error: str | None
+    at_ms: int
+    duration_ms: int
+    final: bool = False
+
+
+def record(storage: SqlStorage, instance: str, attempts: list[Attempt]) -> int:
+    """Records the attempts at claimed notices in one transaction (one commit for a whole round of sends): each
+    sent, failed for good, or due again after a back-off. Returns how many this notifier still held the lease of
+    (one taken over by another notifier, this one being too slow, is recorded all the same)."""
+
+    def work(x: Execute) -> int:
+        held = 0
+        for a in attempts:
+            n = a.notice
+            attempt = n.attempts + 1
+            if a.error is None:
+                row = ("sent", a.at_ms, None, a.at_ms)
+            elif a.final:
+                row = ("failed", None, a.error, a.at_ms)
+            else:
+                retry_ms = int(min(RETRY_FIRST_S * 2 ** (attempt - 1), RETRY_MAX_S) * 1000)
+                row = ("pending", None, a.error, a.at_ms + retry_ms)
+            held += x(_RECORD_SQL, row + (n.id, instance)).rowcount
+            x(_ATTEMPT_SQL, (n.id, attempt, a.at_ms, instance, n.person, n.channel,
+                             "sent" if a.error is None else "failed", a.error or "", a.duration_ms))
+        return held
 
     return storage.write(work)
-
-
-def give_up(storage: SqlStorage, notice: Claimed, instance: str, error: str, at_ms: int) -> None:
-    """A notice that can never be sent (its person or channel left the contacts file): failed, with why."""
-
-    def work(x: Execute) -> None:
-        x(_RECORD_SQL, ("failed", None, error, at_ms, notice.id, instance))
-        x(_ATTEMPT_SQL, (notice.id, notice.attempts + 1, at_ms, instance, notice.person, notice.channel, "failed",
-                         error, 0))
-
-    storage.write(work)
 
 
 # --- people's side ---
