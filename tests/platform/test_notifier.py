@@ -11,7 +11,9 @@ import json
 import time
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
+import yaml
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -33,9 +35,13 @@ STORE = "a1b2c3d4e5f60708"
 
 
 def contacts_for(smtp, http) -> C.Contacts:
+    return C.build(contacts_doc(smtp, http))
+
+
+def contacts_doc(smtp, http) -> dict:
     """The owner by mail and robot, the officer by SMS gateway (form post), the duty centre by mail, the
     administrator by robot."""
-    return C.build({
+    return {
         "version": 1,
         "people": {
             "li": {"name": "李店主", "channels": {"mail": smtp.url("li@example.org"), "robot": http.url("li-robot")}},
@@ -45,7 +51,7 @@ def contacts_for(smtp, http) -> C.Contacts:
         "districts": {"gulou": {"name": "鼓楼街道", "officers": ["wang"]}},
         "sites": {SITE: {"district": "gulou", "owners": ["li"]}},
         "duty_centre": ["duty"],
-        "administrators": ["admin"]})
+        "administrators": ["admin"]}
 
 
 def event(seq, type_="trip", state="latched", severity="alarm", source="controller", reason="gas: hood1 high alarm",
@@ -293,3 +299,36 @@ def test_the_cli_lists_the_open_warnings_and_records_an_acknowledgement(platform
     assert again.exit_code == 1 and "warning 1 is acknowledged: nothing to acknowledge" in again.output
     missing = runner.invoke(platform, ["ack", "99", "--db", platform_db, "--user", "wang"])
     assert missing.exit_code == 1 and "no warning 99" in missing.output
+
+
+def test_gaslatch_platform_with_rules_and_contacts_tells_of_a_unit_gone_offline(broker, platform_db, tmp_path,
+                                                                              smtp_sink, http_sink):
+    unit = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id="unit")
+    unit.connect(broker.host, broker.port)
+    unit.loop_start()
+    unit.publish(W.topics(SITE, UNIT)["status"], b"offline", qos=1, retain=True).wait_for_publish(10)
+    unit.disconnect()
+    unit.loop_stop()
+    contacts = tmp_path / "contacts.yaml"
+    contacts.write_text(yaml.safe_dump(contacts_doc(smtp_sink, http_sink), allow_unicode=True),
+                        encoding="utf-8")
+    contacts.chmod(0o600)
+    rules = str(ROOT / "deploy" / "platform" / "warning-rules.yaml")
+    result = CliRunner().invoke(platform, ["--broker", "%s:%d" % (broker.host, broker.port), "--db", platform_db,
+                                           "--client-id", "cli-test", "--rules", rules, "--contacts", str(contacts),
+                                           "--seconds", "3"], env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    assert [m.to for m in smtp_sink.received()] == [("li@example.org",)]
+    assert "二级预警" in smtp_sink.received()[0].subject and "控制器离线" in smtp_sink.received()[0].subject
+    listed = CliRunner().invoke(platform, ["warnings", "--db", platform_db])
+    assert "unit_offline" in listed.output
+
+
+def test_the_notifier_refuses_a_contacts_file_others_may_read(tmp_path):
+    contacts = tmp_path / "contacts.yaml"
+    contacts.write_bytes((ROOT / "deploy" / "platform" / "contacts.example.yaml").read_bytes())
+    contacts.chmod(0o644)
+    result = CliRunner().invoke(platform, ["notify", "--db", str(tmp_path / "p.sqlite"), "--rules",
+                                           str(ROOT / "deploy" / "platform" / "warning-rules.yaml"),
+                                           "--contacts", str(contacts), "--seconds", "0"])
+    assert result.exit_code == 1 and "open to others: chmod 600" in result.output
