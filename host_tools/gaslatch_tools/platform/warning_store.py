@@ -92,10 +92,6 @@ _ACK_SQL = """UPDATE warnings SET state = ?, acked_ms = ?, acked_by = ?, ack_not
     cleared_by = CASE WHEN ? = 'cleared' THEN 'acknowledged' ELSE cleared_by END
     WHERE id = ? AND state IN ('pending', 'open')"""
 _CANCEL_SQL = "UPDATE notices SET state = 'cancelled' WHERE warning_id = ? AND state = 'pending' AND claimed_by IS NULL"
-_WARNING_COLUMNS = ("id", "site", "unit", "rule", "grade", "cause", "state", "opened_ms", "updated_ms", "count",
-                    "summary", "tier", "rounds", "cleared_ms", "cleared_by", "acked_ms", "acked_by", "ack_note")
-_NOTICE_COLUMNS = ("id", "warning_id", "round", "tier", "person", "channel", "state", "attempts", "created_ms",
-                   "next_try_ms", "sent_ms", "last_error")
 
 
 class WarningRow(NamedTuple):
@@ -132,6 +128,10 @@ class NoticeRow(NamedTuple):
     next_try_ms: int
     sent_ms: int | None
     last_error: str | None
+
+
+_WARNING_COLUMNS = WarningRow._fields  # the SELECT lists, in the rows' order
+_NOTICE_COLUMNS = NoticeRow._fields
 
 
 class Claimed(NamedTuple):
