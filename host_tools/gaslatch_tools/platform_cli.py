@@ -15,6 +15,7 @@ import click
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from gaslatch_tools.platform import warning_store as WS
 from gaslatch_tools.platform.contacts import Contacts, ContactsError
@@ -258,8 +259,8 @@ def warnings_table(rows: list[WS.WarningRow], title: str = "gaslatch warnings é¢
     tz = datetime.datetime.now().astimezone().tzinfo
     for w in rows:
         style = ("bold red" if w.grade == 1 else "yellow") if w.state in ("open", "pending") else ""
-        table.add_row(str(w.id), str(w.grade), "%s/%s" % (w.site, w.unit), w.rule, w.cause, _when(w.opened_ms, tz),
-                      str(w.count), w.state, w.acked_by or "", style=style)
+        table.add_row(str(w.id), str(w.grade), Text("%s/%s" % (w.site, w.unit)), w.rule, Text(w.cause),  # as text:
+                      _when(w.opened_ms, tz), str(w.count), w.state, Text(w.acked_by or ""), style=style)  # no markup
     if not rows:
         table.caption = "no warnings"
     return table
