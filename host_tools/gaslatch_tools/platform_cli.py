@@ -26,7 +26,7 @@ from gaslatch_tools.platform.rules import load as load_rules
 from gaslatch_tools.platform_receiver import REFUSED_AT_PLATFORM, PlatformReceiver, share_name_problem, wait_quiet
 from gaslatch_tools.platform_storage import (FleetRow, Gap, LostRange, SqlStorage, StorageError, export_csv,
                                              open_storage)
-from gaslatch_tools.private_file import PrivateFileError, read_private
+from gaslatch.unit.private_file import PrivateFileError, read_private
 
 DEFAULT_DB_PATH = "gaslatch-platform.sqlite"
 REFRESH_S = 1.0

@@ -96,6 +96,7 @@ def test_a_unit_without_a_client_certificate_the_broker_trusts_is_refused_and_re
 def test_the_right_password_is_accepted(tmp_path, password_broker, store, make_uplink):
     password_file = tmp_path / "mqtt.password"
     password_file.write_text(PASSWORD + "\n")
+    password_file.chmod(0o600)
     seqs = append(store, 5)
     platform = Subscriber(password_broker, username="platform", password="platform password")
     try:
@@ -112,6 +113,7 @@ def test_a_wrong_or_missing_password_is_refused_and_reported(tmp_path, password_
     if password is not None:
         password_file = tmp_path / "mqtt.password"
         password_file.write_text(password)
+        password_file.chmod(0o600)
         settings["password_file"] = str(password_file)
     seqs = append(store, 3)
     up = make_uplink(config(password_broker, tmp_path, **settings))
@@ -127,6 +129,7 @@ def test_a_unit_with_a_wrong_password_logs_why_and_still_closes_the_gas_on_a_lea
     (tmp_path / "uplink.key").write_bytes(b"unit-1 test key\n")
     (tmp_path / "uplink.key").chmod(0o600)
     (tmp_path / "mqtt.password").write_text("not the password\n")
+    (tmp_path / "mqtt.password").chmod(0o600)
     doc = json.loads(unit.config_path.read_text())
     doc["uplink"] = {"enabled": True, "host": password_broker.host, "port": password_broker.port, "tls": False,
                      "username": USER, "password_file": str(tmp_path / "mqtt.password"),

@@ -16,7 +16,7 @@ from gaslatch.core import uplink_wire as W
 from gaslatch.unit import delivery as DL
 from gaslatch.unit.event_store import EventStore, StoreError
 from gaslatch.unit.replay_ids import load_seen
-from gaslatch.unit.uplink import UNSIGNED_REPLIES_PER_S, Uplink, backoff_delay_s, connect_problem
+from gaslatch.unit.uplink import UNSIGNED_REPLIES_PER_S, Uplink, UplinkError, backoff_delay_s, connect_problem
 from gaslatch_tools.testing.waiting import wait_until
 
 SITE = "site1"
@@ -426,6 +426,18 @@ def test_a_command_key_others_can_read_is_refused_with_how_to_fix_it(broker, tmp
     problem = up.health()["command_key"]
     assert "mode %04o" % mode in problem and "chmod 600 %s" % cfg["hmac_key_file"] in problem, problem
     assert "every remote command is refused" in problem
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o644])
+def test_an_mqtt_password_file_others_can_read_stops_the_uplink_with_how_to_fix_it(broker, tmp_path, store, mode):
+    password_file = tmp_path / "mqtt.password"
+    password_file.write_text("secret\n")
+    password_file.chmod(mode)
+    cfg = dict(config(broker, tmp_path), username="bench/unit-1", password_file=str(password_file))
+    with pytest.raises(UplinkError) as err:
+        Uplink(cfg, store, "bench", "unit-1")
+    assert "open to others" in str(err.value) and "mode %04o" % mode in str(err.value)
+    assert "chmod 600 %s" % password_file in str(err.value)
 
 
 def test_a_command_key_only_its_owner_can_read_is_loaded(broker, tmp_path, store):

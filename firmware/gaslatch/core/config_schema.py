@@ -650,7 +650,7 @@ UPLINK = _section(
         "key_file": _text(0, PATH_MAX_LENGTH, "Client private key for mutual TLS (file mode 0600).", ""),
         "username": _text(0, TEXT_MAX_LENGTH, "MQTT user name; empty for none. With the shipped broker configuration (docs/broker.md) it is `<site>/<unit>`: the broker lets that user publish only to this unit's topics.", ""),
         "password_file": _text(0, PATH_MAX_LENGTH, "File holding the MQTT password (mode 0600): secrets never go "
-                               "in this configuration.", ""),
+                               "in this configuration. The uplink refuses a file that group or others may read.", ""),
         "hmac_key_file": _text(0, PATH_MAX_LENGTH, "File holding this unit's command key (mode 0600): commands "
                                "from the platform must be signed with it.", "/etc/gaslatch/uplink.key"),
         "keepalive_s": _integer(5, 600, "MQTT keepalive, in seconds.", 30),

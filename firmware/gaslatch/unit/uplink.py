@@ -38,7 +38,6 @@ import os
 import random
 import socket
 import ssl
-import stat
 import threading
 import time
 from collections.abc import Callable
@@ -49,6 +48,7 @@ from gaslatch.core import uplink_wire as W
 from gaslatch.core.commands import remote_enabled
 from gaslatch.core.config_schema import UPLINK
 from gaslatch.unit.delivery import GONE_REASON, MAX_INFLIGHT_EVENTS, AckProblem, Delivery
+from gaslatch.unit.private_file import PrivateFileError, read_private, read_private_bytes
 from gaslatch.unit.replay_ids import ReplayFileError, load_seen, save_seen
 
 ACK_EVERY_SEQS = 1000  # store.ack() (one SQLite commit) at most this many seqs apart...
@@ -67,7 +67,6 @@ CLOSE_FLUSH_S = 2.0  # close() waits this long for "offline" to reach the broker
 OFFLINE_HEALTH_S = 1.0  # while waiting to reconnect, health's backlog is refreshed this often
 REFUSED_NO_KEY = "no_key"
 UNSIGNED_CODES = (W.REFUSED_MALFORMED, W.REFUSED_FIELDS, W.REFUSED_TYPES, W.REFUSED_HMAC, REFUSED_NO_KEY)
-KEY_MODE_FORBIDDEN = 0o077  # the command key: any access by group or others is refused, as ssh does for keys
 ONLINE = b"online"
 OFFLINE = b"offline"
 
@@ -93,23 +92,6 @@ def uplink_settings(cfg: dict) -> dict:
 def backoff_delay_s(failures: int, cap_s: float, rand: Callable[[], float] = random.random) -> float:
     """Full-jitter exponential back-off: uniform in [0, min(cap, BACKOFF_MIN_S * 2**failures)]."""
     return rand() * min(cap_s, BACKOFF_MIN_S * (2 ** min(failures, 30)))
-
-
-def _read_secret(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read().rstrip(b"\r\n")
-
-
-def _read_private(path: str) -> tuple[bytes | None, str]:
-    """A secret that only its owner may read, as ssh wants of a private key: (bytes, "") or (None, why not)."""
-    with open(path, "rb") as f:
-        mode = stat.S_IMODE(os.fstat(f.fileno()).st_mode)
-        if mode & KEY_MODE_FORBIDDEN:
-            return None, ("the command key %s is open to others (mode %04o): every remote command is refused until "
-                          "only its owner can read it: sudo chown gaslatch: %s && sudo chmod 600 %s, then restart "
-                          "(sudo systemctl restart gaslatch); a key others could read may be known: ask the platform "
-                          "for a new one" % (path, mode, path, path))
-        return f.read().rstrip(b"\r\n"), ""
 
 
 def connect_problem(err: BaseException, host: str, port: int, tls: bool) -> str:
@@ -232,12 +214,15 @@ class Uplink:
         if not path:
             return None, "no uplink.hmac_key_file: every remote command is refused"
         try:
-            key, problem = _read_private(path)
-        except OSError as err:
-            return None, ("cannot read the command key %s (%s): every remote command is refused; install the key "
-                          "given by the platform there, mode 0600, owned by gaslatch" % (path, err.strerror))
-        if key is None:
-            return None, problem
+            key = read_private_bytes(path, "command key").rstrip(b"\r\n")
+        except PrivateFileError as err:
+            if err.os_error is not None:
+                return None, ("cannot read the command key %s (%s): every remote command is refused; install the "
+                              "key given by the platform there, mode 0600, owned by gaslatch"
+                              % (path, err.os_error.strerror))
+            return None, ("%s: every remote command is refused until only its owner can read it: sudo chown "
+                          "gaslatch: %s && sudo chmod 600 %s, then restart (sudo systemctl restart gaslatch); a key "
+                          "others could read may be known: ask the platform for a new one" % (err, path, path))
         if not key:
             return None, "the command key file %s is empty: every remote command is refused" % path
         return key, ""
@@ -256,9 +241,9 @@ class Uplink:
             password = None
             if cfg["password_file"]:
                 try:
-                    password = _read_secret(cfg["password_file"]).decode("utf-8")
-                except (OSError, UnicodeError) as err:
-                    raise UplinkError("password_file", "cannot read %s: %s" % (cfg["password_file"], err),
+                    password = read_private(cfg["password_file"], "MQTT password file").rstrip("\r\n")
+                except PrivateFileError as err:
+                    raise UplinkError("password_file", str(err),
                                       "put the MQTT password there, mode 0600, owned by gaslatch") from None
             client.username_pw_set(cfg["username"], password)
         if cfg["tls"]:

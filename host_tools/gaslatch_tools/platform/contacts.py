@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from gaslatch_tools import data_file
-from gaslatch_tools.private_file import PrivateFileError, read_private
+from gaslatch.unit.private_file import PrivateFileError, read_private
 
 _ID = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"}
 _IDS = {"type": "array", "uniqueItems": True, "items": _ID}
