@@ -420,6 +420,16 @@ def test_micropython_gives_the_same_problems_and_defaults_as_cpython():
         assert json.loads(result) == expected, json.dumps(doc)
 
 
+def test_micropython_words_a_subnormal_number_as_cpython_does():
+    """Found by the property above: MicroPython and CPython print a subnormal float differently."""
+    docs = [{"unit": {"site": "a", "name": "b"}, "buses": value, "detectors": {}}
+            for value in (-2.225073858507e-311, 5e-324, 1e-310, 2.2800539106921453e-301)]
+    lines = "".join(json.dumps(doc) + "\n" for doc in docs)
+    out = run_micropython(MICROPYTHON_SCRIPT, extra_files={"/docs.jsonl": lines}, heapsize=8 * 1024 * 1024)
+    for doc, result in zip(docs, out.split("\n")[:-1]):
+        assert json.loads(result) == [[p.path, p.message, p.hint] for p in config.validate(doc)]
+
+
 TEXT_SCRIPT = """
 import json
 from gaslatch.core import config

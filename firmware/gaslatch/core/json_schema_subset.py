@@ -10,6 +10,7 @@ from gaslatch.core.events import json_quote
 # The draft the enforced keywords mean what they mean in (a schema's "$schema").
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 ROOT = "$"
+MIN_NORMAL_FLOAT = 2.2250738585072014e-308  # below it (subnormal) the two interpreters print a float differently
 # How far (in edits) a misspelt key or value may be from a known one to be suggested.
 MAX_SUGGEST_DISTANCE = 3
 
@@ -217,6 +218,8 @@ def show(value):
         return "an object"
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
         return "%s (not allowed in JSON)" % value
+    if isinstance(value, float) and value != 0 and abs(value) < MIN_NORMAL_FLOAT:
+        return "%.6g" % value  # MicroPython's repr of a subnormal float differs from CPython's
     return "%s" % value
 
 
