@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import logging
 import multiprocessing
 import os
@@ -49,8 +48,9 @@ from gaslatch.core.scan_loop import RealClock, ScanLoop
 from gaslatch.unit.bus_pump import BusPump
 from gaslatch.unit.realtime import TIGHT_SLACK_NS, enter_realtime, set_timer_slack_ns, timer_slack_ns
 from gaslatch.unit.serial_bus import SerialBus
-from gaslatch_tools.testing.kitchen_config import kitchen_config
 from gaslatch.unit.unit_config import load_profiles
+from gaslatch_tools.testing.kitchen_config import kitchen_config
+from report_output import finish  # benchmarks/, beside this script
 
 
 PROFILE = "cn-generic"
@@ -435,10 +435,7 @@ def main() -> None:
            "cpus": os.cpu_count(), "response_timeout_ms": constants.DEFAULT_RESPONSE_TIMEOUT_MS,
            "python": sys.version.split()[0], "wire_limits": {str(b): wire_limit(b) for b in (9600, 115200)},
            "summary": summarise(rounds), "rounds": rounds, "run_s": round(time.perf_counter() - started, 1)}
-    if not args.json:
-        print_table(doc)
-        print("run %.1f s" % doc["run_s"])
-    print(json.dumps(doc, sort_keys=True))
+    finish(doc, args.json, print_table)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ from gaslatch_tools.testing.controller_process import ControllerProcess
 from gaslatch_tools.bench.emulated_bus import EmulatedBus
 from gaslatch_tools.bench.emulated_detector import EmulatedDetector
 from gaslatch_tools.bench.kitchen_io import KitchenIO
+from report_output import finish  # noqa: E402  (benchmarks/, beside this script)
 
 PROFILE = "cn-generic"
 BAUD = 9600
@@ -413,10 +414,7 @@ def main() -> None:
            "load_average_start": load_start, "load_average_end": "%.2f %.2f %.2f" % os.getloadavg(),
            "cpus": os.cpu_count(), "python": sys.version.split()[0], "configurations": configurations,
            "run_s": round(time.monotonic() - started, 1)}
-    if not args.json:
-        print_table(doc)
-        print("run %.1f s" % doc["run_s"])
-    print(json.dumps(doc, sort_keys=True))
+    finish(doc, args.json, print_table)
 
 
 if __name__ == "__main__":

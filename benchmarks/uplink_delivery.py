@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import shutil
 import subprocess
@@ -45,6 +44,7 @@ from gaslatch_tools.testing.broker import Broker, BrokerError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scan_jitter  # noqa: E402  (the jitter benchmark's kitchen loader and real-time set-up)
+from report_output import finish  # noqa: E402  (benchmarks/, beside this script)
 
 SITE, UNIT = "bench", "unit-1"
 LATENCY_INTERVAL_S = 0.02  # one event every 20 ms: each is delivered alone, nothing batches
@@ -513,10 +513,7 @@ def main() -> None:
         receiver.stop()
         broker.close()
         shutil.rmtree(directory, ignore_errors=True)
-    if not args.json:
-        print_table(doc)
-        print("run %.1f s" % doc["run_s"])
-    print(json.dumps(doc, sort_keys=True))
+    finish(doc, args.json, print_table)
 
 
 if __name__ == "__main__":
