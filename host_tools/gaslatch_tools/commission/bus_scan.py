@@ -208,7 +208,9 @@ def silent_at(client: BusClient, address: int) -> bool:
 
 
 def answering_line(client: BusClient, address: int) -> Line | None:
-    """After silence: another standard baud rate (same parity) that `address` answers at, or None."""
+    """After silence: another standard baud rate (same parity) that `address` answers at, or None. Each rate is
+    probed with three times the scan wait, as silent_at does: this runs only after a failure, where naming the
+    right rate is worth a fraction of a second more, and a slow reply must not pass for silence."""
     tried = client_line(client)
     try:
         for baud in rtu.BAUDS:
@@ -216,7 +218,7 @@ def answering_line(client: BusClient, address: int) -> Line | None:
                 continue
             line = Line(baud, tried.parity, tried.stop_bits)
             client.reconfigure(*line)
-            if probe(client, Tally(), address, scan_wait_s(line, SCAN_TIMEOUT_MS)) in (ANSWER, GARBLED):
+            if probe(client, Tally(), address, scan_wait_s(line, SCAN_TIMEOUT_MS * 3)) in (ANSWER, GARBLED):
                 return line
         return None
     finally:
