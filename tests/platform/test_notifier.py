@@ -207,7 +207,9 @@ def test_two_notifiers_on_one_database_send_each_notice_exactly_once(platform_db
             n.start()
         wait_until(lambda: len(smtp_sink.received()) == UNITS and len(http_sink.received()) == 2 * UNITS, 60,
                    what="every first notice")
-        time.sleep(0.5)  # a duplicate would arrive about now
+        # Once every notice is recorded sent, none can be claimed again; stop() then waits for any send still
+        # under way, so a duplicate would be in the sinks and the counts before the assertions read them.
+        wait_until(lambda: {n.state for n in WS.notices(storage)} == {"sent"}, 30, what="every notice recorded sent")
     finally:
         for n in notifiers:
             n.stop()
