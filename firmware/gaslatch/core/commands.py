@@ -153,15 +153,10 @@ def remote_enabled(uplink_cfg):
                  if COMMANDS[name].remote_flag is None or uplink_cfg.get(COMMANDS[name].remote_flag))
 
 
-def arg_problems(name, args):
-    """The json_schema_subset Problems of `args` for command `name` (paths from $ = the args object)."""
-    return _ARGS.problems(COMMANDS[name].args, args)
-
-
 def arg_refusal(name, args):
     """'' when `args` fit command `name`, else what is wrong in one line (at most three problems), e.g.
     'inhibit: minutes 0 is below the minimum 1 (arguments: detector, minutes)'."""
-    problems = arg_problems(name, args)
+    problems = _ARGS.problems(COMMANDS[name].args, args)
     if not problems:
         return ""
     words = []

@@ -160,14 +160,10 @@ class Controller:
         """The buses with a request out and its reply not complete: the ports worth watching."""
         return [self._bus_names[i] for i in range(len(self._masters)) if self._masters[i].awaiting_reply]
 
-    @property
-    def bus_names(self):
-        """The configured buses, sorted."""
-        return self._bus_names
-
     def bus_stats(self):
         """Bus -> its master's counters (polls, replies, errors by kind)."""
         return dict((name, self.buses[name].stats()) for name in self._bus_names)
+
     def record(self, now_ms, type_, severity, source, state, value=None, reason=""):
         """An event the platform observed (shutdown, a serial port lost...), numbered with the core's.
 

@@ -267,7 +267,8 @@ class Safety:
         self._record_distrust(now_ms, detectors)
         self._expire_inhibits(now_ms)
         self._track_unhealthy(now_ms, detectors)
-        self._update_interlocks(now_ms, inputs, detectors)
+        fan_needed = self._gas_needs_fan(detectors)  # inhibits are settled for this scan: read once
+        self._update_interlocks(now_ms, inputs, fan_needed)
         self._update_schedule(now_ms, wall)
         if self._rising(inputs, IN_RESET):
             self._local_reset(now_ms, detectors, inputs, "reset button")
@@ -283,7 +284,7 @@ class Safety:
         self._update_valve(now_ms, inputs)
         outputs = {
             OUT_VALVE: self._valve_level(now_ms),
-            OUT_FAN: self._fan_level(now_ms, detectors),
+            OUT_FAN: self._fan_level(now_ms, fan_needed),
             OUT_SOUNDER: bool(alarms) and self.silenced_until_ms is None,
             OUT_BEACON: bool(alarms) or self.latch == GAS_LATCHED,
             OUT_FAULT_RELAY: self._healthy(detectors),
@@ -340,7 +341,7 @@ class Safety:
             if det.state == D.HIGH_ALARM and name not in self.high_since:
                 self.high_since[name] = now_ms
 
-    def _update_interlocks(self, now_ms, inputs, detectors):
+    def _update_interlocks(self, now_ms, inputs, fan_needed):
         cfg = self.cfg
         # An enabled safety input that the platform could not read (missing or None) counts as active.
         fire = cfg["interlocks"]["fire_input"] and _active_or_unread(inputs, IN_FIRE)
@@ -348,7 +349,7 @@ class Safety:
         vent = False
         if self.airflow is not None:
             # An unreadable switch (None) is no proof of airflow.
-            self.airflow.step(now_ms, inputs.get(IN_FAN_PROVEN) is True, self._gas_needs_fan(detectors))
+            self.airflow.step(now_ms, inputs.get(IN_FAN_PROVEN) is True, fan_needed)
             vent = self.airflow.interlock_active
         new = {INTERLOCK_FIRE: bool(fire), INTERLOCK_ESTOP: bool(estop), INTERLOCK_VENTILATION: vent}
         for name in (INTERLOCK_ESTOP, INTERLOCK_FIRE, INTERLOCK_VENTILATION):
@@ -576,9 +577,9 @@ class Safety:
             return self.valve_pulse in PULSING
         return self.valve_commanded_open
 
-    def _fan_level(self, now_ms, detectors):
+    def _fan_level(self, now_ms, fan_needed):
         fan = self.cfg["fan"]
-        if self._gas_needs_fan(detectors):
+        if fan_needed:
             self.fan_run_until_ms = now_ms + fan["run_on_s"] * 1000
             return True
         if self.airflow is not None and self.airflow.holds_fan_off:

@@ -29,7 +29,6 @@ class BusPump:
         self._clock = clock
         self._controller = controller
         self._ports = [(name, ports[name]) for name in sorted(ports)]
-        self._by_name = dict(ports)
         self.wakeups = 0  # select() returns: the pump's own cost, for the benchmarks
 
     def idle_until(self, deadline_us: int) -> None:

@@ -179,7 +179,7 @@ class Runtime:
         for command in self.uplink.take_commands():
             reply = self.controller.command(now_ms, command["cmd"], command["args"], "platform", K.REMOTE)
             if "status" in reply:
-                message = self.uplink.state_text(self._platform_state(now_ms))
+                message = self.uplink.state_text(self._platform_state(now_ms, reply["status"]))
             else:
                 message = reply.get("message") or reply.get("error", "")
             self.uplink.reply(command["id"], reply["ok"], message)
@@ -193,10 +193,11 @@ class Runtime:
         for count, text in digests:
             self.controller.record(now_ms, E.COMMAND, E.SEVERITY_WARNING, "platform", "refused", count, text)
 
-    def _platform_state(self, now_ms: int) -> dict:
+    def _platform_state(self, now_ms: int, status: dict | None = None) -> dict:
         """The retained state (uplink_wire.encode_state): latch, outputs, interlocks, inhibits, silence,
-        schedule and every detector's state and reading."""
-        status = self.controller.status(now_ms)
+        schedule and every detector's state and reading; from `status` when the caller has it already."""
+        if status is None:
+            status = self.controller.status(now_ms)
         return {
             "latched": status["latched"],
             "trip_reason": status["trip_reason"],
