@@ -83,11 +83,6 @@ class Airflow:
         open once mended); a gas alarm overrides this in safety.py."""
         return self.state in (CHECKING, BRIDGED)
 
-    @property
-    def faulty(self):
-        """A fault for the fault relay: the interlock active (a dead fan, a bridged switch)."""
-        return self.interlock_active
-
     def blocker(self):
         """Why a local reset would be refused ('' when airflow is proven)."""
         return BLOCKER_TEXT.get(self.state, "")
