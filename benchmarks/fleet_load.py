@@ -161,7 +161,7 @@ def mosquitto_version() -> str:
 
 def receiver_child(db: str, port: int, client_id: str, group: str) -> None:
     """Runs one PlatformReceiver until a line arrives on stdin; prints its commit times as JSON."""
-    from gaslatch_tools.platform_receiver import PlatformReceiver, open_storage
+    from gaslatch_tools.platform.receiver import PlatformReceiver, open_storage
 
     logging.basicConfig(level=logging.ERROR)
     storage = open_storage(db)

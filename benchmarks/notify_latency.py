@@ -31,8 +31,8 @@ from gaslatch_tools.platform import contacts as C
 from gaslatch_tools.platform import notifier as N
 from gaslatch_tools.platform import rules as R
 from gaslatch_tools.platform import warning_store as WS
-from gaslatch_tools.platform_receiver import iso_utc_now, open_storage, parse_event
-from gaslatch_tools.platform_storage import Batch
+from gaslatch_tools.platform.receiver import iso_utc_now, open_storage, parse_event
+from gaslatch_tools.platform.storage import Batch
 from gaslatch_tools.testing.notice_sinks import SmtpSink
 from gaslatch_tools.testing.waiting import wait_until
 

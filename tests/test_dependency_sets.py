@@ -31,7 +31,7 @@ OTHER_ENTRY_POINTS = {
     "gaslatch.unit.__main__": BASE,
     "gaslatch.unit.gpio_gpiod": "pi",
     "gaslatch.unit.gpio_rpi": "rpi-gpio",
-    "gaslatch_tools.platform_storage_pg": "postgres",  # `gaslatch platform --db postgresql://...`
+    "gaslatch_tools.platform.storage_pg": "postgres",  # `gaslatch platform --db postgresql://...`
     # Developer tools: scripts/test.sh regenerates and checks the docs with them; tests and benchmarks use the rest.
     "gaslatch_tools.schema_export": "test",
     "gaslatch_tools.safety_diagram": "test",

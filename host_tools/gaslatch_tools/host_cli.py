@@ -31,7 +31,7 @@ HOST_GROUPS = {
                        "Hardware-in-the-loop bench: scenarios, emulators, reports (docs/bench.md)."),
     "commission": HostGroup("gaslatch_tools.commission.cli", "commission", "commission",
                             "Installer's commissioning tools: find and set up detectors, prove the trips, sign off."),
-    "platform": HostGroup("gaslatch_tools.platform_cli", "platform", "platform",
+    "platform": HostGroup("gaslatch_tools.platform.cli", "platform", "platform",
                           "The reference platform: store the fleet's events, raise warnings, notify, acknowledge."),
 }
 _STYLE = {E.SEVERITY_ALARM: "bold red", E.SEVERITY_FAULT: "yellow", E.SEVERITY_WARNING: "magenta", E.SEVERITY_INFO: ""}

@@ -24,8 +24,8 @@ from gaslatch_tools.platform import contacts as C
 from gaslatch_tools.platform import notifier as N
 from gaslatch_tools.platform import rules as R
 from gaslatch_tools.platform import warning_store as WS
-from gaslatch_tools.platform_cli import platform
-from gaslatch_tools.platform_receiver import PlatformReceiver, open_storage
+from gaslatch_tools.platform.cli import platform
+from gaslatch_tools.platform.receiver import PlatformReceiver, open_storage
 from gaslatch_tools.testing.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,7 +20,7 @@ from gaslatch_tools import data_file, schema_export
 from gaslatch_tools.platform import contacts as C
 from gaslatch_tools.platform import rules as R
 from gaslatch_tools.platform import warning_store as WS
-from gaslatch_tools.platform_storage import Batch, Event, SqliteStorage
+from gaslatch_tools.platform.storage import Batch, Event, SqliteStorage
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES_PATH = ROOT / "deploy" / "platform" / "warning-rules.yaml"

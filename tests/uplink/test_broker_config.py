@@ -19,7 +19,7 @@ import pytest
 
 from gaslatch.core import uplink_wire as W
 from gaslatch_tools import broker_config as BC
-from gaslatch_tools.platform_receiver import MAX_PAYLOAD_BYTES
+from gaslatch_tools.platform.receiver import MAX_PAYLOAD_BYTES
 from gaslatch_tools.testing.broker import Broker
 from gaslatch_tools.testing.pki import Pki
 from gaslatch_tools.testing.waiting import wait_until

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from gaslatch_tools.platform_receiver import open_storage
+from gaslatch_tools.platform.receiver import open_storage
 from gaslatch_tools.testing.broker import Broker
 from gaslatch_tools.testing.waiting import wait_until
 from tests.uplink import uplink_unit_child as child

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from gaslatch.core import events as E
 from gaslatch.core import uplink_wire as W
 from gaslatch.unit.event_store import EventStore
-from gaslatch_tools.platform_receiver import PlatformReceiver, SqliteStorage, open_storage, parse_event
+from gaslatch_tools.platform.receiver import PlatformReceiver, SqliteStorage, open_storage, parse_event
 from gaslatch_tools.testing.detector_bus import DetectorBus
 from gaslatch_tools.testing.running_unit import RunningUnit
 from gaslatch_tools.testing.waiting import wait_until

@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 
 from gaslatch.core import uplink_wire as W
 from gaslatch_tools import payload_schemas
-from tests.uplink.test_platform_receiver import hostile_events, json_values, rows
+from tests.platform.test_receiver import hostile_events, json_values, rows
 
 DOCS_SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
 EVENT = payload_schemas.load("event")

@@ -166,7 +166,7 @@ class BenchRun:
         self._cleanup.append(self.kitchen.close)
 
     def _start_platform(self) -> dict:
-        from gaslatch_tools.platform_receiver import PlatformReceiver, SqliteStorage
+        from gaslatch_tools.platform.receiver import PlatformReceiver, SqliteStorage
 
         self.broker = Broker()
         self._cleanup.append(self.broker.close)
@@ -360,7 +360,7 @@ class BenchRun:
             return []
 
     def _delivered(self) -> list[dict]:
-        from gaslatch_tools.platform_receiver import CSV_COLUMNS
+        from gaslatch_tools.platform.receiver import CSV_COLUMNS
 
         assert self.receiver is not None
         offset = time.time() - time.monotonic() + self.t0  # wall clock of scenario time 0

@@ -23,7 +23,7 @@ from gaslatch.core import events as E
 from gaslatch_tools.platform import warning_store as WS
 from gaslatch_tools.platform.contacts import Contacts, Recipient
 from gaslatch_tools.platform.rules import Rules
-from gaslatch_tools.platform_storage import SqlStorage
+from gaslatch_tools.platform.storage import SqlStorage
 
 log = logging.getLogger("gaslatch.platform.notifier")
 

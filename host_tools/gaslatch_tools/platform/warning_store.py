@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, NamedTuple
 from gaslatch.core import events as E
 from gaslatch_tools.platform.contacts import Contacts
 from gaslatch_tools.platform.rules import Decision, Occurrence, Rules
-from gaslatch_tools.platform_storage import Batch, SqlStorage, store_key
+from gaslatch_tools.platform.storage import Batch, SqlStorage, store_key
 
 log = logging.getLogger("gaslatch.platform.warnings")
 

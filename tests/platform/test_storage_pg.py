@@ -1,6 +1,6 @@
 """PostgreSQL storage specifics against a real server: schema creation, lost connections, URLs and passwords.
 
-The receiver's behaviour on PostgreSQL is tested in test_platform_receiver.py, beside SQLite.
+The receiver's behaviour on PostgreSQL is tested in test_receiver.py, beside SQLite.
 """
 
 import psycopg
@@ -10,10 +10,10 @@ from click.testing import CliRunner
 from gaslatch.core import events as E
 from gaslatch.core import uplink_wire as W
 from gaslatch_tools.testing.ports import free_port
-from gaslatch_tools.platform_cli import platform
-from gaslatch_tools.platform_storage import Batch, Event, Gap, StorageError, open_storage
-from gaslatch_tools.platform_delivery import StoreKey
-from gaslatch_tools.platform_storage_pg import PgStorage, redacted
+from gaslatch_tools.platform.cli import platform
+from gaslatch_tools.platform.storage import Batch, Event, Gap, StorageError, open_storage
+from gaslatch_tools.platform.delivery import StoreKey
+from gaslatch_tools.platform.storage_pg import PgStorage, redacted
 
 # Fixtures: postgres (a real server for the session), postgres_url, platform_db (each storage kind).
 

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 from gaslatch.core import events as E
 from gaslatch.core import uplink_wire as W
-from gaslatch_tools.platform_cli import platform
-from gaslatch_tools.platform_receiver import SUBSCRIPTIONS, PlatformReceiver, open_storage, subscriptions
+from gaslatch_tools.platform.cli import platform
+from gaslatch_tools.platform.receiver import SUBSCRIPTIONS, PlatformReceiver, open_storage, subscriptions
 from gaslatch_tools.testing.waiting import wait_until
 
 # Fixtures: postgres (a real server for the session), postgres_url, platform_db (each storage kind).
@@ -164,7 +164,7 @@ def test_the_cli_refuses_a_group_name_with_a_topic_separator():
 
 
 def test_two_receivers_sharing_a_unit_s_events_give_it_an_ack_covering_all_of_them(group, broker):
-    from tests.uplink.test_platform_acks import STORE, FakeUnit
+    from tests.platform.test_acks import STORE, FakeUnit
 
     unit = FakeUnit(broker, site=SITE, unit="shared-unit")
     try:

@@ -1,8 +1,8 @@
 """What the platform keeps of the fleet's messages: the tables, the queries, and the SQLite storage.
 
 A batch of messages is stored in one transaction, and the same transaction works out how far each unit's
-store is now delivered (platform_delivery.walk): an acknowledgement never covers a row not yet committed.
-PostgreSQL (platform_storage_pg) runs the same SQL through the same SqlStorage.
+store is now delivered (platform.delivery.walk): an acknowledgement never covers a row not yet committed.
+PostgreSQL (platform.storage_pg) runs the same SQL through the same SqlStorage.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, NamedTuple, TypeVar
 
 from gaslatch.core import uplink_wire as W
-from gaslatch_tools import platform_delivery as D
-from gaslatch_tools.platform_delivery import StoreKey
+from gaslatch_tools.platform import delivery as D
+from gaslatch_tools.platform.delivery import StoreKey
 
 SQLITE_BUSY_TIMEOUT_S = 30.0  # receivers sharing one SQLite file wait for each other's short transactions
 MAX_SEQ = W.MAX_SEQ
@@ -567,7 +567,7 @@ def chunks(items: list, size: int) -> Iterator[list]:
 def open_storage(location: str) -> SqlStorage:
     """A postgresql:// (or postgres://) URL -> PgStorage; anything else is a SQLite file path."""
     if location.startswith(("postgresql://", "postgres://")):
-        from gaslatch_tools.platform_storage_pg import PgStorage
+        from gaslatch_tools.platform.storage_pg import PgStorage
 
         return PgStorage(location)
     return SqliteStorage(location)

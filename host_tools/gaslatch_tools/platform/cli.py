@@ -23,8 +23,8 @@ from gaslatch_tools.platform.contacts import load as load_contacts
 from gaslatch_tools.platform.notifier import Notifier
 from gaslatch_tools.platform.rules import Rules, RulesError
 from gaslatch_tools.platform.rules import load as load_rules
-from gaslatch_tools.platform_receiver import REFUSED_AT_PLATFORM, PlatformReceiver, share_name_problem, wait_quiet
-from gaslatch_tools.platform_storage import (FleetRow, Gap, LostRange, SqlStorage, StorageError, export_csv,
+from gaslatch_tools.platform.receiver import REFUSED_AT_PLATFORM, PlatformReceiver, share_name_problem, wait_quiet
+from gaslatch_tools.platform.storage import (FleetRow, Gap, LostRange, SqlStorage, StorageError, export_csv,
                                              open_storage)
 from gaslatch.unit.private_file import PrivateFileError, read_private
 

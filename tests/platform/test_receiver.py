@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from gaslatch.core import events as E
 from gaslatch.core import uplink_wire as W
-from gaslatch_tools.platform_cli import platform
-from gaslatch_tools.platform_receiver import (CSV_COLUMNS, REFUSED_AT_PLATFORM, Gap, PayloadError, PlatformReceiver,
+from gaslatch_tools.platform.cli import platform
+from gaslatch_tools.platform.receiver import (CSV_COLUMNS, REFUSED_AT_PLATFORM, Gap, PayloadError, PlatformReceiver,
                                               SqliteStorage, open_storage, parse_event)
 from gaslatch_tools.testing.waiting import wait_until
 

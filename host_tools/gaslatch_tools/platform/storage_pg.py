@@ -10,7 +10,7 @@ from typing import Callable, TypeVar
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from gaslatch_tools.platform_storage import (MAX_ROWS_PER_INSERT, SCHEMA_SQL, SEQ12, SqlStorage, StorageError,
+from gaslatch_tools.platform.storage import (MAX_ROWS_PER_INSERT, SCHEMA_SQL, SEQ12, SqlStorage, StorageError,
                                              chunks)
 
 CONNECT_TIMEOUT_S = 10

@@ -29,9 +29,9 @@ from paho.mqtt.properties import Properties
 from gaslatch.core import events as E
 from gaslatch.core import uplink_wire as W
 from gaslatch_tools import payload_schemas
-from gaslatch_tools import platform_delivery as D
-from gaslatch_tools.platform_delivery import StoreKey
-from gaslatch_tools.platform_storage import (CSV_COLUMNS, Batch, Committed, Delivery, Event, FleetRow, Gap, Gone,
+from gaslatch_tools.platform import delivery as D
+from gaslatch_tools.platform.delivery import StoreKey
+from gaslatch_tools.platform.storage import (CSV_COLUMNS, Batch, Committed, Delivery, Event, FleetRow, Gap, Gone,
                                              LostRange, SqliteStorage, SqlStorage, StorageError, export_csv,
                                              open_storage, store_key)
 
@@ -546,7 +546,7 @@ class PlatformReceiver:
 
     def check_holes(self) -> None:
         """Walks every store with a hole again (another receiver may have filled it, or the unit sent it)
-        and asks the unit for the part of each remaining hole whose request is due (platform_delivery)."""
+        and asks the unit for the part of each remaining hole whose request is due (platform.delivery)."""
         with self._store_lock:
             keys = self._holes.keys()
             if not keys:

@@ -7,9 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gaslatch.core import events as E
-from gaslatch_tools import platform_delivery as D
-from gaslatch_tools.platform_receiver import safe_text
-from gaslatch_tools.platform_storage import merged, without
+from gaslatch_tools.platform import delivery as D
+from gaslatch_tools.platform.receiver import safe_text
+from gaslatch_tools.platform.storage import merged, without
 
 KEY = D.StoreKey("site", "unit", "ab12")
 

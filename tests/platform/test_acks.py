@@ -12,10 +12,10 @@ from click.testing import CliRunner
 
 from gaslatch.core import events as E
 from gaslatch.core import uplink_wire as W
-from gaslatch_tools.platform_cli import platform
-from gaslatch_tools.platform_delivery import StoreKey
-from gaslatch_tools.platform_receiver import PlatformReceiver
-from gaslatch_tools.platform_storage import LostRange, open_storage
+from gaslatch_tools.platform.cli import platform
+from gaslatch_tools.platform.delivery import StoreKey
+from gaslatch_tools.platform.receiver import PlatformReceiver
+from gaslatch_tools.platform.storage import LostRange, open_storage
 from gaslatch_tools.testing.waiting import wait_until
 
 # Fixtures: broker (a real mosquitto), platform_db (a SQLite path, a PostgreSQL URL).
@@ -195,10 +195,10 @@ def test_events_whose_ids_carry_no_store_key_are_stored_and_never_acknowledged(r
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from gaslatch_tools.platform_receiver import MAX_PAYLOAD_BYTES  # noqa: E402
-from gaslatch_tools.platform_storage import merged  # noqa: E402
+from gaslatch_tools.platform.receiver import MAX_PAYLOAD_BYTES  # noqa: E402
+from gaslatch_tools.platform.storage import merged  # noqa: E402
 from gaslatch_tools.testing.broker import Broker  # noqa: E402
-from tests.uplink.test_platform_receiver import hostile_events  # noqa: E402
+from tests.platform.test_receiver import hostile_events  # noqa: E402
 
 STORES = (STORE, "ffff0001")
 seqs = st.integers(1, 12) | st.just(W.MAX_SEQ)
