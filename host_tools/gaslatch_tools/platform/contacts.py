@@ -67,6 +67,11 @@ class Contacts:
         self.source = source
         self._doc = doc
 
+    @property
+    def doc(self) -> dict:
+        """The checked document (read only by convention): access.py reads roles and scopes from it."""
+        return self._doc
+
     def people_for(self, site: str, role: str) -> list[str]:
         """The people of a role for a site. A site the file does not list has its owner and officer told through
         the duty centre, so no warning goes unheard."""
