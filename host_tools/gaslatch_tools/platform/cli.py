@@ -339,3 +339,10 @@ def _summary(console: Console, receiver: PlatformReceiver) -> None:
     console.print("stored %d, duplicates %d, refused %d (%s), gaps %d, lost %d" % (
         counts.get("stored", 0), counts.get("duplicate", 0), counts.get("refused", 0), refused,
         sum(row.gaps for row in fleet), sum(row.lost for row in fleet)), markup=False, highlight=False)
+
+
+# The web console and its accounts live in console/ (their own imports: FastAPI, uvicorn, argon2).
+from gaslatch_tools.platform.console.cli import account, console  # noqa: E402
+
+platform.add_command(console)
+platform.add_command(account)

@@ -13,6 +13,7 @@ import logging
 from typing import Any, Callable, Iterable, NamedTuple
 
 from gaslatch.core import events as E
+from gaslatch_tools.platform import audit
 from gaslatch_tools.platform.contacts import Contacts
 from gaslatch_tools.platform.rules import Decision, Occurrence, Rules
 from gaslatch_tools.platform.storage import Batch, SqlStorage, store_key
@@ -250,6 +251,7 @@ def _open(execute: Execute, decision: Decision, occ: Occurrence) -> None:
 def prepare(storage: SqlStorage) -> None:
     """Creates the warnings' tables when missing (the receiver, the notifier and the CLI each call it first)."""
     storage.create_tables(WARNING_SCHEMA_SQL, WARNING_SCHEMA_OBJECTS)
+    audit.prepare(storage)
 
 
 # --- the notifier's steps ---
@@ -332,9 +334,11 @@ class AckError(ValueError):
     """An acknowledgement that cannot be recorded: no such warning, or it is not waiting for one."""
 
 
-def acknowledge(storage: SqlStorage, warning_id: int, user: str, note: str, now_ms: int) -> WarningRow:
+def acknowledge(storage: SqlStorage, warning_id: int, user: str, note: str, now_ms: int,
+                origin: str = "cli") -> WarningRow:
     """Records who acknowledged (确认) the warning and when; stops its re-notification and escalation, and cancels
-    its notices not yet sent. A warning whose rule clears on acknowledgement (clear: acknowledged) is cleared."""
+    its notices not yet sent. A warning whose rule clears on acknowledgement (clear: acknowledged) is cleared.
+    Audited (audit.py) in the same transaction; origin: where it came from ("cli", "console 10.0.0.7")."""
     user, note = E.safe_text(user, 100), E.safe_text(note)
 
     def work(x: Execute) -> WarningRow:
@@ -346,7 +350,10 @@ def acknowledge(storage: SqlStorage, warning_id: int, user: str, note: str, now_
         state = "cleared" if row[0] else "acknowledged"
         x(_ACK_SQL, (state, now_ms, user, note, now_ms, state, now_ms, state, warning_id))
         x(_CANCEL_SQL, (warning_id,))
-        return _warning(x, warning_id)
+        warning = _warning(x, warning_id)
+        audit.record(x, now_ms, user, "acknowledge", "warning:%d" % warning_id, site=warning.site,
+                     detail={"note": note, "state": state}, origin=origin)
+        return warning
 
     return storage.write(work)
 
@@ -354,6 +361,13 @@ def acknowledge(storage: SqlStorage, warning_id: int, user: str, note: str, now_
 def _warning(x: Execute, warning_id: int) -> WarningRow:
     return WarningRow(*x("SELECT %s FROM warnings WHERE id = ?" % ", ".join(_WARNING_COLUMNS),
                          (warning_id,)).fetchone())
+
+
+def warning(storage: SqlStorage, warning_id: int) -> WarningRow | None:
+    """One warning, None when there is none with that id."""
+    sql = "SELECT %s FROM warnings WHERE id = ?" % ", ".join(_WARNING_COLUMNS)
+    row = storage.read(lambda x: x(sql, (int(warning_id),)).fetchone())
+    return None if row is None else WarningRow(*row)
 
 
 def warnings(storage: SqlStorage, open_only: bool = False) -> list[WarningRow]:

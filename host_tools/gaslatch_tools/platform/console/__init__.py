@@ -1,0 +1,1 @@
+"""The district's web console: `gaslatch platform console` (docs/platform.md#the-web-console)."""

@@ -1,0 +1,385 @@
+"""The district's web console (平台控制台): server-rendered pages over the platform's database.
+
+Every page asks for a session (accounts.py) and renders only the sites in the person's scope (access.py); a site
+or warning outside it answers exactly as one that does not exist. Every form carries the session's CSRF token and
+every change is audited in its own transaction. The live queue updates by server-sent events. There is no page,
+form or route that opens a valve or resets a unit: only a person at the unit can (docs/safety.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import hashlib
+import hmac
+import json
+from pathlib import Path
+from typing import Any, Callable, NamedTuple
+from urllib.parse import quote, urlsplit
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sse_starlette.sse import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gaslatch_tools.platform import access, accounts, audit
+from gaslatch_tools.platform import warning_store as WS
+from gaslatch_tools.platform.access import Actor
+from gaslatch_tools.platform.contacts import Contacts
+from gaslatch_tools.platform.storage import SqlStorage
+
+HERE = Path(__file__).resolve().parent
+SESSION_COOKIE = "gaslatch_session"
+LOGIN_COOKIE = "gaslatch_login"  # the login form's own CSRF token (double submit): no session exists yet
+LIVE_POLL_S = 0.5  # the live queue looks for changes this often: a change shows within 1 s
+MAX_FORM_CHARS = 2000
+MAX_EVENTS_SHOWN = 200
+MAX_ID = 2 ** 63 - 1  # ids are BIGINT: a larger one in a URL is simply not found
+SECURITY_HEADERS = {
+    # No script, style or frame from anywhere else; no inline script at all.
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                               "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+class ConsoleSettings(NamedTuple):
+    storage: SqlStorage
+    contacts: Contacts
+    clock_ms: Callable[[], int]
+    secure_cookies: bool = True  # False only for plain HTTP on loopback (tests, a pilot on one machine)
+
+
+class Viewer(NamedTuple):
+    session: accounts.Session
+    actor: Actor
+
+
+class Refusal(Exception):
+    """A request refused with a page: status and the bilingual message shown."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+NOT_FOUND = "没有找到 Not found"
+
+
+def public_token(key: bytes, site: str) -> str:
+    """The unguessable part of a site's public page address (气安码)."""
+    return hmac.new(key, b"site:" + site.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:24]
+
+
+def local_time(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    return datetime.datetime.fromtimestamp(ms / 1000).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+GRADE_NAMES = {1: "一级 Grade 1", 2: "二级 Grade 2", 3: "三级 Grade 3"}
+STATE_NAMES = {"pending": "待通知 pending", "open": "未确认 open", "acknowledged": "已确认 acknowledged",
+               "cleared": "已解除 cleared", "online": "在线 online", "offline": "离线 offline",
+               "unknown": "未知 unknown"}
+
+
+def create_app(settings: ConsoleSettings) -> FastAPI:
+    storage, contacts = settings.storage, settings.contacts
+    accounts.prepare(storage)
+    WS.prepare(storage)
+    app = FastAPI(title="gaslatch console", docs_url=None, redoc_url=None, openapi_url=None)
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.globals.update(local_time=local_time, GRADE_NAMES=GRADE_NAMES, STATE_NAMES=STATE_NAMES,
+                                 ROLE_NAMES=access.ROLE_NAMES)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    sites_doc = contacts.doc["sites"]
+    public_key = accounts.platform_key(storage, "public_pages")  # the QR addresses cannot be guessed
+    tokens = {public_token(public_key, site): site for site in sites_doc}
+
+    def now() -> int:
+        return int(settings.clock_ms())
+
+    def origin_of(request: Request) -> str:
+        return "console %s" % (request.client.host if request.client else "?")
+
+    def page(request: Request, name: str, viewer: Viewer | None, code: int = 200, **context) -> HTMLResponse:
+        context.update(request=request, viewer=viewer, csrf=viewer.session.csrf if viewer else "")
+        response = templates.TemplateResponse(request, name, context, status_code=code)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    def viewer_of(request: Request, touch: bool = True) -> Viewer | None:
+        sess = accounts.session(storage, request.cookies.get(SESSION_COOKIE), now(), touch=touch)
+        if sess is None:
+            return None
+        actor = access.actor_for(contacts, sess.username)
+        return None if actor is None else Viewer(sess, actor)
+
+    def require(request: Request, touch: bool = True) -> Viewer:
+        viewer = viewer_of(request, touch)
+        if viewer is None:
+            raise _LoginNeeded()
+        return viewer
+
+    async def checked_form(request: Request, viewer: Viewer) -> dict[str, str]:
+        """The POSTed form, once its origin and CSRF token are right; Refusal otherwise."""
+        _same_origin(request)
+        form = await request.form()
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        if not accounts.csrf_ok(viewer.session, fields.get("csrf")):
+            raise Refusal(403, "表单已过期，请刷新页面 The form has expired or was not sent by this console: reload "
+                               "the page")
+        return {k: v[:MAX_FORM_CHARS] for k, v in fields.items()}
+
+    class _LoginNeeded(Exception):
+        pass
+
+    @app.exception_handler(_LoginNeeded)
+    async def login_needed(request: Request, exc: _LoginNeeded):
+        if request.method == "GET" and not request.url.path.startswith("/live"):
+            target = request.url.path + (("?" + request.url.query) if request.url.query else "")
+            return RedirectResponse("/login?next=" + quote(target, safe=""), status_code=303,
+                                    headers=SECURITY_HEADERS)
+        return _plain(401, "请先登录 Log in first")
+
+    @app.exception_handler(Refusal)
+    async def refused(request: Request, exc: Refusal):
+        viewer = await run_in_threadpool(viewer_of, request, False)
+        return page(request, "message.html", viewer, code=exc.status, message=exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        return _plain(400, "请求无效 Bad request: %s" % "; ".join(
+            "%s: %s" % (".".join(str(p) for p in e.get("loc", ())), e.get("msg", "")) for e in exc.errors()[:3]))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return _plain(exc.status_code, NOT_FOUND if exc.status_code == 404 else str(exc.detail))
+
+    # --- logging in and out ---
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_form(request: Request, next: str = "/"):
+        token = accounts.new_form_token()
+        response = page(request, "login.html", None, login_token=token, next=_safe_next(next), error="")
+        _set_cookie(response, LOGIN_COOKIE, token, settings.secure_cookies, max_age=3600)
+        return response
+
+    @app.post("/login")
+    async def login_post(request: Request):
+        _same_origin(request)
+        form = await request.form()
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        next_url = _safe_next(fields.get("next", "/"))
+        cookie = request.cookies.get(LOGIN_COOKIE)
+        if not cookie or not hmac.compare_digest(cookie.encode(), fields.get("login_token", "").encode(
+                "utf-8", "surrogatepass")):
+            raise Refusal(403, "登录表单已过期，请重新打开登录页 The login form has expired: open the login page again")
+        try:
+            sess = await run_in_threadpool(accounts.login, storage, fields.get("username", "")[:200],
+                                           fields.get("password", "")[:accounts.MAX_PASSWORD_CHARS + 1], now(),
+                                           origin_of(request))
+        except accounts.LoginRefused as err:
+            token = accounts.new_form_token()
+            response = page(request, "login.html", None, code=401, login_token=token, next=next_url,
+                            error=str(err))
+            _set_cookie(response, LOGIN_COOKIE, token, settings.secure_cookies, max_age=3600)
+            return response
+        if access.actor_for(contacts, sess.username) is None:
+            await run_in_threadpool(accounts.logout, storage, sess.token, now(), origin_of(request))
+            raise Refusal(403, "此账号在联系人文件中没有角色 This account has no role in the contacts file")
+        response = RedirectResponse(next_url, status_code=303, headers=SECURITY_HEADERS)
+        _set_cookie(response, SESSION_COOKIE, sess.token, settings.secure_cookies)
+        response.delete_cookie(LOGIN_COOKIE, path="/")
+        return response
+
+    @app.post("/logout")
+    async def logout(request: Request):
+        viewer = await run_in_threadpool(require, request)
+        await checked_form(request, viewer)
+        await run_in_threadpool(accounts.logout, storage, viewer.session.token, now(), origin_of(request))
+        response = RedirectResponse("/login", status_code=303, headers=SECURITY_HEADERS)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    # --- warnings: the live queue ---
+
+    def scoped_warnings(actor: Actor, open_only: bool) -> list[WS.WarningRow]:
+        return [w for w in WS.warnings(storage, open_only) if actor.sees(w.site)]
+
+    @app.get("/", response_class=HTMLResponse)
+    def home(request: Request):
+        require(request)
+        return RedirectResponse("/warnings", status_code=303, headers=SECURITY_HEADERS)
+
+    @app.get("/warnings", response_class=HTMLResponse)
+    def warnings_page(request: Request, all: int = 0):
+        viewer = require(request)
+        rows = scoped_warnings(viewer.actor, open_only=not all)
+        return page(request, "warnings.html", viewer, rows=rows, show_all=bool(all))
+
+    @app.get("/warnings/table", response_class=HTMLResponse)
+    def warnings_fragment(request: Request, all: int = 0):
+        viewer = require(request, touch=False)
+        rows = scoped_warnings(viewer.actor, open_only=not all)
+        return page(request, "warnings_table.html", viewer, rows=rows, show_all=bool(all))
+
+    @app.post("/warnings/{warning_id}/ack")
+    async def acknowledge(request: Request, warning_id: int):
+        viewer = await run_in_threadpool(require, request)
+        form = await checked_form(request, viewer)
+        await run_in_threadpool(_visible_warning, viewer.actor, warning_id)
+        try:
+            await run_in_threadpool(WS.acknowledge, storage, warning_id, viewer.actor.user, form.get("note", ""),
+                                    now(), origin_of(request))
+        except WS.AckError as err:
+            raise Refusal(409, "无法确认 Cannot acknowledge: %s" % err) from None
+        return RedirectResponse("/warnings", status_code=303, headers=SECURITY_HEADERS)
+
+    def _visible_warning(actor: Actor, warning_id: int) -> WS.WarningRow:
+        row = WS.warning(storage, warning_id) if 0 < warning_id <= MAX_ID else None
+        if row is None or not actor.sees(row.site):
+            raise Refusal(404, NOT_FOUND)
+        return row
+
+    def fingerprint(actor: Actor) -> tuple:
+        where, params = access.sql_scope(actor)
+        return storage.read(lambda x: tuple(x(
+            "SELECT COUNT(*), COALESCE(MAX(updated_ms), 0), COALESCE(MAX(id), 0) FROM warnings WHERE " + where,
+            params).fetchone()))
+
+    @app.get("/live/warnings")
+    async def live(request: Request):
+        viewer = await run_in_threadpool(require, request, False)
+
+        async def changes():
+            last = None
+            while not await request.is_disconnected():
+                if await run_in_threadpool(viewer_of, request, False) is None:
+                    yield {"event": "logout", "data": "/login"}
+                    return
+                mark = await run_in_threadpool(fingerprint, viewer.actor)
+                if mark != last:
+                    last = mark
+                    yield {"event": "warnings", "data": json.dumps(list(mark))}
+                await asyncio.sleep(LIVE_POLL_S)
+
+        return EventSourceResponse(changes(), ping=15, headers={"Cache-Control": "no-store"})
+
+    # --- the fleet and each site ---
+
+    @app.get("/sites", response_class=HTMLResponse)
+    def sites_page(request: Request, district: str = "", status: str = ""):
+        viewer = require(request)
+        rows = [r for r in storage.fleet() if viewer.actor.sees(r.site)]
+        districts = {site: entry["district"] for site, entry in sites_doc.items()}
+        if district:
+            rows = [r for r in rows if districts.get(r.site) == district]
+        if status:
+            rows = [r for r in rows if r.status == status]
+        visible_districts = sorted({districts[s] for s in sites_doc if viewer.actor.sees(s)})
+        return page(request, "sites.html", viewer, rows=rows, districts=districts, district=district,
+                    status=status, district_names={d: e["name"] for d, e in contacts.doc["districts"].items()},
+                    visible_districts=visible_districts, site_names={s: e.get("name", s)
+                                                                     for s, e in sites_doc.items()})
+
+    @app.get("/sites/{site}", response_class=HTMLResponse)
+    def site_page(request: Request, site: str):
+        viewer = require(request)
+        if not viewer.actor.sees(site):
+            raise Refusal(404, NOT_FOUND)
+        units = [r for r in storage.fleet() if r.site == site]
+        if not units and site not in sites_doc:
+            raise Refusal(404, NOT_FOUND)
+        states = {u.unit: storage.state(u.site, u.unit) for u in units}
+        events = storage.read(lambda x: x(
+            "SELECT unit, ts, type, severity, source, state, value, reason FROM events WHERE site = ? "
+            "ORDER BY ts DESC, seq DESC LIMIT %d" % MAX_EVENTS_SHOWN, (site,)).fetchall())
+        warnings = [w for w in WS.warnings(storage) if w.site == site]
+        entry = sites_doc.get(site, {})
+        return page(request, "site.html", viewer, site=site, site_name=entry.get("name", site), units=units,
+                    states=states, events=events, warnings=warnings,
+                    public_url="/q/" + public_token(public_key, site))
+
+    @app.get("/sites/{site}/sticker", response_class=HTMLResponse)
+    def sticker(request: Request, site: str):
+        viewer = require(request)
+        if not viewer.actor.sees(site) or site not in sites_doc:
+            raise Refusal(404, NOT_FOUND)
+        import segno
+
+        address = str(request.base_url).rstrip("/") + "/q/" + public_token(public_key, site)
+        svg = segno.make(address, error="m").svg_data_uri(scale=6)
+        return page(request, "sticker.html", viewer, site=site, site_name=sites_doc[site].get("name", site),
+                    address=address, qr=svg)
+
+    # --- the public page of a site (气安码): nothing private ---
+
+    @app.get("/q/{token}", response_class=HTMLResponse)
+    def public_page(request: Request, token: str):
+        site = tokens.get(token)
+        if site is None:
+            raise Refusal(404, NOT_FOUND)
+        units = [r for r in storage.fleet() if r.site == site]
+        open_warnings = [w for w in WS.warnings(storage, open_only=True) if w.site == site]
+        return page(request, "public.html", None, site_name=sites_doc[site].get("name", site),
+                    online=sum(1 for u in units if u.status == "online"), units=len(units),
+                    open_hazards=len(open_warnings), checked_at=local_time(now()))
+
+    # --- the audit log ---
+
+    @app.get("/audit", response_class=HTMLResponse)
+    def audit_page(request: Request):
+        viewer = require(request)
+        if not viewer.actor.at_least(access.OPERATOR):
+            raise Refusal(404, NOT_FOUND)
+        return page(request, "audit.html", viewer, rows=audit.rows(storage))
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next):
+        response = await call_next(request)
+        for key, value in SECURITY_HEADERS.items():
+            if key == "Cache-Control" and request.url.path.startswith("/static/"):
+                continue
+            response.headers.setdefault(key, value)
+        return response
+
+    return app
+
+
+def _plain(status: int, text: str) -> Response:
+    return Response(text + "\n", status_code=status, media_type="text/plain; charset=utf-8",
+                    headers=SECURITY_HEADERS)
+
+
+def _set_cookie(response: Response, name: str, value: str, secure: bool, max_age: int | None = None) -> None:
+    response.set_cookie(name, value, httponly=True, samesite="strict", secure=secure, path="/", max_age=max_age)
+
+
+def _safe_next(target: Any) -> str:
+    """Where to go after logging in: a path on this console only (never another host: an open redirect)."""
+    if not isinstance(target, str) or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or any(ord(c) < 32 for c in target):
+        return "/"
+    return target[:500]
+
+
+def _same_origin(request: Request) -> None:
+    """A POST whose Origin (or Referer) names another site is refused: a second line behind the CSRF token."""
+    claimed = request.headers.get("origin") or request.headers.get("referer")
+    if not claimed or claimed == "null":
+        return
+    mine = urlsplit(str(request.base_url))
+    theirs = urlsplit(claimed)
+    if (theirs.scheme, theirs.netloc) != (mine.scheme, mine.netloc):
+        raise Refusal(403, "请求来自其他网站，已拒绝 Refused: the request came from another site")

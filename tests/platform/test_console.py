@@ -1,0 +1,273 @@
+"""The web console over real HTTP (uvicorn on loopback, httpx as the client): logins and lockout, sessions and
+their idle timeout on an injected clock, CSRF and cross-site posts refused, every role's scope on every page (an
+owner changing ids in URLs sees nothing of another site), hostile input answered with a clear error, and no route
+that could open a valve or reset a unit. The browser's view is in test_console_browser.py.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gaslatch.core import uplink_wire as W
+from gaslatch_tools.platform import accounts, audit, contacts as C
+from gaslatch_tools.platform import rules as R
+from gaslatch_tools.platform import warning_store as WS
+from gaslatch_tools.platform.console.app import public_token
+from gaslatch_tools.platform.receiver import PlatformReceiver, open_storage
+from gaslatch_tools.testing.console_server import ConsoleServer
+from tests.platform.test_notifier import RULES, event
+
+PASSWORD = "kitchen-safety-2026"
+SITE_A, SITE_B = "noodle-bar-7", "dumpling-house-3"
+CONTACTS = {
+    "version": 1,
+    "people": {
+        "li": {"name": "李店主", "channels": {"mail": "mailto://li@example.org"}},
+        "zhao": {"name": "赵店主", "channels": {"sms": "json://sms.example.org/?:phone=13700000000"}},
+        "wang": {"name": "王安全员", "channels": {"mail": "mailto://wang@example.org"}},
+        "duty": {"name": "值班中心", "channels": {"mail": "mailto://duty@example.org"}},
+        "admin": {"name": "管理员", "channels": {"mail": "mailto://admin@example.org"}},
+        "nobody": {"name": "无角色", "channels": {"mail": "mailto://nobody@example.org"}}},
+    "districts": {"gulou": {"name": "鼓楼街道", "officers": ["wang"]},
+                  "xuanwu": {"name": "玄武街道", "officers": []}},
+    "sites": {SITE_A: {"name": "七号面馆", "district": "gulou", "owners": ["li"]},
+              SITE_B: {"name": "三号饺子馆", "district": "xuanwu", "owners": ["zhao"]}},
+    "duty_centre": ["duty"],
+    "administrators": ["admin"]}
+
+
+@pytest.fixture
+def storage(platform_db):
+    s = open_storage(platform_db)
+    WS.prepare(s)
+    accounts.prepare(s)
+    s.add_store_hook(WS.WarningHook(RULES))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def console(storage):
+    contacts = C.build(CONTACTS)
+    for user in ("li", "zhao", "wang", "duty", "admin"):
+        accounts.set_password(storage, user, PASSWORD, 0, "test")
+    server = ConsoleServer(storage, contacts).start()
+    yield server
+    server.stop()
+
+
+def trip(storage, site: str, unit: str = "kitchen-1", seq: int = 1) -> None:
+    PlatformReceiver(storage).handle(W.topics(site, unit)["event"], W.encode_event(event(seq)))
+
+
+def client(console) -> httpx.Client:
+    return httpx.Client(base_url=console.url, follow_redirects=False, timeout=10)
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def logged_in(console, user: str) -> httpx.Client:
+    c = client(console)
+    form = c.get("/login")
+    token = re.search(r'name="login_token" value="([^"]+)"', form.text).group(1)
+    r = c.post("/login", data={"username": user, "password": PASSWORD, "login_token": token, "next": "/warnings"})
+    assert r.status_code == 303 and r.headers["location"] == "/warnings", r.text
+    return c
+
+
+def login_attempt(c: httpx.Client, user, password) -> httpx.Response:
+    token = re.search(r'name="login_token" value="([^"]+)"', c.get("/login").text).group(1)
+    return c.post("/login", data={"username": user, "password": password, "login_token": token})
+
+
+def test_every_page_needs_a_login_and_sends_the_security_headers(console):
+    c = client(console)
+    for path in ("/", "/warnings", "/sites", "/sites/%s" % SITE_A, "/audit", "/warnings/table"):
+        r = c.get(path)
+        assert r.status_code == 303 and r.headers["location"].startswith("/login?next="), path
+    assert c.post("/warnings/1/ack", data={"csrf": "x"}).status_code == 401
+    assert c.get("/live/warnings").status_code == 401
+    page = c.get("/login")
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY" and page.headers["cache-control"] == "no-store"
+
+
+def test_a_trip_is_in_the_operator_s_queue_and_an_acknowledgement_is_recorded_and_audited(console, storage):
+    trip(storage, SITE_A)
+    c = logged_in(console, "duty")
+    page = c.get("/warnings")
+    assert page.status_code == 200 and "gas: hood1 high alarm" in page.text and "一级 Grade 1" in page.text
+    (warning,) = WS.warnings(storage)
+    r = c.post("/warnings/%d/ack" % warning.id, data={"csrf": csrf_of(page.text), "note": "已电话联系店主"})
+    assert r.status_code == 303
+    acked = WS.warning(storage, warning.id)
+    assert (acked.state, acked.acked_by, acked.ack_note) == ("acknowledged", "duty", "已电话联系店主")
+    actions = [(a.actor, a.action, a.target, a.site) for a in audit.rows(storage)]
+    assert ("duty", "acknowledge", "warning:%d" % warning.id, SITE_A) in actions
+    assert ("duty", "login", "account:duty", None) in actions
+
+
+def test_an_owner_sees_only_their_own_site_whatever_the_url(console, storage):
+    trip(storage, SITE_A, seq=1)
+    trip(storage, SITE_B, unit="kitchen-2", seq=2)
+    li = logged_in(console, "li")
+    queue = li.get("/warnings?all=1").text
+    assert SITE_A in queue and SITE_B not in queue and "kitchen-2" not in queue
+    assert SITE_B not in li.get("/sites").text
+    other = li.get("/sites/%s" % SITE_B)
+    missing = li.get("/sites/no-such-site")
+    assert other.status_code == missing.status_code == 404
+    assert _message(other.text) == _message(missing.text), "another site answers exactly as one that does not exist"
+    b_warning = next(w for w in WS.warnings(storage) if w.site == SITE_B)
+    page = li.get("/warnings")
+    r = li.post("/warnings/%d/ack" % b_warning.id, data={"csrf": csrf_of(page.text)})
+    assert r.status_code == 404 and WS.warning(storage, b_warning.id).state == "open"
+    assert li.get("/sites/%s/sticker" % SITE_B).status_code == 404
+    assert li.get("/audit").status_code == 404, "the audit log is the duty centre's and administrators'"
+    wang = logged_in(console, "wang")
+    assert SITE_A in wang.get("/warnings").text and SITE_B not in wang.get("/warnings").text
+    duty = logged_in(console, "duty")
+    assert SITE_A in duty.get("/warnings").text and SITE_B in duty.get("/warnings").text
+
+
+def _message(html: str) -> str:
+    return re.search(r'id="message"[^>]*>([^<]*)<', html).group(1)
+
+
+def test_ten_failed_logins_lock_the_name_for_ten_minutes_even_with_the_right_password(console, storage):
+    c = client(console)
+    for _ in range(accounts.MAX_FAILURES - 1):
+        assert login_attempt(c, "li", "wrong password!").status_code == 401
+    last = login_attempt(c, "li", "wrong password!")
+    assert last.status_code == 401 and "锁定 10 分钟" in last.text and "locked for 10 minutes" in last.text
+    assert "锁定" in login_attempt(c, "li", PASSWORD).text, "locked: the right password is refused too"
+    console.clock.skip(10 * 60 + 1)
+    assert login_attempt(c, "li", PASSWORD).status_code == 303, "unlocked after ten minutes"
+    failed = [a for a in audit.rows(storage) if a.actor == "li" and a.action in ("login_failed", "login_locked")]
+    assert len(failed) == accounts.MAX_FAILURES + 1
+
+
+def test_an_unknown_name_is_refused_as_a_wrong_password_is(console):
+    c = client(console)
+    unknown, wrong = login_attempt(c, "ghost", PASSWORD), login_attempt(c, "li", "not the password")
+    assert unknown.status_code == wrong.status_code == 401
+    assert re.search(r'id="login-error"[^>]*>([^<]*)<', unknown.text).group(1) == \
+        re.search(r'id="login-error"[^>]*>([^<]*)<', wrong.text).group(1)
+
+
+def test_a_session_ends_after_fifteen_idle_minutes_and_a_self_refreshing_page_does_not_keep_it(console):
+    c = logged_in(console, "duty")
+    console.clock.skip(14 * 60)
+    assert c.get("/warnings/table").status_code == 200  # the live table's refresh: not a person's activity
+    console.clock.skip(2 * 60)
+    assert c.get("/warnings").status_code == 303, "16 minutes without a person's request: logged out"
+    c2 = logged_in(console, "duty")
+    for _ in range(3):
+        console.clock.skip(14 * 60)
+        assert c2.get("/warnings").status_code == 200, "a person's requests keep the session"
+
+
+def test_a_post_without_the_session_s_csrf_token_or_from_another_site_changes_nothing(console, storage):
+    trip(storage, SITE_A)
+    (warning,) = WS.warnings(storage)
+    c = logged_in(console, "duty")
+    token = csrf_of(c.get("/warnings").text)
+    assert c.post("/warnings/%d/ack" % warning.id, data={}).status_code == 403
+    assert c.post("/warnings/%d/ack" % warning.id, data={"csrf": "forged"}).status_code == 403
+    other = logged_in(console, "wang")
+    assert c.post("/warnings/%d/ack" % warning.id,
+                  data={"csrf": csrf_of(other.get("/warnings").text)}).status_code == 403, "another session's"
+    r = c.post("/warnings/%d/ack" % warning.id, data={"csrf": token}, headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403 and "another site" in r.text
+    assert WS.warning(storage, warning.id).state == "open"
+    assert not [a for a in audit.rows(storage) if a.action == "acknowledge"]
+    assert c.post("/logout", data={}).status_code == 403, "even logging out needs the token"
+
+
+def test_the_login_form_refuses_a_post_without_its_own_token(console):
+    c = client(console)
+    r = c.post("/login", data={"username": "duty", "password": PASSWORD})
+    assert r.status_code == 403 and "gaslatch_session" not in r.headers.get("set-cookie", "")
+
+
+def test_after_logging_in_the_console_only_ever_sends_one_to_its_own_pages(console):
+    c = client(console)
+    for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)",
+                   "/warnings\r\nSet-Cookie: x=1"):
+        token = re.search(r'name="login_token" value="([^"]+)"', c.get("/login").text).group(1)
+        r = c.post("/login", data={"username": "duty", "password": PASSWORD, "login_token": token, "next": target})
+        assert r.status_code == 303 and r.headers["location"] == "/", target
+
+
+def test_a_person_without_a_role_in_the_contacts_file_cannot_log_in(console, storage):
+    accounts.set_password(storage, "nobody", PASSWORD, 0, "test")
+    c = client(console)
+    r = login_attempt(c, "nobody", PASSWORD)
+    assert r.status_code == 403 and "gaslatch_session" not in c.cookies
+
+
+def test_the_public_page_shows_online_units_and_open_hazards_and_nothing_private(console, storage):
+    trip(storage, SITE_A)
+    key = accounts.platform_key(storage, "public_pages")
+    anonymous = client(console)
+    page = anonymous.get("/q/" + public_token(key, SITE_A))
+    assert page.status_code == 200 and "七号面馆" in page.text
+    assert re.search(r"未解除隐患 .*Open hazards</span>: 1", page.text)
+    for private in ("李店主", "li@example.org", "kitchen-1", "hood1", "gas: ", "13700000000", "王安全员", "csrf"):
+        assert private not in page.text, private
+    assert anonymous.get("/q/" + "0" * 24).status_code == 404
+    assert anonymous.get("/q/" + SITE_A).status_code == 404, "a site's name is not its address"
+
+
+def test_the_sticker_carries_a_qr_code_of_the_public_address(console, storage):
+    c = logged_in(console, "li")
+    page = c.get("/sites/%s/sticker" % SITE_A)
+    key = accounts.platform_key(storage, "public_pages")
+    assert page.status_code == 200 and "/q/" + public_token(key, SITE_A) in page.text
+    assert 'src="data:image/svg+xml' in page.text
+
+
+def test_no_route_opens_a_valve_or_resets_a_unit(console):
+    paths = {route.path for route in console.app.routes}
+    assert not [p for p in paths if re.search(r"open|reset|unlatch|command|cmd", p)], paths
+    c = logged_in(console, "admin")
+    token = csrf_of(c.get("/warnings").text)
+    for path in ("/open_valve", "/sites/%s/open" % SITE_A, "/reset", "/command"):
+        assert c.post(path, data={"csrf": token}).status_code in (404, 405)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(text=st.text(st.characters(codec=None), max_size=300) | st.sampled_from(
+    ["\ud800", "\x00", "../../etc/passwd", "%00", "9" * 40, "-1", "1e9", "<script>alert(1)</script>",
+     "\u202e", "😀" * 100]))
+def test_any_text_in_a_url_or_a_form_gets_a_clear_answer_and_changes_nothing(console, storage, text):
+    trip(storage, SITE_A)
+    c = _hypothesis_client(console)
+    before = [tuple(w) for w in WS.warnings(storage)]
+    raw = quote(text.encode("utf-8", "surrogatepass"), safe="")  # as a hostile client sends it, bytes and all
+    form = text.encode("utf-8", "replace").decode("utf-8")  # a form field is UTF-8 text on the wire
+    for r in (c.get("/sites/" + raw), c.get("/warnings?all=" + raw), c.get("/q/" + raw),
+              c.post("/warnings/%s/ack" % raw, data={"csrf": form, "note": form}),
+              c.post("/login", data={"username": form, "password": form, "login_token": form})):
+        assert r.status_code in (200, 303, 307, 400, 403, 404, 405, 409), (r.status_code, r.text[:200])
+        assert "<script>alert(1)</script>" not in r.text, "echoed text is escaped"
+    assert [tuple(w) for w in WS.warnings(storage)] == before
+
+
+_clients: dict = {}
+
+
+def _hypothesis_client(console) -> httpx.Client:
+    """One logged-in client per console across a property's examples (argon2 per example would take minutes)."""
+    if id(console) not in _clients:
+        _clients.clear()
+        _clients[id(console)] = logged_in(console, "duty")
+    return _clients[id(console)]
