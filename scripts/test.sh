@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs what it needs (Node.js, mosquitto, PostgreSQL,
-# poppler-utils and systemd-analyze via apt when root and missing, a Python venv, the MicroPython npm package), checks the
+# poppler-utils, systemd-analyze, Chromium and a CJK font via apt when root and missing, a Python venv, the MicroPython npm package), checks the
 # generated docs are current, then pytest: the tests one at a time, the HIL scenarios side by side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +46,16 @@ if ! command -v systemd-analyze >/dev/null 2>&1; then
         apt-get install -y systemd || { apt-get update && apt-get install -y systemd; }
     else
         echo "systemd-analyze (the unit file's checks) is needed: apt-get install systemd" >&2
+        exit 1
+    fi
+fi
+# Chromium (Debian's) for the console's browser tests, and a CJK font so its pages (and their screenshots) read.
+if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "WenQuanYi Micro Hei"; then
+    if [ "$(id -u)" = 0 ]; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y chromium fonts-wqy-microhei || { apt-get update && apt-get install -y chromium fonts-wqy-microhei; }
+    else
+        echo "Chromium and a CJK font (the console's browser tests) are needed: apt-get install chromium fonts-wqy-microhei" >&2
         exit 1
     fi
 fi

@@ -30,6 +30,7 @@ from gaslatch_tools.platform import access, accounts, audit
 from gaslatch_tools.platform import warning_store as WS
 from gaslatch_tools.platform.access import Actor
 from gaslatch_tools.platform.contacts import Contacts
+from gaslatch_tools.platform.rules import Rules
 from gaslatch_tools.platform.storage import SqlStorage
 
 HERE = Path(__file__).resolve().parent
@@ -54,6 +55,7 @@ class ConsoleSettings(NamedTuple):
     storage: SqlStorage
     contacts: Contacts
     clock_ms: Callable[[], int]
+    rules: Rules | None = None  # the receivers' rules file: each warning's title and advice (what to do)
     secure_cookies: bool = True  # False only for plain HTTP on loopback (tests, a pilot on one machine)
 
 
@@ -98,7 +100,8 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     app = FastAPI(title="gaslatch console", docs_url=None, redoc_url=None, openapi_url=None)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals.update(local_time=local_time, GRADE_NAMES=GRADE_NAMES, STATE_NAMES=STATE_NAMES,
-                                 ROLE_NAMES=access.ROLE_NAMES)
+                                 ROLE_NAMES=access.ROLE_NAMES,
+                                 RULES=settings.rules.by_name if settings.rules else {})
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     sites_doc = contacts.doc["sites"]
     public_key = accounts.platform_key(storage, "public_pages")  # the QR addresses cannot be guessed

@@ -10,6 +10,8 @@ import click
 from gaslatch_tools.platform import access, accounts
 from gaslatch_tools.platform.contacts import Contacts, ContactsError
 from gaslatch_tools.platform.contacts import load as load_contacts
+from gaslatch_tools.platform.rules import RulesError
+from gaslatch_tools.platform.rules import load as load_rules
 from gaslatch_tools.platform.storage import SqlStorage, StorageError, open_storage
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
@@ -50,9 +52,12 @@ CONTACTS = click.option("--contacts", "contacts_path", required=True, type=click
 @CONTACTS
 @click.option("--listen", default=DEFAULT_LISTEN, show_default=True, callback=_listen, metavar="HOST:PORT",
               help="Where to serve. Put it behind a TLS reverse proxy (nginx) for anything but loopback.")
+@click.option("--rules", "rules_path", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="The receivers' warning rules file: each warning's title and what to do.")
 @click.option("--insecure-cookies", is_flag=True,
               help="Send the session cookie over plain HTTP too: only for a console on loopback without TLS.")
-def console(db: str, contacts_path: str, listen: tuple[str, int], insecure_cookies: bool) -> None:
+def console(db: str, contacts_path: str, listen: tuple[str, int], rules_path: str | None,
+            insecure_cookies: bool) -> None:
     """Serve the web console (平台控制台): the live warnings queue, sites, audit log, QR stickers.
 
     People log in with the accounts made by `gaslatch platform account set-password`; what each sees follows
@@ -63,8 +68,14 @@ def console(db: str, contacts_path: str, listen: tuple[str, int], insecure_cooki
     from gaslatch_tools.platform.console.app import ConsoleSettings, create_app
 
     contacts = _contacts(contacts_path)
+    rules = None
+    if rules_path:
+        try:
+            rules = load_rules(rules_path)
+        except RulesError as err:
+            raise click.ClickException(str(err)) from None
     storage = _storage(db)
-    app = create_app(ConsoleSettings(storage, contacts, lambda: int(time.time() * 1000),
+    app = create_app(ConsoleSettings(storage, contacts, lambda: int(time.time() * 1000), rules=rules,
                                      secure_cookies=not insecure_cookies))
     click.echo("gaslatch console on http://%s:%d" % listen, err=True)
     try:

@@ -1,0 +1,136 @@
+"""The console in a real browser (Debian's Chromium, headless, driven by Playwright): a trip on a real `gaslatch run`
+reaches the duty operator's queue without a reload, is acknowledged there; an owner sees their own site and nothing
+of another's; the QR page shows nothing private.
+
+GASLATCH_SCREENSHOTS=docs/images pytest tests/platform/test_console_browser.py refreshes the pictures in
+docs/platform.md.
+"""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from gaslatch_tools.platform import accounts
+from gaslatch_tools.platform import contacts as C
+from gaslatch_tools.platform import warning_store as WS
+from gaslatch_tools.platform.console.app import public_token
+from gaslatch_tools.platform.receiver import PlatformReceiver, open_storage
+from gaslatch_tools.testing.browser import Browser, screenshot
+from gaslatch_tools.testing.console_server import ConsoleServer
+from gaslatch_tools.testing.detector_bus import DetectorBus
+from gaslatch_tools.testing.running_unit import RunningUnit
+from gaslatch_tools.testing.waiting import wait_until
+from tests.platform.test_console import CONTACTS, PASSWORD, SITE_B
+from tests.platform.test_notifier import RULES
+
+BENCH_SITE = "bench"  # the site of the bench's unit (testing.kitchen_config)
+KEY = b"console test key, not a real secret"
+
+
+def contacts_with_bench() -> C.Contacts:
+    doc = {**CONTACTS, "sites": {**CONTACTS["sites"],
+                                 BENCH_SITE: {"name": "试验厨房", "district": "gulou", "owners": ["li"]}}}
+    return C.build(doc)
+
+
+@pytest.fixture
+def platform_parts(tmp_path, broker):
+    storage = open_storage(str(tmp_path / "platform.sqlite"))
+    WS.prepare(storage)
+    accounts.prepare(storage)
+    storage.add_store_hook(WS.WarningHook(RULES))
+    for user in ("li", "duty"):
+        accounts.set_password(storage, user, PASSWORD, 0, "test")
+    receiver = PlatformReceiver(storage, broker.host, broker.port, client_id="console-test")
+    receiver.start()
+    console = ConsoleServer(storage, contacts_with_bench(), rules=RULES).start()
+    yield storage, console
+    console.stop()
+    receiver.stop()
+    storage.close()
+
+
+@pytest.fixture
+def browser():
+    with Browser() as b:
+        yield b
+
+
+def log_in(page, console, user: str) -> None:
+    page.goto(console.url + "/warnings")
+    page.fill("#username", user)
+    page.fill("#password", PASSWORD)
+    page.click("#login")
+    page.wait_for_url(console.url + "/warnings")
+
+
+def test_a_trip_on_a_real_unit_appears_in_the_operator_s_queue_without_a_reload(tmp_path, broker, platform_parts,
+                                                                               browser):
+    storage, console = platform_parts
+    bus = DetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
+    unit = RunningUnit(tmp_path, bus.link)
+    unit.enable_uplink(broker, KEY)
+    unit.set_input("reset_button", False)
+    try:
+        unit.start()
+        unit.wait_detectors_normal()
+        page = browser.page()
+        log_in(page, console, "duty")
+        page.evaluate("window.__sameDocument = true")  # gone if the page were reloaded
+        assert "没有预警" in page.inner_text("#warnings")
+        bus.set_gas(1, 60.0)  # high alarm on d1: the unit trips
+        page.wait_for_selector("tr[data-rule=trip]", timeout=20_000)
+        assert page.evaluate("window.__sameDocument === true"), "the row arrived without a reload"
+        row = page.inner_text("tr[data-rule=trip]")
+        assert BENCH_SITE in row and "燃气已紧急切断" in row and "一级 Grade 1" in row and "未确认 open" in row
+        screenshot(page, "console-warnings")
+        page.fill("tr[data-rule=trip] input[name=note]", "已通知店主，安全员前往 owner told, officer on the way")
+        page.click("tr[data-rule=trip] button.ack")
+        page.wait_for_selector("tr[data-rule=trip].state-acknowledged")
+        assert "owner told" in page.inner_text("tr[data-rule=trip]")
+        (warning,) = [w for w in WS.warnings(storage) if w.site == BENCH_SITE and w.rule == "trip"]
+        assert warning.state == "acknowledged" and warning.acked_by == "duty"
+        page.goto(console.url + "/sites/" + BENCH_SITE)
+        wait_until(lambda: "燃气已切断" in page.inner_text("main"), 10, what="the site page shows the gas off")
+        screenshot(page, "console-site")
+    finally:
+        unit.stop(signal.SIGTERM)
+        unit.close()
+        bus.close()
+
+
+def test_an_owner_in_the_browser_sees_their_site_and_nothing_of_another(platform_parts, browser):
+    storage, console = platform_parts
+    page = browser.page()
+    log_in(page, console, "li")
+    assert "店主 owner" in page.inner_text("#who")
+    page.goto(console.url + "/sites")
+    assert SITE_B not in page.content()
+    response = page.goto(console.url + "/sites/" + SITE_B)
+    assert response.status == 404 and "没有找到" in page.inner_text("#message")
+    assert page.goto(console.url + "/audit").status == 404
+    assert page.locator("a[href='/audit']").count() == 0, "no link to what the owner may not see"
+
+
+def test_the_public_page_in_the_browser_shows_nothing_private(platform_parts, browser):
+    storage, console = platform_parts
+    page = browser.page()
+    key = accounts.platform_key(storage, "public_pages")
+    page.goto(console.url + "/q/" + public_token(key, BENCH_SITE))
+    text = page.inner_text("body")
+    assert "试验厨房" in text and "Open hazards" in text
+    assert "李店主" not in text and "退出" not in text, "no owner, no session controls"
+    screenshot(page, "console-public")
+
+
+def test_the_login_page_says_why_a_login_was_refused(platform_parts, browser):
+    storage, console = platform_parts
+    page = browser.page()
+    page.goto(console.url + "/login")
+    page.fill("#username", "duty")
+    page.fill("#password", "not the password")
+    page.click("#login")
+    assert "用户名或密码错误" in page.inner_text("#login-error")
+    screenshot(page, "console-login")
