@@ -43,6 +43,8 @@ OTHER_ENTRY_POINTS = {
     "gaslatch_tools.testing.pki": "test",
     "gaslatch_tools.testing.detector_bus": "test",
     "gaslatch_tools.testing.running_unit": "test",
+    "gaslatch_tools.testing.console_server": "test",
+    "gaslatch_tools.testing.browser": "test",
 }
 # Import names whose distribution cannot be installed on this machine to be looked up (it is not an x86 package).
 NOT_INSTALLABLE_HERE = {"RPi": "RPi.GPIO"}

@@ -271,3 +271,54 @@ def _hypothesis_client(console) -> httpx.Client:
         _clients.clear()
         _clients[id(console)] = logged_in(console, "duty")
     return _clients[id(console)]
+
+
+def test_close_valve_is_refused_out_of_scope_without_the_token_or_the_tick_and_a_missing_key_is_audited(
+        storage, broker, tmp_path):
+    from gaslatch_tools.platform.unit_commands import CommandSender
+
+    trip(storage, SITE_A)
+    trip(storage, SITE_B, unit="kitchen-2", seq=2)
+    (tmp_path / "keys").mkdir()
+    sender = CommandSender(broker.host, broker.port, str(tmp_path / "keys"))
+    sender.start()
+    for user in ("li", "duty"):
+        accounts.set_password(storage, user, PASSWORD, 0, "test")
+    server = ConsoleServer(storage, C.build(CONTACTS), commands=sender).start()
+    try:
+        li = logged_in(server, "li")
+        token = csrf_of(li.get("/warnings").text)
+        url_a = "/sites/%s/units/kitchen-1/close-valve" % SITE_A
+        assert li.post("/sites/%s/units/kitchen-2/close-valve" % SITE_B,
+                       data={"csrf": token, "confirm": "yes"}).status_code == 404
+        assert li.post("/sites/%s/units/no-such-unit/close-valve" % SITE_A,
+                       data={"csrf": token, "confirm": "yes"}).status_code == 404
+        assert li.post(url_a, data={"confirm": "yes"}).status_code == 403
+        assert li.post(url_a, data={"csrf": token}).status_code == 400, "the tick is required"
+        assert not [a for a in audit.rows(storage) if a.action.startswith("close_valve")]
+        r = li.post(url_a, data={"csrf": token, "confirm": "yes"})
+        assert r.status_code == 502 and "no command key for %s/kitchen-1" % SITE_A in r.text
+        (row,) = [a for a in audit.rows(storage) if a.action.startswith("close_valve")]
+        assert (row.action, row.actor, row.site) == ("close_valve_failed", "li", SITE_A)
+        assert "close-valve" not in li.get("/sites/%s" % SITE_A).text, "no key: no button"
+    finally:
+        server.stop()
+        sender.stop()
+
+
+def test_a_console_without_a_command_channel_sends_nothing(console, storage):
+    trip(storage, SITE_A)
+    c = logged_in(console, "duty")
+    token = csrf_of(c.get("/warnings").text)
+    r = c.post("/sites/%s/units/kitchen-1/close-valve" % SITE_A, data={"csrf": token, "confirm": "yes"})
+    assert r.status_code == 409 and "sends no commands" in r.text
+
+
+def test_a_unit_key_path_cannot_leave_the_keys_directory(tmp_path):
+    from gaslatch.core.uplink_wire import TopicNameError
+    from gaslatch_tools.platform.unit_commands import key_path
+
+    assert key_path(str(tmp_path), "a", "b") == str(tmp_path / "a" / "b.key")
+    for site, unit in ((".." , "x"), ("a/b", "c"), ("a", "../../etc/passwd"), ("a", "\x00"), ("", "u"), ("s", "")):
+        with pytest.raises(TopicNameError):
+            key_path(str(tmp_path), site, unit)

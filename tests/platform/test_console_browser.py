@@ -17,6 +17,8 @@ from gaslatch_tools.platform import contacts as C
 from gaslatch_tools.platform import warning_store as WS
 from gaslatch_tools.platform.console.app import public_token
 from gaslatch_tools.platform.receiver import PlatformReceiver, open_storage
+from gaslatch_tools.platform.unit_commands import CommandSender
+from gaslatch_tools.platform import audit
 from gaslatch_tools.testing.browser import Browser, screenshot
 from gaslatch_tools.testing.console_server import ConsoleServer
 from gaslatch_tools.testing.detector_bus import DetectorBus
@@ -37,17 +39,24 @@ def contacts_with_bench() -> C.Contacts:
 
 @pytest.fixture
 def platform_parts(tmp_path, broker):
+    keys = tmp_path / "unit-keys" / BENCH_SITE
+    keys.mkdir(parents=True)
+    (keys / "unit-1.key").write_bytes(KEY + b"\n")
+    (keys / "unit-1.key").chmod(0o600)
+    sender = CommandSender(broker.host, broker.port, str(tmp_path / "unit-keys"))
+    sender.start()
     storage = open_storage(str(tmp_path / "platform.sqlite"))
     WS.prepare(storage)
     accounts.prepare(storage)
     storage.add_store_hook(WS.WarningHook(RULES))
-    for user in ("li", "duty"):
+    for user in ("li", "duty", "wang"):
         accounts.set_password(storage, user, PASSWORD, 0, "test")
     receiver = PlatformReceiver(storage, broker.host, broker.port, client_id="console-test")
     receiver.start()
-    console = ConsoleServer(storage, contacts_with_bench(), rules=RULES).start()
+    console = ConsoleServer(storage, contacts_with_bench(), rules=RULES, commands=sender).start()
     yield storage, console
     console.stop()
+    sender.stop()
     receiver.stop()
     storage.close()
 
@@ -95,6 +104,38 @@ def test_a_trip_on_a_real_unit_appears_in_the_operator_s_queue_without_a_reload(
         page.goto(console.url + "/sites/" + BENCH_SITE)
         wait_until(lambda: "燃气已切断" in page.inner_text("main"), 10, what="the site page shows the gas off")
         screenshot(page, "console-site")
+    finally:
+        unit.stop(signal.SIGTERM)
+        unit.close()
+        bus.close()
+
+
+def test_an_officer_closes_the_gas_from_the_site_page_and_it_is_audited_but_cannot_open_it(tmp_path, broker,
+                                                                                         platform_parts, browser):
+    storage, console = platform_parts
+    bus = DetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
+    unit = RunningUnit(tmp_path, bus.link)
+    unit.enable_uplink(broker, KEY)
+    unit.set_input("reset_button", False)
+    try:
+        unit.start()
+        unit.wait_detectors_normal()
+        unit.press_reset()
+        wait_until(lambda: unit.line("valve") == "1", 5, what="the valve open after a local reset")
+        page = browser.page()
+        log_in(page, console, "wang")
+        wait_until(lambda: [r for r in storage.fleet() if r.site == BENCH_SITE], 10, what="the unit on the platform")
+        page.goto(console.url + "/sites/" + BENCH_SITE)
+        assert "Reopening needs a person at the unit" in page.inner_text("form.close-valve")
+        page.check("form.close-valve input[name=confirm]")
+        page.fill("form.close-valve input[name=note]", "店主电话无人接听 owner not answering")
+        page.click("form.close-valve button.close")
+        assert "close_valve sent" in page.inner_text("#message")
+        wait_until(lambda: unit.line("valve") == "0", 10, what="the unit closes the valve")
+        (row,) = [a for a in audit.rows(storage) if a.action == "close_valve"]
+        assert (row.actor, row.site, row.target) == ("wang", BENCH_SITE, "unit:bench/unit-1")
+        assert "owner not answering" in row.detail
+        screenshot(page, "console-close-valve")
     finally:
         unit.stop(signal.SIGTERM)
         unit.close()

@@ -18,27 +18,20 @@ from rich.table import Table
 from rich.text import Text
 
 from gaslatch_tools.platform import warning_store as WS
-from gaslatch_tools.platform.contacts import Contacts, ContactsError
-from gaslatch_tools.platform.contacts import load as load_contacts
 from gaslatch_tools.platform.notifier import Notifier
-from gaslatch_tools.platform.rules import Rules, RulesError
-from gaslatch_tools.platform.rules import load as load_rules
 from gaslatch_tools.platform.receiver import REFUSED_AT_PLATFORM, PlatformReceiver, share_name_problem, wait_quiet
 from gaslatch_tools.platform.storage import (FleetRow, Gap, LostRange, SqlStorage, StorageError, export_csv,
                                              open_storage)
-from gaslatch.unit.private_file import PrivateFileError, read_private
+from gaslatch_tools.platform.cli_options import host_port
+from gaslatch_tools.platform.cli_options import load_contacts as _load_contacts
+from gaslatch_tools.platform.cli_options import load_rules as _load_rules
+from gaslatch_tools.platform.cli_options import open_db as _open
+from gaslatch_tools.platform.cli_options import read_password as _read_password
 
 DEFAULT_DB_PATH = "gaslatch-platform.sqlite"
 REFRESH_S = 1.0
 ONCE_QUIET_S = 0.5
 ONCE_LIMIT_S = 10.0
-
-
-def _parse_broker(ctx, param, value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise click.BadParameter("expected HOST:PORT, e.g. 127.0.0.1:1883, not %r" % value)
-    return host, int(port)
 
 
 def _check_group(ctx, param, value: str | None) -> str | None:
@@ -95,7 +88,7 @@ CONTACTS_HELP = ("Whom to tell and through which channels (a YAML file like depl
 
 
 @click.group(invoke_without_command=True)
-@click.option("--broker", "broker", default="127.0.0.1:1883", show_default=True, callback=_parse_broker,
+@click.option("--broker", "broker", default="127.0.0.1:1883", show_default=True, callback=host_port,
               metavar="HOST:PORT", help="The MQTT broker the units publish to.")
 @click.option("--db", "db", default=DEFAULT_DB_PATH, show_default=True, metavar="PATH|URL",
               help="Where received events, last state and status are kept: a SQLite file (created when "
@@ -179,29 +172,6 @@ def platform(ctx: click.Context, broker: tuple[str, int], db: str, csv_path: str
                 notifier.stop()
     finally:
         storage.close()
-
-
-def _load_rules(path: str) -> Rules:
-    try:
-        return load_rules(path)
-    except RulesError as err:
-        raise click.ClickException(str(err)) from None
-
-
-def _load_contacts(path: str) -> Contacts:
-    try:
-        return load_contacts(path)
-    except ContactsError as err:
-        raise click.ClickException(str(err)) from None
-
-
-def _open(db: str) -> SqlStorage:
-    try:
-        storage = open_storage(db)
-        WS.prepare(storage)
-    except StorageError as err:
-        raise click.ClickException(str(err)) from None
-    return storage
 
 
 DB_OPTION = click.option("--db", "db", default=DEFAULT_DB_PATH, show_default=True, metavar="PATH|URL",
@@ -294,14 +264,6 @@ def ack(warning_id: int, db: str, user: str, note: str) -> None:
     finally:
         storage.close()
     click.echo("warning %d %s by %s" % (row.id, row.state, row.acked_by))
-
-
-def _read_password(path: str) -> str:
-    """The password file's first line; refused when others may read it, as ssh refuses a private key."""
-    try:
-        return read_private(path, "password file").rstrip("\r\n")
-    except PrivateFileError as err:
-        raise click.ClickException(str(err)) from None
 
 
 def _run(receiver: PlatformReceiver, once: bool, seconds: float | None) -> None:

@@ -27,9 +27,10 @@ class ConsoleClock:
 
 
 class ConsoleServer:
-    def __init__(self, storage, contacts, clock: ConsoleClock | None = None, rules=None):
+    def __init__(self, storage, contacts, clock: ConsoleClock | None = None, rules=None, commands=None):
         self.clock = clock or ConsoleClock()
-        self.app = create_app(ConsoleSettings(storage, contacts, self.clock, rules=rules, secure_cookies=False))
+        self.app = create_app(ConsoleSettings(storage, contacts, self.clock, rules=rules, commands=commands,
+                                              secure_cookies=False))
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self._server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port,

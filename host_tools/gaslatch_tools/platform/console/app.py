@@ -32,6 +32,7 @@ from gaslatch_tools.platform.access import Actor
 from gaslatch_tools.platform.contacts import Contacts
 from gaslatch_tools.platform.rules import Rules
 from gaslatch_tools.platform.storage import SqlStorage
+from gaslatch_tools.platform.unit_commands import CommandError, CommandSender
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "gaslatch_session"
@@ -56,6 +57,7 @@ class ConsoleSettings(NamedTuple):
     contacts: Contacts
     clock_ms: Callable[[], int]
     rules: Rules | None = None  # the receivers' rules file: each warning's title and advice (what to do)
+    commands: CommandSender | None = None  # sends close_valve (signed); None: the console sends no command
     secure_cookies: bool = True  # False only for plain HTTP on loopback (tests, a pilot on one machine)
 
 
@@ -308,9 +310,39 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
             "ORDER BY ts DESC, seq DESC LIMIT %d" % MAX_EVENTS_SHOWN, (site,)).fetchall())
         warnings = [w for w in WS.warnings(storage) if w.site == site]
         entry = sites_doc.get(site, {})
+        closable = {u.unit for u in units if settings.commands and settings.commands.can_close(site, u.unit)}
         return page(request, "site.html", viewer, site=site, site_name=entry.get("name", site), units=units,
-                    states=states, events=events, warnings=warnings,
+                    states=states, events=events, warnings=warnings, closable=closable,
                     public_url="/q/" + public_token(public_key, site))
+
+    @app.post("/sites/{site}/units/{unit}/close-valve")
+    async def close_valve(request: Request, site: str, unit: str):
+        """The only command the console sends: close the gas (always safe). Audited with who sent it."""
+        viewer = await run_in_threadpool(require, request)
+        form = await checked_form(request, viewer)
+        known = viewer.actor.sees(site) and await run_in_threadpool(
+            lambda: any(r.site == site and r.unit == unit for r in storage.fleet()))
+        if not known:
+            raise Refusal(404, NOT_FOUND)
+        if settings.commands is None:
+            raise Refusal(409, "此控制台未配置指令通道 This console sends no commands (no --unit-keys)")
+        if form.get("confirm") != "yes":
+            raise Refusal(400, "请勾选确认后再发送 Tick the confirmation before sending")
+        target = "unit:%s/%s" % (site, unit)
+        try:
+            command_id = await run_in_threadpool(settings.commands.close_valve, site, unit)
+        except CommandError as err:
+            problem = str(err)
+            await run_in_threadpool(storage.write, lambda x: audit.record(
+                x, now(), viewer.actor.user, "close_valve_failed", target, site=site, detail={"error": problem},
+                origin=origin_of(request)))
+            raise Refusal(502, "关阀指令未能发送 close_valve was not sent: %s" % problem) from None
+        await run_in_threadpool(storage.write, lambda x: audit.record(
+            x, now(), viewer.actor.user, "close_valve", target, site=site,
+            detail={"command": command_id, "note": form.get("note", "")}, origin=origin_of(request)))
+        return page(request, "message.html", viewer, code=202, ok=True, message=(
+            "关阀指令已发送 close_valve sent to %s/%s (%s). 设备执行后状态会更新 The unit's state here shows the valve "
+            "closed once it has acted." % (site, unit, command_id)), back="/sites/" + quote(site, safe=""))
 
     @app.get("/sites/{site}/sticker", response_class=HTMLResponse)
     def sticker(request: Request, site: str):

@@ -8,36 +8,16 @@ import time
 import click
 
 from gaslatch_tools.platform import access, accounts
-from gaslatch_tools.platform.contacts import Contacts, ContactsError
-from gaslatch_tools.platform.contacts import load as load_contacts
-from gaslatch_tools.platform.rules import RulesError
-from gaslatch_tools.platform.rules import load as load_rules
-from gaslatch_tools.platform.storage import SqlStorage, StorageError, open_storage
+from gaslatch_tools.platform.cli_options import host_port, load_contacts, load_rules, open_db, read_password
+from gaslatch_tools.platform.storage import SqlStorage
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 
 
-def _contacts(path: str) -> Contacts:
-    try:
-        return load_contacts(path)
-    except ContactsError as err:
-        raise click.ClickException(str(err)) from None
-
-
 def _storage(db: str) -> SqlStorage:
-    try:
-        storage = open_storage(db)
-        accounts.prepare(storage)
-    except StorageError as err:
-        raise click.ClickException(str(err)) from None
+    storage = open_db(db)
+    accounts.prepare(storage)
     return storage
-
-
-def _listen(ctx, param, value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise click.BadParameter("expected HOST:PORT, e.g. 127.0.0.1:8080, not %r" % value)
-    return host, int(port)
 
 
 DB = click.option("--db", "db", default="gaslatch-platform.sqlite", show_default=True, metavar="PATH|URL",
@@ -50,13 +30,24 @@ CONTACTS = click.option("--contacts", "contacts_path", required=True, type=click
 @click.command()
 @DB
 @CONTACTS
-@click.option("--listen", default=DEFAULT_LISTEN, show_default=True, callback=_listen, metavar="HOST:PORT",
+@click.option("--listen", default=DEFAULT_LISTEN, show_default=True, callback=host_port, metavar="HOST:PORT",
               help="Where to serve. Put it behind a TLS reverse proxy (nginx) for anything but loopback.")
 @click.option("--rules", "rules_path", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="The receivers' warning rules file: each warning's title and what to do.")
+@click.option("--unit-keys", "keys_dir", type=click.Path(exists=True, file_okay=False), metavar="DIR",
+              help="Offer 远程关阀 (close_valve, the only command the console sends): each unit's command key in "
+                   "DIR/<site>/<unit>.key (mode 0600, the unit's uplink.hmac_key_file). Needs --broker.")
+@click.option("--broker", default=None, callback=lambda c, p, v: None if v is None else host_port(c, p, v),
+              metavar="HOST:PORT", help="The broker to send close_valve through.")
+@click.option("--username", metavar="USER", help="MQTT user name (gaslatch-platform with the shipped ACL).")
+@click.option("--password-file", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="The MQTT password on one line (mode 0600).")
+@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Connect to the broker with TLS, verifying it against this CA.")
 @click.option("--insecure-cookies", is_flag=True,
               help="Send the session cookie over plain HTTP too: only for a console on loopback without TLS.")
-def console(db: str, contacts_path: str, listen: tuple[str, int], rules_path: str | None,
+def console(db: str, contacts_path: str, listen: tuple[str, int], rules_path: str | None, keys_dir: str | None,
+            broker: tuple[str, int] | None, username: str | None, password_file: str | None, ca_file: str | None,
             insecure_cookies: bool) -> None:
     """Serve the web console (平台控制台): the live warnings queue, sites, audit log, QR stickers.
 
@@ -67,22 +58,31 @@ def console(db: str, contacts_path: str, listen: tuple[str, int], rules_path: st
 
     from gaslatch_tools.platform.console.app import ConsoleSettings, create_app
 
-    contacts = _contacts(contacts_path)
-    rules = None
-    if rules_path:
+    from gaslatch_tools.platform.unit_commands import CommandError, CommandSender
+
+    if (keys_dir is None) != (broker is None):
+        raise click.UsageError("--unit-keys and --broker go together: the keys sign, the broker carries")
+    contacts = load_contacts(contacts_path)
+    rules = load_rules(rules_path) if rules_path else None
+    sender = None
+    if keys_dir is not None:
+        sender = CommandSender(broker[0], broker[1], keys_dir, username=username,
+                               password=read_password(password_file) if password_file else None, ca_file=ca_file)
         try:
-            rules = load_rules(rules_path)
-        except RulesError as err:
+            sender.start()
+        except CommandError as err:
             raise click.ClickException(str(err)) from None
     storage = _storage(db)
     app = create_app(ConsoleSettings(storage, contacts, lambda: int(time.time() * 1000), rules=rules,
-                                     secure_cookies=not insecure_cookies))
+                                     commands=sender, secure_cookies=not insecure_cookies))
     click.echo("gaslatch console on http://%s:%d" % listen, err=True)
     try:
         uvicorn.run(app, host=listen[0], port=listen[1], log_level="warning", proxy_headers=True,
                     server_header=False, limit_concurrency=200, timeout_keep_alive=5)
     finally:
         storage.close()
+        if sender is not None:
+            sender.stop()
 
 
 @click.group()
@@ -98,7 +98,7 @@ def account() -> None:
 def set_password(user: str, db: str, contacts_path: str, by: str) -> None:
     """Give USER (a person's id in the contacts file) a console password, read from standard input (one line) or
     asked for twice at a terminal. Ends the person's open sessions."""
-    actor = access.actor_for(_contacts(contacts_path), user)
+    actor = access.actor_for(load_contacts(contacts_path), user)
     if actor is None:
         raise click.ClickException("%s has no role in the contacts file: add them as an owner, officer, duty "
                                    "centre member or administrator first" % user)
