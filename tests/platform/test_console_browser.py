@@ -129,13 +129,13 @@ def test_an_officer_closes_the_gas_from_the_site_page_and_it_is_audited_but_cann
         assert "Reopening needs a person at the unit" in page.inner_text("form.close-valve")
         page.check("form.close-valve input[name=confirm]")
         page.fill("form.close-valve input[name=note]", "店主电话无人接听 owner not answering")
+        screenshot(page, "console-close-valve")
         page.click("form.close-valve button.close")
         assert "close_valve sent" in page.inner_text("#message")
         wait_until(lambda: unit.line("valve") == "0", 10, what="the unit closes the valve")
         (row,) = [a for a in audit.rows(storage) if a.action == "close_valve"]
         assert (row.actor, row.site, row.target) == ("wang", BENCH_SITE, "unit:bench/unit-1")
         assert "owner not answering" in row.detail
-        screenshot(page, "console-close-valve")
     finally:
         unit.stop(signal.SIGTERM)
         unit.close()
