@@ -1,5 +1,5 @@
 """`gaslatch platform`: run the reference receiver against a broker and watch the fleet live; `notify` tells people
-of warnings, `warnings` lists them and `ack` acknowledges one.
+of warnings, `warnings` lists them, `ack` acknowledges one and `metrics` sums them up per district.
 
 For a test bench, a pilot site or a city operator: one table of every unit's status, alarms, trips, gaps and
 lost events, and a list of what is missing: still asked for, or reported lost by the unit.
@@ -17,6 +17,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from gaslatch_tools.platform import metrics as M
 from gaslatch_tools.platform import warning_store as WS
 from gaslatch_tools.platform.notifier import Notifier
 from gaslatch_tools.platform.receiver import REFUSED_AT_PLATFORM, PlatformReceiver, share_name_problem, wait_quiet
@@ -264,6 +265,63 @@ def ack(warning_id: int, db: str, user: str, note: str) -> None:
     finally:
         storage.close()
     click.echo("warning %d %s by %s" % (row.id, row.state, row.acked_by))
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value < 120:
+        return "%.0f s" % value
+    return "%.1f min" % (value / 60) if value < 7200 else "%.1f h" % (value / 3600)
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else "%.1f %%" % (100 * value)
+
+
+def metrics_table(rows: list[M.DistrictMetrics], window_days: float) -> Table:
+    """The district metrics as a rich table; the reasons for what cannot be measured below it."""
+    table = Table(title="gaslatch district metrics 街道指标 (the last %g days)" % window_days)
+    columns = ("district 街道", "units 设备", "online 在线率", "open 1/2/3 未结预警", "ack mean/p90 确认用时",
+               "close mean/p90 关闭用时", "unattended h 无人时段", "人走阀关 valve closed", "past life 超期探测器")
+    for column in columns:
+        table.add_column(column, justify="left" if column.startswith("district") else "right", overflow="fold")
+    notes = []
+    for m in rows:
+        table.add_row(Text(m.name), "%d/%d" % (m.online, m.units), _share(m.online_rate),
+                      "/".join(str(m.open_by_grade.get(g, 0)) for g in (1, 2, 3)),
+                      "%s / %s (%d)" % (_seconds(m.ack_mean_s), _seconds(m.ack_p90_s), m.acks),
+                      "%s / %s (%d)" % (_seconds(m.close_mean_s), _seconds(m.close_p90_s), m.closes),
+                      "%.1f" % m.unattended_h, _share(m.compliance),
+                      "-" if m.past_end_of_life is None else str(m.past_end_of_life),
+                      style="yellow" if m.open_by_grade.get(1) else "")
+        for note in (m.compliance_note, m.past_end_of_life_note if m.past_end_of_life is None else ""):
+            if note and note not in notes:
+                notes.append(note)
+    table.caption = "; ".join("-: %s" % n for n in notes) if rows else "no sites"
+    return table
+
+
+@platform.command()
+@DB_OPTION
+@click.option("--contacts", "contacts_path", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Group the sites by this contacts file's districts [default: one group of every site].")
+@click.option("--rules", "rules_path", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Take the heartbeat (when a unit counts as silent) from this rules file [default: 15 min].")
+@click.option("--window-days", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
+              metavar="N", help="The times to acknowledge and close, and 人走阀关, over the last N days.")
+def metrics(db: str, contacts_path: str | None, rules_path: str | None, window_days: float) -> None:
+    """Per district: units online, open warnings by grade, mean and p90 time to acknowledge and to close,
+    人走阀关 compliance (unattended hours with the valve closed), detectors past end of life."""
+    contacts = _load_contacts(contacts_path) if contacts_path else None
+    silent_after_ms = _load_rules(rules_path).silent_after_ms if rules_path else int(M.SILENT_AFTER_MIN * 60000)
+    storage = _open(db)
+    try:
+        rows = M.district_metrics(storage, contacts, None, int(time.time() * 1000), int(window_days * M.DAY_MS),
+                                  silent_after_ms)
+    finally:
+        storage.close()
+    Console(width=200).print(metrics_table(rows, window_days))
 
 
 def _run(receiver: PlatformReceiver, once: bool, seconds: float | None) -> None:

@@ -1,7 +1,8 @@
 """The notifier (`gaslatch platform notify`): tells people of warnings through Apprise (mail, webhooks, IM robots,
 SMS and voice gateways), again until someone acknowledges, escalating tier by tier.
 
-Each pass plans the rounds now due, claims due notices under a lease (so several notifiers on one database send
+Each pass (every few seconds) opens and clears the warnings of units offline or silent (liveness.py), plans the
+rounds now due, claims due notices under a lease (so several notifiers on one database send
 each once), sends them and records every attempt; a channel that fails is tried again with a back-off. Time
 comes from an injected clock.
 """
@@ -20,6 +21,7 @@ from typing import Callable
 import apprise
 
 from gaslatch.core import events as E
+from gaslatch_tools.platform import liveness as L
 from gaslatch_tools.platform import warning_store as WS
 from gaslatch_tools.platform.contacts import Contacts, Recipient
 from gaslatch_tools.platform.rules import Rules
@@ -120,14 +122,20 @@ class Notifier:
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._liveness_due_ms = 0
         WS.prepare(storage)
 
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
 
     def step(self) -> int:
-        """Plans the due rounds, then sends every due notice it can claim; returns the notices it tried."""
-        WS.plan_due(self.storage, self.rules, self.contacts, self._now_ms())
+        """Checks the units' liveness (every liveness.CHECK_EVERY_MS), plans the due rounds, then sends every due
+        notice it can claim; returns the notices it tried."""
+        now_ms = self._now_ms()
+        if now_ms >= self._liveness_due_ms:  # before planning: a silence seen now is told in this step
+            self._liveness_due_ms = now_ms + L.CHECK_EVERY_MS
+            WS.check_liveness(self.storage, self.rules, now_ms)
+        WS.plan_due(self.storage, self.rules, self.contacts, now_ms)
         tried = 0
         for _ in range(CLAIMS_PER_STEP):  # bounded: a step never spins on notices that fall due at once again
             if self._stop.is_set():

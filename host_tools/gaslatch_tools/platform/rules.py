@@ -20,7 +20,9 @@ from gaslatch_tools import data_file
 
 # What the platform observes itself, beside the units' event types (docs/events.md).
 PLATFORM_TYPES = (
-    "status",  # the unit's retained status: state online or offline (offline: its Last Will or a clean stop)
+    # The unit's retained status: online or offline (offline: its Last Will or a clean stop); and what the liveness
+    # check (liveness.py) observes itself: silent (nothing heard beyond the heartbeat limit) and back (heard again).
+    "status",
     "lost",  # an uplink gap that cannot be filled: the unit reported the seqs gone (source: the store key)
     "maintenance_due",  # reserved: nothing observes these yet (work orders and the daily checks come later)
     "daily_check_missed",
@@ -29,6 +31,11 @@ OCCURRENCE_TYPES = tuple(E.EVENT_TYPES) + PLATFORM_TYPES
 CAUSE_FIELDS = ("site", "unit", "type", "source")
 ROLES = ("owner", "officer", "duty_centre", "administrator")
 GRADES = (1, 2, 3)
+# The heartbeat (liveness.py) when the file does not set it. The unit republishes its retained state at least every
+# uplink.state_s (300 s by default, gaslatch.core.config_schema): silent after three periods without a state report
+# or an event; back once online, reporting, and not dropped again for one period.
+SILENT_AFTER_MIN = 15
+BACK_AFTER_MIN = 5
 MAX_CAUSE_TEXT = 200  # the cause as shown in lists; the key itself is a digest of the whole cause
 
 _TEXT = {"type": "string", "minLength": 1, "maxLength": 500}
@@ -55,6 +62,16 @@ SCHEMA = {
         "grades": {
             "type": "object", "additionalProperties": False, "required": ["1", "2", "3"],
             "properties": {str(g): {"$ref": "#/$defs/grade%s" % ("1" if g == 1 else "")} for g in GRADES}},
+        "heartbeat": {
+            "type": "object", "additionalProperties": False,
+            "description": "When a unit that is not offline counts as silent, and as back (docs/platform.md#unit-offline).",
+            "properties": {
+                "silent_after_min": {"type": "number", "exclusiveMinimum": 0, "default": SILENT_AFTER_MIN,
+                                     "description": "No state report and no event from a unit for this long: it is "
+                                                    "silent (at least 3 x the units' uplink.state_s)."},
+                "back_after_min": {"type": "number", "minimum": 0, "default": BACK_AFTER_MIN,
+                                   "description": "A unit is back when online, reporting since, and not dropped for "
+                                                  "this long: a flapping unit keeps one warning."}}},
         "rules": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/rule"}},
     },
     "$defs": {
@@ -256,12 +273,17 @@ class Rules:
     """The checked rules file: decide() per occurrence, plan() per warning and moment."""
 
     def __init__(self, rules: tuple[Rule, ...], policies: dict[int, Policy], quiet: QuietHours | None,
-                 source: str = "rules"):
+                 source: str = "rules", silent_after_min: float = SILENT_AFTER_MIN,
+                 back_after_min: float = BACK_AFTER_MIN):
         self.rules = rules
         self.by_name = {r.name: r for r in rules}
         self.policies = policies
         self.quiet = quiet
         self.source = source
+        self.silent_after_ms = int(silent_after_min * 60000)
+        self.back_after_ms = int(back_after_min * 60000)
+        # The rules a status opens or clears: the liveness check looks only at their warnings.
+        self.status_rules = tuple(r.name for r in rules if "status" in [m.type for m in (r.match,) + r.clear_on])
 
     def decide(self, occ: Occurrence, context: Context | None = None) -> list[Decision]:
         """Every rule's decision on one occurrence: clears first (an event may end one cause and start another)."""
@@ -346,7 +368,9 @@ def build(doc: object, source: str = "rules") -> Rules:
         rules.append(Rule(r["name"], r["grade"], dict(r["title"]), dict(r["advice"]), Match.of(r["match"]),
                           tuple(r["cause"]), () if clear == "acknowledged" else tuple(Match.of(m) for m in clear["on"]),
                           float(r.get("open_after_min", 0)), Match.of(r["while"]) if "while" in r else None))
-    return Rules(tuple(rules), policies, quiet, source)
+    heartbeat = doc.get("heartbeat", {})
+    return Rules(tuple(rules), policies, quiet, source, heartbeat.get("silent_after_min", SILENT_AFTER_MIN),
+                 heartbeat.get("back_after_min", BACK_AFTER_MIN))
 
 
 def load(path: str) -> Rules:

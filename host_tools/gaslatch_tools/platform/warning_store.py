@@ -7,13 +7,13 @@ under a lease, record each attempt) and the acknowledgement are each one short t
 
 from __future__ import annotations
 
-import datetime
 import json
 import logging
 from typing import Any, Callable, Iterable, NamedTuple
 
 from gaslatch.core import events as E
 from gaslatch_tools.platform import audit
+from gaslatch_tools.platform import liveness as L
 from gaslatch_tools.platform.contacts import Contacts
 from gaslatch_tools.platform.rules import Decision, Occurrence, Rules
 from gaslatch_tools.platform.storage import Batch, SqlStorage, store_key
@@ -43,8 +43,9 @@ WARNING_SCHEMA_SQL = (
         notice_id BIGINT NOT NULL, attempt INTEGER NOT NULL, at_ms BIGINT NOT NULL, instance TEXT NOT NULL,
         person TEXT NOT NULL, channel TEXT NOT NULL, result TEXT NOT NULL, error TEXT NOT NULL,
         duration_ms INTEGER NOT NULL)""",
-)
-WARNING_SCHEMA_OBJECTS = ("warnings", "warnings_active", "warnings_due", "notices", "notices_due", "notice_attempts")
+) + L.LIVENESS_SCHEMA_SQL
+WARNING_SCHEMA_OBJECTS = ("warnings", "warnings_active", "warnings_due", "notices", "notices_due",
+                          "notice_attempts") + L.LIVENESS_SCHEMA_OBJECTS
 
 ACTIVE = ("pending", "open", "acknowledged")  # a warning's states before it is cleared
 MAX_SUMMARY_CHARS = 300
@@ -56,15 +57,22 @@ Execute = Callable[..., Any]
 _FIND_ACTIVE_SQL = "SELECT id, last_store, last_seq FROM warnings WHERE cause_key = ? AND state <> 'cleared'"
 _CLEAR_SQL = """UPDATE warnings SET state = 'cleared', cleared_ms = ?, cleared_by = ?, updated_ms = ?, due_ms = NULL
     WHERE id = ?"""
-_OPEN_SQL = """
+_INSERT_WARNING_SQL = """
     INSERT INTO warnings (site, unit, rule, grade, cause_key, cause, state, opened_ms, updated_ms, count, first_event,
                           last_event, last_store, last_seq, summary, notify_from_ms, due_ms, tier, rounds, clear_on_ack)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, -1, 0, ?)
-    ON CONFLICT (cause_key) WHERE state <> 'cleared' DO UPDATE SET
+    ON CONFLICT (cause_key) WHERE state <> 'cleared' DO"""
+# An occurrence while its cause's warning is open counts into it; the liveness check, which sees the same silence
+# every few seconds, only opens one when none is.
+_OPEN_IF_ABSENT_SQL = _INSERT_WARNING_SQL + " NOTHING"
+_OPEN_SQL = _INSERT_WARNING_SQL + """ UPDATE SET
         count = warnings.count + 1, updated_ms = excluded.updated_ms, last_event = excluded.last_event,
         summary = excluded.summary, last_store = excluded.last_store,
         last_seq = CASE WHEN warnings.last_store = excluded.last_store AND warnings.last_seq > excluded.last_seq
                         THEN warnings.last_seq ELSE excluded.last_seq END"""
+# The liveness check clears a warning only as it read it: one a receiver counted an offline into meanwhile stays.
+_CLEAR_AS_READ_SQL = _CLEAR_SQL + " AND state <> 'cleared' AND count = ?"
+_ACTIVE_OF_RULES_SQL = "SELECT cause_key, id, count FROM warnings WHERE state <> 'cleared' AND rule IN ({names})"
 _CONTEXT_SQL = """SELECT state FROM events WHERE site = ? AND unit = ? AND type = ? AND seq < ? {sources}
     ORDER BY seq DESC LIMIT 1"""
 _DUE_SQL = """SELECT id, site, unit, rule, grade, state, notify_from_ms, tier, rounds, last_round_ms FROM warnings
@@ -156,9 +164,7 @@ class Claimed(NamedTuple):
     warning_state: str
 
 
-def iso_ms(text: str) -> int:
-    """UTC ISO 8601 text (the receiver's received_at) -> ms since the epoch."""
-    return int(datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+iso_ms = L.iso_ms
 
 
 def summary_of(occ: Occurrence) -> str:
@@ -189,8 +195,9 @@ def occurrences(batch: Batch, stored: list[bool]) -> list[Occurrence]:
 
 
 class WarningHook:
-    """storage.add_store_hook(WarningHook(rules)): every batch's occurrences go through the rules, in the batch's
-    transaction. In a savepoint: a failure here is logged and counted, and never holds back storing the events."""
+    """storage.add_store_hook(WarningHook(rules)): every batch's occurrences go through the rules, and the units it
+    heard from are recorded (liveness), in the batch's transaction. In a savepoint: a failure here is logged and
+    counted, and never holds back storing the events."""
 
     def __init__(self, rules: Rules):
         self.rules = rules
@@ -198,10 +205,13 @@ class WarningHook:
 
     def __call__(self, execute: Execute, batch: Batch, stored: list[bool]) -> None:
         found = occurrences(batch, stored)
-        if not found:
+        heard = L.heard_of(batch.events, batch.states)
+        if not found and not heard:
             return
         execute("SAVEPOINT warnings")
         try:
+            for (site, unit), heard_ms in sorted(heard.items()):  # in key order, as the batch's rows
+                execute(L.HEARD_SQL, (site, unit, heard_ms))
             apply(execute, self.rules, found)
         except Exception:
             execute("ROLLBACK TO SAVEPOINT warnings")
@@ -239,13 +249,41 @@ def _clear(execute: Execute, decision: Decision, occ: Occurrence) -> None:
     execute(_CLEAR_SQL, (occ.at_ms, occ.event_id, occ.at_ms, row[0]))
 
 
-def _open(execute: Execute, decision: Decision, occ: Occurrence) -> None:
+def _open(execute: Execute, decision: Decision, occ: Occurrence, sql: str = _OPEN_SQL):
     rule = decision.rule
     notify_from = occ.at_ms + int(rule.open_after_min * 60000)
     state = "pending" if rule.open_after_min else "open"
-    execute(_OPEN_SQL, (occ.site, occ.unit, rule.name, rule.grade, decision.cause_key, decision.cause_text, state,
+    return execute(sql, (occ.site, occ.unit, rule.name, rule.grade, decision.cause_key, decision.cause_text, state,
                         occ.at_ms, occ.at_ms, occ.event_id, occ.event_id, occ.store, occ.seq, summary_of(occ),
                         notify_from, notify_from, int(rule.until_acknowledged)))
+
+
+def check_liveness(storage: SqlStorage, rules: Rules, now_ms: int) -> tuple[int, int]:
+    """Opens the warning of every unit offline or silent past the heartbeat limit that has none, and clears those of
+    units back (liveness.verdict), in one transaction; returns (opened, cleared). Several notifiers may run it at
+    once: the unique index on the cause keeps one warning per cause, and a clear applies only to the warning as read."""
+    if not rules.status_rules:
+        return 0, 0
+
+    def work(x: Execute) -> tuple[int, int]:
+        names = rules.status_rules
+        active = {key: (wid, count) for key, wid, count in
+                  x(_ACTIVE_OF_RULES_SQL.format(names=", ".join("?" * len(names))), names).fetchall()}
+        opened = cleared = 0
+        for u in L.units(x):
+            state = L.verdict(u, now_ms, rules.silent_after_ms, rules.back_after_ms)
+            if state is None:
+                continue
+            occ = L.occurrence(u, state, now_ms)
+            for decision in rules.decide(occ):
+                found = active.get(decision.cause_key)
+                if decision.kind == "open" and found is None:
+                    opened += _open(x, decision, occ, _OPEN_IF_ABSENT_SQL).rowcount
+                elif decision.kind == "clear" and found is not None:
+                    cleared += x(_CLEAR_AS_READ_SQL, (now_ms, occ.event_id, now_ms, found[0], found[1])).rowcount
+        return opened, cleared
+
+    return storage.write(work)
 
 
 def prepare(storage: SqlStorage) -> None:
