@@ -23,6 +23,8 @@ AUDIT_SCHEMA_SQL = (
 AUDIT_SCHEMA_OBJECTS = ("audit_log", "audit_log_site")
 
 MAX_DETAIL_CHARS = 2000
+MAX_DETAIL_VALUE_CHARS = 500  # each text in a detail, so the detail stays whole JSON within MAX_DETAIL_CHARS
+MAX_DETAIL_KEYS = 10
 _COLUMNS = ("id", "at_ms", "actor", "action", "site", "target", "detail", "origin")
 _INSERT_SQL = "INSERT INTO audit_log (at_ms, actor, action, site, target, detail, origin) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
@@ -42,11 +44,24 @@ def record(execute: Execute, at_ms: int, actor: str, action: str, target: str, s
            detail: dict | None = None, origin: str = "cli") -> None:
     """Appends one audit row inside the caller's transaction. Free text is made safe and clipped (a hostile
     note or user name is recorded as readable text, never refused: the action it describes has happened)."""
-    text = json.dumps({str(k): v for k, v in (detail or {}).items()}, ensure_ascii=False, sort_keys=True,
-                      default=str)
+    raw = sorted((E.safe_text(str(k), 40), v) for k, v in (detail or {}).items())[:MAX_DETAIL_KEYS]
+    limit = MAX_DETAIL_VALUE_CHARS
+    while True:  # whole JSON, never cut: shorter texts until it fits
+        text = json.dumps({k: _clipped(v, limit) for k, v in raw}, ensure_ascii=False, sort_keys=True)
+        if len(text) <= MAX_DETAIL_CHARS or limit <= 10:
+            break
+        limit //= 2
     execute(_INSERT_SQL, (int(at_ms), E.safe_text(actor, 100), E.safe_text(action, 60),
                           None if site is None else E.safe_text(site, 100), E.safe_text(target, 200),
-                          E.safe_text(text, MAX_DETAIL_CHARS), E.safe_text(origin, 100)))
+                          text, E.safe_text(origin, 100)))
+
+
+def _clipped(value, limit: int) -> object:
+    """A detail value as the log keeps it: numbers, booleans and None as they are, anything else as safe text."""
+    if value is None or isinstance(value, (bool, int)) or (isinstance(value, float) and value == value
+                                                           and abs(value) != float("inf")):
+        return value
+    return E.safe_text(value if isinstance(value, str) else repr(value), limit)
 
 
 def prepare(storage) -> None:
