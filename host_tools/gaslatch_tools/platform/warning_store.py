@@ -335,25 +335,27 @@ class AckError(ValueError):
 def acknowledge(storage: SqlStorage, warning_id: int, user: str, note: str, now_ms: int) -> WarningRow:
     """Records who acknowledged (确认) the warning and when; stops its re-notification and escalation, and cancels
     its notices not yet sent. A warning whose rule clears on acknowledgement (clear: acknowledged) is cleared."""
+    return storage.write(lambda x: acknowledge_in(x, warning_id, user, note, now_ms))
+
+
+def acknowledge_in(x: Execute, warning_id: int, user: str, note: str, now_ms: int) -> WarningRow:
+    """acknowledge() inside the caller's write transaction (a work order's dispatch acknowledges its warning)."""
     user, note = E.safe_text(user, 100), E.safe_text(note)
-
-    def work(x: Execute) -> WarningRow:
-        row = x("SELECT clear_on_ack, state FROM warnings WHERE id = ?", (warning_id,)).fetchone()
-        if row is None:
-            raise AckError("no warning %d (gaslatch platform warnings lists them)" % warning_id)
-        if row[1] not in ("pending", "open"):
-            raise AckError("warning %d is %s: nothing to acknowledge" % (warning_id, row[1]))
-        state = "cleared" if row[0] else "acknowledged"
-        x(_ACK_SQL, (state, now_ms, user, note, now_ms, state, now_ms, state, warning_id))
-        x(_CANCEL_SQL, (warning_id,))
-        return _warning(x, warning_id)
-
-    return storage.write(work)
+    row = x("SELECT clear_on_ack, state FROM warnings WHERE id = ?", (warning_id,)).fetchone()
+    if row is None:
+        raise AckError("no warning %d (gaslatch platform warnings lists them)" % warning_id)
+    if row[1] not in ("pending", "open"):
+        raise AckError("warning %d is %s: nothing to acknowledge" % (warning_id, row[1]))
+    state = "cleared" if row[0] else "acknowledged"
+    x(_ACK_SQL, (state, now_ms, user, note, now_ms, state, now_ms, state, warning_id))
+    x(_CANCEL_SQL, (warning_id,))
+    return warning_in(x, warning_id)
 
 
-def _warning(x: Execute, warning_id: int) -> WarningRow:
-    return WarningRow(*x("SELECT %s FROM warnings WHERE id = ?" % ", ".join(_WARNING_COLUMNS),
-                         (warning_id,)).fetchone())
+def warning_in(x: Execute, warning_id: int) -> WarningRow | None:
+    """One warning, inside the caller's transaction; None when there is no such id."""
+    row = x("SELECT %s FROM warnings WHERE id = ?" % ", ".join(_WARNING_COLUMNS), (warning_id,)).fetchone()
+    return None if row is None else WarningRow(*row)
 
 
 def warnings(storage: SqlStorage, open_only: bool = False) -> list[WarningRow]:
