@@ -126,15 +126,19 @@ def write_pdf(headers: Sequence[str], rows: Iterable[Sequence[Any]], f: BinaryIO
     if CJK_FONT not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
     cell = ParagraphStyle("cell", fontName=LATIN_FONT, fontSize=7, leading=9, wordWrap="CJK")
-    head = ParagraphStyle("head", cell, textColor=HexColor("#1f3a5f"))
+    head = ParagraphStyle("head", cell, textColor=HexColor("#1f3a5f"), wordWrap=None)  # "站点" over "Site"
     heading = ParagraphStyle("title", cell, fontSize=13, leading=17, spaceAfter=4)
+    texts = [[cell_text(v, MAX_PDF_CELL_CHARS) for v in row] for row in rows]
     data = [[Paragraph(pdf_markup(cell_text(h)), head) for h in headers]]
-    for row in rows:
-        data.append([Paragraph(pdf_markup(cell_text(v, MAX_PDF_CELL_CHARS)), cell) for v in row])
+    data += [[Paragraph(pdf_markup(text), cell) for text in row] for row in texts]
     page = landscape(A4)
     margin = 10 * mm
     width = page[0] - 2 * margin
-    weights = [max(3, min(12, len(cell_text(h)))) for h in headers]
+    # Each column as wide as its header's longest word and its cells' mean length suggest, within limits.
+    weights = []
+    for x, h in enumerate(headers):
+        mean = sum(len(row[x]) for row in texts if x < len(row)) / max(1, len(texts))
+        weights.append(min(30.0, max(4.0, max(len(w) for w in cell_text(h).split() or [""]), mean / 2)))
     table = Table(data, colWidths=[width * w / sum(weights) for w in weights], repeatRows=1, splitInRow=1,
                   style=TableStyle([("GRID", (0, 0), (-1, -1), 0.4, HexColor("#999999")),
                                     ("BACKGROUND", (0, 0), (-1, 0), HexColor("#eeeeee")),
