@@ -41,7 +41,7 @@ def ledger():
     W.advance(storage, ACTORS["zhao"], c.id, "rectify", T0 + 4, due_ms=T0 + 20 * DAY_MS)
     rows = W.ledger(storage, ACTORS["op"], T0 + 2 * DAY_MS)
     storage.close()
-    assert [(r.order_id, r.overdue) for r in rows] == [(a.id, True), (b.id, False), (c.id, False)]
+    assert [(r.order.id, r.overdue) for r in rows] == [(a.id, True), (b.id, False), (c.id, False)]
     return X.ledger_table(rows, SHANGHAI)
 
 

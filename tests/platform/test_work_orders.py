@@ -108,7 +108,7 @@ def test_a_check_that_finds_no_hazard_is_verified_at_once_and_leaves_the_ledger(
     storage, (w1, _, _) = fresh(platform_db)
     try:
         o = W.dispatch(storage, ACTORS["adm"], w1, "wang", "", T0 + DAY_MS, T0, contacts=CONTACTS)
-        assert [r.order_id for r in W.ledger(storage, ACTORS["op"], T0)] == [o.id]
+        assert [r.order.id for r in W.ledger(storage, ACTORS["op"], T0)] == [o.id]
         step(storage, "wang", o.id, "find", T0 + 1, note="false alarm: cooking steam", hazard=False)
         with pytest.raises(W.WorkOrderError, match="order %d: rectify needs a site check that found a hazard" % o.id):
             step(storage, "wang", o.id, "rectify", T0 + 2, due_ms=T0 + DAY_MS)
@@ -240,7 +240,7 @@ def test_an_order_past_its_due_date_is_overdue_in_the_ledger_until_its_step_is_t
     now = T0 + 2 * DAY_MS
     assert [o.id for o in W.overdue(storage, now)] == [late.id]
     rows = W.ledger(storage, ACTORS["li"], now)
-    assert [(r.order_id, r.overdue) for r in rows] == [(late.id, True), (on_time.id, False)]
+    assert [(r.order.id, r.overdue) for r in rows] == [(late.id, True), (on_time.id, False)]
     assert rows[0].history == "dispatch op"
     step(storage, "li", late.id, "find", now, note="leak", hazard=True)
     assert [o.id for o in W.overdue(storage, now + 1)] == [late.id]  # the decision after the check is late too

@@ -199,10 +199,11 @@ def _load_contacts(path: str) -> Contacts:
         raise click.ClickException(str(err)) from None
 
 
-def _open(db: str) -> SqlStorage:
+def _open(db: str, prepare=WS.prepare) -> SqlStorage:
+    """The storage at db, its tables (prepare: the warnings', or a module's that includes them) created."""
     try:
         storage = open_storage(db)
-        WS.prepare(storage)
+        prepare(storage)
     except StorageError as err:
         raise click.ClickException(str(err)) from None
     return storage
@@ -328,15 +329,6 @@ def _due_ms(text: str) -> int:
     return int(end.timestamp() * 1000) - 1
 
 
-def _open_orders(db: str) -> SqlStorage:
-    try:
-        storage = open_storage(db)
-        WO.prepare(storage)
-    except StorageError as err:
-        raise click.ClickException(str(err)) from None
-    return storage
-
-
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -366,7 +358,7 @@ def orders_table(rows: list[WO.Order], now_ms: int, title: str = "gaslatch work 
 def list_orders(db: str, user: str, contacts_path: str, states: tuple[str, ...]) -> None:
     """List the work orders (工单) of USER's sites: state, officer, due date, overdue ones first in red."""
     actor = _actor(_load_contacts(contacts_path), user, contacts_path)
-    storage = _open_orders(db)
+    storage = _open(db, WO.prepare)
     try:
         rows = WO.orders(storage, actor, states or None)
     finally:
@@ -380,7 +372,7 @@ def order_group() -> None:
 
 
 def _step(db: str, do) -> WO.Order:
-    storage = _open_orders(db)
+    storage = _open(db, WO.prepare)
     try:
         return do(storage)
     except WO.WorkOrderError as err:
@@ -444,7 +436,7 @@ for _transition in WO.TRANSITIONS:
 def order_show(order_id: int, db: str, user: str, contacts_path: str) -> None:
     """An order and every step of it: who, when, what."""
     actor = _actor(_load_contacts(contacts_path), user, contacts_path)
-    storage = _open_orders(db)
+    storage = _open(db, WO.prepare)
     try:
         o = WO.order(storage, actor, order_id)
         steps = WO.history(storage, actor, order_id)
@@ -483,7 +475,7 @@ def order_photo(order_id: int, photo_path: str, db: str, user: str, contacts_pat
 def ledger(db: str, user: str, contacts_path: str, fmt: str, out_path: str) -> None:
     """Export the hazard ledger (隐患台账) of USER's sites: every hazard, its state, due date, officer, history."""
     actor = _actor(_load_contacts(contacts_path), user, contacts_path)
-    storage = _open_orders(db)
+    storage = _open(db, WO.prepare)
     now_ms = _now_ms()
     try:
         rows = WO.ledger(storage, actor, now_ms)

@@ -52,9 +52,10 @@ def ledger_table(rows: Iterable[W.LedgerRow], tz: datetime.tzinfo) -> tuple[list
     headers = [header(zh, en) for zh, en in LEDGER_COLUMNS]
     out = []
     for r in rows:
-        out.append([r.order_id, r.warning_id, r.site, r.unit, r.grade, r.summary, W.STATE_NAMES[r.state],
-                    HAZARD_TEXT[r.hazard], r.officer, when(r.due_ms, tz), OVERDUE_TEXT if r.overdue else "",
-                    when(r.opened_ms, tz), when(r.closed_ms, tz), r.findings, r.history])
+        o = r.order
+        out.append([o.id, o.warning_id, o.site, o.unit, o.grade, o.summary, W.STATE_NAMES[o.state],
+                    HAZARD_TEXT[o.hazard], o.officer, when(o.due_ms, tz), OVERDUE_TEXT if r.overdue else "",
+                    when(o.opened_ms, tz), when(o.closed_ms, tz), o.findings, r.history])
     return headers, out
 
 

@@ -137,20 +137,8 @@ class HistoryRow(NamedTuple):
 class LedgerRow(NamedTuple):
     """One hazard in the ledger (隐患台账): an order whose site check found a hazard or is still to come."""
 
-    order_id: int
-    warning_id: int
-    site: str
-    unit: str
-    grade: int
-    summary: str
-    state: str
-    hazard: bool | None
-    officer: str
-    due_ms: int
+    order: Order
     overdue: bool
-    opened_ms: int
-    closed_ms: int | None
-    findings: str
     history: str  # "dispatch op-1 → find li → ...": every step and who took it
 
 
@@ -413,12 +401,11 @@ def ledger(storage: SqlStorage, actor: Actor, now_ms: int) -> list[LedgerRow]:
         steps: dict[int, list[str]] = {}
         for order_id, action, who in x(steps_sql, params).fetchall():
             steps.setdefault(order_id, []).append("%s %s" % (action, who))
-        return [LedgerRow(o.id, o.warning_id, o.site, o.unit, o.grade, o.summary, o.state, o.hazard, o.officer,
-                          o.due_ms, o.overdue(now_ms), o.opened_ms, o.closed_ms, o.findings,
-                          " → ".join(steps.get(o.id, []))) for o in found]
+        return [LedgerRow(o, o.overdue(now_ms), " → ".join(steps.get(o.id, []))) for o in found]
 
     rows = storage.read(work)
-    return sorted(rows, key=lambda r: (not r.overdue, r.state == CLOSED, r.grade, r.due_ms, r.order_id))
+    return sorted(rows, key=lambda r: (not r.overdue, r.order.state == CLOSED, r.order.grade, r.order.due_ms,
+                                       r.order.id))
 
 
 def overdue(storage: SqlStorage, now_ms: int) -> list[Order]:
