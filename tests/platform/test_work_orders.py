@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -71,6 +72,11 @@ def audit_rows(storage, order_id) -> list:
 
 def step(storage, user, order_id, action, at_ms, **fields):
     return W.advance(storage, ACTORS[user], order_id, action, at_ms, **fields)
+
+
+def test_the_docs_show_the_transitions_table_as_generated_from_the_code():
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "platform.md").read_text(encoding="utf-8")
+    assert W.markdown_table() in docs, "docs/platform.md: paste work_orders.markdown_table() into its section"
 
 
 # --- the core flow, on both databases ---

@@ -60,6 +60,21 @@ TRANSITIONS = (
 BY_ACTION = {t.action: t for t in TRANSITIONS}
 ACTIONS = tuple(t.action for t in TRANSITIONS if t.sources)  # what advance() takes
 
+
+
+def markdown_table() -> str:
+    """TRANSITIONS as the table docs/platform.md shows (a test checks the docs hold it as generated here)."""
+    lines = ["| action | step | from | to | by | needs |", "| --- | --- | --- | --- | --- | --- |"]
+    for t in TRANSITIONS:
+        by = " or ".join(("its officer" if r == OFFICER and t.assigned else r) for r in t.roles)
+        needs = [{NOTE: "--note", HAZARD: "--hazard/--no-hazard", DUE: "--due"}[n] for n in t.needs]
+        if t.hazard is not None:
+            needs.append("from found: %s found" % ("a hazard" if t.hazard else "no hazard"))
+        lines.append("| `%s` | %s | %s | %s | %s | %s |" % (t.action, t.name, ", ".join(t.sources) or "(a warning)",
+                                                          t.target, by, "; ".join(needs)))
+    return "\n".join(lines) + "\n"
+
+
 MAX_NOTE_CHARS = 2000
 # The audit row's copy of a note (the history keeps it whole): its JSON, every backslash doubled, stays within
 # audit.MAX_DETAIL_CHARS, which would otherwise cut the JSON short.
