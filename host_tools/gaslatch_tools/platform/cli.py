@@ -1,5 +1,6 @@
 """`gaslatch platform`: run the reference receiver against a broker and watch the fleet live; `notify` tells people
-of warnings, `warnings` lists them, `ack` acknowledges one and `metrics` sums them up per district.
+of warnings, `warnings` lists them, `ack` acknowledges one and `metrics` sums them up per district; `orders`,
+`order` and `ledger` keep the work orders (工单) and the hazard ledger (隐患台账).
 
 For a test bench, a pilot site or a city operator: one table of every unit's status, alarms, trips, gaps and
 lost events, and a list of what is missing: still asked for, or reported lost by the unit.
@@ -17,8 +18,12 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from gaslatch_tools.platform import ledger_export as X
 from gaslatch_tools.platform import metrics as M
 from gaslatch_tools.platform import warning_store as WS
+from gaslatch_tools.platform import work_orders as WO
+from gaslatch_tools.platform.access import Actor, actor_for
+from gaslatch_tools.platform.contacts import Contacts
 from gaslatch_tools.platform.notifier import Notifier
 from gaslatch_tools.platform.receiver import REFUSED_AT_PLATFORM, PlatformReceiver, share_name_problem, wait_quiet
 from gaslatch_tools.platform.storage import (FleetRow, Gap, LostRange, SqlStorage, StorageError, export_csv,
@@ -322,6 +327,198 @@ def metrics(db: str, contacts_path: str | None, rules_path: str | None, window_d
     finally:
         storage.close()
     Console(width=200).print(metrics_table(rows, window_days))
+
+
+# --- work orders (工单) and the hazard ledger (隐患台账) ---
+
+def as_options(command):
+    """--as USER and --contacts FILE: who acts, resolved to a role and sites through the contacts file."""
+    command = click.option("--contacts", "contacts_path", required=True, type=click.Path(exists=True, dir_okay=False),
+                           metavar="FILE", help="The contacts file: who has which role for which sites.")(command)
+    return click.option("--as", "user", required=True, metavar="USER",
+                        help="Who acts: a person's id in the contacts file (recorded).")(command)
+
+
+def _actor(contacts: Contacts, user: str, source: str) -> Actor:
+    actor = actor_for(contacts, user)
+    if actor is None:
+        raise click.ClickException("%r has no role in %s: name an owner, an officer, a duty-centre operator or an "
+                                   "administrator by their id in $.people" % (user, source))
+    return actor
+
+
+def _due_ms(text: str) -> int:
+    """YYYY-MM-DD -> the end of that day, local time, in ms."""
+    try:
+        day = datetime.datetime.strptime(text, "%Y-%m-%d")
+    except ValueError:
+        raise click.BadParameter("expected a date YYYY-MM-DD, not %r" % text, param_hint="--due") from None
+    end = (day + datetime.timedelta(days=1)).astimezone()
+    return int(end.timestamp() * 1000) - 1
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def orders_table(rows: list[WO.Order], now_ms: int, title: str = "gaslatch work orders 工单") -> Table:
+    """The orders as a rich table; overdue ones stand out."""
+    table = Table(title=title)
+    for column in ("id", "grade 等级", "site/unit", "cause 原因", "state 状态", "hazard 隐患", "officer 安全员",
+                   "due 期限", "opened 开单"):
+        table.add_column(column, justify="right" if column == "id" else "left", overflow="fold")
+    tz = datetime.datetime.now().astimezone().tzinfo
+    for o in rows:
+        table.add_row(str(o.id), str(o.grade), Text("%s/%s" % (o.site, o.unit)), Text(o.summary),
+                      WO.STATE_NAMES[o.state], X.HAZARD_TEXT[o.hazard], Text(o.officer),
+                      _when(o.due_ms, tz) + (" 逾期 overdue" if o.overdue(now_ms) else ""), _when(o.opened_ms, tz),
+                      style="bold red" if o.overdue(now_ms) else "")
+    if not rows:
+        table.caption = "no work orders"
+    return table
+
+
+@platform.command("orders")
+@DB_OPTION
+@as_options
+@click.option("--state", "states", multiple=True, type=click.Choice(WO.STATES),
+              help="Only orders in this state (repeat for several).")
+def list_orders(db: str, user: str, contacts_path: str, states: tuple[str, ...]) -> None:
+    """List the work orders (工单) of USER's sites: state, officer, due date, overdue ones first in red."""
+    actor = _actor(_load_contacts(contacts_path), user, contacts_path)
+    storage = _open(db, WO.prepare)
+    try:
+        rows = WO.orders(storage, actor, states or None)
+    finally:
+        storage.close()
+    Console(width=160).print(orders_table(rows, _now_ms()))
+
+
+@platform.group("order")
+def order_group() -> None:
+    """Dispatch a work order for a warning, or take its next step (docs/platform.md#work-orders)."""
+
+
+def _step(db: str, do) -> WO.Order:
+    storage = _open(db, WO.prepare)
+    try:
+        return do(storage)
+    except WO.WorkOrderError as err:
+        raise click.ClickException(str(err)) from None
+    finally:
+        storage.close()
+
+
+@order_group.command("dispatch")
+@click.argument("warning_id", type=int, metavar="WARNING_ID")
+@DB_OPTION
+@as_options
+@click.option("--officer", required=True, metavar="ID", help="The officer of the site's district (contacts id).")
+@click.option("--due", required=True, metavar="YYYY-MM-DD", help="The site check is due by the end of this day.")
+@click.option("--note", default="", metavar="TEXT", help="What to look at (recorded).")
+def order_dispatch(warning_id: int, db: str, user: str, contacts_path: str, officer: str, due: str,
+                   note: str) -> None:
+    """Dispatch (派单) a work order for WARNING_ID to an officer; acknowledges the warning if still open."""
+    contacts = _load_contacts(contacts_path)
+    actor = _actor(contacts, user, contacts_path)
+    due_ms = _due_ms(due)
+    o = _step(db, lambda storage: WO.dispatch(storage, actor, warning_id, officer, note, due_ms, _now_ms(),
+                                              contacts=contacts))
+    click.echo("order %d dispatched to %s for warning %d" % (o.id, o.officer, o.warning_id))
+
+
+def _action_command(t: WO.Transition) -> click.Command:
+    """The command of one step of TRANSITIONS, with the options its fields need."""
+
+    def run(order_id: int, db: str, user: str, contacts_path: str, note: str, hazard: bool | None = None,
+            due: str | None = None) -> None:
+        actor = _actor(_load_contacts(contacts_path), user, contacts_path)
+        due_ms = None if due is None else _due_ms(due)
+        o = _step(db, lambda storage: WO.advance(storage, actor, order_id, t.action, _now_ms(), note=note,
+                                                 hazard=hazard, due_ms=due_ms))
+        click.echo("order %d %s" % (o.id, o.state))
+
+    command = run
+    if WO.DUE in t.needs:
+        command = click.option("--due", required=True, metavar="YYYY-MM-DD",
+                               help="Due by the end of this day.")(command)
+    if WO.HAZARD in t.needs:
+        command = click.option("--hazard/--no-hazard", default=None, required=True,
+                               help="Whether the site check found a hazard (隐患).")(command)
+    command = click.option("--note", default="", metavar="TEXT", help="Findings, what was done, why it failed "
+                           "(recorded)%s." % ("; required" if WO.NOTE in t.needs else ""))(command)
+    command = DB_OPTION(as_options(click.argument("order_id", type=int, metavar="ORDER_ID")(command)))
+    return click.command(t.action, help="%s: %s -> %s, by the %s." % (
+        t.name, " or ".join(t.sources), t.target, " or ".join(t.roles)))(command)
+
+
+for _transition in WO.TRANSITIONS:
+    if _transition.sources:
+        order_group.add_command(_action_command(_transition))
+
+
+@order_group.command("show")
+@click.argument("order_id", type=int, metavar="ORDER_ID")
+@DB_OPTION
+@as_options
+def order_show(order_id: int, db: str, user: str, contacts_path: str) -> None:
+    """An order and every step of it: who, when, what."""
+    actor = _actor(_load_contacts(contacts_path), user, contacts_path)
+    storage = _open(db, WO.prepare)
+    try:
+        o = WO.order(storage, actor, order_id)
+        steps = WO.history(storage, actor, order_id)
+    except WO.WorkOrderError as err:
+        raise click.ClickException(str(err)) from None
+    finally:
+        storage.close()
+    console = Console(width=160)
+    console.print(orders_table([o], _now_ms(), "work order %d 工单" % o.id))
+    tz = datetime.datetime.now().astimezone().tzinfo
+    for h in steps:
+        console.print("%s  %s  %s -> %s  %s" % (_when(h.at_ms, tz), h.actor, h.from_state or "", h.to_state, h.note),
+                      markup=False, highlight=False)
+
+
+@order_group.command("photo")
+@click.argument("order_id", type=int, metavar="ORDER_ID")
+@click.argument("photo_path", type=click.Path(exists=True, dir_okay=False), metavar="FILE")
+@DB_OPTION
+@as_options
+def order_photo(order_id: int, photo_path: str, db: str, user: str, contacts_path: str) -> None:
+    """Attach a photo (JPEG or PNG, at most 5 MB) of the findings or the rectification to ORDER_ID."""
+    actor = _actor(_load_contacts(contacts_path), user, contacts_path)
+    with open(photo_path, "rb") as f:
+        data = f.read(WO.MAX_PHOTO_BYTES + 1)
+    photo_id = _step(db, lambda storage: WO.add_photo(storage, actor, order_id, data, _now_ms()))
+    click.echo("photo %d added to order %d" % (photo_id, order_id))
+
+
+@platform.command("ledger")
+@DB_OPTION
+@as_options
+@click.option("--format", "fmt", required=True, type=click.Choice(X.FORMATS), help="CSV, XLSX or a printable PDF.")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="Where to write it (replaced whole).")
+def ledger(db: str, user: str, contacts_path: str, fmt: str, out_path: str) -> None:
+    """Export the hazard ledger (隐患台账) of USER's sites: every hazard, its state, due date, officer, history."""
+    actor = _actor(_load_contacts(contacts_path), user, contacts_path)
+    storage = _open(db, WO.prepare)
+    now_ms = _now_ms()
+    try:
+        rows = WO.ledger(storage, actor, now_ms)
+    finally:
+        storage.close()
+    tz = datetime.datetime.now().astimezone().tzinfo
+    headers, table = X.ledger_table(rows, tz)
+    title = "隐患台账 hazard ledger · %s · %s" % (actor.user, _when(now_ms, tz))
+    try:
+        count = X.export(fmt, headers, table, out_path, title)
+    except X.ExportError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo("%d hazards written to %s" % (count, out_path), err=True)
+
+
 
 
 def _run(receiver: PlatformReceiver, once: bool, seconds: float | None) -> None:

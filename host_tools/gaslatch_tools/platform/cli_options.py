@@ -44,11 +44,12 @@ def load_contacts(path: str) -> Contacts:
         raise click.ClickException(str(err)) from None
 
 
-def open_db(db: str) -> SqlStorage:
-    """The platform's database with the warnings' (and the audit log's) tables made when missing."""
+def open_db(db: str, prepare=WS.prepare) -> SqlStorage:
+    """The platform's database, its tables made when missing (prepare: the warnings' and the audit log's, or a
+    module's that includes them)."""
     try:
         storage = open_storage(db)
-        WS.prepare(storage)
+        prepare(storage)
     except StorageError as err:
         raise click.ClickException(str(err)) from None
     return storage

@@ -156,9 +156,10 @@ SCHEMA_SQL = (
         UNIQUE (site, unit, store_key, first_seq, last_seq))""",
 )
 
-# Plain SQL that SQLite (>= 3.35) and PostgreSQL both accept, but for three spellings each storage's _dialect()
-# rewrites: ? placeholders (psycopg: %s), GREATEST (SQLite: MAX) and SEQ12(x), x as event_id() writes it
-# (zero-padded to 12 digits), so a store's events are found exactly by their ids.
+# Plain SQL that SQLite (>= 3.35) and PostgreSQL both accept, but for the spellings each storage's _dialect()
+# rewrites: ? placeholders (psycopg: %s), GREATEST (SQLite: MAX), SEQ12(x), x as event_id() writes it
+# (zero-padded to 12 digits), so a store's events are found exactly by their ids, and in CREATE TABLE the column
+# types AUTO_ID (an integer key the database assigns) and BINARY_DATA (SQLite: BLOB; PostgreSQL: BYTEA).
 EVENT_COLUMNS = ("site", "unit", "id", "seq", "ts", "t_ms", "clock_synced", "type", "severity", "source", "state",
                  "value", "reason", "received_at")
 INSERT_EVENTS_SQL = "INSERT INTO events (%s) VALUES {rows} ON CONFLICT (site, unit, id) DO NOTHING" % (
@@ -527,6 +528,7 @@ class SqliteStorage(SqlStorage):
 
     def _dialect(self, text: str) -> str:
         text = text.replace("GREATEST(", "MAX(").replace("AUTO_ID", "INTEGER PRIMARY KEY")
+        text = text.replace("BINARY_DATA", "BLOB")
         return SEQ12.sub(r"printf('%012d', \1)", text.replace(" FOR UPDATE SKIP LOCKED", ""))
 
     def create_tables(self, statements: Iterable[str], objects: Iterable[str]) -> None:

@@ -377,35 +377,35 @@ def acknowledge(storage: SqlStorage, warning_id: int, user: str, note: str, now_
     """Records who acknowledged (确认) the warning and when; stops its re-notification and escalation, and cancels
     its notices not yet sent. A warning whose rule clears on acknowledgement (clear: acknowledged) is cleared.
     Audited (audit.py) in the same transaction; origin: where it came from ("cli", "console 10.0.0.7")."""
+    return storage.write(lambda x: acknowledge_in(x, warning_id, user, note, now_ms, origin))
+
+
+def acknowledge_in(x: Execute, warning_id: int, user: str, note: str, now_ms: int, origin: str = "cli") -> WarningRow:
+    """acknowledge() inside the caller's write transaction (a work order's dispatch acknowledges its warning)."""
     user, note = E.safe_text(user, 100), E.safe_text(note)
-
-    def work(x: Execute) -> WarningRow:
-        row = x("SELECT clear_on_ack, state FROM warnings WHERE id = ?", (warning_id,)).fetchone()
-        if row is None:
-            raise AckError("no warning %d (gaslatch platform warnings lists them)" % warning_id)
-        if row[1] not in ("pending", "open"):
-            raise AckError("warning %d is %s: nothing to acknowledge" % (warning_id, row[1]))
-        state = "cleared" if row[0] else "acknowledged"
-        x(_ACK_SQL, (state, now_ms, user, note, now_ms, state, now_ms, state, warning_id))
-        x(_CANCEL_SQL, (warning_id,))
-        warning = _warning(x, warning_id)
-        audit.record(x, now_ms, user, "acknowledge", "warning:%d" % warning_id, site=warning.site,
-                     detail={"note": note, "state": state}, origin=origin)
-        return warning
-
-    return storage.write(work)
+    row = x("SELECT clear_on_ack, state FROM warnings WHERE id = ?", (warning_id,)).fetchone()
+    if row is None:
+        raise AckError("no warning %d (gaslatch platform warnings lists them)" % warning_id)
+    if row[1] not in ("pending", "open"):
+        raise AckError("warning %d is %s: nothing to acknowledge" % (warning_id, row[1]))
+    state = "cleared" if row[0] else "acknowledged"
+    x(_ACK_SQL, (state, now_ms, user, note, now_ms, state, now_ms, state, warning_id))
+    x(_CANCEL_SQL, (warning_id,))
+    warning = warning_in(x, warning_id)
+    audit.record(x, now_ms, user, "acknowledge", "warning:%d" % warning_id, site=warning.site,
+                 detail={"note": note, "state": state}, origin=origin)
+    return warning
 
 
-def _warning(x: Execute, warning_id: int) -> WarningRow:
-    return WarningRow(*x("SELECT %s FROM warnings WHERE id = ?" % ", ".join(_WARNING_COLUMNS),
-                         (warning_id,)).fetchone())
+def warning_in(x: Execute, warning_id: int) -> WarningRow | None:
+    """One warning, inside the caller's transaction; None when there is no such id."""
+    row = x("SELECT %s FROM warnings WHERE id = ?" % ", ".join(_WARNING_COLUMNS), (warning_id,)).fetchone()
+    return None if row is None else WarningRow(*row)
 
 
 def warning(storage: SqlStorage, warning_id: int) -> WarningRow | None:
     """One warning, None when there is none with that id."""
-    sql = "SELECT %s FROM warnings WHERE id = ?" % ", ".join(_WARNING_COLUMNS)
-    row = storage.read(lambda x: x(sql, (int(warning_id),)).fetchone())
-    return None if row is None else WarningRow(*row)
+    return storage.read(lambda x: warning_in(x, int(warning_id)))
 
 
 def warnings(storage: SqlStorage, open_only: bool = False) -> list[WarningRow]:
