@@ -322,3 +322,120 @@ def test_a_unit_key_path_cannot_leave_the_keys_directory(tmp_path):
     for site, unit in ((".." , "x"), ("a/b", "c"), ("a", "../../etc/passwd"), ("a", "\x00"), ("", "u"), ("s", "")):
         with pytest.raises(TopicNameError):
             key_path(str(tmp_path), site, unit)
+
+
+def _order_form_csrf(c, order_id: int) -> str:
+    return csrf_of(c.get("/orders/%d" % order_id).text)
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def test_the_work_order_workflow_runs_through_the_console_and_each_step_is_audited(console, storage):
+    from gaslatch_tools.platform import work_orders as WO
+
+    trip(storage, SITE_A)
+    (warning,) = WS.warnings(storage)
+    duty, wang, li = logged_in(console, "duty"), logged_in(console, "wang"), logged_in(console, "li")
+    queue = duty.get("/warnings").text
+    assert 'action="/warnings/%d/dispatch"' % warning.id in queue
+    assert "dispatch" not in li.get("/warnings").text.lower(), "an owner cannot dispatch"
+    r = duty.post("/warnings/%d/dispatch" % warning.id,
+                  data={"csrf": csrf_of(queue), "officer": "wang", "due": "2199-12-31", "note": "请核查"})
+    assert r.status_code == 303
+    order_id = int(r.headers["location"].rsplit("/", 1)[1])
+    assert WS.warning(storage, warning.id).state == "acknowledged", "dispatch acknowledges"
+
+    def step(client, action, **fields):
+        return client.post("/orders/%d/%s" % (order_id, action),
+                           data={"csrf": _order_form_csrf(client, order_id), **fields})
+
+    assert step(li, "close").status_code == 409, "an owner cannot close"
+    assert 'data-action="find"' in wang.get("/orders/%d" % order_id).text
+    assert step(wang, "find", note="软管老化 hose cracked", hazard="yes").status_code == 303
+    r = wang.post("/orders/%d/photos" % order_id, data={"csrf": _order_form_csrf(wang, order_id)},
+                  files={"photo": ("hose.png", PNG, "image/png")})
+    assert r.status_code == 303
+    bad = wang.post("/orders/%d/photos" % order_id, data={"csrf": _order_form_csrf(wang, order_id)},
+                    files={"photo": ("x.png", b"<svg onload=alert(1)>", "image/png")})
+    assert bad.status_code == 400 and "Photo not kept" in bad.text
+    assert step(wang, "rectify", due="2199-12-31").status_code == 303
+    assert step(wang, "close").status_code == 409, "not verified: no close"
+    assert step(li, "done", note="已更换软管 hose replaced").status_code == 303
+    assert step(wang, "verify").status_code == 303
+    assert step(duty, "close").status_code == 303
+    order = WO.order(storage, access_actor("duty"), order_id)
+    assert order.state == "closed"
+    page = li.get("/orders/%d" % order_id).text
+    assert "hose replaced" in page and "/photos/" in page
+    photo_url = re.search(r'src="(/photos/\d+)"', page).group(1)
+    got = li.get(photo_url)
+    assert got.content == PNG and got.headers["content-type"] == "image/png"
+    zhao = logged_in(console, "zhao")
+    assert zhao.get("/orders/%d" % order_id).status_code == 404
+    assert zhao.get(photo_url).status_code == 404, "another site's photo answers as a missing one"
+    actions = [a.action for a in audit.rows(storage) if a.target == "order %d" % order_id]
+    assert sorted(actions) == sorted(["order.dispatch", "order.find", "order.photo", "order.rectify", "order.done",
+                                      "order.verify", "order.close"])
+
+
+def access_actor(user: str):
+    from gaslatch_tools.platform import access
+
+    return access.actor_for(C.build(CONTACTS), user)
+
+
+def test_the_ledger_downloads_as_xlsx_csv_and_pdf_with_only_the_reader_s_sites(console, storage, tmp_path):
+    import io
+
+    import openpyxl
+
+    trip(storage, SITE_A)
+    trip(storage, SITE_B, unit="kitchen-2", seq=2)
+    duty = logged_in(console, "duty")
+    for w in WS.warnings(storage):
+        queue = duty.get("/warnings").text
+        officer = "wang" if w.site == SITE_A else None
+        if officer:
+            duty.post("/warnings/%d/dispatch" % w.id, data={"csrf": csrf_of(queue), "officer": officer,
+                                                             "due": "2199-12-31"})
+    li = logged_in(console, "li")
+    xlsx = li.get("/ledger.xlsx")
+    assert xlsx.status_code == 200 and "attachment" in xlsx.headers["content-disposition"]
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    cells = [str(c.value) for row in sheet.iter_rows() for c in row if c.value is not None]
+    assert any("站点" in c for c in cells) and SITE_A in cells and SITE_B not in cells
+    csv_text = li.get("/ledger.csv").content.decode("utf-8-sig")
+    assert SITE_A in csv_text and SITE_B not in csv_text
+    pdf = li.get("/ledger.pdf")
+    assert pdf.content.startswith(b"%PDF")
+    assert li.get("/ledger.exe").status_code == 404
+    assert [a.action for a in audit.rows(storage) if a.actor == "li"].count("export_ledger") == 3
+
+
+def test_the_metrics_page_counts_only_the_reader_s_districts(console, storage):
+    trip(storage, SITE_A)
+    trip(storage, SITE_B, unit="kitchen-2", seq=2)
+    li = logged_in(console, "li").get("/metrics").text
+    duty = logged_in(console, "duty").get("/metrics").text
+    assert "鼓楼街道" in li and "玄武街道" not in li
+    assert "鼓楼街道" in duty and "玄武街道" in duty
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(due=st.text(max_size=30) | st.sampled_from(["9999-12-31", "0001-01-01", "2026-02-30", "2026-13-01", ""]),
+       officer=st.text(max_size=80), action=st.text(max_size=40) | st.sampled_from(["close", "find", "verify"]))
+def test_any_dispatch_or_step_form_gets_a_clear_answer_and_changes_nothing_when_refused(console, storage, due, officer,
+                                                                                       action):
+    trip(storage, SITE_A)
+    (warning,) = WS.warnings(storage)
+    c = _hypothesis_client(console)
+    before = storage.read(lambda x: x("SELECT COUNT(*) FROM work_orders").fetchone()[0])
+    token = csrf_of(c.get("/warnings").text)
+    r = c.post("/warnings/%d/dispatch" % warning.id, data={"csrf": token, "officer": officer, "due": due})
+    assert r.status_code in (303, 400, 409), r.text[:200]
+    after = storage.read(lambda x: x("SELECT COUNT(*) FROM work_orders").fetchone()[0])
+    assert (after == before + 1) == (r.status_code == 303)
+    r = c.post("/orders/1/%s" % quote(action.encode("utf-8", "surrogatepass"), safe=""),
+               data={"csrf": token, "due": due, "note": officer})
+    assert r.status_code in (303, 307, 400, 404, 405, 409), r.text[:200]

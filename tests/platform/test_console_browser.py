@@ -8,9 +8,11 @@ docs/platform.md.
 
 from __future__ import annotations
 
+import datetime
 import signal
 
 import pytest
+from PIL import Image
 
 from gaslatch_tools.platform import accounts
 from gaslatch_tools.platform import contacts as C
@@ -175,3 +177,54 @@ def test_the_login_page_says_why_a_login_was_refused(platform_parts, browser):
     page.click("#login")
     assert "用户名或密码错误" in page.inner_text("#login-error")
     screenshot(page, "console-login")
+
+
+def test_a_warning_goes_from_dispatch_to_a_closed_work_order_in_the_browser(platform_parts, browser, tmp_path):
+    from tests.platform.test_console import trip
+
+    storage, console = platform_parts
+    trip(storage, BENCH_SITE, unit="unit-1")
+    duty, wang, li = browser.page(), browser.page(), browser.page()
+    for page, user in ((duty, "duty"), (wang, "wang"), (li, "li")):
+        log_in(page, console, user)
+    in_a_week = (datetime.date.today() + datetime.timedelta(days=7)).isoformat()
+    duty.fill("tr[data-rule=trip] form.dispatch input[name=due]", in_a_week)
+    duty.select_option("tr[data-rule=trip] form.dispatch select[name=officer]", "wang")
+    duty.click("tr[data-rule=trip] button.dispatch")
+    duty.wait_for_url("**/orders/*")
+    order_url = duty.url
+
+    def step(page, action, note=None, due=None, hazard=None):
+        page.goto(order_url)
+        form = "form[data-action=%s]" % action
+        if hazard is not None:
+            page.check(form + " input[name=hazard][value=%s]" % ("yes" if hazard else "no"))
+        if due:
+            page.fill(form + " input[name=due]", due)
+        if note:
+            page.fill(form + " input[name=note]", note)
+        page.click(form + " button")
+        page.wait_for_url(order_url)
+
+    step(wang, "find", note="软管老化开裂 hose cracked near the wok", hazard=True)
+    photo = tmp_path / "hose.png"
+    Image.new("RGB", (160, 120), (230, 140, 40)).save(photo)  # a real picture, as a phone would send
+    wang.set_input_files("form.photo input[type=file]", str(photo))
+    wang.click("form.photo button")
+    wang.wait_for_url(order_url)
+    step(wang, "rectify", due=in_a_week)
+    assert li.goto(order_url).ok and li.locator("form[data-action=close]").count() == 0, "no close for an owner"
+    step(li, "done", note="已更换软管和卡箍 hose and clamps replaced")
+    step(wang, "verify")
+    screenshot(wang, "console-work-order")
+    step(duty, "close")
+    assert "已关闭 closed" in duty.inner_text("#order-state")
+    history = duty.inner_text("#history")
+    for who in ("duty", "wang", "li"):
+        assert who in history
+    duty.goto(console.url + "/ledger")
+    assert "hose cracked" in duty.inner_text("#ledger")
+    screenshot(duty, "console-ledger")
+    with duty.expect_download() as download:
+        duty.click("#export-xlsx")
+    assert download.value.suggested_filename.endswith(".xlsx")

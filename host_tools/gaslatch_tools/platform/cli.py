@@ -272,14 +272,6 @@ def ack(warning_id: int, db: str, user: str, note: str) -> None:
     click.echo("warning %d %s by %s" % (row.id, row.state, row.acked_by))
 
 
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value < 120:
-        return "%.0f s" % value
-    return "%.1f min" % (value / 60) if value < 7200 else "%.1f h" % (value / 3600)
-
-
 def _share(value: float | None) -> str:
     return "-" if value is None else "%.1f %%" % (100 * value)
 
@@ -295,8 +287,8 @@ def metrics_table(rows: list[M.DistrictMetrics], window_days: float) -> Table:
     for m in rows:
         table.add_row(Text(m.name), "%d/%d" % (m.online, m.units), _share(m.online_rate),
                       "/".join(str(m.open_by_grade.get(g, 0)) for g in (1, 2, 3)),
-                      "%s / %s (%d)" % (_seconds(m.ack_mean_s), _seconds(m.ack_p90_s), m.acks),
-                      "%s / %s (%d)" % (_seconds(m.close_mean_s), _seconds(m.close_p90_s), m.closes),
+                      "%s / %s (%d)" % (M.duration_text(m.ack_mean_s), M.duration_text(m.ack_p90_s), m.acks),
+                      "%s / %s (%d)" % (M.duration_text(m.close_mean_s), M.duration_text(m.close_p90_s), m.closes),
                       "%.1f" % m.unattended_h, _share(m.compliance),
                       "-" if m.past_end_of_life is None else str(m.past_end_of_life),
                       style="yellow" if m.open_by_grade.get(1) else "")
@@ -320,10 +312,10 @@ def metrics(db: str, contacts_path: str | None, rules_path: str | None, window_d
     人走阀关 compliance (unattended hours with the valve closed), detectors past end of life."""
     contacts = _load_contacts(contacts_path) if contacts_path else None
     silent_after_ms = _load_rules(rules_path).silent_after_ms if rules_path else int(M.SILENT_AFTER_MIN * 60000)
-    storage = _open(db)
+    storage = _open(db, WO.prepare)
     try:
         rows = M.district_metrics(storage, contacts, None, int(time.time() * 1000), int(window_days * M.DAY_MS),
-                                  silent_after_ms)
+                                  silent_after_ms, closed_at=WO.closed_at(storage))
     finally:
         storage.close()
     Console(width=200).print(metrics_table(rows, window_days))
@@ -350,11 +342,9 @@ def _actor(contacts: Contacts, user: str, source: str) -> Actor:
 def _due_ms(text: str) -> int:
     """YYYY-MM-DD -> the end of that day, local time, in ms."""
     try:
-        day = datetime.datetime.strptime(text, "%Y-%m-%d")
+        return WO.due_ms_of(text)
     except ValueError:
         raise click.BadParameter("expected a date YYYY-MM-DD, not %r" % text, param_hint="--due") from None
-    end = (day + datetime.timedelta(days=1)).astimezone()
-    return int(end.timestamp() * 1000) - 1
 
 
 def _now_ms() -> int:

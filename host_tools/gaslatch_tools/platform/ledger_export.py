@@ -159,20 +159,24 @@ def write_pdf(headers: Sequence[str], rows: Iterable[Sequence[Any]], f: BinaryIO
     return len(data) - 1
 
 
-def export(fmt: str, headers: Sequence[str], rows: Iterable[Sequence[Any]], path: str | os.PathLike,
-           title: str) -> int:
-    """Writes the rows to path in fmt (csv, xlsx or pdf), whole or not at all; rows written."""
+def render(fmt: str, headers: Sequence[str], rows: Iterable[Sequence[Any]], title: str) -> tuple[bytes, int]:
+    """The rows as a file's bytes in fmt (csv, xlsx or pdf), and how many rows: for a download or a file."""
     if fmt not in FORMATS:
         raise ExportError("no export format %r (formats: %s)" % (fmt, ", ".join(FORMATS)))
     rows = list(rows)
     if fmt == "csv":
         buffer = io.StringIO(newline="")
         count = write_csv(headers, rows, buffer)
-        content = buffer.getvalue().encode("utf-8")
-    else:
-        binary = io.BytesIO()
-        count = (write_xlsx if fmt == "xlsx" else write_pdf)(headers, rows, binary, title)
-        content = binary.getvalue()
+        return buffer.getvalue().encode("utf-8"), count
+    binary = io.BytesIO()
+    count = (write_xlsx if fmt == "xlsx" else write_pdf)(headers, rows, binary, title)
+    return binary.getvalue(), count
+
+
+def export(fmt: str, headers: Sequence[str], rows: Iterable[Sequence[Any]], path: str | os.PathLike,
+           title: str) -> int:
+    """Writes the rows to path in fmt (csv, xlsx or pdf), whole or not at all; rows written."""
+    content, count = render(fmt, headers, rows, title)
     try:
         write_atomically(os.fspath(path), content)  # 0640: names and findings, not for every user
     except OSError as err:

@@ -89,6 +89,15 @@ class DistrictMetrics:
         return self.online / self.units if self.units else None
 
 
+def duration_text(seconds: float | None) -> str:
+    """A time to acknowledge or close as people read it: 45 s, 12.5 min, 3.2 h; "-" when there is none."""
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return "%.0f s" % seconds
+    return "%.1f min" % (seconds / 60) if seconds < 7200 else "%.1f h" % (seconds / 3600)
+
+
 def mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 

@@ -8,6 +8,8 @@ row and one audit row in one transaction, so a refused step changes nothing.
 
 from __future__ import annotations
 
+import datetime
+
 from typing import Any, Callable, NamedTuple
 
 from gaslatch.core import events as E
@@ -236,6 +238,22 @@ def refusal(transition: Transition, order: Order | None, actor: Actor, note: str
     return None
 
 
+def available(order: Order, actor: Actor, now_ms: int) -> list[Transition]:
+    """The steps the actor may take on the order now, given the fields each needs (what a form should offer)."""
+    day_later = now_ms + 24 * 3600 * 1000
+    return [t for t in TRANSITIONS if t.sources and refusal(t, order, actor, "-", True if t.action == "find" else None,
+                                                            day_later, now_ms) is None]
+
+
+def due_ms_of(text: str) -> int:
+    """YYYY-MM-DD -> the end of that day, local time, in ms; ValueError for anything else."""
+    day = datetime.datetime.strptime(text, "%Y-%m-%d")
+    if not 2000 <= day.year <= 2199:  # a typo, not a deadline (and no overflow at the calendar's ends)
+        raise ValueError("a due date between 2000 and 2199, not %s" % text)
+    end = (day + datetime.timedelta(days=1)).astimezone()
+    return int(end.timestamp() * 1000) - 1
+
+
 def dispatch(storage: SqlStorage, actor: Actor, warning_id: int, officer: str, note: str, due_ms: int, now_ms: int,
              origin: str = "cli", *, contacts: Contacts) -> Order:
     """Opens a work order for the warning, assigned to an officer of its site's district (a contacts id), due by
@@ -261,7 +279,7 @@ def dispatch(storage: SqlStorage, actor: Actor, warning_id: int, officer: str, n
             raise WorkOrderError("warning %d already has an open work order" % warning.id)
         acknowledged = warning.state in ("pending", "open")
         if acknowledged:
-            WS.acknowledge_in(x, warning.id, actor.user, note or "work order %d dispatched" % row[0], now_ms)
+            WS.acknowledge_in(x, warning.id, actor.user, note or "work order %d dispatched" % row[0], now_ms, origin)
         _record(x, actor, row[0], warning.site, t.action, None, DISPATCHED, note, None, int(due_ms), now_ms, origin,
                 {"warning": warning.id, "officer": officer, "acknowledged": acknowledged})
         return _find(x, actor, row[0])
@@ -428,3 +446,10 @@ def overdue(storage: SqlStorage, now_ms: int) -> list[Order]:
     sql = _SELECT_ORDERS + " WHERE state IN (%s) AND due_ms < ? ORDER BY due_ms, id" % ", ".join(
         "?" * len(DEADLINE_STATES))
     return storage.read(lambda x: [_order(row) for row in x(sql, DEADLINE_STATES + (int(now_ms),)).fetchall()])
+
+
+def closed_at(storage: SqlStorage) -> Callable[[Any], int | None]:
+    """For metrics.district_metrics(closed_at=...): a warning with a work order is closed when its order is (None
+    while the order is open); one without, when it cleared."""
+    by_warning = dict(storage.read(lambda x: x("SELECT warning_id, closed_ms FROM work_orders").fetchall()))
+    return lambda w: by_warning[w.id] if w.id in by_warning else w.cleared_ms

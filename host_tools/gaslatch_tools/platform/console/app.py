@@ -27,7 +27,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gaslatch_tools.platform import access, accounts, audit
+from gaslatch_tools.platform import ledger_export as X
+from gaslatch_tools.platform import metrics as M
 from gaslatch_tools.platform import warning_store as WS
+from gaslatch_tools.platform import work_orders as WO
 from gaslatch_tools.platform.access import Actor
 from gaslatch_tools.platform.contacts import Contacts
 from gaslatch_tools.platform.rules import Rules
@@ -76,6 +79,8 @@ class Refusal(Exception):
 
 
 NOT_FOUND = "没有找到 Not found"
+DOWNLOAD_TYPES = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf",
+                  "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
 def public_token(key: bytes, site: str) -> str:
@@ -99,11 +104,13 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     storage, contacts = settings.storage, settings.contacts
     accounts.prepare(storage)
     WS.prepare(storage)
+    WO.prepare(storage)
     app = FastAPI(title="gaslatch console", docs_url=None, redoc_url=None, openapi_url=None)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
-    templates.env.globals.update(local_time=local_time, GRADE_NAMES=GRADE_NAMES, STATE_NAMES=STATE_NAMES,
+    templates.env.globals.update(local_time=local_time, duration=M.duration_text, GRADE_NAMES=GRADE_NAMES, STATE_NAMES=STATE_NAMES,
                                  ROLE_NAMES=access.ROLE_NAMES,
-                                 RULES=settings.rules.by_name if settings.rules else {})
+                                 RULES=settings.rules.by_name if settings.rules else {},
+                                 ORDER_STATES=WO.STATE_NAMES)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     sites_doc = contacts.doc["sites"]
     public_key = accounts.platform_key(storage, "public_pages")  # the QR addresses cannot be guessed
@@ -229,13 +236,22 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     def warnings_page(request: Request, all: int = 0):
         viewer = require(request)
         rows = scoped_warnings(viewer.actor, open_only=not all)
-        return page(request, "warnings.html", viewer, rows=rows, show_all=bool(all))
+        return page(request, "warnings.html", viewer, rows=rows, show_all=bool(all), **dispatch_context(viewer.actor))
 
     @app.get("/warnings/table", response_class=HTMLResponse)
     def warnings_fragment(request: Request, all: int = 0):
         viewer = require(request, touch=False)
         rows = scoped_warnings(viewer.actor, open_only=not all)
-        return page(request, "warnings_table.html", viewer, rows=rows, show_all=bool(all))
+        return page(request, "warnings_table.html", viewer, rows=rows, show_all=bool(all),
+                    **dispatch_context(viewer.actor))
+
+    def dispatch_context(actor: Actor) -> dict:
+        """What the queue's dispatch forms need: each warning's open order, the officers of each site."""
+        if not actor.at_least(access.OPERATOR):
+            return {"can_dispatch": False}
+        open_orders = {o.warning_id: o.id for o in WO.orders(storage, actor) if o.state != WO.CLOSED}
+        officers = {site: contacts.people_for(site, access.OFFICER) for site in sites_doc}
+        return {"can_dispatch": True, "open_orders": open_orders, "officers": officers, "names": contacts.name}
 
     @app.post("/warnings/{warning_id}/ack")
     async def acknowledge(request: Request, warning_id: int):
@@ -343,6 +359,138 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         return page(request, "message.html", viewer, code=202, ok=True, message=(
             "关阀指令已发送 close_valve sent to %s/%s (%s). 设备执行后状态会更新 The unit's state here shows the valve "
             "closed once it has acted." % (site, unit, command_id)), back="/sites/" + quote(site, safe=""))
+
+    # --- work orders (工单), the hazard ledger (隐患台账), district metrics ---
+
+    def order_or_404(actor: Actor, order_id: int) -> WO.Order:
+        try:
+            if not 0 < order_id <= MAX_ID:
+                raise WO.NotFound("no such order")
+            return WO.order(storage, actor, order_id)
+        except WO.NotFound:
+            raise Refusal(404, NOT_FOUND) from None
+
+    def due_of(text: str) -> int:
+        try:
+            return WO.due_ms_of(text.strip())
+        except ValueError as err:
+            raise Refusal(400, "期限无效 Not a due date (YYYY-MM-DD): %s" % err) from None
+
+    @app.post("/warnings/{warning_id}/dispatch")
+    async def dispatch(request: Request, warning_id: int):
+        viewer = await run_in_threadpool(require, request)
+        form = await checked_form(request, viewer)
+        await run_in_threadpool(_visible_warning, viewer.actor, warning_id)
+        due = due_of(form.get("due", ""))
+        try:
+            order = await run_in_threadpool(lambda: WO.dispatch(
+                storage, viewer.actor, warning_id, form.get("officer", ""), form.get("note", ""), due, now(),
+                origin_of(request), contacts=contacts))
+        except WO.NotFound:
+            raise Refusal(404, NOT_FOUND) from None
+        except WO.WorkOrderError as err:
+            raise Refusal(409, "无法派单 Cannot dispatch: %s" % err) from None
+        return RedirectResponse("/orders/%d" % order.id, status_code=303, headers=SECURITY_HEADERS)
+
+    @app.get("/orders", response_class=HTMLResponse)
+    def orders_page(request: Request, state: str = ""):
+        viewer = require(request)
+        states = [state] if state in WO.STATES else None
+        rows = WO.orders(storage, viewer.actor, states)
+        return page(request, "orders.html", viewer, rows=rows, state=state if states else "", now_ms=now(),
+                    states=WO.STATES)
+
+    @app.get("/orders/{order_id}", response_class=HTMLResponse)
+    def order_page(request: Request, order_id: int):
+        viewer = require(request)
+        order = order_or_404(viewer.actor, order_id)
+        return page(request, "order.html", viewer, order=order, steps=WO.history(storage, viewer.actor, order.id),
+                    photos=WO.photos(storage, viewer.actor, order.id), actions=WO.available(order, viewer.actor, now()),
+                    can_photo=viewer.actor.role in WO.PHOTO_ROLES and order.state != WO.CLOSED, now_ms=now(),
+                    names=contacts.name)
+
+    @app.post("/orders/{order_id}/photos")
+    async def add_photo(request: Request, order_id: int):
+        viewer = await run_in_threadpool(require, request)
+        _same_origin(request)
+        form = await request.form(max_files=1, max_fields=5, max_part_size=WO.MAX_PHOTO_BYTES + 1024)
+        if not accounts.csrf_ok(viewer.session, form.get("csrf") if isinstance(form.get("csrf"), str) else None):
+            raise Refusal(403, "表单已过期，请刷新页面 The form has expired: reload the page")
+        upload = form.get("photo")
+        if upload is None or isinstance(upload, str):
+            raise Refusal(400, "请选择照片 Choose a photo (JPEG or PNG)")
+        data = await upload.read(WO.MAX_PHOTO_BYTES + 1)
+        order_or_404(viewer.actor, order_id)
+        try:
+            await run_in_threadpool(WO.add_photo, storage, viewer.actor, order_id, data, now(), origin_of(request))
+        except WO.NotFound:
+            raise Refusal(404, NOT_FOUND) from None
+        except WO.WorkOrderError as err:
+            raise Refusal(400, "照片未保存 Photo not kept: %s" % err) from None
+        return RedirectResponse("/orders/%d" % order_id, status_code=303, headers=SECURITY_HEADERS)
+
+    @app.get("/photos/{photo_id}")
+    def photo(request: Request, photo_id: int):
+        viewer = require(request)
+        try:
+            if not 0 < photo_id <= MAX_ID:
+                raise WO.NotFound("no such photo")
+            content_type, data = WO.photo(storage, viewer.actor, photo_id)
+        except WO.NotFound:
+            raise Refusal(404, NOT_FOUND) from None
+        return Response(data, media_type=content_type, headers={**SECURITY_HEADERS,
+                                                                "Content-Disposition": "inline"})
+
+    @app.post("/orders/{order_id}/{action}")
+    async def advance(request: Request, order_id: int, action: str):
+        viewer = await run_in_threadpool(require, request)
+        form = await checked_form(request, viewer)
+        order_or_404(viewer.actor, order_id)
+        if action not in WO.ACTIONS:
+            raise Refusal(404, NOT_FOUND)
+        transition = WO.BY_ACTION[action]
+        hazard = {"yes": True, "no": False}.get(form.get("hazard", "")) if WO.HAZARD in transition.needs else None
+        due = due_of(form.get("due", "")) if WO.DUE in transition.needs else None
+        try:
+            await run_in_threadpool(lambda: WO.advance(storage, viewer.actor, order_id, action, now(),
+                                                       origin_of(request), form.get("note", ""), hazard, due))
+        except WO.NotFound:
+            raise Refusal(404, NOT_FOUND) from None
+        except WO.WorkOrderError as err:
+            raise Refusal(409, "未能记录 Not recorded: %s" % err) from None
+        return RedirectResponse("/orders/%d" % order_id, status_code=303, headers=SECURITY_HEADERS)
+
+    def ledger_rows(actor: Actor) -> tuple[list[str], list[list]]:
+        return X.ledger_table(WO.ledger(storage, actor, now()), datetime.datetime.now().astimezone().tzinfo)
+
+    @app.get("/ledger", response_class=HTMLResponse)
+    def ledger_page(request: Request):
+        viewer = require(request)
+        rows = WO.ledger(storage, viewer.actor, now())
+        return page(request, "ledger.html", viewer, rows=rows, now_ms=now())
+
+    @app.get("/ledger.{fmt}")
+    def ledger_download(request: Request, fmt: str):
+        viewer = require(request)
+        if fmt not in X.FORMATS:
+            raise Refusal(404, NOT_FOUND)
+        headers, rows = ledger_rows(viewer.actor)
+        content, _ = X.render(fmt, headers, rows, "隐患台账 hazard ledger · %s · %s" % (viewer.actor.user,
+                                                                                      local_time(now())))
+        stamp = datetime.datetime.fromtimestamp(now() / 1000).strftime("%Y%m%d-%H%M")
+        storage.write(lambda x: audit.record(x, now(), viewer.actor.user, "export_ledger", "ledger",
+                                             detail={"format": fmt, "rows": len(rows)}, origin=origin_of(request)))
+        return Response(content, media_type=DOWNLOAD_TYPES[fmt], headers={
+            **SECURITY_HEADERS, "Content-Disposition": 'attachment; filename="ledger-%s.%s"' % (stamp, fmt)})
+
+    @app.get("/metrics", response_class=HTMLResponse)
+    def metrics_page(request: Request, days: int = 30):
+        viewer = require(request)
+        days = min(max(days, 1), 366)
+        silent_after_ms = settings.rules.silent_after_ms if settings.rules else int(M.SILENT_AFTER_MIN * 60000)
+        rows = M.district_metrics(storage, contacts, viewer.actor.sites, now(), days * M.DAY_MS, silent_after_ms,
+                                  closed_at=WO.closed_at(storage))
+        return page(request, "metrics.html", viewer, rows=rows, days=days)
 
     @app.get("/sites/{site}/sticker", response_class=HTMLResponse)
     def sticker(request: Request, site: str):
