@@ -439,3 +439,29 @@ def test_any_dispatch_or_step_form_gets_a_clear_answer_and_changes_nothing_when_
     r = c.post("/orders/1/%s" % quote(action.encode("utf-8", "surrogatepass"), safe=""),
                data={"csrf": token, "due": due, "note": officer})
     assert r.status_code in (303, 307, 400, 404, 405, 409), r.text[:200]
+
+
+def test_the_administration_page_is_the_administrators_shows_no_channel_secret_and_unlocks(storage):
+    accounts.set_password(storage, "admin", PASSWORD, 0, "test")
+    accounts.set_password(storage, "li", PASSWORD, 0, "test")
+    contacts = C.build(CONTACTS)
+    server = ConsoleServer(storage, contacts, rules=RULES).start()
+    try:
+        anyone = client(server)
+        for _ in range(accounts.MAX_FAILURES):
+            login_attempt(anyone, "li", "wrong password!")
+        assert accounts.locked_until(storage, "li", server.clock()) is not None
+        admin = logged_in(server, "admin")
+        page = admin.get("/admin")
+        assert page.status_code == 200 and "李店主" in page.text and "鼓楼街道" in page.text
+        assert "燃气已紧急切断" in page.text, "the rules in force"
+        for secret in ("mailto://", "li@example.org", "13700000000", "json://"):
+            assert secret not in page.text, "channel URLs hold tokens: names only"
+        r = admin.post("/admin/accounts/li/unlock", data={"csrf": csrf_of(page.text)})
+        assert r.status_code == 303 and accounts.locked_until(storage, "li", server.clock()) is None
+        assert ("admin", "unlock", "account:li") in [(a.actor, a.action, a.target) for a in audit.rows(storage)]
+        assert logged_in(server, "li").get("/admin").status_code == 404
+        assert admin.post("/admin/accounts/ghost/unlock", data={"csrf": csrf_of(admin.get("/admin").text)}
+                          ).status_code == 404
+    finally:
+        server.stop()

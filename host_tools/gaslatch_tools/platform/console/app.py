@@ -526,6 +526,46 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
             raise Refusal(404, NOT_FOUND)
         return page(request, "audit.html", viewer, rows=audit.rows(storage))
 
+    # --- administration: who has which role, accounts and lockouts, the rules in force ---
+
+    def require_admin(request: Request, touch: bool = True) -> Viewer:
+        viewer = require(request, touch)
+        if not viewer.actor.at_least(access.ADMIN):
+            raise Refusal(404, NOT_FOUND)
+        return viewer
+
+    @app.get("/admin", response_class=HTMLResponse)
+    def admin_page(request: Request):
+        viewer = require_admin(request)
+        doc = contacts.doc
+        set_at = dict(accounts.accounts(storage))
+        people = []
+        for person, entry in sorted(doc["people"].items()):
+            actor = access.actor_for(contacts, person)
+            people.append({
+                "id": person, "name": entry.get("name", person), "role": actor.role if actor else None,
+                "sites": None if actor is None or actor.sites is None else sorted(actor.sites),
+                "channels": sorted(entry.get("channels", {})),  # names only: the URLs hold tokens
+                "password_set": set_at.get(person), "locked_until": accounts.locked_until(storage, person, now())})
+        districts = [(d, e.get("name", d), e.get("officers", []),
+                      sorted(s for s, se in doc["sites"].items() if se["district"] == d))
+                     for d, e in sorted(doc["districts"].items())]
+        rules = settings.rules
+        return page(request, "admin.html", viewer, people=people, districts=districts,
+                    site_names={s: e.get("name", s) for s, e in sites_doc.items()},
+                    policies=sorted(rules.policies.values(), key=lambda p: p.grade) if rules else [],
+                    rules=rules.rules if rules else [], contacts_source=contacts.source,
+                    rules_source=rules.source if rules else None)
+
+    @app.post("/admin/accounts/{user}/unlock")
+    async def admin_unlock(request: Request, user: str):
+        viewer = await run_in_threadpool(require_admin, request)
+        await checked_form(request, viewer)
+        if user not in contacts.doc["people"]:
+            raise Refusal(404, NOT_FOUND)
+        await run_in_threadpool(accounts.unlock, storage, user, now(), viewer.actor.user, origin_of(request))
+        return RedirectResponse("/admin", status_code=303, headers=SECURITY_HEADERS)
+
     @app.middleware("http")
     async def headers(request: Request, call_next):
         response = await call_next(request)
