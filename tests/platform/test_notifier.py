@@ -338,3 +338,42 @@ def test_the_notifier_refuses_a_contacts_file_others_may_read(tmp_path):
                                            str(ROOT / "deploy" / "platform" / "warning-rules.yaml"),
                                            "--contacts", str(contacts), "--seconds", "0"])
     assert result.exit_code == 1 and "open to others: chmod 600" in result.output
+
+
+def test_a_trip_on_a_real_unit_on_the_bench_reaches_the_owner_within_a_second_of_reaching_the_platform(
+        tmp_path, broker, smtp_sink, http_sink):
+    import signal
+
+    from gaslatch_tools.testing.detector_bus import DetectorBus
+    from gaslatch_tools.testing.running_unit import RunningUnit
+
+    doc = contacts_doc(smtp_sink, http_sink)
+    doc["sites"] = {"bench": {"district": "gulou", "owners": ["li"]}}  # the bench unit's site
+    storage = open_storage(str(tmp_path / "platform.sqlite"))
+    WS.prepare(storage)
+    storage.add_store_hook(WS.WarningHook(RULES))
+    receiver = PlatformReceiver(storage, broker.host, broker.port, client_id="notify-bench")
+    notifier = N.Notifier(storage, RULES, C.build(doc), instance="bench")
+    bus = DetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
+    unit = RunningUnit(tmp_path, bus.link)
+    unit.enable_uplink(broker, b"notifier bench key, not a real secret")
+    unit.set_input("reset_button", False)
+    receiver.start()
+    notifier.start()
+    try:
+        unit.start()
+        unit.wait_detectors_normal()
+        bus.set_gas(1, 60.0)
+        wait_until(lambda: [m for m in smtp_sink.received() if "bench/unit-1" in m.subject and "燃气已紧急切断" in
+                            m.subject], 20, what="the owner's mail about the bench unit's trip")
+    finally:
+        notifier.stop()
+        receiver.stop()
+        unit.stop(signal.SIGTERM)
+        unit.close()
+        bus.close()
+    trip = next(w for w in WS.warnings(storage) if w.rule == "trip")
+    its_notices = {n.id for n in WS.notices(storage, trip.id)}
+    firsts = [a for a in WS.attempts(storage) if a[0] in its_notices and a[6] == "sent" and a[4] == "li"]
+    assert firsts and min(a[2] for a in firsts) - trip.opened_ms <= 1000, "handed to the owner's channels within 1 s"
+    storage.close()
