@@ -465,3 +465,22 @@ def test_the_administration_page_is_the_administrators_shows_no_channel_secret_a
                           ).status_code == 404
     finally:
         server.stop()
+
+
+def test_half_open_connections_and_a_login_flood_do_not_stop_a_person_from_being_served(console):
+    import socket
+
+    host, port = "127.0.0.1", console.port
+    stuck = []
+    try:
+        for i in range(100):  # a slowloris: connections that send half a request and then nothing
+            s = socket.create_connection((host, port), timeout=5)
+            s.sendall(b"GET /warnings HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * i)
+            stuck.append(s)
+        for i in range(30):  # and a flood of logins for names that do not exist
+            login_attempt(client(console), "flood-%d\ufffd\u202e" % i, "x" * 300)
+        c = logged_in(console, "duty")
+        assert c.get("/warnings").status_code == 200
+    finally:
+        for s in stuck:
+            s.close()
