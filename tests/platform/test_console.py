@@ -484,3 +484,22 @@ def test_half_open_connections_and_a_login_flood_do_not_stop_a_person_from_being
     finally:
         for s in stuck:
             s.close()
+
+
+def test_two_console_instances_on_one_database_share_sessions_lockouts_and_logouts(console, storage, platform_db):
+    second_storage = open_storage(platform_db)
+    other = ConsoleServer(second_storage, C.build(CONTACTS)).start()
+    try:
+        c = logged_in(console, "duty")
+        cookie = c.cookies.get("gaslatch_session")
+        on_other = httpx.Client(base_url=other.url, cookies={"gaslatch_session": cookie}, follow_redirects=False)
+        assert on_other.get("/warnings").status_code == 200, "a session made by one instance is good on the other"
+        r = on_other.post("/logout", data={"csrf": csrf_of(on_other.get("/warnings").text)})
+        assert r.status_code == 303
+        assert c.get("/warnings").status_code == 303, "logged out on one: logged out on both"
+        for i in range(accounts.MAX_FAILURES):
+            login_attempt(client(console if i % 2 else other), "li", "wrong password!")
+        assert "锁定" in login_attempt(client(other), "li", PASSWORD).text, "failures count across instances"
+    finally:
+        other.stop()
+        second_storage.close()
