@@ -16,12 +16,12 @@ from hypothesis import strategies as st
 
 from gaslatch.core import uplink_wire as W
 from gaslatch_tools.platform import accounts, audit, contacts as C
-from gaslatch_tools.platform import rules as R
 from gaslatch_tools.platform import warning_store as WS
 from gaslatch_tools.platform.console.app import public_token
 from gaslatch_tools.platform.receiver import PlatformReceiver, open_storage
 from gaslatch_tools.testing.console_server import ConsoleServer
-from tests.platform.test_notifier import RULES, event
+from tests.platform.conftest import RULES
+from tests.platform.test_notifier import event
 
 PASSWORD = "kitchen-safety-2026"
 SITE_A, SITE_B = "noodle-bar-7", "dumpling-house-3"
@@ -40,16 +40,6 @@ CONTACTS = {
               SITE_B: {"name": "三号饺子馆", "district": "xuanwu", "owners": ["zhao"]}},
     "duty_centre": ["duty"],
     "administrators": ["admin"]}
-
-
-@pytest.fixture
-def storage(platform_db):
-    s = open_storage(platform_db)
-    WS.prepare(s)
-    accounts.prepare(s)
-    s.add_store_hook(WS.WarningHook(RULES))
-    yield s
-    s.close()
 
 
 @pytest.fixture

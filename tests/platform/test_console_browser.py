@@ -9,7 +9,6 @@ docs/platform.md.
 from __future__ import annotations
 
 import datetime
-import signal
 
 import pytest
 from PIL import Image
@@ -23,14 +22,11 @@ from gaslatch_tools.platform.unit_commands import CommandSender
 from gaslatch_tools.platform import audit
 from gaslatch_tools.testing.browser import Browser, screenshot
 from gaslatch_tools.testing.console_server import ConsoleServer
-from gaslatch_tools.testing.detector_bus import DetectorBus
-from gaslatch_tools.testing.running_unit import RunningUnit
 from gaslatch_tools.testing.waiting import wait_until
 from tests.platform.test_console import CONTACTS, PASSWORD, SITE_B
-from tests.platform.test_notifier import RULES
+from tests.platform.conftest import BENCH_KEY, RULES
 
 BENCH_SITE = "bench"  # the site of the bench's unit (testing.kitchen_config)
-KEY = b"console test key, not a real secret"
 
 
 def contacts_with_bench() -> C.Contacts:
@@ -43,7 +39,7 @@ def contacts_with_bench() -> C.Contacts:
 def platform_parts(tmp_path, broker):
     keys = tmp_path / "unit-keys" / BENCH_SITE
     keys.mkdir(parents=True)
-    (keys / "unit-1.key").write_bytes(KEY + b"\n")
+    (keys / "unit-1.key").write_bytes(BENCH_KEY + b"\n")
     (keys / "unit-1.key").chmod(0o600)
     sender = CommandSender(broker.host, broker.port, str(tmp_path / "unit-keys"))
     sender.start()
@@ -77,71 +73,51 @@ def log_in(page, console, user: str) -> None:
     page.wait_for_url(console.url + "/warnings")
 
 
-def test_a_trip_on_a_real_unit_appears_in_the_operator_s_queue_without_a_reload(tmp_path, broker, platform_parts,
-                                                                               browser):
+def test_a_trip_on_a_real_unit_appears_in_the_operator_s_queue_without_a_reload(platform_parts, browser,
+                                                                               bench_unit):
     storage, console = platform_parts
-    bus = DetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
-    unit = RunningUnit(tmp_path, bus.link)
-    unit.enable_uplink(broker, KEY)
-    unit.set_input("reset_button", False)
-    try:
-        unit.start()
-        unit.wait_detectors_normal()
-        page = browser.page()
-        log_in(page, console, "duty")
-        page.evaluate("window.__sameDocument = true")  # gone if the page were reloaded
-        assert "没有预警" in page.inner_text("#warnings")
-        bus.set_gas(1, 60.0)  # high alarm on d1: the unit trips
-        page.wait_for_selector("tr[data-rule=trip]", timeout=20_000)
-        assert page.evaluate("window.__sameDocument === true"), "the row arrived without a reload"
-        row = page.inner_text("tr[data-rule=trip]")
-        assert BENCH_SITE in row and "燃气已紧急切断" in row and "一级 Grade 1" in row and "未确认 open" in row
-        screenshot(page, "console-warnings")
-        page.fill("tr[data-rule=trip] input[name=note]", "已通知店主，安全员前往 owner told, officer on the way")
-        page.click("tr[data-rule=trip] button.ack")
-        page.wait_for_selector("tr[data-rule=trip].state-acknowledged")
-        assert "owner told" in page.inner_text("tr[data-rule=trip]")
-        (warning,) = [w for w in WS.warnings(storage) if w.site == BENCH_SITE and w.rule == "trip"]
-        assert warning.state == "acknowledged" and warning.acked_by == "duty"
-        page.goto(console.url + "/sites/" + BENCH_SITE)
-        wait_until(lambda: "燃气已切断" in page.inner_text("main"), 10, what="the site page shows the gas off")
-        screenshot(page, "console-site")
-    finally:
-        unit.stop(signal.SIGTERM)
-        unit.close()
-        bus.close()
+    bus, unit = bench_unit
+    page = browser.page()
+    log_in(page, console, "duty")
+    page.evaluate("window.__sameDocument = true")  # gone if the page were reloaded
+    assert "没有预警" in page.inner_text("#warnings")
+    bus.set_gas(1, 60.0)  # high alarm on d1: the unit trips
+    page.wait_for_selector("tr[data-rule=trip]", timeout=20_000)
+    assert page.evaluate("window.__sameDocument === true"), "the row arrived without a reload"
+    row = page.inner_text("tr[data-rule=trip]")
+    assert BENCH_SITE in row and "燃气已紧急切断" in row and "一级 Grade 1" in row and "未确认 open" in row
+    screenshot(page, "console-warnings")
+    page.fill("tr[data-rule=trip] input[name=note]", "已通知店主，安全员前往 owner told, officer on the way")
+    page.click("tr[data-rule=trip] button.ack")
+    page.wait_for_selector("tr[data-rule=trip].state-acknowledged")
+    assert "owner told" in page.inner_text("tr[data-rule=trip]")
+    (warning,) = [w for w in WS.warnings(storage) if w.site == BENCH_SITE and w.rule == "trip"]
+    assert warning.state == "acknowledged" and warning.acked_by == "duty"
+    page.goto(console.url + "/sites/" + BENCH_SITE)
+    wait_until(lambda: "燃气已切断" in page.inner_text("main"), 10, what="the site page shows the gas off")
+    screenshot(page, "console-site")
 
 
-def test_an_officer_closes_the_gas_from_the_site_page_and_it_is_audited_but_cannot_open_it(tmp_path, broker,
-                                                                                         platform_parts, browser):
+def test_an_officer_closes_the_gas_from_the_site_page_and_it_is_audited_but_cannot_open_it(platform_parts, browser,
+                                                                                         bench_unit):
     storage, console = platform_parts
-    bus = DetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
-    unit = RunningUnit(tmp_path, bus.link)
-    unit.enable_uplink(broker, KEY)
-    unit.set_input("reset_button", False)
-    try:
-        unit.start()
-        unit.wait_detectors_normal()
-        unit.press_reset()
-        wait_until(lambda: unit.line("valve") == "1", 5, what="the valve open after a local reset")
-        page = browser.page()
-        log_in(page, console, "wang")
-        wait_until(lambda: [r for r in storage.fleet() if r.site == BENCH_SITE], 10, what="the unit on the platform")
-        page.goto(console.url + "/sites/" + BENCH_SITE)
-        assert "Reopening needs a person at the unit" in page.inner_text("form.close-valve")
-        page.check("form.close-valve input[name=confirm]")
-        page.fill("form.close-valve input[name=note]", "店主电话无人接听 owner not answering")
-        screenshot(page, "console-close-valve")
-        page.click("form.close-valve button.close")
-        assert "close_valve sent" in page.inner_text("#message")
-        wait_until(lambda: unit.line("valve") == "0", 10, what="the unit closes the valve")
-        (row,) = [a for a in audit.rows(storage) if a.action == "close_valve"]
-        assert (row.actor, row.site, row.target) == ("wang", BENCH_SITE, "unit:bench/unit-1")
-        assert "owner not answering" in row.detail
-    finally:
-        unit.stop(signal.SIGTERM)
-        unit.close()
-        bus.close()
+    bus, unit = bench_unit
+    unit.press_reset()
+    wait_until(lambda: unit.line("valve") == "1", 5, what="the valve open after a local reset")
+    page = browser.page()
+    log_in(page, console, "wang")
+    wait_until(lambda: [r for r in storage.fleet() if r.site == BENCH_SITE], 10, what="the unit on the platform")
+    page.goto(console.url + "/sites/" + BENCH_SITE)
+    assert "Reopening needs a person at the unit" in page.inner_text("form.close-valve")
+    page.check("form.close-valve input[name=confirm]")
+    page.fill("form.close-valve input[name=note]", "店主电话无人接听 owner not answering")
+    screenshot(page, "console-close-valve")
+    page.click("form.close-valve button.close")
+    assert "close_valve sent" in page.inner_text("#message")
+    wait_until(lambda: unit.line("valve") == "0", 10, what="the unit closes the valve")
+    (row,) = [a for a in audit.rows(storage) if a.action == "close_valve"]
+    assert (row.actor, row.site, row.target) == ("wang", BENCH_SITE, "unit:bench/unit-1")
+    assert "owner not answering" in row.detail
 
 
 def test_an_owner_in_the_browser_sees_their_site_and_nothing_of_another(platform_parts, browser):

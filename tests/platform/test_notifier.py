@@ -27,9 +27,9 @@ from gaslatch_tools.platform import warning_store as WS
 from gaslatch_tools.platform.cli import platform
 from gaslatch_tools.platform.receiver import PlatformReceiver, open_storage
 from gaslatch_tools.testing.waiting import wait_until
+from tests.platform.conftest import RULES  # the shipped rules, as the storage fixture hooks them
 
 ROOT = Path(__file__).resolve().parents[2]
-RULES = R.load(str(ROOT / "deploy" / "platform" / "warning-rules.yaml"))
 # The stepped tests jump the clock by hours with the unit saying nothing: a day's heartbeat keeps its unit_offline
 # warning (tests/platform/test_unit_offline.py) out of the notices they count.
 _doc = data_file.parse((ROOT / "deploy" / "platform" / "warning-rules.yaml").read_text(encoding="utf-8"))
@@ -63,15 +63,6 @@ def event(seq, type_="trip", state="latched", severity="alarm", source="controll
     return {"id": "%s-%012d" % (STORE, seq), "seq": seq, "t_ms": 1000 * seq, "wall_ts": "2026-12-07T02:00:00.000Z",
             "clock_synced": True, "type": type_, "severity": severity, "source": source, "state": state,
             "value": value, "reason": reason}
-
-
-@pytest.fixture
-def storage(platform_db):
-    s = open_storage(platform_db)
-    WS.prepare(s)
-    s.add_store_hook(WS.WarningHook(RULES))
-    yield s
-    s.close()
 
 
 @pytest.fixture
@@ -341,12 +332,8 @@ def test_the_notifier_refuses_a_contacts_file_others_may_read(tmp_path):
 
 
 def test_a_trip_on_a_real_unit_on_the_bench_reaches_the_owner_within_a_second_of_reaching_the_platform(
-        tmp_path, broker, smtp_sink, http_sink):
-    import signal
-
-    from gaslatch_tools.testing.detector_bus import DetectorBus
-    from gaslatch_tools.testing.running_unit import RunningUnit
-
+        tmp_path, broker, smtp_sink, http_sink, bench_unit):
+    bus, unit = bench_unit
     doc = contacts_doc(smtp_sink, http_sink)
     doc["sites"] = {"bench": {"district": "gulou", "owners": ["li"]}}  # the bench unit's site
     storage = open_storage(str(tmp_path / "platform.sqlite"))
@@ -354,24 +341,15 @@ def test_a_trip_on_a_real_unit_on_the_bench_reaches_the_owner_within_a_second_of
     storage.add_store_hook(WS.WarningHook(RULES))
     receiver = PlatformReceiver(storage, broker.host, broker.port, client_id="notify-bench")
     notifier = N.Notifier(storage, RULES, C.build(doc), instance="bench")
-    bus = DetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
-    unit = RunningUnit(tmp_path, bus.link)
-    unit.enable_uplink(broker, b"notifier bench key, not a real secret")
-    unit.set_input("reset_button", False)
     receiver.start()
     notifier.start()
     try:
-        unit.start()
-        unit.wait_detectors_normal()
         bus.set_gas(1, 60.0)
         wait_until(lambda: [m for m in smtp_sink.received() if "bench/unit-1" in m.subject and "燃气已紧急切断" in
                             m.subject], 20, what="the owner's mail about the bench unit's trip")
     finally:
         notifier.stop()
         receiver.stop()
-        unit.stop(signal.SIGTERM)
-        unit.close()
-        bus.close()
     trip = next(w for w in WS.warnings(storage) if w.rule == "trip")
     its_notices = {n.id for n in WS.notices(storage, trip.id)}
     firsts = [a for a in WS.attempts(storage) if a[0] in its_notices and a[6] == "sent" and a[4] == "li"]
