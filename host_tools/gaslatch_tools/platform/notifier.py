@@ -76,7 +76,7 @@ def render(notice: WS.Claimed, rules: Rules, contacts: Contacts) -> tuple[str, s
     where = "%s/%s" % (clip(notice.site, 64), clip(notice.unit, 64))
     again = "" if notice.round == 1 else " [第%d次 / notice %d]" % (notice.round, notice.round)
     title = clip("【%s %s】%s %s: %s%s" % (grade_zh, grade_en, title_zh, title_en, where, again), MAX_TITLE_CHARS)
-    tz = rules.quiet.tz if rules.quiet is not None else datetime.timezone.utc
+    tz = rules.tz
     lines = [
         "%s %s / %s %s" % (grade_zh, title_zh, grade_en, title_en),
         "站点 site: %s" % where,
