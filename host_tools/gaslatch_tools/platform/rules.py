@@ -24,7 +24,10 @@ PLATFORM_TYPES = (
     # check (liveness.py) observes itself: silent (nothing heard beyond the heartbeat limit) and back (heard again).
     "status",
     "lost",  # an uplink gap that cannot be filled: the unit reported the seqs gone (source: the store key)
-    "maintenance_due",  # reserved: nothing observes these yet (work orders and the daily checks come later)
+    # A work order's due date, as the overdue check (overdue.py) observes it: overdue (passed while the site check,
+    # the decision after it or the rectification waits), due (still to come) or done (none runs); source: the order.
+    "work_order",
+    "maintenance_due",  # reserved: nothing observes these yet (the maintenance plans and daily checks come later)
     "daily_check_missed",
 )
 OCCURRENCE_TYPES = tuple(E.EVENT_TYPES) + PLATFORM_TYPES
