@@ -48,7 +48,7 @@ def test_the_shipped_heartbeat_is_three_state_report_periods_and_one_to_come_bac
     from gaslatch.core.config_schema import UPLINK  # the unit's defaults: state republished every state_s
     state_s = UPLINK["properties"]["state_s"]["default"]
     assert (LIMIT_MS, BACK_MS) == (3 * state_s * S, state_s * S)
-    assert RULES.status_rules == ("unit_offline",) and RULES.by_name["unit_offline"].grade == 2
+    assert RULES.rules_for("status") == ("unit_offline",) and RULES.by_name["unit_offline"].grade == 2
 
 
 class Kitchen:

@@ -2,7 +2,7 @@
 no event beyond a limit, though the broker never said offline), or back (online and reporting again).
 
 Pure verdicts over what the database knows of each unit (UnitLife), and the one query that reads it; the notifier's
-step turns the verdicts into warnings (warning_store.check_liveness) on its injected clock.
+step turns the verdicts into warnings (warning_store.liveness_in) on its injected clock.
 """
 
 from __future__ import annotations

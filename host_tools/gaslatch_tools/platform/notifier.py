@@ -1,10 +1,10 @@
 """The notifier (`gaslatch platform notify`): tells people of warnings through Apprise (mail, webhooks, IM robots,
 SMS and voice gateways), again until someone acknowledges, escalating tier by tier.
 
-Each pass (every few seconds) opens and clears the warnings of units offline or silent (liveness.py), plans the
-rounds now due, claims due notices under a lease (so several notifiers on one database send
-each once), sends them and records every attempt; a channel that fails is tried again with a back-off. Time
-comes from an injected clock.
+Each pass (every few seconds) opens and clears the warnings of units offline or silent (liveness.py) and of work
+orders overdue (overdue.py), plans the rounds now due, claims due notices under a lease (so several notifiers on
+one database send each once), sends them and records every attempt; a channel that fails is tried again with a
+back-off. Time comes from an injected clock.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ import apprise
 
 from gaslatch.core import events as E
 from gaslatch_tools.platform import liveness as L
+from gaslatch_tools.platform import overdue as OV
 from gaslatch_tools.platform import warning_store as WS
+from gaslatch_tools.platform import work_orders as WO
 from gaslatch_tools.platform.contacts import Contacts, Recipient
 from gaslatch_tools.platform.rules import Rules
 from gaslatch_tools.platform.storage import SqlStorage
@@ -37,6 +39,9 @@ SENDERS = 8  # notices handed to their channels at once: each waits on a mail se
 MAX_TITLE_CHARS = 120
 MAX_BODY_CHARS = 1200  # an SMS gateway or robot may cut it shorter still; the start says what matters
 MAX_ERROR_CHARS = 500
+# What the platform observes itself, checked every liveness.CHECK_EVERY_MS in one transaction: each check(execute,
+# rules, now_ms) opens and clears its warnings (warning_store.observe_in).
+CHECKS = (WS.liveness_in, OV.check_in)
 GRADE_TEXT = {1: ("一级预警", "grade 1"), 2: ("二级预警", "grade 2"), 3: ("三级预警", "grade 3")}
 
 # send(url, title, body) -> None when the channel took it, else what went wrong.
@@ -76,7 +81,7 @@ def render(notice: WS.Claimed, rules: Rules, contacts: Contacts) -> tuple[str, s
     where = "%s/%s" % (clip(notice.site, 64), clip(notice.unit, 64))
     again = "" if notice.round == 1 else " [第%d次 / notice %d]" % (notice.round, notice.round)
     title = clip("【%s %s】%s %s: %s%s" % (grade_zh, grade_en, title_zh, title_en, where, again), MAX_TITLE_CHARS)
-    tz = rules.quiet.tz if rules.quiet is not None else datetime.timezone.utc
+    tz = rules.tz
     lines = [
         "%s %s / %s %s" % (grade_zh, title_zh, grade_en, title_en),
         "站点 site: %s" % where,
@@ -122,19 +127,19 @@ class Notifier:
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._liveness_due_ms = 0
-        WS.prepare(storage)
+        self._checks_due_ms = 0
+        WO.prepare(storage)  # the warnings' tables, and the work orders' the overdue check reads
 
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
 
     def step(self) -> int:
-        """Checks the units' liveness (every liveness.CHECK_EVERY_MS), plans the due rounds, then sends every due
-        notice it can claim; returns the notices it tried."""
+        """Runs the CHECKS (every liveness.CHECK_EVERY_MS), plans the due rounds, then sends every due notice it can
+        claim; returns the notices it tried."""
         now_ms = self._now_ms()
-        if now_ms >= self._liveness_due_ms:  # before planning: a silence seen now is told in this step
-            self._liveness_due_ms = now_ms + L.CHECK_EVERY_MS
-            WS.check_liveness(self.storage, self.rules, now_ms)
+        if now_ms >= self._checks_due_ms:  # before planning: a silence or an overdue order seen now is told now
+            self._checks_due_ms = now_ms + L.CHECK_EVERY_MS
+            self.storage.write(lambda x: [check(x, self.rules, now_ms) for check in CHECKS])
         WS.plan_due(self.storage, self.rules, self.contacts, now_ms)
         tried = 0
         for _ in range(CLAIMS_PER_STEP):  # bounded: a step never spins on notices that fall due at once again

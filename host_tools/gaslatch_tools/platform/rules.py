@@ -24,7 +24,10 @@ PLATFORM_TYPES = (
     # check (liveness.py) observes itself: silent (nothing heard beyond the heartbeat limit) and back (heard again).
     "status",
     "lost",  # an uplink gap that cannot be filled: the unit reported the seqs gone (source: the store key)
-    "maintenance_due",  # reserved: nothing observes these yet (work orders and the daily checks come later)
+    # A work order's due date, as the overdue check (overdue.py) observes it: overdue (passed while the site check,
+    # the decision after it or the rectification waits), due (still to come) or done (none runs); source: the order.
+    "work_order",
+    "maintenance_due",  # reserved: nothing observes these yet (the maintenance plans and daily checks come later)
     "daily_check_missed",
 )
 OCCURRENCE_TYPES = tuple(E.EVENT_TYPES) + PLATFORM_TYPES
@@ -273,17 +276,21 @@ class Rules:
     """The checked rules file: decide() per occurrence, plan() per warning and moment."""
 
     def __init__(self, rules: tuple[Rule, ...], policies: dict[int, Policy], quiet: QuietHours | None,
-                 source: str = "rules", silent_after_min: float = SILENT_AFTER_MIN,
-                 back_after_min: float = BACK_AFTER_MIN):
+                 source: str = "rules", tz: datetime.tzinfo = datetime.timezone.utc,
+                 silent_after_min: float = SILENT_AFTER_MIN, back_after_min: float = BACK_AFTER_MIN):
         self.rules = rules
         self.by_name = {r.name: r for r in rules}
         self.policies = policies
         self.quiet = quiet
         self.source = source
+        self.tz = tz  # the file's timezone: local times in notices and summaries
         self.silent_after_ms = int(silent_after_min * 60000)
         self.back_after_ms = int(back_after_min * 60000)
-        # The rules a status opens or clears: the liveness check looks only at their warnings.
-        self.status_rules = tuple(r.name for r in rules if "status" in [m.type for m in (r.match,) + r.clear_on])
+
+    def rules_for(self, type_: str) -> tuple[str, ...]:
+        """The names of the rules an occurrence of this type opens or clears: a platform check (the liveness of
+        the units, the orders' due dates) looks only at their warnings."""
+        return tuple(r.name for r in self.rules if type_ in [m.type for m in (r.match,) + r.clear_on])
 
     def decide(self, occ: Occurrence, context: Context | None = None) -> list[Decision]:
         """Every rule's decision on one occurrence: clears first (an event may end one cause and start another)."""
@@ -369,7 +376,7 @@ def build(doc: object, source: str = "rules") -> Rules:
                           tuple(r["cause"]), () if clear == "acknowledged" else tuple(Match.of(m) for m in clear["on"]),
                           float(r.get("open_after_min", 0)), Match.of(r["while"]) if "while" in r else None))
     heartbeat = doc.get("heartbeat", {})
-    return Rules(tuple(rules), policies, quiet, source, heartbeat.get("silent_after_min", SILENT_AFTER_MIN),
+    return Rules(tuple(rules), policies, quiet, source, tz, heartbeat.get("silent_after_min", SILENT_AFTER_MIN),
                  heartbeat.get("back_after_min", BACK_AFTER_MIN))
 
 

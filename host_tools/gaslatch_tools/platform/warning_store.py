@@ -62,17 +62,19 @@ _INSERT_WARNING_SQL = """
                           last_event, last_store, last_seq, summary, notify_from_ms, due_ms, tier, rounds, clear_on_ack)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, -1, 0, ?)
     ON CONFLICT (cause_key) WHERE state <> 'cleared' DO"""
-# An occurrence while its cause's warning is open counts into it; the liveness check, which sees the same silence
-# every few seconds, only opens one when none is.
+# An occurrence while its cause's warning is open counts into it; a platform check (the liveness of the units, the
+# orders' due dates), which sees the same silence or the same overdue order every few seconds, only opens one when
+# none is.
 _OPEN_IF_ABSENT_SQL = _INSERT_WARNING_SQL + " NOTHING"
 _OPEN_SQL = _INSERT_WARNING_SQL + """ UPDATE SET
         count = warnings.count + 1, updated_ms = excluded.updated_ms, last_event = excluded.last_event,
         summary = excluded.summary, last_store = excluded.last_store,
         last_seq = CASE WHEN warnings.last_store = excluded.last_store AND warnings.last_seq > excluded.last_seq
                         THEN warnings.last_seq ELSE excluded.last_seq END"""
-# The liveness check clears a warning only as it read it: one a receiver counted an offline into meanwhile stays.
+# A platform check clears a warning only as it read it: one a receiver counted an offline into meanwhile stays.
 _CLEAR_AS_READ_SQL = _CLEAR_SQL + " AND state <> 'cleared' AND count = ?"
-_ACTIVE_OF_RULES_SQL = "SELECT cause_key, id, count FROM warnings WHERE state <> 'cleared' AND rule IN ({names})"
+_ACTIVE_OF_RULES_SQL = """SELECT cause_key, id, count, opened_ms, updated_ms FROM warnings
+    WHERE state <> 'cleared' AND rule IN ({names})"""
 _CONTEXT_SQL = """SELECT state FROM events WHERE site = ? AND unit = ? AND type = ? AND seq < ? {sources}
     ORDER BY seq DESC LIMIT 1"""
 _DUE_SQL = """SELECT id, site, unit, rule, grade, state, notify_from_ms, tier, rounds, last_round_ms FROM warnings
@@ -258,32 +260,57 @@ def _open(execute: Execute, decision: Decision, occ: Occurrence, sql: str = _OPE
                         notify_from, notify_from, int(rule.until_acknowledged)))
 
 
-def check_liveness(storage: SqlStorage, rules: Rules, now_ms: int) -> tuple[int, int]:
+class Active(NamedTuple):
+    """An active warning as a platform check reads it: to clear it only as read, and not on an older clock's word."""
+
+    id: int
+    count: int
+    opened_ms: int
+    updated_ms: int
+
+
+def active_in(x: Execute, names: tuple[str, ...]) -> dict[str, Active]:
+    """cause_key -> the active warning, of the named rules (at least one), inside the caller's transaction."""
+    sql = _ACTIVE_OF_RULES_SQL.format(names=", ".join("?" * len(names)))
+    return {key: Active(*row) for key, *row in x(sql, names).fetchall()}
+
+
+def observe_in(x: Execute, rules: Rules, active: dict[str, Active], found: Iterable[Occurrence]) -> tuple[int, int]:
+    """What a platform check observed now, applied inside its transaction: a warning opened for each cause that has
+    none (never counted again: the check sees the same cause every few seconds), and the warnings in `active` (as
+    read by active_in) cleared whose cause ended. Returns (opened, cleared). Several notifiers may run it at once: the
+    unique index on the cause keeps one warning per cause; a clear applies only to the warning as read, and a check
+    whose clock is behind the warning's latest update (another notifier's, a receiver's) does not clear it."""
+    opened = cleared = 0
+    for occ in found:
+        for decision in rules.decide(occ):
+            warning = active.get(decision.cause_key)
+            if decision.kind == "open" and warning is None:
+                opened += _open(x, decision, occ, _OPEN_IF_ABSENT_SQL).rowcount
+            elif decision.kind == "clear" and warning is not None and occ.at_ms >= warning.updated_ms:
+                cleared += x(_CLEAR_AS_READ_SQL, (occ.at_ms, occ.event_id, occ.at_ms, warning.id,
+                                                  warning.count)).rowcount
+    return opened, cleared
+
+
+def liveness_in(x: Execute, rules: Rules, now_ms: int) -> tuple[int, int]:
     """Opens the warning of every unit offline or silent past the heartbeat limit that has none, and clears those of
-    units back (liveness.verdict), in one transaction; returns (opened, cleared). Several notifiers may run it at
-    once: the unique index on the cause keeps one warning per cause, and a clear applies only to the warning as read."""
-    if not rules.status_rules:
+    units back (liveness.verdict), inside the caller's transaction; returns (opened, cleared)."""
+    names = rules.rules_for("status")
+    if not names:
         return 0, 0
+    active = active_in(x, names)
+    found = []
+    for u in L.units(x):
+        state = L.verdict(u, now_ms, rules.silent_after_ms, rules.back_after_ms)
+        if state is not None:
+            found.append(L.occurrence(u, state, now_ms))
+    return observe_in(x, rules, active, found)
 
-    def work(x: Execute) -> tuple[int, int]:
-        names = rules.status_rules
-        active = {key: (wid, count) for key, wid, count in
-                  x(_ACTIVE_OF_RULES_SQL.format(names=", ".join("?" * len(names))), names).fetchall()}
-        opened = cleared = 0
-        for u in L.units(x):
-            state = L.verdict(u, now_ms, rules.silent_after_ms, rules.back_after_ms)
-            if state is None:
-                continue
-            occ = L.occurrence(u, state, now_ms)
-            for decision in rules.decide(occ):
-                found = active.get(decision.cause_key)
-                if decision.kind == "open" and found is None:
-                    opened += _open(x, decision, occ, _OPEN_IF_ABSENT_SQL).rowcount
-                elif decision.kind == "clear" and found is not None:
-                    cleared += x(_CLEAR_AS_READ_SQL, (now_ms, occ.event_id, now_ms, found[0], found[1])).rowcount
-        return opened, cleared
 
-    return storage.write(work)
+def check_liveness(storage: SqlStorage, rules: Rules, now_ms: int) -> tuple[int, int]:
+    """liveness_in() in a transaction of its own."""
+    return storage.write(lambda x: liveness_in(x, rules, now_ms))
 
 
 def prepare(storage: SqlStorage) -> None:

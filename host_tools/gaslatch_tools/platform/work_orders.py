@@ -441,6 +441,13 @@ def ledger(storage: SqlStorage, actor: Actor, now_ms: int) -> list[LedgerRow]:
                                        r.order.id))
 
 
+def watched_in(x: Execute, closed_since_ms: int | None) -> list[Order]:
+    """The orders the overdue check (overdue.py) looks at, inside the caller's transaction: every order not closed,
+    and those closed since closed_since_ms (None: none), whose overdue warning it may still have to clear."""
+    sql = _SELECT_ORDERS + " WHERE state <> ? OR closed_ms >= ? ORDER BY id"
+    return [_order(row) for row in x(sql, (CLOSED, closed_since_ms)).fetchall()]
+
+
 def overdue(storage: SqlStorage, now_ms: int) -> list[Order]:
     """Every order, fleet-wide, past its due date in a state whose due date runs (for the duty centre)."""
     sql = _SELECT_ORDERS + " WHERE state IN (%s) AND due_ms < ? ORDER BY due_ms, id" % ", ".join(
