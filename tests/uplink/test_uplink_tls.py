@@ -102,7 +102,9 @@ def test_the_right_password_is_accepted(tmp_path, password_broker, store, make_u
     try:
         up = make_uplink(config(password_broker, tmp_path, username=USER, password_file=str(password_file)))
         wait_until(lambda: not store.unacked(10), 20, what="events delivered and acknowledged by the platform")
-        assert up.health()["connected"] and up.health()["delivered_seq"] == seqs[-1]
+        # The store's acks and the worker's health are updated one after the other: wait for both.
+        wait_until(lambda: up.health()["connected"] and up.health()["delivered_seq"] == seqs[-1], 10,
+                   what="the uplink connected and reporting every event delivered")
     finally:
         platform.close()
 
