@@ -255,7 +255,7 @@ def test_requests_are_handled_in_the_scan_thread_with_the_clients_identity(serve
     assert {ident for _, _, ident in served.unit.calls} == {served.loop.ident}
 
 
-_REQUEST_KEYS = ("id", "cmd", "args")
+_REQUEST_KEYS = ("id", "cmd", "args", "by")
 
 
 def _spec(cmd: str) -> dict:
@@ -266,7 +266,9 @@ def _spec(cmd: str) -> dict:
 def _valid_args(cmd: str):
     fields = {}
     for key, rule in _spec(cmd).items():
-        if rule["type"] == "string":
+        if "enum" in rule:
+            fields[key] = st.sampled_from(rule["enum"])
+        elif rule["type"] == "string":
             fields[key] = st.text(min_size=rule["minLength"], max_size=rule["maxLength"])
         else:
             fields[key] = st.integers(min_value=rule["minimum"], max_value=rule["maximum"])
@@ -276,6 +278,8 @@ def _valid_args(cmd: str):
 def _wrong_value(rule):
     # JSON has one number type: 5.0 is the integer 5, so only fractional floats are wrong for an integer.
     fractional = st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: f % 1 != 0)
+    if "enum" in rule:
+        return st.one_of(st.integers(), st.none(), st.text(max_size=20).filter(lambda t: t not in rule["enum"]))
     if rule["type"] == "string":
         return st.one_of(st.integers(), st.none(), st.booleans(), st.floats(allow_nan=False), st.just(""),
                          st.text(min_size=rule["maxLength"] + 1, max_size=rule["maxLength"] + 5),
@@ -291,7 +295,7 @@ def invalid_requests(draw):
                                lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
                                                                                          max_size=3), max_leaves=6)
     kind = draw(st.sampled_from(["not_object", "cmd_not_string", "unknown_cmd", "args_not_object", "extra_key",
-                                 "unknown_arg", "missing_arg", "wrong_arg", "bad_id"]))
+                                 "unknown_arg", "missing_arg", "wrong_arg", "bad_id", "bad_by"]))
     if kind == "not_object":
         return draw(json_values.filter(lambda v: not isinstance(v, dict)))
     if kind == "cmd_not_string":
@@ -309,6 +313,12 @@ def invalid_requests(draw):
         key = draw(st.text(max_size=8).filter(lambda k: k not in _spec(cmd)))
         args[key] = draw(json_values)
         return {"cmd": cmd, "args": args}
+    if kind == "bad_by":
+        bad_by = draw(st.one_of(st.integers(), st.none(), st.lists(st.text(), max_size=2),
+                                st.text(min_size=41, max_size=50, alphabet="abc"),
+                                st.text(min_size=1, max_size=10).filter(lambda t: not set(t) <= set(
+                                    "abcdefghijklmnopqrstuvwxyz0123456789 _-"))))
+        return {"cmd": cmd, "args": args, "by": bad_by}
     if kind == "bad_id":
         bad_id = draw(st.one_of(st.booleans(), st.floats(allow_nan=False), st.text(min_size=65, max_size=70),
                                 st.lists(st.integers(), max_size=2), st.integers(min_value=2 ** 63)))

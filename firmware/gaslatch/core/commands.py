@@ -28,7 +28,10 @@ CHANNELS = (LOCAL, REMOTE)
 VIEW = "view"  # read the state
 OPERATOR = "operator"  # kitchen staff: silence, ask for the reset
 MAINTENANCE = "maintenance"  # inhibit a detector, pulse outputs
-LEVELS = (VIEW, OPERATOR, MAINTENANCE)
+INSTALLER = "installer"  # read the configuration and the commissioning record at the panel
+LEVELS = (VIEW, OPERATOR, MAINTENANCE, INSTALLER)
+# What a panel reports with `access` (every one an ACCESS event the uplink carries).
+ACCESS_WHAT = ("login", "login_failed", "locked_out", "logout", "timed_out")
 
 DETECTOR_NAME = {"type": "string", "minLength": 1, "maxLength": 32, "description": "A detector's name."}
 NO_ARGS = {"type": "object", "additionalProperties": False}
@@ -108,6 +111,14 @@ def _close_valve(controller, now_ms, args, source):
     return reply(*controller.safety.command_close_valve(now_ms, source))
 
 
+def _access(controller, now_ms, args, source):
+    what, level = args["what"], args["level"]
+    severity = E.SEVERITY_WARNING if what in ("login_failed", "locked_out") else E.SEVERITY_INFO
+    controller.record(now_ms, E.ACCESS, severity, source, what, level, "%s %s at level %s" % (
+        source, what.replace("_", " "), level))
+    return reply(True, "recorded")
+
+
 def _sync_time(controller, now_ms, args, source):
     return reply(False, SYNC_TIME_REPLY)
 
@@ -138,6 +149,10 @@ for _command in (
     Command("close_valve", "close the gas valve (reopening needs the local reset)",
             IGNORED_ARGS, (REMOTE,), OPERATOR, _close_valve),
     Command("sync_time", "set the unit's clock (refused: NTP keeps it)", NO_ARGS, (REMOTE,), OPERATOR, _sync_time),
+    Command("access", "record a login, failed login, lockout or logout at a panel (an access event)",
+            _args({"what": {"type": "string", "enum": list(ACCESS_WHAT)},
+                   "level": {"type": "string", "enum": list(LEVELS[1:])}}),
+            (LOCAL,), VIEW, _access),
 ):
     COMMANDS[_command.name] = _command
 

@@ -167,11 +167,11 @@ class Controller:
     def record(self, now_ms, type_, severity, source, state, value=None, reason=""):
         """An event the platform observed (shutdown, a serial port lost...), numbered with the core's.
 
-        Returns the record; it is also returned by the next step(). Only shutdown, bus and command
-        events (e.g. a commissioning output test): never one that changes the safety state.
+        Returns the record; it is also returned by the next step(). Only shutdown, bus, command (e.g. a
+        commissioning output test) and access events: never one that changes the safety state.
         """
-        if type_ not in (E.SHUTDOWN, E.BUS, E.COMMAND):
-            raise ValueError("the platform records only shutdown, bus and command events, not %r" % (type_,))
+        if type_ not in (E.SHUTDOWN, E.BUS, E.COMMAND, E.ACCESS):
+            raise ValueError("the platform records only shutdown, bus, command and access events, not %r" % (type_,))
         return self.log.emit(now_ms, type_, severity, source, state, value, reason)
 
     def drain_events(self):

@@ -28,6 +28,7 @@ INHIBIT = "inhibit"
 OUTPUT = "output"
 VALVE_FAULT = "valve_fault"
 COMMAND = "command"
+ACCESS = "access"  # a person logging in or out at a local panel, or being locked out (EN 50271 access levels)
 # Recorded by the platform through Controller.record(), in the same numbering.
 SHUTDOWN = "shutdown"
 BUS = "bus"
@@ -45,6 +46,7 @@ EVENT_TYPES = (
     OUTPUT,
     VALVE_FAULT,
     COMMAND,
+    ACCESS,
     SHUTDOWN,
     BUS,
 )

@@ -60,10 +60,14 @@ class ControlClient:
     def close(self) -> None:
         self._sock.close()
 
-    def request(self, cmd: str, args: dict | None = None, timeout_s: float | None = None) -> dict:
-        """Send {"id", "cmd", "args"} and return the reply to it (a dict with "ok")."""
+    def request(self, cmd: str, args: dict | None = None, timeout_s: float | None = None, by: str = "") -> dict:
+        """Send {"id", "cmd", "args"} (and "by": on whose behalf, for the event records) and return the reply to
+        it (a dict with "ok")."""
         request_id = next(self._ids)
-        line = json.dumps({"id": request_id, "cmd": cmd, "args": args or {}}, sort_keys=True) + "\n"
+        doc = {"id": request_id, "cmd": cmd, "args": args or {}}
+        if by:
+            doc["by"] = by
+        line = json.dumps(doc, sort_keys=True) + "\n"
         try:
             self._sock.sendall(line.encode("utf-8"))
         except OSError as err:

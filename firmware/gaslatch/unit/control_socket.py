@@ -82,8 +82,15 @@ class RequestError(Exception):
         self.request_id = request_id
 
 
-def parse_request(line: bytes, commands: tuple[str, ...] = COMMANDS) -> tuple[Any, str, dict]:
-    """One request line (without its newline) -> (id, cmd, args), or RequestError saying what is wrong."""
+MAX_BY_CHARS = 40
+BY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789 _-")
+
+
+def parse_request(line: bytes, commands: tuple[str, ...] = COMMANDS) -> tuple[Any, str, dict, str]:
+    """One request line (without its newline) -> (id, cmd, args, by), or RequestError saying what is wrong.
+
+    by: on whose behalf a trusted client (the kitchen panel) sends it, e.g. "panel maintenance": added to the
+    event records' source after the client's own user name, which the socket takes from the kernel."""
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError:
@@ -100,8 +107,9 @@ def parse_request(line: bytes, commands: tuple[str, ...] = COMMANDS) -> tuple[An
     if request_id is not None and not _valid_id(request_id):
         raise RequestError("id must be a string of at most %d characters, an integer or null" % MAX_ID_CHARS)
     for key in sorted(doc):
-        if key not in ("id", "cmd", "args"):
-            raise RequestError("unknown key %s in request (keys: id, cmd, args)" % _clip(json.dumps(key)), request_id)
+        if key not in ("id", "cmd", "args", "by"):
+            raise RequestError("unknown key %s in request (keys: id, cmd, args, by)" % _clip(json.dumps(key)),
+                               request_id)
     cmd = doc.get("cmd")
     if not isinstance(cmd, str):
         raise RequestError("cmd missing or not a string; commands: %s" % ", ".join(sorted(commands)), request_id)
@@ -114,7 +122,11 @@ def parse_request(line: bytes, commands: tuple[str, ...] = COMMANDS) -> tuple[An
     why = arg_refusal(cmd, args)
     if why:
         raise RequestError(_clip(why, 300), request_id)
-    return request_id, cmd, normalised_args(cmd, args)
+    by = doc.get("by", "")
+    if not isinstance(by, str) or len(by) > MAX_BY_CHARS or not set(by) <= BY_CHARS:
+        raise RequestError("by must be at most %d lower-case letters, digits, spaces, _ or -" % MAX_BY_CHARS,
+                           request_id)
+    return request_id, cmd, normalised_args(cmd, args), by
 
 
 class Request:
@@ -125,13 +137,13 @@ class Request:
     """
 
     def __init__(self, server: ControlServer, conn: _Connection, request_id: Any, cmd: str, args: dict,
-                 received_s: float):
+                 received_s: float, by: str = ""):
         self.id = request_id
         self.cmd = cmd
         self.args = args
         self.uid = conn.uid
         self.pid = conn.pid
-        self.source = conn.source
+        self.source = "%s (%s)" % (conn.source, by) if by else conn.source
         self._server = server
         self._conn = conn
         self._received_s = received_s
@@ -570,7 +582,7 @@ class ControlServer:
     def _line(self, conn: _Connection, line: bytes, now_s: float) -> None:
         conn.requests += 1
         try:
-            request_id, cmd, args = parse_request(line.rstrip(b"\r"), self._commands)
+            request_id, cmd, args, by = parse_request(line.rstrip(b"\r"), self._commands)
         except RequestError as err:
             self._reject(conn, err)
             return
@@ -581,7 +593,7 @@ class ControlServer:
             elif len(self._queue) >= self._queue_size:
                 error = "controller busy (%d requests waiting): try again" % self._queue_size
             else:
-                self._queue.append(Request(self, conn, request_id, cmd, args, now_s))
+                self._queue.append(Request(self, conn, request_id, cmd, args, now_s, by))
                 conn.in_flight += 1
                 return
         self._reject(conn, RequestError(error, request_id))
