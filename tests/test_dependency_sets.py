@@ -151,7 +151,7 @@ def entry_points() -> dict[str, str]:
     scripts = PYPROJECT["project"]["scripts"]
     points[scripts["gaslatch-unit"].split(":")[0]] = BASE
     for command in UNIT_COMMANDS:  # each handler is imported by name when its command runs
-        points[command.handler.split(":")[0]] = BASE
+        points[command.handler.split(":")[0]] = command.extra or BASE
     points[scripts["gaslatch"].split(":")[0]] = BASE  # the front door: the unit's commands on the base install
     points["gaslatch_tools.host_cli"] = "host"
     for group in HOST_GROUPS.values():

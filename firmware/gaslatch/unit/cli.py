@@ -16,6 +16,7 @@ from typing import NamedTuple
 import gaslatch
 from gaslatch.core import events as E
 from gaslatch.core.config_schema import DEFAULT_CONTROL_SOCKET, DEFAULT_STORE_PATH
+from gaslatch.core.commands import LEVELS
 from gaslatch.core.constants import HARD_INHIBIT_MAX_MIN
 from gaslatch.unit.command_error import EXIT_UNREACHABLE, EXIT_USAGE, CommandError
 from gaslatch.unit.control_client import DEFAULT_TIMEOUT_S, ControlUnreachable
@@ -37,6 +38,7 @@ class Command(NamedTuple):
     description: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     handler: str  # "module:function", called with the parsed arguments; returns the exit code
+    extra: str = ""  # the pip extra its handler needs beyond the base install ("" for none)
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "gaslatch") -> int:
@@ -228,6 +230,38 @@ COMMANDS = (
             "The valve test can only CLOSE the gas valve, never open it. Exits 0 only if every output tested\n"
             "was confirmed (or pulsed, with --yes).", _test_outputs_arguments,
             "gaslatch.unit.control_commands:test_outputs"),
+)
+# The kitchen panel: its own process and service (gaslatch-panel.service), its own extra (`gaslatch[panel]`). Its
+# arguments are here, so that `run` never imports the panel's package.
+DEFAULT_PANEL_PINS = "/etc/gaslatch/panel-pins.json"
+
+
+def _panel_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", dest="config_path", metavar="PATH", default="/etc/gaslatch/config.json",
+                        help="The unit's configuration: where its control socket is (default: %(default)s).")
+    parser.add_argument("--socket", metavar="PATH", help="The control socket, instead of reading --config.")
+    parser.add_argument("--group", metavar="GROUP", help="The control socket's group (with --socket).")
+    parser.add_argument("--listen", default="127.0.0.1:8090", metavar="HOST:PORT",
+                        help="Where to serve (default: %(default)s: the kiosk screen on the unit itself; "
+                             "0.0.0.0:8090 also serves the shop's LAN).")
+    parser.add_argument("--pins", default=DEFAULT_PANEL_PINS, metavar="PATH", help="The PIN file (default: %(default)s).")
+    parser.add_argument("--state-dir", default="/var/lib/gaslatch-panel", metavar="DIR",
+                        help="Where the failed-PIN count is kept (default: %(default)s).")
+
+
+def _panel_pin_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("level", choices=LEVELS[1:], help="The access level.")
+    parser.add_argument("--pins", default=DEFAULT_PANEL_PINS, metavar="PATH", help="The PIN file (default: %(default)s).")
+
+
+COMMANDS += (
+    Command("panel", "Serve the kitchen panel: the state at a glance, what to do now, actions behind PINs.",
+            "A separate process that talks to the controller only through its control socket (docs/operations.md, "
+            "\"The kitchen panel\"). There is no open and no reset on the panel.",
+            _panel_arguments, "gaslatch.panel.serve_command:panel", extra="panel"),
+    Command("panel-pin", "Set the kitchen panel's PIN for one access level (operator, maintenance, installer).",
+            "Read from standard input, or asked twice at a terminal. 4 to 12 digits, one per level.",
+            _panel_pin_arguments, "gaslatch.panel.pin_command:set_pin"),
 )
 COMMAND_NAMES = tuple(command.name for command in COMMANDS)
 

@@ -1,0 +1,238 @@
+"""The kitchen panel's pages (Starlette + Jinja2, no FastAPI: the panel must stay within 40 MiB on the Pi).
+
+One page: the big state, each detector, interlocks, inhibits, what to do now, and the reset hint (the page never
+resets or opens anything: it tells the person to press RESET on the unit and why it would be refused now). It
+updates itself from a server-sent event stream. A PIN raises the session's level: operator (silence),
+maintenance (inhibit, output test), installer (the configuration); each action is checked against the level the
+core's command table asks for, sent on the person's behalf ("by": panel <level>) and so recorded as an event.
+Logins, failures, lockouts and logouts are recorded too (the `access` command).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import secrets
+import threading
+import time
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from gaslatch.core.commands import COMMANDS, INSTALLER, VIEW
+from gaslatch.panel import pins as P
+from gaslatch.panel.state_view import view
+from gaslatch.panel.status_feed import StatusFeed, request as send
+
+HERE = Path(__file__).resolve().parent
+COOKIE = "gaslatch_panel"
+IDLE_S = 5 * 60  # a kiosk left logged in drops back to view after 5 minutes without a touch
+LEVEL_NAMES = {VIEW: ("查看", "view"), "operator": ("操作员", "operator"), "maintenance": ("维护", "maintenance"),
+               INSTALLER: ("安装人员", "installer")}
+HEADERS = {"Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+                                      "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+           "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
+           "Cache-Control": "no-store"}
+MAX_FORM_BYTES = 4096
+
+
+class PanelSettings(NamedTuple):
+    socket_path: str
+    group: str
+    pins: P.PinFile
+    lockout: P.Lockout
+    config_path: str | None  # shown at the installer level
+    clock_s: Callable[[], float] = time.time
+    who: str = "panel"  # how actions are recorded: by "panel <level>"
+
+
+class _Session(NamedTuple):
+    level: str
+    csrf: str
+    last_s: float
+    flash: tuple[str, bool] | None = None  # the last action's answer, shown once on the next page
+
+
+def create_app(settings: PanelSettings, feed: StatusFeed) -> Starlette:
+    env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]))
+    env.globals.update(LEVEL_NAMES=LEVEL_NAMES)
+    sessions: dict[str, _Session] = {}
+    lock = threading.Lock()
+
+    def now() -> float:
+        return settings.clock_s()
+
+    def session_of(request: Request) -> tuple[str | None, _Session]:
+        """The request's session (idle ones dropped, and their logout recorded); a view session otherwise."""
+        token = request.cookies.get(COOKIE)
+        with lock:
+            sess = sessions.get(token or "")
+            if sess is not None and now() - sess.last_s > IDLE_S:
+                del sessions[token]
+                record_access("timed_out", sess.level)
+                sess = None
+            if sess is None:
+                return None, _Session(VIEW, "", now())
+            sessions[token] = sess._replace(last_s=now())
+            return token, sessions[token]
+
+    def record_access(what: str, level: str) -> None:
+        threading.Thread(target=send, args=(settings.socket_path, settings.group, "access",
+                                            {"what": what, "level": level}, settings.who), daemon=True).start()
+
+    def render(name: str, request: Request, sess: _Session, code: int = 200, **context) -> HTMLResponse:
+        version, reply, problem = feed.latest()
+        context.update(v=view(reply, problem), level=sess.level, csrf=sess.csrf, version=version,
+                       can=lambda cmd: P.allows(sess.level, COMMANDS[cmd].level),
+                       level_at_least=lambda lv: P.allows(sess.level, lv), pin_token=request.state.pin_token)
+        return HTMLResponse(env.get_template(name).render(**context), status_code=code, headers=HEADERS)
+
+    async def form_of(request: Request) -> dict[str, str]:
+        body = await request.body()
+        if len(body) > MAX_FORM_BYTES:
+            raise _Refused(413, "表单过大 Form too large")
+        form = await request.form()
+        return {k: v for k, v in form.items() if isinstance(v, str)}
+
+    class _Refused(Exception):
+        def __init__(self, code: int, message: str):
+            super().__init__(message)
+            self.code, self.message = code, message
+
+    async def refused(request: Request, exc: _Refused) -> Response:
+        request.state.pin_token = request.cookies.get(COOKIE + "_pin", "")
+        _, sess = session_of(request)
+        return render("panel.html", request, sess, exc.code, message=exc.message, error=True)
+
+    def checked(sess: _Session, form: dict) -> None:
+        if not sess.csrf or not hmac.compare_digest(sess.csrf, form.get("csrf", "")):
+            raise _Refused(403, "请先输入密码 Enter a PIN first (or the form has expired)")
+
+    async def home(request: Request) -> Response:
+        token, sess = session_of(request)
+        pin_token = secrets.token_urlsafe(16)
+        request.state.pin_token = pin_token
+        flash = sess.flash
+        if flash is not None:
+            with lock:
+                if token in sessions:
+                    sessions[token] = sessions[token]._replace(flash=None)
+        response = render("panel.html", request, sess, **({"message": flash[0], "error": flash[1]} if flash else {}))
+        response.set_cookie(COOKIE + "_pin", pin_token, httponly=True, samesite="strict", path="/")
+        return response
+
+    async def fragment(request: Request) -> Response:
+        token = request.cookies.get(COOKIE)
+        with lock:
+            sess = sessions.get(token or "") or _Session(VIEW, "", now())  # a refresh is not a touch
+        request.state.pin_token = ""
+        return render("state.html", request, sess)
+
+    async def live(request: Request) -> Response:
+        async def stream():
+            version = -1
+            while not await request.is_disconnected():
+                latest = await asyncio.to_thread(feed.wait_change, version, 15.0)
+                if latest != version:
+                    version = latest
+                    yield "event: state\ndata: %d\n\n" % version
+                else:
+                    yield ": keep-alive\n\n"
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={**HEADERS})
+
+    async def pin(request: Request) -> Response:
+        form = await form_of(request)
+        cookie = request.cookies.get(COOKIE + "_pin", "")
+        if not cookie or not hmac.compare_digest(cookie, form.get("pin_token", "")):
+            raise _Refused(403, "请刷新页面 Reload the page and try again")
+        until = await asyncio.to_thread(settings.lockout.locked_until)
+        if until is not None:
+            record_access("locked_out", "operator")
+            raise _Refused(423, "密码错误次数过多，已锁定至 %s Too many wrong PINs: locked until %s" % (
+                time.strftime("%H:%M", time.localtime(until)), time.strftime("%H:%M", time.localtime(until))))
+        try:
+            hashes = await asyncio.to_thread(settings.pins.hashes)
+        except P.PinError as err:
+            raise _Refused(500, "PIN 文件无法读取 The PIN file cannot be read: %s" % err) from None
+        level = await asyncio.to_thread(P.level_of, form.get("pin", "")[:64], hashes)
+        if level is None:
+            locked = await asyncio.to_thread(settings.lockout.failed)
+            record_access("locked_out" if locked else "login_failed", "operator")
+            raise _Refused(401, "密码错误 Wrong PIN" + (" — 已锁定 10 分钟 locked for 10 minutes" if locked else ""))
+        await asyncio.to_thread(settings.lockout.succeeded)
+        token = secrets.token_urlsafe(32)
+        with lock:
+            sessions[token] = _Session(level, secrets.token_urlsafe(32), now())
+        record_access("login", level)
+        response = RedirectResponse("/", status_code=303, headers=HEADERS)
+        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/")
+        return response
+
+    async def logout(request: Request) -> Response:
+        token, sess = session_of(request)
+        checked(sess, await form_of(request))
+        with lock:
+            sessions.pop(token or "", None)
+        record_access("logout", sess.level)
+        response = RedirectResponse("/", status_code=303, headers=HEADERS)
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    def action(cmd: str, args_of: Callable[[dict], dict]):
+        async def handler(request: Request) -> Response:
+            token, sess = session_of(request)
+            form = await form_of(request)
+            checked(sess, form)
+            if not P.allows(sess.level, COMMANDS[cmd].level):
+                raise _Refused(403, "需要更高权限 This needs the %s level" % COMMANDS[cmd].level)
+            try:
+                args = args_of(form)
+            except (KeyError, ValueError):
+                raise _Refused(400, "请求无效 Bad request") from None
+            reply = await asyncio.to_thread(send, settings.socket_path, settings.group, cmd, args,
+                                            "%s %s" % (settings.who, sess.level))
+            text = reply.get("message") or reply.get("error") or "; ".join(reply.get("reasons", []))
+            with lock:  # answered on the next page (post, redirect, get: a reload never sends it again)
+                if token in sessions:
+                    sessions[token] = sessions[token]._replace(flash=(text, not reply.get("ok")))
+            return RedirectResponse("/", status_code=303, headers=HEADERS)
+        return handler
+
+    async def config(request: Request) -> Response:
+        _, sess = session_of(request)
+        if not P.allows(sess.level, INSTALLER):
+            raise _Refused(403, "需要安装人员权限 This needs the installer level")
+        text = ""
+        if settings.config_path:
+            try:
+                text = json.dumps(json.loads(Path(settings.config_path).read_text(encoding="utf-8")), indent=1,
+                                  ensure_ascii=False)
+            except (OSError, ValueError) as err:
+                text = "cannot read %s: %s" % (settings.config_path, err)
+        request.state.pin_token = ""
+        return render("config.html", request, sess, config_text=text, config_path=settings.config_path)
+
+    async def not_found(request: Request, exc) -> Response:
+        return PlainTextResponse("没有找到 Not found\n", status_code=404, headers=HEADERS)
+
+    routes = [
+        Route("/", home), Route("/state", fragment), Route("/live", live),
+        Route("/pin", pin, methods=["POST"]), Route("/logout", logout, methods=["POST"]),
+        Route("/silence", action("silence", lambda f: {}), methods=["POST"]),
+        Route("/inhibit", action("inhibit", lambda f: {"detector": f["detector"], "minutes": int(f["minutes"])}),
+              methods=["POST"]),
+        Route("/end-inhibit", action("end_inhibit", lambda f: {"detector": f["detector"]}), methods=["POST"]),
+        Route("/test-output", action("test_output", lambda f: {"line": f["line"], "ms": int(f["ms"])}),
+              methods=["POST"]),
+        Route("/config", config),
+        Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
+    ]
+    return Starlette(routes=routes, exception_handlers={_Refused: refused, 404: not_found, 405: not_found})
+

@@ -1,0 +1,103 @@
+"""What the kitchen panel shows for one status reply: one big state, its reason in plain words, what to do now.
+
+Pure: the controller's status (or the reason it could not be had) in, a plain dict out, so the page, its tests
+and docs/operations.md say the same thing. The words follow docs/operations.md's "What each alarm means and
+what to do"; the colours GB 16808's indicators: red (flashing) alarm, yellow fault, green normal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ALARM, FAULT, GAS_OFF, GAS_ON, NO_CONTACT = "alarm", "fault", "gas_off", "gas_on", "no_contact"
+TITLES = {
+    ALARM: ("燃气报警", "GAS ALARM"),
+    FAULT: ("故障", "FAULT"),
+    GAS_OFF: ("燃气已关闭", "GAS OFF"),
+    GAS_ON: ("供气正常", "GAS ON"),
+    NO_CONTACT: ("控制器无响应", "CONTROLLER NOT ANSWERING"),
+}
+ALARM_STATES = ("low_alarm", "high_alarm")
+FAULT_STATES = ("fault", "comm_lost", "warmup")
+DETECTOR_WORDS = {"normal": ("正常", "normal"), "low_alarm": ("低限报警", "low alarm"),
+                  "high_alarm": ("高限报警", "high alarm"), "fault": ("故障", "fault"),
+                  "comm_lost": ("通讯中断", "not answering"), "warmup": ("预热", "warming up")}
+TODO = {
+    "high_alarm": ("立即通风，禁止明火和开关电器，撤离人员，查找泄漏点。读数恢复正常后，在控制器上按复位键。",
+                   "Ventilate now: no flames, no switches. Get people out and find the leak. Press RESET on the "
+                   "unit only when the readings are back to normal."),
+    "low_alarm": ("打开门窗，检测器附近禁止明火和开关电器，检查软管、接头和灶具；持续报警请联系燃气公司。",
+                  "Open doors and windows, no flames or switches near the detector, check hoses, joints and "
+                  "burners; call the gas company if it persists."),
+    FAULT: ("燃气报警器有故障，可能无法发现泄漏：请联系安装人员。", "The gas protection has a fault and may not "
+            "see a leak: call the installer."),
+    "valve_fault": ("切断阀未能动作，燃气可能没有关闭：立即关闭手动总阀并联系安装人员。",
+                    "The valve did not move: the gas may not be off. Close the manual isolation valve now and "
+                    "call the installer."),
+    GAS_OFF: ("排除原因后，在控制器上按复位键恢复供气。", "Once the cause is dealt with, press RESET on the unit "
+              "to turn the gas back on."),
+    GAS_ON: ("一切正常。下班时关闭燃气（人走阀关）。", "All normal. Turn the gas off when you leave (人走阀关)."),
+    NO_CONTACT: ("面板收不到控制器的状态。控制器仍独立保护厨房；如报警灯或蜂鸣器响起，按报警处理。请联系安装人员。",
+                 "The panel gets no state from the controller. The controller still protects the kitchen on its "
+                 "own; if its lamp or sounder is on, treat it as an alarm. Call the installer."),
+}
+
+
+def _reading(det: dict) -> str:
+    centi = det.get("concentration_centi_pct_lel")
+    return "—" if not isinstance(centi, int) else "%.1f %%LEL" % (centi / 100)
+
+
+def detector_rows(status: dict) -> list[dict]:
+    rows = []
+    for name, det in sorted((status.get("detectors") or {}).items()):
+        state = det.get("state", "")
+        zh, en = DETECTOR_WORDS.get(state, (state, state))
+        kind = ALARM if state in ALARM_STATES else FAULT if state in FAULT_STATES or det.get("distrust") else GAS_ON
+        rows.append({"name": name, "state_zh": zh, "state_en": en, "reading": _reading(det), "kind": kind,
+                     "inhibited": bool(det.get("inhibited")), "why": det.get("distrust") or det.get("reason", "")})
+    return rows
+
+
+def view(reply: dict | None, problem: str = "") -> dict[str, Any]:
+    """The panel's view of one status reply (None: no reply, problem says why)."""
+    if not reply or not reply.get("ok") or not isinstance(reply.get("status"), dict):
+        return {"kind": NO_CONTACT, "title": TITLES[NO_CONTACT], "reason": problem or str((reply or {}).get(
+            "error", "")), "todo": TODO[NO_CONTACT], "detectors": [], "gas_on": None, "reset": None,
+            "interlocks": [], "inhibits": {}, "silenced_s": None, "schedule": None}
+    status = reply["status"]
+    dets = detector_rows(status)
+    latched = bool(status.get("latched"))
+    alarms = [d for d in dets if d["kind"] == ALARM]
+    faults = [d for d in dets if d["kind"] == FAULT]
+    valve_fault = status.get("valve_fault") or ""
+    unit_faults = [("阀门故障", "valve fault: " + valve_fault)] if valve_fault else []
+    store = status.get("store")
+    if isinstance(store, dict) and not store.get("ok", True):
+        unit_faults.append(("事件记录故障", "event store: %s" % (store.get("error") or "see the journal")))
+    if alarms:
+        worst = "high_alarm" if any(d["state_en"] == "high alarm" for d in alarms) else "low_alarm"
+        kind, todo = ALARM, TODO[worst]
+        reason = "; ".join("%s %s %s" % (d["name"], d["state_zh"], d["reading"]) for d in alarms)
+    elif faults or unit_faults:
+        kind = FAULT
+        todo = TODO["valve_fault"] if valve_fault else TODO[FAULT]
+        reason = "; ".join(["%s %s: %s" % (d["name"], d["state_zh"], d["why"]) for d in faults]
+                           + ["%s %s" % pair for pair in unit_faults])
+    elif latched:
+        kind, todo, reason = GAS_OFF, TODO[GAS_OFF], status.get("trip_reason") or ""
+    else:
+        kind, todo, reason = GAS_ON, TODO[GAS_ON], ""
+    blockers = status.get("reset_blockers") if latched else None
+    reset = None
+    if latched:
+        reset = {"blockers": [str(b) for b in blockers or []],
+                 "hint": ("现在按复位键会被拒绝", "RESET would be refused now") if blockers else
+                 ("请在控制器上按复位键", "Press RESET on the unit")}
+    return {
+        "kind": kind, "title": TITLES[kind], "reason": reason, "todo": todo, "detectors": dets,
+        "gas_on": not latched, "trip_reason": status.get("trip_reason") if latched else "", "reset": reset,
+        "interlocks": sorted(name for name, active in (status.get("interlocks") or {}).items() if active),
+        "inhibits": dict(status.get("inhibits") or {}), "silenced_s": status.get("silenced_s"),
+        "schedule": status.get("schedule"),
+    }

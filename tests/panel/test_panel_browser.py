@@ -1,0 +1,182 @@
+"""The kitchen panel as a person meets it: a real `gaslatch run` on emulated detectors, the real `gaslatch panel`
+process beside it, and Debian's Chromium (Playwright) showing the page.
+
+A leak turns the page to ALARM without a reload and names the detector; the reset hint names what blocks it; ten
+wrong PINs lock the panel; inhibit needs the maintenance PIN; no request, of any shape, opens the valve; every
+login is an access event in the unit's record; killing the panel leaves the controller running.
+GASLATCH_SCREENSHOTS=docs/images pytest tests/panel/test_panel_browser.py refreshes docs/operations.md's pictures.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from gaslatch.panel import pins as P
+from gaslatch_tools.testing.browser import Browser, screenshot
+from gaslatch_tools.testing.detector_bus import DetectorBus
+from gaslatch_tools.testing.ports import free_port
+from gaslatch_tools.testing.running_unit import RunningUnit
+from gaslatch_tools.testing.waiting import wait_until
+
+PINS = {"operator": "1111", "maintenance": "2222", "installer": "3333"}
+
+
+class Panel:
+    """`gaslatch-unit panel` as its own process against a unit's control socket."""
+
+    def __init__(self, tmp_path, unit: RunningUnit):
+        self.pins_path = str(tmp_path / "panel-pins.json")
+        pin_file = P.PinFile(self.pins_path)
+        for level, pin in PINS.items():
+            pin_file.set(level, pin)
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gaslatch.unit", "panel", "--socket", unit.socket_path, "--group", "root",
+             "--listen", "127.0.0.1:%d" % self.port, "--pins", self.pins_path,
+             "--state-dir", str(tmp_path / "panel-state")], stderr=subprocess.PIPE)
+        wait_until(lambda: self._up(), 20, what="the panel serving")
+
+    def _up(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError("the panel exited: %s" % self.proc.stderr.read().decode(errors="replace"))
+        try:
+            return httpx.get(self.url + "/", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+@pytest.fixture
+def kitchen(tmp_path):
+    """(bus, unit, panel): a running unit, reading normal, with its panel."""
+    bus = DetectorBus(str(tmp_path / "ttyBUS1"), [1, 2])
+    unit = RunningUnit(tmp_path, bus.link)
+    unit.set_input("reset_button", False)
+    panel = None
+    try:
+        unit.start()
+        unit.wait_detectors_normal()
+        panel = Panel(tmp_path, unit)
+        yield bus, unit, panel
+    finally:
+        if panel is not None:
+            panel.stop()
+        unit.stop(signal.SIGTERM)
+        unit.close()
+        bus.close()
+
+
+@pytest.fixture
+def browser():
+    with Browser() as b:
+        yield b
+
+
+def enter_pin(page, pin: str) -> None:
+    page.fill("#pin", pin)
+    page.click("#pin-enter")
+    page.wait_for_load_state()
+
+
+def test_a_leak_turns_the_page_to_alarm_without_a_reload_and_the_reset_hint_names_the_blocker(kitchen, browser):
+    bus, unit, panel = kitchen
+    page = browser.page()
+    page.goto(panel.url)
+    assert page.get_attribute("#big", "data-kind") == "gas_off", "after power-on the gas stays off until RESET"
+    assert "请在控制器上按复位键" in page.inner_text("#reset")
+    unit.press_reset()
+    page.wait_for_selector("#big[data-kind=gas_on]")
+    screenshot(page, "panel-gas-on")
+    page.evaluate("window.__sameDocument = true")
+    bus.set_gas(1, 60.0)
+    page.wait_for_selector("#big[data-kind=alarm]", timeout=10_000)
+    assert page.evaluate("window.__sameDocument === true"), "the page changed without a reload"
+    big = page.inner_text("#big")
+    assert "燃气报警" in big and "GAS ALARM" in big and "d1" in big and "60.0 %LEL" in big
+    assert "燃气已关闭" in big, "the gas is off and the page says so"
+    assert "立即通风" in page.inner_text("#todo")
+    reset = page.inner_text("#reset")
+    assert "现在按复位键会被拒绝" in reset and "d1" in reset, "the reset hint names the blocker"
+    screenshot(page, "panel-alarm")
+    assert unit.line("valve") == "0"
+
+
+def test_ten_wrong_pins_lock_the_panel_even_for_the_right_pin_and_each_is_recorded(kitchen, browser):
+    _, unit, panel = kitchen
+    page = browser.page()
+    page.goto(panel.url)
+    for _ in range(P.MAX_FAILURES):
+        enter_pin(page, "9999")
+    assert "已锁定" in page.inner_text("#message")
+    enter_pin(page, PINS["operator"])
+    assert "locked until" in page.inner_text("#message")
+    assert "operator" not in page.inner_text("#level"), "still at the view level"
+    wait_until(lambda: len(unit.events("access")) >= P.MAX_FAILURES + 1, 10, what="the access events")
+    assert any("state=locked_out" in line for line in unit.events("access"))
+
+
+def test_inhibit_needs_the_maintenance_pin_and_is_recorded_on_the_person_s_behalf(kitchen, browser):
+    _, unit, panel = kitchen
+    page = browser.page()
+    page.goto(panel.url)
+    enter_pin(page, PINS["operator"])
+    assert "操作员" in page.inner_text("#level")
+    assert page.locator("form.inhibit").count() == 0, "no inhibit at the operator level"
+    csrf = page.get_attribute("form[action='/silence'] input[name=csrf]", "value")
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    forged = httpx.post(panel.url + "/inhibit", data={"csrf": csrf, "detector": "d1", "minutes": "30"},
+                        cookies=cookies)
+    assert forged.status_code == 403, "the operator's session cannot inhibit, form or not"
+    page.click("form[action='/logout'] button")
+    enter_pin(page, PINS["maintenance"])
+    page.select_option("form.inhibit select[name=detector]", "d2")
+    page.fill("form.inhibit input[name=minutes]", "15")
+    page.click("form.inhibit button")
+    page.wait_for_url(panel.url + "/")
+    assert "d2" in page.inner_text("#message")
+    wait_until(lambda: "屏蔽" in page.inner_text("tr[data-detector=d2]"), 5, what="d2 shown inhibited")
+    wait_until(lambda: [line for line in unit.events("inhibit") if "panel maintenance" in line], 10,
+               what="the inhibit recorded on behalf of the panel's maintenance level")
+    screenshot(page, "panel-maintenance")
+
+
+@pytest.mark.parametrize("method,path", [
+    ("POST", "/reset"), ("POST", "/open"), ("POST", "/open_valve"), ("GET", "/reset"), ("POST", "/valve"),
+    ("POST", "/command"), ("PUT", "/"), ("POST", "/silence/../reset"), ("POST", "/test-output")])
+def test_no_request_of_any_shape_opens_the_valve(kitchen, method, path):
+    _, unit, panel = kitchen
+    installer = httpx.Client(base_url=panel.url)
+    home = installer.get("/")
+    token = home.text.split('name="pin_token" value="')[1].split('"')[0]
+    installer.post("/pin", data={"pin": PINS["installer"], "pin_token": token})
+    csrf = installer.get("/").text.split('name="csrf" value="')[1].split('"')[0]
+    for body in ({"csrf": csrf}, {"csrf": csrf, "line": "valve", "ms": "3000"},
+                 {"csrf": csrf, "cmd": "reset"}, {"csrf": csrf, "line": "valve_open", "ms": "1"}):
+        r = installer.request(method, path, data=body)
+        assert r.status_code in (200, 303, 400, 403, 404, 405, 409)
+    assert unit.line("valve") == "0", "after power-on nothing but the RESET button opens the valve"
+    assert unit.request("status")[0]["status"]["latched"] is True
+
+
+def test_killing_the_panel_leaves_the_controller_running(kitchen):
+    _, unit, panel = kitchen
+    scans = unit.request("status")[0]["status"]["scan"]["scans"]
+    panel.proc.send_signal(signal.SIGKILL)
+    panel.proc.wait(5)
+    wait_until(lambda: unit.request("status")[0]["status"]["scan"]["scans"] > scans + 20, 10,
+               what="the controller scanning on after the panel died")
+    assert unit.proc.poll() is None
