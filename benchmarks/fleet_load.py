@@ -159,12 +159,18 @@ def mosquitto_version() -> str:
 
 # --- receivers: child processes of this script ---
 
-def receiver_child(db: str, port: int, client_id: str, group: str) -> None:
-    """Runs one PlatformReceiver until a line arrives on stdin; prints its commit times as JSON."""
+def receiver_child(db: str, port: int, client_id: str, group: str, rules: str = "") -> None:
+    """Runs one PlatformReceiver (with the warning hook of the `rules` file, if any) until a line arrives on stdin;
+    prints its commit times as JSON."""
+    from gaslatch_tools.platform import rules as R
+    from gaslatch_tools.platform import warning_store as WS
     from gaslatch_tools.platform.receiver import PlatformReceiver, open_storage
 
     logging.basicConfig(level=logging.ERROR)
     storage = open_storage(db)
+    if rules:
+        WS.prepare(storage)
+        storage.add_store_hook(WS.WarningHook(R.load(rules)))
     stamps = []
     store = storage.store
 
@@ -187,9 +193,10 @@ def receiver_child(db: str, port: int, client_id: str, group: str) -> None:
 
 
 class Receiver:
-    def __init__(self, db: str, port: int, client_id: str, group: str):
+    def __init__(self, db: str, port: int, client_id: str, group: str, rules: str = ""):
         self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--receiver-child", db, str(port),
-                                      client_id, group], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                                      client_id, group, rules], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
         if self.proc.stdout.readline().strip() != "ready":
             self.proc.kill()
             raise SystemExit("receiver %s did not start" % client_id)
@@ -361,11 +368,11 @@ def main() -> None:
     parser.add_argument("--storages", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
     parser.add_argument("--receivers", default="1,2", help="comma-separated receiver counts (default 1,2)")
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
-    parser.add_argument("--receiver-child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--receiver-child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.receiver_child:
-        db, port, client_id, group = args.receiver_child
-        receiver_child(db, int(port), client_id, group)
+        db, port, client_id, group, rules = args.receiver_child
+        receiver_child(db, int(port), client_id, group, rules)
         return
     args.storages = [s for s in args.storages.split(",") if s]
     args.receivers = [int(n) for n in args.receivers.split(",") if n]

@@ -27,8 +27,10 @@ LIVENESS_SCHEMA_SQL = (
         PRIMARY KEY (site, unit))""",
 )
 LIVENESS_SCHEMA_OBJECTS = ("unit_heard",)
+# {rows}: a set of (site, unit, heard_ms), distinct units (a batch's units in one statement; see storage.Executor)
+HEARD_TYPES = ("text", "text", "bigint")
 HEARD_SQL = """
-    INSERT INTO unit_heard (site, unit, heard_ms) VALUES (?, ?, ?)
+    INSERT INTO unit_heard (site, unit, heard_ms) {rows}
     ON CONFLICT (site, unit) DO UPDATE SET heard_ms = GREATEST(unit_heard.heard_ms, excluded.heard_ms)"""
 UNITS_SQL = """
     SELECT k.site, k.unit, s.status, s.received_at, st.received_at, h.heard_ms FROM (

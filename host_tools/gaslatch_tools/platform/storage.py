@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
 import re
@@ -162,9 +163,12 @@ SCHEMA_SQL = (
 # types AUTO_ID (an integer key the database assigns) and BINARY_DATA (SQLite: BLOB; PostgreSQL: BYTEA).
 EVENT_COLUMNS = ("site", "unit", "id", "seq", "ts", "t_ms", "clock_synced", "type", "severity", "source", "state",
                  "value", "reason", "received_at")
-INSERT_EVENTS_SQL = "INSERT INTO events (%s) VALUES {rows} ON CONFLICT (site, unit, id) DO NOTHING" % (
+# {rows}: a set of rows given as parameters, spelt by each storage's _row_set(): SQLite VALUES (?, ...), (?, ...);
+# PostgreSQL one array per column through unnest (one short statement, parsed once, whatever the number of rows).
+INSERT_EVENTS_SQL = "INSERT INTO events (%s) {rows} ON CONFLICT (site, unit, id) DO NOTHING" % (
     ", ".join(EVENT_COLUMNS))
-EVENT_ROW_SQL = "(%s)" % ", ".join("?" * len(EVENT_COLUMNS))
+EVENT_TYPES = ("text", "text", "text", "bigint", "text", "bigint", "integer", "text", "text", "text", "text", "text",
+               "text", "text")  # EVENT_COLUMNS' SQL types
 MAX_ROWS_PER_INSERT = 1000  # 14,000 parameters: within SQLite's 32,766 and PostgreSQL's 65,535
 INSERT_LOST_SQL = """
     INSERT INTO lost_ranges (site, unit, store_key, first_seq, last_seq, reason, received_at)
@@ -180,17 +184,39 @@ THROUGH_SQL = "SELECT through_seq FROM unit_delivery WHERE site = ? AND unit = ?
 # as the first hole. (Finding a run's end in SQL with NOT EXISTS cost PostgreSQL a scan of the table per walk.)
 RUN_CHUNK = 1000
 SEQS_AFTER_SQL = "SELECT seq, id FROM events WHERE site = ? AND unit = ? AND seq > ? ORDER BY seq, id LIMIT %d" % RUN_CHUNK
-STORE_LOST_SQL = """
-    SELECT first_seq, last_seq FROM lost_ranges WHERE site = ? AND unit = ? AND store_key = ? AND last_seq > ?"""
+# The same queries for every unit or store a batch touched at once, KEYS_AT_ONCE a statement: a batch from a
+# fleet touches hundreds of units, and a round trip each was most of a receiver's time per event.
+KEYS_AT_ONCE = 500
+KEY_TYPES = ("text", "text", "text")  # site, unit, store_key
+UNIT_TYPES = ("text", "text")
+SPAN_TYPES = ("text", "text", "bigint", "bigint")  # site, unit, after, upto
+MAX_SEQS_SQL = """WITH k(site, unit) AS ({rows})
+    SELECT k.site, k.unit, (SELECT MAX(seq) FROM events e WHERE e.site = k.site AND e.unit = k.unit) FROM k"""
+THROUGHS_SQL = """WITH k(site, unit, store_key) AS ({rows})
+    SELECT d.site, d.unit, d.store_key, d.through_seq FROM k
+    JOIN unit_delivery d ON d.site = k.site AND d.unit = k.unit AND d.store_key = k.store_key"""
+STORES_LOST_SQL = """WITH k(site, unit, store_key, after) AS ({rows})
+    SELECT l.site, l.unit, l.store_key, l.first_seq, l.last_seq FROM k
+    JOIN lost_ranges l ON l.site = k.site AND l.unit = k.unit AND l.store_key = k.store_key AND l.last_seq > k.after"""
+# Each store's first RUN_CHUNK seqs above its point (by seq, every store of the unit), and the unit's lowest seq
+# beyond them (NULL: the window holds everything above the point).
+WINDOWS_SQL = """WITH k(site, unit, after, upto) AS ({rows})
+    SELECT k.site, k.unit, k.after, e.seq, e.id FROM k
+    JOIN events e ON e.site = k.site AND e.unit = k.unit AND e.seq > k.after AND e.seq <= k.upto"""
+BEYOND_SQL = """WITH k(site, unit, after, upto) AS ({rows})
+    SELECT k.site, k.unit, k.after,
+           (SELECT MIN(seq) FROM events e WHERE e.site = k.site AND e.unit = k.unit AND e.seq > k.upto) FROM k"""
+OTHER_STORES_ALL_SQL = """WITH k(site, unit, store_key) AS ({rows})
+    SELECT k.site, k.unit, k.store_key, (SELECT COUNT(*) FROM unit_delivery d
+        WHERE d.site = k.site AND d.unit = k.unit AND d.store_key <> k.store_key) FROM k"""
 # Several receivers may walk one store at once: the stored point only ever rises.
-UPSERT_THROUGH_SQL = """
-    INSERT INTO unit_delivery (site, unit, store_key, through_seq, updated_at) VALUES (?, ?, ?, ?, ?)
+UPSERT_THROUGHS_SQL = """
+    INSERT INTO unit_delivery (site, unit, store_key, through_seq, updated_at) {rows}
     ON CONFLICT (site, unit, store_key) DO UPDATE
     SET through_seq = GREATEST(unit_delivery.through_seq, excluded.through_seq), updated_at = excluded.updated_at
-    RETURNING through_seq"""
+    RETURNING site, unit, store_key, through_seq"""
 STATE_SQL = "SELECT payload FROM unit_state WHERE site = ? AND unit = ?"
 STATUS_SQL = "SELECT status FROM unit_status WHERE site = ? AND unit = ?"
-OTHER_STORES_SQL = "SELECT COUNT(*) FROM unit_delivery WHERE site = ? AND unit = ? AND store_key <> ?"
 
 # Units whose events carry no store key: gaps between the lowest and highest seq received.
 UNKEYED_GAPS_SQL = """
@@ -233,7 +259,8 @@ _LAST_EVENT_SQL = """
 EVENTS_SELECT_SQL = "SELECT %s FROM events ORDER BY site, unit, seq, id" % ", ".join(CSV_COLUMNS)
 
 Query = Callable[[str], Iterable[tuple]]
-# execute(sql, params=()) -> cursor, in the storage's dialect, inside a transaction (write() and read(), the hooks)
+# execute(sql, params=()) -> cursor, in the storage's dialect, inside a transaction (write() and read(), the hooks);
+# an Executor, whose each() runs a statement over a set of rows
 Execute = Callable[..., Any]
 # hook(execute, batch, stored): runs in every batch's transaction after the batch is written (add_store_hook)
 StoreHook = Callable[[Execute, "Batch", list[bool]], None]
@@ -318,7 +345,7 @@ class SqlStorage:
     """The storage the receiver needs, over a DB-API connection whose execute() returns a cursor.
 
     Subclasses give the transaction (_write, _read), the event insert (_insert_events) and the dialect
-    (_dialect). Every method holds the storage's lock: a reader (the bench, an export) never sees a batch
+    (_dialect, _row_set). Every method holds the storage's lock: a reader (the bench, an export) never sees a batch
     half-written.
     """
 
@@ -362,12 +389,12 @@ class SqlStorage:
     def write(self, work: Callable[[Execute], T]) -> T:
         """work(execute) in one write transaction (the other platform modules' tables)."""
         with self._lock:
-            return self._write(lambda conn: work(lambda sql, params=(): self._execute(conn, sql, params)))
+            return self._write(lambda conn: work(Executor(self, conn)))
 
     def read(self, work: Callable[[Execute], T]) -> T:
         """work(execute) in one read-only snapshot."""
         with self._lock:
-            return self._read(lambda conn: work(lambda sql, params=(): self._execute(conn, sql, params)))
+            return self._read(lambda conn: work(Executor(self, conn)))
 
     def store(self, batch: Batch, now: str) -> Committed:
         """Stores the batch in one transaction and walks every store it touched; now is the walk's updated_at.
@@ -381,7 +408,7 @@ class SqlStorage:
     def _store(self, conn, batch: Batch, now: str) -> Committed:
         x = self._execute
         units = sorted({(e.site, e.unit) for e, _ in batch.events})
-        previous_max = {u: x(conn, MAX_SEQ_SQL, u).fetchone()[0] for u in units}
+        previous_max = {(site, unit): seq for site, unit, seq in self._each(conn, MAX_SEQS_SQL, UNIT_TYPES, units)}
         order = sorted(range(len(batch.events)), key=lambda i: batch.events[i][0][:3])
         rows = []
         for i in order:
@@ -398,55 +425,100 @@ class SqlStorage:
         for (site, unit), (status, received_at) in sorted(batch.statuses.items()):
             x(conn, PUT_STATUS_SQL, (site, unit, status, received_at))
         for hook in self._store_hooks:
-            hook(lambda sql, params=(): x(conn, sql, params), batch, stored)
+            hook(Executor(self, conn), batch, stored)
         keys = set(batch.rewalk)
         keys.update(k for k in (store_key(e) for e, _ in batch.events) if k is not None)
         keys.update(StoreKey(g.site, g.unit, g.store) for g, _ in batch.gones)
-        return Committed(stored, previous_max, [self._deliver(conn, key, now) for key in sorted(keys)])
+        return Committed(stored, previous_max, self._deliver(conn, sorted(keys), now))
 
-    def _deliver(self, conn, key: StoreKey, now: str) -> Delivery:
-        row = self._execute(conn, THROUGH_SQL, key).fetchone()
-        before = None if row is None else row[0]
-        start = before or 0
-        lost = self._execute(conn, STORE_LOST_SQL, tuple(key) + (start,)).fetchall()
-        through, hole = D.walk(start, self._runs(conn, key, start), lost)
-        if hole is not None:  # ask for every seq up to the highest stored one in one request (see D.request_span)
-            hole = D.request_span(hole, self._execute(conn, MAX_SEQ_SQL, (key.site, key.unit)).fetchone()[0])
-        replaced = before is None and self._execute(conn, OTHER_STORES_SQL, key).fetchone()[0] > 0
-        if before is None or through > before:
-            written = self._execute(conn, UPSERT_THROUGH_SQL, tuple(key) + (through, now)).fetchone()[0]
-            if written > through:  # another receiver got further: its walk holds
-                through, hole = written, None
-        return Delivery(key, through, through > start, hole, replaced)
+    def _row_set(self, types: tuple[str, ...], rows: list[tuple]) -> tuple[str, list]:
+        """(SQL, parameters) of `rows` (each a tuple of len(types) values) as a set of rows: VALUES lists."""
+        row = "(%s)" % ", ".join("?" * len(types))
+        return "VALUES " + ", ".join([row] * len(rows)), [value for r in rows for value in r]
 
-    def _runs(self, conn, key: StoreKey, after: int) -> Iterator[tuple[int, int]]:
-        """The store's runs of consecutive stored seqs above `after`, ascending, read as the walk asks.
+    def _each(self, conn, sql: str, types: tuple[str, ...], rows: list[tuple]) -> list[tuple]:
+        """sql (one of the *_SQL with {rows}) over `rows` (columns of SQL `types`), KEYS_AT_ONCE a statement:
+        the rows it returns, if any."""
+        out: list[tuple] = []
+        for chunk in chunks(rows, KEYS_AT_ONCE):
+            row_set, params = self._row_set(types, chunk)
+            cursor = self._execute(conn, sql.format(rows=row_set), params)
+            if cursor.description is not None:  # a statement that returns rows
+                out.extend(cursor.fetchall())
+        return out
+
+    def _deliver(self, conn, keys: list[StoreKey], now: str) -> list[Delivery]:
+        """Walks every store in `keys` (in key order) from its delivery point; a few statements for them all."""
+        if not keys:
+            return []
+        before = {StoreKey(*row[:3]): row[3] for row in self._each(conn, THROUGHS_SQL, KEY_TYPES, keys)}
+        starts = {key: before.get(key) or 0 for key in keys}
+        lost: dict[StoreKey, list[tuple[int, int]]] = {}
+        for site, unit, store, first, last in self._each(conn, STORES_LOST_SQL, KEY_TYPES + ("bigint",),
+                                                         [tuple(k) + (starts[k],) for k in keys]):
+            lost.setdefault(StoreKey(site, unit, store), []).append((first, last))
+        spans = sorted({(k.site, k.unit, starts[k], min(starts[k] + RUN_CHUNK, MAX_SEQ)) for k in keys})
+        window: dict[tuple, list[tuple[int, str]]] = {span[:3]: [] for span in spans}
+        for site, unit, after, seq, id_ in self._each(conn, WINDOWS_SQL, SPAN_TYPES, spans):
+            window[(site, unit, after)].append((seq, id_))
+        beyond = {row[:3]: row[3] for row in self._each(conn, BEYOND_SQL, SPAN_TYPES, spans)}
+        new = [k for k in keys if k not in before]
+        others = {StoreKey(*row[:3]): row[3] for row in self._each(conn, OTHER_STORES_ALL_SQL, KEY_TYPES, new)}
+        walked = []
+        new_units: set[tuple[str, str]] = set()  # units with a store recorded earlier in this batch
+        for key in keys:
+            start = starts[key]
+            span = (key.site, key.unit, start)
+            rows = sorted(window[span])
+            runs = self._runs(conn, key, start, rows, None if beyond[span] is None else start + RUN_CHUNK)
+            through, hole = D.walk(start, runs, lost.get(key, ()))
+            if hole is not None:  # ask for every seq up to the highest stored one in one request (see D.request_span)
+                hole = D.request_span(hole, self._execute(conn, MAX_SEQ_SQL, (key.site, key.unit)).fetchone()[0])
+            replaced = key in others and (others[key] > 0 or (key.site, key.unit) in new_units)
+            if key in others:
+                new_units.add((key.site, key.unit))
+            walked.append((key, start, through, hole, replaced))
+        moved = [(key, through) for key, start, through, _, _ in walked if key not in before or through > before[key]]
+        upserts = [tuple(k) + (t, now) for k, t in moved]
+        written = {StoreKey(*row[:3]): row[3]
+                   for row in self._each(conn, UPSERT_THROUGHS_SQL, KEY_TYPES + ("bigint", "text"), upserts)}
+        out = []
+        for key, start, through, hole, replaced in walked:
+            if written.get(key, through) > through:  # another receiver got further: its walk holds
+                through, hole = written[key], None
+            out.append(Delivery(key, through, through > start, hole, replaced))
+        return out
+
+    def _runs(self, conn, key: StoreKey, after: int, window: list[tuple[int, str]],
+              more_after: int | None) -> Iterator[tuple[int, int]]:
+        """The store's runs of consecutive stored seqs above `after`, ascending, read as the walk asks: first
+        from `window` (the unit's (seq, id) rows just above `after`, by seq), then, when more_after is not None,
+        from the rows above more_after.
 
         Only this store's events count (id == W.event_id(key, seq)): after a replaced SD card the unit's other
         store has events under the same seqs."""
         first = last = None
-        while True:
+        for seq, id_ in itertools.chain(window, self._rows_above(conn, key, more_after)):
+            if id_ != W.event_id(key.store, seq):
+                continue
+            if last is not None and seq == last + 1:
+                last = seq
+                continue
+            if first is not None:
+                yield first, last
+            first = last = seq
+        if first is not None:
+            yield first, last
+
+    def _rows_above(self, conn, key: StoreKey, after: int | None) -> Iterator[tuple[int, str]]:
+        """The unit's (seq, id) rows above `after` (none when it is None), by seq, RUN_CHUNK a query."""
+        while after is not None:
             rows = self._execute(conn, SEQS_AFTER_SQL, (key.site, key.unit, after)).fetchall()
             full = len(rows) == RUN_CHUNK
             if full:  # the next chunk starts at the last seq again: its other stores' rows may straddle the limit
                 rows = [row for row in rows if row[0] < rows[-1][0]] or rows
-            for seq, id_ in rows:
-                if id_ != W.event_id(key.store, seq):
-                    continue
-                if last is not None and seq == last + 1:
-                    last = seq
-                    continue
-                if first is not None:
-                    yield first, last
-                first = last = seq
-            if not full:
-                break
-            after = rows[-1][0]
-        if first is not None:
-            yield first, last
-
-    def _insert_sql(self, rows: int) -> str:
-        return INSERT_EVENTS_SQL.format(rows=", ".join([EVENT_ROW_SQL] * rows))
+            yield from rows
+            after = rows[-1][0] if full else None
 
     def _execute(self, conn, sql: str, params: tuple = ()):
         return conn.execute(self._sql(sql), params)
@@ -486,6 +558,21 @@ class SqlStorage:
     def iter_events(self) -> Iterator[tuple]:
         """Every stored event as a CSV_COLUMNS tuple, by site, unit and seq."""
         return iter(self._all(lambda query: query(EVENTS_SELECT_SQL)))
+
+
+class Executor:
+    """What write(), read() and the store hooks are given: execute(sql, params=()) -> cursor in the storage's
+    dialect, inside its transaction; each(sql, types, rows) runs a statement with {rows} over a set of rows."""
+
+    def __init__(self, storage: SqlStorage, conn):
+        self._storage = storage
+        self._conn = conn
+
+    def __call__(self, sql: str, params: tuple | list = ()):
+        return self._storage._execute(self._conn, sql, params)
+
+    def each(self, sql: str, types: tuple[str, ...], rows: list[tuple]) -> list[tuple]:
+        return self._storage._each(self._conn, sql, types, rows)
 
 
 class SqliteStorage(SqlStorage):
@@ -553,7 +640,8 @@ class SqliteStorage(SqlStorage):
             flags.append(row[:3] not in present)
             present.add(row[:3])
         for chunk in chunks(rows, MAX_ROWS_PER_INSERT):
-            conn.execute(self._insert_sql(len(chunk)), [value for row in chunk for value in row])
+            row_set, params = self._row_set(EVENT_TYPES, chunk)
+            conn.execute(INSERT_EVENTS_SQL.format(rows=row_set), params)
         return flags
 
     def close(self) -> None:

@@ -10,8 +10,8 @@ from typing import Callable, TypeVar
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from gaslatch_tools.platform.storage import (MAX_ROWS_PER_INSERT, SCHEMA_SQL, SEQ12, SqlStorage, StorageError,
-                                             chunks)
+from gaslatch_tools.platform.storage import (EVENT_TYPES, INSERT_EVENTS_SQL, MAX_ROWS_PER_INSERT, SCHEMA_SQL, SEQ12,
+                                             SqlStorage, StorageError, chunks)
 
 CONNECT_TIMEOUT_S = 10
 APPLICATION_NAME = "gaslatch-platform"
@@ -35,9 +35,9 @@ def redacted(url: str) -> str:
 class PgStorage(SqlStorage):
     """The storage in a PostgreSQL database given by URL (postgresql://user@host:port/db).
 
-    The tables are created when missing. A batch is one transaction, its events inserted by one pipelined
-    executemany; the unique key decides, so each event is stored once whichever receiver got it. A call
-    that finds the connection lost (server restart, fail-over) reconnects and runs once more: every call
+    The tables are created when missing. A batch is one transaction, its events inserted by one statement (an
+    array per column, see _row_set); the unique key decides, so each event is stored once whichever receiver got
+    it. A call that finds the connection lost (server restart, fail-over) reconnects and runs once more: every call
     is idempotent (an insert that did commit comes back as a duplicate). When that fails too, StorageError
     or psycopg's error goes up and the receiver leaves the batch unacknowledged and tries it again.
     """
@@ -94,6 +94,12 @@ class PgStorage(SqlStorage):
                                                                                                    "BYTEA")
         return SEQ12.sub(seq12, text.replace("?", "%s"))
 
+    def _row_set(self, types: tuple[str, ...], rows: list[tuple]) -> tuple[str, list]:
+        """One array per column, unnest()ed into rows: the statement's text is the same for any number of rows,
+        so psycopg parses it once (it re-parses every text longer than 4 KiB, a long VALUES list each time)."""
+        return ("SELECT * FROM unnest(%s)" % ", ".join("?::%s[]" % t for t in types),
+                [list(column) for column in zip(*rows)])
+
     def _write(self, work: Callable[[psycopg.Connection], T]) -> T:
         def transaction(conn: psycopg.Connection) -> T:
             with conn.transaction():
@@ -114,8 +120,9 @@ class PgStorage(SqlStorage):
         receiver may be inserting the same ids at this moment: the unique key decides)."""
         inserted = set()
         for chunk in chunks(rows, MAX_ROWS_PER_INSERT):
-            sql = self._sql(self._insert_sql(len(chunk))) + " RETURNING site, unit, id"
-            inserted.update(conn.execute(sql, [value for row in chunk for value in row]).fetchall())
+            row_set, params = self._row_set(EVENT_TYPES, chunk)
+            sql = INSERT_EVENTS_SQL.format(rows=row_set) + " RETURNING site, unit, id"
+            inserted.update(self._execute(conn, sql, params).fetchall())
         flags = []
         for row in rows:
             flags.append(row[:3] in inserted)

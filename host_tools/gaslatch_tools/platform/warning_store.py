@@ -16,7 +16,7 @@ from gaslatch_tools.platform import audit
 from gaslatch_tools.platform import liveness as L
 from gaslatch_tools.platform.contacts import Contacts
 from gaslatch_tools.platform.rules import Decision, Occurrence, Rules
-from gaslatch_tools.platform.storage import Batch, SqlStorage, store_key
+from gaslatch_tools.platform.storage import Batch, Executor, SqlStorage, store_key
 
 log = logging.getLogger("gaslatch.platform.warnings")
 
@@ -55,6 +55,8 @@ RETRY_MAX_S = 300.0  # ...up to this, until it is sent or its warning is acknowl
 Execute = Callable[..., Any]
 
 _FIND_ACTIVE_SQL = "SELECT id, last_store, last_seq FROM warnings WHERE cause_key = ? AND state <> 'cleared'"
+_ACTIVE_CAUSES_SQL = """WITH k(cause_key) AS ({rows})
+    SELECT w.cause_key FROM k JOIN warnings w ON w.cause_key = k.cause_key AND w.state <> 'cleared'"""
 _CLEAR_SQL = """UPDATE warnings SET state = 'cleared', cleared_ms = ?, cleared_by = ?, updated_ms = ?, due_ms = NULL
     WHERE id = ?"""
 _INSERT_WARNING_SQL = """
@@ -205,15 +207,14 @@ class WarningHook:
         self.rules = rules
         self.errors = 0
 
-    def __call__(self, execute: Execute, batch: Batch, stored: list[bool]) -> None:
+    def __call__(self, execute: Executor, batch: Batch, stored: list[bool]) -> None:
         found = occurrences(batch, stored)
         heard = L.heard_of(batch.events, batch.states)
         if not found and not heard:
             return
         execute("SAVEPOINT warnings")
         try:
-            for (site, unit), heard_ms in sorted(heard.items()):  # in key order, as the batch's rows
-                execute(L.HEARD_SQL, (site, unit, heard_ms))
+            execute.each(L.HEARD_SQL, L.HEARD_TYPES, [key + (ms,) for key, ms in sorted(heard.items())])  # key order
             apply(execute, self.rules, found)
         except Exception:
             execute("ROLLBACK TO SAVEPOINT warnings")
@@ -222,7 +223,7 @@ class WarningHook:
         execute("RELEASE SAVEPOINT warnings")
 
 
-def apply(execute: Execute, rules: Rules, found: Iterable[Occurrence]) -> None:
+def apply(execute: Executor, rules: Rules, found: Iterable[Occurrence]) -> None:
     """Opens, updates and clears warnings for each occurrence, in order."""
 
     def context(site: str, unit: str, type_: str, sources: frozenset | None, seq: int | None) -> str | None:
@@ -231,12 +232,17 @@ def apply(execute: Execute, rules: Rules, found: Iterable[Occurrence]) -> None:
         row = execute(sql, (site, unit, type_, seq if seq is not None else 2 ** 63 - 1, *names)).fetchone()
         return row[0] if row else None
 
-    for occ in found:
-        for decision in rules.decide(occ, context):
-            if decision.kind == "clear":
+    decided = [(occ, decision) for occ in found for decision in rules.decide(occ, context)]
+    # Most clears find nothing to clear (every "back to normal"): the causes with an active warning, asked once.
+    clears = sorted({d.cause_key for _, d in decided if d.kind == "clear"})
+    active = {key for (key,) in execute.each(_ACTIVE_CAUSES_SQL, ("text",), [(key,) for key in clears])}
+    for occ, decision in decided:
+        if decision.kind == "clear":
+            if decision.cause_key in active:
                 _clear(execute, decision, occ)
-            else:
-                _open(execute, decision, occ)
+        else:
+            _open(execute, decision, occ)
+            active.add(decision.cause_key)
 
 
 def _stale(occ: Occurrence, last_store: str | None, last_seq: int | None) -> bool:
