@@ -8,8 +8,9 @@ import json
 import re
 from typing import Any, Iterable
 
-import jsonschema
 import yaml
+
+from gaslatch_tools.schema_validator import Validator
 
 PARSE_ERRORS = (ValueError, yaml.YAMLError)  # what parse() raises for text that is not a document
 MAX_PROBLEMS = 5  # a file with more is named by its first five; fixing them shows the next
@@ -38,6 +39,6 @@ def json_path(parts: Iterable) -> str:
 
 def schema_problems(schema: dict, doc: Any) -> list[str]:
     """What is wrong with doc against schema (Draft 2020-12), "<path>: <message>", the first MAX_PROBLEMS."""
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = Validator(schema)
     errors = sorted(validator.iter_errors(doc), key=lambda e: [(isinstance(p, str), p) for p in e.absolute_path])
     return ["%s: %s" % (json_path(e.absolute_path), e.message) for e in errors[:MAX_PROBLEMS]]

@@ -13,8 +13,9 @@ import functools
 import json
 from pathlib import Path
 
-from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
+
+from gaslatch_tools.schema_validator import Validator
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 MEMO_SIZE = 4096  # remembered answers per property, and shapes
@@ -40,18 +41,18 @@ def _properties_read(schema: object) -> set[str]:
 
 
 class FastValidator:
-    """is_valid() answers as Draft202012Validator(schema).is_valid() does, for an object schema whose other
+    """is_valid() answers as Validator(schema).is_valid() does, for an object schema whose other
     keywords read no value but through "properties" (type, required, additionalProperties false, if/then/else:
     the event's). error() names why a message fails, from the whole schema."""
 
     def __init__(self, schema: dict):
         if schema.get("type") != "object" or schema.get("additionalProperties") is not False:
             raise ValueError("FastValidator needs an object schema with additionalProperties false")
-        self.whole = Draft202012Validator(schema)
-        self._fields = {key: Draft202012Validator(sub) for key, sub in schema["properties"].items()}
+        self.whole = Validator(schema)
+        self._fields = {key: Validator(sub) for key, sub in schema["properties"].items()}
         shape = {key: value for key, value in schema.items() if key not in ("properties", "additionalProperties")}
         shape["propertyNames"] = {"enum": list(schema["properties"])}
-        self._shape = Draft202012Validator(shape)
+        self._shape = Validator(shape)
         read = set()
         for keyword in SHAPE_KEYWORDS:
             read |= _properties_read(schema.get(keyword))

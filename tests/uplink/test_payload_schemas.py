@@ -18,6 +18,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from gaslatch_tools.schema_validator import Validator
+
 from gaslatch.core import detector_state as D
 from gaslatch.core import events as E
 from gaslatch.core import safety as S
@@ -46,7 +48,7 @@ def schema(kind: str) -> dict:
     return json.loads((SCHEMA_DIR / SCHEMA_FILES[kind]).read_text(encoding="utf-8"))
 
 
-VALIDATORS = {kind: Draft202012Validator(schema(kind)) for kind in SCHEMA_FILES}
+VALIDATORS = {kind: Validator(schema(kind)) for kind in SCHEMA_FILES}
 
 
 def instance(kind: str, payload: bytes):
@@ -283,3 +285,10 @@ def test_every_payload_a_running_unit_exchanges_with_a_real_broker_matches_its_s
             assert_valid(kind, payload)
     readings = json.loads(capture.on("telemetry")[-1])["centi_pct_lel"]
     assert sorted(readings) == ["d1", "d2"]
+
+
+def test_a_pattern_s_end_is_the_end_of_the_text_as_json_schema_says_not_before_a_final_newline():
+    ts_schema = schema("event")["properties"]["ts"]
+    assert Validator(ts_schema).is_valid("2026-12-07T02:00:00.000Z")
+    assert not Validator(ts_schema).is_valid("2026-12-07T02:00:00.000Z\n"), "Python's $ would let this through"
+    assert not Validator(schema("ack")["properties"]["store"]).is_valid("a1b2\n")

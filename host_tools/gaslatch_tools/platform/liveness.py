@@ -39,7 +39,7 @@ UNITS_SQL = """
     LEFT JOIN unit_status s ON s.site = k.site AND s.unit = k.unit
     LEFT JOIN unit_state st ON st.site = k.site AND st.unit = k.unit
     LEFT JOIN unit_heard h ON h.site = k.site AND h.unit = k.unit
-    ORDER BY k.site, k.unit"""
+    WHERE {where} ORDER BY k.site, k.unit"""
 
 
 class UnitLife(NamedTuple):
@@ -124,10 +124,12 @@ def heard_of(events: Iterable[tuple[tuple, str]], states: dict[tuple[str, str], 
     return out
 
 
-def units(execute: Execute) -> list[UnitLife]:
-    """Every unit the platform heard of, by site and unit, inside the caller's transaction."""
+def units(execute: Execute, where: str = "1=1", params: tuple = ()) -> list[UnitLife]:
+    """Every unit the platform heard of, by site and unit, inside the caller's transaction; where: a condition on
+    k.site and k.unit (access.sql_scope(actor, "k.site"), a site) with its params."""
     out = []
-    for site, unit, status, status_at, state_at, heard_ms in execute(UNITS_SQL).fetchall():
+    for site, unit, status, status_at, state_at, heard_ms in execute(UNITS_SQL.format(where=where),
+                                                                     params).fetchall():
         heard = [t for t in (heard_ms, None if state_at is None else iso_ms(state_at)) if t is not None]
         out.append(UnitLife(site, unit, status, None if status_at is None else iso_ms(status_at),
                             max(heard) if heard else None))

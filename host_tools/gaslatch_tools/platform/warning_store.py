@@ -441,11 +441,14 @@ def warning(storage: SqlStorage, warning_id: int) -> WarningRow | None:
     return storage.read(lambda x: warning_in(x, int(warning_id)))
 
 
-def warnings(storage: SqlStorage, open_only: bool = False) -> list[WarningRow]:
-    """The warnings, newest first; open_only: those not cleared."""
-    where = " WHERE state <> 'cleared'" if open_only else ""
-    sql = "SELECT %s FROM warnings%s ORDER BY grade, opened_ms DESC, id DESC" % (", ".join(_WARNING_COLUMNS), where)
-    return storage.read(lambda x: [WarningRow(*row) for row in x(sql).fetchall()])
+def warnings(storage: SqlStorage, open_only: bool = False, scope: tuple[str, tuple] = ("1=1", ()),
+             limit: int | None = None) -> list[WarningRow]:
+    """The warnings, grade 1 first, newest first; open_only: those not cleared; scope: a condition on site and its
+    params (access.sql_scope(actor), a site); limit: at most that many."""
+    where = "(%s)%s" % (scope[0], " AND state <> 'cleared'" if open_only else "")
+    sql = "SELECT %s FROM warnings WHERE %s ORDER BY grade, opened_ms DESC, id DESC%s" % (
+        ", ".join(_WARNING_COLUMNS), where, "" if limit is None else " LIMIT %d" % int(limit))
+    return storage.read(lambda x: [WarningRow(*row) for row in x(sql, scope[1]).fetchall()])
 
 
 def notices(storage: SqlStorage, warning_id: int | None = None) -> list[NoticeRow]:

@@ -26,7 +26,8 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gaslatch_tools.platform import access, accounts, audit
+from gaslatch.core import uplink_wire as W
+from gaslatch_tools.platform import access, accounts, audit, fleet_view
 from gaslatch_tools.platform import ledger_export as X
 from gaslatch_tools.platform import metrics as M
 from gaslatch_tools.platform import warning_store as WS
@@ -43,6 +44,7 @@ LOGIN_COOKIE = "gaslatch_login"  # the login form's own CSRF token (double submi
 LIVE_POLL_S = 0.5  # the live queue looks for changes this often: a change shows within 1 s
 MAX_FORM_CHARS = 2000
 MAX_EVENTS_SHOWN = 200
+MAX_WARNINGS_SHOWN = 500  # the queue's first page: grade 1 first, newest first
 MAX_ID = 2 ** 63 - 1  # ids are BIGINT: a larger one in a URL is simply not found
 SECURITY_HEADERS = {
     # No script, style or frame from anywhere else; no inline script at all.
@@ -83,6 +85,16 @@ DOWNLOAD_TYPES = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf",
                   "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
+def unit_name_ok(site: str, unit: str = "unit") -> bool:
+    """Whether these could be a site's and a unit's names at all (what a topic level may hold): anything else in an
+    address is answered as not found before it reaches a query (PostgreSQL refuses NUL, for one)."""
+    try:
+        W.topics(site, unit)
+    except W.TopicNameError:
+        return False
+    return True
+
+
 def public_token(key: bytes, site: str) -> str:
     """The unguessable part of a site's public page address (气安码)."""
     return hmac.new(key, b"site:" + site.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:24]
@@ -97,7 +109,7 @@ def local_time(ms: int | None) -> str:
 GRADE_NAMES = {1: "一级 Grade 1", 2: "二级 Grade 2", 3: "三级 Grade 3"}
 STATE_NAMES = {"pending": "待通知 pending", "open": "未确认 open", "acknowledged": "已确认 acknowledged",
                "cleared": "已解除 cleared", "online": "在线 online", "offline": "离线 offline",
-               "unknown": "未知 unknown"}
+               "silent": "失联 silent", "unknown": "未知 unknown"}
 
 
 def create_app(settings: ConsoleSettings) -> FastAPI:
@@ -113,6 +125,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
                                  ORDER_STATES=WO.STATE_NAMES)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     sites_doc = contacts.doc["sites"]
+    silent_after_ms = settings.rules.silent_after_ms if settings.rules else int(M.SILENT_AFTER_MIN * 60000)
     public_key = accounts.platform_key(storage, "public_pages")  # the QR addresses cannot be guessed
     tokens = {public_token(public_key, site): site for site in sites_doc}
 
@@ -225,7 +238,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     # --- warnings: the live queue ---
 
     def scoped_warnings(actor: Actor, open_only: bool) -> list[WS.WarningRow]:
-        return [w for w in WS.warnings(storage, open_only) if actor.sees(w.site)]
+        return WS.warnings(storage, open_only, access.sql_scope(actor), limit=MAX_WARNINGS_SHOWN)
 
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request):
@@ -300,7 +313,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     @app.get("/sites", response_class=HTMLResponse)
     def sites_page(request: Request, district: str = "", status: str = ""):
         viewer = require(request)
-        rows = [r for r in storage.fleet() if viewer.actor.sees(r.site)]
+        rows = fleet_view.units(storage, viewer.actor, now(), silent_after_ms)
         districts = {site: entry["district"] for site, entry in sites_doc.items()}
         if district:
             rows = [r for r in rows if districts.get(r.site) == district]
@@ -308,23 +321,23 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
             rows = [r for r in rows if r.status == status]
         visible_districts = sorted({districts[s] for s in sites_doc if viewer.actor.sees(s)})
         return page(request, "sites.html", viewer, rows=rows, districts=districts, district=district,
-                    status=status, district_names={d: e["name"] for d, e in contacts.doc["districts"].items()},
+                    status=status, district_names={d: e.get("name", d) for d, e in contacts.doc["districts"].items()},
                     visible_districts=visible_districts, site_names={s: e.get("name", s)
                                                                      for s, e in sites_doc.items()})
 
     @app.get("/sites/{site}", response_class=HTMLResponse)
     def site_page(request: Request, site: str):
         viewer = require(request)
-        if not viewer.actor.sees(site):
+        if not viewer.actor.sees(site) or not unit_name_ok(site):
             raise Refusal(404, NOT_FOUND)
-        units = [r for r in storage.fleet() if r.site == site]
+        units = fleet_view.units(storage, viewer.actor, now(), silent_after_ms, site=site)
         if not units and site not in sites_doc:
             raise Refusal(404, NOT_FOUND)
         states = {u.unit: storage.state(u.site, u.unit) for u in units}
         events = storage.read(lambda x: x(
             "SELECT unit, ts, type, severity, source, state, value, reason FROM events WHERE site = ? "
             "ORDER BY ts DESC, seq DESC LIMIT %d" % MAX_EVENTS_SHOWN, (site,)).fetchall())
-        warnings = [w for w in WS.warnings(storage) if w.site == site]
+        warnings = WS.warnings(storage, scope=("site = ?", (site,)), limit=MAX_WARNINGS_SHOWN)
         entry = sites_doc.get(site, {})
         closable = {u.unit for u in units if settings.commands and settings.commands.can_close(site, u.unit)}
         return page(request, "site.html", viewer, site=site, site_name=entry.get("name", site), units=units,
@@ -336,8 +349,9 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         """The only command the console sends: close the gas (always safe). Audited with who sent it."""
         viewer = await run_in_threadpool(require, request)
         form = await checked_form(request, viewer)
-        known = viewer.actor.sees(site) and await run_in_threadpool(
-            lambda: any(r.site == site and r.unit == unit for r in storage.fleet()))
+        known = viewer.actor.sees(site) and unit_name_ok(site, unit) and await run_in_threadpool(
+            lambda: any(r.unit == unit for r in fleet_view.units(storage, viewer.actor, now(), silent_after_ms,
+                                                                 site=site)))
         if not known:
             raise Refusal(404, NOT_FOUND)
         if settings.commands is None:
@@ -487,7 +501,6 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     def metrics_page(request: Request, days: int = 30):
         viewer = require(request)
         days = min(max(days, 1), 366)
-        silent_after_ms = settings.rules.silent_after_ms if settings.rules else int(M.SILENT_AFTER_MIN * 60000)
         rows = M.district_metrics(storage, contacts, viewer.actor.sites, now(), days * M.DAY_MS, silent_after_ms,
                                   closed_at=WO.closed_at(storage))
         return page(request, "metrics.html", viewer, rows=rows, days=days)
@@ -511,8 +524,9 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         site = tokens.get(token)
         if site is None:
             raise Refusal(404, NOT_FOUND)
-        units = [r for r in storage.fleet() if r.site == site]
-        open_warnings = [w for w in WS.warnings(storage, open_only=True) if w.site == site]
+        public = Actor("public page", access.OWNER, frozenset({site}))
+        units = fleet_view.units(storage, public, now(), silent_after_ms)
+        open_warnings = WS.warnings(storage, True, ("site = ?", (site,)), limit=MAX_WARNINGS_SHOWN)
         return page(request, "public.html", None, site_name=sites_doc[site].get("name", site),
                     online=sum(1 for u in units if u.status == "online"), units=len(units),
                     open_hazards=len(open_warnings), checked_at=local_time(now()))
