@@ -178,6 +178,8 @@ def snapshots(draw) -> dict:
         "detectors": draw(st.dictionaries(names, st.fixed_dictionaries({
             "state": st.sampled_from(D.STATES), "centi_pct_lel": st.one_of(st.none(), ints)}), max_size=8)),
         "clock_synced": draw(st.booleans()),
+        "config": {"identity": draw(st.text("0123456789abcdef", min_size=64, max_size=64)),
+                   "version": draw(st.integers(min_value=0, max_value=2 ** 31 - 1))},
     }
 
 
