@@ -258,6 +258,7 @@ def test_every_payload_a_running_unit_exchanges_with_a_real_broker_matches_its_s
     capture = Subscriber(broker, client_id="schema-capture", topics=W.topics("bench", "unit-1"))
     try:
         unit.start()
+        running_config = unit.request("status")[0]["status"]["config"]
         unit.wait_detectors_normal()
         unit.press_reset()
         bus.set_gas(1, 30)  # 30 %LEL: detector alarm events and a trip
@@ -285,3 +286,5 @@ def test_every_payload_a_running_unit_exchanges_with_a_real_broker_matches_its_s
             assert_valid(kind, payload)
     readings = json.loads(capture.on("telemetry")[-1])["centi_pct_lel"]
     assert sorted(readings) == ["d1", "d2"]
+    # The platform sees which configuration the unit runs, as `gaslatch status` shows it.
+    assert json.loads(capture.on("state")[-1])["config"] == {"identity": running_config["identity"], "version": 0}
