@@ -257,6 +257,13 @@ def test_canonical_json_is_json_dumps_sorted_compact_ascii_for_printable_text(ar
     assert W.canonical_json(args) == json.dumps(args, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
+def test_canonical_json_writes_a_whole_float_as_an_integer_and_refuses_a_non_finite_one():
+    assert W.canonical_json({"b": 12.5, "a": [3.0, -0.25, 1e-07]}) == '{"a":[3,-0.25,1e-07],"b":12.5}'
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="finite"):
+            W.canonical_json({"a": bad})
+
+
 def test_canonical_json_escapes_control_characters_and_del_as_u_escapes():
     assert W.canonical_json({"b": "\n\x7f", "a": [1, True, None]}) == '{"a":[1,true,null],"b":"\\u000a\\u007f"}'
 

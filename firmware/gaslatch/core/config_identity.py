@@ -17,7 +17,7 @@ Numbers: an integer, or a float with a whole value (3.0), in decimal; any other 
 import binascii
 import hashlib
 
-from gaslatch.core.uplink_wire import json_string
+from gaslatch.core.uplink_wire import canonical_json
 
 # The push counter's key: counted by `gaslatch commission config push`, left out of the identity (the identity
 # is the content; the version says which push wrote it).
@@ -47,7 +47,7 @@ def canonical_text(cfg, profiles):
     for name in used_profiles(cfg):
         profile = profiles[name]
         chosen[name] = getattr(profile, "document", profile)
-    return _canonical({"config": config, "profiles": chosen})
+    return canonical_json({"config": config, "profiles": chosen})
 
 
 def config_identity(cfg, profiles):
@@ -65,31 +65,3 @@ def config_version(cfg):
     """The push counter of a normalised config (0 for a file never pushed)."""
     return cfg.get(VERSION_KEY, 0)
 
-
-def _canonical(value):
-    if isinstance(value, dict):
-        parts = []
-        for key in sorted(value):
-            if not isinstance(key, str):
-                raise ValueError("JSON object keys are text, not %r" % (key,))
-            parts.append(json_string(key) + ":" + _canonical(value[key]))
-        return "{" + ",".join(parts) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join([_canonical(item) for item in value]) + "]"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if value is None:
-        return "null"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ValueError("a config holds finite numbers only, not %r" % (value,))
-        if value == int(value):
-            return str(int(value))
-        return repr(value)
-    if isinstance(value, str):
-        return json_string(value)
-    raise ValueError("a config holds JSON values only, not %r" % (value,))

@@ -4,7 +4,9 @@ Pure and MicroPython-compatible, so the CPython uplink (paho-mqtt) and a MicroPy
 
 Canonical JSON (every payload this module encodes, and the signed part of a command): no spaces,
 ASCII only with lowercase \\uXXXX escapes for every control character, DEL and non-ASCII (surrogate
-pairs above U+FFFF), integers in decimal, no floats. Events, state, telemetry and replies use a
+pairs above U+FFFF), integers in decimal, no floats in payloads (their encoders refuse them; canonical_json()
+itself writes a float with a whole value as that integer and any other as repr(), for the configuration
+identity's numbers, config_identity.py). Events, state, telemetry and replies use a
 fixed key order at the top (docs/schemas/ has one JSON Schema per topic); nested objects and the
 signed part of a command sort their keys by code point (as json.dumps(sort_keys=True) does).
 Signers should call canonical_json() or sign_command(): json.dumps(ensure_ascii=True) differs for
@@ -102,7 +104,10 @@ def _json_value(value):
 
 
 def canonical_json(value):
-    """value (dict with str keys, list, str, int, bool or None) as canonical JSON text, keys sorted."""
+    """value (dict with str keys, list, str, int, finite float, bool or None) as canonical JSON text, keys sorted.
+
+    A float with a whole value is written as that integer (3.0 as 3), any other as repr() (12.5).
+    """
     if isinstance(value, dict):
         parts = []
         for key in sorted(value):
@@ -112,6 +117,10 @@ def canonical_json(value):
         return "{" + ",".join(parts) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ",".join([canonical_json(item) for item in value]) + "]"
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("canonical JSON holds finite numbers only, not %r" % (value,))
+        return str(int(value)) if value == int(value) else repr(value)
     return _json_value(value)
 
 
