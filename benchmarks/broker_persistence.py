@@ -54,7 +54,7 @@ STATE = {"latched": False, "trip_reason": "", "valve_fault": "",
          "inhibits": {}, "silenced_s": None, "schedule": "attended",
          "detectors": {"hood1": {"state": "normal", "centi_pct_lel": 120},
                        "hood2": {"state": "normal", "centi_pct_lel": 80}},
-         "clock_synced": True}
+         "clock_synced": True, "config": {"identity": "ab" * 32, "version": 1}}
 
 
 def event(unit: int, seq: int) -> tuple[bytes, bytes]:

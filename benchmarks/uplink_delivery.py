@@ -360,7 +360,8 @@ class UplinkKitchen:
                 "silenced_s": status["silenced_s"], "schedule": status["schedule"],
                 "detectors": dict((name, {"state": d["state"], "centi_pct_lel": d["concentration_centi_pct_lel"]})
                                   for name, d in status["detectors"].items()),
-                "clock_synced": True}
+                "clock_synced": True,
+                "config": {"identity": status["config"]["identity"], "version": status["config"]["version"]}}
 
     def readings(self, now_ms: int) -> dict:
         return {"ts": "2026-11-24T21:50:41.123Z", "t_ms": now_ms, "clock_synced": True,

@@ -14,6 +14,8 @@ PYTHON=/usr/bin/python3
 CLI_LINK=/usr/local/bin/gaslatch
 CONF_DIR=/etc/gaslatch
 CONF=$CONF_DIR/config.json
+# The self-test's reference (config self_test.manifest): every installed code and profile file's SHA-256.
+MANIFEST=$CONF_DIR/manifest.json
 EXAMPLE=$SRC_DIR/deploy/config.example.json
 UNIT_SRC=$SRC_DIR/deploy/gaslatch.service
 UNIT=/etc/systemd/system/gaslatch.service
@@ -31,7 +33,7 @@ KERNEL_MODULES=(usbserial i2c-dev)
 # /dev/watchdog (misc device) and /dev/watchdog0: read-write for group gaslatch only.
 UDEV_TEXT='# gaslatch: the controller feeds the hardware watchdog as user gaslatch (docs/install.md).
 KERNEL=="watchdog|watchdog[0-9]*", GROUP="gaslatch", MODE="0660"'
-STEPS=9
+STEPS=10
 
 DRY_RUN=0
 RESTART=0
@@ -44,7 +46,7 @@ Usage: sudo $0 [--dry-run] [--restart]
 
 Installs gaslatch from $SRC_DIR as a systemd service:
 user and group $USER_NAME, $VENV, $UNIT, $UDEV_RULE,
-$MODULES_CONF, $CONF (from the example if absent),
+$MODULES_CONF, $CONF (from the example if absent), $MANIFEST,
 then checks the configuration and enables and starts the service.
 
   --dry-run   print every step without changing anything (no root needed)
@@ -211,6 +213,15 @@ if [ -f "$CONF" ]; then
 else
     run install -m 0640 -o root -g "$USER_NAME" "$EXAMPLE" "$CONF"
     NOTES+=("$CONF is the example configuration: edit it for this kitchen, then run: gaslatch check-config $CONF && systemctl restart $SERVICE")
+fi
+
+step "install manifest $MANIFEST (root, mode 0644): every start checks the installed files against it"
+# Written after every install, as root, from the files just installed; the service can read it but never write it.
+run "$GASLATCH_UNIT" manifest write --path "$MANIFEST"
+if [ "$DRY_RUN" = 1 ]; then
+    run runuser -u "$USER_NAME" -- "$GASLATCH_UNIT" manifest check --path "$MANIFEST"
+elif ! run runuser -u "$USER_NAME" -- "$GASLATCH_UNIT" manifest check --path "$MANIFEST"; then
+    fail "the installed files do not match $MANIFEST as user $USER_NAME (listed above); the service was not enabled or restarted."
 fi
 
 step "check-config: the service starts only with a valid configuration"

@@ -275,8 +275,8 @@ def test_install_dry_run_prints_every_step_and_changes_nothing():
     out = done.stdout
     assert after == before
     assert "nothing is changed" in out and "Dry run finished" in out
-    for number in range(1, 10):
-        assert "[%d/9]" % number in out
+    for number in range(1, 11):
+        assert "[%d/10]" % number in out
     expectations = [
         r"apt-get install -y --no-install-recommends|already installed",
         r"useradd --system --gid gaslatch .* gaslatch|user gaslatch already exists",
@@ -290,6 +290,8 @@ def test_install_dry_run_prints_every_step_and_changes_nothing():
         r"install -d -m 0750 -o root -g gaslatch /etc/gaslatch",
         r"install -m 0640 -o root -g gaslatch \S+/deploy/config.example.json /etc/gaslatch/config.json"
         r"|keeping the existing /etc/gaslatch/config.json",
+        r"/opt/gaslatch/venv/bin/gaslatch-unit manifest write --path /etc/gaslatch/manifest.json",
+        r"runuser -u gaslatch -- /opt/gaslatch/venv/bin/gaslatch-unit manifest check --path /etc/gaslatch/manifest.json",
         r"runuser -u gaslatch -- /opt/gaslatch/venv/bin/gaslatch-unit check-config /etc/gaslatch/config.json",
         r"systemctl enable gaslatch",
         r"systemctl (start|restart) gaslatch",
@@ -297,6 +299,8 @@ def test_install_dry_run_prints_every_step_and_changes_nothing():
     for pattern in expectations:
         assert re.search(pattern, out), "dry run does not show: %s\n%s" % (pattern, out)
     assert out.index("check-config") < out.index("systemctl enable gaslatch")
+    # The manifest is written from the files just installed, before anything starts them.
+    assert out.index("pip install") < out.index("manifest write") < out.index("systemctl enable gaslatch")
 
 
 def test_install_groups_match_the_unit_file():

@@ -196,7 +196,8 @@ class Supervisor:
         self._thread.join(30)
 
 
-def test_config_push_installs_atomically_and_the_unit_restarts_latched(kitchen, short_dir, terminals):
+def test_config_push_installs_atomically_and_the_unit_restarts_latched_counting_the_version_up(kitchen, short_dir,
+                                                                                              terminals):
     kitchen.arm()
     record = scanned_record(os.path.join(short_dir, "record.json"), "/dev/ttyUSB1")
     new = os.path.join(short_dir, "new.json")
@@ -217,9 +218,10 @@ def test_config_push_installs_atomically_and_the_unit_restarts_latched(kitchen, 
         supervisor.close()
     assert kitchen.controller.runs == 2
     with open(new, "rb") as handle:
-        pushed = handle.read()
+        source = json.load(handle)
     with open(kitchen.config_path, "rb") as handle:
-        assert handle.read() == pushed
+        pushed = handle.read()
+    assert json.loads(pushed) == dict(source, config_version=1), "the file as given, its version counted up"
     with open(kitchen.config_path + ".previous", "rb") as handle:
         assert handle.read() == old
     assert stat.S_IMODE(os.stat(kitchen.config_path).st_mode) == 0o640
@@ -233,6 +235,23 @@ def test_config_push_installs_atomically_and_the_unit_restarts_latched(kitchen, 
     data = Record.load(record.path).data
     assert data["config"]["sha256"] == hashlib.sha256(pushed).hexdigest()
     assert data["config"]["path"] == os.path.abspath(kitchen.config_path) and data["config"]["latched_after_restart"]
+    identity = data["config"]["identity"]
+    assert status["config"] == {"identity": identity, "short": identity[:12], "version": 1}
+    assert data["config"]["version"] == data["config"]["unit_version"] == 1
+    assert data["config"]["unit_identity"] == identity
+
+    # Every push counts the version up, the same content keeps its identity.
+    for version in (2, 3):
+        supervisor = Supervisor(kitchen)
+        try:
+            term = terminals("--json", "--record", record.path, "config", "push", new, "--target",
+                             kitchen.config_path, "--restart-command", "kill -TERM %d" % kitchen.controller.pid,
+                             "--yes", cwd=short_dir)
+            assert term.wait() == 0, term.text
+        finally:
+            supervisor.close()
+        assert (last_json(term.text)["identity"], last_json(term.text)["version"]) == (identity, version)
+        assert kitchen.status()["config"]["version"] == version
 
 
 def test_config_push_refuses_an_invalid_file_and_touches_nothing(short_dir, terminals):

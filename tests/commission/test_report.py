@@ -492,3 +492,13 @@ def test_a_hand_edited_record_with_odd_values_still_renders(tmp_path):
     entry = {"closed_source": ["limit switch"], "reopen_source": {"x": 1}, "passed": True,
              "valve_closed": {"source": ["?"]}}
     report_judge.judge_valve(entry)
+
+
+@pytest.mark.parametrize("lang, label", [("zh", "配置标识"), ("en", "Configuration identity")])
+def test_the_report_shows_the_configuration_identity_and_version_as_pushed(tmp_path, lang, label):
+    data = complete_record(tmp_path)
+    data["config"].update(identity="ab12" * 16, version=7)
+    blocks, _verdict = report.build_document(data, lang, plotter=lambda *a: None)
+    page = report_html.render_html(blocks, lang, META)
+    assert label in page and "ab12" * 16 in page
+    assert ">7<" in page.replace(" ", "")

@@ -40,7 +40,7 @@ def config_doc(n_detectors=2, **sections):
 class Kitchen:
     """Detectors report what `gas`, `status` and `silent` say, every scan."""
 
-    def __init__(self, doc=None, wall=None):
+    def __init__(self, doc=None, wall=None, self_test_faults=()):
         self.cfg = load_config(doc or config_doc())
         self.log = EventLog()
         self.now_ms = 0
@@ -49,7 +49,7 @@ class Kitchen:
         for name, det in self.cfg["detectors"].items():
             self.detectors[name] = D.DetectorState(name, D.settings_from_config(det, self.cfg["alarm"], None, self.cfg["scan"]["period_ms"]), 0)
             zones[name] = det["zone"]
-        self.safety = Safety(self.cfg, self.log, zones)
+        self.safety = Safety(self.cfg, self.log, zones, self_test_faults)
         self.gas = dict((name, 0.0) for name in self.detectors)
         self.status = dict((name, C.STATUS_NORMAL) for name in self.detectors)
         self.silent = set()

@@ -733,7 +733,8 @@ def _documented_schemas():
 
     schemas = {name: top[name] for name in ("unit", "scan", "alarm", "valve", "fan", "sounder", "interlocks",
                                             "inhibit", "schedule", "gpio", "analog", "store", "control",
-                                            "watchdog", "log", "uplink")}
+                                            "watchdog", "log", "uplink", "self_test")}
+    schemas["config_version"] = {"properties": {"config_version": top["config_version"]}}  # a top-level number
     schemas["lines.NAME"] = top["lines"]["additionalProperties"]
     schemas["buses.NAME"] = top["buses"]["additionalProperties"]
     schemas["zones.NAME"] = top["zones"]["additionalProperties"]

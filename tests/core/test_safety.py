@@ -20,6 +20,23 @@ def test_valve_stays_closed_after_power_on_until_local_reset():
     assert k.valve_open
 
 
+def test_a_failed_self_test_keeps_the_gas_off_drops_the_fault_relay_and_refuses_every_reset_saying_why():
+    fault = "file modified since install: gaslatch/profiles/cn-generic.json"
+    k = Kitchen(self_test_faults=[fault])
+    k.run(60000)  # every detector normal, nothing else blocks
+    k.press("reset_button")
+    k.scan()
+
+    assert not k.valve_open and k.safety.latched
+    assert k.outputs["fault_relay"] is False
+    startup = k.events[0]
+    assert (startup["type"], startup["severity"]) == ("startup", "fault")
+    assert "self-test failed: " + fault in k.events_of("trip")[0]["reason"]
+    refused = k.events_of("reset_refused")[-1]
+    assert refused["reason"] == "self-test failed: " + fault
+    assert k.safety.status(k.now_ms)["self_test_faults"] == [fault]
+
+
 def test_high_alarm_closes_valve_within_confirmation_budget():
     k = Kitchen()
     k.settle()

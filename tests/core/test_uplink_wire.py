@@ -15,6 +15,7 @@ from gaslatch_tools.micropython_runner import run_micropython
 
 KEY = b"per-unit key for kitchen-7, 32 b"
 NOW_S = 1_790_000_000
+IDENTITY = hashlib.sha256(b"a kitchen config").hexdigest()
 
 
 def _row(**changes):
@@ -131,7 +132,7 @@ def _snapshot(**changes):
                 "inhibits": {"hood2": 600}, "silenced_s": None, "schedule": "attended",
                 "detectors": {"hood1": {"state": "high_alarm", "centi_pct_lel": 2710},
                               "hood2": {"state": "warmup", "centi_pct_lel": None}},
-                "clock_synced": False}
+                "clock_synced": False, "config": {"identity": IDENTITY, "version": 3}}
     snapshot.update(changes)
     return snapshot
 
@@ -149,7 +150,7 @@ def test_state_payload_has_fixed_keys_in_order_and_sorted_nested_keys():
         b'"fan":true,"fault_relay":true,"sounder":true,"valve":false},"interlocks":{"emergency_stop":false,'
         b'"fire_alarm":false,"ventilation":false},"inhibits":{"hood2":600},"silenced_s":null,"schedule":"attended",'
         b'"detectors":{"hood1":{"centi_pct_lel":2710,"state":"high_alarm"},"hood2":{"centi_pct_lel":null,'
-        b'"state":"warmup"}},"clock_synced":false}')
+        b'"state":"warmup"}},"clock_synced":false,"config":{"identity":"' + IDENTITY.encode() + b'","version":3}}')
 
 
 def test_state_payload_ignores_extra_keys_of_the_snapshot_and_its_detectors():
@@ -182,6 +183,10 @@ def test_a_state_snapshot_without_a_field_is_refused_naming_it(key):
     ({"detectors": {"hood1": {"state": "normal"}}}, "detectors.hood1"),
     ({"detectors": {"hood1": {"state": "normal", "centi_pct_lel": 25.5}}}, "detectors.hood1"),
     ({"detectors": {"hood1": {"state": None, "centi_pct_lel": 0}}}, "detectors.hood1"),
+    ({"config": {"identity": IDENTITY.upper(), "version": 3}}, "config"),
+    ({"config": {"identity": IDENTITY[:12], "version": 3}}, "config"),
+    ({"config": {"identity": IDENTITY, "version": -1}}, "config"),
+    ({"config": {"identity": IDENTITY}}, "config"),
 ])
 def test_a_state_snapshot_with_a_wrong_type_is_refused_naming_the_field(changes, named):
     with pytest.raises(ValueError, match=named.replace(".", r"\.")):
@@ -250,6 +255,13 @@ PRINTABLE = st.text(st.characters(blacklist_categories=("Cc",)), max_size=8)
 @given(st.dictionaries(PRINTABLE, st.one_of(st.none(), st.booleans(), st.integers(), PRINTABLE), max_size=5))
 def test_canonical_json_is_json_dumps_sorted_compact_ascii_for_printable_text(args):
     assert W.canonical_json(args) == json.dumps(args, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def test_canonical_json_writes_a_whole_float_as_an_integer_and_refuses_a_non_finite_one():
+    assert W.canonical_json({"b": 12.5, "a": [3.0, -0.25, 1e-07]}) == '{"a":[3,-0.25,1e-07],"b":12.5}'
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="finite"):
+            W.canonical_json({"a": bad})
 
 
 def test_canonical_json_escapes_control_characters_and_del_as_u_escapes():

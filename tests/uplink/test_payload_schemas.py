@@ -180,6 +180,8 @@ def snapshots(draw) -> dict:
         "detectors": draw(st.dictionaries(names, st.fixed_dictionaries({
             "state": st.sampled_from(D.STATES), "centi_pct_lel": st.one_of(st.none(), ints)}), max_size=8)),
         "clock_synced": draw(st.booleans()),
+        "config": {"identity": draw(st.text("0123456789abcdef", min_size=64, max_size=64)),
+                   "version": draw(st.integers(min_value=0, max_value=2 ** 31 - 1))},
     }
 
 
@@ -258,6 +260,7 @@ def test_every_payload_a_running_unit_exchanges_with_a_real_broker_matches_its_s
     capture = Subscriber(broker, client_id="schema-capture", topics=W.topics("bench", "unit-1"))
     try:
         unit.start()
+        running_config = unit.request("status")[0]["status"]["config"]
         unit.wait_detectors_normal()
         unit.press_reset()
         bus.set_gas(1, 30)  # 30 %LEL: detector alarm events and a trip
@@ -285,6 +288,8 @@ def test_every_payload_a_running_unit_exchanges_with_a_real_broker_matches_its_s
             assert_valid(kind, payload)
     readings = json.loads(capture.on("telemetry")[-1])["centi_pct_lel"]
     assert sorted(readings) == ["d1", "d2"]
+    # The platform sees which configuration the unit runs, as `gaslatch status` shows it.
+    assert json.loads(capture.on("state")[-1])["config"] == {"identity": running_config["identity"], "version": 0}
 
 
 def test_a_pattern_s_end_is_the_end_of_the_text_as_json_schema_says_not_before_a_final_newline():

@@ -242,7 +242,7 @@ def snapshot(latched: bool = False, reading: int | None = 0) -> dict:
             "interlocks": {"fire_alarm": False, "emergency_stop": False, "ventilation": False},
             "inhibits": {}, "silenced_s": None, "schedule": None,
             "detectors": {"d1": {"state": "high_alarm" if latched else "normal", "centi_pct_lel": reading}},
-            "clock_synced": True}
+            "clock_synced": True, "config": {"identity": "ab" * 32, "version": 1}}
 
 
 def readings(t_ms: int, reading: int | None = 0) -> dict:

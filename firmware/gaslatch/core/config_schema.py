@@ -90,6 +90,9 @@ DEFAULT_STORE_MAX_EVENTS = 100000  # the issue's floor; GB 16808 (unverified): >
 MIN_STORE_MAX_EVENTS = 1000
 MAX_STORE_MAX_EVENTS = 10000000
 DEFAULT_CONTROL_SOCKET = "/run/gaslatch/control.sock"
+# Written by deploy/install.sh (`gaslatch-unit manifest write`): the installed code's and profiles' hashes.
+DEFAULT_MANIFEST_PATH = "/etc/gaslatch/manifest.json"
+MAX_CONFIG_VERSION = 2 ** 31 - 1
 DEFAULT_CONTROL_GROUP = "gaslatch"
 # A reset asked for over the socket is carried out only if the button on site is pressed this soon.
 DEFAULT_RESET_WINDOW_S = 60
@@ -664,6 +667,16 @@ UPLINK = _section(
     "Reporting to the monitoring platform over MQTT.",
 )
 
+SELF_TEST = _section(
+    {
+        "manifest": _text(0, PATH_MAX_LENGTH, "The manifest deploy/install.sh wrote: the SHA-256 of every installed "
+                          "code and profile file, checked at every start (EN 50271: protected program and site "
+                          "data). A file that differs, is missing or was added keeps the gas off. Empty for none "
+                          "(test benches only: the start is then recorded as not checked).", DEFAULT_MANIFEST_PATH),
+    },
+    "The start-up self-test.",
+)
+
 LOG = _section(
     {
         "level": _choice(LOG_LEVELS, "Least severe log line written to the journal.", "info"),
@@ -681,6 +694,9 @@ SCHEMA = {
     "required": ["unit", "detectors"],
     "properties": {
         "unit": UNIT,
+        "config_version": _integer(0, MAX_CONFIG_VERSION, "Counted up by every `gaslatch commission config push` "
+                                   "(0: never pushed). Shown with the configuration identity in status, events "
+                                   "and the commissioning report; not part of the identity.", 0),
         "scan": SCAN,
         "buses": _named(BUS, "RS-485 Modbus RTU buses by name, e.g. rs485a."),
         "detectors": _named(DETECTOR, "Gas detectors by name, e.g. hood1. At least one.", 1),
@@ -703,5 +719,6 @@ SCHEMA = {
         "watchdog": WATCHDOG,
         "log": LOG,
         "uplink": UPLINK,
+        "self_test": SELF_TEST,
     },
 }

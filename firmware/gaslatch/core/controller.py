@@ -11,11 +11,16 @@ from gaslatch.core import detector_state as D
 from gaslatch.core import events as E
 from gaslatch.core import modbus_rtu
 from gaslatch.core.config import ConfigError, Problem, bus_budget_problem
+from gaslatch.core.config_identity import config_identity, config_version, short_identity
 from gaslatch.core.events import EventLog
 from gaslatch.core.modbus_master import BusMaster
 from gaslatch.core.output_test import OutputTests
 from gaslatch.core.reset_window import ResetWindow
 from gaslatch.core.safety import Safety
+
+
+# What the startup event and the status say when the platform ran no self-test (a simulation, the core's tests).
+NO_SELF_TEST = "not run by this platform"
 
 
 class StepResult:
@@ -32,9 +37,17 @@ class StepResult:
 class Controller:
     """Built from a normalised config (config.load_config) and the profiles it names."""
 
-    def __init__(self, cfg, profiles, now_ms, first_seq=1):
-        """profiles: profile name -> detector_profile.Profile; first_seq continues numbering after a restart."""
+    def __init__(self, cfg, profiles, now_ms, first_seq=1, self_test_faults=(), self_test_summary=NO_SELF_TEST):
+        """profiles: profile name -> detector_profile.Profile; first_seq continues numbering after a restart.
+
+        self_test_faults: what the platform's start-up self-test found wrong (installed files that differ from
+        the manifest...): each keeps the valve latched, drops the fault relay and blocks every reset for this
+        whole run. self_test_summary: what the self-test checked, for the startup event and the status.
+        """
         self.cfg = cfg
+        self.config_identity = config_identity(cfg, profiles)
+        self.config_version = config_version(cfg)
+        self.self_test_summary = ("failed: " + "; ".join(self_test_faults)) if self_test_faults else self_test_summary
         self.log = EventLog(first_seq)
         self.buses = {}
         for bus_name in sorted(cfg["buses"]):
@@ -58,7 +71,8 @@ class Controller:
             if det["kind"] == "modbus":
                 interval_ms = max(det["poll_interval_ms"], profile.min_poll_interval_ms)
                 self.buses[det["bus"]].add_poll(det["address"], profile.reads, interval_ms, name)
-        self.safety = Safety(cfg, self.log, zones)
+        self.safety = Safety(cfg, self.log, zones, self_test_faults, "config %s version %d; self-test: %s" % (
+            self.config_identity, self.config_version, self.self_test_summary))
         self.reset_window = ResetWindow(cfg["control"]["reset_window_s"])
         self.output_tests = OutputTests()
         self._bus_names = tuple(sorted(self.buses))
@@ -235,6 +249,9 @@ class Controller:
             }
         out = self.safety.status(now_ms)
         out["reset_blockers"] = self.reset_blockers(now_ms)
+        out["config"] = {"identity": self.config_identity, "short": short_identity(self.config_identity),
+                         "version": self.config_version}
+        out["self_test"] = {"summary": self.self_test_summary, "faults": out.pop("self_test_faults")}
         out["detectors"] = detectors
         out["buses"] = self.bus_stats()
         return out

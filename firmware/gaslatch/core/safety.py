@@ -24,7 +24,9 @@ draws their diagrams; the others are a timer or two each, and stay code.
   driven by the latch, the feedback and the time.
 - Fan run-on: `fan_run_until_ms`. Driven by the alarms and the time.
 - Records: `schedule_state` (the attended hours at the wall time); per detector `unhealthy_since`
-  and `high_since` (timers only a return to normal stops) and `distrust` (as last recorded).
+  and `high_since` (timers only a return to normal stops) and `distrust` (as last recorded); and
+  `self_test_faults`, what the platform's start-up self-test found (fixed for the whole run: a trip
+  cause, a reset blocker and a fault, until a restart finds the unit intact).
 
 How they combine: `evaluate` steps them in one fixed order each scan. The records, inhibits,
 interlocks and schedule are brought up to date; a reset press is judged against them; the trip
@@ -32,7 +34,7 @@ causes (detectors not inhibited, interlocks, schedule, remote closes) move the l
 follows the alarms; the valve follows the latch. The outputs are then read off: valve from the
 latch (a pulse valve: its pulses), fan from the alarms and the run-on, sounder from the alarms
 less the silence, beacon from the alarms and a gas latch, fault relay from the detectors, the
-valve feedback and the airflow.
+valve feedback, the airflow and the self-test.
 """
 
 from gaslatch.core import detector_state as D
@@ -146,8 +148,10 @@ _DETECTOR_SEVERITY = {
 class Safety:
     """The kitchen-wide state machine. One instance per controller, fed once per scan."""
 
-    def __init__(self, cfg, log, detector_zones):
-        """cfg: normalised config; log: events.EventLog; detector_zones: detector name -> zone name."""
+    def __init__(self, cfg, log, detector_zones, self_test_faults=(), startup_note=""):
+        """cfg: normalised config; log: events.EventLog; detector_zones: detector name -> zone name;
+        self_test_faults: what the start-up self-test found wrong (texts; none: it passed or was not run);
+        startup_note: appended to the startup event's reason (the config identity, the self-test)."""
         self.cfg = cfg
         self.log = log
         self.detector_zones = detector_zones
@@ -193,6 +197,8 @@ class Safety:
         self.unhealthy_since = {}  # detector -> ms it went blind; cleared only when it is normal again
         self.high_since = {}  # detector -> ms it first went high; cleared only when it is normal again
         self.distrust = {}  # detector -> why it cannot be trusted (detector_state.UNSTABLE...), as last recorded
+        self.self_test_faults = tuple(self_test_faults)
+        self._startup_note = startup_note
 
     @property
     def latched(self):
@@ -260,7 +266,9 @@ class Safety:
         if not self.started:
             self.started = True
             self.valve_command_ms = now_ms
-            self.log.emit(now_ms, E.STARTUP, E.SEVERITY_WARNING, "controller", "latched", None, self.trip_reason)
+            self.log.emit(now_ms, E.STARTUP, E.SEVERITY_FAULT if self.self_test_faults else E.SEVERITY_WARNING,
+                          "controller", "latched", None,
+                          self.trip_reason + ("; " + self._startup_note if self._startup_note else ""))
             self._start_pulse(now_ms)
         for tr in transitions:
             self.log.emit(now_ms, E.DETECTOR, _DETECTOR_SEVERITY[tr.new], tr.name, tr.new, tr.value, tr.reason)
@@ -397,6 +405,8 @@ class Safety:
                 causes.append(("interlock:" + name, "interlock: %s" % _INTERLOCK_TEXT[name][True]))
         if self.schedule is not None and self.schedule_state != S.ATTENDED:
             causes.append(("schedule", "schedule: %s" % _SCHEDULE_TEXT[self.schedule_state]))
+        for fault in self.self_test_faults:
+            causes.append(("self_test:" + fault, "self-test failed: " + fault))
         for source in self.pending_close:
             self.close_commands += 1  # each command is a cause of its own, even while latched
             causes.append(("command:%d" % self.close_commands, "command: close valve from %s" % source))
@@ -464,6 +474,8 @@ class Safety:
             blockers.append(_SCHEDULE_TEXT[self.schedule_state])
         if self.valve_fault:
             blockers.append("valve fault: %s" % self.valve_fault)
+        for fault in self.self_test_faults:
+            blockers.append("self-test failed: %s" % fault)
         return blockers
 
     def _local_reset(self, now_ms, detectors, inputs, source):
@@ -592,12 +604,13 @@ class Safety:
         return False
 
     def _healthy(self, detectors):
-        """The fault relay: no blind detector, no valve fault, and proven extract airflow where it is
-        required (a dead fan closes the gas; the relay tells the panel why it needs a person)."""
+        """The fault relay: no blind detector, no valve fault, proven extract airflow where it is
+        required (a dead fan closes the gas; the relay tells the panel why it needs a person), and a
+        passed start-up self-test."""
         for name in sorted(detectors):
             if detectors[name].blind:
                 return False
-        return not self.valve_fault and not self.interlocks[INTERLOCK_VENTILATION]
+        return not self.valve_fault and not self.interlocks[INTERLOCK_VENTILATION] and not self.self_test_faults
 
     def status(self, now_ms):
         """A snapshot for `gaslatch status` and the uplink's retained state."""
@@ -611,6 +624,7 @@ class Safety:
             "inhibits": dict((name, max(0, until - now_ms) // 1000) for name, until in self.inhibits.items()),
             "silenced_s": None if self.silenced_until_ms is None else max(0, self.silenced_until_ms - now_ms) // 1000,
             "valve_fault": self.valve_fault,
+            "self_test_faults": list(self.self_test_faults),
             "outputs": dict(self.outputs),
         }
 

@@ -4,7 +4,9 @@ Pure and MicroPython-compatible, so the CPython uplink (paho-mqtt) and a MicroPy
 
 Canonical JSON (every payload this module encodes, and the signed part of a command): no spaces,
 ASCII only with lowercase \\uXXXX escapes for every control character, DEL and non-ASCII (surrogate
-pairs above U+FFFF), integers in decimal, no floats. Events, state, telemetry and replies use a
+pairs above U+FFFF), integers in decimal, no floats in payloads (their encoders refuse them; canonical_json()
+itself writes a float with a whole value as that integer and any other as repr(), for the configuration
+identity's numbers, config_identity.py). Events, state, telemetry and replies use a
 fixed key order at the top (docs/schemas/ has one JSON Schema per topic); nested objects and the
 signed part of a command sort their keys by code point (as json.dumps(sort_keys=True) does).
 Signers should call canonical_json() or sign_command(): json.dumps(ensure_ascii=True) differs for
@@ -30,7 +32,8 @@ MAX_NAME_BYTES = 64  # site and unit names: short enough for a phone screen and 
 EVENT_FIELDS = ("id", "seq", "ts", "t_ms", "clock_synced", "type", "severity", "source", "state", "value", "reason")
 # State payload fields in their fixed order (docs/schemas/state.schema.json); nested objects sort their keys.
 STATE_FIELDS = ("latched", "trip_reason", "valve_fault", "outputs", "interlocks", "inhibits", "silenced_s",
-                "schedule", "detectors", "clock_synced")
+                "schedule", "detectors", "clock_synced", "config")
+IDENTITY_HEX_CHARS = 64  # a configuration identity (config_identity.py): SHA-256 in lowercase hex
 # Telemetry payload fields in their fixed order (docs/schemas/telemetry.schema.json).
 TELEMETRY_FIELDS = ("ts", "t_ms", "clock_synced", "centi_pct_lel")
 
@@ -101,7 +104,10 @@ def _json_value(value):
 
 
 def canonical_json(value):
-    """value (dict with str keys, list, str, int, bool or None) as canonical JSON text, keys sorted."""
+    """value (dict with str keys, list, str, int, finite float, bool or None) as canonical JSON text, keys sorted.
+
+    A float with a whole value is written as that integer (3.0 as 3), any other as repr() (12.5).
+    """
     if isinstance(value, dict):
         parts = []
         for key in sorted(value):
@@ -111,6 +117,10 @@ def canonical_json(value):
         return "{" + ",".join(parts) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ",".join([canonical_json(item) for item in value]) + "]"
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("canonical JSON holds finite numbers only, not %r" % (value,))
+        return str(int(value)) if value == int(value) else repr(value)
     return _json_value(value)
 
 
@@ -282,7 +292,8 @@ def encode_state(snapshot):
 
     latched: bool; trip_reason, valve_fault: text ("" for none); outputs, interlocks: {name: bool};
     inhibits: {detector: seconds left (int)}; silenced_s: int or None; schedule: text or None;
-    detectors: {name: {"state": text, "centi_pct_lel": int or None}}; clock_synced: bool. Other keys
+    detectors: {name: {"state": text, "centi_pct_lel": int or None}}; clock_synced: bool; config:
+    {"identity": 64 lowercase hex digits (config_identity.py), "version": the push counter, int >= 0}. Other keys
     are ignored; a missing key or a wrong type raises ValueError. No time in it: an unchanged state
     gives the same bytes.
     """
@@ -297,6 +308,7 @@ def encode_state(snapshot):
         "schedule": _checked_text(snapshot, "schedule", True),
         "detectors": _checked_detectors(snapshot),
         "clock_synced": _checked_bool(snapshot, "clock_synced"),
+        "config": _checked_config(snapshot),
     }
     return _fixed_object(STATE_FIELDS, values)
 
@@ -395,6 +407,24 @@ def _checked_detectors(doc):
     for name in value:
         out[name] = {"state": value[name]["state"], "centi_pct_lel": value[name]["centi_pct_lel"]}
     return out
+
+
+def _checked_config(doc):
+    value = _field(doc, "config")
+    identity = value.get("identity") if isinstance(value, dict) else None
+    version = value.get("version") if isinstance(value, dict) else None
+    if not (isinstance(identity, str) and len(identity) == IDENTITY_HEX_CHARS and _is_lower_hex(identity)
+            and _is_count(version)):
+        raise ValueError('config must be a dict of "identity" (%d lowercase hex digits) and "version" '
+                         '(an integer, 0 or more), not %r' % (IDENTITY_HEX_CHARS, value))
+    return {"identity": identity, "version": version}
+
+
+def _is_lower_hex(text):
+    for char in text:
+        if char not in "0123456789abcdef":
+            return False
+    return True
 
 
 def _is_detector_entry(entry):

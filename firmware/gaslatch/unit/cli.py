@@ -15,8 +15,8 @@ from typing import NamedTuple
 
 import gaslatch
 from gaslatch.core import events as E
-from gaslatch.core.config_schema import DEFAULT_CONTROL_SOCKET, DEFAULT_STORE_PATH
 from gaslatch.core.commands import LEVELS
+from gaslatch.core.config_schema import DEFAULT_CONTROL_SOCKET, DEFAULT_MANIFEST_PATH, DEFAULT_STORE_PATH
 from gaslatch.core.constants import HARD_INHIBIT_MAX_MIN
 from gaslatch.unit.command_error import EXIT_UNREACHABLE, EXIT_USAGE, CommandError
 from gaslatch.unit.control_client import DEFAULT_TIMEOUT_S, ControlUnreachable
@@ -110,6 +110,26 @@ def check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def manifest(args: argparse.Namespace) -> int:
+    """`manifest write`: the installed files' hashes (install.sh, as root); `manifest check`: the files against it."""
+    from gaslatch.unit.manifest import ManifestError, check_manifest, package_dir, write_manifest
+
+    if args.action == "write":
+        try:
+            count = write_manifest(args.path)
+        except ManifestError as err:
+            raise CommandError(str(err)) from None
+        print("%s: %d code and profile files of %s" % (args.path, count, package_dir()))
+        return 0
+    faults, checked = check_manifest(args.path)
+    for fault in faults:
+        print("self-test fault: %s" % fault, file=sys.stderr)
+    if faults:
+        return 1
+    print("%s: %d code and profile files match" % (args.path, checked))
+    return 0
+
+
 # ---- arguments ----
 
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -117,6 +137,12 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Controller configuration file (default: %(default)s).")
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
                         help="Override log.level from the configuration.")
+
+
+def _manifest_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=("write", "check"), help="write the manifest, or check the files against it")
+    parser.add_argument("--path", default=DEFAULT_MANIFEST_PATH,
+                        help="The manifest file (default: %(default)s, the config's self_test.manifest).")
 
 
 def _check_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -208,6 +234,11 @@ COMMANDS = (
             "and the wiring (every line the configuration relies on is mapped to a pin). Exits 1 when there is\n"
             "any problem.",
             _check_config_arguments, "gaslatch.unit.cli:check_config"),
+    Command("manifest", "Write the install manifest, or check the installed files against it (the self-test's check).",
+            "write: the SHA-256 of every code and profile file of the installed gaslatch package (deploy/install.sh\n"
+            "runs it as root after each install). check: what every start checks; exit 1 naming each file that\n"
+            "was modified, is missing or was added since.",
+            _manifest_arguments, "gaslatch.unit.cli:manifest"),
     Command("status", "Show every detector, output, interlock and inhibit, the trip latch and scan statistics.",
             CONTROL_EXIT_CODES, _status_arguments, "gaslatch.unit.control_commands:status"),
     Command("reset", "Ask for the local reset; it is carried out only when the RESET button is pressed.",

@@ -24,6 +24,7 @@ from gaslatch.unit.control_socket import ControlError, ControlServer
 from gaslatch.unit.event_log import EventLogger
 from gaslatch.unit.event_store import EventStore, StoreError, UnavailableStore
 from gaslatch.unit.gpio_lines import GpioError, open_lines
+from gaslatch.unit.manifest import self_test
 from gaslatch.unit.realtime import enter_realtime
 from gaslatch.unit.refusal_digest import RefusalDigest
 from gaslatch.unit.serial_bus import SerialBus
@@ -65,8 +66,14 @@ class Runtime:
             # The GPIO first: its outputs start in the safe state before anything else happens.
             self.lines = self._open(open_lines(cfg), "close")
             self.store = self._open(self._open_store(cfg), "close")
+            # The self-test before the controller: what it finds holds the gas off for the whole run.
+            self.self_test = self_test(cfg)
+            for fault in self.self_test.faults:
+                self.log.error("self-test failed, the gas stays off: %s" % fault)
             start_ms = self.clock.now_us() // 1000
-            self.controller = Controller(cfg, profiles, start_ms, first_seq=self.store.next_seq())
+            self.controller = Controller(cfg, profiles, start_ms, first_seq=self.store.next_seq(),
+                                         self_test_faults=self.self_test.faults,
+                                         self_test_summary=self.self_test.summary)
             self.buses = {name: self._open(SerialBus(name, bus_cfg, now_ms=self._now_ms,
                                                      set_de=self._de_setter(bus_cfg)), "close")
                           for name, bus_cfg in sorted(cfg["buses"].items())}
@@ -210,6 +217,7 @@ class Runtime:
             "detectors": dict((name, {"state": det["state"], "centi_pct_lel": det["concentration_centi_pct_lel"]})
                               for name, det in status["detectors"].items()),
             "clock_synced": self.wall.synced(),
+            "config": {"identity": status["config"]["identity"], "version": status["config"]["version"]},
         }
 
     def _platform_readings(self, now_ms: int) -> dict:
@@ -288,8 +296,10 @@ class Runtime:
     def run(self) -> int:
         """Until SIGTERM/SIGINT: returns the process exit code."""
         self.log.debug("scheduling: %s" % enter_realtime())
-        self.log.info("gaslatch running: %d detectors, %d buses, scan %d ms" % (
-            len(self.cfg["detectors"]), len(self.buses), self.cfg["scan"]["period_ms"]))
+        self.log.info("gaslatch running: %d detectors, %d buses, scan %d ms; config %s version %d; self-test %s "
+                      "(%.1f ms)" % (len(self.cfg["detectors"]), len(self.buses), self.cfg["scan"]["period_ms"],
+                                     self.controller.config_identity, self.controller.config_version,
+                                     self.controller.self_test_summary, self.self_test.elapsed_ms))
         code = 0
         try:
             self.loop.run(should_stop=lambda: bool(self.stop_reason))

@@ -28,7 +28,7 @@ def status_text(reply: dict) -> str:
     if not reply.get("ok"):
         return "\n".join(refusal_lines("Status not available", reply))
     status = reply["status"] if isinstance(reply.get("status"), dict) else reply
-    lines = unit_health_lines(status)
+    lines = unit_health_lines(status) + config_lines(status)
     latched = status.get("latched")
     if latched:
         lines.append("LATCHED: gas off until a local reset")
@@ -57,6 +57,25 @@ def status_text(reply: dict) -> str:
     if status.get("scan"):
         tables.append(_scan_table(status["scan"]))
     return "\n\n".join(["\n".join(lines)] + tables) if lines else "\n\n".join(tables)
+
+
+def config_lines(status: dict) -> list[str]:
+    """Which configuration runs (its identity, short, and push version) and what the start-up self-test found."""
+    lines = []
+    config = status.get("config")
+    if isinstance(config, dict):
+        lines.append("Configuration: %s version %s (identity %s)" % (
+            config.get("short", "?"), config.get("version", "?"), config.get("identity", "?")))
+    self_test = status.get("self_test")
+    if isinstance(self_test, dict):
+        faults = self_test.get("faults") or []
+        if faults:
+            lines.append("SELF-TEST FAILED: gas off, fault relay dropped; reset refused until a restart finds "
+                         "the unit intact:")
+            lines.extend("  - %s" % fault for fault in faults)
+        else:
+            lines.append("Self-test: %s" % self_test.get("summary", "?"))
+    return lines
 
 
 def unit_health_lines(status: dict) -> list[str]:

@@ -13,9 +13,11 @@ import time
 import click
 
 from gaslatch.core.config import ConfigError, format_problems
+from gaslatch.core.config_identity import VERSION_KEY, config_identity, short_identity
+from gaslatch.core.config_schema import MAX_CONFIG_VERSION
 from gaslatch.unit.atomic_file import write_atomically
 from gaslatch.unit.control_client import ControlClient, ControlUnreachable
-from gaslatch.unit.unit_config import load_unit_config
+from gaslatch.unit.unit_config import load_profiles, load_unit_config
 from gaslatch_tools.commission.command_outcome import EXIT_FAILED, EXIT_OK, CommandStop, finish
 from gaslatch_tools.commission.config_build import InitError, build_config
 from gaslatch_tools.commission.prompts import Prompter, interaction_options, make_prompter
@@ -200,7 +202,10 @@ def config_push(ctx: click.Context, path: str, target: str, service: str, restar
     3. the service restarted (systemctl restart gaslatch);
     4. the restarted unit must answer on its control socket with the valve closed (latched) until
        someone presses RESET on site.
-    The path and sha256 of the installed file go into the commissioning record.
+    The file is installed with its config_version counted up: one more than the unit's present file's (or the
+    pushed file's, if higher). The path and sha256 of the installed file, the configuration identity and the
+    version go into the commissioning record; the restarted unit must report the same identity and a passed
+    self-test.
     Questions [answers-file keys]: push.
     Exit codes: 0 installed and the unit came back latched, 1 refused (problems) or the unit did not come
     back as it must, 2 could not run (permission, restart command).
@@ -211,8 +216,15 @@ def config_push(ctx: click.Context, path: str, target: str, service: str, restar
         _report_problems(ctx, "%s is not valid; nothing was installed" % path, problems)
     assert cfg is not None
     with open(path, "rb") as handle:
-        data = handle.read()
+        source = json.loads(handle.read().decode("utf-8").lstrip("\ufeff"))
+    version = max(_installed_version(target), cfg[VERSION_KEY]) + 1
+    if version > MAX_CONFIG_VERSION:
+        raise CommandStop("version", "config_version would pass its maximum %d" % MAX_CONFIG_VERSION,
+                          "write \"config_version\": 0 in %s and %s, then push again" % (path, target))
+    source[VERSION_KEY] = version
+    data = (json.dumps(source, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     digest = hashlib.sha256(data).hexdigest()
+    identity = config_identity(cfg, load_profiles())  # the version is not part of it
     record = Record.load(ctx.obj["record"])
     if not prompter.confirm("push", "Install %s as %s and restart %s? The gas valve closes and stays closed "
                                     "until RESET is pressed on site." % (path, target, service)):
@@ -231,7 +243,8 @@ def config_push(ctx: click.Context, path: str, target: str, service: str, restar
     with open(target, "rb") as handle:
         if hashlib.sha256(handle.read()).hexdigest() != digest:
             raise CommandStop("write", "%s does not read back as written" % target, "check the disk (dmesg)")
-    prompter.say("installed %s (sha256 %s); restarting %s" % (target, digest[:16], service))
+    prompter.say("installed %s (configuration %s version %d, sha256 %s); restarting %s" % (
+        target, short_identity(identity), version, digest[:16], service))
     argv = shlex.split(restart_command.format(service=service))
     restarted_at = time.monotonic()
     try:
@@ -244,16 +257,23 @@ def config_push(ctx: click.Context, path: str, target: str, service: str, restar
             " ".join(argv), done.returncode, (done.stderr or done.stdout).strip()[-500:]),
             "journalctl -u %s shows why; the previous file is %s.previous" % (service, target))
     status = _restarted_status(socket_path or cfg["control"]["socket"], cfg["control"]["group"],
-                               cfg["scan"]["period_ms"], restarted_at, wait_s)
+                               cfg["scan"]["period_ms"], restarted_at, wait_s, version)
+    running = status.get("config") if isinstance(status, dict) and isinstance(status.get("config"), dict) else {}
+    self_test = status.get("self_test") if isinstance(status, dict) and isinstance(status.get("self_test"), dict) \
+        else {}
     entry = {"path": os.path.abspath(target), "source": os.path.abspath(path), "sha256": digest,
+             "identity": identity, "version": version,
              "pushed_at": utc_now(), "service": service, "detectors": sorted(cfg["detectors"]),
              "unit_answered": status is not None,
-             "latched_after_restart": None if status is None else bool(status.get("latched"))}
+             "latched_after_restart": None if status is None else bool(status.get("latched")),
+             "unit_identity": running.get("identity"), "unit_version": running.get("version"),
+             "self_test": self_test.get("summary"), "self_test_faults": list(self_test.get("faults") or [])}
     record.data["config"] = entry
     must_latch = cfg["valve"]["startup"] == "manual_reset"
     ok = status is not None and (bool(status.get("latched")) or not must_latch)
-    record.note("config push", "%s sha256 %s: %s" % (target, digest, "unit back, valve closed until RESET" if ok else
-                                                     "unit did not come back latched"))
+    same = status is None or (running.get("identity") == identity and running.get("version") == version)
+    record.note("config push", "%s configuration %s version %d sha256 %s: %s" % (
+        target, identity, version, digest, "unit back, valve closed until RESET" if ok else "unit did not come back latched"))
     record.save()
     if status is None:
         finish(ctx, dict(entry, command="config push"),
@@ -263,18 +283,43 @@ def config_push(ctx: click.Context, path: str, target: str, service: str, restar
     if not ok:
         finish(ctx, dict(entry, command="config push"),
                "installed, but the unit came up with the valve OPEN: it must stay closed until RESET", EXIT_FAILED)
+    if not same:
+        finish(ctx, dict(entry, command="config push"),
+               "installed, but the unit runs configuration %s version %s, not the pushed %s version %d: is --target "
+               "the file the service reads?" % (running.get("identity"), running.get("version"), identity, version),
+               EXIT_FAILED)
+    if entry["self_test_faults"]:
+        finish(ctx, dict(entry, command="config push"),
+               "installed, but the unit's self-test failed, so the gas stays off: %s (docs/operations.md, "
+               "\"When the self-test fails\")" % "; ".join(entry["self_test_faults"]), EXIT_FAILED)
     finish(ctx, dict(entry, command="config push", trip_reason=status.get("trip_reason", "")),
-           "installed %s and restarted %s: the unit is back, the valve stays closed until someone presses RESET "
-           "on site (%s)" % (target, service, status.get("trip_reason") or "latched"), EXIT_OK)
+           "installed %s (configuration %s version %d) and restarted %s: the unit is back, the valve stays closed "
+           "until someone presses RESET on site (%s)" % (target, short_identity(identity), version, service,
+                                                         status.get("trip_reason") or "latched"), EXIT_OK)
 
 
-def _restarted_status(socket_path: str, group: str, period_ms: int, restarted_at: float, wait_s: float) -> dict | None:
+def _installed_version(target: str) -> int:
+    """config_version of the unit's present configuration file; 0 when there is none or it carries none."""
+    try:
+        with open(target, "rb") as handle:
+            doc = json.loads(handle.read().decode("utf-8").lstrip("\ufeff"))
+    except (OSError, ValueError):
+        return 0
+    value = doc.get(VERSION_KEY) if isinstance(doc, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def _restarted_status(socket_path: str, group: str, period_ms: int, restarted_at: float, wait_s: float,
+                      version: int) -> dict | None:
     """The status of the controller started by the restart, or None if none answers within wait_s.
 
     A status counts only if its scan count fits in the time since the restart began: the old process,
-    still answering before systemd stops it, has scanned for longer than that.
+    still answering before systemd stops it, has scanned for longer than that. One that runs the pushed
+    version is taken at once; another is taken only when no such one answers within wait_s (the caller says
+    which configuration runs): an old process restarted a moment ago passes the scan count too.
     """
     deadline = restarted_at + wait_s
+    candidate = None
     while time.monotonic() < deadline:
         try:
             with ControlClient(socket_path, group, timeout_s=2.0) as client:
@@ -285,7 +330,10 @@ def _restarted_status(socket_path: str, group: str, period_ms: int, restarted_at
             status = reply.get("status", reply)
             scans = status.get("scan", {}).get("scans", 0)
             if scans * period_ms / 1000.0 <= time.monotonic() - restarted_at + 1.0:
-                return status
+                running = status.get("config")
+                if isinstance(running, dict) and running.get("version") == version:
+                    return status
+                candidate = status
         time.sleep(0.1)
-    return None
+    return candidate
 

@@ -302,9 +302,12 @@ def _config_rows(t: Callable[..., str], config: Any) -> list:
     if not isinstance(config, dict) or not config.get("sha256"):
         return [(t("config_sha256"), t("config_none"), MISSING)]
     rows = [(t("config_path"), plain(t, config.get("path")), None),
-            (t("config_sha256"), str(config.get("sha256")), None),
-            (t("config_pushed_at"), when(config.get("pushed_at")), None)]
-    return rows + _other_rows(t, config, {"path", "sha256", "pushed_at", "document"})
+            (t("config_sha256"), str(config.get("sha256")), None)]
+    if config.get("identity"):
+        rows += [(t("config_identity"), str(config["identity"]), None),
+                 (t("config_version"), plain(t, config.get("version")), None)]
+    rows.append((t("config_pushed_at"), when(config.get("pushed_at")), None))
+    return rows + _other_rows(t, config, {"path", "sha256", "pushed_at", "document", "identity", "version"})
 
 
 def build_document(data: dict, lang: str, plotter: Callable = bump_plot_png) -> tuple:

@@ -1,5 +1,5 @@
 """The configuration of a kitchen unit run as a process on this machine: cn-generic detectors on the given ports, the
-sim GPIO, a store, a control socket and no hardware watchdog, in one folder. Built once for the tests, the bench
+sim GPIO, a store, a control socket, no hardware watchdog and no install manifest, in one folder. Built once for the tests, the bench
 (bench.scenario.controller_document) and the benchmarks.
 """
 
@@ -42,6 +42,7 @@ def kitchen_config(workdir: str, ports: Sequence[str] = (), detectors_per_bus: i
         "control": {"socket": control_socket or os.path.join(workdir, "control.sock"),
                     "group": group or grp.getgrgid(os.getgid()).gr_name},
         "watchdog": {"device": ""},
+        "self_test": {"manifest": ""},  # the unit runs from the source tree, not an install.sh install
     }
     doc.update(copy.deepcopy(sections))
     return doc

@@ -21,14 +21,15 @@ START_TIMEOUT_S = 20
 class RunningUnit:
     """A unit with two cn-generic detectors (d1, d2 at addresses 1 and 2) on bus_link, in workdir, at a 50 ms scan."""
 
-    def __init__(self, workdir, bus_link: str):
+    def __init__(self, workdir, bus_link: str, env: dict[str, str] | None = None):
+        """env: extra variables for the unit's process (PYTHONPATH to run another copy of the package)."""
         self.tmp = workdir
         self.gpio = workdir / "gpio"
         self.config_path = workdir / "config.json"
         self.socket_path = str(workdir / "control.sock")
         self.store_path = str(workdir / "events.db")
         self.config_path.write_text(json.dumps(kitchen_config(str(workdir), [bus_link])))
-        self.controller = ControllerProcess(str(self.config_path), str(workdir / "journal.log"))
+        self.controller = ControllerProcess(str(self.config_path), str(workdir / "journal.log"), env)
 
     @property
     def proc(self) -> subprocess.Popen | None:
