@@ -424,7 +424,7 @@ def test_controller_offers_no_command_that_opens_the_valve():
     assert sorted(public) == ["awaiting_reply", "bus_error", "bus_stats", "command", "drain_events",
                               "latched", "next_wakeup_us", "readings", "record", "reset_blockers",
                               "service_buses", "status", "step"]
-    assert sorted(COMMANDS) == ["close_valve", "end_inhibit", "inhibit", "reset", "silence", "status",
+    assert sorted(COMMANDS) == ["access", "close_valve", "end_inhibit", "inhibit", "reset", "silence", "status",
                                 "sync_time", "test_output"]
 
 
