@@ -18,7 +18,6 @@ TITLES = {
     NO_CONTACT: ("控制器无响应", "CONTROLLER NOT ANSWERING"),
 }
 ALARM_STATES = ("low_alarm", "high_alarm")
-FAULT_STATES = ("fault", "comm_lost", "warmup")
 DETECTOR_WORDS = {"normal": ("正常", "normal"), "low_alarm": ("低限报警", "low alarm"),
                   "high_alarm": ("高限报警", "high alarm"), "fault": ("故障", "fault"),
                   "comm_lost": ("通讯中断", "not answering"), "warmup": ("预热", "warming up")}
@@ -53,7 +52,8 @@ def detector_rows(status: dict) -> list[dict]:
     for name, det in sorted((status.get("detectors") or {}).items()):
         state = det.get("state", "")
         zh, en = DETECTOR_WORDS.get(state, (state, state))
-        kind = ALARM if state in ALARM_STATES else FAULT if state in FAULT_STATES or det.get("distrust") else GAS_ON
+        # In doubt, a fault: only a detector that says normal and is trusted is shown green.
+        kind = ALARM if state in ALARM_STATES else GAS_ON if state == "normal" and not det.get("distrust") else FAULT
         rows.append({"name": name, "state_zh": zh, "state_en": en, "reading": _reading(det), "kind": kind,
                      "inhibited": bool(det.get("inhibited")), "why": det.get("distrust") or det.get("reason", "")})
     return rows
@@ -64,7 +64,7 @@ def view(reply: dict | None, problem: str = "") -> dict[str, Any]:
     if not reply or not reply.get("ok") or not isinstance(reply.get("status"), dict):
         return {"kind": NO_CONTACT, "title": TITLES[NO_CONTACT], "reason": problem or str((reply or {}).get(
             "error", "")), "todo": TODO[NO_CONTACT], "detectors": [], "gas_on": None, "reset": None,
-            "interlocks": [], "inhibits": {}, "silenced_s": None, "schedule": None}
+            "interlocks": [], "inhibits": {}, "silenced_s": None, "schedule": None, "config": None}
     status = reply["status"]
     dets = detector_rows(status)
     latched = bool(status.get("latched"))
@@ -72,6 +72,9 @@ def view(reply: dict | None, problem: str = "") -> dict[str, Any]:
     faults = [d for d in dets if d["kind"] == FAULT]
     valve_fault = status.get("valve_fault") or ""
     unit_faults = [("阀门故障", "valve fault: " + valve_fault)] if valve_fault else []
+    self_test = status.get("self_test")
+    if isinstance(self_test, dict):
+        unit_faults.extend(("自检失败", "self-test: %s" % fault) for fault in self_test.get("faults") or [])
     store = status.get("store")
     if isinstance(store, dict) and not store.get("ok", True):
         unit_faults.append(("事件记录故障", "event store: %s" % (store.get("error") or "see the journal")))
@@ -100,4 +103,5 @@ def view(reply: dict | None, problem: str = "") -> dict[str, Any]:
         "interlocks": sorted(name for name, active in (status.get("interlocks") or {}).items() if active),
         "inhibits": dict(status.get("inhibits") or {}), "silenced_s": status.get("silenced_s"),
         "schedule": status.get("schedule"),
+        "config": status.get("config") if isinstance(status.get("config"), dict) else None,
     }
