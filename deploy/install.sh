@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs or upgrades the gaslatch kitchen unit on Raspberry Pi OS Bookworm; safe to run again.
-# Run as root from the source tree: sudo deploy/install.sh [--dry-run] [--restart]. See docs/install.md.
+# Run as root from the source tree: sudo deploy/install.sh [--dry-run] [--restart] [--panel]. See docs/install.md.
 set -euo pipefail
 
 SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -34,15 +34,21 @@ KERNEL_MODULES=(usbserial i2c-dev)
 UDEV_TEXT='# gaslatch: the controller feeds the hardware watchdog as user gaslatch (docs/install.md).
 KERNEL=="watchdog|watchdog[0-9]*", GROUP="gaslatch", MODE="0660"'
 STEPS=10
+# The kitchen panel (--panel): its own user in the control socket's group, its own service.
+PANEL_USER=gaslatch-panel
+PANEL_UNIT_SRC=$SRC_DIR/deploy/gaslatch-panel.service
+PANEL_UNIT=/etc/systemd/system/gaslatch-panel.service
+PANEL_PINS=/var/lib/gaslatch-panel/pins.json
 
 DRY_RUN=0
 RESTART=0
+PANEL=0
 STEP=0
 NOTES=()
 
 usage() {
     cat <<EOF
-Usage: sudo $0 [--dry-run] [--restart]
+Usage: sudo $0 [--dry-run] [--restart] [--panel]
 
 Installs gaslatch from $SRC_DIR as a systemd service:
 user and group $USER_NAME, $VENV, $UNIT, $UDEV_RULE,
@@ -52,6 +58,7 @@ then checks the configuration and enables and starts the service.
   --dry-run   print every step without changing anything (no root needed)
   --restart   restart the service if it is already running, so an upgrade takes effect now;
               a restart closes the gas valve until someone presses reset on site
+  --panel     also install the kitchen panel (user $PANEL_USER, $PANEL_UNIT) for a touch screen
 EOF
 }
 
@@ -59,6 +66,7 @@ for arg in "$@"; do
     case "$arg" in
         --dry-run) DRY_RUN=1 ;;
         --restart) RESTART=1 ;;
+        --panel) PANEL=1; STEPS=11 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "unknown option: $arg" >&2; usage >&2; exit 2 ;;
     esac
@@ -161,7 +169,9 @@ else
     run "$PYTHON" -m venv "$VENV"
 fi
 
-step "gaslatch, the unit only (base install and the pi extra: libgpiod v2 bindings) from $SRC_DIR"
+EXTRAS=pi
+[ "$PANEL" = 1 ] && EXTRAS=pi,panel
+step "gaslatch, the unit only (base install and the $EXTRAS extra: libgpiod v2 bindings$([ "$PANEL" = 1 ] && echo ', the panel'"'"'s web server')) from $SRC_DIR"
 # Built from a fresh copy: a build/ directory left in the source tree would put deleted modules
 # back into the wheel, and root-owned build files would be left in the installer's checkout.
 if [ "$DRY_RUN" = 1 ]; then
@@ -175,7 +185,7 @@ for item in "${BUILD_FILES[@]}"; do
     run cp -R "$SRC_DIR/$item" "$BUILD_DIR/src/"
 done
 # The unit only: no commissioning, bench or report tools (and none of their libraries) on the Pi.
-run "$VENV/bin/python" -m pip install --upgrade --no-cache-dir "$BUILD_DIR/src[pi]"
+run "$VENV/bin/python" -m pip install --upgrade --no-cache-dir "$BUILD_DIR/src[$EXTRAS]"
 run ln -sfn "$GASLATCH" "$CLI_LINK"
 
 step "device access: hardware watchdog for group $USER_NAME, kernel modules ${KERNEL_MODULES[*]}"
@@ -245,6 +255,25 @@ else
 fi
 if [ "$DRY_RUN" = 0 ]; then
     systemctl --no-pager --lines=5 status "$SERVICE" || true
+fi
+
+if [ "$PANEL" = 1 ]; then
+    step "kitchen panel: user $PANEL_USER (group $USER_NAME for the control socket), $PANEL_UNIT"
+    if id -u "$PANEL_USER" >/dev/null 2>&1; then
+        say "user $PANEL_USER already exists"
+    else
+        run useradd --system --user-group --groups "$USER_NAME" --home-dir /nonexistent --no-create-home \
+            --shell /usr/sbin/nologin --comment "gaslatch kitchen panel" "$PANEL_USER"
+    fi
+    if [ -f "$PANEL_UNIT" ] && cmp -s "$PANEL_UNIT_SRC" "$PANEL_UNIT"; then
+        say "$PANEL_UNIT is up to date"
+    else
+        run install -m 0644 "$PANEL_UNIT_SRC" "$PANEL_UNIT"
+    fi
+    run systemctl daemon-reload
+    run systemctl enable gaslatch-panel
+    run systemctl restart gaslatch-panel
+    NOTES+=("set the panel's PINs (each level its own): sudo -u $PANEL_USER $GASLATCH_UNIT panel-pin operator --pins $PANEL_PINS (and maintenance, installer); until then only viewing works")
 fi
 
 echo

@@ -28,3 +28,17 @@ def test_the_panel_s_service_runs_unprivileged_below_the_controller_and_passes_s
     exposure = subprocess.run([analyze, "security", "--offline=true", "--no-pager", str(unit)],
                               capture_output=True, text=True, timeout=60).stdout
     assert float(re.search(r"Overall exposure level for gaslatch-panel\.service: (\d+\.\d+)", exposure).group(1)) <= 2.0
+
+
+def test_install_with_panel_adds_its_user_in_the_control_group_and_its_service_and_says_how_to_set_pins():
+    from tests.test_deploy import dry_run
+
+    done = dry_run("--dry-run", "--panel")  # --dry-run first, always: as root the script would install
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.replace("\\", "")  # the commands are printed shell-quoted
+    assert "[11/11] kitchen panel" in out and "src[pi,panel]" in out
+    assert "useradd --system --user-group --groups gaslatch" in out
+    assert "gaslatch-panel.service /etc/systemd/system/gaslatch-panel.service" in out
+    assert "panel-pin operator --pins /var/lib/gaslatch-panel/pins.json" in out
+    plain = dry_run("--dry-run")
+    assert "[10/10]" in plain.stdout and "gaslatch-panel" not in plain.stdout, "no panel unless asked"

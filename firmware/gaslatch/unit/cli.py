@@ -264,7 +264,7 @@ COMMANDS = (
 )
 # The kitchen panel: its own process and service (gaslatch-panel.service), its own extra (`gaslatch[panel]`). Its
 # arguments are here, so that `run` never imports the panel's package.
-DEFAULT_PANEL_PINS = "/etc/gaslatch/panel-pins.json"
+DEFAULT_PANEL_PINS = "/var/lib/gaslatch-panel/pins.json"  # the panel's StateDirectory: only its user reads it
 
 
 def _panel_arguments(parser: argparse.ArgumentParser) -> None:
