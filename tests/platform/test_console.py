@@ -493,3 +493,20 @@ def test_two_console_instances_on_one_database_share_sessions_lockouts_and_logou
     finally:
         other.stop()
         second_storage.close()
+
+
+def test_a_warning_s_readings_are_drawn_for_those_who_see_its_site_only(console, storage):
+    from tests.platform.test_readings import telemetry
+
+    receiver = PlatformReceiver(storage)
+    receiver.handle(W.topics(SITE_A, "kitchen-1")["telemetry"], telemetry({"d1": 150}))
+    trip(storage, SITE_A)
+    receiver.handle(W.topics(SITE_A, "kitchen-1")["telemetry"], telemetry({"d1": 3000}, 2000))
+    (warning,) = WS.warnings(storage)
+    li = logged_in(console, "li")
+    svg = li.get("/warnings/%d/readings.svg" % warning.id)
+    assert svg.status_code == 200 and svg.headers["content-type"] == "image/svg+xml"
+    assert "<script" not in svg.text and "d1" in svg.text
+    assert 'src="/warnings/%d/readings.svg"' % warning.id in li.get("/sites/%s" % SITE_A).text
+    assert logged_in(console, "zhao").get("/warnings/%d/readings.svg" % warning.id).status_code == 404
+    assert client(console).get("/warnings/%d/readings.svg" % warning.id).status_code == 303, "logged in only"

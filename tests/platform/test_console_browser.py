@@ -93,8 +93,14 @@ def test_a_trip_on_a_real_unit_appears_in_the_operator_s_queue_without_a_reload(
     assert "owner told" in page.inner_text("tr[data-rule=trip]")
     (warning,) = [w for w in WS.warnings(storage) if w.site == BENCH_SITE and w.rule == "trip"]
     assert warning.state == "acknowledged" and warning.acked_by == "duty"
+    wait_until(lambda: storage.read(lambda x: x("SELECT COUNT(*) FROM readings").fetchone()[0]) >= 2, 20,
+               what="the unit's readings on the platform")
     page.goto(console.url + "/sites/" + BENCH_SITE)
     wait_until(lambda: "燃气已切断" in page.inner_text("main"), 10, what="the site page shows the gas off")
+    plot = page.locator("figure.plot img").first
+    plot.scroll_into_view_if_needed()
+    wait_until(lambda: page.evaluate("(img) => img.complete && img.naturalWidth > 0", plot.element_handle()), 10,
+               what="the plot of the readings around the warning drawn")
     screenshot(page, "console-site")
 
 

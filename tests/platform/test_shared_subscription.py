@@ -93,7 +93,7 @@ def handled(r, *outcomes):
 def test_events_are_shared_by_the_group_and_shared_events_use_mqtt5_share_filters():
     assert subscriptions(None) == SUBSCRIPTIONS
     assert subscriptions("g1") == ("$share/g1/gaslatch/+/+/event", "gaslatch/+/+/state", "gaslatch/+/+/status",
-                                   "$share/g1/gaslatch/+/+/gone")
+                                   "$share/g1/gaslatch/+/+/gone", "$share/g1/gaslatch/+/+/telemetry")
     with pytest.raises(ValueError):
         PlatformReceiver(None, shared_group="a/b")
 

@@ -23,6 +23,7 @@ import apprise
 from gaslatch.core import events as E
 from gaslatch_tools.platform import liveness as L
 from gaslatch_tools.platform import overdue as OV
+from gaslatch_tools.platform import readings as RD
 from gaslatch_tools.platform import warning_store as WS
 from gaslatch_tools.platform import work_orders as WO
 from gaslatch_tools.platform.contacts import Contacts, Recipient
@@ -41,7 +42,7 @@ MAX_BODY_CHARS = 1200  # an SMS gateway or robot may cut it shorter still; the s
 MAX_ERROR_CHARS = 500
 # What the platform observes itself, checked every liveness.CHECK_EVERY_MS in one transaction: each check(execute,
 # rules, now_ms) opens and clears its warnings (warning_store.observe_in).
-CHECKS = (WS.liveness_in, OV.check_in)
+CHECKS = (WS.liveness_in, OV.check_in, RD.prune_in)
 GRADE_TEXT = {1: ("一级预警", "grade 1"), 2: ("二级预警", "grade 2"), 3: ("三级预警", "grade 3")}
 
 # send(url, title, body) -> None when the channel took it, else what went wrong.

@@ -1,6 +1,6 @@
 """The reference platform receiver: the ground truth of what the fleet delivered over MQTT.
 
-Subscribes to every unit's event, gone, state and status topics, validates each payload at the edge (an event
+Subscribes to every unit's event, gone, state, status and telemetry topics, validates each payload at the edge (an event
 against docs/schemas/event.schema.json, with jsonschema), stores
 them in batches (one transaction each) and only then acknowledges them to the broker; tells each unit how far
 its events are stored (its `ack` topic) and asks it again for what is missing. Several receivers can share a
@@ -42,8 +42,8 @@ __all__ = ["CSV_COLUMNS", "Event", "FleetRow", "Gap", "Gone", "LostRange", "Payl
 
 log = logging.getLogger("gaslatch.platform")
 
-KINDS = ("event", "state", "status", "gone")  # what the receiver subscribes to
-SHARED_KINDS = ("event", "gone")  # with --shared, one receiver of the group takes each of these
+KINDS = ("event", "state", "status", "gone", "telemetry")  # what the receiver subscribes to
+SHARED_KINDS = ("event", "gone", "telemetry")  # with --shared, one receiver of the group takes each of these
 SUBSCRIPTIONS = tuple("%s/+/+/%s" % (W.TOPIC_ROOT, kind) for kind in KINDS)
 QOS = 1
 KEEPALIVE_S = 30
@@ -68,6 +68,7 @@ TOPIC_CACHE = 8192  # topics parsed once each (a fleet has a few per unit)
 STATUSES = ("online", "offline")
 TOPIC_KEYS = ("site", "unit")  # an event may name its site and unit too; they must be the topic's
 EVENT_SCHEMA = payload_schemas.FastValidator(payload_schemas.load("event"))
+TELEMETRY_SCHEMA = payload_schemas.FastValidator(payload_schemas.load("telemetry"))
 # Schema keywords that a missing or unknown field fails (tallied as "fields"; every other failure as "types").
 FIELD_KEYWORDS = ("required", "additionalProperties", "not")
 MAX_PROBLEM_CHARS = 200  # a refusal quotes the payload's value, cut to this
@@ -256,6 +257,21 @@ def parse_gone(topic: str, payload: bytes) -> Gone:
     return Gone(site, unit, store, first, last, reason)
 
 
+def parse_telemetry(topic: str, payload: bytes, received_at: str) -> tuple[str, str, int, int, str]:
+    """A `telemetry` payload checked against its schema -> a readings row (site, unit, received_ms, t_ms, the
+    readings as canonical JSON); PayloadError otherwise."""
+    site, unit = _topic_of_kind(topic, "telemetry")
+    msg = _json_object(topic, payload)
+    if not TELEMETRY_SCHEMA.is_valid(msg):
+        code, problem = _schema_refusal(TELEMETRY_SCHEMA, msg)
+        raise PayloadError(topic, code, problem)
+    if not 0 <= msg["t_ms"] <= MAX_INT64:
+        raise PayloadError(topic, "types", "t_ms must fit 64 bits")
+    received_ms = int(datetime.datetime.fromisoformat(received_at[:-1]).replace(
+        tzinfo=datetime.timezone.utc).timestamp() * 1000)
+    return site, unit, received_ms, msg["t_ms"], W.canonical_json(msg["centi_pct_lel"])
+
+
 def parse_status(topic: str, payload: bytes) -> str:
     """A `status` payload: the text online or offline (a JSON string of either is accepted too)."""
     text = payload.decode("utf-8", "replace").strip()
@@ -402,6 +418,8 @@ class PlatformReceiver:
                 return Message(kind, parse_gone(topic, payload), received_at, mid, qos)
             if not payload:  # a retained message being cleared
                 return Message("cleared", None, received_at, mid, qos)
+            if kind == "telemetry":
+                return Message(kind, parse_telemetry(topic, payload, received_at), received_at, mid, qos)
             if kind == "state":
                 text = json.dumps(_json_object(topic, payload), sort_keys=True)
             else:
@@ -490,6 +508,8 @@ class PlatformReceiver:
             elif m.kind in ("state", "status"):
                 site, unit, text = m.value
                 (batch.states if m.kind == "state" else batch.statuses)[(site, unit)] = (text, m.received_at)
+            elif m.kind == "telemetry":
+                batch.readings.append(m.value)
         with self._store_lock:
             committed = self.storage.store(batch, self._now())
             for i, stored in zip(events_at, committed.stored):
@@ -565,7 +585,7 @@ class PlatformReceiver:
         """Messages handled so far, whatever the outcome (how `--once` sees the queue go quiet)."""
         with self._counts_lock:
             return sum(self.counts.get(k, 0) for k in ("stored", "duplicate", "gone", "state", "status", "cleared",
-                                                        "refused"))
+                                                        "telemetry", "refused"))
 
     # --- queries ---
 

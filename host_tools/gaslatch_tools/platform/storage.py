@@ -121,6 +121,8 @@ class Batch:
     gones: list[tuple[Gone, str]] = field(default_factory=list)
     states: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # (site, unit) -> (json, at)
     statuses: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    readings: list[tuple[str, str, int, int, str]] = field(default_factory=list)  # (site, unit, received_ms, t_ms,
+    #                                                                                 centi_pct_lel JSON)
     rewalk: set[StoreKey] = field(default_factory=set)  # stores to walk even without a message
 
 
@@ -155,7 +157,14 @@ SCHEMA_SQL = (
     """CREATE TABLE IF NOT EXISTS lost_ranges (site TEXT NOT NULL, unit TEXT NOT NULL, store_key TEXT NOT NULL,
         first_seq BIGINT NOT NULL, last_seq BIGINT NOT NULL, reason TEXT NOT NULL, received_at TEXT NOT NULL,
         UNIQUE (site, unit, store_key, first_seq, last_seq))""",
+    # Each unit's telemetry (its detectors' readings every uplink.telemetry_s), for the plots around a warning;
+    # kept READINGS_KEEP_MS (the notifier's step prunes older ones).
+    """CREATE TABLE IF NOT EXISTS readings (site TEXT NOT NULL, unit TEXT NOT NULL, received_ms BIGINT NOT NULL,
+        t_ms BIGINT NOT NULL, centi_pct_lel TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS readings_unit_time ON readings (site, unit, received_ms)",
 )
+READINGS_KEEP_MS = 48 * 3600 * 1000
+INSERT_READING_SQL = "INSERT INTO readings (site, unit, received_ms, t_ms, centi_pct_lel) VALUES (?, ?, ?, ?, ?)"
 
 # Plain SQL that SQLite (>= 3.35) and PostgreSQL both accept, but for the spellings each storage's _dialect()
 # rewrites: ? placeholders (psycopg: %s), GREATEST (SQLite: MAX), SEQ12(x), x as event_id() writes it
@@ -424,6 +433,8 @@ class SqlStorage:
             x(conn, PUT_STATE_SQL, (site, unit, payload, received_at))
         for (site, unit), (status, received_at) in sorted(batch.statuses.items()):
             x(conn, PUT_STATUS_SQL, (site, unit, status, received_at))
+        for reading in batch.readings:
+            x(conn, INSERT_READING_SQL, reading)
         for hook in self._store_hooks:
             hook(Executor(self, conn), batch, stored)
         keys = set(batch.rewalk)

@@ -17,7 +17,8 @@ CONNECT_TIMEOUT_S = 10
 APPLICATION_NAME = "gaslatch-platform"
 SCHEMA_LOCK_KEY = 0x6761736C  # "gasl": one receiver at a time creates the tables
 # What SCHEMA_SQL creates.
-SCHEMA_OBJECTS = ("events", "events_unit_seq", "unit_state", "unit_status", "unit_delivery", "lost_ranges")
+SCHEMA_OBJECTS = ("events", "events_unit_seq", "unit_state", "unit_status", "unit_delivery", "lost_ranges",
+                  "readings", "readings_unit_time")
 T = TypeVar("T")
 
 

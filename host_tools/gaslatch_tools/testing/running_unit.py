@@ -50,7 +50,8 @@ class RunningUnit:
         key_file.chmod(0o600)  # the unit refuses a key others can read
         doc = json.loads(self.config_path.read_text())
         doc["uplink"] = {"enabled": True, "host": broker.host, "port": broker.port, "tls": False,
-                         "hmac_key_file": str(key_file), "keepalive_s": 5}
+                         "hmac_key_file": str(key_file), "keepalive_s": 5,
+                         "telemetry_s": 5}  # the shortest: the platform's plots have readings within a test
         self.config_path.write_text(json.dumps(doc))
 
     def start(self) -> None:

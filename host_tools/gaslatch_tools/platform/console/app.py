@@ -30,6 +30,7 @@ from gaslatch.core import uplink_wire as W
 from gaslatch_tools.platform import access, accounts, audit, fleet_view
 from gaslatch_tools.platform import ledger_export as X
 from gaslatch_tools.platform import metrics as M
+from gaslatch_tools.platform import readings as RD
 from gaslatch_tools.platform import warning_store as WS
 from gaslatch_tools.platform import work_orders as WO
 from gaslatch_tools.platform.access import Actor
@@ -265,6 +266,18 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         open_orders = {o.warning_id: o.id for o in WO.orders(storage, actor) if o.state != WO.CLOSED}
         officers = {site: contacts.people_for(site, access.OFFICER) for site in sites_doc}
         return {"can_dispatch": True, "open_orders": open_orders, "officers": officers, "names": contacts.name}
+
+    @app.get("/warnings/{warning_id}/readings.svg")
+    def warning_plot(request: Request, warning_id: int):
+        """The unit's readings 15 minutes either side of the warning's opening (telemetry kept 48 h)."""
+        viewer = require(request, touch=False)
+        warning = _visible_warning(viewer.actor, warning_id)
+        rows = RD.around(storage, warning.site, warning.unit, warning.opened_ms)
+        svg = RD.plot_svg(rows, warning.opened_ms, "%s/%s · warning %d · %s" % (
+            warning.site, warning.unit, warning.id, local_time(warning.opened_ms)),
+            datetime.datetime.now().astimezone().tzinfo)
+        return Response(svg, media_type="image/svg+xml", headers={
+            **SECURITY_HEADERS, "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
 
     @app.post("/warnings/{warning_id}/ack")
     async def acknowledge(request: Request, warning_id: int):
