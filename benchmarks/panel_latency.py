@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import sys
 import tempfile
@@ -24,11 +23,7 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.panel's Panel process wrapper
-
-from gaslatch_tools.testing.detector_bus import DetectorBus  # noqa: E402
-from gaslatch_tools.testing.running_unit import RunningUnit  # noqa: E402
-from tests.panel.test_panel_browser import Panel  # noqa: E402
+from gaslatch_tools.testing.panel_process import kitchen_with_panel
 
 PANEL_BUDGET_KIB = 40 * 1024
 GOAL_S = 1.0
@@ -70,14 +65,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="gaslatch-panel-bench-"))
-    bus = DetectorBus(str(work / "ttyBUS1"), [1, 2])
-    unit = RunningUnit(work, bus.link)
-    unit.set_input("reset_button", False)
-    panel = None
-    try:
-        unit.start()
-        unit.wait_detectors_normal()
-        panel = Panel(work, unit)
+    with kitchen_with_panel(work) as (_, unit, panel):
         events = Events(panel.url)
         deadline = time.monotonic() + 10
         while not events.arrivals and time.monotonic() < deadline:
@@ -102,12 +90,6 @@ def main() -> int:
             latencies.append(time.monotonic() - start)
         events.close()
         panel_mem, unit_mem = rss_kib(panel.proc.pid), rss_kib(unit.proc.pid)
-    finally:
-        if panel is not None:
-            panel.stop()
-        unit.stop(signal.SIGTERM)
-        unit.close()
-        bus.close()
     lat = sorted(latencies)
     result = {
         "rounds": len(lat), "p50_s": round(statistics.median(lat), 3),
