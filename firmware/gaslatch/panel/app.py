@@ -153,8 +153,7 @@ def create_app(settings: PanelSettings, feed: StatusFeed) -> Starlette:
         if not cookie or not hmac.compare_digest(cookie, form.get("pin_token", "")):
             raise _Refused(403, "请刷新页面 Reload the page and try again")
         until = await asyncio.to_thread(settings.lockout.locked_until)
-        if until is not None:
-            record_access("locked_out", "operator")
+        if until is not None:  # recorded once, when it locked: a flood of tries while locked adds no events
             raise _Refused(423, "密码错误次数过多，已锁定至 %s Too many wrong PINs: locked until %s" % (
                 time.strftime("%H:%M", time.localtime(until)), time.strftime("%H:%M", time.localtime(until))))
         try:
