@@ -49,6 +49,9 @@ OTHER_ENTRY_POINTS = {
 }
 # Import names whose distribution cannot be installed on this machine to be looked up (it is not an x86 package).
 NOT_INSTALLABLE_HERE = {"RPi": "RPi.GPIO"}
+# Standard-library modules of another Python than this one, imported only where it exists (core/sha256.py: the
+# built-in SHA-256 is _sha256 on CPython 3.11 and _sha2 from 3.12).
+OTHER_PYTHONS_STDLIB = {"_sha2"}
 
 
 def _normalise(name: str) -> str:
@@ -136,7 +139,7 @@ def imports_of(name: str) -> tuple[set[str], set[str]]:
             top = target.split(".")[0]
             if top in PACKAGE_ROOTS:
                 ours |= {prefix for prefix in _prefixes(target) if prefix in MODULES}
-            elif top not in sys.stdlib_module_names and top != "__future__":
+            elif top not in sys.stdlib_module_names and top not in OTHER_PYTHONS_STDLIB and top != "__future__":
                 third_party.add(top)
     return ours, third_party
 

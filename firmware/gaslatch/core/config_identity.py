@@ -1,7 +1,7 @@
 """The configuration identity: one SHA-256 over the loaded config and every profile it uses, so an inspector
 can compare the running unit with the signed commissioning record; and the config's push counter.
 
-Pure and MicroPython-compatible (hashlib.sha256, binascii): the unit, the commissioning tools and a board port
+Pure and MicroPython-compatible (sha256 from core/sha256.py, binascii): the unit, the commissioning tools and a board port
 compute the same identity from the same files.
 
 Canonical form (docs/config.md, "Configuration identity"): the UTF-8 bytes of
@@ -15,8 +15,8 @@ Numbers: an integer, or a float with a whole value (3.0), in decimal; any other 
 """
 
 import binascii
-import hashlib
 
+from gaslatch.core.sha256 import sha256
 from gaslatch.core.uplink_wire import canonical_json
 
 # The push counter's key: counted by `gaslatch commission config push`, left out of the identity (the identity
@@ -52,7 +52,7 @@ def canonical_text(cfg, profiles):
 
 def config_identity(cfg, profiles):
     """The identity: SHA-256 of canonical_text() in UTF-8, as 64 lowercase hex digits."""
-    digest = hashlib.sha256(canonical_text(cfg, profiles).encode("utf-8")).digest()
+    digest = sha256(canonical_text(cfg, profiles).encode("utf-8")).digest()
     return binascii.hexlify(digest).decode("ascii")
 
 

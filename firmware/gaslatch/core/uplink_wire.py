@@ -14,11 +14,11 @@ control characters (\\n instead of \\u000a) and DEL.
 """
 
 import binascii
-import hashlib
 import json
 
 from gaslatch.core import events as E
 from gaslatch.core.commands import REMOTE_COMMANDS
+from gaslatch.core.sha256 import sha256
 
 TOPIC_ROOT = "gaslatch"
 TOPIC_KINDS = ("event", "state", "telemetry", "status", "cmd", "cmd/reply", "ack", "gone")
@@ -441,13 +441,13 @@ def encode_reply(id_, ok, message):
 
 
 def hmac_sha256(key, message):
-    """HMAC-SHA256 (RFC 2104) of message with key, both bytes, from hashlib.sha256 alone -> 32 bytes."""
+    """HMAC-SHA256 (RFC 2104) of message with key, both bytes, from sha256 alone -> 32 bytes."""
     if len(key) > SHA256_BLOCK_BYTES:
-        key = hashlib.sha256(key).digest()
+        key = sha256(key).digest()
     key = key + bytes(SHA256_BLOCK_BYTES - len(key))
-    inner = hashlib.sha256(bytes([b ^ 0x36 for b in key]))
+    inner = sha256(bytes([b ^ 0x36 for b in key]))
     inner.update(message)
-    outer = hashlib.sha256(bytes([b ^ 0x5C for b in key]))
+    outer = sha256(bytes([b ^ 0x5C for b in key]))
     outer.update(inner.digest())
     return outer.digest()
 

@@ -7,13 +7,13 @@ differs, is missing or was added keeps the gas off with the file named (docs/saf
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
 from typing import NamedTuple
 
 import gaslatch
+from gaslatch.core.sha256 import sha256
 from gaslatch.unit.atomic_file import write_atomically
 
 FORMAT = 1
@@ -61,7 +61,7 @@ def file_hashes(root: str) -> dict[str, str]:
     hashes = {}
     for name in installed_files(root):
         with open(os.path.join(parent, *name.split("/")), "rb") as handle:
-            hashes[name] = hashlib.sha256(handle.read()).hexdigest()
+            hashes[name] = sha256(handle.read()).hexdigest()
     return hashes
 
 
