@@ -12,6 +12,7 @@ from gaslatch_tools.platform import accounts
 from gaslatch_tools.platform import rules as R
 from gaslatch_tools.platform import warning_store as WS
 from gaslatch_tools.platform.receiver import open_storage
+from gaslatch_tools.platform.storage import SqliteStorage
 from gaslatch_tools.testing.detector_bus import DetectorBus
 from gaslatch_tools.testing.running_unit import RunningUnit
 
@@ -27,6 +28,19 @@ def storage(platform_db):
     WS.prepare(s)
     accounts.prepare(s)
     s.add_store_hook(WS.WarningHook(RULES))
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module", params=("sqlite", "postgres"))
+def module_storage(request, tmp_path_factory):
+    """One storage of each kind for a whole module's hypothesis runs (a database per example would be too slow);
+    each example keeps to units of its own."""
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    if request.param == "sqlite":
+        s = SqliteStorage(str(tmp_path_factory.mktemp(name) / "platform.sqlite"))
+    else:
+        s = open_storage(request.getfixturevalue("postgres").create_database(name))
     yield s
     s.close()
 

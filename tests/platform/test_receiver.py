@@ -17,7 +17,7 @@ from gaslatch.core import events as E
 from gaslatch.core import uplink_wire as W
 from gaslatch_tools.platform.cli import platform
 from gaslatch_tools.platform.receiver import (CSV_COLUMNS, REFUSED_AT_PLATFORM, Gap, PayloadError, PlatformReceiver,
-                                              SqliteStorage, open_storage, parse_event)
+                                              open_storage, parse_event)
 from gaslatch_tools.testing.waiting import wait_until
 
 # Fixtures: postgres (a real server for the session), postgres_url, platform_db (each storage kind).
@@ -54,7 +54,6 @@ class Publisher:
         self.client.loop_stop()
 
 
-STORAGES = ("sqlite", "postgres")
 
 
 @pytest.fixture
@@ -309,17 +308,6 @@ def test_free_text_no_database_could_hold_is_stored_escaped_not_refused(field, v
         assert got == stored
 
 
-@pytest.fixture(scope="module", params=STORAGES)
-def shared_storage(request, tmp_path_factory):
-    """One storage per kind for a whole hypothesis run (a database per example would be too slow)."""
-    if request.param == "sqlite":
-        s = SqliteStorage(str(tmp_path_factory.mktemp("hypothesis") / "platform.sqlite"))
-    else:
-        s = open_storage(request.getfixturevalue("postgres").create_database("hypothesis"))
-    yield s
-    s.close()
-
-
 def snapshot(s):
     return list(s.iter_events()), s.fleet()
 
@@ -340,17 +328,17 @@ def hostile_events(draw):
 
 @given(st.sampled_from(sorted(TOPICS.values()) + ["gaslatch/a/b", "x/a/b/event", "gaslatch/a/b/c/event"]),
        st.one_of(st.binary(max_size=300), st.builds(lambda r: W.encode_event(r)[:-1], rows()), hostile_events()))
-def test_any_message_is_stored_or_refused_never_raised(shared_storage, topic, payload):
-    r = PlatformReceiver(shared_storage, client_id="hypothesis")
-    before = snapshot(shared_storage)
-    lost_before = shared_storage.lost()
+def test_any_message_is_stored_or_refused_never_raised(module_storage, topic, payload):
+    r = PlatformReceiver(module_storage, client_id="hypothesis")
+    before = snapshot(module_storage)
+    lost_before = module_storage.lost()
     outcome = r.handle(topic, payload)
     assert outcome in ("stored", "duplicate", "state", "status", "cleared", "refused")
     if outcome == "refused":
         # Nothing stored; a refused event whose store and seq can be read is recorded as lost at the platform,
         # with why, so that the unit's delivery goes past it (test_a_refused_event_is_recorded_...).
-        assert list(shared_storage.iter_events()) == before[0]
-        new = [r for r in shared_storage.lost() if r not in lost_before]
+        assert list(module_storage.iter_events()) == before[0]
+        new = [r for r in module_storage.lost() if r not in lost_before]
         assert len(new) <= 1 and all(r.reason.startswith(REFUSED_AT_PLATFORM) and r.first_seq == r.last_seq
                                      for r in new)
 

@@ -4,7 +4,6 @@ second store (a replaced SD card) and its lost ranges."""
 
 import itertools
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -12,23 +11,12 @@ from gaslatch.core import events as E
 from gaslatch.core import uplink_wire as W
 from gaslatch_tools.platform import delivery as D
 from gaslatch_tools.platform.delivery import StoreKey
-from gaslatch_tools.platform.storage import RUN_CHUNK, Batch, Event, Gone, SqliteStorage, open_storage
+from gaslatch_tools.platform.storage import RUN_CHUNK, Batch, Event, Gone
 
 SITE = "site-1"
 AT = "2026-12-07T02:00:01.000Z"
 STORES = ("a1a1a1a1a1a1a1a1", "b2b2b2b2b2b2b2b2")
 _examples = itertools.count()
-
-
-@pytest.fixture(scope="module", params=("sqlite", "postgres"))
-def storage(request, tmp_path_factory):
-    """One storage per kind for a whole hypothesis run; each example has units of its own."""
-    if request.param == "sqlite":
-        s = SqliteStorage(str(tmp_path_factory.mktemp("batches") / "platform.sqlite"))
-    else:
-        s = open_storage(request.getfixturevalue("postgres").create_database("batches"))
-    yield s
-    s.close()
 
 
 def event(unit: str, store: str, seq: int) -> Event:
@@ -55,7 +43,7 @@ messages = st.lists(st.tuples(st.integers(0, 2), st.sampled_from(STORES), seqs, 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(messages, min_size=1, max_size=4))
-def test_every_store_in_a_batch_is_acknowledged_as_far_as_walking_it_alone_goes(storage, batches):
+def test_every_store_in_a_batch_is_acknowledged_as_far_as_walking_it_alone_goes(module_storage, batches):
     prefix = "u%d-" % next(_examples)
     stored: dict[StoreKey, set[int]] = {}
     lost: dict[StoreKey, list[tuple[int, int]]] = {}
@@ -68,7 +56,7 @@ def test_every_store_in_a_batch_is_acknowledged_as_far_as_walking_it_alone_goes(
                 batch.gones.append((Gone(SITE, unit, store, seq, seq + gone_length - 1, "retention"), AT))
             else:
                 batch.events.append((event(unit, store, seq), AT))
-        committed = storage.store(batch, AT)
+        committed = module_storage.store(batch, AT)
         units_before = {(k.site, k.unit) for k in through}
         new_keys = set()
         for e, _ in batch.events:
@@ -91,13 +79,13 @@ def test_every_store_in_a_batch_is_acknowledged_as_far_as_walking_it_alone_goes(
             assert d.replaced == (d.key not in through and (d.key.site, d.key.unit) in seen_units), d.key
             seen_units.add((d.key.site, d.key.unit))
             through[d.key] = max(start, expected)
-            assert storage.through(d.key) == through[d.key]
+            assert module_storage.through(d.key) == through[d.key]
 
 
-def test_a_run_longer_than_the_first_window_is_acknowledged_to_its_end_and_a_hole_beyond_it_is_found(storage):
+def test_a_run_longer_than_the_first_window_is_acknowledged_to_its_end_and_a_hole_beyond_it_is_found(module_storage):
     unit = "long-run"
     missing = 2 * RUN_CHUNK + 100
     batch = Batch(events=[(event(unit, STORES[0], seq), AT) for seq in range(1, missing + 400) if seq != missing])
-    (delivery,) = storage.store(batch, AT).deliveries
+    (delivery,) = module_storage.store(batch, AT).deliveries
     assert delivery.through == missing - 1
     assert delivery.hole[0] == missing

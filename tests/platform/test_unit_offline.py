@@ -295,7 +295,7 @@ def test_at_most_one_offline_warning_and_it_is_open_exactly_while_the_unit_is_do
 # --- a real broker: the unit's process is killed, the broker publishes its Will ---
 
 UNIT_SCRIPT = """
-import sys, time
+import signal, sys
 import paho.mqtt.client as mqtt
 from gaslatch.core import uplink_wire as W
 topics = W.topics(sys.argv[3], sys.argv[4])
@@ -306,7 +306,7 @@ c.loop_start()
 c.publish(topics["status"], b"online", qos=1, retain=True).wait_for_publish(10)
 c.publish(topics["state"], b'{"latched":false}', qos=1, retain=True).wait_for_publish(10)
 print("up", flush=True)
-time.sleep(600)
+signal.pause()  # connected until the test kills it
 """
 
 
