@@ -29,6 +29,7 @@ from gaslatch_tools.platform.receiver import REFUSED_AT_PLATFORM, PlatformReceiv
 from gaslatch_tools.platform.storage import (FleetRow, Gap, LostRange, SqlStorage, StorageError, export_csv,
                                              open_storage)
 from gaslatch_tools.platform.cli_options import host_port
+from gaslatch_tools.platform.rules import silent_after_ms as silent_after
 from gaslatch_tools.platform.cli_options import load_contacts as _load_contacts
 from gaslatch_tools.platform.cli_options import load_rules as _load_rules
 from gaslatch_tools.platform.cli_options import open_db as _open
@@ -311,7 +312,7 @@ def metrics(db: str, contacts_path: str | None, rules_path: str | None, window_d
     """Per district: units online, open warnings by grade, mean and p90 time to acknowledge and to close,
     人走阀关 compliance (unattended hours with the valve closed), detectors past end of life."""
     contacts = _load_contacts(contacts_path) if contacts_path else None
-    silent_after_ms = _load_rules(rules_path).silent_after_ms if rules_path else int(M.SILENT_AFTER_MIN * 60000)
+    silent_after_ms = silent_after(_load_rules(rules_path) if rules_path else None)
     storage = _open(db, WO.prepare)
     try:
         rows = M.district_metrics(storage, contacts, None, int(time.time() * 1000), int(window_days * M.DAY_MS),

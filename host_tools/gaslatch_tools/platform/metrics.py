@@ -13,7 +13,7 @@ from typing import Callable, Iterable, NamedTuple
 
 from gaslatch_tools.platform import liveness as L
 from gaslatch_tools.platform.contacts import Contacts
-from gaslatch_tools.platform.rules import GRADES, SILENT_AFTER_MIN
+from gaslatch_tools.platform.rules import GRADES, SILENT_AFTER_MS
 from gaslatch_tools.platform.storage import SqlStorage
 
 ALL = "*"  # every site, when no contacts file groups them
@@ -173,7 +173,7 @@ def district_name(contacts: Contacts | None, district: str) -> str:
 
 
 def district_metrics(storage: SqlStorage, contacts: Contacts | None, actor_sites: frozenset[str] | None,
-                     now_ms: int, window_ms: int, silent_after_ms: int = int(SILENT_AFTER_MIN * 60000),
+                     now_ms: int, window_ms: int, silent_after_ms: int = SILENT_AFTER_MS,
                      closed_at: ClosedAt = cleared_ms) -> list[DistrictMetrics]:
     """The metrics of each district with a site the actor sees (actor_sites: access.Actor.sites, None for all):
     online rate and open warnings now; times to acknowledge and close of the warnings opened in the last

@@ -38,6 +38,7 @@ GRADES = (1, 2, 3)
 # uplink.state_s (300 s by default, gaslatch.core.config_schema): silent after three periods without a state report
 # or an event; back once online, reporting, and not dropped again for one period.
 SILENT_AFTER_MIN = 15
+SILENT_AFTER_MS = SILENT_AFTER_MIN * 60000
 BACK_AFTER_MIN = 5
 MAX_CAUSE_TEXT = 200  # the cause as shown in lists; the key itself is a digest of the whole cause
 
@@ -388,3 +389,8 @@ def load(path: str) -> Rules:
     except (OSError, *data_file.PARSE_ERRORS) as err:  # a YAML error names the line and column
         raise RulesError("%s: cannot read the rules: %s" % (path, err)) from None
     return build(doc, path)
+
+
+def silent_after_ms(rules: "Rules | None") -> int:
+    """When a unit counts as silent: the rules file's heartbeat, or the default without a rules file."""
+    return rules.silent_after_ms if rules is not None else SILENT_AFTER_MS

@@ -35,6 +35,7 @@ from gaslatch_tools.platform import warning_store as WS
 from gaslatch_tools.platform import work_orders as WO
 from gaslatch_tools.platform.access import Actor
 from gaslatch_tools.platform.contacts import Contacts
+from gaslatch_tools.platform import rules as R
 from gaslatch_tools.platform.rules import Rules
 from gaslatch_tools.platform.storage import SqlStorage
 from gaslatch_tools.platform.unit_commands import CommandError, CommandSender
@@ -46,6 +47,7 @@ LIVE_POLL_S = 0.5  # the live queue looks for changes this often: a change shows
 MAX_FORM_CHARS = 2000
 MAX_EVENTS_SHOWN = 200
 MAX_WARNINGS_SHOWN = 500  # the queue's first page: grade 1 first, newest first
+OPEN_ORDER_STATES = tuple(s for s in WO.STATES if s != WO.CLOSED)
 MAX_ID = 2 ** 63 - 1  # ids are BIGINT: a larger one in a URL is simply not found
 SECURITY_HEADERS = {
     # No script, style or frame from anywhere else; no inline script at all.
@@ -126,9 +128,10 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
                                  ORDER_STATES=WO.STATE_NAMES)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     sites_doc = contacts.doc["sites"]
-    silent_after_ms = settings.rules.silent_after_ms if settings.rules else int(M.SILENT_AFTER_MIN * 60000)
+    silent_after_ms = R.silent_after_ms(settings.rules)
     public_key = accounts.platform_key(storage, "public_pages")  # the QR addresses cannot be guessed
     tokens = {public_token(public_key, site): site for site in sites_doc}
+    officers = {site: contacts.people_for(site, access.OFFICER) for site in sites_doc}  # the file is read once
 
     def now() -> int:
         return int(settings.clock_ms())
@@ -263,8 +266,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         """What the queue's dispatch forms need: each warning's open order, the officers of each site."""
         if not actor.at_least(access.OPERATOR):
             return {"can_dispatch": False}
-        open_orders = {o.warning_id: o.id for o in WO.orders(storage, actor) if o.state != WO.CLOSED}
-        officers = {site: contacts.people_for(site, access.OFFICER) for site in sites_doc}
+        open_orders = {o.warning_id: o.id for o in WO.orders(storage, actor, OPEN_ORDER_STATES)}
         return {"can_dispatch": True, "open_orders": open_orders, "officers": officers, "names": contacts.name}
 
     @app.get("/warnings/{warning_id}/readings.svg")
