@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import hashlib
 import hmac
 import json
@@ -132,6 +133,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     public_key = accounts.platform_key(storage, "public_pages")  # the QR addresses cannot be guessed
     tokens = {public_token(public_key, site): site for site in sites_doc}
     officers = {site: contacts.people_for(site, access.OFFICER) for site in sites_doc}  # the file is read once
+    actor_of = functools.lru_cache(maxsize=4096)(lambda user: access.actor_for(contacts, user))  # scans every site
 
     def now() -> int:
         return int(settings.clock_ms())
@@ -149,7 +151,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         sess = accounts.session(storage, request.cookies.get(SESSION_COOKIE), now(), touch=touch)
         if sess is None:
             return None
-        actor = access.actor_for(contacts, sess.username)
+        actor = actor_of(sess.username)
         return None if actor is None else Viewer(sess, actor)
 
     def require(request: Request, touch: bool = True) -> Viewer:
@@ -222,7 +224,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
                             error=str(err))
             _set_cookie(response, LOGIN_COOKIE, token, settings.secure_cookies, max_age=3600)
             return response
-        if access.actor_for(contacts, sess.username) is None:
+        if actor_of(sess.username) is None:
             await run_in_threadpool(accounts.logout, storage, sess.token, now(), origin_of(request))
             raise Refusal(403, "此账号在联系人文件中没有角色 This account has no role in the contacts file")
         response = RedirectResponse(next_url, status_code=303, headers=SECURITY_HEADERS)
