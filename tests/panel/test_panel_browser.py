@@ -133,3 +133,31 @@ def test_killing_the_panel_leaves_the_controller_running(kitchen):
     wait_until(lambda: unit.request("status")[0]["status"]["scan"]["scans"] > scans + 20, 10,
                what="the controller scanning on after the panel died")
     assert unit.proc.poll() is None
+
+
+def test_any_text_in_the_panel_s_forms_gets_an_answer_and_never_stops_the_panel_or_the_controller(kitchen):
+    _, unit, panel = kitchen
+    client = httpx.Client(base_url=panel.url)
+    token = client.get("/").text.split('name="pin_token" value="')[1].split('"')[0]
+    client.post("/pin", data={"pin": PINS["maintenance"], "pin_token": token})
+    csrf = client.get("/").text.split('name="csrf" value="')[1].split('"')[0]
+    hostile = ["\ud800", "\x00", "d1\x00", "../d1", "9" * 5000, "-1", "1e9", "<script>alert(1)</script>", "\u202e",
+               "d" * 4000, ""]
+    for text in hostile:
+        wire = text.encode("utf-8", "surrogatepass")  # a lone surrogate arrives as the raw bytes a client sent
+        for path, fields in (("/inhibit", {"detector": wire, "minutes": wire}), ("/inhibit", {"detector": b"d2",
+                              "minutes": wire}), ("/test-output", {"line": wire, "ms": wire}),
+                             ("/pin", {"pin": wire, "pin_token": wire}), ("/end-inhibit", {"detector": wire})):
+            body = b"&".join(b"%s=%s" % (k.encode(), quote_bytes(v)) for k, v in dict(fields, csrf=csrf.encode()).items())
+            r = client.post(path, content=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+            assert r.status_code in (303, 400, 401, 403, 409, 413), (path, text[:20], r.status_code)
+            assert "<script>alert(1)</script>" not in r.text
+    assert client.get("/").status_code == 200, "the panel still serves"
+    status = unit.request("status")[0]["status"]
+    assert status["inhibits"] == {} and unit.line("valve") == "0", "nothing odd was taken"
+
+
+def quote_bytes(value: bytes) -> bytes:
+    from urllib.parse import quote_from_bytes
+
+    return quote_from_bytes(value, safe="").encode()

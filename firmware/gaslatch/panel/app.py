@@ -43,6 +43,11 @@ HEADERS = {"Content-Security-Policy": "default-src 'self'; script-src 'self'; st
 MAX_FORM_BYTES = 4096
 
 
+def _same(expected: str, sent: str) -> bool:
+    """A token compared in constant time; sent may hold any text (compare_digest takes only ASCII str, any bytes)."""
+    return hmac.compare_digest(expected.encode("utf-8", "surrogatepass"), sent.encode("utf-8", "surrogatepass"))
+
+
 class PanelSettings(NamedTuple):
     socket_path: str
     group: str
@@ -112,7 +117,7 @@ def create_app(settings: PanelSettings, feed: StatusFeed) -> Starlette:
         return render("panel.html", request, sess, exc.code, message=exc.message, error=True)
 
     def checked(sess: _Session, form: dict) -> None:
-        if not sess.csrf or not hmac.compare_digest(sess.csrf, form.get("csrf", "")):
+        if not sess.csrf or not _same(sess.csrf, form.get("csrf", "")):
             raise _Refused(403, "请先输入密码 Enter a PIN first (or the form has expired)")
 
     async def home(request: Request) -> Response:
@@ -150,7 +155,7 @@ def create_app(settings: PanelSettings, feed: StatusFeed) -> Starlette:
     async def pin(request: Request) -> Response:
         form = await form_of(request)
         cookie = request.cookies.get(COOKIE + "_pin", "")
-        if not cookie or not hmac.compare_digest(cookie, form.get("pin_token", "")):
+        if not cookie or not _same(cookie, form.get("pin_token", "")):
             raise _Refused(403, "请刷新页面 Reload the page and try again")
         until = await asyncio.to_thread(settings.lockout.locked_until)
         if until is not None:  # recorded once, when it locked: a flood of tries while locked adds no events
