@@ -126,9 +126,19 @@ def test_reference_commands_went_through_the_table(cpython_sim, records):
         "45000 inhibit refused inhibit: minutes expected a whole number, found 5.5 (arguments: detector, minutes)",
         "47000 reset settled 1 accepted",
         "127000 close_valve ok valve will close on the next scan",
+        "128000 daily_check ok daily check recorded for 2026-12-07",
     ]
     assert any(r["type"] == "trip" and r["reason"].endswith("command: close valve from sim") for r in records)
     assert any(r["type"] == "command" and r["state"] == "test_output" and r["value"] == 500 for r in records)
+
+
+def test_reference_trace_has_lifecycle_reminders_and_a_missed_then_late_daily_check(records):
+    """The calendar code (civil_date, lifecycle, daily_check) runs the same on a board: the reminders of the
+    first scan and the check missed at due_by, then confirmed."""
+    assert [(r["source"], r["state"], r["value"]) for r in records if r["type"] == "maintenance_due"] == [
+        ("d1:calibration", "soon", "2026-12-08"), ("valve:end_of_life", "due", "2026-12-07")]
+    assert [(r["state"], r["t_ms"]) for r in records if r["type"] == "daily_check"] == [
+        ("missed", 60000), ("done", 128000)]
 
 
 def test_reference_trace_has_a_trip_for_the_schedule(records):

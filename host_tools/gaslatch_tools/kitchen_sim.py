@@ -120,7 +120,7 @@ def base_config(n_detectors=2, period_ms=100, schedule=None):
 class KitchenSim:
     """The controller plus simulated detectors, valve and buttons, stepped on simulated time."""
 
-    def __init__(self, n_detectors=2, period_ms=100, schedule=None, start_wall=None, config_doc=None):
+    def __init__(self, n_detectors=2, period_ms=100, schedule=None, start_wall=None, config_doc=None, start_day=None):
         doc = config_doc or base_config(n_detectors, period_ms, schedule)
         profile = load_profile("cn-generic")
         self.cfg = load_config(doc, {"cn-generic": profile.kind})
@@ -135,6 +135,7 @@ class KitchenSim:
         for bus in sorted(on_bus):
             self.buses[bus] = SimBus(self.cfg["buses"][bus]["baud"], on_bus[bus])
         self.start_wall = start_wall  # (weekday, minute) at t=0, or None: clock not set
+        self.start_day = start_day  # the local date at t=0 (a civil_date day number), or None: not known
         self.controller = Controller(self.cfg, {"cn-generic": profile}, 0)
         self.inputs = {"reset_button": False, "silence_button": False, "valve_feedback_closed": True}
         self.outputs = {}
@@ -152,6 +153,11 @@ class KitchenSim:
             return None
         minutes = self.start_wall[0] * 1440 + self.start_wall[1] + now_ms // 60000
         return ((minutes // 1440) % 7, minutes % 1440)
+
+    def today(self, now_ms):
+        if self.start_day is None or self.start_wall is None:
+            return None
+        return self.start_day + (self.start_wall[1] + now_ms // 60000) // 1440
 
     def scan(self, clock_ms):
         """One controller scan, with the simulated world answering.
@@ -171,7 +177,7 @@ class KitchenSim:
             detail = reply.get("state") or reply.get("message") or reply.get("error")
             self.replies.append("%d %s %s %s" % (now_ms, name, "ok" if reply["ok"] else "refused", detail))
         self._commands = []
-        result = self.controller.step(now_ms, rx, self.inputs, None, self.wall(now_ms))
+        result = self.controller.step(now_ms, rx, self.inputs, None, self.wall(now_ms), self.today(now_ms))
         for ticket, outcome in result.settled:
             self.replies.append("%d reset settled %s %s" % (now_ms, ticket, outcome["state"]))
         for bus in self.buses:
@@ -244,18 +250,25 @@ REFERENCE_SCENARIO = (
     (112000, "press", ("reset_button",)),
     (127000, "command", ("close_valve", {}, "remote")),  # already latched by the schedule: a new cause
     (125000, "press", ("reset_button",)),
+    (128000, "command", ("daily_check", {"items": ["stove", "hose", "valve", "detector_lamps"]})),  # late
 )
 REFERENCE_END_MS = 130000
 # Attended every day 10:00-22:00; the simulation starts on a Monday at 21:58.
 REFERENCE_SCHEDULE = [{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "from": "10:00", "to": "22:00"}]
 REFERENCE_START_WALL = (0, 21 * 60 + 58)
+# Monday 2026-12-07 (civil_date.parse): d1's calibration is due the next day, so a reminder comes at once; the
+# daily check is due by 21:59, so it is missed a minute in and confirmed (late) near the end.
+REFERENCE_START_DAY = 20794
 
 
 def run_reference_scenario():
     """Run REFERENCE_SCENARIO; returns the KitchenSim with its event records."""
     doc = base_config(2, schedule=REFERENCE_SCHEDULE)
     doc["lines"] = {"sounder": {"pin": 22}}  # wired, so the output test pulses it
-    sim = KitchenSim(config_doc=doc, start_wall=REFERENCE_START_WALL)
+    doc["detectors"]["d1"]["installed"] = "2026-06-11"  # + 180 days = 2026-12-08
+    doc["valve"]["installed"] = "2016-12-07"  # 10 years: due today
+    doc["daily_check"] = {"enabled": True, "due_by": "21:59"}
+    sim = KitchenSim(config_doc=doc, start_wall=REFERENCE_START_WALL, start_day=REFERENCE_START_DAY)
     for t_ms, action, args in REFERENCE_SCENARIO:
         sim.run_until(t_ms - sim.period_ms)
         getattr(sim, action)(*args)

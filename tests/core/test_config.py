@@ -77,7 +77,12 @@ def test_minimal_config_gets_every_default_from_constants():
     }
     assert loaded["valve"] == {"type": "hold", "travel_s": constants.DEFAULT_VALVE_TRAVEL_S,
                                "pulse_ms": constants.DEFAULT_VALVE_PULSE_MS, "feedback": "none",
-                               "startup": "manual_reset"}
+                               "startup": "manual_reset", "model": "", "serial": ""}
+    assert "installed" not in loaded["valve"] and "installed" not in hood and "calibrated" not in hood
+    assert loaded["maintenance"] == {"calibration_interval_days": constants.DEFAULT_CALIBRATION_INTERVAL_DAYS,
+                                     "notice_days": constants.DEFAULT_MAINTENANCE_NOTICE_DAYS}
+    assert loaded["daily_check"]["enabled"] is False and loaded["daily_check"]["due_by"] == "11:00"
+    assert [item["id"] for item in loaded["daily_check"]["items"]] == ["stove", "hose", "valve", "detector_lamps"]
     assert loaded["fan"] == {"mode": "alarm", "run_on_s": constants.DEFAULT_FAN_RUN_ON_S, "proving": False,
                              "proving_grace_s": constants.DEFAULT_FAN_PROVING_GRACE_S,
                              "loss_confirm_s": constants.DEFAULT_FAN_LOSS_CONFIRM_S,
@@ -732,7 +737,7 @@ def _documented_schemas():
         return dict(branch, properties={k: v for k, v in branch["properties"].items() if k in keys})
 
     schemas = {name: top[name] for name in ("unit", "scan", "alarm", "valve", "fan", "sounder", "interlocks",
-                                            "inhibit", "schedule", "gpio", "analog", "store", "control",
+                                            "inhibit", "schedule", "maintenance", "daily_check", "gpio", "analog", "store", "control",
                                             "watchdog", "log", "uplink", "self_test")}
     schemas["config_version"] = {"properties": {"config_version": top["config_version"]}}  # a top-level number
     schemas["lines.NAME"] = top["lines"]["additionalProperties"]

@@ -36,3 +36,36 @@ def test_malformed_wall_time_is_unknown_never_attended_and_never_raises(wall):
              and 0 <= wall[0] <= 6 and 0 <= wall[1] <= 1439)
     if not valid:
         assert state == S.CLOCK_UNKNOWN
+
+
+PERIODS = st.lists(st.fixed_dictionaries({
+    "days": st.lists(st.sampled_from(S.DAYS), min_size=1, max_size=7, unique=True),
+    "from": st.integers(0, 1439).map(lambda m: "%02d:%02d" % divmod(m, 60)),
+    "to": st.integers(0, 1439).map(lambda m: "%02d:%02d" % divmod(m, 60)),
+}).filter(lambda p: p["from"] != p["to"]), max_size=4)
+
+
+def brute_minutes_to_change(sched, wall):
+    """Minute by minute through the week: the reference minutes_to_change() must agree with."""
+    now = wall[0] * 1440 + wall[1]
+    current = sched.state(wall)
+    for delta in range(1, 7 * 1440 + 1):
+        at = (now + delta) % (7 * 1440)
+        if sched.state((at // 1440, at % 1440)) != current:
+            return delta
+    return None
+
+
+@given(PERIODS, st.integers(0, 6), st.integers(0, 1439))
+def test_the_time_left_to_the_next_change_agrees_with_a_minute_by_minute_walk(periods, weekday, minute):
+    sched = S.Schedule(periods)
+    assert sched.minutes_to_change((weekday, minute)) == brute_minutes_to_change(sched, (weekday, minute))
+
+
+def test_the_time_left_before_the_kitchen_is_left_and_before_it_opens():
+    sched = S.Schedule([{"days": ["mon", "tue"], "from": "08:00", "to": "22:00"}])
+    assert sched.minutes_to_change((0, 21 * 60 + 30)) == 30  # attended, the gas goes off in 30 min
+    assert sched.minutes_to_change((0, 23 * 60)) == 9 * 60  # opens at 08:00 on Tuesday
+    assert sched.minutes_to_change((1, 23 * 60)) == 5 * 1440 + 9 * 60  # next Monday
+    assert sched.minutes_to_change(None) is None
+    assert S.Schedule([{"days": list(S.DAYS), "from": "00:00", "to": "00:00"}][:0]).minutes_to_change((0, 0)) is None

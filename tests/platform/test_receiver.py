@@ -349,14 +349,14 @@ def test_a_refused_event_is_recorded_as_lost_at_the_platform_and_delivery_goes_p
     send) must not stay a hole: the unit would never hear an ack beyond it and stop sending after its window."""
     key = "a1b2c3d4e5f60708"  # an id the unit makes: its store key and the seq
     unit.event(row(1, key=key))
-    strange = dict(json.loads(W.encode_event(row(2, key=key))), type="maintenance_due")
+    strange = dict(json.loads(W.encode_event(row(2, key=key))), type="from_a_newer_unit")
     unit.publish(TOPICS["event"], json.dumps(strange).encode())
     unit.event(row(3, key=key))
     wait_until(lambda: receiver.counts.get("stored") == 2 and receiver.counts.get("refused") == 1, 10,
                what="two events stored and one refused")
     (lost,) = receiver.lost()
     assert (lost.first_seq, lost.last_seq) == (2, 2) and lost.reason.startswith(REFUSED_AT_PLATFORM)
-    assert "maintenance_due" in lost.reason
+    assert "from_a_newer_unit" in lost.reason
     assert receiver.gaps() == []
     result = CliRunner().invoke(platform, ["--db", platform_db, "--gaps"])
     assert result.output.splitlines()[0].endswith("lost at the platform (%s): seq 2" % lost.reason)

@@ -43,7 +43,7 @@ def test_the_shipped_rules_cover_the_issues_grades():
     grades = {r.name: r.grade for r in RULES.rules}
     assert [n for n, g in grades.items() if g == 1] == ["trip", "high_alarm", "fire_or_estop", "valve_fault"]
     assert {"detector_fault", "unit_offline", "uplink_lost"} <= {n for n, g in grades.items() if g == 2}
-    assert {"gas_on_unattended", "inhibit_left_on", "maintenance_due", "daily_check_missed"} <= {
+    assert {"gas_on_unattended", "inhibit_left_on", "maintenance_soon", "maintenance_due", "daily_check_missed"} <= {
         n for n, g in grades.items() if g == 3}
 
 

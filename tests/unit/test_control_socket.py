@@ -268,6 +268,10 @@ def _valid_args(cmd: str):
     for key, rule in _spec(cmd).items():
         if "enum" in rule:
             fields[key] = st.sampled_from(rule["enum"])
+        elif rule["type"] == "array":
+            item = rule["items"]
+            fields[key] = st.lists(st.text(min_size=item["minLength"], max_size=item["maxLength"]),
+                                   max_size=rule["maxItems"], unique=rule.get("uniqueItems", False))
         elif rule["type"] == "string":
             fields[key] = st.text(min_size=rule["minLength"], max_size=rule["maxLength"])
         else:
@@ -280,6 +284,15 @@ def _wrong_value(rule):
     fractional = st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: f % 1 != 0)
     if "enum" in rule:
         return st.one_of(st.integers(), st.none(), st.text(max_size=20).filter(lambda t: t not in rule["enum"]))
+    if rule["type"] == "array":
+        item = rule["items"]
+        return st.one_of(st.text(max_size=5), st.none(), st.integers(), st.dictionaries(st.text(max_size=3), st.none()),
+                         st.lists(st.one_of(st.integers(), st.none(), st.just("")), min_size=1, max_size=3),
+                         st.lists(st.text(min_size=item["maxLength"] + 1, max_size=item["maxLength"] + 3), min_size=1,
+                                  max_size=2),
+                         st.lists(st.just("x"), min_size=2, max_size=3),  # repeated
+                         st.lists(st.text(min_size=1, max_size=3), min_size=rule["maxItems"] + 1,
+                                  max_size=rule["maxItems"] + 3))
     if rule["type"] == "string":
         return st.one_of(st.integers(), st.none(), st.booleans(), st.floats(allow_nan=False), st.just(""),
                          st.text(min_size=rule["maxLength"] + 1, max_size=rule["maxLength"] + 5),

@@ -16,6 +16,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from gaslatch.core import constants as C
+from gaslatch.core import daily_check as DC
+from gaslatch.core import lifecycle as LC
 from gaslatch.core import detector_state as D
 from gaslatch.core import safety as S
 from gaslatch.core import schedule as SCH
@@ -92,6 +94,11 @@ def test_the_schema_is_draft_2020_12_names_what_the_core_uses_and_describes_ever
         [S.INTERLOCK_ESTOP, S.INTERLOCK_FIRE, S.INTERLOCK_VENTILATION])
     assert status["schedule"]["enum"] == [SCH.ATTENDED, SCH.UNATTENDED, SCH.CLOCK_UNKNOWN, None]
     assert DEFS["name"]["pattern"] == NAME_PATTERN
+    reminder = status["maintenance"]["items"]["properties"]
+    assert reminder["stage"]["enum"] == list(LC.STAGES) + [LC.UNKNOWN, None]
+    assert reminder["task"]["enum"] == list(LC.TASKS)
+    assert status["daily_check"]["properties"]["today"]["enum"] == [
+        DC.OFF, DC.CLOCK_UNKNOWN, DC.DONE, DC.NOT_TODAY, DC.PENDING, DC.MISSED]
 
 
 def test_every_status_a_running_unit_reports_matches_the_schema_through_the_socket_and_the_cli(kitchen, broker):

@@ -119,6 +119,11 @@ def _access(controller, now_ms, args, source):
     return reply(True, "recorded")
 
 
+def _daily_check(controller, now_ms, args, source):
+    return reply(*controller.daily_check.confirm(now_ms, controller.today, controller.minute(), args["items"], source,
+                                                 controller.log))
+
+
 def _sync_time(controller, now_ms, args, source):
     return reply(False, SYNC_TIME_REPLY)
 
@@ -148,6 +153,10 @@ for _command in (
             (LOCAL,), MAINTENANCE, _test_output),
     Command("close_valve", "close the gas valve (reopening needs the local reset)",
             IGNORED_ARGS, (REMOTE,), OPERATOR, _close_valve),
+    Command("daily_check", "confirm today's daily check (每日检查): every item of the checklist ticked",
+            _args({"items": {"type": "array", "maxItems": 32, "uniqueItems": True,
+                             "items": {"type": "string", "minLength": 1, "maxLength": 32}}}),
+            (LOCAL,), OPERATOR, _daily_check),
     Command("sync_time", "set the unit's clock (refused: NTP keeps it)", NO_ARGS, (REMOTE,), OPERATOR, _sync_time),
     Command("access", "record a login, failed login, lockout or logout at a panel (an access event)",
             _args({"what": {"type": "string", "enum": list(ACCESS_WHAT)},

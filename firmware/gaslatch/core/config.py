@@ -5,6 +5,7 @@ A config with any problem is refused whole; every problem is listed with its JSO
 
 import json
 
+from gaslatch.core import civil_date
 from gaslatch.core import constants
 from gaslatch.core import config_schema
 from gaslatch.core import modbus_rtu
@@ -112,6 +113,8 @@ PATTERNS = {
         "hood1",
     ),
     config_schema.TIME_PATTERN: (_matches_time, "a 24-hour time HH:MM", "08:30"),
+    config_schema.DATE_PATTERN: (lambda text: civil_date.parse(text) is not None,
+                                 "a date YYYY-MM-DD of 2000-2099 that exists", "2026-03-15"),
 }
 
 
@@ -244,6 +247,7 @@ def _detector_rules(rules):
             continue
         _set_point_rules(rules, name, detector, kind)
         _profile_rules(rules, name, detector, kind)
+        _date_rules(rules, detector, path)
         if kind != "modbus":
             continue
         bus_path = child_path(path, "bus")
@@ -407,6 +411,45 @@ def _schedule_rules(rules):
                       'make "to" differ from "from"; a "to" earlier than "from" runs past midnight')
 
 
+def _date_rules(rules, detector, path):
+    """A calibration date needs the install date, and cannot be before it."""
+    is_date = lambda value: civil_date.parse(value) is not None
+    installed = rules.get(detector, "installed", is_date, child_path(path, "installed"))
+    calibrated_path = child_path(path, "calibrated")
+    calibrated = rules.get(detector, "calibrated", is_date, calibrated_path)
+    if calibrated is None or not rules.trusted(calibrated_path):
+        return
+    if "installed" not in detector:
+        rules.add(calibrated_path, "a calibration date without an install date",
+                  'add "installed": the date the detector was put in (its end of life is counted from it)')
+    elif installed is not None and civil_date.parse(calibrated) < civil_date.parse(installed):
+        rules.add(calibrated_path, "calibrated %s is before installed %s" % (calibrated, installed),
+                  "correct one of the two dates")
+
+
+def _daily_check_rules(rules):
+    section = _section(rules.config, "daily_check")
+    path = child_path(ROOT, "daily_check")
+    items = section.get("items")
+    if not isinstance(items, list):
+        return
+    items_path = child_path(path, "items")
+    enabled = rules.get(section, "enabled", lambda value: isinstance(value, bool), child_path(path, "enabled"))
+    if enabled and not items and rules.trusted(items_path):
+        rules.add(items_path, "the daily check is enabled but has no item to check",
+                  'list the items, or leave "items" out for the standard four (stove, hose, valve, detector lamps)')
+    seen = []
+    for i in range(len(items)):
+        item_path = child_path(child_path(items_path, i), "id")
+        item_id = rules.get(items[i], "id", lambda value: isinstance(value, str), item_path) \
+            if isinstance(items[i], dict) else None
+        if item_id is None:
+            continue
+        if item_id in seen:
+            rules.add(item_path, "item %s is listed twice" % quote(item_id), "give each item its own id")
+        seen.append(item_id)
+
+
 def _detectors_by_zone(rules):
     counts = {}
     detectors = _section(rules.config, "detectors")
@@ -447,6 +490,7 @@ def semantic_problems(doc, config, structural, profile_kinds=None):
     _valve_rules(rules)
     _fan_rules(rules)
     _schedule_rules(rules)
+    _daily_check_rules(rules)
     _zone_rules(rules)
     return rules.out
 

@@ -12,6 +12,8 @@ from gaslatch.core.json_schema_subset import DRAFT, one_of_branch
 NAME_PATTERN = "^[a-z0-9][a-z0-9_-]{0,31}$"
 # 24-hour wall-clock time "HH:MM".
 TIME_PATTERN = "^([01][0-9]|2[0-3]):[0-5][0-9]$"
+# A calendar date "YYYY-MM-DD" (install and calibration dates); config.py's checker also refuses 2026-02-30.
+DATE_PATTERN = "^20[0-9][0-9]-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 # Every other text (file and device paths, host names, group and user names): no NUL, no control
 # character, no lone UTF-16 surrogate. A NUL in a path crashes the OS call that gets it; a surrogate
 # cannot be written to the journal, the store or a topic.
@@ -85,6 +87,13 @@ MIN_SHUNT_OHM = 10
 MAX_SHUNT_OHM = 500
 MAX_I2C_BUS = 22
 DEFAULT_ANALOG_SAMPLE_MS = 250
+MAX_DAILY_CHECK_ITEMS = 12
+DAILY_CHECK_ITEMS = [
+    {"id": "stove", "zh": "灶具、炉头无异常，不用的已关闭", "en": "Stoves and burners in order; unused ones off"},
+    {"id": "hose", "zh": "连接软管无老化、破损、松脱", "en": "Hoses not aged, cracked or loose"},
+    {"id": "valve", "zh": "紧急切断阀和手动总阀在位、无异常", "en": "Shutoff valve and manual isolation valve in order"},
+    {"id": "detector_lamps", "zh": "探测器电源灯亮、无故障指示", "en": "Detectors' power lamps on, no fault lamp"},
+]
 DEFAULT_STORE_PATH = "/var/lib/gaslatch/events.db"
 DEFAULT_STORE_MAX_EVENTS = 100000  # the issue's floor; GB 16808 (unverified): >= 999 events kept
 MIN_STORE_MAX_EVENTS = 1000
@@ -141,6 +150,21 @@ def _choice(values, description, default=None, type_name="string"):
 
 def _flag(description, default):
     return {"type": "boolean", "default": default, "description": description}
+
+
+def _weekdays(description, min_items=0, default=None):
+    """A list of days, mon ... sun, none twice."""
+    schema = {"type": "array", "items": {"type": "string", "enum": list(DAYS)}, "uniqueItems": True,
+              "description": description}
+    if min_items:
+        schema["minItems"] = min_items
+    if default is not None:
+        schema["default"] = default
+    return schema
+
+
+def _date(description):
+    return {"type": "string", "pattern": DATE_PATTERN, "description": description}
 
 
 def _section(properties, description, required=None):
@@ -277,6 +301,13 @@ DETECTOR_COMMON = {
         "hovers at the set point does not make the alarm chatter. In %LEL.",
         constants.DEFAULT_HYSTERESIS_PCT_LEL,
     ),
+    "installed": _date("Date the detector was installed, YYYY-MM-DD. Its end of life (3 years in a commercial "
+                       "kitchen, CJJ/T 146) and first calibration are counted from it. Optional, but without it "
+                       "no reminder can be given."),
+    "calibrated": _date("Date of the detector's last calibration or bump test, YYYY-MM-DD; the next one is due "
+                        "maintenance.calibration_interval_days later. Optional (counted from installed)."),
+    "model": _text(0, TEXT_MAX_LENGTH, "The detector's make and model, as on its label.", ""),
+    "serial": _text(0, TEXT_MAX_LENGTH, "The detector's serial number, as on its label.", ""),
 }
 
 
@@ -448,6 +479,10 @@ VALVE = _section(
             "start-up, and a person must still open it at the valve.",
             "manual_reset",
         ),
+        "installed": _date("Date the valve was installed, YYYY-MM-DD: its end of life is 10 years later "
+                           "(CJJ/T 146). Optional, but without it no reminder can be given."),
+        "model": _text(0, TEXT_MAX_LENGTH, "The valve's make and model, as on its label.", ""),
+        "serial": _text(0, TEXT_MAX_LENGTH, "The valve's serial number, as on its label.", ""),
     },
     "The emergency shutoff valve.",
 )
@@ -535,13 +570,7 @@ PERIOD = {
     "required": ["days", "from", "to"],
     "description": "One weekly attended period.",
     "properties": {
-        "days": {
-            "type": "array",
-            "items": {"type": "string", "enum": list(DAYS)},
-            "minItems": 1,
-            "uniqueItems": True,
-            "description": "Days the period starts on: mon, tue, wed, thu, fri, sat, sun.",
-        },
+        "days": _weekdays("Days the period starts on: mon, tue, wed, thu, fri, sat, sun.", min_items=1),
         "from": {"type": "string", "pattern": TIME_PATTERN,
                  "description": "Start time, 24-hour HH:MM, e.g. 08:30."},
         "to": {"type": "string", "pattern": TIME_PATTERN,
@@ -564,6 +593,55 @@ SCHEDULE = _section(
         },
     },
     "Attended hours.",
+)
+
+MAINTENANCE = _section(
+    {
+        "calibration_interval_days": _integer(
+            constants.MIN_CALIBRATION_INTERVAL_DAYS, constants.MAX_CALIBRATION_INTERVAL_DAYS,
+            "Days between calibrations or bump tests of each detector. JJG 693 caps the verification period "
+            "at a year; detector makers ask for 3-6 months: use the detector's manual where it says less.",
+            constants.DEFAULT_CALIBRATION_INTERVAL_DAYS,
+        ),
+        "notice_days": _integer(
+            0, constants.MAX_MAINTENANCE_NOTICE_DAYS,
+            "Reminders start this many days before a date is due, to leave time to order and book.",
+            constants.DEFAULT_MAINTENANCE_NOTICE_DAYS,
+        ),
+    },
+    "Lifecycle reminders (maintenance_due events): detector and valve end of life, calibration.",
+)
+
+DAILY_CHECK_ITEM = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "zh", "en"],
+    "description": "One item of the daily checklist.",
+    "properties": {
+        "id": _name("Short name of the item, recorded in the event, e.g. hose."),
+        "zh": _text(1, TEXT_MAX_LENGTH, "What to check, in Chinese, as the panel shows it."),
+        "en": _text(1, TEXT_MAX_LENGTH, "What to check, in English, shown beside the Chinese."),
+    },
+}
+
+DAILY_CHECK = _section(
+    {
+        "enabled": _flag("Staff confirm a checklist at the kitchen panel once a day (每日检查); a day without a "
+                         "confirmation by due_by raises a daily_check missed event.", False),
+        "due_by": {"type": "string", "pattern": TIME_PATTERN, "default": constants.DEFAULT_DAILY_CHECK_DUE_BY,
+                   "description": "Local time, HH:MM, by which the check must be confirmed on a check day."},
+        "days": _weekdays("Days the check is due. With attended hours enabled, only those of them on which an "
+                          "attended period starts.", default=list(DAYS)),
+        "items": {
+            "type": "array",
+            "items": DAILY_CHECK_ITEM,
+            "maxItems": MAX_DAILY_CHECK_ITEMS,
+            "default": DAILY_CHECK_ITEMS,
+            "description": "The checklist: stove, hose, valve and detector lamps unless set. Every item must be "
+                           "ticked to confirm.",
+        },
+    },
+    "The daily check (每日检查) at the kitchen panel.",
 )
 
 GPIO = _section(
@@ -709,6 +787,8 @@ SCHEMA = {
         "interlocks": INTERLOCKS,
         "inhibit": INHIBIT,
         "schedule": SCHEDULE,
+        "maintenance": MAINTENANCE,
+        "daily_check": DAILY_CHECK,
         "gpio": GPIO,
         "lines": _named(LINE, "GPIO lines by logical name: valve, fan, sounder, beacon, fault_relay, "
                               "reset_button, silence_button, fire_input, estop_input, fan_proven, "

@@ -133,3 +133,20 @@ MAX_TWO_DETECTOR_TIMEOUT_S = 60
 DEFAULT_SCAN_PERIOD_MS = 100
 MIN_SCAN_PERIOD_MS = 5
 MAX_SCAN_PERIOD_MS = 500
+
+# Lifecycle reminders (lifecycle.py). CJJ/T 146-2011 (second-hand, REFERENCE.md): detectors in commercial
+# kitchens are replaced after 3 years, shutoff valves after 10.
+DETECTOR_LIFE_YEARS = 3
+VALVE_LIFE_YEARS = 10
+# Calibration / bump test interval when the config names none: JJG 693-2011 (combustible gas detector
+# verification) caps the verification period at 1 year; detector makers ask for a check every 3-6 months
+# (to be verified per model). 180 days is the conservative end of that.
+DEFAULT_CALIBRATION_INTERVAL_DAYS = 180
+MIN_CALIBRATION_INTERVAL_DAYS = 7
+MAX_CALIBRATION_INTERVAL_DAYS = 365
+# Reminders start this many days ahead, so a replacement can be ordered and booked.
+DEFAULT_MAINTENANCE_NOTICE_DAYS = 30
+MAX_MAINTENANCE_NOTICE_DAYS = 180
+
+# Daily check (每日检查): confirmed at the panel by this local time on each check day, else a missed-check event.
+DEFAULT_DAILY_CHECK_DUE_BY = "11:00"

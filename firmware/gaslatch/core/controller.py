@@ -12,7 +12,9 @@ from gaslatch.core import events as E
 from gaslatch.core import modbus_rtu
 from gaslatch.core.config import ConfigError, Problem, bus_budget_problem
 from gaslatch.core.config_identity import config_identity, config_version, short_identity
+from gaslatch.core.daily_check import DailyCheck
 from gaslatch.core.events import EventLog
+from gaslatch.core.lifecycle import Lifecycle
 from gaslatch.core.modbus_master import BusMaster
 from gaslatch.core.output_test import OutputTests
 from gaslatch.core.reset_window import ResetWindow
@@ -37,8 +39,12 @@ class StepResult:
 class Controller:
     """Built from a normalised config (config.load_config) and the profiles it names."""
 
-    def __init__(self, cfg, profiles, now_ms, first_seq=1, self_test_faults=(), self_test_summary=NO_SELF_TEST):
+    def __init__(self, cfg, profiles, now_ms, first_seq=1, self_test_faults=(), self_test_summary=NO_SELF_TEST,
+                 announced=None, last_daily_check=None):
         """profiles: profile name -> detector_profile.Profile; first_seq continues numbering after a restart.
+
+        announced: maintenance_due event source -> the stage its last event gave; last_daily_check: (state, date)
+        of the last daily_check event: both from the store, so that a restart repeats no reminder.
 
         self_test_faults: what the platform's start-up self-test found wrong (installed files that differ from
         the manifest...): each keeps the valve latched, drops the fault relay and blocks every reset for this
@@ -75,6 +81,10 @@ class Controller:
             self.config_identity, self.config_version, self.self_test_summary))
         self.reset_window = ResetWindow(cfg["control"]["reset_window_s"])
         self.output_tests = OutputTests()
+        self.lifecycle = Lifecycle(cfg, announced)
+        self.daily_check = DailyCheck(cfg, last_daily_check)
+        self.wall = None
+        self.today = None
         self._bus_names = tuple(sorted(self.buses))
         self._masters = tuple(self.buses[name] for name in self._bus_names)
         self._check_alarm_budget(profiles)
@@ -104,13 +114,16 @@ class Controller:
                     "raise the bus's baud rate, lower alarm.confirm_samples or scan.period_ms, or split the "
                     "detectors over more buses")])
 
-    def step(self, now_ms, rx_by_bus=None, inputs=None, analog_ua=None, wall=None):
+    def step(self, now_ms, rx_by_bus=None, inputs=None, analog_ua=None, wall=None, today=None):
         """One scan: read -> evaluate -> outputs. Never blocks; returns a StepResult.
 
         rx_by_bus: bus -> bytes received since the last scan; inputs: logical line -> bool;
         analog_ua: channel -> loop current in µA (None when the ADC could not be read);
-        wall: local (weekday 0=Monday, minute of day), or None when the clock is not set.
+        wall: local (weekday 0=Monday, minute of day), or None when the clock is not set; today: the local
+        date as a civil_date day number, or None (lifecycle reminders and the daily check need it).
         """
+        self.wall = wall
+        self.today = today
         inputs = inputs or {}
         analog_ua = analog_ua or {}
         samples = {}
@@ -149,6 +162,8 @@ class Controller:
         outputs = self.output_tests.apply(now_ms, self.safety.evaluate(now_ms, self.detectors, transitions,
                                                                        inputs, wall))
         settled = self.reset_window.follow(now_ms, self.safety.reset_press)
+        self.lifecycle.update(now_ms, today, self.log)
+        self.daily_check.update(now_ms, today, self.minute(), self.log)
         return StepResult(tx, outputs, self.log.drain(), settled)
 
     def service_buses(self, now_us, rx_by_bus):
@@ -173,6 +188,10 @@ class Controller:
     def awaiting_reply(self):
         """The buses with a request out and its reply not complete: the ports worth watching."""
         return [self._bus_names[i] for i in range(len(self._masters)) if self._masters[i].awaiting_reply]
+
+    def minute(self):
+        """The local minute of day of the last scan, or None when the clock is not set."""
+        return self.wall[1] if isinstance(self.wall, (tuple, list)) and len(self.wall) == 2 else None
 
     def bus_stats(self):
         """Bus -> its master's counters (polls, replies, errors by kind)."""
@@ -254,6 +273,10 @@ class Controller:
         out["self_test"] = {"summary": self.self_test_summary, "faults": out.pop("self_test_faults")}
         out["detectors"] = detectors
         out["buses"] = self.bus_stats()
+        out["maintenance"] = self.lifecycle.status()
+        out["daily_check"] = self.daily_check.status(self.today, self.minute())
+        schedule = self.safety.schedule
+        out["schedule_change_min"] = None if schedule is None else schedule.minutes_to_change(self.wall)
         return out
 
 

@@ -29,6 +29,8 @@ OUTPUT = "output"
 VALVE_FAULT = "valve_fault"
 COMMAND = "command"
 ACCESS = "access"  # a person logging in or out at a local panel, or being locked out (EN 50271 access levels)
+MAINTENANCE_DUE = "maintenance_due"  # a detector's or the valve's end of life or calibration coming up (lifecycle.py)
+DAILY_CHECK = "daily_check"  # the staff's daily checklist confirmed, or not confirmed in time (daily_check.py)
 # Recorded by the platform through Controller.record(), in the same numbering.
 SHUTDOWN = "shutdown"
 BUS = "bus"
@@ -47,6 +49,8 @@ EVENT_TYPES = (
     VALVE_FAULT,
     COMMAND,
     ACCESS,
+    MAINTENANCE_DUE,
+    DAILY_CHECK,
     SHUTDOWN,
     BUS,
 )

@@ -9,6 +9,8 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ATTENDED = "attended"
 UNATTENDED = "unattended"
 CLOCK_UNKNOWN = "clock_unknown"
+MINUTES_PER_DAY = 1440
+MINUTES_PER_WEEK = 7 * MINUTES_PER_DAY
 
 
 def parse_hhmm(text):
@@ -41,6 +43,26 @@ class Schedule:
                 if yesterday in days and minute < end:
                     return ATTENDED
         return UNATTENDED
+
+    def minutes_to_change(self, wall):
+        """Minutes from `wall` until the state changes (the kitchen is left or opens), or None when the clock is
+        unknown or the state never changes (attended round the clock, or never). Only period starts and ends
+        can change it, so only they are tried."""
+        if not _valid_wall(wall):
+            return None
+        now = wall[0] * MINUTES_PER_DAY + wall[1]
+        current = self.state(wall)
+        candidates = set()
+        for days, start, end in self.periods:
+            for day in days:
+                end_day = day if start < end else (day + 1) % 7
+                candidates.add((day * MINUTES_PER_DAY + start - now) % MINUTES_PER_WEEK)
+                candidates.add((end_day * MINUTES_PER_DAY + end - now) % MINUTES_PER_WEEK)
+        for delta in sorted(candidates):
+            at = (now + delta) % MINUTES_PER_WEEK
+            if delta and self.state((at // MINUTES_PER_DAY, at % MINUTES_PER_DAY)) != current:
+                return delta
+        return None
 
 
 def _valid_wall(wall):

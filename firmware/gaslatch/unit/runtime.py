@@ -28,6 +28,7 @@ from gaslatch.unit.manifest import self_test
 from gaslatch.unit.realtime import enter_realtime
 from gaslatch.unit.refusal_digest import RefusalDigest
 from gaslatch.unit.serial_bus import SerialBus
+from gaslatch.unit.remembered import remembered
 from gaslatch.unit.wall_clock import WallClock
 from gaslatch.unit.watchdog import HardwareWatchdog, SystemdNotifier, WatchdogError
 
@@ -71,9 +72,11 @@ class Runtime:
             for fault in self.self_test.faults:
                 self.log.error("self-test failed, the gas stays off: %s" % fault)
             start_ms = self.clock.now_us() // 1000
+            announced, last_check = remembered(self.store)
             self.controller = Controller(cfg, profiles, start_ms, first_seq=self.store.next_seq(),
                                          self_test_faults=self.self_test.faults,
-                                         self_test_summary=self.self_test.summary)
+                                         self_test_summary=self.self_test.summary,
+                                         announced=announced, last_daily_check=last_check)
             self.buses = {name: self._open(SerialBus(name, bus_cfg, now_ms=self._now_ms,
                                                      set_de=self._de_setter(bus_cfg)), "close")
                           for name, bus_cfg in sorted(cfg["buses"].items())}
@@ -155,7 +158,7 @@ class Runtime:
         self.control.service(now_ms, self._handle)
         if self.uplink is not None:
             self._platform_commands(now_ms)
-        result = self.controller.step(now_ms, None, self.inputs, analog, self.wall.local())
+        result = self.controller.step(now_ms, None, self.inputs, analog, self.wall.local(), self.wall.today())
         try:
             for name, bus in self.buses.items():
                 data = result.tx.get(name)

@@ -44,7 +44,11 @@ def status_text(reply: dict) -> str:
         lines.append("RESET now: %s" % ("would be refused: " + "; ".join(str(b) for b in blockers) if blockers
                                         else "would be accepted (press the button on site)"))
     if status.get("schedule"):
-        lines.append("Attended hours: %s" % str(status["schedule"]).replace("_", " "))
+        lines.append("Attended hours: %s%s" % (str(status["schedule"]).replace("_", " "),
+                                               _schedule_change(status["schedule"], status.get("schedule_change_min"))))
+    daily = status.get("daily_check")
+    if isinstance(daily, dict) and daily.get("enabled"):
+        lines.append("Daily check (每日检查): %s" % _DAILY_WORDS.get(daily.get("today"), "?") % daily)
     if status.get("silenced_s") is not None:
         lines.append("Sounder silenced: %s s left" % status["silenced_s"])
     inhibits = status.get("inhibits") or {}
@@ -52,11 +56,48 @@ def status_text(reply: dict) -> str:
         lines.append("Inhibited: %s, %s s left" % (name, inhibits[name]))
     tables = [_detectors_table(status.get("detectors") or {}), _outputs_table(status.get("outputs") or {}),
               _interlocks_table(status.get("interlocks") or {}, status.get("airflow"))]
+    if status.get("maintenance"):
+        tables.append(_maintenance_table(status["maintenance"]))
     if status.get("buses"):
         tables.append(_buses_table(status["buses"]))
     if status.get("scan"):
         tables.append(_scan_table(status["scan"]))
     return "\n\n".join(["\n".join(lines)] + tables) if lines else "\n\n".join(tables)
+
+
+_DAILY_WORDS = {
+    "done": "done today by %(done_by)s",
+    "pending": "not yet done today, due by %(due_by)s (at the panel)",
+    "missed": "MISSED: not confirmed by %(due_by)s (confirm it at the panel)",
+    "not_today": "not due today",
+    "clock_unknown": "unknown: the clock is not set",
+}
+_TASKS = {"end_of_life": "replace", "calibration": "calibrate"}
+_STAGES = {"ok": "ok", "soon": "SOON", "due": "DUE", "unknown": "no install date recorded", None: "clock not set"}
+
+
+def _schedule_change(state: str, minutes: Any) -> str:
+    """' (gas off in 2 h 05 min)' while attended, ' (opens in ...)' outside: the time left of 人走阀关."""
+    if not _number(minutes) or state not in ("attended", "unattended"):
+        return ""
+    hours, mins = divmod(int(minutes), 60)
+    left = ("%d h %02d min" % (hours, mins)) if hours else "%d min" % mins
+    return " (gas off in %s)" % left if state == "attended" else " (attended again in %s)" % left
+
+
+def _maintenance_table(rows: list) -> str:
+    """Each lifecycle reminder: what, when, and how it stands today."""
+    body = []
+    for row in rows:
+        if not isinstance(row, dict):
+            continue
+        left = row.get("days_left")
+        when = "" if not _number(left) else ("%d days overdue" % -left if left < 0 else "today" if left == 0
+                                             else "in %d days" % left)
+        body.append([str(row.get("asset", "?")), _TASKS.get(row.get("task"), str(row.get("task"))),
+                     str(row.get("due") or "-"), _STAGES.get(row.get("stage"), str(row.get("stage"))), when])
+    return render("Maintenance (detectors 3 years, valve 10; calibration interval from the config)",
+                  ["asset", "task", "due", "stage", "when"], body)
 
 
 def config_lines(status: dict) -> list[str]:

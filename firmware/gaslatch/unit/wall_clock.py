@@ -8,6 +8,8 @@ import os
 import time
 from collections.abc import Callable
 
+from gaslatch.core import civil_date
+
 # systemd-timesyncd creates this file once the clock is synchronised (systemd >= 239).
 TIMESYNC_FLAG = "/run/systemd/timesync/synchronized"
 # Before this year the clock cannot be right: the software did not exist.
@@ -32,6 +34,13 @@ class WallClock:
             return None
         tm = time.localtime(self._now_s())
         return tm.tm_wday, tm.tm_hour * 60 + tm.tm_min
+
+    def today(self) -> int | None:
+        """The local date as a day number (gaslatch.core.civil_date), or None when the clock is plainly unset."""
+        if not self.plausible():
+            return None
+        tm = time.localtime(self._now_s())
+        return civil_date.from_ymd(tm.tm_year, tm.tm_mon, tm.tm_mday)
 
     def iso_utc(self) -> str:
         """UTC ISO 8601 with milliseconds, e.g. 2026-11-24T21:50:41.123Z."""

@@ -291,9 +291,9 @@ def metrics_table(rows: list[M.DistrictMetrics], window_days: float) -> Table:
                       "%s / %s (%d)" % (M.duration_text(m.ack_mean_s), M.duration_text(m.ack_p90_s), m.acks),
                       "%s / %s (%d)" % (M.duration_text(m.close_mean_s), M.duration_text(m.close_p90_s), m.closes),
                       "%.1f" % m.unattended_h, _share(m.compliance),
-                      "-" if m.past_end_of_life is None else str(m.past_end_of_life),
+                      str(m.past_end_of_life),
                       style="yellow" if m.open_by_grade.get(1) else "")
-        for note in (m.compliance_note, m.past_end_of_life_note if m.past_end_of_life is None else ""):
+        for note in (m.compliance_note,):
             if note and note not in notes:
                 notes.append(note)
     table.caption = "; ".join("-: %s" % n for n in notes) if rows else "no sites"

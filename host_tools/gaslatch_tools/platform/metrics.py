@@ -19,8 +19,9 @@ from gaslatch_tools.platform.storage import SqlStorage
 ALL = "*"  # every site, when no contacts file groups them
 UNLISTED = ""  # sites the contacts file does not list
 DAY_MS = 86400000
-NO_INSTALL_DATES = ("the units report no detector install or manufacture dates (their state names each detector's "
-                    "state and reading only)")
+# A detector's end-of-life reminder as the unit raises it (gaslatch.core.lifecycle): source "<detector>:end_of_life".
+END_OF_LIFE_SUFFIX = ":end_of_life"
+VALVE_ASSET = "valve"
 NO_UNATTENDED = "no unattended hours in the window (no schedule events from these units)"
 
 # What says the valve is closed, from the unit's events (docs/events.md): latched by a trip or at start-up, open to
@@ -30,6 +31,7 @@ SCHEDULE = "schedule"
 UNATTENDED = "unattended"
 _CHANGES_SQL = """SELECT site, unit, type, state, ts, clock_synced, received_at FROM events
     WHERE type IN ('schedule', 'trip', 'startup', 'reset') ORDER BY site, unit, seq"""
+_LIFE_SQL = """SELECT site, unit, source, state FROM events WHERE type = 'maintenance_due' ORDER BY site, unit, seq"""
 _OPEN_SQL = "SELECT site, grade, COUNT(*) FROM warnings WHERE state <> 'cleared' GROUP BY site, grade"
 _TIMES_SQL = """SELECT id, site, rule, grade, opened_ms, acked_ms, cleared_ms, cleared_by FROM warnings
     WHERE opened_ms >= ? AND opened_ms <= ?"""
@@ -81,8 +83,9 @@ class DistrictMetrics:
     unattended_h: float = 0.0
     compliance: float | None = None  # share of the unattended hours with the valve closed
     compliance_note: str = ""  # why compliance is None
-    past_end_of_life: int | None = None
-    past_end_of_life_note: str = NO_INSTALL_DATES
+    # Detectors whose latest end-of-life reminder says due (a unit without install dates cannot remind: its
+    # `gaslatch status` and panel say so).
+    past_end_of_life: int = 0
 
     @property
     def online_rate(self) -> float | None:
@@ -193,9 +196,13 @@ def district_metrics(storage: SqlStorage, contacts: Contacts | None, actor_sites
                 change = change_of(type_, state, ts, synced, received_at)
                 if change is not None:
                     changes.setdefault((site, unit), []).append(change)
-        return units, open_rows, times, changes
+        life = {}
+        for site, unit, source, state in x(_LIFE_SQL).fetchall():
+            if sees(site) and source.endswith(END_OF_LIFE_SUFFIX) and not source.startswith(VALVE_ASSET + ":"):
+                life[(site, unit, source)] = state
+        return units, open_rows, times, changes, life
 
-    units, open_rows, times, changes = storage.read(read)
+    units, open_rows, times, changes, life = storage.read(read)
     order = [] if contacts is None else list(contacts.doc["districts"])
     sites_of: dict[str, set[str]] = {}
     listed = [] if contacts is None else [s for s in contacts.doc["sites"] if sees(s)]
@@ -222,5 +229,6 @@ def district_metrics(storage: SqlStorage, contacts: Contacts | None, actor_sites
         out.append(DistrictMetrics(
             district, district_name(contacts, district), len(mine), len(in_units), online, by_grade,
             len(acks), mean(acks), p90(acks), len(closes), mean(closes), p90(closes), unattended / 3600000.0,
-            closed / unattended if unattended else None, "" if unattended else NO_UNATTENDED))
+            closed / unattended if unattended else None, "" if unattended else NO_UNATTENDED,
+            sum(1 for (site, _, _), state in life.items() if site in mine and state == "due")))
     return out

@@ -27,8 +27,6 @@ PLATFORM_TYPES = (
     # A work order's due date, as the overdue check (overdue.py) observes it: overdue (passed while the site check,
     # the decision after it or the rectification waits), due (still to come) or done (none runs); source: the order.
     "work_order",
-    "maintenance_due",  # reserved: nothing observes these yet (the maintenance plans and daily checks come later)
-    "daily_check_missed",
 )
 OCCURRENCE_TYPES = tuple(E.EVENT_TYPES) + PLATFORM_TYPES
 CAUSE_FIELDS = ("site", "unit", "type", "source")

@@ -1,0 +1,29 @@
+"""What the event store remembers of reminders, so that a restart neither repeats nor forgets one.
+
+The core raises each lifecycle reminder once per stage and the daily check's `missed` once per day; it knows
+what it said only for the current run. At start the unit hands it the last maintenance_due stage of each
+reminder and the last daily_check record from the store.
+"""
+
+from __future__ import annotations
+
+from gaslatch.core import events as E
+
+# Reminders change stage a few times a year and the check once a day: years fit in this many rows.
+RECALL_LIMIT = 5000
+
+
+def remembered(store) -> tuple[dict[str, str], tuple[str, str] | None]:
+    """(maintenance_due source -> last stage, (state, date) of the last daily_check or None); empty if unreadable."""
+    announced: dict[str, str] = {}
+    last_check = None
+    try:
+        records = store.query(types=[E.MAINTENANCE_DUE, E.DAILY_CHECK], limit=RECALL_LIMIT)
+    except Exception:  # a store that cannot be read: remind again rather than not at all
+        return announced, None
+    for record in records:
+        if record["type"] == E.MAINTENANCE_DUE:
+            announced[record["source"]] = record["state"]
+        elif isinstance(record["value"], str):
+            last_check = (record["state"], record["value"])
+    return announced, last_check
