@@ -9,12 +9,17 @@ GASLATCH_SCREENSHOTS=docs/images pytest tests/panel/test_panel_browser.py refres
 
 from __future__ import annotations
 
+import datetime
 import signal
+from pathlib import Path
 
 import httpx
 import pytest
 
 from gaslatch.panel import pins as P
+from gaslatch_tools.platform import rules as R
+from gaslatch_tools.platform import warning_store as WS
+from gaslatch_tools.platform.receiver import PlatformReceiver, open_storage
 from gaslatch_tools.testing.browser import Browser, screenshot
 from gaslatch_tools.testing.panel_process import PINS, kitchen_with_panel
 from gaslatch_tools.testing.waiting import wait_until
@@ -123,6 +128,79 @@ def test_no_request_of_any_shape_opens_the_valve(kitchen, method, path):
         assert r.status_code in (200, 303, 400, 403, 404, 405, 409)
     assert unit.line("valve") == "0", "after power-on nothing but the RESET button opens the valve"
     assert unit.request("status")[0]["status"]["latched"] is True
+
+
+KEY = b"panel tests' unit key, not a real secret"
+RULES = R.load(str(Path(__file__).resolve().parents[2] / "deploy" / "platform" / "warning-rules.yaml"))
+
+
+@pytest.fixture
+def platform(tmp_path, broker):
+    """A platform database with the shipped warning rules, its receiver listening to the test's broker."""
+    storage = open_storage(str(tmp_path / "platform.sqlite"))
+    WS.prepare(storage)
+    storage.add_store_hook(WS.WarningHook(RULES))
+    receiver = PlatformReceiver(storage, broker.host, broker.port, client_id="panel-test")
+    receiver.start()
+    yield storage
+    receiver.stop()
+    storage.close()
+
+
+def with_dates_and_a_daily_check(broker):
+    """d1 installed 2020 (past its 3 years), d2's calibration in 10 days, the valve without a date; a daily check
+    due late tonight; reporting to the broker."""
+    def prepare(unit):
+        unit.enable_uplink(broker, KEY)
+        d2_installed = (datetime.date.today() - datetime.timedelta(days=170)).isoformat()
+        unit.edit_config(lambda doc: (
+            doc["detectors"]["d1"].update(installed="2020-01-15", model="GT-100", serial="A0001"),
+            doc["detectors"]["d2"].update(installed=d2_installed),
+            doc.update(daily_check={"enabled": True, "due_by": "23:59"})))
+    return prepare
+
+
+def test_the_daily_check_at_the_operator_level_and_the_reminders_reach_the_platform(tmp_path, broker, platform,
+                                                                                     browser):
+    with kitchen_with_panel(tmp_path, with_dates_and_a_daily_check(broker)) as (_, unit, panel):
+        page = browser.page()
+        page.goto(panel.url)
+        maintenance = page.inner_text("#maintenance")
+        assert "d1 到期更换" in maintenance and "已到期" in maintenance, "d1 is past its 3 years"
+        assert "d2 标定/检测" in maintenance and "还有 10 天" in maintenance
+        assert "valve" in maintenance and "未登记安装日期" in maintenance
+        assert "今日尚未检查" in page.inner_text("#daily-state") or "未按时检查" in page.inner_text("#daily-state")
+        assert page.locator("#daily-check").count() == 0, "no checklist without a PIN"
+        enter_pin(page, PINS["operator"])
+        boxes = page.locator("#daily-check input[type=checkbox]")
+        assert boxes.count() == 4
+        for i in range(3):
+            boxes.nth(i).check()
+        page.click("#daily-check button")
+        page.wait_for_url(panel.url + "/")
+        assert "not ticked: detector_lamps" in page.inner_text("#message")
+        assert unit.events("daily_check") == [], "a list with an item left unticked records nothing"
+        for i in range(4):
+            page.locator("#daily-check input[type=checkbox]").nth(i).check()
+        screenshot(page, "panel-daily-check")
+        page.click("#daily-check button")
+        page.wait_for_url(panel.url + "/")
+        assert "daily check recorded" in page.inner_text("#message")
+        assert "今日已检查" in page.inner_text("#daily-state") and "panel operator" in page.inner_text("#daily-state")
+        assert page.locator("#daily-check").count() == 0, "done for today"
+        (line,) = unit.events("daily_check")
+        assert "state=done" in line and "panel operator" in line
+
+        def arrived():
+            rows = [r for r in platform.iter_events() if r[7] in ("daily_check", "maintenance_due")]
+            return rows if any(r[7] == "daily_check" for r in rows) else None
+        rows = wait_until(arrived, 20, what="the daily check and the reminders at the platform")
+        assert {(r[7], r[9], r[10]) for r in rows} >= {
+            ("maintenance_due", "d1:end_of_life", "due"), ("maintenance_due", "d2:calibration", "soon")}
+        assert [r[10] for r in rows if r[7] == "daily_check"] == ["done"]
+        opened = {(w.rule, w.cause) for w in WS.warnings(platform, open_only=True)}
+        assert any(rule == "maintenance_due" and "d1:end_of_life" in cause for rule, cause in opened), opened
+        assert any(rule == "maintenance_soon" and "d2:calibration" in cause for rule, cause in opened), opened
 
 
 def test_killing_the_panel_leaves_the_controller_running(kitchen):

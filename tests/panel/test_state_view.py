@@ -57,3 +57,31 @@ def test_any_reply_that_is_not_a_status_is_shown_as_no_contact(reply):
         return
     assert view(reply, "why")["kind"] == NO_CONTACT
 
+
+
+def test_reminders_the_daily_check_and_the_time_left_in_the_kitchen_s_words():
+    v = view(status(schedule="attended", schedule_change_min=80, maintenance=[
+        {"asset": "d1", "task": "end_of_life", "due": "2026-01-10", "stage": "due", "days_left": -3},
+        {"asset": "d1", "task": "calibration", "due": "2027-01-10", "stage": "ok", "days_left": 300},
+        {"asset": "d2", "task": "calibration", "due": "2026-12-17", "stage": "soon", "days_left": 10},
+        {"asset": "valve", "task": "end_of_life", "due": None, "stage": "unknown", "days_left": None}],
+        daily_check={"enabled": True, "today": "missed", "due_by": "11:00", "done_by": "",
+                     "items": [{"id": "hose", "zh": "软管", "en": "hoses"}]}))
+    assert [(m["asset"], m["stage_words"][0], m["when"][0]) for m in v["maintenance"]] == [
+        ("d1", "已到期", "逾期 3 天"), ("d2", "即将到期", "还有 10 天"), ("valve", "未登记安装日期", "")]
+    assert v["daily_check"]["words"] == ("未按时检查", "not done in time") and v["daily_check"]["open"]
+    assert v["schedule_left"] == ("1 小时 20 分钟后关气（人走阀关）", "gas off in 1 h 20 min")
+    assert view(status(schedule="unattended", schedule_change_min=5))["schedule_left"][1] == "attended again in 5 min"
+    assert view(status())["daily_check"] is None and view(status())["maintenance"] == []
+
+
+JUNK = st.none() | st.booleans() | st.integers() | st.text(max_size=8) | st.lists(st.integers(), max_size=2) | \
+    st.dictionaries(st.text(max_size=6), st.none() | st.text(max_size=6) | st.integers(), max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(maintenance=JUNK | st.lists(JUNK, max_size=4), daily=JUNK, left=JUNK, schedule=JUNK)
+def test_any_reminders_daily_check_or_time_left_in_a_reply_never_break_the_view(maintenance, daily, left, schedule):
+    v = view(status(maintenance=maintenance, daily_check=daily, schedule_change_min=left, schedule=schedule))
+    assert v["kind"] == GAS_ON
+    assert all(m["stage"] in ("soon", "due", "unknown") for m in v["maintenance"])

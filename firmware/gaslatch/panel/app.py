@@ -58,6 +58,17 @@ class PanelSettings(NamedTuple):
     who: str = "panel"  # how actions are recorded: by "panel <level>"
 
 
+class _Form(dict):
+    """A posted form's text fields: the first value of each name, and all values of one name through every()."""
+
+    def __init__(self, pairs: list[tuple[str, str]]):
+        super().__init__(reversed(pairs))
+        self.pairs = pairs
+
+    def every(self, name: str) -> list[str]:
+        return [value for key, value in self.pairs if key == name]
+
+
 class _Session(NamedTuple):
     level: str
     csrf: str
@@ -99,12 +110,12 @@ def create_app(settings: PanelSettings, feed: StatusFeed) -> Starlette:
                        level_at_least=lambda lv: P.allows(sess.level, lv), pin_token=request.state.pin_token)
         return HTMLResponse(env.get_template(name).render(**context), status_code=code, headers=HEADERS)
 
-    async def form_of(request: Request) -> dict[str, str]:
+    async def form_of(request: Request) -> _Form:
         body = await request.body()
         if len(body) > MAX_FORM_BYTES:
             raise _Refused(413, "表单过大 Form too large")
         form = await request.form()
-        return {k: v for k, v in form.items() if isinstance(v, str)}
+        return _Form([(k, v) for k, v in form.multi_items() if isinstance(v, str)])
 
     class _Refused(Exception):
         def __init__(self, code: int, message: str):
@@ -189,7 +200,7 @@ def create_app(settings: PanelSettings, feed: StatusFeed) -> Starlette:
         response.delete_cookie(COOKIE, path="/")
         return response
 
-    def action(cmd: str, args_of: Callable[[dict], dict]):
+    def action(cmd: str, args_of: Callable[[_Form], dict]):
         async def handler(request: Request) -> Response:
             token, sess = session_of(request)
             form = await form_of(request)
@@ -202,6 +213,7 @@ def create_app(settings: PanelSettings, feed: StatusFeed) -> Starlette:
                 raise _Refused(400, "请求无效 Bad request") from None
             reply = await asyncio.to_thread(send, settings.socket_path, settings.group, cmd, args,
                                             "%s %s" % (settings.who, sess.level))
+            await asyncio.to_thread(feed.wait_fresh, 1.0)  # the next page shows what the action did
             text = reply.get("message") or reply.get("error") or "; ".join(reply.get("reasons", []))
             with lock:  # answered on the next page (post, redirect, get: a reload never sends it again)
                 if token in sessions:
@@ -235,6 +247,7 @@ def create_app(settings: PanelSettings, feed: StatusFeed) -> Starlette:
         Route("/end-inhibit", action("end_inhibit", lambda f: {"detector": f["detector"]}), methods=["POST"]),
         Route("/test-output", action("test_output", lambda f: {"line": f["line"], "ms": int(f["ms"])}),
               methods=["POST"]),
+        Route("/daily-check", action("daily_check", lambda f: {"items": f.every("item")}), methods=["POST"]),
         Route("/config", config),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]

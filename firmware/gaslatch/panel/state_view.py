@@ -59,12 +59,63 @@ def detector_rows(status: dict) -> list[dict]:
     return rows
 
 
+TASK_WORDS = {"end_of_life": ("到期更换", "replace"), "calibration": ("标定/检测", "calibrate")}
+STAGE_WORDS = {"soon": ("即将到期", "due soon"), "due": ("已到期", "due"), "unknown": ("未登记安装日期", "no install date")}
+DAILY_WORDS = {"done": ("今日已检查", "done today"), "pending": ("今日尚未检查", "not done yet today"),
+               "missed": ("未按时检查", "not done in time"), "not_today": ("今日无需检查", "not due today"),
+               "clock_unknown": ("时钟未设置", "clock not set")}
+
+
+def maintenance_rows(status: dict) -> list[dict]:
+    """The reminders worth a kitchen's attention: soon, due, or impossible (no install date)."""
+    rows = []
+    listed = status.get("maintenance")
+    for row in listed if isinstance(listed, list) else []:
+        if not isinstance(row, dict) or not isinstance(row.get("stage"), str) or row["stage"] not in STAGE_WORDS:
+            continue
+        left = row.get("days_left")
+        when = ("", "") if not isinstance(left, int) or isinstance(left, bool) else (("逾期 %d 天" % -left, "%d days overdue" % -left) if left < 0
+                                                            else ("今天", "today") if left == 0
+                                                            else ("还有 %d 天" % left, "in %d days" % left))
+        rows.append({"asset": str(row.get("asset", "")), "task": TASK_WORDS.get(row.get("task"), ("", "")),
+                     "due": row.get("due") or "", "stage": row["stage"], "stage_words": STAGE_WORDS[row["stage"]],
+                     "when": when})
+    return rows
+
+
+def daily_check_view(status: dict) -> dict | None:
+    check = status.get("daily_check")
+    if not isinstance(check, dict) or not check.get("enabled"):
+        return None
+    listed = check.get("items")
+    items = [item for item in (listed if isinstance(listed, list) else [])
+             if isinstance(item, dict) and isinstance(item.get("id"), str)]
+    today = check.get("today") if isinstance(check.get("today"), str) else ""
+    return {"today": today, "words": DAILY_WORDS.get(today, (today, today)), "due_by": check.get("due_by"),
+            "checklist": items, "done_by": check.get("done_by") or "", "open": today in ("pending", "missed", "not_today")}
+
+
+def schedule_left(status: dict) -> tuple[str, str] | None:
+    """人走阀关: how long until the gas goes off at the end of the attended hours, or the kitchen opens."""
+    minutes, state = status.get("schedule_change_min"), status.get("schedule")
+    if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 0 or \
+            state not in ("attended", "unattended"):
+        return None
+    hours, mins = divmod(minutes, 60)
+    zh = ("%d 小时 %d 分钟" % (hours, mins)) if hours else "%d 分钟" % mins
+    en = ("%d h %02d min" % (hours, mins)) if hours else "%d min" % mins
+    if state == "attended":
+        return "%s后关气（人走阀关）" % zh, "gas off in %s" % en
+    return "%s后营业" % zh, "attended again in %s" % en
+
+
 def view(reply: dict | None, problem: str = "") -> dict[str, Any]:
     """The panel's view of one status reply (None: no reply, problem says why)."""
     if not reply or not reply.get("ok") or not isinstance(reply.get("status"), dict):
         return {"kind": NO_CONTACT, "title": TITLES[NO_CONTACT], "reason": problem or str((reply or {}).get(
             "error", "")), "todo": TODO[NO_CONTACT], "detectors": [], "gas_on": None, "reset": None,
-            "interlocks": [], "inhibits": {}, "silenced_s": None, "schedule": None, "config": None}
+            "interlocks": [], "inhibits": {}, "silenced_s": None, "schedule": None, "config": None,
+            "maintenance": [], "daily_check": None, "schedule_left": None}
     status = reply["status"]
     dets = detector_rows(status)
     latched = bool(status.get("latched"))
@@ -104,4 +155,6 @@ def view(reply: dict | None, problem: str = "") -> dict[str, Any]:
         "inhibits": dict(status.get("inhibits") or {}), "silenced_s": status.get("silenced_s"),
         "schedule": status.get("schedule"),
         "config": status.get("config") if isinstance(status.get("config"), dict) else None,
+        "maintenance": maintenance_rows(status), "daily_check": daily_check_view(status),
+        "schedule_left": schedule_left(status),
     }

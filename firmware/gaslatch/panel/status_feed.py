@@ -28,6 +28,7 @@ class StatusFeed:
         self._problem = "not asked yet"
         self._key = ""
         self.version = 0
+        self.polls = 0  # answers (or failures) so far
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="panel-status", daemon=True)
 
@@ -49,9 +50,18 @@ class StatusFeed:
             self._lock.wait_for(lambda: self.version != version, timeout_s)
             return self.version
 
+    def wait_fresh(self, timeout_s: float) -> None:
+        """Blocks until a status asked for after this call has come back (or timeout_s): so that the page after an
+        action shows what the action did. Two polls: one may have been asked before the action was taken."""
+        with self._lock:
+            target = self.polls + 2
+            self._lock.wait_for(lambda: self.polls >= target, timeout_s)
+
     def _publish(self, reply: dict | None, problem: str) -> None:
         key = json.dumps([_stable(reply), problem], sort_keys=True, default=str)
         with self._lock:
+            self.polls += 1
+            self._lock.notify_all()
             self._reply, self._problem = reply, problem
             if key != self._key:
                 self._key = key

@@ -7,7 +7,7 @@ import contextlib
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 
@@ -55,11 +55,15 @@ class Panel:
 
 
 @contextlib.contextmanager
-def kitchen_with_panel(workdir) -> Iterator[tuple[DetectorBus, RunningUnit, Panel]]:
-    """(bus, unit, panel): a running unit on two emulated detectors, reading normal, with its panel."""
+def kitchen_with_panel(workdir, prepare: Callable[[RunningUnit], object] | None = None
+                       ) -> Iterator[tuple[DetectorBus, RunningUnit, Panel]]:
+    """(bus, unit, panel): a running unit on two emulated detectors, reading normal, with its panel; prepare(unit)
+    before its start (its config, an uplink)."""
     bus = DetectorBus(str(workdir / "ttyBUS1"), [1, 2])
     unit = RunningUnit(workdir, bus.link)
     unit.set_input("reset_button", False)
+    if prepare is not None:
+        prepare(unit)
     panel = None
     try:
         unit.start()

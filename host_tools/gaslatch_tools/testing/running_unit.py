@@ -5,10 +5,10 @@ the kitchen: the sim GPIO lines, the journal's events, requests on the control s
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
+from collections.abc import Callable
 
 from gaslatch.unit.gpio_sim import write_line_file
 from gaslatch_tools.testing.controller_process import ControllerProcess
@@ -48,10 +48,14 @@ class RunningUnit:
         key_file = self.tmp / "uplink.key"
         key_file.write_bytes(key + b"\n")
         key_file.chmod(0o600)  # the unit refuses a key others can read
+        self.edit_config(lambda doc: doc.update(uplink={
+            "enabled": True, "host": broker.host, "port": broker.port, "tls": False, "hmac_key_file": str(key_file),
+            "keepalive_s": 5, "telemetry_s": 5}))  # the shortest: the platform's plots have readings within a test
+
+    def edit_config(self, change: Callable[[dict], object]) -> None:
+        """change(config document) edits the config the next start() runs with."""
         doc = json.loads(self.config_path.read_text())
-        doc["uplink"] = {"enabled": True, "host": broker.host, "port": broker.port, "tls": False,
-                         "hmac_key_file": str(key_file), "keepalive_s": 5,
-                         "telemetry_s": 5}  # the shortest: the platform's plots have readings within a test
+        change(doc)
         self.config_path.write_text(json.dumps(doc))
 
     def start(self) -> None:
