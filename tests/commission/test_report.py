@@ -502,3 +502,20 @@ def test_the_report_shows_the_configuration_identity_and_version_as_pushed(tmp_p
     page = report_html.render_html(blocks, lang, META)
     assert label in page and "ab12" * 16 in page
     assert ">7<" in page.replace(" ", "")
+
+
+@pytest.mark.parametrize("lang, words", [("zh", ("序列号", "安装日期", "上次标定日期")),
+                                         ("en", ("Serial number", "Installed", "Last calibrated"))])
+def test_the_report_carries_each_detector_s_and_the_valve_s_model_serial_and_dates_from_the_config(tmp_path, lang,
+                                                                                                 words):
+    """The commissioning record names what was installed when: the dates the unit's reminders count from."""
+    document = copy.deepcopy(CONFIG)
+    document["detectors"]["hood2"].update(model="GT-CH4-485", serial="SN-7781", installed="2026-05-12",
+                                          calibrated="2026-05-12")
+    document["valve"] = {"model": "ZCRB-DN25", "serial": "V-0099", "installed": "2026-05-11"}
+    data = complete_record(tmp_path)
+    data["config"]["document"] = document
+    blocks, _verdict = report.build_document(data, lang, plotter=lambda *a: None)
+    page = report_html.render_html(blocks, lang, META)
+    for text in words + ("SN-7781", "2026-05-12", "ZCRB-DN25", "V-0099", "2026-05-11"):
+        assert text in page, text

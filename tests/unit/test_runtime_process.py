@@ -93,6 +93,39 @@ def test_power_cut_keeps_the_gas_off_and_the_record_continues(kitchen):
     assert types_after[0] in ("bus", "startup") and "startup" in types_after[:3] and types_after[-1] == "shutdown"
 
 
+def test_a_restart_or_a_power_cut_repeats_no_reminder_and_forgets_no_daily_check(kitchen):
+    """The reminders and the day's check are read back from the store at start: after a power cut and a clean
+    restart the store holds each reminder's stage once and the one confirmation, and status still says done."""
+    unit, _ = kitchen
+    unit.edit_config(lambda doc: (doc["detectors"]["d1"].update(installed="2020-01-15"),
+                                  doc["valve"].update(installed="2016-01-01") if "valve" in doc
+                                  else doc.update(valve={"installed": "2016-01-01"}),
+                                  doc.update(daily_check={"enabled": True, "due_by": "23:59"})))
+    unit.start()
+    wait_until(lambda: len(unit.events("maintenance_due")) == 3, 10, what="three reminders")
+    assert unit.request("daily_check", {"items": ["stove", "hose", "valve", "detector_lamps"]})[0]["ok"]
+    wait_until(lambda: unit.request("status")[0]["status"]["store"]["recorded_seq"] >= seq_of(unit.events(
+        "daily_check")), 5, what="the daily check committed to the store")  # the power cut comes after
+    unit.stop(signal.SIGKILL)
+    unit.start()
+    unit.stop()
+    unit.start()
+    status = unit.request("status")[0]["status"]
+    assert status["daily_check"]["today"] == "done"
+    unit.stop()
+    with sqlite3.connect(unit.store_path) as db:
+        rows = list(db.execute("SELECT type, source, state FROM events WHERE type IN ('maintenance_due', "
+                               "'daily_check') ORDER BY seq"))
+    assert sorted(rows[:3]) == [("maintenance_due", "d1:calibration", "due"), ("maintenance_due", "d1:end_of_life", "due"),
+                                ("maintenance_due", "valve:end_of_life", "due")]
+    assert len(rows) == 4 and rows[3][0] == "daily_check" and rows[3][2] == "done", rows
+
+
+def seq_of(journal_lines: list[str]) -> int:
+    """The seq of the last event line in the journal (1e9 when there is none)."""
+    return int(journal_lines[-1].split(" seq=")[1].split()[0]) if journal_lines else 10 ** 9
+
+
 def test_invalid_config_is_refused_with_every_problem_and_no_traceback(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps({"unit": {"site": "s", "name": "u"}, "detectors": {

@@ -45,7 +45,8 @@ GENERAL_FIELDS = {
     "bus": (("port", "field_port"), ("baud", "field_baud"), ("parity", "field_parity"),
             ("stop_bits", "field_stop_bits")),
 }
-DETECTOR_FIELDS = (("model", "field_model"), ("profile", "field_profile"), ("address", "field_modbus_address"),
+DETECTOR_FIELDS = (("model", "field_model"), ("serial", "field_serial"), ("installed", "field_installed"),
+                   ("calibrated", "field_calibrated"), ("profile", "field_profile"), ("address", "field_modbus_address"),
                    ("location", "field_location"), ("gas", "field_gas"), ("low_alarm_pct_lel", "field_low_alarm"),
                    ("high_alarm_pct_lel", "field_high_alarm"), ("zone", "field_zone"), ("kind", "field_kind"),
                    ("last_seen", "field_last_seen"), ("scan_reading", "field_scan_reading"),
@@ -235,8 +236,14 @@ def _detector_blocks(t: Callable[..., str], lang: str, name: str, detector: dict
     return blocks + _bump_blocks(t, lang, name, detector, plotter)
 
 
-def _valve_blocks(t: Callable[..., str], data: dict) -> list:
+VALVE_ASSET_FIELDS = (("model", "field_model"), ("serial", "field_serial"), ("installed", "field_installed"))
+
+
+def _valve_blocks(t: Callable[..., str], data: dict, document: dict | None) -> list:
     blocks: list = [("h1", t("sec_valve"), "valve")]
+    valve = (document or {}).get("valve")
+    if isinstance(valve, dict) and any(valve.get(key) for key, _ in VALVE_ASSET_FIELDS):
+        blocks.append(("kv", [(t(label), plain(t, valve.get(key) or None), None) for key, label in VALVE_ASSET_FIELDS]))
     tests = entries(data.get("valve_tests"))
     if not tests:
         blocks.append(_not_done_table(t, "col_item", "no_valve_test"))
@@ -324,7 +331,7 @@ def build_document(data: dict, lang: str, plotter: Callable = bump_plot_png) -> 
     blocks += _detector_summary(t, detectors)
     for name, detector in detectors:
         blocks += _detector_blocks(t, lang, name, detector, plotter)
-    blocks += _valve_blocks(t, data)
+    blocks += _valve_blocks(t, data, document)
     blocks += _interlock_blocks(t, data, document)
     schedule = data.get("schedule")
     if schedule is None and isinstance((document or {}).get("schedule"), dict):

@@ -16,7 +16,7 @@ VERDICT_KEYS = ("passed", "ok")
 CHECK_VERDICT_KEYS = ("ok",)
 # Detector keys copied from the pushed configuration when the record lacks them.
 CONFIG_DETECTOR_KEYS = ("address", "profile", "location", "gas", "low_alarm_pct_lel", "high_alarm_pct_lel", "zone",
-                        "kind")
+                        "kind", "model", "serial", "installed", "calibrated")
 
 
 def number(value: Any) -> float | None:
