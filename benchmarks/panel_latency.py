@@ -59,13 +59,29 @@ class Events:
         self._stop = True
 
 
+def scan_figures(unit) -> dict:
+    """The controller's scan loop so far: scans, overruns, missed deadlines, execution and start jitter."""
+    scan = unit.request("status")[0]["status"]["scan"]
+    return {"scans": scan["scans"], "overruns": scan["overruns"], "missed": scan["missed_deadlines"],
+            "exec_p99_us": scan["execution"]["p99_us"], "exec_max_us": scan["execution"]["max_us"],
+            "jitter_p99_us": scan["start_jitter"]["p99_us"], "jitter_max_us": scan["start_jitter"]["max_us"]}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--quiet-s", type=float, default=20.0, help="the controller alone first, for its baseline")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="gaslatch-panel-bench-"))
-    with kitchen_with_panel(work) as (_, unit, panel):
+    alone = {}
+
+    def baseline(unit) -> None:
+        time.sleep(args.quiet_s)
+        alone.update(scan_figures(unit))
+
+    with kitchen_with_panel(work, before_panel=baseline) as (_, unit, panel):
+        panel_start = time.monotonic()
         events = Events(panel.url)
         deadline = time.monotonic() + 10
         while not events.arrivals and time.monotonic() < deadline:
@@ -89,6 +105,8 @@ def main() -> int:
                 raise SystemExit("round %d: the state part does not show the change" % i)
             latencies.append(time.monotonic() - start)
         events.close()
+        time.sleep(max(0.0, args.quiet_s - (time.monotonic() - panel_start)))  # as long beside the panel as alone
+        beside = scan_figures(unit)
         panel_mem, unit_mem = rss_kib(panel.proc.pid), rss_kib(unit.proc.pid)
     lat = sorted(latencies)
     result = {
@@ -97,6 +115,9 @@ def main() -> int:
         "goal_s": GOAL_S, "panel_rss_kib": panel_mem["VmRSS"], "panel_peak_kib": panel_mem["VmHWM"],
         "panel_budget_kib": PANEL_BUDGET_KIB, "controller_rss_kib": unit_mem["VmRSS"],
         "controller_peak_kib": unit_mem["VmHWM"], "load": os.getloadavg(),
+        "scan_alone": alone, "scan_so_far_with_panel": beside,
+        "overruns_with_panel": beside["overruns"] - alone["overruns"],
+        "missed_with_panel": beside["missed"] - alone["missed"], "scans_with_panel": beside["scans"] - alone["scans"],
     }
     if args.json:
         print(json.dumps(result))
@@ -109,6 +130,14 @@ def main() -> int:
         100 * panel_mem["VmHWM"] / PANEL_BUDGET_KIB))
     print("controller memory beside it: RSS %.1f MiB, peak %.1f MiB" % (unit_mem["VmRSS"] / 1024,
                                                                        unit_mem["VmHWM"] / 1024))
+    print("controller's scans: %d alone, then %d with the panel polling 5/s: overruns %d alone, %d with the panel; "
+          "missed deadlines %d alone, %d with the panel" % (
+              alone["scans"], result["scans_with_panel"], alone["overruns"], result["overruns_with_panel"],
+              alone["missed"], result["missed_with_panel"]))
+    print("scan execution p99 / max: %s / %s us alone, %s / %s us since start with the panel; start jitter p99 / max: "
+          "%s / %s us alone, %s / %s us since start" % (
+              alone["exec_p99_us"], alone["exec_max_us"], beside["exec_p99_us"], beside["exec_max_us"],
+              alone["jitter_p99_us"], alone["jitter_max_us"], beside["jitter_p99_us"], beside["jitter_max_us"]))
     print("load average %.2f %.2f %.2f" % result["load"])
     print(json.dumps(result))
     return 0

@@ -55,10 +55,11 @@ class Panel:
 
 
 @contextlib.contextmanager
-def kitchen_with_panel(workdir, prepare: Callable[[RunningUnit], object] | None = None
+def kitchen_with_panel(workdir, prepare: Callable[[RunningUnit], object] | None = None,
+                       before_panel: Callable[[RunningUnit], object] | None = None
                        ) -> Iterator[tuple[DetectorBus, RunningUnit, Panel]]:
     """(bus, unit, panel): a running unit on two emulated detectors, reading normal, with its panel; prepare(unit)
-    before its start (its config, an uplink)."""
+    before its start (its config, an uplink), before_panel(unit) once it reads normal, before the panel starts."""
     bus = DetectorBus(str(workdir / "ttyBUS1"), [1, 2])
     unit = RunningUnit(workdir, bus.link)
     unit.set_input("reset_button", False)
@@ -68,6 +69,8 @@ def kitchen_with_panel(workdir, prepare: Callable[[RunningUnit], object] | None 
     try:
         unit.start()
         unit.wait_detectors_normal()
+        if before_panel is not None:
+            before_panel(unit)
         panel = Panel(workdir, unit)
         yield bus, unit, panel
     finally:
