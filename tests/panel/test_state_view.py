@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -85,3 +87,24 @@ def test_any_reminders_daily_check_or_time_left_in_a_reply_never_break_the_view(
     v = view(status(maintenance=maintenance, daily_check=daily, schedule_change_min=left, schedule=schedule))
     assert v["kind"] == GAS_ON
     assert all(m["stage"] in ("soon", "due", "unknown") for m in v["maintenance"])
+
+
+def test_recent_events_newest_first_with_their_local_time():
+    events = [{"seq": i, "t_ms": 1000 * i, "type": "detector", "severity": "info", "source": "d1", "state": "normal",
+               "reason": "r%d" % i} for i in range(1, 10)]
+    events.append({"seq": 10, "t_ms": 60000, "type": "trip", "severity": "alarm", "source": "controller",
+                   "state": "latched", "reason": "gas: d1 high alarm"})
+    wall = time.mktime((2026, 12, 7, 12, 0, 0, 0, 0, -1))
+    rows = view(status(recent_events=events, now_ms=70000), wall_s=wall)["recent"]
+    assert len(rows) == 8 and rows[0]["type"] == ("关阀", "trip") and rows[0]["kind"] == ALARM
+    assert rows[0]["at"] == "11:59:50" and rows[1]["at"] == "11:58:59"  # 10 s and 61 s before the status
+    assert view(status(recent_events=events, now_ms=70000))["recent"][0]["at"] == "", "no clock: no time"
+
+
+@settings(max_examples=200, deadline=None)
+@given(events=JUNK | st.lists(JUNK | st.fixed_dictionaries({
+    "t_ms": JUNK, "type": JUNK, "severity": JUNK, "source": JUNK, "state": JUNK, "reason": JUNK}), max_size=12),
+    now_ms=JUNK, wall=st.none() | st.floats(0, 4e9))
+def test_any_recent_events_in_a_reply_never_break_the_view(events, now_ms, wall):
+    v = view(status(recent_events=events, now_ms=now_ms), wall_s=wall)
+    assert len(v["recent"]) <= 8 and v["kind"] == GAS_ON

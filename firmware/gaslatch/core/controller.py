@@ -21,6 +21,8 @@ from gaslatch.core.reset_window import ResetWindow
 from gaslatch.core.safety import Safety
 
 
+# What the status gives of each recent event (the panel's list): the record without its value.
+RECENT_FIELDS = ("seq", "t_ms", "type", "severity", "source", "state", "reason")
 # What the startup event and the status say when the platform ran no self-test (a simulation, the core's tests).
 NO_SELF_TEST = "not run by this platform"
 
@@ -273,6 +275,8 @@ class Controller:
         out["self_test"] = {"summary": self.self_test_summary, "faults": out.pop("self_test_faults")}
         out["detectors"] = detectors
         out["buses"] = self.bus_stats()
+        out["now_ms"] = now_ms
+        out["recent_events"] = [dict((key, record[key]) for key in RECENT_FIELDS) for record in self.log.recent]
         out["maintenance"] = self.lifecycle.status()
         out["daily_check"] = self.daily_check.status(self.today, self.minute())
         schedule = self.safety.schedule

@@ -121,15 +121,21 @@ def _truncated(pieces, total_chars, max_chars):
     return "".join(kept) + TRUNCATED_MARK % (total_chars - used)
 
 
+# The newest records a status carries (the kitchen panel's "recent events"): a few, so a status stays small.
+RECENT_EVENTS = 10
+
+
 class EventLog:
     """Hands out strictly increasing sequence numbers and collects records until drained.
 
-    `first_seq` lets the platform continue numbering across restarts from its store.
+    `first_seq` lets the platform continue numbering across restarts from its store. The newest RECENT_EVENTS
+    records stay in `recent` for the status, whoever drains the rest.
     """
 
     def __init__(self, first_seq=1):
         self.next_seq = first_seq
         self._pending = []
+        self.recent = []
 
     def emit(self, t_ms, type_, severity, source, state, value=None, reason=""):
         """Number and keep one record; its texts pass safe_text() here, the one funnel of every event."""
@@ -147,6 +153,9 @@ class EventLog:
         }
         self.next_seq += 1
         self._pending.append(record)
+        self.recent.append(record)
+        if len(self.recent) > RECENT_EVENTS:
+            self.recent.pop(0)
         return record
 
     def drain(self):

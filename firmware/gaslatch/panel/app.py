@@ -105,7 +105,7 @@ def create_app(settings: PanelSettings, feed: StatusFeed) -> Starlette:
 
     def render(name: str, request: Request, sess: _Session, code: int = 200, **context) -> HTMLResponse:
         version, reply, problem = feed.latest()
-        context.update(v=view(reply, problem), level=sess.level, csrf=sess.csrf, version=version,
+        context.update(v=view(reply, problem, now()), level=sess.level, csrf=sess.csrf, version=version,
                        can=lambda cmd: P.allows(sess.level, COMMANDS[cmd].level),
                        level_at_least=lambda lv: P.allows(sess.level, lv), pin_token=request.state.pin_token)
         return HTMLResponse(env.get_template(name).render(**context), status_code=code, headers=HEADERS)

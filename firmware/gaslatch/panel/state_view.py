@@ -7,6 +7,7 @@ what to do"; the colours GB 16808's indicators: red (flashing) alarm, yellow fau
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 ALARM, FAULT, GAS_OFF, GAS_ON, NO_CONTACT = "alarm", "fault", "gas_off", "gas_on", "no_contact"
@@ -109,13 +110,48 @@ def schedule_left(status: dict) -> tuple[str, str] | None:
     return "%s后营业" % zh, "attended again in %s" % en
 
 
-def view(reply: dict | None, problem: str = "") -> dict[str, Any]:
-    """The panel's view of one status reply (None: no reply, problem says why)."""
+SEVERITY_KIND = {"alarm": ALARM, "fault": FAULT, "warning": FAULT}
+RECENT_SHOWN = 8
+EVENT_WORDS = {"trip": ("关阀", "trip"), "reset": ("复位", "reset"), "reset_refused": ("复位被拒绝", "reset refused"),
+               "detector": ("探测器", "detector"), "detector_health": ("探测器可信度", "detector health"),
+               "interlock": ("联动", "interlock"), "schedule": ("营业时间", "attended hours"),
+               "silence": ("消音", "silence"), "inhibit": ("屏蔽", "inhibit"), "output": ("输出", "output"),
+               "valve_fault": ("阀门故障", "valve fault"), "command": ("命令", "command"), "access": ("登录", "access"),
+               "maintenance_due": ("维护提醒", "maintenance"), "daily_check": ("每日检查", "daily check"),
+               "startup": ("启动", "start-up"), "shutdown": ("停止", "shutdown"), "bus": ("总线", "bus")}
+
+
+def recent_rows(status: dict, wall_s: float | None) -> list[dict]:
+    """The newest events first, each with its local time of day (from the status's own clock and wall_s, when the
+    status was taken)."""
+    listed, now_ms = status.get("recent_events"), status.get("now_ms")
+    rows = []
+    for event in reversed(listed if isinstance(listed, list) else []):
+        if not isinstance(event, dict):
+            continue
+        t_ms = event.get("t_ms")
+        at = ""
+        if wall_s is not None and all(isinstance(v, int) and not isinstance(v, bool) for v in (t_ms, now_ms)):
+            try:
+                at = time.strftime("%H:%M:%S", time.localtime(wall_s - max(0, now_ms - t_ms) / 1000))
+            except (OverflowError, OSError, ValueError):  # a clock no calendar holds: no time rather than none at all
+                at = ""
+        type_ = event.get("type") if isinstance(event.get("type"), str) else ""
+        severity = event.get("severity") if isinstance(event.get("severity"), str) else ""
+        rows.append({"at": at, "type": EVENT_WORDS.get(type_, (type_, type_)), "kind": SEVERITY_KIND.get(severity, GAS_ON), "source": str(event.get("source", "")), "state": str(event.get(
+                "state", "")), "reason": str(event.get("reason", ""))[:160]})
+        if len(rows) == RECENT_SHOWN:
+            break
+    return rows
+
+
+def view(reply: dict | None, problem: str = "", wall_s: float | None = None) -> dict[str, Any]:
+    """The panel's view of one status reply (None: no reply, problem says why); wall_s: when it was taken."""
     if not reply or not reply.get("ok") or not isinstance(reply.get("status"), dict):
         return {"kind": NO_CONTACT, "title": TITLES[NO_CONTACT], "reason": problem or str((reply or {}).get(
             "error", "")), "todo": TODO[NO_CONTACT], "detectors": [], "gas_on": None, "reset": None,
             "interlocks": [], "inhibits": {}, "silenced_s": None, "schedule": None, "config": None,
-            "maintenance": [], "daily_check": None, "schedule_left": None}
+            "maintenance": [], "daily_check": None, "schedule_left": None, "recent": []}
     status = reply["status"]
     dets = detector_rows(status)
     latched = bool(status.get("latched"))
@@ -156,5 +192,5 @@ def view(reply: dict | None, problem: str = "") -> dict[str, Any]:
         "schedule": status.get("schedule"),
         "config": status.get("config") if isinstance(status.get("config"), dict) else None,
         "maintenance": maintenance_rows(status), "daily_check": daily_check_view(status),
-        "schedule_left": schedule_left(status),
+        "schedule_left": schedule_left(status), "recent": recent_rows(status, wall_s),
     }

@@ -10,7 +10,7 @@ import threading
 from gaslatch.unit.control_client import ControlClient, ControlUnreachable
 
 POLL_S = 0.2  # a change shows on the panel within about this plus the page's update (goal: 1 s)
-VOLATILE = ("scan", "buses", "store", "ports", "since_ms", "last_sample_age_ms", "link", "last_ok_age_ms",
+VOLATILE = ("now_ms", "scan", "buses", "store", "ports", "since_ms", "last_sample_age_ms", "link", "last_ok_age_ms",
             "last_ok_ms")  # counters that change every scan: not a change a person would see
 
 
