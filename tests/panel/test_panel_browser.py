@@ -10,6 +10,7 @@ GASLATCH_SCREENSHOTS=docs/images pytest tests/panel/test_panel_browser.py refres
 from __future__ import annotations
 
 import datetime
+import json
 import signal
 from pathlib import Path
 
@@ -203,6 +204,39 @@ def test_the_daily_check_at_the_operator_level_and_the_reminders_reach_the_platf
         opened = {(w.rule, w.cause) for w in WS.warnings(platform, open_only=True)}
         assert any(rule == "maintenance_due" and "d1:end_of_life" in cause for rule, cause in opened), opened
         assert any(rule == "maintenance_soon" and "d2:calibration" in cause for rule, cause in opened), opened
+
+
+def test_the_installer_sees_whether_the_unit_runs_the_commissioned_configuration(kitchen, browser):
+    _, unit, panel = kitchen
+    running = unit.request("status")[0]["status"]["config"]
+    record = {"site": {"name": "川味小馆"}, "installer": {"name": "王师傅"},
+              "config": {"identity": running["identity"], "version": running["version"],
+                         "pushed_at": "2026-12-07T06:10:00.000Z"}, "valve_tests": [{"passed": True}]}
+    panel.record_path.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    page = browser.page()
+    page.goto(panel.url)
+    enter_pin(page, PINS["maintenance"])
+    assert page.locator("#commissioning-link").count() == 0
+    assert httpx.get(panel.url + "/commissioning", cookies={c["name"]: c["value"] for c in page.context.cookies()}
+                     ).status_code == 403, "the record needs the installer level"
+    page.click("form[action='/logout'] button")
+    enter_pin(page, PINS["installer"])
+    page.click("#commissioning-link")
+    assert page.get_attribute("#identity", "data-verdict") == "match"
+    assert "运行中的配置与调试记录一致" in page.inner_text("#identity") and running["identity"] in page.inner_text(
+        "#identity")
+    screenshot(page, "panel-commissioning")
+    record["config"]["version"] = running["version"] + 1  # a later push than the unit runs
+    panel.record_path.write_text(json.dumps(record), encoding="utf-8")
+    page.reload()
+    assert page.get_attribute("#identity", "data-verdict") == "differs"
+    for junk in (b"\xff\xfe not json", b"[" * 100000, b"{}" + b" " * (5 * 1024 * 1024)):
+        panel.record_path.write_bytes(junk)
+        page.reload()
+        assert page.get_attribute("#identity", "data-verdict") == "unknown"
+    panel.record_path.unlink()
+    page.reload()
+    assert "no commissioning record at" in page.inner_text("#identity")
 
 
 def test_killing_the_panel_leaves_the_controller_running(kitchen):

@@ -7,6 +7,7 @@ import time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gaslatch.panel.commissioning_view import commissioning_view
 from gaslatch.panel.state_view import ALARM, FAULT, GAS_OFF, GAS_ON, NO_CONTACT, view
 
 
@@ -108,3 +109,26 @@ def test_recent_events_newest_first_with_their_local_time():
 def test_any_recent_events_in_a_reply_never_break_the_view(events, now_ms, wall):
     v = view(status(recent_events=events, now_ms=now_ms), wall_s=wall)
     assert len(v["recent"]) <= 8 and v["kind"] == GAS_ON
+
+
+def test_the_commissioning_record_against_the_running_configuration():
+    running = {"config": {"identity": "ab" * 32, "short": "ab" * 6, "version": 3}}
+    record = {"site": {"name": "川味小馆"}, "installer": {"name": "王师傅", "company": "安泰"},
+              "config": {"identity": "ab" * 32, "version": 3, "pushed_at": "2026-05-12T06:10:00.000Z"},
+              "detectors": {"hood1": {"bump_tests": [{"passed": True}, {"passed": False}]}},
+              "valve_tests": [{"passed": True}], "interlock_tests": []}
+    c = commissioning_view(record, running)
+    assert c["verdict"] == "match" and c["installer"] == "王师傅 安泰"
+    assert [counts for _, counts in c["tests"]] == [(1, 2), (1, 1), (0, 0)]
+    assert commissioning_view(dict(record, config=dict(record["config"], version=4)), running)["verdict"] == "differs"
+    assert commissioning_view(None, running)["verdict"] == "unknown"
+
+
+@settings(max_examples=200, deadline=None)
+@given(record=st.recursive(JUNK, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+    st.sampled_from(["config", "site", "installer", "detectors", "bump_tests", "valve_tests", "identity", "version",
+                     "passed", "name"]), inner, max_size=4), max_leaves=20), running=JUNK)
+def test_any_record_gives_a_view_and_only_equal_identities_match(record, running):
+    c = commissioning_view(record, running if isinstance(running, dict) else None)
+    if c["verdict"] == "match":
+        assert c["pushed"]["identity"] == c["running"]["identity"] != ""

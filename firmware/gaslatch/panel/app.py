@@ -28,6 +28,7 @@ from starlette.staticfiles import StaticFiles
 
 from gaslatch.core.commands import COMMANDS, INSTALLER, VIEW
 from gaslatch.panel import pins as P
+from gaslatch.panel.commissioning_view import commissioning_view
 from gaslatch.panel.state_view import view
 from gaslatch.panel.status_feed import StatusFeed, request as send
 
@@ -43,6 +44,32 @@ HEADERS = {"Content-Security-Policy": "default-src 'self'; script-src 'self'; st
 MAX_FORM_BYTES = 4096
 
 
+MAX_RECORD_BYTES = 4 * 1024 * 1024  # a record with every plot's samples is a few hundred kB
+
+
+def _read_record(path: str | None) -> tuple[object, str]:
+    """(the commissioning record, '') or (None, why not)."""
+    if not path:
+        return None, "no record configured (gaslatch panel --record)"
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_RECORD_BYTES + 1)
+    except FileNotFoundError:
+        return None, "no commissioning record at %s (docs/commissioning.md, The commissioning report)" % path
+    except OSError as err:
+        return None, "cannot read %s: %s" % (path, err.strerror or err)
+    if len(raw) > MAX_RECORD_BYTES:
+        return None, "%s is larger than %d MiB: not a commissioning record" % (path, MAX_RECORD_BYTES // 1048576)
+    try:
+        record = json.loads(raw.decode("utf-8"))
+        json.dumps(record)  # what the page prints of it must print too
+    except (UnicodeDecodeError, ValueError) as err:
+        return None, "%s is not a JSON commissioning record: %s" % (path, err)
+    except RecursionError:
+        return None, "%s is nested too deeply to be a commissioning record" % path
+    return record, ""
+
+
 def _same(expected: str, sent: str) -> bool:
     """A token compared in constant time; sent may hold any text (compare_digest takes only ASCII str, any bytes)."""
     return hmac.compare_digest(expected.encode("utf-8", "surrogatepass"), sent.encode("utf-8", "surrogatepass"))
@@ -56,6 +83,7 @@ class PanelSettings(NamedTuple):
     config_path: str | None  # shown at the installer level
     clock_s: Callable[[], float] = time.time
     who: str = "panel"  # how actions are recorded: by "panel <level>"
+    record_path: str | None = None  # the commissioning record installed on the unit, shown at the installer level
 
 
 class _Form(dict):
@@ -235,6 +263,17 @@ def create_app(settings: PanelSettings, feed: StatusFeed) -> Starlette:
         request.state.pin_token = ""
         return render("config.html", request, sess, config_text=text, config_path=settings.config_path)
 
+    async def commissioning(request: Request) -> Response:
+        _, sess = session_of(request)
+        if not P.allows(sess.level, INSTALLER):
+            raise _Refused(403, "需要安装人员权限 This needs the installer level")
+        record, problem = await asyncio.to_thread(_read_record, settings.record_path)
+        _, reply, _ = feed.latest()
+        request.state.pin_token = ""
+        return render("commissioning.html", request, sess, record_problem=problem, record_path=settings.record_path,
+                      c=commissioning_view(record, (reply or {}).get("status")),
+                      record_text=json.dumps(record, indent=1, ensure_ascii=False) if record is not None else "")
+
     async def not_found(request: Request, exc) -> Response:
         return PlainTextResponse("没有找到 Not found\n", status_code=404, headers=HEADERS)
 
@@ -249,6 +288,7 @@ def create_app(settings: PanelSettings, feed: StatusFeed) -> Starlette:
               methods=["POST"]),
         Route("/daily-check", action("daily_check", lambda f: {"items": f.every("item")}), methods=["POST"]),
         Route("/config", config),
+        Route("/commissioning", commissioning),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     return Starlette(routes=routes, exception_handlers={_Refused: refused, 404: not_found, 405: not_found})

@@ -39,7 +39,7 @@ def panel(args: argparse.Namespace) -> int:
     os.makedirs(args.state_dir, mode=0o700, exist_ok=True)
     settings = PanelSettings(socket_path, group, P.PinFile(args.pins),
                              P.Lockout(os.path.join(args.state_dir, "lockout.json"), time.time),
-                             None if args.socket else args.config_path)
+                             None if args.socket else args.config_path, record_path=args.record)
     feed = StatusFeed(socket_path, group).start()
     host, _, port = args.listen.rpartition(":")
     try:

@@ -265,6 +265,7 @@ COMMANDS = (
 # The kitchen panel: its own process and service (gaslatch-panel.service), its own extra (`gaslatch[panel]`). Its
 # arguments are here, so that `run` never imports the panel's package.
 DEFAULT_PANEL_PINS = "/var/lib/gaslatch-panel/pins.json"  # the panel's StateDirectory: only its user reads it
+DEFAULT_COMMISSIONING_RECORD = "/etc/gaslatch/commissioning.json"  # installed at the end of commissioning
 
 
 def _panel_arguments(parser: argparse.ArgumentParser) -> None:
@@ -278,6 +279,9 @@ def _panel_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pins", default=DEFAULT_PANEL_PINS, metavar="PATH", help="The PIN file (default: %(default)s).")
     parser.add_argument("--state-dir", default="/var/lib/gaslatch-panel", metavar="DIR",
                         help="Where the failed-PIN count is kept (default: %(default)s).")
+    parser.add_argument("--record", default=DEFAULT_COMMISSIONING_RECORD, metavar="PATH",
+                        help="The commissioning record installed on the unit, shown at the installer level with "
+                             "whether the unit runs its configuration (default: %(default)s).")
 
 
 def _panel_pin_arguments(parser: argparse.ArgumentParser) -> None:

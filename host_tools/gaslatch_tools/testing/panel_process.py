@@ -33,7 +33,9 @@ class Panel:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gaslatch.unit", "panel", "--socket", unit.socket_path, "--group", "root",
              "--listen", "127.0.0.1:%d" % self.port, "--pins", self.pins_path,
-             "--state-dir", str(tmp_path / "panel-state")], stderr=subprocess.PIPE)
+             "--state-dir", str(tmp_path / "panel-state"), "--record", str(tmp_path / "commissioning.json")],
+            stderr=subprocess.PIPE)
+        self.record_path = tmp_path / "commissioning.json"  # none until a test writes one
         wait_until(lambda: self._up(), 20, what="the panel serving")
 
     def _up(self) -> bool:

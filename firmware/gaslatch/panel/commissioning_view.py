@@ -1,0 +1,49 @@
+"""What the panel shows an installer or inspector of the commissioning record installed on the unit.
+
+Pure: the record (any JSON, or None when there is none) and the controller's status in, a plain dict out. The one
+question an inspector asks first is whether the unit runs the configuration that was commissioned and signed:
+the identity and version the record says were pushed, against the ones the controller reports now.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MATCH, DIFFERS, UNKNOWN = "match", "differs", "unknown"
+TESTS = (("valve_tests", ("阀门测试", "valve tests")), ("interlock_tests", ("联动测试", "interlock tests")))
+
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _passed(entries: Any) -> tuple[int, int]:
+    """(passed, all) of a list of test entries."""
+    listed = [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+    return sum(1 for e in listed if e.get("passed") is True), len(listed)
+
+
+def commissioning_view(record: Any, status: dict | None) -> dict:
+    record = _dict(record)
+    pushed = _dict(record.get("config"))
+    running = _dict(_dict(status).get("config"))
+    if not pushed.get("identity") or not running.get("identity"):
+        verdict = UNKNOWN
+    elif pushed.get("identity") == running.get("identity") and pushed.get("version") == running.get("version"):
+        verdict = MATCH
+    else:
+        verdict = DIFFERS
+    bumps = [0, 0]
+    for entry in _dict(record.get("detectors")).values():
+        done, total = _passed(_dict(entry).get("bump_tests"))
+        bumps = [bumps[0] + done, bumps[1] + total]
+    tests = [(("检测器通气测试", "bump tests"), tuple(bumps))] + [(words, _passed(record.get(key))) for key, words in TESTS]
+    return {
+        "verdict": verdict,
+        "pushed": {"identity": str(pushed.get("identity") or ""), "version": pushed.get("version"),
+                   "at": str(pushed.get("pushed_at") or "")},
+        "running": {"identity": str(running.get("identity") or ""), "version": running.get("version")},
+        "site": str(_dict(record.get("site")).get("name") or ""),
+        "installer": " ".join(str(_dict(record.get("installer")).get(k) or "") for k in ("name", "company")).strip(),
+        "tests": tests,
+    }
