@@ -1,6 +1,7 @@
 """Draws the state diagrams in docs/safety.md from the transition tables the code runs: one detector
 (detector_state.TRANSITIONS), the trip latch and a pulse valve's closing pulses (safety.LATCH_TRANSITIONS,
-safety.PULSE_TRANSITIONS), and the airflow proving (airflow.TRANSITIONS).
+safety.PULSE_TRANSITIONS), the airflow proving (airflow.TRANSITIONS) and the gas pressure proving
+(proving.TRANSITIONS).
 
 `python -m gaslatch_tools.safety_diagram` rewrites the blocks; `--check` exits 1 when any is stale.
 """
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from gaslatch.core import airflow as A
 from gaslatch.core import detector_state as D
+from gaslatch.core import proving as PV
 from gaslatch.core import safety as SF
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "safety.md"
@@ -48,12 +50,17 @@ def airflow_diagram() -> str:
                                              ("power on, fan not driven by the unit", A.STARTING)])
 
 
+def proving_diagram() -> str:
+    return mermaid(PV.STATES, PV.TRANSITIONS, [("power on", PV.IDLE)])
+
+
 # Each generated block: its name in the BEGIN and END markers, and what draws it.
 DIAGRAMS = (
     ("detector state diagram", detector_diagram),
     ("trip latch diagram", latch_diagram),
     ("pulse valve diagram", pulse_diagram),
     ("airflow diagram", airflow_diagram),
+    ("pressure proving diagram", proving_diagram),
 )
 
 

@@ -55,6 +55,7 @@ class Kitchen:
         self.silent = set()
         self.inputs = {"valve_feedback_closed": True, "fan_proven": True, "fire_input": False, "estop_input": False}
         self.wall = wall
+        self.analog = {}  # channel -> loop current in µA (a pressure transmitter)
         self.outputs = {}
         self.events = []
         self.scan_log = []  # (now_ms, states before, states after, outputs before, outputs after, events)
@@ -72,7 +73,8 @@ class Kitchen:
             tr = self.detectors[name].update(self.now_ms, sample)
             if tr is not None:
                 transitions.append(tr)
-        self.outputs = self.safety.evaluate(self.now_ms, self.detectors, transitions, self.inputs, self.wall)
+        self.outputs = self.safety.evaluate(self.now_ms, self.detectors, transitions, self.inputs, self.wall,
+                                            self.analog)
         new = self.log.drain()
         self.events.extend(new)
         after = dict((n, d.state) for n, d in self.detectors.items())

@@ -737,13 +737,14 @@ def _documented_schemas():
         return dict(branch, properties={k: v for k, v in branch["properties"].items() if k in keys})
 
     schemas = {name: top[name] for name in ("unit", "scan", "alarm", "valve", "fan", "sounder", "interlocks",
-                                            "inhibit", "schedule", "maintenance", "daily_check", "gpio", "analog", "store", "control",
+                                            "inhibit", "schedule", "maintenance", "daily_check", "proving", "gpio", "analog", "store", "control",
                                             "watchdog", "log", "uplink", "self_test")}
     schemas["config_version"] = {"properties": {"config_version": top["config_version"]}}  # a top-level number
     schemas["lines.NAME"] = top["lines"]["additionalProperties"]
     schemas["buses.NAME"] = top["buses"]["additionalProperties"]
     schemas["zones.NAME"] = top["zones"]["additionalProperties"]
     schemas["schedule.attended[]"] = top["schedule"]["properties"]["attended"]["items"]
+    schemas["proving.transmitter"] = top["proving"]["properties"]["transmitter"]
     schemas["detectors.NAME"] = only(branches["modbus"], common)
     for kind, branch in branches.items():
         schemas["detectors.NAME, kind %s" % kind] = only(branch, set(branch["properties"]) - set(common))

@@ -7,7 +7,7 @@ from gaslatch_tools import safety_diagram
 
 from tests.core.safety_harness import Kitchen, config_doc
 
-LATCH_TRIGGERS = (SF.TRIP, SF.GAS_TRIP, SF.RESET, SF.AUTO_ARM)
+LATCH_TRIGGERS = (SF.TRIP, SF.GAS_TRIP, SF.RESET, SF.AUTO_ARM, SF.PROVE, SF.PROVED, SF.PROVING_FAILED)
 PULSE_TRIGGERS = (SF.CLOSE, SF.NOT_CLOSED, SF.PULSE_DONE)
 
 
@@ -30,12 +30,16 @@ def test_power_on_never_arms_whatever_the_valve_startup():
     assert SF.ARMED not in SF.LATCH_AT_POWER_ON.values()
 
 
-def test_only_an_accepted_reset_or_the_power_on_auto_arm_arms_the_latch():
+def test_only_an_accepted_reset_the_power_on_auto_arm_or_a_passed_proving_after_a_reset_arms_the_latch():
     for state, row in SF.LATCH_TRANSITIONS.items():
         for trigger, new in row.items():
             if new == SF.ARMED and state != SF.ARMED:
-                assert trigger == SF.RESET or (trigger == SF.AUTO_ARM and state == SF.AWAITING_AUTO_ARM), (
-                    "%s --%s--> armed" % (state, trigger))
+                assert trigger == SF.RESET or (trigger == SF.AUTO_ARM and state == SF.AWAITING_AUTO_ARM) or (
+                    trigger == SF.PROVED and state == SF.PROVING), "%s --%s--> armed" % (state, trigger)
+            if new == SF.PROVING and state != SF.PROVING:
+                assert trigger == SF.PROVE, "only an accepted reset starts a proving: %s --%s-->" % (state, trigger)
+    assert SF.AWAITING_AUTO_ARM not in SF.LATCH_TRANSITIONS[SF.PROVING].values()
+    assert SF.LATCH_TRANSITIONS[SF.PROVING][SF.PROVING_FAILED] == SF.LATCHED, "a failed proving ends closed"
     targets = [new for row in SF.LATCH_TRANSITIONS.values() for new in row.values()]
     assert SF.AWAITING_AUTO_ARM not in targets, "the auto-arm is for power-on only: nothing leads back to it"
 
@@ -45,7 +49,7 @@ def test_every_trip_leaves_the_latch_closed_and_only_a_reset_ends_a_gas_latch():
         for trigger in (SF.TRIP, SF.GAS_TRIP):
             assert SF.LATCH_TRANSITIONS[state].get(trigger, state) != SF.ARMED
         assert SF.LATCH_TRANSITIONS[state].get(SF.GAS_TRIP, state) == SF.GAS_LATCHED
-    assert SF.LATCH_TRANSITIONS[SF.GAS_LATCHED] == {SF.RESET: SF.ARMED}
+    assert SF.LATCH_TRANSITIONS[SF.GAS_LATCHED] == {SF.RESET: SF.ARMED, SF.PROVE: SF.PROVING}
 
 
 def test_the_pulse_table_gives_at_most_three_pulses_per_trip_and_every_pulse_ends():

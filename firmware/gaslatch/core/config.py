@@ -368,6 +368,40 @@ def _valve_rules(rules):
                   'write "startup": "manual_reset"; auto-arm is only for a hold valve that is reopened by hand')
 
 
+def _proving_rules(rules):
+    proving = _section(rules.config, "proving")
+    path = child_path(ROOT, "proving")
+    mode = rules.get(proving, "mode", lambda value: isinstance(value, str), child_path(path, "mode"))
+    if mode in (None, "none"):
+        return
+    valve = _section(rules.config, "valve")
+    kind = rules.get(valve, "type", lambda value: isinstance(value, str), child_path(child_path(ROOT, "valve"), "type"))
+    if kind == "pulse":
+        rules.add(child_path(path, "mode"), "proving needs a valve the controller can open: this valve is pulse",
+                  'use a hold or motorised valve, or write "mode": "none"')
+    startup = rules.get(valve, "startup", lambda value: isinstance(value, str),
+                        child_path(child_path(ROOT, "valve"), "startup"))
+    if startup == "auto_arm_external_manual_valve":
+        rules.add(child_path(path, "mode"), "proving runs after a local reset; this valve arms itself at power-on",
+                  'write "startup": "manual_reset" under valve')
+    if mode != "transmitter":
+        return
+    transmitter = _section(proving, "transmitter")
+    tpath = child_path(path, "transmitter")
+    number = lambda value: isinstance(value, (int, float)) and not isinstance(value, bool)
+    values = dict((key, rules.get(transmitter, key, number, child_path(tpath, key)))
+                  for key in ("range_kpa", "low_kpa", "fill_kpa", "max_drop_kpa"))
+    if None in values.values():
+        return
+    if not values["low_kpa"] < values["fill_kpa"] <= values["range_kpa"]:
+        rules.add(child_path(tpath, "fill_kpa"), "fill_kpa %s must be above low_kpa %s and at most range_kpa %s"
+                  % (values["fill_kpa"], values["low_kpa"], values["range_kpa"]),
+                  "the fill must reach a pressure the check calls present, inside the transmitter's range")
+    elif values["max_drop_kpa"] >= values["fill_kpa"] - values["low_kpa"]:
+        rules.add(child_path(tpath, "max_drop_kpa"), "max_drop_kpa %s would let the pressure fall to nothing"
+                  % values["max_drop_kpa"], "keep it well below fill_kpa - low_kpa")
+
+
 def _fan_rules(rules):
     fan = _section(rules.config, "fan")
     path = child_path(ROOT, "fan")
@@ -488,6 +522,7 @@ def semantic_problems(doc, config, structural, profile_kinds=None):
     _alarm_rules(rules)
     _bus_latency_rules(rules)
     _valve_rules(rules)
+    _proving_rules(rules)
     _fan_rules(rules)
     _schedule_rules(rules)
     _daily_check_rules(rules)

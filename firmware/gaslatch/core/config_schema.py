@@ -552,6 +552,44 @@ INTERLOCKS = _section(
     "External inputs that shut the gas.",
 )
 
+PROVING_MODES = ["none", "switch", "transmitter"]
+PROVING_TRANSMITTER = _section(
+    {
+        "channel": _text(1, LINE_MAX_LENGTH, "Analog input channel of the transmitter (ain0-ain3 on the unit).",
+                         "ain3"),
+        "range_kpa": _number(1, 100, "Pressure at 20 mA, in kPa (4 mA is 0).", constants.DEFAULT_PROVING_RANGE_KPA),
+        "low_kpa": _number(0, 50, "In the check, pressure above this is gas downstream of a closed valve.",
+                           constants.DEFAULT_PROVING_LOW_KPA),
+        "fill_kpa": _number(0, 50, "The fill must reach this pressure; below the supply's pressure.",
+                            constants.DEFAULT_PROVING_FILL_KPA),
+        "max_drop_kpa": _number(0, 10, "In the watch, a drop of more than this from the filled pressure fails.",
+                                constants.DEFAULT_PROVING_MAX_DROP_KPA),
+    },
+    "A 4-20 mA pressure transmitter on the pipework downstream of the valve.",
+)
+
+PROVING = _section(
+    {
+        "mode": _choice(
+            PROVING_MODES,
+            "none: the gas opens at an accepted local reset. switch: a low-pressure switch downstream of the "
+            "valve (input line gas_pressure, made when pressure is present); transmitter: a 4-20 mA pressure "
+            "transmitter. Either proves the pipework tight after every accepted reset before the gas stays on "
+            "(BS 6173 where appliances lack flame-failure devices).",
+            "none",
+        ),
+        "check_s": _integer(1, constants.MAX_PROVING_PHASE_S, "Check: with the valve closed, no pressure "
+                            "downstream for this long (a passing main valve fails it).",
+                            constants.DEFAULT_PROVING_CHECK_S),
+        "fill_s": _integer(1, constants.MAX_PROVING_PHASE_S, "Fill: the valve opens until the pressure is reached, "
+                           "for at most this long.", constants.DEFAULT_PROVING_FILL_S),
+        "watch_s": _integer(5, constants.MAX_PROVING_PHASE_S, "Watch: with the valve closed again, the pressure "
+                            "must hold this long (Merlin 2000C: 20 s).", constants.DEFAULT_PROVING_WATCH_S),
+        "transmitter": PROVING_TRANSMITTER,
+    },
+    "Gas pressure proving after a local reset, before the gas stays on.",
+)
+
 INHIBIT = _section(
     {
         "max_minutes": _integer(
@@ -785,13 +823,14 @@ SCHEMA = {
         "fan": FAN,
         "sounder": SOUNDER,
         "interlocks": INTERLOCKS,
+        "proving": PROVING,
         "inhibit": INHIBIT,
         "schedule": SCHEDULE,
         "maintenance": MAINTENANCE,
         "daily_check": DAILY_CHECK,
         "gpio": GPIO,
         "lines": _named(LINE, "GPIO lines by logical name: valve, fan, sounder, beacon, fault_relay, "
-                              "reset_button, silence_button, fire_input, estop_input, fan_proven, "
+                              "reset_button, silence_button, fire_input, estop_input, fan_proven, gas_pressure, "
                               "valve_feedback_closed, valve_feedback_open, contact detectors' lines, DE lines."),
         "analog": ANALOG,
         "store": STORE,

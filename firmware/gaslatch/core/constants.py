@@ -150,3 +150,18 @@ MAX_MAINTENANCE_NOTICE_DAYS = 180
 
 # Daily check (每日检查): confirmed at the panel by this local time on each check day, else a missed-check event.
 DEFAULT_DAILY_CHECK_DUE_BY = "11:00"
+
+# Gas pressure proving after a local reset (proving.py). Merlin 2000C runs a 20 s start-up test (REFERENCE.md);
+# the check and fill times are this project's choice, to be verified against a commercial panel's manual.
+DEFAULT_PROVING_CHECK_S = 10
+DEFAULT_PROVING_FILL_S = 5
+DEFAULT_PROVING_WATCH_S = 20
+MAX_PROVING_PHASE_S = 120
+# A 4-20 mA pressure transmitter downstream of the valve: 0-10 kPa covers low-pressure natural gas (2.0 kPa in
+# China, 2.1 kPa / 21 mbar in the UK) and LPG (2.8-3.0 kPa). Pressure counts as present above 0.5 kPa, filled at
+# 1.5 kPa; a drop of more than 0.25 kPa (2.5 mbar) in the watch fails (IGEM/UP/1B allows no perceptible drop on a
+# new installation's tightness test: to be verified for this short a test).
+DEFAULT_PROVING_RANGE_KPA = 10
+DEFAULT_PROVING_LOW_KPA = 0.5
+DEFAULT_PROVING_FILL_KPA = 1.5
+DEFAULT_PROVING_MAX_DROP_KPA = 0.25

@@ -162,7 +162,7 @@ class Controller:
             if tr is not None:
                 transitions.append(tr)
         outputs = self.output_tests.apply(now_ms, self.safety.evaluate(now_ms, self.detectors, transitions,
-                                                                       inputs, wall))
+                                                                       inputs, wall, analog_ua))
         settled = self.reset_window.follow(now_ms, self.safety.reset_press)
         self.lifecycle.update(now_ms, today, self.log)
         self.daily_check.update(now_ms, today, self.minute(), self.log)

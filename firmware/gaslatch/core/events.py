@@ -30,6 +30,7 @@ VALVE_FAULT = "valve_fault"
 COMMAND = "command"
 ACCESS = "access"  # a person logging in or out at a local panel, or being locked out (EN 50271 access levels)
 MAINTENANCE_DUE = "maintenance_due"  # a detector's or the valve's end of life or calibration coming up (lifecycle.py)
+PROVING = "proving"  # the gas pressure proving after a local reset: started, passed, failed, interrupted
 DAILY_CHECK = "daily_check"  # the staff's daily checklist confirmed, or not confirmed in time (daily_check.py)
 # Recorded by the platform through Controller.record(), in the same numbering.
 SHUTDOWN = "shutdown"
@@ -49,6 +50,7 @@ EVENT_TYPES = (
     VALVE_FAULT,
     COMMAND,
     ACCESS,
+    PROVING,
     MAINTENANCE_DUE,
     DAILY_CHECK,
     SHUTDOWN,

@@ -41,6 +41,7 @@ from gaslatch.core import detector_state as D
 from gaslatch.core import events as E
 from gaslatch.core.airflow import INTERLOCK_REASON as AIRFLOW_INTERLOCK_REASON
 from gaslatch.core.airflow import Airflow
+from gaslatch.core import proving as PV
 from gaslatch.core import schedule as S
 
 # Logical input lines (the platform maps them to pins and applies polarity and debounce).
@@ -82,14 +83,18 @@ INTERLOCK_VENTILATION = "ventilation"
 AWAITING_AUTO_ARM = "awaiting_auto_arm"  # power on with auto-arm configured: closed, arms once nothing blocks
 LATCHED = "latched"  # tripped, or powered on: closed until a local reset
 GAS_LATCHED = "gas_latched"  # tripped with gas among the causes: the beacon stays on until the reset
-ARMED = "armed"  # reset accepted, no trip since: the valve may open
-LATCH_STATES = (AWAITING_AUTO_ARM, LATCHED, GAS_LATCHED, ARMED)
+PROVING = "proving"  # reset accepted with pressure proving configured: closed but for the fill (proving.py)
+ARMED = "armed"  # reset accepted (and the pipework proved, where configured), no trip since: the valve may open
+LATCH_STATES = (AWAITING_AUTO_ARM, LATCHED, GAS_LATCHED, PROVING, ARMED)
 
 # Latch triggers: what a scan found.
 TRIP = "trip"  # a trip cause, none of them gas: a blind detector, an interlock, the schedule, a remote close
 GAS_TRIP = "gas_trip"  # a confirmed high alarm (with its zone's confirmation) among the trip causes
 RESET = "reset"  # the reset button pressed (a rising edge) and nothing blocks a reset
 AUTO_ARM = "auto_arm"  # no trip cause and nothing blocks a reset
+PROVE = "prove"  # the reset button pressed, nothing blocks a reset, and pressure proving is configured
+PROVED = "proved"  # the pressure proving passed
+PROVING_FAILED = "proving_failed"  # the pressure proving failed: closed until another reset
 
 # The latch's state at power-on, by valve.startup.
 LATCH_AT_POWER_ON = {
@@ -101,8 +106,9 @@ LATCH_AT_POWER_ON = {
 # state unchanged; a cause new while latched is still recorded, and re-pulses a pulse valve.
 LATCH_TRANSITIONS = {
     AWAITING_AUTO_ARM: {TRIP: LATCHED, GAS_TRIP: GAS_LATCHED, RESET: ARMED, AUTO_ARM: ARMED},
-    LATCHED: {GAS_TRIP: GAS_LATCHED, RESET: ARMED},
-    GAS_LATCHED: {RESET: ARMED},
+    LATCHED: {GAS_TRIP: GAS_LATCHED, RESET: ARMED, PROVE: PROVING},
+    GAS_LATCHED: {RESET: ARMED, PROVE: PROVING},
+    PROVING: {TRIP: LATCHED, GAS_TRIP: GAS_LATCHED, PROVED: ARMED, PROVING_FAILED: LATCHED},
     ARMED: {TRIP: LATCHED, GAS_TRIP: GAS_LATCHED},
 }
 
@@ -177,6 +183,8 @@ class Safety:
         # Interlocks.
         self.interlocks = {INTERLOCK_FIRE: False, INTERLOCK_ESTOP: False, INTERLOCK_VENTILATION: False}
         self.airflow = Airflow(cfg["fan"], OUT_FAN in cfg["lines"]) if cfg["fan"]["proving"] else None
+        # Gas pressure proving after a local reset (proving.py's table), driven while the latch is PROVING.
+        self.proving = PV.Proving(cfg["proving"])
         # Silence.
         self.silenced_until_ms = None
         self.silenced_alarms = ()  # the alarms sounding when silenced: any other re-sounds
@@ -256,8 +264,9 @@ class Safety:
 
     # ---- the scan ----
 
-    def evaluate(self, now_ms, detectors, transitions, inputs, wall):
-        """One scan. detectors: name -> DetectorState; transitions: this scan's detector Transitions.
+    def evaluate(self, now_ms, detectors, transitions, inputs, wall, analog_ua=None):
+        """One scan. detectors: name -> DetectorState; transitions: this scan's detector Transitions;
+        analog_ua: the 4-20 mA channels (the pressure proving's transmitter).
 
         Returns the output levels (name -> bool).
         """
@@ -282,6 +291,8 @@ class Safety:
             self._local_reset(now_ms, detectors, inputs, "reset button")
         causes = self._trip_causes(now_ms, detectors)
         self._apply_causes(now_ms, causes)
+        if self.latch == PROVING:
+            self._step_proving(now_ms, inputs, analog_ua)
         if not causes and self.latch == AWAITING_AUTO_ARM:
             self._auto_arm(now_ms, detectors, inputs)
         alarms = self._sounding_alarms(detectors)
@@ -427,7 +438,9 @@ class Safety:
                 trigger = GAS_TRIP
         old = self.latch
         self.latch = LATCH_TRANSITIONS[old].get(trigger, old)
-        if old == ARMED and self.latch != ARMED:
+        if old == PROVING and self.latch != PROVING:
+            self.proving.abort(now_ms, self.log, "; ".join(self.trip_causes))
+        if old in (ARMED, PROVING) and self.latch != old:
             self.trip_reason = "; ".join(self.trip_causes)
             self.log.emit(now_ms, E.TRIP, E.SEVERITY_ALARM, "controller", "latched", None, self.trip_reason)
             self._start_pulse(now_ms)
@@ -486,6 +499,12 @@ class Safety:
             self.log.emit(now_ms, E.RESET_REFUSED, E.SEVERITY_WARNING, source, "refused", None, "; ".join(blockers))
             self.reset_press = {"state": "refused", "reasons": blockers}
             return
+        if self.proving.enabled:
+            self._unlatch(now_ms, PROVE, source, "local reset accepted: proving the pipework before the gas opens")
+            if self.latch == PROVING:
+                self.proving.start(now_ms, self.log, source)
+                self.trip_reason = "proving the gas pipework before the gas opens"
+            return
         self._unlatch(now_ms, RESET, source, "local reset accepted: valve may open")
 
     def _auto_arm(self, now_ms, detectors, inputs):
@@ -501,7 +520,17 @@ class Safety:
         self.trip_reason = ""
         self.trip_causes = []
         self.reset_press = {"state": "accepted"}
-        self.log.emit(now_ms, E.RESET, E.SEVERITY_INFO, source, "armed", None, reason)
+        self.log.emit(now_ms, E.RESET, E.SEVERITY_INFO, source, self.latch, None, reason)
+
+    def _step_proving(self, now_ms, inputs, analog_ua):
+        """The proving's phase for this scan; its end moves the latch (PROVED arms, PROVING_FAILED latches)."""
+        outcome = self.proving.step(now_ms, inputs, analog_ua, self.log)
+        if outcome == PV.PASSED:
+            self.latch = LATCH_TRANSITIONS[self.latch][PROVED]
+            self.trip_reason = ""
+        elif outcome == PV.FAILED:
+            self.latch = LATCH_TRANSITIONS[self.latch][PROVING_FAILED]
+            self.trip_reason = "pressure proving failed: " + self.proving.failure
 
     def _start_pulse(self, now_ms):
         """A closing pulse for a pulse-type valve; each new trip starts a fresh count of re-pulses."""
@@ -555,7 +584,7 @@ class Safety:
 
     def _update_valve(self, now_ms, inputs):
         """Follow the latch; watch the feedback switches for a valve that does not move."""
-        want_open = self.latch == ARMED
+        want_open = self.latch == ARMED or (self.latch == PROVING and self.proving.valve_open)
         if want_open != self.valve_commanded_open:
             self.valve_commanded_open = want_open
             self.valve_command_ms = now_ms
@@ -610,7 +639,8 @@ class Safety:
         for name in sorted(detectors):
             if detectors[name].blind:
                 return False
-        return not self.valve_fault and not self.interlocks[INTERLOCK_VENTILATION] and not self.self_test_faults
+        return (not self.valve_fault and not self.interlocks[INTERLOCK_VENTILATION] and not self.self_test_faults
+                and not self.proving.failure)
 
     def status(self, now_ms):
         """A snapshot for `gaslatch status` and the uplink's retained state."""
@@ -620,6 +650,8 @@ class Safety:
             "trip_causes": list(self.trip_causes),
             "interlocks": dict(self.interlocks),
             "airflow": None if self.airflow is None else self.airflow.state,
+            "proving": {"mode": self.proving.mode, "phase": self.proving.state, "left_s": self.proving.left_s(now_ms),
+                        "failure": self.proving.failure},
             "schedule": self.schedule_state,
             "inhibits": dict((name, max(0, until - now_ms) // 1000) for name, until in self.inhibits.items()),
             "silenced_s": None if self.silenced_until_ms is None else max(0, self.silenced_until_ms - now_ms) // 1000,

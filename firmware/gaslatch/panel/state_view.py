@@ -37,6 +37,8 @@ TODO = {
     GAS_OFF: ("排除原因后，在控制器上按复位键恢复供气。", "Once the cause is dealt with, press RESET on the unit "
               "to turn the gas back on."),
     GAS_ON: ("一切正常。下班时关闭燃气（人走阀关）。", "All normal. Turn the gas off when you leave (人走阀关)."),
+    "proving": ("正在检漏（燃气管道压力检测），请稍候，不要使用灶具。", "Proving the gas pipework: wait, and do not use "
+                "the appliances."),
     NO_CONTACT: ("面板收不到控制器的状态。控制器仍独立保护厨房；如报警灯或蜂鸣器响起，按报警处理。请联系安装人员。",
                  "The panel gets no state from the controller. The controller still protects the kitchen on its "
                  "own; if its lamp or sounder is on, treat it as an alarm. Call the installer."),
@@ -162,6 +164,9 @@ def view(reply: dict | None, problem: str = "", wall_s: float | None = None) -> 
     self_test = status.get("self_test")
     if isinstance(self_test, dict):
         unit_faults.extend(("自检失败", "self-test: %s" % fault) for fault in self_test.get("faults") or [])
+    proving = status.get("proving") if isinstance(status.get("proving"), dict) else {}
+    if proving.get("failure"):
+        unit_faults.append(("检漏失败", "pressure proving failed: %s" % proving["failure"]))
     store = status.get("store")
     if isinstance(store, dict) and not store.get("ok", True):
         unit_faults.append(("事件记录故障", "event store: %s" % (store.get("error") or "see the journal")))
@@ -174,6 +179,9 @@ def view(reply: dict | None, problem: str = "", wall_s: float | None = None) -> 
         todo = TODO["valve_fault"] if valve_fault else TODO[FAULT]
         reason = "; ".join(["%s %s: %s" % (d["name"], d["state_zh"], d["why"]) for d in faults]
                            + ["%s %s" % pair for pair in unit_faults])
+    elif latched and proving.get("phase") in ("check", "fill", "watch"):
+        kind, todo = GAS_OFF, TODO["proving"]
+        reason = "正在检漏 proving the pipework: %s, %s s" % (proving["phase"], proving.get("left_s"))
     elif latched:
         kind, todo, reason = GAS_OFF, TODO[GAS_OFF], status.get("trip_reason") or ""
     else:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import Mapping, NamedTuple, Protocol, Sequence
 
-from gaslatch.core import safety
+from gaslatch.core import proving, safety
 
 # Every output that a scan writes (safety.OUTPUTS) plus each bus's `de_line`; both come from the config.
 OUTPUT_LINES = tuple(sorted(safety.OUTPUTS))
 INPUT_LINES = tuple(sorted((
     safety.IN_RESET, safety.IN_SILENCE, safety.IN_FIRE, safety.IN_ESTOP, safety.IN_FAN_PROVEN,
-    safety.IN_VALVE_CLOSED, safety.IN_VALVE_OPEN,
+    safety.IN_VALVE_CLOSED, safety.IN_VALVE_OPEN, proving.IN_GAS_PRESSURE,
 )))
 
 # The safe state of every output at the pin level is "not energised": a hold valve closes, the fault relay

@@ -371,4 +371,4 @@ class InstanceLock:
 
 
 def _uses_analog(cfg: dict) -> bool:
-    return any(det["kind"] == "analog" for det in cfg["detectors"].values())
+    return cfg["proving"]["mode"] == "transmitter" or any(det["kind"] == "analog" for det in cfg["detectors"].values())

@@ -37,6 +37,12 @@ def status_text(reply: dict) -> str:
     for label, key in (("Trip reason", "trip_reason"), ("Valve fault", "valve_fault")):
         if status.get(key):
             lines.append("%s: %s" % (label, status[key]))
+    proving = status.get("proving")
+    if isinstance(proving, dict) and proving.get("mode") not in (None, "none"):
+        if proving.get("phase") in ("check", "fill", "watch"):
+            lines.append("Pressure proving: %s phase, %s s left" % (proving["phase"], proving.get("left_s")))
+        elif proving.get("failure"):
+            lines.append("PRESSURE PROVING FAILED: %s" % proving["failure"])
     if status.get("trip_causes"):
         lines.append("Trip causes: %s" % "; ".join(str(c) for c in status["trip_causes"]))
     if latched and isinstance(status.get("reset_blockers"), list):

@@ -27,6 +27,8 @@ def required_lines(cfg: dict) -> dict[str, str]:
         need["estop_input"] = "interlocks.estop_input is true"
     if cfg["fan"]["proving"]:
         need["fan_proven"] = "fan.proving is true"
+    if cfg["proving"]["mode"] == "switch":
+        need["gas_pressure"] = "proving.mode is switch"
     if cfg["valve"]["feedback"] in ("closed", "both"):
         need["valve_feedback_closed"] = "valve.feedback is %s" % cfg["valve"]["feedback"]
     if cfg["valve"]["feedback"] == "both":
@@ -118,6 +120,17 @@ def wiring_problems(cfg: dict) -> list[Problem]:
             problems.append(Problem("$.detectors.%s.channel" % name,
                                     "no ADC channel %r" % det["channel"],
                                     "use one of %s (ADS1115 inputs AIN0-AIN3)" % ", ".join(ANALOG_CHANNELS)))
+    proving = cfg["proving"]
+    if proving["mode"] == "transmitter":
+        channel = proving["transmitter"]["channel"]
+        if channel not in ANALOG_CHANNELS:
+            problems.append(Problem("$.proving.transmitter.channel", "no ADC channel %r" % channel,
+                                    "use one of %s (ADS1115 inputs AIN0-AIN3)" % ", ".join(ANALOG_CHANNELS)))
+        users = [name for name, det in sorted(cfg["detectors"].items())
+                 if det["kind"] == "analog" and det["channel"] == channel]
+        if users:
+            problems.append(Problem("$.proving.transmitter.channel", "channel %s is also detector %s's" % (
+                channel, users[0]), "give the pressure transmitter a channel of its own"))
     problems.extend(_shared_path_problems(cfg))
     socket_bytes = len(cfg["control"]["socket"].encode("utf-8"))
     if socket_bytes > MAX_SOCKET_PATH_BYTES:

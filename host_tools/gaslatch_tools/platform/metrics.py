@@ -26,11 +26,12 @@ NO_UNATTENDED = "no unattended hours in the window (no schedule events from thes
 
 # What says the valve is closed, from the unit's events (docs/events.md): latched by a trip or at start-up, open to
 # be reopened after a reset. True for every valve type (a pulse valve's `output valve on` is a closing pulse).
-LATCH_EVENTS = {("trip", "latched"): True, ("startup", "latched"): True, ("reset", "armed"): False}
+LATCH_EVENTS = {("trip", "latched"): True, ("startup", "latched"): True, ("reset", "armed"): False,
+                ("proving", "passed"): False}  # with pressure proving the reset arms nothing until it passed
 SCHEDULE = "schedule"
 UNATTENDED = "unattended"
 _CHANGES_SQL = """SELECT site, unit, type, state, ts, clock_synced, received_at FROM events
-    WHERE type IN ('schedule', 'trip', 'startup', 'reset') ORDER BY site, unit, seq"""
+    WHERE type IN ('schedule', 'trip', 'startup', 'reset', 'proving') ORDER BY site, unit, seq"""
 _LIFE_SQL = """SELECT site, unit, source, state FROM events WHERE type = 'maintenance_due' ORDER BY site, unit, seq"""
 _OPEN_SQL = "SELECT site, grade, COUNT(*) FROM warnings WHERE state <> 'cleared' GROUP BY site, grade"
 _TIMES_SQL = """SELECT id, site, rule, grade, opened_ms, acked_ms, cleared_ms, cleared_by FROM warnings
