@@ -174,3 +174,51 @@ def test_the_airflow_proving_runs_the_same_on_micropython():
     states = [line.split()[1] for line in cpython.splitlines()]
     assert states == ["checking", "checking", "bridged", "starting", "proven", "losing", "proven", "losing",
                       "failed", "proven", "losing"]
+
+
+PROVING_SCRIPT = (
+    "from gaslatch.core.config import load_config\n"
+    "from gaslatch.core.controller import Controller\n"
+    "from gaslatch.core.detector_profile import load_profile\n"
+    "from gaslatch.core import events as E\n"
+    "profile = load_profile('contact-dry')\n"
+    "doc = {'unit': {'site': 's', 'name': 'u'}, 'detectors': {'d1': {'kind': 'contact', 'line': 'gas1'}},\n"
+    "       'proving': {'mode': 'switch', 'check_s': 3, 'fill_s': 2, 'watch_s': 5}}\n"
+    "c = Controller(load_config(doc, {'contact-dry': profile.kind}), {'contact-dry': profile}, 0)\n"
+    "pressure, leak, closed_at = False, False, None\n"
+    "inputs = {'gas1': False, 'reset_button': False, 'gas_pressure': False}\n"
+    "presses = (12000, 45000, 75000)\n"
+    "for t in range(0, 110000, 100):\n"
+    "    inputs['reset_button'] = t in presses\n"
+    "    inputs['gas1'] = 30000 <= t < 31000\n"
+    "    leak = t >= 60000\n"
+    "    inputs['gas_pressure'] = pressure\n"
+    "    r = c.step(t, None, inputs)\n"
+    "    if r.outputs['valve']:\n"
+    "        pressure, closed_at = True, None\n"
+    "    else:\n"
+    "        closed_at = t if closed_at is None else closed_at\n"
+    "        if (leak and t - closed_at >= 2000) or t - closed_at >= 20000:\n"
+    "            pressure = False\n"
+    "    for e in r.events:\n"
+    "        if e['type'] in ('reset', 'proving', 'trip'):\n"
+    "            print(E.encode(e))\n"
+)
+
+
+def test_the_pressure_proving_runs_the_same_on_micropython():
+    """A proving that passes, a gas trip, a reset refused while the trapped gas is still in the pipe (check), and a
+    leak found in the watch: the same records, byte for byte."""
+    import subprocess
+    import sys
+
+    cpython = subprocess.run([sys.executable, "-c", PROVING_SCRIPT], capture_output=True, text=True, check=True,
+                             env={"PYTHONPATH": str(Path(__file__).resolve().parents[1] / "firmware")}).stdout
+    micropython = run_micropython(PROVING_SCRIPT)
+    assert micropython == cpython, first_difference(cpython, micropython)
+    records = [json.loads(line) for line in cpython.splitlines()]
+    states = [(r["type"], r["state"]) for r in records]
+    assert states[:3] == [("reset", "proving"), ("proving", "started"), ("proving", "passed")]
+    assert ("trip", "latched") in states
+    failures = [r["reason"] for r in records if r["type"] == "proving" and r["state"] == "failed"]
+    assert len(failures) == 2 and "check phase" in failures[0] and "watch phase" in failures[1], failures
