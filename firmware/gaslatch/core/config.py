@@ -384,6 +384,13 @@ def _proving_rules(rules):
     if startup == "auto_arm_external_manual_valve":
         rules.add(child_path(path, "mode"), "proving runs after a local reset; this valve arms itself at power-on",
                   'write "startup": "manual_reset" under valve')
+    fill_s = rules.get(proving, "fill_s", lambda value: isinstance(value, int), child_path(path, "fill_s"))
+    travel_s = rules.get(valve, "travel_s", lambda value: isinstance(value, int),
+                         child_path(child_path(ROOT, "valve"), "travel_s"))
+    if fill_s is not None and travel_s is not None and fill_s < travel_s:
+        rules.add(child_path(path, "fill_s"), "fill_s %d is shorter than the valve's travel_s %d: the valve might "
+                  "not be open before the fill fails" % (fill_s, travel_s),
+                  "make fill_s at least valve.travel_s")
     if mode != "transmitter":
         return
     transmitter = _section(proving, "transmitter")

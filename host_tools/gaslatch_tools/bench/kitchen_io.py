@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Callable, Mapping, NamedTuple
 
-from gaslatch.core import safety
+from gaslatch.core import proving, safety
 from gaslatch.unit.gpio_lines import line_directions
 from gaslatch.unit.gpio_sim import DIR_MODE, VALUE_FILE, parse_value, write_line_file
 
@@ -21,6 +21,9 @@ FAN_FAULTS = ("motor_failed", "switch_failed", "switch_bridged", "gusts")
 # gusts: the proving switch drops out for GUST_OPEN_S of every GUST_PERIOD_S while the fan runs (wind on the duct).
 GUST_PERIOD_S = 1.5
 GUST_OPEN_S = 0.4
+PIPE_FAULTS = ("passing_valve", "leak", "appliance_open", "no_supply")
+DEFAULT_PIPE_FILL_S = 0.5  # a kitchen's pipework reaches the switch's set point in well under a second
+DEFAULT_PIPE_LEAK_S = 2.0  # with a leak, the pressure falls below the switch's set point this long after closing
 LINE_ACTIVE = ("high", "low")
 
 # The controller scans every 20-1000 ms; a 2 ms poll sees every output change well inside one scan
@@ -29,7 +32,7 @@ DEFAULT_POLL_S = 0.002
 DEFAULT_FAN_SPIN_UP_S = 1.0
 DEFAULT_FAN_RUN_DOWN_S = 0.5
 # Inputs that a model drives; a person drives every other input (buttons, contacts, contact detectors).
-MODEL_INPUTS = (safety.IN_FAN_PROVEN, safety.IN_VALVE_CLOSED, safety.IN_VALVE_OPEN)
+MODEL_INPUTS = (safety.IN_FAN_PROVEN, safety.IN_VALVE_CLOSED, safety.IN_VALVE_OPEN, proving.IN_GAS_PRESSURE)
 POWER = "power"  # trace name of the controller's supply (see KitchenIO.power)
 _READ_LIMIT_BYTES = 16
 
@@ -248,6 +251,67 @@ class Fan:
                 self._faults.discard(kind)
 
 
+class Pipe:
+    """The gas pipework downstream of the valve and its low-pressure switch (made when pressure is present).
+
+    With the valve open and gas supplied it fills in fill_s; with the valve closed it keeps its pressure (gas
+    trapped, appliances off) until someone vents it at a burner (vent()). Faults: passing_valve (gas comes
+    through the closed valve: pressure builds in fill_s), leak (the pressure falls leak_s after the valve
+    closed), appliance_open (a burner left on: no pressure ever holds or builds), no_supply (it never fills).
+    Thread-safe; time only comes in through step().
+    """
+
+    def __init__(self, fill_s: float = DEFAULT_PIPE_FILL_S, leak_s: float = DEFAULT_PIPE_LEAK_S):
+        self.fill_s, self.leak_s = fill_s, leak_s
+        self._lock = threading.Lock()
+        self._pressure = False
+        self._open = False
+        self._changed_s = 0.0
+        self._faults: set[str] = set()
+
+    @property
+    def pressure(self) -> bool:
+        with self._lock:
+            return self._pressure
+
+    def step(self, now_s: float, valve_open: bool) -> None:
+        with self._lock:
+            if valve_open != self._open:
+                self._open, self._changed_s = valve_open, now_s
+            elapsed_s = now_s - self._changed_s
+            if "appliance_open" in self._faults:
+                self._pressure = False
+            elif valve_open:
+                if "no_supply" in self._faults:
+                    self._pressure = False
+                elif elapsed_s >= self.fill_s:
+                    self._pressure = True
+            elif "passing_valve" in self._faults:
+                if elapsed_s >= self.fill_s:
+                    self._pressure = True
+            elif "leak" in self._faults and elapsed_s >= self.leak_s:
+                self._pressure = False
+
+    def vent(self) -> None:
+        """A person lets the trapped gas out at a burner (the valve closed)."""
+        with self._lock:
+            if not self._open:
+                self._pressure = False
+
+    def inject(self, kind: str) -> None:
+        if kind not in PIPE_FAULTS:
+            raise KitchenIOError("pipe fault %r is not one of %s" % (kind, ", ".join(PIPE_FAULTS)))
+        with self._lock:
+            self._faults.add(kind)
+
+    def clear(self, kind: str | None = None) -> None:
+        with self._lock:
+            if kind is None:
+                self._faults.clear()
+            else:
+                self._faults.discard(kind)
+
+
 def _active_high(name: str, active: str) -> bool:
     if active not in LINE_ACTIVE:
         raise KitchenIOError("line %s: active must be high or low, not %r" % (name, active))
@@ -269,6 +333,7 @@ class KitchenIO:
         self.sim_dir = sim_dir
         self.valve = valve or Valve()
         self.fan = fan or Fan()
+        self.pipe = Pipe()
         self.clock = clock
         self.t0_s = clock() if t0_s is None else t0_s
         self.poll_s = poll_s
@@ -432,9 +497,10 @@ class KitchenIO:
             energised = {name: bool(self._levels.get(name)) and self._powered for name in self._out_high}
             self.valve.step(now, energised.get(safety.OUT_VALVE, False), self._powered)
             self.fan.step(now, energised.get(safety.OUT_FAN, False), self._powered)
+            self.pipe.step(now, self.valve.position > 0.5)
             closed, opened = self.valve.switches()
             for name, level in ((safety.IN_VALVE_CLOSED, closed), (safety.IN_VALVE_OPEN, opened),
-                                (safety.IN_FAN_PROVEN, self.fan.proven)):
+                                (safety.IN_FAN_PROVEN, self.fan.proven), (proving.IN_GAS_PRESSURE, self.pipe.pressure)):
                 if name in self._wanted:
                     self._wanted[name] = level
             failures = []

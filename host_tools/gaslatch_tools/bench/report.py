@@ -21,7 +21,7 @@ from gaslatch_tools.bench.expectations import VALVE_POSITION  # noqa: E402
 
 OUTPUT_LINES = ("valve", "fan", "sounder", "beacon", "fault_relay")
 MARKED_EVENTS = ("trip", "detector", "reset", "reset_refused", "interlock", "schedule", "silence", "inhibit",
-                 "valve_fault", "startup", "shutdown", "bus")
+                 "valve_fault", "proving", "startup", "shutdown", "bus")
 DPI = 90
 LIST_LINE_PT = 11  # line height of the event list beside the plot
 MARGIN_FRACTION = 0.015
@@ -139,7 +139,8 @@ def _draw_gas(ax_gas, result, duration: float) -> None:
 
 def _draw_outputs(ax_out, trace, duration: float) -> None:
     rows = [(VALVE_POSITION, "valve position (1 = open)")] + [("line:" + name, name) for name in OUTPUT_LINES] + [
-        ("line:fan_proven", "fan airflow proven"), ("line:power", "controller power")]
+        ("line:fan_proven", "fan airflow proven"), ("line:gas_pressure", "gas pressure downstream"),
+        ("line:power", "controller power")]
     ticks = []
     for offset, (signal, label) in enumerate(rows):
         series = trace.signals.get(signal, [])

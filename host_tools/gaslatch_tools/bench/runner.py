@@ -294,6 +294,11 @@ class BenchRun:
             elif do == "fan_fault":
                 fan = self.kitchen.fan
                 fan.inject(action["fault"]) if action.get("on", True) else fan.clear(action["fault"])
+            elif do == "pipe_fault":
+                pipe = self.kitchen.pipe
+                pipe.inject(action["fault"]) if action.get("on", True) else pipe.clear(action["fault"])
+            elif do == "vent":
+                self.kitchen.pipe.vent()
             elif do == "power_cut":
                 self.controller.power_cut()
                 self.kitchen.power(False)

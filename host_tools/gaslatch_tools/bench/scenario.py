@@ -65,6 +65,10 @@ _ACTIONS = {
                     "A fault of the valve."),
     "valve_manual_open": ({}, [], "A person re-latches a valve that opens only by hand."),
     "fan_fault": ({"fault": {"type": "string"}, "on": {"type": "boolean"}}, ["fault"], "A fault of the fan."),
+    "pipe_fault": ({"fault": {"enum": ["passing_valve", "leak", "appliance_open", "no_supply"]},
+                    "on": {"type": "boolean"}}, ["fault"],
+                   "A fault of the gas pipework downstream of the valve (its proving switch: line gas_pressure)."),
+    "vent": ({}, [], "A person lets the gas trapped downstream of the closed valve out at a burner."),
     "power_cut": ({"restart_after_s": {"type": "number", "minimum": 0, "maximum": 600},
                    "detectors_too": {"type": "boolean"},
                    "random_within_s": {"type": "number", "minimum": 0, "maximum": 600}}, [],
@@ -233,6 +237,11 @@ def check(doc: Any, source: str = "scenario") -> dict:
         raise ScenarioError("%s: %s" % (source, "; ".join(problems)))
     scenario = copy.deepcopy(doc)
     scenario.setdefault("start", "armed")
+    proving = ((scenario.get("controller") or {}).get("proving") or {}).get("mode", "none")
+    if proving != "none" and scenario["start"] == "armed":
+        raise ScenarioError("%s: with pressure proving the kitchen cannot be armed before t=0 (the proving takes "
+                            "its check, fill and watch): write start: power_on and press reset in the timeline"
+                            % source)
     scenario.setdefault("seed", 1)
     scenario.setdefault("uplink", False)
     scenario.setdefault("timeline", [])
@@ -293,6 +302,7 @@ BENCH_LINES = {
     "fault_relay": {"pin": 24},
     "valve_feedback_closed": {"pin": 25},
     "fan_proven": {"pin": 16},
+    "gas_pressure": {"pin": 13},
     "fire_input": {"pin": 26, "active": "low"},
     "estop_input": {"pin": 19, "active": "low"},
     "reset_button": {"pin": 20},
