@@ -38,6 +38,7 @@ OTHER_ENTRY_POINTS = {
     "gaslatch_tools.wiring_diagram": "test",
     "gaslatch_tools.docs_screens": "test",
     "gaslatch_tools.micropython_runner": "test",
+    "gaslatch_tools.catalogues": "test",
     "gaslatch_tools.testing.postgres": "test",
     "gaslatch_tools.testing.fixtures": "test",
     "gaslatch_tools.testing.pki": "test",

@@ -5,7 +5,8 @@ in English in the source and looked up here, so the code stays one and the catal
 
 The catalogues live in this package, `locale/<locale>/LC_MESSAGES/gaslatch.po` (Babel manages them, see
 docs/translating.md). The `.po` file is the only one in git: its compiled `.mo` is made from it the first time
-a language is used and again whenever the `.po` is newer, next to it when the package folder may be written (a
+a language is used and again whenever the `.po` has changed (the `.mo` carries the SHA-256 of the `.po` it was
+made from: file times lie after a copy or an rsync), next to it when the package folder may be written (a
 clone, an editable install), else in memory (a read-only install). So a fresh clone, `scripts/test.sh`, the demo
 and a hand-typed `pip install -e .` all read the catalogue as committed, with no compile step to forget.
 
@@ -16,8 +17,10 @@ LC_ALL, LC_MESSAGES and LANG that is set; a value starting with "zh" means Chine
 from __future__ import annotations
 
 import gettext
+import hashlib
 import io
 import os
+import struct
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,6 +32,8 @@ CHINESE = "zh"
 # Language (as --lang takes it) -> its catalogue's locale folder; English is the source text, no catalogue.
 CATALOGUES = {CHINESE: "zh_CN"}
 LANGUAGES = (CHINESE, ENGLISH)
+# The compiled catalogue's own entry holding the SHA-256 of the .po it was compiled from (a context no message uses).
+SOURCE_CONTEXT, SOURCE_KEY = "gaslatch-catalogue-source", "sha256"
 # POSIX: LC_ALL overrides LC_MESSAGES, which overrides LANG; unset or empty means "look at the next".
 LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")
 
@@ -55,14 +60,18 @@ def catalogue_paths(language: str) -> tuple[Path, Path]:
 
 
 def compiled_catalogue(language: str) -> bytes:
-    """The .mo bytes of a language: the file if it is as new as its .po, else compiled now (and kept if it may be)."""
+    """The .mo bytes of a language: the file if it was compiled from the .po as it is, else compiled now (and kept
+    if it may be)."""
     po_path, mo_path = catalogue_paths(language)
+    source = po_path.read_bytes()
+    digest = hashlib.sha256(source).hexdigest()
     try:
-        if mo_path.stat().st_mtime_ns >= po_path.stat().st_mtime_ns:
-            return mo_path.read_bytes()
-    except FileNotFoundError:
+        data = mo_path.read_bytes()
+        if source_digest(data) == digest:
+            return data
+    except (OSError, ValueError, struct.error):  # no .mo yet, or a damaged one
         pass
-    data = compile_po(po_path)
+    data = compile_po(source, digest)
     try:
         descriptor, temporary = tempfile.mkstemp(dir=mo_path.parent, prefix=".gaslatch-", suffix=".mo")
     except OSError:
@@ -76,13 +85,21 @@ def compiled_catalogue(language: str) -> bytes:
     return data
 
 
-def compile_po(po_path: Path) -> bytes:
-    """The .po compiled as `pybabel compile` does (fuzzy entries left out: they fall back to English)."""
+def source_digest(data: bytes) -> str:
+    """The SHA-256 of the .po a compiled catalogue was made from ("" when it does not say: pybabel compiled it)."""
+    translations = gettext.GNUTranslations(io.BytesIO(data))
+    digest = translations.pgettext(SOURCE_CONTEXT, SOURCE_KEY)
+    return "" if digest == SOURCE_KEY else digest
+
+
+def compile_po(source: bytes, digest: str) -> bytes:
+    """The .po compiled as `pybabel compile` does (fuzzy entries left out: they fall back to English), plus the
+    entry naming the .po's SHA-256."""
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
-    with po_path.open("rb") as source:
-        catalog = read_po(source, domain=DOMAIN)
+    catalog = read_po(io.BytesIO(source), domain=DOMAIN)
+    catalog.add(SOURCE_KEY, digest, context=SOURCE_CONTEXT)
     out = io.BytesIO()
     write_mo(out, catalog, use_fuzzy=False)
     return out.getvalue()

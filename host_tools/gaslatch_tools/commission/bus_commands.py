@@ -38,7 +38,7 @@ from gaslatch_tools.commission.calibration import (CALIBRATION_LIMIT_S, STABLE_S
 from gaslatch_tools.commission.command_outcome import EXIT_FAILED, EXIT_OK, CommandStop, finish
 from gaslatch_tools.commission.live_table import Watched, watch
 from gaslatch_tools.commission.record import Record
-from gaslatch_tools.translation import N_, _
+from gaslatch_tools.translation import N_, _, ngettext
 
 # Texts kept in constants, in English here and translated where shown (translation.py).
 PORT_HINT = N_("give --port (the USB-RS485 adapter, e.g. /dev/ttyUSB0 or /dev/serial/by-id/...) or run scan first")
@@ -294,7 +294,8 @@ def scan(ctx: click.Context, port: str | None, bauds_text: str, parities_text: s
                "elapsed_s": round(elapsed_s, 1), "found": len(found), "health": health,
                "problems": [p["message"] for p in problems], "warnings": [w["message"] for w in warnings]}
     names = record_scan(record, port, found, summary)
-    record.note("scan", _("%(found)d detector(s) found at %(lines)s, %(problems)d problem(s)")
+    record.note("scan", ngettext("%(found)d detector found at %(lines)s, %(problems)d problem(s)",
+                                 "%(found)d detectors found at %(lines)s, %(problems)d problem(s)", len(found))
                 % {"found": len(found), "lines": ", ".join(summary["lines"]), "problems": len(problems)})
     record.save()
     rows = scan_rows(names, found)
@@ -377,7 +378,8 @@ def live(ctx: click.Context, port: str | None, baud: str | None, parity: str | N
     failed = [row for row in rows if row["errors"]]
     payload = {"port": port, "line": str(line), "seconds": round(time.monotonic() - started, 1),
                "stopped_by": stopped_by, "detectors": rows}
-    text = _("watched %(detectors)d detector(s) for %(seconds).0f s; every poll answered") % {
+    text = ngettext("watched %(detectors)d detector for %(seconds).0f s; every poll answered",
+                    "watched %(detectors)d detectors for %(seconds).0f s; every poll answered", len(rows)) % {
         "detectors": len(rows), "seconds": payload["seconds"]}
     if failed:
         damaged = any(item.tally.errors["crc"] + item.tally.errors["frame"] for item in watched)
