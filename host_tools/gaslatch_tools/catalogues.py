@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXTRACT_OPTIONS = ["-F", "babel.cfg", "-c", "TRANSLATORS:", "--add-location=file", "--sort-output",
                    "--project=gaslatch", "--copyright-holder=the gaslatch authors", "--version=0.1.0"]
 UPDATE_OPTIONS = ["-D", translation.DOMAIN, "-d", str(translation.LOCALE_DIR.relative_to(ROOT)),
-                  "--ignore-pot-creation-date"]
+                  "--ignore-pot-creation-date", "--ignore-obsolete"]
 # %(name)s, %s, %.1f, %3d, %%: the conversions Python's % operator takes.
 PLACEHOLDER = re.compile(r"%(?:\((?P<name>[^)]*)\))?[#0 +-]*(?:\*|\d+)?(?:\.(?:\*|\d+))?(?P<type>[diouxXeEfFgGcrsa%])")
 
