@@ -5,6 +5,7 @@ English placeholders, and uses the glossary's terms (docs/glossary.csv); the cat
 messages the source has now (re-extracted with pybabel); the compiled catalogue answers as the .po says.
 """
 
+import ast
 import csv
 import hashlib
 import os
@@ -18,6 +19,7 @@ from babel.messages.catalog import Message
 from gaslatch_tools import catalogues, translation
 
 ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "host_tools" / "gaslatch_tools"
 GLOSSARY = ROOT / "docs" / "glossary.csv"
 # What is not prose in a message, so not checked against the glossary: placeholders, options (--address), command
 # and other hyphenated lower-case words (set-address, low-high).
@@ -41,6 +43,23 @@ def test_the_check_reports_an_empty_a_fuzzy_and_a_reordered_or_lost_placeholder(
     assert "placeholders" in problems("%d of %s", "%s 的 %d")[0]  # positional ones cannot be reordered
     assert "placeholders" in problems("%(address)d", "%(address)s")[0]
     assert "placeholders" in problems("%(lost)d of %(asked)d", "%(lost)d / %(asket)d")[0]
+
+
+def test_no_module_that_translates_hides_the_function_under_a_variable_named_underscore():
+    """`state, _ = ...` or `for _ in ...` in a module that imports `_` makes `_` local to that function: every
+    `_()` in it then fails at run time, and only on the path that reaches it."""
+    hidden = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        if not any(isinstance(node, ast.ImportFrom) and node.module == "gaslatch_tools.translation"
+                   and any(alias.name == "_" for alias in node.names) for node in ast.walk(tree)):
+            continue
+        for node in ast.walk(tree):
+            stored = isinstance(node, ast.Name) and node.id == "_" and isinstance(node.ctx, ast.Store)
+            argument = isinstance(node, ast.arg) and node.arg == "_"
+            if stored or argument:
+                hidden.append("%s:%d" % (path.relative_to(ROOT), node.lineno))
+    assert hidden == []
 
 
 def _glossary():
