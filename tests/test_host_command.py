@@ -50,3 +50,14 @@ def test_a_group_without_its_extra_is_listed_with_the_pip_command():
     for args in (("--help",), ("commission", "--help")):
         listing = gaslatch(*args, missing=("yaml",))
         assert listing.returncode == 0 and "not installed: pip install 'gaslatch[commission]'" in listing.stdout
+
+
+def test_a_missing_extra_is_named_in_the_language_asked_for():
+    done = gaslatch("--lang", "zh", "demo", missing=("jsonschema",))
+    assert done.returncode == 1
+    assert "gaslatch demo 需要 jsonschema，但它未安装：pip install 'gaslatch[bench]'" in done.stderr
+
+
+def test_lang_takes_zh_or_en_only():
+    done = gaslatch("--lang", "de", "commission", "scan")
+    assert done.returncode == 2 and "'de' is not one of 'zh', 'en'" in done.stderr

@@ -16,6 +16,7 @@ import click
 from gaslatch.core import events as E
 from gaslatch.unit import cli as unit_cli
 from gaslatch_tools import translation
+from gaslatch_tools.translation import _
 
 
 class HostGroup(NamedTuple):
@@ -41,8 +42,8 @@ _STYLE = {E.SEVERITY_ALARM: "bold red", E.SEVERITY_FAULT: "yellow", E.SEVERITY_W
 
 def missing_extra(what: str, extra: str, err: ModuleNotFoundError) -> click.ClickException:
     """The error for a command whose extra is not installed: what is missing and the pip command."""
-    return click.ClickException("%s needs %s, which is not installed: pip install 'gaslatch[%s]'"
-                                % (what, err.name, extra))
+    return click.ClickException(_("%(what)s needs %(module)s, which is not installed: pip install "
+                                  "'gaslatch[%(extra)s]'") % {"what": what, "module": err.name, "extra": extra})
 
 
 class _Commands(click.Group):
