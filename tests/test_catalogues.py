@@ -62,6 +62,46 @@ def test_no_module_that_translates_hides_the_function_under_a_variable_named_und
     assert hidden == []
 
 
+def _literal_messages(node):
+    """The literal messages an expression may be: `_("...")`, `ngettext("...", "...", n)`, or either branch of
+    `A if C else B` of those."""
+    if isinstance(node, ast.IfExp):
+        return _literal_messages(node.body) + _literal_messages(node.orelse)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("_", "ngettext"):
+        return [arg.value for arg in node.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str)]
+    return []
+
+
+def _messages_and_values(node):
+    """[(message, its values)] of `MESSAGE % VALUES` where MESSAGE is literal (see _literal_messages)."""
+    if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod)):
+        return []
+    return [(message, node.right) for message in _literal_messages(node.left)]
+
+
+def test_every_message_is_filled_in_with_the_values_its_placeholders_name():
+    """The check above proves the Chinese has the English placeholders; this one that the code gives the English
+    the values it names (a wrong key or count fails only when that message is shown, often on an error path)."""
+    wrong = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        found = [(node, pair) for node in ast.walk(tree) for pair in _messages_and_values(node)]
+        for node, (message, values) in found:
+            positional, named = catalogues.placeholders(message)
+            where = "%s:%d %r" % (path.relative_to(ROOT), node.lineno, message)
+            if isinstance(values, ast.Dict):
+                keys = {key.value for key in values.keys if isinstance(key, ast.Constant)}
+                names = {item.split(":")[0] for item in named}
+                if positional or not names <= keys or len(keys) < len(values.keys):
+                    wrong.append("%s: names %s, given %s" % (where, sorted(names), sorted(keys)))
+            elif isinstance(values, ast.Tuple):
+                if named or len(positional) != len(values.elts):
+                    wrong.append("%s: %d placeholders, %d values" % (where, len(positional), len(values.elts)))
+            elif positional and (named or len(positional) != 1):  # named ones alone: a mapping built elsewhere
+                wrong.append("%s: one value for %d placeholders %s" % (where, len(positional), sorted(named)))
+    assert wrong == []
+
+
 def _glossary():
     with GLOSSARY.open(encoding="utf-8", newline="") as source:
         return list(csv.DictReader(source))
