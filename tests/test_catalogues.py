@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -189,6 +190,12 @@ def test_a_package_folder_that_cannot_be_written_is_compiled_in_memory(locale_co
     monkeypatch.setattr(translation.tempfile, "mkstemp", read_only)
     assert translation.translations("zh").gettext("error: %s") == "错误：%s"
     assert not mo_path.exists()
+
+
+def test_without_babel_chinese_falls_back_to_english_and_says_what_to_install(locale_copy, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "babel.messages.mofile", None)
+    assert translation.translations("zh").gettext("error: %s") == "error: %s"
+    assert "pip install 'gaslatch[host]'" in capsys.readouterr().err
 
 
 def test_english_is_the_source_text_and_a_plural_follows_the_count():

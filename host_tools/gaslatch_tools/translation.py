@@ -21,6 +21,7 @@ import hashlib
 import io
 import os
 import struct
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -106,10 +107,19 @@ def compile_po(source: bytes, digest: str) -> bytes:
 
 
 def translations(language: str) -> gettext.NullTranslations:
-    """The translations of `language`; English is the text in the source."""
+    """The translations of `language`; English is the text in the source, and the fallback (said once on stderr)
+    where Babel is missing to compile the catalogue (a venv older than the host extra's Babel)."""
     if language not in CATALOGUES:
         return gettext.NullTranslations()
-    return gettext.GNUTranslations(io.BytesIO(compiled_catalogue(language)))
+    try:
+        data = compiled_catalogue(language)
+    except ModuleNotFoundError as err:
+        if (err.name or "").split(".")[0] != "babel":
+            raise
+        print("gaslatch: the %s messages need Babel to compile their catalogue, which is not installed: pip install "
+              "'gaslatch[host]'. English for now." % language, file=sys.stderr)
+        return gettext.NullTranslations()
+    return gettext.GNUTranslations(io.BytesIO(data))
 
 
 def use(language: str) -> None:
