@@ -10,6 +10,7 @@ import click
 from rich.table import Table
 
 from gaslatch.core import constants as C
+from gaslatch.core import detector_state as D
 from gaslatch.core.config import ConfigError
 from gaslatch.core.detector_profile import ProfileError, load_profile
 from gaslatch.unit.control_client import ControlUnreachable
@@ -17,6 +18,7 @@ from gaslatch_tools.commission.bus_client import BusClient, BusError
 from gaslatch_tools.commission.command_outcome import EXIT_FAILED, EXIT_OK, CommandStop, finish
 from gaslatch_tools.commission.prompts import Prompter, interaction_options, make_prompter
 from gaslatch_tools.commission.record import LIMITS_S, utc_now
+from gaslatch_tools.commission.state_words import state_word
 from gaslatch_tools.commission.unit_connection import (Site, UnitFacts, UnitLost, Watcher, chosen_detectors,
                                                        detector_view, feedback, open_site, reading_info, reads_clear,
                                                        seconds_text, since, unit_options)
@@ -26,9 +28,7 @@ from gaslatch_tools.translation import N_, _
 DEFAULT_GAS_PCT_LEL = 50.0  # a common bump gas: 2.5 %vol methane, above every allowed high set point
 TRACE_KEEPALIVE_S = 1.0  # an unchanged reading is still recorded this often, so a plot has its time axis
 ALARM_STATES = ("low_alarm", "high_alarm")
-# Words and whole sentences put together with values (translation.py): the alarm a test gas must give, the
-# outputs it must drive.
-ALARM_WORDS = {"low_alarm": N_("low alarm"), "high_alarm": N_("high alarm")}
+# Words and whole sentences put together with values (translation.py): the outputs an alarm must drive.
 OUTPUT_WORDS = {"valve": N_("valve"), "fan": N_("fan"), "sounder": N_("sounder")}
 NOT_ACTED = {"valve": N_("valve not closed within %g s of the alarm"), "fan": N_("fan not on within %g s of the alarm"),
              "sounder": N_("sounder not on within %g s of the alarm")}
@@ -40,7 +40,7 @@ def judge_bump(entry: dict) -> list[str]:
         return list(entry.get("problems", [])) or [_("not run")]  # stopped before the gas (problems say why)
     failures = []
     limits = entry["limits_s"]
-    label = _(ALARM_WORDS[entry["expected"]])
+    label = state_word(entry["expected"])
     alarm_s = entry.get("time_to_alarm_s")
     if alarm_s is None:
         failures.append(_("no %(alarm)s within %(limit)g s of the test gas")
@@ -198,7 +198,7 @@ def _bump_unit(site: Site, name: str, gas_pct: float, inhibit_min: int | None) -
     state, _pct = detector_view(site.status(), name)
     if state != "normal":
         entry["problems"].append(_("%(name)s was %(state)s before the test: it must be normal")
-                                 % {"name": name, "state": (state or "?").replace("_", " ")})
+                                 % {"name": name, "state": state_word(state)})
         return entry
     if inhibit_min:
         reply = site.link.request("inhibit", {"detector": name, "minutes": inhibit_min})
@@ -270,7 +270,7 @@ def _bump_unit(site: Site, name: str, gas_pct: float, inhibit_min: int | None) -
         entry["linkage"] = linkage.result(prompter, name)
     elif linkage is not None:
         entry["linkage"] = None
-        entry["linkage_note"] = _("not tested: the detector gave no %s") % _(ALARM_WORDS[expected])
+        entry["linkage_note"] = _("not tested: the detector gave no %s") % state_word(expected)
     else:
         entry["linkage"] = None
         entry["linkage_note"] = _("not tested: the detector was inhibited (maintenance bump test)")
@@ -350,7 +350,7 @@ def _bump_bus(site: Site, detector: BusDetector, gas_pct: float) -> dict:
     first = probe()
     if detector_view(first, name)[0] != "normal":
         entry["problems"].append(_("%(name)s was %(state)s before the test: it must be normal") % {
-            "name": name, "state": (detector_view(first, name)[0] or _("not answering")).replace("_", " ")})
+            "name": name, "state": state_word(detector_view(first, name)[0] or D.COMM_LOST)})
         return entry
     t0 = site.prompter.act("apply_gas.%s" % name, _("Apply %(pct)g %%LEL test gas to %(name)s now (cap on the "
                                                     "sensor, gas flowing), then press Enter")

@@ -38,6 +38,7 @@ from gaslatch_tools.commission.calibration import (CALIBRATION_LIMIT_S, STABLE_S
 from gaslatch_tools.commission.command_outcome import EXIT_FAILED, EXIT_OK, CommandStop, finish
 from gaslatch_tools.commission.live_table import Watched, watch
 from gaslatch_tools.commission.record import Record
+from gaslatch_tools.commission.state_words import state_word
 from gaslatch_tools.translation import N_, _, ngettext
 
 # Texts kept in constants, in English here and translated where shown (translation.py).
@@ -219,7 +220,7 @@ def scan_table(rows: list[dict]) -> Table:
         reply = row["replies"]["reply_ms"]
         table.add_row(row["name"], str(row["address"]), row["line"], row["profile"],
                       "—" if row["reading_pct_lel"] is None else "%.2f" % row["reading_pct_lel"],
-                      row["status"] or "—", str(row["replies"]["answers"]),
+                      state_word(row["status"]) if row["status"] else "—", str(row["replies"]["answers"]),
                       str(sum(row["replies"]["errors"].values())),
                       "%.1f / %.1f" % (reply["p50"], reply["max"]) if reply else "—",
                       ", ".join(_(PROBLEM_LABELS[kind]) if kind in PROBLEM_LABELS else kind
@@ -570,8 +571,8 @@ def calibrate(ctx: click.Context, kind: str, detector: str | None, address: int 
         calibration = Calibration(kind, target_pct, gas, tgt.address, tgt.line.baud, profile,
                                   Settling(stable_s, tolerance_pct, limit_s))
         click.echo(_("%(detector)s reads %(reading)s %%LEL, status %(status)s") % {
-            "detector": label, "reading": show_pct(first.concentration_centi_pct_lel), "status": first.status},
-            err=True)
+            "detector": label, "reading": show_pct(first.concentration_centi_pct_lel),
+            "status": state_word(first.status)}, err=True)
         click.echo(calibration.instruction(label), err=True)
         if not yes and not click.confirm(_("Is the gas applied and flowing?"), default=True, err=True):
             raise CommandStop("cancelled", _("calibration cancelled: nothing was written"), exit_code=EXIT_FAILED)

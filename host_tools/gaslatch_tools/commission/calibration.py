@@ -19,6 +19,7 @@ from gaslatch_tools.commission.bus_client import BusClient, BusError
 from gaslatch_tools.commission.bus_scan import ATTEMPTS, Tally, pct_lel, poll, read, show_pct
 from gaslatch_tools.commission.command_outcome import EXIT_FAILED, CommandStop
 from gaslatch_tools.commission.record import utc_now
+from gaslatch_tools.commission.state_words import state_word
 from gaslatch_tools.translation import N_, _
 
 # TRANSLATORS: the kind of calibration, put into sentences such as "zero written (register 2 = 0)".
@@ -96,7 +97,8 @@ class CalibrationReader:
             return None, error.message
         self.failures_in_a_row = 0
         if sample.status in (STATUS_WARMUP, STATUS_FAULT) or sample.concentration_centi_pct_lel is None:
-            return None, _("detector reports %s") % sample.status + (" (%s)" % sample.detail if sample.detail else "")
+            return None, _("detector reports %s") % state_word(sample.status) + (" (%s)" % sample.detail
+                                                                                  if sample.detail else "")
         return sample.concentration_centi_pct_lel, ""
 
 

@@ -13,6 +13,7 @@ from gaslatch.unit.control_client import ControlUnreachable
 from gaslatch_tools.commission.command_outcome import EXIT_FAILED, EXIT_OK, CommandStop, finish
 from gaslatch_tools.commission.prompts import interaction_options
 from gaslatch_tools.commission.record import LIMITS_S
+from gaslatch_tools.commission.state_words import state_word
 from gaslatch_tools.commission.unit_connection import (Site, UnitFacts, UnitLost, Watcher, chosen_detectors,
                                                        detector_view, feedback, open_site, reading_info, seconds_text,
                                                        since, unit_options, wait_for_unit)
@@ -242,7 +243,7 @@ def _open_line(site: Site, name: str) -> dict:
     state = detector_view(site.status(), name)[0]
     if state != "normal":
         failures.append(_("%(name)s was %(state)s before the test: it must be normal")
-                        % {"name": name, "state": (state or "?").replace("_", " ")})
+                        % {"name": name, "state": state_word(state)})
         return entry
     t_asked = site.prompter.act("open_line.%s" % name, _("Disconnect %s's line now (unplug its RS-485 A/B or its "
                                                          "connector), then press Enter") % name)

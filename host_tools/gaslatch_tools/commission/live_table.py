@@ -19,6 +19,7 @@ from gaslatch_tools.commission.bus_client import BusClient, BusError
 from gaslatch_tools.commission.bus_record import detector_gas
 from gaslatch_tools.commission.bus_scan import (PROBE_FUNCTION, PROBE_REGISTER, Line, Tally, identify, pct_lel, poll,
                                                 read, show_pct)
+from gaslatch_tools.commission.state_words import state_word
 from gaslatch_tools.translation import _
 
 
@@ -82,7 +83,7 @@ def live_table(watched: list[Watched], line: Line, elapsed_s: float) -> Table:
     table.add_column(_("last error"))
     for item in watched:
         row = item.row()
-        status = row["status"] or (_("no reply") if not item.answered else "—")
+        status = state_word(row["status"]) if row["status"] else (_("no reply") if not item.answered else "—")
         if row["detail"]:
             status = "%s (%s)" % (status, row["detail"])
         style = "" if row["status"] in (None, STATUS_NORMAL) else "bold red"

@@ -19,6 +19,7 @@ from gaslatch.unit.unit_config import load_unit_config
 from gaslatch_tools.commission.command_outcome import CommandStop
 from gaslatch_tools.commission.prompts import Prompter, make_prompter
 from gaslatch_tools.commission.record import Record
+from gaslatch_tools.commission.state_words import state_word
 from gaslatch_tools.translation import _
 
 DEFAULT_UNIT_CONFIG = "/etc/gaslatch/config.json"
@@ -217,7 +218,7 @@ def reading_info(name: str) -> Callable[[dict], str]:
     """A watch's info column: the detector's state and reading."""
     def info(status: dict) -> str:
         state, pct = detector_view(status, name)
-        return "%s: %s, %s %%LEL" % (name, (state or "?").replace("_", " "), "-" if pct is None else "%.2f" % pct)
+        return "%s: %s, %s %%LEL" % (name, state_word(state), "-" if pct is None else "%.2f" % pct)
     return info
 
 
@@ -348,6 +349,7 @@ def chosen_detectors(detector_list: str | None, known: list[str]) -> list[str]:
     names = [name.strip() for name in detector_list.split(",") if name.strip()]
     unknown = [name for name in names if name not in known]
     if unknown:
-        raise CommandStop("usage", _("no detector named %s") % ", ".join(unknown), _("detectors: %s") % ", ".join(known))
+        raise CommandStop("usage", _("no detector named %s") % ", ".join(unknown),
+                          _("detectors: %s") % ", ".join(known))
     return names
 
