@@ -23,8 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "host_tools" / "gaslatch_tools"
 GLOSSARY = ROOT / "docs" / "glossary.csv"
 # What is not prose in a message, so not checked against the glossary: placeholders, options (--address), command
-# and other hyphenated lower-case words (set-address, low-high), configuration keys (inhibit.max_minutes).
-NOT_PROSE = re.compile(r"%\([^)]*\)[-#0 +\d.]*[a-zA-Z]|--[\w-]+|\b[a-z]+-[a-z0-9]+\b|\b[a-z_]+(?:\.[a-z_]+)+\b")
+# and other hyphenated lower-case words (set-address, low-high), configuration keys (inhibit.max_minutes), values
+# typed as they are ('profiles').
+NOT_PROSE = re.compile(r"%\([^)]*\)[-#0 +\d.]*[a-zA-Z]|--[\w-]+|\b[a-z]+-[a-z0-9]+\b|\b[a-z_]+(?:\.[a-z_]+)+\b"
+                       r"|'[a-z0-9_-]+'")
 
 
 def test_every_message_is_translated_current_and_compiled_as_the_po_says():

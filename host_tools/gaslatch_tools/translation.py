@@ -12,6 +12,8 @@ and a hand-typed `pip install -e .` all read the catalogue as committed, with no
 
 The language comes from `--lang zh|en` (use()), else from the environment as POSIX orders it: the first of
 LC_ALL, LC_MESSAGES and LANG that is set; a value starting with "zh" means Chinese, anything else English.
+Click's help texts are translated as their module is imported: `gaslatch` reads --lang before it imports a
+command group (host_cli.py), so they follow it too.
 """
 
 from __future__ import annotations

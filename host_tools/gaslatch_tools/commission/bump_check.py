@@ -382,7 +382,7 @@ def _bump_bus(site: Site, detector: BusDetector, gas_pct: float) -> dict:
     return entry
 
 
-BUMP_HELP = """Bump test: test gas at each detector in turn; times to alarm (limit %g s) and recovery after the
+BUMP_HELP = _("""Bump test: test gas at each detector in turn; times to alarm (limit %g s) and recovery after the
 gas is removed (limit %g s), and with the unit running the valve, fan and sounder within %g s of the alarm.
 
 \b
@@ -407,18 +407,19 @@ Modes:
 Questions [answers-file keys]: start, apply_gas.DETECTOR, remove_gas.DETECTOR,
 valve_closed.DETECTOR (only without valve feedback), reopen_by_hand (pulse / hand-reopened valves).
 Exit codes: 0 every detector passed, 1 a detector failed, 2 the test could not run.
-""" % (LIMITS_S["time_to_alarm"], LIMITS_S["recovery"], LIMITS_S["linkage"])
+""") % (LIMITS_S["time_to_alarm"], LIMITS_S["recovery"], LIMITS_S["linkage"])
 
 
 @click.command("bump-test", help=BUMP_HELP)
 @unit_options
-@click.option("--detectors", "detector_list", help="Comma-separated detector names (default: every detector).")
+@click.option("--detectors", "detector_list", help=_("Comma-separated detector names (default: every detector)."))
 @click.option("--gas-pct", "gas_pct", type=click.FloatRange(1, 100), default=DEFAULT_GAS_PCT_LEL, show_default=True,
-              help="Concentration of the test gas, %LEL: at or above the high set point the valve must close.")
+              help=_("Concentration of the test gas, %LEL: at or above the high set point the valve must close."))
 @click.option("--inhibit", "inhibit_min", type=click.IntRange(1, C.HARD_INHIBIT_MAX_MIN),
-              help="Maintenance mode: inhibit the detector under test for this many minutes (see above).")
-@click.option("--port", help="Stand-alone mode: the USB-RS485 adapter (no unit running).")
-@click.option("--baud", type=int, help="Stand-alone mode: line speed (default: the record's bus, else the profile's).")
+              help=_("Maintenance mode: inhibit the detector under test for this many minutes (see above)."))
+@click.option("--port", help=_("Stand-alone mode: the USB-RS485 adapter (no unit running)."))
+@click.option("--baud", type=int,
+              help=_("Stand-alone mode: line speed (default: the record's bus, else the profile's)."))
 @interaction_options()
 @click.pass_context
 def bump_test(ctx: click.Context, socket_path: str | None, config_path: str | None, detector_list: str | None,

@@ -232,27 +232,26 @@ def scan_table(rows: list[dict]) -> Table:
 ADDRESS = click.IntRange(rtu.MIN_SLAVE, rtu.MAX_SLAVE)
 BAUD = click.Choice([str(b) for b in rtu.BAUDS])
 
-@click.command("scan")
-@click.option("--port", help="Serial port of the USB-RS485 adapter (default: the record's).")
+@click.command("scan", help=_(
+    "Find every detector on the bus: probe each address at each baud, identify its profile, check bus health.\n"
+    "\n"
+    "Records what it found (address, baud, profile or \"unknown\", the registers read) in the record.\n"
+    "Exit 0: detectors found, all identified, no problems; 1: problems found (duplicate address, damaged\n"
+    "replies, unknown device, mixed baud rates); 2: nothing answered, or the port could not be used."))
+@click.option("--port", help=_("Serial port of the USB-RS485 adapter (default: the record's)."))
 @click.option("--baud", "bauds_text", default="profiles", show_default=True,
-              help="Baud rates to try: a list (9600,19200), 'all' (%d-%d), or 'profiles' (the rates the "
-                   "detector profiles use)." % (rtu.BAUDS[0], rtu.BAUDS[-1]))
+              help=_("Baud rates to try: a list (9600,19200), 'all' (%d-%d), or 'profiles' (the rates the "
+                     "detector profiles use).") % (rtu.BAUDS[0], rtu.BAUDS[-1]))
 @click.option("--parity", "parities_text", default="profiles", show_default=True,
-              help="Parities to try at each baud: N, E, O as a list, or 'profiles'.")
+              help=_("Parities to try at each baud: N, E, O as a list, or 'profiles'."))
 @click.option("--addresses", "addresses_text", default=ALL_ADDRESSES, show_default=True,
-              help="Addresses to probe: %s, 5, or 1,5,10-12." % ALL_ADDRESSES)
+              help=_("Addresses to probe: %s, 5, or 1,5,10-12.") % ALL_ADDRESSES)
 @click.option("--timeout-ms", type=click.IntRange(5, 2000), default=SCAN_TIMEOUT_MS, show_default=True,
-              help="Wait at each address beyond the reply's wire time. 30 ms: a full %s scan at 9600 baud "
-                   "takes about 12 s. Raise it for slow devices." % ALL_ADDRESSES)
+              help=_("Wait at each address beyond the reply's wire time. 30 ms: a full %s scan at 9600 baud "
+                     "takes about 12 s. Raise it for slow devices.") % ALL_ADDRESSES)
 @click.pass_context
 def scan(ctx: click.Context, port: str | None, bauds_text: str, parities_text: str, addresses_text: str,
          timeout_ms: int) -> None:
-    """Find every detector on the bus: probe each address at each baud, identify its profile, check bus health.
-
-    Records what it found (address, baud, profile or "unknown", the registers read) in the record.
-    Exit 0: detectors found, all identified, no problems; 1: problems found (duplicate address, damaged
-    replies, unknown device, mixed baud rates); 2: nothing answered, or the port could not be used.
-    """
     record = Record.load(ctx.obj["record"])
     port = record_port(record, port)
     profiles = modbus_profiles()
@@ -321,22 +320,22 @@ def scan(ctx: click.Context, port: str | None, bauds_text: str, parities_text: s
 # live
 
 
-@click.command("live")
-@click.option("--port", help="Serial port (default: the record's).")
+@click.command("live", help=_(
+    "A live table of every detector: reading, status, set points, reply time and errors, refreshing in place.\n"
+    "\n"
+    "Exit 0: every detector answered every poll; 1: some polls failed; 2: no detector answered at all."))
+@click.option("--port", help=_("Serial port (default: the record's)."))
 @click.option("--baud", type=BAUD, default=None,
-              help="Baud rate (default: the bus's, from the record; else 9600).")
-@click.option("--parity", type=click.Choice(rtu.PARITIES), default=None, help="Parity (default: the record's; else N).")
+              help=_("Baud rate (default: the bus's, from the record; else 9600)."))
+@click.option("--parity", type=click.Choice(rtu.PARITIES), default=None,
+              help=_("Parity (default: the record's; else N)."))
 @click.option("--addresses", "addresses_text", default=None,
-              help="Addresses to watch (default: every detector the record has at this baud).")
+              help=_("Addresses to watch (default: every detector the record has at this baud)."))
 @click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Stop after this long (default: until Ctrl-C).")
+              help=_("Stop after this long (default: until Ctrl-C)."))
 @click.pass_context
 def live(ctx: click.Context, port: str | None, baud: str | None, parity: str | None, addresses_text: str | None,
          seconds: float | None) -> None:
-    """A live table of every detector: reading, status, set points, reply time and errors, refreshing in place.
-
-    Exit 0: every detector answered every poll; 1: some polls failed; 2: no detector answered at all.
-    """
     record = Record.load(ctx.obj["record"])
     port = record_port(record, port)
     line = detector_line(record, None, int(baud) if baud else None, parity)
@@ -396,23 +395,22 @@ def live(ctx: click.Context, port: str | None, baud: str | None, parity: str | N
 # set-address, set-baud
 
 
-@click.command("set-address")
-@click.option("--port", help="Serial port (default: the record's).")
+@click.command("set-address", help=_(
+    "Give a detector a new address through its profile's commissioning register, and prove it took.\n"
+    "\n"
+    "Refuses an address another device answers at (or the record gives another detector). Verified by a\n"
+    "complete read at the new address and silence at the old one. Exit 0 done; 1 refused or not verified; 2 error."))
+@click.option("--port", help=_("Serial port (default: the record's)."))
 @click.option("--address", "old", type=ADDRESS, required=True,
-              help="The detector's address now.")
+              help=_("The detector's address now."))
 @click.option("--new", "new", type=ADDRESS, required=True,
-              help="The address to give it.")
+              help=_("The address to give it."))
 @click.option("--baud", type=BAUD, default=None,
-              help="The bus's baud rate (default: the record's; else 9600).")
-@click.option("--profile", "profile_name", help="Detector profile (default: recorded, else identified).")
+              help=_("The bus's baud rate (default: the record's; else 9600)."))
+@click.option("--profile", "profile_name", help=_("Detector profile (default: recorded, else identified)."))
 @click.pass_context
 def set_address(ctx: click.Context, port: str | None, old: int, new: int, baud: str | None,
                 profile_name: str | None) -> None:
-    """Give a detector a new address through its profile's commissioning register, and prove it took.
-
-    Refuses an address another device answers at (or the record gives another detector). Verified by a
-    complete read at the new address and silence at the old one. Exit 0 done; 1 refused or not verified; 2 error.
-    """
     record = Record.load(ctx.obj["record"])
     port = record_port(record, port)
     tgt = target(record, None, old, int(baud) if baud else None)
@@ -453,23 +451,22 @@ def set_address(ctx: click.Context, port: str | None, old: int, new: int, baud: 
                            "recorded in %(record)s") % {"name": name, "old": old, "new": new, "record": record.path})
 
 
-@click.command("set-baud")
-@click.option("--port", help="Serial port (default: the record's).")
+@click.command("set-baud", help=_(
+    "Give a detector a new baud rate through its profile's commissioning register, and prove it took.\n"
+    "\n"
+    "Refuses when another device already answers at that address at the new baud. Verified by a complete\n"
+    "read at the new baud and silence at the old one. Exit 0 done; 1 refused or not verified; 2 error."))
+@click.option("--port", help=_("Serial port (default: the record's)."))
 @click.option("--address", type=ADDRESS, required=True,
-              help="The detector's address.")
+              help=_("The detector's address."))
 @click.option("--new-baud", type=BAUD, required=True,
-              help="The baud rate to give it.")
+              help=_("The baud rate to give it."))
 @click.option("--baud", type=BAUD, default=None,
-              help="Its baud rate now (default: the record's; else 9600).")
-@click.option("--profile", "profile_name", help="Detector profile (default: recorded, else identified).")
+              help=_("Its baud rate now (default: the record's; else 9600)."))
+@click.option("--profile", "profile_name", help=_("Detector profile (default: recorded, else identified)."))
 @click.pass_context
 def set_baud(ctx: click.Context, port: str | None, address: int, new_baud: str, baud: str | None,
              profile_name: str | None) -> None:
-    """Give a detector a new baud rate through its profile's commissioning register, and prove it took.
-
-    Refuses when another device already answers at that address at the new baud. Verified by a complete
-    read at the new baud and silence at the old one. Exit 0 done; 1 refused or not verified; 2 error.
-    """
     record = Record.load(ctx.obj["record"])
     port = record_port(record, port)
     tgt = target(record, None, address, int(baud) if baud else None)
@@ -521,37 +518,36 @@ def set_baud(ctx: click.Context, port: str | None, address: int, new_baud: str, 
 # calibrate
 
 
-@click.command("calibrate")
+@click.command("calibrate", help=_(
+    "Guided zero or span calibration of one detector (by name in the record, or --address).\n"
+    "\n"
+    "Asks for zero air or span gas, waits for a stable reading with a countdown, writes zero or span through\n"
+    "the profile's registers, then checks the reading (zero near 0, span near the span gas). Refuses\n"
+    "(exit 1) an unstable reading, a zero above 5 %LEL (that is gas, not drift) and a sensor that reads\n"
+    "under half the span gas. Exit 0 calibrated and verified; 1 refused or not verified; 2 error."))
 @click.argument("kind", type=click.Choice(["zero", "span"]))
 @click.argument("detector", required=False)
-@click.option("--address", type=ADDRESS, help="The detector's address "
-              "(instead of its name in the record).")
-@click.option("--port", help="Serial port (default: the record's).")
+@click.option("--address", type=ADDRESS, help=_("The detector's address "
+              "(instead of its name in the record)."))
+@click.option("--port", help=_("Serial port (default: the record's)."))
 @click.option("--baud", type=BAUD, default=None,
-              help="Baud rate (default: the detector's in the record; else 9600).")
-@click.option("--profile", "profile_name", help="Detector profile (default: recorded, else identified).")
+              help=_("Baud rate (default: the detector's in the record; else 9600)."))
+@click.option("--profile", "profile_name", help=_("Detector profile (default: recorded, else identified)."))
 @click.option("--gas", type=click.Choice(sorted(LEL_PCT_VOL)), default=None,
-              help="The gas the detector measures (default: the record's; else methane).")
+              help=_("The gas the detector measures (default: the record's; else methane)."))
 @click.option("--span-gas-pct", type=click.FloatRange(min=0, min_open=True, max=100), default=None,
-              help="Span gas concentration in %LEL, from the cylinder's label (span only).")
+              help=_("Span gas concentration in %LEL, from the cylinder's label (span only)."))
 @click.option("--stable-s", type=click.FloatRange(min=0), default=STABLE_S, show_default=True,
-              help="The reading must stay within the tolerance this long before the write.")
+              help=_("The reading must stay within the tolerance this long before the write."))
 @click.option("--tolerance-pct", type=click.FloatRange(min=0, min_open=True), default=TOLERANCE_PCT,
-              show_default=True, help="Band in %LEL for 'stable', and for the check after the write.")
+              show_default=True, help=_("Band in %LEL for 'stable', and for the check after the write."))
 @click.option("--limit-s", type=click.FloatRange(min=0, min_open=True), default=CALIBRATION_LIMIT_S,
-              show_default=True, help="Give up (exit 1) when the reading is not stable within this time.")
-@click.option("--yes", is_flag=True, help="The gas is already applied: do not ask.")
+              show_default=True, help=_("Give up (exit 1) when the reading is not stable within this time."))
+@click.option("--yes", is_flag=True, help=_("The gas is already applied: do not ask."))
 @click.pass_context
 def calibrate(ctx: click.Context, kind: str, detector: str | None, address: int | None, port: str | None,
               baud: str | None, profile_name: str | None, gas: str | None, span_gas_pct: float | None,
               stable_s: float, tolerance_pct: float, limit_s: float, yes: bool) -> None:
-    """Guided zero or span calibration of one detector (by name in the record, or --address).
-
-    Asks for zero air or span gas, waits for a stable reading with a countdown, writes zero or span through
-    the profile's registers, then checks the reading (zero near 0, span near the span gas). Refuses
-    (exit 1) an unstable reading, a zero above 5 %LEL (that is gas, not drift) and a sensor that reads
-    under half the span gas. Exit 0 calibrated and verified; 1 refused or not verified; 2 error.
-    """
     record = Record.load(ctx.obj["record"])
     port = record_port(record, port)
     if kind == "span" and span_gas_pct is None:

@@ -32,7 +32,7 @@ DEFAULT_SERVICE = "gaslatch"
 DEFAULT_RESTART = "systemctl restart {service}"
 DEFAULT_ZONE = "kitchen"
 RESTART_WAIT_S = 60.0
-YES_HELP = "Answer yes to every question; take every default."
+YES_HELP = _("Answer yes to every question; take every default.")
 
 
 def validate_file(path: str) -> tuple[dict | None, list]:
@@ -48,42 +48,42 @@ def _problems_payload(problems: list) -> list[dict]:
     return [{"path": p.path, "message": p.message, "hint": p.hint} for p in problems]
 
 
-@click.group("config")
+@click.group("config", help=_(
+    "The controller's configuration: make it from the scan, check it, install it on the unit."))
 def config_group() -> None:
-    """The controller's configuration: make it from the scan, check it, install it on the unit."""
+    """The `config` group: init, validate and push (help= says what each is for, in the reader's language)."""
 
 
-@config_group.command("init")
+@config_group.command("init", help=_(
+    "Write a controller configuration with every detector the scan found, checked by the controller's own\n"
+    "loader before it is written.\n"
+    "\n"
+    "\b\n"
+    "Per detector (from the record): bus, address and profile as scanned; its own set points when the\n"
+    "controller allows them, else 10 / 25 %LEL (restaurant practice; design codes cap 25 / 50 %LEL);\n"
+    "poll interval 500 ms or the profile's minimum; zone, location and gas as recorded.\n"
+    "The schedule is asked for (or --schedule); site and unit names come from the record or are asked.\n"
+    "Questions [answers-file keys]: site, unit_name, schedule.\n"
+    "Exit codes: 0 written, 1 the controller refuses the result (problems listed), 2 could not run."))
 @click.option("--from-record", "from_record", type=click.Path(dir_okay=False),
-              help="Take the detectors from this commissioning record (default: the --record of commission).")
+              help=_("Take the detectors from this commissioning record (default: the --record of commission)."))
 @click.option("--out", "out_path", default=DEFAULT_OUT, show_default=True, type=click.Path(dir_okay=False),
-              help="Configuration file to write.")
+              help=_("Configuration file to write."))
 @click.option("--base", "base_path", type=click.Path(dir_okay=False),
-              help="A configuration whose hardware (valve, fan, interlocks, lines, GPIO, store, control, alarm "
-                   "timing...) is kept, e.g. the unit's current one; default: the reference wiring of "
-                   "deploy/config.example.json.")
-@click.option("--port", "unit_port", help="The bus's serial port ON THE UNIT (the laptop's may differ); "
-                                          "default: the record's.")
-@click.option("--zone", default=DEFAULT_ZONE, show_default=True, help="Zone of detectors the record gives none.")
+              help=_("A configuration whose hardware (valve, fan, interlocks, lines, GPIO, store, control, alarm "
+                     "timing...) is kept, e.g. the unit's current one; default: the reference wiring of "
+                     "deploy/config.example.json."))
+@click.option("--port", "unit_port", help=_("The bus's serial port ON THE UNIT (the laptop's may differ); "
+                                            "default: the record's."))
+@click.option("--zone", default=DEFAULT_ZONE, show_default=True, help=_("Zone of detectors the record gives none."))
 @click.option("--schedule", "schedule_text",
-              help="Attended hours (人走阀关), %s; asked when not given." % SCHEDULE_FORM)
-@click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
+              help=_("Attended hours (人走阀关), %s; asked when not given.") % SCHEDULE_FORM)
+@click.option("--force", is_flag=True, help=_("Overwrite --out if it exists."))
 @interaction_options(YES_HELP)
 @click.pass_context
 def config_init(ctx: click.Context, from_record: str | None, out_path: str, base_path: str | None,
                 unit_port: str | None, zone: str, schedule_text: str | None, force: bool, answers_path: str | None,
                 yes: bool) -> None:
-    """Write a controller configuration with every detector the scan found, checked by the controller's own
-    loader before it is written.
-
-    \b
-    Per detector (from the record): bus, address and profile as scanned; its own set points when the
-    controller allows them, else 10 / 25 %LEL (restaurant practice; design codes cap 25 / 50 %LEL);
-    poll interval 500 ms or the profile's minimum; zone, location and gas as recorded.
-    The schedule is asked for (or --schedule); site and unit names come from the record or are asked.
-    Questions [answers-file keys]: site, unit_name, schedule.
-    Exit codes: 0 written, 1 the controller refuses the result (problems listed), 2 could not run.
-    """
     prompter = make_prompter(ctx, answers_path, yes)
     record = Record.load(ctx.obj["record"])
     source = record if from_record is None else Record.load(from_record)
@@ -164,14 +164,13 @@ def _report_problems(ctx: click.Context, what: str, problems: list) -> None:
            "%s:\n%s" % (what, format_problems(problems)), EXIT_FAILED)
 
 
-@config_group.command("validate")
+@config_group.command("validate", help=_(
+    "Check a controller configuration as the unit will: the core rules, the installed detector profiles and\n"
+    "the wiring (the same checks and messages as gaslatch check-config). Every problem is listed with its JSON\n"
+    "path and a hint. Exit codes: 0 valid, 1 problems."))
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.pass_context
 def config_validate(ctx: click.Context, path: str) -> None:
-    """Check a controller configuration as the unit will: the core rules, the installed detector profiles and
-    the wiring (the same checks and messages as gaslatch check-config). Every problem is listed with its JSON
-    path and a hint. Exit codes: 0 valid, 1 problems.
-    """
     cfg, problems = validate_file(path)
     if problems:
         _report_problems(ctx, _("%s is not valid") % path, problems)
@@ -183,38 +182,37 @@ def config_validate(ctx: click.Context, path: str) -> None:
                "lines": len(cfg["lines"])})
 
 
-@config_group.command("push")
+@config_group.command("push", help=_(
+    "Install a configuration on the unit (run it on the unit, with sudo) and restart the controller.\n"
+    "\n"
+    "\b\n"
+    "1. validated with the controller's own loader: nothing is written when anything is wrong;\n"
+    "2. written atomically (temp file, fsync, rename; mode 0640, the old file's owner; the old file\n"
+    "   kept as TARGET.previous);\n"
+    "3. the service restarted (systemctl restart gaslatch);\n"
+    "4. the restarted unit must answer on its control socket with the valve closed (latched) until\n"
+    "   someone presses RESET on site.\n"
+    "The file is installed with its config_version counted up: one more than the unit's present file's (or the\n"
+    "pushed file's, if higher). The path and sha256 of the installed file, the configuration identity and the\n"
+    "version go into the commissioning record; the restarted unit must report the same identity and a passed\n"
+    "self-test.\n"
+    "Questions [answers-file keys]: push.\n"
+    "Exit codes: 0 installed and the unit came back latched, 1 refused (problems) or the unit did not come\n"
+    "back as it must, 2 could not run (permission, restart command)."))
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--target", default=DEFAULT_TARGET, show_default=True, type=click.Path(dir_okay=False),
-              help="Where the unit reads its configuration.")
-@click.option("--service", default=DEFAULT_SERVICE, show_default=True, help="The controller's systemd service.")
+              help=_("Where the unit reads its configuration."))
+@click.option("--service", default=DEFAULT_SERVICE, show_default=True, help=_("The controller's systemd service."))
 @click.option("--restart-command", "restart_command", default=DEFAULT_RESTART, show_default=True,
-              help="Command that restarts the controller ({service} is replaced).")
+              help=_("Command that restarts the controller ({service} is replaced)."))
 @click.option("--socket", "socket_path", type=click.Path(dir_okay=False),
-              help="Control socket to check the restarted unit on (default: control.socket of the pushed file).")
+              help=_("Control socket to check the restarted unit on (default: control.socket of the pushed file)."))
 @click.option("--wait", "wait_s", type=click.FloatRange(1, 600), default=RESTART_WAIT_S, show_default=True,
-              help="Seconds the restarted unit has to answer.")
+              help=_("Seconds the restarted unit has to answer."))
 @interaction_options(YES_HELP)
 @click.pass_context
 def config_push(ctx: click.Context, path: str, target: str, service: str, restart_command: str,
                 socket_path: str | None, wait_s: float, answers_path: str | None, yes: bool) -> None:
-    """Install a configuration on the unit (run it on the unit, with sudo) and restart the controller.
-
-    \b
-    1. validated with the controller's own loader: nothing is written when anything is wrong;
-    2. written atomically (temp file, fsync, rename; mode 0640, the old file's owner; the old file
-       kept as TARGET.previous);
-    3. the service restarted (systemctl restart gaslatch);
-    4. the restarted unit must answer on its control socket with the valve closed (latched) until
-       someone presses RESET on site.
-    The file is installed with its config_version counted up: one more than the unit's present file's (or the
-    pushed file's, if higher). The path and sha256 of the installed file, the configuration identity and the
-    version go into the commissioning record; the restarted unit must report the same identity and a passed
-    self-test.
-    Questions [answers-file keys]: push.
-    Exit codes: 0 installed and the unit came back latched, 1 refused (problems) or the unit did not come
-    back as it must, 2 could not run (permission, restart command).
-    """
     prompter = make_prompter(ctx, answers_path, yes)
     cfg, problems = validate_file(path)
     if problems:

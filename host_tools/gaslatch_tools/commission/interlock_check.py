@@ -41,7 +41,7 @@ INTERLOCK_TESTS = ("fire", "estop", "fan", "power", "open-line")
 INTERLOCK_WORDS = {"fire_alarm": N_("fire alarm"), "emergency_stop": N_("emergency stop"),
                    "ventilation": N_("ventilation")}
 
-INTERLOCK_HELP = """Interlock test: each safety input trips the gas, and a broken detector line shows as a fault.
+INTERLOCK_HELP = _("""Interlock test: each safety input trips the gas, and a broken detector line shows as a fault.
 
 \b
   fire       the fire alarm input (GB 50116 linkage)
@@ -62,14 +62,14 @@ Questions [answers-file keys]: mains_off, backup_running, mains_on, open_line.DE
 reconnect.DETECTOR, valve_closed (only without feedback), reopen_by_hand.
 Operating an input needs no answer: the command watches the unit.
 Exit codes: 0 all passed, 1 a test failed, 2 the test could not run.
-""" % (LIMITS_S["linkage"], POWER_OBSERVE_S, LIMITS_S["open_line_fault"])
+""") % (LIMITS_S["linkage"], POWER_OBSERVE_S, LIMITS_S["open_line_fault"])
 
 
 @click.command("interlock-test", help=INTERLOCK_HELP)
 @unit_options
-@click.option("--only", help="Comma-separated tests to run: %s." % ", ".join(INTERLOCK_TESTS))
+@click.option("--only", help=_("Comma-separated tests to run: %s.") % ", ".join(INTERLOCK_TESTS))
 @click.option("--open-line-detector", "open_line_detector",
-              help="Detector whose line is disconnected (default: the first one).")
+              help=_("Detector whose line is disconnected (default: the first one)."))
 @interaction_options()
 @click.pass_context
 def interlock_test(ctx: click.Context, socket_path: str | None, config_path: str | None, only: str | None,

@@ -17,7 +17,7 @@ from gaslatch_tools.translation import N_, _
 
 YES_WORDS = ("y", "yes", "true", "1", "ok", "是", "对")
 NO_WORDS = ("n", "no", "false", "0", "否", "不")
-YES_HELP = "Answer yes to every question and go on after every instruction at once."
+YES_HELP = _("Answer yes to every question and go on after every instruction at once.")
 NO_ANSWER_HINT = N_("run it at a terminal, or give --yes / --answers FILE")
 
 
@@ -183,6 +183,6 @@ def interaction_options(yes_help: str = YES_HELP) -> Callable[[Callable], Callab
     def decorate(command: Callable) -> Callable:
         command = click.option("--yes", is_flag=True, help=yes_help)(command)
         return click.option("--answers", "answers_path", type=click.Path(dir_okay=False),
-                            help="JSON or YAML answers: a list taken in order, or a map of question keys "
-                                 "(shown in brackets in the help) to answers.")(command)
+                            help=_("JSON or YAML answers: a list taken in order, or a map of question keys "
+                                   "(shown in brackets in the help) to answers."))(command)
     return decorate

@@ -290,10 +290,10 @@ class Site:
 def unit_options(command: Callable) -> Callable:
     """--socket and --config on a command that talks to the running unit."""
     command = click.option("--config", "config_path", type=click.Path(dir_okay=False),
-                           help="The unit's configuration (default %s when readable): set points, valve, fan, "
-                                "interlocks and the control socket." % DEFAULT_UNIT_CONFIG)(command)
+                           help=_("The unit's configuration (default %s when readable): set points, valve, fan, "
+                                  "interlocks and the control socket.") % DEFAULT_UNIT_CONFIG)(command)
     return click.option("--socket", "socket_path", type=click.Path(dir_okay=False),
-                        help="The unit's control socket (default: control.socket of --config, else %s)."
+                        help=_("The unit's control socket (default: control.socket of --config, else %s).")
                              % DEFAULT_CONTROL_SOCKET)(command)
 
 

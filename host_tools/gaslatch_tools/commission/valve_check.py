@@ -18,7 +18,7 @@ from gaslatch_tools.commission.unit_connection import (STATUS_TIMEOUT_S, Site, U
 from gaslatch_tools.commission.valve_move import ValveMove, supervision_s
 from gaslatch_tools.translation import _
 
-VALVE_HELP = """Valve test: close the gas valve from the unit and time it; prove it cannot be reopened
+VALVE_HELP = _("""Valve test: close the gas valve from the unit and time it; prove it cannot be reopened
 without the manual reset; reset by hand and time the reopening.
 
 \b
@@ -34,7 +34,7 @@ presses RESET and the reopening is timed.
 Questions [answers-file keys]: close_valve, valve_closed (only without feedback),
 reopen_refused, reopen_by_hand (pulse / hand-reopened valves).
 Exit codes: 0 passed, 1 a step failed, 2 the test could not run.
-""" % LIMITS_S["linkage"]
+""") % LIMITS_S["linkage"]
 
 
 @click.command("valve-test", help=VALVE_HELP)
