@@ -38,6 +38,7 @@ OTHER_ENTRY_POINTS = {
     "gaslatch_tools.wiring_diagram": "test",
     "gaslatch_tools.docs_screens": "test",
     "gaslatch_tools.micropython_runner": "test",
+    "gaslatch_tools.catalogues": "test",
     "gaslatch_tools.testing.postgres": "test",
     "gaslatch_tools.testing.fixtures": "test",
     "gaslatch_tools.testing.pki": "test",
@@ -210,8 +211,8 @@ def test_the_unit_never_imports_the_host_tools():
 def test_the_base_install_is_the_unit_and_holds_no_host_library():
     base = installed_with(extra_requirements(BASE))
     assert {"pyserial", "paho-mqtt"} <= base
-    assert base.isdisjoint({"click", "rich", "reportlab", "matplotlib", "jsonschema", "pyyaml", "psycopg", "pymodbus",
-                            "minimalmodbus", "gpiod", "rpi-gpio"})
+    assert base.isdisjoint({"click", "rich", "babel", "reportlab", "matplotlib", "jsonschema", "pyyaml", "psycopg",
+                            "pymodbus", "minimalmodbus", "gpiod", "rpi-gpio"})
 
 
 def test_the_demo_and_the_tests_install_what_the_readme_commands_need():

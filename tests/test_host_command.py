@@ -1,6 +1,7 @@
 """The `gaslatch` command on a machine with only some extras: the unit's commands work on the base install and
 load no host library; a command whose extra is missing says which pip command installs it, no traceback."""
 
+import os
 import subprocess
 import sys
 
@@ -50,3 +51,23 @@ def test_a_group_without_its_extra_is_listed_with_the_pip_command():
     for args in (("--help",), ("commission", "--help")):
         listing = gaslatch(*args, missing=("yaml",))
         assert listing.returncode == 0 and "not installed: pip install 'gaslatch[commission]'" in listing.stdout
+
+
+def test_a_missing_extra_is_named_in_the_language_asked_for():
+    done = gaslatch("--lang", "zh", "demo", missing=("jsonschema",))
+    assert done.returncode == 1
+    assert "gaslatch demo 需要 jsonschema，但它未安装：pip install 'gaslatch[bench]'" in done.stderr
+
+
+def test_lang_takes_zh_or_en_only():
+    done = gaslatch("--lang", "de", "commission", "scan")
+    assert done.returncode == 2 and "'de' is not one of 'zh', 'en'" in done.stderr
+
+
+def test_the_help_of_a_commission_command_is_in_the_language_asked_for():
+    """Help texts are translated as their module is imported, which gaslatch does after reading --lang."""
+    chinese = gaslatch("--lang", "zh", "commission", "scan", "--help")
+    assert chinese.returncode == 0 and "查找总线上的所有探测器" in chinese.stdout
+    assert "USB-RS485 转换器的串口" in chinese.stdout
+    english = gaslatch("--lang", "en", "commission", "scan", "--help", env=dict(os.environ, LANG="zh_CN.UTF-8"))
+    assert english.returncode == 0 and "Find every detector on the bus" in english.stdout

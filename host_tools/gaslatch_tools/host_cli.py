@@ -7,6 +7,7 @@ A group whose extra is not installed answers with the pip command that installs 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import NamedTuple
 
@@ -14,6 +15,8 @@ import click
 
 from gaslatch.core import events as E
 from gaslatch.unit import cli as unit_cli
+from gaslatch_tools import translation
+from gaslatch_tools.translation import _
 
 
 class HostGroup(NamedTuple):
@@ -39,8 +42,8 @@ _STYLE = {E.SEVERITY_ALARM: "bold red", E.SEVERITY_FAULT: "yellow", E.SEVERITY_W
 
 def missing_extra(what: str, extra: str, err: ModuleNotFoundError) -> click.ClickException:
     """The error for a command whose extra is not installed: what is missing and the pip command."""
-    return click.ClickException("%s needs %s, which is not installed: pip install 'gaslatch[%s]'"
-                                % (what, err.name, extra))
+    return click.ClickException(_("%(what)s needs %(module)s, which is not installed: pip install "
+                                  "'gaslatch[%(extra)s]'") % {"what": what, "module": err.name, "extra": extra})
 
 
 class _Commands(click.Group):
@@ -76,8 +79,20 @@ def _not_installed(name: str, group: HostGroup, err: ModuleNotFoundError) -> cli
     return stand_in
 
 
+def _choose_language(_ctx: click.Context, _param: click.Parameter, flag: str | None) -> str:
+    """--lang, else the environment's messages locale: set while the arguments are parsed, before any command's
+    module is imported, so every message the command prints is in the chosen language."""
+    language = translation.language_from(flag, os.environ)
+    translation.use(language)
+    return language
+
+
 @click.group(cls=_Commands)
 @click.version_option(package_name="gaslatch")
+@click.option("--lang", type=click.Choice(translation.LANGUAGES), default=None, is_eager=True, expose_value=False,
+              callback=_choose_language,
+              help="The language of messages and prompts: zh (中文) or en [default: from LC_ALL, LC_MESSAGES or "
+                   "LANG; zh_CN.UTF-8 gives Chinese, anything else English].")
 def main() -> None:
     """gaslatch: restaurant gas-leak protection controller and tools."""
 

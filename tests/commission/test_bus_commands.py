@@ -99,16 +99,19 @@ def answers(link, address, baud):
         return True
 
 
-def run_in_pty(args, answer_after=None, answer="y\n", timeout_s=30.0):
-    """Runs `python -m gaslatch_tools.cli commission ARGS` on a pty 120 columns wide, as in a terminal.
+def run_in_pty(args, answer_after=None, answer="y\n", timeout_s=30.0, options=(), locale="C.UTF-8"):
+    """Runs `python -m gaslatch_tools.cli OPTIONS commission ARGS` on a pty 120 columns wide, as in a terminal
+    whose locale is `locale` (LANG, with LC_ALL and LC_MESSAGES unset).
 
     Types `answer` once `answer_after` shows. Returns (exit code, everything the terminal showed, ANSI removed).
     """
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    env = dict(os.environ, TERM="xterm-256color")
-    env.pop("COLUMNS", None)
-    proc = subprocess.Popen([sys.executable, "-m", "gaslatch_tools.cli", "commission"] + [str(a) for a in args],
+    env = dict(os.environ, TERM="xterm-256color", LANG=locale)
+    for variable in ("COLUMNS", "LC_ALL", "LC_MESSAGES"):
+        env.pop(variable, None)
+    proc = subprocess.Popen([sys.executable, "-m", "gaslatch_tools.cli", *options, "commission"]
+                            + [str(a) for a in args],
                             stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
     os.close(slave)
     shown = b""
@@ -345,6 +348,58 @@ def test_scan_progress_shows_on_the_terminal_and_the_result_below_it(bus, clock,
     assert code == 0, shown
     assert "scan 9600 8N1  address" in shown and "found 1" in shown and "4/4" in shown
     assert "Detectors found" in shown and "cn-generic" in shown and "bus health" in shown
+
+
+# ---------------------------------------------------------------------------------------------
+# In the installer's language (issue 18): what a person reads on the terminal
+
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def test_a_chinese_terminal_shows_the_scan_in_chinese(bus, clock, link, record_path):
+    detector(bus, clock, "cn-generic", 3)
+    code, shown = run_in_pty(["--record", record_path, "scan", "--port", link, "--baud", "9600",
+                              "--addresses", "1-4"], locale="zh_CN.UTF-8")
+    assert code == 0, shown
+    assert "扫描 9600 8N1  地址" in shown and "已找到 1" in shown and "扫描完成：找到 1 个" in shown
+    assert "找到的探测器" in shown and "协议配置" in shown and "cn-generic" in shown
+    assert "总线状况：向探测器发出" in shown and "应答时间中位数" in shown and "已写入 %s" % record_path in shown
+    assert "Detectors found" not in shown and "bus health" not in shown
+    assert "在 9600 8N1 找到 1 个探测器" in load(record_path)["log"][-1]["summary"]
+
+
+def test_lang_zh_tells_an_installer_at_a_silent_bus_what_to_check_in_chinese(bus, link, record_path):
+    code, shown = run_in_pty(["--record", record_path, "scan", "--port", link, "--baud", "9600",
+                              "--addresses", "1-3"], options=["--lang", "zh"])
+    assert code == 2, shown
+    assert "错误：在 9600 8N1 下没有设备应答，地址 1-3" in shown
+    assert "请检查：检查探测器电源、A/B 接线（A/B 接反时所有波特率下都无应答）" in shown
+    assert "120 Ω 终端电阻" in shown
+    assert "no device answered" not in shown and "what to check" not in shown
+
+
+def test_a_chinese_installer_answers_the_calibration_prompt_in_chinese(bus, clock, link, record_path):
+    drifted = detector(bus, clock, "cn-generic", 3, gas=GasModel(1.5))
+    code, shown = run_in_pty(["--record", record_path, "calibrate", "zero", "--port", link, "--address", 3,
+                              "--stable-s", 1], answer_after="气体是否已通入并保持流动？", locale="zh_CN.UTF-8")
+    assert code == 0, shown
+    assert "通入零点气" in shown and "[Y/n]" in shown
+    assert "还需稳定" in shown and "后放弃" in shown  # the countdown while the reading settles
+    assert "零点已写入" in shown and "零点标定完成，1.5 -> 0.0 %LEL" in shown
+    assert drifted.calibration.zero_written == 1
+
+
+def test_lang_en_keeps_english_on_a_chinese_terminal(bus, clock, link, record_path):
+    detector(bus, clock, "cn-generic", 3)
+    code, shown = run_in_pty(["--record", record_path, "scan", "--port", link, "--baud", "9600",
+                              "--addresses", "1-4"], options=["--lang", "en"], locale="zh_CN.UTF-8")
+    assert code == 0, shown
+    assert "scan 9600 8N1  address" in shown and "Detectors found" in shown and "bus health" in shown
+    assert HAN.findall(shown) == []
+    code, shown = run_in_pty(["--record", record_path, "scan", "--port", link, "--baud", "9600",
+                              "--addresses", "5"], options=["--lang", "en"], locale="zh_CN.UTF-8")
+    assert code == 2 and "error: no device answered" in shown and "what to check: check the detector's power" in shown
+    assert HAN.findall(shown) == []
 
 
 # ---------------------------------------------------------------------------------------------

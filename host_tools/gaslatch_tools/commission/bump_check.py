@@ -10,6 +10,7 @@ import click
 from rich.table import Table
 
 from gaslatch.core import constants as C
+from gaslatch.core import detector_state as D
 from gaslatch.core.config import ConfigError
 from gaslatch.core.detector_profile import ProfileError, load_profile
 from gaslatch.unit.control_client import ControlUnreachable
@@ -17,37 +18,48 @@ from gaslatch_tools.commission.bus_client import BusClient, BusError
 from gaslatch_tools.commission.command_outcome import EXIT_FAILED, EXIT_OK, CommandStop, finish
 from gaslatch_tools.commission.prompts import Prompter, interaction_options, make_prompter
 from gaslatch_tools.commission.record import LIMITS_S, utc_now
+from gaslatch_tools.commission.state_words import state_word
 from gaslatch_tools.commission.unit_connection import (Site, UnitFacts, UnitLost, Watcher, chosen_detectors,
                                                        detector_view, feedback, open_site, reading_info, reads_clear,
                                                        seconds_text, since, unit_options)
 from gaslatch_tools.commission.valve_move import supervision_s, valve_commanded_closed
+from gaslatch_tools.translation import N_, _
 
 DEFAULT_GAS_PCT_LEL = 50.0  # a common bump gas: 2.5 %vol methane, above every allowed high set point
 TRACE_KEEPALIVE_S = 1.0  # an unchanged reading is still recorded this often, so a plot has its time axis
 ALARM_STATES = ("low_alarm", "high_alarm")
+# Words and whole sentences put together with values (translation.py): the outputs an alarm must drive.
+OUTPUT_WORDS = {"valve": N_("valve"), "fan": N_("fan"), "sounder": N_("sounder")}
+NOT_ACTED = {"valve": N_("valve not closed within %g s of the alarm"), "fan": N_("fan not on within %g s of the alarm"),
+             "sounder": N_("sounder not on within %g s of the alarm")}
 
 
 def judge_bump(entry: dict) -> list[str]:
     """What fails a bump test entry against its limits (empty: passed)."""
     if "samples" not in entry:
-        return list(entry.get("problems", [])) or ["not run"]  # stopped before the gas (problems say why)
+        return list(entry.get("problems", [])) or [_("not run")]  # stopped before the gas (problems say why)
     failures = []
     limits = entry["limits_s"]
-    label = entry["expected"].replace("_", " ")
+    label = state_word(entry["expected"])
     alarm_s = entry.get("time_to_alarm_s")
     if alarm_s is None:
-        failures.append("no %s within %g s of the test gas" % (label, limits["time_to_alarm"]))
+        failures.append(_("no %(alarm)s within %(limit)g s of the test gas")
+                        % {"alarm": label, "limit": limits["time_to_alarm"]})
     elif alarm_s > limits["time_to_alarm"]:
-        failures.append("%s after %.1f s, limit %g s" % (label, alarm_s, limits["time_to_alarm"]))
+        failures.append(_("%(alarm)s after %(seconds).1f s, limit %(limit)g s")
+                        % {"alarm": label, "seconds": alarm_s, "limit": limits["time_to_alarm"]})
     recovery_s = entry.get("recovery_s")
     if alarm_s is not None or entry.get("any_alarm"):
         if recovery_s is None:
-            failures.append("not back to normal within %g s of removing the gas" % limits["recovery"])
+            failures.append(_("not back to normal within %g s of removing the gas") % limits["recovery"])
         elif recovery_s > limits["recovery"]:
-            failures.append("back to normal after %.1f s, limit %g s" % (recovery_s, limits["recovery"]))
+            failures.append(_("back to normal after %(seconds).1f s, limit %(limit)g s")
+                            % {"seconds": recovery_s, "limit": limits["recovery"]})
     for output, check in sorted((entry.get("linkage") or {}).items()):
         if not check.get("ok", True):
-            failures.append(check.get("why") or "%s did not act within %g s" % (output, check.get("budget_s", 0)))
+            failures.append(check.get("why") or _("%(output)s did not act within %(limit)g s") % {
+                "output": _(OUTPUT_WORDS[output]) if output in OUTPUT_WORDS else output,
+                "limit": check.get("budget_s", 0)})
     failures.extend(entry.get("problems", []))
     return failures
 
@@ -137,11 +149,11 @@ class LinkageWatch:
             ok = seconds is not None and seconds <= budget
             check = {"s": seconds, "budget_s": budget, "ok": ok, "source": "controller outputs"}
             if output in self.already_on:
-                check["note"] = "already on before the test gas (run-on or continuous): not proven by this alarm"
+                check["note"] = _("already on before the test gas (run-on or continuous): not proven by this alarm")
             if not ok:
-                check["why"] = ("%s not %s within %g s of the alarm" % (
-                    output, "closed" if output == "valve" else "on", budget) if seconds is None else
-                    "%s acted %.2f s after the alarm, limit %g s" % (output, seconds, budget))
+                check["why"] = (_(NOT_ACTED[output]) % budget if seconds is None else
+                                _("%(output)s acted %(seconds).2f s after the alarm, limit %(limit)g s")
+                                % {"output": _(OUTPUT_WORDS[output]), "seconds": seconds, "limit": budget})
             out[output] = check
         if "valve" in self.seen:
             out["valve_closed"] = self._valve_closed(prompter, name)
@@ -151,23 +163,23 @@ class LinkageWatch:
         travel_s = self.facts.travel_s
         if self.valve_fault:
             return {"ok": False, "source": "controller valve supervision",
-                    "why": "valve fault: %s" % self.valve_fault}
+                    "why": _("valve fault: %s") % self.valve_fault}
         if self.closed_t is not None:
             seconds = round(self.closed_t - self.seen["valve"], 3)
             ok = travel_s is None or seconds <= travel_s
             check = {"s": seconds, "budget_s": travel_s, "ok": ok, "source": "closed limit switch"}
             if not ok:
-                check["why"] = "valve closed %.1f s after its command, longer than valve.travel_s %g s" % (
-                    seconds, travel_s)
+                check["why"] = _("valve closed %(seconds).1f s after its command, longer than valve.travel_s "
+                                 "%(limit)g s") % {"seconds": seconds, "limit": travel_s}
             return check
         if self.inputs_reported and self.facts.valve_feedback not in (None, "none"):
             return {"ok": False, "source": "closed limit switch",
-                    "why": "the valve's closed switch did not make within valve.travel_s"}
+                    "why": _("the valve's closed switch did not make within valve.travel_s")}
         if self.facts.valve_feedback not in (None, "none"):
             return {"ok": True, "budget_s": travel_s, "source": "controller valve supervision",
-                    "note": "no valve fault within valve.travel_s (the unit's status does not report the switch)"}
-        ok = prompter.confirm("valve_closed.%s" % name, "No valve feedback is wired: did the gas valve close?")
-        return {"ok": ok, "source": "installer", **({} if ok else {"why": "the installer saw the valve stay open"})}
+                    "note": _("no valve fault within valve.travel_s (the unit's status does not report the switch)")}
+        ok = prompter.confirm("valve_closed.%s" % name, _("No valve feedback is wired: did the gas valve close?"))
+        return {"ok": ok, "source": "installer", **({} if ok else {"why": _("the installer saw the valve stay open")})}
 
 
 def _bump_unit(site: Site, name: str, gas_pct: float, inhibit_min: int | None) -> dict:
@@ -185,25 +197,26 @@ def _bump_unit(site: Site, name: str, gas_pct: float, inhibit_min: int | None) -
     }
     state, _pct = detector_view(site.status(), name)
     if state != "normal":
-        entry["problems"].append("%s was %s before the test: it must be normal"
-                                 % (name, (state or "?").replace("_", " ")))
+        entry["problems"].append(_("%(name)s was %(state)s before the test: it must be normal")
+                                 % {"name": name, "state": state_word(state)})
         return entry
     if inhibit_min:
         reply = site.link.request("inhibit", {"detector": name, "minutes": inhibit_min})
         if not reply.get("ok"):
-            entry["problems"].append("the unit refused the inhibit: %s" % reply.get("error", reply))
+            entry["problems"].append(_("the unit refused the inhibit: %s") % reply.get("error", reply))
             return entry
         entry["inhibit"] = {"minutes": inhibit_min}
-        prompter.say("%s inhibited for %d min: its alarm will not close the valve; the other detectors stay live."
-                     % (name, inhibit_min))
+        prompter.say(_("%(name)s inhibited for %(minutes)d min: its alarm will not close the valve; the other "
+                       "detectors stay live.") % {"name": name, "minutes": inhibit_min})
     else:
-        site.arm("the valve must be open to see the gas alarm close it")
+        site.arm(_("the valve must be open to see the gas alarm close it"))
     linkage = None if inhibit_min else LinkageWatch(facts, name, expected)
     if linkage is not None:
         linkage.before(site.status())
     try:
-        t0 = prompter.act("apply_gas.%s" % name, "Apply %g %%LEL test gas to %s now (cap on the sensor, gas "
-                          "flowing), then press Enter" % (gas_pct, name))
+        t0 = prompter.act("apply_gas.%s" % name, _("Apply %(pct)g %%LEL test gas to %(name)s now (cap on the "
+                                                   "sensor, gas flowing), then press Enter")
+                          % {"pct": gas_pct, "name": name})
         trace = Trace(t0)
         times: dict[str, float] = {}
         tripped = {"valve": False, "inhibited": True}
@@ -227,21 +240,21 @@ def _bump_unit(site: Site, name: str, gas_pct: float, inhibit_min: int | None) -
         info = reading_info(name)
         found = watcher.until(lambda s: detector_view(s, name)[0] == expected or (
             expected == "low_alarm" and detector_view(s, name)[0] == "high_alarm"),
-            LIMITS_S["time_to_alarm"], "%s: time to alarm" % name, t0, seen, info)
+            LIMITS_S["time_to_alarm"], _("%s: time to alarm") % name, t0, seen, info)
         if found is not None and linkage is not None:
             linkage.alarm_t = linkage.alarm_t or found
             watcher.until(lambda s: linkage.outputs_done(), linkage.valve_budget_s + 1.0,
-                          "%s: valve, fan and sounder" % name, found, seen, info)
-        t_removed = prompter.act("remove_gas.%s" % name, "Remove the test gas from %s now, then press Enter" % name)
+                          _("%s: valve, fan and sounder") % name, found, seen, info)
+        t_removed = prompter.act("remove_gas.%s" % name, _("Remove the test gas from %s now, then press Enter") % name)
         entry["any_alarm"] = "alarm" in times
         # Recovery is the detector's (GB 50166: back within 60 s); normal comes after the controller's clear hold.
         recovered = watcher.until(lambda s: reads_clear(s, name), LIMITS_S["recovery"],
-                                  "%s: recovery" % name, t_removed, seen, info)
+                                  _("%s: recovery") % name, t_removed, seen, info)
         back = watcher.until(lambda s: detector_view(s, name)[0] == "normal", LIMITS_S["recovery"],
-                             "%s: normal after the clear hold" % name, t_removed, seen, info)
+                             _("%s: normal after the clear hold") % name, t_removed, seen, info)
         if linkage is not None and not linkage.valve_settled(time.monotonic()):
             watcher.until(lambda s: linkage.valve_settled(time.monotonic()), supervision_s(facts) + 1.0,
-                          "%s: valve closed? (no valve fault within valve.travel_s)" % name, None, seen)
+                          _("%s: valve closed? (no valve fault within valve.travel_s)") % name, None, seen)
     finally:
         if inhibit_min:
             reply = site.link.request("end_inhibit", {"detector": name})
@@ -257,15 +270,16 @@ def _bump_unit(site: Site, name: str, gas_pct: float, inhibit_min: int | None) -
         entry["linkage"] = linkage.result(prompter, name)
     elif linkage is not None:
         entry["linkage"] = None
-        entry["linkage_note"] = "not tested: the detector gave no %s" % expected.replace("_", " ")
+        entry["linkage_note"] = _("not tested: the detector gave no %s") % state_word(expected)
     else:
         entry["linkage"] = None
-        entry["linkage_note"] = "not tested: the detector was inhibited (maintenance bump test)"
+        entry["linkage_note"] = _("not tested: the detector was inhibited (maintenance bump test)")
         if tripped["valve"]:
-            entry["problems"].append("the valve closed although %s was inhibited" % name if tripped["inhibited"] else
-                                     "the inhibit of %s ran out during the test and its alarm closed the valve" % name)
+            entry["problems"].append(_("the valve closed although %s was inhibited") % name if tripped["inhibited"]
+                                     else _("the inhibit of %s ran out during the test and its alarm closed the valve")
+                                     % name)
     if not inhibit_min and site.status().get("latched"):
-        outcome = site.press_reset("the bump test of %s is over: reopen the gas" % name)
+        outcome = site.press_reset(_("the bump test of %s is over: reopen the gas") % name)
         entry["reset"] = outcome["state"]
     return entry
 
@@ -318,7 +332,7 @@ def _bump_bus(site: Site, detector: BusDetector, gas_pct: float) -> dict:
         "mode": "standalone", "source": "bus", "gas_pct_lel": gas_pct, "expected": expected,
         "set_points_pct_lel": [low, high],
         "limits_s": {"time_to_alarm": LIMITS_S["time_to_alarm"], "recovery": LIMITS_S["recovery"]},
-        "linkage": None, "linkage_note": "not tested: stand-alone on the bus, no controller", "problems": [],
+        "linkage": None, "linkage_note": _("not tested: stand-alone on the bus, no controller"), "problems": [],
     }
 
     def probe() -> dict:
@@ -335,11 +349,12 @@ def _bump_bus(site: Site, detector: BusDetector, gas_pct: float) -> dict:
     name = detector.name
     first = probe()
     if detector_view(first, name)[0] != "normal":
-        entry["problems"].append("%s was %s before the test: it must be normal" % (
-            name, (detector_view(first, name)[0] or "not answering").replace("_", " ")))
+        entry["problems"].append(_("%(name)s was %(state)s before the test: it must be normal") % {
+            "name": name, "state": state_word(detector_view(first, name)[0] or D.COMM_LOST)})
         return entry
-    t0 = site.prompter.act("apply_gas.%s" % name, "Apply %g %%LEL test gas to %s now (cap on the sensor, gas "
-                           "flowing), then press Enter" % (gas_pct, name))
+    t0 = site.prompter.act("apply_gas.%s" % name, _("Apply %(pct)g %%LEL test gas to %(name)s now (cap on the "
+                                                    "sensor, gas flowing), then press Enter")
+                           % {"pct": gas_pct, "name": name})
     trace = Trace(t0)
     times: dict[str, float] = {}
 
@@ -355,10 +370,11 @@ def _bump_bus(site: Site, detector: BusDetector, gas_pct: float) -> dict:
     info = reading_info(name)
     found = watcher.until(lambda s: detector_view(s, name)[0] in ((expected,) if expected == "high_alarm"
                                                                    else ALARM_STATES),
-                          LIMITS_S["time_to_alarm"], "%s: time to alarm" % name, t0, seen, info)
-    t_removed = site.prompter.act("remove_gas.%s" % name, "Remove the test gas from %s now, then press Enter" % name)
+                          LIMITS_S["time_to_alarm"], _("%s: time to alarm") % name, t0, seen, info)
+    t_removed = site.prompter.act("remove_gas.%s" % name,
+                                  _("Remove the test gas from %s now, then press Enter") % name)
     recovered = watcher.until(lambda s: detector_view(s, name)[0] == "normal", LIMITS_S["recovery"],
-                              "%s: recovery" % name, t_removed, seen, info)
+                              _("%s: recovery") % name, t_removed, seen, info)
     entry.update({"time_to_alarm_s": since(found, t0), "first_alarm_s": since(times.get("alarm"), t0),
                   "high_alarm_s": since(times.get("high_alarm"), t0), "gas_removed_s": round(t_removed - t0, 3),
                   "recovery_s": since(recovered, t_removed), "any_alarm": "alarm" in times,
@@ -366,7 +382,7 @@ def _bump_bus(site: Site, detector: BusDetector, gas_pct: float) -> dict:
     return entry
 
 
-BUMP_HELP = """Bump test: test gas at each detector in turn; times to alarm (limit %g s) and recovery after the
+BUMP_HELP = _("""Bump test: test gas at each detector in turn; times to alarm (limit %g s) and recovery after the
 gas is removed (limit %g s), and with the unit running the valve, fan and sounder within %g s of the alarm.
 
 \b
@@ -391,18 +407,19 @@ Modes:
 Questions [answers-file keys]: start, apply_gas.DETECTOR, remove_gas.DETECTOR,
 valve_closed.DETECTOR (only without valve feedback), reopen_by_hand (pulse / hand-reopened valves).
 Exit codes: 0 every detector passed, 1 a detector failed, 2 the test could not run.
-""" % (LIMITS_S["time_to_alarm"], LIMITS_S["recovery"], LIMITS_S["linkage"])
+""") % (LIMITS_S["time_to_alarm"], LIMITS_S["recovery"], LIMITS_S["linkage"])
 
 
 @click.command("bump-test", help=BUMP_HELP)
 @unit_options
-@click.option("--detectors", "detector_list", help="Comma-separated detector names (default: every detector).")
+@click.option("--detectors", "detector_list", help=_("Comma-separated detector names (default: every detector)."))
 @click.option("--gas-pct", "gas_pct", type=click.FloatRange(1, 100), default=DEFAULT_GAS_PCT_LEL, show_default=True,
-              help="Concentration of the test gas, %LEL: at or above the high set point the valve must close.")
+              help=_("Concentration of the test gas, %LEL: at or above the high set point the valve must close."))
 @click.option("--inhibit", "inhibit_min", type=click.IntRange(1, C.HARD_INHIBIT_MAX_MIN),
-              help="Maintenance mode: inhibit the detector under test for this many minutes (see above).")
-@click.option("--port", help="Stand-alone mode: the USB-RS485 adapter (no unit running).")
-@click.option("--baud", type=int, help="Stand-alone mode: line speed (default: the record's bus, else the profile's).")
+              help=_("Maintenance mode: inhibit the detector under test for this many minutes (see above)."))
+@click.option("--port", help=_("Stand-alone mode: the USB-RS485 adapter (no unit running)."))
+@click.option("--baud", type=int,
+              help=_("Stand-alone mode: line speed (default: the record's bus, else the profile's)."))
 @interaction_options()
 @click.pass_context
 def bump_test(ctx: click.Context, socket_path: str | None, config_path: str | None, detector_list: str | None,
@@ -421,17 +438,18 @@ def _bump_test_on_unit(ctx: click.Context, socket_path: str | None, config_path:
     status = site.status()
     names = chosen_detectors(detector_list, sorted(status.get("detectors", {})))
     if inhibit_min and inhibit_min > site.facts.inhibit_max_min:
-        raise CommandStop("usage", "--inhibit %d is more than this unit's inhibit.max_minutes (%d)"
-                          % (inhibit_min, site.facts.inhibit_max_min),
-                          "give --inhibit %d or less" % site.facts.inhibit_max_min)
+        raise CommandStop("usage", _("--inhibit %(minutes)d is more than this unit's inhibit.max_minutes (%(max)d)")
+                          % {"minutes": inhibit_min, "max": site.facts.inhibit_max_min},
+                          _("give --inhibit %d or less") % site.facts.inhibit_max_min)
     _check_gas(site, names, gas_pct)
-    what = ("each detector is inhibited in turn for %d min (the gas stays on; the others stay live)" % inhibit_min
-            if inhibit_min else "each detector's alarm CLOSES the gas valve (burners go out) and sounds the alarm; "
-            "RESET reopens it")
+    question = (_("Bump test of %(detectors)s: each detector is inhibited in turn for %(minutes)d min (the gas stays "
+                  "on; the others stay live). Start?") if inhibit_min else
+                _("Bump test of %(detectors)s: each detector's alarm CLOSES the gas valve (burners go out) and sounds "
+                  "the alarm; RESET reopens it. Start?"))
     entries = {}
     try:
-        if not site.prompter.confirm("start", "Bump test of %s: %s. Start?" % (", ".join(names), what)):
-            raise CommandStop("declined", "bump test not started")
+        if not site.prompter.confirm("start", question % {"detectors": ", ".join(names), "minutes": inhibit_min}):
+            raise CommandStop("declined", _("bump test not started"))
         for name in names:
             site.prompter.say("")
             site.prompter.say("== %s ==" % name, "bold")
@@ -447,8 +465,9 @@ def _check_gas(site: Site, names: list[str], gas_pct: float) -> None:
     for name in names:
         low, _high = site.facts.set_points(name, site.record.data["detectors"].get(name))
         if expected_alarm(gas_pct, low, _high) is None:
-            raise CommandStop("usage", "%g %%LEL test gas is below %s's low set point (%g %%LEL): it cannot alarm"
-                              % (gas_pct, name, low), "use a test gas above the set points (--gas-pct)")
+            raise CommandStop("usage", _("%(pct)g %%LEL test gas is below %(name)s's low set point (%(low)g %%LEL): "
+                                         "it cannot alarm") % {"pct": gas_pct, "name": name, "low": low},
+                              _("use a test gas above the set points (--gas-pct)"))
 
 
 def _keep_bump(site: Site, name: str, entry: dict) -> None:
@@ -461,30 +480,31 @@ def _keep_bump(site: Site, name: str, entry: dict) -> None:
     site.record.note("bump-test", "%s: %s%s" % (name, "PASS" if entry["passed"] else "FAIL",
                                                 "" if entry["passed"] else " (" + "; ".join(failures) + ")"))
     site.record.save()
-    site.prompter.say("%s: %s" % (name, "PASS" if entry["passed"] else "FAIL: " + "; ".join(failures)),
+    site.prompter.say("%s: %s" % (name, _("PASS") if entry["passed"] else _("FAIL: %s") % "; ".join(failures)),
                       "bold green" if entry["passed"] else "bold red")
 
 
 def _finish_bump(site: Site, entries: dict) -> None:
-    table = Table(title="Bump tests")
-    for column in ("detector", "time to alarm (s)", "recovery (s)", "linkage (s)", "result"):
+    table = Table(title=_("Bump tests"))
+    for column in (_("detector"), _("time to alarm (s)"), _("recovery (s)"), _("linkage (s)"), _("result")):
         table.add_column(column)
     for name, entry in entries.items():
         linkage = entry.get("linkage")
         if linkage:
             times = [check.get("s") for key, check in sorted(linkage.items()) if key != "valve_closed"]
             seen = [t for t in times if t is not None]
-            link_text = "max %.2f" % max(seen) if seen else "-"
+            link_text = _("max %.2f") % max(seen) if seen else "-"
         else:
-            link_text = "not tested"
+            link_text = _("not tested")
         table.add_row(name, seconds_text(entry.get("time_to_alarm_s")), seconds_text(entry.get("recovery_s")),
-                      link_text, "PASS" if entry["passed"] else "FAIL: " + "; ".join(entry["failures"]))
+                      link_text, _("PASS") if entry["passed"] else _("FAIL: %s") % "; ".join(entry["failures"]))
     site.console.print(table)
     passed = all(entry["passed"] for entry in entries.values())
     summary = {name: {k: v for k, v in entry.items() if k not in ("samples", "answers")}
                for name, entry in entries.items()}
     finish(site.ctx, {"command": "bump-test", "detectors": summary, "passed": passed},
-           "bump test: %s" % ("every detector passed" if passed else "FAILED"), EXIT_OK if passed else EXIT_FAILED)
+           _("bump test: every detector passed") if passed else _("bump test: FAILED"),
+           EXIT_OK if passed else EXIT_FAILED)
 
 
 def _bump_test_on_bus(ctx: click.Context, config_path: str | None, detector_list: str | None, gas_pct: float,
@@ -493,7 +513,8 @@ def _bump_test_on_bus(ctx: click.Context, config_path: str | None, detector_list
     try:
         facts = UnitFacts.load(config_path) if config_path else UnitFacts()
     except ConfigError as err:
-        raise CommandStop("config", "the configuration %s is not valid:\n%s" % (config_path, err)) from None
+        raise CommandStop("config", _("the configuration %(path)s is not valid:\n%(problems)s")
+                          % {"path": config_path, "problems": err}) from None
     site = Site(ctx, prompter, facts, None)
     recorded = site.record.data["detectors"]
     modbus = sorted(name for name, entry in recorded.items()
@@ -516,16 +537,17 @@ def _bump_test_on_bus(ctx: click.Context, config_path: str | None, detector_list
             try:
                 detectors.append(BusDetector(client, name, entry, entry.get("gas") or "methane", line))
             except ProfileError as err:
-                raise CommandStop("profile", "%s: profile %s: %s" % (name, entry["profile"], err),
-                                  "run gaslatch commission scan again, or fix the record's profile") from None
+                raise CommandStop("profile", _("%(name)s: profile %(profile)s: %(error)s")
+                                  % {"name": name, "profile": entry["profile"], "error": err},
+                                  _("run gaslatch commission scan again, or fix the record's profile")) from None
         _check_gas(site, names, gas_pct)
-        if not prompter.confirm("start", "Stand-alone bump test of %s on %s (no controller: nothing "
-                                "closes). Start?" % (", ".join(names), port)):
-            raise CommandStop("declined", "bump test not started")
+        if not prompter.confirm("start", _("Stand-alone bump test of %(detectors)s on %(port)s (no controller: "
+                                           "nothing closes). Start?") % {"detectors": ", ".join(names), "port": port}):
+            raise CommandStop("declined", _("bump test not started"))
         for detector in detectors:
             prompter.say("")
-            prompter.say("== %s (address %d, %d %s %d) ==" % ((detector.name, detector.address) + detector.line),
-                         "bold")
+            prompter.say(_("== %(name)s (address %(address)d, %(line)s) ==") % {
+                "name": detector.name, "address": detector.address, "line": "%d %s %d" % detector.line}, "bold")
             client.reconfigure(*detector.line)
             entry = _bump_bus(site, detector, gas_pct)
             _keep_bump(site, detector.name, entry)

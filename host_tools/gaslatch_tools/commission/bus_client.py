@@ -14,13 +14,15 @@ from typing import Any, Callable
 import serial
 
 from gaslatch.core import modbus_rtu as rtu
+from gaslatch_tools.translation import N_, _
 
 DEFAULT_TIMEOUT_S = 0.3
-DIALOUT_HINT = ("join the group that owns the port (usually dialout): sudo usermod -aG dialout $USER, "
+# What to check, in English here and translated where shown (translation.py).
+DIALOUT_HINT = N_("join the group that owns the port (usually dialout): sudo usermod -aG dialout $USER, "
                 "then log out and in again")
-CRC_HINT = ("replies arrive damaged: check the 120 ohm termination at both ends of the bus, a twisted-pair "
+CRC_HINT = N_("replies arrive damaged: check the 120 ohm termination at both ends of the bus, a twisted-pair "
             "cable with the shield grounded at one end only, and that every device uses this baud rate and parity")
-NO_REPLY_HINT = ("check the detector's power, the A/B wires (swapped A/B gives silence at every baud), "
+NO_REPLY_HINT = N_("check the detector's power, the A/B wires (swapped A/B gives silence at every baud), "
                  "its address and baud rate (gaslatch commission scan finds both)")
 
 
@@ -45,14 +47,15 @@ def describe_open_error(port: str, exc: BaseException) -> BusError:
         err = err.__cause__ or err.__context__
     code = err.errno if isinstance(err, OSError) else None
     if code == errno.ENOENT or (code is None and not os.path.exists(port)):
-        return BusError("port_missing", "port %s does not exist" % port,
-                        "plug in the USB-RS485 adapter and use the path from ls /dev/serial/by-id/ (or /dev/ttyUSB0)")
+        return BusError("port_missing", _("port %s does not exist") % port,
+                        _("plug in the USB-RS485 adapter and use the path from ls /dev/serial/by-id/ (or "
+                          "/dev/ttyUSB0)"))
     if code == errno.EACCES:
-        return BusError("permission", "permission denied on %s" % port, DIALOUT_HINT)
+        return BusError("permission", _("permission denied on %s") % port, _(DIALOUT_HINT))
     if code in (errno.EBUSY, errno.EAGAIN):
-        return BusError("busy", "%s is in use by another program" % port,
-                        "stop it first (on the unit: sudo systemctl stop gaslatch, or use the unit's socket)")
-    return BusError("port", "cannot open %s: %s" % (port, exc), "")
+        return BusError("busy", _("%s is in use by another program") % port,
+                        _("stop it first (on the unit: sudo systemctl stop gaslatch, or use the unit's socket)"))
+    return BusError("port", _("cannot open %(port)s: %(error)s") % {"port": port, "error": exc}, "")
 
 
 class BusClient:
@@ -129,19 +132,21 @@ class BusClient:
         self._last_activity = time.monotonic()
         if not buf:
             self.stats["no_reply"] += 1
-            raise BusError("no_reply", "no reply from address %d at %d %d%s%d within %d ms" % (
-                slave, self.baud, 8, self.parity, self.stop_bits, timeout_s * 1000), NO_REPLY_HINT)
+            raise BusError("no_reply", _("no reply from address %(address)d at %(line)s within %(timeout_ms)d ms") % {
+                "address": slave, "line": "%d 8%s%d" % (self.baud, self.parity, self.stop_bits),
+                "timeout_ms": timeout_s * 1000}, _(NO_REPLY_HINT))
         try:
             value = rtu.parse_response(request, bytes(buf))
         except rtu.FrameError as error:
             if error.kind == rtu.KIND_CRC:
                 self.stats["crc"] += 1
-                raise BusError("crc", "damaged reply from address %d (CRC error)" % slave, CRC_HINT) from None
+                raise BusError("crc", _("damaged reply from address %d (CRC error)") % slave, _(CRC_HINT)) from None
             if error.kind == rtu.KIND_EXCEPTION:
                 self.stats["exception"] += 1
                 raise BusError("exception", error.message, "", error.exception_code) from None
             self.stats["frame"] += 1
-            raise BusError("frame", "bad reply from address %d: %s" % (slave, error.message), CRC_HINT) from None
+            raise BusError("frame", _("bad reply from address %(address)d: %(problem)s")
+                           % {"address": slave, "problem": error.message}, _(CRC_HINT)) from None
         self.stats["ok"] += 1
         self.reply_ms.append((self._last_activity - sent) * 1000)
         return value

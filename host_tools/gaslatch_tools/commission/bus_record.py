@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 from gaslatch.core.detector_profile import load_profile
 from gaslatch_tools.commission.bus_scan import DEFAULT_GAS, Line, pct_lel
 from gaslatch_tools.commission.record import Record, utc_now
+from gaslatch_tools.translation import _
 
 DEFAULT_BAUD = 9600
 
@@ -105,7 +106,8 @@ def record_address_change(record: Record, tgt: Target, new: int, profile_name: s
     entry = record.detector(name)
     entry.update(address=new, baud=tgt.line.baud, parity=tgt.line.parity, profile=profile_name)
     log_change(record, name, "address", old, new)
-    record.note("set-address", "%s: address %d -> %d, verified" % (name, old, new))
+    record.note("set-address", _("%(name)s: address %(old)d -> %(new)d, verified")
+                % {"name": name, "old": old, "new": new})
     return name
 
 
@@ -122,7 +124,8 @@ def record_baud_change(record: Record, tgt: Target, new_line: Line, profile_name
                     if other != name and item.get("baud") == tgt.line.baud)
     if not others:
         record.data["bus"]["baud"] = new_line.baud
-    record.note("set-baud", "%s: %d -> %d baud, verified" % (name, tgt.line.baud, new_line.baud))
+    record.note("set-baud", _("%(name)s: %(old)d -> %(new)d baud, verified")
+                % {"name": name, "old": tgt.line.baud, "new": new_line.baud})
     return name, others
 
 

@@ -13,6 +13,7 @@ from gaslatch.core import modbus_rtu as rtu
 from gaslatch.core.constants import CENTI
 from gaslatch.core.detector_profile import Profile, Sample
 from gaslatch_tools.commission.bus_client import CRC_HINT, BusClient, BusError
+from gaslatch_tools.translation import N_, _
 
 # A probe reads holding register 0 of an address. Any answer (registers, an exception, even a damaged frame)
 # means something is there; silence means nothing is, at that line setting.
@@ -31,13 +32,14 @@ ATTEMPTS = 3
 DEFAULT_GAS = "methane"
 
 SILENT, ANSWER, GARBLED, STRAY = "silent", "answer", "garbled", "stray"
-DUPLICATE_HINT = ("two devices with one address answer together and garble each other: connect the detectors "
+# What to check, in English here and translated where shown (translation.py).
+DUPLICATE_HINT = N_("two devices with one address answer together and garble each other: connect the detectors "
                   "one at a time (or power all but one off), scan, and give each its own address with set-address")
-UNKNOWN_HINT = ("no profile's identity registers match: choose the profile by hand (--profile, or in the "
+UNKNOWN_HINT = N_("no profile's identity registers match: choose the profile by hand (--profile, or in the "
                 "configuration); some models, such as xgard-bright, cannot be recognised from their registers")
-MIXED_BAUD_HINT = ("every device on one bus must use one baud rate and parity: change the odd ones with set-baud "
+MIXED_BAUD_HINT = N_("every device on one bus must use one baud rate and parity: change the odd ones with set-baud "
                    "(or on the detector), then scan again")
-SLOW_HINT = "scan again with a longer --timeout-ms (e.g. 100) so that no slow device is missed"
+SLOW_HINT = N_("scan again with a longer --timeout-ms (e.g. 100) so that no slow device is missed")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -46,7 +48,7 @@ SLOW_HINT = "scan again with a longer --timeout-ms (e.g. 100) so that no slow de
 
 def _decimal(text: str, what: str) -> int:
     if not text or any(char not in "0123456789" for char in text):
-        raise ValueError("%r is not %s" % (text, what))
+        raise ValueError(_("%(text)r is not %(what)s") % {"text": text, "what": what})
     return int(text)
 
 
@@ -56,11 +58,12 @@ def parse_addresses(text: str) -> list[int]:
     for item in text.split(","):
         item = item.strip()
         low, dash, high = item.partition("-")
-        what = "an address or a range like " + ALL_ADDRESSES
+        what = _("an address or a range like %s") % ALL_ADDRESSES
         first = _decimal(low.strip(), what)
         last = _decimal(high.strip(), what) if dash else first
         if not rtu.MIN_SLAVE <= first <= last <= rtu.MAX_SLAVE:
-            raise ValueError("%r: addresses are %d..%d, a range is low-high" % (item, rtu.MIN_SLAVE, rtu.MAX_SLAVE))
+            raise ValueError(_("%(item)r: addresses are %(min)d..%(max)d, a range is low-high")
+                             % {"item": item, "min": rtu.MIN_SLAVE, "max": rtu.MAX_SLAVE})
         addresses.update(range(first, last + 1))
     return sorted(addresses)
 
@@ -72,13 +75,14 @@ def parse_bauds(text: str, profile_bauds: list[int]) -> list[int]:
         return list(rtu.BAUDS)
     if text == "profiles":
         if not profile_bauds:
-            raise ValueError("no detector profile names a baud rate: give the rates, e.g. 9600,19200")
+            raise ValueError(_("no detector profile names a baud rate: give the rates, e.g. 9600,19200"))
         return sorted(set(profile_bauds))
     bauds = set()
     for item in text.split(","):
-        baud = _decimal(item.strip(), "a baud rate")
+        baud = _decimal(item.strip(), _("a baud rate"))
         if baud not in rtu.BAUDS:
-            raise ValueError("%d is not a standard baud rate (%s)" % (baud, ", ".join(str(b) for b in rtu.BAUDS)))
+            raise ValueError(_("%(baud)d is not a standard baud rate (%(bauds)s)")
+                             % {"baud": baud, "bauds": ", ".join(str(b) for b in rtu.BAUDS)})
         bauds.add(baud)
     return sorted(bauds)
 
@@ -91,7 +95,7 @@ def parse_parities(text: str, profile_parities: list[str]) -> list[str]:
         wanted = {item.strip().upper() for item in text.split(",")}
         unknown = sorted(wanted - set(rtu.PARITIES))
         if unknown:
-            raise ValueError("parity %s: use N (none), E (even) or O (odd)" % ", ".join(repr(p) for p in unknown))
+            raise ValueError(_("parity %s: use N (none), E (even) or O (odd)") % ", ".join(repr(p) for p in unknown))
     return [parity for parity in rtu.PARITIES if parity in wanted]
 
 
@@ -157,7 +161,7 @@ def transact(client: BusClient, tally: Tally, request: bytes, timeout_s: float |
     An exception reply is an answer: it is counted as one and raised at once (asking again gets the same).
     """
     last: BusError | None = None
-    for _ in range(attempts):
+    for _try in range(attempts):
         tally.requests += 1
         try:
             value = client.transact(request, timeout_s)
@@ -188,7 +192,7 @@ def probe(client: BusClient, tally: Tally, address: int, timeout_s: float) -> st
     """SILENT, ANSWER, GARBLED (only damaged replies: two devices at one address?) or STRAY (damage, then silence)."""
     request = rtu.read_registers_request(address, PROBE_FUNCTION, PROBE_REGISTER, 1)
     damaged = 0
-    for _ in range(ATTEMPTS):
+    for _try in range(ATTEMPTS):
         try:
             transact(client, tally, request, timeout_s, attempts=1)
         except BusError as error:
@@ -307,23 +311,23 @@ def examine(client: BusClient, tally: Tally, address: int, outcome: str, profile
                              "candidates": [], "registers": [], "sample": None, "problems": []}
     if outcome == GARBLED:
         found["problems"].append(problem(
-            "duplicate_address", "every reply from address %d arrived damaged: possible duplicate address" % address,
-            DUPLICATE_HINT, address))
+            "duplicate_address", _("every reply from address %d arrived damaged: possible duplicate address") % address,
+            _(DUPLICATE_HINT), address))
         return found
     try:
         identity = identify(client, tally, address, profiles)
     except BusError as error:
         found["problems"].append(problem(
-            error.kind, "address %d stopped answering while being identified: %s" % (address, error.message),
-            error.hint or CRC_HINT, address))
+            error.kind, _("address %(address)d stopped answering while being identified: %(problem)s")
+            % {"address": address, "problem": error.message}, error.hint or _(CRC_HINT), address))
         return found
     found.update(profile=identity.profile, candidates=identity.candidates, registers=identity.registers,
                  sample=identity.sample)
     if identity.profile is None:
-        what = ("fits several profiles equally (%s)" % ", ".join(identity.candidates) if identity.candidates
-                else "matches no detector profile")
-        found["problems"].append(problem("unknown_profile", "address %d answers but %s" % (address, what),
-                                         UNKNOWN_HINT, address))
+        message = (_("address %(address)d answers but fits several profiles equally (%(profiles)s)")
+                   if identity.candidates else _("address %(address)d answers but matches no detector profile"))
+        found["problems"].append(problem("unknown_profile", message % {
+            "address": address, "profiles": ", ".join(identity.candidates)}, _(UNKNOWN_HINT), address))
     return found
 
 
@@ -345,9 +349,10 @@ def sweep(client: BusClient, lines: list[Line], addresses: list[int], timeout_ms
             tally = Tally()
             outcome = probe(client, tally, address, wait_s)
             if outcome == STRAY:
-                strays.append(problem("stray_reply", "damaged bytes, then silence, at address %d (%s): "
-                                      "a late reply from a slow device that scan missed?" % (address, line),
-                                      SLOW_HINT, address))
+                strays.append(problem("stray_reply", _("damaged bytes, then silence, at address %(address)d "
+                                                       "(%(line)s): a late reply from a slow device that scan "
+                                                       "missed?") % {"address": address, "line": line},
+                                      _(SLOW_HINT), address))
             elif outcome != SILENT:
                 found.append(examine(client, tally, address, outcome, profiles))
             done += 1
@@ -369,16 +374,19 @@ def bus_health(found: list[dict], timeout_ms: float) -> tuple[dict[str, Any], li
         lost = sum(item["tally"].error_count for item in unexplained)
         asked = sum(item["tally"].requests for item in unexplained)
         where = ", ".join(str(item["address"]) for item in unexplained)
-        problems.append(problem("damaged_replies", "%d of %d requests to address %s got a damaged or no reply (%.0f %%)"
-                                % (lost, asked, where, 100.0 * lost / asked), CRC_HINT))
+        problems.append(problem("damaged_replies", _("%(lost)d of %(asked)d requests to address %(addresses)s got a "
+                                                     "damaged or no reply (%(pct).0f %%)")
+                                % {"lost": lost, "asked": asked, "addresses": where, "pct": 100.0 * lost / asked},
+                                _(CRC_HINT)))
     bauds = sorted({(item["line"].baud, item["line"].parity) for item in found})
     if len(bauds) > 1:
-        problems.append(problem("mixed_baud", "detectors answer at different line settings: %s"
-                                % ", ".join("%d %s" % baud for baud in bauds), MIXED_BAUD_HINT))
+        problems.append(problem("mixed_baud", _("detectors answer at different line settings: %s")
+                                % ", ".join("%d %s" % baud for baud in bauds), _(MIXED_BAUD_HINT)))
     turnaround = [ms for t in tallies for ms in t.turnaround_ms]
     if turnaround and max(turnaround) > SLOW_REPLY_SHARE * timeout_ms:
-        warnings.append(problem("slow_replies", "the slowest device took %.0f ms to answer, close to the %d ms "
-                                "scan wait" % (max(turnaround), timeout_ms), SLOW_HINT))
+        warnings.append(problem("slow_replies", _("the slowest device took %(reply_ms).0f ms to answer, close to the "
+                                                  "%(timeout_ms)d ms scan wait")
+                                % {"reply_ms": max(turnaround), "timeout_ms": timeout_ms}, _(SLOW_HINT)))
     return health, problems, warnings
 
 

@@ -19,6 +19,11 @@ from gaslatch_tools.commission.bus_client import BusClient, BusError
 from gaslatch_tools.commission.bus_scan import ATTEMPTS, Tally, pct_lel, poll, read, show_pct
 from gaslatch_tools.commission.command_outcome import EXIT_FAILED, CommandStop
 from gaslatch_tools.commission.record import utc_now
+from gaslatch_tools.commission.state_words import state_word
+from gaslatch_tools.translation import N_, _
+
+# TRANSLATORS: the kind of calibration, put into sentences such as "zero written (register 2 = 0)".
+KIND_WORDS = {"zero": N_("zero"), "span": N_("span")}
 
 # The reading must hold still this long, within this band, and settle within the limit.
 STABLE_S = 10.0
@@ -92,7 +97,8 @@ class CalibrationReader:
             return None, error.message
         self.failures_in_a_row = 0
         if sample.status in (STATUS_WARMUP, STATUS_FAULT) or sample.concentration_centi_pct_lel is None:
-            return None, "detector reports %s%s" % (sample.status, " (%s)" % sample.detail if sample.detail else "")
+            return None, _("detector reports %s") % state_word(sample.status) + (" (%s)" % sample.detail
+                                                                                  if sample.detail else "")
         return sample.concentration_centi_pct_lel, ""
 
 
@@ -115,12 +121,13 @@ def wait_steady(read_centi: Callable[[], tuple[int | None, str]], stable_s: floa
             why = reason or why
             held_s = steady.add(poll_start - started, centi)
             left_s = limit_s - (time.monotonic() - started)
-            shown = "no reading: %s" % reason if centi is None else "%s %%LEL" % show_pct(centi)
+            shown = _("no reading: %s") % reason if centi is None else "%s %%LEL" % show_pct(centi)
             progress.update(task, completed=min(held_s, stable_s), description="%s: %s" % (what, shown),
-                            countdown="steady for %.1f s more (±%g %%LEL), gives up in %.0f s"
-                            % (max(0.0, stable_s - held_s), tolerance_pct, max(0.0, left_s)))
+                            countdown=_("steady for %(more_s).1f s more (±%(tolerance)g %%LEL), gives up in "
+                                        "%(left_s).0f s") % {"more_s": max(0.0, stable_s - held_s),
+                                                             "tolerance": tolerance_pct, "left_s": max(0.0, left_s)})
             if centi is not None and held_s >= stable_s:
-                progress.update(task, countdown="steady at %s %%LEL" % show_pct(steady.mean_centi()))
+                progress.update(task, countdown=_("steady at %s %%LEL") % show_pct(steady.mean_centi()))
                 return steady.mean_centi(), why
             if left_s <= 0:
                 return None, why
@@ -137,7 +144,7 @@ def wait_on_target(read_centi: Callable[[], tuple[int | None, str]], target_cent
     last = None
     while True:
         poll_start = time.monotonic()
-        centi, _ = read_centi()
+        centi = read_centi()[0]
         last = centi if centi is not None else last
         if centi is not None and abs(centi - target_centi) <= tolerance_centi:
             streak.append(centi)
@@ -165,7 +172,8 @@ def span_raw_value(profile: Profile, registers: dict[int, int], span_pct: float,
     decimals = 0 if spec["type"] == "float32" else field(spec["decimals"])
     per_pct_lel = {"pct_lel": 1.0, "pct_vol": LEL_PCT_VOL[gas] / 100.0, "ppm": LEL_PCT_VOL[gas] * 100.0}.get(unit)
     if per_pct_lel is None or decimals is None:
-        raise ValueError("the detector reports a unit or scale the profile cannot convert (%r, %r)" % (unit, decimals))
+        raise ValueError(_("the detector reports a unit or scale the profile cannot convert (%(unit)r, %(decimals)r)")
+                         % {"unit": unit, "decimals": decimals})
     return round_half_away(span_pct * per_pct_lel * 10**decimals)
 
 
@@ -197,9 +205,10 @@ class Calibration:
     def instruction(self, label: str) -> str:
         """What to apply to the detector `label` names, for the person doing it."""
         if self.kind == "zero":
-            return "Apply zero air (clean air, or a zero-air cylinder with the flow hood) to %s." % label
-        return "Apply span gas of %g %%LEL (%.2f %%vol %s) to %s." % (
-            self.target_pct, self.target_pct * LEL_PCT_VOL[self.gas] / 100.0, self.gas, label)
+            return _("Apply zero air (clean air, or a zero-air cylinder with the flow hood) to %s.") % label
+        return _("Apply span gas of %(pct_lel)g %%LEL (%(pct_vol).2f %%vol %(gas)s) to %(detector)s.") % {
+            "pct_lel": self.target_pct, "pct_vol": self.target_pct * LEL_PCT_VOL[self.gas] / 100.0, "gas": self.gas,
+            "detector": label}
 
     def run(self, client: BusClient, tally: Tally, console: Console, say: Callable[[str], None]) -> None:
         """Waits for a steady reading, checks it, writes zero or span, then checks the reading; fills attempt.
@@ -213,30 +222,31 @@ class Calibration:
         reader = CalibrationReader(client, self.address, self.profile, self.gas)
         period_s = self.profile.min_poll_interval_ms / 1000.0
         before, why = wait_steady(reader, stable_s, tolerance_pct, limit_s, period_s, console,
-                                  "waiting for a stable reading")
+                                  _("waiting for a stable reading"))
         if before is None:
             raise CalibrationRefused(
-                "unstable", "the reading did not hold within ±%g %%LEL for %g s within %g s%s"
-                % (tolerance_pct, stable_s, limit_s, " (%s)" % why if why else ""),
-                "check the gas flow and the hood, keep draughts away, let a new sensor warm up; then try again")
+                "unstable", _("the reading did not hold within ±%(tolerance)g %%LEL for %(stable_s)g s within "
+                              "%(limit_s)g s") % {"tolerance": tolerance_pct, "stable_s": stable_s, "limit_s": limit_s}
+                + (" (%s)" % why if why else ""),
+                _("check the gas flow and the hood, keep draughts away, let a new sensor warm up; then try again"))
         attempt["before_pct_lel"] = pct_lel(before)
         if kind == "zero" and abs(before) > MAX_ZERO_OFFSET_PCT * CENTI:
             raise CalibrationRefused(
-                "refused", "the detector reads %s %%LEL in zero air: that is gas, not drift" % show_pct(before),
-                "ventilate, check the zero-air cylinder and hood; zeroing now would blind the detector")
+                "refused", _("the detector reads %s %%LEL in zero air: that is gas, not drift") % show_pct(before),
+                _("ventilate, check the zero-air cylinder and hood; zeroing now would blind the detector"))
         if kind == "span" and before < MIN_SPAN_SENSITIVITY * target_pct * CENTI:
             raise CalibrationRefused(
-                "refused", "the detector reads %s %%LEL on %g %%LEL span gas: under half" % (show_pct(before),
-                                                                                             target_pct),
-                "check the gas reaches the sensor (hood, flow, cylinder concentration); a sensor this weak needs "
-                "replacing, not amplifying")
+                "refused", _("the detector reads %(reading)s %%LEL on %(target)g %%LEL span gas: under half")
+                % {"reading": show_pct(before), "target": target_pct},
+                _("check the gas reaches the sensor (hood, flow, cylinder concentration); a sensor this weak needs "
+                  "replacing, not amplifying"))
         value = spec["write"]
         if value == SPAN_GAS_RAW:
             try:
                 value = span_raw_value(self.profile, concentration_registers(client, tally, self.address,
                                                                              self.profile), target_pct, self.gas)
             except ValueError as error:
-                raise CalibrationRefused("unsupported", str(error), "calibrate it with the vendor's tool") from None
+                raise CalibrationRefused("unsupported", str(error), _("calibrate it with the vendor's tool")) from None
         attempt.update(register=spec["register"], value_written=value)
         try:
             client.write_register(self.address, spec["register"], value)
@@ -244,17 +254,21 @@ class Calibration:
             if error.kind != "exception":
                 raise
             raise CalibrationRefused(
-                "refused", "the detector refused the %s: %s" % (kind, error.message),
-                "a detector refuses while warming up or when the sensor does not respond to the gas") from None
-        say("%s written (register %d = %d); checking the reading: %d in a row within %g ±%g %%LEL ..."
-            % (kind, spec["register"], value, VERIFY_READINGS, target_pct, tolerance_pct))
+                "refused", _("the detector refused the %(kind)s: %(error)s") % {"kind": _(KIND_WORDS[kind]),
+                                                                                 "error": error.message},
+                _("a detector refuses while warming up or when the sensor does not respond to the gas")) from None
+        say(_("%(kind)s written (register %(register)d = %(value)d); checking the reading: %(readings)d in a row "
+              "within %(target)g ±%(tolerance)g %%LEL ...")
+            % {"kind": _(KIND_WORDS[kind]), "register": spec["register"], "value": value,
+               "readings": VERIFY_READINGS, "target": target_pct, "tolerance": tolerance_pct})
         after, last = wait_on_target(reader, round_half_away(target_pct * CENTI),
                                      round_half_away(tolerance_pct * CENTI), limit_s, period_s)
         attempt["after_pct_lel"] = pct_lel(after if after is not None else last)
         if after is None:
             raise CalibrationRefused(
-                "not_verified", "after the %s write the detector reads %s %%LEL, not %g ±%g" % (
-                    kind, show_pct(last), target_pct, tolerance_pct),
-                "repeat the calibration; if it fails again the sensor or the profile's calibration registers are "
-                "wrong")
+                "not_verified", _("after the %(kind)s write the detector reads %(reading)s %%LEL, not %(target)g "
+                                  "±%(tolerance)g") % {"kind": _(KIND_WORDS[kind]), "reading": show_pct(last),
+                                                        "target": target_pct, "tolerance": tolerance_pct},
+                _("repeat the calibration; if it fails again the sensor or the profile's calibration registers are "
+                  "wrong"))
         attempt["ok"] = True

@@ -9,15 +9,16 @@ import click
 
 from gaslatch_tools.commission import bump_check, bus_commands, config_commands, interlock_check, report, valve_check
 from gaslatch_tools.commission.record import DEFAULT_PATH
+from gaslatch_tools.translation import _
 
 
-@click.group()
+@click.group(help=_(
+    "Installer's commissioning tools: find and set up detectors, prove the trips, sign off (docs/commissioning.md)."))
 @click.option("--record", "record_path", default=DEFAULT_PATH, show_default=True, type=click.Path(dir_okay=False),
-              help="The commissioning record every command adds to (JSON).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout instead of text.")
+              help=_("The commissioning record every command adds to (JSON)."))
+@click.option("--json", "as_json", is_flag=True, help=_("One JSON object on stdout instead of text."))
 @click.pass_context
 def commission(ctx: click.Context, record_path: str, as_json: bool) -> None:
-    """Installer's commissioning tools: find and set up detectors, prove the trips, sign off (docs/commissioning.md)."""
     ctx.obj = {"record": record_path, "json": as_json}
 
 

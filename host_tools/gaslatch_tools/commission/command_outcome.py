@@ -13,6 +13,8 @@ from typing import IO, Any
 
 import click
 
+from gaslatch_tools.translation import _
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_ERROR = 2
@@ -51,6 +53,6 @@ class CommandStop(click.ClickException):
             click.echo(json.dumps({"ok": False, "error": self.kind, "message": self.message, "hint": self.hint},
                                   sort_keys=True, ensure_ascii=False), file=file)
             return
-        click.echo("error: %s" % self.message, file=file, err=True)
+        click.echo(_("error: %s") % self.message, file=file, err=True)
         if self.hint:
-            click.echo("  what to check: %s" % self.hint, file=file, err=True)
+            click.echo(_("  what to check: %s") % self.hint, file=file, err=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 from gaslatch.core import constants as C
 from gaslatch.core.detector_profile import list_profiles, load_profile
+from gaslatch_tools.translation import _
 
 DEFAULT_UNIT_PORT = "/dev/ttyUSB0"
 BUS_NAMES = ("rs485a", "rs485b", "rs485c", "rs485d")
@@ -64,10 +65,12 @@ def build_config(record: dict, base: dict | None, unit_port: str | None, zone: s
     for name, entry in found.items():
         profile = entry.get("profile")
         if profile not in profiles:
-            raise InitError("detector %s (address %s): %s" % (
-                name, entry["address"], "scan could not identify its model" if profile in (None, "", "unknown") else
-                "no profile %r is installed" % profile) + "; set its profile in the record (detectors.%s.profile: "
-                "one of %s) or calibrate/scan again" % (name, ", ".join(sorted(profiles))))
+            why = (_("scan could not identify its model") if profile in (None, "", "unknown")
+                   else _("no profile %r is installed") % profile)
+            raise InitError(_("detector %(name)s (address %(address)s): %(why)s; set its profile in the record "
+                              "(detectors.%(name)s.profile: one of %(profiles)s) or calibrate/scan again")
+                            % {"name": name, "address": entry["address"], "why": why,
+                               "profiles": ", ".join(sorted(profiles))})
         port = entry.get("port") or bus.get("port") or DEFAULT_UNIT_PORT
         line = (entry.get("baud") or bus.get("baud") or load_profile(profile).serial["baud"],
                 entry.get("parity") or bus.get("parity") or "N", entry.get("stop_bits") or bus.get("stop_bits") or 1)
@@ -77,13 +80,16 @@ def build_config(record: dict, base: dict | None, unit_port: str | None, zone: s
     for port in ports:
         speeds = sorted({key[1:] for key in lines if key[0] == port})
         if len(speeds) > 1:
-            raise InitError("detectors on %s answer at different line settings (%s): one bus runs at one speed; "
-                            "gaslatch commission set-baud them to one rate, then scan again" % (
-                                port, "; ".join("%s: %d %s %d" % (", ".join(lines[(port,) + s]), *s) for s in speeds)))
+            raise InitError(_("detectors on %(port)s answer at different line settings (%(settings)s): one bus runs "
+                              "at one speed; gaslatch commission set-baud them to one rate, then scan again") % {
+                                "port": port,
+                                "settings": "; ".join("%s: %d %s %d" % (", ".join(lines[(port,) + s]), *s)
+                                                      for s in speeds)})
     if len(ports) > len(BUS_NAMES):
-        raise InitError("detectors on %d ports; the unit has at most %d RS-485 buses" % (len(ports), len(BUS_NAMES)))
+        raise InitError(_("detectors on %(ports)d ports; the unit has at most %(buses)d RS-485 buses")
+                        % {"ports": len(ports), "buses": len(BUS_NAMES)})
     if unit_port and len(ports) > 1:
-        raise InitError("--port gives one port, but the record has detectors on %s" % ", ".join(ports))
+        raise InitError(_("--port gives one port, but the record has detectors on %s") % ", ".join(ports))
     doc = copy.deepcopy(base) if base is not None else copy.deepcopy(DEFAULT_HARDWARE)
     for key in SITE_SECTIONS:
         doc.pop(key, None)
@@ -101,7 +107,8 @@ def build_config(record: dict, base: dict | None, unit_port: str | None, zone: s
             cfg_name = "%s-%d" % (cfg_name[:29], entry["address"])
         used.add(cfg_name)
         if cfg_name != name:
-            notes.append("detector %s is called %s in the configuration (names: a-z, 0-9, _ and -)" % (name, cfg_name))
+            notes.append(_("detector %(name)s is called %(config_name)s in the configuration (names: a-z, 0-9, _ "
+                           "and -)") % {"name": name, "config_name": cfg_name})
         profile = load_profile(entry["profile"])
         low, high = _set_points(name, entry, notes)
         detectors[cfg_name] = {
@@ -113,7 +120,7 @@ def build_config(record: dict, base: dict | None, unit_port: str | None, zone: s
             "low_alarm_pct_lel": low, "high_alarm_pct_lel": high,
         }
         if not entry.get("location"):
-            notes.append("detector %s has no location yet: add where it is mounted" % cfg_name)
+            notes.append(_("detector %s has no location yet: add where it is mounted") % cfg_name)
     out: dict[str, Any] = {"unit": {"site": site, "name": unit_name}}
     out.update({key: doc.pop(key) for key in ("scan",) if key in doc})
     out["buses"] = buses
@@ -124,7 +131,7 @@ def build_config(record: dict, base: dict | None, unit_port: str | None, zone: s
         out["zones"] = zones
     out["schedule"] = {"enabled": True, "attended": schedule} if schedule else {"enabled": False}
     if not schedule:
-        notes.append("schedule off: the gas is not shut outside attended hours (人走阀关)")
+        notes.append(_("schedule off: the gas is not shut outside attended hours (人走阀关)"))
     out.update(doc)
     return out, notes
 
@@ -139,7 +146,8 @@ def _set_points(name: str, entry: dict, notes: list[str]) -> tuple[float, float]
     if fits:
         return low, high
     if low is not None or high is not None:
-        notes.append("detector %s's own set points (%s / %s %%LEL) are outside what the controller allows: "
-                     "using %d / %d %%LEL" % (name, low, high, C.DEFAULT_LOW_ALARM_PCT_LEL,
-                                              C.DEFAULT_HIGH_ALARM_PCT_LEL))
+        notes.append(_("detector %(name)s's own set points (%(low)s / %(high)s %%LEL) are outside what the controller "
+                       "allows: using %(default_low)d / %(default_high)d %%LEL")
+                     % {"name": name, "low": low, "high": high, "default_low": C.DEFAULT_LOW_ALARM_PCT_LEL,
+                        "default_high": C.DEFAULT_HIGH_ALARM_PCT_LEL})
     return C.DEFAULT_LOW_ALARM_PCT_LEL, C.DEFAULT_HIGH_ALARM_PCT_LEL

@@ -23,6 +23,7 @@ from gaslatch_tools.commission.config_build import InitError, build_config
 from gaslatch_tools.commission.prompts import Prompter, interaction_options, make_prompter
 from gaslatch_tools.commission.record import Record, utc_now
 from gaslatch_tools.commission.schedule_text import SCHEDULE_FORM, ScheduleError, format_schedule, parse_schedule
+from gaslatch_tools.translation import _
 
 CONFIG_MODE = 0o640  # root:gaslatch 0640 on the unit (docs/install.md)
 DEFAULT_OUT = "gaslatch.json"
@@ -31,7 +32,7 @@ DEFAULT_SERVICE = "gaslatch"
 DEFAULT_RESTART = "systemctl restart {service}"
 DEFAULT_ZONE = "kitchen"
 RESTART_WAIT_S = 60.0
-YES_HELP = "Answer yes to every question; take every default."
+YES_HELP = _("Answer yes to every question; take every default.")
 
 
 def validate_file(path: str) -> tuple[dict | None, list]:
@@ -47,65 +48,66 @@ def _problems_payload(problems: list) -> list[dict]:
     return [{"path": p.path, "message": p.message, "hint": p.hint} for p in problems]
 
 
-@click.group("config")
+@click.group("config", help=_(
+    "The controller's configuration: make it from the scan, check it, install it on the unit."))
 def config_group() -> None:
-    """The controller's configuration: make it from the scan, check it, install it on the unit."""
+    """The `config` group: init, validate and push (help= says what each is for, in the reader's language)."""
 
 
-@config_group.command("init")
+@config_group.command("init", help=_(
+    "Write a controller configuration with every detector the scan found, checked by the controller's own\n"
+    "loader before it is written.\n"
+    "\n"
+    "\b\n"
+    "Per detector (from the record): bus, address and profile as scanned; its own set points when the\n"
+    "controller allows them, else 10 / 25 %LEL (restaurant practice; design codes cap 25 / 50 %LEL);\n"
+    "poll interval 500 ms or the profile's minimum; zone, location and gas as recorded.\n"
+    "The schedule is asked for (or --schedule); site and unit names come from the record or are asked.\n"
+    "Questions [answers-file keys]: site, unit_name, schedule.\n"
+    "Exit codes: 0 written, 1 the controller refuses the result (problems listed), 2 could not run."))
 @click.option("--from-record", "from_record", type=click.Path(dir_okay=False),
-              help="Take the detectors from this commissioning record (default: the --record of commission).")
+              help=_("Take the detectors from this commissioning record (default: the --record of commission)."))
 @click.option("--out", "out_path", default=DEFAULT_OUT, show_default=True, type=click.Path(dir_okay=False),
-              help="Configuration file to write.")
+              help=_("Configuration file to write."))
 @click.option("--base", "base_path", type=click.Path(dir_okay=False),
-              help="A configuration whose hardware (valve, fan, interlocks, lines, GPIO, store, control, alarm "
-                   "timing...) is kept, e.g. the unit's current one; default: the reference wiring of "
-                   "deploy/config.example.json.")
-@click.option("--port", "unit_port", help="The bus's serial port ON THE UNIT (the laptop's may differ); "
-                                          "default: the record's.")
-@click.option("--zone", default=DEFAULT_ZONE, show_default=True, help="Zone of detectors the record gives none.")
+              help=_("A configuration whose hardware (valve, fan, interlocks, lines, GPIO, store, control, alarm "
+                     "timing...) is kept, e.g. the unit's current one; default: the reference wiring of "
+                     "deploy/config.example.json."))
+@click.option("--port", "unit_port", help=_("The bus's serial port ON THE UNIT (the laptop's may differ); "
+                                            "default: the record's."))
+@click.option("--zone", default=DEFAULT_ZONE, show_default=True, help=_("Zone of detectors the record gives none."))
 @click.option("--schedule", "schedule_text",
-              help="Attended hours (人走阀关), %s; asked when not given." % SCHEDULE_FORM)
-@click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
+              help=_("Attended hours (人走阀关), %s; asked when not given.") % SCHEDULE_FORM)
+@click.option("--force", is_flag=True, help=_("Overwrite --out if it exists."))
 @interaction_options(YES_HELP)
 @click.pass_context
 def config_init(ctx: click.Context, from_record: str | None, out_path: str, base_path: str | None,
                 unit_port: str | None, zone: str, schedule_text: str | None, force: bool, answers_path: str | None,
                 yes: bool) -> None:
-    """Write a controller configuration with every detector the scan found, checked by the controller's own
-    loader before it is written.
-
-    \b
-    Per detector (from the record): bus, address and profile as scanned; its own set points when the
-    controller allows them, else 10 / 25 %LEL (restaurant practice; design codes cap 25 / 50 %LEL);
-    poll interval 500 ms or the profile's minimum; zone, location and gas as recorded.
-    The schedule is asked for (or --schedule); site and unit names come from the record or are asked.
-    Questions [answers-file keys]: site, unit_name, schedule.
-    Exit codes: 0 written, 1 the controller refuses the result (problems listed), 2 could not run.
-    """
     prompter = make_prompter(ctx, answers_path, yes)
     record = Record.load(ctx.obj["record"])
     source = record if from_record is None else Record.load(from_record)
     if os.path.exists(out_path) and not force:
-        raise CommandStop("exists", "%s already exists" % out_path,
-                          "give another --out, or --force to overwrite it")
+        raise CommandStop("exists", _("%s already exists") % out_path,
+                          _("give another --out, or --force to overwrite it"))
     base = None
     if base_path:
         try:
             with open(base_path, encoding="utf-8") as handle:
                 base = json.load(handle)
         except (OSError, ValueError) as err:
-            raise CommandStop("base", "cannot read the base configuration %s: %s" % (base_path, err),
-                              "give a controller configuration file (JSON)") from None
+            raise CommandStop("base", _("cannot read the base configuration %(path)s: %(error)s")
+                              % {"path": base_path, "error": err},
+                              _("give a controller configuration file (JSON)")) from None
         if not isinstance(base, dict):
-            raise CommandStop("base", "%s is not a controller configuration (a JSON object)" % base_path)
+            raise CommandStop("base", _("%s is not a controller configuration (a JSON object)") % base_path)
     data = source.data
     site_section = data.get("site") or {}
     base_unit = (base or {}).get("unit") or {}
     site = site_section.get("id") or site_section.get("name") or base_unit.get("site") or \
-        prompter.ask("site", "Site identifier (e.g. the restaurant's registration number):", "site")
+        prompter.ask("site", _("Site identifier (e.g. the restaurant's registration number):"), "site")
     unit_name = (data.get("unit") or {}).get("name") or base_unit.get("name") or \
-        prompter.ask("unit_name", "Name of this controller:", "main kitchen")
+        prompter.ask("unit_name", _("Name of this controller:"), "main kitchen")
     schedule = _schedule(prompter, schedule_text, data, base)
     try:
         doc, notes = build_config(data, base, unit_port, zone, schedule, str(site)[:64], str(unit_name)[:64])
@@ -120,21 +122,23 @@ def config_init(ctx: click.Context, from_record: str | None, out_path: str, base
         finally:
             os.unlink(check_path)
         if problems:
-            _report_problems(ctx, "the controller refuses the configuration made from the record", problems)
+            _report_problems(ctx, _("the controller refuses the configuration made from the record"), problems)
         write_atomically(out_path, text, CONFIG_MODE)
     except OSError as err:
-        raise CommandStop("write", "cannot write %s: %s" % (out_path, err.strerror or err),
-                          "check the folder's permissions") from None
+        raise CommandStop("write", _("cannot write %(path)s: %(error)s")
+                          % {"path": out_path, "error": err.strerror or err},
+                          _("check the folder's permissions")) from None
     record.data["schedule"] = {"enabled": bool(schedule), "attended": schedule or [], "text": format_schedule(schedule)}
-    record.note("config init", "%s: %d detectors, schedule %s" % (out_path, len(doc["detectors"]),
-                                                                   format_schedule(schedule)))
+    record.note("config init", _("%(path)s: %(detectors)d detectors, schedule %(schedule)s") % {
+        "path": out_path, "detectors": len(doc["detectors"]), "schedule": format_schedule(schedule)})
     record.save()
     for note in notes:
-        prompter.say("note: " + note)
+        prompter.say(_("note: %s") % note)
     finish(ctx, {"command": "config init", "path": out_path, "detectors": sorted(doc["detectors"]),
                  "schedule": schedule, "notes": notes, "sha256": hashlib.sha256(text).hexdigest()},
-           "%s: valid configuration with %d detectors (%s); check it, then gaslatch commission config push %s"
-           % (out_path, len(doc["detectors"]), ", ".join(sorted(doc["detectors"])), out_path))
+           _("%(path)s: valid configuration with %(count)d detectors (%(detectors)s); check it, then gaslatch "
+             "commission config push %(path)s") % {"path": out_path, "count": len(doc["detectors"]),
+                                                   "detectors": ", ".join(sorted(doc["detectors"]))})
 
 
 def _schedule(prompter: Prompter, schedule_text: str | None, data: dict,
@@ -146,12 +150,12 @@ def _schedule(prompter: Prompter, schedule_text: str | None, data: dict,
         default = format_schedule(base["schedule"].get("attended"))
     while True:
         text = schedule_text if schedule_text is not None else prompter.ask(
-            "schedule", "Attended hours (人走阀关: gas off outside them), %s:" % SCHEDULE_FORM, default or "off")
+            "schedule", _("Attended hours (人走阀关: gas off outside them), %s:") % _(SCHEDULE_FORM), default or "off")
         try:
             return parse_schedule(text)
         except ScheduleError as err:
             if schedule_text is not None or prompter.yes or prompter.answers is not None:
-                raise CommandStop("schedule", str(err), "write the hours %s" % SCHEDULE_FORM) from None
+                raise CommandStop("schedule", str(err), _("write the hours %s") % _(SCHEDULE_FORM)) from None
             prompter.say(str(err))
 
 
@@ -160,102 +164,109 @@ def _report_problems(ctx: click.Context, what: str, problems: list) -> None:
            "%s:\n%s" % (what, format_problems(problems)), EXIT_FAILED)
 
 
-@config_group.command("validate")
+@config_group.command("validate", help=_(
+    "Check a controller configuration as the unit will: the core rules, the installed detector profiles and\n"
+    "the wiring (the same checks and messages as gaslatch check-config). Every problem is listed with its JSON\n"
+    "path and a hint. Exit codes: 0 valid, 1 problems."))
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.pass_context
 def config_validate(ctx: click.Context, path: str) -> None:
-    """Check a controller configuration as the unit will: the core rules, the installed detector profiles and
-    the wiring (the same checks and messages as gaslatch check-config). Every problem is listed with its JSON
-    path and a hint. Exit codes: 0 valid, 1 problems.
-    """
     cfg, problems = validate_file(path)
     if problems:
-        _report_problems(ctx, "%s is not valid" % path, problems)
+        _report_problems(ctx, _("%s is not valid") % path, problems)
     assert cfg is not None
     finish(ctx, {"valid": True, "path": path, "detectors": sorted(cfg["detectors"]), "buses": sorted(cfg["buses"]),
                  "lines": sorted(cfg["lines"])},
-           "%s: valid (%d detectors, %d buses, %d lines)" % (path, len(cfg["detectors"]), len(cfg["buses"]),
-                                                           len(cfg["lines"])))
+           _("%(path)s: valid (%(detectors)d detectors, %(buses)d buses, %(lines)d lines)") % {
+               "path": path, "detectors": len(cfg["detectors"]), "buses": len(cfg["buses"]),
+               "lines": len(cfg["lines"])})
 
 
-@config_group.command("push")
+@config_group.command("push", help=_(
+    "Install a configuration on the unit (run it on the unit, with sudo) and restart the controller.\n"
+    "\n"
+    "\b\n"
+    "1. validated with the controller's own loader: nothing is written when anything is wrong;\n"
+    "2. written atomically (temp file, fsync, rename; mode 0640, the old file's owner; the old file\n"
+    "   kept as TARGET.previous);\n"
+    "3. the service restarted (systemctl restart gaslatch);\n"
+    "4. the restarted unit must answer on its control socket with the valve closed (latched) until\n"
+    "   someone presses RESET on site.\n"
+    "The file is installed with its config_version counted up: one more than the unit's present file's (or the\n"
+    "pushed file's, if higher). The path and sha256 of the installed file, the configuration identity and the\n"
+    "version go into the commissioning record; the restarted unit must report the same identity and a passed\n"
+    "self-test.\n"
+    "Questions [answers-file keys]: push.\n"
+    "Exit codes: 0 installed and the unit came back latched, 1 refused (problems) or the unit did not come\n"
+    "back as it must, 2 could not run (permission, restart command)."))
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--target", default=DEFAULT_TARGET, show_default=True, type=click.Path(dir_okay=False),
-              help="Where the unit reads its configuration.")
-@click.option("--service", default=DEFAULT_SERVICE, show_default=True, help="The controller's systemd service.")
+              help=_("Where the unit reads its configuration."))
+@click.option("--service", default=DEFAULT_SERVICE, show_default=True, help=_("The controller's systemd service."))
 @click.option("--restart-command", "restart_command", default=DEFAULT_RESTART, show_default=True,
-              help="Command that restarts the controller ({service} is replaced).")
+              help=_("Command that restarts the controller ({service} is replaced)."))
 @click.option("--socket", "socket_path", type=click.Path(dir_okay=False),
-              help="Control socket to check the restarted unit on (default: control.socket of the pushed file).")
+              help=_("Control socket to check the restarted unit on (default: control.socket of the pushed file)."))
 @click.option("--wait", "wait_s", type=click.FloatRange(1, 600), default=RESTART_WAIT_S, show_default=True,
-              help="Seconds the restarted unit has to answer.")
+              help=_("Seconds the restarted unit has to answer."))
 @interaction_options(YES_HELP)
 @click.pass_context
 def config_push(ctx: click.Context, path: str, target: str, service: str, restart_command: str,
                 socket_path: str | None, wait_s: float, answers_path: str | None, yes: bool) -> None:
-    """Install a configuration on the unit (run it on the unit, with sudo) and restart the controller.
-
-    \b
-    1. validated with the controller's own loader: nothing is written when anything is wrong;
-    2. written atomically (temp file, fsync, rename; mode 0640, the old file's owner; the old file
-       kept as TARGET.previous);
-    3. the service restarted (systemctl restart gaslatch);
-    4. the restarted unit must answer on its control socket with the valve closed (latched) until
-       someone presses RESET on site.
-    The file is installed with its config_version counted up: one more than the unit's present file's (or the
-    pushed file's, if higher). The path and sha256 of the installed file, the configuration identity and the
-    version go into the commissioning record; the restarted unit must report the same identity and a passed
-    self-test.
-    Questions [answers-file keys]: push.
-    Exit codes: 0 installed and the unit came back latched, 1 refused (problems) or the unit did not come
-    back as it must, 2 could not run (permission, restart command).
-    """
     prompter = make_prompter(ctx, answers_path, yes)
     cfg, problems = validate_file(path)
     if problems:
-        _report_problems(ctx, "%s is not valid; nothing was installed" % path, problems)
+        _report_problems(ctx, _("%s is not valid; nothing was installed") % path, problems)
     assert cfg is not None
     with open(path, "rb") as handle:
         source = json.loads(handle.read().decode("utf-8").lstrip("\ufeff"))
     version = max(_installed_version(target), cfg[VERSION_KEY]) + 1
     if version > MAX_CONFIG_VERSION:
-        raise CommandStop("version", "config_version would pass its maximum %d" % MAX_CONFIG_VERSION,
-                          "write \"config_version\": 0 in %s and %s, then push again" % (path, target))
+        raise CommandStop("version", _("config_version would pass its maximum %d") % MAX_CONFIG_VERSION,
+                          _("write \"config_version\": 0 in %(path)s and %(target)s, then push again")
+                          % {"path": path, "target": target})
     source[VERSION_KEY] = version
     data = (json.dumps(source, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     digest = hashlib.sha256(data).hexdigest()
     identity = config_identity(cfg, load_profiles())  # the version is not part of it
     record = Record.load(ctx.obj["record"])
-    if not prompter.confirm("push", "Install %s as %s and restart %s? The gas valve closes and stays closed "
-                                    "until RESET is pressed on site." % (path, target, service)):
-        raise CommandStop("declined", "nothing installed")
+    if not prompter.confirm("push", _("Install %(path)s as %(target)s and restart %(service)s? The gas valve closes "
+                                      "and stays closed until RESET is pressed on site.")
+                            % {"path": path, "target": target, "service": service}):
+        raise CommandStop("declined", _("nothing installed"))
     try:
         if os.path.exists(target):
             with open(target, "rb") as handle:
                 write_atomically(target + ".previous", handle.read(), CONFIG_MODE)
         write_atomically(target, data, CONFIG_MODE)
     except PermissionError as err:
-        raise CommandStop("permission", "permission denied writing %s: %s" % (target, err.strerror or err),
-                          "run it on the unit with sudo (the file is root:gaslatch 0640)") from None
+        raise CommandStop("permission", _("permission denied writing %(path)s: %(error)s")
+                          % {"path": target, "error": err.strerror or err},
+                          _("run it on the unit with sudo (the file is root:gaslatch 0640)")) from None
     except OSError as err:
-        raise CommandStop("write", "cannot write %s: %s" % (target, err.strerror or err),
-                          "check the disk and the folder") from None
+        raise CommandStop("write", _("cannot write %(path)s: %(error)s")
+                          % {"path": target, "error": err.strerror or err},
+                          _("check the disk and the folder")) from None
     with open(target, "rb") as handle:
         if hashlib.sha256(handle.read()).hexdigest() != digest:
-            raise CommandStop("write", "%s does not read back as written" % target, "check the disk (dmesg)")
-    prompter.say("installed %s (configuration %s version %d, sha256 %s); restarting %s" % (
-        target, short_identity(identity), version, digest[:16], service))
+            raise CommandStop("write", _("%s does not read back as written") % target, _("check the disk (dmesg)"))
+    prompter.say(_("installed %(path)s (configuration %(identity)s version %(version)d, sha256 %(sha256)s); "
+                   "restarting %(service)s") % {"path": target, "identity": short_identity(identity),
+                                                "version": version, "sha256": digest[:16], "service": service})
     argv = shlex.split(restart_command.format(service=service))
     restarted_at = time.monotonic()
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=wait_s)
     except (OSError, subprocess.TimeoutExpired) as err:
-        raise CommandStop("restart", "the configuration is installed but %s failed: %s" % (" ".join(argv), err),
-                          "restart the controller by hand: sudo systemctl restart %s" % service) from None
+        raise CommandStop("restart", _("the configuration is installed but %(command)s failed: %(error)s")
+                          % {"command": " ".join(argv), "error": err},
+                          _("restart the controller by hand: sudo systemctl restart %s") % service) from None
     if done.returncode != 0:
-        raise CommandStop("restart", "the configuration is installed but %s exited with %d: %s" % (
-            " ".join(argv), done.returncode, (done.stderr or done.stdout).strip()[-500:]),
-            "journalctl -u %s shows why; the previous file is %s.previous" % (service, target))
+        raise CommandStop("restart", _("the configuration is installed but %(command)s exited with %(code)d: "
+                                       "%(output)s") % {"command": " ".join(argv), "code": done.returncode,
+                                                        "output": (done.stderr or done.stdout).strip()[-500:]},
+                          _("journalctl -u %(service)s shows why; the previous file is %(path)s.previous")
+                          % {"service": service, "path": target})
     status = _restarted_status(socket_path or cfg["control"]["socket"], cfg["control"]["group"],
                                cfg["scan"]["period_ms"], restarted_at, wait_s, version)
     running = status.get("config") if isinstance(status, dict) and isinstance(status.get("config"), dict) else {}
@@ -272,30 +283,36 @@ def config_push(ctx: click.Context, path: str, target: str, service: str, restar
     must_latch = cfg["valve"]["startup"] == "manual_reset"
     ok = status is not None and (bool(status.get("latched")) or not must_latch)
     same = status is None or (running.get("identity") == identity and running.get("version") == version)
-    record.note("config push", "%s configuration %s version %d sha256 %s: %s" % (
-        target, identity, version, digest, "unit back, valve closed until RESET" if ok else "unit did not come back latched"))
+    record.note("config push", "%s %s" % (_("%(path)s configuration %(identity)s version %(version)d sha256 "
+                                              "%(sha256)s:") % {"path": target, "identity": identity,
+                                                                "version": version, "sha256": digest},
+                                            _("unit back, valve closed until RESET") if ok
+                                            else _("unit did not come back latched")))
     record.save()
     if status is None:
         finish(ctx, dict(entry, command="config push"),
-               "installed, but the unit did not answer within %g s of the restart: journalctl -u %s"
-               % (wait_s, service),
+               _("installed, but the unit did not answer within %(seconds)g s of the restart: journalctl -u "
+                 "%(service)s") % {"seconds": wait_s, "service": service},
                EXIT_FAILED)
     if not ok:
         finish(ctx, dict(entry, command="config push"),
-               "installed, but the unit came up with the valve OPEN: it must stay closed until RESET", EXIT_FAILED)
+               _("installed, but the unit came up with the valve OPEN: it must stay closed until RESET"), EXIT_FAILED)
     if not same:
         finish(ctx, dict(entry, command="config push"),
-               "installed, but the unit runs configuration %s version %s, not the pushed %s version %d: is --target "
-               "the file the service reads?" % (running.get("identity"), running.get("version"), identity, version),
+               _("installed, but the unit runs configuration %(running)s version %(running_version)s, not the pushed "
+                 "%(identity)s version %(version)d: is --target the file the service reads?")
+               % {"running": running.get("identity"), "running_version": running.get("version"),
+                  "identity": identity, "version": version},
                EXIT_FAILED)
     if entry["self_test_faults"]:
         finish(ctx, dict(entry, command="config push"),
-               "installed, but the unit's self-test failed, so the gas stays off: %s (docs/operations.md, "
-               "\"When the self-test fails\")" % "; ".join(entry["self_test_faults"]), EXIT_FAILED)
+               _("installed, but the unit's self-test failed, so the gas stays off: %s (docs/operations.md, "
+                 "\"When the self-test fails\")") % "; ".join(entry["self_test_faults"]), EXIT_FAILED)
     finish(ctx, dict(entry, command="config push", trip_reason=status.get("trip_reason", "")),
-           "installed %s (configuration %s version %d) and restarted %s: the unit is back, the valve stays closed "
-           "until someone presses RESET on site (%s)" % (target, short_identity(identity), version, service,
-                                                         status.get("trip_reason") or "latched"), EXIT_OK)
+           _("installed %(path)s (configuration %(identity)s version %(version)d) and restarted %(service)s: the unit "
+             "is back, the valve stays closed until someone presses RESET on site (%(reason)s)")
+           % {"path": target, "identity": short_identity(identity), "version": version, "service": service,
+              "reason": status.get("trip_reason") or "latched"}, EXIT_OK)
 
 
 def _installed_version(target: str) -> int:

@@ -13,10 +13,12 @@ from gaslatch.unit.control_client import ControlUnreachable
 from gaslatch_tools.commission.command_outcome import EXIT_FAILED, EXIT_OK, CommandStop, finish
 from gaslatch_tools.commission.prompts import interaction_options
 from gaslatch_tools.commission.record import LIMITS_S
+from gaslatch_tools.commission.state_words import state_word
 from gaslatch_tools.commission.unit_connection import (Site, UnitFacts, UnitLost, Watcher, chosen_detectors,
                                                        detector_view, feedback, open_site, reading_info, seconds_text,
                                                        since, unit_options, wait_for_unit)
 from gaslatch_tools.commission.valve_move import ValveMove, supervision_s
+from gaslatch_tools.translation import N_, _
 
 PERSON_WAIT_S = 300.0  # how long a command waits for the person to operate an input or a line
 POWER_OBSERVE_S = 10.0  # the unit must keep running this long on backup power
@@ -25,18 +27,21 @@ UNHEALTHY_STATES = ("fault", "comm_lost")
 # test name -> (interlock in the status, the input line, config key enabling it, operate, restore)
 INTERLOCKS = {
     "fire": ("fire_alarm", "fire_input", "fire_input",
-             "Operate the fire alarm input now: have the fire panel signal (or open its contact at the unit)",
-             "Restore the fire input now: reset the fire panel (or close the contact)"),
+             N_("Operate the fire alarm input now: have the fire panel signal (or open its contact at the unit)"),
+             N_("Restore the fire input now: reset the fire panel (or close the contact)")),
     "estop": ("emergency_stop", "estop_input", "estop_input",
-              "Press the emergency stop now",
-              "Release the emergency stop now"),
+              N_("Press the emergency stop now"),
+              N_("Release the emergency stop now")),
     "fan": ("ventilation", "fan_proven", None,
-            "Stop the extract fan now (its isolator), or pull the pressure switch's tube: airflow must be lost",
-            "Restore the extract fan now: airflow must be proven again"),
+            N_("Stop the extract fan now (its isolator), or pull the pressure switch's tube: airflow must be lost"),
+            N_("Restore the extract fan now: airflow must be proven again")),
 }
 INTERLOCK_TESTS = ("fire", "estop", "fan", "power", "open-line")
+# TRANSLATORS: an interlock's name, put into sentences such as "waiting for the fire alarm".
+INTERLOCK_WORDS = {"fire_alarm": N_("fire alarm"), "emergency_stop": N_("emergency stop"),
+                   "ventilation": N_("ventilation")}
 
-INTERLOCK_HELP = """Interlock test: each safety input trips the gas, and a broken detector line shows as a fault.
+INTERLOCK_HELP = _("""Interlock test: each safety input trips the gas, and a broken detector line shows as a fault.
 
 \b
   fire       the fire alarm input (GB 50116 linkage)
@@ -57,14 +62,14 @@ Questions [answers-file keys]: mains_off, backup_running, mains_on, open_line.DE
 reconnect.DETECTOR, valve_closed (only without feedback), reopen_by_hand.
 Operating an input needs no answer: the command watches the unit.
 Exit codes: 0 all passed, 1 a test failed, 2 the test could not run.
-""" % (LIMITS_S["linkage"], POWER_OBSERVE_S, LIMITS_S["open_line_fault"])
+""") % (LIMITS_S["linkage"], POWER_OBSERVE_S, LIMITS_S["open_line_fault"])
 
 
 @click.command("interlock-test", help=INTERLOCK_HELP)
 @unit_options
-@click.option("--only", help="Comma-separated tests to run: %s." % ", ".join(INTERLOCK_TESTS))
+@click.option("--only", help=_("Comma-separated tests to run: %s.") % ", ".join(INTERLOCK_TESTS))
 @click.option("--open-line-detector", "open_line_detector",
-              help="Detector whose line is disconnected (default: the first one).")
+              help=_("Detector whose line is disconnected (default: the first one)."))
 @interaction_options()
 @click.pass_context
 def interlock_test(ctx: click.Context, socket_path: str | None, config_path: str | None, only: str | None,
@@ -92,22 +97,24 @@ def interlock_test(ctx: click.Context, socket_path: str | None, config_path: str
             site.record.note("interlock-test", "%s: %s" % (test, "PASS" if entry["passed"] else
                                                              "FAIL (%s)" % "; ".join(entry["failures"])))
             site.record.save()
-            site.prompter.say("%s: %s" % (test, "PASS" if entry["passed"] else "FAIL: " + "; ".join(entry["failures"])),
+            site.prompter.say("%s: %s" % (test, _("PASS") if entry["passed"] else
+                                          _("FAIL: %s") % "; ".join(entry["failures"])),
                               "bold green" if entry["passed"] else "bold red")
             entries.append(entry)
     except ControlUnreachable as err:
         raise UnitLost(err) from None
-    table = Table(title="Interlock tests")
-    for column in ("test", "time (s)", "limit (s)", "result"):
+    table = Table(title=_("Interlock tests"))
+    for column in (_("test"), _("time (s)"), _("limit (s)"), _("result")):
         table.add_column(column)
     for entry in entries:
         table.add_row(entry["test"], seconds_text(entry.get("measured_s")), seconds_text(entry.get("limit_s")),
-                      "PASS" if entry["passed"] else "FAIL: " + "; ".join(entry["failures"]))
+                      _("PASS") if entry["passed"] else _("FAIL: %s") % "; ".join(entry["failures"]))
     site.console.print(table)
     passed = all(entry["passed"] for entry in entries)
     finish(ctx, {"command": "interlock-test", "tests": [{k: v for k, v in e.items() if k != "answers"}
                                                         for e in entries], "passed": passed},
-           "interlock test: %s" % ("every test passed" if passed else "FAILED"), EXIT_OK if passed else EXIT_FAILED)
+           _("interlock test: every test passed") if passed else _("interlock test: FAILED"),
+           EXIT_OK if passed else EXIT_FAILED)
 
 
 def _interlock_tests(facts: UnitFacts, only: str | None) -> list[str]:
@@ -115,8 +122,8 @@ def _interlock_tests(facts: UnitFacts, only: str | None) -> list[str]:
         tests = [test.strip() for test in only.split(",") if test.strip()]
         unknown = [test for test in tests if test not in INTERLOCK_TESTS]
         if unknown:
-            raise CommandStop("usage", "no interlock test %s" % ", ".join(unknown),
-                              "tests: %s" % ", ".join(INTERLOCK_TESTS))
+            raise CommandStop("usage", _("no interlock test %s") % ", ".join(unknown),
+                              _("tests: %s") % ", ".join(INTERLOCK_TESTS))
         return tests
     tests = []
     for test in ("fire", "estop"):
@@ -132,8 +139,9 @@ def _interlock(site: Site, test: str) -> dict:
     facts = site.facts
     entry: dict[str, Any] = {"test": test, "interlock": interlock, "limit_s": LIMITS_S["linkage"], "failures": []}
     failures = entry["failures"]
-    site.arm("the valve must be open to see the %s close it" % interlock.replace("_", " "))
-    site.prompter.say("→ " + operate, "bold")
+    what = _(INTERLOCK_WORDS[interlock])
+    site.arm(_("the valve must be open to see the %s close it") % what)
+    site.prompter.say("→ " + _(operate), "bold")
     t_asked = time.monotonic()
     times: dict[str, float] = {}
     closing = ValveMove(facts, closed=True)
@@ -149,11 +157,12 @@ def _interlock(site: Site, test: str) -> dict:
 
     watcher = site.watcher()
     found = watcher.until(lambda s: bool(s.get("interlocks", {}).get(interlock)), PERSON_WAIT_S,
-                          "waiting for the %s" % interlock.replace("_", " "), t_asked, seen)
+                          _("waiting for the %s") % what, t_asked, seen)
     if found is None:
-        failures.append("the unit never saw the %s within %g s" % (interlock.replace("_", " "), PERSON_WAIT_S))
+        failures.append(_("the unit never saw the %(interlock)s within %(seconds)g s")
+                        % {"interlock": what, "seconds": PERSON_WAIT_S})
         return entry
-    watcher.until(closing.done, LIMITS_S["linkage"] + supervision_s(facts) + 1.0, "valve closing", found, seen)
+    watcher.until(closing.done, LIMITS_S["linkage"] + supervision_s(facts) + 1.0, _("valve closing"), found, seen)
     entry["seen_after_instruction_s"] = since(found, t_asked)
     entry["input_to_interlock_s"] = since(found, times["input"]) if "input" in times else None
     entry["measured_s"] = entry["trip_s"] = since(closing.command_t, found)
@@ -163,23 +172,27 @@ def _interlock(site: Site, test: str) -> dict:
         # Once proven, airflow lost for loss_confirm_s trips (shorter drop-outs are gusts, not a dead fan).
         entry["loss_confirm_s"] = facts.loss_confirm_s
         if entry["input_to_interlock_s"] > facts.loss_confirm_s + LIMITS_S["linkage"]:
-            failures.append("ventilation interlock %.1f s after the airflow was lost, limit loss_confirm_s %g s + %g s"
-                            % (entry["input_to_interlock_s"], facts.loss_confirm_s, LIMITS_S["linkage"]))
+            failures.append(_("ventilation interlock %(seconds).1f s after the airflow was lost, limit loss_confirm_s "
+                              "%(confirm_s)g s + %(linkage_s)g s")
+                            % {"seconds": entry["input_to_interlock_s"], "confirm_s": facts.loss_confirm_s,
+                               "linkage_s": LIMITS_S["linkage"]})
     failures.extend(closing.failures(site.prompter, "valve_closed", found))
-    site.prompter.say("→ " + restore, "bold")
+    site.prompter.say("→ " + _(restore), "bold")
     t_restore = time.monotonic()
     cleared = watcher.until(lambda s: not s.get("interlocks", {}).get(interlock), PERSON_WAIT_S,
-                            "waiting for the %s to clear" % interlock.replace("_", " "), t_restore)
+                            _("waiting for the %s to clear") % what, t_restore)
     entry["cleared_after_instruction_s"] = since(cleared, t_restore)
     if cleared is None:
-        failures.append("the %s did not clear within %g s" % (interlock.replace("_", " "), PERSON_WAIT_S))
+        failures.append(_("the %(interlock)s did not clear within %(seconds)g s")
+                        % {"interlock": what, "seconds": PERSON_WAIT_S})
         return entry
     if not site.status().get("latched"):
-        failures.append("the gas came back by itself when the %s cleared" % interlock.replace("_", " "))
-    outcome = site.press_reset("the %s test is over: reopen the gas" % interlock.replace("_", " "))
+        failures.append(_("the gas came back by itself when the %s cleared") % what)
+    outcome = site.press_reset(_("the %s test is over: reopen the gas") % what)
     entry["reset"] = outcome["state"]
     if outcome["state"] not in ("accepted", "not_needed"):
-        failures.append("reset %s after the test: %s" % (outcome["state"], "; ".join(outcome.get("reasons") or [])))
+        failures.append(_("reset %(state)s after the test: %(reasons)s")
+                        % {"state": outcome["state"], "reasons": "; ".join(outcome.get("reasons") or [])})
     return entry
 
 
@@ -188,8 +201,8 @@ def _backup_power(site: Site) -> dict:
     entry: dict[str, Any] = {"test": "power", "observed_s": POWER_OBSERVE_S, "failures": []}
     before = site.status()
     scans_before = before.get("scan", {}).get("scans", 0)
-    prompter.act("mains_off", "Switch the MAINS supply of the unit off (leave the backup battery / UPS "
-                              "connected), then press Enter")
+    prompter.act("mains_off", _("Switch the MAINS supply of the unit off (leave the backup battery / UPS "
+                                "connected), then press Enter"))
     t_off = time.monotonic()
     problems: list[str] = []
     latched = before.get("latched")
@@ -198,26 +211,28 @@ def _backup_power(site: Site) -> dict:
         try:
             status = site.status()
         except ControlUnreachable as err:
-            problems.append("the unit stopped answering on backup power: %s" % err)
+            problems.append(_("the unit stopped answering on backup power: %s") % err)
             return {}
         if status.get("scan", {}).get("scans", 0) < scans_before:
-            problems.append("the unit restarted at the changeover (its scan count started again)")
+            problems.append(_("the unit restarted at the changeover (its scan count started again)"))
         if status.get("latched") != latched:
-            problems.append("the latch changed at the changeover (%s -> %s)" % (
-                "latched" if latched else "armed", "latched" if status.get("latched") else "armed"))
+            problems.append(_("the latch changed at the changeover (%(before)s -> %(after)s)") % {
+                "before": _("latched") if latched else _("armed"),
+                "after": _("latched") if status.get("latched") else _("armed")})
         return status
 
-    Watcher(site.console, probe, 0.2).until(lambda s: bool(problems), POWER_OBSERVE_S, "on backup power", t_off)
+    Watcher(site.console, probe, 0.2).until(lambda s: bool(problems), POWER_OBSERVE_S, _("on backup power"), t_off)
     entry["unit_stayed_up"] = not problems
-    running = prompter.confirm("backup_running", "Is the unit running on its backup supply (UPS / battery "
-                                                 "indicator), with the alarm and the valve as before?")
+    running = prompter.confirm("backup_running", _("Is the unit running on its backup supply (UPS / battery "
+                                                   "indicator), with the alarm and the valve as before?"))
     entry["backup_running_confirmed"] = running
-    prompter.act("mains_on", "Switch the MAINS supply back on, then press Enter")
+    prompter.act("mains_on", _("Switch the MAINS supply back on, then press Enter"))
     try:
         wait_for_unit(site)
     except ControlUnreachable as err:
-        problems.append("the unit did not answer after the mains came back: %s" % err)
-    entry["failures"] = sorted(set(problems)) + ([] if running else ["the installer did not confirm the backup supply"])
+        problems.append(_("the unit did not answer after the mains came back: %s") % err)
+    entry["failures"] = sorted(set(problems)) + ([] if running else
+                                                 [_("the installer did not confirm the backup supply")])
     return entry
 
 
@@ -225,12 +240,13 @@ def _open_line(site: Site, name: str) -> dict:
     limit_s = LIMITS_S["open_line_fault"]
     entry: dict[str, Any] = {"test": "open-line", "detector": name, "limit_s": limit_s, "failures": []}
     failures = entry["failures"]
-    state, _ = detector_view(site.status(), name)
+    state = detector_view(site.status(), name)[0]
     if state != "normal":
-        failures.append("%s was %s before the test: it must be normal" % (name, (state or "?").replace("_", " ")))
+        failures.append(_("%(name)s was %(state)s before the test: it must be normal")
+                        % {"name": name, "state": state_word(state)})
         return entry
-    t_asked = site.prompter.act("open_line.%s" % name, "Disconnect %s's line now (unplug its RS-485 A/B or its "
-                                                       "connector), then press Enter" % name)
+    t_asked = site.prompter.act("open_line.%s" % name, _("Disconnect %s's line now (unplug its RS-485 A/B or its "
+                                                         "connector), then press Enter") % name)
     last_reply: dict[str, float] = {}
     trips: dict[str, float] = {}
 
@@ -242,25 +258,28 @@ def _open_line(site: Site, name: str) -> dict:
             trips.setdefault("t", t)
 
     found = site.watcher().until(lambda s: detector_view(s, name)[0] in UNHEALTHY_STATES, limit_s + 60.0,
-                                 "%s: waiting for the fault" % name, t_asked, seen, reading_info(name))
+                                 _("%s: waiting for the fault") % name, t_asked, seen, reading_info(name))
     if found is None:
-        failures.append("no fault shown for %s within %g s" % (name, limit_s + 60.0))
+        failures.append(_("no fault shown for %(name)s within %(seconds)g s")
+                        % {"name": name, "seconds": limit_s + 60.0})
         return entry
     start = min(last_reply.get("t", t_asked), found)
     entry["measured_s"] = entry["fault_s"] = round(found - start, 3)
     entry["fault_after_instruction_s"] = round(found - t_asked, 3)
     entry["fault_state"] = detector_view(site.status(), name)[0]
     if entry["fault_s"] > limit_s:
-        failures.append("fault shown %.1f s after the detector's last reply, limit %g s" % (entry["fault_s"], limit_s))
-    t_back = site.prompter.act("reconnect.%s" % name, "Reconnect %s's line now, then press Enter" % name)
+        failures.append(_("fault shown %(seconds).1f s after the detector's last reply, limit %(limit)g s")
+                        % {"seconds": entry["fault_s"], "limit": limit_s})
+    t_back = site.prompter.act("reconnect.%s" % name, _("Reconnect %s's line now, then press Enter") % name)
     back = site.watcher().until(lambda s: detector_view(s, name)[0] == "normal", LIMITS_S["recovery"],
-                                "%s: back to normal" % name, t_back, seen, reading_info(name))
+                                _("%s: back to normal") % name, t_back, seen, reading_info(name))
     entry["restored_s"] = since(back, t_back)
     if back is None:
-        failures.append("%s did not read normal within %g s of reconnecting" % (name, LIMITS_S["recovery"]))
+        failures.append(_("%(name)s did not read normal within %(seconds)g s of reconnecting")
+                        % {"name": name, "seconds": LIMITS_S["recovery"]})
         return entry
     if "t" in trips:
         entry["tripped_after_s"] = round(trips["t"] - start, 3)
-    outcome = site.press_reset("the open-line test is over: reopen the gas")
+    outcome = site.press_reset(_("the open-line test is over: reopen the gas"))
     entry["reset"] = outcome["state"]
     return entry

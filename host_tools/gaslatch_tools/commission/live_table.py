@@ -19,6 +19,8 @@ from gaslatch_tools.commission.bus_client import BusClient, BusError
 from gaslatch_tools.commission.bus_record import detector_gas
 from gaslatch_tools.commission.bus_scan import (PROBE_FUNCTION, PROBE_REGISTER, Line, Tally, identify, pct_lel, poll,
                                                 read, show_pct)
+from gaslatch_tools.commission.state_words import state_word
+from gaslatch_tools.translation import _
 
 
 class Watched:
@@ -74,13 +76,14 @@ class Watched:
 
 
 def live_table(watched: list[Watched], line: Line, elapsed_s: float) -> Table:
-    table = Table(title="live at %s, %.0f s (Ctrl-C to stop)" % (line, elapsed_s), box=box.SIMPLE_HEAD)
-    for column in ("addr", "name", "profile", "%LEL", "status", "set pts", "ms", "polls", "err"):
+    table = Table(title=_("live at %(line)s, %(seconds).0f s (Ctrl-C to stop)") % {"line": line, "seconds": elapsed_s},
+                  box=box.SIMPLE_HEAD)
+    for column in (_("addr"), _("name"), _("profile"), "%LEL", _("status"), _("set pts"), "ms", _("polls"), _("err")):
         table.add_column(column, no_wrap=True)
-    table.add_column("last error")
+    table.add_column(_("last error"))
     for item in watched:
         row = item.row()
-        status = row["status"] or ("no reply" if not item.answered else "—")
+        status = state_word(row["status"]) if row["status"] else (_("no reply") if not item.answered else "—")
         if row["detail"]:
             status = "%s (%s)" % (status, row["detail"])
         style = "" if row["status"] in (None, STATUS_NORMAL) else "bold red"

@@ -13,18 +13,19 @@ import yaml
 from rich.console import Console
 
 from gaslatch_tools.commission.command_outcome import CommandStop
+from gaslatch_tools.translation import N_, _
 
 YES_WORDS = ("y", "yes", "true", "1", "ok", "是", "对")
 NO_WORDS = ("n", "no", "false", "0", "否", "不")
-YES_HELP = "Answer yes to every question and go on after every instruction at once."
-NO_ANSWER_HINT = "run it at a terminal, or give --yes / --answers FILE"
+YES_HELP = _("Answer yes to every question and go on after every instruction at once.")
+NO_ANSWER_HINT = N_("run it at a terminal, or give --yes / --answers FILE")
 
 
 class PromptError(CommandStop):
     """A question nobody answered: standard input closed, or --answers has no usable answer for it."""
 
     def __init__(self, message: str):
-        super().__init__("no_answer", message, NO_ANSWER_HINT)
+        super().__init__("no_answer", message, _(NO_ANSWER_HINT))
 
 
 def parse_answers(text: str, source: str = "answers") -> list | dict:
@@ -38,24 +39,26 @@ def parse_answers(text: str, source: str = "answers") -> list | dict:
         try:
             doc = yaml.safe_load(text)
         except yaml.YAMLError as err:
-            raise PromptError("%s is not JSON or YAML: %s" % (source, str(err).splitlines()[0])) from None
+            raise PromptError(_("%(source)s is not JSON or YAML: %(error)s")
+                              % {"source": source, "error": str(err).splitlines()[0]}) from None
     if doc is None:
         return []
     if isinstance(doc, list):
         for index, value in enumerate(doc):
             if not _scalar(value):
-                raise PromptError("%s[%d]: an answer is yes/no, a number or text, not %s"
-                                  % (source, index, type(value).__name__))
+                raise PromptError(_("%(source)s[%(index)d]: an answer is yes/no, a number or text, not %(type)s")
+                                  % {"source": source, "index": index, "type": type(value).__name__})
         return doc
     if isinstance(doc, dict):
         for key in sorted(doc, key=str):
             if not isinstance(key, str):
-                raise PromptError("%s: question keys are text (e.g. apply_gas.hood1), not %r" % (source, key))
+                raise PromptError(_("%(source)s: question keys are text (e.g. apply_gas.hood1), not %(key)r")
+                                  % {"source": source, "key": key})
             if not _scalar(doc[key]):
-                raise PromptError("%s.%s: an answer is yes/no, a number or text, not %s"
-                                  % (source, key, type(doc[key]).__name__))
+                raise PromptError(_("%(source)s.%(key)s: an answer is yes/no, a number or text, not %(type)s")
+                                  % {"source": source, "key": key, "type": type(doc[key]).__name__})
         return doc
-    raise PromptError("%s: expected a list of answers or a map of question keys to answers" % source)
+    raise PromptError(_("%s: expected a list of answers or a map of question keys to answers") % source)
 
 
 def _scalar(value: Any) -> bool:
@@ -105,7 +108,8 @@ class Prompter:
         self.console.file.flush()
         line = self.stdin.readline()
         if not line:
-            raise PromptError("no answer to %s: standard input is closed (answer with --yes or --answers FILE)" % key)
+            raise PromptError(_("no answer to %s: standard input is closed (answer with --yes or --answers FILE)")
+                              % key)
         return line.strip()
 
     def act(self, key: str, instruction: str) -> float:
@@ -113,9 +117,9 @@ class Prompter:
         self.say("→ " + instruction, "bold")
         found, _value = self._scripted(key)
         if found or self.yes:
-            self.say("  (%s: going on)" % (self.source if found else "--yes"))
+            self.say(_("  (%s: going on)") % (self.source if found else "--yes"))
         else:
-            self._line(key, "  press Enter when done ")
+            self._line(key, _("  press Enter when done "))
         self.log.append({"key": key, "answer": "done"})
         return time.monotonic()
 
@@ -124,17 +128,18 @@ class Prompter:
         if found:
             answer = yes_no(value)
             if answer is None:
-                raise PromptError("%s: the answer to %s must be yes or no, not %r" % (self.source, key, value))
-            self.say("%s %s (%s)" % (question, "yes" if answer else "no", self.source))
+                raise PromptError(_("%(source)s: the answer to %(key)s must be yes or no, not %(value)r")
+                                  % {"source": self.source, "key": key, "value": value})
+            self.say("%s %s (%s)" % (question, _("yes") if answer else _("no"), self.source))
         elif self.yes:
             answer = True
-            self.say("%s yes (--yes)" % question)
+            self.say("%s %s (--yes)" % (question, _("yes")))
         else:
             while True:
                 answer = yes_no(self._line(key, question + " [y/n] "))
                 if answer is not None:
                     break
-                self.say("  please answer y or n")
+                self.say(_("  please answer y or n"))
         self.log.append({"key": key, "question": question, "answer": answer})
         return answer
 
@@ -165,10 +170,11 @@ def make_prompter(ctx: click.Context, answers_path: str | None, yes: bool) -> Pr
             with open(answers_path, encoding="utf-8") as handle:
                 answers = parse_answers(handle.read(), answers_path)
         except OSError as err:
-            raise CommandStop("answers", "cannot read the answers file %s: %s" % (answers_path, err.strerror or err),
-                              "give the path of a JSON or YAML file with the answers") from None
+            raise CommandStop("answers", _("cannot read the answers file %(path)s: %(error)s")
+                              % {"path": answers_path, "error": err.strerror or err},
+                              _("give the path of a JSON or YAML file with the answers")) from None
         except PromptError as err:
-            raise CommandStop("answers", str(err), "see the command's --help for the question keys") from None
+            raise CommandStop("answers", str(err), _("see the command's --help for the question keys")) from None
     return Prompter(console, answers, yes, source=answers_path or "--answers")
 
 
@@ -177,6 +183,6 @@ def interaction_options(yes_help: str = YES_HELP) -> Callable[[Callable], Callab
     def decorate(command: Callable) -> Callable:
         command = click.option("--yes", is_flag=True, help=yes_help)(command)
         return click.option("--answers", "answers_path", type=click.Path(dir_okay=False),
-                            help="JSON or YAML answers: a list taken in order, or a map of question keys "
-                                 "(shown in brackets in the help) to answers.")(command)
+                            help=_("JSON or YAML answers: a list taken in order, or a map of question keys "
+                                   "(shown in brackets in the help) to answers."))(command)
     return decorate

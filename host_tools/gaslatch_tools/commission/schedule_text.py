@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from gaslatch_tools.translation import N_, _
+
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
@@ -13,7 +15,8 @@ class ScheduleError(ValueError):
     """Attended hours that cannot be read; the message shows the part and the expected form."""
 
 
-SCHEDULE_FORM = "e.g. 'mon-fri 09:00-23:00; sat,sun 08:00-01:00', 'daily 06:00-23:00', or 'off'"
+# Translated where shown (translation.py).
+SCHEDULE_FORM = N_("e.g. 'mon-fri 09:00-23:00; sat,sun 08:00-01:00', 'daily 06:00-23:00', or 'off'")
 
 
 def parse_schedule(text: str) -> list[dict] | None:
@@ -31,16 +34,18 @@ def parse_schedule(text: str) -> list[dict] | None:
             continue
         fields = part.split()
         if len(fields) != 2:
-            raise ScheduleError("%r: a period is DAYS FROM-TO, %s" % (part, SCHEDULE_FORM))
+            raise ScheduleError(_("%(part)r: a period is DAYS FROM-TO, %(form)s")
+                                % {"part": part, "form": _(SCHEDULE_FORM)})
         days = _parse_days(fields[0], part)
         start, sep, end = fields[1].partition("-")
         if not sep or not _TIME.match(start) or not _TIME.match(end):
-            raise ScheduleError("%r: hours are HH:MM-HH:MM, 24-hour, %s" % (part, SCHEDULE_FORM))
+            raise ScheduleError(_("%(part)r: hours are HH:MM-HH:MM, 24-hour, %(form)s")
+                                % {"part": part, "form": _(SCHEDULE_FORM)})
         if start == end:
-            raise ScheduleError("%r: from and to are the same time" % part)
+            raise ScheduleError(_("%r: from and to are the same time") % part)
         periods.append({"days": days, "from": start, "to": end})
     if not periods:
-        raise ScheduleError("no attended period given, %s" % SCHEDULE_FORM)
+        raise ScheduleError(_("no attended period given, %s") % _(SCHEDULE_FORM))
     return periods
 
 
@@ -51,7 +56,7 @@ def _parse_days(text: str, part: str) -> list[str]:
     for item in text.split(","):
         first, sep, last = item.partition("-")
         if first not in DAYS or (sep and last not in DAYS):
-            raise ScheduleError("%r: days are mon tue wed thu fri sat sun, a range (mon-fri) or a list (sat,sun)"
+            raise ScheduleError(_("%r: days are mon tue wed thu fri sat sun, a range (mon-fri) or a list (sat,sun)")
                                 % part)
         if not sep:
             chosen.add(first)

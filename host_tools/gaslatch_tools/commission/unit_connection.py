@@ -19,6 +19,8 @@ from gaslatch.unit.unit_config import load_unit_config
 from gaslatch_tools.commission.command_outcome import CommandStop
 from gaslatch_tools.commission.prompts import Prompter, make_prompter
 from gaslatch_tools.commission.record import Record
+from gaslatch_tools.commission.state_words import state_word
+from gaslatch_tools.translation import _
 
 DEFAULT_UNIT_CONFIG = "/etc/gaslatch/config.json"
 POLL_S = 0.05  # the unit's status, asked this often (the scan answers once per scan.period_ms)
@@ -134,7 +136,7 @@ class UnitLink:
     def status(self) -> dict:
         reply = self.request("status")
         if not reply.get("ok"):
-            raise ControlUnreachable("gaslatch refused status: %s" % reply.get("error", reply))
+            raise ControlUnreachable(_("gaslatch refused status: %s") % reply.get("error", reply))
         return reply["status"] if isinstance(reply.get("status"), dict) else reply
 
     def close(self) -> None:
@@ -216,7 +218,7 @@ def reading_info(name: str) -> Callable[[dict], str]:
     """A watch's info column: the detector's state and reading."""
     def info(status: dict) -> str:
         state, pct = detector_view(status, name)
-        return "%s: %s, %s %%LEL" % (name, (state or "?").replace("_", " "), "-" if pct is None else "%.2f" % pct)
+        return "%s: %s, %s %%LEL" % (name, state_word(state), "-" if pct is None else "%.2f" % pct)
     return info
 
 
@@ -254,8 +256,8 @@ class Site:
             if reply.get("state") != "waiting_for_button":
                 return {"state": reply.get("state", "?"), "at": time.monotonic()}
             window_s = float(reply.get("window_s", 60))
-            self.prompter.say("→ Press the RESET button on the controller now (within %d s): %s" % (window_s, why),
-                              "bold")
+            self.prompter.say(_("→ Press the RESET button on the controller now (within %(seconds)d s): %(why)s")
+                              % {"seconds": window_s, "why": why}, "bold")
             outcome: dict = {}
 
             def pushed(_status: dict) -> bool:
@@ -264,7 +266,7 @@ class Site:
                     outcome.update(message)
                 return bool(outcome) or not _status.get("latched", True)
 
-            found = self.watcher().until(pushed, window_s + RESET_GRACE_S, "waiting for RESET")
+            found = self.watcher().until(pushed, window_s + RESET_GRACE_S, _("waiting for RESET"))
         if not outcome:
             outcome = {"state": "accepted"} if found is not None else {"state": "expired"}
         outcome["at"] = found if found is not None else time.monotonic()
@@ -275,23 +277,23 @@ class Site:
         outcome = self.press_reset(why)
         if outcome["state"] in ("accepted", "not_needed"):
             if outcome["state"] == "accepted" and self.facts.reopened_by_hand:
-                self.prompter.act("reopen_by_hand", "Re-open the valve by hand at the valve (it needs it after a "
-                                                    "reset)")
+                self.prompter.act("reopen_by_hand", _("Re-open the valve by hand at the valve (it needs it after a "
+                                                      "reset)"))
             return
         reasons = "; ".join(outcome.get("reasons") or []) or outcome["state"]
-        raise CommandStop("not_armed", "the valve must be open for this test, but the reset was %s: %s"
-                          % (outcome["state"], reasons),
-                          "clear what blocks the reset (gas, a fault, an interlock, outside attended hours) and "
-                          "press RESET")
+        raise CommandStop("not_armed", _("the valve must be open for this test, but the reset was %(state)s: "
+                                         "%(reasons)s") % {"state": outcome["state"], "reasons": reasons},
+                          _("clear what blocks the reset (gas, a fault, an interlock, outside attended hours) and "
+                            "press RESET"))
 
 
 def unit_options(command: Callable) -> Callable:
     """--socket and --config on a command that talks to the running unit."""
     command = click.option("--config", "config_path", type=click.Path(dir_okay=False),
-                           help="The unit's configuration (default %s when readable): set points, valve, fan, "
-                                "interlocks and the control socket." % DEFAULT_UNIT_CONFIG)(command)
+                           help=_("The unit's configuration (default %s when readable): set points, valve, fan, "
+                                  "interlocks and the control socket.") % DEFAULT_UNIT_CONFIG)(command)
     return click.option("--socket", "socket_path", type=click.Path(dir_okay=False),
-                        help="The unit's control socket (default: control.socket of --config, else %s)."
+                        help=_("The unit's control socket (default: control.socket of --config, else %s).")
                              % DEFAULT_CONTROL_SOCKET)(command)
 
 
@@ -302,17 +304,17 @@ def open_site(ctx: click.Context, socket_path: str | None, config_path: str | No
     try:
         facts = UnitFacts.load(config_path)
     except ConfigError as err:
-        raise CommandStop("config", "the unit's configuration %s is not valid:\n%s"
-                          % (config_path or DEFAULT_UNIT_CONFIG, err),
-                          "give the configuration the unit runs with (--config), or fix it "
-                          "(gaslatch commission config validate)") from None
+        raise CommandStop("config", _("the unit's configuration %(path)s is not valid:\n%(problems)s")
+                          % {"path": config_path or DEFAULT_UNIT_CONFIG, "problems": err},
+                          _("give the configuration the unit runs with (--config), or fix it "
+                            "(gaslatch commission config validate)")) from None
     link = UnitLink(socket_path or facts.socket, facts.group)
     site = Site(ctx, prompter, facts, link)
     try:
         site.status()
     except ControlUnreachable as err:
         raise CommandStop("unreachable", str(err),
-                          "run this on the unit (or with --socket), with gaslatch running") from None
+                          _("run this on the unit (or with --socket), with gaslatch running")) from None
     return site
 
 
@@ -320,8 +322,9 @@ class UnitLost(CommandStop):
     """The unit stopped answering during a test."""
 
     def __init__(self, err: ControlUnreachable):
-        super().__init__("unreachable", "lost the unit during the test: %s" % err,
-                         "check the unit's power and journalctl -u gaslatch; the record keeps what was measured before")
+        super().__init__("unreachable", _("lost the unit during the test: %s") % err,
+                         _("check the unit's power and journalctl -u gaslatch; the record keeps what was measured "
+                           "before"))
 
 
 def wait_for_unit(site: Site) -> dict:
@@ -339,13 +342,14 @@ def wait_for_unit(site: Site) -> dict:
 def chosen_detectors(detector_list: str | None, known: list[str]) -> list[str]:
     """The detectors a comma-separated --detectors list names (default: every known one)."""
     if not known:
-        raise CommandStop("no_detectors", "no detectors to test",
-                          "run gaslatch commission scan first, or check the unit")
+        raise CommandStop("no_detectors", _("no detectors to test"),
+                          _("run gaslatch commission scan first, or check the unit"))
     if not detector_list:
         return known
     names = [name.strip() for name in detector_list.split(",") if name.strip()]
     unknown = [name for name in names if name not in known]
     if unknown:
-        raise CommandStop("usage", "no detector named %s" % ", ".join(unknown), "detectors: %s" % ", ".join(known))
+        raise CommandStop("usage", _("no detector named %s") % ", ".join(unknown),
+                          _("detectors: %s") % ", ".join(known))
     return names
 

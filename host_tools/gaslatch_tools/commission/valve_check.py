@@ -16,8 +16,9 @@ from gaslatch_tools.commission.record import LIMITS_S
 from gaslatch_tools.commission.unit_connection import (STATUS_TIMEOUT_S, Site, UnitLost, open_site, seconds_text, since,
                                                        unit_options, wait_for_unit)
 from gaslatch_tools.commission.valve_move import ValveMove, supervision_s
+from gaslatch_tools.translation import _
 
-VALVE_HELP = """Valve test: close the gas valve from the unit and time it; prove it cannot be reopened
+VALVE_HELP = _("""Valve test: close the gas valve from the unit and time it; prove it cannot be reopened
 without the manual reset; reset by hand and time the reopening.
 
 \b
@@ -33,7 +34,7 @@ presses RESET and the reopening is timed.
 Questions [answers-file keys]: close_valve, valve_closed (only without feedback),
 reopen_refused, reopen_by_hand (pulse / hand-reopened valves).
 Exit codes: 0 passed, 1 a step failed, 2 the test could not run.
-""" % LIMITS_S["linkage"]
+""") % LIMITS_S["linkage"]
 
 
 @click.command("valve-test", help=VALVE_HELP)
@@ -53,14 +54,15 @@ def valve_test(ctx: click.Context, socket_path: str | None, config_path: str | N
     site.record.add("valve_tests", entry)
     site.record.note("valve-test", "PASS" if entry["passed"] else "FAIL (%s)" % "; ".join(failures))
     site.record.save()
-    table = Table(title="Valve test")
-    table.add_column("step")
-    table.add_column("time (s)")
-    for label, key in (("close command", "close_command_s"), ("closed", "closed_s"), ("reopen", "reopen_s")):
+    table = Table(title=_("Valve test"))
+    table.add_column(_("step"))
+    table.add_column(_("time (s)"))
+    for label, key in ((_("close command"), "close_command_s"), (_("closed"), "closed_s"), (_("reopen"), "reopen_s")):
         table.add_row(label, seconds_text(entry.get(key)))
     site.console.print(table)
-    finish(ctx, dict(entry, command="valve-test"), "valve test: %s" % (
-        "passed" if entry["passed"] else "FAILED: " + "; ".join(failures)), EXIT_OK if entry["passed"] else EXIT_FAILED)
+    finish(ctx, dict(entry, command="valve-test"),
+           _("valve test: passed") if entry["passed"] else _("valve test: FAILED: %s") % "; ".join(failures),
+           EXIT_OK if entry["passed"] else EXIT_FAILED)
 
 
 def _valve_test(site: Site) -> dict:
@@ -70,16 +72,16 @@ def _valve_test(site: Site) -> dict:
                              "travel_s": facts.travel_s, "limits_s": {"command": LIMITS_S["linkage"]}}
     failures: list[str] = []
     entry["failures"] = failures
-    site.arm("the valve must be open to time its closing")
-    if not prompter.confirm("close_valve", "The valve test CLOSES the gas valve now: burners go out until RESET. "
-                                           "Close it?"):
-        raise CommandStop("declined", "valve test not started")
+    site.arm(_("the valve must be open to time its closing"))
+    if not prompter.confirm("close_valve", _("The valve test CLOSES the gas valve now: burners go out until RESET. "
+                                             "Close it?")):
+        raise CommandStop("declined", _("valve test not started"))
     t0 = time.monotonic()
     reply = site.link.request("test_output", {"line": "valve", "ms": 1000})
     if not reply.get("ok"):
-        raise CommandStop("refused", "the unit refused to close the valve: %s" % reply.get("error", reply))
+        raise CommandStop("refused", _("the unit refused to close the valve: %s") % reply.get("error", reply))
     closing = ValveMove(facts, closed=True)
-    site.watcher().until(closing.done, LIMITS_S["linkage"] + supervision_s(facts) + 1.0, "valve closing", t0,
+    site.watcher().until(closing.done, LIMITS_S["linkage"] + supervision_s(facts) + 1.0, _("valve closing"), t0,
                          closing.seen)
     entry["close_command_s"] = since(closing.command_t, t0)
     entry["closed_s"] = since(closing.switch_t, t0)
@@ -92,23 +94,24 @@ def _valve_test(site: Site) -> dict:
     still = site.status()
     entry["remote_reopen_refused"] = remote.get("state") != "accepted" and bool(still.get("latched"))
     if not entry["remote_reopen_refused"]:
-        failures.append("the valve reopened without the RESET button")
-    stayed = prompter.confirm("reopen_refused", "Try to bring the gas back WITHOUT the RESET button (at the valve, "
-                                                "at the appliances, or by switching the controller off and on). "
-                                                "Did the gas stay off?")
+        failures.append(_("the valve reopened without the RESET button"))
+    stayed = prompter.confirm("reopen_refused", _("Try to bring the gas back WITHOUT the RESET button (at the valve, "
+                                                  "at the appliances, or by switching the controller off and on). "
+                                                  "Did the gas stay off?"))
     entry["reopen_without_reset_refused"] = stayed
     status = wait_for_unit(site)
     if not stayed or not status.get("latched"):
-        failures.append("the gas came back without the manual reset")
-    outcome = site.press_reset("reopen the valve by hand (RESET)")
+        failures.append(_("the gas came back without the manual reset"))
+    outcome = site.press_reset(_("reopen the valve by hand (RESET)"))
     entry["reset"] = outcome["state"]
     if outcome["state"] != "accepted":
-        failures.append("the reset was %s: %s" % (outcome["state"], "; ".join(outcome.get("reasons") or [])))
+        failures.append(_("the reset was %(state)s: %(reasons)s")
+                        % {"state": outcome["state"], "reasons": "; ".join(outcome.get("reasons") or [])})
         return entry
     if facts.reopened_by_hand:
-        prompter.act("reopen_by_hand", "Re-open the valve by hand at the valve")
+        prompter.act("reopen_by_hand", _("Re-open the valve by hand at the valve"))
     opening = ValveMove(facts, closed=False)
-    site.watcher().until(opening.done, LIMITS_S["linkage"] + supervision_s(facts) + 1.0, "valve opening",
+    site.watcher().until(opening.done, LIMITS_S["linkage"] + supervision_s(facts) + 1.0, _("valve opening"),
                          outcome["at"], opening.seen)
     entry["reopen_command_s"] = since(opening.command_t, outcome["at"])
     entry["reopen_s"] = since(opening.switch_t, outcome["at"])

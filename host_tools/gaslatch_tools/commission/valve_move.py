@@ -7,6 +7,7 @@ from gaslatch.core import constants as C
 from gaslatch_tools.commission.prompts import Prompter
 from gaslatch_tools.commission.record import LIMITS_S
 from gaslatch_tools.commission.unit_connection import UnitFacts, feedback
+from gaslatch_tools.translation import _
 
 
 def valve_commanded_closed(status: dict, facts: UnitFacts) -> bool:
@@ -73,24 +74,30 @@ class ValveMove:
         return "installer"
 
     def failures(self, prompter: Prompter, key: str, t0: float) -> list[str]:
-        what = "closed" if self.closed else "open"
         out = []
         if self.command_t is None:
-            out.append("the controller did not command the valve %s" % what)
+            out.append(_("the controller did not command the valve closed") if self.closed
+                       else _("the controller did not command the valve open"))
             return out
         if self.closed and self.command_t - t0 > LIMITS_S["linkage"]:
-            out.append("close command after %.1f s, limit %g s" % (self.command_t - t0, LIMITS_S["linkage"]))
+            out.append(_("close command after %(seconds).1f s, limit %(limit)g s")
+                       % {"seconds": self.command_t - t0, "limit": LIMITS_S["linkage"]})
         if self.fault:
-            out.append("valve fault: %s" % self.fault)
+            out.append(_("valve fault: %s") % self.fault)
         elif self.switch_t is not None:
             travel = self.facts.travel_s
             if travel is not None and self.switch_t - self.command_t > travel:
-                out.append("valve %s after %.1f s, longer than valve.travel_s %g s"
-                           % (what, self.switch_t - self.command_t, travel))
+                out.append((_("valve closed after %(seconds).1f s, longer than valve.travel_s %(limit)g s")
+                            if self.closed else
+                            _("valve open after %(seconds).1f s, longer than valve.travel_s %(limit)g s"))
+                           % {"seconds": self.switch_t - self.command_t, "limit": travel})
         elif self.inputs_reported and self.facts.valve_feedback not in (None, "none"):
-            out.append("the valve's %s switch did not make within valve.travel_s" % what)
+            out.append(_("the valve's closed switch did not make within valve.travel_s") if self.closed
+                       else _("the valve's open switch did not make within valve.travel_s"))
         elif self.facts.valve_feedback in (None, "none"):
-            if not prompter.confirm(key, "No valve feedback is wired: is the gas valve %s?" % what):
-                out.append("the installer saw the valve not %s" % what)
+            if not prompter.confirm(key, _("No valve feedback is wired: is the gas valve closed?") if self.closed
+                                    else _("No valve feedback is wired: is the gas valve open?")):
+                out.append(_("the installer saw the valve not closed") if self.closed
+                           else _("the installer saw the valve not open"))
         return out
 

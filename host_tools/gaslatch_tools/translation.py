@@ -1,0 +1,151 @@
+"""The language a person reads the host tools in: `_()` and `ngettext()` over gaslatch's gettext catalogues.
+
+Chinese installers and district officers read Chinese, the rest English; the text a command prints is written
+in English in the source and looked up here, so the code stays one and the catalogue is the translation.
+
+The catalogues live in this package, `locale/<locale>/LC_MESSAGES/gaslatch.po` (Babel manages them, see
+docs/translating.md). The `.po` file is the only one in git: its compiled `.mo` is made from it the first time
+a language is used and again whenever the `.po` has changed (the `.mo` carries the SHA-256 of the `.po` it was
+made from: file times lie after a copy or an rsync), next to it when the package folder may be written (a
+clone, an editable install), else in memory (a read-only install). So a fresh clone, `scripts/test.sh`, the demo
+and a hand-typed `pip install -e .` all read the catalogue as committed, with no compile step to forget.
+
+The language comes from `--lang zh|en` (use()), else from the environment as POSIX orders it: the first of
+LC_ALL, LC_MESSAGES and LANG that is set; a value starting with "zh" means Chinese, anything else English.
+Click's help texts are translated as their module is imported: `gaslatch` reads --lang before it imports a
+command group (host_cli.py), so they follow it too.
+"""
+
+from __future__ import annotations
+
+import gettext
+import hashlib
+import io
+import os
+import struct
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+DOMAIN = "gaslatch"
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+ENGLISH = "en"
+CHINESE = "zh"
+# Language (as --lang takes it) -> its catalogue's locale folder; English is the source text, no catalogue.
+CATALOGUES = {CHINESE: "zh_CN"}
+LANGUAGES = (CHINESE, ENGLISH)
+# The compiled catalogue's own entry holding the SHA-256 of the .po it was compiled from (a context no message uses).
+SOURCE_CONTEXT, SOURCE_KEY = "gaslatch-catalogue-source", "sha256"
+# POSIX: LC_ALL overrides LC_MESSAGES, which overrides LANG; unset or empty means "look at the next".
+LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")
+
+_active: gettext.NullTranslations | None = None
+
+
+def language_from(flag: str | None, environ: Mapping[str, str]) -> str:
+    """--lang if given, else the messages locale of `environ` (zh_CN.UTF-8, zh_TW, zh -> zh; C, en_US... -> en)."""
+    if flag:
+        if flag not in LANGUAGES:
+            raise ValueError("language %r: gaslatch speaks %s" % (flag, ", ".join(LANGUAGES)))
+        return flag
+    for variable in LOCALE_VARIABLES:
+        value = environ.get(variable)
+        if value:
+            return CHINESE if value.lower().startswith("zh") else ENGLISH
+    return ENGLISH
+
+
+def catalogue_paths(language: str) -> tuple[Path, Path]:
+    """(the .po source, its compiled .mo) of a language that has a catalogue."""
+    folder = LOCALE_DIR / CATALOGUES[language] / "LC_MESSAGES"
+    return folder / (DOMAIN + ".po"), folder / (DOMAIN + ".mo")
+
+
+def compiled_catalogue(language: str) -> bytes:
+    """The .mo bytes of a language: the file if it was compiled from the .po as it is, else compiled now (and kept
+    if it may be)."""
+    po_path, mo_path = catalogue_paths(language)
+    source = po_path.read_bytes()
+    digest = hashlib.sha256(source).hexdigest()
+    try:
+        data = mo_path.read_bytes()
+        if source_digest(data) == digest:
+            return data
+    except (OSError, ValueError, struct.error):  # no .mo yet, or a damaged one
+        pass
+    data = compile_po(source, digest)
+    try:
+        descriptor, temporary = tempfile.mkstemp(dir=mo_path.parent, prefix=".gaslatch-", suffix=".mo")
+    except OSError:
+        return data  # a read-only install: compiled in memory, for this process
+    try:
+        with os.fdopen(descriptor, "wb") as out:
+            out.write(data)
+        os.replace(temporary, mo_path)  # whole or not at all, even with two processes compiling at once
+    except OSError:
+        os.unlink(temporary)
+    return data
+
+
+def source_digest(data: bytes) -> str:
+    """The SHA-256 of the .po a compiled catalogue was made from ("" when it does not say: pybabel compiled it)."""
+    translations = gettext.GNUTranslations(io.BytesIO(data))
+    digest = translations.pgettext(SOURCE_CONTEXT, SOURCE_KEY)
+    return "" if digest == SOURCE_KEY else digest
+
+
+def compile_po(source: bytes, digest: str) -> bytes:
+    """The .po compiled as `pybabel compile` does (fuzzy entries left out: they fall back to English), plus the
+    entry naming the .po's SHA-256."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    catalog = read_po(io.BytesIO(source), domain=DOMAIN)
+    catalog.add(SOURCE_KEY, digest, context=SOURCE_CONTEXT)
+    out = io.BytesIO()
+    write_mo(out, catalog, use_fuzzy=False)
+    return out.getvalue()
+
+
+def translations(language: str) -> gettext.NullTranslations:
+    """The translations of `language`; English is the text in the source, and the fallback (said once on stderr)
+    where Babel is missing to compile the catalogue (a venv older than the host extra's Babel)."""
+    if language not in CATALOGUES:
+        return gettext.NullTranslations()
+    try:
+        data = compiled_catalogue(language)
+    except ModuleNotFoundError as err:
+        if (err.name or "").split(".")[0] != "babel":
+            raise
+        print("gaslatch: the %s messages need Babel to compile their catalogue, which is not installed: pip install "
+              "'gaslatch[host]'. English for now." % language, file=sys.stderr)
+        return gettext.NullTranslations()
+    return gettext.GNUTranslations(io.BytesIO(data))
+
+
+def use(language: str) -> None:
+    """Every later `_()` answers in `language` (zh or en): what --lang sets."""
+    global _active
+    _active = translations(language)
+
+
+def _translations() -> gettext.NullTranslations:
+    if _active is None:
+        use(language_from(None, os.environ))
+    return _active or gettext.NullTranslations()
+
+
+def _(message: str) -> str:
+    """The message in the reader's language."""
+    return _translations().gettext(message)
+
+
+def ngettext(singular: str, plural: str, count: int) -> str:
+    """The singular or plural form for `count`, in the reader's language."""
+    return _translations().ngettext(singular, plural, count)
+
+
+def N_(message: str) -> str:
+    """Marks a message kept in a constant for extraction; it is translated by `_()` where it is shown."""
+    return message
