@@ -380,3 +380,33 @@ def test_a_valve_that_never_reaches_its_switch_fails_the_valve_test():
     move.seen(4.0, _status(True, False, False, fault="commanded closed but not closed after 2 s"))
     assert move.done({}) and move.failures(None, "valve_closed", 1.0) == [
         "valve fault: commanded closed but not closed after 2 s"]
+
+
+def test_interlock_test_proves_the_pipework_and_a_burner_open_in_the_watch_fails_it(kitchen, terminals, short_dir):
+    """The proving step on a real unit with a pressure switch: a reset proves the tight pipework (timed), an open
+    burner in the watch fails it and keeps the gas off, and the last reset proves it again."""
+    k = kitchen(controller={"proving": {"mode": "switch", "check_s": 2, "fill_s": 2, "watch_s": 5}})
+    record = os.path.join(short_dir, "record.json")
+    answers = os.path.join(short_dir, "answers.yaml")
+    with open(answers, "w", encoding="utf-8") as handle:
+        handle.write("vent: done\nburner_open: done\nburner_closed: done\n")
+    term = terminals("--record", record, "interlock-test", "--config", k.config_path, "--answers", answers,
+                     "--only", "proving", cwd=short_dir)
+    term.expect("Press the RESET button")  # the gas closed by the valve test: a reset proves the pipework, timed
+    k.press_reset()
+    term.expect("Let the gas left in the pipe out")  # closed again, with the gas of the first proving trapped
+    k.io.pipe.vent()
+    term.expect("Press the RESET button")  # a proving with a burner open
+    k.press_reset()
+    term.expect("Open one burner's gas tap now")
+    k.io.pipe.inject("appliance_open")
+    term.expect("Press the RESET button")
+    assert not k.io.snapshot()["valve"], "the failed proving keeps the gas off"
+    k.io.pipe.clear("appliance_open")
+    k.press_reset()
+    assert term.wait() == 0, term.text[-2000:]
+    (entry,) = Record.load(record).data["interlock_tests"]
+    assert entry["passed"] and entry["reset"] == "accepted", entry
+    assert 2 + 5 <= entry["proving_s"] <= entry["limit_s"], entry
+    assert entry["leak_found_s"] is not None and entry["leak_found_s"] < 5.5
+    wait_until(k.valve_open, 10, 0.05, "the gas on after the last proving")

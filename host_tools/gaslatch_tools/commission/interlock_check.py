@@ -36,7 +36,7 @@ INTERLOCKS = {
             N_("Stop the extract fan now (its isolator), or pull the pressure switch's tube: airflow must be lost"),
             N_("Restore the extract fan now: airflow must be proven again")),
 }
-INTERLOCK_TESTS = ("fire", "estop", "fan", "power", "open-line")
+INTERLOCK_TESTS = ("fire", "estop", "fan", "proving", "power", "open-line")
 # TRANSLATORS: an interlock's name, put into sentences such as "waiting for the fire alarm".
 INTERLOCK_WORDS = {"fire_alarm": N_("fire alarm"), "emergency_stop": N_("emergency stop"),
                    "ventilation": N_("ventilation")}
@@ -51,14 +51,17 @@ INTERLOCK_HELP = _("""Interlock test: each safety input trips the gas, and a bro
              For each of these the installer operates the input; the command times the trip
              (valve commanded closed, limit %g s from the interlock) and the valve's closing,
              then asks to restore the input and press RESET; the gas must not come back alone.
+  proving    gas pressure proving, only with proving.mode: the gas closed (the valve test), a reset
+             must prove the pipework (timed against check + fill + watch); closed again, a burner
+             opened during the watch must fail it; closed burner, a last reset proves it again.
   power      backup-power changeover (CJJ/T 146): mains off, the unit must keep running on its
              backup supply (watched %g s), confirmed by the installer; mains back on.
   open-line  disconnect a detector's line: the fault must show within %g s of its last reply
              (GB 16808 / GB 50166 commissioning limit); reconnect, RESET if it tripped.
 
 \b
-Default: the inputs the configuration enables (fire, estop, fan), then power and open-line.
-Questions [answers-file keys]: mains_off, backup_running, mains_on, open_line.DETECTOR,
+Default: the inputs the configuration enables (fire, estop, fan), the proving, then power and open-line.
+Questions [answers-file keys]: vent, burner_open, burner_closed, mains_off, backup_running, mains_on, open_line.DETECTOR,
 reconnect.DETECTOR, valve_closed (only without feedback), reopen_by_hand.
 Operating an input needs no answer: the command watches the unit.
 Exit codes: 0 all passed, 1 a test failed, 2 the test could not run.
@@ -86,6 +89,8 @@ def interlock_test(ctx: click.Context, socket_path: str | None, config_path: str
             site.prompter.say("== %s ==" % test, "bold")
             if test in INTERLOCKS:
                 entry = _interlock(site, test)
+            elif test == "proving":
+                entry = _proving(site)
             elif test == "power":
                 entry = _backup_power(site)
             else:
@@ -131,6 +136,8 @@ def _interlock_tests(facts: UnitFacts, only: str | None) -> list[str]:
             tests.append(test)
     if facts.fan_proving:
         tests.append("fan")
+    if facts.proving_mode != "none":
+        tests.append("proving")
     return tests + ["power", "open-line"]
 
 
@@ -193,6 +200,65 @@ def _interlock(site: Site, test: str) -> dict:
     if outcome["state"] not in ("accepted", "not_needed"):
         failures.append(_("reset %(state)s after the test: %(reasons)s")
                         % {"state": outcome["state"], "reasons": "; ".join(outcome.get("reasons") or [])})
+    return entry
+
+
+# The gas left in the pipe after the valve closed would fail the proving's check (as a passing valve would).
+VENT = N_("Let the gas left in the pipe out: with the valve closed, open a burner's tap for a few seconds, then close "
+          "it")
+
+
+def _close_gas(site: Site) -> bool:
+    """The gas closed by the valve test (test_output valve: the only local close); True once latched."""
+    site.link.request("test_output", {"line": "valve", "ms": 1000})
+    return site.watcher().until(lambda s: bool(s.get("latched")), LIMITS_S["linkage"], _("closing the gas")) \
+        is not None
+
+
+def _proving(site: Site) -> dict:
+    """A reset proves the pipework in time; a burner open in the watch fails it; closed, a reset proves it again."""
+    facts = site.facts
+    entry: dict[str, Any] = {"test": "proving", "mode": facts.proving_mode, "limit_s": facts.proving_s + 1.0,
+                             "failures": []}
+    failures = entry["failures"]
+    if not _close_gas(site):
+        failures.append(_("the valve test did not close the gas"))
+        return entry
+    site.prompter.act("vent", _(VENT))
+    outcome = site.proved(site.press_reset(_("pressure proving: start one")))
+    entry["measured_s"] = entry["proving_s"] = outcome.get("proving_s")
+    if outcome["state"] != "accepted":
+        failures.append(_("the proving of the tight pipework did not pass: %s")
+                        % ("; ".join(outcome.get("reasons") or []) or outcome["state"]))
+        return entry
+    if entry["proving_s"] > entry["limit_s"]:
+        failures.append(_("the proving took %(seconds).1f s, limit %(limit)g s")
+                        % {"seconds": entry["proving_s"], "limit": entry["limit_s"]})
+    if not _close_gas(site):
+        failures.append(_("the valve test did not close the gas"))
+        return entry
+    site.prompter.act("vent", _(VENT))
+    pressed = site.press_reset(_("pressure proving with a burner open: start one"))
+    watching = site.watcher().until(lambda s: (s.get("proving") or {}).get("phase") == "watch",
+                                    facts.proving_s + 5.0, _("waiting for the watch phase"), pressed["at"])
+    if watching is None:
+        failures.append(_("the proving never reached its watch phase"))
+        return entry
+    opened = site.prompter.act("burner_open", _("Open one burner's gas tap now (do not light it): the proving must "
+                                                "see the pressure fall"))
+    watcher = site.watcher()
+    ended = watcher.until(lambda s: not s.get("latched") or bool((s.get("proving") or {}).get("failure")),
+                          facts.proving_s + 5.0, _("waiting for the proving to fail"), opened)
+    failure = (watcher.last.get("proving") or {}).get("failure", "")
+    entry["leak_found_s"] = since(ended, opened) if ended is not None else None
+    if ended is None or "watch" not in failure:
+        failures.append(_("the proving did not find the open burner: %s") % (failure or _("it passed")))
+    site.prompter.act("burner_closed", _("Close the burner's tap again"))
+    outcome = site.proved(site.press_reset(_("the proving test is over: reopen the gas")))
+    entry["reset"] = outcome["state"]
+    if outcome["state"] != "accepted":
+        failures.append(_("the last proving did not pass: %s") % ("; ".join(outcome.get("reasons") or [])
+                                                                   or outcome["state"]))
     return entry
 
 

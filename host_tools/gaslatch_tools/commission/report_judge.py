@@ -14,7 +14,7 @@ from gaslatch_tools.commission.report_record import (CHECK_VERDICT_KEYS, blank, 
 PASS, FAIL, MISSING, NA, NOT_TESTED = "pass", "fail", "missing", "na", "not_tested"
 
 # Interlock tests in the order the report lists them, with the names `interlock-test` records (entry "test").
-INTERLOCK_KINDS = ("fire", "estop", "fan", "power", "open-line")
+INTERLOCK_KINDS = ("fire", "estop", "fan", "proving", "power", "open-line")
 ALWAYS_REQUIRED_INTERLOCKS = ("power", "open-line")  # CJJ/T 146 power changeover; GB 16808 open-line fault
 LINKAGE_OUTPUTS = ("valve", "fan", "sounder")
 VALVE_SOURCES = {"limit switch": "source_limit_switch", "closed limit switch": "source_limit_switch",
@@ -176,8 +176,10 @@ def required_interlocks(document: dict | None) -> tuple:
         return ALWAYS_REQUIRED_INTERLOCKS, ("fire", "estop", "fan")
     interlocks = document.get("interlocks") if isinstance(document.get("interlocks"), dict) else {}
     fan = document.get("fan") if isinstance(document.get("fan"), dict) else {}
+    proving = document.get("proving") if isinstance(document.get("proving"), dict) else {}
     enabled = [kind for kind, on in (("fire", interlocks.get("fire_input")), ("estop", interlocks.get("estop_input")),
-                                     ("fan", fan.get("proving"))) if on is True]
+                                     ("fan", fan.get("proving")),
+                                     ("proving", proving.get("mode") in ("switch", "transmitter"))) if on is True]
     return tuple(enabled) + ALWAYS_REQUIRED_INTERLOCKS, ()
 
 

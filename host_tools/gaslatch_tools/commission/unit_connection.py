@@ -80,6 +80,19 @@ class UnitFacts:
         return bool(self._get("fan", "proving", False))
 
     @property
+    def proving_mode(self) -> str:
+        """none, switch or transmitter: the gas pressure proving after a reset (docs/safety.md)."""
+        return self._get("proving", "mode", "none")
+
+    @property
+    def proving_s(self) -> float:
+        """The longest a proving takes: check, the whole fill and watch."""
+        if not self.cfg:
+            return C.DEFAULT_PROVING_CHECK_S + C.DEFAULT_PROVING_FILL_S + C.DEFAULT_PROVING_WATCH_S
+        proving = self.cfg["proving"]
+        return float(proving["check_s"] + proving["fill_s"] + proving["watch_s"])
+
+    @property
     def loss_confirm_s(self) -> float:
         """How long airflow must be lost before the ventilation interlock trips (docs/safety.md, Airflow proving)."""
         return self._get("fan", "loss_confirm_s", C.DEFAULT_FAN_LOSS_CONFIRM_S)
@@ -272,9 +285,32 @@ class Site:
         outcome["at"] = found if found is not None else time.monotonic()
         return outcome
 
+    def proved(self, outcome: dict) -> dict:
+        """After an accepted reset with pressure proving: waits for the proving to end. The outcome, with the
+        proving's result (state refused and its failure when it failed) and how long it took (proving_s)."""
+        if outcome["state"] != "accepted" or not self.status().get("latched"):
+            return outcome
+        limit_s = self.facts.proving_s + PROVING_GRACE_S
+        watcher = self.watcher()
+        ended = watcher.until(lambda s: not s.get("latched") or bool((s.get("proving") or {}).get("failure")),
+                                     limit_s, _("proving the gas pipework (check, fill, watch)"), outcome["at"],
+                                     info=lambda s: "%s %s s" % ((s.get("proving") or {}).get("phase", ""),
+                                                                 (s.get("proving") or {}).get("left_s", "")))
+        if ended is None:
+            return {"state": "expired", "reasons": [_("the proving did not end within %g s") % limit_s],
+                    "at": time.monotonic()}
+        failure = (watcher.last.get("proving") or {}).get("failure")
+        if failure:
+            return {"state": "refused", "reasons": [_("pressure proving failed: %s") % failure], "at": ended,
+                    "proving_s": ended - outcome["at"]}
+        return dict(outcome, proving_s=ended - outcome["at"])
+
     def arm(self, why: str) -> None:
-        """The valve open before a test that must see it close; stops the command if it cannot be."""
+        """The valve open before a test that must see it close; stops the command if it cannot be. With pressure
+        proving the gas is open only once the proving after the reset has passed: that is waited for."""
         outcome = self.press_reset(why)
+        if self.facts.proving_mode != "none":
+            outcome = self.proved(outcome)
         if outcome["state"] in ("accepted", "not_needed"):
             if outcome["state"] == "accepted" and self.facts.reopened_by_hand:
                 self.prompter.act("reopen_by_hand", _("Re-open the valve by hand at the valve (it needs it after a "
@@ -285,6 +321,10 @@ class Site:
                                          "%(reasons)s") % {"state": outcome["state"], "reasons": reasons},
                           _("clear what blocks the reset (gas, a fault, an interlock, outside attended hours) and "
                             "press RESET"))
+
+
+# A proving's end is seen within this much of check + fill + watch (the status polls, a scan or two).
+PROVING_GRACE_S = 5.0
 
 
 def unit_options(command: Callable) -> Callable:
