@@ -3,7 +3,7 @@
 A bad profile is refused whole before anything decodes with it, every problem listed with its JSON path and a hint.
 """
 
-from gaslatch.core.constants import STATUS_FAULT, STATUS_OVER_RANGE
+from gaslatch.core.constants import MEASURAND_COMBUSTIBLE, STATUS_FAULT, STATUS_OVER_RANGE
 from gaslatch.core.json_schema_subset import ROOT, Interpreter, Problem, child_path, show
 from gaslatch.core.modbus_rtu import MAX_REGISTER, MAX_SLAVE, MIN_SLAVE
 from gaslatch.core.profile_schema import CODE_PATTERN, KIND_ANALOG, KIND_CONTACT, KIND_MODBUS, KINDS, SCHEMA
@@ -399,7 +399,8 @@ def _modbus_parts(doc, parts):
 
 
 def _parts(doc, where):
-    parts = {"description": doc["description"], "kind": doc["kind"], "notes": list(doc.get("notes", []))}
+    parts = {"description": doc["description"], "kind": doc["kind"], "notes": list(doc.get("notes", [])),
+             "measurands": tuple(doc.get("measurands", [MEASURAND_COMBUSTIBLE]))}
     if doc["kind"] == KIND_MODBUS:
         _modbus_parts(doc, parts)
         parts["where"] = where
