@@ -164,3 +164,13 @@ def test_the_airflow_proving_runs_the_same_on_micropython():
     states = [line.split()[1] for line in cpython.splitlines()]
     assert states == ["checking", "checking", "bridged", "starting", "proven", "losing", "proven", "losing",
                       "failed", "proven", "losing"]
+
+
+def test_reference_trace_has_co2_rising_through_its_warning_and_isolation_levels(records):
+    c1 = [r for r in records if r["type"] == "detector" and r["source"] == "c1"]
+    trips = [r for r in records if r["type"] == "trip" and "co2: c1" in r["reason"]]
+
+    assert [r["state"] for r in c1 if r["state"] in ALARM_STATES] == ["low_alarm", "high_alarm"]
+    assert all(r["value"] is None and "%LEL" not in r["reason"] for r in c1)
+    assert "ppm" in [r for r in c1 if r["state"] == "high_alarm"][0]["reason"]
+    assert trips and trips[0]["reason"] == "co2: c1 at the CO2 isolation level (IGEM/UP/19)"
