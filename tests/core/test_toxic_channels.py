@@ -4,7 +4,6 @@ IGEM/UP/19 (CO2: isolate at 2800 / 5000 ppm, not restored until below, no overri
 detector in the kitchen system), run through the same detector table and latch as combustible gas.
 """
 
-import copy
 
 import pytest
 from hypothesis import given, settings

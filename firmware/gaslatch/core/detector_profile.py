@@ -282,12 +282,9 @@ class Profile:
             if why:
                 return None, why
             return _float_to_centi_pct_lel(value, unit, lel_centi_pct_vol), ""
-        decimals, decimals_code = self._field(spec["decimals"], blocks)
-        if decimals is None:
-            return None, "unsupported decimals code 0x%02X" % decimals_code
-        raw = self._register(blocks, address)
-        if spec["signed"] and raw >= 0x8000:
-            raw -= 0x10000
+        raw, decimals, why = self._scaled_int(spec, address, blocks)
+        if why:
+            return None, why
         return _int_to_centi_pct_lel(raw, decimals, unit, lel_centi_pct_vol), ""
 
     def _decode_ppm(self, spec, address, blocks, unit, measurand):
@@ -303,13 +300,20 @@ class Profile:
             if why:
                 return None, why
             return _clamped_centi(value * numerator / denominator), ""
+        raw, decimals, why = self._scaled_int(spec, address, blocks)
+        if why:
+            return None, why
+        return div_round_half_away(raw * numerator, denominator * 10**decimals), ""
+
+    def _scaled_int(self, spec, address, blocks):
+        """(raw integer, its decimals, "") of an int reading, or (None, None, why it is no reading)."""
         decimals, decimals_code = self._field(spec["decimals"], blocks)
         if decimals is None:
-            return None, "unsupported decimals code 0x%02X" % decimals_code
+            return None, None, "unsupported decimals code 0x%02X" % decimals_code
         raw = self._register(blocks, address)
         if spec["signed"] and raw >= 0x8000:
             raw -= 0x10000
-        return div_round_half_away(raw * numerator, denominator * 10**decimals), ""
+        return raw, decimals, ""
 
     def _float32(self, spec, address, blocks):
         """(the float32 at address, "") or (None, why it is no reading)."""
