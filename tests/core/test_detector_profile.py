@@ -1200,3 +1200,11 @@ def round_fraction(value):
     """Half away from zero, as the decoder rounds."""
     whole = int(abs(value) + Fraction(1, 2))
     return whole if value >= 0 else -whole
+
+
+def test_a_profile_read_as_a_measurand_it_cannot_measure_gives_a_fault_never_a_converted_reading():
+    sample = load_profile("senseair-s8").decode([[0, 0, 0, 2850]], "methane")
+
+    assert (sample.status, sample.concentration_centi_pct_lel, sample.concentration_centi_ppm) == ("fault", None, None)
+    assert sample.detail == "profile senseair-s8 measures co2, not combustible"
+    assert load_profile("sensepoint-xcl").decode([[0] * 9], "methane", "co").status == "fault"

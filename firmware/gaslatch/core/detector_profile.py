@@ -171,6 +171,10 @@ class Profile:
         lel_centi_pct_vol = lel_centi_pct_vol_for(gas)
         if measurand not in MEASURAND_UNIT:
             raise ValueError("unknown measurand %r" % (measurand,))
+        if measurand not in self.measurands:
+            # A tool that reads a CO2 sensor as combustible gas (or the reverse) gets a fault, never a conversion.
+            return Sample(None, STATUS_FAULT, None, None, "profile %s measures %s, not %s" % (
+                self.name, ", ".join(self.measurands), measurand))
         in_ppm = MEASURAND_UNIT[measurand] == "ppm"
         problem = self._blocks_problem(blocks)
         if problem:
