@@ -380,3 +380,28 @@ def test_a_valve_that_never_reaches_its_switch_fails_the_valve_test():
     move.seen(4.0, _status(True, False, False, fault="commanded closed but not closed after 2 s"))
     assert move.done({}) and move.failures(None, "valve_closed", 1.0) == [
         "valve fault: commanded closed but not closed after 2 s"]
+
+
+def test_interlock_test_proves_a_co2_detector_warns_with_the_gas_on_then_isolates_it(kitchen, terminals, short_dir):
+    """IGEM/UP/19 on site: CO2 test gas above the isolation level; the warning runs the fan and the sounder, the
+    trip closes the gas within the linkage limit, and the gas stays off after the CO2 is gone until RESET."""
+    k = kitchen(names=("hood1", "co2"), measurands={"co2": "co2"})
+    record = os.path.join(short_dir, "record.json")
+    term = terminals("--record", record, "interlock-test", "--config", k.config_path, "--only", "co2", cwd=short_dir)
+    term.expect("Press the RESET button")  # power-on: latched until the first reset
+    k.press_reset()
+    term.expect("Apply CO2 test gas above 2800 ppm to co2")
+    wait_until(k.valve_open, 10, 0.02, "the valve open before the test gas")
+    at_s = k.now()
+    k.detectors["co2"].gas = GasModel(450.0).ramp(at_s, at_s + 4.0, 3500.0)
+    term.expect("Remove the CO2 test gas from co2", 30)
+    assert not k.io.snapshot()["valve"]
+    k.detectors["co2"].gas = GasModel(450.0)
+    term.expect("Press the RESET button", 60)
+    k.press_reset()
+    assert term.wait() == 0, term.text[-2000:]
+    entry = Record.load(record).data["interlock_tests"][-1]
+    assert (entry["test"], entry["detector"], entry["passed"]) == ("co2", "co2", True), entry
+    assert entry["trip_s"] <= LIMITS_S["linkage"] and entry["warning_seen"] and entry["warning_outputs_s"] is not None
+    assert (entry["warning_ppm"], entry["trip_ppm"]) == (2000, 2800) and entry["peak_ppm"] == pytest.approx(3500, abs=1)
+    assert entry["reset"] == "accepted"

@@ -122,6 +122,10 @@ class Calibration:
     span_written: int = 0
 
 
+# What an emulated CO or CO2 detector reads at full scale unless told (a 0-10000 ppm NDIR CO2 sensor).
+DEFAULT_FULL_SCALE_PPM = 10000
+
+
 class _ValueCodec:
     """%LEL (ppm for a CO or CO2 detector) to the concentration register(s), in one unit and scale the profile
     offers; a CO or CO2 detector reports ppm, never %LEL."""

@@ -17,6 +17,7 @@ from gaslatch.core.constants import MEASURAND_COMBUSTIBLE, MEASURANDS
 from gaslatch.core.config import ConfigError, load_config
 from gaslatch.unit.unit_config import load_profiles
 from gaslatch_tools import data_file
+from gaslatch_tools.bench.emulated_detector import DEFAULT_FULL_SCALE_PPM
 from gaslatch_tools.testing.kitchen_config import kitchen_config
 
 LIBRARY_DIR = os.path.join(os.path.dirname(__file__), "scenarios")
@@ -32,8 +33,6 @@ _TIME = {"type": "number", "minimum": 0, "maximum": 3600}
 _PCT = {"type": "number", "minimum": 0, "maximum": 5000}
 # A CO or CO2 detector's gas, in ppm (its gas model's values are ppm); the gas model stops at 5000.
 _PPM = {"type": "number", "minimum": 0, "maximum": 5000}
-# What an emulated CO2 module reads at full scale unless the scenario says (a 0-10000 ppm NDIR sensor).
-DEFAULT_FULL_SCALE_PPM = 10000
 
 _ACTIONS = {
     "press": ({"line": {"type": "string"}, "hold_s": {"type": "number", "minimum": 0.05, "maximum": 60}},
@@ -331,7 +330,7 @@ def controller_document(scenario: dict, workdir: str, ports: dict[str, str], con
     }
     for name, det in sorted(scenario["detectors"].items()):
         entry = {"kind": "modbus", "bus": det["bus"], "address": det["address"], "profile": det["profile"]}
-        if det["measurand"] != MEASURAND_COMBUSTIBLE:
+        if det.get("measurand", MEASURAND_COMBUSTIBLE) != MEASURAND_COMBUSTIBLE:
             entry["measurand"] = det["measurand"]
         entry.update(det["config"])
         sections["detectors"][name] = entry
