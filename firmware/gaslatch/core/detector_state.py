@@ -77,9 +77,6 @@ TRANSITIONS = {
     },
 }
 
-# A reading this far below zero means the sensor has drifted and cannot see a leak of that size.
-NEGATIVE_DRIFT_FAULT_CENTI_PCT_LEL = C.NEGATIVE_DRIFT_FAULT_CENTI[C.MEASURAND_COMBUSTIBLE]
-
 # How the measurand's unit is written in reasons (UNIT_LABELS of detector_profile, without importing it).
 _UNIT_TEXT = {"pct_lel": "%LEL", "ppm": "ppm"}
 
