@@ -1192,7 +1192,13 @@ def test_a_co2_loop_reads_its_full_scale_in_ppm():
     assert sample == Sample(None, "normal", None, None, "", 250000, 500000)
 
 
-def cn_decode_measurand(image, measurand):
+# cn-generic's gas type codes (register 8, high byte).
+GAS_TYPE_CODE = {"combustible": 11, "co": 5, "co2": 6}
+
+
+def cn_decode_measurand(image, measurand, gas_code=None):
+    """Decoded as a channel of `measurand`, the module reporting that gas type unless gas_code says otherwise."""
+    image[0][8] = (GAS_TYPE_CODE[measurand] if gas_code is None else gas_code) << 8
     return load_profile("cn-generic").decode(image, "methane", measurand)
 
 
@@ -1208,3 +1214,16 @@ def test_a_profile_read_as_a_measurand_it_cannot_measure_gives_a_fault_never_a_c
     assert (sample.status, sample.concentration_centi_pct_lel, sample.concentration_centi_ppm) == ("fault", None, None)
     assert sample.detail == "profile senseair-s8 measures co2, not combustible"
     assert load_profile("sensepoint-xcl").decode([[0] * 9], "methane", "co").status == "fault"
+
+
+@pytest.mark.parametrize("code, measurand, fault", [
+    (5, "co", False), (6, "co2", False), (11, "combustible", False), (0x21, "co2", False),
+    (5, "co2", True), (6, "combustible", True), (11, "co", True),
+])
+def test_a_cn_generic_module_whose_gas_type_disagrees_with_the_channel_is_a_fault(code, measurand, fault):
+    unit = 0x2 if measurand == "combustible" else 0x0
+    sample = cn_decode_measurand(cn_image(20, unit=unit), measurand, code)
+
+    assert (sample.status == "fault") == fault
+    if fault:
+        assert sample.detail.startswith("the device reports gas type code 0x%02X" % code)

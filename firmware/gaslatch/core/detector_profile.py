@@ -147,6 +147,7 @@ class Profile:
         self._status_rules = parts.get("status", [])
         self._detail_registers = parts.get("detail_registers", [])
         self._where = parts.get("where", {})
+        self._gas_type = parts.get("gas_type")
         self._alarm_contact = parts.get("alarm")
         self._fault_contact = parts.get("fault")
 
@@ -195,6 +196,11 @@ class Profile:
                 full_scale = self._full_scale["pct_lel"] * CENTI
         for rule in self._status_rules:
             found.append(_apply_rule(rule, self._register(blocks, rule["register"])))
+        if self._gas_type is not None:
+            reported, code = self._field(self._gas_type, blocks)
+            if reported is not None and reported != measurand:
+                found.append((STATUS_FAULT, "the device reports gas type code 0x%02X (%s), the channel is configured "
+                                            "for %s" % (code, reported, measurand)))
         heartbeat = None
         if self._heartbeat_register is not None:
             heartbeat = self._register(blocks, self._heartbeat_register)

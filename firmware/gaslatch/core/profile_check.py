@@ -221,6 +221,8 @@ def _modbus_rules(rules, doc):
         for index in range(len(doc["detail_registers"])):
             references.append((child_path(child_path(details_path, index), "register"),
                                doc["detail_registers"][index]["register"], 1))
+    if "gas_type" in doc:
+        _coded_rules(rules, doc["gas_type"], child_path(ROOT, "gas_type"), references)
     _commissioning_rules(rules, doc.get("commissioning"))
     reads = _reads(rules, doc)
     if reads is not None:
@@ -396,6 +398,8 @@ def _modbus_parts(doc, parts):
         parts["detail_registers"] = [{"register": item["register"], "name": item["name"]}
                                      for item in doc["detail_registers"]]
     parts["commissioning"] = _commissioning(doc.get("commissioning"))
+    if "gas_type" in doc:
+        parts["gas_type"] = _field(doc["gas_type"])
 
 
 def _parts(doc, where):

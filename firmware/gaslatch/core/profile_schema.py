@@ -317,7 +317,7 @@ COMMON = {
     "notes": {"type": "array", "items": _text("A note."),
               "description": "Assumptions, things to verify, site advice."},
     "measurands": {"type": "array", "minItems": 1, "uniqueItems": True,
-                   "items": _choice(MEASURANDS, "What the detector measures: combustible (%%LEL), co or co2 (ppm)."),
+                   "items": _choice(MEASURANDS, "What the detector measures: combustible (%LEL), co or co2 (ppm)."),
                    "description": "What the detector model can measure; a detector configured for another "
                                   "measurand is refused. Default [\"%s\"]." % MEASURAND_COMBUSTIBLE},
 }
@@ -328,6 +328,14 @@ def _kind(kind, description, properties, required):
     schema["description"] = description
     return schema
 
+
+GAS_TYPE = {
+    "type": "object",
+    "description": "A coded field naming what the device says it measures, checked against the detector's "
+                   "configured measurand: a device that says CO on a combustible-gas channel decodes as a fault. "
+                   "Codes not listed name other gases and are not checked.",
+}
+GAS_TYPE.update(_coded(_choice(MEASURANDS, "A measurand."), "the measurand the device reports"))
 
 MODBUS_PROFILE = _kind(
     KIND_MODBUS,
@@ -348,6 +356,7 @@ MODBUS_PROFILE = _kind(
         "detail_registers": {"type": "array", "items": DETAIL_REGISTER,
                              "description": "Registers added to the detail of any non-normal sample."},
         "commissioning": COMMISSIONING,
+        "gas_type": GAS_TYPE,
     },
     ["serial", "min_poll_interval_ms", "reads", "concentration", "status"],
 )

@@ -286,6 +286,7 @@ class EmulatedDetector:
         self._heartbeat_period_s = heartbeat_period_s or (
             heartbeat["frozen_after_ms"] / 1000.0 / HEARTBEAT_STEPS_PER_FROZEN if heartbeat else None)
         self._commissioning = parts["commissioning"]
+        self._gas_type = parts.get("gas_type")
         self._writable = {self._commissioning[kind]["register"]: kind
                           for kind in ("address", "baud", "zero", "span") if self._commissioning[kind]}
         self._readable = self._readable_registers(parts)
@@ -381,6 +382,10 @@ class EmulatedDetector:
             _put(image, item["register"], item["mask"], item["one_of"][0] << item["shift"])
         for register, mask, value in self._codec.fields:
             _put(image, register, mask, value)
+        gas_type = self._gas_type
+        if gas_type is not None:  # the device says what it measures: the emulator's own measurand
+            codes = [code for code, measurand in gas_type["codes"].items() if measurand == self.measurand]
+            _put(image, gas_type["register"], gas_type["mask"], min(codes) << gas_type["shift"])
         return image
 
     def _shows(self, status: str) -> bool:
