@@ -362,3 +362,23 @@ def test_a_co2_reading_flapping_across_the_isolation_level_never_lets_the_gas_ba
     for t, _, _, before, after, _ in k.scan_log:
         if after.get("valve") and not before.get("valve") and t > high_at[0]:
             assert t - max(h for h in high_at if h <= t) >= hold_ms
+
+
+def test_a_4_20_ma_co2_transmitter_reads_ppm_over_its_range_and_isolates_through_the_controller():
+    """0-5000 ppm at 4-20 mA: 13.6 mA is 3000 ppm, above the 2800 ppm isolation level."""
+    doc = config_doc(1)
+    doc["detectors"]["a1"] = {"kind": "analog", "channel": "ain0", "measurand": CO2, "full_scale_ppm": 5000}
+    cfg = load_config(doc)
+    profiles = {name: load_profile(name) for name in ("cn-generic", "analog-ne43")}
+    controller = Controller(cfg, profiles, 0)
+    events = []
+    for t_ms in range(0, 3000, 100):
+        events += controller.step(t_ms, {}, {}, {"ain0": 4000 + 16000 * 450 // 5000}).events
+    assert controller.readings_ppm() == {"a1": 45000} and controller.readings()["a1"] is None
+    for t_ms in range(3000, 4000, 100):
+        events += controller.step(t_ms, {}, {}, {"ain0": 13600}).events
+
+    status = controller.status(4000)["detectors"]["a1"]
+    assert (status["state"], status["measurand"], status["concentration_centi_ppm"]) == ("high_alarm", CO2, 300000)
+    assert [e["reason"] for e in events if e["type"] == "detector" and e["source"] == "a1"][-1] == \
+        "reading 3000.00 ppm >= high set point 2800.00 ppm"
