@@ -222,3 +222,11 @@ def test_the_pressure_proving_runs_the_same_on_micropython():
     assert ("trip", "latched") in states
     failures = [r["reason"] for r in records if r["type"] == "proving" and r["state"] == "failed"]
     assert len(failures) == 2 and "check phase" in failures[0] and "watch phase" in failures[1], failures
+def test_reference_trace_has_co2_rising_through_its_warning_and_isolation_levels(records):
+    c1 = [r for r in records if r["type"] == "detector" and r["source"] == "c1"]
+    trips = [r for r in records if r["type"] == "trip" and "co2: c1" in r["reason"]]
+
+    assert [r["state"] for r in c1 if r["state"] in ALARM_STATES] == ["low_alarm", "high_alarm"]
+    assert all(r["value"] is None and "%LEL" not in r["reason"] for r in c1)
+    assert "ppm" in [r for r in c1 if r["state"] == "high_alarm"][0]["reason"]
+    assert trips and trips[0]["reason"] == "co2: c1 at the CO2 isolation level (IGEM/UP/19)"

@@ -18,18 +18,23 @@ STATUS_NORMAL = 0x01
 STATUS_SENSOR_FAULT = 0x03
 STATUS_OVER_RANGE = 0x08
 _FULL_SCALE_TENTHS_PCT_LEL = 1000  # register 4: 100.0 %LEL; above it the module reports over-range
+# A CO2 module of the same map: unit ppm (0000), no decimals; full scale 10000 ppm (the gas type in register 8: 6).
+_FORMAT_PPM = 0
+_FULL_SCALE_PPM = 10000
+_GAS_TYPE_CO2 = 6
 
 
 class SimDetector:
-    """One cn-generic module: ten holding registers, gas in tenths of %LEL.
+    """One cn-generic module: ten holding registers, gas in tenths of %LEL (a CO2 module: in whole ppm).
 
     The one detector model is gaslatch_tools.bench.emulated_detector, which MicroPython cannot import; this one
     decodes exactly as it does (tests/bench/test_emulated_detector.py proves it).
     """
 
-    def __init__(self, address, warmup_polls=1):
+    def __init__(self, address, warmup_polls=1, co2=False):
         self.address = address
-        self.gas_tenths_pct_lel = 0
+        self.co2 = co2
+        self.gas_tenths_pct_lel = 0  # whole ppm for a CO2 module
         self.status = STATUS_WARMUP
         self.warmup_polls = warmup_polls
         self.responding = True
@@ -40,11 +45,15 @@ class SimDetector:
             status = STATUS_WARMUP
         else:
             status = self.status if self.status != STATUS_WARMUP else STATUS_NORMAL
-        if status == STATUS_NORMAL and self.gas_tenths_pct_lel > _FULL_SCALE_TENTHS_PCT_LEL:
+        full_scale = _FULL_SCALE_PPM if self.co2 else _FULL_SCALE_TENTHS_PCT_LEL
+        if status == STATUS_NORMAL and self.gas_tenths_pct_lel > full_scale:
             status = STATUS_OVER_RANGE
         reading = 0 if status in (STATUS_WARMUP, STATUS_SENSOR_FAULT) else self.gas_tenths_pct_lel
-        return [_FORMAT_PCT_LEL_ONE_DECIMAL, min(reading, _FULL_SCALE_TENTHS_PCT_LEL), 100, 250,
-                _FULL_SCALE_TENTHS_PCT_LEL, status, 2048, 700, 11 << 8, 500]
+        if self.co2:
+            return [_FORMAT_PPM, min(reading, full_scale), 2000, 2800, full_scale, status, 2048, 700,
+                    _GAS_TYPE_CO2 << 8, 500]
+        return [_FORMAT_PCT_LEL_ONE_DECIMAL, min(reading, full_scale), 100, 250, full_scale, status, 2048, 700,
+                11 << 8, 500]
 
 
 def reply_to(detectors, frame):
@@ -129,7 +138,7 @@ class KitchenSim:
         on_bus = {}
         for name in sorted(self.cfg["detectors"]):
             det = self.cfg["detectors"][name]
-            self.sim_detectors[name] = SimDetector(det["address"])
+            self.sim_detectors[name] = SimDetector(det["address"], co2=det["measurand"] == "co2")
             on_bus.setdefault(det["bus"], []).append(self.sim_detectors[name])
         self.buses = {}
         for bus in sorted(on_bus):
@@ -209,6 +218,7 @@ class KitchenSim:
 
     # Stimuli, as a person or the gas would apply them.
     def set_gas(self, name, pct_lel_tenths):
+        """Gas at a detector: tenths of %LEL, or whole ppm at a CO2 module."""
         self.sim_detectors[name].gas_tenths_pct_lel = pct_lel_tenths
 
     def set_responding(self, name, responding):
@@ -228,8 +238,9 @@ class KitchenSim:
 
 
 # The reference scenario: leak, silence, reset refused, reset accepted, comm fault, commands through the
-# table (an output test, a reset waiting for the button, a refused inhibit, a remote close), schedule close.
-# (t_ms, action, args). Gas in tenths of %LEL.
+# table (an output test, a reset waiting for the button, a refused inhibit, a remote close), CO2 rising
+# through its warning and isolation levels (IGEM/UP/19), schedule close.
+# (t_ms, action, args). Gas in tenths of %LEL; CO2 (c1) in ppm.
 REFERENCE_SCENARIO = (
     (12000, "press", ("reset_button",)),  # after one warm-up poll and the 10 s clear hold
     (13000, "command", ("test_output", {"line": "sounder", "ms": 500})),
@@ -243,7 +254,10 @@ REFERENCE_SCENARIO = (
     (44000, "command", ("reset", {})),  # waits for the button
     (45000, "command", ("inhibit", {"detector": "d1", "minutes": 5.5})),  # refused: not a whole number
     (47000, "press", ("reset_button",)),
+    (49000, "set_gas", ("c1", 2100)),  # above the 2000 ppm warning: fan and sounder, gas on
     (52000, "set_responding", ("d2", False)),
+    (53000, "set_gas", ("c1", 3000)),  # above the 2800 ppm isolation level: trip, latched like gas
+    (58000, "set_gas", ("c1", 450)),
     (97000, "press", ("reset_button",)),
     (100000, "set_responding", ("d2", True)),
     (104000, "press", ("reset_button",)),  # d2 answers again, but inside its clear hold: refused
@@ -264,6 +278,9 @@ REFERENCE_START_DAY = 20794
 def run_reference_scenario():
     """Run REFERENCE_SCENARIO; returns the KitchenSim with its event records."""
     doc = base_config(2, schedule=REFERENCE_SCHEDULE)
+    doc["buses"]["co2bus"] = {"port": "/dev/ttyUSB1", "baud": 9600}  # its own bus: d1 and d2 keep their timing
+    doc["detectors"]["c1"] = {"kind": "modbus", "bus": "co2bus", "address": 1, "profile": "cn-generic",
+                              "measurand": "co2", "location": "cooking line, 1.5 m"}
     doc["lines"] = {"sounder": {"pin": 22}}  # wired, so the output test pulses it
     doc["detectors"]["d1"]["installed"] = "2026-06-11"  # + 180 days = 2026-12-08
     doc["valve"]["installed"] = "2016-12-07"  # 10 years: due today

@@ -17,7 +17,18 @@ MODBUS_PROFILES = [name for name in list_profiles() if load_profile(name).kind =
 
 
 def detector(profile_name="cn-generic", gas=None, address=1, **options):
+    """An emulated detector of the profile's first measurand (combustible gas, or CO2 for senseair-s8)."""
+    options.setdefault("measurand", load_profile(profile_name).measurands[0])
+    if options["measurand"] != "combustible":
+        options.setdefault("full_scale_pct_lel", 10000)  # in ppm for a CO or CO2 detector
     return EmulatedDetector(profile_name, address, gas, clock=lambda: 0.0, **options)
+
+
+def reading(decoded):
+    """A sample's reading in its own unit: hundredths of %LEL, or of ppm for a CO or CO2 detector."""
+    if decoded.concentration_centi_ppm is not None:
+        return decoded.concentration_centi_ppm
+    return decoded.concentration_centi_pct_lel
 
 
 def poll(det, now_s, slave=None):
@@ -30,7 +41,7 @@ def poll(det, now_s, slave=None):
 
 
 def sample(det, now_s, gas_name="methane"):
-    return det.profile.decode(poll(det, now_s), gas_name)
+    return det.profile.decode(poll(det, now_s), gas_name, det.measurand)
 
 
 def exception_code(det, request, now_s=1.0):
@@ -53,7 +64,8 @@ def broadcast(function, address, value):
 def test_every_shipped_modbus_profile_is_emulated():
     assert {"cn-generic", "sensepoint-xcl", "xgard-iq"} <= set(MODBUS_PROFILES)
     for name in MODBUS_PROFILES:
-        assert sample(detector(name, GasModel(12.5)), 1.0).concentration_centi_pct_lel == 1250
+        value = 12.5 if load_profile(name).measurands[0] == "combustible" else 1250.0
+        assert reading(sample(detector(name, GasModel(value)), 1.0)) == value * 100
 
 
 @given(tenths_pct_lel=st.integers(0, 1500), failed=st.booleans(), warming_up=st.booleans())
@@ -87,7 +99,7 @@ def test_decoding_what_the_emulator_sends_gives_back_the_gas_and_each_status_it_
     decoded = sample(det, 1.0)
     assert decoded.status == status
     expected = round_half_away(pct * 100)
-    assert abs(decoded.concentration_centi_pct_lel - expected) <= det.resolution_centi_pct_lel / 2 + 1
+    assert abs(reading(decoded) - expected) <= det.resolution_centi_pct_lel / 2 + 1
 
 
 @given(unit=st.sampled_from(["pct_lel", "pct_vol", "ppm"]), gas_name=st.sampled_from(sorted(LEL_PCT_VOL)),
@@ -386,3 +398,18 @@ def test_a_negative_drift_reads_negative_where_the_register_is_signed_and_zero_w
     signed = synthetic(tmp_path, "signed-int-input", drifting)
     assert sample(signed, 60.0, "propane").concentration_centi_pct_lel == pytest.approx(-100, abs=1)
     assert sample(detector("cn-generic", drifting), 60.0).concentration_centi_pct_lel == 0
+
+
+@given(ppm=st.integers(0, 5000), profile=st.sampled_from(["cn-generic", "senseair-s8"]))
+def test_an_emulated_co2_detector_reports_ppm_never_pct_lel(ppm, profile):
+    det = detector(profile, GasModel(float(ppm)) if ppm else None, measurand="co2")
+    decoded = sample(det, 1.0)
+
+    assert decoded.concentration_centi_pct_lel is None
+    assert (decoded.status, decoded.concentration_centi_ppm) == ("normal", ppm * 100)
+
+
+def test_an_emulated_co2_detector_above_its_full_scale_is_over_range():
+    decoded = sample(detector("cn-generic", GasModel(4000.0), measurand="co2", full_scale_pct_lel=3000), 1.0)
+
+    assert (decoded.status, decoded.concentration_centi_ppm) == ("over_range", 300000)

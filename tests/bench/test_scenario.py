@@ -17,7 +17,8 @@ REQUIRED = ("slow-leak", "fast-leak", "two-detectors", "lpg-low-mounted", "noisy
             "comm-loss-and-recovery", "garbage-on-the-bus", "alarm-while-another-in-fault", "warmup-after-power-on",
             "valve-stuck-open", "fan-failure-bs6173", "fire-input", "emergency-stop", "schedule-close",
             "inhibit-expiry", "silence-and-resound", "power-cut-during-alarm", "power-cut-normal-running",
-            "reset-refused-then-accepted", "broker-outage-backlog", "four-simultaneous-alarms")
+            "reset-refused-then-accepted", "broker-outage-backlog", "four-simultaneous-alarms",
+            "co2-rising-through-both-levels", "co-alarm")
 
 MINIMAL = {"name": "t", "summary": "s", "duration_s": 5, "detectors": {"d1": {"address": 1}},
            "expect": [{"name": "no trip", "never": {"event": {"type": "trip"}}}]}

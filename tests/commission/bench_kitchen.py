@@ -100,18 +100,22 @@ class Kitchen:
     """
 
     def __init__(self, workdir: str, names: tuple[str, ...] = ("hood1", "hood2"), controller: dict | None = None,
-                 valve_travel_s: float | None = None):
+                 valve_travel_s: float | None = None, measurands: dict[str, str] | None = None):
         self.workdir = workdir
         self.t0 = time.monotonic()
         self._closers: list = []
         link = os.path.join(workdir, "tty-bus1")
-        self.bus = DetectorBus(link, range(1, len(names) + 1), clock=self.now)
+        measurands = measurands or {}
+        self.bus = DetectorBus(link, range(1, len(names) + 1), clock=self.now,
+                               measurands={index + 1: measurands[name] for index, name in enumerate(names)
+                                           if name in measurands})
         self._closers.append(self.bus.close)
         self.detectors = {name: self.bus.detectors[index + 1] for index, name in enumerate(names)}
         overrides = dict(controller or {})
         overrides["valve"] = dict({"travel_s": 1}, **overrides.get("valve", {}))  # controller_document merges them in
         scenario = {"name": "commission-bench", "buses": {"bus1": {"baud": 9600, "parity": "N", "stop_bits": 1}},
-                    "detectors": {name: {"bus": "bus1", "address": index + 1, "profile": "cn-generic", "config": {}}
+                    "detectors": {name: {"bus": "bus1", "address": index + 1, "profile": "cn-generic", "config": {},
+                                         "measurand": measurands.get(name, "combustible")}
                                   for index, name in enumerate(names)},
                     "controller": overrides}
         self.socket = os.path.join(workdir, "control.sock")

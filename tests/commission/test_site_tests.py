@@ -410,3 +410,28 @@ def test_interlock_test_proves_the_pipework_and_a_burner_open_in_the_watch_fails
     assert 2 + 5 <= entry["proving_s"] <= entry["limit_s"], entry
     assert entry["leak_found_s"] is not None and entry["leak_found_s"] < 5.5
     wait_until(k.valve_open, 10, 0.05, "the gas on after the last proving")
+
+
+def test_interlock_test_proves_a_co2_detector_warns_with_the_gas_on_then_isolates_it(kitchen, terminals, short_dir):
+    """IGEM/UP/19 on site: CO2 test gas above the isolation level; the warning runs the fan and the sounder, the
+    trip closes the gas within the linkage limit, and the gas stays off after the CO2 is gone until RESET."""
+    k = kitchen(names=("hood1", "co2"), measurands={"co2": "co2"})
+    record = os.path.join(short_dir, "record.json")
+    term = terminals("--record", record, "interlock-test", "--config", k.config_path, "--only", "co2", cwd=short_dir)
+    term.expect("Press the RESET button")  # power-on: latched until the first reset
+    k.press_reset()
+    term.expect("Apply CO2 test gas above 2800 ppm to co2")
+    wait_until(k.valve_open, 10, 0.02, "the valve open before the test gas")
+    at_s = k.now()
+    k.detectors["co2"].gas = GasModel(450.0).ramp(at_s, at_s + 4.0, 3500.0)
+    term.expect("Remove the CO2 test gas from co2", 30)
+    assert not k.io.snapshot()["valve"]
+    k.detectors["co2"].gas = GasModel(450.0)
+    term.expect("Press the RESET button", 60)
+    k.press_reset()
+    assert term.wait() == 0, term.text[-2000:]
+    entry = Record.load(record).data["interlock_tests"][-1]
+    assert (entry["test"], entry["detector"], entry["passed"]) == ("co2", "co2", True), entry
+    assert entry["trip_s"] <= LIMITS_S["linkage"] and entry["warning_seen"] and entry["warning_outputs_s"] is not None
+    assert (entry["warning_ppm"], entry["trip_ppm"]) == (2000, 2800) and entry["peak_ppm"] == pytest.approx(3500, abs=1)
+    assert entry["reset"] == "accepted"

@@ -6,20 +6,23 @@ No Modbus in between, so each test says exactly what every detector reported in 
 from gaslatch.core import constants as C
 from gaslatch.core import detector_state as D
 from gaslatch.core.config import load_config
-from gaslatch.core.detector_profile import Sample
+from gaslatch.core.detector_profile import measured_sample
 from gaslatch.core.events import EventLog
 from gaslatch.core.safety import Safety
 
 PERIOD_MS = 100
 
 
-def make_sample(pct_lel=0.0, status=C.STATUS_NORMAL, heartbeat=None, full_scale_pct_lel=None):
-    return Sample(
-        concentration_centi_pct_lel=None if pct_lel is None else D.pct_to_centi(pct_lel),
-        status=status,
-        heartbeat=heartbeat,
-        full_scale_centi_pct_lel=None if full_scale_pct_lel is None else D.pct_to_centi(full_scale_pct_lel),
-        detail="",
+def make_sample(pct_lel=0.0, status=C.STATUS_NORMAL, heartbeat=None, full_scale_pct_lel=None,
+                measurand=C.MEASURAND_COMBUSTIBLE):
+    """A sample of %LEL, or of ppm (the same arguments) for a CO or CO2 detector's measurand."""
+    return measured_sample(
+        measurand,
+        None if pct_lel is None else D.pct_to_centi(pct_lel),
+        status,
+        heartbeat,
+        None if full_scale_pct_lel is None else D.pct_to_centi(full_scale_pct_lel),
+        "",
     )
 
 
@@ -38,7 +41,7 @@ def config_doc(n_detectors=2, **sections):
 
 
 class Kitchen:
-    """Detectors report what `gas`, `status` and `silent` say, every scan."""
+    """Detectors report what `gas` (ppm for a CO or CO2 detector), `status` and `silent` say, every scan."""
 
     def __init__(self, doc=None, wall=None, self_test_faults=()):
         self.cfg = load_config(doc or config_doc())
@@ -69,7 +72,7 @@ class Kitchen:
             if name in self.silent:
                 self.detectors[name].note_comm_error(self.now_ms, "timeout")  # each scan polls each detector
             else:
-                sample = make_sample(self.gas[name], self.status[name])
+                sample = make_sample(self.gas[name], self.status[name], measurand=self.detectors[name].measurand)
             tr = self.detectors[name].update(self.now_ms, sample)
             if tr is not None:
                 transitions.append(tr)

@@ -252,7 +252,7 @@ def test_unknown_key_far_from_every_known_key_lists_the_allowed_keys():
 
 def test_prefix_of_a_key_suggests_the_full_key():
     doc = minimal()
-    doc["detectors"]["hood1"]["high_alarm"] = 20
+    doc["detectors"]["hood1"]["high_alarm_pct_le"] = 20
     assert only_problem(doc).hint == 'did you mean "high_alarm_pct_lel"?'
 
 
@@ -483,7 +483,7 @@ def test_two_detector_confirmation_needs_two_detectors_in_the_zone():
     problem = only_problem(doc)
     assert problem == Problem(
         "$.zones.default.two_detector_confirmation",
-        'two-detector confirmation needs at least 2 detectors in zone "default", it has 1',
+        'two-detector confirmation needs at least 2 combustible-gas detectors in zone "default", it has 1',
         'put a second detector in the zone, or write "two_detector_confirmation": false')
     doc = with_detectors(hood2=modbus(2))
     doc["zones"] = {"default": {"two_detector_confirmation": True}}
@@ -893,3 +893,21 @@ def test_a_bus_port_with_a_lone_surrogate_is_refused():
 @pytest.mark.parametrize("name", ["a/b", "a+b", "#"])
 def test_the_units_name_and_site_are_mqtt_topic_levels(name):
     assert only_problem(minimal(unit={"site": "s", "name": name})).path == "$.unit.name"
+
+
+def test_config_doc_co_and_co2_example_loads_and_shows_its_real_error():
+    text = (REPO / "docs" / "config.md").read_text(encoding="utf-8")
+    section = text[text.index("## CO and CO2 detectors"):]
+    blocks = _fenced_blocks(section)
+    cfg = config.load_config_text(blocks[0][1])
+    assert cfg["detectors"]["co2-line"]["high_alarm_ppm"] == 2800
+    assert cfg["detectors"]["co-hood"]["low_alarm_ppm"] == 20
+    assert "low_alarm_pct_lel" not in cfg["detectors"]["co2-line"] and "gas" not in cfg["detectors"]["co-hood"]
+    doc = json.loads(blocks[0][1])
+    doc["detectors"]["co2-line"]["high_alarm_pct_lel"] = 25
+    shown = [block for kind, block in blocks if kind == "text"][0]
+    assert format_problem_lines(config.validate(doc)) == shown
+
+
+def format_problem_lines(problems):
+    return "".join("  %s: %s\n      hint: %s\n" % (p.path, p.message, p.hint) for p in problems)

@@ -34,6 +34,7 @@ SHIPPED = [
     "analog-ne43",
     "cn-generic",
     "contact-dry",
+    "senseair-s8",
     "sensepoint-xcd",
     "sensepoint-xcl",
     "xgard-bright",
@@ -1133,3 +1134,96 @@ def test_the_installer_docs_describe_every_shipped_profile():
 
     for name in SHIPPED:
         assert "`%s`" % name in text
+
+
+# --- CO and CO2 channels: ppm, never %LEL ------------------------------------------------------------
+
+
+def s8_decode(meter_status, co2_ppm, measurand="co2"):
+    return load_profile("senseair-s8").decode([[meter_status, 0, 0, co2_ppm]], "methane", measurand)
+
+
+def test_senseair_s8_reads_co2_in_ppm_and_names_its_measurand():
+    assert load_profile("senseair-s8").measurands == ("co2",)
+    assert s8_decode(0, 2850) == Sample(None, "normal", None, None, "", 285000, 1000000)
+
+
+@pytest.mark.parametrize("bit, status, label", [
+    (0, "fault", "fatal error"), (1, "fault", "offset regulation error"), (2, "fault", "algorithm error"),
+    (3, "fault", "output error"), (4, "fault", "self-diagnostics error"), (5, "over_range", "out of range"),
+    (6, "fault", "memory error"),
+])
+def test_senseair_s8_meter_status_flags_are_faults_and_out_of_range_is_danger(bit, status, label):
+    sample = s8_decode(1 << bit, 400)
+
+    assert (sample.status, sample.detail) == (status, "meter status b%d %s" % (bit, label))
+
+
+def test_profiles_without_measurands_measure_combustible_gas_and_cn_generic_also_co_and_co2():
+    assert load_profile("sensepoint-xcl").measurands == ("combustible",)
+    assert load_profile("cn-generic").measurands == ("combustible", "co", "co2")
+
+
+@given(raw=st.integers(0, 0xFFFF), decimals=st.sampled_from([0, 1, 2, 3]), measurand=st.sampled_from(["co", "co2"]))
+def test_a_toxic_channel_keeps_ppm_exactly_and_never_fills_the_pct_lel_fields(raw, decimals, measurand):
+    sample = cn_decode_measurand(cn_image(raw, unit=0x0, decimals=decimals), measurand)
+
+    assert sample.concentration_centi_pct_lel is None and sample.full_scale_centi_pct_lel is None
+    assert Fraction(sample.concentration_centi_ppm) == round_fraction(Fraction(raw * 100, 10**decimals))
+
+
+@pytest.mark.parametrize("unit, label", [(0x2, "%LEL"), (0x6, "mg/m3")])
+@pytest.mark.parametrize("measurand", ["co", "co2"])
+def test_a_toxic_channel_reporting_pct_lel_or_mg_m3_is_a_fault_never_a_converted_reading(unit, label, measurand):
+    sample = cn_decode_measurand(cn_image(50, unit=unit), measurand)
+
+    assert sample.status == "fault" and sample.concentration_centi_ppm is None
+    assert sample.detail.startswith("unit %s on a %s channel" % (label, measurand))
+
+
+def test_a_toxic_channel_converts_ppb_and_pct_vol_to_ppm_exactly():
+    assert cn_decode_measurand(cn_image(2500, unit=0x8), "co").concentration_centi_ppm == 250  # 2500 ppb = 2.5 ppm
+    assert cn_decode_measurand(cn_image(28, unit=0x4, decimals=2), "co2").concentration_centi_ppm == 280000
+
+
+def test_a_co2_loop_reads_its_full_scale_in_ppm():
+    sample = load_profile("analog-ne43").decode_current(12000, 5000, "co2")
+
+    assert sample == Sample(None, "normal", None, None, "", 250000, 500000)
+
+
+# cn-generic's gas type codes (register 8, high byte).
+GAS_TYPE_CODE = {"combustible": 11, "co": 5, "co2": 6}
+
+
+def cn_decode_measurand(image, measurand, gas_code=None):
+    """Decoded as a channel of `measurand`, the module reporting that gas type unless gas_code says otherwise."""
+    image[0][8] = (GAS_TYPE_CODE[measurand] if gas_code is None else gas_code) << 8
+    return load_profile("cn-generic").decode(image, "methane", measurand)
+
+
+def round_fraction(value):
+    """Half away from zero, as the decoder rounds."""
+    whole = int(abs(value) + Fraction(1, 2))
+    return whole if value >= 0 else -whole
+
+
+def test_a_profile_read_as_a_measurand_it_cannot_measure_gives_a_fault_never_a_converted_reading():
+    sample = load_profile("senseair-s8").decode([[0, 0, 0, 2850]], "methane")
+
+    assert (sample.status, sample.concentration_centi_pct_lel, sample.concentration_centi_ppm) == ("fault", None, None)
+    assert sample.detail == "profile senseair-s8 measures co2, not combustible"
+    assert load_profile("sensepoint-xcl").decode([[0] * 9], "methane", "co").status == "fault"
+
+
+@pytest.mark.parametrize("code, measurand, fault", [
+    (5, "co", False), (6, "co2", False), (11, "combustible", False), (0x21, "co2", False),
+    (5, "co2", True), (6, "combustible", True), (11, "co", True),
+])
+def test_a_cn_generic_module_whose_gas_type_disagrees_with_the_channel_is_a_fault(code, measurand, fault):
+    unit = 0x2 if measurand == "combustible" else 0x0
+    sample = cn_decode_measurand(cn_image(20, unit=unit), measurand, code)
+
+    assert (sample.status == "fault") == fault
+    if fault:
+        assert sample.detail.startswith("the device reports gas type code 0x%02X" % code)

@@ -422,9 +422,10 @@ def test_remote_close_command_latches_the_valve():
 def test_controller_offers_no_command_that_opens_the_valve():
     public = [name for name in dir(Controller) if not name.startswith("_")]
     assert sorted(public) == ["awaiting_reply", "bus_error", "bus_stats", "command", "drain_events",
-                              "latched", "minute", "next_wakeup_us", "readings", "record",
+                              "latched", "minute", "next_wakeup_us", "readings", "readings_ppm", "record",
                               "reset_blockers", "service_buses", "status", "step"]
-    assert sorted(COMMANDS) == ["access", "close_valve", "daily_check", "end_inhibit", "inhibit", "reset", "silence", "status",
+    assert sorted(COMMANDS) == ["access", "close_valve", "daily_check", "end_inhibit", "inhibit", "reset", "silence",
+                                "status",
                                 "sync_time", "test_output"]
 
 

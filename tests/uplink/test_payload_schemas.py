@@ -123,9 +123,10 @@ def test_schemas_agree_with_the_core_constants():
     assert state["properties"]["schedule"]["enum"] == [SCH.ATTENDED, SCH.UNATTENDED, SCH.CLOCK_UNKNOWN, None]
     assert state["properties"]["detectors"]["additionalProperties"]["properties"]["state"]["enum"] == list(D.STATES)
     for names in (state["properties"]["detectors"], state["properties"]["inhibits"],
-                  telemetry["properties"]["centi_pct_lel"]):
+                  telemetry["properties"]["centi_pct_lel"], telemetry["properties"]["centi_ppm"]):
         assert names["propertyNames"]["pattern"] == NAME_PATTERN
-    assert telemetry["required"] == list(W.TELEMETRY_FIELDS) == list(telemetry["properties"])
+    assert telemetry["required"] == list(W.TELEMETRY_FIELDS)
+    assert list(telemetry["properties"]) == list(W.TELEMETRY_FIELDS) + [W.TELEMETRY_PPM_FIELD]
     assert schema("cmd")["required"] == list(W.CMD_FIELDS)
     assert schema("status")["enum"] == [U.ONLINE.decode(), U.OFFLINE.decode()]
 
@@ -297,3 +298,21 @@ def test_a_pattern_s_end_is_the_end_of_the_text_as_json_schema_says_not_before_a
     assert Validator(ts_schema).is_valid("2026-12-07T02:00:00.000Z")
     assert not Validator(ts_schema).is_valid("2026-12-07T02:00:00.000Z\n"), "Python's $ would let this through"
     assert not Validator(schema("ack")["properties"]["store"]).is_valid("a1b2\n")
+
+
+def test_co_and_co2_readings_go_out_in_ppm_and_fit_the_schemas():
+    telemetry = W.encode_telemetry({"ts": "2026-11-24T21:50:41.123Z", "t_ms": 5, "clock_synced": True,
+                                    "centi_pct_lel": {"d1": 120, "c1": None}, "centi_ppm": {"c1": 285000}})
+    state = W.encode_state({
+        "latched": True, "trip_reason": "co2: c1 at the CO2 isolation level (IGEM/UP/19)", "valve_fault": "",
+        "outputs": {"valve": False}, "interlocks": {}, "inhibits": {}, "silenced_s": None, "schedule": None,
+        "detectors": {"d1": {"state": "normal", "centi_pct_lel": 120},
+                      "c1": {"state": "high_alarm", "centi_pct_lel": None, "centi_ppm": 285000}},
+        "clock_synced": True, "config": {"identity": "0" * 64, "version": 1}})
+
+    assert telemetry.endswith(b',"centi_ppm":{"c1":285000}}')
+    assert b'"c1":{"centi_pct_lel":null,"centi_ppm":285000,"state":"high_alarm"}' in state
+    assert VALIDATORS["telemetry"].is_valid(json.loads(telemetry))
+    assert VALIDATORS["state"].is_valid(json.loads(state))
+    with pytest.raises(ValueError):
+        W.encode_telemetry({"ts": "x", "t_ms": 5, "clock_synced": True, "centi_pct_lel": {}, "centi_ppm": {"c1": 2.5}})

@@ -185,36 +185,137 @@ def _section(config, name):
     return value if isinstance(value, dict) else {}
 
 
-def _set_point_rules(rules, name, detector, kind):
+# A detector's keys that belong to one unit: combustible gas in %LEL, CO and CO2 in ppm. A key of the other
+# unit is refused (a CO channel with %LEL set points would compare ppm with %LEL); `gas` only sets an LEL.
+_UNIT_KEYS = {
+    "pct_lel": ("low_alarm_pct_lel", "high_alarm_pct_lel", "hysteresis_pct_lel", "full_scale_pct_lel", "gas"),
+    "ppm": ("low_alarm_ppm", "high_alarm_ppm", "hysteresis_ppm", "full_scale_ppm"),
+}
+_UNIT_TEXT = {"pct_lel": "%LEL", "ppm": "ppm"}
+
+
+def _measurand_of(detector):
+    """The detector's measurand when it is a known one (the structural phase reports any other), else None."""
+    measurand = detector.get("measurand") if isinstance(detector, dict) else None
+    return measurand if measurand in constants.MEASURANDS else None
+
+
+def _fill_measurand_defaults(config):
+    """A CO or CO2 detector's entry: its ppm set points filled with that measurand's defaults, and the %LEL
+    defaults (and `gas`) the schema filled for every detector taken out, so nothing of the other unit is left."""
+    detectors = config.get("detectors") if isinstance(config, dict) else None
+    if not isinstance(detectors, dict):
+        return
+    for name in detectors:
+        detector = detectors[name]
+        measurand = _measurand_of(detector)
+        if measurand not in constants.TOXIC_MEASURANDS:
+            continue
+        for key in _UNIT_KEYS["pct_lel"]:
+            detector.pop(key, None)
+        low, high, hysteresis = constants.TOXIC_DEFAULTS[measurand]
+        for key, value in (("low_alarm_ppm", low), ("high_alarm_ppm", high), ("hysteresis_ppm", hysteresis)):
+            if key not in detector:
+                detector[key] = value
+
+
+def _measurand_rules(rules, name, detector, kind):
+    """Keys of the other unit refused; a CO or CO2 loop's full scale required; a trip level within its cap.
+
+    Returns the unit of the detector's set points, or None when its measurand is unknown."""
     path = child_path(child_path(ROOT, "detectors"), name)
-    low_path = child_path(path, "low_alarm_pct_lel")
-    high_path = child_path(path, "high_alarm_pct_lel")
-    low = rules.get(detector, "low_alarm_pct_lel", is_number, low_path)
-    high = rules.get(detector, "high_alarm_pct_lel", is_number, high_path)
+    measurand = _measurand_of(detector)
+    if measurand is None or not rules.trusted(child_path(path, "measurand")):
+        return None
+    unit = constants.MEASURAND_UNIT[measurand]
+    other = "ppm" if unit == "pct_lel" else "pct_lel"
+    for key in _UNIT_KEYS[other]:
+        if not _written(rules.doc, ["detectors", name, key]):
+            continue
+        if key == "gas":
+            rules.add(child_path(path, key), "gas sets the explosive limit of a combustible-gas detector; a %s "
+                      "detector measures ppm and has none" % measurand, 'remove "gas" from this detector')
+        elif unit == "ppm":
+            rules.add(child_path(path, key), "a %s detector's levels are in ppm, never %%LEL: %s is for "
+                      "combustible-gas detectors" % (measurand, key),
+                      "write %s instead (default %s ppm)" % (key.replace("pct_lel", "ppm"), _toxic_default(
+                          measurand, key.replace("_pct_lel", "_ppm"))))
+        else:
+            rules.add(child_path(path, key), "%s is for CO and CO2 detectors; this detector measures combustible "
+                      "gas in %%LEL" % key,
+                      'write %s, or "measurand": "co" or "co2" for a CO or CO2 detector'
+                      % key.replace("_ppm", "_pct_lel"))
+    if unit == "pct_lel":
+        return unit
+    if kind == "analog" and not _written(rules.doc, ["detectors", name, "full_scale_ppm"]):
+        rules.add(child_path(path, "full_scale_ppm"),
+                  "a %s 4-20 mA detector needs its full scale in ppm: 20 mA means a different concentration on "
+                  "each model" % measurand,
+                  "write full_scale_ppm from the data sheet, e.g. 5000 or 10000 for a CO2 transmitter")
+    high_path = child_path(path, "high_alarm_ppm")
+    high = rules.get(detector, "high_alarm_ppm", is_number, high_path)
+    cap = constants.TOXIC_MAX_HIGH[measurand]
+    if high is not None and high > cap:
+        rules.add(high_path, "a %s trip level of %s ppm is above the %d ppm limit" % (measurand, show(high), cap),
+                  "write at most %d (%s)" % (cap, _CAP_SOURCE[measurand]))
+    hysteresis_path = child_path(path, "hysteresis_ppm")
+    hysteresis = rules.get(detector, "hysteresis_ppm", is_number, hysteresis_path)
+    cap = constants.TOXIC_MAX_HYSTERESIS[measurand]
+    if hysteresis is not None and hysteresis > cap:
+        rules.add(hysteresis_path, "a %s hysteresis of %s ppm is above the %d ppm limit" % (
+            measurand, show(hysteresis), cap), "write at most %d: a wider band would hold an alarm long after the "
+            "air is clear" % cap)
+    return unit
+
+
+_CAP_SOURCE = {
+    constants.MEASURAND_CO2: "IGEM/UP/19: isolate at 2800 ppm in new kitchens, 5000 ppm in existing ones; "
+                             "no overrides",
+    constants.MEASURAND_CO: "EN 50291-1 sounds within 3 minutes at 300 ppm; EH40: 100 ppm over 15 minutes",
+}
+
+
+def _toxic_default(measurand, key):
+    low, high, hysteresis = constants.TOXIC_DEFAULTS[measurand]
+    return {"low_alarm_ppm": low, "high_alarm_ppm": high, "hysteresis_ppm": hysteresis}.get(key, "none")
+
+
+def _set_point_rules(rules, name, detector, kind, unit="pct_lel"):
+    path = child_path(child_path(ROOT, "detectors"), name)
+    text = _UNIT_TEXT[unit]
+    low_key, high_key, hysteresis_key, scale_key = ("low_alarm_" + unit, "high_alarm_" + unit,
+                                                    "hysteresis_" + unit, "full_scale_" + unit)
+    if unit == "pct_lel":
+        defaults = (constants.DEFAULT_LOW_ALARM_PCT_LEL, constants.DEFAULT_HIGH_ALARM_PCT_LEL,
+                    constants.DEFAULT_HYSTERESIS_PCT_LEL)
+    else:
+        defaults = constants.TOXIC_DEFAULTS[detector["measurand"]]
+    low_path = child_path(path, low_key)
+    high_path = child_path(path, high_key)
+    low = rules.get(detector, low_key, is_number, low_path)
+    high = rules.get(detector, high_key, is_number, high_path)
     if low is not None and high is not None and not low < high:
-        wrote_low = _written(rules.doc, ["detectors", name, "low_alarm_pct_lel"])
+        wrote_low = _written(rules.doc, ["detectors", name, low_key])
         rules.add(low_path if wrote_low else high_path,
-                  "low alarm %s %%LEL must be below the high alarm %s %%LEL" % (show(low), show(high)),
-                  "set low_alarm_pct_lel below high_alarm_pct_lel (defaults %s and %s)"
-                  % (constants.DEFAULT_LOW_ALARM_PCT_LEL, constants.DEFAULT_HIGH_ALARM_PCT_LEL))
-    hysteresis_path = child_path(path, "hysteresis_pct_lel")
-    hysteresis = rules.get(detector, "hysteresis_pct_lel", is_number, hysteresis_path)
+                  "low alarm %s %s must be below the high alarm %s %s" % (show(low), text, show(high), text),
+                  "set %s below %s (defaults %s and %s)" % (low_key, high_key, defaults[0], defaults[1]))
+    hysteresis_path = child_path(path, hysteresis_key)
+    hysteresis = rules.get(detector, hysteresis_key, is_number, hysteresis_path)
     if low is not None and hysteresis is not None and not hysteresis < low:
         rules.add(hysteresis_path,
-                  "hysteresis %s %%LEL is not below the low alarm %s %%LEL, so the low alarm could never clear"
-                  % (show(hysteresis), show(low)),
-                  "set hysteresis_pct_lel below low_alarm_pct_lel (default %s)" % constants.DEFAULT_HYSTERESIS_PCT_LEL)
+                  "hysteresis %s %s is not below the low alarm %s %s, so the low alarm could never clear"
+                  % (show(hysteresis), text, show(low), text),
+                  "set %s below %s (default %s)" % (hysteresis_key, low_key, defaults[2]))
     if kind != "analog":
         return
-    scale_path = child_path(path, "full_scale_pct_lel")
-    scale = rules.get(detector, "full_scale_pct_lel", is_number, scale_path)
+    scale_path = child_path(path, scale_key)
+    scale = rules.get(detector, scale_key, is_number, scale_path)
     if high is not None and scale is not None and high > scale:
-        wrote_high = _written(rules.doc, ["detectors", name, "high_alarm_pct_lel"])
+        wrote_high = _written(rules.doc, ["detectors", name, high_key])
         rules.add(high_path if wrote_high else scale_path,
-                  "high alarm %s %%LEL is above the detector's full scale %s %%LEL, so it can never be reached"
-                  % (show(high), show(scale)),
-                  "set high_alarm_pct_lel to at most %s, or correct full_scale_pct_lel from the data sheet"
-                  % show(scale))
+                  "high alarm %s %s is above the detector's full scale %s %s, so it can never be reached"
+                  % (show(high), text, show(scale), text),
+                  "set %s to at most %s, or correct %s from the data sheet" % (high_key, show(scale), scale_key))
 
 
 def _profile_rules(rules, name, detector, kind):
@@ -245,7 +346,9 @@ def _detector_rules(rules):
         kind = rules.get(detector, "kind", lambda value: value in DETECTOR_KINDS, child_path(path, "kind"))
         if kind is None:
             continue
-        _set_point_rules(rules, name, detector, kind)
+        unit = _measurand_rules(rules, name, detector, kind)
+        if unit is not None:
+            _set_point_rules(rules, name, detector, kind, unit)
         _profile_rules(rules, name, detector, kind)
         _date_rules(rules, detector, path)
         if kind != "modbus":
@@ -491,13 +594,14 @@ def _daily_check_rules(rules):
         seen.append(item_id)
 
 
-def _detectors_by_zone(rules):
+def _detectors_by_zone(rules, measurand=None):
+    """Zone -> how many detectors are in it (of `measurand` only, when given)."""
     counts = {}
     detectors = _section(rules.config, "detectors")
     for name in sorted(detectors):
         path = child_path(child_path(child_path(ROOT, "detectors"), name), "zone")
         zone = rules.get(detectors[name], "zone", lambda value: isinstance(value, str), path)
-        if zone is not None:
+        if zone is not None and (measurand is None or _measurand_of(detectors[name]) == measurand):
             counts[zone] = counts.get(zone, 0) + 1
     return counts
 
@@ -505,6 +609,9 @@ def _detectors_by_zone(rules):
 def _zone_rules(rules):
     zones = _section(rules.config, "zones")
     counts = _detectors_by_zone(rules)
+    # Two-detector confirmation is of combustible gas only: a CO or CO2 trip level acts alone (IGEM/UP/19: no
+    # overrides), and such a detector confirms no gas alarm.
+    combustible = _detectors_by_zone(rules, constants.MEASURAND_COMBUSTIBLE)
     used = sorted(counts)
     for name in sorted(zones):
         path = child_path(child_path(ROOT, "zones"), name)
@@ -516,9 +623,9 @@ def _zone_rules(rules):
             continue
         flag_path = child_path(path, "two_detector_confirmation")
         confirm = rules.get(zones[name], "two_detector_confirmation", lambda value: isinstance(value, bool), flag_path)
-        if confirm and count < 2:
-            rules.add(flag_path, "two-detector confirmation needs at least 2 detectors in zone %s, it has %d"
-                      % (quote(name), count),
+        if confirm and combustible.get(name, 0) < 2:
+            rules.add(flag_path, "two-detector confirmation needs at least 2 combustible-gas detectors in zone %s, "
+                      "it has %d" % (quote(name), combustible.get(name, 0)),
                       'put a second detector in the zone, or write "two_detector_confirmation": false')
 
 
@@ -569,6 +676,7 @@ def _analyse(doc, profile_kinds):
         return [too_deep], None
     structural = schema_problems(doc)
     config = _SCHEMA_SUBSET.with_defaults(SCHEMA, doc)
+    _fill_measurand_defaults(config)
     return structural + semantic_problems(doc, config, structural, profile_kinds), config
 
 

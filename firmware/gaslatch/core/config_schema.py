@@ -44,6 +44,13 @@ DEFAULT_CONTACT_PROFILE = "contact-dry"
 DEFAULT_ZONE = "default"
 GASES = sorted(constants.LEL_PCT_VOL)
 DEFAULT_GAS = "methane"
+MEASURANDS = list(constants.MEASURANDS)
+# CO and CO2 set points in ppm: the schema bounds every value; config.py caps each measurand's trip level
+# (constants.TOXIC_MAX_HIGH) and fills its defaults (constants.TOXIC_DEFAULTS), which differ per measurand.
+MAX_ALARM_PPM = 10000
+MAX_HYSTERESIS_PPM = 1000
+# A 4-20 mA CO2 transmitter spans 0-5000 or 0-10000 ppm; 10 %vol bounds any sensor.
+MAX_FULL_SCALE_PPM = 100000
 
 # Each part of the 100 s fault budget alone (constants.MAX_FAULT_DECLARE_TOTAL_S caps their sum).
 MIN_COMM_LOST_AFTER_S = 1
@@ -283,6 +290,29 @@ DETECTOR_COMMON = {
         "and LPG 2.1 %vol).",
         DEFAULT_GAS,
     ),
+    "measurand": _choice(
+        MEASURANDS,
+        "What the detector measures: combustible gas (set points in %LEL), co (carbon monoxide) or co2 (carbon "
+        "dioxide), whose set points are in ppm (low_alarm_ppm, high_alarm_ppm, hysteresis_ppm) and never in "
+        "%LEL. CJJ/T 146: a kitchen system has a CO detector; IGEM/UP/19: CO2 interlocked with the gas.",
+        constants.MEASURAND_COMBUSTIBLE,
+    ),
+    "low_alarm_ppm": _number(
+        1, MAX_ALARM_PPM,
+        "CO or CO2 detectors only: the warning level in ppm (fan and sounder; the gas stays on). Default: CO 20 "
+        "ppm (EH40 8-hour limit), CO2 2000 ppm. Must be below high_alarm_ppm.",
+    ),
+    "high_alarm_ppm": _number(
+        1, MAX_ALARM_PPM,
+        "CO or CO2 detectors only: the level in ppm that closes the gas (latched until a local reset). Default: "
+        "CO 100 ppm (EH40 15-minute limit; at most 300), CO2 2800 ppm (IGEM/UP/19 new kitchens; at most 5000, "
+        "its level for existing kitchens).",
+    ),
+    "hysteresis_ppm": _number(
+        0, MAX_HYSTERESIS_PPM,
+        "CO or CO2 detectors only: an alarm clears only once the reading is this far below its set point, in "
+        "ppm. Default: CO 5 ppm, CO2 200 ppm.",
+    ),
     "low_alarm_pct_lel": _number(
         constants.MIN_ALARM_PCT_LEL, constants.MAX_LOW_ALARM_PCT_LEL,
         "First (low) alarm set point in %LEL. Must be below the high alarm. Design codes cap the first "
@@ -355,7 +385,15 @@ ANALOG_DETECTOR = _detector(
             "maximum": MAX_FULL_SCALE_PCT_LEL,
             "default": DEFAULT_FULL_SCALE_PCT_LEL,
             "description": "Concentration the detector reports at 20 mA, in %LEL, from its data sheet "
-                           "(some models are 0-50 %LEL). Must be at least the high alarm.",
+                           "(some models are 0-50 %LEL). Must be at least the high alarm. Combustible gas only.",
+        },
+        "full_scale_ppm": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": MAX_FULL_SCALE_PPM,
+            "description": "CO or CO2 detectors only, and required for them: the concentration the transmitter "
+                           "reports at 20 mA, in ppm, from its data sheet (a CO2 transmitter is 0-5000 or "
+                           "0-10000 ppm). Must be at least high_alarm_ppm.",
         },
     },
     ["channel"],

@@ -72,6 +72,56 @@ RELAPSE_WINDOW_S = 300
 # until at most a quarter of them fail.
 LINK_WINDOW_POLLS = 16
 
+# What a detector measures (its measurand). Combustible gas is kept in %LEL; the toxic gases of a kitchen
+# in ppm, never converted to %LEL (a CO or CO2 concentration has no explosive limit that means anything at
+# these levels). CJJ/T 146-2011: a kitchen system is a gas detector, a CO detector, a controller, a shutoff
+# valve and the exhaust; IGEM/UP/19 (with BS 6173): CO2 monitoring interlocked with the gas.
+MEASURAND_COMBUSTIBLE = "combustible"
+MEASURAND_CO = "co"
+MEASURAND_CO2 = "co2"
+MEASURANDS = (MEASURAND_COMBUSTIBLE, MEASURAND_CO, MEASURAND_CO2)
+TOXIC_MEASURANDS = (MEASURAND_CO, MEASURAND_CO2)
+# The unit each measurand's concentrations are kept in, as hundredths (profile_schema.UNITS).
+MEASURAND_UNIT = {MEASURAND_COMBUSTIBLE: "pct_lel", MEASURAND_CO: "ppm", MEASURAND_CO2: "ppm"}
+
+# CO2 (ppm). IGEM/UP/19 (second-hand: REFERENCE.md): isolate the gas at 2800 ppm in new kitchens, 5000 ppm in
+# existing ones; below 2800 normal, 2800-5000 at risk, above 5000 immediately dangerous; no overrides. The
+# default isolation is the stricter new-kitchen level; no setting may isolate above 5000 ppm (also the 8-hour
+# workplace limit of EH40/2005). The warning (fan and sounder) at 2000 ppm is a gaslatch choice, not from a
+# standard: where occupants start to report headaches (unverified: general ventilation guidance), below the
+# isolation level so that the kitchen is warned before the gas goes off.
+DEFAULT_CO2_LOW_ALARM_PPM = 2000
+DEFAULT_CO2_HIGH_ALARM_PPM = 2800
+MAX_CO2_HIGH_ALARM_PPM = 5000
+# Hysteresis: about the accuracy of an NDIR CO2 sensor at the isolation level (Senseair S8: +-40 ppm +-3 % of
+# the reading, unverified), so a reading hovering at a set point does not chatter. A gaslatch choice.
+DEFAULT_CO2_HYSTERESIS_PPM = 200
+MAX_CO2_HYSTERESIS_PPM = 500
+
+# CO (ppm). EH40/2005 (HSE, 2018 revision): workplace exposure limits 20 ppm over 8 h and 100 ppm over 15 min.
+# The alarm (fan and sounder) at the 8-hour limit, the trip at the 15-minute limit. GBZ 2.1-2019 (unverified:
+# secondary copies) puts China's limits lower in mg/m3: 20 mg/m3 over 8 h (about 17 ppm) and 30 mg/m3 over
+# 15 min (about 26 ppm); a site that must meet them sets low_alarm_ppm 15 and high_alarm_ppm 25. No trip above
+# 300 ppm: EN 50291-1's fastest alarm class (within 3 min at 300 ppm; unverified, secondary copies).
+DEFAULT_CO_LOW_ALARM_PPM = 20
+DEFAULT_CO_HIGH_ALARM_PPM = 100
+MAX_CO_HIGH_ALARM_PPM = 300
+# Electrochemical CO cells are read to about 1 ppm; 5 ppm keeps noise near a set point from chattering.
+DEFAULT_CO_HYSTERESIS_PPM = 5
+MAX_CO_HYSTERESIS_PPM = 50
+
+# Per measurand: (low, high, hysteresis) defaults and the cap of the high (trip) level, in the measurand's unit.
+TOXIC_DEFAULTS = {
+    MEASURAND_CO: (DEFAULT_CO_LOW_ALARM_PPM, DEFAULT_CO_HIGH_ALARM_PPM, DEFAULT_CO_HYSTERESIS_PPM),
+    MEASURAND_CO2: (DEFAULT_CO2_LOW_ALARM_PPM, DEFAULT_CO2_HIGH_ALARM_PPM, DEFAULT_CO2_HYSTERESIS_PPM),
+}
+TOXIC_MAX_HIGH = {MEASURAND_CO: MAX_CO_HIGH_ALARM_PPM, MEASURAND_CO2: MAX_CO2_HIGH_ALARM_PPM}
+TOXIC_MAX_HYSTERESIS = {MEASURAND_CO: MAX_CO_HYSTERESIS_PPM, MEASURAND_CO2: MAX_CO2_HYSTERESIS_PPM}
+# A reading this far below zero means the sensor has drifted (a fault), in hundredths of the measurand's unit:
+# -10 %LEL for combustible gas; for CO and CO2 a gaslatch choice of the same order as their hysteresis.
+NEGATIVE_DRIFT_FAULT_CENTI = {MEASURAND_COMBUSTIBLE: -10 * CENTI, MEASURAND_CO: -10 * CENTI,
+                              MEASURAND_CO2: -100 * CENTI}
+
 # Lower explosive limits, %vol (REFERENCE.md: methane 5 %vol, propane 2.1 %vol).
 LEL_PCT_VOL = {"methane": 5.0, "propane": 2.1, "lpg": 2.1}
 

@@ -7,6 +7,7 @@ simulation and a board port all drive it through them (docs/architecture.md, "Th
 """
 
 from gaslatch.core import commands as K
+from gaslatch.core import constants as C
 from gaslatch.core import detector_state as D
 from gaslatch.core import events as E
 from gaslatch.core import modbus_rtu
@@ -89,7 +90,24 @@ class Controller:
         self.today = None
         self._bus_names = tuple(sorted(self.buses))
         self._masters = tuple(self.buses[name] for name in self._bus_names)
+        self._check_measurands(profiles)
         self._check_alarm_budget(profiles)
+
+    def _check_measurands(self, profiles):
+        """Each detector's measurand is one its profile can measure: a CO2 detector on a combustible-gas
+        map would read a %LEL number as ppm (or the other way round)."""
+        problems = []
+        for name in sorted(self.cfg["detectors"]):
+            det = self.cfg["detectors"][name]
+            measurand = _measurand(det)
+            profile = profiles[det["profile"]]
+            if measurand not in profile.measurands:
+                problems.append(Problem(
+                    "$.detectors.%s.measurand" % name,
+                    "profile %s measures %s, not %s" % (profile.name, ", ".join(profile.measurands), measurand),
+                    "choose a profile for a %s detector, or write the measurand the detector measures" % measurand))
+        if problems:
+            raise ConfigError(problems)
 
     def _check_alarm_budget(self, profiles):
         """The config check again with what only the profiles tell: each one's minimum poll interval
@@ -134,7 +152,8 @@ class Controller:
             for result in master.pop_results():
                 if result.ok:
                     det_cfg = self.cfg["detectors"][result.tag]
-                    samples[result.tag] = self.profiles[result.tag].decode(result.blocks, det_cfg["gas"])
+                    samples[result.tag] = self.profiles[result.tag].decode(
+                        result.blocks, det_cfg.get("gas", _NO_LEL_GAS), _measurand(det_cfg))
                 else:
                     self.detectors[result.tag].note_comm_error(now_ms, result.detail)
         for name in sorted(self.detectors):
@@ -145,7 +164,9 @@ class Controller:
                 if current_ua is None:
                     self.detectors[name].note_comm_error(now_ms, "analog channel %s not read" % det_cfg["channel"])
                 else:
-                    samples[name] = self.profiles[name].decode_current(current_ua, det_cfg["full_scale_pct_lel"])
+                    measurand = _measurand(det_cfg)
+                    full_scale = det_cfg["full_scale_" + C.MEASURAND_UNIT[measurand]]
+                    samples[name] = self.profiles[name].decode_current(current_ua, full_scale, measurand)
             elif kind == "contact":
                 fault_line = det_cfg.get("fault_line")
                 alarm = inputs.get(det_cfg["line"])
@@ -244,8 +265,14 @@ class Controller:
         return self.safety.reset_blockers(now_ms, self.detectors, self.safety.last_inputs())
 
     def readings(self):
-        """Detector -> its latest concentration in hundredths of %LEL (None before the first reading)."""
+        """Detector -> its latest concentration in hundredths of %LEL (None before the first reading, and
+        always for a CO or CO2 detector: see readings_ppm)."""
         return dict((name, self.detectors[name].concentration_centi_pct_lel) for name in self.detectors)
+
+    def readings_ppm(self):
+        """CO and CO2 detector -> its latest concentration in hundredths of ppm (None before the first reading)."""
+        return dict((name, det.concentration_centi_ppm) for name, det in self.detectors.items()
+                    if det.measurand in C.TOXIC_MEASURANDS)
 
     def status(self, now_ms):
         """Every detector, output, interlock, inhibit and bus statistic, as plain data."""
@@ -256,7 +283,9 @@ class Controller:
                 "state": det.state,
                 "since_ms": det.since_ms,
                 "reason": det.reason,
+                "measurand": det.measurand,
                 "concentration_centi_pct_lel": det.concentration_centi_pct_lel,
+                "concentration_centi_ppm": det.concentration_centi_ppm,
                 "device_status": det.device_status,
                 "last_sample_age_ms": now_ms - det.last_sample_ms,
                 "inhibited": name in self.safety.inhibits,
@@ -282,6 +311,14 @@ class Controller:
         schedule = self.safety.schedule
         out["schedule_change_min"] = None if schedule is None else schedule.minutes_to_change(self.wall)
         return out
+
+
+# A CO or CO2 detector has no `gas` (config.py refuses it): its profile decodes ppm, which needs no LEL.
+_NO_LEL_GAS = "methane"
+
+
+def _measurand(det_cfg):
+    return det_cfg.get("measurand", C.MEASURAND_COMBUSTIBLE)
 
 
 def _poll_wire_ms(reads, master):

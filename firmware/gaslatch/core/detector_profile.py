@@ -12,6 +12,8 @@ import struct
 from gaslatch.core.constants import (
     CENTI,
     LEL_PCT_VOL,
+    MEASURAND_COMBUSTIBLE,
+    MEASURAND_UNIT,
     STATUS_CALIBRATION,
     STATUS_END_OF_LIFE,
     STATUS_FAULT,
@@ -53,6 +55,9 @@ STATUS_PRIORITY = (
 # How each of profile_schema.UNITS is shown, and which convert to %LEL (mg/m3 and ppb are toxic-gas units).
 UNIT_LABELS = {"pct_lel": "%LEL", "pct_vol": "%VOL", "ppm": "ppm", "mg_m3": "mg/m3", "ppb": "ppb"}
 CONVERTIBLE_UNITS = ("pct_lel", "pct_vol", "ppm")
+# Units a toxic-gas (ppm) reading may come in: each converts to ppm exactly, whatever the gas. %LEL never
+# does (it is a fault on a CO or CO2 channel), nor mg/m3 (it depends on the temperature and the gas).
+PPM_UNITS = ("ppm", "ppb", "pct_vol")
 
 # Float readings are clamped to what fits a small int on 32-bit MicroPython ports; anything near it is
 # physically meaningless, and keeping it a (huge) number lets the safety logic see gas, not silence.
@@ -66,14 +71,19 @@ class Sample:
 
     concentration_centi_pct_lel: int or None; status: one of constants.STATUSES; heartbeat: int or
     None; full_scale_centi_pct_lel: int or None; detail: str, why (for an event), "" when normal.
+    A CO or CO2 channel's reading is in ppm, never %LEL: concentration_centi_ppm and full_scale_centi_ppm
+    (hundredths of ppm), with the %LEL fields None; a combustible-gas sample has the ppm fields None.
     """
 
-    def __init__(self, concentration_centi_pct_lel, status, heartbeat=None, full_scale_centi_pct_lel=None, detail=""):
+    def __init__(self, concentration_centi_pct_lel, status, heartbeat=None, full_scale_centi_pct_lel=None, detail="",
+                 concentration_centi_ppm=None, full_scale_centi_ppm=None):
         self.concentration_centi_pct_lel = concentration_centi_pct_lel
         self.status = status
         self.heartbeat = heartbeat
         self.full_scale_centi_pct_lel = full_scale_centi_pct_lel
         self.detail = detail
+        self.concentration_centi_ppm = concentration_centi_ppm
+        self.full_scale_centi_ppm = full_scale_centi_ppm
 
     def _fields(self):
         return (
@@ -82,6 +92,8 @@ class Sample:
             self.heartbeat,
             self.full_scale_centi_pct_lel,
             self.detail,
+            self.concentration_centi_ppm,
+            self.full_scale_centi_ppm,
         )
 
     def __eq__(self, other):
@@ -91,13 +103,23 @@ class Sample:
         return not self.__eq__(other)
 
     def __repr__(self):
-        return "Sample(%r, %r, heartbeat=%r, full_scale_centi_pct_lel=%r, detail=%r)" % self._fields()
+        return ("Sample(%r, %r, heartbeat=%r, full_scale_centi_pct_lel=%r, detail=%r, concentration_centi_ppm=%r, "
+                "full_scale_centi_ppm=%r)" % self._fields())
+
+
+def measured_sample(measurand, concentration, status, heartbeat, full_scale, detail):
+    """A Sample whose concentration and full scale (hundredths of the measurand's unit) sit in the fields of
+    that unit: %LEL for combustible gas, ppm for CO and CO2."""
+    if MEASURAND_UNIT.get(measurand) == "pct_lel":
+        return Sample(concentration, status, heartbeat, full_scale, detail)
+    return Sample(None, status, heartbeat, None, detail, concentration, full_scale)
 
 
 class Profile:
     """One validated detector profile; build it with load_profile().
 
-    Common: name, description, kind, notes (list of str), document (the JSON as loaded).
+    Common: name, description, kind, notes (list of str), document (the JSON as loaded), measurands (what the
+    detector model can measure: constants.MEASURANDS, combustible when the file does not say).
     modbus: reads [(function, address, count)], min_poll_interval_ms, serial {baud, parity,
     stop_bits}, heartbeat_frozen_after_ms (int or None), commissioning (dict, see the docs).
     analog: zero_ua, full_scale_ua, bands [{"upper_ua", "inclusive", "status", "reading", "label"}].
@@ -109,6 +131,7 @@ class Profile:
         self.description = parts["description"]
         self.kind = parts["kind"]
         self.notes = parts["notes"]
+        self.measurands = parts["measurands"]
         self.reads = parts.get("reads", [])
         self.min_poll_interval_ms = parts.get("min_poll_interval_ms")
         self.serial = parts.get("serial")
@@ -124,6 +147,7 @@ class Profile:
         self._status_rules = parts.get("status", [])
         self._detail_registers = parts.get("detail_registers", [])
         self._where = parts.get("where", {})
+        self._gas_type = parts.get("gas_type")
         self._alarm_contact = parts.get("alarm")
         self._fault_contact = parts.get("fault")
 
@@ -136,30 +160,47 @@ class Profile:
                                                                     % (self.kind, method, kind),
                                                                     "use a %s profile for this detector" % kind)])
 
-    def decode(self, blocks, gas):
+    def decode(self, blocks, gas, measurand=MEASURAND_COMBUSTIBLE):
         """Register blocks (lists of ints, in the order of reads) -> Sample; gas: 'methane'|'propane'|'lpg'.
 
-        Never raises on device data: a malformed response decodes to a fault Sample. Raises
-        ValueError for a gas it does not know (a configuration mistake).
+        measurand: what the channel measures (constants.MEASURANDS): combustible readings in %LEL, CO and
+        CO2 in ppm (never %LEL: a %LEL reading on such a channel is a fault). Never raises on device data:
+        a malformed response decodes to a fault Sample. Raises ValueError for a gas or a measurand it does
+        not know (a configuration mistake).
         """
         self._require_kind(KIND_MODBUS, "decode")
         lel_centi_pct_vol = lel_centi_pct_vol_for(gas)
+        if measurand not in MEASURAND_UNIT:
+            raise ValueError("unknown measurand %r" % (measurand,))
+        if measurand not in self.measurands:
+            # A tool that reads a CO2 sensor as combustible gas (or the reverse) gets a fault, never a conversion.
+            return Sample(None, STATUS_FAULT, None, None, "profile %s measures %s, not %s" % (
+                self.name, ", ".join(self.measurands), measurand))
+        in_ppm = MEASURAND_UNIT[measurand] == "ppm"
         problem = self._blocks_problem(blocks)
         if problem:
             return Sample(None, STATUS_FAULT, None, None, problem)
         found = []
         spec = self._concentration
-        concentration, why = self._decode_value(spec, spec["register"], blocks, lel_centi_pct_vol)
+        concentration, why = self._decode_value(spec, spec["register"], blocks, lel_centi_pct_vol, measurand)
         if why:
             found.append((STATUS_FAULT, why))
         full_scale = None
         if self._full_scale is not None:
-            if "pct_lel" in self._full_scale:
+            if "register" in self._full_scale:
+                full_scale = self._decode_value(spec, self._full_scale["register"], blocks, lel_centi_pct_vol,
+                                                measurand)[0]
+            elif in_ppm and "ppm" in self._full_scale:
+                full_scale = self._full_scale["ppm"] * CENTI
+            elif not in_ppm and "pct_lel" in self._full_scale:
                 full_scale = self._full_scale["pct_lel"] * CENTI
-            else:
-                full_scale = self._decode_value(spec, self._full_scale["register"], blocks, lel_centi_pct_vol)[0]
         for rule in self._status_rules:
             found.append(_apply_rule(rule, self._register(blocks, rule["register"])))
+        if self._gas_type is not None:
+            reported, code = self._field(self._gas_type, blocks)
+            if reported is not None and reported != measurand:
+                found.append((STATUS_FAULT, "the device reports gas type code 0x%02X (%s), the channel is configured "
+                                            "for %s" % (code, reported, measurand)))
         heartbeat = None
         if self._heartbeat_register is not None:
             heartbeat = self._register(blocks, self._heartbeat_register)
@@ -168,20 +209,22 @@ class Profile:
             for extra in self._detail_registers:
                 value = self._register(blocks, extra["register"])
                 detail = _join_detail(detail, "%s %d" % (extra["name"], value))
-        return Sample(concentration, status, heartbeat, full_scale, detail)
+        return measured_sample(measurand, concentration, status, heartbeat, full_scale, detail)
 
-    def decode_current(self, current_ua, full_scale_pct_lel):
+    def decode_current(self, current_ua, full_scale_pct_lel, measurand=MEASURAND_COMBUSTIBLE):
         """Loop current in µA (int or float) -> Sample, for a channel whose 20 mA means full_scale_pct_lel.
 
-        Never raises on the measured current; raises ValueError if full_scale_pct_lel (a configuration
-        value, int or float) is not a positive finite number.
+        For a CO or CO2 channel (measurand) the full scale and the reading are in ppm instead (the argument is
+        then the channel's full scale in ppm, e.g. 5000 or 10000). Never raises on the measured current; raises
+        ValueError if the full scale (a configuration value, int or float) is not a positive finite number.
         """
         self._require_kind(KIND_ANALOG, "decode_current")
         full_scale = _full_scale_centi_pct_lel(full_scale_pct_lel)
         if isinstance(current_ua, bool) or not isinstance(current_ua, (int, float)):
-            return Sample(None, STATUS_FAULT, None, full_scale, "no loop current measured (%r)" % (current_ua,))
+            return measured_sample(measurand, None, STATUS_FAULT, None, full_scale,
+                                   "no loop current measured (%r)" % (current_ua,))
         if isinstance(current_ua, float) and math.isnan(current_ua):
-            return Sample(None, STATUS_FAULT, None, full_scale, "loop current is not a number")
+            return measured_sample(measurand, None, STATUS_FAULT, None, full_scale, "loop current is not a number")
         band = self._band_for(current_ua)
         reading = band["reading"]
         if reading == READING_ZERO:
@@ -193,7 +236,7 @@ class Profile:
         else:
             concentration = None
         detail = "" if band["status"] == STATUS_NORMAL else band["label"]
-        return Sample(concentration, band["status"], None, full_scale, detail)
+        return measured_sample(measurand, concentration, band["status"], None, full_scale, detail)
 
     def decode_contact(self, alarm_active, fault_active=None):
         """Relay inputs of a stand-alone detector -> Sample; fault_active None when no fault contact is wired.
@@ -235,31 +278,65 @@ class Profile:
         code = (self._register(blocks, field["register"]) & field["mask"]) >> field["shift"]
         return field["codes"].get(code), code
 
-    def _decode_value(self, spec, address, blocks, lel_centi_pct_vol):
-        """(centi %LEL or None, why it could not be decoded or "")."""
+    def _decode_value(self, spec, address, blocks, lel_centi_pct_vol, measurand=MEASURAND_COMBUSTIBLE):
+        """(hundredths of the measurand's unit or None, why it could not be decoded or "")."""
         unit, unit_code = self._field(spec["unit"], blocks)
         if unit is None:
             return None, "unsupported unit code 0x%02X" % unit_code
+        if MEASURAND_UNIT[measurand] == "ppm":
+            return self._decode_ppm(spec, address, blocks, unit, measurand)
         if unit not in CONVERTIBLE_UNITS:
             return None, "unsupported unit %s (a toxic-gas unit, not a combustible-gas reading)" % UNIT_LABELS[unit]
         if spec["type"] == "float32":
-            first = self._register(blocks, address)
-            second = self._register(blocks, address + 1)
-            if spec["word_order"] == "little":
-                first, second = second, first
-            value = struct.unpack(">f", struct.pack(">HH", first, second))[0]
-            if math.isnan(value):
-                return None, "reading is not a number (float32 NaN)"
-            if math.isinf(value):
-                return None, "reading is infinite (float32)"
+            value, why = self._float32(spec, address, blocks)
+            if why:
+                return None, why
             return _float_to_centi_pct_lel(value, unit, lel_centi_pct_vol), ""
+        raw, decimals, why = self._scaled_int(spec, address, blocks)
+        if why:
+            return None, why
+        return _int_to_centi_pct_lel(raw, decimals, unit, lel_centi_pct_vol), ""
+
+    def _decode_ppm(self, spec, address, blocks, unit, measurand):
+        """A CO or CO2 reading: (hundredths of ppm or None, why it could not be decoded or ""). Never %LEL."""
+        if unit not in PPM_UNITS:
+            return None, "unit %s on a %s channel: a toxic-gas reading must be in ppm, never converted" % (
+                UNIT_LABELS[unit], measurand)
+        # Hundredths of ppm per raw unit, as a fraction: ppm 100/1, ppb 1/10, %vol 1000000/1.
+        numerator = {"ppm": CENTI, "ppb": 1, "pct_vol": 10000 * CENTI}[unit]
+        denominator = 10 if unit == "ppb" else 1
+        if spec["type"] == "float32":
+            value, why = self._float32(spec, address, blocks)
+            if why:
+                return None, why
+            return _clamped_centi(value * numerator / denominator), ""
+        raw, decimals, why = self._scaled_int(spec, address, blocks)
+        if why:
+            return None, why
+        return div_round_half_away(raw * numerator, denominator * 10**decimals), ""
+
+    def _scaled_int(self, spec, address, blocks):
+        """(raw integer, its decimals, "") of an int reading, or (None, None, why it is no reading)."""
         decimals, decimals_code = self._field(spec["decimals"], blocks)
         if decimals is None:
-            return None, "unsupported decimals code 0x%02X" % decimals_code
+            return None, None, "unsupported decimals code 0x%02X" % decimals_code
         raw = self._register(blocks, address)
         if spec["signed"] and raw >= 0x8000:
             raw -= 0x10000
-        return _int_to_centi_pct_lel(raw, decimals, unit, lel_centi_pct_vol), ""
+        return raw, decimals, ""
+
+    def _float32(self, spec, address, blocks):
+        """(the float32 at address, "") or (None, why it is no reading)."""
+        first = self._register(blocks, address)
+        second = self._register(blocks, address + 1)
+        if spec["word_order"] == "little":
+            first, second = second, first
+        value = struct.unpack(">f", struct.pack(">HH", first, second))[0]
+        if math.isnan(value):
+            return None, "reading is not a number (float32 NaN)"
+        if math.isinf(value):
+            return None, "reading is infinite (float32)"
+        return value, ""
 
     def _band_for(self, current_ua):
         for band in self.bands:

@@ -77,8 +77,8 @@ TRANSITIONS = {
     },
 }
 
-# A reading this far below zero means the sensor has drifted and cannot see a leak of that size.
-NEGATIVE_DRIFT_FAULT_CENTI_PCT_LEL = -10 * C.CENTI
+# How the measurand's unit is written in reasons (UNIT_LABELS of detector_profile, without importing it).
+_UNIT_TEXT = {"pct_lel": "%LEL", "ppm": "ppm"}
 
 # Why a detector in any state cannot be trusted (Safety treats it as blind; see `distrust`).
 UNSTABLE = "unstable"
@@ -93,17 +93,22 @@ _HIGH = 2
 
 
 def pct_to_centi(pct):
-    """A set point in %LEL (int or float from config) as integer hundredths, rounded half up."""
+    """A set point in %LEL or ppm (int or float from config) as integer hundredths, rounded half up."""
     return int(pct * C.CENTI + (0.5 if pct >= 0 else -0.5))
 
 
 class DetectorSettings:
-    """The per-detector numbers the state machine needs, in core units (ms, centi-%LEL)."""
+    """The per-detector numbers the state machine needs, in core units (ms, hundredths of the measurand's
+    unit: %LEL for combustible gas, ppm for CO and CO2)."""
 
     def __init__(self, low_centi, high_centi, hysteresis_centi, confirm_samples, confirm_window_ms,
                  comm_lost_after_ms, warmup_max_ms, heartbeat_frozen_after_ms=None, full_scale_centi=None,
                  clear_hold_samples=C.DEFAULT_CLEAR_HOLD_SAMPLES, clear_hold_ms=C.DEFAULT_CLEAR_HOLD_S * 1000,
-                 scan_period_ms=C.DEFAULT_SCAN_PERIOD_MS):
+                 scan_period_ms=C.DEFAULT_SCAN_PERIOD_MS, measurand=C.MEASURAND_COMBUSTIBLE):
+        if measurand not in C.MEASURAND_UNIT:
+            raise ValueError("unknown measurand %r" % (measurand,))
+        self.measurand = measurand
+        self.unit = C.MEASURAND_UNIT[measurand]
         self.low_centi = low_centi
         self.high_centi = high_centi
         self.hysteresis_centi = hysteresis_centi
@@ -133,12 +138,17 @@ def link_budget_ms(scan_period_ms, confirm_samples, confirm_window_ms):
 
 
 def settings_from_config(detector_cfg, alarm_cfg, heartbeat_frozen_after_ms=None, scan_period_ms=C.DEFAULT_SCAN_PERIOD_MS):
-    """DetectorSettings from a normalised detector entry, the `alarm` section and the scan period."""
-    full_scale = detector_cfg.get("full_scale_pct_lel")
+    """DetectorSettings from a normalised detector entry, the `alarm` section and the scan period.
+
+    A combustible-gas detector's set points are its *_pct_lel keys, a CO or CO2 detector's its *_ppm keys.
+    """
+    measurand = detector_cfg.get("measurand", C.MEASURAND_COMBUSTIBLE)
+    unit = C.MEASURAND_UNIT[measurand]
+    full_scale = detector_cfg.get("full_scale_" + unit)
     return DetectorSettings(
-        low_centi=pct_to_centi(detector_cfg["low_alarm_pct_lel"]),
-        high_centi=pct_to_centi(detector_cfg["high_alarm_pct_lel"]),
-        hysteresis_centi=pct_to_centi(detector_cfg["hysteresis_pct_lel"]),
+        low_centi=pct_to_centi(detector_cfg["low_alarm_" + unit]),
+        high_centi=pct_to_centi(detector_cfg["high_alarm_" + unit]),
+        hysteresis_centi=pct_to_centi(detector_cfg["hysteresis_" + unit]),
         confirm_samples=alarm_cfg["confirm_samples"],
         confirm_window_ms=alarm_cfg["confirm_window_ms"],
         comm_lost_after_ms=alarm_cfg["comm_lost_after_s"] * 1000,
@@ -148,11 +158,16 @@ def settings_from_config(detector_cfg, alarm_cfg, heartbeat_frozen_after_ms=None
         clear_hold_samples=alarm_cfg["clear_hold_samples"],
         clear_hold_ms=alarm_cfg["clear_hold_s"] * 1000,
         scan_period_ms=scan_period_ms,
+        measurand=measurand,
     )
 
 
 class Transition:
-    """One change of a detector's state, with what caused it (becomes one event record)."""
+    """One change of a detector's state, with what caused it (becomes one event record).
+
+    value: the reading in hundredths of %LEL for a combustible-gas detector; None for a CO or CO2 detector,
+    whose ppm an event's %LEL value must never carry (its reason states the reading with its unit).
+    """
 
     def __init__(self, name, old, new, trigger, value, reason):
         self.name = name
@@ -178,7 +193,9 @@ class DetectorState:
         self.state = WARMUP
         self.since_ms = now_ms
         self.reason = "power on"
-        self.concentration_centi_pct_lel = None
+        self.measurand = settings.measurand
+        self.concentration_centi_pct_lel = None  # the latest reading of a combustible-gas detector
+        self.concentration_centi_ppm = None  # the latest reading of a CO or CO2 detector
         self.device_status = None
         self.over_range = False
         self.last_sample_ms = now_ms
@@ -352,9 +369,8 @@ class DetectorState:
     def _classify(self, now_ms, sample):
         """The trigger this sample gives, with the confirmation, hysteresis and priorities applied."""
         s = self.settings
-        conc = sample.concentration_centi_pct_lel
         status = sample.status
-        malformed = _malformed(sample)
+        malformed = _malformed(sample) or self._wrong_unit(sample)
         if malformed:
             # The last line of defence behind the profile decoder: never act on what we cannot read.
             self.device_status = C.STATUS_FAULT
@@ -365,11 +381,15 @@ class DetectorState:
             # Unknown is a fault, but a reading above a set point still raises its alarm first.
             unknown_status = "unknown detector status %r" % (status,)
             status = C.STATUS_FAULT
-        self.concentration_centi_pct_lel = conc
+        conc, sample_full_scale = self._reading(sample)
+        if s.unit == "pct_lel":
+            self.concentration_centi_pct_lel = conc
+        else:
+            self.concentration_centi_ppm = conc
         self.device_status = status
         full_scale = s.full_scale_centi
-        if sample.full_scale_centi_pct_lel is not None and sample.full_scale_centi_pct_lel > 0:
-            full_scale = sample.full_scale_centi_pct_lel
+        if sample_full_scale is not None and sample_full_scale > 0:
+            full_scale = sample_full_scale
         over_range = status == C.STATUS_OVER_RANGE or (
             conc is not None and full_scale is not None and conc >= full_scale)
         self.over_range = over_range
@@ -379,9 +399,9 @@ class DetectorState:
         self._note_evidence(now_ms, self._is_bad(status, conc, over_range, fault), not expected_warmup)
         # Danger first: over-range and the detector's own alarm act at once, whatever else is wrong.
         if over_range:
-            return self._to_level(_HIGH, "over-range (%s)" % _fmt(conc))
+            return self._to_level(_HIGH, "over-range (%s)" % self._fmt(conc))
         if status == C.STATUS_HIGH_ALARM:
-            return self._to_level(_HIGH, "detector reports high alarm at %s" % _fmt(conc))
+            return self._to_level(_HIGH, "detector reports high alarm at %s" % self._fmt(conc))
         reading = _CLEAR
         if conc is not None and status != C.STATUS_WARMUP:
             if conc >= s.high_centi:
@@ -392,7 +412,7 @@ class DetectorState:
         measuring = conc is not None and status != C.STATUS_WARMUP
         confirmed = self._confirm(now_ms, reading) if measuring else _CLEAR
         if confirmed == _HIGH:
-            return self._to_level(_HIGH, "reading %s >= high set point %s" % (_fmt(conc), _fmt(s.high_centi)))
+            return self._to_level(_HIGH, "reading %s >= high set point %s" % (self._fmt(conc), self._fmt(s.high_centi)))
         if self.state == HIGH_ALARM and conc is not None and conc >= s.high_centi - s.hysteresis_centi:
             return None, ""  # within the clearing hysteresis: the high alarm holds
         if fault:
@@ -405,11 +425,11 @@ class DetectorState:
             return WARMUP_REPORTED, "detector warming up"
         device_low = status in (C.STATUS_LOW_ALARM, C.STATUS_PRE_ALARM)
         if self.state == HIGH_ALARM and (device_low or reading == _LOW):
-            return FELL_BELOW_HIGH, "reading %s below high set point" % _fmt(conc)
+            return FELL_BELOW_HIGH, "reading %s below high set point" % self._fmt(conc)
         if device_low:
-            return self._to_level(_LOW, "detector reports %s at %s" % (status.replace("_", " "), _fmt(conc)))
+            return self._to_level(_LOW, "detector reports %s at %s" % (status.replace("_", " "), self._fmt(conc)))
         if confirmed == _LOW:
-            return self._to_level(_LOW, "reading %s >= low set point %s" % (_fmt(conc), _fmt(s.low_centi)))
+            return self._to_level(_LOW, "reading %s >= low set point %s" % (self._fmt(conc), self._fmt(s.low_centi)))
         if reading != _CLEAR:
             return None, ""  # above a set point, not yet confirmed: hold the present state
         return self._clearing(now_ms, conc)
@@ -443,6 +463,26 @@ class DetectorState:
             return HIGH_CONFIRMED, reason
         return LOW_CONFIRMED, reason
 
+    def _reading(self, sample):
+        """(reading, full scale) of the sample in hundredths of this detector's unit, each int or None."""
+        if self.settings.unit == "pct_lel":
+            return sample.concentration_centi_pct_lel, sample.full_scale_centi_pct_lel
+        return sample.concentration_centi_ppm, sample.full_scale_centi_ppm
+
+    def _wrong_unit(self, sample):
+        """Why a sample carries a reading in the other unit (a %LEL number from a CO channel...), or ""."""
+        if self.settings.unit == "pct_lel":
+            other = (sample.concentration_centi_ppm, sample.full_scale_centi_ppm)
+        else:
+            other = (sample.concentration_centi_pct_lel, sample.full_scale_centi_pct_lel)
+        if other[0] is None and other[1] is None:
+            return ""
+        return "reading in %s from a %s detector: a wrong-unit profile, never converted" % (
+            "ppm" if self.settings.unit == "pct_lel" else "%LEL", self.measurand)
+
+    def _fmt(self, centi):
+        return _fmt(centi, _UNIT_TEXT[self.settings.unit])
+
     def _fault_in(self, now_ms, sample):
         """Why this sample shows a fault, or "" when it does not."""
         frozen = ""
@@ -455,9 +495,9 @@ class DetectorState:
                 frozen = "heartbeat frozen at %d for %d s" % (sample.heartbeat, (now_ms - self._heartbeat_changed_ms) // 1000)
         if sample.status in _FAULT_STATUSES:
             return sample.detail or ("detector reports %s" % sample.status.replace("_", " "))
-        conc = sample.concentration_centi_pct_lel
-        if conc is not None and conc <= NEGATIVE_DRIFT_FAULT_CENTI_PCT_LEL:
-            return "reading %s: negative drift, recalibrate" % _fmt(conc)
+        conc = self._reading(sample)[0]
+        if conc is not None and conc <= C.NEGATIVE_DRIFT_FAULT_CENTI[self.measurand]:
+            return "reading %s: negative drift, recalibrate" % self._fmt(conc)
         return frozen
 
     def _clearing(self, now_ms, conc):
@@ -468,13 +508,13 @@ class DetectorState:
             if level >= s.high_centi - s.hysteresis_centi:
                 return None, ""
             if level >= s.low_centi - s.hysteresis_centi:
-                return FELL_BELOW_HIGH, "reading %s below high set point" % _fmt(conc)
+                return FELL_BELOW_HIGH, "reading %s below high set point" % self._fmt(conc)
         if self.state == LOW_ALARM and level >= s.low_centi - s.hysteresis_centi:
             return None, ""
         if self.state == NORMAL or not self.clear_for_hold(now_ms):
             return None, ""
         trigger = CLEARED if self.state in ALARM_STATES else HEALTHY
-        reason = "reading %s, clear for %d samples in a row" % (_fmt(conc), self._clean_run)
+        reason = "reading %s, clear for %d samples in a row" % (self._fmt(conc), self._clean_run)
         if self._last_bad_ms is not None:
             reason += " and %s s since the last bad report" % _fmt_s(now_ms - self._last_bad_ms)
         return trigger, reason
@@ -501,19 +541,21 @@ class DetectorState:
 
 def _malformed(sample):
     """Why a sample's numbers cannot be trusted at all (not integers), or ""."""
-    for value in (sample.concentration_centi_pct_lel, sample.full_scale_centi_pct_lel, sample.heartbeat):
+    for value in (sample.concentration_centi_pct_lel, sample.full_scale_centi_pct_lel, sample.heartbeat,
+                  getattr(sample, "concentration_centi_ppm", None), getattr(sample, "full_scale_centi_ppm", None)):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
             return "unreadable value %r in reply" % (value,)
     return ""
 
 
-def _fmt(centi):
-    """Hundredths of %LEL as text, e.g. 2550 -> '25.50 %LEL' (integer maths: same on MicroPython)."""
+def _fmt(centi, unit_text="%LEL"):
+    """Hundredths of a unit as text, e.g. 2550 -> '25.50 %LEL', 285000 -> '2850.00 ppm' (integer maths: same
+    on MicroPython)."""
     if centi is None:
         return "no reading"
     sign = "-" if centi < 0 else ""
     centi = -centi if centi < 0 else centi
-    return "%s%d.%02d %%LEL" % (sign, centi // 100, centi % 100)
+    return "%s%d.%02d %s" % (sign, centi // 100, centi % 100, unit_text)
 
 
 def _fmt_s(ms):

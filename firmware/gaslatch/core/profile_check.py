@@ -3,7 +3,7 @@
 A bad profile is refused whole before anything decodes with it, every problem listed with its JSON path and a hint.
 """
 
-from gaslatch.core.constants import STATUS_FAULT, STATUS_OVER_RANGE
+from gaslatch.core.constants import MEASURAND_COMBUSTIBLE, STATUS_FAULT, STATUS_OVER_RANGE
 from gaslatch.core.json_schema_subset import ROOT, Interpreter, Problem, child_path, show
 from gaslatch.core.modbus_rtu import MAX_REGISTER, MAX_SLAVE, MIN_SLAVE
 from gaslatch.core.profile_schema import CODE_PATTERN, KIND_ANALOG, KIND_CONTACT, KIND_MODBUS, KINDS, SCHEMA
@@ -221,6 +221,8 @@ def _modbus_rules(rules, doc):
         for index in range(len(doc["detail_registers"])):
             references.append((child_path(child_path(details_path, index), "register"),
                                doc["detail_registers"][index]["register"], 1))
+    if "gas_type" in doc:
+        _coded_rules(rules, doc["gas_type"], child_path(ROOT, "gas_type"), references)
     _commissioning_rules(rules, doc.get("commissioning"))
     reads = _reads(rules, doc)
     if reads is not None:
@@ -396,10 +398,13 @@ def _modbus_parts(doc, parts):
         parts["detail_registers"] = [{"register": item["register"], "name": item["name"]}
                                      for item in doc["detail_registers"]]
     parts["commissioning"] = _commissioning(doc.get("commissioning"))
+    if "gas_type" in doc:
+        parts["gas_type"] = _field(doc["gas_type"])
 
 
 def _parts(doc, where):
-    parts = {"description": doc["description"], "kind": doc["kind"], "notes": list(doc.get("notes", []))}
+    parts = {"description": doc["description"], "kind": doc["kind"], "notes": list(doc.get("notes", [])),
+             "measurands": tuple(doc.get("measurands", [MEASURAND_COMBUSTIBLE]))}
     if doc["kind"] == KIND_MODBUS:
         _modbus_parts(doc, parts)
         parts["where"] = where

@@ -3,7 +3,7 @@
 json_schema_subset.py interprets it (driven by profile_check.py), docs/profile.schema.json publishes it for editors.
 """
 
-from gaslatch.core.constants import STATUS_NORMAL, STATUSES
+from gaslatch.core.constants import MEASURAND_COMBUSTIBLE, MEASURANDS, STATUS_NORMAL, STATUSES
 from gaslatch.core.json_schema_subset import DRAFT, one_of_branch
 from gaslatch.core.modbus_rtu import (BAUDS, MAX_READ_COUNT, MAX_REGISTER, MAX_SLAVE, MIN_SLAVE, PARITIES,
                                       READ_FUNCTIONS, STOP_BITS)
@@ -26,6 +26,8 @@ MAX_BIT = 15  # a register's bits are 0..15; a shift moves at most that far
 MAX_POLL_INTERVAL_MS = 60000
 MAX_HEARTBEAT_FROZEN_MS = 3600000
 MAX_FIXED_FULL_SCALE_PCT_LEL = 100
+# A fixed full scale in ppm, for CO and CO2 channels: at most 10 %vol (CO2 sensors go to 5 or 10 %vol).
+MAX_FIXED_FULL_SCALE_PPM = 100000
 SPAN_GAS_RAW = "span_gas_raw"
 
 READING_NONE = "none"
@@ -152,13 +154,18 @@ CONCENTRATION = {
 
 FULL_SCALE = {
     "type": ["object", "null"],
-    "description": "{\"register\": N}: read and decoded like the concentration; {\"pct_lel\": N}: fixed; null: "
-                   "unknown.",
+    "description": "{\"register\": N}: read and decoded like the concentration; {\"pct_lel\": N}: fixed, for "
+                   "combustible-gas channels; {\"ppm\": N}: fixed, for CO and CO2 channels; null: unknown.",
     "if": {"required": ["pct_lel"]},
     "then": {"additionalProperties": False,
              "properties": {"pct_lel": _integer(1, MAX_FIXED_FULL_SCALE_PCT_LEL, "The fixed full scale in %LEL.")}},
-    "else": {"additionalProperties": False, "required": ["register"],
-             "properties": {"register": _register("The register holding the full scale.")}},
+    "else": {
+        "if": {"required": ["ppm"]},
+        "then": {"additionalProperties": False,
+                 "properties": {"ppm": _integer(1, MAX_FIXED_FULL_SCALE_PPM, "The fixed full scale in ppm.")}},
+        "else": {"additionalProperties": False, "required": ["register"],
+                 "properties": {"register": _register("The register holding the full scale.")}},
+    },
 }
 
 LABELLED_STATUS = _object(
@@ -309,6 +316,10 @@ COMMON = {
     "description": _text("One line naming the detector."),
     "notes": {"type": "array", "items": _text("A note."),
               "description": "Assumptions, things to verify, site advice."},
+    "measurands": {"type": "array", "minItems": 1, "uniqueItems": True,
+                   "items": _choice(MEASURANDS, "What the detector measures: combustible (%LEL), co or co2 (ppm)."),
+                   "description": "What the detector model can measure; a detector configured for another "
+                                  "measurand is refused. Default [\"%s\"]." % MEASURAND_COMBUSTIBLE},
 }
 
 
@@ -317,6 +328,14 @@ def _kind(kind, description, properties, required):
     schema["description"] = description
     return schema
 
+
+GAS_TYPE = {
+    "type": "object",
+    "description": "A coded field naming what the device says it measures, checked against the detector's "
+                   "configured measurand: a device that says CO on a combustible-gas channel decodes as a fault. "
+                   "Codes not listed name other gases and are not checked.",
+}
+GAS_TYPE.update(_coded(_choice(MEASURANDS, "A measurand."), "the measurand the device reports"))
 
 MODBUS_PROFILE = _kind(
     KIND_MODBUS,
@@ -337,6 +356,7 @@ MODBUS_PROFILE = _kind(
         "detail_registers": {"type": "array", "items": DETAIL_REGISTER,
                              "description": "Registers added to the detail of any non-normal sample."},
         "commissioning": COMMISSIONING,
+        "gas_type": GAS_TYPE,
     },
     ["serial", "min_poll_interval_ms", "reads", "concentration", "status"],
 )

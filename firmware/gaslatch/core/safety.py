@@ -37,6 +37,7 @@ less the silence, beacon from the alarms and a gas latch, fault relay from the d
 valve feedback, the airflow and the self-test.
 """
 
+from gaslatch.core import constants as C
 from gaslatch.core import detector_state as D
 from gaslatch.core import events as E
 from gaslatch.core.airflow import INTERLOCK_REASON as AIRFLOW_INTERLOCK_REASON
@@ -89,7 +90,16 @@ LATCH_STATES = (AWAITING_AUTO_ARM, LATCHED, GAS_LATCHED, PROVING, ARMED)
 
 # Latch triggers: what a scan found.
 TRIP = "trip"  # a trip cause, none of them gas: a blind detector, an interlock, the schedule, a remote close
-GAS_TRIP = "gas_trip"  # a confirmed high alarm (with its zone's confirmation) among the trip causes
+GAS_TRIP = "gas_trip"  # a confirmed high alarm (combustible gas with its zone's confirmation, CO, CO2) among the causes
+
+# The trip cause of a detector's confirmed high alarm, by what it measures: combustible gas, CO's trip level,
+# CO2's isolation level (IGEM/UP/19). Each latches like gas (GAS_TRIP).
+_HIGH_CAUSE = {
+    C.MEASURAND_COMBUSTIBLE: ("gas", "gas: %s high alarm"),
+    C.MEASURAND_CO: ("co", "co: %s at the CO trip level"),
+    C.MEASURAND_CO2: ("co2", "co2: %s at the CO2 isolation level (IGEM/UP/19)"),
+}
+_GAS_TRIP_KINDS = tuple(kind for kind, _ in _HIGH_CAUSE.values())
 RESET = "reset"  # the reset button pressed (a rising edge) and nothing blocks a reset
 AUTO_ARM = "auto_arm"  # no trip cause and nothing blocks a reset
 PROVE = "prove"  # the reset button pressed, nothing blocks a reset, and pressure proving is configured
@@ -239,6 +249,10 @@ class Safety:
             # One at a time, and never renewed: an inhibit always ends and the detector is live again.
             return False, "detector %s is already inhibited: one at a time, no renewal" % sorted(self.inhibits)[0]
         det = self._detectors.get(detector)
+        if det is not None and det.measurand == C.MEASURAND_CO2:
+            # IGEM/UP/19: no overrides of the CO2 interlock, not even for a bump test (its test closes the gas).
+            return False, "detector %s is a CO2 detector: its interlock is never inhibited (IGEM/UP/19: no " \
+                          "overrides)" % detector
         state = det.state if det is not None else None
         if state == D.NORMAL and det.blind:
             return False, "detector %s cannot be trusted (%s): only a normal detector can be inhibited" % (
@@ -406,7 +420,8 @@ class Safety:
                 continue
             det = detectors[name]
             if det.state == D.HIGH_ALARM and self._zone_confirms(now_ms, name, detectors):
-                causes.append(("gas:" + name, "gas: %s high alarm" % name))
+                kind, text = _HIGH_CAUSE[det.measurand]
+                causes.append((kind + ":" + name, text % name))
             since = self.unhealthy_since.get(name)
             if since is not None and now_ms - since >= fault_trip_ms:
                 causes.append(("fault:" + name, "fault: %s %s for %d s" % (
@@ -434,7 +449,7 @@ class Safety:
             return
         trigger = TRIP
         for key in keys:
-            if key.startswith("gas:"):
+            if key.split(":", 1)[0] in _GAS_TRIP_KINDS:
                 trigger = GAS_TRIP
         old = self.latch
         self.latch = LATCH_TRANSITIONS[old].get(trigger, old)
@@ -450,19 +465,25 @@ class Safety:
             self._start_pulse(now_ms)
 
     def _zone_confirms(self, now_ms, name, detectors):
-        """Two-detector confirmation (GB 16808-2025 option), bounded and failing safe."""
+        """Two-detector confirmation (GB 16808-2025 option) of combustible gas, bounded and failing safe.
+
+        A CO or CO2 trip level acts alone (IGEM/UP/19: no overrides), and such a detector neither confirms
+        nor vetoes a gas alarm: it cannot see combustible gas."""
+        det = detectors[name]
+        if det.measurand != C.MEASURAND_COMBUSTIBLE:
+            return True
         zone_name = self.detector_zones[name]
         zone = self.cfg["zones"].get(zone_name)
         if zone is None or not zone["two_detector_confirmation"]:
             return True
-        det = detectors[name]
         if det.over_range:
             return True
         # Measured from the first high alarm since the detector was last normal: dips do not restart it.
         if now_ms - self.high_since.get(name, now_ms) >= zone["two_detector_timeout_s"] * 1000:
             return True
         for other in sorted(detectors):
-            if other == name or self.detector_zones[other] != zone_name:
+            if (other == name or self.detector_zones[other] != zone_name
+                    or detectors[other].measurand != C.MEASURAND_COMBUSTIBLE):
                 continue
             # A partner in alarm confirms; a partner that cannot see gas cannot veto.
             if other in self.inhibits or detectors[other].state != D.NORMAL or detectors[other].blind:

@@ -36,6 +36,8 @@ STATE_FIELDS = ("latched", "trip_reason", "valve_fault", "outputs", "interlocks"
 IDENTITY_HEX_CHARS = 64  # a configuration identity (config_identity.py): SHA-256 in lowercase hex
 # Telemetry payload fields in their fixed order (docs/schemas/telemetry.schema.json).
 TELEMETRY_FIELDS = ("ts", "t_ms", "clock_synced", "centi_pct_lel")
+# Telemetry's optional field, after the others: CO and CO2 readings in ppm (never in centi_pct_lel).
+TELEMETRY_PPM_FIELD = "centi_ppm"
 
 # Platform-acknowledged delivery (docs/platform.md, "Delivery"): the platform's `ack` and the unit's `gone`.
 ACK_FIELDS = ("store", "through", "resend")  # fixed order
@@ -292,7 +294,8 @@ def encode_state(snapshot):
 
     latched: bool; trip_reason, valve_fault: text ("" for none); outputs, interlocks: {name: bool};
     inhibits: {detector: seconds left (int)}; silenced_s: int or None; schedule: text or None;
-    detectors: {name: {"state": text, "centi_pct_lel": int or None}}; clock_synced: bool; config:
+    detectors: {name: {"state": text, "centi_pct_lel": int or None, and for a CO or CO2 detector "centi_ppm": int
+    or None}}; clock_synced: bool; config:
     {"identity": 64 lowercase hex digits (config_identity.py), "version": the push counter, int >= 0}. Other keys
     are ignored; a missing key or a wrong type raises ValueError. No time in it: an unchanged state
     gives the same bytes.
@@ -317,8 +320,9 @@ def encode_telemetry(readings):
     """The periodic `telemetry` payload (bytes) from a dict with every key of TELEMETRY_FIELDS.
 
     ts: UTC ISO 8601 text of the reading; t_ms: the controller's monotonic ms (int); clock_synced:
-    bool; centi_pct_lel: {detector: reading in hundredths of %LEL, or None without one}. Other keys
-    are ignored; a missing key or a wrong type raises ValueError.
+    bool; centi_pct_lel: {detector: reading in hundredths of %LEL, or None without one}; centi_ppm (optional,
+    left out when empty): {CO or CO2 detector: reading in hundredths of ppm, or None}. Other keys are ignored; a
+    missing key or a wrong type raises ValueError.
     """
     values = {
         "ts": _checked_text(readings, "ts", False),
@@ -326,7 +330,11 @@ def encode_telemetry(readings):
         "clock_synced": _checked_bool(readings, "clock_synced"),
         "centi_pct_lel": _checked_map(readings, "centi_pct_lel", _is_int_or_none, "integers or null"),
     }
-    return _fixed_object(TELEMETRY_FIELDS, values)
+    fields = TELEMETRY_FIELDS
+    if readings.get(TELEMETRY_PPM_FIELD):
+        values[TELEMETRY_PPM_FIELD] = _checked_map(readings, TELEMETRY_PPM_FIELD, _is_int_or_none, "integers or null")
+        fields = fields + (TELEMETRY_PPM_FIELD,)
+    return _fixed_object(fields, values)
 
 
 def _fixed_object(fields, values):
@@ -402,10 +410,13 @@ def _checked_map(doc, key, good, what):
 
 def _checked_detectors(doc):
     value = _checked_map(doc, "detectors", _is_detector_entry,
-                         'a dict of "state" (text) and "centi_pct_lel" (an integer or None)')
+                         'a dict of "state" (text), "centi_pct_lel" (an integer or None) and, for a CO or CO2 '
+                         'detector, "centi_ppm" (an integer or None)')
     out = {}
     for name in value:
         out[name] = {"state": value[name]["state"], "centi_pct_lel": value[name]["centi_pct_lel"]}
+        if "centi_ppm" in value[name]:
+            out[name]["centi_ppm"] = value[name]["centi_ppm"]
     return out
 
 
@@ -429,7 +440,7 @@ def _is_lower_hex(text):
 
 def _is_detector_entry(entry):
     return (isinstance(entry, dict) and isinstance(entry.get("state"), str) and "centi_pct_lel" in entry
-            and _is_int_or_none(entry["centi_pct_lel"]))
+            and _is_int_or_none(entry["centi_pct_lel"]) and _is_int_or_none(entry.get("centi_ppm")))
 
 
 def encode_reply(id_, ok, message):

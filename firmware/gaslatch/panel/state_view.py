@@ -46,6 +46,10 @@ TODO = {
 
 
 def _reading(det: dict) -> str:
+    """The reading with its unit: %LEL for combustible gas; ppm for a CO or CO2 detector, never %LEL."""
+    if det.get("measurand") in ("co", "co2"):
+        centi = det.get("concentration_centi_ppm")
+        return "—" if not isinstance(centi, int) else "%.0f ppm %s" % (centi / 100, det["measurand"].upper())
     centi = det.get("concentration_centi_pct_lel")
     return "—" if not isinstance(centi, int) else "%.1f %%LEL" % (centi / 100)
 

@@ -217,8 +217,7 @@ class Runtime:
             "inhibits": status["inhibits"],
             "silenced_s": status["silenced_s"],
             "schedule": status["schedule"],
-            "detectors": dict((name, {"state": det["state"], "centi_pct_lel": det["concentration_centi_pct_lel"]})
-                              for name, det in status["detectors"].items()),
+            "detectors": dict((name, _state_detector(det)) for name, det in status["detectors"].items()),
             "clock_synced": self.wall.synced(),
             "config": {"identity": status["config"]["identity"], "version": status["config"]["version"]},
         }
@@ -226,7 +225,7 @@ class Runtime:
     def _platform_readings(self, now_ms: int) -> dict:
         """The telemetry (uplink_wire.encode_telemetry): every detector's latest reading, with both clocks."""
         return {"ts": self.wall.iso_utc(), "t_ms": now_ms, "clock_synced": self.wall.synced(),
-                "centi_pct_lel": self.controller.readings()}
+                "centi_pct_lel": self.controller.readings(), "centi_ppm": self.controller.readings_ppm()}
 
     def _record(self, events: list) -> None:
         if events:
@@ -372,3 +371,11 @@ class InstanceLock:
 
 def _uses_analog(cfg: dict) -> bool:
     return cfg["proving"]["mode"] == "transmitter" or any(det["kind"] == "analog" for det in cfg["detectors"].values())
+
+
+def _state_detector(det: dict) -> dict:
+    """A detector as the retained state carries it: its state and reading, a CO or CO2 detector's in ppm."""
+    entry = {"state": det["state"], "centi_pct_lel": det["concentration_centi_pct_lel"]}
+    if det["measurand"] != "combustible":
+        entry["centi_ppm"] = det["concentration_centi_ppm"]
+    return entry

@@ -151,7 +151,7 @@ def _detectors_table(detectors: dict) -> str:
     rows = []
     for name in sorted(detectors):
         det = detectors[name]
-        rows.append((name, str(det.get("state", "?")).replace("_", " "), _reading(det.get("concentration_centi_pct_lel")),
+        rows.append((name, str(det.get("state", "?")).replace("_", " "), _reading(det),
                      _age(det.get("last_sample_age_ms")), _trust(det), _hold(det.get("clear_hold_remaining_ms")),
                      "yes" if det.get("inhibited") else "no", str(det.get("reason", ""))))
     return render("Detectors", ("Detector", "State", "Reading", "Age", "Trust", "Clear hold", "Inhibited", "Why"),
@@ -219,7 +219,12 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _reading(centi_pct_lel: Any) -> str:
+def _reading(det: dict) -> str:
+    """The latest reading with its unit: %LEL for combustible gas, ppm (never %LEL) for a CO or CO2 detector."""
+    if det.get("measurand") in ("co", "co2"):
+        centi_ppm = det.get("concentration_centi_ppm")
+        return "%.0f ppm %s" % (centi_ppm / 100, det["measurand"].upper()) if _number(centi_ppm) else "-"
+    centi_pct_lel = det.get("concentration_centi_pct_lel")
     return "%.2f %%LEL" % (centi_pct_lel / 100) if _number(centi_pct_lel) else "-"
 
 

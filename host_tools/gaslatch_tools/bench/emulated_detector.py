@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from gaslatch.core import modbus_rtu as rtu
-from gaslatch.core.constants import LEL_PCT_VOL, STATUS_FAULT, STATUS_NORMAL, STATUS_OVER_RANGE, STATUS_WARMUP, STATUSES
+from gaslatch.core.constants import (LEL_PCT_VOL, MEASURAND_COMBUSTIBLE, MEASURAND_UNIT, STATUS_FAULT, STATUS_NORMAL,
+                                    STATUS_OVER_RANGE, STATUS_WARMUP, STATUSES)
 from gaslatch.core.detector_profile import CONVERTIBLE_UNITS, STATUS_PRIORITY, load_profile, round_half_away
 from gaslatch.core.profile_check import check_document
 from gaslatch.core.profile_schema import KIND_MODBUS, SPAN_GAS_RAW
@@ -121,24 +122,32 @@ class Calibration:
     span_written: int = 0
 
 
+# What an emulated CO or CO2 detector reads at full scale unless told (a 0-10000 ppm NDIR CO2 sensor).
+DEFAULT_FULL_SCALE_PPM = 10000
+
+
 class _ValueCodec:
-    """%LEL to the concentration register(s), in one unit and scale the profile offers."""
+    """%LEL (ppm for a CO or CO2 detector) to the concentration register(s), in one unit and scale the profile
+    offers; a CO or CO2 detector reports ppm, never %LEL."""
 
     def __init__(
-        self, spec: dict, unit: str | None, decimals: int | None, lel_pct_vol: float, full_scale_pct_lel: float
+        self, spec: dict, unit: str | None, decimals: int | None, lel_pct_vol: float, full_scale_pct_lel: float,
+        in_ppm: bool = False,
     ):
         self.fields: list[tuple[int, int, int]] = []  # (register, mask, value) of coded unit and decimals
         self.float32 = spec["type"] == "float32"
         self.little_endian = spec.get("word_order") == "little"
         self.signed = spec.get("signed", False)
-        offered = [name for name in self._offered(spec["unit"]) if name in CONVERTIBLE_UNITS]
+        usable = ("ppm",) if in_ppm else CONVERTIBLE_UNITS
+        offered = [name for name in self._offered(spec["unit"]) if name in usable]
         if unit is None:
             unit = "pct_lel" if "pct_lel" in offered else (offered[0] if offered else None)
         if unit not in offered:
-            raise ValueError("the profile reports no convertible unit %r (offers: %s)" % (unit, ", ".join(offered)))
+            raise ValueError("the profile reports no usable unit %r (offers: %s)" % (unit, ", ".join(offered)))
         self.unit = unit
         self._choose(spec["unit"], unit)
-        self.units_per_pct_lel = {"pct_lel": 1.0, "pct_vol": lel_pct_vol / 100.0, "ppm": lel_pct_vol * 100.0}[unit]
+        self.units_per_pct_lel = 1.0 if in_ppm else {
+            "pct_lel": 1.0, "pct_vol": lel_pct_vol / 100.0, "ppm": lel_pct_vol * 100.0}[unit]
         self.decimals = 0
         if not self.float32:
             offered_decimals = self._offered(spec["decimals"])
@@ -225,6 +234,9 @@ def _put(image: dict[int, int], register: int, mask: int, value: int) -> None:
 class EmulatedDetector:
     """One detector at `address` answering whole RTU frames; `gas` None is clean air.
 
+    measurand: what it measures (constants.MEASURANDS). A CO or CO2 detector's gas model, full scale and
+    readings are in ppm (the `_pct` names then hold ppm) and it reports them in ppm, never %LEL.
+
     now_s everywhere is scenario time, the same scale as GasModel's t_s: give the bus and the detectors
     one clock. unit and decimals choose among the profile's coded units and scales (default %LEL, the
     most decimals that hold the full scale). Registers: one image; function 04 reads it at the addresses
@@ -236,22 +248,26 @@ class EmulatedDetector:
                  stop_bits: int | None = None, warmup_s: float = 0.0, full_scale_pct_lel: float = 100, *,
                  gas_name: str = "methane", unit: str | None = None, decimals: int | None = None,
                  heartbeat_period_s: float | None = None, span_gas_pct_lel: float = 50.0,
-                 profile_dir: str | None = None):
+                 profile_dir: str | None = None, measurand: str = MEASURAND_COMBUSTIBLE):
         if isinstance(address, bool) or not isinstance(address, int) or not rtu.MIN_SLAVE <= address <= rtu.MAX_SLAVE:
             raise ValueError("address must be %d..%d, got %r" % (rtu.MIN_SLAVE, rtu.MAX_SLAVE, address))
         self.profile = load_profile(profile_name, profile_dir)
         if self.profile.kind != KIND_MODBUS:
             raise ValueError("%s is a %s profile, not a Modbus detector" % (profile_name, self.profile.kind))
+        if measurand not in self.profile.measurands:
+            raise ValueError("%s measures %s, not %s" % (profile_name, ", ".join(self.profile.measurands), measurand))
         parts = check_document(self.profile.document, profile_name + ".json")
-        fixed = (parts.get("full_scale") or {}).get("pct_lel")
+        unit_key = MEASURAND_UNIT[measurand]
+        fixed = (parts.get("full_scale") or {}).get(unit_key)
         if fixed is not None and fixed != full_scale_pct_lel:
-            message = "%s has a fixed full scale of %d %%LEL, not %r"
-            raise ValueError(message % (profile_name, fixed, full_scale_pct_lel))
+            message = "%s has a fixed full scale of %d %s, not %r"
+            raise ValueError(message % (profile_name, fixed, unit_key, full_scale_pct_lel))
         if gas_name not in LEL_PCT_VOL:
             raise ValueError("unknown gas %r (known: %s)" % (gas_name, ", ".join(sorted(LEL_PCT_VOL))))
         self.address = address
         self.gas = gas
         self.gas_name = gas_name
+        self.measurand = measurand
         self.baud = baud or parts["serial"]["baud"]
         self.parity = parity or parts["serial"]["parity"]
         self.stop_bits = stop_bits or parts["serial"]["stop_bits"]
@@ -260,7 +276,8 @@ class EmulatedDetector:
         self.span_gas_pct_lel = span_gas_pct_lel
         self.calibration = Calibration()
         concentration = parts["concentration"]
-        self._codec = _ValueCodec(concentration, unit, decimals, LEL_PCT_VOL[gas_name], full_scale_pct_lel)
+        self._codec = _ValueCodec(concentration, unit, decimals, LEL_PCT_VOL[gas_name], full_scale_pct_lel,
+                                  in_ppm=unit_key == "ppm")
         self._concentration_register = concentration["register"]
         self._full_scale_register = (parts.get("full_scale") or {}).get("register")
         self._status_codec = _StatusCodec(parts["status"])
@@ -269,6 +286,7 @@ class EmulatedDetector:
         self._heartbeat_period_s = heartbeat_period_s or (
             heartbeat["frozen_after_ms"] / 1000.0 / HEARTBEAT_STEPS_PER_FROZEN if heartbeat else None)
         self._commissioning = parts["commissioning"]
+        self._gas_type = parts.get("gas_type")
         self._writable = {self._commissioning[kind]["register"]: kind
                           for kind in ("address", "baud", "zero", "span") if self._commissioning[kind]}
         self._readable = self._readable_registers(parts)
@@ -364,13 +382,17 @@ class EmulatedDetector:
             _put(image, item["register"], item["mask"], item["one_of"][0] << item["shift"])
         for register, mask, value in self._codec.fields:
             _put(image, register, mask, value)
+        gas_type = self._gas_type
+        if gas_type is not None:  # the device says what it measures: the emulator's own measurand
+            codes = [code for code, measurand in gas_type["codes"].items() if measurand == self.measurand]
+            _put(image, gas_type["register"], gas_type["mask"], min(codes) << gas_type["shift"])
         return image
 
     def _shows(self, status: str) -> bool:
         """True if the register image composed for status decodes to it (checked with the real decoder)."""
         image = self._compose(status, 0.0, 0)
         blocks = [[image[register] for register in range(first, first + n)] for _, first, n in self.profile.reads]
-        return self.profile.decode(blocks, self.gas_name).status == status
+        return self.profile.decode(blocks, self.gas_name, self.measurand).status == status
 
     def _compose(self, status: str, reading_pct: float, heartbeat: int) -> dict[int, int]:
         image = dict(self._base_image)

@@ -39,10 +39,11 @@ def trigger_time(trigger: dict, trace: Trace, gases: dict[str, GasModel], durati
     """(scenario time the trigger happened, how it is described)."""
     if "at_s" in trigger:
         return float(trigger["at_s"]), "t=%gs" % trigger["at_s"]
-    if "reaches_pct" in trigger:
-        name = trigger["detector"]
-        t_s = gas_crossing_s(gases[name], trigger["reaches_pct"], 0.0, duration_s)
-        return t_s, "%s reporting %g %%LEL" % (name, trigger["reaches_pct"])
+    for key, unit in (("reaches_pct", "%LEL"), ("reaches_ppm", "ppm")):
+        if key in trigger:
+            name = trigger["detector"]
+            t_s = gas_crossing_s(gases[name], trigger[key], 0.0, duration_s)
+            return t_s, "%s reporting %g %s" % (name, trigger[key], unit)
     if "action" in trigger:
         action = trace.action(trigger["action"])
         return (action["t_s"] if action else None), "action %s" % trigger["action"]

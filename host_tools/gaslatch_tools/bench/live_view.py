@@ -71,11 +71,13 @@ class LiveView:
         for name in sorted(run.scenario["detectors"]):
             gas = run.gases.get(name) if hasattr(run, "gases") else None
             seen = status.get(name, {})
-            centi = seen.get("concentration_centi_pct_lel")
+            in_ppm = run.scenario["detectors"][name].get("measurand", "combustible") != "combustible"
+            centi = seen.get("concentration_centi_ppm" if in_ppm else "concentration_centi_pct_lel")
+            unit = "%6.0f ppm" if in_ppm else "%5.1f %%LEL"  # a CO or CO2 detector's gas is in ppm, never %LEL
             state = seen.get("state", "…")
             detectors.add_row(name, cfg.get(name, {}).get("location", ""),
-                              "" if gas is None else "%5.1f %%LEL" % max(0.0, gas.sensed_pct(t_s)),
-                              "" if centi is None else "%5.1f %%LEL" % (centi / 100),
+                              "" if gas is None else unit % max(0.0, gas.sensed_pct(t_s)),
+                              "" if centi is None else unit % (centi / 100),
                               Text(state, style=_STATE_STYLE.get(state, "")))
         outputs = Table(title="Kitchen", expand=True)
         for column in ("gas valve", "fan", "sounder", "beacon", "fault relay"):

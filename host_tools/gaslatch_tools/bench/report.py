@@ -125,14 +125,14 @@ def _draw_gas(ax_gas, result, duration: float) -> None:
             series = series + [(max(duration, series[-1][0]), series[-1][1])]  # a value holds to the end
             ax_gas.step([t for t, _ in series], [v for _, v in series], where="post", label=name)
         det = detectors.get(name, {})
-        for key in ("high_alarm_pct_lel", "low_alarm_pct_lel"):
+        for key in ("high_alarm_pct_lel", "low_alarm_pct_lel", "high_alarm_ppm", "low_alarm_ppm"):
             if det.get(key) is not None:
                 thresholds.setdefault((key.split("_")[0], det[key]), []).append(name)
     for (kind, level), names in sorted(thresholds.items()):
         ax_gas.axhline(level, linestyle="--" if kind == "high" else ":", linewidth=0.8, color="grey")
         who = "" if len(names) == len(result.gases) else " (%s)" % ", ".join(names)
         ax_gas.text(duration, level, " %s %g%s" % (kind, level, who), fontsize=7, va="center")
-    ax_gas.set_ylabel("gas reported, %LEL")
+    ax_gas.set_ylabel("gas reported, %LEL (CO, CO2: ppm)")
     if result.gases:
         ax_gas.legend(loc="upper left", fontsize=8)
 

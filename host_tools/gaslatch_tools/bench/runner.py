@@ -138,8 +138,9 @@ class BenchRun:
                                             baud=sc["buses"][det["bus"]]["baud"],
                                             parity=sc["buses"][det["bus"]]["parity"],
                                             stop_bits=sc["buses"][det["bus"]]["stop_bits"],
-                                            warmup_s=det["warmup_s"], full_scale_pct_lel=det["full_scale_pct_lel"],
-                                            gas_name=det["config"].get("gas", "methane"))
+                                            warmup_s=det["warmup_s"],
+                                            full_scale_pct_lel=det.get("full_scale_ppm", det["full_scale_pct_lel"]),
+                                            gas_name=det["config"].get("gas", "methane"), measurand=det["measurand"])
             except ValueError as err:
                 raise BenchError("%s: detector %s: %s" % (self.source, name, err)) from None
             self.gases[name] = gas

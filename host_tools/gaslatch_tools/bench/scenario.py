@@ -13,9 +13,11 @@ from typing import Any
 import yaml
 
 from gaslatch.core import modbus_rtu
+from gaslatch.core.constants import MEASURAND_COMBUSTIBLE, MEASURANDS
 from gaslatch.core.config import ConfigError, load_config
 from gaslatch.unit.unit_config import load_profiles
 from gaslatch_tools import data_file
+from gaslatch_tools.bench.emulated_detector import DEFAULT_FULL_SCALE_PPM
 from gaslatch_tools.testing.kitchen_config import kitchen_config
 
 LIBRARY_DIR = os.path.join(os.path.dirname(__file__), "scenarios")
@@ -29,6 +31,8 @@ ARMING_S = 9.0
 _NAME = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"}
 _TIME = {"type": "number", "minimum": 0, "maximum": 3600}
 _PCT = {"type": "number", "minimum": 0, "maximum": 5000}
+# A CO or CO2 detector's gas, in ppm (its gas model's values are ppm); the gas model stops at 5000.
+_PPM = {"type": "number", "minimum": 0, "maximum": 5000}
 
 _ACTIONS = {
     "press": ({"line": {"type": "string"}, "hold_s": {"type": "number", "minimum": 0.05, "maximum": 60}},
@@ -99,6 +103,7 @@ _TRIGGER = {
         "at_s": _TIME,
         "detector": {"type": "string"},
         "reaches_pct": _PCT,
+        "reaches_ppm": _PPM,
         "action": _NAME,
         "event": {"$ref": "#/$defs/event_match"},
         "line": {"type": "string"},
@@ -153,6 +158,12 @@ SCHEMA: dict[str, Any] = {
                 "profile": {"type": "string"},
                 "warmup_s": {"type": "number", "minimum": 0, "maximum": 600},
                 "full_scale_pct_lel": {"type": "number", "minimum": 1, "maximum": 100},
+                "measurand": {"enum": list(MEASURANDS), "description": "What the detector measures (default "
+                              "combustible); a co or co2 detector's gas model and full_scale_ppm are in ppm, and "
+                              "the controller's entry gets the same measurand."},
+                "full_scale_ppm": {"type": "number", "minimum": 1, "maximum": 100000,
+                                   "description": "A co or co2 detector's full scale in ppm (default %d)."
+                                                  % DEFAULT_FULL_SCALE_PPM},
                 "gas": {"type": "object", "description": "The gas model (start_pct, segments, t90_s, noise, "
                                                          "drift_pct_per_hour)."},
                 "config": {"type": "object", "description": "The detector's entry in the controller's "
@@ -257,6 +268,9 @@ def check(doc: Any, source: str = "scenario") -> dict:
         det.setdefault("profile", "cn-generic")
         det.setdefault("warmup_s", 0.0)
         det.setdefault("full_scale_pct_lel", 100)
+        det.setdefault("measurand", MEASURAND_COMBUSTIBLE)
+        if det["measurand"] != MEASURAND_COMBUSTIBLE:
+            det.setdefault("full_scale_ppm", DEFAULT_FULL_SCALE_PPM)
         det.setdefault("gas", {})
         det.setdefault("config", {})
         if det["bus"] not in scenario["buses"]:
@@ -282,8 +296,9 @@ def check(doc: Any, source: str = "scenario") -> dict:
         where = "%s: expect[%d] (%s)" % (source, index, expectation["name"])
         if "action" in trigger and trigger["action"] not in labels:
             raise ScenarioError("%s: no timeline action is labelled %s" % (where, trigger["action"]))
-        if "reaches_pct" in trigger and trigger.get("detector") not in scenario["detectors"]:
-            raise ScenarioError("%s: reaches_pct needs the detector it is about" % where)
+        for key in ("reaches_pct", "reaches_ppm"):
+            if key in trigger and trigger.get("detector") not in scenario["detectors"]:
+                raise ScenarioError("%s: %s needs the detector it is about" % (where, key))
         if ("line" in trigger) != ("is" in trigger):
             raise ScenarioError("%s: a line trigger needs both line and is" % where)
         condition = expectation.get("then") or expectation.get("never") or expectation.get("holds") or {}
@@ -325,6 +340,8 @@ def controller_document(scenario: dict, workdir: str, ports: dict[str, str], con
     }
     for name, det in sorted(scenario["detectors"].items()):
         entry = {"kind": "modbus", "bus": det["bus"], "address": det["address"], "profile": det["profile"]}
+        if det.get("measurand", MEASURAND_COMBUSTIBLE) != MEASURAND_COMBUSTIBLE:
+            entry["measurand"] = det["measurand"]
         entry.update(det["config"])
         sections["detectors"][name] = entry
     if uplink is not None:

@@ -1,5 +1,6 @@
-"""gaslatch commission interlock-test: fire input, emergency stop and fan proving trip the gas; power and open line.
-It proves on site that each safety input closes the valve in time and a broken detector line shows as a fault."""
+"""gaslatch commission interlock-test: fire input, emergency stop, fan proving, CO2 and CO trip the gas; power and
+open line. It proves on site that each safety input closes the valve in time and a broken detector line shows as a
+fault."""
 
 from __future__ import annotations
 
@@ -9,14 +10,15 @@ from typing import Any
 import click
 from rich.table import Table
 
+from gaslatch.core.constants import TOXIC_DEFAULTS
 from gaslatch.unit.control_client import ControlUnreachable
 from gaslatch_tools.commission.command_outcome import EXIT_FAILED, EXIT_OK, CommandStop, finish
 from gaslatch_tools.commission.prompts import interaction_options
 from gaslatch_tools.commission.record import LIMITS_S
 from gaslatch_tools.commission.state_words import state_word
 from gaslatch_tools.commission.unit_connection import (Site, UnitFacts, UnitLost, Watcher, chosen_detectors,
-                                                       detector_view, feedback, open_site, reading_info, seconds_text,
-                                                       since, unit_options, wait_for_unit)
+                                                       detector_ppm, detector_view, feedback, open_site, reading_info,
+                                                       seconds_text, since, unit_options, wait_for_unit)
 from gaslatch_tools.commission.valve_move import ValveMove, supervision_s
 from gaslatch_tools.translation import N_, _
 
@@ -36,7 +38,17 @@ INTERLOCKS = {
             N_("Stop the extract fan now (its isolator), or pull the pressure switch's tube: airflow must be lost"),
             N_("Restore the extract fan now: airflow must be proven again")),
 }
-INTERLOCK_TESTS = ("fire", "estop", "fan", "proving", "power", "open-line")
+# test name -> (what it proves, operate with test gas above the trip level, restore). One run per detector of that
+# measurand: the installer's test gas must pass the detector's warning and its trip level.
+TOXIC_TESTS = {
+    "co2": ("CO2 isolation (IGEM/UP/19)",
+            "Apply CO2 test gas above %s ppm to %s now (a CO2 canister through its calibration cap)",
+            "Remove the CO2 test gas from %s and ventilate: the gas must stay off until RESET"),
+    "co": ("CO detector linkage (CJJ/T 146)",
+           "Apply CO test gas above %s ppm to %s now (CO in air through its calibration cap)",
+           "Remove the CO test gas from %s and ventilate: the gas must stay off until RESET"),
+}
+INTERLOCK_TESTS = ("fire", "estop", "fan", "proving", "co2", "co", "power", "open-line")
 # TRANSLATORS: an interlock's name, put into sentences such as "waiting for the fire alarm".
 INTERLOCK_WORDS = {"fire_alarm": N_("fire alarm"), "emergency_stop": N_("emergency stop"),
                    "ventilation": N_("ventilation")}
@@ -54,15 +66,21 @@ INTERLOCK_HELP = _("""Interlock test: each safety input trips the gas, and a bro
   proving    gas pressure proving, only with proving.mode: the gas closed (the valve test), a reset
              must prove the pipework (timed against check + fill + watch); closed again, a burner
              opened during the watch must fail it; closed burner, a last reset proves it again.
+  co2, co    each CO2 (IGEM/UP/19) and CO (CJJ/T 146) detector, with test gas above its trip
+             level: its warning runs the fan and the sounder with the gas on, its trip closes
+             the gas (timed from its high alarm, same limit), which stays off after the gas is
+             removed until RESET; readings in ppm.
   power      backup-power changeover (CJJ/T 146): mains off, the unit must keep running on its
              backup supply (watched %g s), confirmed by the installer; mains back on.
   open-line  disconnect a detector's line: the fault must show within %g s of its last reply
              (GB 16808 / GB 50166 commissioning limit); reconnect, RESET if it tripped.
 
 \b
-Default: the inputs the configuration enables (fire, estop, fan), the proving, then power and open-line.
-Questions [answers-file keys]: vent, burner_open, burner_closed, mains_off, backup_running, mains_on, open_line.DETECTOR,
-reconnect.DETECTOR, valve_closed (only without feedback), reopen_by_hand.
+Default: the inputs the configuration enables (fire, estop, fan), the proving, the CO2 and CO detectors,
+then power and open-line.
+Questions [answers-file keys]: vent, burner_open, burner_closed, mains_off, backup_running, mains_on,
+open_line.DETECTOR, reconnect.DETECTOR, valve_closed (only without feedback), reopen_by_hand; the CO2
+and CO tests need none (the command watches the detector).
 Operating an input needs no answer: the command watches the unit.
 Exit codes: 0 all passed, 1 a test failed, 2 the test could not run.
 """) % (LIMITS_S["linkage"], POWER_OBSERVE_S, LIMITS_S["open_line_fault"])
@@ -83,14 +101,17 @@ def interlock_test(ctx: click.Context, socket_path: str | None, config_path: str
     if "open-line" in tests:
         open_line_detector = chosen_detectors(open_line_detector, detectors)[0]
     entries = []
+    steps = [(test, name) for test in tests for name in (_measuring(site, test) if test in TOXIC_TESTS else [None])]
     try:
-        for test in tests:
+        for test, name in steps:
             site.prompter.say("")
-            site.prompter.say("== %s ==" % test, "bold")
+            site.prompter.say("== %s ==" % (test if name is None else "%s: %s" % (test, name)), "bold")
             if test in INTERLOCKS:
                 entry = _interlock(site, test)
             elif test == "proving":
                 entry = _proving(site)
+            elif test in TOXIC_TESTS:
+                entry = _toxic(site, test, name)
             elif test == "power":
                 entry = _backup_power(site)
             else:
@@ -138,7 +159,96 @@ def _interlock_tests(facts: UnitFacts, only: str | None) -> list[str]:
         tests.append("fan")
     if facts.proving_mode != "none":
         tests.append("proving")
+    measurands = [det.get("measurand") for det in (facts.cfg or {}).get("detectors", {}).values()]
+    tests += [test for test in TOXIC_TESTS if test in measurands]
     return tests + ["power", "open-line"]
+
+
+def _measuring(site: Site, measurand: str) -> list[str]:
+    """The detectors of the unit that measure `measurand` (co2, co); stops the command when there are none."""
+    detectors = site.status().get("detectors", {})
+    names = sorted(name for name, det in detectors.items() if det.get("measurand") == measurand)
+    if not names:
+        raise CommandStop("no_detectors", "the unit has no %s detector to test" % measurand.upper(),
+                          "leave %s out of --only, or check the configuration's measurand" % measurand)
+    return names
+
+
+def _ppm_levels(facts: UnitFacts, name: str, measurand: str) -> tuple[float, float]:
+    """(warning, trip) in ppm of a CO or CO2 detector: from the configuration, else the measurand's defaults."""
+    det = ((facts.cfg or {}).get("detectors") or {}).get(name) or {}
+    low, high, _hysteresis = TOXIC_DEFAULTS[measurand]
+    return det.get("low_alarm_ppm", low), det.get("high_alarm_ppm", high)
+
+
+def _toxic(site: Site, test: str, name: str) -> dict:
+    """One CO2 or CO detector with test gas: warning with the gas on, trip timed from its high alarm, no return."""
+    what, operate, restore = TOXIC_TESTS[test]
+    facts = site.facts
+    low_ppm, high_ppm = _ppm_levels(facts, name, test)
+    entry: dict[str, Any] = {"test": test, "detector": name, "interlock": what, "limit_s": LIMITS_S["linkage"],
+                             "warning_ppm": low_ppm, "trip_ppm": high_ppm, "failures": []}
+    failures = entry["failures"]
+    site.arm("the valve must be open to see %s close it" % name)
+    site.prompter.say("→ " + operate % ("%g" % high_ppm, name), "bold")
+    t_asked = time.monotonic()
+    times: dict[str, float] = {}
+    peak: dict[str, float] = {}
+    closing = ValveMove(facts, closed=True)
+
+    def seen(t: float, status: dict) -> None:
+        state = detector_view(status, name)[0]
+        ppm = detector_ppm(status, name)
+        if ppm is not None:
+            peak["ppm"] = max(ppm, peak.get("ppm", ppm))
+        outputs = status.get("outputs", {})
+        if state == "low_alarm" and "high" not in times:
+            times.setdefault("warning", t)
+            if outputs.get("fan") and outputs.get("sounder"):
+                times.setdefault("warning_outputs", t)
+            if outputs.get("valve") is False:
+                times.setdefault("warning_closed", t)
+        if state == "high_alarm":
+            times.setdefault("high", t)
+        if "high" in times:
+            closing.seen(t, status)
+
+    watcher = site.watcher()
+    found = watcher.until(lambda s: detector_view(s, name)[0] == "high_alarm", PERSON_WAIT_S,
+                          "%s: waiting for its trip level" % name, t_asked, seen, reading_info(name))
+    if found is None:
+        failures.append("%s never reached its trip level (%g ppm) within %g s" % (name, high_ppm, PERSON_WAIT_S))
+        return entry
+    watcher.until(closing.done, LIMITS_S["linkage"] + supervision_s(facts) + 1.0, "valve closing", found, seen,
+                  reading_info(name))
+    entry["measured_s"] = entry["trip_s"] = since(closing.command_t, found)
+    entry["valve_closed_s"] = since(closing.switch_t, found)
+    entry["valve_source"] = closing.source()
+    entry["warning_seen"] = "warning" in times
+    if "warning" in times:
+        # The test gas may rise past both levels between two readings; when the warning shows, it must act.
+        entry["warning_outputs_s"] = since(times.get("warning_outputs"), times["warning"])
+        if "warning_outputs" not in times:
+            failures.append("the %s warning did not run the fan and the sounder" % test.upper())
+        if "warning_closed" in times:
+            failures.append("the %s warning closed the gas: only the trip level may" % test.upper())
+    failures.extend(closing.failures(site.prompter, "valve_closed", found))
+    site.prompter.say("→ " + restore % name, "bold")
+    t_restore = time.monotonic()
+    back = watcher.until(lambda s: detector_view(s, name)[0] == "normal", PERSON_WAIT_S,
+                         "%s: waiting for clear air" % name, t_restore, seen, reading_info(name))
+    entry["peak_ppm"] = peak.get("ppm")
+    entry["cleared_after_instruction_s"] = since(back, t_restore)
+    if back is None:
+        failures.append("%s did not read normal within %g s of removing the gas" % (name, PERSON_WAIT_S))
+        return entry
+    if not site.status().get("latched"):
+        failures.append("the gas came back by itself when %s cleared" % name)
+    outcome = site.press_reset("the %s test is over: reopen the gas" % name)
+    entry["reset"] = outcome["state"]
+    if outcome["state"] not in ("accepted", "not_needed"):
+        failures.append("reset %s after the test: %s" % (outcome["state"], "; ".join(outcome.get("reasons") or [])))
+    return entry
 
 
 def _interlock(site: Site, test: str) -> dict:

@@ -14,7 +14,7 @@ from gaslatch_tools.commission.report_record import (CHECK_VERDICT_KEYS, blank, 
 PASS, FAIL, MISSING, NA, NOT_TESTED = "pass", "fail", "missing", "na", "not_tested"
 
 # Interlock tests in the order the report lists them, with the names `interlock-test` records (entry "test").
-INTERLOCK_KINDS = ("fire", "estop", "fan", "proving", "power", "open-line")
+INTERLOCK_KINDS = ("fire", "estop", "fan", "proving", "co2", "co", "power", "open-line")
 ALWAYS_REQUIRED_INTERLOCKS = ("power", "open-line")  # CJJ/T 146 power changeover; GB 16808 open-line fault
 LINKAGE_OUTPUTS = ("valve", "fan", "sounder")
 VALVE_SOURCES = {"limit switch": "source_limit_switch", "closed limit switch": "source_limit_switch",
@@ -180,6 +180,9 @@ def required_interlocks(document: dict | None) -> tuple:
     enabled = [kind for kind, on in (("fire", interlocks.get("fire_input")), ("estop", interlocks.get("estop_input")),
                                      ("fan", fan.get("proving")),
                                      ("proving", proving.get("mode") in ("switch", "transmitter"))) if on is True]
+    detectors = document.get("detectors") if isinstance(document.get("detectors"), dict) else {}
+    measurands = [det.get("measurand") for det in detectors.values() if isinstance(det, dict)]
+    enabled += [kind for kind in ("co2", "co") if kind in measurands]  # a CO2 or CO detector fitted: its trip
     return tuple(enabled) + ALWAYS_REQUIRED_INTERLOCKS, ()
 
 

@@ -228,11 +228,20 @@ class Watcher:
 
 
 def reading_info(name: str) -> Callable[[dict], str]:
-    """A watch's info column: the detector's state and reading."""
+    """A watch's info column: the detector's state and reading (ppm for a CO or CO2 detector, never %LEL)."""
     def info(status: dict) -> str:
         state, pct = detector_view(status, name)
+        ppm = detector_ppm(status, name)
+        if ppm is not None:
+            return "%s: %s, %.0f ppm" % (name, state_word(state), ppm)
         return "%s: %s, %s %%LEL" % (name, state_word(state), "-" if pct is None else "%.2f" % pct)
     return info
+
+
+def detector_ppm(status: dict, name: str) -> float | None:
+    """A CO or CO2 detector's latest reading in ppm in a status snapshot (None: none, or not such a detector)."""
+    centi = (status.get("detectors", {}).get(name) or {}).get("concentration_centi_ppm")
+    return None if centi is None else centi / 100.0
 
 
 class Site:
