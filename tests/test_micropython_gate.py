@@ -183,7 +183,7 @@ PROVING_SCRIPT = (
     "from gaslatch.core import events as E\n"
     "profile = load_profile('contact-dry')\n"
     "doc = {'unit': {'site': 's', 'name': 'u'}, 'detectors': {'d1': {'kind': 'contact', 'line': 'gas1'}},\n"
-    "       'proving': {'mode': 'switch', 'check_s': 3, 'fill_s': 2, 'watch_s': 5}}\n"
+    "       'valve': {'travel_s': 2}, 'proving': {'mode': 'switch', 'check_s': 3, 'fill_s': 2, 'watch_s': 5}}\n"
     "c = Controller(load_config(doc, {'contact-dry': profile.kind}), {'contact-dry': profile}, 0)\n"
     "pressure, leak, closed_at = False, False, None\n"
     "inputs = {'gas1': False, 'reset_button': False, 'gas_pressure': False}\n"

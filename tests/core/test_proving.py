@@ -49,7 +49,7 @@ class Pipe:
 
 
 def kitchen(proving=PROVING, **sections):
-    k = Kitchen(config_doc(proving=proving, valve={"type": "hold"}, **sections))
+    k = Kitchen(config_doc(proving=proving, valve={"type": "hold", "travel_s": 2}, **sections))
     k.run(1000)
     return k
 
