@@ -129,3 +129,22 @@ def test_any_calendar_gives_each_stage_change_once_and_status_agrees(installed, 
             for row in life.status():
                 if row["stage"] != L.UNKNOWN:
                     assert row["stage"] == announced.get(L.source_of(row["asset"], row["task"]), L.OK)
+
+
+def test_a_detector_named_valve_cannot_have_reminders_that_share_the_valves_source():
+    # Found by attack16: a detector named "valve" with an install date raised "valve:end_of_life" like the valve
+    # itself; once one was due and the other not, each day gave a due and an ok event (the platform's warning
+    # opened and cleared daily, for ever). The config now refuses it.
+    import pytest
+    from gaslatch.core.config import ConfigError
+
+    document = doc(installed="2026-01-10", valve_installed="2026-01-10")
+    document["detectors"]["valve"] = document["detectors"].pop("hood1")
+    with pytest.raises(ConfigError) as refused:
+        controller(document)
+    assert [problem.path for problem in refused.value.problems] == ["$.detectors.valve.installed"]
+    # Without an install date it raises nothing, so an existing config naming a detector "valve" still loads.
+    del document["detectors"]["valve"]["installed"]
+    assert live(controller(document), "2035-12-01", "2036-01-20", per_day=1) == [
+        (day, event) for day, event in live(controller(doc(installed=None, valve_installed="2026-01-10")),
+                                            "2035-12-01", "2036-01-20", per_day=1)]

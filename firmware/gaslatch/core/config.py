@@ -29,6 +29,8 @@ from gaslatch.core.json_schema_subset import (
 
 # The key whose const picks a oneOf branch of SCHEMA (a detector's kind).
 DISCRIMINATOR = "kind"
+# The valve's lifecycle reminders are raised as "valve:<task>" (lifecycle.VALVE): no detector may share it.
+VALVE_ASSET = "valve"
 
 
 def format_problems(problems):
@@ -247,7 +249,7 @@ def _detector_rules(rules):
             continue
         _set_point_rules(rules, name, detector, kind)
         _profile_rules(rules, name, detector, kind)
-        _date_rules(rules, detector, path)
+        _date_rules(rules, name, detector, path)
         if kind != "modbus":
             continue
         bus_path = child_path(path, "bus")
@@ -411,10 +413,17 @@ def _schedule_rules(rules):
                       'make "to" differ from "from"; a "to" earlier than "from" runs past midnight')
 
 
-def _date_rules(rules, detector, path):
-    """A calibration date needs the install date, and cannot be before it."""
+def _date_rules(rules, name, detector, path):
+    """A calibration date needs the install date, and cannot be before it. A detector named like the valve's
+    reminders (source "valve:end_of_life") cannot have reminders: the two would share one source and each would
+    undo the other's stage every day (a due and an ok event daily, the platform's warning opened and cleared)."""
     is_date = lambda value: civil_date.parse(value) is not None
     installed = rules.get(detector, "installed", is_date, child_path(path, "installed"))
+    if name == VALVE_ASSET and "installed" in detector:
+        rules.add(child_path(path, "installed"),
+                  "a detector named %s cannot have lifecycle reminders: their source %s:end_of_life is the "
+                  "shutoff valve's" % (quote(name), VALVE_ASSET),
+                  "rename the detector, e.g. %s" % quote(VALVE_ASSET + "-area"))
     calibrated_path = child_path(path, "calibrated")
     calibrated = rules.get(detector, "calibrated", is_date, calibrated_path)
     if calibrated is None or not rules.trusted(calibrated_path):
