@@ -148,3 +148,31 @@ def test_a_detector_named_valve_cannot_have_reminders_that_share_the_valves_sour
     assert live(controller(document), "2035-12-01", "2036-01-20", per_day=1) == [
         (day, event) for day, event in live(controller(doc(installed=None, valve_installed="2026-01-10")),
                                             "2035-12-01", "2036-01-20", per_day=1)]
+
+
+def steps(ctl, days):
+    """One scan on each day of `days` (texts, in the order given): (day, source, state) of each reminder."""
+    out = []
+    for text in days:
+        day = C.parse(text)
+        for event in ctl.step(day * DAY_MS, wall=(C.weekday(day), 12 * 60), today=day).events:
+            if event["type"] == "maintenance_due":
+                out.append((text, event["source"], event["state"]))
+    return out
+
+
+def test_a_clock_that_goes_back_a_day_repeats_no_reminder_in_the_run_nor_after_a_restart():
+    # Found by attack16: the stage was recomputed from the day and any change announced, so a clock set back across
+    # a due date (a Pi restarting on fake-hwclock's saved time before NTP, a clock corrected) said "soon" again
+    # and then "due" again: two more events and the platform's maintenance warnings opened twice more.
+    ctl = controller(doc(valve_installed=None))
+    assert steps(ctl, ["2026-06-09", "2026-07-09"]) == [("2026-06-09", "hood1:calibration", "soon"),
+                                                       ("2026-07-09", "hood1:calibration", "due")]
+    assert steps(ctl, ["2026-07-08", "2026-07-09", "2026-06-01", "2026-07-10"]) == []
+    # After a restart the store gives the stage with the date it named (the event's value).
+    restarted = controller(doc(valve_installed=None), {"hood1:calibration": ("due", "2026-07-09")})
+    assert steps(restarted, ["2026-07-08", "2026-07-09"]) == []
+    # A new date is no clock going back: the recalibration is still told once.
+    recalibrated = controller(doc(calibrated="2026-07-08", valve_installed=None),
+                              {"hood1:calibration": ("due", "2026-07-09")})
+    assert steps(recalibrated, ["2026-07-08", "2026-07-09"]) == [("2026-07-08", "hood1:calibration", "ok")]

@@ -66,13 +66,19 @@ def stage(due, today, notice_days):
 
 class Lifecycle:
     def __init__(self, cfg, announced=None):
-        """announced: event source -> the stage its last maintenance_due event gave (from the store)."""
+        """announced: event source -> the stage its last maintenance_due event gave, or (stage, due date text) as
+        that event's state and value (from the store)."""
         self.items, self.unknown = reminders(cfg)
         self.notice_days = cfg["maintenance"]["notice_days"]
         self.announced = {}
+        self.announced_due = {}  # source -> the due date its last event named, when known
         for asset, task, _due, _basis in self.items:
             last = (announced or {}).get(source_of(asset, task))
+            due_text = None
+            if isinstance(last, (tuple, list)) and len(last) == 2:
+                last, due_text = last
             self.announced[source_of(asset, task)] = last if last in STAGES else OK
+            self.announced_due[source_of(asset, task)] = due_text if isinstance(due_text, str) else None
         self.today = None
 
     def update(self, now_ms, today, log):
@@ -85,7 +91,12 @@ class Lifecycle:
             now = stage(due, today, self.notice_days)
             if now == self.announced[source]:
                 continue
+            if STAGES.index(now) < STAGES.index(self.announced[source]) and self.announced_due[source] == C.text(due):
+                # The same date, an earlier stage: only the clock went back (a restart on fake-hwclock's saved
+                # time before NTP, a clock corrected back). Already said; a new date (config) would say ok.
+                continue
             self.announced[source] = now
+            self.announced_due[source] = C.text(due)
             log.emit(now_ms, E.MAINTENANCE_DUE, _SEVERITY[now], source, now, C.text(due),
                      _reason(asset, task, now, due, today, basis))
 

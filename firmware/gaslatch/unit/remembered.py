@@ -13,9 +13,10 @@ from gaslatch.core import events as E
 RECALL_LIMIT = 5000
 
 
-def remembered(store) -> tuple[dict[str, str], tuple[str, str] | None]:
-    """(maintenance_due source -> last stage, (state, date) of the last daily_check or None); empty if unreadable."""
-    announced: dict[str, str] = {}
+def remembered(store) -> tuple[dict[str, tuple[str, str]], tuple[str, str] | None]:
+    """(maintenance_due source -> (last stage, the due date it named), (state, date) of the last daily_check or None);
+    empty if unreadable."""
+    announced: dict[str, tuple[str, str]] = {}
     last_check = None
     try:
         records = store.query(types=[E.MAINTENANCE_DUE, E.DAILY_CHECK], limit=RECALL_LIMIT)
@@ -23,7 +24,7 @@ def remembered(store) -> tuple[dict[str, str], tuple[str, str] | None]:
         return announced, None
     for record in records:
         if record["type"] == E.MAINTENANCE_DUE:
-            announced[record["source"]] = record["state"]
+            announced[record["source"]] = (record["state"], record["value"])
         elif isinstance(record["value"], str):
             last_check = (record["state"], record["value"])
     return announced, last_check
