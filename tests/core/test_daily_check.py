@@ -147,3 +147,24 @@ def test_any_arguments_get_an_answer_and_record_a_check_only_when_every_item_is_
         and sorted(items) == sorted(ITEMS) and set(args) == {"items"}
     assert reply["ok"] == complete and len(recorded) == (1 if complete else 0)
     assert isinstance(reply.get("message") or reply.get("error"), str)
+
+
+def test_a_clock_set_back_a_day_and_forward_again_records_no_day_twice():
+    # Found by attack16: only the last recorded day was remembered, so a clock a day ahead that is corrected back
+    # (and a Pi restarting on fake-hwclock's old time before NTP) raised a second `missed` for a day already
+    # missed, and a day confirmed before the jump was reported missed as well.
+    d = Day(controller())
+    d.at(MONDAY, "11:30")  # Monday missed
+    d.at(MONDAY + 1, "11:30")  # the clock a day ahead: Tuesday "missed" (a wrong clock cannot be helped)
+    d.at(MONDAY, "11:40").at(MONDAY + 1, "11:50").at(MONDAY, "12:00")  # set back, forward, back again
+    assert [s[:2] for s in d.states()] == [("missed", "2026-12-07"), ("missed", "2026-12-08")]
+    assert d.ctl.status(0)["daily_check"]["today"] == "missed"
+    d = Day(controller())
+    d.at(MONDAY, "09:00")
+    assert d.confirm(ITEMS)["ok"]
+    d.at(MONDAY + 1, "09:00")
+    assert d.confirm(ITEMS)["ok"]  # confirmed on the wrong day
+    d.at(MONDAY, "11:30")  # the clock corrected: Monday was confirmed
+    assert [s[:2] for s in d.states()] == [("done", "2026-12-07"), ("done", "2026-12-08")]
+    assert d.ctl.status(0)["daily_check"]["today"] == "done"
+    assert d.confirm(ITEMS)["message"].startswith("already confirmed today")

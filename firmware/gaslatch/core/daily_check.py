@@ -20,6 +20,7 @@ NOT_TODAY = "not_today"
 OFF = "off"
 CLOCK_UNKNOWN = "clock_unknown"
 SOURCE = "daily_check"
+RECORDED_DAYS = 31  # days either side of the latest recorded one that are still remembered in a run
 
 
 class DailyCheck:
@@ -40,13 +41,26 @@ class DailyCheck:
         self.days = days
         self.done_day = None
         self.done_by = ""
-        self.missed_day = None
+        # Day number -> DONE or MISSED for the days recorded lately (not only the last one: a clock set back a day
+        # and forward again must not record a day twice).
+        self.recorded = {}
         if last is not None and last[0] in (DONE, MISSED):
             day = C.parse(last[1])
+            if day is not None:
+                self._note(day, last[0])
             if last[0] == DONE:
                 self.done_day = day
-            else:
-                self.missed_day = day
+
+    def _note(self, day, state):
+        self.recorded[day] = state
+        for old in [d for d in self.recorded if d < day - RECORDED_DAYS or d > day + RECORDED_DAYS]:
+            del self.recorded[old]
+
+    @property
+    def missed_day(self):
+        """The latest day recorded as missed, or None."""
+        missed = [day for day in self.recorded if self.recorded[day] == MISSED]
+        return max(missed) if missed else None
 
     def is_check_day(self, today):
         return C.weekday(today) in self.days
@@ -55,9 +69,8 @@ class DailyCheck:
         """A `missed` event once, at due_by on a check day without a confirmation."""
         if not self.enabled or today is None or minute is None:
             return
-        if (minute >= self.due_by and self.is_check_day(today) and self.done_day != today
-                and self.missed_day != today):
-            self.missed_day = today
+        if minute >= self.due_by and self.is_check_day(today) and today not in self.recorded:
+            self._note(today, MISSED)
             log.emit(now_ms, E.DAILY_CHECK, E.SEVERITY_WARNING, SOURCE, MISSED, C.text(today),
                      "daily check not confirmed by %s: %s" % (self.due_by_text, ", ".join(self.ids)))
 
@@ -73,9 +86,10 @@ class DailyCheck:
         missing = [item for item in self.ids if item not in ticked]
         if missing:
             return False, "tick every item to confirm the check; not ticked: %s" % ", ".join(missing)
-        if self.done_day == today:
+        if self.recorded.get(today) == DONE:
             return True, "already confirmed today%s; nothing recorded" % (" by " + self.done_by if self.done_by else "")
-        late = self.missed_day == today
+        late = self.recorded.get(today) == MISSED
+        self._note(today, DONE)
         self.done_day = today
         self.done_by = source
         log.emit(now_ms, E.DAILY_CHECK, E.SEVERITY_INFO, source, DONE, C.text(today),
@@ -87,13 +101,13 @@ class DailyCheck:
             return OFF
         if today is None:
             return CLOCK_UNKNOWN
-        if self.done_day == today:
+        if self.recorded.get(today) == DONE:
             return DONE
         if not self.is_check_day(today):
             return NOT_TODAY
-        return MISSED if self.missed_day == today or (minute is not None and minute >= self.due_by) else PENDING
+        return MISSED if self.recorded.get(today) == MISSED or (minute is not None and minute >= self.due_by) else PENDING
 
     def status(self, today, minute):
         return {"enabled": self.enabled, "today": self.today_state(today, minute), "due_by": self.due_by_text,
                 "items": [dict(item) for item in self.items],
-                "done_by": self.done_by if today is not None and self.done_day == today else ""}
+                "done_by": self.done_by if today is not None and self.done_day == today and self.recorded.get(today) == DONE else ""}
