@@ -168,3 +168,20 @@ def test_a_clock_set_back_a_day_and_forward_again_records_no_day_twice():
     assert [s[:2] for s in d.states()] == [("done", "2026-12-07"), ("done", "2026-12-08")]
     assert d.ctl.status(0)["daily_check"]["today"] == "done"
     assert d.confirm(ITEMS)["message"].startswith("already confirmed today")
+
+
+def test_after_a_restart_the_status_still_says_who_confirmed_the_days_check():
+    # Found by attack16: the store's last daily_check gave only (state, date), so after a restart the day's check
+    # was "done" by nobody: `gaslatch status` printed "done today by " and the panel dropped the name.
+    from gaslatch.unit.status_text import status_text
+
+    d = Day(controller(last=("done", "2026-12-07", "panel operator")))
+    d.at(MONDAY, "12:00")
+    status = d.ctl.status(0)
+    assert (status["daily_check"]["today"], status["daily_check"]["done_by"]) == ("done", "panel operator")
+    assert "Daily check (每日检查): done today by panel operator\n" in status_text({"ok": True, "status": status})
+    assert d.confirm(ITEMS)["message"] == "already confirmed today by panel operator; nothing recorded"
+    # An older store record without the name: no dangling "by".
+    old = Day(controller(last=("done", "2026-12-07")))
+    old.at(MONDAY, "12:00")
+    assert "Daily check (每日检查): done today\n" in status_text({"ok": True, "status": old.ctl.status(0)})

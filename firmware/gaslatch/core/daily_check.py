@@ -25,7 +25,8 @@ RECORDED_DAYS = 31  # days either side of the latest recorded one that are still
 
 class DailyCheck:
     def __init__(self, cfg, last=None):
-        """cfg: the whole normalised config; last: (state, 'YYYY-MM-DD') of the latest daily_check event, or None."""
+        """cfg: the whole normalised config; last: (state, 'YYYY-MM-DD'[, source]) of the latest daily_check event, or
+        None; a done event's source is who confirmed it."""
         section = cfg["daily_check"]
         self.enabled = section["enabled"]
         self.items = [dict(item) for item in section["items"]]
@@ -50,6 +51,7 @@ class DailyCheck:
                 self._note(day, last[0])
             if last[0] == DONE:
                 self.done_day = day
+                self.done_by = last[2] if len(last) > 2 and isinstance(last[2], str) else ""
 
     def _note(self, day, state):
         self.recorded[day] = state

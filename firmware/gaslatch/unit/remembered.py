@@ -13,9 +13,9 @@ from gaslatch.core import events as E
 RECALL_LIMIT = 5000
 
 
-def remembered(store) -> tuple[dict[str, tuple[str, str]], tuple[str, str] | None]:
-    """(maintenance_due source -> (last stage, the due date it named), (state, date) of the last daily_check or None);
-    empty if unreadable."""
+def remembered(store) -> tuple[dict[str, tuple[str, str]], tuple[str, str, str] | None]:
+    """(maintenance_due source -> (last stage, the due date it named), (state, date, source: who confirmed it) of the
+    last daily_check or None); empty if unreadable."""
     announced: dict[str, tuple[str, str]] = {}
     last_check = None
     try:
@@ -26,5 +26,5 @@ def remembered(store) -> tuple[dict[str, tuple[str, str]], tuple[str, str] | Non
         if record["type"] == E.MAINTENANCE_DUE:
             announced[record["source"]] = (record["state"], record["value"])
         elif isinstance(record["value"], str):
-            last_check = (record["state"], record["value"])
+            last_check = (record["state"], record["value"], record["source"])
     return announced, last_check

@@ -48,7 +48,7 @@ def status_text(reply: dict) -> str:
                                                _schedule_change(status["schedule"], status.get("schedule_change_min"))))
     daily = status.get("daily_check")
     if isinstance(daily, dict) and daily.get("enabled"):
-        lines.append("Daily check (每日检查): %s" % _DAILY_WORDS.get(daily.get("today"), "?") % daily)
+        lines.append("Daily check (每日检查): %s" % _daily_words(daily))
     if status.get("silenced_s") is not None:
         lines.append("Sounder silenced: %s s left" % status["silenced_s"])
     inhibits = status.get("inhibits") or {}
@@ -72,6 +72,16 @@ _DAILY_WORDS = {
     "not_today": "not due today",
     "clock_unknown": "unknown: the clock is not set",
 }
+
+
+def _daily_words(daily: dict) -> str:
+    today = daily.get("today")
+    words = _DAILY_WORDS.get(today, "?") if isinstance(today, str) else "?"
+    if today == "done" and not daily.get("done_by"):
+        words = "done today"
+    return words % {"done_by": str(daily.get("done_by")), "due_by": str(daily.get("due_by", "?"))}
+
+
 _TASKS = {"end_of_life": "replace", "calibration": "calibrate"}
 _STAGES = {"ok": "ok", "soon": "SOON", "due": "DUE", "unknown": "no install date recorded", None: "clock not set"}
 
