@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from gaslatch.core import events as E
 
-# Reminders change stage a few times a year and the check once a day: years fit in this many rows.
+# Reminders change stage a few times a year: years of them fit in this many rows.
 RECALL_LIMIT = 5000
 
 
@@ -19,7 +19,9 @@ def remembered(store) -> tuple[dict[str, tuple[str, str]], tuple[str, str, str] 
     announced: dict[str, tuple[str, str]] = {}
     last_check = None
     try:
-        records = store.query(types=[E.MAINTENANCE_DUE, E.DAILY_CHECK], limit=RECALL_LIMIT)
+        # Apart: the daily checks (one or two a day) must not push a reminder announced years ago out of the limit.
+        records = store.query(types=[E.MAINTENANCE_DUE], limit=RECALL_LIMIT) + store.query(types=[E.DAILY_CHECK],
+                                                                                           limit=1)
     except Exception:  # a store that cannot be read: remind again rather than not at all
         return announced, None
     for record in records:
