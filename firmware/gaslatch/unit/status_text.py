@@ -95,6 +95,11 @@ def _schedule_change(state: str, minutes: Any) -> str:
     return " (gas off in %s)" % left if state == "attended" else " (attended again in %s)" % left
 
 
+def _days(count: Any) -> str:
+    """'1 day', '2 days'."""
+    return "%d day%s" % (count, "" if count == 1 else "s")
+
+
 def _maintenance_table(rows: list) -> str:
     """Each lifecycle reminder: what, when, and how it stands today."""
     body = []
@@ -102,8 +107,8 @@ def _maintenance_table(rows: list) -> str:
         if not isinstance(row, dict):
             continue
         left = row.get("days_left")
-        when = "" if not _number(left) else ("%d days overdue" % -left if left < 0 else "today" if left == 0
-                                             else "in %d days" % left)
+        when = "" if not _number(left) else ("%s overdue" % _days(-left) if left < 0 else "today" if left == 0
+                                             else "in %s" % _days(left))
         body.append([str(row.get("asset", "?")), _TASKS.get(row.get("task"), str(row.get("task"))),
                      str(row.get("due") or "-"), _STAGES.get(row.get("stage"), str(row.get("stage"))), when])
     return render("Maintenance (detectors 3 years, valve 10; calibration interval from the config)",
