@@ -185,3 +185,30 @@ def test_after_a_restart_the_status_still_says_who_confirmed_the_days_check():
     old = Day(controller(last=("done", "2026-12-07")))
     old.at(MONDAY, "12:00")
     assert "Daily check (每日检查): done today\n" in status_text({"ok": True, "status": old.ctl.status(0)})
+
+
+def test_a_check_that_can_never_be_due_or_is_due_before_the_kitchen_opens_is_refused():
+    # Found by attack16: "days": [] (or check days on which no attended period starts) was accepted with the check
+    # enabled, so it was silently never due; and the default due_by 11:00 with a kitchen that opens at 16:00 was
+    # accepted, so the check was "missed" every day before anyone was in and the owner warned for nothing.
+    from gaslatch.core.config import ConfigError
+
+    def problems(schedule=None, **daily):
+        try:
+            controller(schedule=schedule, **daily)
+        except ConfigError as err:
+            return [(problem.path, problem.message) for problem in err.problems]
+        return []
+
+    assert problems(days=[]) == [("$.daily_check.days", "the daily check is enabled but due on no day, so it is "
+                                                        "never missed")]
+    weekdays = [{"days": ["mon", "tue", "wed", "thu", "fri"], "from": "09:00", "to": "22:00"}]
+    assert [p[0] for p in problems(weekdays, days=["sat", "sun"])] == ["$.daily_check.days"]
+    dinner = [{"days": ["mon", "tue"], "from": "10:00", "to": "14:00"},
+              {"days": ["wed"], "from": "16:00", "to": "23:00"}]
+    assert problems(dinner) == [("$.daily_check.due_by", "the check is due by 11:00 but the kitchen opens at that "
+                                 "time or later on wed (16:00): it would be missed there every week before anyone "
+                                 "is in")]
+    assert problems(dinner, due_by="16:30") == [] and problems(dinner, days=["mon", "tue"]) == []
+    assert problems(weekdays) == [] and problems() == []
+    assert problems(days=[], enabled=False) == []  # with the check off nothing is refused
