@@ -176,3 +176,16 @@ def test_a_clock_that_goes_back_a_day_repeats_no_reminder_in_the_run_nor_after_a
     recalibrated = controller(doc(calibrated="2026-07-08", valve_installed=None),
                               {"hood1:calibration": ("due", "2026-07-09")})
     assert steps(recalibrated, ["2026-07-08", "2026-07-09"]) == [("2026-07-08", "hood1:calibration", "ok")]
+
+
+def test_a_reminder_the_config_no_longer_has_is_told_ok_once_so_the_platform_can_clear_it():
+    # Found by attack16: a detector due for replacement that is replaced under a new name (or removed, or its install
+    # date taken out) never had its reminder closed: the platform's maintenance_due warning stayed open for ever and
+    # the district's past-end-of-life count kept counting a detector that is gone.
+    announced = {"hood9:end_of_life": ("due", "2026-05-01"), "hood9:calibration": ("ok", "2027-01-01"),
+                 "wok2:calibration": ("soon", "2026-07-09"), "hood1:calibration": ("due", "2026-07-09")}
+    ctl = controller(doc(valve_installed=None), announced)
+    assert steps(ctl, ["2026-07-10", "2026-07-11"]) == [("2026-07-10", "hood9:end_of_life", "ok"),
+                                                       ("2026-07-10", "wok2:calibration", "ok")]
+    again = dict(announced, **{"hood9:end_of_life": ("ok", None), "wok2:calibration": ("ok", None)})
+    assert steps(controller(doc(valve_installed=None), again), ["2026-07-12"]) == []

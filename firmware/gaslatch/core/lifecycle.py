@@ -79,6 +79,14 @@ class Lifecycle:
                 last, due_text = last
             self.announced[source_of(asset, task)] = last if last in STAGES else OK
             self.announced_due[source_of(asset, task)] = due_text if isinstance(due_text, str) else None
+        # Reminders announced soon or due that the config no longer has (the detector removed or renamed, its install
+        # date taken out): each is told ok once, so the platform's warning clears and its end-of-life count drops it.
+        self.retired = []
+        for source in sorted(announced or {}):
+            last = (announced or {})[source]
+            last = last[0] if isinstance(last, (tuple, list)) and len(last) == 2 else last
+            if source not in self.announced and last in (SOON, DUE):
+                self.retired.append(source)
         self.today = None
 
     def update(self, now_ms, today, log):
@@ -86,6 +94,10 @@ class Lifecycle:
         if today is None or today == self.today:
             return
         self.today = today
+        for source in self.retired:
+            log.emit(now_ms, E.MAINTENANCE_DUE, E.SEVERITY_INFO, source, OK, None,
+                     "%s: no longer reminded (not in the configuration, or no install date)" % source)
+        self.retired = []
         for asset, task, due, basis in self.items:
             source = source_of(asset, task)
             now = stage(due, today, self.notice_days)
