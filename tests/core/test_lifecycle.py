@@ -168,7 +168,7 @@ def test_a_clock_that_goes_back_a_day_repeats_no_reminder_in_the_run_nor_after_a
     ctl = controller(doc(valve_installed=None))
     assert steps(ctl, ["2026-06-09", "2026-07-09"]) == [("2026-06-09", "hood1:calibration", "soon"),
                                                        ("2026-07-09", "hood1:calibration", "due")]
-    assert steps(ctl, ["2026-07-08", "2026-07-09", "2026-06-01", "2026-07-10"]) == []
+    assert steps(ctl, ["2026-07-08", "2026-07-09", "2026-06-20", "2026-07-10"]) == []
     # After a restart the store gives the stage with the date it named (the event's value).
     restarted = controller(doc(valve_installed=None), {"hood1:calibration": ("due", "2026-07-09")})
     assert steps(restarted, ["2026-07-08", "2026-07-09"]) == []
@@ -176,6 +176,13 @@ def test_a_clock_that_goes_back_a_day_repeats_no_reminder_in_the_run_nor_after_a
     recalibrated = controller(doc(calibrated="2026-07-08", valve_installed=None),
                               {"hood1:calibration": ("due", "2026-07-09")})
     assert steps(recalibrated, ["2026-07-08", "2026-07-09"]) == [("2026-07-08", "hood1:calibration", "ok")]
+    # A clock far ahead (a glitch to 2099) corrected: the wrongly raised due is cleared with ok, then told again on
+    # its real days.
+    glitch = controller(doc(valve_installed=None))
+    assert steps(glitch, ["2099-01-01", "2026-01-20", "2026-06-09", "2026-07-09"]) == [
+        ("2099-01-01", "hood1:end_of_life", "due"), ("2099-01-01", "hood1:calibration", "due"),
+        ("2026-01-20", "hood1:end_of_life", "ok"), ("2026-01-20", "hood1:calibration", "ok"),
+        ("2026-06-09", "hood1:calibration", "soon"), ("2026-07-09", "hood1:calibration", "due")]
 
 
 def test_a_reminder_the_config_no_longer_has_is_told_ok_once_so_the_platform_can_clear_it():

@@ -103,9 +103,11 @@ class Lifecycle:
             now = stage(due, today, self.notice_days)
             if now == self.announced[source]:
                 continue
-            if STAGES.index(now) < STAGES.index(self.announced[source]) and self.announced_due[source] == C.text(due):
-                # The same date, an earlier stage: only the clock went back (a restart on fake-hwclock's saved
-                # time before NTP, a clock corrected back). Already said; a new date (config) would say ok.
+            if STAGES.index(self.announced[source]) - STAGES.index(now) == 1 and \
+                    self.announced_due[source] == C.text(due):
+                # The same date, one stage back: only the clock went back a little (a restart on fake-hwclock's
+                # saved time before NTP). Already said. A new date (config) says ok, and so does a clock corrected
+                # from far ahead (due -> ok), so that a wrongly raised warning is cleared.
                 continue
             self.announced[source] = now
             self.announced_due[source] = C.text(due)
