@@ -159,6 +159,8 @@ def test_a_clock_set_back_a_day_and_forward_again_records_no_day_twice():
     d.at(MONDAY, "11:40").at(MONDAY + 1, "11:50").at(MONDAY, "12:00")  # set back, forward, back again
     assert [s[:2] for s in d.states()] == [("missed", "2026-12-07"), ("missed", "2026-12-08")]
     assert d.ctl.status(0)["daily_check"]["today"] == "missed"
+    d.at(C.parse("2099-03-02"), "12:00").at(MONDAY, "12:30")  # a glitch far ahead, corrected
+    assert [s[:2] for s in d.states()][2:] == [("missed", "2099-03-02")]
     d = Day(controller())
     d.at(MONDAY, "09:00")
     assert d.confirm(ITEMS)["ok"]

@@ -20,7 +20,7 @@ NOT_TODAY = "not_today"
 OFF = "off"
 CLOCK_UNKNOWN = "clock_unknown"
 SOURCE = "daily_check"
-RECORDED_DAYS = 31  # days either side of the latest recorded one that are still remembered in a run
+RECORDED_DAYS = 62  # the days last recorded (done or missed) that a run remembers
 
 
 class DailyCheck:
@@ -43,8 +43,9 @@ class DailyCheck:
         self.done_day = None
         self.done_by = ""
         # Day number -> DONE or MISSED for the days recorded lately (not only the last one: a clock set back a day
-        # and forward again must not record a day twice).
+        # and forward again, or corrected from a glitch far ahead, must not record a day twice).
         self.recorded = {}
+        self._order = []  # the days of `recorded` in the order they were noted
         if last is not None and last[0] in (DONE, MISSED):
             day = C.parse(last[1])
             if day is not None:
@@ -54,9 +55,11 @@ class DailyCheck:
                 self.done_by = last[2] if len(last) > 2 and isinstance(last[2], str) else ""
 
     def _note(self, day, state):
+        if day not in self.recorded:
+            self._order.append(day)
+            if len(self._order) > RECORDED_DAYS:  # the oldest noted goes, whatever the clock said then
+                del self.recorded[self._order.pop(0)]
         self.recorded[day] = state
-        for old in [d for d in self.recorded if d < day - RECORDED_DAYS or d > day + RECORDED_DAYS]:
-            del self.recorded[old]
 
     @property
     def missed_day(self):
