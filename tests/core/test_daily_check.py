@@ -214,3 +214,15 @@ def test_a_check_that_can_never_be_due_or_is_due_before_the_kitchen_opens_is_ref
     assert problems(dinner, due_by="16:30") == [] and problems(dinner, days=["mon", "tue"]) == []
     assert problems(weekdays) == [] and problems() == []
     assert problems(days=[], enabled=False) == []  # with the check off nothing is refused
+
+
+def test_a_restart_with_the_clock_set_back_across_midnight_records_no_day_twice():
+    # Found by attack16: only the store's last daily_check came back at start, so a restart with the clock behind
+    # the last record (fake-hwclock's saved time before NTP, a clock a day ahead corrected) no longer knew the day
+    # before: Monday, confirmed at 09:00, was reported missed after Tuesday's miss and a restart on Monday's time.
+    history = [("done", "2026-12-07", "panel operator"), ("missed", "2026-12-08", "daily_check")]
+    d = Day(controller(last=history))
+    d.at(MONDAY, "23:00").at(MONDAY + 1, "12:00")
+    assert d.events == []
+    status = d.ctl.status(0)["daily_check"]
+    assert status["today"] == "missed"

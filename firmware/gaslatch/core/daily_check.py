@@ -26,7 +26,8 @@ RECORDED_DAYS = 62  # the days last recorded (done or missed) that a run remembe
 class DailyCheck:
     def __init__(self, cfg, last=None):
         """cfg: the whole normalised config; last: (state, 'YYYY-MM-DD'[, source]) of the latest daily_check event, or
-        None; a done event's source is who confirmed it."""
+        a list of them, oldest first (the store's last RECORDED_DAYS), or None; a done event's source is who
+        confirmed it."""
         section = cfg["daily_check"]
         self.enabled = section["enabled"]
         self.items = [dict(item) for item in section["items"]]
@@ -46,13 +47,16 @@ class DailyCheck:
         # and forward again, or corrected from a glitch far ahead, must not record a day twice).
         self.recorded = {}
         self._order = []  # the days of `recorded` in the order they were noted
-        if last is not None and last[0] in (DONE, MISSED):
-            day = C.parse(last[1])
-            if day is not None:
-                self._note(day, last[0])
-            if last[0] == DONE:
+        for record in (last if isinstance(last, list) else [last] if last is not None else []):
+            if not isinstance(record, (tuple, list)) or len(record) < 2 or record[0] not in (DONE, MISSED):
+                continue
+            day = C.parse(record[1])
+            if day is None:
+                continue
+            self._note(day, record[0])
+            if record[0] == DONE:
                 self.done_day = day
-                self.done_by = last[2] if len(last) > 2 and isinstance(last[2], str) else ""
+                self.done_by = record[2] if len(record) > 2 and isinstance(record[2], str) else ""
 
     def _note(self, day, state):
         if day not in self.recorded:
