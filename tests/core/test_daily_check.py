@@ -226,3 +226,27 @@ def test_a_restart_with_the_clock_set_back_across_midnight_records_no_day_twice(
     assert d.events == []
     status = d.ctl.status(0)["daily_check"]
     assert status["today"] == "missed"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([30, 60, 120, 600, 1440, 0, -60, -1440]), st.booleans(),
+                          st.integers(0, 19)), max_size=80))
+def test_no_day_is_recorded_twice_whatever_the_clock_confirmations_and_restarts(moves):
+    """Clock jumps either way, confirmations and restarts (with the store's last records): each (state, day) at most
+    once, and never a miss after the day's confirmation."""
+    d = Day(controller())
+    day, minute = MONDAY, 8 * 60
+    for step, confirm, restart in moves:
+        day, minute = day + (minute + step) // 1440, (minute + step) % 1440
+        if restart == 0:
+            history = d.events
+            d = Day(controller(last=[(e["state"], e["value"], e["source"]) for e in history][-62:]))
+            d.events = history
+        d.at(day, "%02d:%02d" % divmod(minute, 60))
+        if confirm:
+            d.confirm(ITEMS)
+    recorded = [(e["state"], e["value"]) for e in d.events]
+    assert len(recorded) == len(set(recorded)), recorded
+    for state, value in recorded:
+        if state == "missed" and ("done", value) in recorded:
+            assert recorded.index(("missed", value)) < recorded.index(("done", value)), recorded
