@@ -196,3 +196,24 @@ def test_a_reminder_the_config_no_longer_has_is_told_ok_once_so_the_platform_can
                                                        ("2026-07-10", "wok2:calibration", "ok")]
     again = dict(announced, **{"hood9:end_of_life": ("ok", None), "wok2:calibration": ("ok", None)})
     assert steps(controller(doc(valve_installed=None), again), ["2026-07-12"]) == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 1500), st.lists(st.tuples(st.sampled_from([1, 1, 2, 5, 0, -1, -2]), st.integers(0, 19)),
+                                      max_size=150))
+def test_no_reminder_stage_is_told_twice_for_the_same_date_whatever_small_clock_steps_and_restarts(start, moves):
+    """Days forward, a day or two back (fake-hwclock), and restarts with what the store holds: each (reminder,
+    stage, due date) at most once."""
+    day = C.parse("2026-01-01") + start
+    ctl = controller(doc())
+    told = []
+    announced = {}
+    for step, restart in moves:
+        day += step
+        if restart == 0:
+            ctl = controller(doc(), dict(announced))
+        for event in ctl.step(day * DAY_MS, wall=(C.weekday(day), 600), today=day).events:
+            if event["type"] == "maintenance_due":
+                announced[event["source"]] = (event["state"], event["value"])
+                told.append((event["source"], event["state"], event["value"]))
+    assert len(told) == len(set(told)), told
