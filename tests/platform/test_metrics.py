@@ -208,14 +208,16 @@ def test_a_detector_replaced_after_the_units_store_was_renewed_is_no_longer_coun
     f.event(now - 5 * H, A, "k1", "maintenance_due", "due", "d1:end_of_life", "warning")  # old store, seq 40
     f.at_ms = now - 2 * H
     for seq, state in ((1, "due"), (2, "ok")):  # the renewed store: due read back as nothing, then the new date
-        row = {"id": "ffeeddccbbaa9988-%012d" % seq, "seq": seq, "t_ms": seq, "wall_ts": f.iso(), "clock_synced": True,
+        row = {"id": "ffeeddccbbaa9988-%012d" % seq, "seq": seq, "t_ms": seq, "wall_ts": f.iso(),
+               "clock_synced": True,
                "type": "maintenance_due", "severity": "warning" if state == "due" else "info",
                "source": "d1:end_of_life", "state": state, "value": None, "reason": ""}
         assert f.receiver.handle(W.topics(A, "k1")["event"], W.encode_event(row)) == "stored"
     # Another unit, one store: its ok (seq 9) arrived before a gap filled late (due, seq 7): ok is still the latest.
     f.at_ms = now - H
     for seq, state in ((9, "ok"), (7, "due")):
-        row = {"id": "0102030405060708-%012d" % seq, "seq": seq, "t_ms": seq, "wall_ts": f.iso(), "clock_synced": True,
+        row = {"id": "0102030405060708-%012d" % seq, "seq": seq, "t_ms": seq, "wall_ts": f.iso(),
+               "clock_synced": True,
                "type": "maintenance_due", "severity": "warning" if state == "due" else "info",
                "source": "d2:end_of_life", "state": state, "value": None, "reason": ""}
         assert f.receiver.handle(W.topics(A, "k2")["event"], W.encode_event(row)) == "stored"

@@ -65,12 +65,6 @@ class DailyCheck:
                 del self.recorded[self._order.pop(0)]
         self.recorded[day] = state
 
-    @property
-    def missed_day(self):
-        """The latest day recorded as missed, or None."""
-        missed = [day for day in self.recorded if self.recorded[day] == MISSED]
-        return max(missed) if missed else None
-
     def is_check_day(self, today):
         return C.weekday(today) in self.days
 
@@ -114,9 +108,10 @@ class DailyCheck:
             return DONE
         if not self.is_check_day(today):
             return NOT_TODAY
-        return MISSED if self.recorded.get(today) == MISSED or (minute is not None and minute >= self.due_by) else PENDING
+        late = minute is not None and minute >= self.due_by
+        return MISSED if self.recorded.get(today) == MISSED or late else PENDING
 
     def status(self, today, minute):
         return {"enabled": self.enabled, "today": self.today_state(today, minute), "due_by": self.due_by_text,
                 "items": [dict(item) for item in self.items],
-                "done_by": self.done_by if today is not None and self.done_day == today and self.recorded.get(today) == DONE else ""}
+                "done_by": self.done_by if today is not None and self.done_day == today else ""}
