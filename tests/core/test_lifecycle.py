@@ -129,3 +129,91 @@ def test_any_calendar_gives_each_stage_change_once_and_status_agrees(installed, 
             for row in life.status():
                 if row["stage"] != L.UNKNOWN:
                     assert row["stage"] == announced.get(L.source_of(row["asset"], row["task"]), L.OK)
+
+
+def test_a_detector_named_valve_cannot_have_reminders_that_share_the_valves_source():
+    # Found by attack16: a detector named "valve" with an install date raised "valve:end_of_life" like the valve
+    # itself; once one was due and the other not, each day gave a due and an ok event (the platform's warning
+    # opened and cleared daily, for ever). The config now refuses it.
+    import pytest
+    from gaslatch.core.config import ConfigError
+
+    document = doc(installed="2026-01-10", valve_installed="2026-01-10")
+    document["detectors"]["valve"] = document["detectors"].pop("hood1")
+    with pytest.raises(ConfigError) as refused:
+        controller(document)
+    assert [problem.path for problem in refused.value.problems] == ["$.detectors.valve.installed"]
+    # Without an install date it raises nothing, so an existing config naming a detector "valve" still loads.
+    del document["detectors"]["valve"]["installed"]
+    assert live(controller(document), "2035-12-01", "2036-01-20", per_day=1) == [
+        (day, event) for day, event in live(controller(doc(installed=None, valve_installed="2026-01-10")),
+                                            "2035-12-01", "2036-01-20", per_day=1)]
+
+
+def steps(ctl, days):
+    """One scan on each day of `days` (texts, in the order given): (day, source, state) of each reminder."""
+    out = []
+    for text in days:
+        day = C.parse(text)
+        for event in ctl.step(day * DAY_MS, wall=(C.weekday(day), 12 * 60), today=day).events:
+            if event["type"] == "maintenance_due":
+                out.append((text, event["source"], event["state"]))
+    return out
+
+
+def test_a_clock_that_goes_back_a_day_repeats_no_reminder_in_the_run_nor_after_a_restart():
+    # Found by attack16: the stage was recomputed from the day and any change announced, so a clock set back across
+    # a due date (a Pi restarting on fake-hwclock's saved time before NTP, a clock corrected) said "soon" again
+    # and then "due" again: two more events and the platform's maintenance warnings opened twice more.
+    ctl = controller(doc(valve_installed=None))
+    assert steps(ctl, ["2026-06-09", "2026-07-09"]) == [("2026-06-09", "hood1:calibration", "soon"),
+                                                       ("2026-07-09", "hood1:calibration", "due")]
+    assert steps(ctl, ["2026-07-08", "2026-07-09", "2026-06-20", "2026-07-10"]) == []
+    # After a restart the store gives the stage with the date it named (the event's value).
+    restarted = controller(doc(valve_installed=None), {"hood1:calibration": ("due", "2026-07-09")})
+    assert steps(restarted, ["2026-07-08", "2026-07-09"]) == []
+    # A new date is no clock going back: the recalibration is still told once.
+    recalibrated = controller(doc(calibrated="2026-07-08", valve_installed=None),
+                              {"hood1:calibration": ("due", "2026-07-09")})
+    assert steps(recalibrated, ["2026-07-08", "2026-07-09"]) == [("2026-07-08", "hood1:calibration", "ok")]
+    # A clock far ahead (a glitch to 2099) corrected: the wrongly raised due is cleared with ok, then told again on
+    # its real days.
+    glitch = controller(doc(valve_installed=None))
+    assert steps(glitch, ["2099-01-01", "2026-01-20", "2026-06-09", "2026-07-09"]) == [
+        ("2099-01-01", "hood1:end_of_life", "due"), ("2099-01-01", "hood1:calibration", "due"),
+        ("2026-01-20", "hood1:end_of_life", "ok"), ("2026-01-20", "hood1:calibration", "ok"),
+        ("2026-06-09", "hood1:calibration", "soon"), ("2026-07-09", "hood1:calibration", "due")]
+
+
+def test_a_reminder_the_config_no_longer_has_is_told_ok_once_so_the_platform_can_clear_it():
+    # Found by attack16: a detector due for replacement that is replaced under a new name (or removed, or its install
+    # date taken out) never had its reminder closed: the platform's maintenance_due warning stayed open for ever and
+    # the district's past-end-of-life count kept counting a detector that is gone.
+    announced = {"hood9:end_of_life": ("due", "2026-05-01"), "hood9:calibration": ("ok", "2027-01-01"),
+                 "wok2:calibration": ("soon", "2026-07-09"), "hood1:calibration": ("due", "2026-07-09")}
+    ctl = controller(doc(valve_installed=None), announced)
+    assert steps(ctl, ["2026-07-10", "2026-07-11"]) == [("2026-07-10", "hood9:end_of_life", "ok"),
+                                                       ("2026-07-10", "wok2:calibration", "ok")]
+    again = dict(announced, **{"hood9:end_of_life": ("ok", None), "wok2:calibration": ("ok", None)})
+    assert steps(controller(doc(valve_installed=None), again), ["2026-07-12"]) == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 1500), st.lists(st.tuples(st.sampled_from([1, 1, 2, 5, 0, -1, -2]), st.integers(0, 19)),
+                                      max_size=150))
+def test_no_reminder_stage_is_told_twice_for_the_same_date_whatever_small_clock_steps_and_restarts(start, moves):
+    """Days forward, a day or two back (fake-hwclock), and restarts with what the store holds: each (reminder,
+    stage, due date) at most once."""
+    day = C.parse("2026-01-01") + start
+    ctl = controller(doc())
+    told = []
+    announced = {}
+    for step, restart in moves:
+        day += step
+        if restart == 0:
+            ctl = controller(doc(), dict(announced))
+        for event in ctl.step(day * DAY_MS, wall=(C.weekday(day), 600), today=day).events:
+            if event["type"] == "maintenance_due":
+                announced[event["source"]] = (event["state"], event["value"])
+                told.append((event["source"], event["state"], event["value"]))
+    assert len(told) == len(set(told)), told

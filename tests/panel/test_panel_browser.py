@@ -275,3 +275,41 @@ def quote_bytes(value: bytes) -> bytes:
     from urllib.parse import quote_from_bytes
 
     return quote_from_bytes(value, safe="").encode()
+
+
+def test_the_daily_check_cannot_be_forged_from_the_view_level_without_csrf_or_with_any_text(tmp_path):
+    """attack16: POST /daily-check at the view level, without the session's CSRF token, with an item missing, an item
+    twice, unknown or hostile item texts: each gets an answer, none records a check, the panel and the unit go on;
+    then every item ticked records exactly one."""
+    items = ["stove", "hose", "valve", "detector_lamps"]
+    form_type = {"Content-Type": "application/x-www-form-urlencoded"}
+
+    def post(client, pairs):
+        body = b"&".join(b"%s=%s" % (k.encode(), quote_bytes(v.encode("utf-8", "surrogatepass"))) for k, v in pairs)
+        return client.post("/daily-check", content=body, headers=form_type)
+
+    def prepare(unit):
+        unit.edit_config(lambda doc: doc.update(daily_check={"enabled": True, "due_by": "23:59"}))
+
+    with kitchen_with_panel(tmp_path, prepare) as (_, unit, panel):
+        ticked = [("item", item) for item in items]
+        viewer = httpx.Client(base_url=panel.url)
+        viewer.get("/")
+        assert post(viewer, ticked).status_code == 403, "no CSRF token"
+        assert post(viewer, ticked + [("csrf", "x" * 43)]).status_code == 403, "a made-up token"
+        operator = httpx.Client(base_url=panel.url)
+        token = operator.get("/").text.split('name="pin_token" value="')[1].split('"')[0]
+        operator.post("/pin", data={"pin": PINS["operator"], "pin_token": token})
+        csrf = operator.get("/").text.split('name="csrf" value="')[1].split('"')[0]
+        assert post(operator, ticked).status_code == 403
+        assert post(operator, ticked + [("csrf", csrf + "x")]).status_code == 403
+        hostile = [items[:3], items + ["stove"], items + ["gas_off"], items[:3] + ["\ud800"], items[:3] + ["\x00"],
+                   items[:3] + ["d" * 4000], items[:3] + [""], ["stove\x00", "hose", "valve", "detector_lamps"]]
+        for texts in hostile:
+            r = post(operator, [("csrf", csrf)] + [("item", text) for text in texts])
+            assert r.status_code in (303, 400, 413), (texts, r.status_code)
+        assert unit.events("daily_check") == [], "nothing recorded without every item, once, from the operator"
+        assert operator.get("/").status_code == 200
+        assert post(operator, [("csrf", csrf)] + ticked).status_code == 303
+        wait_until(lambda: len(unit.events("daily_check")) == 1, 10, what="the one check recorded")
+        assert unit.request("status")[0]["status"]["latched"] is True and unit.line("valve") == "0"

@@ -132,3 +132,18 @@ def test_any_record_gives_a_view_and_only_equal_identities_match(record, running
     c = commissioning_view(record, running if isinstance(running, dict) else None)
     if c["verdict"] == "match":
         assert c["pushed"]["identity"] == c["running"]["identity"] != ""
+
+
+def test_one_day_left_or_overdue_is_one_day_not_one_days_on_the_panel_and_in_status():
+    # Found by attack16: "in 1 days", "1 days overdue" on the panel and in `gaslatch status` (the event's own reason
+    # already said "in 1 day").
+    from gaslatch.unit.status_text import status_text
+
+    rows = [{"asset": "d1", "task": "calibration", "due": "2026-12-08", "stage": "soon", "days_left": 1},
+            {"asset": "d2", "task": "end_of_life", "due": "2026-12-06", "stage": "due", "days_left": -1},
+            {"asset": "d3", "task": "end_of_life", "due": "2026-12-09", "stage": "soon", "days_left": 2}]
+    v = view(status(maintenance=rows))
+    assert [m["when"][1] for m in v["maintenance"]] == ["in 1 day", "1 day overdue", "in 2 days"]
+    text = status_text(status(maintenance=rows))
+    assert "in 1 day\n" in text + "\n" and "1 day overdue" in text and "in 2 days" in text
+    assert "1 days" not in text

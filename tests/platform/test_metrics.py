@@ -194,3 +194,36 @@ def test_gaslatch_platform_metrics_prints_the_districts(fleet_db, tmp_path):
     assert result.exit_code == 0, result.output
     for text in ("街道指标", "鼓楼街道", "玄武街道", "未登记", "33.3 %", "90.0 %", "0/2/0", "2.0 min / 3.0 min (2)"):
         assert text in result.output, text
+
+
+def test_a_detector_replaced_after_the_units_store_was_renewed_is_no_longer_counted_past_its_life(platform_db):
+    # Found by attack16: the latest reminder of each detector was taken in seq order, but a unit whose store was
+    # renewed (a damaged store moved aside: docs/operations.md) numbers from 1 again, so the new store's ok (seq 2)
+    # sorted before the old store's due (seq 40) and the replaced detector was counted past its life for ever.
+    storage = open_storage(platform_db)
+    WS.prepare(storage)
+    now = int(time.time() * 1000)
+    f = Fleet(storage, now)
+    f.seqs[A, "k1"] = 39
+    f.event(now - 5 * H, A, "k1", "maintenance_due", "due", "d1:end_of_life", "warning")  # old store, seq 40
+    f.at_ms = now - 2 * H
+    for seq, state in ((1, "due"), (2, "ok")):  # the renewed store: due read back as nothing, then the new date
+        row = {"id": "ffeeddccbbaa9988-%012d" % seq, "seq": seq, "t_ms": seq, "wall_ts": f.iso(),
+               "clock_synced": True,
+               "type": "maintenance_due", "severity": "warning" if state == "due" else "info",
+               "source": "d1:end_of_life", "state": state, "value": None, "reason": ""}
+        assert f.receiver.handle(W.topics(A, "k1")["event"], W.encode_event(row)) == "stored"
+    # Another unit, one store: its ok (seq 9) arrived before a gap filled late (due, seq 7): ok is still the latest.
+    f.at_ms = now - H
+    for seq, state in ((9, "ok"), (7, "due")):
+        row = {"id": "0102030405060708-%012d" % seq, "seq": seq, "t_ms": seq, "wall_ts": f.iso(),
+               "clock_synced": True,
+               "type": "maintenance_due", "severity": "warning" if state == "due" else "info",
+               "source": "d2:end_of_life", "state": state, "value": None, "reason": ""}
+        assert f.receiver.handle(W.topics(A, "k2")["event"], W.encode_event(row)) == "stored"
+        f.at_ms += 1000
+    try:
+        gulou = M.district_metrics(storage, C.build(CONTACTS_DOC), None, now, 24 * H)[0]
+        assert gulou.past_end_of_life == 0
+    finally:
+        storage.close()

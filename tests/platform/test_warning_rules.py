@@ -248,3 +248,40 @@ def _while(rule: R.Rule, e: Event, batches) -> bool:
     if not earlier:
         return False
     return max(earlier, key=lambda x: x.seq).state in rule.while_.states
+
+
+def test_a_calibration_due_then_recalibrated_with_the_next_date_already_near_clears_the_due_warning(tmp_path):
+    # Found by attack16: maintenance_due cleared only on ok; with monthly bump tests (calibration_interval_days 30)
+    # and the default 30 days' notice, a recalibration makes the reminder soon at once (the next date is within the
+    # notice), never ok: the due warning stayed open for ever although the detector had been calibrated.
+    from gaslatch.core import civil_date as CD
+    from tests.core.test_lifecycle import controller as unit_controller, doc as unit_doc
+
+    storage = SqliteStorage(str(tmp_path / "p.sqlite"))
+    WS.prepare(storage)
+    storage.add_store_hook(WS.WarningHook(RULES))
+    seq = 0
+
+    def run(document, announced, days):
+        nonlocal seq
+        ctl = unit_controller(document, announced)
+        for text in days:
+            day = CD.parse(text)
+            for r in ctl.step(day * 86400000, wall=(CD.weekday(day), 600), today=day).events:
+                if r["type"] != "maintenance_due" or r["source"] != "hood1:calibration":
+                    continue
+                seq += 1
+                announced[r["source"]] = (r["state"], r["value"])
+                e = Event("s1", "u1", "%s-%012d" % (STORE, seq), seq, text + "T02:00:00.000Z", seq, True,
+                          r["type"], r["severity"], r["source"], r["state"], json.dumps(r["value"]), r["reason"])
+                storage.store(Batch(events=[(e, text + "T02:00:01.000Z")]), text + "T02:00:01.000Z")
+
+    announced = {}
+    run(unit_doc(valve_installed=None, calibration_interval_days=30), announced, ["2026-02-09", "2026-02-20"])
+    assert announced["hood1:calibration"] == ("due", "2026-02-09")
+    assert {w.rule for w in WS.warnings(storage, open_only=True)} == {"maintenance_due"}
+    run(unit_doc(calibrated="2026-02-21", valve_installed=None, calibration_interval_days=30), announced,
+        ["2026-02-21"])
+    assert announced["hood1:calibration"] == ("soon", "2026-03-23")
+    assert {w.rule for w in WS.warnings(storage, open_only=True)} == {"maintenance_soon"}
+    storage.close()

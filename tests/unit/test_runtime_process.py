@@ -112,6 +112,7 @@ def test_a_restart_or_a_power_cut_repeats_no_reminder_and_forgets_no_daily_check
     unit.start()
     status = unit.request("status")[0]["status"]
     assert status["daily_check"]["today"] == "done"
+    assert status["daily_check"]["done_by"] != ""  # who confirmed it is read back too (attack16)
     unit.stop()
     with sqlite3.connect(unit.store_path) as db:
         rows = list(db.execute("SELECT type, source, state FROM events WHERE type IN ('maintenance_due', "

@@ -29,6 +29,8 @@ from gaslatch.core.json_schema_subset import (
 
 # The key whose const picks a oneOf branch of SCHEMA (a detector's kind).
 DISCRIMINATOR = "kind"
+# The valve's lifecycle reminders are raised as "valve:<task>" (lifecycle.VALVE): no detector may share it.
+VALVE_ASSET = "valve"
 
 
 def format_problems(problems):
@@ -350,7 +352,7 @@ def _detector_rules(rules):
         if unit is not None:
             _set_point_rules(rules, name, detector, kind, unit)
         _profile_rules(rules, name, detector, kind)
-        _date_rules(rules, detector, path)
+        _date_rules(rules, name, detector, path)
         if kind != "modbus":
             continue
         bus_path = child_path(path, "bus")
@@ -555,10 +557,17 @@ def _schedule_rules(rules):
                       'make "to" differ from "from"; a "to" earlier than "from" runs past midnight')
 
 
-def _date_rules(rules, detector, path):
-    """A calibration date needs the install date, and cannot be before it."""
+def _date_rules(rules, name, detector, path):
+    """A calibration date needs the install date, and cannot be before it. A detector named like the valve's
+    reminders (source "valve:end_of_life") cannot have reminders: the two would share one source and each would
+    undo the other's stage every day (a due and an ok event daily, the platform's warning opened and cleared)."""
     is_date = lambda value: civil_date.parse(value) is not None
     installed = rules.get(detector, "installed", is_date, child_path(path, "installed"))
+    if name == VALVE_ASSET and "installed" in detector:
+        rules.add(child_path(path, "installed"),
+                  "a detector named %s cannot have lifecycle reminders: their source %s:end_of_life is the "
+                  "shutoff valve's" % (quote(name), VALVE_ASSET),
+                  "rename the detector, e.g. %s" % quote(VALVE_ASSET + "-area"))
     calibrated_path = child_path(path, "calibrated")
     calibrated = rules.get(detector, "calibrated", is_date, calibrated_path)
     if calibrated is None or not rules.trusted(calibrated_path):
@@ -582,6 +591,8 @@ def _daily_check_rules(rules):
     if enabled and not items and rules.trusted(items_path):
         rules.add(items_path, "the daily check is enabled but has no item to check",
                   'list the items, or leave "items" out for the standard four (stove, hose, valve, detector lamps)')
+    if enabled:
+        _daily_check_day_rules(rules, section, path)
     seen = []
     for i in range(len(items)):
         item_path = child_path(child_path(items_path, i), "id")
@@ -592,6 +603,54 @@ def _daily_check_rules(rules):
         if item_id in seen:
             rules.add(item_path, "item %s is listed twice" % quote(item_id), "give each item its own id")
         seen.append(item_id)
+
+
+def _daily_check_day_rules(rules, section, path):
+    """An enabled check is due on some day, and not before the kitchen opens that day (else it is missed every
+    such day before anyone is in, and the owner warned for nothing)."""
+    days_path = child_path(path, "days")
+    days = rules.get(section, "days", lambda value: isinstance(value, list) and
+                     all(day in config_schema.DAYS for day in value), days_path)
+    due_by = rules.get(section, "due_by", lambda value: isinstance(value, str) and _matches_time(value),
+                       child_path(path, "due_by"))
+    if days is None:
+        return
+    if not days:
+        rules.add(days_path, "the daily check is enabled but due on no day, so it is never missed",
+                  'list the days it is due, or leave "days" out for every day')
+        return
+    schedule = _section(rules.config, "schedule")
+    schedule_path = child_path(ROOT, "schedule")
+    attended = schedule.get("attended")
+    if rules.get(schedule, "enabled", lambda value: value is True, child_path(schedule_path, "enabled")) is None \
+            or not isinstance(attended, list) or not rules.trusted(child_path(schedule_path, "attended")):
+        return
+    opens = {}  # day -> the earliest start of a period starting that day, in minutes
+    for period in attended:
+        if not isinstance(period, dict) or not isinstance(period.get("days"), list) \
+                or not isinstance(period.get("from"), str) or not _matches_time(period["from"]):
+            return
+        start = int(period["from"][0:2]) * 60 + int(period["from"][3:5])
+        for day in period["days"]:
+            opens[day] = min(opens.get(day, start), start)
+    check_days = [day for day in days if day in opens]
+    if not check_days:
+        rules.add(days_path, "no attended period starts on any of the check days (%s), so the check is never due"
+                  % ", ".join(days), "list the days the kitchen opens: %s" % ", ".join(
+                      [day for day in config_schema.DAYS if day in opens]))
+        return
+    if due_by is None:
+        return
+    due = int(due_by[0:2]) * 60 + int(due_by[3:5])
+    late = [day for day in check_days if opens[day] >= due]
+    if late:
+        latest = max(opens[day] for day in late)
+        rules.add(child_path(path, "due_by"),
+                  "the check is due by %s but the kitchen opens at that time or later on %s: it would be missed "
+                  "there every week before anyone is in" % (due_by, ", ".join(
+                      "%s (%02d:%02d)" % (day, opens[day] // 60, opens[day] % 60) for day in late)),
+                  'set "due_by" after the kitchen opens, e.g. "%02d:%02d", or leave those days out of "days"'
+                  % divmod(min(latest + 60, 23 * 60 + 59), 60))
 
 
 def _detectors_by_zone(rules, measurand=None):

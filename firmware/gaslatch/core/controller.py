@@ -46,8 +46,9 @@ class Controller:
                  announced=None, last_daily_check=None):
         """profiles: profile name -> detector_profile.Profile; first_seq continues numbering after a restart.
 
-        announced: maintenance_due event source -> the stage its last event gave; last_daily_check: (state, date)
-        of the last daily_check event: both from the store, so that a restart repeats no reminder.
+        announced: maintenance_due event source -> the stage its last event gave (or (stage, due date) as its state
+        and value); last_daily_check: (state, date[, source]) of the last daily_check event, or a list of the last
+        ones (oldest first): both from the store, so that a restart repeats no reminder.
 
         self_test_faults: what the platform's start-up self-test found wrong (installed files that differ from
         the manifest...): each keeps the valve latched, drops the fault relay and blocks every reset for this

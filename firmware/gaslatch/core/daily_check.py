@@ -20,11 +20,14 @@ NOT_TODAY = "not_today"
 OFF = "off"
 CLOCK_UNKNOWN = "clock_unknown"
 SOURCE = "daily_check"
+RECORDED_DAYS = 62  # the days last recorded (done or missed) that a run remembers
 
 
 class DailyCheck:
     def __init__(self, cfg, last=None):
-        """cfg: the whole normalised config; last: (state, 'YYYY-MM-DD') of the latest daily_check event, or None."""
+        """cfg: the whole normalised config; last: (state, 'YYYY-MM-DD'[, source]) of the latest daily_check event, or
+        a list of them, oldest first (the store's last RECORDED_DAYS), or None; a done event's source is who
+        confirmed it."""
         section = cfg["daily_check"]
         self.enabled = section["enabled"]
         self.items = [dict(item) for item in section["items"]]
@@ -40,13 +43,27 @@ class DailyCheck:
         self.days = days
         self.done_day = None
         self.done_by = ""
-        self.missed_day = None
-        if last is not None and last[0] in (DONE, MISSED):
-            day = C.parse(last[1])
-            if last[0] == DONE:
+        # Day number -> DONE or MISSED for the days recorded lately (not only the last one: a clock set back a day
+        # and forward again, or corrected from a glitch far ahead, must not record a day twice).
+        self.recorded = {}
+        self._order = []  # the days of `recorded` in the order they were noted
+        for record in (last if isinstance(last, list) else [last] if last is not None else []):
+            if not isinstance(record, (tuple, list)) or len(record) < 2 or record[0] not in (DONE, MISSED):
+                continue
+            day = C.parse(record[1])
+            if day is None:
+                continue
+            self._note(day, record[0])
+            if record[0] == DONE:
                 self.done_day = day
-            else:
-                self.missed_day = day
+                self.done_by = record[2] if len(record) > 2 and isinstance(record[2], str) else ""
+
+    def _note(self, day, state):
+        if day not in self.recorded:
+            self._order.append(day)
+            if len(self._order) > RECORDED_DAYS:  # the oldest noted goes, whatever the clock said then
+                del self.recorded[self._order.pop(0)]
+        self.recorded[day] = state
 
     def is_check_day(self, today):
         return C.weekday(today) in self.days
@@ -55,9 +72,8 @@ class DailyCheck:
         """A `missed` event once, at due_by on a check day without a confirmation."""
         if not self.enabled or today is None or minute is None:
             return
-        if (minute >= self.due_by and self.is_check_day(today) and self.done_day != today
-                and self.missed_day != today):
-            self.missed_day = today
+        if minute >= self.due_by and self.is_check_day(today) and today not in self.recorded:
+            self._note(today, MISSED)
             log.emit(now_ms, E.DAILY_CHECK, E.SEVERITY_WARNING, SOURCE, MISSED, C.text(today),
                      "daily check not confirmed by %s: %s" % (self.due_by_text, ", ".join(self.ids)))
 
@@ -73,9 +89,10 @@ class DailyCheck:
         missing = [item for item in self.ids if item not in ticked]
         if missing:
             return False, "tick every item to confirm the check; not ticked: %s" % ", ".join(missing)
-        if self.done_day == today:
+        if self.recorded.get(today) == DONE:
             return True, "already confirmed today%s; nothing recorded" % (" by " + self.done_by if self.done_by else "")
-        late = self.missed_day == today
+        late = self.recorded.get(today) == MISSED
+        self._note(today, DONE)
         self.done_day = today
         self.done_by = source
         log.emit(now_ms, E.DAILY_CHECK, E.SEVERITY_INFO, source, DONE, C.text(today),
@@ -87,11 +104,12 @@ class DailyCheck:
             return OFF
         if today is None:
             return CLOCK_UNKNOWN
-        if self.done_day == today:
+        if self.recorded.get(today) == DONE:
             return DONE
         if not self.is_check_day(today):
             return NOT_TODAY
-        return MISSED if self.missed_day == today or (minute is not None and minute >= self.due_by) else PENDING
+        late = minute is not None and minute >= self.due_by
+        return MISSED if self.recorded.get(today) == MISSED or late else PENDING
 
     def status(self, today, minute):
         return {"enabled": self.enabled, "today": self.today_state(today, minute), "due_by": self.due_by_text,

@@ -66,13 +66,27 @@ def stage(due, today, notice_days):
 
 class Lifecycle:
     def __init__(self, cfg, announced=None):
-        """announced: event source -> the stage its last maintenance_due event gave (from the store)."""
+        """announced: event source -> the stage its last maintenance_due event gave, or (stage, due date text) as
+        that event's state and value (from the store)."""
         self.items, self.unknown = reminders(cfg)
         self.notice_days = cfg["maintenance"]["notice_days"]
         self.announced = {}
+        self.announced_due = {}  # source -> the due date its last event named, when known
         for asset, task, _due, _basis in self.items:
             last = (announced or {}).get(source_of(asset, task))
+            due_text = None
+            if isinstance(last, (tuple, list)) and len(last) == 2:
+                last, due_text = last
             self.announced[source_of(asset, task)] = last if last in STAGES else OK
+            self.announced_due[source_of(asset, task)] = due_text if isinstance(due_text, str) else None
+        # Reminders announced soon or due that the config no longer has (the detector removed or renamed, its install
+        # date taken out): each is told ok once, so the platform's warning clears and its end-of-life count drops it.
+        self.retired = []
+        for source in sorted(announced or {}):
+            last = (announced or {})[source]
+            last = last[0] if isinstance(last, (tuple, list)) and len(last) == 2 else last
+            if source not in self.announced and last in (SOON, DUE):
+                self.retired.append(source)
         self.today = None
 
     def update(self, now_ms, today, log):
@@ -80,12 +94,23 @@ class Lifecycle:
         if today is None or today == self.today:
             return
         self.today = today
+        for source in self.retired:
+            log.emit(now_ms, E.MAINTENANCE_DUE, E.SEVERITY_INFO, source, OK, None,
+                     "%s: no longer reminded (not in the configuration, or no install date)" % source)
+        self.retired = []
         for asset, task, due, basis in self.items:
             source = source_of(asset, task)
             now = stage(due, today, self.notice_days)
             if now == self.announced[source]:
                 continue
+            if STAGES.index(self.announced[source]) - STAGES.index(now) == 1 and \
+                    self.announced_due[source] == C.text(due):
+                # The same date, one stage back: only the clock went back a little (a restart on fake-hwclock's
+                # saved time before NTP). Already said. A new date (config) says ok, and so does a clock corrected
+                # from far ahead (due -> ok), so that a wrongly raised warning is cleared.
+                continue
             self.announced[source] = now
+            self.announced_due[source] = C.text(due)
             log.emit(now_ms, E.MAINTENANCE_DUE, _SEVERITY[now], source, now, C.text(due),
                      _reason(asset, task, now, due, today, basis))
 

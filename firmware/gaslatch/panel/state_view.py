@@ -81,9 +81,9 @@ def maintenance_rows(status: dict) -> list[dict]:
         if not isinstance(row, dict) or not isinstance(row.get("stage"), str) or row["stage"] not in STAGE_WORDS:
             continue
         left = row.get("days_left")
-        when = ("", "") if not isinstance(left, int) or isinstance(left, bool) else (("逾期 %d 天" % -left, "%d days overdue" % -left) if left < 0
+        when = ("", "") if not isinstance(left, int) or isinstance(left, bool) else (("逾期 %d 天" % -left, "%d day%s overdue" % (-left, "" if left == -1 else "s")) if left < 0
                                                             else ("今天", "today") if left == 0
-                                                            else ("还有 %d 天" % left, "in %d days" % left))
+                                                            else ("还有 %d 天" % left, "in %d day%s" % (left, "" if left == 1 else "s")))
         rows.append({"asset": str(row.get("asset", "")), "task": TASK_WORDS.get(row.get("task"), ("", "")),
                      "due": row.get("due") or "", "stage": row["stage"], "stage_words": STAGE_WORDS[row["stage"]],
                      "when": when})

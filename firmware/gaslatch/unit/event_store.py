@@ -1,7 +1,7 @@
 """The kitchen unit's event store: an event counts as recorded only once SQLite has committed it.
 
 A writer thread commits in batches (WAL, synchronous=FULL) so the scan never waits on the disk;
-retention bounds the file but never drops an undelivered alarm, fault, trip or reset.
+retention bounds the file but never drops an undelivered alarm, fault, trip, reset or maintenance reminder.
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ WAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024  # the write-ahead log is cut back to thi
 
 SAFETY_SEVERITIES = (E.SEVERITY_ALARM, E.SEVERITY_FAULT)
 SAFETY_TYPES = (E.TRIP, E.RESET, E.RESET_REFUSED)
+# Kept like them: the unit reads each reminder's last stage back at start (remembered.py), so a reminder dropped as
+# old telemetry would be announced again at the next restart. A few a year per detector and valve.
+REMEMBERED_TYPES = (E.MAINTENANCE_DUE,)
 
 # Retention: when over capacity the lowest rank goes first, oldest first within a rank.
 RANK_DELIVERED_INFO = 0  # periodic/telemetry-like events the platform already has
@@ -98,7 +101,7 @@ class StoreError(Exception):
 
 def retention_rank(severity: str, type_: str, delivered: bool) -> int:
     """Where a row stands in the retention order (see RANK_*)."""
-    safety = severity in SAFETY_SEVERITIES or type_ in SAFETY_TYPES
+    safety = severity in SAFETY_SEVERITIES or type_ in SAFETY_TYPES or type_ in REMEMBERED_TYPES
     if delivered:
         if safety:
             return RANK_DELIVERED_SAFETY

@@ -158,7 +158,8 @@ class Runtime:
         self.control.service(now_ms, self._handle)
         if self.uplink is not None:
             self._platform_commands(now_ms)
-        result = self.controller.step(now_ms, None, self.inputs, analog, self.wall.local(), self.wall.today())
+        local, today = self.wall.reading()
+        result = self.controller.step(now_ms, None, self.inputs, analog, local, today)
         try:
             for name, bus in self.buses.items():
                 data = result.tx.get(name)

@@ -54,7 +54,7 @@ def status_text(reply: dict) -> str:
                                                _schedule_change(status["schedule"], status.get("schedule_change_min"))))
     daily = status.get("daily_check")
     if isinstance(daily, dict) and daily.get("enabled"):
-        lines.append("Daily check (每日检查): %s" % _DAILY_WORDS.get(daily.get("today"), "?") % daily)
+        lines.append("Daily check (每日检查): %s" % _daily_words(daily))
     if status.get("silenced_s") is not None:
         lines.append("Sounder silenced: %s s left" % status["silenced_s"])
     inhibits = status.get("inhibits") or {}
@@ -78,6 +78,16 @@ _DAILY_WORDS = {
     "not_today": "not due today",
     "clock_unknown": "unknown: the clock is not set",
 }
+
+
+def _daily_words(daily: dict) -> str:
+    today = daily.get("today")
+    words = _DAILY_WORDS.get(today, "?") if isinstance(today, str) else "?"
+    if today == "done" and not daily.get("done_by"):
+        words = "done today"
+    return words % {"done_by": str(daily.get("done_by")), "due_by": str(daily.get("due_by", "?"))}
+
+
 _TASKS = {"end_of_life": "replace", "calibration": "calibrate"}
 _STAGES = {"ok": "ok", "soon": "SOON", "due": "DUE", "unknown": "no install date recorded", None: "clock not set"}
 
@@ -91,6 +101,11 @@ def _schedule_change(state: str, minutes: Any) -> str:
     return " (gas off in %s)" % left if state == "attended" else " (attended again in %s)" % left
 
 
+def _days(count: Any) -> str:
+    """'1 day', '2 days'."""
+    return "%d day%s" % (count, "" if count == 1 else "s")
+
+
 def _maintenance_table(rows: list) -> str:
     """Each lifecycle reminder: what, when, and how it stands today."""
     body = []
@@ -98,8 +113,8 @@ def _maintenance_table(rows: list) -> str:
         if not isinstance(row, dict):
             continue
         left = row.get("days_left")
-        when = "" if not _number(left) else ("%d days overdue" % -left if left < 0 else "today" if left == 0
-                                             else "in %d days" % left)
+        when = "" if not _number(left) else ("%s overdue" % _days(-left) if left < 0 else "today" if left == 0
+                                             else "in %s" % _days(left))
         body.append([str(row.get("asset", "?")), _TASKS.get(row.get("task"), str(row.get("task"))),
                      str(row.get("due") or "-"), _STAGES.get(row.get("stage"), str(row.get("stage"))), when])
     return render("Maintenance (detectors 3 years, valve 10; calibration interval from the config)",

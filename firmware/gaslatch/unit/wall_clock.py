@@ -42,6 +42,15 @@ class WallClock:
         tm = time.localtime(self._now_s())
         return civil_date.from_ymd(tm.tm_year, tm.tm_mon, tm.tm_mday)
 
+    def reading(self) -> tuple[tuple[int, int] | None, int | None]:
+        """(local(), today()) from one reading of the clock, so that the two agree at midnight (read apart, the
+        minute could be 23:59 of one day and the date the next one's)."""
+        now = self._now_s()
+        if time.gmtime(now).tm_year < EARLIEST_PLAUSIBLE_YEAR:
+            return None, None
+        tm = time.localtime(now)
+        return (tm.tm_wday, tm.tm_hour * 60 + tm.tm_min), civil_date.from_ymd(tm.tm_year, tm.tm_mon, tm.tm_mday)
+
     def iso_utc(self) -> str:
         """UTC ISO 8601 with milliseconds, e.g. 2026-11-24T21:50:41.123Z."""
         now = self._now_s()

@@ -32,7 +32,10 @@ SCHEDULE = "schedule"
 UNATTENDED = "unattended"
 _CHANGES_SQL = """SELECT site, unit, type, state, ts, clock_synced, received_at FROM events
     WHERE type IN ('schedule', 'trip', 'startup', 'reset', 'proving') ORDER BY site, unit, seq"""
-_LIFE_SQL = """SELECT site, unit, source, state FROM events WHERE type = 'maintenance_due' ORDER BY site, unit, seq"""
+# Store by store (the event id's store key), each in seq order, the stores in the order the platform first heard
+# of them: a unit whose store was renewed numbers from 1 again, so seq alone would put the new store's reminders
+# before the old one's; and the time received alone would put a gap filled late after what followed it.
+_LIFE_SQL = """SELECT site, unit, source, state, id, seq, received_at FROM events WHERE type = 'maintenance_due'"""
 _OPEN_SQL = "SELECT site, grade, COUNT(*) FROM warnings WHERE state <> 'cleared' GROUP BY site, grade"
 _TIMES_SQL = """SELECT id, site, rule, grade, opened_ms, acked_ms, cleared_ms, cleared_by FROM warnings
     WHERE opened_ms >= ? AND opened_ms <= ?"""
@@ -197,10 +200,17 @@ def district_metrics(storage: SqlStorage, contacts: Contacts | None, actor_sites
                 change = change_of(type_, state, ts, synced, received_at)
                 if change is not None:
                     changes.setdefault((site, unit), []).append(change)
+        rows = [row for row in x(_LIFE_SQL).fetchall() if sees(row[0]) and row[2].endswith(END_OF_LIFE_SUFFIX)
+                and not row[2].startswith(VALVE_ASSET + ":")]
+        first_heard: dict[tuple[str, str, str], str] = {}
+        for site, unit, _, _, id_, _, received_at in rows:
+            key = (site, unit, id_.rpartition("-")[0])
+            first_heard[key] = min(first_heard.get(key, received_at), received_at)
+        rows.sort(key=lambda r: (r[0], r[1], first_heard[(r[0], r[1], r[4].rpartition("-")[0])],
+                                 r[4].rpartition("-")[0], r[5]))
         life = {}
-        for site, unit, source, state in x(_LIFE_SQL).fetchall():
-            if sees(site) and source.endswith(END_OF_LIFE_SUFFIX) and not source.startswith(VALVE_ASSET + ":"):
-                life[(site, unit, source)] = state
+        for site, unit, source, state, _, _, _ in rows:
+            life[(site, unit, source)] = state
         return units, open_rows, times, changes, life
 
     units, open_rows, times, changes, life = storage.read(read)
