@@ -42,11 +42,12 @@ INTERLOCKS = {
 # measurand: the installer's test gas must pass the detector's warning and its trip level.
 TOXIC_TESTS = {
     "co2": ("CO2 isolation (IGEM/UP/19)",
-            "Apply CO2 test gas above %s ppm to %s now (a CO2 canister through its calibration cap)",
-            "Remove the CO2 test gas from %s and ventilate: the gas must stay off until RESET"),
+            N_("Apply CO2 test gas above %(ppm)s ppm to %(detector)s now (a CO2 canister through its calibration "
+               "cap)"),
+            N_("Remove the CO2 test gas from %s and ventilate: the gas must stay off until RESET")),
     "co": ("CO detector linkage (CJJ/T 146)",
-           "Apply CO test gas above %s ppm to %s now (CO in air through its calibration cap)",
-           "Remove the CO test gas from %s and ventilate: the gas must stay off until RESET"),
+           N_("Apply CO test gas above %(ppm)s ppm to %(detector)s now (CO in air through its calibration cap)"),
+           N_("Remove the CO test gas from %s and ventilate: the gas must stay off until RESET")),
 }
 INTERLOCK_TESTS = ("fire", "estop", "fan", "proving", "co2", "co", "power", "open-line")
 # TRANSLATORS: an interlock's name, put into sentences such as "waiting for the fire alarm".
@@ -169,8 +170,8 @@ def _measuring(site: Site, measurand: str) -> list[str]:
     detectors = site.status().get("detectors", {})
     names = sorted(name for name, det in detectors.items() if det.get("measurand") == measurand)
     if not names:
-        raise CommandStop("no_detectors", "the unit has no %s detector to test" % measurand.upper(),
-                          "leave %s out of --only, or check the configuration's measurand" % measurand)
+        raise CommandStop("no_detectors", _("the unit has no %s detector to test") % measurand.upper(),
+                          _("leave %s out of --only, or check the configuration's measurand") % measurand)
     return names
 
 
@@ -189,8 +190,8 @@ def _toxic(site: Site, test: str, name: str) -> dict:
     entry: dict[str, Any] = {"test": test, "detector": name, "interlock": what, "limit_s": LIMITS_S["linkage"],
                              "warning_ppm": low_ppm, "trip_ppm": high_ppm, "failures": []}
     failures = entry["failures"]
-    site.arm("the valve must be open to see %s close it" % name)
-    site.prompter.say("→ " + operate % ("%g" % high_ppm, name), "bold")
+    site.arm(_("the valve must be open to see %s close it") % name)
+    site.prompter.say("→ " + _(operate) % {"ppm": "%g" % high_ppm, "detector": name}, "bold")
     t_asked = time.monotonic()
     times: dict[str, float] = {}
     peak: dict[str, float] = {}
@@ -215,11 +216,12 @@ def _toxic(site: Site, test: str, name: str) -> dict:
 
     watcher = site.watcher()
     found = watcher.until(lambda s: detector_view(s, name)[0] == "high_alarm", PERSON_WAIT_S,
-                          "%s: waiting for its trip level" % name, t_asked, seen, reading_info(name))
+                          _("%s: waiting for its trip level") % name, t_asked, seen, reading_info(name))
     if found is None:
-        failures.append("%s never reached its trip level (%g ppm) within %g s" % (name, high_ppm, PERSON_WAIT_S))
+        failures.append(_("%(detector)s never reached its trip level (%(ppm)g ppm) within %(seconds)g s")
+                        % {"detector": name, "ppm": high_ppm, "seconds": PERSON_WAIT_S})
         return entry
-    watcher.until(closing.done, LIMITS_S["linkage"] + supervision_s(facts) + 1.0, "valve closing", found, seen,
+    watcher.until(closing.done, LIMITS_S["linkage"] + supervision_s(facts) + 1.0, _("valve closing"), found, seen,
                   reading_info(name))
     entry["measured_s"] = entry["trip_s"] = since(closing.command_t, found)
     entry["valve_closed_s"] = since(closing.switch_t, found)
@@ -229,25 +231,27 @@ def _toxic(site: Site, test: str, name: str) -> dict:
         # The test gas may rise past both levels between two readings; when the warning shows, it must act.
         entry["warning_outputs_s"] = since(times.get("warning_outputs"), times["warning"])
         if "warning_outputs" not in times:
-            failures.append("the %s warning did not run the fan and the sounder" % test.upper())
+            failures.append(_("the %s warning did not run the fan and the sounder") % test.upper())
         if "warning_closed" in times:
-            failures.append("the %s warning closed the gas: only the trip level may" % test.upper())
+            failures.append(_("the %s warning closed the gas: only the trip level may") % test.upper())
     failures.extend(closing.failures(site.prompter, "valve_closed", found))
-    site.prompter.say("→ " + restore % name, "bold")
+    site.prompter.say("→ " + _(restore) % name, "bold")
     t_restore = time.monotonic()
     back = watcher.until(lambda s: detector_view(s, name)[0] == "normal", PERSON_WAIT_S,
-                         "%s: waiting for clear air" % name, t_restore, seen, reading_info(name))
+                         _("%s: waiting for clear air") % name, t_restore, seen, reading_info(name))
     entry["peak_ppm"] = peak.get("ppm")
     entry["cleared_after_instruction_s"] = since(back, t_restore)
     if back is None:
-        failures.append("%s did not read normal within %g s of removing the gas" % (name, PERSON_WAIT_S))
+        failures.append(_("%(detector)s did not read normal within %(seconds)g s of removing the gas")
+                        % {"detector": name, "seconds": PERSON_WAIT_S})
         return entry
     if not site.status().get("latched"):
-        failures.append("the gas came back by itself when %s cleared" % name)
-    outcome = site.press_reset("the %s test is over: reopen the gas" % name)
+        failures.append(_("the gas came back by itself when %s cleared") % name)
+    outcome = site.press_reset(_("the %s test is over: reopen the gas") % name)
     entry["reset"] = outcome["state"]
     if outcome["state"] not in ("accepted", "not_needed"):
-        failures.append("reset %s after the test: %s" % (outcome["state"], "; ".join(outcome.get("reasons") or [])))
+        failures.append(_("reset %(state)s after the test: %(reasons)s")
+                        % {"state": outcome["state"], "reasons": "; ".join(outcome.get("reasons") or [])})
     return entry
 
 
