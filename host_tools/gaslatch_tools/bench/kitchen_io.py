@@ -176,7 +176,22 @@ class Valve:
                 self._frozen = None
 
 
-class Fan:
+class _Faults:
+    """What the fan and the pipe share: a set of injected faults under a lock, ended one by one or all at once."""
+
+    _lock: threading.Lock
+    _faults: set[str]
+
+    def clear(self, kind: str | None = None) -> None:
+        """End one fault, or every fault when kind is None."""
+        with self._lock:
+            if kind is None:
+                self._faults.clear()
+            else:
+                self._faults.discard(kind)
+
+
+class Fan(_Faults):
     """The extract fan and its airflow proving switch (a differential-pressure switch, normally open).
 
     Airflow is proven once the motor has run spin_up_s without a break, and stays proven for run_down_s after
@@ -242,16 +257,9 @@ class Fan:
                 self._gusts_since_s = self._now_s
             self._faults.add(kind)
 
-    def clear(self, kind: str | None = None) -> None:
-        """End one fault, or every fault when kind is None."""
-        with self._lock:
-            if kind is None:
-                self._faults.clear()
-            else:
-                self._faults.discard(kind)
 
 
-class Pipe:
+class Pipe(_Faults):
     """The gas pipework downstream of the valve and its low-pressure switch (made when pressure is present).
 
     With the valve open and gas supplied it fills in fill_s; with the valve closed it keeps its pressure (gas
@@ -304,12 +312,6 @@ class Pipe:
         with self._lock:
             self._faults.add(kind)
 
-    def clear(self, kind: str | None = None) -> None:
-        with self._lock:
-            if kind is None:
-                self._faults.clear()
-            else:
-                self._faults.discard(kind)
 
 
 def _active_high(name: str, active: str) -> bool:

@@ -247,11 +247,7 @@ def _toxic(site: Site, test: str, name: str) -> dict:
         return entry
     if not site.status().get("latched"):
         failures.append(_("the gas came back by itself when %s cleared") % name)
-    outcome = site.press_reset(_("the %s test is over: reopen the gas") % name)
-    entry["reset"] = outcome["state"]
-    if outcome["state"] not in ("accepted", "not_needed"):
-        failures.append(_("reset %(state)s after the test: %(reasons)s")
-                        % {"state": outcome["state"], "reasons": "; ".join(outcome.get("reasons") or [])})
+    _reset_after_test(site, entry, name)
     return entry
 
 
@@ -309,12 +305,17 @@ def _interlock(site: Site, test: str) -> dict:
         return entry
     if not site.status().get("latched"):
         failures.append(_("the gas came back by itself when the %s cleared") % what)
+    _reset_after_test(site, entry, what)
+    return entry
+
+
+def _reset_after_test(site: Site, entry: dict, what: str) -> None:
+    """The RESET that ends a test of `what`: its outcome recorded, anything but accepted (or not needed) a failure."""
     outcome = site.press_reset(_("the %s test is over: reopen the gas") % what)
     entry["reset"] = outcome["state"]
     if outcome["state"] not in ("accepted", "not_needed"):
-        failures.append(_("reset %(state)s after the test: %(reasons)s")
-                        % {"state": outcome["state"], "reasons": "; ".join(outcome.get("reasons") or [])})
-    return entry
+        entry["failures"].append(_("reset %(state)s after the test: %(reasons)s")
+                                 % {"state": outcome["state"], "reasons": "; ".join(outcome.get("reasons") or [])})
 
 
 # The gas left in the pipe after the valve closed would fail the proving's check (as a passing valve would).
