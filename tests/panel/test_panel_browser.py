@@ -226,6 +226,11 @@ def test_the_installer_sees_whether_the_unit_runs_the_commissioned_configuration
     assert "运行中的配置与调试记录一致" in page.inner_text("#identity") and running["identity"] in page.inner_text(
         "#identity")
     screenshot(page, "panel-commissioning")
+    hostile = dict(record, site={"name": "\ud800\u0000\u202e川味"}, installer={"name": "\udfff" * 3})
+    panel.record_path.write_text(json.dumps(hostile), encoding="utf-8")  # valid JSON escapes no page can encode
+    page.reload()
+    assert page.get_attribute("#identity", "data-verdict") == "match", "a record's odd text is shown, not a 500"
+    assert "\\ud800" in page.inner_text("main")
     record["config"]["version"] = running["version"] + 1  # a later push than the unit runs
     panel.record_path.write_text(json.dumps(record), encoding="utf-8")
     page.reload()

@@ -147,3 +147,32 @@ def test_one_day_left_or_overdue_is_one_day_not_one_days_on_the_panel_and_in_sta
     text = status_text(status(maintenance=rows))
     assert "in 1 day\n" in text + "\n" and "1 day overdue" in text and "in 2 days" in text
     assert "1 days" not in text
+
+
+ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=12) | st.sampled_from(
+    ["\ud800", "\x00", "\u202e", "\udfff" * 3, "a" * 5000])
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)
+
+
+@settings(max_examples=200, deadline=None)
+@given(site=ANY_TEXT, installer=ANY_TEXT, identity=ANY_TEXT, version=ANY_TEXT | st.integers(), at=ANY_TEXT)
+def test_any_text_in_a_commissioning_record_can_be_shown_on_a_page(site, installer, identity, version, at):
+    """Lone surrogates, NUL and bidi marks are valid JSON escapes in a record file; the page must encode what it
+    shows (a lone surrogate made the installer's page a 500)."""
+    from gaslatch.panel.app import json_text
+
+    record = {"site": {"name": site}, "installer": {"name": installer, "company": installer},
+              "config": {"identity": identity, "version": version, "pushed_at": at}}
+    for text in list(_strings(commissioning_view(record, None))) + [json_text(record)]:
+        text.encode("utf-8")
+    assert "\\ud800" in json_text({"name": "\ud800"}) and json_text({"名": "川"}) == '{\n "名": "川"\n}'

@@ -47,6 +47,12 @@ MAX_FORM_BYTES = 4096
 MAX_RECORD_BYTES = 4 * 1024 * 1024  # a record with every plot's samples is a few hundred kB
 
 
+def json_text(doc: object) -> str:
+    """A JSON document as a page shows it: indented, Chinese as it is. JSON may hold a lone surrogate (a valid
+    \\ud800 escape) that no page can encode: it is shown as that escape, not turned into a 500."""
+    return json.dumps(doc, indent=1, ensure_ascii=False).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _read_record(path: str | None) -> tuple[object, str]:
     """(the commissioning record, '') or (None, why not)."""
     if not path:
@@ -256,8 +262,7 @@ def create_app(settings: PanelSettings, feed: StatusFeed) -> Starlette:
         text = ""
         if settings.config_path:
             try:
-                text = json.dumps(json.loads(Path(settings.config_path).read_text(encoding="utf-8")), indent=1,
-                                  ensure_ascii=False)
+                text = json_text(json.loads(Path(settings.config_path).read_text(encoding="utf-8")))
             except (OSError, ValueError) as err:
                 text = "cannot read %s: %s" % (settings.config_path, err)
         request.state.pin_token = ""
@@ -272,7 +277,7 @@ def create_app(settings: PanelSettings, feed: StatusFeed) -> Starlette:
         request.state.pin_token = ""
         return render("commissioning.html", request, sess, record_problem=problem, record_path=settings.record_path,
                       c=commissioning_view(record, (reply or {}).get("status")),
-                      record_text=json.dumps(record, indent=1, ensure_ascii=False) if record is not None else "")
+                      record_text=json_text(record) if record is not None else "")
 
     async def not_found(request: Request, exc) -> Response:
         return PlainTextResponse("没有找到 Not found\n", status_code=404, headers=HEADERS)

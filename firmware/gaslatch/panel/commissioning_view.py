@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gaslatch.core.events import safe_text
+
 MATCH, DIFFERS, UNKNOWN = "match", "differs", "unknown"
 TESTS = (("valve_tests", ("阀门测试", "valve tests")), ("interlock_tests", ("联动测试", "interlock tests")))
 
@@ -17,10 +19,21 @@ def _dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def _shown(value: Any) -> str:
+    """A record's text as a page may show it (the record is a file anyone with the installer's laptop wrote):
+    controls, bidi marks and lone surrogates escaped, as events.safe_text does for every event."""
+    return safe_text(str(value)) if value not in (None, "") else ""
+
+
 def _passed(entries: Any) -> tuple[int, int]:
     """(passed, all) of a list of test entries."""
     listed = [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
     return sum(1 for e in listed if e.get("passed") is True), len(listed)
+
+
+def _version(value: Any) -> int | str | None:
+    """The push counter as shown: a number as it is, anything else as text."""
+    return value if value is None or (isinstance(value, int) and not isinstance(value, bool)) else _shown(value)
 
 
 def commissioning_view(record: Any, status: dict | None) -> dict:
@@ -40,10 +53,10 @@ def commissioning_view(record: Any, status: dict | None) -> dict:
     tests = [(("检测器通气测试", "bump tests"), tuple(bumps))] + [(words, _passed(record.get(key))) for key, words in TESTS]
     return {
         "verdict": verdict,
-        "pushed": {"identity": str(pushed.get("identity") or ""), "version": pushed.get("version"),
-                   "at": str(pushed.get("pushed_at") or "")},
-        "running": {"identity": str(running.get("identity") or ""), "version": running.get("version")},
-        "site": str(_dict(record.get("site")).get("name") or ""),
-        "installer": " ".join(str(_dict(record.get("installer")).get(k) or "") for k in ("name", "company")).strip(),
+        "pushed": {"identity": _shown(pushed.get("identity")), "version": _version(pushed.get("version")),
+                   "at": _shown(pushed.get("pushed_at"))},
+        "running": {"identity": _shown(running.get("identity")), "version": _version(running.get("version"))},
+        "site": _shown(_dict(record.get("site")).get("name")),
+        "installer": " ".join(_shown(_dict(record.get("installer")).get(k)) for k in ("name", "company")).strip(),
         "tests": tests,
     }
