@@ -7,13 +7,13 @@ import tempfile
 import pytest
 from hypothesis import HealthCheck, settings
 
-from gaslatch_tools.translation import ENGLISH, language_from
+from gaslatch.translation import ENGLISH, language_from
 
 # The `broker` fixture: a real mosquitto on loopback, for the uplink tests; `postgres`, `platform_db`:
 # a throwaway PostgreSQL server, for the platform receiver's tests.
 pytest_plugins = ["gaslatch_tools.testing.fixtures"]
 
-# Messages follow the locale (gaslatch_tools/translation.py): the tests read them in English on a machine set to
+# Messages follow the locale (gaslatch/translation.py): the tests read them in English on a machine set to
 # Chinese too; the tests of the Chinese text ask for it themselves (--lang zh, or LANG=zh_CN.UTF-8 on their pty).
 if language_from(None, os.environ) != ENGLISH:
     os.environ["LC_ALL"] = "C.UTF-8"

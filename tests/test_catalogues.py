@@ -17,10 +17,12 @@ from pathlib import Path
 import pytest
 from babel.messages.catalog import Message
 
-from gaslatch_tools import catalogues, translation
+from gaslatch import translation
+from gaslatch_tools import catalogues
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGE = ROOT / "host_tools" / "gaslatch_tools"
+# The packages whose messages are translated: the host tools, and the unit and the panel (gaslatch).
+PACKAGES = (ROOT / "host_tools" / "gaslatch_tools", ROOT / "firmware" / "gaslatch")
 GLOSSARY = ROOT / "docs" / "glossary.csv"
 # What is not prose in a message, so not checked against the glossary: placeholders, options (--address), command
 # and other hyphenated lower-case words (set-address, low-high), configuration keys (inhibit.max_minutes), values
@@ -52,9 +54,9 @@ def test_no_module_that_translates_hides_the_function_under_a_variable_named_und
     """`state, _ = ...` or `for _ in ...` in a module that imports `_` makes `_` local to that function: every
     `_()` in it then fails at run time, and only on the path that reaches it."""
     hidden = []
-    for path in sorted(PACKAGE.rglob("*.py")):
+    for path in sorted(path for package in PACKAGES for path in package.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        if not any(isinstance(node, ast.ImportFrom) and node.module == "gaslatch_tools.translation"
+        if not any(isinstance(node, ast.ImportFrom) and node.module == "gaslatch.translation"
                    and any(alias.name == "_" for alias in node.names) for node in ast.walk(tree)):
             continue
         for node in ast.walk(tree):
@@ -86,7 +88,7 @@ def test_every_message_is_filled_in_with_the_values_its_placeholders_name():
     """The check above proves the Chinese has the English placeholders; this one that the code gives the English
     the values it names (a wrong key or count fails only when that message is shown, often on an error path)."""
     wrong = []
-    for path in sorted(PACKAGE.rglob("*.py")):
+    for path in sorted(path for package in PACKAGES for path in package.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         found = [(node, pair) for node in ast.walk(tree) for pair in _messages_and_values(node)]
         for node, (message, values) in found:
@@ -198,6 +200,28 @@ def test_without_babel_chinese_falls_back_to_english_and_says_what_to_install(lo
     monkeypatch.setitem(sys.modules, "babel.messages.mofile", None)
     assert translation.translations("zh").gettext("error: %s") == "error: %s"
     assert "pip install 'gaslatch[host]'" in capsys.readouterr().err
+
+
+def test_the_unit_reads_the_committed_catalogue_without_babel(tmp_path, monkeypatch):
+    """The kitchen unit has no Babel (its install is the standard library, pyserial and paho-mqtt): the .mo in git
+    is what it reads, so `gaslatch status` on the Pi speaks Chinese."""
+    copy = tmp_path / "locale"
+    shutil.copytree(translation.LOCALE_DIR, copy)
+    monkeypatch.setattr(translation, "LOCALE_DIR", copy)
+    monkeypatch.setitem(sys.modules, "babel.messages.mofile", None)
+    monkeypatch.setitem(sys.modules, "babel.messages.pofile", None)
+    assert translation.translations("zh").gettext("error: %s") == "错误：%s"
+
+
+def test_the_check_refuses_a_committed_catalogue_not_compiled_from_the_po(locale_copy, monkeypatch):
+    po_path, mo_path = locale_copy
+    monkeypatch.setattr(catalogues, "ROOT", po_path.parents[4])
+    assert "is not compiled from the .po" in catalogues.committed_problems("zh")[0]  # no .mo at all
+    translation.compiled_catalogue("zh")
+    assert catalogues.committed_problems("zh") == []
+    po_path.write_text(po_path.read_text(encoding="utf-8").replace('msgstr "错误：%s"', 'msgstr "出错：%s"'),
+                       encoding="utf-8")
+    assert "is not compiled from the .po" in catalogues.committed_problems("zh")[0]
 
 
 def test_english_is_the_source_text_and_a_plural_follows_the_count():

@@ -1,14 +1,17 @@
 """The message catalogues kept true to the source: extract and update them with Babel, and list what is wrong.
 
 `python -m gaslatch_tools.catalogues update` runs pybabel extract (babel.cfg) and pybabel update, so a new or
-changed message shows up untranslated in every .po; `--check` (and tests/test_catalogues.py, in CI) exits 1
+changed message shows up untranslated in every .po, and compiles each .po into the .mo kept beside it in git;
+`--check` (and tests/test_catalogues.py, in CI) exits 1
 while any message lacks a translation, is fuzzy, disagrees in its placeholders, is missing from a catalogue or
-stale in it, or the compiled catalogue says something else than its .po. docs/translating.md has the steps.
+stale in it, or the compiled catalogue (in git, or as used) says something else than its .po. docs/translating.md has the steps.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+import struct
 import subprocess
 import sys
 import tempfile
@@ -17,7 +20,7 @@ from pathlib import Path
 from babel.messages.catalog import Catalog, Message
 from babel.messages.pofile import read_po
 
-from gaslatch_tools import translation
+from gaslatch import translation
 
 ROOT = Path(__file__).resolve().parents[2]
 # pybabel's options, the same for every run: translators' comments (# TRANSLATORS: ...) carried into the .po,
@@ -51,6 +54,8 @@ def update() -> None:
         template = Path(folder) / (translation.DOMAIN + ".pot")
         pybabel("extract", *EXTRACT_OPTIONS, "-o", str(template), ".")
         pybabel("update", *UPDATE_OPTIONS, "-i", str(template))
+    for language in translation.CATALOGUES:
+        translation.compiled_catalogue(language)  # the .mo the unit reads, compiled from the .po as it is now
 
 
 def catalogue(language: str) -> Catalog:
@@ -106,6 +111,7 @@ def problems() -> list[str]:
                   for msgid in sorted(source_ids - ids, key=str)]
         found += ["%s: no longer in the source (run: python -m gaslatch_tools.catalogues update): %r"
                   % (language, msgid) for msgid in sorted(ids - source_ids, key=str)]
+        found += committed_problems(language)
         compiled = translation.translations(language)
         for message in messages:
             if not message.id:
@@ -113,6 +119,19 @@ def problems() -> list[str]:
             found += message_problems(language, message)
             found += compiled_problems(language, compiled, message)
     return found
+
+
+def committed_problems(language: str) -> list[str]:
+    """The .mo in git must be compiled from the .po as it is: the unit reads it without Babel."""
+    po_path, mo_path = translation.catalogue_paths(language)
+    try:
+        made_from = translation.source_digest(mo_path.read_bytes())
+    except (OSError, ValueError, struct.error):
+        made_from = None
+    if made_from != hashlib.sha256(po_path.read_bytes()).hexdigest():
+        return ["%s: %s is not compiled from the .po as it is (run: python -m gaslatch_tools.catalogues update, "
+                "then commit the .mo)" % (language, mo_path.relative_to(ROOT))]
+    return []
 
 
 def compiled_problems(language: str, compiled, message: Message) -> list[str]:

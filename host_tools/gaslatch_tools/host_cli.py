@@ -15,8 +15,8 @@ import click
 
 from gaslatch.core import events as E
 from gaslatch.unit import cli as unit_cli
-from gaslatch_tools import translation
-from gaslatch_tools.translation import _
+from gaslatch import translation
+from gaslatch.translation import _
 
 
 class HostGroup(NamedTuple):

@@ -23,7 +23,7 @@ from gaslatch_tools.commission.unit_connection import (Site, UnitFacts, UnitLost
                                                        detector_view, feedback, open_site, reading_info, reads_clear,
                                                        seconds_text, since, unit_options)
 from gaslatch_tools.commission.valve_move import supervision_s, valve_commanded_closed
-from gaslatch_tools.translation import N_, _
+from gaslatch.translation import N_, _
 
 DEFAULT_GAS_PCT_LEL = 50.0  # a common bump gas: 2.5 %vol methane, above every allowed high set point
 TRACE_KEEPALIVE_S = 1.0  # an unchanged reading is still recorded this often, so a plot has its time axis

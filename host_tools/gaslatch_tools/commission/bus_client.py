@@ -14,7 +14,7 @@ from typing import Any, Callable
 import serial
 
 from gaslatch.core import modbus_rtu as rtu
-from gaslatch_tools.translation import N_, _
+from gaslatch.translation import N_, _
 
 DEFAULT_TIMEOUT_S = 0.3
 # What to check, in English here and translated where shown (translation.py).

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 from gaslatch.core.detector_profile import load_profile
 from gaslatch_tools.commission.bus_scan import DEFAULT_GAS, Line, pct_lel
 from gaslatch_tools.commission.record import Record, utc_now
-from gaslatch_tools.translation import _
+from gaslatch.translation import _
 
 DEFAULT_BAUD = 9600
 

@@ -13,7 +13,7 @@ from gaslatch.core import modbus_rtu as rtu
 from gaslatch.core.constants import CENTI
 from gaslatch.core.detector_profile import Profile, Sample
 from gaslatch_tools.commission.bus_client import CRC_HINT, BusClient, BusError
-from gaslatch_tools.translation import N_, _
+from gaslatch.translation import N_, _
 
 # A probe reads holding register 0 of an address. Any answer (registers, an exception, even a damaged frame)
 # means something is there; silence means nothing is, at that line setting.

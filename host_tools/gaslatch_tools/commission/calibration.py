@@ -20,7 +20,7 @@ from gaslatch_tools.commission.bus_scan import ATTEMPTS, Tally, pct_lel, poll, r
 from gaslatch_tools.commission.command_outcome import EXIT_FAILED, CommandStop
 from gaslatch_tools.commission.record import utc_now
 from gaslatch_tools.commission.state_words import state_word
-from gaslatch_tools.translation import N_, _
+from gaslatch.translation import N_, _
 
 # TRANSLATORS: the kind of calibration, put into sentences such as "zero written (register 2 = 0)".
 KIND_WORDS = {"zero": N_("zero"), "span": N_("span")}

@@ -9,7 +9,7 @@ import click
 
 from gaslatch_tools.commission import bump_check, bus_commands, config_commands, interlock_check, report, valve_check
 from gaslatch_tools.commission.record import DEFAULT_PATH
-from gaslatch_tools.translation import _
+from gaslatch.translation import _
 
 
 @click.group(help=_(

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 import click
 
-from gaslatch_tools.translation import _
+from gaslatch.translation import _
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -9,7 +9,7 @@ from typing import Any
 
 from gaslatch.core import constants as C
 from gaslatch.core.detector_profile import list_profiles, load_profile
-from gaslatch_tools.translation import _
+from gaslatch.translation import _
 
 DEFAULT_UNIT_PORT = "/dev/ttyUSB0"
 BUS_NAMES = ("rs485a", "rs485b", "rs485c", "rs485d")

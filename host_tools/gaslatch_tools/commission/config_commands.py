@@ -23,7 +23,7 @@ from gaslatch_tools.commission.config_build import InitError, build_config
 from gaslatch_tools.commission.prompts import Prompter, interaction_options, make_prompter
 from gaslatch_tools.commission.record import Record, utc_now
 from gaslatch_tools.commission.schedule_text import SCHEDULE_FORM, ScheduleError, format_schedule, parse_schedule
-from gaslatch_tools.translation import _
+from gaslatch.translation import _
 
 CONFIG_MODE = 0o640  # root:gaslatch 0640 on the unit (docs/install.md)
 DEFAULT_OUT = "gaslatch.json"

@@ -20,7 +20,7 @@ from gaslatch_tools.commission.unit_connection import (Site, UnitFacts, UnitLost
                                                        detector_ppm, detector_view, feedback, open_site, reading_info,
                                                        seconds_text, since, unit_options, wait_for_unit)
 from gaslatch_tools.commission.valve_move import ValveMove, supervision_s
-from gaslatch_tools.translation import N_, _
+from gaslatch.translation import N_, _
 
 PERSON_WAIT_S = 300.0  # how long a command waits for the person to operate an input or a line
 POWER_OBSERVE_S = 10.0  # the unit must keep running this long on backup power

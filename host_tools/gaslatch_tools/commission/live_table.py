@@ -20,7 +20,7 @@ from gaslatch_tools.commission.bus_record import detector_gas
 from gaslatch_tools.commission.bus_scan import (PROBE_FUNCTION, PROBE_REGISTER, Line, Tally, identify, pct_lel, poll,
                                                 read, show_pct)
 from gaslatch_tools.commission.state_words import state_word
-from gaslatch_tools.translation import _
+from gaslatch.translation import _
 
 
 class Watched:

@@ -13,7 +13,7 @@ import yaml
 from rich.console import Console
 
 from gaslatch_tools.commission.command_outcome import CommandStop
-from gaslatch_tools.translation import N_, _
+from gaslatch.translation import N_, _
 
 YES_WORDS = ("y", "yes", "true", "1", "ok", "是", "对")
 NO_WORDS = ("n", "no", "false", "0", "否", "不")

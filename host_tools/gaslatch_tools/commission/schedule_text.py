@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from gaslatch_tools.translation import N_, _
+from gaslatch.translation import N_, _
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")

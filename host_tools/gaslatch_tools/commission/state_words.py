@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from gaslatch.core import constants as C
 from gaslatch.core import detector_state as D
-from gaslatch_tools.translation import N_, _
+from gaslatch.translation import N_, _
 
 # A detector's status (decoded from the device) and the controller's state of it, by code.
 STATE_WORDS = {

@@ -20,7 +20,7 @@ from gaslatch_tools.commission.command_outcome import CommandStop
 from gaslatch_tools.commission.prompts import Prompter, make_prompter
 from gaslatch_tools.commission.record import Record
 from gaslatch_tools.commission.state_words import state_word
-from gaslatch_tools.translation import _
+from gaslatch.translation import _
 
 DEFAULT_UNIT_CONFIG = "/etc/gaslatch/config.json"
 POLL_S = 0.05  # the unit's status, asked this often (the scan answers once per scan.period_ms)

@@ -16,7 +16,7 @@ from gaslatch_tools.commission.record import LIMITS_S
 from gaslatch_tools.commission.unit_connection import (STATUS_TIMEOUT_S, Site, UnitLost, open_site, seconds_text, since,
                                                        unit_options, wait_for_unit)
 from gaslatch_tools.commission.valve_move import ValveMove, supervision_s
-from gaslatch_tools.translation import _
+from gaslatch.translation import _
 
 VALVE_HELP = _("""Valve test: close the gas valve from the unit and time it; prove it cannot be reopened
 without the manual reset; reset by hand and time the reopening.

@@ -7,7 +7,7 @@ from gaslatch.core import constants as C
 from gaslatch_tools.commission.prompts import Prompter
 from gaslatch_tools.commission.record import LIMITS_S
 from gaslatch_tools.commission.unit_connection import UnitFacts, feedback
-from gaslatch_tools.translation import _
+from gaslatch.translation import _
 
 
 def valve_commanded_closed(status: dict, facts: UnitFacts) -> bool:

@@ -1,14 +1,17 @@
-"""The language a person reads the host tools in: `_()` and `ngettext()` over gaslatch's gettext catalogues.
+"""The language a person reads gaslatch in: `_()` and `ngettext()` over its gettext catalogues.
 
-Chinese installers and district officers read Chinese, the rest English; the text a command prints is written
-in English in the source and looked up here, so the code stays one and the catalogue is the translation.
+Chinese installers, kitchen managers and district officers read Chinese, the rest English; the text a command
+prints is written in English in the source and looked up here, so the code stays one and the catalogue is the
+translation. The unit's own commands (`gaslatch status`, `events`), the kitchen panel and the host tools share
+it, which is why it lives in `gaslatch` (standard library only: the unit has no Babel), outside the core (which
+emits codes, never sentences, and runs on MicroPython).
 
 The catalogues live in this package, `locale/<locale>/LC_MESSAGES/gaslatch.po` (Babel manages them, see
-docs/translating.md). The `.po` file is the only one in git: its compiled `.mo` is made from it the first time
-a language is used and again whenever the `.po` has changed (the `.mo` carries the SHA-256 of the `.po` it was
-made from: file times lie after a copy or an rsync), next to it when the package folder may be written (a
-clone, an editable install), else in memory (a read-only install). So a fresh clone, `scripts/test.sh`, the demo
-and a hand-typed `pip install -e .` all read the catalogue as committed, with no compile step to forget.
+docs/translating.md), each with its compiled `.mo` beside it, in git, so the unit reads it with the standard
+library's gettext. The `.mo` carries the SHA-256 of the `.po` it was made from (file times lie after a copy or an
+rsync): where they disagree (a translator edited the `.po`) and Babel is at hand, the `.po` is compiled again,
+next to it when the package folder may be written, else in memory; without Babel the `.mo` is read as it is, and
+`python -m gaslatch_tools.catalogues --check` (in CI) refuses a `.mo` that is not the `.po`'s.
 
 The language comes from `--lang zh|en` (use()), else from the environment as POSIX orders it: the first of
 LC_ALL, LC_MESSAGES and LANG that is set; a value starting with "zh" means Chinese, anything else English.
@@ -109,8 +112,8 @@ def compile_po(source: bytes, digest: str) -> bytes:
 
 
 def translations(language: str) -> gettext.NullTranslations:
-    """The translations of `language`; English is the text in the source, and the fallback (said once on stderr)
-    where Babel is missing to compile the catalogue (a venv older than the host extra's Babel)."""
+    """The translations of `language`; English is the text in the source, and the fallback (said on stderr)
+    where the .mo is missing or damaged and Babel is not there to compile it."""
     if language not in CATALOGUES:
         return gettext.NullTranslations()
     try:
@@ -118,9 +121,14 @@ def translations(language: str) -> gettext.NullTranslations:
     except ModuleNotFoundError as err:
         if (err.name or "").split(".")[0] != "babel":
             raise
-        print("gaslatch: the %s messages need Babel to compile their catalogue, which is not installed: pip install "
-              "'gaslatch[host]'. English for now." % language, file=sys.stderr)
-        return gettext.NullTranslations()
+        data = b""
+        try:
+            data = catalogue_paths(language)[1].read_bytes()
+            return gettext.GNUTranslations(io.BytesIO(data))  # the unit: no Babel, the .mo as shipped
+        except (OSError, ValueError, struct.error):
+            print("gaslatch: the %s catalogue is not compiled and Babel, which compiles it, is not installed: pip "
+                  "install 'gaslatch[host]'. English for now." % language, file=sys.stderr)
+            return gettext.NullTranslations()
     return gettext.GNUTranslations(io.BytesIO(data))
 
 
