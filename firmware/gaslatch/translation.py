@@ -44,6 +44,7 @@ SOURCE_CONTEXT, SOURCE_KEY = "gaslatch-catalogue-source", "sha256"
 LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")
 
 _active: gettext.NullTranslations | None = None
+_by_language: dict[str, gettext.NullTranslations] = {}
 
 
 def language_from(flag: str | None, environ: Mapping[str, str]) -> str:
@@ -152,6 +153,19 @@ def _(message: str) -> str:
 def ngettext(singular: str, plural: str, count: int) -> str:
     """The singular or plural form for `count`, in the reader's language."""
     return _translations().ngettext(singular, plural, count)
+
+
+def in_language(language: str) -> gettext.NullTranslations:
+    """The translations of one language whatever the process speaks: a screen that shows Chinese with English
+    beside it (the panel, the console), or a record written in its reader's language. Kept once per language."""
+    if language not in _by_language:
+        _by_language[language] = translations(language)
+    return _by_language[language]
+
+
+def both(message: str) -> tuple[str, str]:
+    """(Chinese, English) of one message, for the screens that show Chinese first with English beside it."""
+    return in_language(CHINESE).gettext(message), message
 
 
 def N_(message: str) -> str:
