@@ -1,17 +1,20 @@
 """What `gaslatch status` prints from the unit's status reply: the latch, the unit's own health, then tables.
 
-Pure: a reply in, text out, so the same words serve a terminal, an SSH session and a support e-mail.
+Pure: a reply in, text out, so the same words serve a terminal, an SSH session and a support e-mail. The words are
+in the reader's language (gaslatch/translation.py); the codes and texts the controller recorded (a trip reason,
+a reset blocker, a detector's why) are shown as recorded.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from gaslatch.translation import N_, _, ngettext
 from gaslatch.unit.text_table import render
 
 _OUTPUT_MEANING = {
-    "valve": {True: "energised", False: "de-energised"},
-    "fault_relay": {True: "healthy", False: "fault signalled"},
+    "valve": {True: N_("energised"), False: N_("de-energised")},
+    "fault_relay": {True: N_("healthy"), False: N_("fault signalled")},
 }
 
 
@@ -19,47 +22,51 @@ def refusal_lines(title: str, reply: dict) -> list[str]:
     """The title and each reason on its own line, else the title and the error text."""
     reasons = reply.get("reasons")
     if isinstance(reasons, list) and reasons:
-        return ["%s:" % title] + ["  - %s" % reason for reason in reasons]
-    return ["%s: %s" % (title, reply.get("error") or "no reason given")]
+        return [_("%s:") % title] + ["  - %s" % reason for reason in reasons]
+    return [_("%(title)s: %(error)s") % {"title": title, "error": reply.get("error") or _("no reason given")}]
 
 
 def status_text(reply: dict) -> str:
     """The whole status screen of one reply (the runtime's nested form or the controller's flat one)."""
     if not reply.get("ok"):
-        return "\n".join(refusal_lines("Status not available", reply))
+        return "\n".join(refusal_lines(_("Status not available"), reply))
     status = reply["status"] if isinstance(reply.get("status"), dict) else reply
     lines = unit_health_lines(status) + config_lines(status)
     latched = status.get("latched")
     if latched:
-        lines.append("LATCHED: gas off until a local reset")
+        lines.append(_("LATCHED: gas off until a local reset"))
     elif latched is False:
-        lines.append("ARMED: gas may flow")
-    for label, key in (("Trip reason", "trip_reason"), ("Valve fault", "valve_fault")):
-        if status.get(key):
-            lines.append("%s: %s" % (label, status[key]))
+        lines.append(_("ARMED: gas may flow"))
+    if status.get("trip_reason"):
+        lines.append(_("Trip reason: %s") % status["trip_reason"])
+    if status.get("valve_fault"):
+        lines.append(_("Valve fault: %s") % status["valve_fault"])
     proving = status.get("proving")
     if isinstance(proving, dict) and proving.get("mode") not in (None, "none"):
         if proving.get("phase") in ("check", "fill", "watch"):
-            lines.append("Pressure proving: %s phase, %s s left" % (proving["phase"], proving.get("left_s")))
+            lines.append(_("Pressure proving: %(phase)s phase, %(left)s s left") % {
+                "phase": _(_PROVING_PHASES[proving["phase"]]), "left": proving.get("left_s")})
         elif proving.get("failure"):
-            lines.append("PRESSURE PROVING FAILED: %s" % proving["failure"])
+            lines.append(_("PRESSURE PROVING FAILED: %s") % proving["failure"])
     if status.get("trip_causes"):
-        lines.append("Trip causes: %s" % "; ".join(str(c) for c in status["trip_causes"]))
+        lines.append(_("Trip causes: %s") % "; ".join(str(c) for c in status["trip_causes"]))
     if latched and isinstance(status.get("reset_blockers"), list):
         blockers = status["reset_blockers"]
-        lines.append("RESET now: %s" % ("would be refused: " + "; ".join(str(b) for b in blockers) if blockers
-                                        else "would be accepted (press the button on site)"))
+        lines.append(_("RESET now: would be refused: %s") % "; ".join(str(b) for b in blockers) if blockers
+                     else _("RESET now: would be accepted (press the button on site)"))
     if status.get("schedule"):
-        lines.append("Attended hours: %s%s" % (str(status["schedule"]).replace("_", " "),
-                                               _schedule_change(status["schedule"], status.get("schedule_change_min"))))
+        schedule = status["schedule"]
+        words = _(_SCHEDULE_WORDS[schedule]) if schedule in _SCHEDULE_WORDS else str(schedule).replace("_", " ")
+        lines.append(_("Attended hours (人走阀关): %s") % (words + _schedule_change(schedule,
+                                                                               status.get("schedule_change_min"))))
     daily = status.get("daily_check")
     if isinstance(daily, dict) and daily.get("enabled"):
-        lines.append("Daily check (每日检查): %s" % _daily_words(daily))
+        lines.append(_("Daily check (每日检查): %s") % _daily_words(daily))
     if status.get("silenced_s") is not None:
-        lines.append("Sounder silenced: %s s left" % status["silenced_s"])
+        lines.append(_("Sounder silenced: %s s left") % status["silenced_s"])
     inhibits = status.get("inhibits") or {}
     for name in sorted(inhibits):
-        lines.append("Inhibited: %s, %s s left" % (name, inhibits[name]))
+        lines.append(_("Inhibited: %(detector)s, %(left)s s left") % {"detector": name, "left": inhibits[name]})
     tables = [_detectors_table(status.get("detectors") or {}), _outputs_table(status.get("outputs") or {}),
               _interlocks_table(status.get("interlocks") or {}, status.get("airflow"))]
     if status.get("maintenance"):
@@ -71,25 +78,28 @@ def status_text(reply: dict) -> str:
     return "\n\n".join(["\n".join(lines)] + tables) if lines else "\n\n".join(tables)
 
 
+_PROVING_PHASES = {"check": N_("check"), "fill": N_("fill"), "watch": N_("watch")}
+_SCHEDULE_WORDS = {"attended": N_("attended"), "unattended": N_("unattended"), "clock_unknown": N_("clock unknown")}
 _DAILY_WORDS = {
-    "done": "done today by %(done_by)s",
-    "pending": "not yet done today, due by %(due_by)s (at the panel)",
-    "missed": "MISSED: not confirmed by %(due_by)s (confirm it at the panel)",
-    "not_today": "not due today",
-    "clock_unknown": "unknown: the clock is not set",
+    "done": N_("done today by %(done_by)s"),
+    "pending": N_("not yet done today, due by %(due_by)s (at the panel)"),
+    "missed": N_("MISSED: not confirmed by %(due_by)s (confirm it at the panel)"),
+    "not_today": N_("not due today"),
+    "clock_unknown": N_("unknown: the clock is not set"),
 }
 
 
 def _daily_words(daily: dict) -> str:
     today = daily.get("today")
-    words = _DAILY_WORDS.get(today, "?") if isinstance(today, str) else "?"
+    words = _(_DAILY_WORDS[today]) if isinstance(today, str) and today in _DAILY_WORDS else "?"
     if today == "done" and not daily.get("done_by"):
-        words = "done today"
+        words = _("done today")
     return words % {"done_by": str(daily.get("done_by")), "due_by": str(daily.get("due_by", "?"))}
 
 
-_TASKS = {"end_of_life": "replace", "calibration": "calibrate"}
-_STAGES = {"ok": "ok", "soon": "SOON", "due": "DUE", "unknown": "no install date recorded", None: "clock not set"}
+_TASKS = {"end_of_life": N_("replace"), "calibration": N_("calibrate")}
+_STAGES = {"ok": N_("ok"), "soon": N_("SOON"), "due": N_("DUE"), "unknown": N_("no install date recorded"),
+           None: N_("clock not set")}
 
 
 def _schedule_change(state: str, minutes: Any) -> str:
@@ -97,13 +107,14 @@ def _schedule_change(state: str, minutes: Any) -> str:
     if not _number(minutes) or state not in ("attended", "unattended"):
         return ""
     hours, mins = divmod(int(minutes), 60)
-    left = ("%d h %02d min" % (hours, mins)) if hours else "%d min" % mins
-    return " (gas off in %s)" % left if state == "attended" else " (attended again in %s)" % left
+    left = (_("%(hours)d h %(minutes)02d min") % {"hours": hours, "minutes": mins}) if hours else \
+        _("%d min") % mins
+    return _(" (gas off in %s)") % left if state == "attended" else _(" (attended again in %s)") % left
 
 
 def _days(count: Any) -> str:
     """'1 day', '2 days'."""
-    return "%d day%s" % (count, "" if count == 1 else "s")
+    return ngettext("%d day", "%d days", count) % count
 
 
 def _maintenance_table(rows: list) -> str:
@@ -113,12 +124,20 @@ def _maintenance_table(rows: list) -> str:
         if not isinstance(row, dict):
             continue
         left = row.get("days_left")
-        when = "" if not _number(left) else ("%s overdue" % _days(-left) if left < 0 else "today" if left == 0
-                                             else "in %s" % _days(left))
-        body.append([str(row.get("asset", "?")), _TASKS.get(row.get("task"), str(row.get("task"))),
-                     str(row.get("due") or "-"), _STAGES.get(row.get("stage"), str(row.get("stage"))), when])
-    return render("Maintenance (detectors 3 years, valve 10; calibration interval from the config)",
-                  ["asset", "task", "due", "stage", "when"], body)
+        when = "" if not _number(left) else (_("%s overdue") % _days(-left) if left < 0 else _("today") if left == 0
+                                             else _("in %s") % _days(left))
+        body.append([str(row.get("asset", "?")), _word(_TASKS, row.get("task")), str(row.get("due") or "-"),
+                     _word(_STAGES, row.get("stage")), when])
+    return render(_("Maintenance (detectors 3 years, valve 10; calibration interval from the config)"),
+                  [_("asset"), _("task"), _("due"), _("stage"), _("when")], body)
+
+
+def _word(words: dict, code: Any) -> str:
+    """The word for a code in the reader's language; an unknown code as it is."""
+    try:
+        return _(words[code]) if code in words else str(code)
+    except TypeError:  # an unhashable code (a list from a peer)
+        return str(code)
 
 
 def config_lines(status: dict) -> list[str]:
@@ -126,17 +145,18 @@ def config_lines(status: dict) -> list[str]:
     lines = []
     config = status.get("config")
     if isinstance(config, dict):
-        lines.append("Configuration: %s version %s (identity %s)" % (
-            config.get("short", "?"), config.get("version", "?"), config.get("identity", "?")))
+        lines.append(_("Configuration: %(short)s version %(version)s (identity %(identity)s)") % {
+            "short": config.get("short", "?"), "version": config.get("version", "?"),
+            "identity": config.get("identity", "?")})
     self_test = status.get("self_test")
     if isinstance(self_test, dict):
         faults = self_test.get("faults") or []
         if faults:
-            lines.append("SELF-TEST FAILED: gas off, fault relay dropped; reset refused until a restart finds "
-                         "the unit intact:")
+            lines.append(_("SELF-TEST FAILED: gas off, fault relay dropped; reset refused until a restart finds "
+                           "the unit intact:"))
             lines.extend("  - %s" % fault for fault in faults)
         else:
-            lines.append("Self-test: %s" % self_test.get("summary", "?"))
+            lines.append(_("Self-test: %s") % self_test.get("summary", "?"))
     return lines
 
 
@@ -146,19 +166,21 @@ def unit_health_lines(status: dict) -> list[str]:
     store = status.get("store")
     if isinstance(store, dict):
         if store.get("ok", True):
-            lines.append("Event store: OK, %s of %s events, last seq %s" % (
-                store.get("rows", "?"), store.get("max_events", "?"), store.get("recorded_seq", "?")))
+            lines.append(_("Event store: OK, %(rows)s of %(max)s events, last seq %(seq)s") % {
+                "rows": store.get("rows", "?"), "max": store.get("max_events", "?"),
+                "seq": store.get("recorded_seq", "?")})
         else:
-            lines.append("Event store problem: %s (lost %s)" % (
-                store.get("error") or store.get("integrity") or "see journalctl -u gaslatch", store.get("lost", 0)))
+            lines.append(_("Event store problem: %(problem)s (lost %(lost)s)") % {
+                "problem": store.get("error") or store.get("integrity") or _("see journalctl -u gaslatch"),
+                "lost": store.get("lost", 0)})
     ports = status.get("ports")
     if isinstance(ports, dict):
         for name in sorted(ports):
             error = ports[name].get("error") if isinstance(ports[name], dict) else None
             if error:
-                lines.append("Serial port of %s: %s" % (name, error))
+                lines.append(_("Serial port of %(bus)s: %(error)s") % {"bus": name, "error": error})
     if status.get("clock_synced") is False:
-        lines.append("Clock not synchronised: attended hours cannot be checked")
+        lines.append(_("Clock not synchronised: attended hours cannot be checked"))
     return lines
 
 
@@ -166,23 +188,31 @@ def _detectors_table(detectors: dict) -> str:
     rows = []
     for name in sorted(detectors):
         det = detectors[name]
-        rows.append((name, str(det.get("state", "?")).replace("_", " "), _reading(det),
-                     _age(det.get("last_sample_age_ms")), _trust(det), _hold(det.get("clear_hold_remaining_ms")),
-                     "yes" if det.get("inhibited") else "no", str(det.get("reason", ""))))
-    return render("Detectors", ("Detector", "State", "Reading", "Age", "Trust", "Clear hold", "Inhibited", "Why"),
-                  rows, right=("Reading", "Age", "Clear hold"))
+        state = det.get("state", "?")
+        rows.append((name, _word(DETECTOR_STATES, state) if state in DETECTOR_STATES else str(state).replace("_", " "),
+                     _reading(det), _age(det.get("last_sample_age_ms")), _trust(det),
+                     _hold(det.get("clear_hold_remaining_ms")), _("yes") if det.get("inhibited") else _("no"),
+                     str(det.get("reason", ""))))
+    headers = (_("Detector"), _("State"), _("Reading"), _("Age"), _("Trust"), _("Clear hold"), _("Inhibited"),
+               _("Why"))
+    return render(_("Detectors"), headers, rows, right=(headers[2], headers[3], headers[5]))
+
+
+# A detector's state in the words of GB 16808 (docs/glossary.csv).
+DETECTOR_STATES = {"normal": N_("normal"), "low_alarm": N_("low alarm"), "high_alarm": N_("high alarm"),
+                   "fault": N_("fault"), "comm_lost": N_("communication lost"), "warmup": N_("warming up")}
 
 
 def _trust(det: dict) -> str:
     """Whether the detector's reports can be trusted: ok, unstable, or its link's failed polls."""
     link = det.get("link") if isinstance(det.get("link"), dict) else {}
     if det.get("distrust") == "unstable":
-        return "UNSTABLE"
+        return _("UNSTABLE")
     if det.get("distrust") == "link_degraded":
-        return "LINK %s/%s failed" % (link.get("failed", "?"), link.get("polls", "?"))
+        return _("LINK %(failed)s/%(polls)s failed") % {"failed": link.get("failed", "?"), "polls": link.get("polls", "?")}
     if link.get("failed"):
-        return "ok (%s/%s failed)" % (link["failed"], link.get("polls", "?"))
-    return "ok" if "distrust" in det else "-"
+        return _("ok (%(failed)s/%(polls)s failed)") % {"failed": link["failed"], "polls": link.get("polls", "?")}
+    return _("ok") if "distrust" in det else "-"
 
 
 def _hold(remaining_ms: Any) -> str:
@@ -193,41 +223,44 @@ def _hold(remaining_ms: Any) -> str:
 
 
 def _outputs_table(outputs: dict) -> str:
-    rows = [(name, "on" if outputs[name] else "off", _OUTPUT_MEANING.get(name, {}).get(bool(outputs[name]), ""))
+    rows = [(name, _("on") if outputs[name] else _("off"),
+             _(_OUTPUT_MEANING[name][bool(outputs[name])]) if name in _OUTPUT_MEANING else "")
             for name in sorted(outputs)]
-    return render("Outputs", ("Output", "Level", "Meaning"), rows)
+    return render(_("Outputs"), (_("Output"), _("Level"), _("Meaning")), rows)
 
 
 def _interlocks_table(interlocks: dict, airflow: str | None = None) -> str:
     """Each interlock; ventilation with the airflow proving's state (docs/safety.md, Airflow proving)."""
     rows = []
     for name in sorted(interlocks):
-        state = "ACTIVE" if interlocks[name] else "clear"
+        state = _("ACTIVE") if interlocks[name] else _("clear")
         if name == "ventilation" and airflow:
-            state += " (airflow %s)" % airflow
+            state += _(" (airflow %s)") % airflow
         rows.append((name.replace("_", " "), state))
-    return render("Interlocks", ("Interlock", "State"), rows)
+    return render(_("Interlocks"), (_("Interlock"), _("State")), rows)
 
 
 def _buses_table(buses: dict) -> str:
-    columns = (("Requests", "requests"), ("OK", "responses_ok"), ("Timeouts", "timeouts"),
-               ("CRC errors", "crc_errors"), ("Frame errors", "frame_errors"), ("Last OK", "last_ok_age_ms"))
+    columns = ((_("Requests"), "requests"), (_("OK"), "responses_ok"), (_("Timeouts"), "timeouts"),
+               (_("CRC errors"), "crc_errors"), (_("Frame errors"), "frame_errors"), (_("Last OK"), "last_ok_age_ms"))
     rows = []
     for name in sorted(buses):
         bus = buses[name]
         rows.append([name] + [_age(bus.get(key)) if key == "last_ok_age_ms" else str(bus.get(key, ""))
-                              for _, key in columns])
-    headers = ["Bus"] + [title for title, _ in columns]
-    return render("RS-485 buses", headers, rows, right=headers[1:])
+                              for _title, key in columns])
+    headers = [_("Bus")] + [title for title, _key in columns]
+    return render(_("RS-485 buses"), headers, rows, right=headers[1:])
 
 
 def _scan_table(scan: dict) -> str:
     rows = [(label, str(scan.get(key, ""))) for label, key in (
-        ("scans", "scans"), ("overruns", "overruns"), ("missed deadlines", "missed_deadlines"))]
-    for label, key in (("start jitter", "start_jitter"), ("execution time", "execution")):
+        (_("scans"), "scans"), (_("overruns"), "overruns"), (_("missed deadlines"), "missed_deadlines"))]
+    for label, key in ((_("start jitter p50 / p99 / max"), "start_jitter"),
+                       (_("execution time p50 / p99 / max"), "execution")):
         hist = scan.get(key) or {}
-        rows.append(("%s p50 / p99 / max" % label, " / ".join(_millis(hist.get(k)) for k in ("p50_us", "p99_us", "max_us"))))
-    return render("Scan loop (period %s ms)" % scan.get("period_ms", "?"), ("Figure", "Value"), rows, right=("Value",))
+        rows.append((label, " / ".join(_millis(hist.get(k)) for k in ("p50_us", "p99_us", "max_us"))))
+    headers = (_("Figure"), _("Value"))
+    return render(_("Scan loop (period %s ms)") % scan.get("period_ms", "?"), headers, rows, right=(headers[1],))
 
 
 def _number(value: Any) -> bool:
