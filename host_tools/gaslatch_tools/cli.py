@@ -16,7 +16,7 @@ HOST_PACKAGES = ("click", "rich")
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] in unit_cli.COMMAND_NAMES:
+    if _unit_command(args):
         sys.exit(unit_cli.main(args))
     try:
         from gaslatch_tools.host_cli import main as host_main
@@ -28,6 +28,13 @@ def main(argv: Sequence[str] | None = None) -> None:
               % ", ".join(unit_cli.COMMAND_NAMES), file=sys.stderr)
         sys.exit(2)
     host_main(args, prog_name="gaslatch")
+
+
+def _unit_command(args: list[str]) -> bool:
+    """Whether the command (after any --lang, which both take) is one of the unit's."""
+    while args[:1] == ["--lang"] or args[:1] and args[0].startswith("--lang="):
+        args = args[2:] if args[0] == "--lang" else args[1:]
+    return bool(args) and args[0] in unit_cli.COMMAND_NAMES
 
 
 if __name__ == "__main__":

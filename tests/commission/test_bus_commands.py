@@ -5,17 +5,12 @@ progress) against EmulatedBus + EmulatedDetector and checks what the detectors a
 """
 
 import ctypes
-import fcntl
 import grp
 import json
 import os
-import pty
 import re
-import select
-import struct
 import subprocess
 import sys
-import termios
 import time
 
 import pytest
@@ -31,8 +26,8 @@ from gaslatch_tools.commission.bus_client import BusClient, BusError
 from gaslatch_tools.commission.bus_scan import parse_addresses, parse_bauds, parse_parities
 from gaslatch_tools.commission.calibration import Steadiness
 from gaslatch_tools.commission.cli import commission
+from gaslatch_tools.testing.terminal import run_in_terminal
 
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 PR_CAPBSET_DROP = 24
 CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH = 1, 2
 
@@ -101,44 +96,9 @@ def answers(link, address, baud):
 
 def run_in_pty(args, answer_after=None, answer="y\n", timeout_s=30.0, options=(), locale="C.UTF-8"):
     """Runs `python -m gaslatch_tools.cli OPTIONS commission ARGS` on a pty 120 columns wide, as in a terminal
-    whose locale is `locale` (LANG, with LC_ALL and LC_MESSAGES unset).
-
-    Types `answer` once `answer_after` shows. Returns (exit code, everything the terminal showed, ANSI removed).
-    """
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    env = dict(os.environ, TERM="xterm-256color", LANG=locale)
-    for variable in ("COLUMNS", "LC_ALL", "LC_MESSAGES"):
-        env.pop(variable, None)
-    proc = subprocess.Popen([sys.executable, "-m", "gaslatch_tools.cli", *options, "commission"]
-                            + [str(a) for a in args],
-                            stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
-    os.close(slave)
-    shown = b""
-    answered = answer_after is None
-    deadline = time.monotonic() + timeout_s
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
-                break
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:  # EIO: the command exited and closed the terminal
-                break
-            if not chunk:
-                break
-            shown += chunk
-            if not answered and answer_after.encode() in shown:
-                os.write(master, answer.encode())
-                answered = True
-        code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
-    return code, ANSI.sub("", shown.decode("utf-8", "replace"))
+    whose locale is `locale`. Returns (exit code, everything the terminal showed, ANSI removed)."""
+    return run_in_terminal([sys.executable, "-m", "gaslatch_tools.cli", *options, "commission", *args],
+                           answer_after, answer, timeout_s, locale)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -550,11 +550,10 @@ def test_events_lists_and_filters_the_store_without_writing_it(tmp_path, wall):
     result = events_command("--store", str(path))
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].split() == ["SEQ", "TIME", "(UTC)", "SEVERITY", "TYPE", "SOURCE", "STATE", "VALUE", "SENT",
-                                "REASON"]
-    assert lines[1].split()[:4] == ["1", "2026-11-24T21:50:41.123Z?", "warning", "startup"]
-    assert lines[2].split() == ["2", "2026-11-24T21:50:41.123Z", "alarm", "detector", "d1", "high_alarm", "2550",
-                                "yes", "gas:", "d1", "high", "alarm"]
+    assert lines[0].split() == ["SEQ", "TIME", "(UTC)", "SEVERITY", "EVENT", "SENT", "REASON"]
+    assert lines[1].split()[:4] == ["1", "2026-11-24T21:50:41.123Z?", "warning", "controller"]
+    assert lines[2].split() == ["2", "2026-11-24T21:50:41.123Z", "alarm", "detector", "d1:", "high", "alarm",
+                                "(25.50", "%LEL)", "yes", "gas:", "d1", "high", "alarm"]
     assert lines[-1].startswith("? the unit's clock was not synchronised")
 
     result = events_command("--store", str(path), "--json", "--type", "trip", "--type", "reset")

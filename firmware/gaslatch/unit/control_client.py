@@ -11,6 +11,8 @@ import socket
 import time
 from typing import Any
 
+from gaslatch.translation import _
+
 DEFAULT_TIMEOUT_S = 10.0
 # A status reply of a large kitchen is tens of KiB; anything near this is not a reply.
 MAX_REPLY_BYTES = 8 << 20
@@ -23,16 +25,16 @@ class ControlUnreachable(Exception):
 def explain_connect_error(path: str, group: str, err: OSError) -> str:
     """What a user should do when connecting to the control socket at `path` failed with `err`."""
     if isinstance(err, FileNotFoundError):
-        return ("no control socket at %s: is gaslatch running? (systemctl status gaslatch) If it uses another "
-                "socket, pass --socket or --config." % path)
+        return _("no control socket at %s: is gaslatch running? (systemctl status gaslatch) If it uses another "
+                 "socket, pass --socket or --config.") % path
     if isinstance(err, PermissionError):
-        return ("permission denied on %s: join the %s group: sudo usermod -aG %s $USER, then log in again"
-                % (path, group, group))
+        return _("permission denied on %(path)s: join the %(group)s group: sudo usermod -aG %(group)s $USER, then "
+                 "log in again") % {"path": path, "group": group}
     if isinstance(err, ConnectionRefusedError):
-        return ("nothing is listening on %s: gaslatch is not running (the socket file is left over). "
-                "Start it: sudo systemctl start gaslatch" % path)
-    return ("cannot connect to %s: %s. Is gaslatch running? Are you in group %s?"
-            % (path, err.strerror or err, group))
+        return _("nothing is listening on %s: gaslatch is not running (the socket file is left over). "
+                 "Start it: sudo systemctl start gaslatch") % path
+    return _("cannot connect to %(path)s: %(error)s. Is gaslatch running? Are you in group %(group)s?") % {
+        "path": path, "error": err.strerror or err, "group": group}
 
 
 class ControlClient:
@@ -71,15 +73,15 @@ class ControlClient:
         try:
             self._sock.sendall(line.encode("utf-8"))
         except OSError as err:
-            raise ControlUnreachable("gaslatch closed the control connection on %s: %s" % (
-                self.path, err.strerror or err)) from None
+            raise ControlUnreachable(_("gaslatch closed the control connection on %(path)s: %(error)s") % {
+                "path": self.path, "error": err.strerror or err}) from None
         wait_s = self.timeout_s if timeout_s is None else timeout_s
         deadline_s = time.monotonic() + wait_s
         while True:
             reply = self.poll(max(0.0, deadline_s - time.monotonic()))
             if reply is None:
-                raise ControlUnreachable("no answer from gaslatch within %g s on %s: is its scan loop stalled? "
-                                         "(journalctl -u gaslatch)" % (wait_s, self.path))
+                raise ControlUnreachable(_("no answer from gaslatch within %(seconds)g s on %(path)s: is its scan loop "
+                                           "stalled? (journalctl -u gaslatch)") % {"seconds": wait_s, "path": self.path})
             if reply.get("id") in (request_id, None):
                 return reply
 
@@ -101,22 +103,22 @@ class ControlClient:
             except TimeoutError:
                 return None
             except OSError as err:
-                raise ControlUnreachable("lost the control connection to gaslatch on %s: %s" % (
-                    self.path, err.strerror or err)) from None
+                raise ControlUnreachable(_("lost the control connection to gaslatch on %(path)s: %(error)s") % {
+                    "path": self.path, "error": err.strerror or err}) from None
             if not chunk:
-                raise ControlUnreachable("gaslatch closed the control connection on %s without answering" % self.path)
+                raise ControlUnreachable(_("gaslatch closed the control connection on %s without answering") % self.path)
             self._buf += chunk
             if len(self._buf) > MAX_REPLY_BYTES:
-                raise ControlUnreachable("answer from %s is longer than %d bytes: is that gaslatch?" % (
-                    self.path, MAX_REPLY_BYTES))
+                raise ControlUnreachable(_("answer from %(path)s is longer than %(bytes)d bytes: is that gaslatch?") % {
+                    "path": self.path, "bytes": MAX_REPLY_BYTES})
 
     def _decode(self, line: bytes) -> dict:
         try:
             message: Any = json.loads(line.decode("utf-8"))
         except ValueError:
-            raise ControlUnreachable("answer from %s is not JSON: is that gaslatch's control socket?"
+            raise ControlUnreachable(_("answer from %s is not JSON: is that gaslatch's control socket?")
                                      % self.path) from None
         if not isinstance(message, dict):
-            raise ControlUnreachable("answer from %s is not a JSON object: is that gaslatch's control socket?"
+            raise ControlUnreachable(_("answer from %s is not a JSON object: is that gaslatch's control socket?")
                                      % self.path)
         return message

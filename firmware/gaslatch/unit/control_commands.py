@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from gaslatch.core.config_schema import DEFAULT_CONTROL_GROUP, DEFAULT_CONTROL_SOCKET, DEFAULT_RESET_WINDOW_S
+from gaslatch.translation import N_, _
 from gaslatch.unit.command_error import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandError
 from gaslatch.unit.control_client import ControlClient, ControlUnreachable
 from gaslatch.unit.status_text import refusal_lines, status_text
@@ -24,14 +25,14 @@ RESET_GRACE_S = 15.0
 
 # test-outputs: each output in this order (valve last: closing it stops the burners), and the question.
 OUTPUT_CHECKS = (
-    ("sounder", "Did the sounder sound?"),
-    ("beacon", "Did the beacon flash?"),
-    ("fan", "Did the extract fan run?"),
-    ("fault_relay", "Did the fault relay signal a fault (panel or BMS input)?"),
-    ("valve", "Did the gas valve close?"),
+    ("sounder", N_("Did the sounder sound?")),
+    ("beacon", N_("Did the beacon flash?")),
+    ("fan", N_("Did the extract fan run?")),
+    ("fault_relay", N_("Did the fault relay signal a fault (panel or BMS input)?")),
+    ("valve", N_("Did the gas valve close?")),
 )
-VALVE_WARNING = ("The valve test CLOSES the gas valve: burners go out, and the gas stays off until someone "
-                 "resets at the controller (gaslatch reset, then the RESET button). Close the valve now?")
+VALVE_WARNING = N_("The valve test CLOSES the gas valve: burners go out, and the gas stays off until someone "
+                   "resets at the controller (gaslatch reset, then the RESET button). Close the valve now?")
 
 
 def status(args: argparse.Namespace) -> int:
@@ -46,45 +47,46 @@ def reset(args: argparse.Namespace) -> int:
     with _connect(args) as client:
         reply = client.request("reset")
         if not reply.get("ok"):
-            return _refused("Reset refused", reply)
+            return _refused(_("Reset refused"), reply)
         if reply.get("state") == "accepted":
-            print("Reset accepted: the gas valve may open.")
+            print(_("Reset accepted: the gas valve may open."))
             return EXIT_OK
         if reply.get("state") == "not_needed":
-            print(reply.get("message") or "Not tripped: nothing to reset.")
+            print(_("Not tripped: nothing to reset."))
             return EXIT_OK
         if reply.get("state") != "waiting_for_button":
-            print("Unexpected answer from gaslatch: %s" % json.dumps(reply, sort_keys=True))
+            print(_("Unexpected answer from gaslatch: %s") % json.dumps(reply, sort_keys=True))
             return EXIT_REFUSED
         window_s = reply.get("window_s", DEFAULT_RESET_WINDOW_S)
         outcome = _wait_for_button(client, window_s)
     state = outcome.get("state")
     if state == "accepted":
-        print("Reset accepted: the gas valve may open.")
+        print(_("Reset accepted: the gas valve may open."))
         return EXIT_OK
     if state == "refused":
-        return _refused("Reset refused when the button was pressed", outcome)
+        return _refused(_("Reset refused when the button was pressed"), outcome)
     if state == "expired":
-        print("The RESET button was not pressed within %s s: nothing was reset. Run gaslatch reset again "
-              "when someone is at the controller." % window_s)
+        print(_("The RESET button was not pressed within %s s: nothing was reset. Run gaslatch reset again "
+                "when someone is at the controller.") % window_s)
     else:
-        print("Reset not done: %s" % (outcome.get("error") or json.dumps(outcome, sort_keys=True)))
+        print(_("Reset not done: %s") % (outcome.get("error") or json.dumps(outcome, sort_keys=True)))
     return EXIT_REFUSED
 
 
 def silence(args: argparse.Namespace) -> int:
     """Silence the sounder for the configured time (a new alarm sounds again). The beacon stays on."""
-    return _simple(args, "silence", {}, "Sounder silenced.")
+    return _simple(args, "silence", {}, _("Sounder silenced."))
 
 
 def inhibit(args: argparse.Namespace) -> int:
     """Inhibit one detector for maintenance (a bump test), or end its inhibit with --end."""
     if args.end == (args.minutes is not None):
-        raise CommandError("give either --minutes N or --end", EXIT_USAGE)
+        raise CommandError(_("give either --minutes N or --end"), EXIT_USAGE)
     if args.end:
-        return _simple(args, "end_inhibit", {"detector": args.detector}, "Inhibit of %s ended." % args.detector)
+        return _simple(args, "end_inhibit", {"detector": args.detector}, _("Inhibit of %s ended.") % args.detector)
     return _simple(args, "inhibit", {"detector": args.detector, "minutes": args.minutes},
-                   "Detector %s inhibited for %d min." % (args.detector, args.minutes))
+                   _("Detector %(detector)s inhibited for %(minutes)d min.") % {"detector": args.detector,
+                                                                               "minutes": args.minutes})
 
 
 def test_outputs(args: argparse.Namespace) -> int:
@@ -93,33 +95,36 @@ def test_outputs(args: argparse.Namespace) -> int:
     results: list[tuple[str, str, bool]] = []
     with _connect(args) as client:
         for name, question in chosen:
-            if name == "valve" and not args.yes and not confirm(VALVE_WARNING):
-                results.append((name, "skipped: not closed", False))
+            if name == "valve" and not args.yes and not confirm(_(VALVE_WARNING)):
+                results.append((name, _("skipped: not closed"), False))
                 continue
             reply = client.request("test_output", {"line": name, "ms": args.pulse_ms})
             if not reply.get("ok"):
-                results.append((name, "refused: %s" % reply.get("error", "no reason given"), False))
-                print("%s refused: %s" % (name, reply.get("error", "no reason given")))
+                error = reply.get("error") or _("no reason given")
+                results.append((name, _("refused: %s") % error, False))
+                print(_("%(output)s refused: %(error)s") % {"output": name, "error": error})
                 continue
             if name == "valve":
-                print("Closing the gas valve (it stays closed); waiting %.1f s for it to move..." % (args.pulse_ms / 1000))
+                print(_("Closing the gas valve (it stays closed); waiting %.1f s for it to move...")
+                      % (args.pulse_ms / 1000))
             else:
-                print("Switching %s on for %.1f s..." % (name, args.pulse_ms / 1000))
+                print(_("Switching %(output)s on for %(seconds).1f s...") % {"output": name,
+                                                                           "seconds": args.pulse_ms / 1000})
             time.sleep(args.pulse_ms / 1000)  # the person watches the output for this long
             if args.yes:
-                results.append((name, "pulsed (not confirmed: --yes)", True))
-            elif confirm(question):
-                results.append((name, "confirmed", True))
+                results.append((name, _("pulsed (not confirmed: --yes)"), True))
+            elif confirm(_(question)):
+                results.append((name, _("confirmed"), True))
             else:
-                results.append((name, "NOT confirmed: check wiring and config lines.%s" % name, False))
-    print(render("Output test", ("Output", "Result"), [(name, text) for name, text, _ in results]))
-    return EXIT_OK if all(passed for _, _, passed in results) else EXIT_REFUSED
+                results.append((name, _("NOT confirmed: check wiring and config lines.%s") % name, False))
+    print(render(_("Output test"), (_("Output"), _("Result")), [(name, text) for name, text, _passed in results]))
+    return EXIT_OK if all(passed for _name, _text, passed in results) else EXIT_REFUSED
 
 
 def confirm(question: str) -> bool:
     """Asks on the terminal; anything but y/yes, or no answer at all, is no."""
     try:
-        answer = input("%s [y/N]: " % question)
+        answer = input(_("%s [y/N]: ") % question)
     except EOFError:
         print()
         return False
@@ -160,7 +165,7 @@ def _simple(args: argparse.Namespace, cmd: str, request_args: dict, done_text: s
     if reply.get("ok"):
         print(reply.get("message") or done_text)
         return EXIT_OK
-    return _refused("Refused", reply)
+    return _refused(_("Refused"), reply)
 
 
 def _refused(title: str, reply: dict) -> int:
@@ -170,7 +175,7 @@ def _refused(title: str, reply: dict) -> int:
 
 def _wait_for_button(client: ControlClient, window_s: Any) -> dict:
     """Counts the window down (in place on a terminal) until gaslatch sends the reset's outcome line."""
-    print("Press the RESET button on the controller within %s s..." % window_s, flush=True)
+    print(_("Press the RESET button on the controller within %s s...") % window_s, flush=True)
     countdown = sys.stdout.isatty()
     window_end_s = time.monotonic() + float(window_s)
     give_up_s = window_end_s + RESET_GRACE_S
@@ -181,7 +186,7 @@ def _wait_for_button(client: ControlClient, window_s: Any) -> dict:
                 raise ControlUnreachable("no outcome of the reset %g s after its window ended: is the scan loop "
                                          "stalled? (journalctl -u gaslatch)" % RESET_GRACE_S)
             if countdown:
-                print("\rWaiting for the RESET button: %3d s left" % max(0, math.ceil(window_end_s - now_s)),
+                print("\r" + _("Waiting for the RESET button: %3d s left") % max(0, math.ceil(window_end_s - now_s)),
                       end="", flush=True)
             message = client.poll(min(1.0, give_up_s - now_s))
             if message is not None and "state" in message:

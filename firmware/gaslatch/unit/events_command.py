@@ -1,7 +1,8 @@
 """`gaslatch events`: list and filter the unit's recorded events for operators, fitters and inspectors.
 
 It opens the store read-only, so it is safe to run while the unit is recording, by any user in the
-gaslatch group.
+gaslatch group. A person reads each event's headline in their own language (gaslatch/event_text.py) and the
+reason as the controller recorded it; --json gives the stored codes and fields, which never change with it.
 """
 
 from __future__ import annotations
@@ -12,15 +13,21 @@ import os
 import sys
 
 from gaslatch.core.config_schema import DEFAULT_STORE_PATH
+from gaslatch.event_text import headline
+from gaslatch.translation import N_, _
 from gaslatch.unit.command_error import EXIT_OK, CommandError
 from gaslatch.unit.event_store import EventReader, StoreError
+from gaslatch.unit.text_table import pad
 
 DEFAULT_CONFIG_PATH = "/etc/gaslatch/config.json"
 JSON_KEYS = ("id", "seq", "t_ms", "wall_ts", "clock_synced", "type", "severity", "source", "state", "value",
              "reason", "delivered")
-_LINE = "%-7s %-25s %-8s %-13s %-12s %-11s %6s %-4s %s"
-_UNSYNCED_NOTE = ("? the unit's clock was not synchronised when these were recorded: their times may be wrong; "
-                  "seq gives the true order.")
+# (heading, width in terminal cells) of each column but the last, the reason, which takes what it needs.
+_COLUMNS = ((N_("SEQ"), 7), (N_("TIME (UTC)"), 25), (N_("SEVERITY"), 8), (N_("EVENT"), 44), (N_("SENT"), 4))
+_REASON = N_("REASON")
+_SEVERITIES = {"alarm": N_("alarm"), "fault": N_("fault"), "warning": N_("warning"), "info": N_("info")}
+_UNSYNCED_NOTE = N_("? the unit's clock was not synchronised when these were recorded: their times may be wrong; "
+                    "seq gives the true order.")
 
 
 def events(args: argparse.Namespace) -> int:
@@ -33,16 +40,16 @@ def events(args: argparse.Namespace) -> int:
             for record in rows:
                 _echo(json.dumps({key: record[key] for key in JSON_KEYS}, separators=(",", ":")))
             return EXIT_OK
-        _echo(_LINE % ("SEQ", "TIME (UTC)", "SEVERITY", "TYPE", "SOURCE", "STATE", "VALUE", "SENT", "REASON"))
+        _echo(_line([_(heading) for heading, _width in _COLUMNS] + [_(_REASON)]))
         unsynced = False
         for record in rows:
             unsynced = unsynced or not record["clock_synced"]
-            _echo(_LINE % (record["seq"], record["wall_ts"] + ("" if record["clock_synced"] else "?"),
-                           record["severity"], record["type"], record["source"], record["state"],
-                           "-" if record["value"] is None else record["value"],
-                           "yes" if record["delivered"] else "no", record["reason"]))
+            severity = record["severity"]
+            _echo(_line([str(record["seq"]), record["wall_ts"] + ("" if record["clock_synced"] else "?"),
+                         _(_SEVERITIES[severity]) if severity in _SEVERITIES else severity, headline(record),
+                         _("yes") if record["delivered"] else _("no"), record["reason"]]))
         if unsynced:
-            _echo(_UNSYNCED_NOTE)
+            _echo(_(_UNSYNCED_NOTE))
     except StoreError as err:
         raise CommandError(str(err)) from None
     return EXIT_OK
@@ -60,14 +67,20 @@ def _store_path_from_config(config_path: str | None) -> str:
         with open(path, encoding="utf-8") as handle:
             doc = json.load(handle)
     except OSError as err:
-        raise CommandError("cannot read the configuration %s: %s; give the store with --store PATH"
-                           % (path, err.strerror)) from None
+        raise CommandError(_("cannot read the configuration %(path)s: %(error)s; give the store with --store PATH")
+                           % {"path": path, "error": err.strerror}) from None
     except ValueError as err:
-        raise CommandError("the configuration %s is not valid JSON (%s); give the store with --store PATH"
-                           % (path, err)) from None
+        raise CommandError(_("the configuration %(path)s is not valid JSON (%(error)s); give the store with --store "
+                             "PATH") % {"path": path, "error": err}) from None
     store = doc.get("store") if isinstance(doc, dict) else None
     value = store.get("path") if isinstance(store, dict) else None
     return value if isinstance(value, str) and value else DEFAULT_STORE_PATH
+
+
+def _line(values: list[str]) -> str:
+    """One line of the listing: each column filled to its width in terminal cells (a Chinese character takes
+    two), a longer value pushing the rest along rather than being cut."""
+    return " ".join([pad(value, width) for value, (_heading, width) in zip(values, _COLUMNS)] + values[-1:]).rstrip()
 
 
 def _echo(line: str) -> None:

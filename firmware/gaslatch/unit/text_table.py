@@ -1,21 +1,35 @@
 """Plain-text tables for the unit's commands: aligned columns under a title, readable over SSH and in a log.
 
-The unit has no terminal library; this is all the layout `gaslatch-unit status` and `test-outputs` need.
+The unit has no terminal library; this is all the layout `gaslatch-unit status` and `test-outputs` need. Columns
+are measured in terminal cells, not characters: a Chinese character takes two (Unicode's East Asian Width), so a
+table in Chinese lines up as one in English does.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
+
+
+def cells(text: str) -> int:
+    """The terminal cells `text` takes: 2 for a wide or full-width character (汉字, ：), 0 for a combining mark."""
+    return sum(0 if unicodedata.combining(char) else 2 if unicodedata.east_asian_width(char) in "WF" else 1
+               for char in text)
+
+
+def pad(text: str, width: int, right: bool = False) -> str:
+    """`text` filled with spaces to `width` terminal cells (on the left when `right`)."""
+    fill = " " * max(0, width - cells(text))
+    return fill + text if right else text + fill
 
 
 def render(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]], right: Sequence[str] = ()) -> str:
     """The title, the header line and one line per row; columns named in `right` are right-aligned."""
-    cells = [[str(cell) for cell in row] for row in rows]
-    widths = [max([len(header)] + [len(row[i]) for row in cells]) for i, header in enumerate(headers)]
+    texts = [[str(cell) for cell in row] for row in rows]
+    widths = [max([cells(header)] + [cells(row[i]) for row in texts]) for i, header in enumerate(headers)]
 
     def line(values: Sequence[str]) -> str:
-        parts = [value.rjust(width) if header in right else value.ljust(width)
-                 for value, width, header in zip(values, widths, headers)]
+        parts = [pad(value, width, header in right) for value, width, header in zip(values, widths, headers)]
         return "  ".join(parts).rstrip()
 
-    return "\n".join([title, line(list(headers))] + [line(row) for row in cells])
+    return "\n".join([title, line(list(headers))] + [line(row) for row in texts])
