@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import click
 
+from gaslatch.translation import _
 from gaslatch.unit.atomic_file import write_atomically
 from gaslatch_tools.commission.command_outcome import EXIT_FAILED, EXIT_OK, CommandStop, finish
 from gaslatch_tools.commission.record import LIMIT_SOURCES, LIMITS_S, Record
@@ -367,34 +368,33 @@ def write_report(record: Record, out_dir: str, lang: str, formats: list) -> tupl
     return files, verdict
 
 
-@click.command("report")
+@click.command("report", help=_(
+    "Write the commissioning record as HTML and PDF for signing; exit 1 while anything is missing or failed.\n\n"
+    "The report lists every detector with its set points, calibrations and bump tests (with a plot each), the valve "
+    "and interlock tests judged against their limits and sources, the schedule and the config hash, and signature "
+    "blocks. Until every test is done and passed it says \"not ready to sign\"."))
 @click.option("--out", "out_dir", default=".", show_default=True, type=click.Path(file_okay=False),
-              help="Directory for report.html and report.pdf (created if missing).")
+              help=_("Directory for report.html and report.pdf (created if missing)."))
 @click.option("--lang", type=click.Choice(LANGUAGES), default="zh", show_default=True,
-              help="Language of the report: zh (Chinese) or en (English).")
+              help=_("Language of the report: zh (Chinese) or en (English)."))
 @click.option("--format", "formats", default="html,pdf", show_default=True,
-              help="Comma-separated formats to write: html, pdf.")
+              help=_("Comma-separated formats to write: html, pdf."))
 @click.pass_context
 def report(ctx: click.Context, out_dir: str, lang: str, formats: str) -> None:
-    """Write the commissioning record as HTML and PDF for signing; exit 1 while anything is missing or failed.
-
-    The report lists every detector with its set points, calibrations and bump tests (with a plot each),
-    the valve and interlock tests judged against their limits and sources, the schedule and the config
-    hash, and signature blocks. Until every test is done and passed it says "not ready to sign".
-    """
+    # The help is given to click.command(help=...) above, in the reader's language.
     chosen = [f.strip().lower() for f in formats.split(",") if f.strip()]
     if not chosen or any(f not in FORMATS for f in chosen):
-        raise CommandStop("bad_format", "unknown report format in %r" % formats, "use html, pdf or html,pdf")
+        raise CommandStop("bad_format", _("unknown report format in %r") % formats, _("use html, pdf or html,pdf"))
     record_path = ctx.obj["record"]
     if not os.path.exists(record_path):
-        raise CommandStop("no_record", "no commissioning record at %s" % record_path,
-                          "run the commission commands first (scan, config init, bump-test...) or pass --record FILE")
+        raise CommandStop("no_record", _("no commissioning record at %s") % record_path,
+                          _("run the commission commands first (scan, config init, bump-test...) or pass --record FILE"))
     record = Record.load(record_path)
     try:
         files, verdict = write_report(record, out_dir, lang, list(dict.fromkeys(chosen)))
     except OSError as err:
-        raise CommandStop("write", "cannot write the report into %s: %s" % (out_dir, err),
-                          "choose a directory you can write with --out") from None
+        raise CommandStop("write", _("cannot write the report into %(directory)s: %(error)s") % {
+            "directory": out_dir, "error": err}, _("choose a directory you can write with --out")) from None
     t = text_for(lang)
     lines = [t("cli_wrote", path) for path in files.values()]
     lines.append(t("ready_title") if verdict.ready else t("not_ready_title"))
