@@ -20,6 +20,7 @@ from gaslatch.core.commands import LEVELS
 from gaslatch.core.config_schema import DEFAULT_CONTROL_SOCKET, DEFAULT_MANIFEST_PATH, DEFAULT_STORE_PATH
 from gaslatch.core.constants import HARD_INHIBIT_MAX_MIN
 from gaslatch.translation import N_, _
+from gaslatch.unit import argparse_words
 from gaslatch.unit.command_error import EXIT_UNREACHABLE, EXIT_USAGE, CommandError
 from gaslatch.unit.control_client import DEFAULT_TIMEOUT_S, ControlUnreachable
 from gaslatch.unit.control_commands import OUTPUT_CHECKS
@@ -51,6 +52,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "gaslatch") -> int:
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     translation.use(translation.language_from(_lang_flag(argv), os.environ))
+    argparse_words.install()
     args = build_parser(prog).parse_args(argv)
     module_name, function_name = args.command.handler.split(":")
     handler = getattr(importlib.import_module(module_name), function_name)
@@ -87,7 +89,7 @@ def build_parser(prog: str = "gaslatch") -> argparse.ArgumentParser:
     parser.add_argument("--lang", choices=translation.LANGUAGES,
                         help=_("The language of messages: zh (中文) or en (default: from LC_ALL, LC_MESSAGES or "
                                "LANG)."))
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(title=_("commands"), metavar="COMMAND", required=True)
     for command in COMMANDS:
         description = "\n".join(_(text) for text in (command.description, CONTROL_EXIT_CODES if command.exit_codes
                                                        else "") if text)
@@ -180,9 +182,10 @@ def _bounded(kind: Callable[[str], float], low: float, high: float) -> Callable[
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError("%r is not a number" % text) from None
+            raise argparse.ArgumentTypeError(_("%r is not a number") % text) from None
         if not low <= value <= high:
-            raise argparse.ArgumentTypeError("%s is not in the range %g to %g" % (text, low, high))
+            raise argparse.ArgumentTypeError(_("%(value)s is not in the range %(low)g to %(high)g") % {
+                "value": text, "low": low, "high": high})
         return value
     return parse
 

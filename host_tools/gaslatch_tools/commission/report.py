@@ -243,7 +243,7 @@ VALVE_ASSET_FIELDS = (("model", "field_model"), ("serial", "field_serial"), ("in
 def _valve_blocks(t: Callable[..., str], data: dict, document: dict | None) -> list:
     blocks: list = [("h1", t("sec_valve"), "valve")]
     valve = (document or {}).get("valve")
-    if isinstance(valve, dict) and any(valve.get(key) for key, _ in VALVE_ASSET_FIELDS):
+    if isinstance(valve, dict) and any(valve.get(key) for key, _label in VALVE_ASSET_FIELDS):
         blocks.append(("kv", [(t(label), plain(t, valve.get(key) or None), None) for key, label in VALVE_ASSET_FIELDS]))
     tests = entries(data.get("valve_tests"))
     if not tests:
