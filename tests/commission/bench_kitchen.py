@@ -33,11 +33,16 @@ ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x
 class Terminal:
     """`gaslatch commission ...` on a pty, as an installer's terminal: read what it prints, type answers."""
 
-    def __init__(self, args: list[str], cwd: str):
+    def __init__(self, args: list[str], cwd: str, locale: str | None = None):
+        """locale: the terminal's LANG (LC_ALL and LC_MESSAGES unset), else the tests' environment."""
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 160, 0, 0))
         env = dict(os.environ, TERM="xterm-256color", COLUMNS="160", LINES="50", PYTHONUNBUFFERED="1")
         env.pop("NO_COLOR", None)
+        if locale:
+            env["LANG"] = locale
+            env.pop("LC_ALL", None)
+            env.pop("LC_MESSAGES", None)
         self.proc = subprocess.Popen([sys.executable, "-m", "gaslatch_tools.cli", "commission", *args],
                                      stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env,
                                      start_new_session=True, close_fds=True)
@@ -173,8 +178,8 @@ def open_terminals() -> Iterator[Callable[..., Terminal]]:
     """A `terminals` fixture's body: yields start(*args, cwd=...) -> Terminal; kills every one still running after."""
     opened: list[Terminal] = []
 
-    def start(*args: str, cwd: str) -> Terminal:
-        opened.append(Terminal(list(args), cwd))
+    def start(*args: str, cwd: str, locale: str | None = None) -> Terminal:
+        opened.append(Terminal(list(args), cwd, locale))
         return opened[-1]
 
     yield start

@@ -234,6 +234,29 @@ def test_valve_test_times_the_close_and_the_reopen_and_needs_the_reset_button(ki
     wait_until(k.valve_open, 5, 0.02, "the valve open again")
 
 
+def test_a_valve_test_session_on_a_chinese_terminal_speaks_chinese_and_records_the_same_codes(kitchen, terminals,
+                                                                                             short_dir):
+    """The installer's session as a Chinese installer reads it: every prompt and the verdict in Chinese, the
+    record's codes and figures as in English."""
+    k = kitchen()
+    record = os.path.join(short_dir, "record.json")
+    term = terminals("--record", record, "valve-test", "--config", k.config_path, cwd=short_dir, locale="zh_CN.UTF-8")
+    term.expect("现在按下控制器上的复位键")
+    k.press_reset()
+    term.expect("紧急切断阀测试现在将关闭燃气：复位前灶具会熄火。关闭吗？ [y/n]")
+    wait_until(k.valve_open, 10, 0.02, "the valve open")
+    term.type("是")  # a Chinese answer is understood
+    term.expect("燃气是否仍保持关闭？ [y/n]")
+    term.type("y")
+    term.expect("现在按下控制器上的复位键")
+    k.press_reset()
+    assert term.wait() == 0
+    assert "紧急切断阀测试：合格" in term.text and "valve test: passed" not in term.text
+    test = Record.load(record).data["valve_tests"][-1]
+    assert test["passed"] and test["socket_reset"] == "waiting_for_button" and test["reset"] == "accepted"
+    wait_until(k.valve_open, 5, 0.02, "the valve open again")
+
+
 # ---- interlock-test ----
 
 def test_interlock_test_trips_on_each_input_and_shows_an_open_line_as_a_fault(kitchen, terminals, short_dir):
