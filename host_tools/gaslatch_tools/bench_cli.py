@@ -67,7 +67,7 @@ def print_result(console, result) -> None:
     from rich.table import Table
 
     from gaslatch_tools.bench.expectations import detail_text
-    from gaslatch_tools.bench.words import scenario_text
+    from gaslatch_tools.bench.words import scenario_text, shown
 
     # TRANSLATORS: the title of a bench run's result table: the scenario's name, then PASS or FAIL
     title = (_("%(scenario)s: PASS") if result.passed else _("%(scenario)s: FAIL")) % {"scenario": result.name}
@@ -81,7 +81,7 @@ def print_result(console, result) -> None:
                       "" if o.limit_s is None else "%g s" % o.limit_s, escape(detail_text(o)))
     console.print(table)
     for problem in result.problems:
-        console.print("[red]%s[/red] %s" % (escape(_("bench problem:")), escape(problem)), highlight=False)
+        console.print("[red]%s[/red] %s" % (escape(_("bench problem:")), escape(shown(problem, 2000))), highlight=False)
     console.print(escape(_("report: %(summary)s   plot: %(plot)s") % {
         "summary": os.path.join(result.out_dir, "summary.md"), "plot": os.path.join(result.out_dir, "plot.png")}),
         highlight=False)

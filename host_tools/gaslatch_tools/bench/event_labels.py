@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from gaslatch.event_text import headline
 from gaslatch.translation import _
-from gaslatch_tools.bench.words import action_text
+from gaslatch_tools.bench.words import action_text, shown
 
 # Marks closer than this share a number: a fiftieth of the time axis keeps two numbers from touching.
 MIN_GAP_FRACTION = 0.02
@@ -34,7 +34,7 @@ def moments(events: list[dict], actions: list[dict], span_s: float,
 
     A moment starts at its first item and takes every item within min_gap_fraction * span_s of the previous.
     """
-    items = [(e["t_s"], e.get("severity") or "info", headline(e, gettext)) for e in events]
+    items = [(e["t_s"], e.get("severity") or "info", shown(headline(e, gettext))) for e in events]
     items += [(a["t_s"], "info" if a.get("ok", True) else "fault",
                gettext("bench: %(action)s") % {"action": action_text(a, gettext)}) for a in actions]
     items.sort(key=lambda item: item[0])

@@ -17,7 +17,7 @@ from rich.text import Text
 from gaslatch.event_text import headline
 from gaslatch.translation import N_, _
 from gaslatch_tools.bench.trace import parse_journal_event
-from gaslatch_tools.bench.words import action_text, scenario_text
+from gaslatch_tools.bench.words import action_text, scenario_text, shown
 
 REFRESH_S = 0.25
 STATUS_EVERY = 2  # ask the controller for its status every this many refreshes
@@ -69,26 +69,31 @@ class LiveView:
         last = run.trace.actions[-1] if run.trace.actions else None
         if last is not None:
             head.append("   " + _("last action: %(action)s at %(t).1f s %(detail)s") % {
-                "action": action_text(last), "t": last["t_s"], "detail": last.get("detail", "")}, style="cyan")
+                "action": action_text(last), "t": last["t_s"], "detail": shown(last.get("detail"))}, style="cyan")
         detectors = Table(title=_("Detectors"), expand=True)
         # TRANSLATORS: the live view's detector table: its name, where it is mounted, the gas the emulator puts at
         # its sensor, the reading the controller received, the controller's state for it
         for column in (_("detector"), _("where"), _("gas at the sensor"), _("controller sees"), _("state")):
             detectors.add_column(column)
-        status = (self._status or {}).get("detectors", {})
+        status = self._status.get("detectors") if isinstance(self._status, dict) else None
+        status = status if isinstance(status, dict) else {}
         cfg = getattr(run, "config", {}).get("detectors", {})
         for name in sorted(run.scenario["detectors"]):
             gas = run.gases.get(name) if hasattr(run, "gases") else None
-            seen = status.get(name, {})
+            seen = status.get(name)
+            seen = seen if isinstance(seen, dict) else {}
             in_ppm = run.scenario["detectors"][name].get("measurand", "combustible") != "combustible"
             centi = seen.get("concentration_centi_ppm" if in_ppm else "concentration_centi_pct_lel")
+            if not isinstance(centi, (int, float)) or isinstance(centi, bool) or not -1e12 < centi < 1e12:
+                centi = None  # a reply's field that is not a reading is not shown as one
             unit = "%6.0f ppm" if in_ppm else "%5.1f %%LEL"  # a CO or CO2 detector's gas is in ppm, never %LEL
             state = seen.get("state", "…")
-            word = STATE_WORDS.get(state)
+            word = STATE_WORDS.get(state) if isinstance(state, str) else None
             detectors.add_row(name, scenario_text(cfg.get(name, {}).get("location", "")),
                               "" if gas is None else unit % max(0.0, gas.sensed_pct(t_s)),
                               "" if centi is None else unit % (centi / 100),
-                              Text(_(word) if word else str(state), style=_STATE_STYLE.get(state, "")))
+                              Text(_(word) if word else shown(state),
+                                   style=_STATE_STYLE.get(state, "") if isinstance(state, str) else ""))
         outputs = Table(title=_("Kitchen"), expand=True)
         # TRANSLATORS: the live view's outputs table
         for column in (_("gas valve"), _("fan"), _("sounder"), _("beacon"), _("fault relay")):
@@ -112,9 +117,11 @@ class LiveView:
                 if record is not None and record["type"] != "output":
                     recent.append(record)
             for record in recent[-EVENT_LINES:]:
-                text = Text(headline(record), style=_SEVERITY_STYLE.get(record.get("severity"), ""))
-                if isinstance(record.get("reason"), str) and record["reason"]:
-                    text.append("  " + record["reason"], style="dim")
+                severity = record.get("severity")
+                text = Text(shown(headline(record)), style=_SEVERITY_STYLE.get(severity, "") if isinstance(severity, str)
+                            else "")
+                if record.get("reason") not in (None, ""):
+                    text.append("  " + shown(record["reason"]), style="dim")
                 events.add_row("%.1f" % (record["t_ms"] / 1000.0 - run.t0), text)
         return Panel(Group(head, detectors, outputs, events), title="gaslatch — %s" % run.scenario["name"])
 

@@ -9,7 +9,7 @@ import threading
 
 from gaslatch.translation import _
 from gaslatch_tools.bench.trace import parse_journal_event
-from gaslatch_tools.bench.words import action_text, event_line
+from gaslatch_tools.bench.words import action_text, event_line, shown
 
 REFRESH_S = 0.25
 
@@ -46,7 +46,7 @@ class ProgressLines:
         actions = list(run.trace.actions)
         for action in actions[self._actions_seen:]:
             new.append((action["t_s"], _("bench: %(action)s %(detail)s") % {
-                "action": action_text(action), "detail": action.get("detail", "")}))
+                "action": action_text(action), "detail": shown(action.get("detail"))}))
         self._actions_seen = len(actions)
         if hasattr(run, "controller"):
             lines = run.controller.journal_lines()

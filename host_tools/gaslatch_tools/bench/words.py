@@ -10,8 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from gaslatch.core.events import safe_text
 from gaslatch.event_text import headline
 from gaslatch.translation import N_, _
+
+FIELD_CHARS = 200  # a field shown on one line of a table or a log (the whole field is in the trace)
 
 # A timeline action's code (scenario.py) -> what the bench did, shown with the action's label or line.
 ACTIONS = {
@@ -56,19 +59,30 @@ DEMO_TEXTS = (
 EVERY_EVENT_DELIVERED = DEMO_TEXTS[-1]
 
 
+def shown(value: Any, max_chars: int = FIELD_CHARS) -> str:
+    """Any value as one line of safe text (control characters, lone surrogates and bidi marks escaped, at most
+    max_chars): what the bench shows of a field it did not write (a status reply, a journal line, a config)."""
+    if value is None:
+        return ""
+    try:
+        return safe_text(value, max_chars)
+    except ValueError:  # an int beyond Python's 4,300 digits for repr()
+        return "?"
+
+
 def scenario_text(text: Any) -> str:
     """A scenario's own text (its summary, an expectation's name, a location) in the reader's language where the
     catalogue has it (the demo's), else as written."""
-    if not isinstance(text, str):
-        return "" if text is None else str(text)
-    return _(text) if text else text
+    if not isinstance(text, str) or not text:
+        return shown(text)
+    return shown(_(text), max(FIELD_CHARS, len(text) * 2))
 
 
 def action_text(action: Mapping[str, Any], gettext: Callable[[str], str] = _) -> str:
     """A bench action as a person reads it: what was done, to what (its label, line, detector or bus), and
     "(failed)" when it could not be done."""
-    do = str(action.get("do") or "").lstrip("_")
-    what = " ".join(str(action.get(key)) for key in ("label", "line", "detector", "bus", "state", "fault", "cmd")
+    do = shown(action.get("do")).lstrip("_")
+    what = " ".join(shown(action.get(key)) for key in ("label", "line", "detector", "bus", "state", "fault", "cmd")
                     if action.get(key) not in (None, ""))
     message = ACTIONS.get(do)
     text = gettext(message if message else OTHER_ACTION) % {"do": do, "what": what}
@@ -80,7 +94,7 @@ def action_text(action: Mapping[str, Any], gettext: Callable[[str], str] = _) ->
 def event_line(record: Mapping[str, Any], gettext: Callable[[str], str] = _) -> str:
     """A controller event as one line: its headline, then the detail the core recorded."""
     reason = record.get("reason")
-    text = headline(record, gettext)
-    if isinstance(reason, str) and reason:
-        text += " · " + reason
+    text = shown(headline(record, gettext))
+    if reason not in (None, ""):
+        text += " · " + shown(reason)
     return text
