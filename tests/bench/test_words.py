@@ -3,6 +3,9 @@ controller's events read as words in either language, and no field the bench did
 
 import io
 import json
+import os
+import subprocess
+import sys
 
 import yaml
 from hypothesis import given, settings
@@ -104,3 +107,15 @@ def test_no_field_the_bench_did_not_write_breaks_the_live_view_or_the_progress_l
 def test_a_scenarios_own_text_outside_the_catalogue_is_shown_as_written():
     assert scenario_text("no trip before the gas") == "no trip before the gas"
     assert scenario_text(None) == "" and scenario_text(10 ** 5000) == "?"
+
+
+def test_an_unknown_scenario_is_said_in_the_language_asked_for():
+    def bench_run(*lang: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "gaslatch_tools.cli", *lang, "bench", "run", "no-such"],
+                              capture_output=True, text=True, timeout=60, env=dict(os.environ, LC_ALL="", LANG="C"))
+
+    chinese = bench_run("--lang", "zh")
+    assert chinese.returncode == 2
+    assert chinese.stderr.strip() == "gaslatch bench：没有场景文件 no-such，场景库中也没有这个名称的场景（gaslatch bench list）"
+    english = bench_run()
+    assert english.returncode == 2 and "no scenario file no-such and no library scenario of that name" in english.stderr
