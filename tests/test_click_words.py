@@ -124,3 +124,10 @@ def test_a_translation_of_clicks_words_keeps_every_placeholder_click_fills(messa
     assert fields <= set(FIELD.findall(message)) | plural_fields, "a placeholder click does not fill: %s" % text
     if not plural_fields:
         assert fields == set(FIELD.findall(message)), "a placeholder of click's lost: %s" % text
+
+
+def test_the_version_line_follows_lang():
+    chinese = gaslatch("--lang", "zh", "--version", locale=ENGLISH_LOCALE)
+    assert chinese.returncode == 0 and chinese.stdout.startswith("gaslatch，版本 ")
+    english = gaslatch("--lang", "en", "--version", locale=CHINESE_LOCALE)
+    assert english.returncode == 0 and english.stdout.startswith("gaslatch, version ")

@@ -44,6 +44,7 @@ HOST_GROUPS = {
 # Click's words for the two options of gaslatch itself (see _Commands): listed in click_words.
 HELP_HELP = N_("Show this message and exit.")
 VERSION_HELP = N_("Show the version and exit.")
+VERSION_MESSAGE = N_("%(prog)s, version %(version)s")
 _STYLE = {E.SEVERITY_ALARM: "bold red", E.SEVERITY_FAULT: "yellow", E.SEVERITY_WARNING: "magenta", E.SEVERITY_INFO: ""}
 
 
@@ -90,6 +91,13 @@ class _translated:
         self.thing.help = self.saved[0]
         if self.saved[1]:
             self.thing.short_help = self.saved[1]
+
+
+class _LookedUpWhenFilled(str):
+    """A message click fills with % later (--version's): looked up in the reader's language when filled."""
+
+    def __mod__(self, values):
+        return _(str(self)) % values
 
 
 class ShownTranslatedOption(_ShownTranslated, click.Option):
@@ -150,7 +158,8 @@ def _choose_language(_ctx: click.Context, _param: click.Parameter, flag: str | N
 
 
 @click.group(cls=_Commands, help=N_("gaslatch: restaurant gas-leak protection controller and tools."))
-@click.version_option(package_name="gaslatch", cls=ShownTranslatedOption, help=VERSION_HELP)
+@click.version_option(package_name="gaslatch", cls=ShownTranslatedOption, help=VERSION_HELP,
+                      message=_LookedUpWhenFilled(VERSION_MESSAGE))
 @click.option("--lang", type=click.Choice(translation.LANGUAGES), default=None, is_eager=True, expose_value=False,
               callback=_choose_language, cls=ShownTranslatedOption,
               help=N_("The language of messages and prompts: zh (中文) or en [default: from LC_ALL, LC_MESSAGES or "
