@@ -11,33 +11,33 @@ import sys
 
 import click
 
+from gaslatch.translation import _
 
-@click.group()
+@click.group(help=_("Hardware-in-the-loop bench: scenarios, emulators, reports (docs/bench.md)."))
 def bench() -> None:
-    """Hardware-in-the-loop bench: scenarios, emulators, reports (docs/bench.md)."""
+    pass
 
 
-@bench.command("list")
+@bench.command("list", help=_("The scenario library: name and what it shows."))
 def list_scenarios() -> None:
-    """The scenario library: name and what it shows."""
+    from gaslatch_tools.bench.words import scenario_text
     from gaslatch_tools.bench import scenario as S
 
     for path in S.library():
         sc = S.load(path)
-        click.echo("%-28s %5.0f s  %s" % (sc["name"], sc["duration_s"], sc["summary"]))
+        click.echo("%-28s %5.0f s  %s" % (sc["name"], sc["duration_s"], scenario_text(sc["summary"])))
 
 
-@bench.command("run")
+@bench.command("run", help=_(
+    "Run SCENARIOS (library names or files) one after the other; print a pass/fail table.\n\n"
+    "Exit codes: 0 every expectation passed, 1 some failed, 2 a scenario could not be loaded."))
 @click.argument("scenarios", nargs=-1, required=True)
 @click.option("--out", "out_root", default="bench-reports", show_default=True, type=click.Path(file_okay=False),
-              help="Folder for the reports: one sub-folder per scenario.")
-@click.option("--quiet", is_flag=True, help="Only the result table.")
+              help=_("Folder for the reports: one sub-folder per scenario."))
+@click.option("--quiet", is_flag=True, help=_("Only the result table."))
 def run(scenarios: tuple[str, ...], out_root: str, quiet: bool) -> None:
-    """Run SCENARIOS (library names or files) one after the other; print a pass/fail table.
-
-    Exit codes: 0 every expectation passed, 1 some failed, 2 a scenario could not be loaded.
-    """
     from rich.console import Console
+    from rich.markup import escape
 
     from gaslatch_tools.bench import scenario as S
     from gaslatch_tools.bench.runner import run_scenario
@@ -48,12 +48,12 @@ def run(scenarios: tuple[str, ...], out_root: str, quiet: bool) -> None:
         for path in paths:
             S.load(path)
     except S.ScenarioError as err:
-        click.echo("gaslatch bench: %s" % err, err=True)
+        click.echo(_("gaslatch bench: %s") % err, err=True)
         sys.exit(2)
     failed = 0
     for path in paths:
-        progress = None if quiet else (lambda text: console.print("  [dim]%s[/dim]" % text, highlight=False))
-        console.print("[bold]%s[/bold]" % os.path.basename(path))
+        progress = None if quiet else (lambda text: console.print("  [dim]%s[/dim]" % escape(text), highlight=False))
+        console.print("[bold]%s[/bold]" % escape(os.path.basename(path)))
         result = run_scenario(path, out_root, progress)
         print_result(console, result)
         failed += not result.passed
@@ -62,28 +62,39 @@ def run(scenarios: tuple[str, ...], out_root: str, quiet: bool) -> None:
 
 def print_result(console, result) -> None:
     """The pass/fail table of one run, its bench problems and where its report is."""
+
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title="%s: %s" % (result.name, "PASS" if result.passed else "FAIL"), title_justify="left")
-    for column in ("expectation", "result", "measured", "limit", "detail"):
+    from gaslatch_tools.bench.expectations import detail_text
+    from gaslatch_tools.bench.words import scenario_text, shown
+
+    # TRANSLATORS: the title of a bench run's result table: the scenario's name, then PASS or FAIL
+    title = (_("%(scenario)s: PASS") if result.passed else _("%(scenario)s: FAIL")) % {"scenario": result.name}
+    table = Table(title=escape(title), title_justify="left")
+    # TRANSLATORS: the columns of a bench run's result table
+    for column in (_("expectation"), _("result"), _("measured"), _("limit"), _("detail")):
         table.add_column(column)
     for o in result.outcomes:
-        table.add_row(o.name, "[green]pass[/green]" if o.passed else "[red]FAIL[/red]",
-                      "" if o.measured_s is None else "%.3f s" % o.measured_s,
-                      "" if o.limit_s is None else "%g s" % o.limit_s, o.detail)
+        table.add_row(escape(scenario_text(o.name)), "[green]%s[/green]" % _("pass") if o.passed else
+                      "[red]%s[/red]" % _("FAIL"), "" if o.measured_s is None else "%.3f s" % o.measured_s,
+                      "" if o.limit_s is None else "%g s" % o.limit_s, escape(detail_text(o)))
     console.print(table)
     for problem in result.problems:
-        console.print("[red]bench problem:[/red] %s" % problem)
-    console.print("report: %s   plot: %s" % (os.path.join(result.out_dir, "summary.md"),
-                                             os.path.join(result.out_dir, "plot.png")))
+        console.print("[red]%s[/red] %s" % (escape(_("bench problem:")), escape(shown(problem, 2000))), highlight=False)
+    console.print(escape(_("report: %(summary)s   plot: %(plot)s") % {
+        "summary": os.path.join(result.out_dir, "summary.md"), "plot": os.path.join(result.out_dir, "plot.png")}),
+        highlight=False)
 
 
 def run_demo(out_root: str, live: bool | None = None) -> bool:
     """The README demo: the demo scenario, shown live (or as progress lines when live is False, or None on
     a terminal that cannot redraw); reports to a local broker if mosquitto is here."""
     from rich.console import Console
+    from rich.markup import escape
 
     from gaslatch_tools.bench import scenario as S
+    from gaslatch_tools.bench.words import EVERY_EVENT_DELIVERED
     from gaslatch_tools.testing.broker import BrokerError, mosquitto_binary
     from gaslatch_tools.bench.live_view import LiveView
     from gaslatch_tools.bench.progress_lines import ProgressLines
@@ -97,13 +108,14 @@ def run_demo(out_root: str, live: bool | None = None) -> bool:
     try:
         mosquitto_binary()
     except BrokerError:
-        console.print("[dim]mosquitto not installed: the demo runs without the platform uplink[/dim]")
+        console.print("[dim]%s[/dim]" % escape(_("mosquitto not installed: the demo runs without the platform "
+                                                  "uplink")))
     else:
         scenario["uplink"] = True
-        scenario["expect"].append({"name": "every stored event reached the platform", "all_events_delivered": True})
-    console.print("[bold]gaslatch demo[/bold]: the real controller (gaslatch-unit run) against an emulated kitchen — "
-                  "two Modbus detectors on a 9600-baud bus, a gas valve, a fan. Scenario time %g s." %
-                  scenario["duration_s"])
+        scenario["expect"].append({"name": EVERY_EVENT_DELIVERED, "all_events_delivered": True})
+    console.print("[bold]gaslatch demo[/bold]: %s" % escape(_(
+        "the real controller (gaslatch-unit run) against an emulated kitchen — two Modbus detectors on a 9600-baud "
+        "bus, a gas valve, a fan. Scenario time %g s.") % scenario["duration_s"]), highlight=False)
     run = BenchRun(scenario, os.path.join(out_root, scenario["name"]), "demo")
     view = LiveView(run, console) if live else ProgressLines(run, console)
     view.start()

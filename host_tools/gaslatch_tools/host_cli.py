@@ -13,10 +13,14 @@ from typing import NamedTuple
 
 import click
 
+from gaslatch import event_text
 from gaslatch.core import events as E
 from gaslatch.unit import cli as unit_cli
 from gaslatch import translation
-from gaslatch.translation import _
+from gaslatch.translation import N_, _
+from gaslatch_tools import click_words
+
+click_words.install()  # click's own words (Usage:, Options:, its errors) in the reader's language
 
 
 class HostGroup(NamedTuple):
@@ -31,12 +35,16 @@ class HostGroup(NamedTuple):
 # The host's command groups (tests/test_dependency_sets.py checks each extra covers its group's imports).
 HOST_GROUPS = {
     "bench": HostGroup("gaslatch_tools.bench_cli", "bench", "bench",
-                       "Hardware-in-the-loop bench: scenarios, emulators, reports (docs/bench.md)."),
+                       N_("Hardware-in-the-loop bench: scenarios, emulators, reports (docs/bench.md).")),
     "commission": HostGroup("gaslatch_tools.commission.cli", "commission", "commission",
-                            "Installer's commissioning tools: find and set up detectors, prove the trips, sign off."),
+                            N_("Installer's commissioning tools: find and set up detectors, prove the trips, sign off.")),
     "platform": HostGroup("gaslatch_tools.platform.cli", "platform", "platform",
-                          "The reference platform: store the fleet's events, raise warnings, notify, acknowledge."),
+                          N_("The reference platform: store the fleet's events, raise warnings, notify, acknowledge.")),
 }
+# Click's words for the two options of gaslatch itself (see _Commands): listed in click_words.
+HELP_HELP = N_("Show this message and exit.")
+VERSION_HELP = N_("Show the version and exit.")
+VERSION_MESSAGE = N_("%(prog)s, version %(version)s")
 _STYLE = {E.SEVERITY_ALARM: "bold red", E.SEVERITY_FAULT: "yellow", E.SEVERITY_WARNING: "magenta", E.SEVERITY_INFO: ""}
 
 
@@ -46,8 +54,69 @@ def missing_extra(what: str, extra: str, err: ModuleNotFoundError) -> click.Clic
                                   "'gaslatch[%(extra)s]'") % {"what": what, "module": err.name, "extra": extra})
 
 
-class _Commands(click.Group):
+class _ShownTranslated:
+    """A command or option defined here, when this module is imported, before --lang is read: its help is given in
+    English (marked N_) and looked up when shown, so it follows --lang like the commands imported after it."""
+
+    help: str | None
+    short_help: str | None
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with _translated(self):
+            super().format_help_text(ctx, formatter)  # type: ignore[misc]
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        with _translated(self):
+            return super().get_short_help_str(limit)  # type: ignore[misc]
+
+    def get_help_record(self, ctx: click.Context):
+        with _translated(self):
+            return super().get_help_record(ctx)  # type: ignore[misc]
+
+
+class _translated:
+    """Within: the object's help (and short help) in the reader's language; after: the English again."""
+
+    def __init__(self, thing) -> None:
+        self.thing = thing
+        self.saved: tuple = ()
+
+    def __enter__(self) -> None:
+        self.saved = (self.thing.help, getattr(self.thing, "short_help", None))
+        self.thing.help = _(self.saved[0]) if self.saved[0] else self.saved[0]
+        if self.saved[1]:
+            self.thing.short_help = _(self.saved[1])
+
+    def __exit__(self, *exc_info) -> None:
+        self.thing.help = self.saved[0]
+        if self.saved[1]:
+            self.thing.short_help = self.saved[1]
+
+
+class _LookedUpWhenFilled(str):
+    """A message click fills with % later (--version's): looked up in the reader's language when filled."""
+
+    def __mod__(self, values):
+        return _(str(self)) % values
+
+
+class ShownTranslatedOption(_ShownTranslated, click.Option):
+    """An option of gaslatch itself or of the demo (defined before --lang is read)."""
+
+
+class ShownTranslatedCommand(_ShownTranslated, click.Command):
+    """The demo (defined before --lang is read)."""
+
+
+class _Commands(_ShownTranslated, click.Group):
     """The click group: the unit's commands and the demo listed as they are, host groups imported on demand."""
+
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        # click makes gaslatch's own --help before --lang is read: its help is looked up each time it is shown
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.help = _(HELP_HELP)
+        return option
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(HOST_GROUPS))
@@ -71,8 +140,9 @@ def _ours(err: ModuleNotFoundError) -> bool:
 
 
 def _not_installed(name: str, group: HostGroup, err: ModuleNotFoundError) -> click.Command:
-    @click.command(name, help="%s (not installed: pip install 'gaslatch[%s]')" % (group.summary, group.extra),
-                   short_help="not installed: pip install 'gaslatch[%s]'" % group.extra,
+    @click.command(name, help=_("%(summary)s (not installed: pip install 'gaslatch[%(extra)s]')") % {
+                       "summary": _(group.summary), "extra": group.extra},
+                   short_help=_("not installed: pip install 'gaslatch[%s]'") % group.extra,
                    context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
     def stand_in() -> None:
         raise missing_extra("gaslatch %s" % name, group.extra, err)
@@ -87,14 +157,15 @@ def _choose_language(_ctx: click.Context, _param: click.Parameter, flag: str | N
     return language
 
 
-@click.group(cls=_Commands)
-@click.version_option(package_name="gaslatch")
+@click.group(cls=_Commands, help=N_("gaslatch: restaurant gas-leak protection controller and tools."))
+@click.version_option(package_name="gaslatch", cls=ShownTranslatedOption, help=VERSION_HELP,
+                      message=_LookedUpWhenFilled(VERSION_MESSAGE))
 @click.option("--lang", type=click.Choice(translation.LANGUAGES), default=None, is_eager=True, expose_value=False,
-              callback=_choose_language,
-              help="The language of messages and prompts: zh (中文) or en [default: from LC_ALL, LC_MESSAGES or "
-                   "LANG; zh_CN.UTF-8 gives Chinese, anything else English].")
+              callback=_choose_language, cls=ShownTranslatedOption,
+              help=N_("The language of messages and prompts: zh (中文) or en [default: from LC_ALL, LC_MESSAGES or "
+                      "LANG; zh_CN.UTF-8 gives Chinese, anything else English]."))
 def main() -> None:
-    """gaslatch: restaurant gas-leak protection controller and tools."""
+    pass
 
 
 def _unit_command(command: unit_cli.Command) -> click.Command:
@@ -111,24 +182,26 @@ for _command in unit_cli.COMMANDS:
     main.add_command(_unit_command(_command))
 
 
-@main.command()
+@main.command(cls=ShownTranslatedCommand, help=N_(
+    "A leak in an emulated kitchen, handled by the real controller, shown live; then the report.\n\n"
+    "The real `gaslatch-unit run` against two emulated Modbus detectors on a 9600-baud bus, a gas valve and a fan: "
+    "the leak trips the valve, a reset is refused while gas is present and accepted after it clears. No hardware, "
+    "no broker needed (a local mosquitto, if installed, receives the events). Exit code 0 when every expectation "
+    "of the demo scenario held."))
 @click.option("--out", "out_root", default="demo-report", show_default=True, type=click.Path(file_okay=False),
-              help="Folder for the report (summary, trace, plot).")
-@click.option("--live/--no-live", default=None,
-              help="The live view of the kitchen [default: on a terminal that can redraw; off when piped, in CI or "
-                   "with TERM=dumb, where progress lines are printed instead].")
-@click.option("--simulated", is_flag=True, help="Instead: the controller core alone in simulated time (a second, "
-              "no processes), printing the reference scenario's timeline.")
-@click.option("--json", "as_json", is_flag=True, help="With --simulated: the canonical event lines.")
-@click.option("--outputs/--no-outputs", default=True, help="With --simulated: show output-line changes.")
+              cls=ShownTranslatedOption, help=N_("Folder for the report (summary, trace, plot)."))
+@click.option("--live/--no-live", default=None, cls=ShownTranslatedOption,
+              help=N_("The live view of the kitchen [default: on a terminal that can redraw; off when piped, in CI "
+                      "or with TERM=dumb, where progress lines are printed instead]."))
+@click.option("--simulated", is_flag=True, cls=ShownTranslatedOption, help=N_(
+    "Instead: the controller core alone in simulated time (a second, no processes), printing the reference "
+    "scenario's timeline."))
+@click.option("--json", "as_json", is_flag=True, cls=ShownTranslatedOption,
+              help=N_("With --simulated: the canonical event lines."))
+@click.option("--outputs/--no-outputs", default=True, cls=ShownTranslatedOption,
+              help=N_("With --simulated: show output-line changes."))
 def demo(out_root: str, live: bool | None, simulated: bool, as_json: bool, outputs: bool) -> None:
-    """A leak in an emulated kitchen, handled by the real controller, shown live; then the report.
-
-    The real `gaslatch-unit run` against two emulated Modbus detectors on a 9600-baud bus, a gas valve
-    and a fan: the leak trips the valve, a reset is refused while gas is present and accepted after it
-    clears. No hardware, no broker needed (a local mosquitto, if installed, receives the events).
-    Exit code 0 when every expectation of the demo scenario held.
-    """
+    """The demo: see its help above (given as help= so that it is translated)."""
     if not simulated:
         from gaslatch_tools.bench_cli import run_demo
 
@@ -150,21 +223,17 @@ def demo(out_root: str, live: bool | None, simulated: bool, as_json: bool, outpu
             click.echo(E.encode(record))
         return
     console = Console()
-    table = Table(title="Simulated kitchen: leak, fault and closing time", show_lines=False)
-    for column in ("t (s)", "event", "source", "state", "reason"):
+    table = Table(title=_("Simulated kitchen: leak, fault and closing time"), show_lines=False)
+    # TRANSLATORS: the columns of `gaslatch demo --simulated`: time in seconds, what happened, the core's detail
+    for column in (_("t (s)"), _("event"), _("detail (as recorded)")):
         table.add_column(column)
     for record in sim.events:
         if record["type"] == E.OUTPUT and not outputs:
             continue
-        table.add_row(
-            "%.1f" % (record["t_ms"] / 1000),
-            record["type"],
-            record["source"],
-            record["state"],
-            record["reason"],
-            style=_STYLE.get(record["severity"], ""),
-        )
+        table.add_row("%.1f" % (record["t_ms"] / 1000), event_text.headline(record), record["reason"],
+                      style=_STYLE.get(record["severity"], ""))
     console.print(table)
     trips = [r for r in sim.events if r["type"] == E.TRIP]
-    console.print("%d events, %d trips; valve is %s at the end." % (
-        len(sim.events), len(trips), "open" if sim.outputs.get("valve") else "closed"))
+    message = (_("%(events)d events, %(trips)d trips; the valve is open at the end.") if sim.outputs.get("valve") else
+               _("%(events)d events, %(trips)d trips; the valve is closed at the end."))
+    console.print(message % {"events": len(sim.events), "trips": len(trips)})

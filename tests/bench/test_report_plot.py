@@ -4,10 +4,13 @@ a burst (start-up, the trip), so none of its texts may overlap another."""
 from __future__ import annotations
 
 import itertools
+import warnings
 
+import matplotlib.pyplot as plt
 import pytest
 
 from gaslatch_tools.bench.event_labels import moments
+from gaslatch_tools.bench import report
 from gaslatch_tools.bench.report import draw
 from gaslatch_tools.bench.runner import BenchResult
 from gaslatch_tools.bench.trace import Trace
@@ -59,7 +62,7 @@ def test_no_event_label_on_the_plot_overlaps_another(burst):
         assert events_axis.x0 <= box.x0 and box.x1 <= events_axis.x1, "mark %s is cut by the axis" % mark.get_text()
     listed = [text for ax in fig.axes[3:] for text in (t.get_text() for t in ax.texts)]
     assert len(listed) == len(DEMO_EVENTS) + burst + 2, "every event and action has its line in the list"
-    assert any("trip controller latched" in text for text in listed)
+    assert any("gas shut off and latched" in text for text in listed)
 
 
 def test_events_close_in_time_share_one_number_and_numbers_keep_their_distance():
@@ -68,6 +71,39 @@ def test_events_close_in_time_share_one_number_and_numbers_keep_their_distance()
     assert [m.number for m in marks] == list(range(1, len(marks) + 1))
     first = marks[0]
     assert first.t_s == -5.6 and len(first.lines) == 5  # the start-up burst: bus, startup, both detectors, reset
-    trip = next(m for m in marks if any("trip" in line for line in m.lines))
+    trip = next(m for m in marks if any("gas shut off" in line for line in m.lines))
     assert trip.severity == "alarm" and len(trip.lines) == 3
     assert all(b.t_s - a.t_s > 46.0 * 0.02 for a, b in zip(marks, marks[1:]))
+
+
+def plot_texts(fig) -> list[str]:
+    fig.canvas.draw()
+    texts = [fig._suptitle.get_text()] if fig._suptitle else []
+    for ax in fig.axes:
+        texts += [ax.get_ylabel(), ax.get_xlabel(), ax.get_title(loc="left")] + [t.get_text() for t in ax.texts]
+        texts += [label.get_text() for label in ax.get_yticklabels()]
+    return [text for text in texts if text]
+
+
+@pytest.mark.skipif(report.cjk_fonts() is None, reason="no CJK font (scripts/test.sh installs fonts-wqy-microhei)")
+def test_a_chinese_reader_gets_the_plot_in_chinese_with_a_font_that_has_the_characters(chinese):
+    gettext, fonts, mono = report.plot_language()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns "Glyph ... missing from font(s)" for a character it lacks
+        with plt.rc_context(fonts):
+            fig = draw(demo_like_result(), gettext, mono)
+            texts = plot_texts(fig)
+        plt.close(fig)
+    assert "demo — 合格" in texts and "场景时间，s" in texts and "紧急切断阀" in texts
+    assert any("燃气已切断并锁定" in text for text in texts) and any("测试台：按下 reset_with_gas" in text for text in texts)
+
+
+def test_without_a_cjk_font_the_plot_is_drawn_in_english_rather_than_empty_boxes(chinese, monkeypatch):
+    monkeypatch.setattr(report, "cjk_fonts", lambda: None)
+    gettext, fonts, mono = report.plot_language()
+    assert fonts == {} and mono == "monospace"
+    fig = draw(demo_like_result(), gettext)
+    texts = plot_texts(fig)
+    plt.close(fig)
+    assert "demo — PASS" in texts and "scenario time, s" in texts
+    assert not any("\u4e00" <= char <= "\u9fff" for text in texts for char in text)

@@ -6,7 +6,12 @@ Pure: events and actions in, numbered moments out; bench/report.py draws them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
+
+from gaslatch.event_text import headline
+from gaslatch.translation import _
+from gaslatch_tools.bench.words import action_text, shown
 
 # Marks closer than this share a number: a fiftieth of the time axis keeps two numbers from touching.
 MIN_GAP_FRACTION = 0.02
@@ -23,16 +28,15 @@ class Moment(NamedTuple):
 
 
 def moments(events: list[dict], actions: list[dict], span_s: float,
-            min_gap_fraction: float = MIN_GAP_FRACTION) -> list[Moment]:
-    """Events (t_s, type, severity, source, state) and actions (t_s, do, label, ok) grouped into numbered moments.
+            min_gap_fraction: float = MIN_GAP_FRACTION, gettext: Callable[[str], str] = _) -> list[Moment]:
+    """Events (t_s, type, severity, source, state, value) and actions (t_s, do, label, ok) grouped into numbered
+    moments, their words in the language of `gettext` (an event's headline, what the bench did).
 
     A moment starts at its first item and takes every item within min_gap_fraction * span_s of the previous.
     """
-    items = [(e["t_s"], e.get("severity") or "info", "%s %s %s" % (e["type"], e.get("source") or "", e.get("state") or ""))
-             for e in events]
+    items = [(e["t_s"], e.get("severity") or "info", shown(headline(e, gettext))) for e in events]
     items += [(a["t_s"], "info" if a.get("ok", True) else "fault",
-               "bench: %s %s%s" % (a["do"].lstrip("_"), a.get("label", ""), "" if a.get("ok", True) else " (failed)"))
-              for a in actions]
+               gettext("bench: %(action)s") % {"action": action_text(a, gettext)}) for a in actions]
     items.sort(key=lambda item: item[0])
     gap_s = span_s * min_gap_fraction
     groups: list[list[tuple[float, str, str]]] = []
@@ -41,6 +45,6 @@ def moments(events: list[dict], actions: list[dict], span_s: float,
             groups[-1].append(item)
         else:
             groups.append([item])
-    return [Moment(number, group[0][0], max((severity for _, severity, _ in group), key=lambda s: SEVERITY_RANK.get(s, 0)),
-                   tuple("%6.1f s  %s" % (t_s, " ".join(text.split())) for t_s, _, text in group))
+    return [Moment(number, group[0][0], max((item[1] for item in group), key=lambda s: SEVERITY_RANK.get(s, 0)),
+                   tuple("%6.1f s  %s" % (t_s, " ".join(text.split())) for t_s, _severity, text in group))
             for number, group in enumerate(groups, start=1)]

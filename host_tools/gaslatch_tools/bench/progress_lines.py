@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import threading
 
+from gaslatch.translation import _
 from gaslatch_tools.bench.trace import parse_journal_event
+from gaslatch_tools.bench.words import action_text, event_line, shown
 
 REFRESH_S = 0.25
 
@@ -43,17 +45,15 @@ class ProgressLines:
         new: list[tuple[float, str]] = []
         actions = list(run.trace.actions)
         for action in actions[self._actions_seen:]:
-            new.append((action["t_s"], "bench: %s %s %s" % (action["do"].lstrip("_"), action.get("label", ""),
-                                                             action.get("detail", ""))))
+            new.append((action["t_s"], _("bench: %(action)s %(detail)s") % {
+                "action": action_text(action), "detail": shown(action.get("detail"))}))
         self._actions_seen = len(actions)
         if hasattr(run, "controller"):
             lines = run.controller.journal_lines()
             for line in lines[self._journal_seen:]:
                 record = parse_journal_event(line)
                 if record is not None and record["type"] != "output":
-                    new.append((record["t_ms"] / 1000.0 - run.t0, "%s %s %s: %s" % (
-                        record["type"], record.get("source") or "", record.get("state") or "",
-                        record.get("reason") or "")))
+                    new.append((record["t_ms"] / 1000.0 - run.t0, event_line(record)))
             self._journal_seen = len(lines)
         for t_s, text in sorted(new, key=lambda item: item[0]):
             self.console.print("t=%6.1f s  %s" % (t_s, text.rstrip()), highlight=False, markup=False)

@@ -17,6 +17,7 @@ import threading
 import time
 from typing import Any, Callable, NamedTuple
 
+from gaslatch.translation import _
 from gaslatch.unit.control_client import ControlClient, ControlUnreachable
 from gaslatch.unit.event_store import EventReader
 from gaslatch_tools.bench import scenario as S
@@ -28,6 +29,7 @@ from gaslatch_tools.bench.expectations import VALVE_POSITION, Outcome, evaluate
 from gaslatch_tools.bench.gas_model import GasModel
 from gaslatch_tools.bench.kitchen_io import KitchenIO
 from gaslatch_tools.bench.trace import Trace, merge_events
+from gaslatch_tools.bench.words import action_text
 
 SAMPLE_S = 0.01  # the recorder's period: gas, valve position, fan
 READY_TIMEOUT_S = 20.0
@@ -142,7 +144,8 @@ class BenchRun:
                                             full_scale_pct_lel=det.get("full_scale_ppm", det["full_scale_pct_lel"]),
                                             gas_name=det["config"].get("gas", "methane"), measurand=det["measurand"])
             except ValueError as err:
-                raise BenchError("%s: detector %s: %s" % (self.source, name, err)) from None
+                raise BenchError(_("%(scenario)s: detector %(detector)s: %(error)s") % {
+                    "scenario": self.source, "detector": name, "error": err}) from None
             self.gases[name] = gas
             self.detectors[name] = emulated
             self.buses[det["bus"]].add(emulated)
@@ -192,16 +195,16 @@ class BenchRun:
         self._cleanup.append(self.controller.close)
         if self.scenario["start"] == "power_on":
             self._wait_until(0.0)
-        self.progress("starting gaslatch-unit run")
+        self.progress(_("starting gaslatch-unit run"))
         self.controller.start()
         try:
             self.controller.wait_ready(READY_TIMEOUT_S)
         except Exception as err:
-            raise BenchError("the controller did not start: %s" % err) from None
+            raise BenchError(_("the controller did not start: %s") % err) from None
 
     def _arm(self) -> None:
         """Every detector normal, then the reset press that opens the valve, all before t=0."""
-        self.progress("arming: waiting for every detector, then pressing reset")
+        self.progress(_("arming: waiting for every detector, then pressing reset"))
         deadline = -0.5
         proving = self.config["fan"]["proving"]
         while self.now() < deadline:
@@ -211,15 +214,15 @@ class BenchRun:
                 break
             self._stop.wait(0.05)
         else:
-            raise BenchError("arming: the detectors were not all normal%s before t=0: %s" % (
-                " and the fan proven" if proving else "",
-                {n: d["state"] for n, d in (self._status() or {"detectors": {}})["detectors"].items()}))
+            states = {n: d["state"] for n, d in (self._status() or {"detectors": {}})["detectors"].items()}
+            raise BenchError((_("arming: the detectors were not all normal and the fan proven before t=0: %s")
+                              if proving else _("arming: the detectors were not all normal before t=0: %s")) % states)
         self.kitchen.press("reset_button", hold_s=DEFAULT_HOLD_S)
         while self.now() < deadline + 0.4:
             if self.kitchen.snapshot().get("valve"):
                 return
             self._stop.wait(0.02)
-        raise BenchError("arming: the valve did not open after the reset press (journal: %s)"
+        raise BenchError(_("arming: the valve did not open after the reset press (journal: %s)")
                          % " | ".join(self.controller.journal_lines()[-3:]))
 
     def _status(self) -> dict | None:
@@ -247,7 +250,7 @@ class BenchRun:
                         for i, a in enumerate(self.scenario["timeline"])), key=lambda x: x[:2])
         serial = len(queue)
         while queue:
-            at_s, _, action = queue.pop(0)
+            at_s, _serial, action = queue.pop(0)
             if not self._wait_until(at_s):
                 return
             follow_up = self._do(action)
@@ -323,12 +326,13 @@ class BenchRun:
         except Exception as err:  # a bench action that could not be done is a bench problem, reported
             ok, detail = False, "%s: %s" % (type(err).__name__, err)
             if do != "command":
-                self.problems.append("t=%.2f s %s could not be done: %s" % (t_s, do, detail))
+                self.problems.append(_("t=%(t).2f s %(action)s could not be done: %(error)s") % {
+                    "t": t_s, "action": do, "error": detail})
         record = {"t_s": t_s, "do": do, "ok": ok, "detail": detail}
         if "label" in action:
             record["label"] = action["label"]
         self.trace.actions.append(record)
-        self.progress("t=%6.2f s  %s %s" % (t_s, do, detail))
+        self.progress("t=%6.2f s  %s %s" % (t_s, action_text(dict(record, ok=True)), detail))
         return follow_up
 
     def _detector_fault(self, action: dict) -> None:
@@ -384,12 +388,12 @@ class BenchRun:
             try:
                 self.controller.stop()
             except Exception as err:
-                self.problems.append("the controller did not stop cleanly: %s" % err)
+                self.problems.append(_("the controller did not stop cleanly: %s") % err)
         for close in reversed(self._cleanup):
             try:
                 close()
             except Exception as err:
-                self.problems.append("closing the bench: %r" % (err,))
+                self.problems.append(_("closing the bench: %r") % (err,))
 
     def _collect(self) -> None:
         if hasattr(self, "controller"):
@@ -405,7 +409,7 @@ class BenchRun:
 def _iso_to_epoch(text: str) -> float:
     import calendar
 
-    main, _, frac = text.rstrip("Z").partition(".")
+    main, _dot, frac = text.rstrip("Z").partition(".")
     return calendar.timegm(time.strptime(main, "%Y-%m-%dT%H:%M:%S")) + (float("0." + frac) if frac else 0.0)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from gaslatch.core import modbus_rtu
+from gaslatch.translation import _
 from gaslatch.core.constants import MEASURAND_COMBUSTIBLE, MEASURANDS
 from gaslatch.core.config import ConfigError, load_config
 from gaslatch.unit.unit_config import load_profiles
@@ -227,7 +228,7 @@ def find(name_or_path: str) -> str:
     for path in library():
         if os.path.splitext(os.path.basename(path))[0] == name_or_path:
             return path
-    raise ScenarioError("no scenario file %s and no library scenario of that name (gaslatch bench list)"
+    raise ScenarioError(_("no scenario file %s and no library scenario of that name (gaslatch bench list)")
                         % name_or_path)
 
 
@@ -237,7 +238,8 @@ def load(path: str) -> dict:
         with open(path, encoding="utf-8") as f:
             doc = data_file.parse(f.read(), json_only=path.endswith(".json"))
     except (OSError, ValueError, yaml.YAMLError) as err:
-        raise ScenarioError("%s: cannot read the scenario: %s" % (path, err)) from None
+        raise ScenarioError(_("%(scenario)s: cannot read the scenario: %(error)s") % {
+            "scenario": path, "error": err}) from None
     return check(doc, path)
 
 
@@ -250,9 +252,9 @@ def check(doc: Any, source: str = "scenario") -> dict:
     scenario.setdefault("start", "armed")
     proving = ((scenario.get("controller") or {}).get("proving") or {}).get("mode", "none")
     if proving != "none" and scenario["start"] == "armed":
-        raise ScenarioError("%s: with pressure proving the kitchen cannot be armed before t=0 (the proving takes "
-                            "its check, fill and watch): write start: power_on and press reset in the timeline"
-                            % source)
+        raise ScenarioError(_("%s: with pressure proving the kitchen cannot be armed before t=0 (the proving "
+                              "takes its check, fill and watch): write start: power_on and press reset in the "
+                              "timeline") % source)
     scenario.setdefault("seed", 1)
     scenario.setdefault("uplink", False)
     scenario.setdefault("timeline", [])
@@ -274,38 +276,41 @@ def check(doc: Any, source: str = "scenario") -> dict:
         det.setdefault("gas", {})
         det.setdefault("config", {})
         if det["bus"] not in scenario["buses"]:
-            raise ScenarioError("%s: detector %s is on bus %s, which the scenario does not list"
-                                % (source, name, det["bus"]))
+            raise ScenarioError(_("%(scenario)s: detector %(detector)s is on bus %(bus)s, which the scenario does "
+                                  "not list") % {"scenario": source, "detector": name, "bus": det["bus"]})
     labels = set()
     for index, action in enumerate(scenario["timeline"]):
         where = "%s: timeline[%d] (%s)" % (source, index, action["do"])
         if "detector" in action and action["detector"] not in scenario["detectors"]:
-            raise ScenarioError("%s: no detector %s" % (where, action["detector"]))
+            raise ScenarioError(_("%(where)s: no detector %(detector)s") % {"where": where,
+                                                                           "detector": action["detector"]})
         if "bus" in action and action["bus"] not in scenario["buses"]:
-            raise ScenarioError("%s: no bus %s" % (where, action["bus"]))
+            raise ScenarioError(_("%(where)s: no bus %(bus)s") % {"where": where, "bus": action["bus"]})
         latest_s = action["at_s"] + action.get("random_within_s", 0)
         if latest_s > scenario["duration_s"]:
-            raise ScenarioError("%s: at_s %g is after the end (duration_s %g)"
-                                % (where, latest_s, scenario["duration_s"]))
+            raise ScenarioError(_("%(where)s: at_s %(at)g is after the end (duration_s %(duration)g)")
+                                % {"where": where, "at": latest_s, "duration": scenario["duration_s"]})
         if action["do"] == "broker" and not scenario["uplink"]:
-            raise ScenarioError("%s: a broker action needs uplink: true" % where)
+            raise ScenarioError(_("%s: a broker action needs uplink: true") % where)
         if "label" in action:
             labels.add(action["label"])
     for index, expectation in enumerate(scenario["expect"]):
         trigger = expectation.get("after", {})
         where = "%s: expect[%d] (%s)" % (source, index, expectation["name"])
         if "action" in trigger and trigger["action"] not in labels:
-            raise ScenarioError("%s: no timeline action is labelled %s" % (where, trigger["action"]))
+            raise ScenarioError(_("%(where)s: no timeline action is labelled %(label)s") % {
+                "where": where, "label": trigger["action"]})
         for key in ("reaches_pct", "reaches_ppm"):
             if key in trigger and trigger.get("detector") not in scenario["detectors"]:
-                raise ScenarioError("%s: %s needs the detector it is about" % (where, key))
+                raise ScenarioError(_("%(where)s: %(key)s needs the detector it is about") % {"where": where,
+                                                                                            "key": key})
         if ("line" in trigger) != ("is" in trigger):
-            raise ScenarioError("%s: a line trigger needs both line and is" % where)
+            raise ScenarioError(_("%s: a line trigger needs both line and is") % where)
         condition = expectation.get("then") or expectation.get("never") or expectation.get("holds") or {}
         if ("line" in condition) != ("is" in condition):
-            raise ScenarioError("%s: a line condition needs both line and is" % where)
+            raise ScenarioError(_("%s: a line condition needs both line and is") % where)
         if ("delivered" in condition or expectation.get("all_events_delivered")) and not scenario["uplink"]:
-            raise ScenarioError("%s: delivery can only be checked with uplink: true" % where)
+            raise ScenarioError(_("%s: delivery can only be checked with uplink: true") % where)
     return scenario
 
 
@@ -357,7 +362,8 @@ def controller_config(doc: dict, source: str) -> dict:
     try:
         return load_config(doc, kinds)
     except ConfigError as err:
-        raise ScenarioError("%s: the controller refuses the kitchen: %s" % (source, err)) from None
+        raise ScenarioError(_("%(scenario)s: the controller refuses the kitchen: %(error)s") % {
+            "scenario": source, "error": err}) from None
 
 
 def _merged(base: dict, over: dict) -> dict:
