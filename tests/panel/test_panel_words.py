@@ -128,8 +128,8 @@ def _english_environment() -> dict:
 
 def _pages(tmp_path) -> dict[str, str]:
     states = {name: reply for name, (reply, _words) in STATES.items()}
-    done = subprocess.run([sys.executable, "-c", RENDER, str(tmp_path)], input=json.dumps(states), env=_english_environment(),
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", RENDER, str(tmp_path)], input=json.dumps(states),
+                          env=_english_environment(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 

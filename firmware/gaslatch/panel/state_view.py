@@ -91,7 +91,8 @@ def maintenance_rows(status: dict) -> list[dict]:
         task = row.get("task")
         rows.append({"asset": text_of(row.get("asset")),
                      "task": pair(TASK_WORDS[task]) if isinstance(task, str) and task in TASK_WORDS else ("", ""),
-                     "due": text_of(row.get("due") or ""), "stage": row["stage"], "stage_words": pair(STAGE_WORDS[row["stage"]]),
+                     "due": text_of(row.get("due") or ""), "stage": row["stage"],
+                     "stage_words": pair(STAGE_WORDS[row["stage"]]),
                      "when": _days_left(row.get("days_left"))})
     return rows
 
