@@ -53,6 +53,10 @@ NOT_INSTALLABLE_HERE = {"RPi": "RPi.GPIO"}
 # Standard-library modules of another Python than this one, imported only where it exists (core/sha256.py: the
 # built-in SHA-256 is _sha256 on CPython 3.11 and _sha2 from 3.12).
 OTHER_PYTHONS_STDLIB = {"_sha2"}
+# Libraries a module uses where they are installed and does without elsewhere: gaslatch.translation compiles a
+# catalogue's .po with Babel when the .mo beside it is stale, and reads the .mo as shipped on the unit, which has no
+# Babel (its ModuleNotFoundError is caught: tests/test_catalogues.py). The unit's commands and the panel use it.
+OPTIONAL_IMPORTS = {"gaslatch.translation": {"babel"}}
 
 
 def _normalise(name: str) -> str:
@@ -140,7 +144,8 @@ def imports_of(name: str) -> tuple[set[str], set[str]]:
             top = target.split(".")[0]
             if top in PACKAGE_ROOTS:
                 ours |= {prefix for prefix in _prefixes(target) if prefix in MODULES}
-            elif top not in sys.stdlib_module_names and top not in OTHER_PYTHONS_STDLIB and top != "__future__":
+            elif top not in sys.stdlib_module_names and top not in OTHER_PYTHONS_STDLIB and top != "__future__" \
+                    and top not in OPTIONAL_IMPORTS.get(name, ()):
                 third_party.add(top)
     return ours, third_party
 

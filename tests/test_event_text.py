@@ -75,3 +75,25 @@ def test_no_record_fails_its_headline_in_either_language(event):
     for gettext in (ZH, EN):
         text = event_text.headline(event, gettext)
         assert isinstance(text, str) and len(text) < 1000
+
+
+def test_a_detector_reading_no_float_holds_is_left_out_not_a_failure():
+    # Found by the panel's hypothesis test: 10 ** 400 / 100 raised OverflowError and took the page's events with it.
+    for value in (10 ** 400, -10 ** 5000):
+        assert event_text.headline({"type": "detector", "state": "normal", "source": "d1", "value": value}, EN) == \
+            "detector d1: normal"
+    assert event_text.headline({"type": "detector", "state": "normal", "source": "d1", "value": 1234}, EN) == \
+        "detector d1: normal (12.34 %LEL)"
+
+
+def test_an_event_without_its_value_says_what_happened_without_a_blank():
+    # The controller's status lists recent events without their values: the panel showed "inhibited for - min".
+    inhibit = {"type": "inhibit", "state": "started", "source": "d2", "reason": "inhibited for 15 min"}
+    assert event_text.headline(inhibit, EN) == "detector d2 inhibited"
+    assert event_text.headline(inhibit, ZH) == "探测器 d2 已屏蔽"
+    assert event_text.headline(dict(inhibit, value=15), EN) == "detector d2 inhibited for 15 min"
+    due = {"type": "maintenance_due", "state": "soon", "source": "d1:calibration"}
+    assert event_text.headline(due, EN) == "d1: calibration due soon"
+    for (type_, state), message in event_text.WITHOUT_VALUE.items():
+        assert "%(value)s" in event_text.HEADLINES[type_, state] and "%(value)s" not in message
+        assert "-" not in event_text.headline({"type": type_, "state": state, "source": "x:y"}, ZH)

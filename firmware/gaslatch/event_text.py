@@ -66,11 +66,23 @@ HEADLINES = {
     ("bus", "lost"): N_("RS-485 bus %(source)s lost"),
     ("bus", "open"): N_("RS-485 bus %(source)s back"),
 }
+# The headlines that name the value, for an event without one: the controller's status lists its recent events
+# without their values (core/controller.py RECENT_FIELDS), and "inhibited for - min" would read as a fault.
+WITHOUT_VALUE = {
+    ("silence", "silenced"): N_("sounder silenced"),
+    ("inhibit", "started"): N_("detector %(source)s inhibited"),
+    ("command", "test_output"): N_("commissioning test switched output %(source)s"),
+    ("maintenance_due", "soon"): N_("%(asset)s: %(task)s due soon"),
+    ("maintenance_due", "due"): N_("%(asset)s: %(task)s overdue"),
+    ("daily_check", "done"): N_("daily check (每日检查) confirmed"),
+    ("daily_check", "missed"): N_("daily check (每日检查) missed"),
+}
 # A maintenance reminder's source is "<asset>:<task>" (core/lifecycle.py).
 TASKS = {"end_of_life": N_("replacement at end of life"), "calibration": N_("calibration")}
 OTHER = N_("%(type)s %(source)s: %(state)s")
 # A detector event's value: hundredths of %LEL (none for CO and CO2, whose reading in ppm is in the reason).
 READING = "%.2f %%LEL"
+MAX_READING = 10 ** 12  # beyond it no detector's reading (an int that large cannot even be divided into a float)
 FIELD_CHARS = 80
 
 
@@ -85,9 +97,9 @@ def headline(event: Mapping[str, Any], gettext: Callable[[str], str] = _) -> str
     asset, _colon, task = source.partition(":")
     fill = {"type": type_, "state": state, "source": source, "value": "-" if value is None else _text(value),
             "asset": asset, "task": gettext(TASKS[task]) if task in TASKS else task}
-    message = HEADLINES.get((type_, state))
+    message = (WITHOUT_VALUE.get((type_, state)) if value is None else None) or HEADLINES.get((type_, state))
     text = gettext(message if message else OTHER) % fill
-    if type_ == "detector" and isinstance(value, int) and not isinstance(value, bool):
+    if type_ == "detector" and isinstance(value, int) and not isinstance(value, bool) and abs(value) < MAX_READING:
         text += " (%s)" % (READING % (value / 100))
     return text
 

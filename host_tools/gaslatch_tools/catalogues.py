@@ -24,8 +24,11 @@ from gaslatch import translation
 
 ROOT = Path(__file__).resolve().parents[2]
 # pybabel's options, the same for every run: translators' comments (# TRANSLATORS: ...) carried into the .po,
-# the file of each message but not its line (a line number changes with every edit and would churn the .po).
+# the file of each message but not its line (a line number changes with every edit and would churn the .po);
+# keywords besides Babel's own (_, gettext, ngettext, N_...): bi() and bi_zh(), the kitchen panel's template
+# functions (firmware/gaslatch/panel/app.py), and pair_n(), its ngettext() (firmware/gaslatch/panel/words.py).
 EXTRACT_OPTIONS = ["-F", "babel.cfg", "-c", "TRANSLATORS:", "--add-location=file", "--sort-output",
+                   "-k", "bi", "-k", "bi_zh", "-k", "pair_n:1,2",
                    "--project=gaslatch", "--copyright-holder=the gaslatch authors", "--version=0.1.0"]
 UPDATE_OPTIONS = ["-D", translation.DOMAIN, "-d", str(translation.LOCALE_DIR.relative_to(ROOT)),
                   "--ignore-pot-creation-date", "--ignore-obsolete"]

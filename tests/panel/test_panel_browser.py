@@ -64,7 +64,7 @@ def test_a_leak_turns_the_page_to_alarm_without_a_reload_and_the_reset_hint_name
     assert "立即通风" in page.inner_text("#todo")
     reset = page.inner_text("#reset")
     assert "现在按复位键会被拒绝" in reset and "d1" in reset, "the reset hint names the blocker"
-    wait_until(lambda: "关阀" in page.inner_text("#recent") and "d1 high alarm" in page.inner_text("#recent"), 5,
+    wait_until(lambda: "燃气已切断并锁定" in page.inner_text("#recent") and "d1 high alarm" in page.inner_text("#recent"), 5,
                what="the trip among the recent events")
     screenshot(page, "panel-alarm")
     assert unit.line("valve") == "0"

@@ -97,18 +97,53 @@ def test_recent_events_newest_first_with_their_local_time():
                    "state": "latched", "reason": "gas: d1 high alarm"})
     wall = time.mktime((2026, 12, 7, 12, 0, 0, 0, 0, -1))
     rows = view(status(recent_events=events, now_ms=70000), wall_s=wall)["recent"]
-    assert len(rows) == 8 and rows[0]["type"] == ("关阀", "trip") and rows[0]["kind"] == ALARM
+    assert len(rows) == 8 and rows[0]["kind"] == ALARM
+    assert rows[0]["headline"] == ("燃气已切断并锁定", "gas shut off and latched")
+    assert rows[0]["reason"] == "gas: d1 high alarm", "the reason as the core recorded it"
+    assert rows[1]["headline"] == ("探测器 d1：正常", "detector d1: normal") and rows[1]["reason"] == "r9"
     assert rows[0]["at"] == "11:59:50" and rows[1]["at"] == "11:58:59"  # 10 s and 61 s before the status
     assert view(status(recent_events=events, now_ms=70000))["recent"][0]["at"] == "", "no clock: no time"
 
 
-@settings(max_examples=200, deadline=None)
+HOSTILE = st.text(st.characters(exclude_categories=()), max_size=12) | st.sampled_from(
+    ["\ud800", "\x00", "\u202e", "\udfff" * 3, "a" * 5000, "d1:calibration", "detector", "trip", "high_alarm"]) | \
+    st.just(10 ** 5000) | st.floats()
+FIELD = JUNK | HOSTILE
+KNOWN_TYPES = st.sampled_from(["detector", "trip", "maintenance_due", "inhibit", "silence", "access", "??"])
+
+
+@settings(max_examples=300, deadline=None)
 @given(events=JUNK | st.lists(JUNK | st.fixed_dictionaries({
-    "t_ms": JUNK, "type": JUNK, "severity": JUNK, "source": JUNK, "state": JUNK, "reason": JUNK}), max_size=12),
-    now_ms=JUNK, wall=st.none() | st.floats(0, 4e9))
-def test_any_recent_events_in_a_reply_never_break_the_view(events, now_ms, wall):
-    v = view(status(recent_events=events, now_ms=now_ms), wall_s=wall)
+    "t_ms": JUNK, "type": KNOWN_TYPES | FIELD, "severity": FIELD, "source": FIELD, "state": FIELD,
+    "value": FIELD, "reason": FIELD}), max_size=12), now_ms=JUNK, wall=st.none() | st.floats(0, 4e9),
+    maintenance=st.lists(st.fixed_dictionaries({"asset": FIELD, "task": FIELD, "due": FIELD, "days_left": FIELD,
+                                                "stage": st.sampled_from(["soon", "due", "unknown"])}), max_size=2),
+    due_by=FIELD, done_by=FIELD, today=FIELD, schedule=FIELD)
+def test_any_recent_events_in_a_reply_never_break_the_view_and_each_headline_can_be_shown(
+        events, now_ms, wall, maintenance, due_by, done_by, today, schedule):
+    """Every status field an event or a reminder shows, whatever it holds (lone surrogates, NUL, bidi marks, 5,000
+    characters, an int str() refuses, a float): a headline in both languages, one line, that a page can encode."""
+    from gaslatch.panel.app import template_env
+
+    v = view(status(recent_events=events, now_ms=now_ms, maintenance=maintenance, schedule=schedule,
+                    daily_check={"enabled": True, "today": today, "due_by": due_by, "done_by": done_by,
+                                 "items": [{"id": "hose", "zh": done_by, "en": due_by}]}), wall_s=wall)
     assert len(v["recent"]) <= 8 and v["kind"] == GAS_ON
+    for row in v["recent"]:
+        zh, en = row["headline"]
+        for text in (zh, en, row["reason"]):
+            assert isinstance(text, str) and len(text) <= 200 and "\x00" not in text and "\n" not in text
+            text.encode("utf-8")
+    page = template_env().get_template("state.html").render(v=v, version=1)
+    page.encode("utf-8")  # strictly: the view itself holds nothing a page cannot encode
+
+
+def test_a_recent_event_holding_what_no_page_or_float_takes_is_still_listed():
+    events = [{"t_ms": 1, "type": "detector", "severity": "alarm", "source": "d1\ud800\u202e", "state": "high_alarm",
+               "value": 10 ** 5000, "reason": "\x00" + "r" * 5000}]
+    (row,) = view(status(recent_events=events, now_ms=2), wall_s=None)["recent"]
+    assert row["headline"] == ("探测器 d1\\ud800\\u202e：高限报警", "detector d1\\ud800\\u202e: high alarm")
+    assert row["reason"].startswith("\\x00rrr") and len(row["reason"]) <= 200
 
 
 def test_the_commissioning_record_against_the_running_configuration():

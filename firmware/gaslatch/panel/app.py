@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
@@ -31,12 +32,12 @@ from gaslatch.panel import pins as P
 from gaslatch.panel.commissioning_view import commissioning_view
 from gaslatch.panel.state_view import view
 from gaslatch.panel.status_feed import StatusFeed, request as send
+from gaslatch.panel.words import LEVEL_NAMES, needs_level, pair
+from gaslatch.translation import N_
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "gaslatch_panel"
 IDLE_S = 5 * 60  # a kiosk left logged in drops back to view after 5 minutes without a touch
-LEVEL_NAMES = {VIEW: ("查看", "view"), "operator": ("操作员", "operator"), "maintenance": ("维护", "maintenance"),
-               INSTALLER: ("安装人员", "installer")}
 HEADERS = {"Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
                                       "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
@@ -53,27 +54,62 @@ def json_text(doc: object) -> str:
     return json.dumps(doc, indent=1, ensure_ascii=False).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _read_record(path: str | None) -> tuple[object, str]:
-    """(the commissioning record, '') or (None, why not)."""
+CANNOT_READ = N_("cannot read %(path)s: %(error)s")
+
+
+def _read_record(path: str | None) -> tuple[object, tuple[str, str] | None]:
+    """(the commissioning record, None) or (None, why not: Chinese, English)."""
     if not path:
-        return None, "no record configured (gaslatch panel --record)"
+        return None, pair(N_("no record configured (gaslatch panel --record)"))
     try:
         with open(path, "rb") as f:
             raw = f.read(MAX_RECORD_BYTES + 1)
     except FileNotFoundError:
-        return None, "no commissioning record at %s (docs/commissioning.md, The commissioning report)" % path
+        return None, pair(N_("no commissioning record at %(path)s (docs/commissioning.md, The commissioning report)"),
+                          path=path)
     except OSError as err:
-        return None, "cannot read %s: %s" % (path, err.strerror or err)
+        return None, pair(CANNOT_READ, path=path, error=err.strerror or err)
     if len(raw) > MAX_RECORD_BYTES:
-        return None, "%s is larger than %d MiB: not a commissioning record" % (path, MAX_RECORD_BYTES // 1048576)
+        return None, pair(N_("%(path)s is larger than %(mib)d MiB: not a commissioning record"), path=path,
+                          mib=MAX_RECORD_BYTES // 1048576)
     try:
         record = json.loads(raw.decode("utf-8"))
         json.dumps(record)  # what the page prints of it must print too
     except (UnicodeDecodeError, ValueError) as err:
-        return None, "%s is not a JSON commissioning record: %s" % (path, err)
+        return None, pair(N_("%(path)s is not a JSON commissioning record: %(error)s"), path=path, error=err)
     except RecursionError:
-        return None, "%s is nested too deeply to be a commissioning record" % path
-    return record, ""
+        return None, pair(N_("%(path)s is nested too deeply to be a commissioning record"), path=path)
+    return record, None
+
+
+def both_html(words: tuple[str, str] | str, strong: bool = False) -> Markup:
+    """Chinese with the English beside it, as the panel shows every word: `中文 <span class="en">English</span>`
+    (the Chinese in <strong> if strong), each half escaped. A plain text (the controller's own answer) is shown as
+    it is, escaped."""
+    if isinstance(words, str):
+        return escape(words)
+    if strong:
+        return Markup('<strong>%s</strong> <span class="en">%s</span>') % words
+    return Markup('%s <span class="en">%s</span>') % words
+
+
+def bi(message: str, strong: bool = False, **values: object) -> Markup:
+    """A template's words (`{{ bi("Recent events") }}`): the message in Chinese with the English beside it, filled
+    with `values` (`{{ bi("due by %(time)s", time=...) }}`). Babel extracts these calls (-k bi)."""
+    return both_html(pair(message, **values), strong)
+
+
+def bi_zh(message: str, **values: object) -> str:
+    """Only the Chinese of a message, where no markup may go (the page's <title>). Extracted as bi() is."""
+    return pair(message, **values)[0]
+
+
+def template_env() -> Environment:
+    """The panel's templates, with bi(), bi_zh(), level_words() and the `both` filter."""
+    env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]))
+    env.globals.update(bi=bi, bi_zh=bi_zh, level_words=lambda level: pair(LEVEL_NAMES[level]))
+    env.filters["both"] = both_html
+    return env
 
 
 def _same(expected: str, sent: str) -> bool:
@@ -111,8 +147,7 @@ class _Session(NamedTuple):
 
 
 def create_app(settings: PanelSettings, feed: StatusFeed) -> Starlette:
-    env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]))
-    env.globals.update(LEVEL_NAMES=LEVEL_NAMES)
+    env = template_env()
     sessions: dict[str, _Session] = {}
     lock = threading.Lock()
 
@@ -142,18 +177,21 @@ def create_app(settings: PanelSettings, feed: StatusFeed) -> Starlette:
         context.update(v=view(reply, problem, now()), level=sess.level, csrf=sess.csrf, version=version,
                        can=lambda cmd: P.allows(sess.level, COMMANDS[cmd].level),
                        level_at_least=lambda lv: P.allows(sess.level, lv), pin_token=request.state.pin_token)
-        return HTMLResponse(env.get_template(name).render(**context), status_code=code, headers=HEADERS)
+        page = env.get_template(name).render(**context)
+        # A status or record field may hold a lone surrogate (a valid JSON escape) no page can encode: shown escaped.
+        return HTMLResponse(page.encode("utf-8", "backslashreplace"), status_code=code, headers=HEADERS)
 
     async def form_of(request: Request) -> _Form:
         body = await request.body()
         if len(body) > MAX_FORM_BYTES:
-            raise _Refused(413, "表单过大 Form too large")
+            raise _Refused(413, pair(N_("Form too large")))
         form = await request.form()
         return _Form([(k, v) for k, v in form.multi_items() if isinstance(v, str)])
 
     class _Refused(Exception):
-        def __init__(self, code: int, message: str):
-            super().__init__(message)
+        def __init__(self, code: int, message: tuple[str, str]):
+            """message: (Chinese, English), as pair() gives it."""
+            super().__init__(message[1])
             self.code, self.message = code, message
 
     async def refused(request: Request, exc: _Refused) -> Response:
@@ -163,7 +201,7 @@ def create_app(settings: PanelSettings, feed: StatusFeed) -> Starlette:
 
     def checked(sess: _Session, form: dict) -> None:
         if not sess.csrf or not _same(sess.csrf, form.get("csrf", "")):
-            raise _Refused(403, "请先输入密码 Enter a PIN first (or the form has expired)")
+            raise _Refused(403, pair(N_("Enter a PIN first (or the form has expired)")))
 
     async def home(request: Request) -> Response:
         token, sess = session_of(request)
@@ -201,20 +239,21 @@ def create_app(settings: PanelSettings, feed: StatusFeed) -> Starlette:
         form = await form_of(request)
         cookie = request.cookies.get(COOKIE + "_pin", "")
         if not cookie or not _same(cookie, form.get("pin_token", "")):
-            raise _Refused(403, "请刷新页面 Reload the page and try again")
+            raise _Refused(403, pair(N_("Reload the page and try again")))
         until = await asyncio.to_thread(settings.lockout.locked_until)
         if until is not None:  # recorded once, when it locked: a flood of tries while locked adds no events
-            raise _Refused(423, "密码错误次数过多，已锁定至 %s Too many wrong PINs: locked until %s" % (
-                time.strftime("%H:%M", time.localtime(until)), time.strftime("%H:%M", time.localtime(until))))
+            raise _Refused(423, pair(N_("Too many wrong PINs: locked until %(time)s"),
+                                     time=time.strftime("%H:%M", time.localtime(until))))
         try:
             hashes = await asyncio.to_thread(settings.pins.hashes)
         except P.PinError as err:
-            raise _Refused(500, "PIN 文件无法读取 The PIN file cannot be read: %s" % err) from None
+            raise _Refused(500, pair(N_("The PIN file cannot be read: %(error)s"), error=err)) from None
         level = await asyncio.to_thread(P.level_of, form.get("pin", "")[:64], hashes)
         if level is None:
             locked = await asyncio.to_thread(settings.lockout.failed)
             record_access("locked_out" if locked else "login_failed", "operator")
-            raise _Refused(401, "密码错误 Wrong PIN" + (" — 已锁定 10 分钟 locked for 10 minutes" if locked else ""))
+            raise _Refused(401, pair(N_("Wrong PIN — locked for %(minutes)d minutes"), minutes=P.LOCKOUT_S // 60)
+                           if locked else pair(N_("Wrong PIN")))
         await asyncio.to_thread(settings.lockout.succeeded)
         token = secrets.token_urlsafe(32)
         with lock:
@@ -240,11 +279,11 @@ def create_app(settings: PanelSettings, feed: StatusFeed) -> Starlette:
             form = await form_of(request)
             checked(sess, form)
             if not P.allows(sess.level, COMMANDS[cmd].level):
-                raise _Refused(403, "需要更高权限 This needs the %s level" % COMMANDS[cmd].level)
+                raise _Refused(403, needs_level(COMMANDS[cmd].level))
             try:
                 args = args_of(form)
             except (KeyError, ValueError):
-                raise _Refused(400, "请求无效 Bad request") from None
+                raise _Refused(400, pair(N_("Bad request"))) from None
             reply = await asyncio.to_thread(send, settings.socket_path, settings.group, cmd, args,
                                             "%s %s" % (settings.who, sess.level))
             await asyncio.to_thread(feed.wait_fresh, 1.0)  # the next page shows what the action did
@@ -258,20 +297,20 @@ def create_app(settings: PanelSettings, feed: StatusFeed) -> Starlette:
     async def config(request: Request) -> Response:
         _, sess = session_of(request)
         if not P.allows(sess.level, INSTALLER):
-            raise _Refused(403, "需要安装人员权限 This needs the installer level")
-        text = ""
+            raise _Refused(403, needs_level(INSTALLER))
+        text: str | tuple[str, str] = ""
         if settings.config_path:
             try:
                 text = json_text(json.loads(Path(settings.config_path).read_text(encoding="utf-8")))
             except (OSError, ValueError) as err:
-                text = "cannot read %s: %s" % (settings.config_path, err)
+                text = pair(CANNOT_READ, path=settings.config_path, error=err)
         request.state.pin_token = ""
         return render("config.html", request, sess, config_text=text, config_path=settings.config_path)
 
     async def commissioning(request: Request) -> Response:
         _, sess = session_of(request)
         if not P.allows(sess.level, INSTALLER):
-            raise _Refused(403, "需要安装人员权限 This needs the installer level")
+            raise _Refused(403, needs_level(INSTALLER))
         record, problem = await asyncio.to_thread(_read_record, settings.record_path)
         _, reply, _ = feed.latest()
         request.state.pin_token = ""
@@ -280,7 +319,7 @@ def create_app(settings: PanelSettings, feed: StatusFeed) -> Starlette:
                       record_text=json_text(record) if record is not None else "")
 
     async def not_found(request: Request, exc) -> Response:
-        return PlainTextResponse("没有找到 Not found\n", status_code=404, headers=HEADERS)
+        return PlainTextResponse("%s %s\n" % pair(N_("Not found")), status_code=404, headers=HEADERS)
 
     routes = [
         Route("/", home), Route("/state", fragment), Route("/live", live),

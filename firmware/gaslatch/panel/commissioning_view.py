@@ -10,9 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from gaslatch.core.events import safe_text
+from gaslatch.panel.words import pair
+from gaslatch.translation import N_
 
 MATCH, DIFFERS, UNKNOWN = "match", "differs", "unknown"
-TESTS = (("valve_tests", ("阀门测试", "valve tests")), ("interlock_tests", ("联动测试", "interlock tests")))
+BUMP_TESTS = N_("bump tests")
+TESTS = (("valve_tests", N_("valve tests")), ("interlock_tests", N_("interlock tests")))
 
 
 def _dict(value: Any) -> dict:
@@ -50,7 +53,7 @@ def commissioning_view(record: Any, status: dict | None) -> dict:
     for entry in _dict(record.get("detectors")).values():
         done, total = _passed(_dict(entry).get("bump_tests"))
         bumps = [bumps[0] + done, bumps[1] + total]
-    tests = [(("检测器通气测试", "bump tests"), tuple(bumps))] + [(words, _passed(record.get(key))) for key, words in TESTS]
+    tests = [(pair(BUMP_TESTS), tuple(bumps))] + [(pair(words), _passed(record.get(key))) for key, words in TESTS]
     return {
         "verdict": verdict,
         "pushed": {"identity": _shown(pushed.get("identity")), "version": _version(pushed.get("version")),

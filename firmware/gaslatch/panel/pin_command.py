@@ -6,15 +6,19 @@ import argparse
 import getpass
 import sys
 
+from gaslatch.translation import _
+
 
 def set_pin(args: argparse.Namespace) -> int:
     """Sets the PIN of one level, read from standard input (one line) or asked twice at a terminal."""
     from gaslatch.panel import pins as P
+    from gaslatch.panel.words import LEVEL_NAMES
 
+    level = _(LEVEL_NAMES[args.level]) if args.level in LEVEL_NAMES else args.level
     if sys.stdin.isatty():
-        pin = getpass.getpass("PIN for %s: " % args.level)
-        if getpass.getpass("again: ") != pin:
-            print("the two PINs differ: nothing changed", file=sys.stderr)
+        pin = getpass.getpass(_("PIN for the %(level)s level: ") % {"level": level})
+        if getpass.getpass(_("again: ")) != pin:
+            print(_("the two PINs differ: nothing changed"), file=sys.stderr)
             return 1
     else:
         pin = sys.stdin.readline().rstrip("\r\n")
@@ -23,5 +27,5 @@ def set_pin(args: argparse.Namespace) -> int:
     except (P.PinError, OSError) as err:
         print("gaslatch panel-pin: %s" % err, file=sys.stderr)
         return 1
-    print("PIN set for the %s level in %s" % (args.level, args.pins))
+    print(_("PIN set for the %(level)s level in %(path)s") % {"level": level, "path": args.pins})
     return 0

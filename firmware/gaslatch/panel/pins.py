@@ -16,6 +16,7 @@ import secrets
 from typing import Callable
 
 from gaslatch.core.commands import INSTALLER, LEVELS, MAINTENANCE, OPERATOR
+from gaslatch.translation import _
 from gaslatch.unit.atomic_file import write_atomically
 from gaslatch.unit.private_file import PrivateFileError, read_private
 
@@ -33,9 +34,9 @@ class PinError(ValueError):
 
 def pin_problem(pin: object) -> str | None:
     if not isinstance(pin, str) or not pin.isascii() or not pin.isdigit():
-        return "a PIN is digits only"
+        return _("a PIN is digits only")
     if not MIN_PIN_DIGITS <= len(pin) <= MAX_PIN_DIGITS:
-        return "a PIN has %d to %d digits" % (MIN_PIN_DIGITS, MAX_PIN_DIGITS)
+        return _("a PIN has %(min)d to %(max)d digits") % {"min": MIN_PIN_DIGITS, "max": MAX_PIN_DIGITS}
     return None
 
 
@@ -71,21 +72,22 @@ class PinFile:
         except PrivateFileError as err:
             raise PinError(str(err)) from None
         except ValueError as err:
-            raise PinError("%s: not a PIN file: %s" % (self.path, err)) from None
+            raise PinError(_("%(path)s: not a PIN file: %(error)s") % {"path": self.path, "error": err}) from None
         levels = doc.get("levels") if isinstance(doc, dict) else None
         if not isinstance(levels, dict):
-            raise PinError("%s: not a PIN file (no levels)" % self.path)
+            raise PinError(_("%(path)s: not a PIN file (no levels)") % {"path": self.path})
         return {k: v for k, v in levels.items() if k in PIN_LEVELS and isinstance(v, str)}
 
     def set(self, level: str, pin: str) -> None:
         if level not in PIN_LEVELS:
-            raise PinError("no PIN level %r (levels: %s)" % (level, ", ".join(PIN_LEVELS)))
+            raise PinError(_("no PIN level %(level)r (levels: %(levels)s)") % {"level": level,
+                                                                               "levels": ", ".join(PIN_LEVELS)})
         problem = pin_problem(pin)
         if problem:
             raise PinError(problem)
         levels = self.hashes()
         if any(pin_matches(pin, h) for other, h in levels.items() if other != level):
-            raise PinError("each level needs its own PIN: this one is already another level's")
+            raise PinError(_("each level needs its own PIN: this one is already another level's"))
         levels[level] = hash_pin(pin)
         write_atomically(self.path, (json.dumps({"version": 1, "levels": levels}, indent=1) + "\n").encode(),
                          mode=0o600)

@@ -10,38 +10,34 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from gaslatch.event_text import headline
+from gaslatch.panel.words import pair, pair_n, shown, text_of
+from gaslatch.translation import CHINESE, ENGLISH, N_, in_language
+
 ALARM, FAULT, GAS_OFF, GAS_ON, NO_CONTACT = "alarm", "fault", "gas_off", "gas_on", "no_contact"
 TITLES = {
-    ALARM: ("燃气报警", "GAS ALARM"),
-    FAULT: ("故障", "FAULT"),
-    GAS_OFF: ("燃气已关闭", "GAS OFF"),
-    GAS_ON: ("供气正常", "GAS ON"),
-    NO_CONTACT: ("控制器无响应", "CONTROLLER NOT ANSWERING"),
+    ALARM: N_("GAS ALARM"),
+    FAULT: N_("FAULT"),
+    GAS_OFF: N_("GAS OFF"),
+    GAS_ON: N_("GAS ON"),
+    NO_CONTACT: N_("CONTROLLER NOT ANSWERING"),
 }
 ALARM_STATES = ("low_alarm", "high_alarm")
-DETECTOR_WORDS = {"normal": ("正常", "normal"), "low_alarm": ("低限报警", "low alarm"),
-                  "high_alarm": ("高限报警", "high alarm"), "fault": ("故障", "fault"),
-                  "comm_lost": ("通讯中断", "not answering"), "warmup": ("预热", "warming up")}
+DETECTOR_WORDS = {"normal": N_("normal"), "low_alarm": N_("low alarm"), "high_alarm": N_("high alarm"),
+                  "fault": N_("fault"), "comm_lost": N_("not answering"), "warmup": N_("warming up")}
 TODO = {
-    "high_alarm": ("立即通风，禁止明火和开关电器，撤离人员，查找泄漏点。读数恢复正常后，在控制器上按复位键。",
-                   "Ventilate now: no flames, no switches. Get people out and find the leak. Press RESET on the "
-                   "unit only when the readings are back to normal."),
-    "low_alarm": ("打开门窗，检测器附近禁止明火和开关电器，检查软管、接头和灶具；持续报警请联系燃气公司。",
-                  "Open doors and windows, no flames or switches near the detector, check hoses, joints and "
-                  "burners; call the gas company if it persists."),
-    FAULT: ("燃气报警器有故障，可能无法发现泄漏：请联系安装人员。", "The gas protection has a fault and may not "
-            "see a leak: call the installer."),
-    "valve_fault": ("切断阀未能动作，燃气可能没有关闭：立即关闭手动总阀并联系安装人员。",
-                    "The valve did not move: the gas may not be off. Close the manual isolation valve now and "
-                    "call the installer."),
-    GAS_OFF: ("排除原因后，在控制器上按复位键恢复供气。", "Once the cause is dealt with, press RESET on the unit "
-              "to turn the gas back on."),
-    GAS_ON: ("一切正常。下班时关闭燃气（人走阀关）。", "All normal. Turn the gas off when you leave (人走阀关)."),
-    "proving": ("正在检漏（燃气管道压力检测），请稍候，不要使用灶具。", "Proving the gas pipework: wait, and do not use "
-                "the appliances."),
-    NO_CONTACT: ("面板收不到控制器的状态。控制器仍独立保护厨房；如报警灯或蜂鸣器响起，按报警处理。请联系安装人员。",
-                 "The panel gets no state from the controller. The controller still protects the kitchen on its "
-                 "own; if its lamp or sounder is on, treat it as an alarm. Call the installer."),
+    "high_alarm": N_("Ventilate now: no flames, no switches. Get people out and find the leak. Press RESET on the "
+                     "unit only when the readings are back to normal."),
+    "low_alarm": N_("Open doors and windows, no flames or switches near the detector, check hoses, joints and "
+                    "burners; call the gas company if it persists."),
+    FAULT: N_("The gas protection has a fault and may not see a leak: call the installer."),
+    "valve_fault": N_("The valve did not move: the gas may not be off. Close the manual isolation valve now and "
+                      "call the installer."),
+    GAS_OFF: N_("Once the cause is dealt with, press RESET on the unit to turn the gas back on."),
+    GAS_ON: N_("All normal. Turn the gas off when you leave (人走阀关)."),
+    "proving": N_("Proving the gas pipework: wait, and do not use the appliances."),
+    NO_CONTACT: N_("The panel gets no state from the controller. The controller still protects the kitchen on its "
+                   "own; if its lamp or sounder is on, treat it as an alarm. Call the installer."),
 }
 
 
@@ -57,20 +53,32 @@ def _reading(det: dict) -> str:
 def detector_rows(status: dict) -> list[dict]:
     rows = []
     for name, det in sorted((status.get("detectors") or {}).items()):
-        state = det.get("state", "")
-        zh, en = DETECTOR_WORDS.get(state, (state, state))
+        det = det if isinstance(det, dict) else {}
+        state = det.get("state") if isinstance(det.get("state"), str) else ""
+        zh, en = pair(DETECTOR_WORDS[state]) if state in DETECTOR_WORDS else (state, state)
         # In doubt, a fault: only a detector that says normal and is trusted is shown green.
         kind = ALARM if state in ALARM_STATES else GAS_ON if state == "normal" and not det.get("distrust") else FAULT
-        rows.append({"name": name, "state_zh": zh, "state_en": en, "reading": _reading(det), "kind": kind,
-                     "inhibited": bool(det.get("inhibited")), "why": det.get("distrust") or det.get("reason", "")})
+        rows.append({"name": name, "state": state, "state_zh": zh, "state_en": en, "reading": _reading(det),
+                     "kind": kind, "inhibited": bool(det.get("inhibited")),
+                     "why": det.get("distrust") or det.get("reason", "")})
     return rows
 
 
-TASK_WORDS = {"end_of_life": ("到期更换", "replace"), "calibration": ("标定/检测", "calibrate")}
-STAGE_WORDS = {"soon": ("即将到期", "due soon"), "due": ("已到期", "due"), "unknown": ("未登记安装日期", "no install date")}
-DAILY_WORDS = {"done": ("今日已检查", "done today"), "pending": ("今日尚未检查", "not done yet today"),
-               "missed": ("未按时检查", "not done in time"), "not_today": ("今日无需检查", "not due today"),
-               "clock_unknown": ("时钟未设置", "clock not set")}
+TASK_WORDS = {"end_of_life": N_("replace"), "calibration": N_("calibrate")}
+STAGE_WORDS = {"soon": N_("due soon"), "due": N_("due"), "unknown": N_("no install date")}
+DAILY_WORDS = {"done": N_("done today"), "pending": N_("not done yet today"), "missed": N_("not done in time"),
+               "not_today": N_("not due today"), "clock_unknown": N_("clock not set")}
+
+
+def _days_left(left: Any) -> tuple[str, str]:
+    """When a reminder falls due, in days from today (nothing when the status does not say)."""
+    if not isinstance(left, int) or isinstance(left, bool) or not -10 ** 9 < left < 10 ** 9:
+        return "", ""
+    if left < 0:
+        return pair_n("%(n)d day overdue", "%(n)d days overdue", -left)
+    if left == 0:
+        return pair(N_("today"))
+    return pair_n("in %(n)d day", "in %(n)d days", left)
 
 
 def maintenance_rows(status: dict) -> list[dict]:
@@ -80,13 +88,12 @@ def maintenance_rows(status: dict) -> list[dict]:
     for row in listed if isinstance(listed, list) else []:
         if not isinstance(row, dict) or not isinstance(row.get("stage"), str) or row["stage"] not in STAGE_WORDS:
             continue
-        left = row.get("days_left")
-        when = ("", "") if not isinstance(left, int) or isinstance(left, bool) else (("逾期 %d 天" % -left, "%d day%s overdue" % (-left, "" if left == -1 else "s")) if left < 0
-                                                            else ("今天", "today") if left == 0
-                                                            else ("还有 %d 天" % left, "in %d day%s" % (left, "" if left == 1 else "s")))
-        rows.append({"asset": str(row.get("asset", "")), "task": TASK_WORDS.get(row.get("task"), ("", "")),
-                     "due": row.get("due") or "", "stage": row["stage"], "stage_words": STAGE_WORDS[row["stage"]],
-                     "when": when})
+        task = row.get("task")
+        rows.append({"asset": text_of(row.get("asset")),
+                     "task": pair(TASK_WORDS[task]) if isinstance(task, str) and task in TASK_WORDS else ("", ""),
+                     "due": text_of(row.get("due") or ""), "stage": row["stage"],
+                     "stage_words": pair(STAGE_WORDS[row["stage"]]),
+                     "when": _days_left(row.get("days_left"))})
     return rows
 
 
@@ -95,41 +102,52 @@ def daily_check_view(status: dict) -> dict | None:
     if not isinstance(check, dict) or not check.get("enabled"):
         return None
     listed = check.get("items")
-    items = [item for item in (listed if isinstance(listed, list) else [])
+    # Each item's words are the configuration's own (daily_check.items: id, zh, en), not the catalogue's.
+    items = [{"id": item["id"], "zh": text_of(item.get("zh")), "en": text_of(item.get("en"))}
+             for item in (listed if isinstance(listed, list) else [])
              if isinstance(item, dict) and isinstance(item.get("id"), str)]
-    today = check.get("today") if isinstance(check.get("today"), str) else ""
-    return {"today": today, "words": DAILY_WORDS.get(today, (today, today)), "due_by": check.get("due_by"),
-            "checklist": items, "done_by": check.get("done_by") or "", "open": today in ("pending", "missed", "not_today")}
+    today = text_of(check.get("today"))  # a code the page also uses as a class: safe text at least
+    return {"today": today, "words": pair(DAILY_WORDS[today]) if today in DAILY_WORDS else (today, today),
+            "due_by": text_of(check.get("due_by")), "checklist": items, "done_by": text_of(check.get("done_by") or ""),
+            "open": today in ("pending", "missed", "not_today")}
+
+
+SCHEDULE_WORDS = {"attended": N_("attended"), "unattended": N_("unattended"), "clock_unknown": N_("clock not set")}
+
+
+def schedule_words(status: dict) -> tuple[str, str] | None:
+    """The attended hours' state (人走阀关) in words; a state the panel does not know, as the status says it."""
+    state = status.get("schedule")
+    if not state:
+        return None
+    return pair(SCHEDULE_WORDS[state]) if isinstance(state, str) and state in SCHEDULE_WORDS else (
+        (text_of(state),) * 2)
 
 
 def schedule_left(status: dict) -> tuple[str, str] | None:
     """人走阀关: how long until the gas goes off at the end of the attended hours, or the kitchen opens."""
     minutes, state = status.get("schedule_change_min"), status.get("schedule")
-    if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 0 or \
+    if not isinstance(minutes, int) or isinstance(minutes, bool) or not 0 <= minutes < 10 ** 9 or \
             state not in ("attended", "unattended"):
         return None
     hours, mins = divmod(minutes, 60)
-    zh = ("%d 小时 %d 分钟" % (hours, mins)) if hours else "%d 分钟" % mins
-    en = ("%d h %02d min" % (hours, mins)) if hours else "%d min" % mins
     if state == "attended":
-        return "%s后关气（人走阀关）" % zh, "gas off in %s" % en
-    return "%s后营业" % zh, "attended again in %s" % en
+        if hours:
+            return pair(N_("gas off in %(hours)d h %(minutes)02d min"), hours=hours, minutes=mins)
+        return pair(N_("gas off in %(minutes)d min"), minutes=mins)
+    if hours:
+        return pair(N_("attended again in %(hours)d h %(minutes)02d min"), hours=hours, minutes=mins)
+    return pair(N_("attended again in %(minutes)d min"), minutes=mins)
 
 
 SEVERITY_KIND = {"alarm": ALARM, "fault": FAULT, "warning": FAULT}
 RECENT_SHOWN = 8
-EVENT_WORDS = {"trip": ("关阀", "trip"), "reset": ("复位", "reset"), "reset_refused": ("复位被拒绝", "reset refused"),
-               "detector": ("探测器", "detector"), "detector_health": ("探测器可信度", "detector health"),
-               "interlock": ("联动", "interlock"), "schedule": ("营业时间", "attended hours"),
-               "silence": ("消音", "silence"), "inhibit": ("屏蔽", "inhibit"), "output": ("输出", "output"),
-               "valve_fault": ("阀门故障", "valve fault"), "command": ("命令", "command"), "access": ("登录", "access"),
-               "maintenance_due": ("维护提醒", "maintenance"), "daily_check": ("每日检查", "daily check"),
-               "startup": ("启动", "start-up"), "shutdown": ("停止", "shutdown"), "bus": ("总线", "bus")}
 
 
 def recent_rows(status: dict, wall_s: float | None) -> list[dict]:
     """The newest events first, each with its local time of day (from the status's own clock and wall_s, when the
-    status was taken)."""
+    status was taken), its headline in Chinese with the English beside it (event_text.headline, from the codes),
+    and the core's reason as it was recorded."""
     listed, now_ms = status.get("recent_events"), status.get("now_ms")
     rows = []
     for event in reversed(listed if isinstance(listed, list) else []):
@@ -142,20 +160,32 @@ def recent_rows(status: dict, wall_s: float | None) -> list[dict]:
                 at = time.strftime("%H:%M:%S", time.localtime(wall_s - max(0, now_ms - t_ms) / 1000))
             except (OverflowError, OSError, ValueError):  # a clock no calendar holds: no time rather than none at all
                 at = ""
-        type_ = event.get("type") if isinstance(event.get("type"), str) else ""
         severity = event.get("severity") if isinstance(event.get("severity"), str) else ""
-        rows.append({"at": at, "type": EVENT_WORDS.get(type_, (type_, type_)), "kind": SEVERITY_KIND.get(severity, GAS_ON), "source": str(event.get("source", "")), "state": str(event.get(
-                "state", "")), "reason": str(event.get("reason", ""))[:160]})
+        rows.append({"at": at, "kind": SEVERITY_KIND.get(severity, GAS_ON),
+                     "headline": (shown(headline(event, in_language(CHINESE).gettext)),
+                                  shown(headline(event, in_language(ENGLISH).gettext))),
+                     "reason": text_of(event.get("reason"))})
         if len(rows) == RECENT_SHOWN:
             break
     return rows
 
 
+# What stops a unit protecting as it should, besides its detectors: a label, then the detail as the status says it.
+VALVE_FAULT, SELF_TEST_FAILED = N_("valve fault"), N_("self-test failed")
+PROVING_FAILED, STORE_FAULT = N_("pressure proving failed"), N_("event store fault")
+
+
+def _labelled(label: str, detail: Any) -> str:
+    """'阀门故障 valve fault: no feedback': the label in Chinese and English, the detail as the controller said it."""
+    zh, en = pair(label)
+    return "%s %s: %s" % (zh, en, shown(detail))
+
+
 def view(reply: dict | None, problem: str = "", wall_s: float | None = None) -> dict[str, Any]:
     """The panel's view of one status reply (None: no reply, problem says why); wall_s: when it was taken."""
     if not reply or not reply.get("ok") or not isinstance(reply.get("status"), dict):
-        return {"kind": NO_CONTACT, "title": TITLES[NO_CONTACT], "reason": problem or str((reply or {}).get(
-            "error", "")), "todo": TODO[NO_CONTACT], "detectors": [], "gas_on": None, "reset": None,
+        return {"kind": NO_CONTACT, "title": pair(TITLES[NO_CONTACT]), "reason": problem or str((reply or {}).get(
+            "error", "")), "todo": pair(TODO[NO_CONTACT]), "detectors": [], "gas_on": None, "reset": None,
             "interlocks": [], "inhibits": {}, "silenced_s": None, "schedule": None, "config": None,
             "maintenance": [], "daily_check": None, "schedule_left": None, "recent": []}
     status = reply["status"]
@@ -164,28 +194,27 @@ def view(reply: dict | None, problem: str = "", wall_s: float | None = None) -> 
     alarms = [d for d in dets if d["kind"] == ALARM]
     faults = [d for d in dets if d["kind"] == FAULT]
     valve_fault = status.get("valve_fault") or ""
-    unit_faults = [("阀门故障", "valve fault: " + valve_fault)] if valve_fault else []
+    unit_faults = [_labelled(VALVE_FAULT, valve_fault)] if valve_fault else []
     self_test = status.get("self_test")
     if isinstance(self_test, dict):
-        unit_faults.extend(("自检失败", "self-test: %s" % fault) for fault in self_test.get("faults") or [])
+        unit_faults.extend(_labelled(SELF_TEST_FAILED, fault) for fault in self_test.get("faults") or [])
     proving = status.get("proving") if isinstance(status.get("proving"), dict) else {}
     if proving.get("failure"):
-        unit_faults.append(("检漏失败", "pressure proving failed: %s" % proving["failure"]))
+        unit_faults.append(_labelled(PROVING_FAILED, proving["failure"]))
     store = status.get("store")
     if isinstance(store, dict) and not store.get("ok", True):
-        unit_faults.append(("事件记录故障", "event store: %s" % (store.get("error") or "see the journal")))
+        unit_faults.append(_labelled(STORE_FAULT, store.get("error") or " ".join(pair(N_("see the journal")))))
     if alarms:
-        worst = "high_alarm" if any(d["state_en"] == "high alarm" for d in alarms) else "low_alarm"
+        worst = "high_alarm" if any(d["state"] == "high_alarm" for d in alarms) else "low_alarm"
         kind, todo = ALARM, TODO[worst]
         reason = "; ".join("%s %s %s" % (d["name"], d["state_zh"], d["reading"]) for d in alarms)
     elif faults or unit_faults:
         kind = FAULT
         todo = TODO["valve_fault"] if valve_fault else TODO[FAULT]
-        reason = "; ".join(["%s %s: %s" % (d["name"], d["state_zh"], d["why"]) for d in faults]
-                           + ["%s %s" % pair for pair in unit_faults])
+        reason = "; ".join(["%s %s: %s" % (d["name"], d["state_zh"], d["why"]) for d in faults] + unit_faults)
     elif latched and proving.get("phase") in ("check", "fill", "watch"):
         kind, todo = GAS_OFF, TODO["proving"]
-        reason = "正在检漏 proving the pipework: %s, %s s" % (proving["phase"], proving.get("left_s"))
+        reason = "%s %s: %s, %s s" % (*pair(N_("proving the pipework")), proving["phase"], shown(proving.get("left_s")))
     elif latched:
         kind, todo, reason = GAS_OFF, TODO[GAS_OFF], status.get("trip_reason") or ""
     else:
@@ -194,14 +223,13 @@ def view(reply: dict | None, problem: str = "", wall_s: float | None = None) -> 
     reset = None
     if latched:
         reset = {"blockers": [str(b) for b in blockers or []],
-                 "hint": ("现在按复位键会被拒绝", "RESET would be refused now") if blockers else
-                 ("请在控制器上按复位键", "Press RESET on the unit")}
+                 "hint": pair(N_("RESET would be refused now")) if blockers else pair(N_("Press RESET on the unit"))}
     return {
-        "kind": kind, "title": TITLES[kind], "reason": reason, "todo": todo, "detectors": dets,
+        "kind": kind, "title": pair(TITLES[kind]), "reason": reason, "todo": pair(todo), "detectors": dets,
         "gas_on": not latched, "trip_reason": status.get("trip_reason") if latched else "", "reset": reset,
         "interlocks": sorted(name for name, active in (status.get("interlocks") or {}).items() if active),
         "inhibits": dict(status.get("inhibits") or {}), "silenced_s": status.get("silenced_s"),
-        "schedule": status.get("schedule"),
+        "schedule": schedule_words(status),
         "config": status.get("config") if isinstance(status.get("config"), dict) else None,
         "maintenance": maintenance_rows(status), "daily_check": daily_check_view(status),
         "schedule_left": schedule_left(status), "recent": recent_rows(status, wall_s),

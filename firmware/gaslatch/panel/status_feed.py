@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 import threading
 
+from gaslatch.panel.words import pair
+from gaslatch.translation import N_
 from gaslatch.unit.control_client import ControlClient, ControlUnreachable
 
 POLL_S = 0.2  # a change shows on the panel within about this plus the page's update (goal: 1 s)
 VOLATILE = ("now_ms", "scan", "buses", "store", "ports", "since_ms", "last_sample_age_ms", "link", "last_ok_age_ms",
             "last_ok_ms")  # counters that change every scan: not a change a person would see
+UNREADABLE = N_("the controller's reply could not be read: %(error)s")
 
 
 def _stable(value):
@@ -25,7 +28,7 @@ class StatusFeed:
         self.socket_path, self.group, self.poll_s = socket_path, group, poll_s
         self._lock = threading.Condition()
         self._reply: dict | None = None
-        self._problem = "not asked yet"
+        self._problem = "%s %s" % pair(N_("not asked yet"))
         self._key = ""
         self.version = 0
         self.polls = 0  # answers (or failures) so far
@@ -81,7 +84,7 @@ class StatusFeed:
                     client.close()
                 client = None
             except (OSError, ValueError) as err:  # a reply that is not JSON, a socket gone mid-reply
-                self._publish(None, "the controller's reply could not be read: %s" % err)
+                self._publish(None, "%s %s" % pair(UNREADABLE, error=err))
                 if client is not None:
                     client.close()
                 client = None
