@@ -129,7 +129,7 @@ def _maintenance_table(rows: list) -> str:
         body.append([str(row.get("asset", "?")), _word(_TASKS, row.get("task")), str(row.get("due") or "-"),
                      _word(_STAGES, row.get("stage")), when])
     return render(_("Maintenance (detectors 3 years, valve 10; calibration interval from the config)"),
-                  [_("asset"), _("task"), _("due"), _("stage"), _("when")], body)
+                  [_("asset"), _("task"), _("due date"), _("stage"), _("when")], body)
 
 
 def _word(words: dict, code: Any) -> str:
@@ -226,7 +226,7 @@ def _outputs_table(outputs: dict) -> str:
     rows = [(name, _("on") if outputs[name] else _("off"),
              _(_OUTPUT_MEANING[name][bool(outputs[name])]) if name in _OUTPUT_MEANING else "")
             for name in sorted(outputs)]
-    return render(_("Outputs"), (_("Output"), _("Level"), _("Meaning")), rows)
+    return render(_("Outputs"), (_("Output"), _("On/off"), _("Meaning")), rows)
 
 
 def _interlocks_table(interlocks: dict, airflow: str | None = None) -> str:
