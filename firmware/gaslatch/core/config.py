@@ -372,7 +372,7 @@ def _detector_rules(rules):
         bus = rules.get(detector, "bus", lambda value: isinstance(value, str), bus_path)
         if bus is not None and bus not in buses:
             listing = N_("buses defined: %(buses)s", buses=list_of(bus_names)) if bus_names else \
-                N_('define it under "buses", e.g. "buses": {"%(bus)s": {"port": "/dev/ttyUSB0"}}', bus=bus)
+                N_('define it under "buses", e.g. "buses": {%(bus)s: {"port": "/dev/ttyUSB0"}}', bus=quote(bus))
             rules.add(bus_path, N_("no bus named %(bus)s", bus=quote(bus)), did_you_mean(bus, bus_names, listing))
         address_path = child_path(path, "address")
         address = rules.get(detector, "address", is_integer, address_path)
