@@ -26,9 +26,10 @@ from gaslatch_tools.testing.kitchen_config import kitchen_config
 from gaslatch_tools.testing.terminal import run_in_terminal
 
 ROOT = Path(__file__).resolve().parents[2]
-# The files whose problems are written as N_() templates (babel.cfg extracts the core's three).
+# The files whose problems are written as N_() templates (babel.cfg extracts the core's five).
 TEMPLATE_FILES = ("firmware/gaslatch/core/config.py", "firmware/gaslatch/core/json_schema_subset.py",
-                  "firmware/gaslatch/core/controller.py", "firmware/gaslatch/unit/wiring.py",
+                  "firmware/gaslatch/core/controller.py", "firmware/gaslatch/core/detector_profile.py",
+                  "firmware/gaslatch/core/profile_check.py", "firmware/gaslatch/unit/wiring.py",
                   "firmware/gaslatch/unit/unit_config.py")
 ZH = translation.in_language("zh")
 
@@ -190,3 +191,19 @@ def test_hostile_names_and_keys_render_in_chinese(hostile):
     problems = validate(doc, {"cn-generic": "modbus"})
     report = format_problems(problems, ZH.gettext, ZH.ngettext)
     assert "配置有" in report and "\x00" not in report and "\ud800" not in report
+
+
+def test_a_broken_profile_is_named_in_chinese_with_its_file(tmp_path):
+    from gaslatch.core.config import ConfigError
+    from gaslatch.core.detector_profile import default_directory
+    from gaslatch.unit.unit_config import load_profiles
+
+    document = json.loads((Path(default_directory()) / "cn-generic.json").read_text(encoding="utf-8"))
+    document["reads"][0]["count"] = 0
+    (tmp_path / "cn-generic.json").write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_profiles(str(tmp_path))
+    report = format_problems(caught.value.problems, ZH.gettext, ZH.ngettext)
+    assert report == ("配置有 1 个问题；控制器不会启动：\n"
+                      "  profiles/cn-generic.json $.reads[0].count: 0 低于最小值 1\n"
+                      "      提示：请填写从 1 到 125 的整数（或重新安装 gaslatch）")
