@@ -136,7 +136,7 @@ def did_you_mean(word, candidates, fallback):
 
 def list_of(values):
     """`values` shown for a message, comma-separated."""
-    return ", ".join([show(value) for value in values])
+    return ", ".join(["%s" % show(value) for value in values])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,7 +210,7 @@ def _json_equal(a, b):
 
 
 def show(value):
-    """A short JSON-like rendering of a value for messages."""
+    """A short JSON-like rendering of a value for messages (a list or an object as a Text: words, not JSON)."""
     if isinstance(value, str):
         if len(value) > 40:
             return quote(value[:37]) + "..."
@@ -222,9 +222,9 @@ def show(value):
     if value is False:
         return "false"
     if isinstance(value, list):
-        return "a list"
+        return N_("a list")
     if isinstance(value, dict):
-        return "an object"
+        return N_("an object")
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
         return "%s (not allowed in JSON)" % value
     if isinstance(value, float) and value != 0 and abs(value) < MIN_NORMAL_FLOAT:
