@@ -207,3 +207,21 @@ def test_a_broken_profile_is_named_in_chinese_with_its_file(tmp_path):
     assert report == ("配置有 1 个问题；控制器不会启动：\n"
                       "  profiles/cn-generic.json $.reads[0].count: 0 低于最小值 1\n"
                       "      提示：请填写从 1 到 125 的整数（或重新安装 gaslatch）")
+
+
+def test_wiring_problems_are_in_chinese_too(tmp_path):
+    from gaslatch.core.config import ConfigError
+    from gaslatch.unit.unit_config import load_unit_config
+
+    doc = kitchen_config(str(tmp_path), [str(tmp_path / "ttyBUS1")])
+    del doc["lines"]["valve"]
+    doc["lines"]["fan"]["pin"] = doc["lines"]["sounder"]["pin"]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_unit_config(str(path))
+    report = format_problems(caught.value.problems, ZH.gettext, ZH.ngettext)
+    assert "  $.lines: 线路 valve 未接线（切断阀是控制器的根本）\n" in report
+    assert '      提示：在 "lines" 下添加 "valve": {"pin": N, "active": "high" 或 "low"}' in report
+    assert "  $.lines.sounder.pin: GPIO13 也被线路 fan 使用\n      提示：为每条线路分配各自的引脚" in report
+    assert english_report(caught.value.problems) == str(caught.value)
