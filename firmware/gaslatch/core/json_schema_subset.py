@@ -6,7 +6,7 @@ Every failed keyword becomes a Problem with its JSON path and a hint; it knows n
 import math
 
 from gaslatch.core.events import json_quote
-from gaslatch.core.text import N_, Joined, Text, english
+from gaslatch.core.text import N_, Joined, english
 
 # The draft the enforced keywords mean what they mean in (a schema's "$schema").
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
