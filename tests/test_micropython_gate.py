@@ -230,3 +230,34 @@ def test_reference_trace_has_co2_rising_through_its_warning_and_isolation_levels
     assert all(r["value"] is None and "%LEL" not in r["reason"] for r in c1)
     assert "ppm" in [r for r in c1 if r["state"] == "high_alarm"][0]["reason"]
     assert trips and trips[0]["reason"] == "co2: c1 at the CO2 isolation level (IGEM/UP/19)"
+
+
+PROBLEMS_SCRIPT = (
+    "from gaslatch.core.config import validate, format_problems\n"
+    "doc = {'unit': {'site': 's', 'name': 'u'}, 'scan': {'period_ms': '100'}, 'valv': {},\n"
+    "       'buses': {'rs': {'port': '/dev/ttyUSB0'}},\n"
+    "       'detectors': {'d1': {'kind': 'modbus', 'bus': 'rs', 'address': 1, 'profile': 'p',\n"
+    "                            'low_alarm_pct_lel': 20, 'high_alarm_pct_lel': 15, 'measurand': [1]},\n"
+    "                     'd2': {'kind': 'modbus', 'bus': 'rs', 'address': 1, 'profile': 'p'}}}\n"
+    "problems = validate(doc, {'p': 'modbus'})\n"
+    "print(format_problems(problems))\n"
+    "other = {'unknown key %(key)s': 'UNKNOWN %(key)s', 'did you mean %(guess)s?': 'MEANT %(guess)s?',\n"
+    "         'expected %(expected)s, found %(found)s': 'WANT %(expected)s GOT %(found)s', 'a whole number': 'INT'}\n"
+    "for p in problems:\n"
+    "    print(p.message_text.render(lambda t: other.get(t, t)), '|', p.hint_text.render(lambda t: other.get(t, t)))\n"
+)
+
+
+def test_a_configs_problems_are_the_same_templates_and_sentences_on_micropython():
+    """The core keeps each problem as an English template and its values (core/text.py): MicroPython fills them
+    in (named placeholders) exactly as CPython does, in English and through another language's lookup."""
+    import subprocess
+    import sys
+
+    cpython = subprocess.run([sys.executable, "-c", PROBLEMS_SCRIPT], capture_output=True, text=True, check=True,
+                             env={"PYTHONPATH": str(Path(__file__).resolve().parents[1] / "firmware")}).stdout
+    micropython = run_micropython(PROBLEMS_SCRIPT)
+    assert micropython == cpython
+    assert 'configuration has 4 problems; the controller will not start:' in cpython
+    assert 'UNKNOWN "valv" | MEANT "valve"?' in cpython
+    assert 'WANT INT GOT text "100"' in cpython

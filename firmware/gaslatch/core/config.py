@@ -26,6 +26,7 @@ from gaslatch.core.json_schema_subset import (
     quote,
     show,
 )
+from gaslatch.core.text import N_
 
 # The key whose const picks a oneOf branch of SCHEMA (a detector's kind).
 DISCRIMINATOR = "kind"
@@ -101,22 +102,22 @@ def _matches_identity(text):
 PATTERNS = {
     config_schema.TEXT_PATTERN: (
         _matches_text,
-        "text without control characters (NUL, tab, newline...) or lone UTF-16 surrogates",
+        N_("text without control characters (NUL, tab, newline...) or lone UTF-16 surrogates"),
         "/dev/ttyUSB0",
     ),
     config_schema.IDENTITY_PATTERN: (
         _matches_identity,
-        "text without control characters, lone UTF-16 surrogates, '/', '+' or '#' (it is an MQTT topic level)",
+        N_("text without control characters, lone UTF-16 surrogates, '/', '+' or '#' (it is an MQTT topic level)"),
         "main-kitchen",
     ),
     config_schema.NAME_PATTERN: (
         _matches_name,
-        "a name of 1-32 characters: lower-case letters a-z, digits, '_' or '-', starting with a letter or digit",
+        N_("a name of 1-32 characters: lower-case letters a-z, digits, '_' or '-', starting with a letter or digit"),
         "hood1",
     ),
-    config_schema.TIME_PATTERN: (_matches_time, "a 24-hour time HH:MM", "08:30"),
+    config_schema.TIME_PATTERN: (_matches_time, N_("a 24-hour time HH:MM"), "08:30"),
     config_schema.DATE_PATTERN: (lambda text: civil_date.parse(text) is not None,
-                                 "a date YYYY-MM-DD of 2000-2099 that exists", "2026-03-15"),
+                                 N_("a date YYYY-MM-DD of 2000-2099 that exists"), "2026-03-15"),
 }
 
 
@@ -235,45 +236,49 @@ def _measurand_rules(rules, name, detector, kind):
         if not _written(rules.doc, ["detectors", name, key]):
             continue
         if key == "gas":
-            rules.add(child_path(path, key), "gas sets the explosive limit of a combustible-gas detector; a %s "
-                      "detector measures ppm and has none" % measurand, 'remove "gas" from this detector')
+            rules.add(child_path(path, key), N_("gas sets the explosive limit of a combustible-gas detector; a "
+                                                "%(measurand)s detector measures ppm and has none",
+                                                measurand=measurand),
+                      N_('remove "gas" from this detector'))
         elif unit == "ppm":
-            rules.add(child_path(path, key), "a %s detector's levels are in ppm, never %%LEL: %s is for "
-                      "combustible-gas detectors" % (measurand, key),
-                      "write %s instead (default %s ppm)" % (key.replace("pct_lel", "ppm"), _toxic_default(
-                          measurand, key.replace("_pct_lel", "_ppm"))))
+            rules.add(child_path(path, key), N_("a %(measurand)s detector's levels are in ppm, never %%LEL: %(key)s is "
+                                                "for combustible-gas detectors", measurand=measurand, key=key),
+                      N_("write %(key)s instead (default %(default)s ppm)", key=key.replace("pct_lel", "ppm"),
+                         default=_toxic_default(measurand, key.replace("_pct_lel", "_ppm"))))
         else:
-            rules.add(child_path(path, key), "%s is for CO and CO2 detectors; this detector measures combustible "
-                      "gas in %%LEL" % key,
-                      'write %s, or "measurand": "co" or "co2" for a CO or CO2 detector'
-                      % key.replace("_ppm", "_pct_lel"))
+            rules.add(child_path(path, key), N_("%(key)s is for CO and CO2 detectors; this detector measures "
+                                                "combustible gas in %%LEL", key=key),
+                      N_('write %(key)s, or "measurand": "co" or "co2" for a CO or CO2 detector',
+                         key=key.replace("_ppm", "_pct_lel")))
     if unit == "pct_lel":
         return unit
     if kind == "analog" and not _written(rules.doc, ["detectors", name, "full_scale_ppm"]):
         rules.add(child_path(path, "full_scale_ppm"),
-                  "a %s 4-20 mA detector needs its full scale in ppm: 20 mA means a different concentration on "
-                  "each model" % measurand,
-                  "write full_scale_ppm from the data sheet, e.g. 5000 or 10000 for a CO2 transmitter")
+                  N_("a %(measurand)s 4-20 mA detector needs its full scale in ppm: 20 mA means a different "
+                     "concentration on each model", measurand=measurand),
+                  N_("write full_scale_ppm from the data sheet, e.g. 5000 or 10000 for a CO2 transmitter"))
     high_path = child_path(path, "high_alarm_ppm")
     high = rules.get(detector, "high_alarm_ppm", is_number, high_path)
     cap = constants.TOXIC_MAX_HIGH[measurand]
     if high is not None and high > cap:
-        rules.add(high_path, "a %s trip level of %s ppm is above the %d ppm limit" % (measurand, show(high), cap),
-                  "write at most %d (%s)" % (cap, _CAP_SOURCE[measurand]))
+        rules.add(high_path, N_("a %(measurand)s trip level of %(value)s ppm is above the %(limit)d ppm limit",
+                                measurand=measurand, value=show(high), limit=cap),
+                  N_("write at most %(limit)d (%(source)s)", limit=cap, source=_CAP_SOURCE[measurand]))
     hysteresis_path = child_path(path, "hysteresis_ppm")
     hysteresis = rules.get(detector, "hysteresis_ppm", is_number, hysteresis_path)
     cap = constants.TOXIC_MAX_HYSTERESIS[measurand]
     if hysteresis is not None and hysteresis > cap:
-        rules.add(hysteresis_path, "a %s hysteresis of %s ppm is above the %d ppm limit" % (
-            measurand, show(hysteresis), cap), "write at most %d: a wider band would hold an alarm long after the "
-            "air is clear" % cap)
+        rules.add(hysteresis_path, N_("a %(measurand)s hysteresis of %(value)s ppm is above the %(limit)d ppm limit",
+                                      measurand=measurand, value=show(hysteresis), limit=cap),
+                  N_("write at most %(limit)d: a wider band would hold an alarm long after the air is clear",
+                     limit=cap))
     return unit
 
 
 _CAP_SOURCE = {
-    constants.MEASURAND_CO2: "IGEM/UP/19: isolate at 2800 ppm in new kitchens, 5000 ppm in existing ones; "
-                             "no overrides",
-    constants.MEASURAND_CO: "EN 50291-1 sounds within 3 minutes at 300 ppm; EH40: 100 ppm over 15 minutes",
+    constants.MEASURAND_CO2: N_("IGEM/UP/19: isolate at 2800 ppm in new kitchens, 5000 ppm in existing ones; "
+                                "no overrides"),
+    constants.MEASURAND_CO: N_("EN 50291-1 sounds within 3 minutes at 300 ppm; EH40: 100 ppm over 15 minutes"),
 }
 
 
@@ -299,15 +304,18 @@ def _set_point_rules(rules, name, detector, kind, unit="pct_lel"):
     if low is not None and high is not None and not low < high:
         wrote_low = _written(rules.doc, ["detectors", name, low_key])
         rules.add(low_path if wrote_low else high_path,
-                  "low alarm %s %s must be below the high alarm %s %s" % (show(low), text, show(high), text),
-                  "set %s below %s (defaults %s and %s)" % (low_key, high_key, defaults[0], defaults[1]))
+                  N_("low alarm %(low)s %(unit)s must be below the high alarm %(high)s %(unit)s", low=show(low),
+                     high=show(high), unit=text),
+                  N_("set %(low_key)s below %(high_key)s (defaults %(low)s and %(high)s)", low_key=low_key,
+                     high_key=high_key, low=defaults[0], high=defaults[1]))
     hysteresis_path = child_path(path, hysteresis_key)
     hysteresis = rules.get(detector, hysteresis_key, is_number, hysteresis_path)
     if low is not None and hysteresis is not None and not hysteresis < low:
         rules.add(hysteresis_path,
-                  "hysteresis %s %s is not below the low alarm %s %s, so the low alarm could never clear"
-                  % (show(hysteresis), text, show(low), text),
-                  "set %s below %s (default %s)" % (hysteresis_key, low_key, defaults[2]))
+                  N_("hysteresis %(hysteresis)s %(unit)s is not below the low alarm %(low)s %(unit)s, so the low "
+                     "alarm could never clear", hysteresis=show(hysteresis), low=show(low), unit=text),
+                  N_("set %(key)s below %(low_key)s (default %(default)s)", key=hysteresis_key, low_key=low_key,
+                     default=defaults[2]))
     if kind != "analog":
         return
     scale_path = child_path(path, scale_key)
@@ -315,9 +323,10 @@ def _set_point_rules(rules, name, detector, kind, unit="pct_lel"):
     if high is not None and scale is not None and high > scale:
         wrote_high = _written(rules.doc, ["detectors", name, high_key])
         rules.add(high_path if wrote_high else scale_path,
-                  "high alarm %s %s is above the detector's full scale %s %s, so it can never be reached"
-                  % (show(high), text, show(scale), text),
-                  "set %s to at most %s, or correct %s from the data sheet" % (high_key, show(scale), scale_key))
+                  N_("high alarm %(high)s %(unit)s is above the detector's full scale %(scale)s %(unit)s, so it can "
+                     "never be reached", high=show(high), scale=show(scale), unit=text),
+                  N_("set %(key)s to at most %(scale)s, or correct %(scale_key)s from the data sheet", key=high_key,
+                     scale=show(scale), scale_key=scale_key))
 
 
 def _profile_rules(rules, name, detector, kind):
@@ -329,12 +338,16 @@ def _profile_rules(rules, name, detector, kind):
     if profile is None:
         return
     fitting = sorted([key for key in kinds if kinds[key] == kind])
-    listing = "%s profiles: %s" % (kind, list_of(fitting)) if fitting else "no %s profile is installed" % kind
     if profile not in kinds:
-        rules.add(path, "no detector profile named %s" % quote(profile), did_you_mean(profile, fitting, listing))
+        listing = N_("%(kind)s profiles: %(profiles)s", kind=kind, profiles=list_of(fitting)) if fitting else N_(
+            "no %(kind)s profile is installed", kind=kind)
+        rules.add(path, N_("no detector profile named %(profile)s", profile=quote(profile)),
+                  did_you_mean(profile, fitting, listing))
     elif kinds[profile] != kind:
-        rules.add(path, "profile %s is for %s detectors, this detector is %s" % (quote(profile), kinds[profile], kind),
-                  "use one of the " + listing)
+        listing = N_("use one of the %(kind)s profiles: %(profiles)s", kind=kind, profiles=list_of(fitting)) \
+            if fitting else N_("use one of the no %(kind)s profile is installed", kind=kind)
+        rules.add(path, N_("profile %(profile)s is for %(profile_kind)s detectors, this detector is %(kind)s",
+                           profile=quote(profile), profile_kind=kinds[profile], kind=kind), listing)
 
 
 def _detector_rules(rules):
@@ -358,19 +371,19 @@ def _detector_rules(rules):
         bus_path = child_path(path, "bus")
         bus = rules.get(detector, "bus", lambda value: isinstance(value, str), bus_path)
         if bus is not None and bus not in buses:
-            listing = "buses defined: " + list_of(bus_names) if bus_names else \
-                'define it under "buses", e.g. "buses": {"%s": {"port": "/dev/ttyUSB0"}}' % bus
-            rules.add(bus_path, "no bus named %s" % quote(bus), did_you_mean(bus, bus_names, listing))
+            listing = N_("buses defined: %(buses)s", buses=list_of(bus_names)) if bus_names else \
+                N_('define it under "buses", e.g. "buses": {%(bus)s: {"port": "/dev/ttyUSB0"}}', bus=quote(bus))
+            rules.add(bus_path, N_("no bus named %(bus)s", bus=quote(bus)), did_you_mean(bus, bus_names, listing))
         address_path = child_path(path, "address")
         address = rules.get(detector, "address", is_integer, address_path)
         if bus is None or address is None:
             continue
         key = (bus, address)
         if key in owners:
-            rules.add(address_path, "address %d on bus %s is also used by detector %s"
-                      % (address, quote(bus), quote(owners[key])),
-                      "give each detector on a bus its own address (%d-%d)"
-                      % (modbus_rtu.MIN_SLAVE, modbus_rtu.MAX_SLAVE))
+            rules.add(address_path, N_("address %(address)d on bus %(bus)s is also used by detector %(detector)s",
+                                       address=address, bus=quote(bus), detector=quote(owners[key])),
+                      N_("give each detector on a bus its own address (%(low)d-%(high)d)",
+                         low=modbus_rtu.MIN_SLAVE, high=modbus_rtu.MAX_SLAVE))
         else:
             owners[key] = name
 
@@ -385,10 +398,10 @@ def _alarm_rules(rules):
     if lost is None or trip is None or lost + trip <= constants.MAX_FAULT_DECLARE_TOTAL_S:
         return
     rules.add(trip_path,
-              "comm_lost_after_s + fault_trip_after_s = %d + %d = %d s, above the %d s limit"
-              % (lost, trip, lost + trip, constants.MAX_FAULT_DECLARE_TOTAL_S),
-              "lower one of them so the sum is at most %d s (GB 16808 / GB 50166: a lost or broken detector "
-              "acted on within 100 s)" % constants.MAX_FAULT_DECLARE_TOTAL_S)
+              N_("comm_lost_after_s + fault_trip_after_s = %(lost)d + %(trip)d = %(total)d s, above the %(limit)d s "
+                 "limit", lost=lost, trip=trip, total=lost + trip, limit=constants.MAX_FAULT_DECLARE_TOTAL_S),
+              N_("lower one of them so the sum is at most %(limit)d s (GB 16808 / GB 50166: a lost or broken "
+                 "detector acted on within 100 s)", limit=constants.MAX_FAULT_DECLARE_TOTAL_S))
 
 
 def alarm_latency_ms(period_ms, detectors_on_bus, poll_interval_ms, confirm_samples, poll_wire_ms=0):
@@ -409,7 +422,7 @@ def sample_interval_ms(period_ms, detectors_on_bus, poll_interval_ms, poll_wire_
 
 def bus_budget_problem(period_ms, detectors_on_bus, poll_interval_ms, confirm_samples, confirm_window_ms,
                        poll_wire_ms=0):
-    """Why a bus cannot keep the alarm budget, or "".
+    """Why a bus cannot keep the alarm budget (a text.Text), or "".
 
     Two assumptions, both checked: with every poll answered a high alarm is confirmed within
     ALARM_LATENCY_BUDGET_MS; and a detector may miss one poll (all its retries) without being declared
@@ -419,14 +432,15 @@ def bus_budget_problem(period_ms, detectors_on_bus, poll_interval_ms, confirm_sa
     interval = sample_interval_ms(period_ms, detectors_on_bus, poll_interval_ms, poll_wire_ms)
     latency = confirm_samples * interval + period_ms
     if latency > constants.ALARM_LATENCY_BUDGET_MS:
-        return ("each detector is sampled every %d ms, so a high alarm is confirmed only after up to %d ms, above "
-                "the %d ms alarm budget" % (interval, latency, constants.ALARM_LATENCY_BUDGET_MS))
+        return N_("each detector is sampled every %(interval)d ms, so a high alarm is confirmed only after up to "
+                  "%(latency)d ms, above the %(budget)d ms alarm budget", interval=interval, latency=latency,
+                  budget=constants.ALARM_LATENCY_BUDGET_MS)
     link_ms = link_budget_ms(period_ms, confirm_samples, confirm_window_ms)
     if 2 * interval > link_ms:
-        return ("each detector is sampled every %d ms: one missed poll leaves a gap of %d ms, longer than the "
-                "%d ms link budget (the longest gap that still confirms a leak inside the %d ms alarm budget), "
-                "so a single lost reply would declare the detector comm lost" % (
-                    interval, 2 * interval, link_ms, constants.ALARM_LATENCY_BUDGET_MS))
+        return N_("each detector is sampled every %(interval)d ms: one missed poll leaves a gap of %(gap)d ms, "
+                  "longer than the %(link)d ms link budget (the longest gap that still confirms a leak inside the "
+                  "%(budget)d ms alarm budget), so a single lost reply would declare the detector comm lost",
+                  interval=interval, gap=2 * interval, link=link_ms, budget=constants.ALARM_LATENCY_BUDGET_MS)
     return ""
 
 
@@ -451,9 +465,10 @@ def _bus_latency_rules(rules):
         problem = bus_budget_problem(period, len(on_bus[bus]), max(on_bus[bus]), confirm, window)
         if problem:
             rules.add(child_path(child_path(ROOT, "buses"), bus),
-                      "%d detectors on this bus at a %d ms scan period: %s" % (len(on_bus[bus]), period, problem),
-                      "lower scan.period_ms, lower alarm.confirm_samples or poll_interval_ms, or split the "
-                      "detectors over more buses (GB 16808: alarm within 10 s)")
+                      N_("%(n)d detectors on this bus at a %(period)d ms scan period: %(problem)s",
+                         n=len(on_bus[bus]), period=period, problem=problem),
+                      N_("lower scan.period_ms, lower alarm.confirm_samples or poll_interval_ms, or split the "
+                         "detectors over more buses (GB 16808: alarm within 10 s)"))
 
 
 def _valve_rules(rules):
@@ -465,12 +480,13 @@ def _valve_rules(rules):
     startup = rules.get(valve, "startup", is_text, child_path(path, "startup"))
     if kind == "motorised" and feedback is not None and feedback != "both":
         rules.add(child_path(path, "feedback"),
-                  'a motorised valve needs feedback "both", found %s' % quote(feedback),
-                  'write "feedback": "both" and wire both limit switches of the valve')
+                  N_('a motorised valve needs feedback "both", found %(found)s', found=quote(feedback)),
+                  N_('write "feedback": "both" and wire both limit switches of the valve'))
     if startup == "auto_arm_external_manual_valve" and kind is not None and kind != "hold":
         rules.add(child_path(path, "startup"),
-                  'startup "auto_arm_external_manual_valve" needs a hold valve, this valve is %s' % quote(kind),
-                  'write "startup": "manual_reset"; auto-arm is only for a hold valve that is reopened by hand')
+                  N_('startup "auto_arm_external_manual_valve" needs a hold valve, this valve is %(kind)s',
+                     kind=quote(kind)),
+                  N_('write "startup": "manual_reset"; auto-arm is only for a hold valve that is reopened by hand'))
 
 
 def _proving_rules(rules):
@@ -482,20 +498,21 @@ def _proving_rules(rules):
     valve = _section(rules.config, "valve")
     kind = rules.get(valve, "type", lambda value: isinstance(value, str), child_path(child_path(ROOT, "valve"), "type"))
     if kind == "pulse":
-        rules.add(child_path(path, "mode"), "proving needs a valve the controller can open: this valve is pulse",
-                  'use a hold or motorised valve, or write "mode": "none"')
+        rules.add(child_path(path, "mode"), N_("proving needs a valve the controller can open: this valve is pulse"),
+                  N_('use a hold or motorised valve, or write "mode": "none"'))
     startup = rules.get(valve, "startup", lambda value: isinstance(value, str),
                         child_path(child_path(ROOT, "valve"), "startup"))
     if startup == "auto_arm_external_manual_valve":
-        rules.add(child_path(path, "mode"), "proving runs after a local reset; this valve arms itself at power-on",
-                  'write "startup": "manual_reset" under valve')
+        rules.add(child_path(path, "mode"), N_("proving runs after a local reset; this valve arms itself at power-on"),
+                  N_('write "startup": "manual_reset" under valve'))
     fill_s = rules.get(proving, "fill_s", lambda value: isinstance(value, int), child_path(path, "fill_s"))
     travel_s = rules.get(valve, "travel_s", lambda value: isinstance(value, int),
                          child_path(child_path(ROOT, "valve"), "travel_s"))
     if fill_s is not None and travel_s is not None and fill_s < travel_s:
-        rules.add(child_path(path, "fill_s"), "fill_s %d is shorter than the valve's travel_s %d: the valve might "
-                  "not be open before the fill fails" % (fill_s, travel_s),
-                  "make fill_s at least valve.travel_s")
+        rules.add(child_path(path, "fill_s"), N_("fill_s %(fill)d is shorter than the valve's travel_s %(travel)d: "
+                                                 "the valve might not be open before the fill fails",
+                                                 fill=fill_s, travel=travel_s),
+                  N_("make fill_s at least valve.travel_s"))
     if mode != "transmitter":
         return
     transmitter = _section(proving, "transmitter")
@@ -506,12 +523,14 @@ def _proving_rules(rules):
     if None in values.values():
         return
     if not values["low_kpa"] < values["fill_kpa"] <= values["range_kpa"]:
-        rules.add(child_path(tpath, "fill_kpa"), "fill_kpa %s must be above low_kpa %s and at most range_kpa %s"
-                  % (values["fill_kpa"], values["low_kpa"], values["range_kpa"]),
-                  "the fill must reach a pressure the check calls present, inside the transmitter's range")
+        rules.add(child_path(tpath, "fill_kpa"), N_("fill_kpa %(fill)s must be above low_kpa %(low)s and at most "
+                                                    "range_kpa %(range)s", fill=values["fill_kpa"],
+                                                    low=values["low_kpa"], range=values["range_kpa"]),
+                  N_("the fill must reach a pressure the check calls present, inside the transmitter's range"))
     elif values["max_drop_kpa"] >= values["fill_kpa"] - values["low_kpa"]:
-        rules.add(child_path(tpath, "max_drop_kpa"), "max_drop_kpa %s would let the pressure fall to nothing"
-                  % values["max_drop_kpa"], "keep it well below fill_kpa - low_kpa")
+        rules.add(child_path(tpath, "max_drop_kpa"), N_("max_drop_kpa %(drop)s would let the pressure fall to "
+                                                        "nothing", drop=values["max_drop_kpa"]),
+                  N_("keep it well below fill_kpa - low_kpa"))
 
 
 def _fan_rules(rules):
@@ -522,15 +541,15 @@ def _fan_rules(rules):
     bs6173 = rules.get(fan, "bs6173", lambda value: isinstance(value, bool), child_path(path, "bs6173"))
     if bs6173 and proving is False:
         rules.add(child_path(path, "proving"),
-                  "BS 6173 mode interlocks the gas with proven extract airflow; it cannot be switched off",
-                  'wire the airflow switch to fan_proven and write "proving": true, or "bs6173": false where '
-                  "BS 6173 does not apply")
+                  N_("BS 6173 mode interlocks the gas with proven extract airflow; it cannot be switched off"),
+                  N_('wire the airflow switch to fan_proven and write "proving": true, or "bs6173": false where '
+                     "BS 6173 does not apply"))
     if proving and mode == "alarm":
         rules.add(child_path(path, "proving"),
-                  'airflow proving needs the fan running whenever the gas is on, but fan mode "alarm" runs it '
-                  "only in an alarm: the gas could never be opened",
-                  'write "mode": "continuous" (BS 6173: gas only with proven extract ventilation), or '
-                  '"proving": false if no airflow switch is wired')
+                  N_('airflow proving needs the fan running whenever the gas is on, but fan mode "alarm" runs it '
+                     "only in an alarm: the gas could never be opened"),
+                  N_('write "mode": "continuous" (BS 6173: gas only with proven extract ventilation), or '
+                     '"proving": false if no airflow switch is wired'))
 
 
 def _schedule_rules(rules):
@@ -543,9 +562,9 @@ def _schedule_rules(rules):
         return
     if enabled and not attended and rules.trusted(attended_path):
         rules.add(attended_path,
-                  "the schedule is enabled but has no attended period, so the gas would stay off all week",
-                  'add a period, e.g. {"days": ["mon", "tue"], "from": "08:00", "to": "22:00"}, '
-                  'or write "enabled": false')
+                  N_("the schedule is enabled but has no attended period, so the gas would stay off all week"),
+                  N_('add a period, e.g. {"days": ["mon", "tue"], "from": "08:00", "to": "22:00"}, '
+                     'or write "enabled": false'))
     for i in range(len(attended)):
         period = attended[i]
         period_path = child_path(attended_path, i)
@@ -553,8 +572,9 @@ def _schedule_rules(rules):
         start = rules.get(period, "from", is_text, child_path(period_path, "from"))
         end = rules.get(period, "to", is_text, child_path(period_path, "to"))
         if start is not None and start == end:
-            rules.add(child_path(period_path, "to"), "the period starts and ends at %s, so it is empty" % start,
-                      'make "to" differ from "from"; a "to" earlier than "from" runs past midnight')
+            rules.add(child_path(period_path, "to"), N_("the period starts and ends at %(time)s, so it is empty",
+                                                        time=start),
+                      N_('make "to" differ from "from"; a "to" earlier than "from" runs past midnight'))
 
 
 def _date_rules(rules, name, detector, path):
@@ -565,19 +585,20 @@ def _date_rules(rules, name, detector, path):
     installed = rules.get(detector, "installed", is_date, child_path(path, "installed"))
     if name == VALVE_ASSET and "installed" in detector:
         rules.add(child_path(path, "installed"),
-                  "a detector named %s cannot have lifecycle reminders: their source %s:end_of_life is the "
-                  "shutoff valve's" % (quote(name), VALVE_ASSET),
-                  "rename the detector, e.g. %s" % quote(VALVE_ASSET + "-area"))
+                  N_("a detector named %(name)s cannot have lifecycle reminders: their source %(valve)s:end_of_life "
+                     "is the shutoff valve's", name=quote(name), valve=VALVE_ASSET),
+                  N_("rename the detector, e.g. %(example)s", example=quote(VALVE_ASSET + "-area")))
     calibrated_path = child_path(path, "calibrated")
     calibrated = rules.get(detector, "calibrated", is_date, calibrated_path)
     if calibrated is None or not rules.trusted(calibrated_path):
         return
     if "installed" not in detector:
-        rules.add(calibrated_path, "a calibration date without an install date",
-                  'add "installed": the date the detector was put in (its end of life is counted from it)')
+        rules.add(calibrated_path, N_("a calibration date without an install date"),
+                  N_('add "installed": the date the detector was put in (its end of life is counted from it)'))
     elif installed is not None and civil_date.parse(calibrated) < civil_date.parse(installed):
-        rules.add(calibrated_path, "calibrated %s is before installed %s" % (calibrated, installed),
-                  "correct one of the two dates")
+        rules.add(calibrated_path, N_("calibrated %(calibrated)s is before installed %(installed)s",
+                                      calibrated=calibrated, installed=installed),
+                  N_("correct one of the two dates"))
 
 
 def _daily_check_rules(rules):
@@ -589,8 +610,9 @@ def _daily_check_rules(rules):
     items_path = child_path(path, "items")
     enabled = rules.get(section, "enabled", lambda value: isinstance(value, bool), child_path(path, "enabled"))
     if enabled and not items and rules.trusted(items_path):
-        rules.add(items_path, "the daily check is enabled but has no item to check",
-                  'list the items, or leave "items" out for the standard four (stove, hose, valve, detector lamps)')
+        rules.add(items_path, N_("the daily check is enabled but has no item to check"),
+                  N_('list the items, or leave "items" out for the standard four (stove, hose, valve, detector '
+                     'lamps)'))
     if enabled:
         _daily_check_day_rules(rules, section, path)
     seen = []
@@ -601,7 +623,8 @@ def _daily_check_rules(rules):
         if item_id is None:
             continue
         if item_id in seen:
-            rules.add(item_path, "item %s is listed twice" % quote(item_id), "give each item its own id")
+            rules.add(item_path, N_("item %(item)s is listed twice", item=quote(item_id)),
+                      N_("give each item its own id"))
         seen.append(item_id)
 
 
@@ -616,8 +639,8 @@ def _daily_check_day_rules(rules, section, path):
     if days is None:
         return
     if not days:
-        rules.add(days_path, "the daily check is enabled but due on no day, so it is never missed",
-                  'list the days it is due, or leave "days" out for every day')
+        rules.add(days_path, N_("the daily check is enabled but due on no day, so it is never missed"),
+                  N_('list the days it is due, or leave "days" out for every day'))
         return
     schedule = _section(rules.config, "schedule")
     schedule_path = child_path(ROOT, "schedule")
@@ -635,9 +658,10 @@ def _daily_check_day_rules(rules, section, path):
             opens[day] = min(opens.get(day, start), start)
     check_days = [day for day in days if day in opens]
     if not check_days:
-        rules.add(days_path, "no attended period starts on any of the check days (%s), so the check is never due"
-                  % ", ".join(days), "list the days the kitchen opens: %s" % ", ".join(
-                      [day for day in config_schema.DAYS if day in opens]))
+        rules.add(days_path, N_("no attended period starts on any of the check days (%(days)s), so the check is "
+                                "never due", days=", ".join(days)),
+                  N_("list the days the kitchen opens: %(days)s", days=", ".join(
+                      [day for day in config_schema.DAYS if day in opens])))
         return
     if due_by is None:
         return
@@ -646,11 +670,11 @@ def _daily_check_day_rules(rules, section, path):
     if late:
         latest = max(opens[day] for day in late)
         rules.add(child_path(path, "due_by"),
-                  "the check is due by %s but the kitchen opens at that time or later on %s: it would be missed "
-                  "there every week before anyone is in" % (due_by, ", ".join(
-                      "%s (%02d:%02d)" % (day, opens[day] // 60, opens[day] % 60) for day in late)),
-                  'set "due_by" after the kitchen opens, e.g. "%02d:%02d", or leave those days out of "days"'
-                  % divmod(min(latest + 60, 23 * 60 + 59), 60))
+                  N_("the check is due by %(due_by)s but the kitchen opens at that time or later on %(days)s: it "
+                     "would be missed there every week before anyone is in", due_by=due_by, days=", ".join(
+                         "%s (%02d:%02d)" % (day, opens[day] // 60, opens[day] % 60) for day in late)),
+                  N_('set "due_by" after the kitchen opens, e.g. "%(time)s", or leave those days out of "days"',
+                     time="%02d:%02d" % divmod(min(latest + 60, 23 * 60 + 59), 60)))
 
 
 def _detectors_by_zone(rules, measurand=None):
@@ -677,15 +701,15 @@ def _zone_rules(rules):
         count = counts.get(name, 0)
         if count == 0:
             if rules.trusted(path):
-                rules.add(path, "no detector is in zone %s" % quote(name),
-                          did_you_mean(name, used, "zones with detectors: " + list_of(used)))
+                rules.add(path, N_("no detector is in zone %(zone)s", zone=quote(name)),
+                          did_you_mean(name, used, N_("zones with detectors: %(zones)s", zones=list_of(used))))
             continue
         flag_path = child_path(path, "two_detector_confirmation")
         confirm = rules.get(zones[name], "two_detector_confirmation", lambda value: isinstance(value, bool), flag_path)
         if confirm and combustible.get(name, 0) < 2:
-            rules.add(flag_path, "two-detector confirmation needs at least 2 combustible-gas detectors in zone %s, "
-                      "it has %d" % (quote(name), combustible.get(name, 0)),
-                      'put a second detector in the zone, or write "two_detector_confirmation": false')
+            rules.add(flag_path, N_("two-detector confirmation needs at least 2 combustible-gas detectors in zone "
+                                    "%(zone)s, it has %(n)d", zone=quote(name), n=combustible.get(name, 0)),
+                      N_('put a second detector in the zone, or write "two_detector_confirmation": false'))
 
 
 def semantic_problems(doc, config, structural, profile_kinds=None):
@@ -710,8 +734,8 @@ def semantic_problems(doc, config, structural, profile_kinds=None):
 # the parser or the validator (both recursive) could run out of stack on it.
 MAX_CONFIG_CHARS = 262144
 MAX_CONFIG_DEPTH = 32
-_DEPTH_HINT = "a config is at most %d objects or lists deep; look for brackets opened and never closed" \
-    % MAX_CONFIG_DEPTH
+_DEPTH_HINT = N_("a config is at most %(depth)d objects or lists deep; look for brackets opened and never closed",
+                 depth=MAX_CONFIG_DEPTH)
 
 
 def _depth_problem(doc):
@@ -722,7 +746,7 @@ def _depth_problem(doc):
         if not isinstance(value, (dict, list)):
             continue
         if depth > MAX_CONFIG_DEPTH:
-            return Problem(path, "nested more than %d levels deep" % MAX_CONFIG_DEPTH, _DEPTH_HINT)
+            return Problem(path, N_("nested more than %(depth)d levels deep", depth=MAX_CONFIG_DEPTH), _DEPTH_HINT)
         keys = sorted(value) if isinstance(value, dict) else range(len(value))
         for key in keys:
             stack.append((value[key], child_path(path, key), depth + 1))
@@ -787,9 +811,9 @@ def _duplicate_keys(text):
                     key = text[i + 1:end]
                 if key in frame[2]:
                     out.append(Problem(child_path(frame[1], key),
-                                       "key %s appears twice in one object (line %d); only the last one would count"
-                                       % (quote(key), line),
-                                       "rename or remove one of them"))
+                                       N_("key %(key)s appears twice in one object (line %(line)d); only the last "
+                                          "one would count", key=quote(key), line=line),
+                                       N_("rename or remove one of them")))
                 frame[2][key] = True
                 frame[3] = False
                 frame[4] = key
@@ -806,8 +830,8 @@ def _duplicate_keys(text):
             else:
                 path = child_path(frames[-1][1], frames[-1][5])
             if len(frames) >= MAX_CONFIG_DEPTH:
-                raise ConfigError([Problem(path, "nested more than %d levels deep (line %d)"
-                                           % (MAX_CONFIG_DEPTH, line), _DEPTH_HINT)])
+                raise ConfigError([Problem(path, N_("nested more than %(depth)d levels deep (line %(line)d)",
+                                                    depth=MAX_CONFIG_DEPTH, line=line), _DEPTH_HINT)])
             frames.append([char == "{", path, {}, char == "{", None, 0])
         elif (char == "}" or char == "]") and frames:
             frames.pop()
@@ -825,8 +849,9 @@ def parse_config_text(text):
     if text.startswith("\ufeff"):
         text = text[1:]
     if len(text) > MAX_CONFIG_CHARS:
-        raise ConfigError([Problem(ROOT, "%d characters long, more than %d" % (len(text), MAX_CONFIG_CHARS),
-                                   "a kitchen's config is a few kB: give the right file")])
+        raise ConfigError([Problem(ROOT, N_("%(length)d characters long, more than %(limit)d", length=len(text),
+                                            limit=MAX_CONFIG_CHARS),
+                                   N_("a kitchen's config is a few kB: give the right file"))])
     duplicates = _duplicate_keys(text)
     try:
         doc = json.loads(text)
@@ -835,12 +860,14 @@ def parse_config_text(text):
         column = getattr(error, "colno", None)
         reason = getattr(error, "msg", None) or str(error)
         if line is not None and column is not None:
-            message = "not valid JSON: %s at line %d, column %d" % (reason, line, column)
-            hint = "look at line %d for a missing or extra comma, a missing quote or bracket, or a comment " \
-                   "(JSON has no comments)" % line
+            message = N_("not valid JSON: %(reason)s at line %(line)d, column %(column)d", reason=reason, line=line,
+                         column=column)
+            hint = N_("look at line %(line)d for a missing or extra comma, a missing quote or bracket, or a comment "
+                      "(JSON has no comments)", line=line)
         else:
-            message = "not valid JSON: %s" % reason
-            hint = "look for a missing or extra comma, a missing quote or bracket, or a comment (JSON has no comments)"
+            message = N_("not valid JSON: %(reason)s", reason=reason)
+            hint = N_("look for a missing or extra comma, a missing quote or bracket, or a comment (JSON has no "
+                      "comments)")
         raise ConfigError([Problem(ROOT, message, hint)])
     if duplicates:
         raise ConfigError(duplicates)
@@ -858,12 +885,12 @@ def load_config_file(path, profile_kinds=None):
         with open(path, "rb") as handle:
             data = handle.read(4 * MAX_CONFIG_CHARS + 1)  # UTF-8: at most 4 bytes a character
     except OSError as error:
-        raise ConfigError([Problem(ROOT, "cannot read %s: %s" % (path, error),
-                                   "check that the file exists and is readable")])
+        raise ConfigError([Problem(ROOT, N_("cannot read %(path)s: %(error)s", path=path, error=error),
+                                   N_("check that the file exists and is readable"))])
     try:
         text = data.decode("utf-8")
     except UnicodeError:
-        raise ConfigError([Problem(ROOT, "%s is not UTF-8 text" % path, "save the file as UTF-8")])
+        raise ConfigError([Problem(ROOT, N_("%(path)s is not UTF-8 text", path=path), N_("save the file as UTF-8"))])
     return load_config_text(text, profile_kinds)
 
 

@@ -20,6 +20,7 @@ from gaslatch.core.modbus_master import BusMaster
 from gaslatch.core.output_test import OutputTests
 from gaslatch.core.reset_window import ResetWindow
 from gaslatch.core.safety import Safety
+from gaslatch.core.text import N_
 
 
 # What the status gives of each recent event (the panel's list): the record without its value.
@@ -105,8 +106,10 @@ class Controller:
             if measurand not in profile.measurands:
                 problems.append(Problem(
                     "$.detectors.%s.measurand" % name,
-                    "profile %s measures %s, not %s" % (profile.name, ", ".join(profile.measurands), measurand),
-                    "choose a profile for a %s detector, or write the measurand the detector measures" % measurand))
+                    N_("profile %(profile)s measures %(measurands)s, not %(measurand)s", profile=profile.name,
+                       measurands=", ".join(profile.measurands), measurand=measurand),
+                    N_("choose a profile for a %(measurand)s detector, or write the measurand the detector measures",
+                       measurand=measurand)))
         if problems:
             raise ConfigError(problems)
 
@@ -130,10 +133,11 @@ class Controller:
             if problem:
                 raise ConfigError([Problem(
                     "$.buses." + bus,
-                    "with the detectors' profiles (minimum poll interval %d ms, %d ms per poll on the wire) on "
-                    "this bus %s" % (max(on_bus[bus]), wire_ms[bus], problem),
-                    "raise the bus's baud rate, lower alarm.confirm_samples or scan.period_ms, or split the "
-                    "detectors over more buses")])
+                    N_("with the detectors' profiles (minimum poll interval %(interval)d ms, %(wire)d ms per poll on "
+                       "the wire) on this bus %(problem)s", interval=max(on_bus[bus]), wire=wire_ms[bus],
+                       problem=problem),
+                    N_("raise the bus's baud rate, lower alarm.confirm_samples or scan.period_ms, or split the "
+                       "detectors over more buses"))])
 
     def step(self, now_ms, rx_by_bus=None, inputs=None, analog_ua=None, wall=None, today=None):
         """One scan: read -> evaluate -> outputs. Never blocks; returns a StepResult.

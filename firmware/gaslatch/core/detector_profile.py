@@ -26,6 +26,7 @@ from gaslatch.core.constants import (
 )
 from gaslatch.core.json_schema_subset import ROOT, Problem
 from gaslatch.core.modbus_rtu import MAX_REGISTER
+from gaslatch.core.text import N_
 from gaslatch.core.profile_check import ProfileError, check_document
 from gaslatch.core.profile_schema import (
     KIND_ANALOG,
@@ -156,9 +157,10 @@ class Profile:
 
     def _require_kind(self, kind, method):
         if self.kind != kind:
-            raise ProfileError(self.name + PROFILE_SUFFIX, [Problem(ROOT, "is a %s profile; %s() is for %s profiles"
-                                                                    % (self.kind, method, kind),
-                                                                    "use a %s profile for this detector" % kind)])
+            raise ProfileError(self.name + PROFILE_SUFFIX, [Problem(
+                ROOT, N_("is a %(kind)s profile; %(method)s() is for %(wanted)s profiles", kind=self.kind,
+                         method=method, wanted=kind),
+                N_("use a %(kind)s profile for this detector", kind=kind))])
 
     def decode(self, blocks, gas, measurand=MEASURAND_COMBUSTIBLE):
         """Register blocks (lists of ints, in the order of reads) -> Sample; gas: 'methane'|'propane'|'lpg'.
@@ -479,8 +481,8 @@ def list_profiles(directory=None):
     try:
         entries = os.listdir(directory)
     except OSError as exc:
-        raise ProfileError(directory, [Problem(ROOT, "cannot list profiles (%s)" % exc,
-                                               "check that the profiles folder exists and is readable")])
+        raise ProfileError(directory, [Problem(ROOT, N_("cannot list profiles (%(error)s)", error=exc),
+                                               N_("check that the profiles folder exists and is readable"))])
     names = []
     for entry in entries:
         if entry.endswith(PROFILE_SUFFIX) and _valid_name(entry[: -len(PROFILE_SUFFIX)]):
@@ -502,8 +504,8 @@ def load_profile(name, directory=None):
     if directory is None:
         directory = default_directory()
     if not _valid_name(name):
-        raise ProfileError("%r" % (name,), [Problem(ROOT, "not a profile name",
-                                                    "a profile name is letters, digits, '-' and '_' only")])
+        raise ProfileError("%r" % (name,), [Problem(ROOT, N_("not a profile name"),
+                                                    N_("a profile name is letters, digits, '-' and '_' only"))])
     source = name + PROFILE_SUFFIX
     try:
         with open(_file_path(directory, source), "rb") as handle:
@@ -513,13 +515,14 @@ def load_profile(name, directory=None):
             known = ", ".join(list_profiles(directory)) or "none"
         except ProfileError:
             known = "none"
-        raise ProfileError(source, [Problem(ROOT, "cannot read it from %s (%s)" % (directory, exc),
-                                            "profiles there: %s" % known)])
+        raise ProfileError(source, [Problem(ROOT, N_("cannot read it from %(directory)s (%(error)s)",
+                                                     directory=directory, error=exc),
+                                            N_("profiles there: %(profiles)s", profiles=known))])
     try:
         document = json.loads(data.decode("utf-8"))
     except (ValueError, RuntimeError) as exc:
-        raise ProfileError(source, [Problem(ROOT, "not valid JSON (%s)" % (exc,),
-                                            "look for a missing or extra comma, quote or bracket")])
+        raise ProfileError(source, [Problem(ROOT, N_("not valid JSON (%(error)s)", error=exc),
+                                            N_("look for a missing or extra comma, quote or bracket"))])
     return profile_from_document(name, document, source)
 
 

@@ -6,6 +6,7 @@ Every failed keyword becomes a Problem with its JSON path and a hint; it knows n
 import math
 
 from gaslatch.core.events import json_quote
+from gaslatch.core.text import N_, Joined, english
 
 # The draft the enforced keywords mean what they mean in (a schema's "$schema").
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -23,12 +24,17 @@ ANNOTATIONS = ("$schema", "title", "description", "default")
 
 
 class Problem:
-    """One thing wrong with a document: `path` (a JSON path, e.g. $.items[2].name), `message`, `hint` (the fix)."""
+    """One thing wrong with a document: `path` (a JSON path, e.g. $.items[2].name), `message`, `hint` (the fix).
+
+    message and hint are English str; given as a text.Text (an English template and its values), the Text is kept
+    too, as `message_text` / `hint_text`, so gaslatch/problem_text.py can render it in another language."""
 
     def __init__(self, path, message, hint):
         self.path = path
-        self.message = message
-        self.hint = hint
+        self.message_text = message
+        self.hint_text = hint
+        self.message = english(message)
+        self.hint = english(hint)
 
     def __eq__(self, other):
         return (isinstance(other, Problem) and self.path == other.path and self.message == other.message
@@ -124,17 +130,13 @@ def did_you_mean(word, candidates, fallback):
     """A hint naming the candidate `word` is likely a misspelling of, else `fallback`."""
     guess = closest(word, candidates)
     if guess is not None:
-        return "did you mean %s?" % quote(guess)
+        return N_("did you mean %(guess)s?", guess=quote(guess))
     return fallback
-
-
-def _count(number, one, many):
-    return "%d %s" % (number, one if number == 1 else many)
 
 
 def list_of(values):
     """`values` shown for a message, comma-separated."""
-    return ", ".join([show(value) for value in values])
+    return ", ".join(["%s" % show(value) for value in values])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,14 +169,21 @@ _TYPE_CHECKS = {
 }
 
 _TYPE_WORDS = {
-    "object": "an object {...}",
-    "array": "a list [...]",
-    "string": "text in double quotes",
-    "integer": "a whole number",
-    "number": "a number",
-    "boolean": "true or false",
+    "object": N_("an object {...}"),
+    "array": N_("a list [...]"),
+    "string": N_("text in double quotes"),
+    "integer": N_("a whole number"),
+    "number": N_("a number"),
+    "boolean": N_("true or false"),
     "null": "null",
 }
+
+
+def _type_words(names):
+    """The words for a list of JSON types, joined by "or"."""
+    if len(names) == 1:
+        return _TYPE_WORDS[names[0]]
+    return Joined(N_(" or ").template, [_TYPE_WORDS[name] for name in names])
 
 
 def _json_equal(a, b):
@@ -201,7 +210,7 @@ def _json_equal(a, b):
 
 
 def show(value):
-    """A short JSON-like rendering of a value for messages."""
+    """A short JSON-like rendering of a value for messages (a list or an object as a Text: words, not JSON)."""
     if isinstance(value, str):
         if len(value) > 40:
             return quote(value[:37]) + "..."
@@ -213,9 +222,9 @@ def show(value):
     if value is False:
         return "false"
     if isinstance(value, list):
-        return "a list"
+        return N_("a list")
     if isinstance(value, dict):
-        return "an object"
+        return N_("an object")
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
         return "%s (not allowed in JSON)" % value
     if isinstance(value, float) and value != 0 and abs(value) < MIN_NORMAL_FLOAT:
@@ -225,13 +234,13 @@ def show(value):
 
 def _found(value):
     if isinstance(value, str):
-        return "text %s" % show(value)
+        return N_("text %(value)s", value=show(value))
     if isinstance(value, bool):
         return show(value)
     if isinstance(value, list):
-        return "a list"
+        return N_("a list")
     if isinstance(value, dict):
-        return "an object"
+        return N_("an object")
     if value is None:
         return "null"
     return show(value)
@@ -250,14 +259,14 @@ def _range_words(schema):
     high = schema.get("maximum")
     above = schema.get("exclusiveMinimum")
     if above is not None and high is not None:
-        return "above %s and at most %s" % (show(above), show(high))
+        return N_("above %(low)s and at most %(high)s", low=show(above), high=show(high))
     if low is not None and high is not None:
-        return "from %s to %s" % (show(low), show(high))
+        return N_("from %(low)s to %(high)s", low=show(low), high=show(high))
     if low is not None:
-        return "of at least %s" % show(low)
+        return N_("of at least %(low)s", low=show(low))
     if high is not None:
-        return "of at most %s" % show(high)
-    return ""
+        return N_("of at most %(high)s", high=show(high))
+    return None
 
 
 def _type_ok(schema, value):
@@ -338,42 +347,50 @@ class Interpreter:
                 kinds[const] = branch
 
     def describe(self, schema):
-        """What a value matching `schema` looks like, in words for an installer."""
+        """What a value matching `schema` looks like, in English words for an installer."""
+        return english(self.describe_text(schema))
+
+    def describe_text(self, schema):
+        """describe() as a text.Text (or a plain str for a JSON value), to be read in another language too."""
         if "const" in schema:
             return show(schema["const"])
         if "enum" in schema:
-            return "one of " + list_of(schema["enum"])
+            return N_("one of %(values)s", values=list_of(schema["enum"]))
         if "pattern" in schema:
             return self.patterns[schema["pattern"]][1]
         if "oneOf" in schema:
             key = self._discriminator(schema)
-            return "an object with %s one of %s" % (quote(key), list_of(self._kinds(schema, key)))
+            return N_("an object with %(key)s one of %(values)s", key=quote(key),
+                      values=list_of(self._kinds(schema, key)))
         kind = schema.get("type")
         if isinstance(kind, list):
-            return " or ".join([_TYPE_WORDS[name] for name in kind])
+            return _type_words(kind)
         if kind in ("integer", "number"):
-            words = "a whole number" if kind == "integer" else "a number"
             bounds = _range_words(schema)
-            return words + (" " + bounds if bounds else "")
+            if bounds is None:
+                return _TYPE_WORDS[kind]
+            if kind == "integer":
+                return N_("a whole number %(range)s", range=bounds)
+            return N_("a number %(range)s", range=bounds)
         if kind == "string":
             low = schema.get("minLength", 0)
             high = schema.get("maxLength")
             if high is not None:
-                return "text of %d to %d characters in double quotes" % (low, high)
-            return "text in double quotes" if not low else "non-empty text in double quotes"
+                return N_("text of %(low)d to %(high)d characters in double quotes", low=low, high=high)
+            return _TYPE_WORDS["string"] if not low else N_("non-empty text in double quotes")
         if kind == "object":
             required = schema.get("required", [])
             entry = schema.get("additionalProperties")
             if required:
-                return "an object with %s" % list_of(required)
+                return N_("an object with %(keys)s", keys=list_of(required))
             if isinstance(entry, dict):
-                return "an object of named entries, each %s" % self.describe(entry)
-            return "an object {...}"
+                return N_("an object of named entries, each %(entry)s", entry=self.describe_text(entry))
+            return _TYPE_WORDS["object"]
         if kind == "array":
-            return "a list [...]"
+            return _TYPE_WORDS["array"]
         if kind == "boolean":
-            return "true or false"
-        return "a value"
+            return _TYPE_WORDS["boolean"]
+        return N_("a value")
 
     def _example(self, schema):
         if "default" in schema:
@@ -391,54 +408,69 @@ class Interpreter:
             return True
         kind = schema["type"]
         names = kind if isinstance(kind, list) else [kind]
-        expected = " or ".join([_TYPE_WORDS[name] for name in names])
-        hint = "write " + self.describe(schema)
+        what = self.describe_text(schema)
         example = self._example(schema)
+        unquoted = isinstance(value, str) and "string" not in names
         if example is not None and not isinstance(example, (dict, list)):
-            hint = "%s, e.g. %s" % (hint, show(example))
-        if isinstance(value, str) and "string" not in names:
-            hint += " (without quotes)"
-        out.append(Problem(path, "expected %s, found %s" % (expected, _found(value)), hint))
+            if unquoted:
+                hint = N_("write %(what)s, e.g. %(example)s (without quotes)", what=what, example=show(example))
+            else:
+                hint = N_("write %(what)s, e.g. %(example)s", what=what, example=show(example))
+        elif unquoted:
+            hint = N_("write %(what)s (without quotes)", what=what)
+        else:
+            hint = N_("write %(what)s", what=what)
+        out.append(Problem(path, N_("expected %(expected)s, found %(found)s", expected=_type_words(names),
+                                    found=_found(value)), hint))
         return False
 
     def _check_number(self, schema, value, path, out):
-        hint = "write " + self.describe(schema)
+        hint = N_("write %(what)s", what=self.describe_text(schema))
         if "minimum" in schema and value < schema["minimum"]:
-            out.append(Problem(path, "%s is below the minimum %s" % (show(value), show(schema["minimum"])), hint))
+            out.append(Problem(path, N_("%(value)s is below the minimum %(limit)s", value=show(value),
+                                        limit=show(schema["minimum"])), hint))
         if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
-            out.append(Problem(path, "%s must be above %s" % (show(value), show(schema["exclusiveMinimum"])), hint))
+            out.append(Problem(path, N_("%(value)s must be above %(limit)s", value=show(value),
+                                        limit=show(schema["exclusiveMinimum"])), hint))
         if "maximum" in schema and value > schema["maximum"]:
-            out.append(Problem(path, "%s is above the maximum %s" % (show(value), show(schema["maximum"])), hint))
+            out.append(Problem(path, N_("%(value)s is above the maximum %(limit)s", value=show(value),
+                                        limit=show(schema["maximum"])), hint))
         if "exclusiveMaximum" in schema and value >= schema["exclusiveMaximum"]:
-            out.append(Problem(path, "%s must be below %s" % (show(value), show(schema["exclusiveMaximum"])), hint))
+            out.append(Problem(path, N_("%(value)s must be below %(limit)s", value=show(value),
+                                        limit=show(schema["exclusiveMaximum"])), hint))
 
     def _check_string(self, schema, value, path, out):
         length = len(value)
         if "minLength" in schema and length < schema["minLength"]:
             if length == 0:
-                message = "must not be empty"
+                message = N_("must not be empty")
             else:
-                message = "too short: %d characters, at least %d" % (length, schema["minLength"])
-            out.append(Problem(path, message, "write " + self.describe(schema)))
+                message = N_("too short: %(length)d characters, at least %(limit)d", length=length,
+                             limit=schema["minLength"])
+            out.append(Problem(path, message, N_("write %(what)s", what=self.describe_text(schema))))
         if "maxLength" in schema and length > schema["maxLength"]:
-            out.append(Problem(path, "too long: %d characters, at most %d" % (length, schema["maxLength"]),
-                               "shorten it to at most %d characters" % schema["maxLength"]))
+            out.append(Problem(path, N_("too long: %(length)d characters, at most %(limit)d", length=length,
+                                        limit=schema["maxLength"]),
+                               N_("shorten it to at most %(limit)d characters", limit=schema["maxLength"])))
         if "pattern" in schema:
             matches, words, example = self.patterns[schema["pattern"]]
             if not matches(value):
-                out.append(Problem(path, "%s is not %s" % (show(value), words),
-                                   "write %s, e.g. %s" % (words, example)))
+                out.append(Problem(path, N_("%(value)s is not %(what)s", value=show(value), what=words),
+                                   N_("write %(what)s, e.g. %(example)s", what=words, example=example)))
 
     def _check_object(self, schema, value, path, out):
         properties = schema.get("properties", {})
         for key in schema.get("required", []):
             if key not in value:
                 sub = properties.get(key, {})
-                out.append(Problem(child_path(path, key), "missing; it is required",
-                                   "add %s: %s" % (quote(key), self.describe(sub))))
+                out.append(Problem(child_path(path, key), N_("missing; it is required"),
+                                   N_("add %(key)s: %(what)s", key=quote(key), what=self.describe_text(sub))))
         if "minProperties" in schema and len(value) < schema["minProperties"]:
-            out.append(Problem(path, "needs at least %s" % _count(schema["minProperties"], "entry", "entries"),
-                               "add %s" % self.describe(schema.get("additionalProperties", {}))))
+            least = schema["minProperties"]
+            needs = N_("needs at least %(n)d entry", n=least) if least == 1 else N_(
+                "needs at least %(n)d entries", n=least)
+            out.append(Problem(path, needs, N_("add %(what)s", what=self.describe_text(
+                schema.get("additionalProperties", {})))))
         names = schema.get("propertyNames")
         extra = schema.get("additionalProperties", True)
         for key in sorted(value):
@@ -447,30 +479,33 @@ class Interpreter:
                 name_problems = []
                 self._check(names, key, path_of_key, name_problems)
                 if name_problems:
-                    out.append(Problem(path_of_key, "the name %s is not allowed" % quote(key),
-                                       name_problems[0].hint))
+                    out.append(Problem(path_of_key, N_("the name %(name)s is not allowed", name=quote(key)),
+                                       name_problems[0].hint_text))
             if key in properties:
                 self._check(properties[key], value[key], path_of_key, out)
             elif extra is False:
                 allowed = sorted(properties)
-                out.append(Problem(path_of_key, "unknown key %s" % quote(key),
-                                   did_you_mean(key, allowed, "allowed keys here: " + list_of(allowed))))
+                out.append(Problem(path_of_key, N_("unknown key %(key)s", key=quote(key)),
+                                   did_you_mean(key, allowed, N_("allowed keys here: %(keys)s",
+                                                                 keys=list_of(allowed)))))
             elif isinstance(extra, dict):
                 self._check(extra, value[key], path_of_key, out)
 
     def _check_array(self, schema, value, path, out):
         if "minItems" in schema and len(value) < schema["minItems"]:
-            out.append(Problem(path, "needs at least %s" % _count(schema["minItems"], "item", "items"),
-                               "add %s" % self.describe(schema.get("items", {}))))
+            least = schema["minItems"]
+            needs = N_("needs at least %(n)d item", n=least) if least == 1 else N_(
+                "needs at least %(n)d items", n=least)
+            out.append(Problem(path, needs, N_("add %(what)s", what=self.describe_text(schema.get("items", {})))))
         if "maxItems" in schema and len(value) > schema["maxItems"]:
-            out.append(Problem(path, "has %d items, at most %d" % (len(value), schema["maxItems"]),
-                               "remove %d item(s)" % (len(value) - schema["maxItems"])))
+            out.append(Problem(path, N_("has %(n)d items, at most %(limit)d", n=len(value), limit=schema["maxItems"]),
+                               N_("remove %(n)d item(s)", n=len(value) - schema["maxItems"])))
         if schema.get("uniqueItems"):
             for i in range(len(value)):
                 for j in range(i):
                     if _json_equal(value[i], value[j]):
-                        out.append(Problem(child_path(path, i), "%s is listed twice" % show(value[i]),
-                                           "remove the repeated entry"))
+                        out.append(Problem(child_path(path, i), N_("%(value)s is listed twice", value=show(value[i])),
+                                           N_("remove the repeated entry")))
                         break
         if "items" in schema:
             for i in range(len(value)):
@@ -490,19 +525,20 @@ class Interpreter:
         kinds = self._kinds(schema, key)
         kind_path = child_path(path, key)
         if not isinstance(value, dict):
-            out.append(Problem(path, "expected an object, found %s" % _found(value),
-                               "write an object with %s one of %s" % (quote(key), list_of(kinds))))
+            out.append(Problem(path, N_("expected an object, found %(found)s", found=_found(value)),
+                               N_("write an object with %(key)s one of %(values)s", key=quote(key),
+                                  values=list_of(kinds))))
             return
         if key not in value:
-            out.append(Problem(kind_path, "missing; it is required",
-                               "add %s: one of %s" % (quote(key), list_of(kinds))))
+            out.append(Problem(kind_path, N_("missing; it is required"),
+                               N_("add %(key)s: one of %(values)s", key=quote(key), values=list_of(kinds))))
             return
         branch = self._branch(schema, value)
         if branch is None:
             kind = value[key]
-            fallback = "write one of " + list_of(kinds)
+            fallback = N_("write one of %(values)s", values=list_of(kinds))
             hint = did_you_mean(kind, kinds, fallback) if isinstance(kind, str) else fallback
-            out.append(Problem(kind_path, "%s is not a known kind" % show(kind), hint))
+            out.append(Problem(kind_path, N_("%(value)s is not a known kind", value=show(kind)), hint))
             return
         self._check(branch, value, path, out)
 
@@ -511,15 +547,16 @@ class Interpreter:
         if not self._check_type(schema, value, path, out):
             return
         if "const" in schema and not _json_equal(value, schema["const"]):
-            out.append(Problem(path, "must be %s, found %s" % (show(schema["const"]), _found(value)),
-                               "write %s" % show(schema["const"])))
+            out.append(Problem(path, N_("must be %(value)s, found %(found)s", value=show(schema["const"]),
+                                        found=_found(value)),
+                               N_("write %(what)s", what=show(schema["const"]))))
         if "enum" in schema:
             allowed = schema["enum"]
             if not [choice for choice in allowed if _json_equal(value, choice)]:
-                fallback = "write one of " + list_of(allowed)
+                fallback = N_("write one of %(values)s", values=list_of(allowed))
                 words = [choice for choice in allowed if isinstance(choice, str)]
                 hint = did_you_mean(value, words, fallback) if isinstance(value, str) and words else fallback
-                out.append(Problem(path, "%s is not allowed here" % show(value), hint))
+                out.append(Problem(path, N_("%(value)s is not allowed here", value=show(value)), hint))
         if is_number(value):
             self._check_number(schema, value, path, out)
         elif isinstance(value, str):

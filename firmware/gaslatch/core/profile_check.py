@@ -7,6 +7,7 @@ from gaslatch.core.constants import MEASURAND_COMBUSTIBLE, STATUS_FAULT, STATUS_
 from gaslatch.core.json_schema_subset import ROOT, Interpreter, Problem, child_path, show
 from gaslatch.core.modbus_rtu import MAX_REGISTER, MAX_SLAVE, MIN_SLAVE
 from gaslatch.core.profile_schema import CODE_PATTERN, KIND_ANALOG, KIND_CONTACT, KIND_MODBUS, KINDS, SCHEMA
+from gaslatch.core.text import N_
 
 # The keys whose const picks a oneOf branch: a profile's kind, a concentration's or a status rule's type.
 DISCRIMINATORS = ("kind", "type")
@@ -49,7 +50,7 @@ def parse_code(text):
 PATTERNS = {
     CODE_PATTERN: (
         lambda text: parse_code(text) is not None,
-        "a code: decimal or hexadecimal (0x...) digits, at most 6, no sign or spaces",
+        N_("a code: decimal or hexadecimal (0x...) digits, at most 6, no sign or spaces"),
         "0x0C",
     ),
 }
@@ -109,16 +110,17 @@ def _max_code(rules, field, path):
     """The largest code `field`'s mask and shift can give, or None (reported) when they give none."""
     mask = _mask_value(field.get("mask", MAX_REGISTER))
     if not 1 <= mask <= MAX_REGISTER:
-        rules.add(child_path(path, "mask"), "%s is not a mask of 16-bit register bits" % show(field["mask"]),
-                  "write a mask from 0x0001 to 0xFFFF, e.g. \"0xFF00\"")
+        rules.add(child_path(path, "mask"), N_("%(mask)s is not a mask of 16-bit register bits",
+                                               mask=show(field["mask"])),
+                  N_("write a mask from 0x0001 to 0xFFFF, e.g. \"0xFF00\""))
         return None
     shift = field.get("shift", 0)
     if mask >> shift == 0:
         lowest = 0
         while not (mask >> lowest) & 1:
             lowest += 1
-        rules.add(child_path(path, "shift"), "shifts every bit of the mask away",
-                  "shift by at most %d, the mask's lowest set bit" % lowest)
+        rules.add(child_path(path, "shift"), N_("shifts every bit of the mask away"),
+                  N_("shift by at most %(lowest)d, the mask's lowest set bit", lowest=lowest))
         return None
     return mask >> shift
 
@@ -130,10 +132,12 @@ def _codes(rules, codes, path, max_code):
         code = parse_code(key)
         key_path = child_path(path, key)
         if max_code is not None and code > max_code:
-            rules.add(key_path, "code %d can never occur: the field holds 0..%d" % (code, max_code),
-                      "remove the code, or correct the mask and shift")
+            rules.add(key_path, N_("code %(code)d can never occur: the field holds 0..%(max)d", code=code,
+                                   max=max_code),
+                      N_("remove the code, or correct the mask and shift"))
         elif code in result:
-            rules.add(key_path, "code %d is listed twice" % code, "keep one entry for code %d" % code)
+            rules.add(key_path, N_("code %(code)d is listed twice", code=code),
+                      N_("keep one entry for code %(code)d", code=code))
         else:
             result[code] = codes[key]
     return result
@@ -159,8 +163,9 @@ def _reads(rules, doc):
     for index in range(len(reads)):
         read = reads[index]
         if read["address"] + read["count"] - 1 > MAX_REGISTER:
-            rules.add(child_path(path, index), "reads past register %d" % MAX_REGISTER,
-                      "start it at most at address %d, or read fewer registers" % (MAX_REGISTER + 1 - read["count"]))
+            rules.add(child_path(path, index), N_("reads past register %(register)d", register=MAX_REGISTER),
+                      N_("start it at most at address %(address)d, or read fewer registers",
+                         address=MAX_REGISTER + 1 - read["count"]))
             sound = False
     return reads if sound else None
 
@@ -173,12 +178,13 @@ def _resolve(rules, reads, references):
             holders = [index for index in range(len(reads))
                        if reads[index]["address"] <= register < reads[index]["address"] + reads[index]["count"]]
             if not holders:
-                rules.add(path, "register %d is in none of the reads: extend or add a read" % register,
-                          "add a read of register %d to reads" % register)
+                rules.add(path, N_("register %(register)d is in none of the reads: extend or add a read",
+                                   register=register),
+                          N_("add a read of register %(register)d to reads", register=register))
             elif len(holders) > 1:
                 listed = ", ".join(["reads[%d]" % index for index in holders])
-                rules.add(path, "register %d is in more than one read (%s): make the reads not overlap"
-                          % (register, listed), "read each register once")
+                rules.add(path, N_("register %(register)d is in more than one read (%(reads)s): make the reads not "
+                                   "overlap", register=register, reads=listed), N_("read each register once"))
             else:
                 where[register] = (holders[0], register - reads[holders[0]]["address"])
     return where
@@ -200,9 +206,10 @@ def _modbus_rules(rules, doc):
     if isinstance(full_scale, dict) and "register" in full_scale and rules.trusted(full_scale_path):
         register_path = child_path(full_scale_path, "register")
         if full_scale["register"] + width - 1 > MAX_REGISTER:
-            rules.add(register_path, "a float32 full scale takes registers %d and %d; the last is %d"
-                      % (full_scale["register"], full_scale["register"] + 1, MAX_REGISTER),
-                      "write a register of at most %d" % (MAX_REGISTER - 1))
+            rules.add(register_path, N_("a float32 full scale takes registers %(first)d and %(second)d; the last is "
+                                        "%(last)d", first=full_scale["register"],
+                                        second=full_scale["register"] + 1, last=MAX_REGISTER),
+                      N_("write a register of at most %(register)d", register=MAX_REGISTER - 1))
         else:
             references.append((register_path, full_scale["register"], width))
     status_path = child_path(ROOT, "status")
@@ -237,9 +244,9 @@ def _commissioning_rules(rules, commissioning):
     address_path = child_path(path, "address")
     if address is not None and rules.trusted(address_path):
         if address.get("min", MIN_SLAVE) > address.get("max", MAX_SLAVE):
-            rules.add(address_path, "min %d is above max %d" % (address.get("min", MIN_SLAVE), address.get("max",
-                                                                                                        MAX_SLAVE)),
-                      "write a min no greater than the max")
+            rules.add(address_path, N_("min %(min)d is above max %(max)d", min=address.get("min", MIN_SLAVE),
+                                       max=address.get("max", MAX_SLAVE)),
+                      N_("write a min no greater than the max"))
     baud = commissioning.get("baud")
     baud_path = child_path(path, "baud")
     if baud is not None and rules.trusted(baud_path):
@@ -253,16 +260,18 @@ def _commissioning_rules(rules, commissioning):
         for item in range(len(one_of) if max_code is not None else 0):
             if one_of[item] > max_code:
                 rules.add(child_path(child_path(field_path, "one_of"), item),
-                          "%d can never occur: the field holds 0..%d" % (one_of[item], max_code),
-                          "remove the value, or correct the mask and shift")
+                          N_("%(value)d can never occur: the field holds 0..%(max)d", value=one_of[item],
+                             max=max_code),
+                          N_("remove the value, or correct the mask and shift"))
 
 
 def _analog_rules(rules, doc):
     zero_path = child_path(ROOT, "zero_ua")
     full_path = child_path(ROOT, "full_scale_ua")
     if rules.trusted(zero_path) and rules.trusted(full_path) and doc["zero_ua"] >= doc["full_scale_ua"]:
-        rules.add(full_path, "%d µA is not above zero_ua %d µA" % (doc["full_scale_ua"], doc["zero_ua"]),
-                  "write the loop currents of zero gas (4000) and full scale (20000)")
+        rules.add(full_path, N_("%(full)d µA is not above zero_ua %(zero)d µA", full=doc["full_scale_ua"],
+                                zero=doc["zero_ua"]),
+                  N_("write the loop currents of zero gas (4000) and full scale (20000)"))
     bands_path = child_path(ROOT, "bands")
     bands = doc["bands"] if rules.trusted(bands_path) else []
     last_upper = None
@@ -272,24 +281,26 @@ def _analog_rules(rules, doc):
         bounds = [key for key in ("below_ua", "at_most_ua") if key in band]
         if index == len(bands) - 1:
             for key in bounds:
-                rules.add(child_path(band_path, key), "the top band has no upper bound",
-                          "remove %s, or add a band above this one" % key)
+                rules.add(child_path(band_path, key), N_("the top band has no upper bound"),
+                          N_("remove %(key)s, or add a band above this one", key=key))
         elif len(bounds) != 1:
-            rules.add(band_path, "needs exactly one of below_ua, at_most_ua (only the top band has no upper bound)",
-                      "give the band its upper bound as below_ua (currents below it) or at_most_ua (at or below it)")
+            rules.add(band_path, N_("needs exactly one of below_ua, at_most_ua (only the top band has no upper "
+                                    "bound)"),
+                      N_("give the band its upper bound as below_ua (currents below it) or at_most_ua (at or below "
+                         "it)"))
         else:
             upper = band[bounds[0]]
             if last_upper is not None and upper <= last_upper:
-                rules.add(child_path(band_path, bounds[0]), "must be above the bound of the band before",
-                          "list the bands from the lowest current up, each bound above the one before")
+                rules.add(child_path(band_path, bounds[0]), N_("must be above the bound of the band before"),
+                          N_("list the bands from the lowest current up, each bound above the one before"))
             last_upper = upper
         status_path = child_path(band_path, "status")
         if index == 0 and band["status"] != STATUS_FAULT:
-            rules.add(status_path, "the lowest band must be fault: no current is an open loop",
-                      "write \"status\": \"%s\"" % STATUS_FAULT)
+            rules.add(status_path, N_("the lowest band must be fault: no current is an open loop"),
+                      N_("write \"status\": \"%(status)s\"", status=STATUS_FAULT))
         if index == len(bands) - 1 and band["status"] != STATUS_OVER_RANGE:
-            rules.add(status_path, "the top band must be over_range: high loop current is gas, never a fault",
-                      "write \"status\": \"%s\"" % STATUS_OVER_RANGE)
+            rules.add(status_path, N_("the top band must be over_range: high loop current is gas, never a fault"),
+                      N_("write \"status\": \"%(status)s\"", status=STATUS_OVER_RANGE))
 
 
 def _cross_rules(doc, structural):

@@ -21,7 +21,9 @@ def _socket_of(args: argparse.Namespace) -> tuple[str, str]:
     try:
         cfg, _ = load_unit_config(args.config_path)
     except ConfigError as err:
-        print(str(err), file=sys.stderr)
+        from gaslatch.problem_text import format_problems
+
+        print(format_problems(err.problems), file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None
     control = cfg.get("control") or {}
     return control.get("socket", DEFAULT_CONTROL_SOCKET), control.get("group", "gaslatch")

@@ -19,6 +19,7 @@ from gaslatch.core import events as E
 from gaslatch.core.commands import LEVELS
 from gaslatch.core.config_schema import DEFAULT_CONTROL_SOCKET, DEFAULT_MANIFEST_PATH, DEFAULT_STORE_PATH
 from gaslatch.core.constants import HARD_INHIBIT_MAX_MIN
+from gaslatch.problem_text import format_problems
 from gaslatch.translation import N_, _
 from gaslatch.unit import argparse_words
 from gaslatch.unit.command_error import EXIT_UNREACHABLE, EXIT_USAGE, CommandError
@@ -109,14 +110,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg, profiles = load_unit_config(args.config_path)
     except ConfigError as err:
-        print(str(err), file=sys.stderr)
+        print(format_problems(err.problems), file=sys.stderr)
         return EXIT_USAGE
     if args.log_level:
         cfg["log"]["level"] = args.log_level
     try:
         runtime = Runtime(cfg, profiles)
     except StartError as err:
-        print("gaslatch cannot start: %s" % err, file=sys.stderr)
+        problems = getattr(err, "problems", None)
+        print("gaslatch cannot start: %s" % (format_problems(problems) if problems else err), file=sys.stderr)
         return 1
     return runtime.run()
 
@@ -129,7 +131,7 @@ def check_config(args: argparse.Namespace) -> int:
     try:
         cfg, _profiles = load_unit_config(args.path)
     except ConfigError as err:
-        print(str(err), file=sys.stderr)
+        print(format_problems(err.problems), file=sys.stderr)
         return 1
     print(_("%(path)s: valid (%(detectors)d detectors, %(buses)d buses, %(lines)d lines)") % {
         "path": args.path, "detectors": len(cfg["detectors"]), "buses": len(cfg["buses"]), "lines": len(cfg["lines"])})

@@ -92,7 +92,9 @@ class Runtime:
                 getattr(thing, close)()
             self.log.error("cannot start: %s" % err)
             self.log.close()
-            raise StartError(str(err)) from None
+            failure = StartError(str(err))
+            failure.problems = getattr(err, "problems", None)  # a ConfigError's, shown in the reader's language
+            raise failure from None
         self.notifier = SystemdNotifier()
         self.pump = BusPump(self.clock, self.buses, self.controller)
         self.loop = ScanLoop(cfg["scan"]["period_ms"], self.clock, self.scan, kick_watchdog=self._kick,

@@ -7,6 +7,7 @@ with the same messages.
 from gaslatch.core.config import ConfigError, Problem, load_config_file
 from gaslatch.core.controller import Controller
 from gaslatch.core.detector_profile import Profile, ProfileError, list_profiles, load_profile
+from gaslatch.core.text import N_
 from gaslatch.unit.wiring import wiring_problems
 
 
@@ -18,8 +19,8 @@ def load_profiles(directory: str | None = None) -> dict[str, Profile]:
         try:
             profiles[name] = load_profile(name, directory)
         except ProfileError as err:
-            raise ConfigError([Problem("profiles/%s %s" % (err.source, problem.path), problem.message,
-                                       "%s (or reinstall gaslatch)" % problem.hint)
+            raise ConfigError([Problem("profiles/%s %s" % (err.source, problem.path), problem.message_text,
+                                       N_("%(hint)s (or reinstall gaslatch)", hint=problem.hint_text))
                                for problem in err.problems]) from None
     return profiles
 

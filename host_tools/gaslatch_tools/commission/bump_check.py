@@ -12,6 +12,7 @@ from rich.table import Table
 from gaslatch.core import constants as C
 from gaslatch.core import detector_state as D
 from gaslatch.core.config import ConfigError
+from gaslatch.problem_text import format_problems
 from gaslatch.core.detector_profile import ProfileError, load_profile
 from gaslatch.unit.control_client import ControlUnreachable
 from gaslatch_tools.commission.bus_client import BusClient, BusError
@@ -514,7 +515,7 @@ def _bump_test_on_bus(ctx: click.Context, config_path: str | None, detector_list
         facts = UnitFacts.load(config_path) if config_path else UnitFacts()
     except ConfigError as err:
         raise CommandStop("config", _("the configuration %(path)s is not valid:\n%(problems)s")
-                          % {"path": config_path, "problems": err}) from None
+                          % {"path": config_path, "problems": format_problems(err.problems)}) from None
     site = Site(ctx, prompter, facts, None)
     recorded = site.record.data["detectors"]
     modbus = sorted(name for name, entry in recorded.items()

@@ -12,9 +12,10 @@ import time
 
 import click
 
-from gaslatch.core.config import ConfigError, format_problems
+from gaslatch.core.config import ConfigError
 from gaslatch.core.config_identity import VERSION_KEY, config_identity, short_identity
 from gaslatch.core.config_schema import MAX_CONFIG_VERSION
+from gaslatch.problem_text import format_problems
 from gaslatch.unit.atomic_file import write_atomically
 from gaslatch.unit.control_client import ControlClient, ControlUnreachable
 from gaslatch.unit.unit_config import load_profiles, load_unit_config
@@ -45,6 +46,8 @@ def validate_file(path: str) -> tuple[dict | None, list]:
 
 
 def _problems_payload(problems: list) -> list[dict]:
+    """--json's problems: path, message and hint in English whatever the reader's language (a script matches them;
+    the text a person reads is rendered by gaslatch.problem_text)."""
     return [{"path": p.path, "message": p.message, "hint": p.hint} for p in problems]
 
 
