@@ -1,6 +1,6 @@
 """Lifecycle reminders on an injected calendar: each at the right day, once, and never again after a restart."""
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from gaslatch.core import civil_date as C
@@ -104,6 +104,8 @@ DATES = st.integers(C.parse("2015-01-01"), C.parse("2030-12-31"))
 
 
 @settings(max_examples=150, deadline=None)
+# One day back after soon was announced: the event holds soon, and so must status (found by hypothesis).
+@example(installed=16436, interval=7, notice=1, steps=[(6, False, False), (-1, False, False)])
 @given(installed=DATES, interval=st.integers(7, 365), notice=st.integers(0, 180),
        steps=st.lists(st.tuples(st.integers(-40, 400), st.booleans(), st.booleans()), min_size=1, max_size=40))
 def test_any_calendar_gives_each_stage_change_once_and_status_agrees(installed, interval, notice, steps):

@@ -100,26 +100,32 @@ class Lifecycle:
         self.retired = []
         for asset, task, due, basis in self.items:
             source = source_of(asset, task)
-            now = stage(due, today, self.notice_days)
+            now = self._shown_stage(source, due, today)
             if now == self.announced[source]:
-                continue
-            if STAGES.index(self.announced[source]) - STAGES.index(now) == 1 and \
-                    self.announced_due[source] == C.text(due):
-                # The same date, one stage back: only the clock went back a little (a restart on fake-hwclock's
-                # saved time before NTP). Already said. A new date (config) says ok, and so does a clock corrected
-                # from far ahead (due -> ok), so that a wrongly raised warning is cleared.
                 continue
             self.announced[source] = now
             self.announced_due[source] = C.text(due)
             log.emit(now_ms, E.MAINTENANCE_DUE, _SEVERITY[now], source, now, C.text(due),
                      _reason(asset, task, now, due, today, basis))
 
+    def _shown_stage(self, source, due, today):
+        """The stage of a reminder today, but the one already announced when the same date is one stage back: only
+        the clock went back a little (a restart on fake-hwclock's saved time before NTP), and that was already said.
+        A new date (config) says ok, and so does a clock corrected from far ahead (due -> ok), so that a wrongly
+        raised warning is cleared. Events and status agree on it."""
+        now = stage(due, today, self.notice_days)
+        announced = self.announced[source]
+        if STAGES.index(announced) - STAGES.index(now) == 1 and self.announced_due[source] == C.text(due):
+            return announced
+        return now
+
     def status(self):
         """Every reminder with its stage today (None before the clock is known), then the assets without a date."""
         out = []
         for asset, task, due, basis in self.items:
             out.append({"asset": asset, "task": task, "due": C.text(due), "basis": basis,
-                        "stage": None if self.today is None else stage(due, self.today, self.notice_days),
+                        "stage": None if self.today is None else self._shown_stage(source_of(asset, task), due,
+                                                                                   self.today),
                         "days_left": None if self.today is None else due - self.today})
         for asset in self.unknown:
             out.append({"asset": asset, "task": END_OF_LIFE, "due": None, "basis": "no install date recorded",
