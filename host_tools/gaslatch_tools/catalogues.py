@@ -24,8 +24,9 @@ from gaslatch import translation
 
 ROOT = Path(__file__).resolve().parents[2]
 # pybabel's options, the same for every run: translators' comments (# TRANSLATORS: ...) carried into the .po,
-# the file of each message but not its line (a line number changes with every edit and would churn the .po).
-EXTRACT_OPTIONS = ["-F", "babel.cfg", "-c", "TRANSLATORS:", "--add-location=file", "--sort-output",
+# the file of each message but not its line (a line number changes with every edit and would churn the .po);
+# -k bi: a template's bi("English"), shown in Chinese with the English beside it.
+EXTRACT_OPTIONS = ["-F", "babel.cfg", "-k", "bi", "-c", "TRANSLATORS:", "--add-location=file", "--sort-output",
                    "--project=gaslatch", "--copyright-holder=the gaslatch authors", "--version=0.1.0"]
 UPDATE_OPTIONS = ["-D", translation.DOMAIN, "-d", str(translation.LOCALE_DIR.relative_to(ROOT)),
                   "--ignore-pot-creation-date", "--ignore-obsolete"]
