@@ -75,3 +75,14 @@ def test_no_record_fails_its_headline_in_either_language(event):
     for gettext in (ZH, EN):
         text = event_text.headline(event, gettext)
         assert isinstance(text, str) and len(text) < 1000
+
+
+def test_a_detector_value_beyond_any_reading_is_shown_without_one():
+    """A stored row from a peer may hold any integer: one beyond a float's range made the headline (and the
+    console's page showing it) fail dividing it into %LEL."""
+    for value in (10 ** 400, -10 ** 400, 10 ** 12):
+        event = {"type": "detector", "state": "high_alarm", "source": "hood1", "value": value}
+        assert event_text.headline(event, ZH) == "探测器 hood1：高限报警"
+        assert event_text.headline(event, EN) == "detector hood1: high alarm"
+    assert event_text.headline({"type": "detector", "state": "high_alarm", "source": "hood1", "value": 2500},
+                               EN) == "detector hood1: high alarm (25.00 %LEL)"

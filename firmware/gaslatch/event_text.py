@@ -71,6 +71,7 @@ TASKS = {"end_of_life": N_("replacement at end of life"), "calibration": N_("cal
 OTHER = N_("%(type)s %(source)s: %(state)s")
 # A detector event's value: hundredths of %LEL (none for CO and CO2, whose reading in ppm is in the reason).
 READING = "%.2f %%LEL"
+MAX_READING = 10 ** 12  # beyond it a value is no reading (and one beyond a float's range cannot be divided)
 FIELD_CHARS = 80
 
 
@@ -87,7 +88,7 @@ def headline(event: Mapping[str, Any], gettext: Callable[[str], str] = _) -> str
             "asset": asset, "task": gettext(TASKS[task]) if task in TASKS else task}
     message = HEADLINES.get((type_, state))
     text = gettext(message if message else OTHER) % fill
-    if type_ == "detector" and isinstance(value, int) and not isinstance(value, bool):
+    if type_ == "detector" and isinstance(value, int) and not isinstance(value, bool) and abs(value) < MAX_READING:
         text += " (%s)" % (READING % (value / 100))
     return text
 

@@ -58,7 +58,7 @@ NOTICE_LINES = (
 # TRANSLATORS: the event's detail as the unit recorded it (in English).
 NOTICE_DETAIL = N_("Detail: %(detail)s")
 NOTICE_ADVICE = N_("What to do: %(advice)s")
-NOTICE_ACK = N_("Acknowledge: gaslatch platform ack %(warning)d --user <name> (to %(to)s)")
+NOTICE_ACK = N_("Acknowledge: gaslatch platform ack %(warning)d --user YOUR_NAME (to %(to)s)")
 
 # send(url, title, body) -> None when the channel took it, else what went wrong.
 Send = Callable[[str, str, str], "str | None"]

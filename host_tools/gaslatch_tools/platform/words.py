@@ -61,7 +61,7 @@ RULE_TITLES = {
 
 GRADE_NAMES = {1: N_("Grade 1"), 2: N_("Grade 2"), 3: N_("Grade 3")}
 # A warning's state, and a unit's (fleet_view: online, offline, silent, unknown).
-STATE_NAMES = {"pending": N_("pending"), "open": N_("open"), "acknowledged": N_("acknowledged"),
+STATE_NAMES = {"pending": N_("pending"), "open": N_("not acknowledged"), "acknowledged": N_("acknowledged"),
                "cleared": N_("cleared"), "online": N_("online"), "offline": N_("offline"),
                "silent": N_("silent"), "unknown": N_("unknown")}
 # A detector's state in the unit's state report.

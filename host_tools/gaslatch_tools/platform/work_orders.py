@@ -27,7 +27,7 @@ DISPATCHED, FOUND, RECTIFYING, RECTIFIED, VERIFIED, CLOSED = (
 STATES = (DISPATCHED, FOUND, RECTIFYING, RECTIFIED, VERIFIED, CLOSED)
 # Each state's name (translated where it is shown: words.html() in the console, words.pair() in the CLI and exports).
 STATE_NAMES = {DISPATCHED: N_("dispatched"), FOUND: N_("checked on site"), RECTIFYING: N_("rectifying"),
-               RECTIFIED: N_("rectified"), VERIFIED: N_("verified"), CLOSED: N_("closed")}
+               RECTIFIED: N_("rectified"), VERIFIED: N_("verified"), CLOSED: N_("order closed")}
 # The states whose due date runs: the site check (dispatched), the decision after it (found), the rectification.
 # An order past its due date in one of them is overdue (逾期) in the ledger.
 DEADLINE_STATES = (DISPATCHED, FOUND, RECTIFYING)

@@ -28,6 +28,7 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gaslatch.core import events as E
 from gaslatch.core import uplink_wire as W
 from gaslatch.translation import N_
 from gaslatch_tools.platform import access, accounts, audit, fleet_view
@@ -50,6 +51,7 @@ LOGIN_COOKIE = "gaslatch_login"  # the login form's own CSRF token (double submi
 LIVE_POLL_S = 0.5  # the live queue looks for changes this often: a change shows within 1 s
 MAX_FORM_CHARS = 2000
 MAX_EVENTS_SHOWN = 200
+MAX_SHOWN_CHARS = 100_000  # one text on a page (a row's field; the rows themselves are bounded)
 MAX_WARNINGS_SHOWN = 500  # the queue's first page: grade 1 first, newest first
 OPEN_ORDER_STATES = tuple(s for s in WO.STATES if s != WO.CLOSED)
 MAX_ID = 2 ** 63 - 1  # ids are BIGINT: a larger one in a URL is simply not found
@@ -118,6 +120,14 @@ GRADE_NAMES = words.GRADE_NAMES
 STATE_NAMES = words.STATE_NAMES
 
 
+def shown_safe(value: Any) -> Any:
+    """Every text a page shows, made sendable whatever a row holds (a lone surrogate cannot be encoded, NUL and
+    bidi controls would garble the page): escaped as events are (\\ud800, \\x00, \\u202e); HTML made here is so."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return E.safe_text(value, MAX_SHOWN_CHARS)
+    return value
+
+
 def event_row_html(unit_row: tuple) -> Markup:
     """A row of the events table (unit, ts, type, severity, source, state, value, reason) as its headline."""
     return words.event_html(words.event_of_row(unit_row[2], unit_row[5], unit_row[4], unit_row[6]))
@@ -130,6 +140,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     WO.prepare(storage)
     app = FastAPI(title="gaslatch console", docs_url=None, redoc_url=None, openapi_url=None)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.finalize = shown_safe  # before any template is compiled: it applies to every {{ }}
     rules_by_name = settings.rules.by_name if settings.rules else {}
     templates.env.globals.update(local_time=local_time, duration=M.duration_text, GRADE_NAMES=GRADE_NAMES,
                                  STATE_NAMES=STATE_NAMES, ROLE_NAMES=access.ROLE_NAMES, RULES=rules_by_name,
