@@ -242,7 +242,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         except accounts.LoginRefused as err:
             token = accounts.new_form_token()
             response = page(request, "login.html", None, code=401, login_token=token, next=next_url,
-                            error=str(err))
+                            error=words.html(err.message, **err.values))
             _set_cookie(response, LOGIN_COOKIE, token, settings.secure_cookies, max_age=3600)
             return response
         if actor_of(sess.username) is None:
