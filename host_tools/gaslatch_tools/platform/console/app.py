@@ -144,7 +144,8 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     rules_by_name = settings.rules.by_name if settings.rules else {}
     templates.env.globals.update(local_time=local_time, duration=M.duration_text, GRADE_NAMES=GRADE_NAMES,
                                  STATE_NAMES=STATE_NAMES, ROLE_NAMES=access.ROLE_NAMES, RULES=rules_by_name,
-                                 ORDER_STATES=WO.STATE_NAMES, SEVERITY_NAMES=words.SEVERITY_NAMES,
+                                 ORDER_STATES=WO.STATE_NAMES,
+                                 ORDER_STEPS={t.action: t.name for t in WO.TRANSITIONS}, SEVERITY_NAMES=words.SEVERITY_NAMES,
                                  DETECTOR_STATES=words.DETECTOR_STATES, bi=words.html, marked=words.html, named=words.named,
                                  both_html=words.join_html, summary_html=words.summary_html,
                                  event_html=event_row_html,
