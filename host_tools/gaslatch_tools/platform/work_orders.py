@@ -72,8 +72,8 @@ def markdown_table() -> str:
         needs = [{NOTE: "--note", HAZARD: "--hazard/--no-hazard", DUE: "--due"}[n] for n in t.needs]
         if t.hazard is not None:
             needs.append("from found: %s found" % ("a hazard" if t.hazard else "no hazard"))
-        lines.append("| `%s` | %s | %s | %s | %s | %s |" % (t.action, words.pair(t.name), ", ".join(t.sources) or "(a warning)",
-                                                          t.target, by, "; ".join(needs)))
+        lines.append("| `%s` | %s | %s | %s | %s | %s |" % (
+            t.action, words.pair(t.name), ", ".join(t.sources) or "(a warning)", t.target, by, "; ".join(needs)))
     return "\n".join(lines) + "\n"
 
 

@@ -142,14 +142,16 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.finalize = shown_safe  # before any template is compiled: it applies to every {{ }}
     rules_by_name = settings.rules.by_name if settings.rules else {}
-    templates.env.globals.update(local_time=local_time, duration=M.duration_text, GRADE_NAMES=GRADE_NAMES,
-                                 STATE_NAMES=STATE_NAMES, ROLE_NAMES=access.ROLE_NAMES, RULES=rules_by_name,
-                                 ORDER_STATES=WO.STATE_NAMES,
-                                 ORDER_STEPS={t.action: t.name for t in WO.TRANSITIONS}, SEVERITY_NAMES=words.SEVERITY_NAMES,
-                                 DETECTOR_STATES=words.DETECTOR_STATES, bi=words.html, marked=words.html, named=words.named,
-                                 both_html=words.join_html, summary_html=words.summary_html,
-                                 event_html=event_row_html,
-                                 rule_title=lambda name: words.join_html(*words.rule_title(rules_by_name, name)))
+    templates.env.globals.update(
+        local_time=local_time, duration=M.duration_text, RULES=rules_by_name,
+        # code -> its name, an N_() message shown by named(): 中文 <span class="en">English</span>
+        GRADE_NAMES=GRADE_NAMES, STATE_NAMES=STATE_NAMES, ROLE_NAMES=access.ROLE_NAMES, ORDER_STATES=WO.STATE_NAMES,
+        ORDER_STEPS={t.action: t.name for t in WO.TRANSITIONS}, SEVERITY_NAMES=words.SEVERITY_NAMES,
+        DETECTOR_STATES=words.DETECTOR_STATES, named=words.named,
+        # bi("English"): extracted (pybabel -k bi); marked(t.name): a message marked N_() where it is defined
+        bi=words.html, marked=words.html,
+        summary_html=words.summary_html, event_html=event_row_html,
+        rule_title=lambda name: words.join_html(*words.rule_title(rules_by_name, name)))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     sites_doc = contacts.doc["sites"]
     silent_after_ms = R.silent_after_ms(settings.rules)
