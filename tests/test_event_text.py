@@ -97,3 +97,14 @@ def test_an_event_without_its_value_says_what_happened_without_a_blank():
     for (type_, state), message in event_text.WITHOUT_VALUE.items():
         assert "%(value)s" in event_text.HEADLINES[type_, state] and "%(value)s" not in message
         assert "-" not in event_text.headline({"type": type_, "state": state, "source": "x:y"}, ZH)
+
+
+def test_a_detector_value_beyond_any_reading_is_shown_without_one():
+    """A stored row from a peer may hold any integer: one beyond a float's range made the headline (and the
+    console's page showing it) fail dividing it into %LEL."""
+    for value in (10 ** 400, -10 ** 400, 10 ** 12):
+        event = {"type": "detector", "state": "high_alarm", "source": "hood1", "value": value}
+        assert event_text.headline(event, ZH) == "探测器 hood1：高限报警"
+        assert event_text.headline(event, EN) == "detector hood1: high alarm"
+    assert event_text.headline({"type": "detector", "state": "high_alarm", "source": "hood1", "value": 2500},
+                               EN) == "detector hood1: high alarm (25.00 %LEL)"

@@ -6,6 +6,8 @@ that could open a valve or reset a unit. The browser's view is in test_console_b
 
 from __future__ import annotations
 
+import html as html_module
+import itertools
 import re
 from urllib.parse import quote
 
@@ -19,6 +21,7 @@ from gaslatch_tools.platform import accounts, audit, contacts as C
 from gaslatch_tools.platform import warning_store as WS
 from gaslatch_tools.platform.console.app import public_token
 from gaslatch_tools.platform.receiver import PlatformReceiver, open_storage
+from gaslatch_tools.platform.storage import SqliteStorage
 from gaslatch_tools.testing.console_server import ConsoleServer
 from tests.platform.conftest import RULES
 from tests.platform.test_notifier import event
@@ -54,6 +57,11 @@ def console(storage):
 
 def trip(storage, site: str, unit: str = "kitchen-1", seq: int = 1) -> None:
     PlatformReceiver(storage).handle(W.topics(site, unit)["event"], W.encode_event(event(seq)))
+
+
+def shown(html: str) -> str:
+    """A page's text as a person reads it: the tags gone, the entities read, the English beside the Chinese."""
+    return html_module.unescape(re.sub(r"<[^>]+>", "", html))
 
 
 def client(console) -> httpx.Client:
@@ -94,7 +102,7 @@ def test_a_trip_is_in_the_operator_s_queue_and_an_acknowledgement_is_recorded_an
     trip(storage, SITE_A)
     c = logged_in(console, "duty")
     page = c.get("/warnings")
-    assert page.status_code == 200 and "gas: hood1 high alarm" in page.text and "一级 Grade 1" in page.text
+    assert page.status_code == 200 and "gas: hood1 high alarm" in page.text and "一级 Grade 1" in shown(page.text)
     (warning,) = WS.warnings(storage)
     r = c.post("/warnings/%d/ack" % warning.id, data={"csrf": csrf_of(page.text), "note": "已电话联系店主"})
     assert r.status_code == 303
@@ -252,6 +260,65 @@ def test_any_text_in_a_url_or_a_form_gets_a_clear_answer_and_changes_nothing(con
     assert [tuple(w) for w in WS.warnings(storage)] == before
 
 
+def test_a_detector_s_high_alarm_reads_as_its_headline_in_chinese_with_the_english_beside_it(console, storage):
+    PlatformReceiver(storage).handle(W.topics(SITE_A, "kitchen-1")["event"], W.encode_event(
+        event(5, "detector", "high_alarm", "alarm", "hood1", "hood1 25.00 %LEL", 2500)))
+    c = logged_in(console, "duty")
+    headline = '探测器 hood1：高限报警 (25.00 %LEL) <span class="en">detector hood1: high alarm (25.00 %LEL)</span>'
+    site = c.get("/sites/%s" % SITE_A)
+    assert site.status_code == 200
+    (row,) = re.findall(r'<tr [^>]*data-type="detector"[^>]*>.*?</tr>', site.text, re.S)
+    assert 'data-state="high_alarm"' in row and 'data-source="hood1"' in row  # the codes kept as data
+    assert headline in row and "报警 <span class=\"en\">alarm</span>" in row and "hood1 25.00 %LEL" in row
+    queue = c.get("/warnings")
+    (warning,) = re.findall(r'<tr [^>]*data-rule="high_alarm"[^>]*>.*?</tr>', queue.text, re.S)
+    assert headline in warning
+    # No rules file given to this console: the rule's title comes from the catalogue.
+    assert '可燃气体高限报警 <span class="en">combustible gas high alarm</span>' in warning
+    assert "一级 Grade 1" in shown(warning) and "未确认 not acknowledged" in shown(warning)
+
+
+# What a database holds as text (neither SQLite nor PostgreSQL stores a lone surrogate: a value's JSON does).
+HOSTILE = st.text(st.characters(codec="utf-8"), max_size=300) | st.sampled_from(
+    ["\x00", "\u202e", "a" * 5000, "<script>alert(1)</script>", "%(source)s", "%s", "%", ""])
+HOSTILE_CODE = st.sampled_from(["detector", "high_alarm", "status", "silent", "lost", "work_order", "overdue",
+                                "maintenance_due", "trip", "latched"]) | HOSTILE
+HOSTILE_VALUE = st.sampled_from(["null", "2500", "9" * 5000, "9" * 400, "-" + "9" * 400, "1e999", "not json",
+                                 '"\\ud800"', "[1, 2]", '{"a": 1}', '"%(value)s"']) | HOSTILE
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(type_=HOSTILE_CODE, state=HOSTILE_CODE, source=HOSTILE, value=HOSTILE_VALUE, reason=HOSTILE, unit=HOSTILE,
+       severity=HOSTILE_CODE, grade=st.integers(-2 ** 31, 2 ** 31 - 1), rule=HOSTILE_CODE,
+       summary=st.none() | HOSTILE)
+def test_any_event_or_warning_row_renders_on_the_pages_as_text(console, storage, type_, state, source, value, reason,
+                                                                unit, severity, grade, rule, summary):
+    """A row as stored by a peer or an older version, whatever it holds (lone surrogates, NUL, bidi, 5,000
+    characters, integers beyond any float): the site page, the queue and the orders read it as text, never a 500."""
+    if summary is None:  # a summary as warning_store.summary_of() writes it, of the hostile fields
+        summary = "%s %s %s (%s): %s" % (type_, state, source, value, reason)
+    if not isinstance(storage, SqliteStorage):  # PostgreSQL refuses NUL in text: the SQLite run stores it
+        type_, state, source, value, reason, unit, severity, rule, summary = (
+            t.replace("\x00", "\ufffd") for t in (type_, state, source, value, reason, unit, severity, rule, summary))
+    key = "hostile-%d" % next(_ROWS)
+    storage.write(lambda x: (
+        x("INSERT INTO events (site, unit, id, seq, ts, t_ms, clock_synced, type, severity, source, state, value, "
+          "reason, received_at) VALUES (?, ?, ?, 1, ?, 0, 1, ?, ?, ?, ?, ?, ?, ?)",
+          (SITE_A, unit, key, reason, type_, severity, source, state, value, reason, reason)),
+        x("INSERT INTO warnings (site, unit, rule, grade, cause_key, cause, state, opened_ms, updated_ms, count, "
+          "first_event, last_event, summary, notify_from_ms, tier, rounds, clear_on_ack) "
+          "VALUES (?, ?, ?, ?, ?, ?, 'open', 0, 0, 1, ?, ?, ?, 0, -1, 0, 0)",
+          (SITE_A, unit, rule, grade, key, source, key, key, summary))))
+    c = _hypothesis_client(console)
+    pages = {path: c.get(path) for path in ("/sites/%s" % SITE_A, "/warnings?all=1", "/warnings/table?all=1")}
+    for path, r in pages.items():
+        assert r.status_code == 200, (path, r.text[:300])
+        assert "<script>alert(1)</script>" not in r.text and "\x00" not in r.text and "\u202e" not in r.text
+    if reason.isalnum():
+        assert reason in shown(pages["/sites/%s" % SITE_A].text), "the event's detail is shown as recorded"
+
+
+_ROWS = itertools.count()
 _clients: dict = {}
 
 

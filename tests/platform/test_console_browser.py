@@ -85,7 +85,7 @@ def test_a_trip_on_a_real_unit_appears_in_the_operator_s_queue_without_a_reload(
     page.wait_for_selector("tr[data-rule=trip]", timeout=20_000)
     assert page.evaluate("window.__sameDocument === true"), "the row arrived without a reload"
     row = page.inner_text("tr[data-rule=trip]")
-    assert BENCH_SITE in row and "燃气已紧急切断" in row and "一级 Grade 1" in row and "未确认 open" in row
+    assert BENCH_SITE in row and "燃气已紧急切断" in row and "一级 Grade 1" in row and "未确认 not acknowledged" in row
     screenshot(page, "console-warnings")
     page.fill("tr[data-rule=trip] input[name=note]", "已通知店主，安全员前往 owner told, officer on the way")
     page.click("tr[data-rule=trip] button.ack")
@@ -96,7 +96,7 @@ def test_a_trip_on_a_real_unit_appears_in_the_operator_s_queue_without_a_reload(
     wait_until(lambda: storage.read(lambda x: x("SELECT COUNT(*) FROM readings").fetchone()[0]) >= 2, 20,
                what="the unit's readings on the platform")
     page.goto(console.url + "/sites/" + BENCH_SITE)
-    wait_until(lambda: "燃气已切断" in page.inner_text("main"), 10, what="the site page shows the gas off")
+    wait_until(lambda: "燃气已关闭" in page.inner_text("main"), 10, what="the site page shows the gas off")
     plot = page.locator("figure.plot img").first
     plot.scroll_into_view_if_needed()
     wait_until(lambda: page.evaluate("(img) => img.complete && img.naturalWidth > 0", plot.element_handle()), 10,
@@ -200,7 +200,7 @@ def test_a_warning_goes_from_dispatch_to_a_closed_work_order_in_the_browser(plat
     step(wang, "verify")
     screenshot(wang, "console-work-order")
     step(duty, "close")
-    assert "已关闭 closed" in duty.inner_text("#order-state")
+    assert "已关闭 order closed" in duty.inner_text("#order-state")
     history = duty.inner_text("#history")
     for who in ("duty", "wang", "li"):
         assert who in history

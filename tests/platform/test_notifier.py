@@ -218,6 +218,23 @@ def test_two_notifiers_on_one_database_send_each_notice_exactly_once(platform_db
         [n.counts for n in notifiers],)
 
 
+def test_a_notice_tells_the_latest_event_s_headline_in_chinese_first_then_in_english(storage, receiver, smtp_sink,
+                                                                                      http_sink):
+    receive(receiver, event(1, "detector", "high_alarm", "alarm", "hood1", "hood1 25.00 %LEL", 2500))
+    notifier, _clock = stepped(storage, smtp_sink, http_sink)
+    notifier.step()
+    (mail,) = smtp_sink.received()
+    assert mail.subject.startswith("【一级预警】可燃气体高限报警：%s/%s" % (SITE, UNIT))
+    assert "grade 1 warning: combustible gas high alarm" in mail.subject
+    for body in [mail.body] + [p.body for p in http_sink.received()]:
+        assert "最近事件：探测器 hood1：高限报警 (25.00 %LEL)" in body
+        assert "Latest event: detector hood1: high alarm (25.00 %LEL)" in body
+        assert "详情：hood1 25.00 %LEL" in body  # the detail as the unit recorded it
+        assert body.index("一级预警：可燃气体高限报警") < body.index("站点：") < body.index("处置建议：立即通风") \
+            < body.index("grade 1 warning: combustible gas high alarm") < body.index("What to do: Ventilate now")
+        assert "确认：gaslatch platform ack 1 --user 用户名" in body
+
+
 def hostile_payload(text: str) -> bytes:
     row = event(1, reason=text)
     doc = json.loads(W.encode_event(row))

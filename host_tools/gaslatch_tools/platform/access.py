@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from gaslatch.translation import N_
 from gaslatch_tools.platform.contacts import Contacts
 
 OWNER, OFFICER, OPERATOR, ADMIN = "owner", "officer", "operator", "admin"
 ROLES = (OWNER, OFFICER, OPERATOR, ADMIN)  # lowest to highest
-ROLE_NAMES = {OWNER: "店主 owner", OFFICER: "街道安全员 safety officer", OPERATOR: "值班员 duty operator",
-              ADMIN: "管理员 administrator"}
+# Each role's name (translated where it is shown: words.html() in the console, words.pair() in the CLI).
+ROLE_NAMES = {OWNER: N_("owner"), OFFICER: N_("street safety officer"), OPERATOR: N_("duty operator"),
+              ADMIN: N_("administrator")}
 
 
 class Actor(NamedTuple):

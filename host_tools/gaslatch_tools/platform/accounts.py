@@ -17,7 +17,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from gaslatch.core import events as E
-from gaslatch_tools.platform import audit
+from gaslatch.translation import N_
+from gaslatch_tools.platform import audit, words
 
 Execute = Callable[..., Any]
 
@@ -52,7 +53,13 @@ class AccountError(ValueError):
 
 
 class LoginRefused(Exception):
-    """A login refused: message is what the person is told (the same for a wrong name and a wrong password)."""
+    """A login refused: message (the catalogue's English, filled with values) is what the person is told, the same
+    for a wrong name and a wrong password; str() is "中文 English"."""
+
+    def __init__(self, message: str, **values: Any):
+        super().__init__(words.pair(message, **values))
+        self.message = message
+        self.values = values
 
 
 class Session(NamedTuple):
@@ -183,9 +190,8 @@ def login(storage, username: str, password: str, now_ms: int, origin: str) -> Se
     if isinstance(outcome, Session):
         return outcome
     if outcome == "wrong":
-        raise LoginRefused("用户名或密码错误 Wrong user name or password")
-    raise LoginRefused("登录失败次数过多，已锁定 %d 分钟 Too many failed logins: locked for %d minutes"
-                       % (LOCKOUT_MS // 60000, LOCKOUT_MS // 60000))
+        raise LoginRefused(N_("Wrong user name or password"))
+    raise LoginRefused(N_("Too many failed logins: locked for %(minutes)d minutes"), minutes=LOCKOUT_MS // 60000)
 
 
 def session(storage, token: str | None, now_ms: int, touch: bool = True) -> Session | None:

@@ -21,6 +21,7 @@ from rich.text import Text
 from gaslatch_tools.platform import ledger_export as X
 from gaslatch_tools.platform import metrics as M
 from gaslatch_tools.platform import warning_store as WS
+from gaslatch_tools.platform import words
 from gaslatch_tools.platform import work_orders as WO
 from gaslatch_tools.platform.access import Actor, actor_for
 from gaslatch_tools.platform.contacts import Contacts
@@ -361,7 +362,7 @@ def orders_table(rows: list[WO.Order], now_ms: int, title: str = "gaslatch work 
     tz = datetime.datetime.now().astimezone().tzinfo
     for o in rows:
         table.add_row(str(o.id), str(o.grade), Text("%s/%s" % (o.site, o.unit)), Text(o.summary),
-                      WO.STATE_NAMES[o.state], X.HAZARD_TEXT[o.hazard], Text(o.officer),
+                      words.pair(WO.STATE_NAMES[o.state]), X.HAZARD_TEXT[o.hazard], Text(o.officer),
                       _when(o.due_ms, tz) + (" 逾期 overdue" if o.overdue(now_ms) else ""), _when(o.opened_ms, tz),
                       style="bold red" if o.overdue(now_ms) else "")
     if not rows:
@@ -440,7 +441,7 @@ def _action_command(t: WO.Transition) -> click.Command:
                            "(recorded)%s." % ("; required" if WO.NOTE in t.needs else ""))(command)
     command = DB_OPTION(as_options(click.argument("order_id", type=int, metavar="ORDER_ID")(command)))
     return click.command(t.action, help="%s: %s -> %s, by the %s." % (
-        t.name, " or ".join(t.sources), t.target, " or ".join(t.roles)))(command)
+        words.pair(t.name), " or ".join(t.sources), t.target, " or ".join(t.roles)))(command)
 
 
 for _transition in WO.TRANSITIONS:

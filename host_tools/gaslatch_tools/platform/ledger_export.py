@@ -16,6 +16,7 @@ from typing import Any, BinaryIO, Iterable, Sequence
 from gaslatch.core import events as E
 from gaslatch.unit.atomic_file import write_atomically
 from gaslatch_tools.commission.report_pdf import CJK_FONT, LATIN_FONT, pdf_markup
+from gaslatch_tools.platform import words
 from gaslatch_tools.platform import work_orders as W
 
 FORMATS = ("csv", "xlsx", "pdf")
@@ -53,7 +54,7 @@ def ledger_table(rows: Iterable[W.LedgerRow], tz: datetime.tzinfo) -> tuple[list
     out = []
     for r in rows:
         o = r.order
-        out.append([o.id, o.warning_id, o.site, o.unit, o.grade, o.summary, W.STATE_NAMES[o.state],
+        out.append([o.id, o.warning_id, o.site, o.unit, o.grade, o.summary, words.pair(W.STATE_NAMES[o.state]),
                     HAZARD_TEXT[o.hazard], o.officer, when(o.due_ms, tz), OVERDUE_TEXT if r.overdue else "",
                     when(o.opened_ms, tz), when(o.closed_ms, tz), o.findings, r.history])
     return headers, out

@@ -11,9 +11,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, NamedTuple
 
+from gaslatch.translation import N_
 from gaslatch_tools.platform import liveness as L
 from gaslatch_tools.platform.contacts import Contacts
 from gaslatch_tools.platform.rules import GRADES, SILENT_AFTER_MS
+from gaslatch_tools.platform import words
 from gaslatch_tools.platform.storage import SqlStorage
 
 ALL = "*"  # every site, when no contacts file groups them
@@ -173,9 +175,9 @@ def district_of(contacts: Contacts | None, site: str) -> str:
 
 def district_name(contacts: Contacts | None, district: str) -> str:
     if district == ALL:
-        return "全部 all"
+        return words.pair(N_("all"))
     if district == UNLISTED:
-        return "未登记 not in the contacts"
+        return words.pair(N_("not in the contacts"))
     return contacts.doc["districts"][district].get("name", district)
 
 

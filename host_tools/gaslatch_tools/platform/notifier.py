@@ -21,10 +21,12 @@ from typing import Callable
 import apprise
 
 from gaslatch.core import events as E
+from gaslatch.translation import N_
 from gaslatch_tools.platform import liveness as L
 from gaslatch_tools.platform import overdue as OV
 from gaslatch_tools.platform import readings as RD
 from gaslatch_tools.platform import warning_store as WS
+from gaslatch_tools.platform import words
 from gaslatch_tools.platform import work_orders as WO
 from gaslatch_tools.platform.contacts import Contacts, Recipient
 from gaslatch_tools.platform.rules import Rules
@@ -43,7 +45,20 @@ MAX_ERROR_CHARS = 500
 # What the platform observes itself, checked every liveness.CHECK_EVERY_MS in one transaction: each check(execute,
 # rules, now_ms) opens and clears its warnings (warning_store.observe_in).
 CHECKS = (WS.liveness_in, OV.check_in, RD.prune_in)
-GRADE_TEXT = {1: ("一级预警", "grade 1"), 2: ("二级预警", "grade 2"), 3: ("三级预警", "grade 3")}
+NOTICE_GRADES = {1: N_("grade 1 warning"), 2: N_("grade 2 warning"), 3: N_("grade 3 warning")}
+# A notice's lines, each written once in Chinese and once in English (the Chinese block first).
+NOTICE_LINES = (
+    N_("%(grade)s: %(title)s"),
+    N_("Site: %(where)s"),
+    N_("Cause: %(cause)s"),
+    N_("Since: %(since)s"),
+    N_("Count: %(count)d"),
+    N_("Latest event: %(latest)s"),
+)
+# TRANSLATORS: the event's detail as the unit recorded it (in English).
+NOTICE_DETAIL = N_("Detail: %(detail)s")
+NOTICE_ADVICE = N_("What to do: %(advice)s")
+NOTICE_ACK = N_("Acknowledge: gaslatch platform ack %(warning)d --user YOUR_NAME (to %(to)s)")
 
 # send(url, title, body) -> None when the channel took it, else what went wrong.
 Send = Callable[[str, str, str], "str | None"]
@@ -74,29 +89,43 @@ def local_time(ms: int, tz: datetime.tzinfo) -> str:
 
 
 def render(notice: WS.Claimed, rules: Rules, contacts: Contacts) -> tuple[str, str]:
-    """(title, body) of a notice, zh then en: grade, what, where, since when, how often, the latest event, what to
-    do, and how to acknowledge. Every piece from an event is escaped and clipped, then the whole."""
-    rule = rules.by_name.get(notice.rule)
-    title_zh, title_en = (rule.title["zh"], rule.title["en"]) if rule else (notice.rule, notice.rule)
-    grade_zh, grade_en = GRADE_TEXT.get(notice.grade, ("预警", "grade %d" % notice.grade))
+    """(title, body) of a notice: the Chinese first (a duty officer in China reads it), then the same in English:
+    grade and what, where, since when, how often, the latest event's headline, what to do, how to acknowledge.
+    Every piece from an event is escaped and clipped, then the whole (the English last: the bound cuts it first)."""
+    title_zh, title_en = (clip(t, 200) for t in words.rule_title(rules.by_name, notice.rule))
+    grade_zh, grade_en = words.both(NOTICE_GRADES[notice.grade]) if notice.grade in NOTICE_GRADES else \
+        words.both(N_("grade %(grade)s warning"), grade=notice.grade)
     where = "%s/%s" % (clip(notice.site, 64), clip(notice.unit, 64))
-    again = "" if notice.round == 1 else " [第%d次 / notice %d]" % (notice.round, notice.round)
-    title = clip("【%s %s】%s %s: %s%s" % (grade_zh, grade_en, title_zh, title_en, where, again), MAX_TITLE_CHARS)
+    again_zh, again_en = ("", "") if notice.round == 1 else (
+        " [%s]" % text for text in words.both(N_("notice %(round)d"), round=notice.round))
+    title = clip("【%s】%s：%s%s · %s: %s%s" % (grade_zh, title_zh, where, again_zh, grade_en, title_en, again_en),
+                 MAX_TITLE_CHARS)
     tz = rules.tz
-    lines = [
-        "%s %s / %s %s" % (grade_zh, title_zh, grade_en, title_en),
-        "站点 site: %s" % where,
-        "原因 cause: %s" % clip(notice.cause, 200),
-        "开始 since: %s (%s)" % (local_time(notice.opened_ms, tz), getattr(tz, "key", "UTC")),
-        "次数 count: %d" % notice.count,
-        "最近事件 latest: %s" % clip(notice.summary, WS.MAX_SUMMARY_CHARS),
-    ]
-    lines.append("确认 acknowledge: gaslatch platform ack %d --user <name> (预警 warning %d)"
-                 % (notice.warning_id, notice.warning_id))
-    lines.append("收件人 to: %s" % clip(contacts.name(notice.person), 100))
-    if rule is not None:  # last: a long advice is what the bound cuts
-        lines += ["处置 advice: %s" % rule.advice["zh"], "Advice: %s" % rule.advice["en"]]
-    body = "\n".join(lines)  # each line's pieces are safe already; only these newlines join them
+    since = "%s (%s)" % (local_time(notice.opened_ms, tz), getattr(tz, "key", "UTC"))
+    latest = words.summary_event(notice.summary)
+    if latest is None:
+        headline_zh = headline_en = clip(notice.summary, WS.MAX_SUMMARY_CHARS)
+        detail = ""
+    else:
+        headline_zh, headline_en = words.headlines(latest)
+        detail = clip(latest["reason"], WS.MAX_SUMMARY_CHARS)
+    values = {"grade": grade_zh, "title": title_zh, "where": where, "cause": clip(notice.cause, 200),
+              "since": since, "count": notice.count, "latest": headline_zh, "detail": detail,
+              "warning": notice.warning_id, "to": clip(contacts.name(notice.person), 100)}
+    rule = rules.by_name.get(notice.rule)
+    lines = []
+    for language, grade, title_, latest_ in (("zh", grade_zh, title_zh, headline_zh),
+                                             ("en", grade_en, title_en, headline_en)):
+        gettext = words.in_language(language).gettext
+        fill = dict(values, grade=grade, title=title_, latest=latest_)
+        lines += [gettext(line) % fill for line in NOTICE_LINES]
+        if detail:
+            lines.append(gettext(NOTICE_DETAIL) % fill)
+        if rule is not None:
+            lines.append(gettext(NOTICE_ADVICE) % {"advice": rule.advice[language]})
+        lines.append(gettext(NOTICE_ACK) % fill)
+        lines.append("")
+    body = "\n".join(lines).strip()  # each line's pieces are safe already; only these newlines join them
     if len(body) > MAX_BODY_CHARS:
         body = body[:MAX_BODY_CHARS - 20] + "...(+%d chars)" % (len(body) - MAX_BODY_CHARS + 20)
     return title, body

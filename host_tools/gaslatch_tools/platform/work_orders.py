@@ -13,7 +13,8 @@ import datetime
 from typing import Any, Callable, NamedTuple
 
 from gaslatch.core import events as E
-from gaslatch_tools.platform import audit
+from gaslatch.translation import N_
+from gaslatch_tools.platform import audit, words
 from gaslatch_tools.platform import warning_store as WS
 from gaslatch_tools.platform.access import ADMIN, OFFICER, OPERATOR, OWNER, Actor, sql_scope
 from gaslatch_tools.platform.contacts import Contacts
@@ -24,9 +25,9 @@ Execute = Callable[..., Any]
 DISPATCHED, FOUND, RECTIFYING, RECTIFIED, VERIFIED, CLOSED = (
     "dispatched", "found", "rectifying", "rectified", "verified", "closed")
 STATES = (DISPATCHED, FOUND, RECTIFYING, RECTIFIED, VERIFIED, CLOSED)
-STATE_NAMES = {DISPATCHED: "已派单 dispatched", FOUND: "已核查 checked on site",
-               RECTIFYING: "整改中 rectifying", RECTIFIED: "已整改 rectified", VERIFIED: "已复查 verified",
-               CLOSED: "已关闭 closed"}
+# Each state's name (translated where it is shown: words.html() in the console, words.pair() in the CLI and exports).
+STATE_NAMES = {DISPATCHED: N_("dispatched"), FOUND: N_("checked on site"), RECTIFYING: N_("rectifying"),
+               RECTIFIED: N_("rectified"), VERIFIED: N_("verified"), CLOSED: N_("order closed")}
 # The states whose due date runs: the site check (dispatched), the decision after it (found), the rectification.
 # An order past its due date in one of them is overdue (逾期) in the ledger.
 DEADLINE_STATES = (DISPATCHED, FOUND, RECTIFYING)
@@ -50,14 +51,13 @@ class Transition(NamedTuple):
 
 
 TRANSITIONS = (
-    Transition("dispatch", "派单 dispatch to an officer", (), DISPATCHED, (OPERATOR, ADMIN), (DUE,)),
-    Transition("find", "现场核查 record the findings", (DISPATCHED,), FOUND, (OFFICER,), (NOTE, HAZARD), True),
-    Transition("rectify", "下达整改 order rectification", (FOUND,), RECTIFYING, (OFFICER,), (DUE,), True, True),
-    Transition("done", "整改完成 rectification done", (RECTIFYING,), RECTIFIED, (OWNER, OFFICER), (NOTE,)),
-    Transition("verify", "复查通过 verified", (FOUND, RECTIFIED), VERIFIED, (OFFICER,), (), True, False),
-    Transition("reject", "复查不合格 verification failed", (RECTIFIED,), RECTIFYING, (OFFICER,), (NOTE, DUE),
-               True),
-    Transition("close", "关闭 close", (VERIFIED,), CLOSED, (OPERATOR, ADMIN, OFFICER)),
+    Transition("dispatch", N_("dispatch to an officer"), (), DISPATCHED, (OPERATOR, ADMIN), (DUE,)),
+    Transition("find", N_("record the findings"), (DISPATCHED,), FOUND, (OFFICER,), (NOTE, HAZARD), True),
+    Transition("rectify", N_("order rectification"), (FOUND,), RECTIFYING, (OFFICER,), (DUE,), True, True),
+    Transition("done", N_("rectification done"), (RECTIFYING,), RECTIFIED, (OWNER, OFFICER), (NOTE,)),
+    Transition("verify", N_("verification passed"), (FOUND, RECTIFIED), VERIFIED, (OFFICER,), (), True, False),
+    Transition("reject", N_("verification failed"), (RECTIFIED,), RECTIFYING, (OFFICER,), (NOTE, DUE), True),
+    Transition("close", N_("close"), (VERIFIED,), CLOSED, (OPERATOR, ADMIN, OFFICER)),
 )
 BY_ACTION = {t.action: t for t in TRANSITIONS}
 ACTIONS = tuple(t.action for t in TRANSITIONS if t.sources)  # what advance() takes
@@ -72,8 +72,8 @@ def markdown_table() -> str:
         needs = [{NOTE: "--note", HAZARD: "--hazard/--no-hazard", DUE: "--due"}[n] for n in t.needs]
         if t.hazard is not None:
             needs.append("from found: %s found" % ("a hazard" if t.hazard else "no hazard"))
-        lines.append("| `%s` | %s | %s | %s | %s | %s |" % (t.action, t.name, ", ".join(t.sources) or "(a warning)",
-                                                          t.target, by, "; ".join(needs)))
+        lines.append("| `%s` | %s | %s | %s | %s | %s |" % (
+            t.action, words.pair(t.name), ", ".join(t.sources) or "(a warning)", t.target, by, "; ".join(needs)))
     return "\n".join(lines) + "\n"
 
 

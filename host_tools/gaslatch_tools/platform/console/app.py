@@ -23,11 +23,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gaslatch.core import events as E
 from gaslatch.core import uplink_wire as W
+from gaslatch.translation import N_
 from gaslatch_tools.platform import access, accounts, audit, fleet_view
 from gaslatch_tools.platform import ledger_export as X
 from gaslatch_tools.platform import metrics as M
@@ -37,6 +40,7 @@ from gaslatch_tools.platform import work_orders as WO
 from gaslatch_tools.platform.access import Actor
 from gaslatch_tools.platform.contacts import Contacts
 from gaslatch_tools.platform import rules as R
+from gaslatch_tools.platform import words
 from gaslatch_tools.platform.rules import Rules
 from gaslatch_tools.platform.storage import SqlStorage
 from gaslatch_tools.platform.unit_commands import CommandError, CommandSender
@@ -47,6 +51,7 @@ LOGIN_COOKIE = "gaslatch_login"  # the login form's own CSRF token (double submi
 LIVE_POLL_S = 0.5  # the live queue looks for changes this often: a change shows within 1 s
 MAX_FORM_CHARS = 2000
 MAX_EVENTS_SHOWN = 200
+MAX_SHOWN_CHARS = 100_000  # one text on a page (a row's field; the rows themselves are bounded)
 MAX_WARNINGS_SHOWN = 500  # the queue's first page: grade 1 first, newest first
 OPEN_ORDER_STATES = tuple(s for s in WO.STATES if s != WO.CLOSED)
 MAX_ID = 2 ** 63 - 1  # ids are BIGINT: a larger one in a URL is simply not found
@@ -76,15 +81,16 @@ class Viewer(NamedTuple):
 
 
 class Refusal(Exception):
-    """A request refused with a page: status and the bilingual message shown."""
+    """A request refused with a page: status and the message shown, Chinese with English beside it (`message` is
+    the English of the catalogue, filled with `values`)."""
 
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
+    def __init__(self, status: int, message: str, **values: Any):
+        super().__init__(words.pair(message, **values))
         self.status = status
-        self.message = message
+        self.message = words.html(message, **values)
 
 
-NOT_FOUND = "没有找到 Not found"
+NOT_FOUND = N_("Not found")
 DOWNLOAD_TYPES = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf",
                   "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
@@ -110,10 +116,21 @@ def local_time(ms: int | None) -> str:
     return datetime.datetime.fromtimestamp(ms / 1000).astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
-GRADE_NAMES = {1: "一级 Grade 1", 2: "二级 Grade 2", 3: "三级 Grade 3"}
-STATE_NAMES = {"pending": "待通知 pending", "open": "未确认 open", "acknowledged": "已确认 acknowledged",
-               "cleared": "已解除 cleared", "online": "在线 online", "offline": "离线 offline",
-               "silent": "失联 silent", "unknown": "未知 unknown"}
+GRADE_NAMES = words.GRADE_NAMES
+STATE_NAMES = words.STATE_NAMES
+
+
+def shown_safe(value: Any) -> Any:
+    """Every text a page shows, made sendable whatever a row holds (a lone surrogate cannot be encoded, NUL and
+    bidi controls would garble the page): escaped as events are (\\ud800, \\x00, \\u202e); HTML made here is so."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return E.safe_text(value, MAX_SHOWN_CHARS)
+    return value
+
+
+def event_row_html(unit_row: tuple) -> Markup:
+    """A row of the events table (unit, ts, type, severity, source, state, value, reason) as its headline."""
+    return words.event_html(words.event_of_row(unit_row[2], unit_row[5], unit_row[4], unit_row[6]))
 
 
 def create_app(settings: ConsoleSettings) -> FastAPI:
@@ -123,10 +140,18 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     WO.prepare(storage)
     app = FastAPI(title="gaslatch console", docs_url=None, redoc_url=None, openapi_url=None)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
-    templates.env.globals.update(local_time=local_time, duration=M.duration_text, GRADE_NAMES=GRADE_NAMES, STATE_NAMES=STATE_NAMES,
-                                 ROLE_NAMES=access.ROLE_NAMES,
-                                 RULES=settings.rules.by_name if settings.rules else {},
-                                 ORDER_STATES=WO.STATE_NAMES)
+    templates.env.finalize = shown_safe  # before any template is compiled: it applies to every {{ }}
+    rules_by_name = settings.rules.by_name if settings.rules else {}
+    templates.env.globals.update(
+        local_time=local_time, duration=M.duration_text, RULES=rules_by_name,
+        # code -> its name, an N_() message shown by named(): 中文 <span class="en">English</span>
+        GRADE_NAMES=GRADE_NAMES, STATE_NAMES=STATE_NAMES, ROLE_NAMES=access.ROLE_NAMES, ORDER_STATES=WO.STATE_NAMES,
+        ORDER_STEPS={t.action: t.name for t in WO.TRANSITIONS}, SEVERITY_NAMES=words.SEVERITY_NAMES,
+        DETECTOR_STATES=words.DETECTOR_STATES, named=words.named,
+        # bi("English"): extracted (pybabel -k bi); marked(t.name): a message marked N_() where it is defined
+        bi=words.html, marked=words.html,
+        summary_html=words.summary_html, event_html=event_row_html,
+        rule_title=lambda name: words.join_html(*words.rule_title(rules_by_name, name)))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     sites_doc = contacts.doc["sites"]
     silent_after_ms = R.silent_after_ms(settings.rules)
@@ -166,8 +191,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         form = await request.form()
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         if not accounts.csrf_ok(viewer.session, fields.get("csrf")):
-            raise Refusal(403, "表单已过期，请刷新页面 The form has expired or was not sent by this console: reload "
-                               "the page")
+            raise Refusal(403, N_("The form has expired or was not sent by this console: reload the page"))
         return {k: v[:MAX_FORM_CHARS] for k, v in fields.items()}
 
     class _LoginNeeded(Exception):
@@ -179,7 +203,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
             target = request.url.path + (("?" + request.url.query) if request.url.query else "")
             return RedirectResponse("/login?next=" + quote(target, safe=""), status_code=303,
                                     headers=SECURITY_HEADERS)
-        return _plain(401, "请先登录 Log in first")
+        return _plain(401, words.pair(N_("Log in first")))
 
     @app.exception_handler(Refusal)
     async def refused(request: Request, exc: Refusal):
@@ -188,12 +212,12 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
-        return _plain(400, "请求无效 Bad request: %s" % "; ".join(
-            "%s: %s" % (".".join(str(p) for p in e.get("loc", ())), e.get("msg", "")) for e in exc.errors()[:3]))
+        return _plain(400, words.pair(N_("Bad request: %(problems)s"), problems="; ".join(
+            "%s: %s" % (".".join(str(p) for p in e.get("loc", ())), e.get("msg", "")) for e in exc.errors()[:3])))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
-        return _plain(exc.status_code, NOT_FOUND if exc.status_code == 404 else str(exc.detail))
+        return _plain(exc.status_code, words.pair(NOT_FOUND) if exc.status_code == 404 else str(exc.detail))
 
     # --- logging in and out ---
 
@@ -213,7 +237,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         cookie = request.cookies.get(LOGIN_COOKIE)
         if not cookie or not hmac.compare_digest(cookie.encode(), fields.get("login_token", "").encode(
                 "utf-8", "surrogatepass")):
-            raise Refusal(403, "登录表单已过期，请重新打开登录页 The login form has expired: open the login page again")
+            raise Refusal(403, N_("The login form has expired: open the login page again"))
         try:
             sess = await run_in_threadpool(accounts.login, storage, fields.get("username", "")[:200],
                                            fields.get("password", "")[:accounts.MAX_PASSWORD_CHARS + 1], now(),
@@ -221,12 +245,12 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         except accounts.LoginRefused as err:
             token = accounts.new_form_token()
             response = page(request, "login.html", None, code=401, login_token=token, next=next_url,
-                            error=str(err))
+                            error=words.html(err.message, **err.values))
             _set_cookie(response, LOGIN_COOKIE, token, settings.secure_cookies, max_age=3600)
             return response
         if actor_of(sess.username) is None:
             await run_in_threadpool(accounts.logout, storage, sess.token, now(), origin_of(request))
-            raise Refusal(403, "此账号在联系人文件中没有角色 This account has no role in the contacts file")
+            raise Refusal(403, N_("This account has no role in the contacts file"))
         response = RedirectResponse(next_url, status_code=303, headers=SECURITY_HEADERS)
         _set_cookie(response, SESSION_COOKIE, sess.token, settings.secure_cookies)
         response.delete_cookie(LOGIN_COOKIE, path="/")
@@ -292,7 +316,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
             await run_in_threadpool(WS.acknowledge, storage, warning_id, viewer.actor.user, form.get("note", ""),
                                     now(), origin_of(request))
         except WS.AckError as err:
-            raise Refusal(409, "无法确认 Cannot acknowledge: %s" % err) from None
+            raise Refusal(409, N_("Cannot acknowledge: %(error)s"), error=str(err)) from None
         return RedirectResponse("/warnings", status_code=303, headers=SECURITY_HEADERS)
 
     def _visible_warning(actor: Actor, warning_id: int) -> WS.WarningRow:
@@ -372,9 +396,9 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         if not known:
             raise Refusal(404, NOT_FOUND)
         if settings.commands is None:
-            raise Refusal(409, "此控制台未配置指令通道 This console sends no commands (no --unit-keys)")
+            raise Refusal(409, N_("This console sends no commands (no --unit-keys)"))
         if form.get("confirm") != "yes":
-            raise Refusal(400, "请勾选确认后再发送 Tick the confirmation before sending")
+            raise Refusal(400, N_("Tick the confirmation before sending"))
         target = "unit:%s/%s" % (site, unit)
         try:
             command_id = await run_in_threadpool(settings.commands.close_valve, site, unit)
@@ -383,13 +407,13 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
             await run_in_threadpool(storage.write, lambda x: audit.record(
                 x, now(), viewer.actor.user, "close_valve_failed", target, site=site, detail={"error": problem},
                 origin=origin_of(request)))
-            raise Refusal(502, "关阀指令未能发送 close_valve was not sent: %s" % problem) from None
+            raise Refusal(502, N_("close_valve was not sent: %(error)s"), error=problem) from None
         await run_in_threadpool(storage.write, lambda x: audit.record(
             x, now(), viewer.actor.user, "close_valve", target, site=site,
             detail={"command": command_id, "note": form.get("note", "")}, origin=origin_of(request)))
-        return page(request, "message.html", viewer, code=202, ok=True, message=(
-            "关阀指令已发送 close_valve sent to %s/%s (%s). 设备执行后状态会更新 The unit's state here shows the valve "
-            "closed once it has acted." % (site, unit, command_id)), back="/sites/" + quote(site, safe=""))
+        return page(request, "message.html", viewer, code=202, ok=True, message=words.html(N_(
+            "close_valve sent to %(site)s/%(unit)s (%(command)s). The unit's state here shows the valve closed once "
+            "it has acted."), site=site, unit=unit, command=command_id), back="/sites/" + quote(site, safe=""))
 
     # --- work orders (工单), the hazard ledger (隐患台账), district metrics ---
 
@@ -405,7 +429,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         try:
             return WO.due_ms_of(text.strip())
         except ValueError as err:
-            raise Refusal(400, "期限无效 Not a due date (YYYY-MM-DD): %s" % err) from None
+            raise Refusal(400, N_("Not a due date (YYYY-MM-DD): %(error)s"), error=str(err)) from None
 
     @app.post("/warnings/{warning_id}/dispatch")
     async def dispatch(request: Request, warning_id: int):
@@ -420,7 +444,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         except WO.NotFound:
             raise Refusal(404, NOT_FOUND) from None
         except WO.WorkOrderError as err:
-            raise Refusal(409, "无法派单 Cannot dispatch: %s" % err) from None
+            raise Refusal(409, N_("Cannot dispatch: %(error)s"), error=str(err)) from None
         return RedirectResponse("/orders/%d" % order.id, status_code=303, headers=SECURITY_HEADERS)
 
     @app.get("/orders", response_class=HTMLResponse)
@@ -446,10 +470,10 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         _same_origin(request)
         form = await request.form(max_files=1, max_fields=5, max_part_size=WO.MAX_PHOTO_BYTES + 1024)
         if not accounts.csrf_ok(viewer.session, form.get("csrf") if isinstance(form.get("csrf"), str) else None):
-            raise Refusal(403, "表单已过期，请刷新页面 The form has expired: reload the page")
+            raise Refusal(403, N_("The form has expired: reload the page"))
         upload = form.get("photo")
         if upload is None or isinstance(upload, str):
-            raise Refusal(400, "请选择照片 Choose a photo (JPEG or PNG)")
+            raise Refusal(400, N_("Choose a photo (JPEG or PNG)"))
         data = await upload.read(WO.MAX_PHOTO_BYTES + 1)
         order_or_404(viewer.actor, order_id)
         try:
@@ -457,7 +481,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         except WO.NotFound:
             raise Refusal(404, NOT_FOUND) from None
         except WO.WorkOrderError as err:
-            raise Refusal(400, "照片未保存 Photo not kept: %s" % err) from None
+            raise Refusal(400, N_("Photo not kept: %(error)s"), error=str(err)) from None
         return RedirectResponse("/orders/%d" % order_id, status_code=303, headers=SECURITY_HEADERS)
 
     @app.get("/photos/{photo_id}")
@@ -488,7 +512,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         except WO.NotFound:
             raise Refusal(404, NOT_FOUND) from None
         except WO.WorkOrderError as err:
-            raise Refusal(409, "未能记录 Not recorded: %s" % err) from None
+            raise Refusal(409, N_("Not recorded: %(error)s"), error=str(err)) from None
         return RedirectResponse("/orders/%d" % order_id, status_code=303, headers=SECURITY_HEADERS)
 
     def ledger_rows(actor: Actor) -> tuple[list[str], list[list]]:
@@ -506,8 +530,8 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         if fmt not in X.FORMATS:
             raise Refusal(404, NOT_FOUND)
         headers, rows = ledger_rows(viewer.actor)
-        content, _ = X.render(fmt, headers, rows, "隐患台账 hazard ledger · %s · %s" % (viewer.actor.user,
-                                                                                      local_time(now())))
+        content, _ = X.render(fmt, headers, rows, "%s · %s · %s" % (
+            words.pair(N_("hazard ledger")), viewer.actor.user, local_time(now())))
         stamp = datetime.datetime.fromtimestamp(now() / 1000).strftime("%Y%m%d-%H%M")
         storage.write(lambda x: audit.record(x, now(), viewer.actor.user, "export_ledger", "ledger",
                                              detail={"format": fmt, "rows": len(rows)}, origin=origin_of(request)))
@@ -636,4 +660,4 @@ def _same_origin(request: Request) -> None:
     mine = urlsplit(str(request.base_url))
     theirs = urlsplit(claimed)
     if (theirs.scheme, theirs.netloc) != (mine.scheme, mine.netloc):
-        raise Refusal(403, "请求来自其他网站，已拒绝 Refused: the request came from another site")
+        raise Refusal(403, N_("Refused: the request came from another site"))

@@ -7,7 +7,7 @@ import time
 
 import click
 
-from gaslatch_tools.platform import access, accounts
+from gaslatch_tools.platform import access, accounts, words
 from gaslatch_tools.platform.cli_options import host_port, load_contacts, load_rules, open_db, read_password
 from gaslatch_tools.platform.storage import SqlStorage
 
@@ -113,7 +113,7 @@ def set_password(user: str, db: str, contacts_path: str, by: str) -> None:
         raise click.ClickException(str(err)) from None
     finally:
         storage.close()
-    click.echo("password set for %s (%s)" % (user, access.ROLE_NAMES[actor.role]))
+    click.echo("password set for %s (%s)" % (user, words.pair(access.ROLE_NAMES[actor.role])))
 
 
 @account.command()
