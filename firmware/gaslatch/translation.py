@@ -29,6 +29,7 @@ import struct
 import sys
 import tempfile
 from collections.abc import Mapping
+from typing import Any
 from pathlib import Path
 
 DOMAIN = "gaslatch"
@@ -134,9 +135,35 @@ def translations(language: str) -> gettext.NullTranslations:
 
 
 def use(language: str) -> None:
-    """Every later `_()` answers in `language` (zh or en): what --lang sets."""
+    """Every later `_()` answers in `language` (zh or en): what --lang sets, for a command on a terminal.
+
+    A terminal whose encoding cannot show Chinese (a Latin-1 SSH session, a serial console, PYTHONIOENCODING=ascii)
+    gets English instead, said on stderr: a command must not end in UnicodeEncodeError half way. Whatever else such a
+    terminal cannot show (a name typed in Chinese) is written escaped, \\u4e2d, rather than ending the command.
+    """
     global _active
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError, io.UnsupportedOperation):  # not a text stream of ours
+            pass
+    if language in CATALOGUES and not shows_chinese(sys.stdout):
+        print("gaslatch: this terminal's encoding (%s) cannot show Chinese: the messages are in English."
+              % getattr(sys.stdout, "encoding", "?"), file=sys.stderr)
+        language = ENGLISH
     _active = translations(language)
+
+
+def shows_chinese(stream: Any) -> bool:
+    """Whether text written to `stream` can hold Chinese (its encoding has the characters; no stream: yes)."""
+    encoding = getattr(stream, "encoding", None)
+    if not encoding:
+        return True
+    try:
+        "中文：，。“”（）…→·".encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
 
 
 def _translations() -> gettext.NullTranslations:

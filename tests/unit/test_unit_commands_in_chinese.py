@@ -6,6 +6,8 @@ Issue 18: the unit's own commands speak the reader's language (the unit has no B
 """
 
 import json
+import os
+import subprocess
 import sys
 
 import pytest
@@ -97,3 +99,19 @@ def test_the_units_help_is_chinese_too(tripped_unit):
     code, shown = gaslatch("status", "--help")
     assert code == 0
     assert "以 JSON 输出控制器的原始应答" in shown and "退出码：0 完成" in shown
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "ascii"])
+def test_a_terminal_that_cannot_show_chinese_gets_english_and_no_command_ends_in_an_encoding_error(tmp_path, encoding):
+    """A Latin-1 SSH session or a serial console on a Chinese unit: the messages fall back to English (said on
+    stderr), and a name only Chinese can write is shown escaped instead of ending the command half way."""
+    path = tmp_path / "配置.json"  # a path only Chinese can write, which the English message carries
+    path.write_text(open("deploy/config.example.json", encoding="utf-8").read(), encoding="utf-8")
+    env = dict(os.environ, LANG="zh_CN.UTF-8", PYTHONIOENCODING=encoding)
+    env.pop("LC_ALL", None)
+    env.pop("LC_MESSAGES", None)
+    done = subprocess.run([sys.executable, "-m", "gaslatch_tools.cli", "check-config", str(path)], env=env,
+                          capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert b"valid (2 detectors" in done.stdout and b"\\u914d\\u7f6e.json" in done.stdout
+    assert b"cannot show Chinese: the messages are in English" in done.stderr and b"Traceback" not in done.stderr
