@@ -194,16 +194,9 @@ def test_hostile_names_and_keys_render_in_chinese(hostile):
 
 
 def test_a_broken_profile_is_named_in_chinese_with_its_file(tmp_path):
-    from gaslatch.core.config import ConfigError
-    from gaslatch.core.detector_profile import default_directory
-    from gaslatch.unit.unit_config import load_profiles
+    from tests.unit.test_config_refusals import broken_profile_problems
 
-    document = json.loads((Path(default_directory()) / "cn-generic.json").read_text(encoding="utf-8"))
-    document["reads"][0]["count"] = 0
-    (tmp_path / "cn-generic.json").write_text(json.dumps(document), encoding="utf-8")
-    with pytest.raises(ConfigError) as caught:
-        load_profiles(str(tmp_path))
-    report = format_problems(caught.value.problems, ZH.gettext, ZH.ngettext)
+    report = format_problems(broken_profile_problems(tmp_path), ZH.gettext, ZH.ngettext)
     assert report == ("配置有 1 个问题；控制器不会启动：\n"
                       "  profiles/cn-generic.json $.reads[0].count: 0 低于最小值 1\n"
                       "      提示：请填写从 1 到 125 的整数（或重新安装 gaslatch）")

@@ -173,15 +173,18 @@ def test_the_real_commands_refuse_the_issues_configs_with_a_path_and_no_tracebac
         assert PROBLEM_LINE.search(proc.stderr), proc.stderr
 
 
-def test_a_broken_profile_is_refused_with_each_of_its_problems_and_the_file(tmp_path):
+def broken_profile_problems(directory) -> list:
+    """The problems of a profile directory holding cn-generic with a read of 0 registers."""
     document = json.loads((Path(default_directory()) / "cn-generic.json").read_text(encoding="utf-8"))
     document["reads"][0]["count"] = 0
-    (tmp_path / "cn-generic.json").write_text(json.dumps(document), encoding="utf-8")
-
+    (directory / "cn-generic.json").write_text(json.dumps(document), encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
-        load_profiles(str(tmp_path))
+        load_profiles(str(directory))
+    return caught.value.problems
 
-    [problem] = caught.value.problems
+
+def test_a_broken_profile_is_refused_with_each_of_its_problems_and_the_file(tmp_path):
+    [problem] = broken_profile_problems(tmp_path)
     assert problem.path == "profiles/cn-generic.json $.reads[0].count"
     assert problem.message == "0 is below the minimum 1"
     assert problem.hint == "write a whole number from 1 to 125 (or reinstall gaslatch)"
