@@ -9,6 +9,7 @@ import warnings
 import matplotlib.pyplot as plt
 import pytest
 
+from gaslatch import translation
 from gaslatch_tools.bench.event_labels import moments
 from gaslatch_tools.bench import report
 from gaslatch_tools.bench.report import draw
@@ -96,6 +97,23 @@ def test_a_chinese_reader_gets_the_plot_in_chinese_with_a_font_that_has_the_char
         plt.close(fig)
     assert "demo — 合格" in texts and "场景时间，s" in texts and "紧急切断阀" in texts
     assert any("燃气已切断并锁定" in text for text in texts) and any("测试台：按下 reset_with_gas" in text for text in texts)
+
+
+@pytest.mark.skipif(report.cjk_fonts() is None, reason="no CJK font (scripts/test.sh installs fonts-wqy-microhei)")
+def test_the_english_plot_shows_the_chinese_its_texts_keep(monkeypatch):
+    """English texts keep 人走阀关 (the end of attended hours) and a detector may be named in Chinese: the English
+    plot draws them with the CJK font too, not as empty boxes (the HIL run of schedule-close warned of them)."""
+    translation.use("en")
+    events = [(1.0, "schedule", "info", "schedule", "unattended"), (1.5, "detector", "alarm", "灶台", "high_alarm")]
+    gettext, fonts, mono = report.plot_language()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with plt.rc_context(fonts):
+            fig = draw(demo_like_result(events), gettext, mono)
+            texts = plot_texts(fig)
+        plt.close(fig)
+    assert any("attended hours ended (人走阀关)" in text for text in texts)
+    assert any("detector 灶台: high alarm" in text for text in texts)
 
 
 def test_without_a_cjk_font_the_plot_is_drawn_in_english_rather_than_empty_boxes(chinese, monkeypatch):

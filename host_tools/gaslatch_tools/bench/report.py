@@ -118,12 +118,12 @@ def cjk_fonts() -> tuple[str, str] | None:
 def plot_language() -> tuple:
     """(the gettext the plot is drawn with, the matplotlib settings it needs, the family of its monospace list):
     the reader's language, with a CJK font after matplotlib's own (which lacks the characters: matplotlib falls
-    back from one named font to the next); English where the language needs one and none is installed."""
-    if _(OUTPUT_LABELS["valve"]) == OUTPUT_LABELS["valve"]:  # the reader reads English
-        return _, {}, "monospace"
+    back from one named font to the next), in English too (its texts keep 人走阀关, and a detector may be named in
+    Chinese); English where the language needs one and none is installed."""
+    english = _(OUTPUT_LABELS["valve"]) == OUTPUT_LABELS["valve"]  # the reader reads English
     fonts = cjk_fonts()
     if fonts is None:
-        return translation.in_language(translation.ENGLISH).gettext, {}, "monospace"
+        return (_ if english else translation.in_language(translation.ENGLISH).gettext), {}, "monospace"
     return _, {"font.family": ["DejaVu Sans", fonts[0]]}, ["DejaVu Sans Mono", fonts[1]]
 
 
