@@ -22,18 +22,17 @@ command group (host_cli.py), so they follow it too.
 from __future__ import annotations
 
 import gettext
-import hashlib
+import importlib.util
 import io
 import os
-import struct
 import sys
-import tempfile
 from collections.abc import Mapping
 from typing import Any
-from pathlib import Path
 
 DOMAIN = "gaslatch"
-LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+# os.path, not pathlib; hashlib and tempfile imported where a catalogue is compiled: the kitchen unit imports this
+# module with every command, `run` included, and those would cost it megabytes (benchmarks/unit_footprint.py).
+LOCALE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "locale")
 ENGLISH = "en"
 CHINESE = "zh"
 # Language (as --lang takes it) -> its catalogue's locale folder; English is the source text, no catalogue.
@@ -61,27 +60,41 @@ def language_from(flag: str | None, environ: Mapping[str, str]) -> str:
     return ENGLISH
 
 
-def catalogue_paths(language: str) -> tuple[Path, Path]:
+def catalogue_paths(language: str) -> tuple[str, str]:
     """(the .po source, its compiled .mo) of a language that has a catalogue."""
-    folder = LOCALE_DIR / CATALOGUES[language] / "LC_MESSAGES"
-    return folder / (DOMAIN + ".po"), folder / (DOMAIN + ".mo")
+    folder = os.path.join(LOCALE_DIR, CATALOGUES[language], "LC_MESSAGES")
+    return os.path.join(folder, DOMAIN + ".po"), os.path.join(folder, DOMAIN + ".mo")
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as source:
+        return source.read()
 
 
 def compiled_catalogue(language: str) -> bytes:
     """The .mo bytes of a language: the file if it was compiled from the .po as it is, else compiled now (and kept
-    if it may be)."""
+    if it may be). Without Babel (the kitchen unit) the .mo as shipped: nothing could compile it, and CI proves it
+    is the .po's."""
+    import struct
+
     po_path, mo_path = catalogue_paths(language)
-    source = po_path.read_bytes()
+    if importlib.util.find_spec("babel") is None:
+        return _read(mo_path)
+    import hashlib
+
+    source = _read(po_path)
     digest = hashlib.sha256(source).hexdigest()
     try:
-        data = mo_path.read_bytes()
+        data = _read(mo_path)
         if source_digest(data) == digest:
             return data
     except (OSError, ValueError, struct.error):  # no .mo yet, or a damaged one
         pass
     data = compile_po(source, digest)
+    import tempfile
+
     try:
-        descriptor, temporary = tempfile.mkstemp(dir=mo_path.parent, prefix=".gaslatch-", suffix=".mo")
+        descriptor, temporary = tempfile.mkstemp(dir=os.path.dirname(mo_path), prefix=".gaslatch-", suffix=".mo")
     except OSError:
         return data  # a read-only install: compiled in memory, for this process
     try:
@@ -118,20 +131,20 @@ def translations(language: str) -> gettext.NullTranslations:
     where the .mo is missing or damaged and Babel is not there to compile it."""
     if language not in CATALOGUES:
         return gettext.NullTranslations()
+    import struct
+
     try:
-        data = compiled_catalogue(language)
-    except ModuleNotFoundError as err:
-        if (err.name or "").split(".")[0] != "babel":
-            raise
-        data = b""
         try:
-            data = catalogue_paths(language)[1].read_bytes()
-            return gettext.GNUTranslations(io.BytesIO(data))  # the unit: no Babel, the .mo as shipped
-        except (OSError, ValueError, struct.error):
-            print("gaslatch: the %s catalogue is not compiled and Babel, which compiles it, is not installed: pip "
-                  "install 'gaslatch[host]'. English for now." % language, file=sys.stderr)
-            return gettext.NullTranslations()
-    return gettext.GNUTranslations(io.BytesIO(data))
+            data = compiled_catalogue(language)
+        except ModuleNotFoundError as err:  # Babel in part (a broken install): the .mo as shipped
+            if (err.name or "").split(".")[0] != "babel":
+                raise
+            data = _read(catalogue_paths(language)[1])
+        return gettext.GNUTranslations(io.BytesIO(data))
+    except (OSError, ValueError, struct.error):
+        print("gaslatch: the %s catalogue is missing or damaged and Babel, which compiles it, is not installed: pip "
+              "install 'gaslatch[host]'. English for now." % language, file=sys.stderr)
+        return gettext.NullTranslations()
 
 
 def use(language: str) -> None:

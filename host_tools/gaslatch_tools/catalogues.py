@@ -10,6 +10,7 @@ stale in it, or the compiled catalogue (in git, or as used) says something else 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import struct
 import subprocess
@@ -30,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXTRACT_OPTIONS = ["-F", "babel.cfg", "-c", "TRANSLATORS:", "--add-location=file", "--sort-output",
                    "-k", "bi", "-k", "bi_zh", "-k", "pair_n:1,2",
                    "--project=gaslatch", "--copyright-holder=the gaslatch authors", "--version=0.1.0"]
-UPDATE_OPTIONS = ["-D", translation.DOMAIN, "-d", str(translation.LOCALE_DIR.relative_to(ROOT)),
+UPDATE_OPTIONS = ["-D", translation.DOMAIN, "-d", os.path.relpath(translation.LOCALE_DIR, ROOT),
                   "--ignore-pot-creation-date", "--ignore-obsolete"]
 # %(name)s, %s, %.1f, %3d, %%: the conversions Python's % operator takes.
 PLACEHOLDER = re.compile(r"%(?:\((?P<name>[^)]*)\))?[#0 +-]*(?:\*|\d+)?(?:\.(?:\*|\d+))?(?P<type>[diouxXeEfFgGcrsa%])")
@@ -63,7 +64,7 @@ def update() -> None:
 
 def catalogue(language: str) -> Catalog:
     po_path, _mo_path = translation.catalogue_paths(language)
-    with po_path.open("rb") as source:
+    with open(po_path, "rb") as source:
         return read_po(source)
 
 
@@ -126,7 +127,7 @@ def problems() -> list[str]:
 
 def committed_problems(language: str) -> list[str]:
     """The .mo in git must be compiled from the .po as it is: the unit reads it without Babel."""
-    po_path, mo_path = translation.catalogue_paths(language)
+    po_path, mo_path = (Path(path) for path in translation.catalogue_paths(language))
     try:
         made_from = translation.source_digest(mo_path.read_bytes())
     except (OSError, ValueError, struct.error):

@@ -7,12 +7,13 @@ table in Chinese lines up as one in English does.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 
 
 def cells(text: str) -> int:
     """The terminal cells `text` takes: 2 for a wide or full-width character (汉字, ：), 0 for a combining mark."""
+    import unicodedata  # here: `gaslatch run` imports this module and never draws a table (its memory counts)
+
     return sum(0 if unicodedata.combining(char) else 2 if unicodedata.east_asian_width(char) in "WF" else 1
                for char in text)
 
