@@ -100,7 +100,7 @@ def main() -> int:
             if len(events.arrivals) == seen:
                 raise SystemExit("round %d: the panel announced no change within 5 s" % i)
             page = client.get("/state")
-            wanted = "屏蔽 inhibited" in page.text
+            wanted = '屏蔽 <span class="en">inhibited</span>' in page.text
             if wanted != (i % 2 == 0):
                 raise SystemExit("round %d: the state part does not show the change" % i)
             latencies.append(time.monotonic() - start)
