@@ -238,3 +238,17 @@ def test_english_is_the_source_text_and_a_plural_follows_the_count():
             "在 %(lines)s 找到 %(found)d 个探测器，%(problems)d 个问题")
     finally:
         translation.use(translation.language_from(None, os.environ))
+
+
+@pytest.mark.parametrize("message", [
+    "The valve test CLOSES the gas valve now: burners go out until RESET. Close it?",
+    "The valve test CLOSES the gas valve: burners go out, and the gas stays off until someone resets at the "
+    "controller (gaslatch reset, then the RESET button). Close the valve now?",
+])
+def test_the_valve_tests_warning_says_in_chinese_that_the_gas_stays_off_until_reset(message):
+    """The installer answers this prompt in Chinese: it must say what the English says, that the burners go out
+    AND stay out until a reset (复位前…会熄火, 'before the reset they go out', said only the first)."""
+    chinese = translation.in_language("zh").gettext(message)
+    assert chinese != message
+    assert "关闭" in chinese and "熄火" in chinese
+    assert "燃气保持关闭" in chinese and ("直到" in chinese or "复位前燃气保持关闭" in chinese)
