@@ -21,6 +21,7 @@ command group (host_cli.py), so they follow it too.
 
 from __future__ import annotations
 
+import codecs
 import gettext
 import hashlib
 import io
@@ -137,33 +138,69 @@ def translations(language: str) -> gettext.NullTranslations:
 def use(language: str) -> None:
     """Every later `_()` answers in `language` (zh or en): what --lang sets, for a command on a terminal.
 
-    A terminal whose encoding cannot show Chinese (a Latin-1 SSH session, a serial console, PYTHONIOENCODING=ascii)
-    gets English instead, said on stderr: a command must not end in UnicodeEncodeError half way. Whatever else such a
-    terminal cannot show (a name typed in Chinese) is written escaped, \\u4e2d, rather than ending the command.
+    A terminal whose encoding cannot show our Chinese (a Latin-1 SSH session, a serial console,
+    PYTHONIOENCODING=ascii, a Big5 or EUC-KR terminal, which lack most simplified characters) gets English instead,
+    said on stderr: a command must not end in UnicodeEncodeError half way, nor print Chinese as a page of \\u escapes.
+    Every character of the catalogue is checked, each with its stand-ins (STAND_INS: a GB2312 terminal has no
+    em dash, middle dot or micro sign but shows ―, ・ and μ), so a GB2312 or GBK terminal still reads Chinese.
+    Whatever else such a terminal cannot show (a name typed in Chinese) is written escaped, \\u4e2d, rather than
+    ending the command.
     """
     global _active
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+            stream.reconfigure(errors=ERRORS)  # type: ignore[union-attr]
         except (AttributeError, ValueError, OSError, io.UnsupportedOperation):  # not a text stream of ours
             pass
-    if language in CATALOGUES and not shows_chinese(sys.stdout):
+    chosen = translations(language)
+    if language in CATALOGUES and not shows_chinese(sys.stdout, chosen):
         print("gaslatch: this terminal's encoding (%s) cannot show Chinese: the messages are in English."
               % getattr(sys.stdout, "encoding", "?"), file=sys.stderr)
-        language = ENGLISH
-    _active = translations(language)
+        chosen = translations(ENGLISH)
+    _active = chosen
 
 
-def shows_chinese(stream: Any) -> bool:
-    """Whether text written to `stream` can hold Chinese (its encoding has the characters; no stream: yes)."""
+# Characters our Chinese uses that some Chinese encodings lack, and what such a terminal shows instead (the first
+# its encoding has): GB2312 has neither the em dash nor the middle dot nor the micro sign; GBK lacks the last.
+STAND_INS = {"\u2014": ("\u2015", "-"), "\u00b7": ("\u30fb", "."), "\u00b5": ("\u03bc", "u")}
+ERRORS = "gaslatch-stand-in"  # the error handler of our streams: a stand-in, else the character escaped
+
+
+def _stand_in(char: str, encoding: str) -> str | None:
+    """What a terminal of `encoding` shows for `char`: itself, or the first of its stand-ins it has (else None)."""
+    for candidate in (char,) + STAND_INS.get(char, ()):
+        try:
+            candidate.encode(encoding)
+        except (UnicodeEncodeError, LookupError):
+            continue
+        return candidate
+    return None
+
+
+def _stand_in_errors(err: UnicodeError) -> tuple[str, int]:
+    """The codec error handler ERRORS: each character the encoding lacks as its stand-in, else escaped (\\u4e2d)."""
+    if not isinstance(err, UnicodeEncodeError):
+        raise err
+    shown = []
+    for char in err.object[err.start:err.end]:
+        stand_in = _stand_in(char, err.encoding) if char in STAND_INS else None
+        shown.append(stand_in if stand_in is not None else char.encode("ascii", "backslashreplace").decode("ascii"))
+    return "".join(shown), err.end
+
+
+codecs.register_error(ERRORS, _stand_in_errors)
+
+
+def shows_chinese(stream: Any, chinese: gettext.NullTranslations | None = None) -> bool:
+    """Whether text written to `stream` can hold Chinese: every character of the catalogue `chinese` (by default
+    a sample of punctuation) is in its encoding, or one of its stand-ins is (no stream or no encoding: yes)."""
     encoding = getattr(stream, "encoding", None)
     if not encoding:
         return True
-    try:
-        "中文：，。“”（）…→·".encode(encoding)
-    except (UnicodeEncodeError, LookupError):
-        return False
-    return True
+    characters = set("中文：，。“”（）…→·")
+    for text in getattr(chinese, "_catalog", {}).values():
+        characters.update(char for char in text if ord(char) > 127)
+    return all(_stand_in(char, encoding) is not None for char in characters)
 
 
 def _translations() -> gettext.NullTranslations:
