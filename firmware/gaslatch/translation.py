@@ -42,6 +42,8 @@ CATALOGUES = {CHINESE: "zh_CN"}
 LANGUAGES = (CHINESE, ENGLISH)
 # The compiled catalogue's own entry holding the SHA-256 of the .po it was compiled from (a context no message uses).
 SOURCE_CONTEXT, SOURCE_KEY = "gaslatch-catalogue-source", "sha256"
+# ... and the SHA-256 of its messages as compiled: a damaged .mo is told from a whole one (parsed()).
+ENTRIES_KEY = "entries-sha256"
 # POSIX: LC_ALL overrides LC_MESSAGES, which overrides LANG; unset or empty means "look at the next".
 LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")
 
@@ -69,14 +71,17 @@ def catalogue_paths(language: str) -> tuple[Path, Path]:
 
 
 def compiled_catalogue(language: str) -> bytes:
-    """The .mo bytes of a language: the file if it was compiled from the .po as it is, else compiled now (and kept
-    if it may be)."""
+    """The .mo bytes of a language: the file if it was compiled from the .po as it is and is whole, else compiled
+    now (and kept if it may be). Without the .po (an install that left it out), the .mo as it is."""
     po_path, mo_path = catalogue_paths(language)
-    source = po_path.read_bytes()
+    try:
+        source = po_path.read_bytes()
+    except OSError:
+        return mo_path.read_bytes()
     digest = hashlib.sha256(source).hexdigest()
     try:
         data = mo_path.read_bytes()
-        if source_digest(data) == digest:
+        if source_digest(data) == digest and parsed(data).pgettext(SOURCE_CONTEXT, ENTRIES_KEY) != ENTRIES_KEY:
             return data
     except (OSError, ValueError, struct.error):  # no .mo yet, or a damaged one
         pass
@@ -94,21 +99,52 @@ def compiled_catalogue(language: str) -> bytes:
     return data
 
 
+class DamagedCatalogue(ValueError):
+    """A compiled catalogue that cannot be read, or whose messages are not those it was compiled with."""
+
+
+def parsed(data: bytes) -> gettext.GNUTranslations:
+    """The translations of a compiled catalogue, checked whole: an SD card's flipped bit or a zeroed block could
+    otherwise show one message's text for another, or a placeholder the command cannot fill (a traceback).
+
+    A catalogue compiled here names the SHA-256 of its entries (ENTRIES_KEY); one compiled by pybabel does not
+    and is taken as it parses."""
+    try:
+        translations = gettext.GNUTranslations(io.BytesIO(data))
+    except Exception as err:  # noqa: BLE001 - a damaged file makes gettext's parser fail in many ways
+        raise DamagedCatalogue("the compiled catalogue cannot be read: %r" % err) from None
+    expected = translations.pgettext(SOURCE_CONTEXT, ENTRIES_KEY)
+    if expected != ENTRIES_KEY and expected != entries_digest(translations):
+        raise DamagedCatalogue("the compiled catalogue's messages are not those it was compiled with")
+    return translations
+
+
+def entries_digest(translations: gettext.NullTranslations) -> str:
+    """The SHA-256 of a catalogue's messages as gettext reads them, its own entries (SOURCE_CONTEXT) left out."""
+    ours = SOURCE_CONTEXT + "\x04"
+    entries = sorted((repr(key), value) for key, value in getattr(translations, "_catalog", {}).items()
+                     if not (isinstance(key, str) and key.startswith(ours)))
+    return hashlib.sha256(repr(entries).encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def source_digest(data: bytes) -> str:
     """The SHA-256 of the .po a compiled catalogue was made from ("" when it does not say: pybabel compiled it)."""
-    translations = gettext.GNUTranslations(io.BytesIO(data))
-    digest = translations.pgettext(SOURCE_CONTEXT, SOURCE_KEY)
+    digest = parsed(data).pgettext(SOURCE_CONTEXT, SOURCE_KEY)
     return "" if digest == SOURCE_KEY else digest
 
 
 def compile_po(source: bytes, digest: str) -> bytes:
     """The .po compiled as `pybabel compile` does (fuzzy entries left out: they fall back to English), plus the
-    entry naming the .po's SHA-256."""
+    entries naming the .po's SHA-256 and that of the compiled messages (parsed() checks it)."""
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
     catalog = read_po(io.BytesIO(source), domain=DOMAIN)
     catalog.add(SOURCE_KEY, digest, context=SOURCE_CONTEXT)
+    out = io.BytesIO()
+    write_mo(out, catalog, use_fuzzy=False)
+    catalog.add(ENTRIES_KEY, entries_digest(gettext.GNUTranslations(io.BytesIO(out.getvalue()))),
+                context=SOURCE_CONTEXT)
     out = io.BytesIO()
     write_mo(out, catalog, use_fuzzy=False)
     return out.getvalue()
@@ -120,19 +156,18 @@ def translations(language: str) -> gettext.NullTranslations:
     if language not in CATALOGUES:
         return gettext.NullTranslations()
     try:
-        data = compiled_catalogue(language)
+        return parsed(compiled_catalogue(language))
     except ModuleNotFoundError as err:
         if (err.name or "").split(".")[0] != "babel":
             raise
-        data = b""
         try:
-            data = catalogue_paths(language)[1].read_bytes()
-            return gettext.GNUTranslations(io.BytesIO(data))  # the unit: no Babel, the .mo as shipped
+            return parsed(catalogue_paths(language)[1].read_bytes())  # the unit: no Babel, the .mo as shipped
         except (OSError, ValueError, struct.error):
             print("gaslatch: the %s catalogue is not compiled and Babel, which compiles it, is not installed: pip "
                   "install 'gaslatch[host]'. English for now." % language, file=sys.stderr)
-            return gettext.NullTranslations()
-    return gettext.GNUTranslations(io.BytesIO(data))
+    except (OSError, ValueError, struct.error) as err:  # no .po and no readable .mo
+        print("gaslatch: the %s catalogue cannot be read (%s). English for now." % (language, err), file=sys.stderr)
+    return gettext.NullTranslations()
 
 
 def use(language: str) -> None:
