@@ -83,3 +83,14 @@ def test_any_status_reply_renders_as_readable_text(reader, status, latched):
 @given(reply=st.dictionaries(st.sampled_from(("ok", "reasons", "error", "status")), _JUNK, max_size=4))
 def test_any_reply_at_all_renders_as_readable_text(reader, reply):
     _readable(status_text(reply))
+
+
+def test_a_zero_width_character_in_a_name_takes_no_cell_so_the_columns_still_line_up():
+    """A detector named with a zero-width space, joiner or variation selector (pasted from a chat app) took one
+    cell each in the count but none on the terminal: every column after it shifted left."""
+    from gaslatch.unit.text_table import cells, render
+
+    assert cells("d1\u200b") == cells("d1\u2060") == cells("d1\ufe0f") == cells("d\u200d1") == 2
+    assert cells("e\u0301") == 1 and cells("探测器") == 6 and cells("a\u00ad") == 2  # a soft hyphen is shown
+    table = render("T", ["name", "state"], [["d1\u200b\u200b", "ok"], ["d22", "ok"]]).splitlines()
+    assert table[2].index("ok") - 2 == table[3].index("ok") - 1  # two zero-width characters before the first
