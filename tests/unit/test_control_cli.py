@@ -34,6 +34,7 @@ class KitchenUnit:
         self.pending_reset = None
         self.unit_health: dict | None = None
         self.tripped = True
+        self.reset_window_s: object = 60
 
     def leak(self) -> None:
         self.sim.set_gas("d1", 300)
@@ -62,7 +63,7 @@ class KitchenUnit:
             if self.reset_reasons:
                 return {"ok": False, "error": "reset refused", "reasons": list(self.reset_reasons)}
             self.pending_reset = request
-            return {"ok": True, "state": "waiting_for_button", "window_s": 60}
+            return {"ok": True, "state": "waiting_for_button", "window_s": self.reset_window_s}
         if request.cmd == "test_output":
             line = request.args["line"]
             if line in self.refused_lines:
@@ -323,6 +324,17 @@ def test_reset_not_pressed_in_time_exits_1_and_says_nothing_was_reset(unit):
     result = gaslatch(unit, "reset")
     assert result.exit_code == 1
     assert "was not pressed within 60 s: nothing was reset" in result.output
+
+
+@pytest.mark.parametrize("window_s", ["sixty", None, -5, 0, 10 ** 400, [60]])  # (the socket sends no nan)
+def test_a_reset_window_the_command_cannot_count_is_the_default_one_not_a_traceback(unit, window_s):
+    """Adversarial review (issue 18): a window that is no number of seconds (an older or newer controller, a
+    damaged reply) ended `gaslatch reset` in a ValueError/TypeError traceback."""
+    unit.kitchen.reset_window_s = window_s
+    result = gaslatch(unit, "reset")
+    assert result.exit_code == 0, result.output
+    assert "Press the RESET button on the controller within 60 s" in result.output
+    assert "Reset accepted" in result.output and "Traceback" not in result.output
 
 
 # ---- silence and inhibit (answered by the real controller core) ----

@@ -22,6 +22,7 @@ from gaslatch.unit.text_table import render
 
 # The reset's outcome line may come a little after the window: the scan that notices it has to run.
 RESET_GRACE_S = 15.0
+MAX_WINDOW_S = 3600  # a longer reset window in a reply is no window (the config allows far less)
 
 # test-outputs: each output in this order (valve last: closing it stops the burners), and the question.
 OUTPUT_CHECKS = (
@@ -57,7 +58,9 @@ def reset(args: argparse.Namespace) -> int:
         if reply.get("state") != "waiting_for_button":
             print(_("Unexpected answer from gaslatch: %s") % json.dumps(reply, sort_keys=True))
             return EXIT_REFUSED
-        window_s = reply.get("window_s", DEFAULT_RESET_WINDOW_S)
+        window_s = reply.get("window_s")
+        if isinstance(window_s, bool) or not isinstance(window_s, (int, float)) or not 0 < window_s <= MAX_WINDOW_S:
+            window_s = DEFAULT_RESET_WINDOW_S  # a window that is no number of seconds: gaslatch's own default
         outcome = _wait_for_button(client, window_s)
     state = outcome.get("state")
     if state == "accepted":
