@@ -414,3 +414,28 @@ def test_an_output_the_controller_refuses_is_reported_and_the_rest_still_tested(
     assert result.exit_code == 1
     assert "no beacon line in the config" in result.output
     assert [args["line"] for _, args in unit.kitchen.requests] == [name for name, _ in OUTPUT_CHECKS]
+
+
+def test_an_answer_nested_deeper_than_json_can_read_is_told_not_a_traceback(short_dir):
+    """Adversarial review (issue 18): a peer on the socket path answering [[[[...]]]] 100,000 deep (well under the
+    8 MiB reply limit) ended every command in a RecursionError traceback."""
+    path = os.path.join(short_dir, "deep.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+
+    def answer() -> None:
+        conn, _address = server.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"[" * 100000 + b"]" * 100000 + b"\n")
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        result = gaslatch(path, "status", "--timeout", "5")
+    finally:
+        thread.join(timeout=5)
+        server.close()
+    assert result.exit_code == 3, result.output
+    assert "is not JSON" in result.stderr and "Traceback" not in result.output
