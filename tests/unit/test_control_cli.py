@@ -439,3 +439,12 @@ def test_an_answer_nested_deeper_than_json_can_read_is_told_not_a_traceback(shor
         server.close()
     assert result.exit_code == 3, result.output
     assert "is not JSON" in result.stderr and "Traceback" not in result.output
+
+
+def test_a_reset_outcomes_text_reaches_the_terminal_escaped(unit):
+    """Adversarial review (issue 18): the outcome's error went to the terminal raw: an escape sequence in it could
+    clear the screen or recolour what the operator reads, a bidi control reverse it."""
+    unit.kitchen.reset_outcome = {"state": "odd", "error": "\x1b[2Jgas \u202eoff"}
+    result = gaslatch(unit, "reset")
+    assert result.exit_code == 1
+    assert "Reset not done: \\x1b[2Jgas \\u202eoff" in result.output and "\x1b" not in result.output

@@ -17,7 +17,7 @@ from gaslatch.core.config_schema import DEFAULT_CONTROL_GROUP, DEFAULT_CONTROL_S
 from gaslatch.translation import N_, _
 from gaslatch.unit.command_error import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandError
 from gaslatch.unit.control_client import ControlClient, ControlUnreachable
-from gaslatch.unit.status_text import refusal_lines, status_text
+from gaslatch.unit.status_text import refusal_lines, shown, status_text
 from gaslatch.unit.text_table import render
 
 # The reset's outcome line may come a little after the window: the scan that notices it has to run.
@@ -72,7 +72,7 @@ def reset(args: argparse.Namespace) -> int:
         print(_("The RESET button was not pressed within %s s: nothing was reset. Run gaslatch reset again "
                 "when someone is at the controller.") % window_s)
     else:
-        print(_("Reset not done: %s") % (outcome.get("error") or json.dumps(outcome, sort_keys=True)))
+        print(_("Reset not done: %s") % (shown(outcome.get("error")) or json.dumps(outcome, sort_keys=True)))
     return EXIT_REFUSED
 
 
@@ -103,7 +103,7 @@ def test_outputs(args: argparse.Namespace) -> int:
                 continue
             reply = client.request("test_output", {"line": name, "ms": args.pulse_ms})
             if not reply.get("ok"):
-                error = reply.get("error") or _("no reason given")
+                error = shown(reply.get("error")) or _("no reason given")
                 results.append((name, _("refused: %s") % error, False))
                 print(_("%(output)s refused: %(error)s") % {"output": name, "error": error})
                 continue
@@ -166,7 +166,7 @@ def _ask(args: argparse.Namespace, cmd: str, request_args: dict | None = None) -
 def _simple(args: argparse.Namespace, cmd: str, request_args: dict, done_text: str) -> int:
     reply = _ask(args, cmd, request_args)
     if reply.get("ok"):
-        print(reply.get("message") or done_text)
+        print(shown(reply.get("message")) or done_text)
         return EXIT_OK
     return _refused(_("Refused"), reply)
 
