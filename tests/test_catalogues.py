@@ -252,3 +252,66 @@ def test_the_unit_pays_for_no_compiler_when_it_imports_the_language_choice():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == []
+
+
+@pytest.mark.parametrize("message", [
+    "The valve test CLOSES the gas valve now: burners go out until RESET. Close it?",
+    "The valve test CLOSES the gas valve: burners go out, and the gas stays off until someone resets at the "
+    "controller (gaslatch reset, then the RESET button). Close the valve now?",
+])
+def test_the_valve_tests_warning_says_in_chinese_that_the_gas_stays_off_until_reset(message):
+    """The installer answers this prompt in Chinese: it must say what the English says, that the burners go out
+    AND stay out until a reset (复位前…会熄火, 'before the reset they go out', said only the first)."""
+    chinese = translation.in_language("zh").gettext(message)
+    assert chinese != message
+    assert "关闭" in chinese and "熄火" in chinese
+    assert "燃气保持关闭" in chinese and ("直到" in chinese or "复位前燃气保持关闭" in chinese)
+
+
+def _damaged(data: bytes, old: str, new: str) -> bytes:
+    """The compiled catalogue with one message's bytes changed in place (as a flipped bit on an SD card would)."""
+    assert len(old.encode()) == len(new.encode()) and data.count(old.encode()) == 1
+    return data.replace(old.encode(), new.encode())
+
+
+@pytest.fixture
+def unit_locale(tmp_path, monkeypatch):
+    """The committed catalogues copied to a folder of the test's own, on a unit: no Babel."""
+    copy = tmp_path / "locale"
+    shutil.copytree(translation.LOCALE_DIR, copy)
+    monkeypatch.setattr(translation, "LOCALE_DIR", str(copy))
+    monkeypatch.setitem(sys.modules, "babel.messages.mofile", None)
+    monkeypatch.setitem(sys.modules, "babel.messages.pofile", None)
+    return tuple(Path(path) for path in translation.catalogue_paths(translation.CHINESE))
+
+
+def test_on_the_unit_a_damaged_message_in_the_compiled_catalogue_gives_english_not_a_wrong_text(unit_locale, capsys):
+    """A flipped bit that still parses ($s for %s: `_("error: %s") % x` would end in a traceback; or another
+    message's text) is told: the unit speaks English and says why, rather than any text of the damaged file."""
+    _po_path, mo_path = unit_locale
+    mo_path.write_bytes(_damaged(mo_path.read_bytes(), "错误：%s", "错误：$s"))
+    assert translation.translations("zh").gettext("error: %s") == "error: %s"
+    assert "English for now" in capsys.readouterr().err
+
+
+def test_on_the_unit_a_zeroed_header_gives_english_not_a_traceback(unit_locale, capsys):
+    _po_path, mo_path = unit_locale
+    data = mo_path.read_bytes()
+    header = data.index(b"Content-Type: text/plain; charset=utf-8")
+    mo_path.write_bytes(data[:header] + b"Content-Type: text/plain;\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+                        b"\x00\x00" + data[header + len(b"Content-Type: text/plain; charset=utf-8"):])
+    assert translation.translations("zh").gettext("error: %s") == "error: %s"
+    assert "English for now" in capsys.readouterr().err
+
+
+def test_with_babel_a_damaged_compiled_catalogue_is_compiled_again(locale_copy):
+    po_path, mo_path = locale_copy
+    translation.compiled_catalogue("zh")
+    mo_path.write_bytes(_damaged(mo_path.read_bytes(), "错误：%s", "错误：$s"))
+    assert translation.translations("zh").gettext("error: %s") == "错误：%s"
+
+
+def test_an_install_without_the_po_reads_the_compiled_catalogue(unit_locale):
+    po_path, _mo_path = unit_locale
+    po_path.unlink()
+    assert translation.translations("zh").gettext("error: %s") == "错误：%s"

@@ -21,16 +21,18 @@ command group (host_cli.py), so they follow it too.
 
 from __future__ import annotations
 
+import codecs
 import gettext
 import importlib.util
 import io
 import os
+import struct
 import sys
 from collections.abc import Mapping
 from typing import Any
 
 DOMAIN = "gaslatch"
-# os.path, not pathlib; hashlib and tempfile imported where a catalogue is compiled: the kitchen unit imports this
+# os.path, not pathlib; SHA-256 without OpenSSL and tempfile only where a catalogue is compiled: the kitchen unit imports this
 # module with every command, `run` included, and those would cost it megabytes (benchmarks/unit_footprint.py).
 LOCALE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "locale")
 ENGLISH = "en"
@@ -40,6 +42,8 @@ CATALOGUES = {CHINESE: "zh_CN"}
 LANGUAGES = (CHINESE, ENGLISH)
 # The compiled catalogue's own entry holding the SHA-256 of the .po it was compiled from (a context no message uses).
 SOURCE_CONTEXT, SOURCE_KEY = "gaslatch-catalogue-source", "sha256"
+# ... and the SHA-256 of its messages as compiled: a damaged .mo is told from a whole one (parsed()).
+ENTRIES_KEY = "entries-sha256"
 # POSIX: LC_ALL overrides LC_MESSAGES, which overrides LANG; unset or empty means "look at the next".
 LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")
 
@@ -72,21 +76,20 @@ def _read(path: str) -> bytes:
 
 
 def compiled_catalogue(language: str) -> bytes:
-    """The .mo bytes of a language: the file if it was compiled from the .po as it is, else compiled now (and kept
-    if it may be). Without Babel (the kitchen unit) the .mo as shipped: nothing could compile it, and CI proves it
-    is the .po's."""
-    import struct
-
+    """The .mo bytes of a language: the file if it was compiled from the .po as it is and is whole, else compiled
+    now (and kept if it may be). Without Babel (the kitchen unit: nothing could compile it, and CI proves it is the
+    .po's) or without the .po (an install that left it out), the .mo as it is: parsed() still checks it whole."""
     po_path, mo_path = catalogue_paths(language)
     if importlib.util.find_spec("babel") is None:
         return _read(mo_path)
-    import hashlib
-
-    source = _read(po_path)
-    digest = hashlib.sha256(source).hexdigest()
+    try:
+        source = _read(po_path)
+    except OSError:
+        return _read(mo_path)
+    digest = _sha256_hex(source)
     try:
         data = _read(mo_path)
-        if source_digest(data) == digest:
+        if source_digest(data) == digest and parsed(data).pgettext(SOURCE_CONTEXT, ENTRIES_KEY) != ENTRIES_KEY:
             return data
     except (OSError, ValueError, struct.error):  # no .mo yet, or a damaged one
         pass
@@ -106,21 +109,59 @@ def compiled_catalogue(language: str) -> bytes:
     return data
 
 
+class DamagedCatalogue(ValueError):
+    """A compiled catalogue that cannot be read, or whose messages are not those it was compiled with."""
+
+
+def parsed(data: bytes) -> gettext.GNUTranslations:
+    """The translations of a compiled catalogue, checked whole: an SD card's flipped bit or a zeroed block could
+    otherwise show one message's text for another, or a placeholder the command cannot fill (a traceback).
+
+    A catalogue compiled here names the SHA-256 of its entries (ENTRIES_KEY); one compiled by pybabel does not
+    and is taken as it parses."""
+    try:
+        translations = gettext.GNUTranslations(io.BytesIO(data))
+    except Exception as err:  # noqa: BLE001 - a damaged file makes gettext's parser fail in many ways
+        raise DamagedCatalogue("the compiled catalogue cannot be read: %r" % err) from None
+    expected = translations.pgettext(SOURCE_CONTEXT, ENTRIES_KEY)
+    if expected != ENTRIES_KEY and expected != entries_digest(translations):
+        raise DamagedCatalogue("the compiled catalogue's messages are not those it was compiled with")
+    return translations
+
+
+def entries_digest(translations: gettext.NullTranslations) -> str:
+    """The SHA-256 of a catalogue's messages as gettext reads them, its own entries (SOURCE_CONTEXT) left out."""
+    ours = SOURCE_CONTEXT + "\x04"
+    entries = sorted((repr(key), value) for key, value in getattr(translations, "_catalog", {}).items()
+                     if not (isinstance(key, str) and key.startswith(ours)))
+    return _sha256_hex(repr(entries).encode("utf-8", "surrogatepass"))
+
+
+def _sha256_hex(data: bytes) -> str:
+    """SHA-256 without OpenSSL (gaslatch.core.sha256): the unit checks its catalogue and must not load libcrypto."""
+    from gaslatch.core.sha256 import sha256
+
+    return sha256(data).hexdigest()
+
+
 def source_digest(data: bytes) -> str:
     """The SHA-256 of the .po a compiled catalogue was made from ("" when it does not say: pybabel compiled it)."""
-    translations = gettext.GNUTranslations(io.BytesIO(data))
-    digest = translations.pgettext(SOURCE_CONTEXT, SOURCE_KEY)
+    digest = parsed(data).pgettext(SOURCE_CONTEXT, SOURCE_KEY)
     return "" if digest == SOURCE_KEY else digest
 
 
 def compile_po(source: bytes, digest: str) -> bytes:
     """The .po compiled as `pybabel compile` does (fuzzy entries left out: they fall back to English), plus the
-    entry naming the .po's SHA-256."""
+    entries naming the .po's SHA-256 and that of the compiled messages (parsed() checks it)."""
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
     catalog = read_po(io.BytesIO(source), domain=DOMAIN)
     catalog.add(SOURCE_KEY, digest, context=SOURCE_CONTEXT)
+    out = io.BytesIO()
+    write_mo(out, catalog, use_fuzzy=False)
+    catalog.add(ENTRIES_KEY, entries_digest(gettext.GNUTranslations(io.BytesIO(out.getvalue()))),
+                context=SOURCE_CONTEXT)
     out = io.BytesIO()
     write_mo(out, catalog, use_fuzzy=False)
     return out.getvalue()
@@ -131,52 +172,87 @@ def translations(language: str) -> gettext.NullTranslations:
     where the .mo is missing or damaged and Babel is not there to compile it."""
     if language not in CATALOGUES:
         return gettext.NullTranslations()
-    import struct
-
     try:
+        return parsed(compiled_catalogue(language))
+    except ModuleNotFoundError as err:
+        if (err.name or "").split(".")[0] != "babel":
+            raise
         try:
-            data = compiled_catalogue(language)
-        except ModuleNotFoundError as err:  # Babel in part (a broken install): the .mo as shipped
-            if (err.name or "").split(".")[0] != "babel":
-                raise
-            data = _read(catalogue_paths(language)[1])
-        return gettext.GNUTranslations(io.BytesIO(data))
-    except (OSError, ValueError, struct.error):
-        print("gaslatch: the %s catalogue is missing or damaged and Babel, which compiles it, is not installed: pip "
-              "install 'gaslatch[host]'. English for now." % language, file=sys.stderr)
-        return gettext.NullTranslations()
+            return parsed(_read(catalogue_paths(language)[1]))  # Babel in part: the .mo as shipped
+        except (OSError, ValueError, struct.error):
+            print("gaslatch: the %s catalogue is not compiled and Babel, which compiles it, is not installed: pip "
+                  "install 'gaslatch[host]'. English for now." % language, file=sys.stderr)
+    except (OSError, ValueError, struct.error) as err:  # no .po and no readable .mo
+        print("gaslatch: the %s catalogue cannot be read (%s). English for now." % (language, err), file=sys.stderr)
+    return gettext.NullTranslations()
 
 
 def use(language: str) -> None:
     """Every later `_()` answers in `language` (zh or en): what --lang sets, for a command on a terminal.
 
-    A terminal whose encoding cannot show Chinese (a Latin-1 SSH session, a serial console, PYTHONIOENCODING=ascii)
-    gets English instead, said on stderr: a command must not end in UnicodeEncodeError half way. Whatever else such a
-    terminal cannot show (a name typed in Chinese) is written escaped, \\u4e2d, rather than ending the command.
+    A terminal whose encoding cannot show our Chinese (a Latin-1 SSH session, a serial console,
+    PYTHONIOENCODING=ascii, a Big5 or EUC-KR terminal, which lack most simplified characters) gets English instead,
+    said on stderr: a command must not end in UnicodeEncodeError half way, nor print Chinese as a page of \\u escapes.
+    Every character of the catalogue is checked, each with its stand-ins (STAND_INS: a GB2312 terminal has no
+    em dash, middle dot or micro sign but shows ―, ・ and μ), so a GB2312 or GBK terminal still reads Chinese.
+    Whatever else such a terminal cannot show (a name typed in Chinese) is written escaped, \\u4e2d, rather than
+    ending the command.
     """
     global _active
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+            stream.reconfigure(errors=ERRORS)  # type: ignore[union-attr]
         except (AttributeError, ValueError, OSError, io.UnsupportedOperation):  # not a text stream of ours
             pass
-    if language in CATALOGUES and not shows_chinese(sys.stdout):
+    chosen = translations(language)
+    if language in CATALOGUES and not shows_chinese(sys.stdout, chosen):
         print("gaslatch: this terminal's encoding (%s) cannot show Chinese: the messages are in English."
               % getattr(sys.stdout, "encoding", "?"), file=sys.stderr)
-        language = ENGLISH
-    _active = translations(language)
+        chosen = translations(ENGLISH)
+    _active = chosen
 
 
-def shows_chinese(stream: Any) -> bool:
-    """Whether text written to `stream` can hold Chinese (its encoding has the characters; no stream: yes)."""
+# Characters our Chinese uses that some Chinese encodings lack, and what such a terminal shows instead (the first
+# its encoding has): GB2312 has neither the em dash nor the middle dot nor the micro sign; GBK lacks the last.
+STAND_INS = {"\u2014": ("\u2015", "-"), "\u00b7": ("\u30fb", "."), "\u00b5": ("\u03bc", "u")}
+ERRORS = "gaslatch-stand-in"  # the error handler of our streams: a stand-in, else the character escaped
+
+
+def _stand_in(char: str, encoding: str) -> str | None:
+    """What a terminal of `encoding` shows for `char`: itself, or the first of its stand-ins it has (else None)."""
+    for candidate in (char,) + STAND_INS.get(char, ()):
+        try:
+            candidate.encode(encoding)
+        except (UnicodeEncodeError, LookupError):
+            continue
+        return candidate
+    return None
+
+
+def _stand_in_errors(err: UnicodeError) -> tuple[str, int]:
+    """The codec error handler ERRORS: each character the encoding lacks as its stand-in, else escaped (\\u4e2d)."""
+    if not isinstance(err, UnicodeEncodeError):
+        raise err
+    shown = []
+    for char in err.object[err.start:err.end]:
+        stand_in = _stand_in(char, err.encoding) if char in STAND_INS else None
+        shown.append(stand_in if stand_in is not None else char.encode("ascii", "backslashreplace").decode("ascii"))
+    return "".join(shown), err.end
+
+
+codecs.register_error(ERRORS, _stand_in_errors)
+
+
+def shows_chinese(stream: Any, chinese: gettext.NullTranslations | None = None) -> bool:
+    """Whether text written to `stream` can hold Chinese: every character of the catalogue `chinese` (by default
+    a sample of punctuation) is in its encoding, or one of its stand-ins is (no stream or no encoding: yes)."""
     encoding = getattr(stream, "encoding", None)
     if not encoding:
         return True
-    try:
-        "中文：，。“”（）…→·".encode(encoding)
-    except (UnicodeEncodeError, LookupError):
-        return False
-    return True
+    characters = set("中文：，。“”（）…→·")
+    for text in getattr(chinese, "_catalog", {}).values():
+        characters.update(char for char in text if ord(char) > 127)
+    return all(_stand_in(char, encoding) is not None for char in characters)
 
 
 def _translations() -> gettext.NullTranslations:

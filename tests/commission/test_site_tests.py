@@ -243,7 +243,7 @@ def test_a_valve_test_session_on_a_chinese_terminal_speaks_chinese_and_records_t
     term = terminals("--record", record, "valve-test", "--config", k.config_path, cwd=short_dir, locale="zh_CN.UTF-8")
     term.expect("现在按下控制器上的复位键")
     k.press_reset()
-    term.expect("紧急切断阀测试现在将关闭燃气：复位前灶具会熄火。关闭吗？ [y/n]")
+    term.expect("紧急切断阀测试现在将关闭燃气：灶具熄火，复位前燃气保持关闭。关闭吗？ [y/n]")
     wait_until(k.valve_open, 10, 0.02, "the valve open")
     term.type("是")  # a Chinese answer is understood
     term.expect("燃气是否仍保持关闭？ [y/n]")

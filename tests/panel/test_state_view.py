@@ -211,3 +211,40 @@ def test_any_text_in_a_commissioning_record_can_be_shown_on_a_page(site, install
     for text in list(_strings(commissioning_view(record, None))) + [json_text(record)]:
         text.encode("utf-8")
     assert "\\ud800" in json_text({"name": "\ud800"}) and json_text({"名": "川"}) == '{\n "名": "川"\n}'
+
+
+# ---- a status reply of any shape (adversarial review, issue 18) ----
+
+# (st.recursive prints its leaves when it draws: an int str() refuses cannot be a st.just() in it)
+LEAF = JUNK | st.integers(-10 ** 5000, 10 ** 5000) | st.floats() | st.text(st.characters(exclude_categories=()),
+                                                                           max_size=12) | st.sampled_from(
+    ["\ud800", "\x00", "\u202e", "normal", "high_alarm", "check", "d1:calibration"])
+DEEP = st.recursive(LEAF, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+    st.text(max_size=6), inner, max_size=3), max_leaves=12)
+STATUS_FIELDS = st.sampled_from(["latched", "trip_reason", "valve_fault", "reset_blockers", "interlocks", "inhibits",
+                                 "silenced_s", "schedule", "detectors", "self_test", "proving", "store", "config",
+                                 "trip_causes", "maintenance", "daily_check", "recent_events"])
+
+
+def _page(v: dict) -> str:
+    from gaslatch.panel.app import template_env
+
+    return template_env().get_template("state.html").render(v=v, version=1)
+
+
+def test_a_field_of_another_shape_is_a_fault_on_the_panel_never_gas_on_or_an_error_page():
+    """An older or newer controller may send detectors as a list, an inhibit's time as text: the panel must still
+    draw, and 'in doubt, a fault' (a list of detectors could hold one in alarm)."""
+    for overrides in ({"detectors": ["d1"]}, {"interlocks": ["fire"]}, {"inhibits": ["d1"]},
+                      {"inhibits": {"d1": "300"}}, {"self_test": {"faults": 3}}, {"reset_blockers": 5, "latched": True}):
+        v = view(status(**overrides))
+        assert v["kind"] == FAULT, overrides
+        _page(v).encode("utf-8")
+
+
+@settings(max_examples=300, deadline=None)
+@given(fields=st.dictionaries(STATUS_FIELDS, DEEP, max_size=6))
+def test_any_status_reply_draws_the_panel(fields):
+    v = view(status(**fields))
+    assert v["kind"] in (ALARM, FAULT, GAS_OFF, GAS_ON)
+    _page(v).encode("utf-8")

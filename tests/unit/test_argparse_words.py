@@ -6,7 +6,9 @@ import argparse
 import ast
 import inspect
 
-from gaslatch.unit import argparse_words
+import pytest
+
+from gaslatch.unit import argparse_words, cli
 from tests.unit.unit_command import run_unit_command
 
 # What only a programmer's mistake in an add_argument call can raise: never shown to a person on site.
@@ -52,3 +54,12 @@ def test_a_mistyped_command_is_told_in_chinese_and_in_english():
     assert "位置参数" in result.output and "显示本帮助并退出" in result.output
     result = run_unit_command("--lang", "en", "status", "--bogus")
     assert "usage: gaslatch" in result.stderr and "error: unrecognized arguments: --bogus" in result.stderr
+
+
+@pytest.mark.parametrize("argv, language", [
+    (["--lang", "zh", "--lang", "en"], "en"), (["--lang=en", "--lang=zh"], "zh"), (["--lang", "en", "--lang=zh"], "zh"),
+    (["--lang", "zh"], "zh"), (["--lang"], None), (["--lang", "zh", "--lang", "fr"], None),
+])
+def test_lang_given_twice_the_last_counts_as_the_parser_takes_it(argv, language):
+    """`gaslatch --lang zh --lang en status` spoke Chinese though argparse (and click) take the last value, en."""
+    assert cli._lang_flag(argv + ["status", "--lang", "zh"]) == language

@@ -34,6 +34,7 @@ class KitchenUnit:
         self.pending_reset = None
         self.unit_health: dict | None = None
         self.tripped = True
+        self.reset_window_s: object = 60
 
     def leak(self) -> None:
         self.sim.set_gas("d1", 300)
@@ -62,7 +63,7 @@ class KitchenUnit:
             if self.reset_reasons:
                 return {"ok": False, "error": "reset refused", "reasons": list(self.reset_reasons)}
             self.pending_reset = request
-            return {"ok": True, "state": "waiting_for_button", "window_s": 60}
+            return {"ok": True, "state": "waiting_for_button", "window_s": self.reset_window_s}
         if request.cmd == "test_output":
             line = request.args["line"]
             if line in self.refused_lines:
@@ -325,6 +326,17 @@ def test_reset_not_pressed_in_time_exits_1_and_says_nothing_was_reset(unit):
     assert "was not pressed within 60 s: nothing was reset" in result.output
 
 
+@pytest.mark.parametrize("window_s", ["sixty", None, -5, 0, 10 ** 400, [60]])  # (the socket sends no nan)
+def test_a_reset_window_the_command_cannot_count_is_the_default_one_not_a_traceback(unit, window_s):
+    """Adversarial review (issue 18): a window that is no number of seconds (an older or newer controller, a
+    damaged reply) ended `gaslatch reset` in a ValueError/TypeError traceback."""
+    unit.kitchen.reset_window_s = window_s
+    result = gaslatch(unit, "reset")
+    assert result.exit_code == 0, result.output
+    assert "Press the RESET button on the controller within 60 s" in result.output
+    assert "Reset accepted" in result.output and "Traceback" not in result.output
+
+
 # ---- silence and inhibit (answered by the real controller core) ----
 
 def test_silence_with_nothing_sounding_is_refused(unit):
@@ -402,3 +414,37 @@ def test_an_output_the_controller_refuses_is_reported_and_the_rest_still_tested(
     assert result.exit_code == 1
     assert "no beacon line in the config" in result.output
     assert [args["line"] for _, args in unit.kitchen.requests] == [name for name, _ in OUTPUT_CHECKS]
+
+
+def test_an_answer_nested_deeper_than_json_can_read_is_told_not_a_traceback(short_dir):
+    """Adversarial review (issue 18): a peer on the socket path answering [[[[...]]]] 100,000 deep (well under the
+    8 MiB reply limit) ended every command in a RecursionError traceback."""
+    path = os.path.join(short_dir, "deep.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+
+    def answer() -> None:
+        conn, _address = server.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"[" * 100000 + b"]" * 100000 + b"\n")
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        result = gaslatch(path, "status", "--timeout", "5")
+    finally:
+        thread.join(timeout=5)
+        server.close()
+    assert result.exit_code == 3, result.output
+    assert "is not JSON" in result.stderr and "Traceback" not in result.output
+
+
+def test_a_reset_outcomes_text_reaches_the_terminal_escaped(unit):
+    """Adversarial review (issue 18): the outcome's error went to the terminal raw: an escape sequence in it could
+    clear the screen or recolour what the operator reads, a bidi control reverse it."""
+    unit.kitchen.reset_outcome = {"state": "odd", "error": "\x1b[2Jgas \u202eoff"}
+    result = gaslatch(unit, "reset")
+    assert result.exit_code == 1
+    assert "Reset not done: \\x1b[2Jgas \\u202eoff" in result.output and "\x1b" not in result.output

@@ -115,3 +115,33 @@ def test_a_terminal_that_cannot_show_chinese_gets_english_and_no_command_ends_in
     assert done.returncode == 0, done.stderr
     assert b"valid (2 detectors" in done.stdout and b"\\u914d\\u7f6e.json" in done.stdout
     assert b"cannot show Chinese: the messages are in English" in done.stderr and b"Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("encoding, chinese", [("big5", False), ("euc_kr", False), ("gb2312", True), ("gbk", True),
+                                               ("gb18030", True)])
+def test_a_terminal_reads_chinese_only_when_its_encoding_has_every_character_our_chinese_uses(tmp_path, encoding,
+                                                                                              chinese):
+    """A Big5 (zh_TW.Big5) or EUC-KR terminal has the check's punctuation but not most simplified characters: it
+    gets English, not Chinese as \\u escapes; GB2312 lacks only the em dash, the middle dot and the micro sign,
+    which it shows as ―, ・ and μ: it reads Chinese, with no escape in the text."""
+    env = dict(os.environ, LANG="zh_CN.UTF-8", PYTHONIOENCODING=encoding)
+    env.pop("LC_ALL", None)
+    env.pop("LC_MESSAGES", None)
+    done = subprocess.run([sys.executable, "-m", "gaslatch_tools.cli", "status", "--help"], env=env,
+                          capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    shown = done.stdout.decode(encoding)
+    assert "\\u" not in shown and "\\x" not in shown
+    if chinese:
+        assert "以 JSON 输出控制器的原始应答" in shown and b"cannot show Chinese" not in done.stderr
+    else:
+        assert "JSON" in shown and "以 JSON" not in shown
+        assert b"cannot show Chinese: the messages are in English" in done.stderr
+
+
+def test_a_gb2312_terminal_shows_the_stand_ins_of_what_it_lacks():
+    from gaslatch import translation
+
+    for char, stand_in in (("\u2014", "\u2015"), ("\u00b7", "\u30fb"), ("\u00b5", "\u03bc")):
+        assert char.encode("gb2312", translation.ERRORS) == stand_in.encode("gb2312")
+    assert "配置 — 1 µA".encode("latin-1", translation.ERRORS) == b"\\u914d\\u7f6e - 1 \xb5A"

@@ -32,7 +32,8 @@ from gaslatch.panel import pins as P
 from gaslatch.panel.commissioning_view import commissioning_view
 from gaslatch.panel.state_view import view
 from gaslatch.panel.status_feed import StatusFeed, request as send
-from gaslatch.panel.words import LEVEL_NAMES, needs_level, pair
+from gaslatch.core.events import safe_text
+from gaslatch.panel.words import LEVEL_NAMES, needs_level, pair, shown, text_of
 from gaslatch.translation import N_
 
 HERE = Path(__file__).resolve().parent
@@ -104,9 +105,21 @@ def bi_zh(message: str, **values: object) -> str:
     return pair(message, **values)[0]
 
 
+def printed(value: object) -> object:
+    """What a template prints of a value ({{ v.trip_reason }}, {{ v.silenced_s }}): a status field from outside may
+    hold an int str() refuses (ValueError: the page would fail) or a control, bidi or lone surrogate character: such
+    text is shown escaped, as events are, such a number as '?'. Markup (bi(), both) is already made safe."""
+    if value is None or isinstance(value, (Markup, bool)):
+        return value
+    if isinstance(value, (int, float)):
+        return shown(value) if not isinstance(shown(value), str) else "?"
+    return safe_text(value if isinstance(value, str) else text_of(value), 10 ** 6)
+
+
 def template_env() -> Environment:
-    """The panel's templates, with bi(), bi_zh(), level_words() and the `both` filter."""
-    env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]))
+    """The panel's templates, with bi(), bi_zh(), level_words() and the `both` filter; every value printed()."""
+    env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]),
+                      finalize=printed)
     env.globals.update(bi=bi, bi_zh=bi_zh, level_words=lambda level: pair(LEVEL_NAMES[level]))
     env.filters["both"] = both_html
     return env

@@ -175,6 +175,33 @@ VALVE_FAULT, SELF_TEST_FAILED = N_("valve fault"), N_("self-test failed")
 PROVING_FAILED, STORE_FAULT = N_("pressure proving failed"), N_("event store fault")
 
 
+# A field of the reply in a shape the panel cannot read (an older or newer controller): in doubt, a fault.
+UNREADABLE = N_("unreadable in the controller's reply")
+# Each field the view takes apart, and the kind it must be.
+SHAPES = {"detectors": dict, "interlocks": dict, "inhibits": dict, "reset_blockers": list}
+
+
+def _shaped(status: dict) -> tuple[dict, list[str]]:
+    """The status with each field the view takes apart of the kind it must be (an empty one where it was of
+    another), an inhibit's seconds a number or None, a self-test's faults a list; and the fields that were not."""
+    status, unreadable = dict(status), []
+    for name, kind in SHAPES.items():
+        if status.get(name) is not None and not isinstance(status[name], kind):
+            unreadable.append(name)
+            status[name] = kind()
+    inhibits = {}
+    for name, left in (status.get("inhibits") or {}).items():
+        if isinstance(left, bool) or not isinstance(left, (int, float)) or not 0 <= left < 10 ** 9:
+            unreadable.append("inhibits")
+            left = None
+        inhibits[name] = left
+    status["inhibits"] = inhibits
+    self_test = status.get("self_test")
+    if isinstance(self_test, dict) and self_test.get("faults") and not isinstance(self_test["faults"], list):
+        status["self_test"] = dict(self_test, faults=[self_test["faults"]])
+    return status, sorted(set(unreadable))
+
+
 def _labelled(label: str, detail: Any) -> str:
     """'阀门故障 valve fault: no feedback': the label in Chinese and English, the detail as the controller said it."""
     zh, en = pair(label)
@@ -188,13 +215,14 @@ def view(reply: dict | None, problem: str = "", wall_s: float | None = None) -> 
             "error", "")), "todo": pair(TODO[NO_CONTACT]), "detectors": [], "gas_on": None, "reset": None,
             "interlocks": [], "inhibits": {}, "silenced_s": None, "schedule": None, "config": None,
             "maintenance": [], "daily_check": None, "schedule_left": None, "recent": []}
-    status = reply["status"]
+    status, unreadable = _shaped(reply["status"])
     dets = detector_rows(status)
     latched = bool(status.get("latched"))
     alarms = [d for d in dets if d["kind"] == ALARM]
     faults = [d for d in dets if d["kind"] == FAULT]
     valve_fault = status.get("valve_fault") or ""
     unit_faults = [_labelled(VALVE_FAULT, valve_fault)] if valve_fault else []
+    unit_faults.extend(_labelled(UNREADABLE, name) for name in unreadable)
     self_test = status.get("self_test")
     if isinstance(self_test, dict):
         unit_faults.extend(_labelled(SELF_TEST_FAILED, fault) for fault in self_test.get("faults") or [])
@@ -222,13 +250,13 @@ def view(reply: dict | None, problem: str = "", wall_s: float | None = None) -> 
     blockers = status.get("reset_blockers") if latched else None
     reset = None
     if latched:
-        reset = {"blockers": [str(b) for b in blockers or []],
+        reset = {"blockers": [text_of(b) for b in blockers or []],
                  "hint": pair(N_("RESET would be refused now")) if blockers else pair(N_("Press RESET on the unit"))}
     return {
         "kind": kind, "title": pair(TITLES[kind]), "reason": reason, "todo": pair(todo), "detectors": dets,
         "gas_on": not latched, "trip_reason": status.get("trip_reason") if latched else "", "reset": reset,
         "interlocks": sorted(name for name, active in (status.get("interlocks") or {}).items() if active),
-        "inhibits": dict(status.get("inhibits") or {}), "silenced_s": status.get("silenced_s"),
+        "inhibits": status["inhibits"], "silenced_s": status.get("silenced_s"),
         "schedule": schedule_words(status),
         "config": status.get("config") if isinstance(status.get("config"), dict) else None,
         "maintenance": maintenance_rows(status), "daily_check": daily_check_view(status),

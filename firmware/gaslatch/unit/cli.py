@@ -69,16 +69,15 @@ def main(argv: Sequence[str] | None = None, prog: str = "gaslatch") -> int:
 
 def _lang_flag(argv: list[str]) -> str | None:
     """The value of --lang before the command (--lang zh, --lang=zh), when it is one gaslatch speaks: the
-    language must be known before the parser is built, its help being in that language. A bad value is left
-    to the parser, which refuses it with the choices."""
+    language must be known before the parser is built, its help being in that language. Given more than once, the
+    last counts, as the parser takes it. A bad value is left to the parser, which refuses it with the choices."""
+    chosen = None
     for index, arg in enumerate(argv):
         if arg in COMMAND_NAMES:
             break
-        value = argv[index + 1] if arg == "--lang" and index + 1 < len(argv) else \
-            arg.partition("=")[2] if arg.startswith("--lang=") else None
-        if value in translation.LANGUAGES:
-            return value
-    return None
+        if arg == "--lang" or arg.startswith("--lang="):
+            chosen = (argv[index + 1] if index + 1 < len(argv) else None) if arg == "--lang" else arg.partition("=")[2]
+    return chosen if chosen in translation.LANGUAGES else None
 
 
 def build_parser(prog: str = "gaslatch") -> argparse.ArgumentParser:

@@ -115,7 +115,7 @@ class ControlClient:
     def _decode(self, line: bytes) -> dict:
         try:
             message: Any = json.loads(line.decode("utf-8"))
-        except ValueError:
+        except (ValueError, RecursionError):  # (nested deeper than the decoder goes: no answer gaslatch gives)
             raise ControlUnreachable(_("answer from %s is not JSON: is that gaslatch's control socket?")
                                      % self.path) from None
         if not isinstance(message, dict):

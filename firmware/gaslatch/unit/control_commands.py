@@ -17,11 +17,12 @@ from gaslatch.core.config_schema import DEFAULT_CONTROL_GROUP, DEFAULT_CONTROL_S
 from gaslatch.translation import N_, _
 from gaslatch.unit.command_error import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandError
 from gaslatch.unit.control_client import ControlClient, ControlUnreachable
-from gaslatch.unit.status_text import refusal_lines, status_text
+from gaslatch.unit.status_text import refusal_lines, shown, status_text
 from gaslatch.unit.text_table import render
 
 # The reset's outcome line may come a little after the window: the scan that notices it has to run.
 RESET_GRACE_S = 15.0
+MAX_WINDOW_S = 3600  # a longer reset window in a reply is no window (the config allows far less)
 
 # test-outputs: each output in this order (valve last: closing it stops the burners), and the question.
 OUTPUT_CHECKS = (
@@ -57,7 +58,9 @@ def reset(args: argparse.Namespace) -> int:
         if reply.get("state") != "waiting_for_button":
             print(_("Unexpected answer from gaslatch: %s") % json.dumps(reply, sort_keys=True))
             return EXIT_REFUSED
-        window_s = reply.get("window_s", DEFAULT_RESET_WINDOW_S)
+        window_s = reply.get("window_s")
+        if isinstance(window_s, bool) or not isinstance(window_s, (int, float)) or not 0 < window_s <= MAX_WINDOW_S:
+            window_s = DEFAULT_RESET_WINDOW_S  # a window that is no number of seconds: gaslatch's own default
         outcome = _wait_for_button(client, window_s)
     state = outcome.get("state")
     if state == "accepted":
@@ -69,7 +72,7 @@ def reset(args: argparse.Namespace) -> int:
         print(_("The RESET button was not pressed within %s s: nothing was reset. Run gaslatch reset again "
                 "when someone is at the controller.") % window_s)
     else:
-        print(_("Reset not done: %s") % (outcome.get("error") or json.dumps(outcome, sort_keys=True)))
+        print(_("Reset not done: %s") % (shown(outcome.get("error")) or json.dumps(outcome, sort_keys=True)))
     return EXIT_REFUSED
 
 
@@ -100,7 +103,7 @@ def test_outputs(args: argparse.Namespace) -> int:
                 continue
             reply = client.request("test_output", {"line": name, "ms": args.pulse_ms})
             if not reply.get("ok"):
-                error = reply.get("error") or _("no reason given")
+                error = shown(reply.get("error")) or _("no reason given")
                 results.append((name, _("refused: %s") % error, False))
                 print(_("%(output)s refused: %(error)s") % {"output": name, "error": error})
                 continue
@@ -163,7 +166,7 @@ def _ask(args: argparse.Namespace, cmd: str, request_args: dict | None = None) -
 def _simple(args: argparse.Namespace, cmd: str, request_args: dict, done_text: str) -> int:
     reply = _ask(args, cmd, request_args)
     if reply.get("ok"):
-        print(reply.get("message") or done_text)
+        print(shown(reply.get("message")) or done_text)
         return EXIT_OK
     return _refused(_("Refused"), reply)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gaslatch.core.events import safe_text
 from gaslatch.translation import N_, _, ngettext
 from gaslatch.unit.text_table import render
 
@@ -22,60 +23,134 @@ def refusal_lines(title: str, reply: dict) -> list[str]:
     """The title and each reason on its own line, else the title and the error text."""
     reasons = reply.get("reasons")
     if isinstance(reasons, list) and reasons:
-        return [_("%s:") % title] + ["  - %s" % reason for reason in reasons]
-    return [_("%(title)s: %(error)s") % {"title": title, "error": reply.get("error") or _("no reason given")}]
+        return [_("%s:") % title] + ["  - %s" % shown(reason) for reason in reasons]
+    return [_("%(title)s: %(error)s") % {"title": title, "error": shown(reply.get("error")) or _("no reason given")}]
 
 
 def status_text(reply: dict) -> str:
-    """The whole status screen of one reply (the runtime's nested form or the controller's flat one)."""
+    """The whole status screen of one reply (the runtime's nested form or the controller's flat one).
+
+    Whatever a field holds (an older or newer controller, a damaged reply), the screen is whole: text is shown
+    escaped (a NUL, an escape sequence, a bidi control, a lone surrogate) and a part that cannot be read in this
+    reply says so in one line, never hiding the latch or the other parts, never a traceback.
+    """
+    reply = clean(reply) if isinstance(reply, dict) else {"ok": False, "error": shown(reply)}
     if not reply.get("ok"):
         return "\n".join(refusal_lines(_("Status not available"), reply))
     status = reply["status"] if isinstance(reply.get("status"), dict) else reply
-    lines = unit_health_lines(status) + config_lines(status)
+    lines: list[str] = []
+    for name, part in (("store", unit_health_lines), ("config", config_lines), ("latched", _latch_lines),
+                       ("schedule", _schedule_lines), ("inhibits", _inhibit_lines)):
+        lines += _guarded(name, part, status)
+    tables = []
+    for name, table in (("detectors", _detectors_table), ("outputs", _outputs_table),
+                        ("interlocks", _interlocks_table), ("maintenance", _maintenance_table),
+                        ("buses", _buses_table), ("scan", _scan_table)):
+        if name in ("detectors", "outputs", "interlocks") or status.get(name):
+            tables += _guarded(name, lambda s, table=table, name=name: [
+                table(s.get(name) or {}, s.get("airflow")) if name == "interlocks" else table(s.get(name) or {})],
+                status)
+    return "\n\n".join(["\n".join(lines)] + tables) if lines else "\n\n".join(tables)
+
+
+# TRANSLATORS: a part of `gaslatch status` (the reply's field, e.g. detectors) that the controller's reply holds in a shape
+# this command cannot read: the rest of the screen is shown.
+UNREADABLE = N_("(part %s of this status reply cannot be read: gaslatch status --json shows it as sent)")
+# Beyond this an int is no reading, count or time (and str() refuses one of more than 4,300 digits).
+MAX_INT = 10 ** 15
+
+
+def _guarded(name: str, part: Any, status: dict) -> list[str]:
+    """The lines of one part of the screen, or the line saying that part (named by its field) cannot be read."""
+    try:
+        return part(status)
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError, RecursionError):
+        return [_(UNREADABLE) % name]
+
+
+def shown(value: Any) -> str:
+    """A value as one line of safe text: control characters, bidi controls and lone surrogates escaped."""
+    if value is None:
+        return ""
+    return safe_text(value if isinstance(value, str) else str(clean(value)))
+
+
+def clean(value: Any, depth: int = 0) -> Any:
+    """The reply with every text made safe (keys too) and every int too large to be a figure replaced by '?'."""
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < MAX_INT else "?"
+    if depth > 50:
+        return "?"
+    if isinstance(value, list):
+        return [clean(item, depth + 1) for item in value]
+    if isinstance(value, dict):
+        return {safe_text(key if isinstance(key, str) else repr(key)): clean(item, depth + 1)
+                for key, item in value.items()}
+    return safe_text(repr(value))
+
+
+def _latch_lines(status: dict) -> list[str]:
+    """The latch, why it tripped, the valve, the proving and whether a reset would be accepted now."""
+    lines = []
     latched = status.get("latched")
     if latched:
         lines.append(_("LATCHED: gas off until a local reset"))
     elif latched is False:
         lines.append(_("ARMED: gas may flow"))
     if status.get("trip_reason"):
-        lines.append(_("Trip reason: %s") % status["trip_reason"])
+        lines.append(_("Trip reason: %s") % shown(status["trip_reason"]))
     if status.get("valve_fault"):
-        lines.append(_("Valve fault: %s") % status["valve_fault"])
+        lines.append(_("Valve fault: %s") % shown(status["valve_fault"]))
     proving = status.get("proving")
     if isinstance(proving, dict) and proving.get("mode") not in (None, "none"):
         if proving.get("phase") in ("check", "fill", "watch"):
             lines.append(_("Pressure proving: %(phase)s phase, %(left)s s left") % {
-                "phase": _(_PROVING_PHASES[proving["phase"]]), "left": proving.get("left_s")})
+                "phase": _(_PROVING_PHASES[proving["phase"]]), "left": shown(proving.get("left_s"))})
         elif proving.get("failure"):
-            lines.append(_("PRESSURE PROVING FAILED: %s") % proving["failure"])
+            lines.append(_("PRESSURE PROVING FAILED: %s") % shown(proving["failure"]))
     if status.get("trip_causes"):
-        lines.append(_("Trip causes: %s") % "; ".join(str(c) for c in status["trip_causes"]))
+        lines.append(_("Trip causes: %s") % "; ".join(shown(c) for c in _listed(status["trip_causes"])))
     if latched and isinstance(status.get("reset_blockers"), list):
         blockers = status["reset_blockers"]
-        lines.append(_("RESET now: would be refused: %s") % "; ".join(str(b) for b in blockers) if blockers
+        lines.append(_("RESET now: would be refused: %s") % "; ".join(shown(b) for b in blockers) if blockers
                      else _("RESET now: would be accepted (press the button on site)"))
+    return lines
+
+
+def _listed(value: Any) -> list:
+    """A list as it is; anything else as a list of one."""
+    return value if isinstance(value, list) else [value]
+
+
+def _schedule_lines(status: dict) -> list[str]:
+    """人走阀关 and the daily check."""
+    lines = []
     if status.get("schedule"):
         schedule = status["schedule"]
-        words = _(_SCHEDULE_WORDS[schedule]) if schedule in _SCHEDULE_WORDS else str(schedule).replace("_", " ")
+        words = _(_SCHEDULE_WORDS[schedule]) if isinstance(schedule, str) and schedule in _SCHEDULE_WORDS else \
+            shown(schedule).replace("_", " ")
         lines.append(_("Attended hours (人走阀关): %s") % (words + _schedule_change(schedule,
                                                                                status.get("schedule_change_min"))))
     daily = status.get("daily_check")
     if isinstance(daily, dict) and daily.get("enabled"):
         lines.append(_("Daily check (每日检查): %s") % _daily_words(daily))
+    return lines
+
+
+def _inhibit_lines(status: dict) -> list[str]:
+    """The sounder's silence and each detector's inhibit."""
+    lines = []
     if status.get("silenced_s") is not None:
-        lines.append(_("Sounder silenced: %s s left") % status["silenced_s"])
+        lines.append(_("Sounder silenced: %s s left") % shown(status["silenced_s"]))
     inhibits = status.get("inhibits") or {}
     for name in sorted(inhibits):
-        lines.append(_("Inhibited: %(detector)s, %(left)s s left") % {"detector": name, "left": inhibits[name]})
-    tables = [_detectors_table(status.get("detectors") or {}), _outputs_table(status.get("outputs") or {}),
-              _interlocks_table(status.get("interlocks") or {}, status.get("airflow"))]
-    if status.get("maintenance"):
-        tables.append(_maintenance_table(status["maintenance"]))
-    if status.get("buses"):
-        tables.append(_buses_table(status["buses"]))
-    if status.get("scan"):
-        tables.append(_scan_table(status["scan"]))
-    return "\n\n".join(["\n".join(lines)] + tables) if lines else "\n\n".join(tables)
+        lines.append(_("Inhibited: %(detector)s, %(left)s s left") % {"detector": name,
+                                                                       "left": shown(inhibits[name])})
+    return lines
 
 
 _PROVING_PHASES = {"check": N_("check"), "fill": N_("fill"), "watch": N_("watch")}

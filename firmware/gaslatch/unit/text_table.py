@@ -11,11 +11,17 @@ from collections.abc import Sequence
 
 
 def cells(text: str) -> int:
-    """The terminal cells `text` takes: 2 for a wide or full-width character (汉字, ：), 0 for a combining mark."""
+    """The terminal cells `text` takes: 2 for a wide or full-width character (汉字, ：), 0 for a combining mark and
+    for what a terminal draws as nothing (a zero-width space or joiner, a variation selector), 1 for the rest."""
     import unicodedata  # here: `gaslatch run` imports this module and never draws a table (its memory counts)
 
-    return sum(0 if unicodedata.combining(char) else 2 if unicodedata.east_asian_width(char) in "WF" else 1
-               for char in text)
+    return sum(_cells(char, unicodedata) for char in text)
+
+
+def _cells(char: str, unicodedata) -> int:
+    if unicodedata.combining(char) or (unicodedata.category(char) in ("Mn", "Me", "Cf") and char != "\u00ad"):
+        return 0  # (a soft hyphen is drawn: one cell)
+    return 2 if unicodedata.east_asian_width(char) in "WF" else 1
 
 
 def pad(text: str, width: int, right: bool = False) -> str:
