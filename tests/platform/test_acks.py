@@ -66,11 +66,11 @@ class FakeUnit:
     def gone(self, first, last, reason, store=STORE):
         self.publish(self.topics["gone"], W.encode_gone(store, first, last, reason))
 
-    def wait_ack(self, store, through, resend=None, retained=False):
+    def wait_ack(self, store, through, resend=None, retained=False, timeout_s=10.0):
         """Waits for this ack; retained: sent because it was retained when this client subscribed (a live ack
         comes without the flag, MQTT 3.1.1 section 3.3.1.3)."""
         wanted = (store, through, resend, retained)
-        wait_until(lambda: wanted in self.acks, 10, what="ack %r" % (wanted,))
+        wait_until(lambda: wanted in self.acks, timeout_s, what="ack %r" % (wanted,))
 
     def close(self):
         self.client.disconnect()

@@ -169,7 +169,9 @@ def test_two_receivers_sharing_a_unit_s_events_give_it_an_ack_covering_all_of_th
     unit = FakeUnit(broker, site=SITE, unit="shared-unit")
     try:
         unit.events(*range(1, 201))
-        unit.wait_ack(STORE, 200)  # whichever receiver stored the last one, or found the hole filled
+        # Whichever receiver stored the last one, or found the hole filled. 4 s alone; a fresh clone's serial CI run
+        # (PostgreSQL just started, two receivers, 200 events) once took longer than 10 s: a deadline, not a sleep.
+        unit.wait_ack(STORE, 200, timeout_s=30.0)
     finally:
         unit.close()
     a, b = group
