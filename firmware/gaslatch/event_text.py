@@ -86,18 +86,22 @@ MAX_READING = 10 ** 12  # beyond it no detector's reading (an int that large can
 FIELD_CHARS = 80
 
 
-def headline(event: Mapping[str, Any], gettext: Callable[[str], str] = _) -> str:
+def headline(event: Mapping[str, Any], gettext: Callable[[str], str] = _,
+             more: Mapping[tuple[str, str], str] | None = None) -> str:
     """The event's headline in the language of `gettext` (the process's by default), with a detector's reading.
 
     Any mapping is taken, whatever its fields hold (a status reply, a row from a peer): a field that is missing
-    or of the wrong kind reads as empty rather than failing the page or listing that shows it.
+    or of the wrong kind reads as empty rather than failing the page or listing that shows it. `more`: headlines
+    of what a reader observes itself besides the unit's events (the platform's: a unit gone silent...), filled
+    the same way.
     """
     type_, state, source = (_text(event.get(key)) for key in ("type", "state", "source"))
     value = event.get("value")
     asset, _colon, task = source.partition(":")
     fill = {"type": type_, "state": state, "source": source, "value": "-" if value is None else _text(value),
             "asset": asset, "task": gettext(TASKS[task]) if task in TASKS else task}
-    message = (WITHOUT_VALUE.get((type_, state)) if value is None else None) or HEADLINES.get((type_, state))
+    message = ((WITHOUT_VALUE.get((type_, state)) if value is None else None) or HEADLINES.get((type_, state))
+               or (more or {}).get((type_, state)))
     text = gettext(message if message else OTHER) % fill
     if type_ == "detector" and isinstance(value, int) and not isinstance(value, bool) and abs(value) < MAX_READING:
         text += " (%s)" % (READING % (value / 100))

@@ -86,8 +86,16 @@ def plot_texts(fig) -> list[str]:
     return [text for text in texts if text]
 
 
-@pytest.mark.skipif(report.cjk_fonts() is None, reason="no CJK font (scripts/test.sh installs fonts-wqy-microhei)")
-def test_a_chinese_reader_gets_the_plot_in_chinese_with_a_font_that_has_the_characters(chinese):
+@pytest.fixture
+def cjk_font():
+    """A CJK font matplotlib can use: a machine without one fails here rather than skipping (scripts/test.sh
+    installs fonts-wqy-microhei)."""
+    fonts = report.cjk_fonts()
+    assert fonts is not None, "no CJK font for the plot: apt-get install fonts-wqy-microhei (scripts/test.sh does)"
+    return fonts
+
+
+def test_a_chinese_reader_gets_the_plot_in_chinese_with_a_font_that_has_the_characters(chinese, cjk_font):
     gettext, fonts, mono = report.plot_language()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # matplotlib warns "Glyph ... missing from font(s)" for a character it lacks
@@ -99,8 +107,7 @@ def test_a_chinese_reader_gets_the_plot_in_chinese_with_a_font_that_has_the_char
     assert any("燃气已切断并锁定" in text for text in texts) and any("测试台：按下 reset_with_gas" in text for text in texts)
 
 
-@pytest.mark.skipif(report.cjk_fonts() is None, reason="no CJK font (scripts/test.sh installs fonts-wqy-microhei)")
-def test_the_english_plot_shows_the_chinese_its_texts_keep(monkeypatch):
+def test_the_english_plot_shows_the_chinese_its_texts_keep(monkeypatch, cjk_font):
     """English texts keep 人走阀关 (the end of attended hours) and a detector may be named in Chinese: the English
     plot draws them with the CJK font too, not as empty boxes (the HIL run of schedule-close warned of them)."""
     translation.use("en")

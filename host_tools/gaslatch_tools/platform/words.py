@@ -19,7 +19,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from gaslatch import event_text
+from gaslatch import event_text, translation
 from gaslatch.core import events as E
 from gaslatch.translation import CHINESE, ENGLISH, N_, in_language
 
@@ -78,8 +78,7 @@ _INTEGER = re.compile(r"-?[0-9]{1,30}")
 
 def both(message: str, **values: Any) -> tuple[str, str]:
     """(Chinese, English) of one message, filled with `values` (named placeholders) when given."""
-    zh = in_language(CHINESE).gettext(message)
-    en = in_language(ENGLISH).gettext(message)
+    zh, en = translation.both(message)
     if values:
         zh, en = zh % values, en % values
     return zh, en
@@ -114,17 +113,7 @@ def named(names: Mapping[Any, str], key: Any) -> Markup:
 
 def headline(event: Mapping[str, Any], gettext: Callable[[str], str]) -> str:
     """An event's (or a platform occurrence's) headline in the language of gettext, safe to show and bounded."""
-    try:
-        message = PLATFORM_HEADLINES.get((event.get("type"), event.get("state")))
-    except TypeError:  # an unhashable type or state: the event's own text below says what it is
-        message = None
-    if message:
-        value = event.get("value")
-        text = gettext(message) % {"source": event_text._text(event.get("source")),
-                                   "value": "-" if value is None else event_text._text(value)}
-    else:
-        text = event_text.headline(event, gettext)
-    return E.safe_text(text, MAX_HEADLINE_CHARS)
+    return E.safe_text(event_text.headline(event, gettext, PLATFORM_HEADLINES), MAX_HEADLINE_CHARS)
 
 
 def headlines(event: Mapping[str, Any]) -> tuple[str, str]:
