@@ -83,7 +83,7 @@ def load(record_path):
 
 def answers(link, address, baud):
     """True if address answers a read at baud, False if it is silent."""
-    with BusClient(link, baud, timeout_s=0.1) as client:
+    with BusClient(link, baud, timeout_s=1.0) as client:  # a busy machine may delay the emulator
         try:
             client.read_registers(address, 3, 0, 1)
         except BusError as error:

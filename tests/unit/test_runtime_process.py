@@ -37,7 +37,7 @@ def test_valve_stays_closed_at_start_then_a_leak_closes_it_again_after_a_reset(k
     assert unit.line("valve") == "0", "valve closed until the local reset"
     unit.wait_detectors_normal()
     assert "type=reset " in unit.press_reset()
-    wait_until(lambda: unit.line("valve") == "1", 3, what="valve line energised after the reset")
+    wait_until(lambda: unit.line("valve") == "1", 10, what="valve line energised after the reset")
     bus.set_gas(1, 30)
     wait_until(lambda: unit.line("valve") == "0", 5, what="valve line de-energised by the leak")
     assert unit.line("sounder") == "1" and unit.line("fan") == "1"
@@ -60,7 +60,7 @@ def test_reset_over_the_socket_needs_the_button_on_site(kitchen):
         unit.press_reset()
         second = json.loads(reader.readline())
     assert second["state"] == "accepted"
-    wait_until(lambda: unit.line("valve") == "1", 3, what="valve open after the button")
+    wait_until(lambda: unit.line("valve") == "1", 10, what="valve open after the button")
 
 
 def test_power_cut_keeps_the_gas_off_and_the_record_continues(kitchen):
@@ -68,14 +68,14 @@ def test_power_cut_keeps_the_gas_off_and_the_record_continues(kitchen):
     unit.start()
     unit.wait_detectors_normal()
     unit.press_reset()
-    wait_until(lambda: unit.line("valve") == "1", 3, what="valve open")
+    wait_until(lambda: unit.line("valve") == "1", 10, what="valve open")
     bus.set_gas(1, 30)
     wait_until(lambda: unit.line("valve") == "0", 5, what="trip")
     bus.set_gas(1, 0)
     wait_until(lambda: unit.request("status")[0]["status"]["detectors"]["d1"]["state"] == "normal", 25,
                what="gas cleared")
     unit.press_reset()
-    wait_until(lambda: unit.line("valve") == "1", 3, what="valve open again")
+    wait_until(lambda: unit.line("valve") == "1", 10, what="valve open again")
     unit.stop(signal.SIGKILL)  # the power cut
     with sqlite3.connect(unit.store_path) as db:
         seqs_before = [row[0] for row in db.execute("SELECT seq FROM events ORDER BY seq")]
@@ -240,7 +240,7 @@ def test_a_second_controller_on_the_same_unit_is_refused_and_changes_no_output(k
     unit.start()
     unit.wait_detectors_normal()
     unit.press_reset()
-    wait_until(lambda: unit.line("valve") == "1", 3, what="valve open")
+    wait_until(lambda: unit.line("valve") == "1", 10, what="valve open")
     second = subprocess.run([sys.executable, "-m", "gaslatch.unit", "run", "--config", str(unit.config_path)],
                             capture_output=True, text=True, timeout=30)
     assert second.returncode == 1 and "another gaslatch run already controls this unit" in second.stderr
@@ -252,13 +252,13 @@ def test_output_tests_are_recorded_and_the_valve_test_only_closes(kitchen):
     unit.start()
     unit.wait_detectors_normal()
     unit.press_reset()
-    wait_until(lambda: unit.line("valve") == "1", 3, what="valve open")
+    wait_until(lambda: unit.line("valve") == "1", 10, what="valve open")
     assert unit.request("test_output", {"line": "sounder", "ms": 300})[0]["ok"]
     wait_until(lambda: [line for line in unit.events("command") if "state=test_output" in line], 3,
                what="the output test recorded")
     assert unit.request("test_output", {"line": "valve", "ms": 300})[0]["ok"]
-    wait_until(lambda: unit.line("valve") == "0", 3, what="the valve test closes the valve")
-    wait_until(lambda: unit.line("sounder") == "0", 3, what="the sounder test ends by itself")
+    wait_until(lambda: unit.line("valve") == "0", 10, what="the valve test closes the valve")
+    wait_until(lambda: unit.line("sounder") == "0", 10, what="the sounder test ends by itself")
     assert unit.line("valve") == "0", "the valve stays closed until the local reset"
 
 
@@ -269,7 +269,7 @@ def test_a_stop_leaves_every_output_de_energised_with_no_sounder_blip(kitchen):
     unit.start()
     unit.wait_detectors_normal()
     unit.press_reset()
-    wait_until(lambda: unit.line("valve") == "1" and unit.line("fault_relay") == "1", 3, what="valve open, healthy")
+    wait_until(lambda: unit.line("valve") == "1" and unit.line("fault_relay") == "1", 10, what="valve open, healthy")
     seen = {"sounder": set(), "beacon": set(), "fan": set()}
     stopped = threading.Event()
 

@@ -44,7 +44,7 @@ def test_unit_reports_events_and_obeys_only_safe_signed_commands(tmp_path, broke
                    what="the startup event on the platform")
         unit.wait_detectors_normal()
         unit.press_reset()
-        wait_until(lambda: unit.line("valve") == "1", 3, what="valve open")
+        wait_until(lambda: unit.line("valve") == "1", 10, what="valve open")
         now = int(time.time())
         client.publish("gaslatch/bench/unit-1/cmd",
                        uplink_wire.sign_command(KEY, "c-open", now, "open_valve", {}), qos=1)
