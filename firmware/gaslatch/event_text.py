@@ -66,8 +66,8 @@ HEADLINES = {
     ("bus", "lost"): N_("RS-485 bus %(source)s lost"),
     ("bus", "open"): N_("RS-485 bus %(source)s back"),
 }
-# The headlines that name the value, for an event without one: the controller's status lists its recent events
-# without their values (core/controller.py RECENT_FIELDS), and "inhibited for - min" would read as a fault.
+# The headlines that name the value, for an event without one (a record that has none; the recent events of a
+# controller older than 2026-12, whose status left values out): "inhibited for - min" would read as a fault.
 WITHOUT_VALUE = {
     ("silence", "silenced"): N_("sounder silenced"),
     ("inhibit", "started"): N_("detector %(source)s inhibited"),

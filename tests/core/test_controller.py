@@ -169,3 +169,21 @@ def test_a_bus_too_slow_on_the_wire_for_the_alarm_budget_is_refused_with_its_wir
     assert "on the wire" in str(caught.value) and "$.buses.bus1" in str(caught.value)
     doc["buses"]["bus1"]["baud"] = 9600
     Controller(load_config(doc, {"cn-generic": "modbus"}), {"cn-generic": load_profile("cn-generic")}, 0)
+
+
+def test_the_status_s_recent_events_carry_their_values_so_the_panel_names_the_reading():
+    from gaslatch import event_text
+    from gaslatch.translation import CHINESE, in_language
+
+    sim = KitchenSim(n_detectors=2)
+    sim.run_until(11000)
+    sim.press("reset_button")
+    sim.run_until(12000)
+    sim.set_gas("d2", 400)
+    sim.run_until(15000)
+    recent = sim.controller.status(sim.now_ms)["recent_events"]
+    (alarm,) = [e for e in recent if e["type"] == "detector" and e["state"] == "high_alarm"]
+    assert alarm["value"] == 4000
+    assert event_text.headline(alarm) == "detector d2: high alarm (40.00 %LEL)"
+    assert "40.00 %LEL" in event_text.headline(alarm, in_language(CHINESE).gettext)
+    assert all("value" in e for e in recent)

@@ -23,8 +23,9 @@ from gaslatch.core.safety import Safety
 from gaslatch.core.text import N_
 
 
-# What the status gives of each recent event (the panel's list): the record without its value.
-RECENT_FIELDS = ("seq", "t_ms", "type", "severity", "source", "state", "reason")
+# What the status gives of each recent event (the panel's list): the record, its value included (the reading of
+# a detector's alarm, an inhibit's minutes), so the panel's headlines say what the record says.
+RECENT_FIELDS = ("seq", "t_ms", "type", "severity", "source", "state", "value", "reason")
 # What the startup event and the status say when the platform ran no self-test (a simulation, the core's tests).
 NO_SELF_TEST = "not run by this platform"
 
