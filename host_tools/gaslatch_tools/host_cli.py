@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import click
 
-from gaslatch import event_text
+from gaslatch import event_text, recorded_text
 from gaslatch.core import events as E
 from gaslatch.unit import cli as unit_cli
 from gaslatch import translation
@@ -230,7 +230,8 @@ def demo(out_root: str, live: bool | None, simulated: bool, as_json: bool, outpu
     for record in sim.events:
         if record["type"] == E.OUTPUT and not outputs:
             continue
-        table.add_row("%.1f" % (record["t_ms"] / 1000), event_text.headline(record), record["reason"],
+        table.add_row("%.1f" % (record["t_ms"] / 1000), event_text.headline(record),
+                      recorded_text.translate(record["reason"]),
                       style=_STYLE.get(record["severity"], ""))
     console.print(table)
     trips = [r for r in sim.events if r["type"] == E.TRIP]

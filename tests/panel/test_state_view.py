@@ -27,7 +27,7 @@ def test_each_state_has_its_words():
     assert off["reset"]["hint"] == ("请在控制器上按复位键", "Press RESET on the unit")
     alarm = view(status(latched=True, reset_blockers=["d1: high alarm"], detectors={"d1": {
         "state": "high_alarm", "concentration_centi_pct_lel": 6000, "distrust": "", "reason": ""}}))
-    assert alarm["kind"] == ALARM and "60.0 %LEL" in alarm["reason"] and alarm["reset"]["blockers"] == ["d1: high alarm"]
+    assert alarm["kind"] == ALARM and "60.0 %LEL" in alarm["reason"] and alarm["reset"]["blockers"] == [("d1：高限报警", "d1: high alarm")]
     assert view(status(valve_fault="did not close"))["todo"][1].startswith("The valve did not move")
     assert view(status(self_test={"faults": ["file modified: core/safety.py"]}))["kind"] == FAULT
     assert view(None, "no control socket")["kind"] == NO_CONTACT
@@ -99,7 +99,7 @@ def test_recent_events_newest_first_with_their_local_time():
     rows = view(status(recent_events=events, now_ms=70000), wall_s=wall)["recent"]
     assert len(rows) == 8 and rows[0]["kind"] == ALARM
     assert rows[0]["headline"] == ("燃气已切断并锁定", "gas shut off and latched")
-    assert rows[0]["reason"] == "gas: d1 high alarm", "the reason as the core recorded it"
+    assert rows[0]["reason"] == ("燃气：d1 高限报警", "gas: d1 high alarm"), "the recorded reason, Chinese and English"
     assert rows[1]["headline"] == ("探测器 d1：正常", "detector d1: normal") and rows[1]["reason"] == "r9"
     assert rows[0]["at"] == "11:59:50" and rows[1]["at"] == "11:58:59"  # 10 s and 61 s before the status
     assert view(status(recent_events=events, now_ms=70000))["recent"][0]["at"] == "", "no clock: no time"
@@ -131,7 +131,8 @@ def test_any_recent_events_in_a_reply_never_break_the_view_and_each_headline_can
     assert len(v["recent"]) <= 8 and v["kind"] == GAS_ON
     for row in v["recent"]:
         zh, en = row["headline"]
-        for text in (zh, en, row["reason"]):
+        reason = row["reason"] if isinstance(row["reason"], tuple) else (row["reason"],)
+        for text in (zh, en, *reason):
             assert isinstance(text, str) and len(text) <= 200 and "\x00" not in text and "\n" not in text
             text.encode("utf-8")
     page = template_env().get_template("state.html").render(v=v, version=1)

@@ -30,11 +30,11 @@ from starlette.staticfiles import StaticFiles
 from gaslatch.core.commands import COMMANDS, INSTALLER, VIEW
 from gaslatch.panel import pins as P
 from gaslatch.panel.commissioning_view import commissioning_view
-from gaslatch.panel.state_view import view
+from gaslatch.panel.state_view import recorded_words, view
 from gaslatch.panel.status_feed import StatusFeed, request as send
 from gaslatch.core.events import safe_text
 from gaslatch.panel.words import LEVEL_NAMES, needs_level, pair, shown, text_of
-from gaslatch.translation import N_
+from gaslatch.translation import N_, both
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "gaslatch_panel"
@@ -88,10 +88,25 @@ def both_html(words: tuple[str, str] | str, strong: bool = False) -> Markup:
     (the Chinese in <strong> if strong), each half escaped. A plain text (the controller's own answer) is shown as
     it is, escaped."""
     if isinstance(words, str):
-        return escape(words)
+        return escape(safe_text(words, 10 ** 6))
     if strong:
         return Markup('<strong>%s</strong> <span class="en">%s</span>') % words
     return Markup('%s <span class="en">%s</span>') % words
+
+
+RESET_REFUSED = N_("reset refused: %(reasons)s")
+
+
+def _refusal(reply: dict) -> tuple[str, str] | None:
+    """A refused reset's answer: 'reset refused' and the controller's reasons, each in Chinese with the English
+    beside (recorded_text); None for any other answer."""
+    reasons = reply.get("reasons")
+    if reply.get("ok") or not isinstance(reasons, list) or not reasons:
+        return None
+    words = recorded_words("; ".join(text_of(reason) for reason in reasons))
+    zh, en = (words, words) if isinstance(words, str) else words
+    refused_zh, refused_en = both(RESET_REFUSED)
+    return refused_zh % {"reasons": zh}, refused_en % {"reasons": en}
 
 
 def bi(message: str, strong: bool = False, **values: object) -> Markup:
@@ -156,7 +171,7 @@ class _Session(NamedTuple):
     level: str
     csrf: str
     last_s: float
-    flash: tuple[str, bool] | None = None  # the last action's answer, shown once on the next page
+    flash: tuple[str | tuple[str, str], bool] | None = None  # the last action's answer, shown once on the next page
 
 
 def create_app(settings: PanelSettings, feed: StatusFeed) -> Starlette:
@@ -300,7 +315,7 @@ def create_app(settings: PanelSettings, feed: StatusFeed) -> Starlette:
             reply = await asyncio.to_thread(send, settings.socket_path, settings.group, cmd, args,
                                             "%s %s" % (settings.who, sess.level))
             await asyncio.to_thread(feed.wait_fresh, 1.0)  # the next page shows what the action did
-            text = reply.get("message") or reply.get("error") or "; ".join(reply.get("reasons", []))
+            text = reply.get("message") or _refusal(reply) or reply.get("error") or ""
             with lock:  # answered on the next page (post, redirect, get: a reload never sends it again)
                 if token in sessions:
                     sessions[token] = sessions[token]._replace(flash=(text, not reply.get("ok")))

@@ -10,8 +10,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from gaslatch import recorded_text
+from gaslatch.core.events import safe_text
 from gaslatch.event_text import headline
-from gaslatch.panel.words import pair, pair_n, shown, text_of
+from gaslatch.panel.words import VALUE_CHARS, pair, pair_n, shown, text_of
 from gaslatch.translation import CHINESE, ENGLISH, N_, in_language
 
 ALARM, FAULT, GAS_OFF, GAS_ON, NO_CONTACT = "alarm", "fault", "gas_off", "gas_on", "no_contact"
@@ -144,6 +146,15 @@ SEVERITY_KIND = {"alarm": ALARM, "fault": FAULT, "warning": FAULT}
 RECENT_SHOWN = 8
 
 
+def recorded_words(value: Any, max_chars: int = recorded_text.MAX_CHARS) -> tuple[str, str] | str:
+    """Text the controller recorded (a trip reason, reset blockers, an event's reason) as the panel shows it (the
+    template's `both` filter): (Chinese, English) where the phrasebook knows it, else the text as recorded; safe
+    text (no control, bidi or lone surrogate character), at most max_chars each."""
+    zh, en = recorded_text.both(value if isinstance(value, str) else text_of(value))
+    zh, en = safe_text(zh, max_chars), safe_text(en, max_chars)
+    return en if zh == en else (zh, en)
+
+
 def recent_rows(status: dict, wall_s: float | None) -> list[dict]:
     """The newest events first, each with its local time of day (from the status's own clock and wall_s, when the
     status was taken), its headline in Chinese with the English beside it (event_text.headline, from the codes),
@@ -164,7 +175,7 @@ def recent_rows(status: dict, wall_s: float | None) -> list[dict]:
         rows.append({"at": at, "kind": SEVERITY_KIND.get(severity, GAS_ON),
                      "headline": (shown(headline(event, in_language(CHINESE).gettext)),
                                   shown(headline(event, in_language(ENGLISH).gettext))),
-                     "reason": text_of(event.get("reason"))})
+                     "reason": recorded_words(event.get("reason"), VALUE_CHARS)})
         if len(rows) == RECENT_SHOWN:
             break
     return rows
@@ -244,17 +255,17 @@ def view(reply: dict | None, problem: str = "", wall_s: float | None = None) -> 
         kind, todo = GAS_OFF, TODO["proving"]
         reason = "%s %s: %s, %s s" % (*pair(N_("proving the pipework")), proving["phase"], shown(proving.get("left_s")))
     elif latched:
-        kind, todo, reason = GAS_OFF, TODO[GAS_OFF], status.get("trip_reason") or ""
+        kind, todo, reason = GAS_OFF, TODO[GAS_OFF], recorded_words(status.get("trip_reason") or "")
     else:
         kind, todo, reason = GAS_ON, TODO[GAS_ON], ""
     blockers = status.get("reset_blockers") if latched else None
     reset = None
     if latched:
-        reset = {"blockers": [text_of(b) for b in blockers or []],
+        reset = {"blockers": [recorded_words(b, VALUE_CHARS) for b in blockers or []],
                  "hint": pair(N_("RESET would be refused now")) if blockers else pair(N_("Press RESET on the unit"))}
     return {
         "kind": kind, "title": pair(TITLES[kind]), "reason": reason, "todo": pair(todo), "detectors": dets,
-        "gas_on": not latched, "trip_reason": status.get("trip_reason") if latched else "", "reset": reset,
+        "gas_on": not latched, "trip_reason": recorded_words(status.get("trip_reason") or "") if latched else "", "reset": reset,
         "interlocks": sorted(name for name, active in (status.get("interlocks") or {}).items() if active),
         "inhibits": status["inhibits"], "silenced_s": status.get("silenced_s"),
         "schedule": schedule_words(status),

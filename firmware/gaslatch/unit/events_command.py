@@ -1,8 +1,8 @@
 """`gaslatch events`: list and filter the unit's recorded events for operators, fitters and inspectors.
 
 It opens the store read-only, so it is safe to run while the unit is recording, by any user in the
-gaslatch group. A person reads each event's headline in their own language (gaslatch/event_text.py) and the
-reason as the controller recorded it; --json gives the stored codes and fields, which never change with it.
+gaslatch group. A person reads each event's headline (gaslatch/event_text.py) and the reason the controller
+recorded (gaslatch/recorded_text.py) in their own language; --json gives the stored codes and fields as they are.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import sys
 
 from gaslatch.core.config_schema import DEFAULT_STORE_PATH
 from gaslatch.event_text import headline
+from gaslatch.recorded_text import translate
 from gaslatch.translation import N_, _
 from gaslatch.unit.command_error import EXIT_OK, CommandError
 from gaslatch.unit.event_store import EventReader, StoreError
@@ -47,7 +48,7 @@ def events(args: argparse.Namespace) -> int:
             severity = record["severity"]
             _echo(_line([str(record["seq"]), record["wall_ts"] + ("" if record["clock_synced"] else "?"),
                          _(_SEVERITIES[severity]) if severity in _SEVERITIES else severity, headline(record),
-                         _("yes") if record["delivered"] else _("no"), record["reason"]]))
+                         _("yes") if record["delivered"] else _("no"), translate(record["reason"])]))
         if unsynced:
             _echo(_(_UNSYNCED_NOTE))
     except StoreError as err:

@@ -1,8 +1,8 @@
 """What `gaslatch status` prints from the unit's status reply: the latch, the unit's own health, then tables.
 
 Pure: a reply in, text out, so the same words serve a terminal, an SSH session and a support e-mail. The words are
-in the reader's language (gaslatch/translation.py); the codes and texts the controller recorded (a trip reason,
-a reset blocker, a detector's why) are shown as recorded.
+in the reader's language (gaslatch/translation.py), and so are the texts the controller recorded (a trip reason,
+a reset blocker, a detector's why: gaslatch/recorded_text.py); codes are shown as they are.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from gaslatch.core.events import safe_text
+from gaslatch.recorded_text import translate
 from gaslatch.translation import N_, _, ngettext
 from gaslatch.unit.text_table import render
 
@@ -23,7 +24,7 @@ def refusal_lines(title: str, reply: dict) -> list[str]:
     """The title and each reason on its own line, else the title and the error text."""
     reasons = reply.get("reasons")
     if isinstance(reasons, list) and reasons:
-        return [_("%s:") % title] + ["  - %s" % shown(reason) for reason in reasons]
+        return [_("%s:") % title] + ["  - %s" % recorded(reason) for reason in reasons]
     return [_("%(title)s: %(error)s") % {"title": title, "error": shown(reply.get("error")) or _("no reason given")}]
 
 
@@ -75,6 +76,12 @@ def shown(value: Any) -> str:
     return safe_text(value if isinstance(value, str) else str(clean(value)))
 
 
+def recorded(value: Any) -> str:
+    """Text the controller recorded (a trip reason, a reset blocker, a detector's reason) in the reader's language
+    (gaslatch/recorded_text.py), as one line of safe text; anything else as shown() gives it."""
+    return shown(translate(value) if isinstance(value, str) else value)
+
+
 def clean(value: Any, depth: int = 0) -> Any:
     """The reply with every text made safe (keys too) and every int too large to be a figure replaced by '?'."""
     if isinstance(value, str):
@@ -102,21 +109,21 @@ def _latch_lines(status: dict) -> list[str]:
     elif latched is False:
         lines.append(_("ARMED: gas may flow"))
     if status.get("trip_reason"):
-        lines.append(_("Trip reason: %s") % shown(status["trip_reason"]))
+        lines.append(_("Trip reason: %s") % recorded(status["trip_reason"]))
     if status.get("valve_fault"):
-        lines.append(_("Valve fault: %s") % shown(status["valve_fault"]))
+        lines.append(_("Valve fault: %s") % recorded(status["valve_fault"]))
     proving = status.get("proving")
     if isinstance(proving, dict) and proving.get("mode") not in (None, "none"):
         if proving.get("phase") in ("check", "fill", "watch"):
             lines.append(_("Pressure proving: %(phase)s phase, %(left)s s left") % {
                 "phase": _(_PROVING_PHASES[proving["phase"]]), "left": shown(proving.get("left_s"))})
         elif proving.get("failure"):
-            lines.append(_("PRESSURE PROVING FAILED: %s") % shown(proving["failure"]))
+            lines.append(_("PRESSURE PROVING FAILED: %s") % recorded(proving["failure"]))
     if status.get("trip_causes"):
-        lines.append(_("Trip causes: %s") % "; ".join(shown(c) for c in _listed(status["trip_causes"])))
+        lines.append(_("Trip causes: %s") % "; ".join(recorded(c) for c in _listed(status["trip_causes"])))
     if latched and isinstance(status.get("reset_blockers"), list):
         blockers = status["reset_blockers"]
-        lines.append(_("RESET now: would be refused: %s") % "; ".join(shown(b) for b in blockers) if blockers
+        lines.append(_("RESET now: would be refused: %s") % "; ".join(recorded(b) for b in blockers) if blockers
                      else _("RESET now: would be accepted (press the button on site)"))
     return lines
 
@@ -267,7 +274,7 @@ def _detectors_table(detectors: dict) -> str:
         rows.append((name, _word(DETECTOR_STATES, state) if state in DETECTOR_STATES else str(state).replace("_", " "),
                      _reading(det), _age(det.get("last_sample_age_ms")), _trust(det),
                      _hold(det.get("clear_hold_remaining_ms")), _("yes") if det.get("inhibited") else _("no"),
-                     str(det.get("reason", ""))))
+                     recorded(det.get("reason", ""))))
     headers = (_("Detector"), _("State"), _("Reading"), _("Age"), _("Trust"), _("Clear hold"), _("Inhibited"),
                _("Why"))
     return render(_("Detectors"), headers, rows, right=(headers[2], headers[3], headers[5]))

@@ -20,6 +20,7 @@ from gaslatch_tools.commission.unit_connection import (Site, UnitFacts, UnitLost
                                                        detector_ppm, detector_view, feedback, open_site, reading_info,
                                                        seconds_text, since, unit_options, wait_for_unit)
 from gaslatch_tools.commission.valve_move import ValveMove, supervision_s
+from gaslatch.recorded_text import translate
 from gaslatch.translation import N_, _
 
 PERSON_WAIT_S = 300.0  # how long a command waits for the person to operate an input or a line
@@ -315,7 +316,7 @@ def _reset_after_test(site: Site, entry: dict, what: str) -> None:
     entry["reset"] = outcome["state"]
     if outcome["state"] not in ("accepted", "not_needed"):
         entry["failures"].append(_("reset %(state)s after the test: %(reasons)s")
-                                 % {"state": outcome["state"], "reasons": "; ".join(outcome.get("reasons") or [])})
+                                 % {"state": outcome["state"], "reasons": translate("; ".join(outcome.get("reasons") or []))})
 
 
 # The gas left in the pipe after the valve closed would fail the proving's check (as a passing valve would).
@@ -344,7 +345,7 @@ def _proving(site: Site) -> dict:
     entry["measured_s"] = entry["proving_s"] = outcome.get("proving_s")
     if outcome["state"] != "accepted":
         failures.append(_("the proving of the tight pipework did not pass: %s")
-                        % ("; ".join(outcome.get("reasons") or []) or outcome["state"]))
+                        % (translate("; ".join(outcome.get("reasons") or [])) or outcome["state"]))
         return entry
     if entry["proving_s"] > entry["limit_s"]:
         failures.append(_("the proving took %(seconds).1f s, limit %(limit)g s")
@@ -372,7 +373,7 @@ def _proving(site: Site) -> dict:
     outcome = site.proved(site.press_reset(_("the proving test is over: reopen the gas")))
     entry["reset"] = outcome["state"]
     if outcome["state"] != "accepted":
-        failures.append(_("the last proving did not pass: %s") % ("; ".join(outcome.get("reasons") or [])
+        failures.append(_("the last proving did not pass: %s") % (translate("; ".join(outcome.get("reasons") or []))
                                                                    or outcome["state"]))
     return entry
 

@@ -20,6 +20,7 @@ from gaslatch_tools.commission.command_outcome import CommandStop
 from gaslatch_tools.commission.prompts import Prompter, make_prompter
 from gaslatch_tools.commission.record import Record
 from gaslatch_tools.commission.state_words import state_word
+from gaslatch.recorded_text import translate
 from gaslatch.translation import _
 
 DEFAULT_UNIT_CONFIG = "/etc/gaslatch/config.json"
@@ -310,7 +311,7 @@ class Site:
                     "at": time.monotonic()}
         failure = (watcher.last.get("proving") or {}).get("failure")
         if failure:
-            return {"state": "refused", "reasons": [_("pressure proving failed: %s") % failure], "at": ended,
+            return {"state": "refused", "reasons": [_("pressure proving failed: %s") % translate(failure)], "at": ended,
                     "proving_s": ended - outcome["at"]}
         return dict(outcome, proving_s=ended - outcome["at"])
 
@@ -325,7 +326,7 @@ class Site:
                 self.prompter.act("reopen_by_hand", _("Re-open the valve by hand at the valve (it needs it after a "
                                                       "reset)"))
             return
-        reasons = "; ".join(outcome.get("reasons") or []) or outcome["state"]
+        reasons = translate("; ".join(outcome.get("reasons") or [])) or outcome["state"]
         raise CommandStop("not_armed", _("the valve must be open for this test, but the reset was %(state)s: "
                                          "%(reasons)s") % {"state": outcome["state"], "reasons": reasons},
                           _("clear what blocks the reset (gas, a fault, an interlock, outside attended hours) and "

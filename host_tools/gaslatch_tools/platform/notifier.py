@@ -21,7 +21,8 @@ from typing import Callable
 import apprise
 
 from gaslatch.core import events as E
-from gaslatch.translation import N_
+from gaslatch import recorded_text
+from gaslatch.translation import CHINESE, N_
 from gaslatch_tools.platform import liveness as L
 from gaslatch_tools.platform import overdue as OV
 from gaslatch_tools.platform import readings as RD
@@ -55,7 +56,8 @@ NOTICE_LINES = (
     N_("Count: %(count)d"),
     N_("Latest event: %(latest)s"),
 )
-# TRANSLATORS: the event's detail as the unit recorded it (in English).
+# TRANSLATORS: the event's detail as the unit recorded it, in the notice's language where gaslatch.recorded_text
+# knows it.
 NOTICE_DETAIL = N_("Detail: %(detail)s")
 NOTICE_ADVICE = N_("What to do: %(advice)s")
 NOTICE_ACK = N_("Acknowledge: gaslatch platform ack %(warning)d --user YOUR_NAME (to %(to)s)")
@@ -109,15 +111,17 @@ def render(notice: WS.Claimed, rules: Rules, contacts: Contacts) -> tuple[str, s
     else:
         headline_zh, headline_en = words.headlines(latest)
         detail = clip(latest["reason"], WS.MAX_SUMMARY_CHARS)
+    details = {"en": detail, "zh": "" if latest is None else clip(
+        recorded_text.translate(latest["reason"], words.in_language(CHINESE).gettext), WS.MAX_SUMMARY_CHARS)}
     values = {"grade": grade_zh, "title": title_zh, "where": where, "cause": clip(notice.cause, 200),
-              "since": since, "count": notice.count, "latest": headline_zh, "detail": detail,
+              "since": since, "count": notice.count, "latest": headline_zh,
               "warning": notice.warning_id, "to": clip(contacts.name(notice.person), 100)}
     rule = rules.by_name.get(notice.rule)
     lines = []
     for language, grade, title_, latest_ in (("zh", grade_zh, title_zh, headline_zh),
                                              ("en", grade_en, title_en, headline_en)):
         gettext = words.in_language(language).gettext
-        fill = dict(values, grade=grade, title=title_, latest=latest_)
+        fill = dict(values, grade=grade, title=title_, latest=latest_, detail=details[language])
         lines += [gettext(line) % fill for line in NOTICE_LINES]
         if detail:
             lines.append(gettext(NOTICE_DETAIL) % fill)

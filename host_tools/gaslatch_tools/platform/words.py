@@ -19,7 +19,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from gaslatch import event_text, translation
+from gaslatch import event_text, recorded_text, translation
 from gaslatch.core import events as E
 from gaslatch.translation import CHINESE, ENGLISH, N_, in_language
 
@@ -99,6 +99,13 @@ def join_html(zh: str, en: str) -> Markup:
     return Markup('%s <span class="en">%s</span>') % (zh, en)
 
 
+def recorded_html(text: Any, max_chars: int = MAX_HEADLINE_CHARS) -> Markup:
+    """Text a unit recorded (a trip reason, an event's detail) as the console shows it: its Chinese where the
+    phrasebook knows it (gaslatch.recorded_text), the English as recorded beside it; each at most max_chars."""
+    zh, en = recorded_text.both(text if isinstance(text, str) else "" if text is None else str(text))
+    return join_html(E.safe_text(zh, max_chars), E.safe_text(en, max_chars))
+
+
 def pair(message: str, **values: Any) -> str:
     """The message as one line of plain text: "中文 English" (once when the two are the same)."""
     zh, en = both(message, **values)
@@ -158,14 +165,14 @@ def summary_headlines(summary: Any) -> tuple[str, str] | None:
 
 def summary_html(summary: Any) -> Markup:
     """A warning's or an order's latest event as the console shows it: its headline in both languages, then the
-    detail as recorded; the summary as stored (escaped) when it cannot be read as one."""
+    detail as recorded in both (recorded_html); the summary as stored (escaped) when it cannot be read as one."""
     event = summary_event(summary)
     if event is None:
         text = summary if isinstance(summary, str) else repr(summary)
         return join_html(text, text)
     html = event_html(event)
     if event["reason"]:
-        html += Markup(' <span class="detail">(%s)</span>') % E.safe_text(event["reason"], MAX_HEADLINE_CHARS)
+        html += Markup(' <span class="detail">(%s)</span>') % recorded_html(event["reason"])
     return html
 
 

@@ -150,7 +150,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         DETECTOR_STATES=words.DETECTOR_STATES, named=words.named,
         # bi("English"): extracted (pybabel -k bi); marked(t.name): a message marked N_() where it is defined
         bi=words.html, marked=words.html,
-        summary_html=words.summary_html, event_html=event_row_html,
+        summary_html=words.summary_html, event_html=event_row_html, recorded_html=words.recorded_html,
         rule_title=lambda name: words.join_html(*words.rule_title(rules_by_name, name)))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     sites_doc = contacts.doc["sites"]

@@ -1,0 +1,261 @@
+"""What the controller core recorded (a trip reason, reset blockers, an event's reason), in the reader's language.
+
+The core (language-neutral, MicroPython) records English sentences joined by "; ", and the record stays so: MQTT,
+the journal, the platform's database and --json carry them as they are. A person reads them here: each part is
+matched against PHRASES, the core's sentences as %-templates, and rendered in the reader's language; its values
+(names, numbers, free details) are shown as recorded, except a value that is itself a phrase (the "what" of
+"interlock: %(what)s"). A part no phrase fits, or one whose translation does not fit its values, stays English.
+
+Standard library only (the unit's `gaslatch status` and `events` use it); the patterns are compiled on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gaslatch.translation import CHINESE, N_, _, in_language
+
+SEPARATOR = "; "  # the core's joiner of causes, blockers and notes
+MAX_CHARS = 4000  # text beyond it is shown as recorded: a reason is short, a longer text is no core's sentence
+MAX_PARTS = 40  # parts beyond it are shown as recorded
+MAX_DEPTH = 3  # a phrase inside a phrase inside a phrase, at most
+# Placeholders whose value may itself be a phrase (translated when it is one, else shown as recorded).
+NESTED = frozenset(("what", "why", "cause", "fault", "failure", "link", "reading", "seen", "state", "status",
+                    "summary", "basis"))
+STRICT = frozenset(("state",))  # placeholders whose value must be a phrase for their template to fit
+
+# The core's recorded sentences (firmware/gaslatch/core), split at "; " as the core joins them; none holds "; ".
+# tests/unit/test_recorded_text.py drives the core and fails on a sentence missing here.
+PHRASES = (
+    # safety.py: trip causes (status trip_reason, trip events)
+    N_("power on: valve closed until local reset"),
+    N_("gas: %(detector)s high alarm"),
+    N_("co: %(detector)s at the CO trip level"),
+    N_("co2: %(detector)s at the CO2 isolation level (IGEM/UP/19)"),
+    N_("fault: %(detector)s %(state)s for %(seconds)d s"),
+    N_("interlock: %(what)s"),
+    N_("schedule: %(what)s"),
+    N_("self-test failed: %(fault)s"),
+    N_("command: close valve from %(source)s"),
+    N_("already latched"),
+    N_("new: %(cause)s"),
+    N_("proving the gas pipework before the gas opens"),
+    N_("pressure proving failed: %(failure)s"),
+    # safety.py: interlocks and the schedule (reset blockers, interlock and schedule events)
+    N_("fire alarm input active"),
+    N_("fire alarm input clear"),
+    N_("emergency stop pressed"),
+    N_("emergency stop released"),
+    N_("extract airflow not proven"),
+    N_("extract airflow proven"),
+    N_("inside attended hours"),
+    N_("outside attended hours: gas off (人走阀关)"),
+    N_("clock not set: attended hours cannot be checked"),
+    # safety.py: reset blockers of a detector, the valve
+    N_("%(detector)s: %(state)s"),
+    N_("%(detector)s: %(state)s (clear hold: at least %(seconds)d s more clear)"),
+    N_("%(detector)s: bad report %(ago)d s ago (clear hold: at least %(seconds)d s more clear)"),
+    N_("%(detector)s unstable: went from clear to alarm, fault or warm-up %(times)d times in %(span)s s"),
+    N_("%(detector)s: link degraded, %(link)s"),
+    N_("valve fault: %(fault)s"),
+    # safety.py: detector states as a blocker or a cause names them
+    N_("warmup"),
+    N_("normal"),
+    N_("low alarm"),
+    N_("high alarm"),
+    N_("fault"),
+    N_("comm lost"),
+    # safety.py: resets, commands, inhibits, the sounder, the valve, the outputs, detector health
+    N_("local reset accepted: valve may open"),
+    N_("local reset accepted: proving the pipework before the gas opens"),
+    N_("auto-arm after power on (external manual-reset valve)"),
+    N_("close valve requested"),
+    N_("inhibited for %(minutes)d min by %(source)s"),
+    N_("ended by %(source)s"),
+    N_("inhibit time expired"),
+    N_("alarms cleared"),
+    N_("silence time expired: sounding again"),
+    N_("new alarm at %(detector)s (%(state)s): sounding again"),
+    N_("silenced for %(seconds)d s by %(source)s"),
+    N_("closed and open switches both made: check feedback wiring"),
+    N_("commanded closed but not closed after %(seconds)d s"),
+    N_("commanded open but not open after %(seconds)d s"),
+    N_("valve position matches command"),
+    N_("closing pulse"),
+    N_("pulse ended"),
+    N_("valve energised (open)"),
+    N_("valve de-energised (closed)"),
+    N_("healthy"),
+    N_("fault present"),
+    N_("fan on"),
+    N_("fan off"),
+    N_("sounder on"),
+    N_("sounder off"),
+    N_("beacon on"),
+    N_("beacon off"),
+    N_("link degraded: %(link)s"),
+    N_("stable and answering again (%(link)s)"),
+    # detector_state.py: a detector's reason
+    N_("power on"),
+    N_("no reading"),
+    N_("%(failed)d of the last %(polls)d polls failed"),
+    N_("link degraded: no good reply for %(silent)s s, longer than the %(stale)s s within which a leak must be "
+       "sampled to trip inside the %(budget)d s alarm budget"),
+    N_("link degraded: no good reply for %(silent)s s, longer than the %(stale)s s within which a leak must be "
+       "sampled to trip inside the %(budget)d s alarm budget (last error: %(error)s)"),
+    N_("no reply for %(seconds)d s"),
+    N_("no reply for %(seconds)d s (last error: %(error)s)"),
+    N_("unstable: went from clear to alarm, fault or warm-up %(times)d times in %(span)s s"),
+    N_("unknown detector status %(status)s"),
+    N_("detector warming up"),
+    N_("still warming up after %(seconds)d s"),
+    N_("over-range (%(reading)s)"),
+    N_("detector reports high alarm at %(reading)s"),
+    N_("detector reports %(status)s at %(reading)s"),
+    N_("detector reports %(status)s"),
+    N_("reading %(reading)s >= high set point %(set_point)s"),
+    N_("reading %(reading)s >= low set point %(set_point)s"),
+    N_("reading %(reading)s below high set point"),
+    N_("reading %(reading)s: negative drift, recalibrate"),
+    N_("reading %(reading)s, clear for %(samples)d samples in a row"),
+    N_("reading %(reading)s, clear for %(samples)d samples in a row and %(since)s s since the last bad report"),
+    N_("heartbeat frozen at %(heartbeat)d for %(seconds)d s"),
+    N_("unreadable value %(value)s in reply"),
+    N_("reading in %(unit)s from a %(measurand)s detector: a wrong-unit profile, never converted"),
+    N_("pre alarm"),
+    N_("over range"),
+    N_("calibration"),
+    N_("end of life"),
+    # airflow.py: why a reset is refused, the ventilation interlock's reason
+    N_("fan airflow not proven: the airflow switch is made with the fan stopped"),
+    N_("waiting for it to open before the fan starts"),
+    N_("fan airflow not proven: start the extract fan first"),
+    N_("fan airflow not proven: the airflow switch opened"),
+    N_("airflow switch made while the fan was stopped: bridged or stuck switch"),
+    N_("check its wiring and pressure tubes"),
+    N_("airflow switch made with the fan stopped (bridged or stuck): airflow cannot be proven"),
+    # proving.py: the pressure proving
+    N_("proving the pipework (%(mode)s): check %(check)d s, fill up to %(fill)d s, watch %(watch)d s"),
+    N_("interrupted in the check phase: %(why)s"),
+    N_("interrupted in the fill phase: %(why)s"),
+    N_("interrupted in the watch phase: %(why)s"),
+    N_("the valve stays closed"),
+    N_("pressure downstream with the valve closed: a passing main valve, or gas trapped in the pipework"),
+    N_("with the valve closed, let it out at a burner, then press RESET again (check phase, %(seen)s)"),
+    N_("no pressure after filling: an appliance left open, a large leak, or no gas supply"),
+    N_("close every appliance and check the supply, then press RESET again (fill phase, %(seen)s)"),
+    N_("pressure not held: a leak downstream of the valve or an appliance open"),
+    N_("do not use the gas, call a gas engineer (watch phase, %(seen)s)"),
+    N_("pipework proved tight: pressure held for %(seconds)d s (%(seen)s)"),
+    N_("switch made"),
+    N_("switch open"),
+    N_("switch unreadable"),
+    N_("transmitter unreadable"),
+    # daily_check.py, lifecycle.py
+    N_("daily check not confirmed by %(due_by)s: %(items)s"),
+    N_("daily check confirmed by %(source)s (late): %(items)s"),
+    N_("daily check confirmed by %(source)s: %(items)s"),
+    N_("%(asset)s: no longer reminded (not in the configuration, or no install date)"),
+    N_("%(what)s: next due %(due)s (%(basis)s)"),
+    N_("%(what)s due %(due)s, in 1 day (%(basis)s)"),
+    N_("%(what)s due %(due)s, in %(days)d days (%(basis)s)"),
+    N_("%(what)s was due %(due)s (%(basis)s)"),
+    N_("%(what)s due today (%(basis)s)"),
+    N_("%(asset)s end of life (replace)"),
+    N_("%(asset)s calibration / bump test"),
+    N_("installed %(date)s, %(years)d years"),
+    N_("installed %(date)s, every %(days)d days"),
+    N_("calibrated %(date)s, every %(days)d days"),
+    # controller.py, commands.py: the startup note, a commissioning test, a panel's access
+    N_("config %(config)s version %(version)d"),
+    N_("self-test: %(summary)s"),
+    N_("not run by this platform"),
+    N_("failed: %(fault)s"),
+    N_("commissioning test of %(output)s for %(ms)d ms by %(source)s"),
+)
+
+_compiled: list | None = None
+
+
+def _pattern(template: str):
+    """(regex, [(name, is_number)]) of one template: anchored; a placeholder takes the least text up to the words
+    after it, in an atomic group (no backtracking into it: one pass, whatever the text), the last one the rest; a
+    number is a whole number as Python writes it (so that it is shown exactly as recorded)."""
+    import re
+    pieces = re.split(r"%\((\w+)\)([sd])", template)
+    literals, names = pieces[0::3], list(zip(pieces[1::3], (kind == "d" for kind in pieces[2::3])))
+    out = [re.escape(literals[0])]
+    for index, (_name, number) in enumerate(names):
+        value = r"(0|-?[1-9][0-9]{0,17})" if number else r"(.*)" if index == len(names) - 1 else r"(.*?)"
+        out.append("(?>%s%s)" % (value, re.escape(literals[index + 1])))
+    return re.compile("".join(out), re.DOTALL), names
+
+
+def _phrasebook() -> list:
+    """The templates compiled once, the most specific (most fixed words) first."""
+    global _compiled
+    if _compiled is None:
+        import re
+        fixed = sorted(PHRASES, key=lambda template: -len(re.sub(r"%\(\w+\)[sd]", "", template)))
+        _compiled = [(template, *_pattern(template)) for template in fixed]
+    return _compiled
+
+
+def _match(text: str, depth: int):
+    """(template, [(name, value, inner match or None)]) of the first phrase that fits the text, or None. A `state`
+    must itself be a phrase (a detector's state), so that "gas: hood1 ..." is never read as detector "gas"."""
+    for template, pattern, names in _phrasebook():
+        found = pattern.fullmatch(text)
+        if found is None:
+            continue
+        values = []
+        for (name, number), value in zip(names, found.groups()):
+            inner = _match(value, depth + 1) if name in NESTED and not number and depth < MAX_DEPTH else None
+            if inner is None and name in STRICT:
+                break
+            values.append((name, int(value) if number else value, inner))
+        else:
+            return template, values
+    return None
+
+
+def _render(matched, gettext: Callable[[str], str]) -> str:
+    """A match in gettext's language; in English when its translation does not fit its values."""
+    template, values = matched
+    filled = {name: value if inner is None else _render(inner, gettext) for name, value, inner in values}
+    try:
+        return gettext(template) % filled
+    except (KeyError, ValueError, TypeError, IndexError):
+        return template % {name: value if inner is None else _render(inner, str) for name, value, inner in values}
+
+
+def phrase(part: str) -> str | None:
+    """The phrase (English template) one recorded part is, or None when it is none of them."""
+    matched = _match(part, 1) if isinstance(part, str) and len(part) <= MAX_CHARS else None
+    return None if matched is None else matched[0]
+
+
+def translate(text: str, gettext: Callable[[str], str] = _) -> str:
+    """The recorded text in the language of `gettext` (the process's by default): each "; " part that is a phrase
+    rendered, any other as recorded. Never raises; bounded work (MAX_CHARS, MAX_PARTS)."""
+    if not isinstance(text, str):
+        return "" if text is None else "%r" % (text,)
+    if not text or len(text) > MAX_CHARS:
+        return text
+    try:
+        parts = text.split(SEPARATOR, MAX_PARTS)
+        rest = parts.pop() if len(parts) > MAX_PARTS else None
+        shown = []
+        for part in parts:
+            matched = _match(part, 1)
+            shown.append(part if matched is None else _render(matched, gettext))
+        if rest is not None:
+            shown.append(rest)
+        return SEPARATOR.join(shown)
+    except Exception:  # a broken catalogue's gettext (any error of it): the record as it is, never a failure
+        return text
+
+
+def both(text: str) -> tuple[str, str]:
+    """(Chinese, English) of recorded text, for the screens that show Chinese with English beside it."""
+    return translate(text, in_language(CHINESE).gettext), translate(text, str)
