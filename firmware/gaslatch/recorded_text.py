@@ -21,7 +21,7 @@ MAX_PARTS = 40  # parts beyond it are shown as recorded
 MAX_DEPTH = 3  # a phrase inside a phrase inside a phrase, at most
 # Placeholders whose value may itself be a phrase (translated when it is one, else shown as recorded).
 NESTED = frozenset(("what", "why", "cause", "fault", "failure", "link", "reading", "seen", "state", "status",
-                    "summary", "basis"))
+                    "summary", "basis", "level"))
 STRICT = frozenset(("state",))  # placeholders whose value must be a phrase for their template to fit
 
 # The core's recorded sentences (firmware/gaslatch/core), split at "; " as the core joins them; none holds "; ".
@@ -123,7 +123,6 @@ PHRASES = (
     N_("unreadable value %(value)s in reply"),
     N_("reading in %(unit)s from a %(measurand)s detector: a wrong-unit profile, never converted"),
     N_("pre alarm"),
-    N_("over range"),
     N_("calibration"),
     N_("end of life"),
     # airflow.py: why a reset is refused, the ventilation interlock's reason
@@ -166,12 +165,22 @@ PHRASES = (
     N_("installed %(date)s, %(years)d years"),
     N_("installed %(date)s, every %(days)d days"),
     N_("calibrated %(date)s, every %(days)d days"),
-    # controller.py, commands.py: the startup note, a commissioning test, a panel's access
+    # controller.py, commands.py: the startup note, a commissioning test, a panel's access (commands._access)
     N_("config %(config)s version %(version)d"),
     N_("self-test: %(summary)s"),
     N_("not run by this platform"),
     N_("failed: %(fault)s"),
     N_("commissioning test of %(output)s for %(ms)d ms by %(source)s"),
+    N_("%(source)s login at level %(level)s"),
+    N_("%(source)s login failed at level %(level)s"),
+    N_("%(source)s locked out at level %(level)s"),
+    N_("%(source)s logout at level %(level)s"),
+    N_("%(source)s timed out at level %(level)s"),
+    N_("operator"),
+    N_("maintenance"),
+    N_("installer"),
+    # gaslatch/unit/runtime.py through the controller's record path: the unit stopping
+    N_("%(why)s: outputs safe, valve closed"),
 )
 
 _compiled: list | None = None

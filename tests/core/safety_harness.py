@@ -41,7 +41,8 @@ def config_doc(n_detectors=2, **sections):
 
 
 class Kitchen:
-    """Detectors report what `gas` (ppm for a CO or CO2 detector), `status` and `silent` say, every scan."""
+    """Detectors report what `gas` (ppm for a CO or CO2 detector), `status` and `silent` say, every scan; or the
+    Sample in `samples` (None: no reply and no failed poll, as when the bus did not reach it)."""
 
     def __init__(self, doc=None, wall=None, self_test_faults=()):
         self.cfg = load_config(doc or config_doc())
@@ -56,6 +57,7 @@ class Kitchen:
         self.gas = dict((name, 0.0) for name in self.detectors)
         self.status = dict((name, C.STATUS_NORMAL) for name in self.detectors)
         self.silent = set()
+        self.samples = {}  # name -> the Sample this scan (None: the detector was not polled), instead of gas/status
         self.inputs = {"valve_feedback_closed": True, "fan_proven": True, "fire_input": False, "estop_input": False}
         self.wall = wall
         self.analog = {}  # channel -> loop current in µA (a pressure transmitter)
@@ -69,7 +71,9 @@ class Kitchen:
         transitions = []
         for name in sorted(self.detectors):
             sample = None
-            if name in self.silent:
+            if name in self.samples:
+                sample = self.samples[name]
+            elif name in self.silent:
                 self.detectors[name].note_comm_error(self.now_ms, "timeout")  # each scan polls each detector
             else:
                 sample = make_sample(self.gas[name], self.status[name], measurand=self.detectors[name].measurand)
