@@ -22,7 +22,12 @@ MAX_DEPTH = 3  # a phrase inside a phrase inside a phrase, at most
 # Placeholders whose value may itself be a phrase (translated when it is one, else shown as recorded).
 NESTED = frozenset(("what", "why", "cause", "fault", "failure", "link", "reading", "seen", "state", "status",
                     "summary", "basis", "level"))
-STRICT = frozenset(("state",))  # placeholders whose value must be a phrase for their template to fit
+# A detector's state as the core writes it in a sentence (state.replace("_", " ")): a `state` must be one of these
+# for its template to fit, so that "interrupted in the check phase: command: ..." is never read as detector
+# "interrupted in the check phase" in state "command: ...".
+STATES = frozenset(("warmup", "normal", "low alarm", "high alarm", "fault", "comm lost"))
+# A detector's name as the configuration allows it (core/config_schema.py NAME_PATTERN, unanchored).
+NAME = r"[a-z0-9][a-z0-9_-]{0,31}"
 
 # The core's recorded sentences (firmware/gaslatch/core), split at "; " as the core joins them; none holds "; ".
 # tests/unit/test_recorded_text.py drives the core and fails on a sentence missing here.
@@ -189,13 +194,14 @@ _compiled: list | None = None
 def _pattern(template: str):
     """(regex, [(name, is_number)]) of one template: anchored; a placeholder takes the least text up to the words
     after it, in an atomic group (no backtracking into it: one pass, whatever the text), the last one the rest; a
-    number is a whole number as Python writes it (so that it is shown exactly as recorded)."""
+    number is a whole number as Python writes it (so that it is shown exactly as recorded); a detector, a name."""
     import re
     pieces = re.split(r"%\((\w+)\)([sd])", template)
     literals, names = pieces[0::3], list(zip(pieces[1::3], (kind == "d" for kind in pieces[2::3])))
     out = [re.escape(literals[0])]
     for index, (_name, number) in enumerate(names):
-        value = r"(0|-?[1-9][0-9]{0,17})" if number else r"(.*)" if index == len(names) - 1 else r"(.*?)"
+        value = (r"(0|-?[1-9][0-9]{0,17})" if number else "(%s)" % NAME if _name == "detector"
+                 else r"(.*)" if index == len(names) - 1 else r"(.*?)")
         out.append("(?>%s%s)" % (value, re.escape(literals[index + 1])))
     return re.compile("".join(out), re.DOTALL), names
 
@@ -212,7 +218,7 @@ def _phrasebook() -> list:
 
 def _match(text: str, depth: int):
     """(template, [(name, value, inner match or None)]) of the first phrase that fits the text, or None. A `state`
-    must itself be a phrase (a detector's state), so that "gas: hood1 ..." is never read as detector "gas"."""
+    must be one of STATES and a `detector` a name the configuration allows."""
     for template, pattern, names in _phrasebook():
         found = pattern.fullmatch(text)
         if found is None:
@@ -220,7 +226,7 @@ def _match(text: str, depth: int):
         values = []
         for (name, number), value in zip(names, found.groups()):
             inner = _match(value, depth + 1) if name in NESTED and not number and depth < MAX_DEPTH else None
-            if inner is None and name in STRICT:
+            if name == "state" and (inner is None or inner[0] not in STATES):
                 break
             values.append((name, int(value) if number else value, inner))
         else:
