@@ -71,3 +71,14 @@ def test_the_help_of_a_commission_command_is_in_the_language_asked_for():
     assert "USB-RS485 转换器的串口" in chinese.stdout
     english = gaslatch("--lang", "en", "commission", "scan", "--help", env=dict(os.environ, LANG="zh_CN.UTF-8"))
     assert english.returncode == 0 and "Find every detector on the bus" in english.stdout
+
+
+def test_the_demo_s_simulated_only_options_without_simulated_are_refused_before_anything_runs():
+    for option in ("--json", "--no-outputs", "--outputs"):
+        done = gaslatch("demo", option)
+        assert done.returncode == 2 and "--json and --outputs/--no-outputs go with --simulated" in done.stderr
+        assert "emulated kitchen" not in done.stdout
+    done = gaslatch("--lang", "zh", "demo", "--json")
+    assert done.returncode == 2 and "只能与 --simulated 一起使用" in done.stderr
+    done = gaslatch("demo", "--simulated", "--json")
+    assert done.returncode == 0 and done.stdout.count("\n") > 5 and done.stdout.startswith("{")

@@ -202,6 +202,10 @@ for _command in unit_cli.COMMANDS:
               help=N_("With --simulated: show output-line changes."))
 def demo(out_root: str, live: bool | None, simulated: bool, as_json: bool, outputs: bool) -> None:
     """The demo: see its help above (given as help= so that it is translated)."""
+    given = click.get_current_context().get_parameter_source
+    if not simulated and (as_json or given("outputs") is not click.core.ParameterSource.DEFAULT):
+        # a newcomer's `demo --json` must not start the minute-long live demo as if the option were understood
+        raise click.UsageError(_("--json and --outputs/--no-outputs go with --simulated"))
     if not simulated:
         from gaslatch_tools.bench_cli import run_demo
 
