@@ -51,7 +51,7 @@ def test_a_mistyped_command_is_told_in_chinese_and_in_english():
     result = run_unit_command("--lang", "zh", "events", "--limit", "x")
     assert "参数 --limit：'x' 不是数字" in result.stderr
     result = run_unit_command("--lang", "zh", "inhibit", "--help")
-    assert "位置参数" in result.output and "显示本帮助并退出" in result.output
+    assert "位置参数" in result.output and "显示此帮助并退出" in result.output
     result = run_unit_command("--lang", "en", "status", "--bogus")
     assert "usage: gaslatch" in result.stderr and "error: unrecognized arguments: --bogus" in result.stderr
 
