@@ -80,6 +80,8 @@ CLICK_MESSAGES = (
     N_("env var: {var}"),
     N_("file"),
     N_("path"),
+    # TRANSLATORS: click's: after an option's help, [required] (the option must be given).
+    N_("required"),
     N_("unknown error"),
     N_("{editor}: Editing failed"),
     N_("{editor}: Editing failed: {e}"),

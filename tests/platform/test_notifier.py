@@ -305,7 +305,8 @@ def test_the_cli_lists_the_open_warnings_and_records_an_acknowledgement(platform
     runner = CliRunner()
     listed = runner.invoke(platform, ["warnings", "--db", platform_db, "--open"])
     assert listed.exit_code == 0, listed.output
-    assert "trip" in listed.output and "hood1[/]" in listed.output and "open" in listed.output
+    assert "gas shut off (trip)" in listed.output and "hood1[/]" in listed.output  # rule titles, events' headlines
+    assert "not acknowledged" in listed.output and "Grade 1" in listed.output
     acked = runner.invoke(platform, ["ack", "1", "--db", platform_db, "--user", "wang", "--note", "on my way"])
     assert acked.exit_code == 0, acked.output
     assert "warning 1 acknowledged by wang" in acked.output
@@ -335,7 +336,7 @@ def test_gaslatch_platform_with_rules_and_contacts_tells_of_a_unit_gone_offline(
     assert [m.to for m in smtp_sink.received()] == [("li@example.org",)]
     assert "二级预警" in smtp_sink.received()[0].subject and "控制器离线" in smtp_sink.received()[0].subject
     listed = CliRunner().invoke(platform, ["warnings", "--db", platform_db])
-    assert "unit_offline" in listed.output
+    assert "unit offline" in listed.output and "unit_offline" not in listed.output  # the rule's title, not its code
 
 
 def test_the_notifier_refuses_a_contacts_file_others_may_read(tmp_path):

@@ -145,7 +145,7 @@ def test_a_photo_round_trips_and_a_bad_one_is_refused_on_each_database(platform_
             W.photo(storage, ACTORS["own2"], jpeg)
         with pytest.raises(W.NotFound, match="^no work order %d " % o.id):
             W.add_photo(storage, ACTORS["zhao"], o.id, PNG, T0 + 3, "cli")
-        with pytest.raises(W.WorkOrderError, match="photos are for the owner or officer, not the operator op"):
+        with pytest.raises(W.WorkOrderError, match="photos are for the owner / street safety officer, not the duty operator op"):
             W.add_photo(storage, ACTORS["op"], o.id, PNG, T0 + 3, "cli")
         assert snapshot(storage) == before
     finally:
@@ -184,12 +184,12 @@ def test_refusals_name_the_order_its_state_and_what_the_step_needs():
     storage, (w1, w2, w3) = fresh()
     o = W.dispatch(storage, ACTORS["op"], w1, "li", "", T0 + DAY_MS, T0, contacts=CONTACTS)
     cases = [
-        ("op", "close", {}, "order %d is dispatched: close needs verified" % o.id),
-        ("own1", "find", {"note": "x", "hazard": True}, "order %d: find is for the officer, not the owner own1" % o.id),
+        ("op", "close", {}, "order %d is dispatched: close needs an order verified" % o.id),
+        ("own1", "find", {"note": "x", "hazard": True}, "order %d: find is for the street safety officer, not the owner own1" % o.id),
         ("wang", "find", {"note": "x", "hazard": True}, "order %d: find is for its officer li, not wang" % o.id),
         ("li", "find", {"note": " ", "hazard": True}, "order %d: find needs a note \\(the findings\\)" % o.id),
         ("li", "find", {"note": "x"}, "order %d: find needs whether a hazard was found" % o.id),
-        ("li", "verify", {}, "order %d is dispatched: verify needs found or rectified" % o.id),
+        ("li", "verify", {}, "order %d is dispatched: verify needs an order checked on site / rectified" % o.id),
         ("li", "fly", {}, "no work order action 'fly' \\(actions: find, rectify, done, verify, reject, close\\)"),
         ("zhao", "find", {"note": "x", "hazard": True}, "^no work order %d " % o.id),
     ]
@@ -202,11 +202,12 @@ def test_refusals_name_the_order_its_state_and_what_the_step_needs():
         step(storage, "li", o.id, "rectify", T0 + 2, due_ms=T0 + 2)
     assert snapshot(storage) != before
     dispatches = [
-        ("li", w2, "li", "a new order: dispatch is for the operator or admin, not the officer li"),
+        ("li", w2, "li", "a new order: dispatch is for the duty operator / administrator, not the street safety officer li"),
         ("op", w1, "li", "warning %d already has an open work order" % w1),
         ("op", w3, "li", "li is not an officer of the district of site s3 \\(officers: zhao\\)"),
-        ("op", 999, "li", "^no warning 999 "),
-        ("own1", w2, "li", "^no warning %d " % w2),
+        ("op", 999, "li", "^warning 999 is not one op may see: it is of a site not theirs, or there is none "),
+        ("own1", w2, "li", "^warning %d is not one own1 may see: it is of a site not theirs, or there is none "
+                          "by that id$" % w2),
     ]
     before = snapshot(storage)
     for user, warning, officer, message in dispatches:
@@ -231,7 +232,8 @@ def test_an_order_out_of_scope_is_answered_as_if_it_did_not_exist():
                 with pytest.raises(W.NotFound) as err:
                     call(order_id)
                 errors.append(str(err.value).replace(str(order_id), "N"))
-            assert errors[0] == errors[1] == "no work order N (gaslatch platform orders lists them)"
+            assert errors[0] == errors[1] == ("no work order N among the sites of %s (gaslatch platform orders --as %s "
+                                              "lists them)" % (user, user))
         assert W.orders(storage, actor) == [] and W.ledger(storage, actor, T0) == []
     assert [r.id for r in W.orders(storage, ACTORS["own1"])] == [o.id]
 
@@ -412,17 +414,17 @@ def test_the_cli_dispatches_steps_lists_and_refuses_clearly(tmp_path, contacts_f
     assert result.exit_code == 0, result.output
     assert "order 1 dispatched to li for warning %d" % w1 in result.output
     result = run("order", "close", "1", "--as", "op", *common)
-    assert result.exit_code == 1 and "order 1 is dispatched: close needs verified" in result.output
+    assert result.exit_code == 1 and "order 1 is dispatched: close needs an order verified" in result.output
     result = run("order", "find", "1", "--as", "li", "--note", "漏气 leak", "--hazard", *common)
-    assert result.exit_code == 0 and "order 1 found" in result.output
+    assert result.exit_code == 0 and "order 1: checked on site" in result.output
     result = run("order", "rectify", "1", "--as", "li", "--due", due, *common)
-    assert result.exit_code == 0 and "order 1 rectifying" in result.output
+    assert result.exit_code == 0 and "order 1: rectifying" in result.output
     result = run("orders", "--state", "rectifying", "--as", "own1", *common)
-    assert result.exit_code == 0 and "整改中 rectifying" in result.output and "s1/kitchen-1" in result.output
+    assert result.exit_code == 0 and "rectifying" in result.output and "整改中" not in result.output and "s1/kitchen-1" in result.output
     result = run("orders", "--as", "own2", *common)
     assert "no work orders" in result.output
     result = run("order", "show", "1", "--as", "own2", *common)
-    assert result.exit_code == 1 and "no work order 1 (gaslatch platform orders lists them)" in result.output
+    assert result.exit_code == 1 and "no work order 1 among the sites of own2" in result.output
     result = run("orders", "--as", "nobody", *common)
     assert result.exit_code == 1 and "'nobody' has no role in %s" % contacts_file in result.output
     result = run("order", "dispatch", str(w1), "--officer", "li", "--due", "12/31/2026", "--as", "op", *common)
@@ -433,5 +435,5 @@ def test_the_cli_dispatches_steps_lists_and_refuses_clearly(tmp_path, contacts_f
     assert result.exit_code == 0 and "photo 1 added to order 1" in result.output
     out = tmp_path / "ledger.csv"
     result = run("ledger", "--format", "csv", "--out", str(out), "--as", "li", *common)
-    assert result.exit_code == 0 and "1 hazards written" in result.output
+    assert result.exit_code == 0 and "1 hazard written" in result.output
     assert "漏气 leak" in out.read_text(encoding="utf-8-sig")

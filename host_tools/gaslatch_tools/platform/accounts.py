@@ -48,7 +48,7 @@ _HASHER = PasswordHasher()  # argon2id with the library's current recommended co
 _DUMMY_HASH = _HASHER.hash("not a password: spent on unknown names so their refusal takes as long")
 
 
-class AccountError(ValueError):
+class AccountError(words.Told, ValueError):
     """A password or name that cannot be used, and why."""
 
 
@@ -96,15 +96,15 @@ def platform_key(storage, name: str) -> bytes:
     return bytes.fromhex(storage.write(work))
 
 
-def password_problem(password: str) -> str | None:
+def password_problem(password: str) -> AccountError | None:
     if not isinstance(password, str):
-        return "a password is text"
+        return AccountError(N_("a password is text"))
     if len(password) < MIN_PASSWORD_CHARS:
-        return "a password needs at least %d characters" % MIN_PASSWORD_CHARS
+        return AccountError(N_("a password needs at least %(count)d characters"), count=MIN_PASSWORD_CHARS)
     if len(password) > MAX_PASSWORD_CHARS:
-        return "a password has at most %d characters" % MAX_PASSWORD_CHARS
+        return AccountError(N_("a password has at most %(count)d characters"), count=MAX_PASSWORD_CHARS)
     if E.safe_text(password, MAX_PASSWORD_CHARS) != password:
-        return "a password cannot hold control characters or broken Unicode"
+        return AccountError(N_("a password cannot hold control characters or broken Unicode"))
     return None
 
 
@@ -112,10 +112,10 @@ def set_password(storage, username: str, password: str, now_ms: int, by: str, or
     """Creates or replaces an account's password (and ends its sessions: a changed password logs everyone out)."""
     problem = password_problem(password)
     if problem:
-        raise AccountError(problem)
+        raise problem
     if _name(username) != username or not username:
-        raise AccountError("an account name is the person's id in the contacts file: plain text, at most %d "
-                           "characters" % MAX_USER_CHARS)
+        raise AccountError(N_("an account name is the person's id in the contacts file: plain text, at most "
+                              "%(count)d characters"), count=MAX_USER_CHARS)
     pw_hash = _HASHER.hash(password)
 
     def work(x: Execute) -> None:

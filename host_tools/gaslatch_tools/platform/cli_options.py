@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from gaslatch.translation import _
 from gaslatch.unit.private_file import PrivateFileError, read_private
 from gaslatch_tools.platform import warning_store as WS
 from gaslatch_tools.platform.contacts import Contacts, ContactsError
@@ -18,7 +19,7 @@ def host_port(ctx, param, value: str) -> tuple[str, int]:
     """A click callback: HOST:PORT as (host, port)."""
     host, sep, port = value.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise click.BadParameter("expected HOST:PORT, e.g. 127.0.0.1:1883, not %r" % value)
+        raise click.BadParameter(_("expected HOST:PORT, e.g. 127.0.0.1:1883, not %(value)r") % {"value": value})
     return host, int(port)
 
 
@@ -51,5 +52,5 @@ def open_db(db: str, prepare=WS.prepare) -> SqlStorage:
         storage = open_storage(db)
         prepare(storage)
     except StorageError as err:
-        raise click.ClickException(str(err)) from None
+        raise click.ClickException(err.told()) from None
     return storage

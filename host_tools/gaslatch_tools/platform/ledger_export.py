@@ -14,6 +14,7 @@ import os
 from typing import Any, BinaryIO, Iterable, Sequence
 
 from gaslatch.core import events as E
+from gaslatch.translation import N_
 from gaslatch.unit.atomic_file import write_atomically
 from gaslatch_tools.commission.report_pdf import CJK_FONT, LATIN_FONT, pdf_markup
 from gaslatch_tools.platform import words
@@ -33,7 +34,7 @@ HAZARD_TEXT = {True: "有 yes", False: "无 none", None: "待查 to check"}
 OVERDUE_TEXT = "逾期 overdue"
 
 
-class ExportError(ValueError):
+class ExportError(words.Told, ValueError):
     """An export that cannot be written: which file and why."""
 
 
@@ -163,7 +164,8 @@ def write_pdf(headers: Sequence[str], rows: Iterable[Sequence[Any]], f: BinaryIO
 def render(fmt: str, headers: Sequence[str], rows: Iterable[Sequence[Any]], title: str) -> tuple[bytes, int]:
     """The rows as a file's bytes in fmt (csv, xlsx or pdf), and how many rows: for a download or a file."""
     if fmt not in FORMATS:
-        raise ExportError("no export format %r (formats: %s)" % (fmt, ", ".join(FORMATS)))
+        raise ExportError(N_("no export format %(format)r (formats: %(formats)s)"), format=fmt,
+                          formats=", ".join(FORMATS))
     rows = list(rows)
     if fmt == "csv":
         buffer = io.StringIO(newline="")
@@ -181,5 +183,5 @@ def export(fmt: str, headers: Sequence[str], rows: Iterable[Sequence[Any]], path
     try:
         write_atomically(os.fspath(path), content)  # 0640: names and findings, not for every user
     except OSError as err:
-        raise ExportError("cannot write %s: %s" % (path, err.strerror or err)) from None
+        raise ExportError(N_("cannot write %(path)s: %(error)s"), path=path, error=err.strerror or err) from None
     return count

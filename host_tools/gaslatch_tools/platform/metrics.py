@@ -24,7 +24,7 @@ DAY_MS = 86400000
 # A detector's end-of-life reminder as the unit raises it (gaslatch.core.lifecycle): source "<detector>:end_of_life".
 END_OF_LIFE_SUFFIX = ":end_of_life"
 VALVE_ASSET = "valve"
-NO_UNATTENDED = "no unattended hours in the window (no schedule events from these units)"
+NO_UNATTENDED = N_("no unattended hours in the window (no schedule events from these units)")
 
 # What says the valve is closed, from the unit's events (docs/events.md): latched by a trip or at start-up, open to
 # be reopened after a reset. True for every valve type (a pulse valve's `output valve on` is a closing pulse).

@@ -29,7 +29,9 @@ from paho.mqtt.properties import Properties
 from gaslatch.core import events as E
 from gaslatch.core import uplink_wire as W
 from gaslatch_tools import payload_schemas
+from gaslatch.translation import N_
 from gaslatch_tools.platform import delivery as D
+from gaslatch_tools.platform import words
 from gaslatch_tools.platform.delivery import StoreKey
 from gaslatch_tools.platform.storage import (CSV_COLUMNS, Batch, Committed, Delivery, Event, FleetRow, Gap, Gone,
                                              LostRange, SqliteStorage, SqlStorage, StorageError, export_csv,
@@ -72,6 +74,10 @@ TELEMETRY_SCHEMA = payload_schemas.FastValidator(payload_schemas.load("telemetry
 # Schema keywords that a missing or unknown field fails (tallied as "fields"; every other failure as "types").
 FIELD_KEYWORDS = ("required", "additionalProperties", "not")
 MAX_PROBLEM_CHARS = 200  # a refusal quotes the payload's value, cut to this
+
+
+class BrokerUnreachable(words.Told, ConnectionError):
+    """The broker cannot be reached, or did not take the subscriptions: where, and the system's reason."""
 
 
 class PayloadError(ValueError):
@@ -635,12 +641,13 @@ class PlatformReceiver:
                                      properties=properties)
         except OSError as err:
             self._stop_storage()
-            raise ConnectionError("cannot reach the MQTT broker at %s:%d: %s" % (self.host, self.port, err)) from None
+            raise BrokerUnreachable(N_("cannot reach the MQTT broker at %(host)s:%(port)d: %(error)s"),
+                                    host=self.host, port=self.port, error=err) from None
         self._client.loop_start()
         if not self._subscribed.wait(timeout_s):
             self.stop()
-            raise ConnectionError("the MQTT broker at %s:%d did not accept the subscriptions within %.0f s"
-                                  % (self.host, self.port, timeout_s))
+            raise BrokerUnreachable(N_("the MQTT broker at %(host)s:%(port)d did not accept the subscriptions "
+                                       "within %(seconds).0f s"), host=self.host, port=self.port, seconds=timeout_s)
 
     def stop(self) -> None:
         """Stores and acknowledges what was received, then disconnects; the broker keeps the session and

@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, NamedTuple, TypeVar
 
 from gaslatch.core import uplink_wire as W
+from gaslatch.translation import N_
 from gaslatch_tools.platform import delivery as D
+from gaslatch_tools.platform import words
 from gaslatch_tools.platform.delivery import StoreKey
 
 SQLITE_BUSY_TIMEOUT_S = 30.0  # receivers sharing one SQLite file wait for each other's short transactions
@@ -31,7 +33,7 @@ LATCH_KEY = "~latch"  # a trip stays open until a reset, whatever their sources
 T = TypeVar("T")
 
 
-class StorageError(RuntimeError):
+class StorageError(words.Told, RuntimeError):
     """The database cannot be opened: which one (never its password) and why."""
 
 
@@ -603,7 +605,8 @@ class SqliteStorage(SqlStorage):
             for statement in SCHEMA_SQL:
                 self._conn.execute(statement)
         except sqlite3.Error as err:
-            raise StorageError("cannot open the SQLite database %s: %s" % (path, err)) from None
+            raise StorageError(N_("cannot open the SQLite database %(path)s: %(error)s"), path=path,
+                               error=err) from None
 
     def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         c = self._conn

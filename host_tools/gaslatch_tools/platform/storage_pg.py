@@ -10,6 +10,7 @@ from typing import Callable, TypeVar
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from gaslatch.translation import N_
 from gaslatch_tools.platform.storage import (EVENT_TYPES, INSERT_EVENTS_SQL, MAX_ROWS_PER_INSERT, SCHEMA_SQL, SEQ12,
                                              SqlStorage, StorageError, chunks)
 
@@ -63,7 +64,8 @@ class PgStorage(SqlStorage):
                         self._conn.execute(self._sql(statement))
             except psycopg.Error as err:
                 self._conn.close()
-                raise StorageError("cannot create the tables in %s: %s" % (redacted(self.url), err)) from None
+                raise StorageError(N_("cannot create the tables in %(url)s: %(error)s"), url=redacted(self.url),
+                                   error=err) from None
 
     def _schema_present(self, objects: tuple[str, ...]) -> bool:
         """Whether every table and index exists."""
@@ -75,7 +77,8 @@ class PgStorage(SqlStorage):
             return psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
                                    application_name=APPLICATION_NAME)
         except psycopg.Error as err:
-            raise StorageError("cannot connect to PostgreSQL at %s: %s" % (redacted(self.url), err)) from None
+            raise StorageError(N_("cannot connect to PostgreSQL at %(url)s: %(error)s"), url=redacted(self.url),
+                               error=err) from None
 
     def _run(self, work: Callable[[psycopg.Connection], T]) -> T:
         """work(connection), once more on a new connection when the first one turns out to be lost."""

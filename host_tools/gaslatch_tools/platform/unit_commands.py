@@ -17,12 +17,14 @@ from typing import Callable
 import paho.mqtt.client as mqtt
 
 from gaslatch.core import uplink_wire as W
+from gaslatch.translation import N_
 from gaslatch.unit.private_file import PrivateFileError, read_private_bytes
+from gaslatch_tools.platform import words
 
 PUBLISH_TIMEOUT_S = 5.0
 
 
-class CommandError(RuntimeError):
+class CommandError(words.Told, RuntimeError):
     """The command could not be sent: which unit, and why (no key, broker unreachable)."""
 
 
@@ -54,7 +56,8 @@ class CommandSender:
         try:
             self._client.connect(self.host, self.port, keepalive=30)
         except OSError as err:
-            raise CommandError("cannot reach the MQTT broker at %s:%d: %s" % (self.host, self.port, err)) from None
+            raise CommandError(N_("cannot reach the MQTT broker at %(host)s:%(port)d: %(error)s"), host=self.host,
+                               port=self.port, error=err) from None
         self._client.loop_start()
 
     def stop(self) -> None:
@@ -76,9 +79,10 @@ class CommandSender:
         except W.TopicNameError as err:
             raise CommandError(str(err)) from None
         except PrivateFileError as err:
-            raise CommandError("no command key for %s/%s: %s" % (site, unit, err)) from None
+            raise CommandError(N_("no command key for %(site)s/%(unit)s: %(error)s"), site=site, unit=unit,
+                               error=err) from None
         if not key:
-            raise CommandError("the command key for %s/%s is empty" % (site, unit))
+            raise CommandError(N_("the command key for %(site)s/%(unit)s is empty"), site=site, unit=unit)
         command_id = "console-%s" % secrets.token_hex(8)
         payload = W.sign_command(key, command_id, int(self._clock_s()), W.CMD_CLOSE_VALVE, {})
         with self._lock:
@@ -86,7 +90,8 @@ class CommandSender:
         try:
             info.wait_for_publish(PUBLISH_TIMEOUT_S)
         except (RuntimeError, ValueError) as err:
-            raise CommandError("the broker did not take the command: %s" % err) from None
+            raise CommandError(N_("the broker did not take the command: %(error)s"), error=err) from None
         if not info.is_published():
-            raise CommandError("the broker did not confirm the command within %.0f s" % PUBLISH_TIMEOUT_S)
+            raise CommandError(N_("the broker did not confirm the command within %(seconds).0f s"),
+                               seconds=PUBLISH_TIMEOUT_S)
         return command_id

@@ -12,7 +12,8 @@ import logging
 from typing import Any, Callable, Iterable, NamedTuple
 
 from gaslatch.core import events as E
-from gaslatch_tools.platform import audit
+from gaslatch.translation import N_
+from gaslatch_tools.platform import audit, words
 from gaslatch_tools.platform import liveness as L
 from gaslatch_tools.platform.contacts import Contacts
 from gaslatch_tools.platform.rules import Decision, Occurrence, Rules
@@ -401,7 +402,7 @@ def record(storage: SqlStorage, instance: str, attempts: list[Attempt]) -> int:
 
 # --- people's side ---
 
-class AckError(ValueError):
+class AckError(words.Told, ValueError):
     """An acknowledgement that cannot be recorded: no such warning, or it is not waiting for one."""
 
 
@@ -418,9 +419,10 @@ def acknowledge_in(x: Execute, warning_id: int, user: str, note: str, now_ms: in
     user, note = E.safe_text(user, 100), E.safe_text(note)
     row = x("SELECT clear_on_ack, state FROM warnings WHERE id = ?", (warning_id,)).fetchone()
     if row is None:
-        raise AckError("no warning %d (gaslatch platform warnings lists them)" % warning_id)
+        raise AckError(N_("no warning %(warning)d (gaslatch platform warnings lists them)"), warning=warning_id)
     if row[1] not in ("pending", "open"):
-        raise AckError("warning %d is %s: nothing to acknowledge" % (warning_id, row[1]))
+        raise AckError(N_("warning %(warning)d is %(state)s: nothing to acknowledge"), warning=warning_id,
+                       state=words.Told(words.STATE_NAMES[row[1]]) if row[1] in words.STATE_NAMES else row[1])
     state = "cleared" if row[0] else "acknowledged"
     x(_ACK_SQL, (state, now_ms, user, note, now_ms, state, now_ms, state, warning_id))
     x(_CANCEL_SQL, (warning_id,))

@@ -16,7 +16,7 @@ from gaslatch.core import events as E
 from gaslatch.translation import N_
 from gaslatch_tools.platform import audit, words
 from gaslatch_tools.platform import warning_store as WS
-from gaslatch_tools.platform.access import ADMIN, OFFICER, OPERATOR, OWNER, Actor, sql_scope
+from gaslatch_tools.platform.access import ADMIN, OFFICER, OPERATOR, OWNER, ROLE_NAMES, Actor, sql_scope
 from gaslatch_tools.platform.contacts import Contacts
 from gaslatch_tools.platform.storage import SqlStorage
 
@@ -108,8 +108,9 @@ SCHEMA_OBJECTS = ("work_orders", "work_orders_open", "work_orders_site", "order_
                   "order_photos", "order_photos_order")
 
 
-class WorkOrderError(ValueError):
-    """A step that cannot be taken: what is wrong, for the person who tried it."""
+class WorkOrderError(words.Told, ValueError):
+    """A step that cannot be taken: what is wrong, for the person who tried it (words.Told: str() the English,
+    told() the reader's language)."""
 
 
 class NotFound(WorkOrderError):
@@ -204,7 +205,8 @@ def _find(x: Execute, actor: Actor, order_id: int) -> Order:
     """The order if the actor's scope holds its site; NotFound otherwise, the same as for an id never used."""
     row = x(_SELECT_ORDERS + " WHERE id = ?", (int(order_id),)).fetchone()
     if row is None or not actor.sees(row[_ORDER_COLUMNS.index("site")]):
-        raise NotFound("no work order %d (gaslatch platform orders lists them)" % order_id)
+        raise NotFound(N_("no work order %(order)d among the sites of %(user)s (gaslatch platform orders --as "
+                          "%(user)s lists them)"), order=order_id, user=actor.user)
     return _order(row)
 
 
@@ -213,28 +215,39 @@ def _clean(note: str | None) -> str:
     return E.safe_text("" if note is None else note, MAX_NOTE_CHARS)
 
 
+def _states(states: tuple[str, ...]) -> list[words.Told]:
+    return [words.Told(STATE_NAMES[s]) for s in states]
+
+
 def refusal(transition: Transition, order: Order | None, actor: Actor, note: str, hazard: bool | None,
-            due_ms: int | None, now_ms: int) -> str | None:
+            due_ms: int | None, now_ms: int) -> WorkOrderError | None:
     """Why the actor may not take this step on this order (None: they may). Pure: the table decides."""
     t = transition
-    what = "order %d" % order.id if order is not None else "a new order"
+    what = words.Told(N_("order %(order)d"), order=order.id) if order is not None else words.Told(N_("a new order"))
+    step = t.action  # the command's name: gaslatch platform order ACTION
     if order is not None and order.state not in t.sources:
-        return "%s is %s: %s needs %s" % (what, order.state, t.action, " or ".join(t.sources))
+        return WorkOrderError(N_("%(what)s is %(state)s: %(step)s needs an order %(needed)s"), what=what,
+                              state=words.Told(STATE_NAMES[order.state]), step=step, needed=_states(t.sources))
     if actor.role not in t.roles:
-        return "%s: %s is for the %s, not the %s %s" % (what, t.action, " or ".join(t.roles), actor.role, actor.user)
+        return WorkOrderError(N_("%(what)s: %(step)s is for the %(roles)s, not the %(role)s %(user)s"), what=what,
+                              step=step, roles=[words.Told(ROLE_NAMES[r]) for r in t.roles],
+                              role=words.Told(ROLE_NAMES[actor.role]), user=actor.user)
     if t.assigned and order is not None and actor.role == OFFICER and actor.user != order.officer:
-        return "%s: %s is for its officer %s, not %s" % (what, t.action, order.officer, actor.user)
+        return WorkOrderError(N_("%(what)s: %(step)s is for its officer %(officer)s, not %(user)s"), what=what,
+                              step=step, officer=order.officer, user=actor.user)
     if order is not None and order.state == FOUND and t.hazard is not None and order.hazard is not t.hazard:
-        return "%s: %s needs a site check that found %s" % (what, t.action, "a hazard" if t.hazard else "none")
+        return WorkOrderError(N_("%(what)s: %(step)s needs a site check that found a hazard") if t.hazard else
+                              N_("%(what)s: %(step)s needs a site check that found no hazard"), what=what, step=step)
     if NOTE in t.needs and not note.strip():
-        return "%s: %s needs a note (%s)" % (what, t.action, "the findings" if t.action == "find" else "what was done")
+        return WorkOrderError(N_("%(what)s: %(step)s needs a note (the findings)") if t.action == "find" else
+                              N_("%(what)s: %(step)s needs a note (what was done)"), what=what, step=step)
     if HAZARD in t.needs and hazard is None:
-        return "%s: %s needs whether a hazard was found" % (what, t.action)
+        return WorkOrderError(N_("%(what)s: %(step)s needs whether a hazard was found"), what=what, step=step)
     if DUE in t.needs:
         if due_ms is None:
-            return "%s: %s needs a due date" % (what, t.action)
+            return WorkOrderError(N_("%(what)s: %(step)s needs a due date"), what=what, step=step)
         if due_ms <= now_ms:
-            return "%s: %s needs a due date after now" % (what, t.action)
+            return WorkOrderError(N_("%(what)s: %(step)s needs a due date after now"), what=what, step=step)
     return None
 
 
@@ -249,7 +262,7 @@ def due_ms_of(text: str) -> int:
     """YYYY-MM-DD -> the end of that day, local time, in ms; ValueError for anything else."""
     day = datetime.datetime.strptime(text, "%Y-%m-%d")
     if not 2000 <= day.year <= 2199:  # a typo, not a deadline (and no overflow at the calendar's ends)
-        raise ValueError("a due date between 2000 and 2199, not %s" % text)
+        raise WorkOrderError(N_("a due date between 2000 and 2199, not %(date)s"), date=text)
     end = (day + datetime.timedelta(days=1)).astimezone()
     return int(end.timestamp() * 1000) - 1
 
@@ -265,18 +278,20 @@ def dispatch(storage: SqlStorage, actor: Actor, warning_id: int, officer: str, n
     def work(x: Execute) -> Order:
         warning = WS.warning_in(x, int(warning_id))
         if warning is None or not actor.sees(warning.site):
-            raise NotFound("no warning %d (gaslatch platform warnings lists them)" % warning_id)
+            raise NotFound(N_("warning %(warning)d is not one %(user)s may see: it is of a site not theirs, or there is "
+                              "none by that id"), warning=warning_id, user=actor.user)
         why = refusal(t, None, actor, note, None, due_ms, now_ms)
         if why:
-            raise WorkOrderError(why)
+            raise why
         officers = contacts.people_for(warning.site, OFFICER) if warning.site in contacts.doc["sites"] else []
         if officer not in officers:
-            raise WorkOrderError("%s is not an officer of the district of site %s (officers: %s)"
-                                 % (E.safe_text(officer, 100), warning.site, ", ".join(officers) or "none"))
+            raise WorkOrderError(N_("%(officer)s is not an officer of the district of site %(site)s (officers: "
+                                    "%(officers)s)"), officer=E.safe_text(officer, 100), site=warning.site,
+                                 officers=", ".join(officers) or "-")
         row = x(_INSERT_ORDER_SQL, (warning.id, warning.site, warning.unit, warning.grade, warning.summary,
                                     DISPATCHED, officer, int(due_ms), now_ms, actor.user, now_ms)).fetchone()
         if row is None:
-            raise WorkOrderError("warning %d already has an open work order" % warning.id)
+            raise WorkOrderError(N_("warning %(warning)d already has an open work order"), warning=warning.id)
         acknowledged = warning.state in ("pending", "open")
         if acknowledged:
             WS.acknowledge_in(x, warning.id, actor.user, note or "work order %d dispatched" % row[0], now_ms, origin)
@@ -292,14 +307,15 @@ def advance(storage: SqlStorage, actor: Actor, order_id: int, action: str, now_m
     """Takes one step (an action of ACTIONS) on the order, as TRANSITIONS allows; WorkOrderError saying why not."""
     t = BY_ACTION.get(action)
     if t is None or not t.sources:
-        raise WorkOrderError("no work order action %r (actions: %s)" % (E.safe_text(action, 40), ", ".join(ACTIONS)))
+        raise WorkOrderError(N_("no work order action %(action)r (actions: %(actions)s)"),
+                             action=E.safe_text(action, 40), actions=", ".join(ACTIONS))
     note = _clean(note)
 
     def work(x: Execute) -> Order:
         order = _find(x, actor, order_id)
         why = refusal(t, order, actor, note, hazard, due_ms, now_ms)
         if why:
-            raise WorkOrderError(why)
+            raise why
         new_hazard = bool(hazard) if HAZARD in t.needs else order.hazard
         new_due = int(due_ms) if DUE in t.needs else order.due_ms
         findings = note if t.action == "find" else order.findings
@@ -307,8 +323,8 @@ def advance(storage: SqlStorage, actor: Actor, order_id: int, action: str, now_m
         changed = x(_STEP_SQL, (t.target, None if new_hazard is None else int(new_hazard), findings, new_due, now_ms,
                                 closed_ms, order.id, order.state)).rowcount
         if changed != 1:
-            raise WorkOrderError("order %d changed while %s was being recorded: look again and retry"
-                                 % (order.id, t.action))
+            raise WorkOrderError(N_("order %(order)d changed while %(step)s was being recorded: look again and "
+                                    "retry"), order=order.id, step=t.action)
         _record(x, actor, order.id, order.site, t.action, order.state, t.target, note,
                 new_hazard if HAZARD in t.needs else None, new_due if DUE in t.needs else None, now_ms, origin, {})
         return _find(x, actor, order.id)
@@ -341,8 +357,8 @@ def orders(storage: SqlStorage, actor: Actor, states: tuple[str, ...] | list[str
             return []
         unknown = [s for s in states if s not in STATES]
         if unknown:
-            raise WorkOrderError("no work order state %s (states: %s)" % (E.safe_text(unknown[0], 40),
-                                                                           ", ".join(STATES)))
+            raise WorkOrderError(N_("no work order state %(state)s (states: %(states)s)"),
+                                 state=E.safe_text(unknown[0], 40), states=", ".join(STATES))
         where += " AND state IN (%s)" % ", ".join("?" * len(states))
         params += states
     sql = _SELECT_ORDERS + " WHERE %s ORDER BY opened_ms DESC, id DESC" % where
@@ -367,13 +383,14 @@ def history(storage: SqlStorage, actor: Actor, order_id: int) -> list[HistoryRow
 def photo_type(data: bytes) -> str:
     """The content type of a photo by its magic bytes; WorkOrderError for anything but a JPEG or PNG in limits."""
     if not data:
-        raise WorkOrderError("the photo is empty")
+        raise WorkOrderError(N_("the photo is empty"))
     if len(data) > MAX_PHOTO_BYTES:
-        raise WorkOrderError("the photo is %d bytes: at most %d (5 MB)" % (len(data), MAX_PHOTO_BYTES))
+        raise WorkOrderError(N_("the photo is %(size)d bytes: at most %(max)d (5 MB)"), size=len(data),
+                             max=MAX_PHOTO_BYTES)
     for magic, content_type in PHOTO_TYPES:
         if data.startswith(magic):
             return content_type
-    raise WorkOrderError("the photo is neither a JPEG nor a PNG (by its first bytes)")
+    raise WorkOrderError(N_("the photo is neither a JPEG nor a PNG (by its first bytes)"))
 
 
 def add_photo(storage: SqlStorage, actor: Actor, order_id: int, data: bytes, now_ms: int, origin: str = "cli") -> int:
@@ -384,10 +401,11 @@ def add_photo(storage: SqlStorage, actor: Actor, order_id: int, data: bytes, now
     def work(x: Execute) -> int:
         order = _find(x, actor, order_id)
         if order.state == CLOSED:
-            raise WorkOrderError("order %d is closed: no more photos" % order.id)
+            raise WorkOrderError(N_("order %(order)d is closed: no more photos"), order=order.id)
         if actor.role not in PHOTO_ROLES:
-            raise WorkOrderError("order %d: photos are for the %s, not the %s %s"
-                                 % (order.id, " or ".join(PHOTO_ROLES), actor.role, actor.user))
+            raise WorkOrderError(N_("order %(order)d: photos are for the %(roles)s, not the %(role)s %(user)s"),
+                                 order=order.id, roles=[words.Told(ROLE_NAMES[r]) for r in PHOTO_ROLES],
+                                 role=words.Told(ROLE_NAMES[actor.role]), user=actor.user)
         photo_id = x(_INSERT_PHOTO_SQL, (order.id, now_ms, actor.user, content_type, len(data), data)).fetchone()[0]
         audit.record(x, now_ms, actor.user, "order.photo", "order %d" % order.id, site=order.site,
                      detail={"photo": photo_id, "type": content_type, "bytes": len(data)}, origin=origin)
@@ -415,7 +433,7 @@ def photo(storage: SqlStorage, actor: Actor, photo_id: int) -> tuple[str, bytes]
     def work(x: Execute) -> tuple[str, bytes]:
         row = x(sql, (int(photo_id),)).fetchone()
         if row is None or not actor.sees(row[2]):
-            raise NotFound("no photo %d" % photo_id)
+            raise NotFound(N_("no photo %(photo)d"), photo=photo_id)
         return row[0], bytes(row[1])
 
     return storage.read(work)
