@@ -130,7 +130,7 @@ def test_status_shows_detectors_with_their_reading_outputs_interlocks_and_the_tr
     assert "LATCHED" in out and "gas: d1 high alarm" in out
     assert "d1" in out and "high alarm" in out and "30.00 %LEL" in out
     assert "d2" in out and "0.00 %LEL" in out
-    for name in ("valve", "sounder", "beacon", "fan", "fault_relay"):
+    for name in ("valve", "sounder", "beacon", "fan", "fault relay"):
         assert name in out
     assert "de-energised" in out
     assert "emergency stop" in out and "fire alarm" in out
