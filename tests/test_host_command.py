@@ -82,3 +82,20 @@ def test_the_demo_s_simulated_only_options_without_simulated_are_refused_before_
     assert done.returncode == 2 and "只能与 --simulated 一起使用" in done.stderr
     done = gaslatch("demo", "--simulated", "--json")
     assert done.returncode == 0 and done.stdout.count("\n") > 5 and done.stdout.startswith("{")
+
+
+def test_gaslatch_help_lists_every_unit_command_in_the_language_asked_for():
+    """The unit's command summaries are looked up when the list is shown (after --lang or LANG is read)."""
+    from gaslatch.unit.cli import COMMANDS
+    from gaslatch.translation import CHINESE, in_language
+    chinese = gaslatch("--help", env=dict(os.environ, LANG="zh_CN.UTF-8", LC_ALL="", LC_MESSAGES=""))
+    assert chinese.returncode == 0, chinese.stderr
+    zh = in_language(CHINESE).gettext
+    listing = {line.split()[0]: line for line in chinese.stdout.splitlines() if line.startswith("  ") and
+               line.split() and line.split()[0] in {command.name for command in COMMANDS}}
+    assert sorted(listing) == sorted(command.name for command in COMMANDS)
+    for command in COMMANDS:
+        assert zh(command.summary)[:12] in listing[command.name], listing[command.name]
+    assert "调试：依次" in listing["test-outputs"] and "Commissioning" not in chinese.stdout
+    english = gaslatch("--lang", "en", "--help", env=dict(os.environ, LANG="zh_CN.UTF-8"))
+    assert "Commissioning: switch each output" in english.stdout and "调试" not in english.stdout

@@ -37,12 +37,15 @@ def problem_text(problem: object, gettext: Callable[[str], str] = _) -> tuple[st
 
 
 def format_problems(problems: Iterable, gettext: Callable[[str], str] = _,
-                    ngettext: Callable[[str, str, int], str] = _ngettext) -> str:
+                    ngettext: Callable[[str, str, int], str] = _ngettext,
+                    header: Callable[[int], str] | None = None) -> str:
     """The installer-facing report of a list of problems, as core.config.format_problems writes it in English: a
-    header with the count, then each problem's JSON path and message, and its hint below."""
+    header with the count (header(count): another program's than the controller's), then each problem's JSON path
+    and message, and its hint below."""
     problems = list(problems)
     count = len(problems)
-    lines = [ngettext("configuration has %(n)d problem; the controller will not start:",
+    lines = [header(count) if header is not None else
+             ngettext("configuration has %(n)d problem; the controller will not start:",
                       "configuration has %(n)d problems; the controller will not start:", count) % {"n": count}]
     for problem in problems:
         message, hint = problem_text(problem, gettext)

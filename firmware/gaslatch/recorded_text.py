@@ -1,4 +1,5 @@
-"""What the controller core recorded (a trip reason, reset blockers, an event's reason), in the reader's language.
+"""What the controller core recorded or answered (a trip reason, reset blockers, an event's reason, the reply to a
+command), in the reader's language.
 
 The core (language-neutral, MicroPython) records English sentences joined by "; ", and the record stays so: MQTT,
 the journal, the platform's database and --json carry them as they are. A person reads them here: each part is
@@ -25,7 +26,7 @@ NESTED = frozenset(("what", "why", "cause", "fault", "failure", "link", "reading
 # A detector's state as the core writes it in a sentence (state.replace("_", " ")): a `state` must be one of these
 # for its template to fit, so that "interrupted in the check phase: command: ..." is never read as detector
 # "interrupted in the check phase" in state "command: ...".
-STATES = frozenset(("warmup", "normal", "low alarm", "high alarm", "fault", "comm lost"))
+STATES = frozenset(("warmup", "normal", "low alarm", "high alarm", "fault", "comm lost", "not read yet"))
 # A detector's name as the configuration allows it (core/config_schema.py NAME_PATTERN, unanchored).
 NAME = r"[a-z0-9][a-z0-9_-]{0,31}"
 
@@ -186,6 +187,59 @@ PHRASES = (
     N_("installer"),
     # gaslatch/unit/runtime.py through the controller's record path: the unit stopping
     N_("%(why)s: outputs safe, valve closed"),
+    # gaslatch/unit/manifest.py: the start-up self-test's summary and faults (the startup event, the status)
+    N_("no manifest configured: code and profiles not checked"),
+    N_("passed: %(count)d code and profile files match %(path)s"),
+    N_("manifest %(path)s cannot be read: %(error)s"),
+    N_("manifest %(path)s is not a manifest: %(error)s"),
+    N_("manifest %(path)s is not a manifest of format %(format)d"),
+    N_("installed file %(path)s cannot be read: %(error)s"),
+    N_("file modified since install: %(files)s"),
+    N_("%(count)d files modified since install: %(files)s"),
+    N_("file missing: %(files)s"),
+    N_("%(count)d files missing: %(files)s"),
+    N_("file added since install: %(files)s"),
+    N_("%(count)d files added since install: %(files)s"),
+    # The controller's answers to a command (core/commands.py, safety.py command_*, daily_check.py confirm): the
+    # control socket's reply "message" / "error", read by gaslatch reset/silence/inhibit/test-outputs and the panel
+    N_("not tripped: nothing to reset"),
+    N_("reset refused: %(why)s"),
+    N_("valve closing"),
+    N_("reopen it with the local reset"),
+    N_("no testable output %(output)s (one of valve, %(outputs)s)"),
+    N_("output %(output)s is not wired (no entry under lines)"),
+    N_("%(output)s pulsed for %(ms)d ms"),
+    N_("recorded"),
+    N_("the unit's clock is kept by NTP (systemd-timesyncd)"),
+    N_("nothing changed"),
+    N_("unknown command %(command)s"),
+    N_("%(command)s is not taken from the %(channel)s channel"),
+    N_("%(command)s is not enabled on this unit"),
+    N_("valve will close on the next scan"),
+    N_("nothing is sounding"),
+    N_("sounder silenced for %(seconds)d s"),
+    N_("no detector named %(name)s"),
+    N_("inhibit time must be 1..%(minutes)d minutes"),
+    N_("detector %(detector)s is already inhibited: one at a time, no renewal"),
+    N_("detector %(detector)s is a CO2 detector: its interlock is never inhibited (IGEM/UP/19: no overrides)"),
+    N_("detector %(detector)s cannot be trusted (%(why)s): only a normal detector can be inhibited"),
+    N_("link degraded"),
+    N_("unstable"),
+    N_("detector %(detector)s reported gas or a fault %(ago)d s ago: inhibit it once clear for %(seconds)d s"),
+    N_("detector %(detector)s is %(state)s: only a normal detector can be inhibited"),
+    N_("not read yet"),
+    N_("detector %(detector)s inhibited for %(minutes)d min"),
+    N_("detector %(name)s is not inhibited"),
+    N_("inhibit of %(detector)s ended"),
+    N_("the daily check is not enabled on this unit (config daily_check.enabled)"),
+    N_("the unit's clock is not set, so the check cannot be dated"),
+    N_("nothing recorded"),
+    N_("no such item in the daily check: %(items)s (items: %(known)s)"),
+    N_("tick every item to confirm the check"),
+    N_("not ticked: %(items)s"),
+    N_("already confirmed today"),
+    N_("already confirmed today by %(source)s"),
+    N_("daily check recorded for %(date)s"),
 )
 
 _compiled: list | None = None

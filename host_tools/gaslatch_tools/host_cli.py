@@ -105,7 +105,7 @@ class ShownTranslatedOption(_ShownTranslated, click.Option):
 
 
 class ShownTranslatedCommand(_ShownTranslated, click.Command):
-    """The demo (defined before --lang is read)."""
+    """The demo and the unit's commands (defined before --lang is read)."""
 
 
 class _Commands(_ShownTranslated, click.Group):
@@ -170,7 +170,7 @@ def main() -> None:
 
 def _unit_command(command: unit_cli.Command) -> click.Command:
     """The unit's command, listed here and run by gaslatch.unit.cli with its own arguments and --help."""
-    @click.command(command.name, help=command.summary, add_help_option=False,
+    @click.command(command.name, cls=ShownTranslatedCommand, help=command.summary, add_help_option=False,
                    context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
     @click.pass_context
     def delegate(ctx: click.Context) -> None:

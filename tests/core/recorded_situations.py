@@ -11,6 +11,7 @@ from gaslatch.core import detector_state as D
 from gaslatch.core import proving as PV
 from gaslatch.core.config import load_config
 from gaslatch.core.controller import Controller
+from gaslatch.core.daily_check import DailyCheck
 from gaslatch.core.detector_profile import list_profiles, load_profile, measured_sample
 from gaslatch.core.events import EventLog
 from gaslatch.core.lifecycle import Lifecycle
@@ -174,11 +175,23 @@ def detectors(texts):
         k.status["d1"] = C.STATUS_HIGH_ALARM if (i // 5) % 2 == 0 else C.STATUS_NORMAL
         k.gas["d1"] = 2.0
         k.press("reset_button") if i % 3 == 0 else k.scan()
+    k.status["d1"] = C.STATUS_NORMAL
+    k.gas["d1"] = 0.0
+    k.run(12000)
+    texts.add(k.safety.command_inhibit(k.now_ms, "d1", 5, "test")[1])  # refused: unstable
+    k = Recorded(texts)
+    k.settle()
+    k.gas["d1"] = 30.0
+    k.scan()  # one unconfirmed sample above the high set point: still normal, inside its clear hold
+    k.gas["d1"] = 0.0
+    k.run(3000)
+    texts.add(k.safety.command_inhibit(k.now_ms, "d1", 5, "test")[1])
     k = Recorded(texts)
     k.settle()
     for _ in range(32):  # every other poll lost
         k.silent.symmetric_difference_update({"d1"})
         k.scan()
+    texts.add(k.safety.command_inhibit(k.now_ms, "d1", 5, "test")[1])  # refused: a degraded link
     k.silent.discard("d1")
     k.run(11000)
     k.silent.add("d2")  # blind: link budget, comm lost, then the fault trip
@@ -325,8 +338,112 @@ def unit_stopping(texts, workdir):
     texts.update(e["reason"] for e in EventReader(cfg["store"]["path"]).query(types=["shutdown"]))
 
 
+def _answered(texts, reply):
+    """The texts of one reply a person reads: its message or error, and each reason of a refused reset."""
+    texts.update(reply.get(key) for key in ("message", "error") if reply.get(key))
+    texts.update(reply.get("reasons") or ())
+    return reply
+
+
+def command_answers(texts):
+    """Every answer of every command through the controller's dispatch (core/commands.py), each accept and refuse
+    path (test_commands' kitchens; an inhibit refused for a distrusted detector or its clear hold: detectors()).
+    Arguments that do not fit the table are refused with json_schema_subset's problems, which are no phrases."""
+    from gaslatch_tools.kitchen_sim import KitchenSim, base_config
+
+    doc = base_config(3)
+    doc["detectors"]["d3"]["measurand"] = C.MEASURAND_CO2
+    doc["lines"] = dict((line, {"pin": 20 + i}) for i, line in enumerate(("sounder", "fan", "fault_relay")))
+    doc["inhibit"] = {"max_minutes": 10}
+    sim = KitchenSim(config_doc=doc)
+
+    def ask(name, args=None, channel="local"):
+        return _answered(texts, sim.controller.command(sim.now_ms, name, args or {}, "test", channel))
+
+    ask("inhibit", {"detector": "d1", "minutes": 5})  # before the first scan: not read yet
+    sim.run_until(12000)
+    for name, args, channel in (
+            ("reset", {}, "local"), ("silence", {}, "local"), ("inhibit", {"detector": "nope", "minutes": 5}, "local"),
+            ("inhibit", {"detector": "d1", "minutes": 11}, "local"), ("inhibit", {"detector": "d3", "minutes": 5}, "local"),
+            ("inhibit", {"detector": "d1", "minutes": 5}, "local"), ("inhibit", {"detector": "d2", "minutes": 5}, "local"),
+            ("end_inhibit", {"detector": "d2"}, "local"), ("end_inhibit", {"detector": "d1"}, "local"),
+            ("test_output", {"line": "sounder", "ms": 500}, "local"), ("test_output", {"line": "beacon", "ms": 500}, "local"),
+            ("test_output", {"line": "reset_button", "ms": 500}, "local"), ("test_output", {"line": "valve", "ms": 500}, "local"),
+            ("close_valve", {}, "remote"), ("sync_time", {}, "remote"), ("access", {"what": "login", "level": "operator"}, "local"),
+            ("daily_check", {"items": ["stove"]}, "local"), ("no_such_command", {}, "local"), ("reset", {}, "remote"),
+            ("silence", {}, "remote")):
+        assert ask(name, args, channel), name
+    sim.set_gas("d1", 300)
+    sim.run_until(sim.now_ms + 4000)
+    ask("silence")
+    ask("reset")  # refused: the reasons
+    ask("inhibit", {"detector": "d1", "minutes": 5})  # in high alarm
+    sim.set_gas("d1", 0)
+    sim.run_until(sim.now_ms + 14000)
+    sim.press("reset_button")
+    sim.run_until(sim.now_ms + 3000)
+    ask("reset")  # not tripped
+    # The daily check: the clock not set, then an unknown item, one not ticked, confirmed, and confirmed again.
+    doc = {"unit": {"site": "s", "name": "u"}, "detectors": {"d1": {"kind": "contact", "line": "gas_contact"}},
+           "daily_check": {"enabled": True, "due_by": "11:00"}}
+    ctl = Controller(load_config(doc, KINDS), PROFILES, 0)
+    items = ["stove", "hose", "valve", "detector_lamps"]
+    ctl.step(100, inputs={"gas_contact": False})
+    _answered(texts, ctl.command(100, "daily_check", {"items": items}, "panel operator"))
+    monday = CD.parse("2026-12-07")
+    ctl.step(200, inputs={"gas_contact": False}, wall=(CD.weekday(monday), 600), today=monday)
+    for ticked in (items + ["oven"], items[:2], items, items):
+        _answered(texts, ctl.command(200, "daily_check", {"items": ticked}, "panel operator"))
+    # A day confirmed before a restart by an older unit's record (no source): confirmed again, by nobody named.
+    check = DailyCheck(load_config(doc, KINDS), ("done", "2026-12-07"))
+    texts.add(check.confirm(300, monday, 600, items, "panel operator", EventLog())[1])
+
+
+def self_test(texts, workdir):
+    """The unit's start-up self-test (gaslatch/unit/manifest.py, test_manifest's files): no manifest, passed, each
+    fault of the files (one and several modified, missing, added), and each manifest that cannot be used."""
+    import json
+    import os
+
+    from gaslatch.unit.manifest import check_manifest, self_test as run_self_test, write_manifest
+
+    root = os.path.join(workdir, "installed", "gaslatch")
+    os.makedirs(os.path.join(root, "core"))
+    for name in ("a.py", "b.py", "core/c.py", "core/d.py"):
+        with open(os.path.join(root, name), "w") as handle:
+            handle.write("x = 1\n")
+    manifest = os.path.join(workdir, "manifest.json")
+    write_manifest(manifest, root)
+    cfg = {"self_test": {"manifest": ""}}
+    texts.add(run_self_test(cfg, root).summary)
+    cfg["self_test"]["manifest"] = manifest
+    texts.add(run_self_test(cfg, root).summary)
+    for changed in (("a.py",), ("a.py", "b.py")):
+        for name in changed:
+            with open(os.path.join(root, name), "a") as handle:
+                handle.write("y = 2\n")
+        texts.update(check_manifest(manifest, root)[0])
+    for name in ("core/c.py", "core/d.py"):
+        os.remove(os.path.join(root, name))
+        texts.update(check_manifest(manifest, root)[0])
+    for name in ("e.py", "f.py"):
+        with open(os.path.join(root, name), "w") as handle:
+            handle.write("z = 3\n")
+        texts.update(check_manifest(manifest, root)[0])
+    for content in (b"{", json.dumps({"format": 99, "files": {}}).encode()):
+        with open(manifest, "wb") as handle:
+            handle.write(content)
+        texts.update(check_manifest(manifest, root)[0])
+    texts.update(check_manifest(os.path.join(workdir, "absent.json"), root)[0])
+    write_manifest(manifest, root)
+    os.remove(os.path.join(root, "e.py"))
+    os.symlink(os.path.join(workdir, "nowhere.py"), os.path.join(root, "e.py"))  # listed, and cannot be read
+    texts.update(check_manifest(manifest, root)[0])
+    texts.update(run_self_test(cfg, root).faults)
+
+
 SITUATIONS = (proving, airflow, valve, interlocks_schedule_silence_inhibit, detectors, toxic, startup_and_commands,
-              lifecycle, daily_check)
+              lifecycle, daily_check, command_answers)
 
 
 def recorded_texts(workdir):
@@ -336,5 +453,6 @@ def recorded_texts(workdir):
     for situation in SITUATIONS:
         situation(texts)
     unit_stopping(texts, workdir)
+    self_test(texts, workdir)
     texts.discard("")
     return texts

@@ -108,7 +108,9 @@ def test_inhibit_needs_the_maintenance_pin_and_is_recorded_on_the_person_s_behal
     page.fill("form.inhibit input[name=minutes]", "15")
     page.click("form.inhibit button")
     page.wait_for_url(panel.url + "/")
-    assert "d2" in page.inner_text("#message")
+    message = page.inner_text("#message")
+    assert "探测器 d2 已屏蔽 15 分钟" in message and "detector d2 inhibited for 15 min" in message, \
+        "the controller's answer in Chinese, its English beside"
     wait_until(lambda: "屏蔽" in page.inner_text("tr[data-detector=d2]"), 5, what="d2 shown inhibited")
     wait_until(lambda: [line for line in unit.events("inhibit") if "panel maintenance" in line], 10,
                what="the inhibit recorded on behalf of the panel's maintenance level")

@@ -216,3 +216,12 @@ def test_the_templates_messages_are_extracted_so_a_missing_one_fails_the_check()
     assert template % "commissioning.html" in extracted["Cannot compare"]
     assert "firmware/gaslatch/panel/state_view.py" in extracted["%(n)d day overdue"], "pair_n's plural"
 
+
+
+def test_a_panel_whose_configuration_cannot_be_read_says_the_panel_will_not_start(tmp_path):
+    for lang, said, wrong in (("zh", "面板不会启动", "控制器不会启动"), ("en", "the panel will not start", "controller")):
+        done = subprocess.run([sys.executable, "-m", "gaslatch.unit", "--lang", lang, "panel", "--config",
+                               str(tmp_path / "absent.json"), "--state-dir", str(tmp_path / "state")],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and said in done.stderr and wrong not in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr

@@ -249,3 +249,14 @@ def test_any_status_reply_draws_the_panel(fields):
     v = view(status(**fields))
     assert v["kind"] in (ALARM, FAULT, GAS_OFF, GAS_ON)
     _page(v).encode("utf-8")
+
+
+def test_the_flash_shows_the_controllers_answer_in_chinese_with_the_english_beside():
+    from gaslatch.panel.app import answer_words
+    assert answer_words({"ok": False, "error": "nothing is sounding"}) == ("没有正在鸣响的报警", "nothing is sounding")
+    assert answer_words({"ok": True, "message": "sounder silenced for 300 s"}) == \
+        ("蜂鸣器已消音 300 秒", "sounder silenced for 300 s")
+    refused = answer_words({"ok": False, "error": "reset refused: d1: high alarm", "reasons": ["d1: high alarm"]})
+    assert refused[0].endswith("d1：高限报警") and refused[1].endswith("d1: high alarm")
+    assert answer_words({"ok": False, "error": "a refusal from a newer unit"}) == "a refusal from a newer unit"
+    assert answer_words({"ok": False}) == ""

@@ -188,3 +188,21 @@ def test_a_broken_profile_is_refused_with_each_of_its_problems_and_the_file(tmp_
     assert problem.path == "profiles/cn-generic.json $.reads[0].count"
     assert problem.message == "0 is below the minimum 1"
     assert problem.hint == "write a whole number from 1 to 125 (or reinstall gaslatch)"
+
+
+def test_a_unit_that_cannot_start_says_so_in_the_readers_language(tmp_path):
+    """`gaslatch run` refused at its start (another run holds the unit's lock): exit 1, the line in the reader's
+    language, the cause as the runtime words it (and logs it)."""
+    import fcntl
+
+    doc = base_config(str(tmp_path))
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(doc))
+    with open(doc["control"]["socket"] + ".lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        for lang, said in (("zh", "gaslatch 无法启动："), ("en", "gaslatch cannot start: ")):
+            done = subprocess.run([sys.executable, "-m", "gaslatch.unit", "--lang", lang, "run", "--config",
+                                   str(path)], capture_output=True, text=True, timeout=60)
+            assert done.returncode == 1, done.stderr
+            assert done.stderr.startswith(said) and "another gaslatch run already controls this unit" in done.stderr
+            assert "Traceback" not in done.stderr

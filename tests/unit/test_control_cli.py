@@ -130,7 +130,7 @@ def test_status_shows_detectors_with_their_reading_outputs_interlocks_and_the_tr
     assert "LATCHED" in out and "gas: d1 high alarm" in out
     assert "d1" in out and "high alarm" in out and "30.00 %LEL" in out
     assert "d2" in out and "0.00 %LEL" in out
-    for name in ("valve", "sounder", "beacon", "fan", "fault_relay"):
+    for name in ("valve", "sounder", "beacon", "fan", "fault relay"):
         assert name in out
     assert "de-energised" in out
     assert "emergency stop" in out and "fire alarm" in out
@@ -448,3 +448,70 @@ def test_a_reset_outcomes_text_reaches_the_terminal_escaped(unit):
     result = gaslatch(unit, "reset")
     assert result.exit_code == 1
     assert "Reset not done: \\x1b[2Jgas \\u202eoff" in result.output and "\x1b" not in result.output
+
+
+# ---- the controller's answers in the reader's language (the real core answers silence and inhibit) ----
+
+def gaslatch_zh(unit_or_path, *args: str, input: str = ""):
+    """`gaslatch --lang zh <args> --socket PATH`."""
+    path = unit_or_path.path if isinstance(unit_or_path, Unit) else unit_or_path
+    return run_unit_command("--lang", "zh", *args, "--socket", path, input=input)
+
+
+def test_the_controllers_answers_read_in_chinese(unit):
+    refused = gaslatch_zh(unit, "silence")
+    assert refused.exit_code == 1 and "拒绝：没有正在鸣响的报警" in refused.output
+    unit.kitchen.leak()
+    for args, code, said in (
+            (("silence",), 0, "蜂鸣器已消音 300 秒"),
+            (("inhibit", "d2", "--minutes", "10"), 0, "探测器 d2 已屏蔽 10 分钟"),
+            (("inhibit", "d1", "--minutes", "5"), 1, "探测器 d2 已在屏蔽中：一次只能屏蔽一个，不可续期"),
+            (("inhibit", "d2", "--end"), 0, "探测器 d2 屏蔽已结束"),
+            (("inhibit", "d1", "--minutes", "5"), 1, "探测器 d1：高限报警，只有正常状态的探测器才能屏蔽"),
+            (("inhibit", "d9", "--minutes", "5"), 1, "没有名为 d9 的探测器")):
+        result = gaslatch_zh(unit, *args)
+        assert (result.exit_code, said) == (code, said) and said in result.output, result.output
+        assert not any(word in result.output for word in ("detector", "inhibit", "sounder", "silenced")), result.output
+
+
+def test_an_answer_no_phrase_knows_is_shown_as_sent(unit):
+    unit.kitchen.refused_lines["beacon"] = "no beacon line in the config"
+    result = gaslatch_zh(unit, "test-outputs", "--ms", "100", "--line", "beacon", "--yes")
+    assert result.exit_code == 1 and "报警灯 被拒绝：no beacon line in the config" in result.output
+
+
+@pytest.mark.parametrize("lang, rows", [
+    ("en", {"sounder": "switched on briefly (not confirmed: --yes)", "fault relay": "dropped briefly (not confirmed: "
+            "--yes)", "valve": "closed (not confirmed: --yes)"}),
+    ("zh", {"蜂鸣器": "已短时接通（未确认：--yes）", "故障继电器": "已短时断开（未确认：--yes）",
+            "紧急切断阀": "已关闭（未确认：--yes）"})])
+def test_test_outputs_yes_says_the_valve_closed_and_the_others_switched_briefly(unit, lang, rows):
+    result = run_unit_command("--lang", lang, "test-outputs", "--ms", "100", "--yes", "--socket", unit.path)
+    assert result.exit_code == 0, result.output
+    table = {line.split("  ")[0].strip(): line for line in result.output.splitlines()}
+    for output, said in rows.items():
+        assert output in table and said in table[output], (output, result.output)
+    if lang == "zh":
+        assert "正在断开故障继电器" in result.output and "正在关闭燃气切断阀" in result.output
+    else:
+        assert "Dropping the fault relay" in result.output and "Switching fault_relay on" not in result.output
+
+
+@pytest.mark.parametrize("command", [["status"], ["reset"], ["silence"], ["inhibit", "d1", "--end"],
+                                     ["test-outputs", "--yes"]])
+def test_a_config_that_cannot_be_used_is_a_usage_error_in_the_readers_language(short_dir, command):
+    bad_json = os.path.join(short_dir, "bad.json")
+    with open(bad_json, "w") as handle:
+        handle.write("{")
+    not_object = os.path.join(short_dir, "control.json")
+    with open(not_object, "w") as handle:
+        handle.write('{"control": [1]}')
+    for path, zh, en in (("/nonexistent", "--config：无法读取 /nonexistent：No such file or directory",
+                          "--config: cannot read /nonexistent: No such file or directory"),
+                         (bad_json, "--config：%s 不是有效的 JSON：" % bad_json, "--config: %s is not valid JSON" % bad_json),
+                         (not_object, "--config：%s 中的 control 不是对象" % not_object,
+                          "--config: control in %s is not an object" % not_object)):
+        chinese = run_unit_command("--lang", "zh", *command, "--config", path)
+        assert chinese.exit_code == 2 and zh in chinese.stderr and "Traceback" not in chinese.output, chinese.output
+        english = run_unit_command("--lang", "en", *command, "--config", path)
+        assert english.exit_code == 2 and en in english.stderr, english.output

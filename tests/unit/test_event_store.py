@@ -644,3 +644,49 @@ def test_events_explains_a_bad_store_or_option_without_a_traceback(tmp_path, arg
     assert result.exit_code in (1, 2)
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args, chinese, english", [
+    (["--store", "{tmp}/missing.db"], "事件库 {tmp}/missing.db：文件不存在；用 --store PATH 或 --config FILE 指定控制器的事件库",
+     "event store {tmp}/missing.db: no such file; give the unit's store with --store PATH or --config FILE"),
+    (["--store", "{tmp}/empty.db"], "事件库 {tmp}/empty.db：文件是空的，还不是事件库；",
+     "event store {tmp}/empty.db: the file is empty, not an event store yet;"),
+    (["--store", "{tmp}/garbage.db"], "无法读取：file is not a database；文件已损坏或不是 SQLite 数据库：停止 gaslatch",
+     "cannot be read: file is not a database; the file is damaged or is not an SQLite database: stop gaslatch"),
+    (["--store", "{tmp}"], "事件库 {tmp}：是一个目录；用 --store PATH 指定事件库文件（配置 store.path），而不是它所在的目录",
+     "event store {tmp}: is a directory; give the store's file (config store.path), not its directory"),
+    (["--config", "{tmp}/dir.json"], "事件库 {tmp}：是一个目录；", "event store {tmp}: is a directory;"),
+    (["--store", "{tmp}/garbage.db", "--since", "yesterday"],
+     "'yesterday' 既不是序号，也不是形如 2026-11-24T21:50:00Z 的 UTC 时间",
+     "'yesterday' is neither a sequence number nor a UTC time like 2026-11-24T21:50:00Z"),
+    (["--store", "{tmp}/garbage.db", "--limit", "-3"], "-3 不是大于等于 1 的整数", "-3 is not a whole number of at least 1"),
+    (["--store", "{tmp}/garbage.db", "--limit", "0"], "0 不是大于等于 1 的整数", "0 is not a whole number of at least 1"),
+])
+def test_events_explains_a_bad_store_or_option_in_the_readers_language(tmp_path, args, chinese, english):
+    (tmp_path / "garbage.db").write_bytes(b"\x00garbage" * 1000)
+    (tmp_path / "empty.db").write_bytes(b"")
+    (tmp_path / "dir.json").write_text(json.dumps({"store": {"path": str(tmp_path)}}))
+    argv = [a.format(tmp=tmp_path) for a in args]
+    for lang, said in (("zh", chinese), ("en", english)):
+        result = run_unit_command("--lang", lang, "events", *argv)
+        assert result.exit_code in (1, 2) and "Traceback" not in result.output
+        assert said.format(tmp=tmp_path) in result.output, result.output
+    assert "9.22" not in result.output and "disk I/O" not in result.output
+
+
+def test_a_huge_limit_lists_every_event(tmp_path, wall):
+    _filled_store(str(tmp_path / "events.db"), wall)
+    result = events_command("--store", str(tmp_path / "events.db"), "--json", "--limit", "9" * 40)
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["seq"] for line in result.output.splitlines()] == [1, 2, 3, 4]
+
+
+def test_a_store_error_keeps_its_english_for_the_journal_whatever_the_reader_reads(tmp_path):
+    from gaslatch.translation import CHINESE, in_language
+    with pytest.raises(StoreError) as caught:
+        open_store(tmp_path)
+    assert str(caught.value) == ("event store %s: is a directory; set store.path to a file name, e.g. "
+                                 "/var/lib/gaslatch/events.db" % tmp_path)
+    assert caught.value.shown(in_language(CHINESE).gettext) == (
+        "事件库 %s：是一个目录；把 store.path 设为文件名，例如 /var/lib/gaslatch/events.db" % tmp_path)
+    assert caught.value.shown(lambda message: "%(nope)s") == str(caught.value), "a broken translation: the English"

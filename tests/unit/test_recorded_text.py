@@ -20,7 +20,10 @@ def _parts(text):
 
 
 # Templates no driven situation produces, each with why (empty: every phrase is heard from the core).
-UNREACHED = {}
+UNREACHED = {
+    "unstable": "an inhibit refused for an unstable detector: the core holds an unstable detector in its alarm, so "
+                "the refusal names its state; the phrase keeps a distrusted normal one readable",
+}
 # English words of a template that its Chinese may keep (names and standards, not sentences).
 KEPT = re.compile(r"RESET|IGEM/UP/19|CO2?|%LEL|ppm|kPa")
 

@@ -131,3 +131,11 @@ def test_a_modified_file_keeps_the_gas_off_with_the_reason_until_restored_and_re
     finally:
         unit.close()
         bus.close()
+
+
+def test_manifest_check_names_a_manifest_it_cannot_read_in_the_readers_language(tmp_path):
+    for lang, said in (("zh", "自检故障：无法读取安装清单 %s：No such file or directory"),
+                       ("en", "self-test fault: manifest %s cannot be read: No such file or directory")):
+        done = subprocess.run([sys.executable, "-m", "gaslatch.unit", "--lang", lang, "manifest", "check",
+                               "--path", str(tmp_path / "absent.json")], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1 and done.stderr.strip() == said % (tmp_path / "absent.json"), done.stderr

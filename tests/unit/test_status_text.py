@@ -94,3 +94,37 @@ def test_a_zero_width_character_in_a_name_takes_no_cell_so_the_columns_still_lin
     assert cells("e\u0301") == 1 and cells("探测器") == 6 and cells("a\u00ad") == 2  # a soft hyphen is shown
     table = render("T", ["name", "state"], [["d1\u200b\u200b", "ok"], ["d22", "ok"]]).splitlines()
     assert table[2].index("ok") - 2 == table[3].index("ok")  # the same cell, after two zero-width characters
+
+
+# ---- names and the self-test in the reader's language ----
+
+SELF_TEST_REPLY = {"ok": True, "status": {
+    "latched": True, "outputs": {"valve": False, "sounder": True, "beacon": True, "fan": True, "fault_relay": False},
+    "interlocks": {"emergency_stop": True, "fire_alarm": False, "ventilation": True}, "airflow": "bridged",
+    "self_test": {"summary": "no manifest configured: code and profiles not checked", "faults": []}}}
+
+
+def test_outputs_interlocks_and_the_self_test_read_in_chinese(reader):
+    text = status_text(SELF_TEST_REPLY)
+    tables = {line.split()[0]: line for line in text.splitlines() if line.split()}
+    if reader == "zh":
+        for name in ("紧急切断阀", "蜂鸣器", "报警灯", "排风机", "故障继电器", "急停按钮", "火灾报警信号", "排风联锁"):
+            assert name in tables, (name, text)
+        assert "（气流 开关被短接）" in tables["排风联锁"]
+        assert "自检：未配置安装清单：未检查程序和协议配置文件" in text
+        for code in ("fault_relay", "emergency stop", "fire alarm", "ventilation", "sounder", "no manifest"):
+            assert code not in text, code
+    else:
+        for name in ("valve", "sounder", "beacon", "fan", "fault", "emergency", "fire", "ventilation"):
+            assert name in tables, (name, text)
+        assert "fault relay" in text and "ACTIVE (airflow bridged)" in tables["ventilation"]
+        assert "Self-test: no manifest configured: code and profiles not checked" in text
+
+
+def test_a_failed_self_test_lists_its_faults_in_the_readers_language(reader):
+    text = status_text({"ok": True, "status": {"latched": True, "self_test": {
+        "summary": "failed: file modified since install: gaslatch/core/safety.py",
+        "faults": ["file modified since install: gaslatch/core/safety.py", "a fault from a newer unit"]}}})
+    shown = "安装后文件被修改：gaslatch/core/safety.py" if reader == "zh" else \
+        "file modified since install: gaslatch/core/safety.py"
+    assert "  - %s" % shown in text and "  - a fault from a newer unit" in text

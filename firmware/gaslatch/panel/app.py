@@ -109,6 +109,14 @@ def _refusal(reply: dict) -> tuple[str, str] | None:
     return refused_zh % {"reasons": zh}, refused_en % {"reasons": en}
 
 
+def answer_words(reply: dict) -> tuple[str, str] | str:
+    """The controller's answer to an action as the flash shows it: its message, a refused reset's reasons, or its
+    error, each in Chinese with the English beside (recorded_text) where the phrasebook knows it."""
+    if reply.get("message"):
+        return recorded_words(reply["message"])
+    return _refusal(reply) or (recorded_words(reply["error"]) if reply.get("error") else "")
+
+
 def bi(message: str, strong: bool = False, **values: object) -> Markup:
     """A template's words (`{{ bi("Recent events") }}`): the message in Chinese with the English beside it, filled
     with `values` (`{{ bi("due by %(time)s", time=...) }}`). Babel extracts these calls (-k bi)."""
@@ -315,7 +323,7 @@ def create_app(settings: PanelSettings, feed: StatusFeed) -> Starlette:
             reply = await asyncio.to_thread(send, settings.socket_path, settings.group, cmd, args,
                                             "%s %s" % (settings.who, sess.level))
             await asyncio.to_thread(feed.wait_fresh, 1.0)  # the next page shows what the action did
-            text = reply.get("message") or _refusal(reply) or reply.get("error") or ""
+            text = answer_words(reply)
             with lock:  # answered on the next page (post, redirect, get: a reload never sends it again)
                 if token in sessions:
                     sessions[token] = sessions[token]._replace(flash=(text, not reply.get("ok")))

@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         runtime = Runtime(cfg, profiles)
     except StartError as err:
         problems = getattr(err, "problems", None)
-        print("gaslatch cannot start: %s" % (format_problems(problems) if problems else err), file=sys.stderr)
+        print(_("gaslatch cannot start: %s") % (format_problems(problems) if problems else err), file=sys.stderr)
         return 1
     return runtime.run()
 
@@ -139,6 +139,7 @@ def check_config(args: argparse.Namespace) -> int:
 
 def manifest(args: argparse.Namespace) -> int:
     """`manifest write`: the installed files' hashes (install.sh, as root); `manifest check`: the files against it."""
+    from gaslatch.recorded_text import translate
     from gaslatch.unit.manifest import ManifestError, check_manifest, package_dir, write_manifest
 
     if args.action == "write":
@@ -151,7 +152,7 @@ def manifest(args: argparse.Namespace) -> int:
         return 0
     faults, checked = check_manifest(args.path)
     for fault in faults:
-        print(_("self-test fault: %s") % fault, file=sys.stderr)
+        print(_("self-test fault: %s") % translate(fault), file=sys.stderr)  # as the self-test records it
     if faults:
         return 1
     print(_("%(path)s: %(count)d code and profile files match") % {"path": args.path, "count": checked})
@@ -177,13 +178,19 @@ def _check_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", help=_("The configuration file to check."))
 
 
-def _bounded(kind: Callable[[str], float], low: float, high: float) -> Callable[[str], float]:
-    """An argparse type: `kind` of the text, refused outside low..high with the range in the message."""
+def _bounded(kind: Callable[[str], float], low: float, high: float | None) -> Callable[[str], float]:
+    """An argparse type: `kind` of the text, refused outside low..high with the range in the message; high None: a
+    whole number of at least low, capped at sys.maxsize."""
     def parse(text: str) -> float:
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(_("%r is not a number") % text) from None
+        if high is None:
+            if value < low:
+                raise argparse.ArgumentTypeError(_("%(value)s is not a whole number of at least %(low)d") % {
+                    "value": text, "low": low})
+            return min(value, sys.maxsize)  # more than SQLite counts is all of them
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(_("%(value)s is not in the range %(low)g to %(high)g") % {
                 "value": text, "low": low, "high": high})
@@ -231,8 +238,9 @@ def _since(text: str) -> str:
 
     try:
         parse_since(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
+    except ValueError:
+        raise argparse.ArgumentTypeError(_("%(value)s is neither a sequence number nor a UTC time like "
+                                           "2026-11-24T21:50:00Z") % {"value": repr(text)}) from None
     return text
 
 
@@ -243,7 +251,7 @@ def _events_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--type", dest="types", action="append", choices=E.EVENT_TYPES, default=[], metavar="TYPE",
                         help=_("Only events of this type; repeat for several (--type trip --type reset). "
                                "One of: %s.") % ", ".join(E.EVENT_TYPES))
-    parser.add_argument("--limit", type=_bounded(int, 1, sys.maxsize), metavar="N",
+    parser.add_argument("--limit", type=_bounded(int, 1, None), metavar="N",
                         help=_("At most N events: the newest N, or the first N from --since."))
     parser.add_argument("--json", dest="as_json", action="store_true",
                         help=_("One JSON object per line, with every stored field."))

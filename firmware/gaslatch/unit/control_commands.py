@@ -17,7 +17,7 @@ from gaslatch.core.config_schema import DEFAULT_CONTROL_GROUP, DEFAULT_CONTROL_S
 from gaslatch.translation import N_, _
 from gaslatch.unit.command_error import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandError
 from gaslatch.unit.control_client import ControlClient, ControlUnreachable
-from gaslatch.unit.status_text import refusal_lines, shown, status_text
+from gaslatch.unit.status_text import OUTPUT_NAMES, recorded, refusal_lines, status_text
 from gaslatch.unit.text_table import render
 
 # The reset's outcome line may come a little after the window: the scan that notices it has to run.
@@ -32,6 +32,11 @@ OUTPUT_CHECKS = (
     ("fault_relay", N_("Did the fault relay signal a fault (panel or BMS input)?")),
     ("valve", N_("Did the gas valve close?")),
 )
+# What --yes leaves in the table for each output: the valve test closes the valve, the fault relay's drops the relay
+# (it signals a fault), the others switch their output on for --ms.
+UNCONFIRMED = {"valve": N_("closed (not confirmed: --yes)"),
+               "fault_relay": N_("dropped briefly (not confirmed: --yes)")}
+PULSED_UNCONFIRMED = N_("switched on briefly (not confirmed: --yes)")
 VALVE_WARNING = N_("The valve test CLOSES the gas valve: burners go out, and the gas stays off until someone "
                    "resets at the controller (gaslatch reset, then the RESET button). Close the valve now?")
 
@@ -72,7 +77,7 @@ def reset(args: argparse.Namespace) -> int:
         print(_("The RESET button was not pressed within %s s: nothing was reset. Run gaslatch reset again "
                 "when someone is at the controller.") % window_s)
     else:
-        print(_("Reset not done: %s") % (shown(outcome.get("error")) or json.dumps(outcome, sort_keys=True)))
+        print(_("Reset not done: %s") % (recorded(outcome.get("error")) or json.dumps(outcome, sort_keys=True)))
     return EXIT_REFUSED
 
 
@@ -95,6 +100,7 @@ def inhibit(args: argparse.Namespace) -> int:
 def test_outputs(args: argparse.Namespace) -> int:
     """Switch each output on in turn and ask whether it worked; the valve can only be closed, never opened."""
     chosen = [(name, question) for name, question in OUTPUT_CHECKS if not args.lines or name in args.lines]
+    named = {name: _(OUTPUT_NAMES[name]) for name, _question in chosen}
     results: list[tuple[str, str, bool]] = []
     with _connect(args) as client:
         for name, question in chosen:
@@ -103,24 +109,26 @@ def test_outputs(args: argparse.Namespace) -> int:
                 continue
             reply = client.request("test_output", {"line": name, "ms": args.pulse_ms})
             if not reply.get("ok"):
-                error = shown(reply.get("error")) or _("no reason given")
+                error = recorded(reply.get("error")) or _("no reason given")
                 results.append((name, _("refused: %s") % error, False))
-                print(_("%(output)s refused: %(error)s") % {"output": name, "error": error})
+                print(_("%(output)s refused: %(error)s") % {"output": named[name], "error": error})
                 continue
             if name == "valve":
                 print(_("Closing the gas valve (it stays closed); waiting %.1f s for it to move...")
                       % (args.pulse_ms / 1000))
+            elif name == "fault_relay":
+                print(_("Dropping the fault relay (it signals a fault) for %.1f s...") % (args.pulse_ms / 1000))
             else:
-                print(_("Switching %(output)s on for %(seconds).1f s...") % {"output": name,
+                print(_("Switching %(output)s on for %(seconds).1f s...") % {"output": named[name],
                                                                            "seconds": args.pulse_ms / 1000})
             time.sleep(args.pulse_ms / 1000)  # the person watches the output for this long
             if args.yes:
-                results.append((name, _("pulsed (not confirmed: --yes)"), True))
+                results.append((name, _(UNCONFIRMED.get(name, PULSED_UNCONFIRMED)), True))
             elif confirm(_(question)):
                 results.append((name, _("confirmed"), True))
             else:
                 results.append((name, _("NOT confirmed: check wiring and config lines.%s") % name, False))
-    print(render(_("Output test"), (_("Output"), _("Result")), [(name, text) for name, text, _passed in results]))
+    print(render(_("Output test"), (_("Output"), _("Result")), [(named[name], text) for name, text, _passed in results]))
     return EXIT_OK if all(passed for _name, _text, passed in results) else EXIT_REFUSED
 
 
@@ -142,12 +150,14 @@ def socket_settings(socket_path: str | None, config_path: str | None) -> tuple[s
             with open(config_path, encoding="utf-8") as f:
                 doc = json.load(f)
         except OSError as err:
-            raise CommandError("--config: cannot read %s: %s" % (config_path, err.strerror), EXIT_USAGE) from None
+            raise CommandError(_("--config: cannot read %(path)s: %(error)s") % {
+                "path": config_path, "error": err.strerror or err}, EXIT_USAGE) from None
         except ValueError as err:
-            raise CommandError("--config: %s is not valid JSON: %s" % (config_path, err), EXIT_USAGE) from None
+            raise CommandError(_("--config: %(path)s is not valid JSON: %(error)s") % {"path": config_path, "error": err},
+                               EXIT_USAGE) from None
         control = doc.get("control", {}) if isinstance(doc, dict) else {}
         if not isinstance(control, dict):
-            raise CommandError("--config: control in %s is not an object" % config_path, EXIT_USAGE)
+            raise CommandError(_("--config: control in %s is not an object") % config_path, EXIT_USAGE)
     group = control.get("group") if isinstance(control.get("group"), str) else DEFAULT_CONTROL_GROUP
     path = socket_path or (control.get("socket") if isinstance(control.get("socket"), str) else None)
     return path or DEFAULT_CONTROL_SOCKET, group
@@ -166,7 +176,7 @@ def _ask(args: argparse.Namespace, cmd: str, request_args: dict | None = None) -
 def _simple(args: argparse.Namespace, cmd: str, request_args: dict, done_text: str) -> int:
     reply = _ask(args, cmd, request_args)
     if reply.get("ok"):
-        print(shown(reply.get("message")) or done_text)
+        print(recorded(reply.get("message")) or done_text)  # the controller's answer, in the reader's language
         return EXIT_OK
     return _refused(_("Refused"), reply)
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 
 from gaslatch.core import events as E
 from gaslatch.core.uplink_wire import event_id
+from gaslatch.translation import N_
 from gaslatch.unit.wall_clock import WallClock
 
 SCHEMA_VERSION = 1
@@ -84,19 +85,33 @@ _ACK_SQL = ("UPDATE events SET delivered = 1, keep_rank = CASE keep_rank WHEN %d
             "WHERE delivered = 0 AND seq <= ?" % (RANK_KEEP, RANK_DELIVERED_SAFETY, RANK_UNDELIVERED_INFO,
                                                   RANK_DELIVERED_INFO, RANK_DELIVERED_OTHER))
 
-_DAMAGED_HINT = ("the file is damaged or is not an SQLite database: stop gaslatch, move it aside with its -wal and "
-                 "-shm files (mkdir %s/damaged && mv %s* %s/damaged/) and start gaslatch again, which creates a "
-                 "new empty store; keep the damaged files for the record")
+_DAMAGED_HINT = N_("the file is damaged or is not an SQLite database: stop gaslatch, move it aside with its -wal and "
+                    "-shm files (mkdir %(directory)s/damaged && mv %(file)s* %(directory)s/damaged/) and start gaslatch "
+                    "again, which creates a new empty store; keep the damaged files for the record")
+STORE_ERROR = N_("event store %(path)s: %(problem)s; %(hint)s")
 
 
 class StoreError(Exception):
-    """The event store cannot be used: which file, what went wrong and what to do about it."""
+    """The event store cannot be used: which file, what went wrong and what to do about it.
 
-    def __init__(self, path: str, problem: str, hint: str):
-        super().__init__("event store %s: %s; %s" % (path, problem, hint))
+    problem and hint are message templates filled from `values`: str() is the English the unit logs and reports;
+    shown(gettext) the same in the reader's language (gaslatch events)."""
+
+    def __init__(self, path: str, problem: str, hint: str, **values: object):
         self.path = path
-        self.problem = problem
-        self.hint = hint
+        self.templates = (problem, hint)
+        self.values = values
+        self.problem = problem % values
+        self.hint = hint % values
+        super().__init__(STORE_ERROR % {"path": path, "problem": self.problem, "hint": self.hint})
+
+    def shown(self, gettext: Callable[[str], str]) -> str:
+        """The message in gettext's language; the English where a translation does not fit its values."""
+        try:
+            problem, hint = (gettext(template) % self.values for template in self.templates)
+            return gettext(STORE_ERROR) % {"path": self.path, "problem": problem, "hint": hint}
+        except (KeyError, ValueError, TypeError):
+            return str(self)
 
 
 def retention_rank(severity: str, type_: str, delivered: bool) -> int:
@@ -143,8 +158,8 @@ class EventReader:
         conn = self._connect()
         try:
             if _check_schema(conn, path):
-                raise StoreError(path, "the file is empty, not an event store yet",
-                                 "give the unit's store (config store.path) with --store PATH")
+                raise StoreError(path, N_("the file is empty, not an event store yet"),
+                                 N_("give the unit's store (config store.path) with --store PATH"))
         finally:
             conn.close()
 
@@ -203,7 +218,7 @@ class EventReader:
                 record["delivered"] = bool(record["delivered"])
                 yield record
         except sqlite3.DatabaseError as err:
-            raise StoreError(self.path, "cannot be read: %s" % err, _damaged_hint(self.path)) from None
+            raise _damaged(self.path, err) from None
         finally:
             conn.close()
 
@@ -211,7 +226,11 @@ class EventReader:
         """Read-only connection; when the unit is stopped (no -wal file) and the directory is not
         writable for us, SQLite cannot make its shared-memory file, and the file is read as immutable."""
         if not os.path.exists(self.path):
-            raise StoreError(self.path, "no such file", "give the unit's store with --store PATH or --config FILE")
+            raise StoreError(self.path, N_("no such file"),
+                             N_("give the unit's store with --store PATH or --config FILE"))
+        if os.path.isdir(self.path):
+            raise StoreError(self.path, N_("is a directory"), N_("give the store's file (config store.path), not its "
+                                                                  "directory, with --store PATH"))
         uri = "file:%s?mode=ro" % urllib.parse.quote(os.path.abspath(self.path))
         try:
             return _probe(sqlite3.connect(uri, uri=True, check_same_thread=False))
@@ -257,7 +276,8 @@ class EventStore:
         if max_events < 1:
             raise ValueError("max_events must be at least 1, not %r" % (max_events,))
         if os.path.isdir(path):
-            raise StoreError(path, "is a directory", "set store.path to a file name, e.g. /var/lib/gaslatch/events.db")
+            raise StoreError(path, N_("is a directory"),
+                             N_("set store.path to a file name, e.g. /var/lib/gaslatch/events.db"))
         self.path = path
         self.max_events = max_events
         wall = WallClock()
@@ -385,13 +405,14 @@ class EventStore:
         request = _Ack(up_to_seq)
         with self._cond:
             if self._stopping:
-                raise StoreError(self.path, "closed", "acknowledge before closing the store")
+                raise StoreError(self.path, N_("closed"), N_("acknowledge before closing the store"))
             self._queue.append(request)
             self._appended_items += 1
             self._cond.notify_all()
         if not request.done.wait(timeout_s):
-            raise StoreError(self.path, "could not record the acknowledgement within %.1f s (%s)" % (
-                timeout_s, self._error or "writer busy"), "it is retried; see gaslatch status")
+            raise StoreError(self.path, N_("could not record the acknowledgement within %(seconds).1f s (%(why)s)"),
+                             N_("it is retried; see gaslatch status"), seconds=timeout_s,
+                             why=self._error or "writer busy")
         return request.marked
 
     def query(self, since: int | str | None = None, types=None, limit: int | None = None) -> list[dict]:
@@ -692,14 +713,15 @@ def _take_lock(path: str) -> int:
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
     except OSError as err:
-        raise StoreError(path, "cannot open its lock file %s: %s" % (lock_path, err.strerror),
-                         "the directory %s must be writable by the user gaslatch runs as" % directory) from None
+        raise StoreError(path, N_("cannot open its lock file %(lock)s: %(error)s"),
+                         N_("the directory %(directory)s must be writable by the user gaslatch runs as"),
+                         lock=lock_path, error=err.strerror, directory=directory) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         os.close(fd)
-        raise StoreError(path, "another gaslatch process is writing this store",
-                         "stop it first (systemctl stop gaslatch) or give this one its own store.path") from None
+        raise StoreError(path, N_("another gaslatch process is writing this store"),
+                         N_("stop it first (systemctl stop gaslatch) or give this one its own store.path")) from None
     return fd
 
 
@@ -717,9 +739,9 @@ def _make_directory(directory: str, path: str) -> None:
         except FileExistsError:
             continue
         except OSError as err:
-            raise StoreError(path, "cannot create the directory %s: %s" % (name, err.strerror),
-                             "create it for the gaslatch user: install -d -o gaslatch -g gaslatch -m 0750 %s"
-                             % name) from None
+            raise StoreError(path, N_("cannot create the directory %(directory)s: %(error)s"),
+                             N_("create it for the gaslatch user: install -d -o gaslatch -g gaslatch -m 0750 "
+                                "%(directory)s"), directory=name, error=err.strerror) from None
 
 
 def _open_writable(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
@@ -731,8 +753,8 @@ def _open_writable(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
     except FileExistsError:
         pass
     except OSError as err:
-        raise StoreError(path, "cannot create the file: %s" % err.strerror,
-                         "the directory must be writable by the user gaslatch runs as") from None
+        raise StoreError(path, N_("cannot create the file: %(error)s"),
+                         N_("the directory must be writable by the user gaslatch runs as"), error=err.strerror) from None
     try:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000)
         return _probe(conn)
@@ -750,8 +772,8 @@ def _prepare(conn: sqlite3.Connection, path: str, unit: str,
         new = _check_schema(conn, path)
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode.lower() != "wal":
-            raise StoreError(path, "cannot use write-ahead logging (journal mode stays %s)" % mode,
-                             "put the store on a local file system (the SD card), not a network share")
+            raise StoreError(path, N_("cannot use write-ahead logging (journal mode stays %(mode)s)"),
+                             N_("put the store on a local file system (the SD card), not a network share"), mode=mode)
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA journal_size_limit=%d" % WAL_SIZE_LIMIT_BYTES)
         if new:
@@ -765,7 +787,7 @@ def _prepare(conn: sqlite3.Connection, path: str, unit: str,
     except sqlite3.OperationalError as err:
         raise _read_error(path, err) from None
     except (sqlite3.DatabaseError, TypeError) as err:  # TypeError: no store row
-        raise StoreError(path, "cannot be read: %s" % err, _damaged_hint(path)) from None
+        raise _damaged(path, err) from None
     return key, max(last_seq, top), rows, dropped, dropped_undelivered
 
 
@@ -794,23 +816,23 @@ def _check_schema(conn: sqlite3.Connection, path: str) -> bool:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.DatabaseError as err:
-        raise StoreError(path, "cannot be read: %s" % err, _damaged_hint(path)) from None
+        raise _damaged(path, err) from None
     if app_id == 0 and version == 0 and not tables:
         return True
     if app_id != APPLICATION_ID:
-        raise StoreError(path, "is an SQLite database but not a gaslatch event store",
-                         "set store.path to a file of its own; this one was left unchanged")
+        raise StoreError(path, N_("is an SQLite database but not a gaslatch event store"),
+                         N_("set store.path to a file of its own; this one was left unchanged"))
     if version > SCHEMA_VERSION:
-        raise StoreError(path, "was written by a newer gaslatch (store schema %d; this version reads %d)"
-                         % (version, SCHEMA_VERSION),
-                         "install that gaslatch version again, or move the file aside to start a new store; "
-                         "the file was left unchanged")
+        raise StoreError(path, N_("was written by a newer gaslatch (store schema %(version)d; this version reads "
+                                  "%(reads)d)"),
+                         N_("install that gaslatch version again, or move the file aside to start a new store; "
+                            "the file was left unchanged"), version=version, reads=SCHEMA_VERSION)
     if version != SCHEMA_VERSION:
-        raise StoreError(path, "has an unknown store schema %d" % version,
-                         "move the file aside to start a new store; the file was left unchanged")
+        raise StoreError(path, N_("has an unknown store schema %(version)d"),
+                         N_("move the file aside to start a new store; the file was left unchanged"), version=version)
     if not {"events", "store"} <= tables:
-        raise StoreError(path, "is missing its tables (has: %s)" % (", ".join(sorted(tables)) or "none"),
-                         _damaged_hint(path))
+        raise StoreError(path, N_("is missing its tables (has: %(tables)s)"), _DAMAGED_HINT,
+                         tables=", ".join(sorted(tables)) or "none", **_damaged_values(path))
     return False
 
 
@@ -828,20 +850,25 @@ def _read_error(path: str, err: sqlite3.Error) -> StoreError:
     if isinstance(err, sqlite3.OperationalError):
         text = str(err)
         if "readonly" in text or "unable to open" in text:
-            return StoreError(path, "cannot be opened: %s" % text,
-                              "the file and its directory must be readable (and, for the unit, writable) by "
-                              "the user gaslatch runs as: chown gaslatch:gaslatch and mode 0640 for the file, "
-                              "0750 for the directory")
+            return StoreError(path, N_("cannot be opened: %(error)s"),
+                              N_("the file and its directory must be readable (and, for the unit, writable) by "
+                                 "the user gaslatch runs as: chown gaslatch:gaslatch and mode 0640 for the file, "
+                                 "0750 for the directory"), error=text)
         if "locked" in text:
-            return StoreError(path, "is locked by another process: %s" % text, "stop the other process and try again")
+            return StoreError(path, N_("is locked by another process: %(error)s"),
+                              N_("stop the other process and try again"), error=text)
         if "disk" in text or "full" in text:
-            return StoreError(path, "cannot be written: %s" % text, "free space on the SD card")
-    return StoreError(path, "cannot be read: %s" % err, _damaged_hint(path))
+            return StoreError(path, N_("cannot be written: %(error)s"), N_("free space on the SD card"), error=text)
+    return _damaged(path, err)
 
 
-def _damaged_hint(path: str) -> str:
-    directory = os.path.dirname(os.path.abspath(path))
-    return _DAMAGED_HINT % (directory, os.path.abspath(path), directory)
+def _damaged_values(path: str) -> dict:
+    return {"directory": os.path.dirname(os.path.abspath(path)), "file": os.path.abspath(path)}
+
+
+def _damaged(path: str, err: Exception) -> StoreError:
+    """The file cannot be read as a store: SQLite's words, and how to start a new one keeping the old."""
+    return StoreError(path, N_("cannot be read: %(error)s"), _DAMAGED_HINT, error=err, **_damaged_values(path))
 
 
 def _write_hint(err: Exception) -> str:

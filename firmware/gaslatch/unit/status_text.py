@@ -14,6 +14,15 @@ from gaslatch.recorded_text import translate
 from gaslatch.translation import N_, _, ngettext
 from gaslatch.unit.text_table import render
 
+# The outputs, interlocks and airflow proving's states by their codes (core/safety.py, core/airflow.py), in the
+# glossary's words (docs/glossary.csv); a code not listed is shown as it is.
+OUTPUT_NAMES = {"valve": N_("valve"), "fan": N_("fan"), "sounder": N_("sounder"), "beacon": N_("beacon"),
+                "fault_relay": N_("fault relay")}
+INTERLOCK_NAMES = {"fire_alarm": N_("fire alarm"), "emergency_stop": N_("emergency stop"),
+                   "ventilation": N_("ventilation")}
+AIRFLOW_STATES = {"checking": N_("checking"), "starting": N_("starting"), "proven": N_("proven"),
+                  "losing": N_("being lost"), "failed": N_("not proven"), "bridged": N_("bridged")}
+
 _OUTPUT_MEANING = {
     "valve": {True: N_("energised"), False: N_("de-energised")},
     "fault_relay": {True: N_("healthy"), False: N_("fault signalled")},
@@ -21,11 +30,12 @@ _OUTPUT_MEANING = {
 
 
 def refusal_lines(title: str, reply: dict) -> list[str]:
-    """The title and each reason on its own line, else the title and the error text."""
+    """The title and each reason on its own line, else the title and the error text (the controller's answer, in the
+    reader's language where the phrasebook knows it)."""
     reasons = reply.get("reasons")
     if isinstance(reasons, list) and reasons:
         return [_("%s:") % title] + ["  - %s" % recorded(reason) for reason in reasons]
-    return [_("%(title)s: %(error)s") % {"title": title, "error": shown(reply.get("error")) or _("no reason given")}]
+    return [_("%(title)s: %(error)s") % {"title": title, "error": recorded(reply.get("error")) or _("no reason given")}]
 
 
 def status_text(reply: dict) -> str:
@@ -77,7 +87,8 @@ def shown(value: Any) -> str:
 
 
 def recorded(value: Any) -> str:
-    """Text the controller recorded (a trip reason, a reset blocker, a detector's reason) in the reader's language
+    """Text the controller recorded or answered (a trip reason, a reset blocker, a detector's reason, a command's
+    reply) in the reader's language
     (gaslatch/recorded_text.py), as one line of safe text; anything else as shown() gives it."""
     return shown(translate(value) if isinstance(value, str) else value)
 
@@ -236,9 +247,9 @@ def config_lines(status: dict) -> list[str]:
         if faults:
             lines.append(_("SELF-TEST FAILED: gas off, fault relay dropped; reset refused until a restart finds "
                            "the unit intact:"))
-            lines.extend("  - %s" % fault for fault in faults)
+            lines.extend("  - %s" % recorded(fault) for fault in _listed(faults))
         else:
-            lines.append(_("Self-test: %s") % self_test.get("summary", "?"))
+            lines.append(_("Self-test: %s") % recorded(self_test.get("summary", "?")))
     return lines
 
 
@@ -305,7 +316,7 @@ def _hold(remaining_ms: Any) -> str:
 
 
 def _outputs_table(outputs: dict) -> str:
-    rows = [(name, _("on") if outputs[name] else _("off"),
+    rows = [(_word(OUTPUT_NAMES, name), _("on") if outputs[name] else _("off"),
              _(_OUTPUT_MEANING[name][bool(outputs[name])]) if name in _OUTPUT_MEANING else "")
             for name in sorted(outputs)]
     return render(_("Outputs"), (_("Output"), _("On/off"), _("Meaning")), rows)
@@ -317,8 +328,9 @@ def _interlocks_table(interlocks: dict, airflow: str | None = None) -> str:
     for name in sorted(interlocks):
         state = _("ACTIVE") if interlocks[name] else _("clear")
         if name == "ventilation" and airflow:
-            state += _(" (airflow %s)") % airflow
-        rows.append((name.replace("_", " "), state))
+            state += _(" (airflow %s)") % _word(AIRFLOW_STATES, airflow)
+        rows.append((_word(INTERLOCK_NAMES, name) if name in INTERLOCK_NAMES else shown(name).replace("_", " "),
+                     state))
     return render(_("Interlocks"), (_("Interlock"), _("State")), rows)
 
 

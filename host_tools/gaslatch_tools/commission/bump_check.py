@@ -22,7 +22,7 @@ from gaslatch_tools.commission.record import LIMITS_S, utc_now
 from gaslatch_tools.commission.state_words import state_word
 from gaslatch_tools.commission.unit_connection import (Site, UnitFacts, UnitLost, Watcher, chosen_detectors,
                                                        detector_view, feedback, open_site, reading_info, reads_clear,
-                                                       seconds_text, since, unit_options)
+                                                       refusal_text, seconds_text, since, unit_options)
 from gaslatch_tools.commission.valve_move import supervision_s, valve_commanded_closed
 from gaslatch.translation import N_, _
 
@@ -204,7 +204,7 @@ def _bump_unit(site: Site, name: str, gas_pct: float, inhibit_min: int | None) -
     if inhibit_min:
         reply = site.link.request("inhibit", {"detector": name, "minutes": inhibit_min})
         if not reply.get("ok"):
-            entry["problems"].append(_("the unit refused the inhibit: %s") % reply.get("error", reply))
+            entry["problems"].append(_("the unit refused the inhibit: %s") % refusal_text(reply))
             return entry
         entry["inhibit"] = {"minutes": inhibit_min}
         prompter.say(_("%(name)s inhibited for %(minutes)d min: its alarm will not close the valve; the other "

@@ -150,7 +150,7 @@ class UnitLink:
     def status(self) -> dict:
         reply = self.request("status")
         if not reply.get("ok"):
-            raise ControlUnreachable(_("gaslatch refused status: %s") % reply.get("error", reply))
+            raise ControlUnreachable(_("gaslatch refused status: %s") % refusal_text(reply))
         return reply["status"] if isinstance(reply.get("status"), dict) else reply
 
     def close(self) -> None:
@@ -186,6 +186,13 @@ def feedback(status: dict, line: str) -> bool | None:
 def since(t: float | None, t0: float) -> float | None:
     """Seconds from t0 to t (monotonic times), rounded for the record; None when t never came."""
     return None if t is None else round(t - t0, 3)
+
+
+def refusal_text(reply: dict) -> str:
+    """Why the unit refused a request: the controller's error in the reader's language (recorded_text), else the
+    reply as it came."""
+    error = reply.get("error")
+    return translate(error) if isinstance(error, str) and error else str(reply)
 
 
 def seconds_text(value: float | None) -> str:

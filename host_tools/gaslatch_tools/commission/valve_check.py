@@ -13,8 +13,8 @@ from gaslatch.unit.control_client import ControlClient, ControlUnreachable
 from gaslatch_tools.commission.command_outcome import EXIT_FAILED, EXIT_OK, CommandStop, finish
 from gaslatch_tools.commission.prompts import interaction_options
 from gaslatch_tools.commission.record import LIMITS_S
-from gaslatch_tools.commission.unit_connection import (STATUS_TIMEOUT_S, Site, UnitLost, open_site, seconds_text, since,
-                                                       unit_options, wait_for_unit)
+from gaslatch_tools.commission.unit_connection import (STATUS_TIMEOUT_S, Site, UnitLost, open_site, refusal_text,
+                                                       seconds_text, since, unit_options, wait_for_unit)
 from gaslatch_tools.commission.valve_move import ValveMove, supervision_s
 from gaslatch.recorded_text import translate
 from gaslatch.translation import _
@@ -80,7 +80,7 @@ def _valve_test(site: Site) -> dict:
     t0 = time.monotonic()
     reply = site.link.request("test_output", {"line": "valve", "ms": 1000})
     if not reply.get("ok"):
-        raise CommandStop("refused", _("the unit refused to close the valve: %s") % reply.get("error", reply))
+        raise CommandStop("refused", _("the unit refused to close the valve: %s") % refusal_text(reply))
     closing = ValveMove(facts, closed=True)
     site.watcher().until(closing.done, LIMITS_S["linkage"] + supervision_s(facts) + 1.0, _("valve closing"), t0,
                          closing.seen)
