@@ -42,8 +42,15 @@ def format_problems(problems: Iterable, gettext: Callable[[str], str] = _,
     header with the count, then each problem's JSON path and message, and its hint below."""
     problems = list(problems)
     count = len(problems)
-    lines = [ngettext("configuration has %(n)d problem; the controller will not start:",
-                      "configuration has %(n)d problems; the controller will not start:", count) % {"n": count}]
+    return "\n".join([ngettext("configuration has %(n)d problem; the controller will not start:",
+                                "configuration has %(n)d problems; the controller will not start:", count)
+                       % {"n": count}, problem_lines(problems, gettext)])
+
+
+def problem_lines(problems: Iterable, gettext: Callable[[str], str] = _) -> str:
+    """Each problem's JSON path and message, and its hint below, without a header: for a tool that says in its
+    own words what the problems stop."""
+    lines = []
     for problem in problems:
         message, hint = problem_text(problem, gettext)
         lines.append("  %s: %s" % (problem.path, message))
