@@ -351,8 +351,8 @@ def build_document(data: dict, lang: str, plotter: Callable = bump_plot_png) -> 
 
 
 def _without_empty_tables(t: Callable[..., str], blocks: list) -> list:
-    """The blocks with every table that has no rows said as "nothing recorded" (a table must have a row to be drawn), and
-    every key: value list without rows left out."""
+    """The blocks with every table that has no rows said as "nothing recorded" (reportlab draws no table without a
+    row), and every key: value list without rows left out."""
     out: list = []
     for block in blocks:
         if block[0] == "kv" and not block[1]:
