@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 import pytest
+from click.testing import CliRunner
 from babel.messages.extract import extract_from_dir
 
 from gaslatch import translation
@@ -131,3 +132,21 @@ def test_the_version_line_follows_lang():
     assert chinese.returncode == 0 and chinese.stdout.startswith("gaslatch，版本 ")
     english = gaslatch("--lang", "en", "--version", locale=CHINESE_LOCALE)
     assert english.returncode == 0 and english.stdout.startswith("gaslatch, version ")
+
+
+def test_a_required_options_mark_is_in_the_readers_language():
+    """Click passes "required" to its _() as a variable, so Babel cannot find it in click: click_words lists it."""
+    @click.command()
+    @click.option("--rules", required=True, help="The rules.")
+    def command(rules):
+        pass
+
+    click_words.install()
+    assert "required" in click_words.CLICK_MESSAGES
+    translation.use("zh")
+    try:
+        chinese = CliRunner().invoke(command, ["--help"])
+    finally:
+        translation.use("en")
+    assert "[必填]" in chinese.output and "[required]" not in chinese.output
+    assert "[required]" in CliRunner().invoke(command, ["--help"]).output

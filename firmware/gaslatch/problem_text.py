@@ -37,16 +37,20 @@ def problem_text(problem: object, gettext: Callable[[str], str] = _) -> tuple[st
 
 
 def format_problems(problems: Iterable, gettext: Callable[[str], str] = _,
-                    ngettext: Callable[[str, str, int], str] = _ngettext,
-                    header: Callable[[int], str] | None = None) -> str:
+                    ngettext: Callable[[str, str, int], str] = _ngettext) -> str:
     """The installer-facing report of a list of problems, as core.config.format_problems writes it in English: a
-    header with the count (header(count): another program's than the controller's), then each problem's JSON path
-    and message, and its hint below."""
+    header with the count, then each problem's JSON path and message, and its hint below."""
     problems = list(problems)
     count = len(problems)
-    lines = [header(count) if header is not None else
-             ngettext("configuration has %(n)d problem; the controller will not start:",
-                      "configuration has %(n)d problems; the controller will not start:", count) % {"n": count}]
+    return "\n".join([ngettext("configuration has %(n)d problem; the controller will not start:",
+                                "configuration has %(n)d problems; the controller will not start:", count)
+                       % {"n": count}, problem_lines(problems, gettext)])
+
+
+def problem_lines(problems: Iterable, gettext: Callable[[str], str] = _) -> str:
+    """Each problem's JSON path and message, and its hint below, without a header: for a program (the panel, the
+    commission tools) that says in its own words what the problems stop."""
+    lines = []
     for problem in problems:
         message, hint = problem_text(problem, gettext)
         lines.append("  %s: %s" % (problem.path, message))

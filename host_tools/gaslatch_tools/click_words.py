@@ -5,7 +5,9 @@ into each of its modules as `_` and `ngettext`. install() points those names at 
 `ngettext()`, so click's words come from gaslatch's catalogue and follow --lang exactly as gaslatch's own do (no
 second catalogue, no environment variable set for child processes). Click's messages are listed below, marked for
 extraction, so `catalogues update` puts them in the catalogue with ours; a message click adds in a later version
-and not listed here stays English until it is.
+and not listed here stays English until it is. Click's type names in --help (TEXT, INTEGER RANGE...), the ranges it
+describes (1<=x<=247) and the period it puts after "Missing argument 'PATH'" are not passed to gettext by click, so
+they stay as click writes them.
 
 Click's placeholders are `{name}` (str.format), not `%`: a translation keeps every `{...}` of the English
 (tests/test_click_words.py checks).
@@ -80,7 +82,8 @@ CLICK_MESSAGES = (
     N_("env var: {var}"),
     N_("file"),
     N_("path"),
-    # TRANSLATORS: click's: after an option's help, [required] (the option must be given).
+    # TRANSLATORS: click's: shown as [required] after the help of an option that must be given. Click passes it to
+    # its _() as a variable (core.py: _(extra["required"])), so Babel does not find it in click's source.
     N_("required"),
     N_("unknown error"),
     N_("{editor}: Editing failed"),

@@ -10,10 +10,12 @@ from typing import Any, Iterable
 
 import yaml
 
+from gaslatch.translation import _
 from gaslatch_tools.schema_validator import Validator
 
 PARSE_ERRORS = (ValueError, yaml.YAMLError)  # what parse() raises for text that is not a document
 MAX_PROBLEMS = 5  # a file with more is named by its first five; fixing them shows the next
+REQUIRED_MESSAGE = re.compile(r"^'(.*)' is a required property$")  # jsonschema's words for a missing field
 
 
 class Yaml12Loader(yaml.SafeLoader):
@@ -42,3 +44,24 @@ def schema_problems(schema: dict, doc: Any) -> list[str]:
     validator = Validator(schema)
     errors = sorted(validator.iter_errors(doc), key=lambda e: [(isinstance(p, str), p) for p in e.absolute_path])
     return ["%s: %s" % (json_path(e.absolute_path), e.message) for e in errors[:MAX_PROBLEMS]]
+
+
+def described_schema_problems(schema: dict, doc: Any) -> list[str]:
+    """What is wrong with doc against schema, in the reader's language: "<path>: <what to fix>", the schema's own
+    words beside it where no translation says it better; the first MAX_PROBLEMS."""
+    validator = Validator(schema)
+    errors = sorted(validator.iter_errors(doc), key=lambda e: [(isinstance(p, str), p) for p in e.absolute_path])
+    out = []
+    for error in errors[:MAX_PROBLEMS]:
+        path = json_path(error.absolute_path)
+        instance = error.instance if isinstance(error.instance, dict) else {}
+        missing = REQUIRED_MESSAGE.match(error.message)
+        if error.validator == "required" and missing:
+            out.append(_("%(path)s: the field %(field)s is missing") % {"path": path, "field": missing.group(1)})
+        elif error.validator == "additionalProperties" and error.validator_value is False:
+            known = set(error.schema.get("properties", {}))
+            extra = ", ".join(sorted(str(k) for k in instance if k not in known)) or error.message
+            out.append(_("%(path)s: no such field: %(fields)s") % {"path": path, "fields": extra})
+        else:
+            out.append(_("%(path)s: not allowed here (%(detail)s)") % {"path": path, "detail": error.message})
+    return out

@@ -4,6 +4,7 @@ controller's events read as words in either language, and no field the bench did
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -14,12 +15,14 @@ from rich.console import Console
 
 from gaslatch import translation
 from gaslatch_tools.bench import scenario as S
+from gaslatch_tools.bench.expectations import _condition_text, say
 from gaslatch_tools.bench.live_view import LiveView
 from gaslatch_tools.bench.progress_lines import ProgressLines
 from gaslatch_tools.bench.trace import Trace
 from gaslatch_tools.bench.words import DEMO_TEXTS, action_text, event_line, scenario_text
 
 ZH = translation.in_language("zh").gettext
+HAN = re.compile(r"[\u4e00-\u9fff]")
 EN = translation.in_language("en").gettext
 
 
@@ -119,3 +122,55 @@ def test_an_unknown_scenario_is_said_in_the_language_asked_for():
     assert chinese.stderr.strip() == "gaslatch bench：没有场景文件 no-such，场景库中也没有这个名称的场景（gaslatch bench list）"
     english = bench_run()
     assert english.returncode == 2 and "no scenario file no-such and no library scenario of that name" in english.stderr
+
+
+def test_every_shipped_scenarios_summary_is_in_the_catalogue():
+    untranslated = []
+    for path in S.library():
+        with open(path, encoding="utf-8") as f:
+            summary = yaml.safe_load(f)["summary"]
+        if ZH(summary) == summary or not HAN.search(ZH(summary)):
+            untranslated.append(os.path.basename(path))
+    assert untranslated == [], "run python -m gaslatch_tools.catalogues update and translate them"
+
+
+def bench(*args: str, locale: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gaslatch_tools.cli", "bench", *args], capture_output=True,
+                          text=True, timeout=60, env=dict(os.environ, LC_ALL="", LC_MESSAGES="", LANG=locale))
+
+
+def test_bench_list_shows_every_summary_in_the_readers_language():
+    chinese = bench("list", locale="zh_CN.UTF-8")
+    assert chinese.returncode == 0, chinese.stderr
+    lines = [line for line in chinese.stdout.splitlines() if line.strip()]
+    assert len(lines) == len(S.library()) and all(HAN.search(line) for line in lines)
+    assert "缓慢泄漏（GB 15322 缓慢上升试验，1 %LEL/min）" in chinese.stdout
+    english = bench("list", locale="C")
+    assert "A slow leak (GB 15322 slow-rise test, 1 %LEL/min)" in english.stdout
+    assert not HAN.search(english.stdout.replace("人走阀关", ""))
+
+
+def test_a_scenario_that_does_not_fit_the_format_names_the_file_and_the_field(tmp_path):
+    path = tmp_path / "sc.yaml"
+    path.write_text("name: x\nsummary: 3\nflavour: sweet\n", encoding="utf-8")
+    chinese = bench("run", str(path), locale="zh_CN.UTF-8")
+    assert chinese.returncode == 2 and "Traceback" not in chinese.stderr
+    assert "%s 不是有效的测试台场景：" % path in chinese.stderr
+    assert "$：缺少字段 duration_s" in chinese.stderr and "$：没有这些字段：flavour" in chinese.stderr
+    assert "$.summary：此处的值不允许（3 is not of type 'string'）" in chinese.stderr
+    assert "is a required property" not in chinese.stderr
+    english = bench("run", str(path), locale="C")
+    assert "%s is not a bench scenario: " % path in english.stderr
+    assert "$: the field duration_s is missing" in english.stderr and "$: no such field: flavour" in english.stderr
+
+
+def test_an_output_lines_level_reads_as_what_it_does():
+    def shown(condition, gettext):
+        return say(_condition_text(condition), gettext)
+
+    assert shown({"line": "valve", "is": False}, ZH) == "阀门断电（关闭）"
+    assert shown({"line": "valve", "is": True}, ZH) == "阀门通电（打开）"
+    assert shown({"line": "valve", "is": False}, EN) == "valve de-energised (closed)"
+    assert shown({"line": "fan", "is": True}, ZH) == "排风机开启" and shown({"line": "sounder", "is": False}, ZH) == \
+        "蜂鸣器关闭"
+    assert shown({"line": "fault_relay", "is": False}, EN) == "fault_relay off"

@@ -355,6 +355,25 @@ def test_a_chinese_installer_answers_the_calibration_prompt_in_chinese(bus, cloc
     assert "还需稳定" in shown and "后放弃" in shown  # the countdown while the reading settles
     assert "零点已写入" in shown and "零点标定完成，1.5 -> 0.0 %LEL" in shown
     assert drifted.calibration.zero_written == 1
+    assert load(record_path)["log"][-1]["summary"].endswith("零点标定：1.5 -> 0.0 %LEL，已核实")  # the visit's log
+
+
+def test_a_chinese_installer_is_asked_for_span_gas_named_in_chinese(bus, clock, link, record_path):
+    detector(bus, clock, "cn-generic", 3, gas=GasModel(40.0))
+    code, shown = run_in_pty(["--record", record_path, "calibrate", "span", "--port", link, "--address", 3,
+                              "--span-gas-pct", 50, "--stable-s", 1], answer_after="气体是否已通入并保持流动？",
+                             locale="zh_CN.UTF-8")
+    assert code == 0, shown
+    assert "通入 50 %LEL（2.50 %vol 甲烷）的标准气体" in shown and "methane" not in shown
+    assert load(record_path)["log"][-1]["summary"].endswith("量程标定：40.0 -> 50.0 %LEL，已核实")
+
+
+def test_the_english_calibration_log_note_stays_english(bus, clock, link, record_path):
+    detector(bus, clock, "cn-generic", 3, gas=GasModel(40.0))
+    code, out = run(record_path, "calibrate", "span", "--port", link, "--address", 3, "--span-gas-pct", 50,
+                    "--stable-s", 1, "--yes")
+    assert code == 0, out
+    assert load(record_path)["log"][-1]["summary"].endswith(" span: 40.0 -> 50.0 %LEL, verified")
 
 
 def test_lang_en_keeps_english_on_a_chinese_terminal(bus, clock, link, record_path):

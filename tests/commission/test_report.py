@@ -1,6 +1,7 @@
 """`gaslatch commission report`: a full record renders to HTML and PDF in both languages, and an incomplete or
 failed record says it must not be signed."""
 
+import ast
 import copy
 import hashlib
 import json
@@ -8,16 +9,19 @@ import math
 import os
 import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gaslatch_tools.commission import (report, report_html, report_judge, report_pdf, report_plot,
                                       report_record, report_text)
 from gaslatch_tools.commission.cli import commission
-from gaslatch_tools.commission.record import LIMITS_S
+from gaslatch_tools.commission.record import LIMITS_S, Record, RecordError
+from gaslatch_tools.commission.report_values import HIDDEN
 
 PDFTOTEXT = shutil.which("pdftotext")
 META = {"generated": "2026-05-12 15:00:00", "utc_offset": "+08:00", "record": "commissioning.json",
@@ -197,7 +201,7 @@ def test_an_incomplete_record_is_not_ready_to_sign_and_says_what_is_missing(tmp_
     assert not payload["ok"] and not payload["ready_to_sign"]
     assert [p["code"] for p in payload["problems"]] == ["bump_failed", "bump_missing", "interlock_failed"]
     messages = " ".join(p["message"] for p in payload["problems"])
-    assert "hood2" in messages and "lpg1" in messages and "紧急停止按钮" in messages
+    assert "hood2" in messages and "lpg1" in messages and "急停按钮" in messages
     text = pdf_text(payload["files"]["pdf"])
     assert "不可签字" in text and "lpg1" in text and "储气间" in text
     page = open(payload["files"]["html"], encoding="utf-8").read()
@@ -519,3 +523,124 @@ def test_the_report_carries_each_detector_s_and_the_valve_s_model_serial_and_dat
     page = report_html.render_html(blocks, lang, META)
     for text in words + ("SN-7781", "2026-05-12", "ZCRB-DN25", "V-0099", "2026-05-11"):
         assert text in page, text
+
+
+# ---- records with sections empty or missing: every table with no rows is said, never drawn empty ----
+
+def record_of_tests_only(path):
+    """A record as valve-test, bump-test and interlock-test write it on a unit never scanned from this laptop: a
+    detector known only by its bump test, no bus, no configuration pushed."""
+    record = Record(path)
+    record.detector("hood1")["bump_tests"].append(bump("2026-05-12T06:20:00.000Z", 11.8, 24.5))
+    record.add("valve_tests", complete_record(None)["valve_tests"][0])
+    record.add("interlock_tests", interlock("power", "2026-05-12T06:50:00.000Z", observed_s=30, unit_stayed_up=True,
+                                            backup_running_confirmed=True))
+    record.note("valve-test", "PASS")
+    record.save()
+    return record
+
+
+@pytest.mark.parametrize("lang, words", [("zh", ("不可签字", "hood1", "四、紧急切断阀测试")),
+                                         ("en", ("NOT READY TO SIGN", "hood1", "4. Emergency shut-off valve"))])
+def test_a_record_with_only_valve_bump_and_interlock_tests_renders_in_every_format(tmp_path, lang, words):
+    record = record_of_tests_only(str(tmp_path / "commissioning.json"))
+    result = run_report(record.path, str(tmp_path / "out"), "--lang", lang, "--format", "html,pdf")
+    assert result.exit_code == 1, result.output  # not ready to sign; no traceback
+    payload = json.loads(result.output)
+    with open(payload["files"]["html"], encoding="utf-8") as f:
+        page = f.read()
+    text = pdf_text(payload["files"]["pdf"])
+    for word in words:
+        assert word in page and word.replace(" ", "") in text.replace(" ", ""), word
+
+
+@pytest.mark.parametrize("lang, nothing", [("zh", "无记录。"), ("en", "Nothing recorded.")])
+def test_a_table_without_rows_says_nothing_was_recorded_in_html_and_pdf(tmp_path, lang, nothing):
+    record = Record(str(tmp_path / "commissioning.json"))
+    record.add("valve_tests", complete_record(None)["valve_tests"][0])
+    record.save()
+    blocks, _verdict = report.build_document(record.data, lang, plotter=lambda *a: None)
+    assert not [b for b in blocks if b[0] == "table" and not b[2]] and not [b for b in blocks if b == ("kv", [])]
+    result = run_report(record.path, str(tmp_path / "out"), "--lang", lang)
+    payload = json.loads(result.output)
+    with open(payload["files"]["html"], encoding="utf-8") as f:
+        assert nothing in f.read()  # the detectors' summary: no detector recorded
+    assert nothing.replace(" ", "") in pdf_text(payload["files"]["pdf"]).replace(" ", "")
+
+
+FILLED = complete_record(None)
+SECTIONS = sorted(key for key in FILLED if key != "format")
+
+
+@settings(max_examples=30)
+@given(st.dictionaries(st.sampled_from(SECTIONS), st.sampled_from(["missing", "empty", "none", "filled"])),
+       st.sampled_from(["as chosen", "tests only"]))
+def test_a_record_with_any_sections_empty_or_missing_renders_every_format(choices, detectors):
+    data = {"format": 1}
+    for section_name in SECTIONS:
+        choice = choices.get(section_name, "filled")
+        empty = [] if isinstance(FILLED[section_name], list) else {}
+        if choice != "missing":
+            data[section_name] = {"empty": empty, "none": None, "filled": copy.deepcopy(FILLED[section_name])}[choice]
+    if detectors == "tests only":  # a detector with nothing but its bump tests: no fields to list
+        data["detectors"] = {"hood1": {"bump_tests": copy.deepcopy(FILLED["detectors"]["hood1"]["bump_tests"])}}
+    with tempfile.TemporaryDirectory() as directory:
+        path = write_record(directory, data)
+        try:
+            record = Record.load(path)
+        except RecordError as err:  # the loader may refuse a record it cannot use, saying why
+            assert path in err.message and err.hint
+            return
+        for lang in report.LANGUAGES:
+            blocks, _verdict = report.build_document(record.data, lang, plotter=lambda *a: None)
+            assert report_html.render_html(blocks, lang, META).startswith("<!DOCTYPE html>")
+            assert report_pdf.render_pdf(blocks, lang, META, False).startswith(b"%PDF")
+
+
+def test_the_chinese_report_uses_the_glossarys_terms():
+    chinese = "\n".join(report_text.TEXT["zh"].values())
+    for term in ("低限报警", "高限报警", "通讯中断", "急停按钮", "临时屏蔽", "蜂鸣器"):
+        assert term in chinese, term
+    for old in ("一级报警", "二级报警", "通信中断", "紧急停止按钮", "抑制", "声光报警器动作"):
+        assert old not in chinese, old
+
+
+CHECKS = Path(report.__file__).parent
+
+
+def fields_written(module: str) -> set:
+    """The fields a check writes into its record entry: entry["key"] = ..., and the keys of entry = {...}."""
+    def is_entry(node):
+        return (isinstance(node, ast.Name) and node.id in ("entry", "attempt")) or (
+            isinstance(node, ast.Attribute) and node.attr == "attempt")
+
+    found = set()
+    for node in ast.walk(ast.parse((CHECKS / module).read_text(encoding="utf-8"))):
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Subscript) and is_entry(target.value) and \
+                        isinstance(target.slice, ast.Constant):
+                    found.add(target.slice.value)
+                if is_entry(target) and isinstance(node.value, ast.Dict):
+                    found |= {key.value for key in node.value.keys if isinstance(key, ast.Constant)}
+    return found
+
+
+@pytest.mark.parametrize("module", ["bump_check.py", "valve_check.py", "interlock_check.py", "calibration.py"])
+def test_every_field_a_check_writes_has_a_label_in_both_languages(module):
+    laid_out = report.BUMP_SHOWN | report.CALIBRATION_SHOWN | report.VALVE_SHOWN | report.INTERLOCK_SHOWN | HIDDEN
+    written = fields_written(module)
+    assert len(written) > 5  # the walk finds the check's fields
+    unlabelled = sorted(key for key in written - laid_out
+                        if "field_" + key not in report_text.TEXT["zh"] or "field_" + key not in report_text.TEXT["en"])
+    assert unlabelled == [], "add field_<key> to both tables of commission/report_text.py"
+
+
+@pytest.mark.parametrize("lang, label", [("zh", "控制器中探测器状态恢复正常"), ("en", "Detector normal again")])
+def test_the_bump_tests_normal_time_shows_with_its_label(lang, label):
+    data = complete_record(None)
+    data["detectors"]["hood1"]["bump_tests"][0]["normal_s"] = 14.897
+    blocks, _verdict = report.build_document(data, lang, plotter=lambda *a: None)
+    page = report_html.render_html(blocks, lang, META)
+    assert label in page and "14.9 s" in page and "normal_s" not in page

@@ -96,7 +96,8 @@ def test_bump_test_times_each_detector_against_the_gas_and_proves_valve_fan_and_
         assert min(readings) == 0.0 and max(readings) == pytest.approx(50.0, abs=0.1)
         states = [state for _t, _pct, state in test["samples"]]
         assert "high_alarm" in states and states[-1] == "normal"
-    assert [entry["command"] for entry in data["log"]] == ["bump-test", "bump-test"]
+    assert [(entry["command"], entry["summary"]) for entry in data["log"]] == [("bump-test", "hood1: PASS"),
+                                                                              ("bump-test", "hood2: PASS")]
 
 
 def test_a_slow_detector_and_a_valve_stuck_open_fail_the_bump_test(kitchen, terminals, short_dir):
@@ -254,6 +255,8 @@ def test_a_valve_test_session_on_a_chinese_terminal_speaks_chinese_and_records_t
     assert "紧急切断阀测试：合格" in term.text and "valve test: passed" not in term.text
     test = Record.load(record).data["valve_tests"][-1]
     assert test["passed"] and test["socket_reset"] == "waiting_for_button" and test["reset"] == "accepted"
+    note = Record.load(record).data["log"][-1]  # the visit's log, in the session's language
+    assert (note["command"], note["summary"]) == ("valve-test", "合格")
     wait_until(k.valve_open, 5, 0.02, "the valve open again")
 
 

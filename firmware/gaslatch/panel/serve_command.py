@@ -21,12 +21,13 @@ def _socket_of(args: argparse.Namespace) -> tuple[str, str]:
     try:
         cfg, _ = load_unit_config(args.config_path)
     except ConfigError as err:
-        from gaslatch.problem_text import format_problems
+        from gaslatch.problem_text import problem_lines
         from gaslatch.translation import ngettext
 
-        print(format_problems(err.problems, header=lambda count: ngettext(
-            "configuration has %(n)d problem; the panel will not start:",
-            "configuration has %(n)d problems; the panel will not start:", count) % {"n": count}), file=sys.stderr)
+        count = len(err.problems)
+        print(ngettext("configuration has %(n)d problem; the panel will not start:",
+                       "configuration has %(n)d problems; the panel will not start:", count) % {"n": count},
+              problem_lines(err.problems), sep="\n", file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None
     control = cfg.get("control") or {}
     return control.get("socket", DEFAULT_CONTROL_SOCKET), control.get("group", "gaslatch")

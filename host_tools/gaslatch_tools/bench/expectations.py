@@ -15,7 +15,11 @@ from gaslatch_tools.bench.trace import Trace, matches
 
 VALVE_POSITION = "valve_position"
 # Kitchen lines named in words where the English word is the line's name (others are shown by their name).
-LINE_WORDS = {"valve": N_("valve"), "fan": N_("fan"), "sounder": N_("sounder"), "beacon": N_("beacon")}
+# An output line's level in words, (off, on): the bench's valve is a hold-open valve, so its line off is the valve
+# closing; any other line is named as it is written with "on"/"off".
+LINE_STATES = {"valve": (N_("valve de-energised (closed)"), N_("valve energised (open)")),
+               "fan": (N_("fan off"), N_("fan on")), "sounder": (N_("sounder off"), N_("sounder on")),
+               "beacon": (N_("beacon off"), N_("beacon on"))}
 CROSSING_STEP_S = 0.005  # resolution of the search for a detector's gas crossing a level
 
 
@@ -101,8 +105,9 @@ def _pattern_text(pattern: dict) -> str:
 def _condition_text(condition: dict) -> Phrase:
     if "line" in condition:
         line = condition["line"]
-        named = (LINE_WORDS[line], {}) if line in LINE_WORDS else line
-        return (N_("%(line)s on") if condition["is"] else N_("%(line)s off")), {"line": named}
+        if line in LINE_STATES:
+            return LINE_STATES[line][bool(condition["is"])], {}
+        return (N_("%(line)s on") if condition["is"] else N_("%(line)s off")), {"line": line}
     if "valve" in condition:
         return (N_("valve closed") if condition["valve"] == "closed" else N_("valve open")), {}
     if "event" in condition:

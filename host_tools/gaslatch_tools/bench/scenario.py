@@ -245,9 +245,10 @@ def load(path: str) -> dict:
 
 def check(doc: Any, source: str = "scenario") -> dict:
     """doc checked against SCHEMA and for cross-references; a normalised copy."""
-    problems = data_file.schema_problems(SCHEMA, doc)
+    problems = data_file.described_schema_problems(SCHEMA, doc)
     if problems:
-        raise ScenarioError("%s: %s" % (source, "; ".join(problems)))
+        raise ScenarioError(_("%(scenario)s is not a bench scenario: %(problems)s")
+                            % {"scenario": source, "problems": "; ".join(problems)})
     scenario = copy.deepcopy(doc)
     scenario.setdefault("start", "armed")
     proving = ((scenario.get("controller") or {}).get("proving") or {}).get("mode", "none")

@@ -1,8 +1,8 @@
 """What the bench shows a person, in the reader's language: its actions, and the demo scenario's own words.
 
-A scenario's YAML keeps its texts (summary, expectation names) in English, as data; those of the README demo are
-listed here, marked for the catalogue, so `gaslatch demo` reads whole in Chinese too (tests/bench/test_words.py
-checks the list against demo.yaml). Any other scenario's texts are shown as written.
+A scenario's YAML keeps its texts (summary, expectation names) in English, as data; every shipped summary is
+extracted into the catalogue (bench/scenario_messages.py), and the README demo's other texts are listed here, so
+`gaslatch demo` reads whole in Chinese too (tests/bench/test_words.py checks both). Other texts are shown as written.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def shown(value: Any, max_chars: int = FIELD_CHARS) -> str:
 
 def scenario_text(text: Any) -> str:
     """A scenario's own text (its summary, an expectation's name, a location) in the reader's language where the
-    catalogue has it (the demo's), else as written."""
+    catalogue has it (a shipped scenario's summary, the demo's texts), else as written."""
     if not isinstance(text, str) or not text:
         return shown(text)
     return shown(_(text), max(FIELD_CHARS, len(text) * 2))

@@ -12,7 +12,6 @@ from rich.table import Table
 from gaslatch.core import constants as C
 from gaslatch.core import detector_state as D
 from gaslatch.core.config import ConfigError
-from gaslatch.problem_text import format_problems
 from gaslatch.core.detector_profile import ProfileError, load_profile
 from gaslatch.unit.control_client import ControlUnreachable
 from gaslatch_tools.commission.bus_client import BusClient, BusError
@@ -21,8 +20,9 @@ from gaslatch_tools.commission.prompts import Prompter, interaction_options, mak
 from gaslatch_tools.commission.record import LIMITS_S, utc_now
 from gaslatch_tools.commission.state_words import state_word
 from gaslatch_tools.commission.unit_connection import (Site, UnitFacts, UnitLost, Watcher, chosen_detectors,
-                                                       detector_view, feedback, open_site, reading_info, reads_clear,
-                                                       refusal_text, seconds_text, since, unit_options)
+                                                       config_refused, detector_view, feedback, open_site,
+                                                       reading_info, reads_clear, refusal_text, seconds_text, since,
+                                                       unit_options)
 from gaslatch_tools.commission.valve_move import supervision_s, valve_commanded_closed
 from gaslatch.translation import N_, _
 
@@ -478,11 +478,10 @@ def _keep_bump(site: Site, name: str, entry: dict) -> None:
     entry["answers"] = site.prompter.log
     site.prompter.log = []
     site.record.detector(name)["bump_tests"].append(dict(entry, utc=utc_now()))
-    site.record.note("bump-test", "%s: %s%s" % (name, "PASS" if entry["passed"] else "FAIL",
-                                                "" if entry["passed"] else " (" + "; ".join(failures) + ")"))
+    verdict = "%s: %s" % (name, _("PASS") if entry["passed"] else _("FAIL: %s") % "; ".join(failures))
+    site.record.note("bump-test", verdict)
     site.record.save()
-    site.prompter.say("%s: %s" % (name, _("PASS") if entry["passed"] else _("FAIL: %s") % "; ".join(failures)),
-                      "bold green" if entry["passed"] else "bold red")
+    site.prompter.say(verdict, "bold green" if entry["passed"] else "bold red")
 
 
 def _finish_bump(site: Site, entries: dict) -> None:
@@ -514,8 +513,7 @@ def _bump_test_on_bus(ctx: click.Context, config_path: str | None, detector_list
     try:
         facts = UnitFacts.load(config_path) if config_path else UnitFacts()
     except ConfigError as err:
-        raise CommandStop("config", _("the configuration %(path)s is not valid:\n%(problems)s")
-                          % {"path": config_path, "problems": format_problems(err.problems)}) from None
+        raise config_refused(config_path, err) from None
     site = Site(ctx, prompter, facts, None)
     recorded = site.record.data["detectors"]
     modbus = sorted(name for name, entry in recorded.items()

@@ -134,8 +134,9 @@ def record_calibration(record: Record, name: str, tgt: Target, profile_name: str
     entry = record.detector(name)
     entry.update(address=tgt.address, baud=tgt.line.baud, profile=profile_name)
     entry["calibrations"].append(attempt)
-    record.note("calibrate", "%s %s: %s -> %s %%LEL, verified" % (name, attempt["kind"], attempt["before_pct_lel"],
-                                                                  attempt["after_pct_lel"]))
+    values = {"name": name, "before": attempt["before_pct_lel"], "after": attempt["after_pct_lel"]}
+    record.note("calibrate", (_("%(name)s zero: %(before)s -> %(after)s %%LEL, verified") if attempt["kind"] == "zero"
+                              else _("%(name)s span: %(before)s -> %(after)s %%LEL, verified")) % values)
 
 
 def record_refused_calibration(record: Record, name: str, address: int, attempt: dict, reason: str) -> None:
@@ -144,4 +145,6 @@ def record_refused_calibration(record: Record, name: str, address: int, attempt:
     entry = record.detector(name)
     entry.setdefault("address", address)
     entry["calibrations"].append(attempt)
-    record.note("calibrate", "%s %s refused: %s" % (name, attempt["kind"], reason))
+    note = (_("%(name)s zero calibration refused: %(reason)s") if attempt["kind"] == "zero"
+            else _("%(name)s span calibration refused: %(reason)s"))
+    record.note("calibrate", note % {"name": name, "reason": reason})

@@ -24,6 +24,8 @@ from gaslatch.translation import N_, _
 
 # TRANSLATORS: the kind of calibration, put into sentences such as "zero written (register 2 = 0)".
 KIND_WORDS = {"zero": N_("zero"), "span": N_("span")}
+# TRANSLATORS: the gas of a span-gas cylinder, put into "span gas of 50 %LEL (2.50 %vol methane)".
+GAS_WORDS = {"methane": N_("methane"), "propane": N_("propane"), "lpg": N_("LPG")}
 
 # The reading must hold still this long, within this band, and settle within the limit.
 STABLE_S = 10.0
@@ -207,7 +209,8 @@ class Calibration:
         if self.kind == "zero":
             return _("Apply zero air (clean air, or a zero-air cylinder with the flow hood) to %s.") % label
         return _("Apply span gas of %(pct_lel)g %%LEL (%(pct_vol).2f %%vol %(gas)s) to %(detector)s.") % {
-            "pct_lel": self.target_pct, "pct_vol": self.target_pct * LEL_PCT_VOL[self.gas] / 100.0, "gas": self.gas,
+            "pct_lel": self.target_pct, "pct_vol": self.target_pct * LEL_PCT_VOL[self.gas] / 100.0,
+            "gas": _(GAS_WORDS[self.gas]) if self.gas in GAS_WORDS else self.gas,
             "detector": label}
 
     def run(self, client: BusClient, tally: Tally, console: Console, say: Callable[[str], None]) -> None:

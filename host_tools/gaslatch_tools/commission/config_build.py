@@ -49,15 +49,22 @@ def config_name(name: str) -> str:
     return slug
 
 
+def addressed_detectors(record: dict) -> dict:
+    """The record's detectors that have a bus address, by name; InitError when there are none."""
+    detectors = record.get("detectors")
+    found = {name: entry for name, entry in sorted((detectors if isinstance(detectors, dict) else {}).items())
+             if isinstance(entry, dict) and entry.get("address") is not None}
+    if not found:
+        raise InitError(_("the record has no detectors with an address: run gaslatch commission scan first"))
+    return found
+
+
 def build_config(record: dict, base: dict | None, unit_port: str | None, zone: str,
                  schedule: list[dict] | None, site: str, unit_name: str) -> tuple[dict, list[str]]:
     """The controller configuration for the record's detectors over the base's hardware, and notes for
     the installer (defaults taken, names changed). Raises InitError when the record cannot make one."""
     notes: list[str] = []
-    found = {name: entry for name, entry in sorted(record.get("detectors", {}).items())
-             if isinstance(entry, dict) and entry.get("address") is not None}
-    if not found:
-        raise InitError("the record has no detectors with an address: run gaslatch commission scan first")
+    found = addressed_detectors(record)
     bus = record.get("bus") or {}
     lines: dict[tuple, list[str]] = {}
     settings: dict[str, tuple] = {}

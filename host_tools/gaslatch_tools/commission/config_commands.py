@@ -20,7 +20,7 @@ from gaslatch.unit.atomic_file import write_atomically
 from gaslatch.unit.control_client import ControlClient, ControlUnreachable
 from gaslatch.unit.unit_config import load_profiles, load_unit_config
 from gaslatch_tools.commission.command_outcome import EXIT_FAILED, EXIT_OK, CommandStop, finish
-from gaslatch_tools.commission.config_build import InitError, build_config
+from gaslatch_tools.commission.config_build import InitError, addressed_detectors, build_config
 from gaslatch_tools.commission.prompts import Prompter, interaction_options, make_prompter
 from gaslatch_tools.commission.record import Record, utc_now
 from gaslatch_tools.commission.schedule_text import SCHEDULE_FORM, ScheduleError, format_schedule, parse_schedule
@@ -80,7 +80,7 @@ def config_group() -> None:
                                             "default: the record's."))
 @click.option("--zone", default=DEFAULT_ZONE, show_default=True, help=_("Zone of detectors the record gives none."))
 @click.option("--schedule", "schedule_text",
-              help=_("Attended hours (人走阀关), %s; asked when not given.") % SCHEDULE_FORM)
+              help=_("Attended hours (人走阀关), %s; asked when not given.") % _(SCHEDULE_FORM))
 @click.option("--force", is_flag=True, help=_("Overwrite --out if it exists."))
 @interaction_options(YES_HELP)
 @click.pass_context
@@ -89,7 +89,15 @@ def config_init(ctx: click.Context, from_record: str | None, out_path: str, base
                 yes: bool) -> None:
     prompter = make_prompter(ctx, answers_path, yes)
     record = Record.load(ctx.obj["record"])
+    if from_record is not None and not os.path.exists(from_record):
+        raise CommandStop("no_record", _("no commissioning record at %s") % from_record,
+                          _("give the record the commission commands wrote (--from-record), or run gaslatch "
+                            "commission scan first"))
     source = record if from_record is None else Record.load(from_record)
+    try:
+        addressed_detectors(source.data)
+    except InitError as err:
+        raise CommandStop("record", str(err)) from None
     if os.path.exists(out_path) and not force:
         raise CommandStop("exists", _("%s already exists") % out_path,
                           _("give another --out, or --force to overwrite it"))

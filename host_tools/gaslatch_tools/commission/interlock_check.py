@@ -122,12 +122,11 @@ def interlock_test(ctx: click.Context, socket_path: str | None, config_path: str
             entry["answers"] = site.prompter.log
             site.prompter.log = []
             site.record.add("interlock_tests", entry)
-            site.record.note("interlock-test", "%s: %s" % (test, "PASS" if entry["passed"] else
-                                                             "FAIL (%s)" % "; ".join(entry["failures"])))
+            verdict = "%s: %s" % (test, _("PASS") if entry["passed"] else
+                                  _("FAIL: %s") % "; ".join(entry["failures"]))
+            site.record.note("interlock-test", verdict)
             site.record.save()
-            site.prompter.say("%s: %s" % (test, _("PASS") if entry["passed"] else
-                                          _("FAIL: %s") % "; ".join(entry["failures"])),
-                              "bold green" if entry["passed"] else "bold red")
+            site.prompter.say(verdict, "bold green" if entry["passed"] else "bold red")
             entries.append(entry)
     except ControlUnreachable as err:
         raise UnitLost(err) from None

@@ -12,6 +12,7 @@ import hashlib
 import json
 from typing import Any
 
+from gaslatch.translation import N_, _
 from gaslatch.unit.atomic_file import write_atomically
 from gaslatch_tools.commission.command_outcome import CommandStop
 
@@ -50,9 +51,9 @@ EMPTY = {
 
 
 # What to do when the record cannot be read, or written back.
-LOAD_HINT = ("check it is the record the commission commands wrote; give another file with --record, or move a "
+LOAD_HINT = N_("check it is the record the commission commands wrote; give another file with --record, or move a "
              "damaged one aside to start a new record")
-SAVE_HINT = "check the folder exists, is writable and has free space, then run the command again"
+SAVE_HINT = N_("check the folder exists, is writable and has free space, then run the command again")
 
 
 class RecordError(CommandStop):
@@ -87,10 +88,11 @@ class Record:
         except FileNotFoundError:
             return cls(path)
         except (OSError, ValueError) as err:
-            raise RecordError("cannot read the commissioning record %s: %s" % (path, err), LOAD_HINT) from None
+            raise RecordError(_("cannot read the commissioning record %(path)s: %(error)s")
+                              % {"path": path, "error": err}, _(LOAD_HINT)) from None
         if not isinstance(data, dict) or data.get("format") != RECORD_FORMAT:
-            raise RecordError("%s is not a gaslatch commissioning record (format %r)" % (path, RECORD_FORMAT),
-                              LOAD_HINT)
+            raise RecordError(_("%(path)s is not a gaslatch commissioning record (format %(format)d)")
+                              % {"path": path, "format": RECORD_FORMAT}, _(LOAD_HINT))
         for key, value in EMPTY.items():
             data.setdefault(key, copy.deepcopy(value))
         return cls(path, data, hashlib.sha256(raw).hexdigest())
@@ -100,7 +102,8 @@ class Record:
         try:
             write_atomically(self.path, text.encode("utf-8"), FILE_MODE)
         except OSError as err:
-            raise RecordError("cannot write the commissioning record %s: %s" % (self.path, err), SAVE_HINT) from None
+            raise RecordError(_("cannot write the commissioning record %(path)s: %(error)s")
+                              % {"path": self.path, "error": err}, _(SAVE_HINT)) from None
 
     def detector(self, name: str) -> dict:
         """The detector's entry, created empty when new."""

@@ -347,7 +347,20 @@ def build_document(data: dict, lang: str, plotter: Callable = bump_plot_png) -> 
     blocks += [("h1", t("sec_signatures"), "signatures"),
                ("signatures", t("sign_statement") if verdict.ready else t("sign_blocked"),
                 [t("role_installer"), t("role_inspector"), t("role_owner")], verdict.ready)]
-    return blocks, verdict
+    return _without_empty_tables(t, blocks), verdict
+
+
+def _without_empty_tables(t: Callable[..., str], blocks: list) -> list:
+    """The blocks with every table that has no rows said as "nothing recorded" (reportlab draws no table without a
+    row), and every key: value list without rows left out."""
+    out: list = []
+    for block in blocks:
+        if block[0] == "kv" and not block[1]:
+            continue
+        if block[0] == "table" and not block[2]:
+            block = ("para", t("log_empty"))
+        out.append(block)
+    return out
 
 
 # ---- the command -------------------------------------------------------------------------------------------

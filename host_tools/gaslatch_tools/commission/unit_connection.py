@@ -21,7 +21,8 @@ from gaslatch_tools.commission.prompts import Prompter, make_prompter
 from gaslatch_tools.commission.record import Record
 from gaslatch_tools.commission.state_words import state_word
 from gaslatch.recorded_text import translate
-from gaslatch.translation import _
+from gaslatch.problem_text import problem_lines
+from gaslatch.translation import _, ngettext
 
 DEFAULT_UNIT_CONFIG = "/etc/gaslatch/config.json"
 POLL_S = 0.05  # the unit's status, asked this often (the scan answers once per scan.period_ms)
@@ -354,6 +355,17 @@ def unit_options(command: Callable) -> Callable:
                              % DEFAULT_CONTROL_SOCKET)(command)
 
 
+def config_refused(path: str, err: ConfigError) -> CommandStop:
+    """The stop of a commission command given a configuration the controller's loader refuses: every problem in
+    the reader's language, with its JSON path and hint."""
+    count = len(err.problems)
+    return CommandStop("config", "%s\n%s" % (
+        ngettext("the configuration %(path)s is refused: %(n)d problem",
+                 "the configuration %(path)s is refused: %(n)d problems", count) % {"path": path, "n": count},
+        problem_lines(err.problems)),
+        _("give the configuration the unit runs with (--config), or fix it (gaslatch commission config validate)"))
+
+
 def open_site(ctx: click.Context, socket_path: str | None, config_path: str | None, answers_path: str | None,
               yes: bool) -> Site:
     """The site of a command that needs the running unit: CommandStop when it cannot be reached."""
@@ -361,10 +373,7 @@ def open_site(ctx: click.Context, socket_path: str | None, config_path: str | No
     try:
         facts = UnitFacts.load(config_path)
     except ConfigError as err:
-        raise CommandStop("config", _("the unit's configuration %(path)s is not valid:\n%(problems)s")
-                          % {"path": config_path or DEFAULT_UNIT_CONFIG, "problems": err},
-                          _("give the configuration the unit runs with (--config), or fix it "
-                            "(gaslatch commission config validate)")) from None
+        raise config_refused(config_path or DEFAULT_UNIT_CONFIG, err) from None
     link = UnitLink(socket_path or facts.socket, facts.group)
     site = Site(ctx, prompter, facts, link)
     try:

@@ -53,7 +53,7 @@ def valve_test(ctx: click.Context, socket_path: str | None, config_path: str | N
     entry["passed"] = not failures
     entry["answers"] = site.prompter.log
     site.record.add("valve_tests", entry)
-    site.record.note("valve-test", "PASS" if entry["passed"] else "FAIL (%s)" % "; ".join(failures))
+    site.record.note("valve-test", _("PASS") if entry["passed"] else _("FAIL: %s") % "; ".join(failures))
     site.record.save()
     table = Table(title=_("Valve test"))
     table.add_column(_("step"))
