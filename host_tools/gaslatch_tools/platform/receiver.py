@@ -29,9 +29,9 @@ from paho.mqtt.properties import Properties
 from gaslatch.core import events as E
 from gaslatch.core import uplink_wire as W
 from gaslatch_tools import payload_schemas
+from gaslatch.told import Told
 from gaslatch.translation import N_
 from gaslatch_tools.platform import delivery as D
-from gaslatch_tools.platform import words
 from gaslatch_tools.platform.delivery import StoreKey
 from gaslatch_tools.platform.storage import (CSV_COLUMNS, Batch, Committed, Delivery, Event, FleetRow, Gap, Gone,
                                              LostRange, SqliteStorage, SqlStorage, StorageError, export_csv,
@@ -76,7 +76,7 @@ FIELD_KEYWORDS = ("required", "additionalProperties", "not")
 MAX_PROBLEM_CHARS = 200  # a refusal quotes the payload's value, cut to this
 
 
-class BrokerUnreachable(words.Told, ConnectionError):
+class BrokerUnreachable(Told, ConnectionError):
     """The broker cannot be reached, or did not take the subscriptions: where, and the system's reason."""
 
 

@@ -21,8 +21,8 @@ from typing import Any, Callable, Iterable, Iterator, NamedTuple, TypeVar
 from gaslatch.core import uplink_wire as W
 from gaslatch.translation import N_
 from gaslatch_tools.platform import delivery as D
-from gaslatch_tools.platform import words
 from gaslatch_tools.platform.delivery import StoreKey
+from gaslatch.told import Told
 
 SQLITE_BUSY_TIMEOUT_S = 30.0  # receivers sharing one SQLite file wait for each other's short transactions
 MAX_SEQ = W.MAX_SEQ
@@ -33,7 +33,7 @@ LATCH_KEY = "~latch"  # a trip stays open until a reset, whatever their sources
 T = TypeVar("T")
 
 
-class StorageError(words.Told, RuntimeError):
+class StorageError(Told, RuntimeError):
     """The database cannot be opened: which one (never its password) and why."""
 
 

@@ -19,12 +19,12 @@ import paho.mqtt.client as mqtt
 from gaslatch.core import uplink_wire as W
 from gaslatch.translation import N_
 from gaslatch.unit.private_file import PrivateFileError, read_private_bytes
-from gaslatch_tools.platform import words
+from gaslatch.told import Told
 
 PUBLISH_TIMEOUT_S = 5.0
 
 
-class CommandError(words.Told, RuntimeError):
+class CommandError(Told, RuntimeError):
     """The command could not be sent: which unit, and why (no key, broker unreachable)."""
 
 

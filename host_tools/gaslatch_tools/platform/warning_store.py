@@ -18,6 +18,7 @@ from gaslatch_tools.platform import liveness as L
 from gaslatch_tools.platform.contacts import Contacts
 from gaslatch_tools.platform.rules import Decision, Occurrence, Rules
 from gaslatch_tools.platform.storage import Batch, Executor, SqlStorage, store_key
+from gaslatch.told import Told
 
 log = logging.getLogger("gaslatch.platform.warnings")
 
@@ -402,7 +403,7 @@ def record(storage: SqlStorage, instance: str, attempts: list[Attempt]) -> int:
 
 # --- people's side ---
 
-class AckError(words.Told, ValueError):
+class AckError(Told, ValueError):
     """An acknowledgement that cannot be recorded: no such warning, or it is not waiting for one."""
 
 
@@ -422,7 +423,7 @@ def acknowledge_in(x: Execute, warning_id: int, user: str, note: str, now_ms: in
         raise AckError(N_("no warning %(warning)d (gaslatch platform warnings lists them)"), warning=warning_id)
     if row[1] not in ("pending", "open"):
         raise AckError(N_("warning %(warning)d is %(state)s: nothing to acknowledge"), warning=warning_id,
-                       state=words.Told(words.STATE_NAMES[row[1]]) if row[1] in words.STATE_NAMES else row[1])
+                       state=Told(words.STATE_NAMES[row[1]]) if row[1] in words.STATE_NAMES else row[1])
     state = "cleared" if row[0] else "acknowledged"
     x(_ACK_SQL, (state, now_ms, user, note, now_ms, state, now_ms, state, warning_id))
     x(_CANCEL_SQL, (warning_id,))

@@ -76,49 +76,6 @@ _SUMMARY = re.compile(r"(\S+) (\S+) (.*?)(?: \(([^()]*)\))?: (.*)", re.DOTALL)
 _INTEGER = re.compile(r"-?[0-9]{1,30}")
 
 
-class Told(Exception):
-    """An error a person reads: `message` (the catalogue's English, marked N_) filled with `values`. str() is the
-    English (logs, records); told() the reader's language (the CLI), both() the pair (the console). A value that is
-    itself a Told (a state's or a role's name: Told(N_("owner"))) is said in the same language; a list of them is
-    joined with " / "."""
-
-    def __init__(self, message: str, **values: Any):
-        super().__init__(_fill(message, values, _english))
-        self.message = message
-        self.values = values
-
-    def told(self, gettext: Callable[[str], str] | None = None) -> str:
-        """The message in the language of gettext (the process's by default)."""
-        return _fill(self.message, self.values, gettext or translation._)
-
-    def both(self) -> tuple[str, str]:
-        """(Chinese, English) of the message."""
-        return (_fill(self.message, self.values, in_language(CHINESE).gettext),
-                _fill(self.message, self.values, _english))
-
-
-def _english(message: str) -> str:
-    return message
-
-
-def _said(value: Any, gettext: Callable[[str], str]) -> Any:
-    if isinstance(value, Told):
-        return value.told(gettext)
-    if isinstance(value, (list, tuple)):
-        return " / ".join(str(_said(v, gettext)) for v in value)
-    return value
-
-
-def _fill(message: str, values: Mapping[str, Any], gettext: Callable[[str], str]) -> str:
-    text = gettext(message)
-    return text % {k: _said(v, gettext) for k, v in values.items()} if values else text
-
-
-def told(err: BaseException) -> str:
-    """An error as the person reads it: a Told in the process's language, anything else as it says itself."""
-    return err.told() if isinstance(err, Told) else str(err)
-
-
 def both(message: str, **values: Any) -> tuple[str, str]:
     """(Chinese, English) of one message, filled with `values` (named placeholders) when given."""
     zh, en = translation.both(message)

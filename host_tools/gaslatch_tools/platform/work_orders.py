@@ -19,6 +19,7 @@ from gaslatch_tools.platform import warning_store as WS
 from gaslatch_tools.platform.access import ADMIN, OFFICER, OPERATOR, OWNER, ROLE_NAMES, Actor, sql_scope
 from gaslatch_tools.platform.contacts import Contacts
 from gaslatch_tools.platform.storage import SqlStorage
+from gaslatch.told import Told
 
 Execute = Callable[..., Any]
 
@@ -108,8 +109,8 @@ SCHEMA_OBJECTS = ("work_orders", "work_orders_open", "work_orders_site", "order_
                   "order_photos", "order_photos_order")
 
 
-class WorkOrderError(words.Told, ValueError):
-    """A step that cannot be taken: what is wrong, for the person who tried it (words.Told: str() the English,
+class WorkOrderError(Told, ValueError):
+    """A step that cannot be taken: what is wrong, for the person who tried it (Told: str() the English,
     told() the reader's language)."""
 
 
@@ -215,23 +216,23 @@ def _clean(note: str | None) -> str:
     return E.safe_text("" if note is None else note, MAX_NOTE_CHARS)
 
 
-def _states(states: tuple[str, ...]) -> list[words.Told]:
-    return [words.Told(STATE_NAMES[s]) for s in states]
+def _states(states: tuple[str, ...]) -> list[Told]:
+    return [Told(STATE_NAMES[s]) for s in states]
 
 
 def refusal(transition: Transition, order: Order | None, actor: Actor, note: str, hazard: bool | None,
             due_ms: int | None, now_ms: int) -> WorkOrderError | None:
     """Why the actor may not take this step on this order (None: they may). Pure: the table decides."""
     t = transition
-    what = words.Told(N_("order %(order)d"), order=order.id) if order is not None else words.Told(N_("a new order"))
+    what = Told(N_("order %(order)d"), order=order.id) if order is not None else Told(N_("a new order"))
     step = t.action  # the command's name: gaslatch platform order ACTION
     if order is not None and order.state not in t.sources:
         return WorkOrderError(N_("%(what)s is %(state)s: %(step)s needs an order %(needed)s"), what=what,
-                              state=words.Told(STATE_NAMES[order.state]), step=step, needed=_states(t.sources))
+                              state=Told(STATE_NAMES[order.state]), step=step, needed=_states(t.sources))
     if actor.role not in t.roles:
         return WorkOrderError(N_("%(what)s: %(step)s is for the %(roles)s, not the %(role)s %(user)s"), what=what,
-                              step=step, roles=[words.Told(ROLE_NAMES[r]) for r in t.roles],
-                              role=words.Told(ROLE_NAMES[actor.role]), user=actor.user)
+                              step=step, roles=[Told(ROLE_NAMES[r]) for r in t.roles],
+                              role=Told(ROLE_NAMES[actor.role]), user=actor.user)
     if t.assigned and order is not None and actor.role == OFFICER and actor.user != order.officer:
         return WorkOrderError(N_("%(what)s: %(step)s is for its officer %(officer)s, not %(user)s"), what=what,
                               step=step, officer=order.officer, user=actor.user)
@@ -404,8 +405,8 @@ def add_photo(storage: SqlStorage, actor: Actor, order_id: int, data: bytes, now
             raise WorkOrderError(N_("order %(order)d is closed: no more photos"), order=order.id)
         if actor.role not in PHOTO_ROLES:
             raise WorkOrderError(N_("order %(order)d: photos are for the %(roles)s, not the %(role)s %(user)s"),
-                                 order=order.id, roles=[words.Told(ROLE_NAMES[r]) for r in PHOTO_ROLES],
-                                 role=words.Told(ROLE_NAMES[actor.role]), user=actor.user)
+                                 order=order.id, roles=[Told(ROLE_NAMES[r]) for r in PHOTO_ROLES],
+                                 role=Told(ROLE_NAMES[actor.role]), user=actor.user)
         photo_id = x(_INSERT_PHOTO_SQL, (order.id, now_ms, actor.user, content_type, len(data), data)).fetchone()[0]
         audit.record(x, now_ms, actor.user, "order.photo", "order %d" % order.id, site=order.site,
                      detail={"photo": photo_id, "type": content_type, "bytes": len(data)}, origin=origin)
