@@ -27,6 +27,19 @@ NESTED = frozenset(("what", "why", "cause", "fault", "failure", "link", "reading
 # for its template to fit, so that "interrupted in the check phase: command: ..." is never read as detector
 # "interrupted in the check phase" in state "command: ...".
 STATES = frozenset(("warmup", "normal", "low alarm", "high alarm", "fault", "comm lost", "not read yet"))
+# What a phrase's placeholder may hold when only some phrases fit it (core/safety.py _trip_causes): so that a
+# detector named "interlock", "schedule" or "new" is read as a detector ("interlock: high alarm"), not as a cause.
+_CAUSES = frozenset(("gas: %(detector)s high alarm", "co: %(detector)s at the CO trip level",
+                     "co2: %(detector)s at the CO2 isolation level (IGEM/UP/19)",
+                     "fault: %(detector)s %(state)s for %(seconds)d s", "interlock: %(what)s", "schedule: %(what)s",
+                     "self-test failed: %(fault)s", "command: close valve from %(source)s"))
+ONLY = {
+    ("interlock: %(what)s", "what"): frozenset(("fire alarm input active", "emergency stop pressed",
+                                                "extract airflow not proven")),
+    ("schedule: %(what)s", "what"): frozenset(("outside attended hours: gas off (人走阀关)",
+                                               "clock not set: attended hours cannot be checked")),
+    ("new: %(cause)s", "cause"): _CAUSES,
+}
 # A detector's name as the configuration allows it (core/config_schema.py NAME_PATTERN, unanchored).
 NAME = r"[a-z0-9][a-z0-9_-]{0,31}"
 
@@ -281,6 +294,9 @@ def _match(text: str, depth: int):
         for (name, number), value in zip(names, found.groups()):
             inner = _match(value, depth + 1) if name in NESTED and not number and depth < MAX_DEPTH else None
             if name == "state" and (inner is None or inner[0] not in STATES):
+                break
+            only = ONLY.get((template, name))
+            if only is not None and (inner is None or inner[0] not in only):
                 break
             values.append((name, int(value) if number else value, inner))
         else:

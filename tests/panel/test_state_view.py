@@ -260,3 +260,14 @@ def test_the_flash_shows_the_controllers_answer_in_chinese_with_the_english_besi
     assert refused[0].endswith("d1：高限报警") and refused[1].endswith("d1: high alarm")
     assert answer_words({"ok": False, "error": "a refusal from a newer unit"}) == "a refusal from a newer unit"
     assert answer_words({"ok": False}) == ""
+
+
+def test_a_fault_s_detail_reads_in_chinese_with_the_english_beside_it():
+    """What the controller said of a fault (a detector's why, the valve fault) through the phrasebook, per language."""
+    silent = dict(status()["status"]["detectors"]["d1"], state="comm_lost", reason="no reply for 12 s")
+    v = view(status(detectors={"d1": silent}, valve_fault="commanded closed but not closed after 5 s"))
+    zh, en = v["reason"]
+    assert v["kind"] == FAULT
+    assert "d1 通讯中断：12 秒无应答" in zh and "阀门故障：已发出关阀指令，5 秒后仍未关闭" in zh
+    assert "no reply for 12 s" in en and "valve fault: commanded closed but not closed after 5 s" in en
+    assert "no reply" not in zh and "无应答" not in en

@@ -376,7 +376,10 @@ def test_retention_keeps_every_undelivered_safety_event_over_random_appends_and_
                 assert sorted(rows) == sorted(model)
                 assert all(rows[n]["delivered"] == model[n][1] for n in rows)
         finally:
-            s.close()
+            # a deadline a loaded machine keeps: the writer's last commit and fsync may take longer than the 5 s a
+            # unit's stop allows (a CI run beside other work once left it writing while the directory went)
+            closed = s.close(timeout_s=60)
+        assert closed, "the store's writer finished"
 
 
 def _model_retention(model, max_events):

@@ -160,3 +160,14 @@ def test_the_console_and_a_notice_carry_the_chinese_detail():
     assert html == '燃气：d1 高限报警 <span class="en">gas: d1 high alarm</span>'
     summary = words.summary_html("trip latched controller: gas: d1 high alarm")
     assert '(燃气：d1 高限报警 <span class="en">gas: d1 high alarm</span>)' in summary
+
+
+def test_a_detector_named_like_a_cause_is_read_as_a_detector():
+    """A configuration may name a detector "interlock", "schedule" or "new": its blocker is its state, not a cause."""
+    assert R.translate("interlock: high alarm", ZH) == "interlock：高限报警"
+    assert R.translate("schedule: low alarm (clear hold: at least 4 s more clear)", ZH).startswith("schedule：低限报警")
+    assert R.translate("new: comm lost", ZH) == "new：通讯中断"
+    assert R.translate("interlock: emergency stop pressed", ZH) == "联锁：急停按钮已按下"
+    assert R.translate("already latched; new: gas: d1 high alarm", ZH) == "已处于关阀锁定; 新增：燃气：d1 高限报警"
+    for (template, _name), allowed in R.ONLY.items():
+        assert template in R.PHRASES and set(allowed) <= set(R.PHRASES), "ONLY names phrases of the phrasebook"

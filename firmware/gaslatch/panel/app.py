@@ -34,7 +34,7 @@ from gaslatch.panel.state_view import recorded_words, view
 from gaslatch.panel.status_feed import StatusFeed, request as send
 from gaslatch.core.events import safe_text
 from gaslatch.panel.words import LEVEL_NAMES, needs_level, pair, shown, text_of
-from gaslatch.translation import N_, both
+from gaslatch.translation import N_
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "gaslatch_panel"
@@ -94,27 +94,12 @@ def both_html(words: tuple[str, str] | str, strong: bool = False) -> Markup:
     return Markup('%s <span class="en">%s</span>') % words
 
 
-RESET_REFUSED = N_("reset refused: %(reasons)s")
-
-
-def _refusal(reply: dict) -> tuple[str, str] | None:
-    """A refused reset's answer: 'reset refused' and the controller's reasons, each in Chinese with the English
-    beside (recorded_text); None for any other answer."""
-    reasons = reply.get("reasons")
-    if reply.get("ok") or not isinstance(reasons, list) or not reasons:
-        return None
-    words = recorded_words("; ".join(text_of(reason) for reason in reasons))
-    zh, en = (words, words) if isinstance(words, str) else words
-    refused_zh, refused_en = both(RESET_REFUSED)
-    return refused_zh % {"reasons": zh}, refused_en % {"reasons": en}
-
-
 def answer_words(reply: dict) -> tuple[str, str] | str:
-    """The controller's answer to an action as the flash shows it: its message, a refused reset's reasons, or its
-    error, each in Chinese with the English beside (recorded_text) where the phrasebook knows it."""
+    """The controller's answer to an action as the flash shows it: its message or its error, in Chinese with the
+    English beside (recorded_text) where the phrasebook knows it. (The panel sends no reset: no reasons list.)"""
     if reply.get("message"):
         return recorded_words(reply["message"])
-    return _refusal(reply) or (recorded_words(reply["error"]) if reply.get("error") else "")
+    return recorded_words(reply["error"]) if reply.get("error") else ""
 
 
 def bi(message: str, strong: bool = False, **values: object) -> Markup:

@@ -213,10 +213,28 @@ def _shaped(status: dict) -> tuple[dict, list[str]]:
     return status, sorted(set(unreadable))
 
 
-def _labelled(label: str, detail: Any) -> str:
-    """'阀门故障 valve fault: no feedback': the label in Chinese and English, the detail as the controller said it."""
+def _pair_of(words: tuple[str, str] | str) -> tuple[str, str]:
+    return (words, words) if isinstance(words, str) else words
+
+
+# TRANSLATORS: a fault on the panel: what is wrong (valve fault, self-test failed...), then the controller's detail.
+LABELLED = N_("%(label)s: %(detail)s")
+# TRANSLATORS: a detector's fault on the panel: its name, its state, then why (the controller's detail).
+DETECTOR_FAULT = N_("%(name)s %(state)s: %(why)s")
+
+
+def _both(message: str, zh_values: dict, en_values: dict) -> tuple[str, str]:
+    """(Chinese, English) of a message whose values differ by language (a label and a detail, each translated)."""
+    zh, en = pair(message)
+    return zh % zh_values, en % en_values
+
+
+def _labelled(label: str, detail: Any) -> tuple[str, str]:
+    """('阀门故障：…', 'valve fault: …'): the label and the controller's detail in Chinese, and in English (the detail
+    through the phrasebook where it knows it, else as the controller said it; a (Chinese, English) pair as it is)."""
     zh, en = pair(label)
-    return "%s %s: %s" % (zh, en, shown(detail))
+    zh_detail, en_detail = detail if isinstance(detail, tuple) else _pair_of(recorded_words(detail, VALUE_CHARS))
+    return _both(LABELLED, {"label": zh, "detail": zh_detail}, {"label": en, "detail": en_detail})
 
 
 def view(reply: dict | None, problem: str = "", wall_s: float | None = None) -> dict[str, Any]:
@@ -242,7 +260,7 @@ def view(reply: dict | None, problem: str = "", wall_s: float | None = None) -> 
         unit_faults.append(_labelled(PROVING_FAILED, proving["failure"]))
     store = status.get("store")
     if isinstance(store, dict) and not store.get("ok", True):
-        unit_faults.append(_labelled(STORE_FAULT, store.get("error") or " ".join(pair(N_("see the journal")))))
+        unit_faults.append(_labelled(STORE_FAULT, store.get("error") or pair(N_("see the journal"))))
     if alarms:
         worst = "high_alarm" if any(d["state"] == "high_alarm" for d in alarms) else "low_alarm"
         kind, todo = ALARM, TODO[worst]
@@ -250,7 +268,11 @@ def view(reply: dict | None, problem: str = "", wall_s: float | None = None) -> 
     elif faults or unit_faults:
         kind = FAULT
         todo = TODO["valve_fault"] if valve_fault else TODO[FAULT]
-        reason = "; ".join(["%s %s: %s" % (d["name"], d["state_zh"], d["why"]) for d in faults] + unit_faults)
+        parts = [_both(DETECTOR_FAULT, {"name": d["name"], "state": d["state_zh"], "why": zh_why},
+                       {"name": d["name"], "state": d["state_en"], "why": en_why})
+                 for d in faults for zh_why, en_why in [_pair_of(recorded_words(d["why"], VALUE_CHARS))]]
+        parts += unit_faults
+        reason = ("; ".join(zh for zh, _en in parts), "; ".join(en for _zh, en in parts))
     elif latched and proving.get("phase") in ("check", "fill", "watch"):
         kind, todo = GAS_OFF, TODO["proving"]
         reason = "%s %s: %s, %s s" % (*pair(N_("proving the pipework")), proving["phase"], shown(proving.get("left_s")))
