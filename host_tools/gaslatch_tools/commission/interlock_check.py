@@ -18,9 +18,8 @@ from gaslatch_tools.commission.record import LIMITS_S
 from gaslatch_tools.commission.state_words import state_word
 from gaslatch_tools.commission.unit_connection import (Site, UnitFacts, UnitLost, Watcher, chosen_detectors,
                                                        detector_ppm, detector_view, feedback, open_site, reading_info,
-                                                       seconds_text, since, unit_options, wait_for_unit)
+                                                       reasons_text, seconds_text, since, unit_options, wait_for_unit)
 from gaslatch_tools.commission.valve_move import ValveMove, supervision_s
-from gaslatch.recorded_text import translate
 from gaslatch.translation import N_, _
 
 PERSON_WAIT_S = 300.0  # how long a command waits for the person to operate an input or a line
@@ -315,7 +314,7 @@ def _reset_after_test(site: Site, entry: dict, what: str) -> None:
     entry["reset"] = outcome["state"]
     if outcome["state"] not in ("accepted", "not_needed"):
         entry["failures"].append(_("reset %(state)s after the test: %(reasons)s")
-                                 % {"state": outcome["state"], "reasons": translate("; ".join(outcome.get("reasons") or []))})
+                                 % {"state": outcome["state"], "reasons": reasons_text(outcome)})
 
 
 # The gas left in the pipe after the valve closed would fail the proving's check (as a passing valve would).
@@ -344,7 +343,7 @@ def _proving(site: Site) -> dict:
     entry["measured_s"] = entry["proving_s"] = outcome.get("proving_s")
     if outcome["state"] != "accepted":
         failures.append(_("the proving of the tight pipework did not pass: %s")
-                        % (translate("; ".join(outcome.get("reasons") or [])) or outcome["state"]))
+                        % (reasons_text(outcome) or outcome["state"]))
         return entry
     if entry["proving_s"] > entry["limit_s"]:
         failures.append(_("the proving took %(seconds).1f s, limit %(limit)g s")
@@ -372,7 +371,7 @@ def _proving(site: Site) -> dict:
     outcome = site.proved(site.press_reset(_("the proving test is over: reopen the gas")))
     entry["reset"] = outcome["state"]
     if outcome["state"] != "accepted":
-        failures.append(_("the last proving did not pass: %s") % (translate("; ".join(outcome.get("reasons") or []))
+        failures.append(_("the last proving did not pass: %s") % (reasons_text(outcome)
                                                                    or outcome["state"]))
     return entry
 

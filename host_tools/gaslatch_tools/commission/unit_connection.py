@@ -196,6 +196,12 @@ def refusal_text(reply: dict) -> str:
     return translate(error) if isinstance(error, str) and error else str(reply)
 
 
+def reasons_text(outcome: dict) -> str:
+    """A reset's or a proving's reasons (Site.press_reset, Site.proved) joined, in the reader's language where the
+    phrasebook knows them (recorded_text); empty when it gave none."""
+    return translate("; ".join(outcome.get("reasons") or []))
+
+
 def seconds_text(value: float | None) -> str:
     """A measured time as a results table shows it."""
     return "-" if value is None else "%.1f" % value
@@ -334,7 +340,7 @@ class Site:
                 self.prompter.act("reopen_by_hand", _("Re-open the valve by hand at the valve (it needs it after a "
                                                       "reset)"))
             return
-        reasons = translate("; ".join(outcome.get("reasons") or [])) or outcome["state"]
+        reasons = reasons_text(outcome) or outcome["state"]
         raise CommandStop("not_armed", _("the valve must be open for this test, but the reset was %(state)s: "
                                          "%(reasons)s") % {"state": outcome["state"], "reasons": reasons},
                           _("clear what blocks the reset (gas, a fault, an interlock, outside attended hours) and "

@@ -14,9 +14,8 @@ from gaslatch_tools.commission.command_outcome import EXIT_FAILED, EXIT_OK, Comm
 from gaslatch_tools.commission.prompts import interaction_options
 from gaslatch_tools.commission.record import LIMITS_S
 from gaslatch_tools.commission.unit_connection import (STATUS_TIMEOUT_S, Site, UnitLost, open_site, refusal_text,
-                                                       seconds_text, since, unit_options, wait_for_unit)
+                                                       reasons_text, seconds_text, since, unit_options, wait_for_unit)
 from gaslatch_tools.commission.valve_move import ValveMove, supervision_s
-from gaslatch.recorded_text import translate
 from gaslatch.translation import _
 
 VALVE_HELP = _("""Valve test: close the gas valve from the unit and time it; prove it cannot be reopened
@@ -107,7 +106,7 @@ def _valve_test(site: Site) -> dict:
     entry["reset"] = outcome["state"]
     if outcome["state"] != "accepted":
         failures.append(_("the reset was %(state)s: %(reasons)s")
-                        % {"state": outcome["state"], "reasons": translate("; ".join(outcome.get("reasons") or []))})
+                        % {"state": outcome["state"], "reasons": reasons_text(outcome)})
         return entry
     if facts.reopened_by_hand:
         prompter.act("reopen_by_hand", _("Re-open the valve by hand at the valve"))
