@@ -285,7 +285,8 @@ def _phrasebook() -> list:
 
 def _match(text: str, depth: int):
     """(template, [(name, value, inner match or None)]) of the first phrase that fits the text, or None. A `state`
-    must be one of STATES and a `detector` a name the configuration allows."""
+    must be one of STATES, a placeholder ONLY names one of its phrases, and a `detector` a name the configuration
+    allows."""
     for template, pattern, names in _phrasebook():
         found = pattern.fullmatch(text)
         if found is None:
@@ -293,9 +294,7 @@ def _match(text: str, depth: int):
         values = []
         for (name, number), value in zip(names, found.groups()):
             inner = _match(value, depth + 1) if name in NESTED and not number and depth < MAX_DEPTH else None
-            if name == "state" and (inner is None or inner[0] not in STATES):
-                break
-            only = ONLY.get((template, name))
+            only = ONLY.get((template, name), STATES if name == "state" else None)
             if only is not None and (inner is None or inner[0] not in only):
                 break
             values.append((name, int(value) if number else value, inner))
