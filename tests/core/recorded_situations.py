@@ -316,25 +316,21 @@ def unit_stopping(texts, workdir):
     """The unit's own record through the controller's record path: its shutdown (test_wall_reading's unit). Its bus
     records are not sentences of ours (a port's OS error, or its settings) and are left out."""
     import io
-    import signal
 
     from gaslatch.unit.event_store import EventReader
     from gaslatch.unit.runtime import Runtime
     from gaslatch_tools.testing.kitchen_config import kitchen_config
+    from tests.in_process_runtime import signal_handlers_kept
 
     doc = kitchen_config(workdir, [workdir + "/ttyNONE"], 1, control_socket=workdir + "/c.sock",
                          lines={"valve": {"pin": 17}, "reset_button": {"pin": 5}})
     cfg = load_config(doc, KINDS)
-    handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
-    try:
+    with signal_handlers_kept():
         runtime = Runtime(cfg, PROFILES, log_stream=io.StringIO())
         try:
             runtime.scan(runtime.clock.now_us() // 1000)
         finally:
             runtime.shutdown("signal SIGTERM")
-    finally:
-        signal.signal(signal.SIGTERM, handlers[0])
-        signal.signal(signal.SIGINT, handlers[1])
     texts.update(e["reason"] for e in EventReader(cfg["store"]["path"]).query(types=["shutdown"]))
 
 

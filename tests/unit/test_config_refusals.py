@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from gaslatch.unit.runtime import Runtime, StartError
 from gaslatch.unit.unit_config import load_profiles, load_unit_config
 from gaslatch_tools.testing.kitchen_config import kitchen_config
 from tests.unit.unit_command import run_unit_command
+from tests.in_process_runtime import signal_handlers_kept
 
 PROBLEM_LINE = re.compile(r"^  \$[.\[:]", re.MULTILINE)  # format_problems: "  $.store.path: ...", "  $: ..."
 
@@ -117,9 +117,8 @@ def check_then_start(directory, doc, changes):
         assert "Traceback" not in result.output
         return "refused"
     cfg, profiles = load_unit_config(path)
-    handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     log = io.StringIO()
-    try:
+    with signal_handlers_kept():
         try:
             runtime = Runtime(cfg, profiles, log_stream=log)
         except StartError as err:
@@ -130,9 +129,6 @@ def check_then_start(directory, doc, changes):
             runtime.scan(runtime.clock.now_us() // 1000)
         finally:
             runtime.shutdown("property test")
-    finally:
-        signal.signal(signal.SIGTERM, handlers[0])
-        signal.signal(signal.SIGINT, handlers[1])
     assert "internal error" not in log.getvalue()
     health = runtime.store.health()
     if "pending" in health:  # the store opened: every event of the start, the scan and the stop is in it

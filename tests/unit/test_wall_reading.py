@@ -2,7 +2,6 @@
 
 import io
 import os
-import signal
 import time
 
 import pytest
@@ -13,6 +12,7 @@ from gaslatch.core.detector_profile import list_profiles, load_profile
 from gaslatch.unit.runtime import Runtime
 from gaslatch.unit.wall_clock import WallClock
 from gaslatch_tools.testing.kitchen_config import kitchen_config
+from tests.in_process_runtime import signal_handlers_kept
 
 
 class Ticking:
@@ -57,8 +57,7 @@ def test_the_scan_at_midnight_raises_no_missed_check_for_the_day_just_begun(utc,
     cfg = load_config(doc, dict((name, profile.kind) for name, profile in profiles.items()))
     tuesday = C.parse("2026-12-08")
     clock = Ticking(tuesday * 86400 - 3600)
-    handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
-    try:
+    with signal_handlers_kept():
         runtime = Runtime(cfg, profiles, wall=WallClock(now_s=clock, synced_flag=str(tmp_path / "synced")),
                           log_stream=io.StringIO())
         try:
@@ -67,8 +66,5 @@ def test_the_scan_at_midnight_raises_no_missed_check_for_the_day_just_begun(utc,
             status = runtime.controller.status(0)["daily_check"]
         finally:
             runtime.shutdown("test")
-    finally:
-        signal.signal(signal.SIGTERM, handlers[0])
-        signal.signal(signal.SIGINT, handlers[1])
     assert status["today"] == "not_today"  # Monday 23:59: no check due
     assert runtime.store.query(types=["daily_check"]) == []
