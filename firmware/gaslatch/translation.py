@@ -271,6 +271,16 @@ def ngettext(singular: str, plural: str, count: int) -> str:
     return _translations().ngettext(singular, plural, count)
 
 
+def named(names: Mapping[Any, str], code: Any) -> str:
+    """A code's name from a table of messages (N_), in the reader's language; a code the table lacks (a newer
+    peer's, or not even hashable) as it is."""
+    try:
+        message = names.get(code)
+    except TypeError:
+        message = None
+    return _(message) if message else "%s" % (code,)
+
+
 def in_language(language: str) -> gettext.NullTranslations:
     """The translations of one language whatever the process speaks: a screen that shows Chinese with English
     beside it (the panel, the console), or a record written in its reader's language. Kept once per language."""

@@ -15,7 +15,7 @@ import sys
 from gaslatch.core.config_schema import DEFAULT_STORE_PATH
 from gaslatch.event_text import headline
 from gaslatch.recorded_text import translate
-from gaslatch.translation import N_, _
+from gaslatch.translation import N_, _, named
 from gaslatch.unit.command_error import EXIT_OK, CommandError
 from gaslatch.unit.event_store import EventReader, StoreError
 from gaslatch.unit.text_table import pad
@@ -47,7 +47,7 @@ def events(args: argparse.Namespace) -> int:
             unsynced = unsynced or not record["clock_synced"]
             severity = record["severity"]
             _echo(_line([str(record["seq"]), record["wall_ts"] + ("" if record["clock_synced"] else "?"),
-                         _(_SEVERITIES[severity]) if severity in _SEVERITIES else severity, headline(record),
+                         named(_SEVERITIES, severity), headline(record),
                          _("yes") if record["delivered"] else _("no"), translate(record["reason"])]))
         if unsynced:
             _echo(_(_UNSYNCED_NOTE))

@@ -11,7 +11,7 @@ from typing import Any
 
 from gaslatch.core.events import safe_text
 from gaslatch.recorded_text import translate
-from gaslatch.translation import N_, _, ngettext
+from gaslatch.translation import N_, _, named, ngettext
 from gaslatch.unit.text_table import render
 
 # The outputs, interlocks and airflow proving's states by their codes (core/safety.py, core/airflow.py), in the
@@ -219,18 +219,10 @@ def _maintenance_table(rows: list) -> str:
         left = row.get("days_left")
         when = "" if not _number(left) else (_("%s overdue") % _days(-left) if left < 0 else _("today") if left == 0
                                              else _("in %s") % _days(left))
-        body.append([str(row.get("asset", "?")), _word(_TASKS, row.get("task")), str(row.get("due") or "-"),
-                     _word(_STAGES, row.get("stage")), when])
+        body.append([str(row.get("asset", "?")), named(_TASKS, row.get("task")), str(row.get("due") or "-"),
+                     named(_STAGES, row.get("stage")), when])
     return render(_("Maintenance (detectors 3 years, valve 10; calibration interval from the config)"),
                   [_("asset"), _("task"), _("due date"), _("stage"), _("when")], body)
-
-
-def _word(words: dict, code: Any) -> str:
-    """The word for a code in the reader's language; an unknown code as it is."""
-    try:
-        return _(words[code]) if code in words else str(code)
-    except TypeError:  # an unhashable code (a list from a peer)
-        return str(code)
 
 
 def config_lines(status: dict) -> list[str]:
@@ -282,7 +274,7 @@ def _detectors_table(detectors: dict) -> str:
     for name in sorted(detectors):
         det = detectors[name]
         state = det.get("state", "?")
-        rows.append((name, _word(DETECTOR_STATES, state) if state in DETECTOR_STATES else str(state).replace("_", " "),
+        rows.append((name, named(DETECTOR_STATES, state) if state in DETECTOR_STATES else str(state).replace("_", " "),
                      _reading(det), _age(det.get("last_sample_age_ms")), _trust(det),
                      _hold(det.get("clear_hold_remaining_ms")), _("yes") if det.get("inhibited") else _("no"),
                      recorded(det.get("reason", ""))))
@@ -316,7 +308,7 @@ def _hold(remaining_ms: Any) -> str:
 
 
 def _outputs_table(outputs: dict) -> str:
-    rows = [(_word(OUTPUT_NAMES, name), _("on") if outputs[name] else _("off"),
+    rows = [(named(OUTPUT_NAMES, name), _("on") if outputs[name] else _("off"),
              _(_OUTPUT_MEANING[name][bool(outputs[name])]) if name in _OUTPUT_MEANING else "")
             for name in sorted(outputs)]
     return render(_("Outputs"), (_("Output"), _("On/off"), _("Meaning")), rows)
@@ -328,8 +320,8 @@ def _interlocks_table(interlocks: dict, airflow: str | None = None) -> str:
     for name in sorted(interlocks):
         state = _("ACTIVE") if interlocks[name] else _("clear")
         if name == "ventilation" and airflow:
-            state += _(" (airflow %s)") % _word(AIRFLOW_STATES, airflow)
-        rows.append((_word(INTERLOCK_NAMES, name) if name in INTERLOCK_NAMES else shown(name).replace("_", " "),
+            state += _(" (airflow %s)") % named(AIRFLOW_STATES, airflow)
+        rows.append((named(INTERLOCK_NAMES, name) if name in INTERLOCK_NAMES else shown(name).replace("_", " "),
                      state))
     return render(_("Interlocks"), (_("Interlock"), _("State")), rows)
 

@@ -24,7 +24,7 @@ from gaslatch_tools.commission.unit_connection import (Site, UnitFacts, UnitLost
                                                        reading_info, reads_clear, refusal_text, seconds_text, since,
                                                        unit_options)
 from gaslatch_tools.commission.valve_move import supervision_s, valve_commanded_closed
-from gaslatch.translation import N_, _
+from gaslatch.translation import N_, _, named
 
 DEFAULT_GAS_PCT_LEL = 50.0  # a common bump gas: 2.5 %vol methane, above every allowed high set point
 TRACE_KEEPALIVE_S = 1.0  # an unchanged reading is still recorded this often, so a plot has its time axis
@@ -59,7 +59,7 @@ def judge_bump(entry: dict) -> list[str]:
     for output, check in sorted((entry.get("linkage") or {}).items()):
         if not check.get("ok", True):
             failures.append(check.get("why") or _("%(output)s did not act within %(limit)g s") % {
-                "output": _(OUTPUT_WORDS[output]) if output in OUTPUT_WORDS else output,
+                "output": named(OUTPUT_WORDS, output),
                 "limit": check.get("budget_s", 0)})
     failures.extend(entry.get("problems", []))
     return failures

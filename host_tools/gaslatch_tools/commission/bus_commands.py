@@ -39,7 +39,7 @@ from gaslatch_tools.commission.command_outcome import EXIT_FAILED, EXIT_OK, Comm
 from gaslatch_tools.commission.live_table import Watched, watch
 from gaslatch_tools.commission.record import Record
 from gaslatch_tools.commission.state_words import state_word
-from gaslatch.translation import N_, _, ngettext
+from gaslatch.translation import N_, _, named, ngettext
 
 # Texts kept in constants, in English here and translated where shown (translation.py).
 PORT_HINT = N_("give --port (the USB-RS485 adapter, e.g. /dev/ttyUSB0 or /dev/serial/by-id/...) or run scan first")
@@ -223,7 +223,7 @@ def scan_table(rows: list[dict]) -> Table:
                       state_word(row["status"]) if row["status"] else "—", str(row["replies"]["answers"]),
                       str(sum(row["replies"]["errors"].values())),
                       "%.1f / %.1f" % (reply["p50"], reply["max"]) if reply else "—",
-                      ", ".join(_(PROBLEM_LABELS[kind]) if kind in PROBLEM_LABELS else kind
+                      ", ".join(named(PROBLEM_LABELS, kind)
                                 for kind in row["problem_kinds"]))
     return table
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from gaslatch.core import constants as C
 from gaslatch.core import detector_state as D
-from gaslatch.translation import N_, _
+from gaslatch.translation import N_, named
 
 # A detector's status (decoded from the device) and the controller's state of it, by code.
 STATE_WORDS = {
@@ -27,6 +27,4 @@ STATE_WORDS = {
 
 def state_word(code: str | None) -> str:
     """The word for a status or state code, in the reader's language; an unknown code as it is, None as "?"."""
-    if code is None:
-        return "?"
-    return _(STATE_WORDS[code]) if code in STATE_WORDS else code
+    return "?" if code is None else named(STATE_WORDS, code)

@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gaslatch.told import told
-from gaslatch.translation import N_, _, ngettext
+from gaslatch.translation import N_, _, named, ngettext
 from gaslatch_tools.platform import ledger_export as X
 from gaslatch_tools.platform import metrics as M
 from gaslatch_tools.platform import warning_store as WS
@@ -55,12 +55,6 @@ def _check_group(ctx, param, value: str | None) -> str | None:
     return value
 
 
-def _named(names: dict, code) -> str:
-    """A code's name from one of words' tables in the process language; the code itself if it has none."""
-    message = names.get(code)
-    return _(message) if message else str(code)
-
-
 # TRANSLATORS: the columns of the live fleet table of `gaslatch platform`
 FLEET_COLUMNS = ((N_("site"), False), (N_("unit"), False), (N_("status"), False), (N_("last event"), False),
                  (N_("open alarms"), True), (N_("trips"), True), (N_("gaps"), True), (N_("lost"), True),
@@ -74,7 +68,7 @@ def fleet_table(rows: list[FleetRow], title: str | None = None) -> Table:
         table.add_column(_(column), justify="right" if numeric else "left", overflow="fold")
     for row in rows:
         style = "bold red" if row.open_alarms else ("yellow" if row.status != "online" or row.gaps else "")
-        table.add_row(Text(row.site), Text(row.unit), _named(words.STATE_NAMES, row.status), Text(row.last_event),
+        table.add_row(Text(row.site), Text(row.unit), named(words.STATE_NAMES, row.status), Text(row.last_event),
                       str(row.open_alarms), str(row.trips), str(row.gaps), str(row.lost), str(row.events),
                       style=style)
     if not rows:
@@ -273,9 +267,9 @@ def warnings_table(rows: list[WS.WarningRow], title: str | None = None) -> Table
     tz = datetime.datetime.now().astimezone().tzinfo
     for w in rows:  # people's and units' text as Text: no markup
         style = ("bold red" if w.grade == 1 else "yellow") if w.state in ("open", "pending") else ""
-        table.add_row(str(w.id), _named(words.GRADE_NAMES, w.grade), Text("%s/%s" % (w.site, w.unit)),
-                      Text(_named(words.RULE_TITLES, w.rule)), Text(_cause(w)), _when(w.opened_ms, tz), str(w.count),
-                      _named(words.STATE_NAMES, w.state), Text(w.acked_by or ""), style=style)
+        table.add_row(str(w.id), named(words.GRADE_NAMES, w.grade), Text("%s/%s" % (w.site, w.unit)),
+                      Text(named(words.RULE_TITLES, w.rule)), Text(_cause(w)), _when(w.opened_ms, tz), str(w.count),
+                      named(words.STATE_NAMES, w.state), Text(w.acked_by or ""), style=style)
     if not rows:
         table.caption = _("no warnings")
     return table
@@ -311,7 +305,7 @@ def ack(warning_id: int, db: str, user: str, note: str) -> None:
     finally:
         storage.close()
     click.echo(_("warning %(warning)d %(state)s by %(user)s") % {
-        "warning": row.id, "state": _named(words.STATE_NAMES, row.state), "user": row.acked_by})
+        "warning": row.id, "state": named(words.STATE_NAMES, row.state), "user": row.acked_by})
 
 
 def _share(value: float | None) -> str:
@@ -426,7 +420,7 @@ def orders_table(rows: list[WO.Order], now_ms: int, title: str | None = None) ->
     tz = datetime.datetime.now().astimezone().tzinfo
     for o in rows:
         due = _when(o.due_ms, tz) + (" " + _("overdue") if o.overdue(now_ms) else "")
-        table.add_row(str(o.id), _named(words.GRADE_NAMES, o.grade), Text("%s/%s" % (o.site, o.unit)),
+        table.add_row(str(o.id), named(words.GRADE_NAMES, o.grade), Text("%s/%s" % (o.site, o.unit)),
                       Text(_summary_text(o.summary)), _(WO.STATE_NAMES[o.state]), _(HAZARD_NAMES[o.hazard]),
                       Text(o.officer), due, _when(o.opened_ms, tz), style="bold red" if o.overdue(now_ms) else "")
     if not rows:
