@@ -407,7 +407,10 @@ def test_the_work_order_workflow_runs_through_the_console_and_each_step_is_audit
         return client.post("/orders/%d/%s" % (order_id, action),
                            data={"csrf": _order_form_csrf(client, order_id), **fields})
 
-    assert step(li, "close").status_code == 409, "an owner cannot close"
+    refused = step(li, "close")
+    assert refused.status_code == 409, "an owner cannot close"
+    assert "未能记录：工单 %d 处于“已派单”" % order_id in refused.text, "the reason in Chinese too"
+    assert "Not recorded: order %d is dispatched" % order_id in refused.text
     assert 'data-action="find"' in wang.get("/orders/%d" % order_id).text
     assert step(wang, "find", note="软管老化 hose cracked", hazard="yes").status_code == 303
     r = wang.post("/orders/%d/photos" % order_id, data={"csrf": _order_form_csrf(wang, order_id)},
@@ -416,6 +419,8 @@ def test_the_work_order_workflow_runs_through_the_console_and_each_step_is_audit
     bad = wang.post("/orders/%d/photos" % order_id, data={"csrf": _order_form_csrf(wang, order_id)},
                     files={"photo": ("x.png", b"<svg onload=alert(1)>", "image/png")})
     assert bad.status_code == 400 and "Photo not kept" in bad.text
+    assert "照片未保存：照片既不是 JPEG 也不是 PNG" in bad.text, "the reason in Chinese too, not English twice"
+    assert "Photo not kept: the photo is neither a JPEG nor a PNG" in bad.text
     assert step(wang, "rectify", due="2199-12-31").status_code == 303
     assert step(wang, "close").status_code == 409, "not verified: no close"
     assert step(li, "done", note="已更换软管 hose replaced").status_code == 303

@@ -22,6 +22,7 @@ from markupsafe import Markup
 from gaslatch import event_text, recorded_text, translation
 from gaslatch.core import events as E
 from gaslatch.translation import CHINESE, ENGLISH, N_, in_language
+from gaslatch.told import Told
 
 MAX_HEADLINE_CHARS = 300
 
@@ -77,10 +78,13 @@ _INTEGER = re.compile(r"-?[0-9]{1,30}")
 
 
 def both(message: str, **values: Any) -> tuple[str, str]:
-    """(Chinese, English) of one message, filled with `values` (named placeholders) when given."""
+    """(Chinese, English) of one message, filled with `values` (named placeholders) when given; a value that is a
+    Told error (a refusal's reason) is said in each half's language."""
     zh, en = translation.both(message)
     if values:
-        zh, en = zh % values, en % values
+        told = {key: value.both() for key, value in values.items() if isinstance(value, Told)}
+        zh = zh % {**values, **{key: pair[0] for key, pair in told.items()}}
+        en = en % {**values, **{key: pair[1] for key, pair in told.items()}}
     return zh, en
 
 

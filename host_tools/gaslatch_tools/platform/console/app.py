@@ -316,7 +316,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
             await run_in_threadpool(WS.acknowledge, storage, warning_id, viewer.actor.user, form.get("note", ""),
                                     now(), origin_of(request))
         except WS.AckError as err:
-            raise Refusal(409, N_("Cannot acknowledge: %(error)s"), error=str(err)) from None
+            raise Refusal(409, N_("Cannot acknowledge: %(error)s"), error=err) from None
         return RedirectResponse("/warnings", status_code=303, headers=SECURITY_HEADERS)
 
     def _visible_warning(actor: Actor, warning_id: int) -> WS.WarningRow:
@@ -407,7 +407,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
             await run_in_threadpool(storage.write, lambda x: audit.record(
                 x, now(), viewer.actor.user, "close_valve_failed", target, site=site, detail={"error": problem},
                 origin=origin_of(request)))
-            raise Refusal(502, N_("close_valve was not sent: %(error)s"), error=problem) from None
+            raise Refusal(502, N_("close_valve was not sent: %(error)s"), error=err) from None
         await run_in_threadpool(storage.write, lambda x: audit.record(
             x, now(), viewer.actor.user, "close_valve", target, site=site,
             detail={"command": command_id, "note": form.get("note", "")}, origin=origin_of(request)))
@@ -444,7 +444,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         except WO.NotFound:
             raise Refusal(404, NOT_FOUND) from None
         except WO.WorkOrderError as err:
-            raise Refusal(409, N_("Cannot dispatch: %(error)s"), error=str(err)) from None
+            raise Refusal(409, N_("Cannot dispatch: %(error)s"), error=err) from None
         return RedirectResponse("/orders/%d" % order.id, status_code=303, headers=SECURITY_HEADERS)
 
     @app.get("/orders", response_class=HTMLResponse)
@@ -481,7 +481,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         except WO.NotFound:
             raise Refusal(404, NOT_FOUND) from None
         except WO.WorkOrderError as err:
-            raise Refusal(400, N_("Photo not kept: %(error)s"), error=str(err)) from None
+            raise Refusal(400, N_("Photo not kept: %(error)s"), error=err) from None
         return RedirectResponse("/orders/%d" % order_id, status_code=303, headers=SECURITY_HEADERS)
 
     @app.get("/photos/{photo_id}")
@@ -512,7 +512,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         except WO.NotFound:
             raise Refusal(404, NOT_FOUND) from None
         except WO.WorkOrderError as err:
-            raise Refusal(409, N_("Not recorded: %(error)s"), error=str(err)) from None
+            raise Refusal(409, N_("Not recorded: %(error)s"), error=err) from None
         return RedirectResponse("/orders/%d" % order_id, status_code=303, headers=SECURITY_HEADERS)
 
     def ledger_rows(actor: Actor) -> tuple[list[str], list[list]]:
