@@ -43,6 +43,18 @@ ONLY = {
 # A detector's name as the configuration allows it (core/config_schema.py NAME_PATTERN, unanchored).
 NAME = r"[a-z0-9][a-z0-9_-]{0,31}"
 
+# gaslatch/unit/control_socket.py: the control socket's own refusals, before or instead of the controller's answer
+# (tests/unit/test_control_socket.py reads each one it provokes in Chinese).
+SOCKET_REFUSALS = (
+    N_("internal error in the controller while handling %(command)s: see its log (journalctl -u gaslatch)"),
+    N_("too many control clients (%(count)d) connected, each waiting for a reply: try again"),
+    N_("closed: all %(count)d control connections were taken and this one was idle longest"),
+    N_("too many requests waiting on this connection (%(count)d): wait for the replies"),
+    N_("controller busy (%(count)d requests waiting): try again"),
+    N_("the controller did not take the request within %(seconds)s s: nothing was done (its scan loop may be "
+       "stalled: journalctl -u gaslatch)"),
+)
+
 # The core's recorded sentences (firmware/gaslatch/core), split at "; " as the core joins them; none holds "; ".
 # tests/unit/test_recorded_text.py drives the core and fails on a sentence missing here.
 PHRASES = (
@@ -253,7 +265,7 @@ PHRASES = (
     N_("already confirmed today"),
     N_("already confirmed today by %(source)s"),
     N_("daily check recorded for %(date)s"),
-)
+) + SOCKET_REFUSALS
 
 _compiled: list | None = None
 

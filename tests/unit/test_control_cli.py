@@ -276,6 +276,9 @@ def test_a_stalled_scan_loop_is_reported_as_a_failed_request(short_dir):
         result = gaslatch(stalled, "silence")
         assert result.exit_code == 1
         assert "did not take the request" in result.output and "nothing was done" in result.output
+        told = gaslatch_zh(stalled, "silence")
+        assert told.exit_code == 1
+        assert "控制器未在 0.3 秒内受理请求：未执行任何操作" in told.output, told.output
     finally:
         stalled.close()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import grp
 import json
 import os
+import re
 import shutil
 import socket
 import stat
@@ -16,10 +17,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gaslatch.unit.control_socket import (COMMANDS, IDLE_TIMEOUT_S, MAX_CLIENTS, MAX_LINE_BYTES, UNUSED_TIMEOUT_S,
-                                          ControlError, ControlServer)
+from gaslatch import recorded_text as R
+from gaslatch.unit.control_socket import (COMMANDS, IDLE_TIMEOUT_S, MAX_CLIENTS, MAX_IN_FLIGHT_PER_CLIENT,
+                                          MAX_LINE_BYTES, UNUSED_TIMEOUT_S, ControlError, ControlServer)
 from gaslatch.core.commands import COMMANDS as TABLE
 from gaslatch.core.commands import reply as outcome_reply
+from gaslatch.translation import CHINESE, in_language
 from gaslatch_tools.testing.waiting import wait_until
 
 READ_TIMEOUT_S = 5.0
@@ -429,6 +432,7 @@ def test_a_stalled_scan_loop_gives_the_client_a_timeout_and_the_late_request_is_
         reply = client.ask({"id": 1, "cmd": "inhibit", "args": {"detector": "d1", "minutes": 5}})
         assert reply["id"] == 1 and reply["ok"] is False
         assert "did not take the request" in reply["error"] and "nothing was done" in reply["error"]
+        assert "控制器未在 0.3 秒内受理请求" in _read_in_chinese(reply["error"])
         served.loop.running.set()
         assert client.ask({"id": 2, "cmd": "status"})["ok"] is True
     assert served.unit.commands_seen() == ["status"]
@@ -441,8 +445,32 @@ def test_a_full_queue_answers_busy_and_keeps_the_requests_it_took(serve):
         client.send(b"".join(b'{"id": %d, "cmd": "status"}\n' % i for i in range(3)))
         busy = client.read()
         assert busy == {"id": 2, "ok": False, "error": "controller busy (2 requests waiting): try again"}
+        assert "2" in _read_in_chinese(busy["error"])
         served.loop.running.set()
         assert sorted(client.read()["id"] for _ in range(2)) == [0, 1]
+
+
+def test_a_client_with_too_many_requests_in_hand_is_told_to_wait_for_the_replies(serve):
+    served = serve()
+    served.loop.running.clear()
+    with LineClient(served.path) as client:
+        client.send(b"".join(b'{"id": %d, "cmd": "status"}\n' % i for i in range(MAX_IN_FLIGHT_PER_CLIENT + 1)))
+        refused = client.read()
+        assert refused["id"] == MAX_IN_FLIGHT_PER_CLIENT and refused["ok"] is False
+        assert "too many requests waiting on this connection" in refused["error"]
+        assert str(MAX_IN_FLIGHT_PER_CLIENT) in _read_in_chinese(refused["error"])
+        served.loop.running.set()
+        assert sorted(client.read()["id"] for _ in range(MAX_IN_FLIGHT_PER_CLIENT)) == list(
+            range(MAX_IN_FLIGHT_PER_CLIENT))
+
+
+def _read_in_chinese(error):
+    """The socket's refusal as `gaslatch status` shows it under zh: one of the phrasebook's socket refusals, in
+    Chinese (values as sent)."""
+    assert R.phrase(error) in R.SOCKET_REFUSALS, error
+    shown = R.translate(error, in_language(CHINESE).gettext)
+    assert shown != error and re.search("[\u4e00-\u9fff]", shown), shown
+    return shown
 
 
 def test_a_handler_exception_is_an_error_reply_and_the_socket_carries_on(serve):
@@ -450,6 +478,7 @@ def test_a_handler_exception_is_an_error_reply_and_the_socket_carries_on(serve):
     with LineClient(served.path) as client:
         reply = client.ask({"id": 1, "cmd": "silence"})
         assert reply["ok"] is False and "internal error" in reply["error"]
+        assert "silence" in _read_in_chinese(reply["error"])
         assert client.ask({"id": 2, "cmd": "status"})["ok"] is True
 
 
@@ -474,6 +503,7 @@ def test_clients_beyond_the_limit_are_turned_away_only_while_every_one_waits_for
         with LineClient(served.path) as third:
             reply = third.read()
             assert reply["ok"] is False and "too many control clients" in reply["error"]
+            assert "2" in _read_in_chinese(reply["error"])
             assert third.at_eof()
         served.loop.running.set()
         assert first.read()["ok"] and second.read()["ok"]
@@ -500,7 +530,9 @@ def test_status_and_reset_get_through_a_socket_full_of_idle_and_half_open_connec
         with LineClient(served.path) as second_operator:
             assert second_operator.ask({"cmd": "status"})["ok"] is True
         evicted = silent[0]
-        assert "idle longest" in evicted.read()["error"] and evicted.at_eof()
+        closed = evicted.read()["error"]
+        assert "idle longest" in closed and evicted.at_eof()
+        assert str(MAX_CLIENTS) in _read_in_chinese(closed)
         assert spoke.ask({"cmd": "status"})["ok"] is True  # the one that had spoken kept its slot
     finally:
         for client in held:

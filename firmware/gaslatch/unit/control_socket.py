@@ -612,8 +612,8 @@ class ControlServer:
                 request._conn.in_flight -= 1
                 self._enqueue(request._conn, _encode({
                     "ok": False,
-                    "error": "the controller did not take the request within %g s: its scan loop may be stalled "
-                             "(journalctl -u gaslatch); nothing was done" % self._reply_timeout_s,
+                    "error": "the controller did not take the request within %g s: nothing was done (its scan loop "
+                             "may be stalled: journalctl -u gaslatch)" % self._reply_timeout_s,
                 }, request.id))
 
     def _check_timeouts(self, conn: _Connection, now_s: float) -> None:
