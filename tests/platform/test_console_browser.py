@@ -109,7 +109,7 @@ def test_an_officer_closes_the_gas_from_the_site_page_and_it_is_audited_but_cann
     storage, console = platform_parts
     bus, unit = bench_unit
     unit.press_reset()
-    wait_until(lambda: unit.line("valve") == "1", 5, what="the valve open after a local reset")
+    wait_until(lambda: unit.line("valve") == "1", 10, what="the valve open after a local reset")
     page = browser.page()
     log_in(page, console, "wang")
     wait_until(lambda: [r for r in storage.fleet() if r.site == BENCH_SITE], 10, what="the unit on the platform")

@@ -8,6 +8,7 @@ sinks are the kit's smtp_sink and http_sink.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -193,8 +194,20 @@ def test_two_notifiers_on_one_database_send_each_notice_exactly_once(platform_db
                                                                       http_sink):
     contacts = contacts_for(smtp_sink, http_sink)
     other = open_storage(platform_db)
-    notifiers = [N.Notifier(storage, RULES, contacts, instance="n1", poll_s=0.01),
-                 N.Notifier(other, RULES, contacts, instance="n2", poll_s=0.01)]
+    # Which notifier claims first, and how much it sends before the other's thread runs, is the scheduler's: each
+    # one's sends wait (at most 30 s) until the other has begun sending, so both must claim their share of the
+    # backlog while the first still holds its claimed notices, not only when the machine happens to interleave them.
+    began = [threading.Event(), threading.Event()]
+
+    def sending_after_the_other(mine, other_one):
+        def send(url, title, body):
+            began[mine].set()
+            began[other_one].wait(30)
+            return N.apprise_send(url, title, body)
+        return send
+
+    notifiers = [N.Notifier(storage, RULES, contacts, instance="n1", poll_s=0.01, send=sending_after_the_other(0, 1)),
+                 N.Notifier(other, RULES, contacts, instance="n2", poll_s=0.01, send=sending_after_the_other(1, 0))]
     for i in range(UNITS):  # a backlog both notifiers go for at once
         receive(receiver, event(1), unit="kitchen-%d" % i)
     try:

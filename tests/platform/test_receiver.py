@@ -95,12 +95,15 @@ def test_an_event_published_twice_with_the_same_id_is_stored_once(receiver, unit
 def test_a_missing_seq_is_reported_as_a_gap_until_it_arrives(receiver, unit):
     for seq in (1, 2, 4):
         unit.event(row(seq))
-    wait_until(lambda: receiver.counts.get("stored") == 3, 10, what="three events stored")
+    # The receiver counts a batch's outcomes, then its gaps (receiver._tally): both are waited for.
+    wait_until(lambda: receiver.counts.get("stored") == 3 and "gaps_opened" in receiver.counts, 10,
+               what="three events stored and the gap counted")
     assert receiver.gaps() == [Gap(SITE, UNIT, 3, 3)]
     assert receiver.counts["gaps_opened"] == 1
     assert receiver.fleet()[0].gaps == 1
     unit.event(row(3))
-    wait_until(lambda: receiver.counts.get("stored") == 4, 10, what="the late event stored")
+    wait_until(lambda: receiver.counts.get("stored") == 4 and "seqs_filled" in receiver.counts, 10,
+               what="the late event stored and counted as filling the gap")
     assert receiver.gaps() == []
     assert receiver.counts["seqs_filled"] == 1
     assert receiver.fleet()[0].gaps == 0

@@ -144,7 +144,7 @@ def test_a_unit_with_a_wrong_password_logs_why_and_still_closes_the_gas_on_a_lea
                    10, what="the refusal in the journal")
         unit.wait_detectors_normal()
         unit.press_reset()
-        wait_until(lambda: unit.line("valve") == "1", 5, what="valve open")
+        wait_until(lambda: unit.line("valve") == "1", 10, what="valve open")
         bus.set_gas(1, 30)
         wait_until(lambda: unit.line("valve") == "0", 10, what="the leak closes the valve without the platform")
         assert [line for line in unit.lines if line.startswith("<3>uplink:")], "logged as an error"
