@@ -529,10 +529,12 @@ class PlatformReceiver:
         return outcomes
 
     def _tally(self, messages: list[Message], outcomes: list[str], committed: Committed) -> None:
+        """Counts a committed batch: its outcomes and the gaps it opened or filled, in one step, so that a reader
+        never sees a batch's events counted without its gaps."""
         highest = dict(committed.previous_max)
-        with self._counts_lock:
-            for outcome in outcomes:
-                self.counts[outcome] = self.counts.get(outcome, 0) + 1
+        tally: dict[str, int] = {}
+        for outcome in outcomes:
+            tally[outcome] = tally.get(outcome, 0) + 1
         for m, outcome in zip(messages, outcomes):
             if outcome != "stored":
                 continue
@@ -541,11 +543,14 @@ class PlatformReceiver:
             highest[(event.site, event.unit)] = event.seq if previous is None else max(previous, event.seq)
             where = "%s/%s" % (event.site, event.unit)
             if previous is not None and event.seq > previous + 1:
-                self._count("gaps_opened")
+                tally["gaps_opened"] = tally.get("gaps_opened", 0) + 1
                 log.log(self._gap_log_level, "%s: gap, seq %d..%d missing", where, previous + 1, event.seq - 1)
             elif previous is not None and event.seq < previous:
-                self._count("seqs_filled")
+                tally["seqs_filled"] = tally.get("seqs_filled", 0) + 1
                 log.info("%s: seq %d arrived late and fills a gap", where, event.seq)
+        with self._counts_lock:
+            for key, n in tally.items():
+                self.counts[key] = self.counts.get(key, 0) + n
 
     def _publish_acks(self, deliveries: list[Delivery], duplicates: set[StoreKey | None]) -> None:
         """The ack of every store whose point moved, or that is being re-sent (at most every REACK_EVERY_S)."""
