@@ -394,6 +394,7 @@ class PlatformReceiver:
         self._holes = D.GapRequests()
         self._reacks = D.Reacks()
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._received = 0  # messages taken from the broker (paho's thread alone adds to it)
         self._stopping = threading.Event()
         self._storage_thread: threading.Thread | None = None
         self._subscribed = threading.Event()
@@ -449,6 +450,11 @@ class PlatformReceiver:
 
     def _on_message(self, client, userdata, message) -> None:
         self._queue.put(self._validated(message.topic, message.payload, message.mid, message.qos))
+        self._received += 1
+
+    def received(self) -> int:
+        """Messages taken from the broker so far; handled() reaches it once each is stored or refused."""
+        return self._received
 
     # --- the storage thread: batches, acknowledgements, holes ---
 
@@ -683,13 +689,14 @@ class PlatformReceiver:
 
 
 def wait_quiet(receiver: PlatformReceiver, quiet_s: float, limit_s: float) -> None:
-    """Returns once no message arrived for quiet_s (or after limit_s): how `--once` lets a backlog land."""
+    """Returns once no message arrived for quiet_s and every one that did is stored (or after limit_s): how
+    `--once` lets a backlog land. A slow commit is waited for, not taken for quiet."""
     deadline = time.monotonic() + limit_s
     last_total, last_change = -1, time.monotonic()
     while time.monotonic() < deadline:
-        total = receiver.handled()
+        total = receiver.received()
         if total != last_total:
             last_total, last_change = total, time.monotonic()
-        elif time.monotonic() - last_change >= quiet_s:
+        elif time.monotonic() - last_change >= quiet_s and receiver.handled() >= total:
             return
         time.sleep(0.05)
