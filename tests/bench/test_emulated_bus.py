@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import random
 import select
-import statistics
 import time
 
 import pytest
@@ -241,7 +240,9 @@ def test_reply_arrives_after_request_turnaround_and_reply_wire_time(make_bus, ba
         assert reply == clean_reply(1)
         errors_s.append(elapsed_s - expected_s)
     assert min(errors_s) >= 0, "a reply came before a real wire could have carried it: %r" % min(errors_s)
-    assert statistics.median(errors_s) < 0.001, sorted(errors_s)
+    # A loaded machine delays many replies (the emulator's thread or the client off the CPU: a median of 2-7 ms
+    # with two busy CPUs); time the emulator added itself would delay every one, the quickest too.
+    assert min(errors_s) < 0.001, sorted(errors_s)
     assert bus.stats["collisions"] == 0
 
 
@@ -250,7 +251,7 @@ def test_request_wire_time_follows_parity_and_stop_bits(make_bus):
     expected_s = wire_s(len(read_request(1)) + READ_REPLY_LENGTH, 9600, "O", 2) + 0.001
     errors_s = [client.transact(read_request(1), READ_REPLY_LENGTH)[1] - expected_s for _ in range(20)]
     assert min(errors_s) >= 0
-    assert statistics.median(errors_s) < 0.001, sorted(errors_s)
+    assert min(errors_s) < 0.001, sorted(errors_s)  # the quickest: load delays only some (see above)
 
 
 def test_a_request_while_a_reply_is_pending_is_a_collision_and_not_answered(make_bus):
@@ -349,8 +350,10 @@ def test_a_late_reply_arrives_after_the_extra_delay(make_bus):
     reply, elapsed_s = client.transact(read_request(1), READ_REPLY_LENGTH)
     assert reply == clean_reply(1)
     assert elapsed_s >= wire_s(8 + READ_REPLY_LENGTH, 9600) + 0.001 + 0.060
-    _, elapsed_s = client.transact(read_request(1), READ_REPLY_LENGTH)
-    assert elapsed_s < wire_s(8 + READ_REPLY_LENGTH, 9600) + 0.001 + 0.060, "the delay was for one reply only"
+    # The quickest of five: a loaded machine may hold up one reply for 60 ms, a delay that stayed holds up all.
+    quickest_s = min(client.transact(read_request(1), READ_REPLY_LENGTH)[1] for _ in range(5))
+    assert quickest_s < wire_s(8 + READ_REPLY_LENGTH, 9600) + 0.001 + 0.060, "the delay was for one reply only"
+    assert bus.stats["by_address"][1]["faults"] == {"late_reply": 1}
 
 
 def test_no_reply_leaves_the_line_silent_once(make_bus):

@@ -193,7 +193,8 @@ def test_the_daily_check_at_the_operator_level_and_the_reminders_reach_the_platf
         assert "daily check recorded" in page.inner_text("#message")
         assert "今日已检查" in page.inner_text("#daily-state") and "panel operator" in page.inner_text("#daily-state")
         assert page.locator("#daily-check").count() == 0, "done for today"
-        (line,) = unit.events("daily_check")
+        # The unit's log thread writes the journal after the reply the panel showed: wait for the line.
+        (line,) = wait_until(lambda: unit.events("daily_check"), 10, what="the daily check in the journal")
         assert "state=done" in line and "panel operator" in line
 
         def arrived():

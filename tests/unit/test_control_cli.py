@@ -91,15 +91,22 @@ class Unit:
         self.server.start()
         self.running = threading.Event()
         self.running.set()
+        self._serving = threading.Lock()  # held for one check of `running` and the service() it allows
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.wait(0.005):
-            if self.running.is_set():
-                self.server.service(self.kitchen.sim.now_ms, self.kitchen)
-                self.kitchen.after_service()
+            with self._serving:
+                if self.running.is_set():
+                    self.server.service(self.kitchen.sim.now_ms, self.kitchen)
+                    self.kitchen.after_service()
+
+    def stall(self) -> None:
+        """No service() from now on: returns once a call already past the check has ended."""
+        with self._serving:
+            self.running.clear()
 
     def close(self) -> None:
         self._stop.set()
@@ -272,7 +279,7 @@ def test_connect_errors_are_explained_for_the_user():
 def test_a_stalled_scan_loop_is_reported_as_a_failed_request(short_dir):
     stalled = Unit(os.path.join(short_dir, "c.sock"), reply_timeout_s=0.3)
     try:
-        stalled.running.clear()
+        stalled.stall()
         result = gaslatch(stalled, "silence")
         assert result.exit_code == 1
         assert "did not take the request" in result.output and "nothing was done" in result.output
@@ -284,7 +291,7 @@ def test_a_stalled_scan_loop_is_reported_as_a_failed_request(short_dir):
 
 
 def test_no_answer_at_all_within_the_timeout_exits_3(unit):
-    unit.running.clear()
+    unit.stall()
     result = gaslatch(unit, "status", "--timeout", "0.3")
     assert result.exit_code == 3
     assert "no answer from gaslatch within 0.3 s" in result.stderr

@@ -80,6 +80,7 @@ class ServiceLoop:
         self.unit = unit
         self.running = threading.Event()
         self.running.set()
+        self._serving = threading.Lock()  # held for one check of `running` and the service() it allows
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -88,10 +89,17 @@ class ServiceLoop:
     def _run(self) -> None:
         now_ms = 0
         while not self._stop.wait(self.PERIOD_S):
-            if self.running.is_set():
-                now_ms += 5
-                self.server.service(now_ms, self.unit)
-                self.unit.after_service(now_ms)
+            with self._serving:
+                if self.running.is_set():
+                    now_ms += 5
+                    self.server.service(now_ms, self.unit)
+                    self.unit.after_service(now_ms)
+
+    def stall(self) -> None:
+        """No service() from now on: returns once a call already past the check has ended (clearing `running`
+        alone leaves a thread that had just seen it set free to serve the test's requests afterwards)."""
+        with self._serving:
+            self.running.clear()
 
     def stop(self) -> None:
         self._stop.set()
@@ -427,7 +435,7 @@ def test_a_request_followed_by_end_of_input_is_still_answered(serve):
 
 def test_a_stalled_scan_loop_gives_the_client_a_timeout_and_the_late_request_is_never_carried_out(serve):
     served = serve(reply_timeout_s=0.3)
-    served.loop.running.clear()
+    served.loop.stall()
     with LineClient(served.path) as client:
         reply = client.ask({"id": 1, "cmd": "inhibit", "args": {"detector": "d1", "minutes": 5}})
         assert reply["id"] == 1 and reply["ok"] is False
@@ -440,7 +448,7 @@ def test_a_stalled_scan_loop_gives_the_client_a_timeout_and_the_late_request_is_
 
 def test_a_full_queue_answers_busy_and_keeps_the_requests_it_took(serve):
     served = serve(queue_size=2)
-    served.loop.running.clear()
+    served.loop.stall()
     with LineClient(served.path) as client:
         client.send(b"".join(b'{"id": %d, "cmd": "status"}\n' % i for i in range(3)))
         busy = client.read()
@@ -494,7 +502,7 @@ class FakeClock:
 
 def test_clients_beyond_the_limit_are_turned_away_only_while_every_one_waits_for_a_reply(serve):
     served = serve(max_clients=2)
-    served.loop.running.clear()  # a stalled scan: the requests stay in hand
+    served.loop.stall()  # a stalled scan: the requests stay in hand
     first, second = LineClient(served.path), LineClient(served.path)
     try:
         first.send(b'{"cmd": "status"}\n')
@@ -619,7 +627,7 @@ def test_a_client_that_stops_sending_is_closed_once_it_has_every_reply(serve):
 
 def test_a_flood_of_requests_costs_one_scan_at_most_four_handler_calls(serve):
     served = serve()
-    served.loop.running.clear()
+    served.loop.stall()
     clients = [LineClient(served.path) for _ in range(3)]
     try:
         for n, client in enumerate(clients):

@@ -159,7 +159,9 @@ def test_a_broken_event_store_does_not_stop_the_safety_loop(tmp_path):
     unit.set_input("reset_button", False)
     try:
         unit.start()
-        assert any("event store unavailable" in line for line in unit.lines)
+        # The journal is written by the unit's log thread: READY=1 does not mean the line is in the file yet.
+        wait_until(lambda: any("event store unavailable" in line for line in unit.lines), 10,
+                   what="the journal to say the store is unavailable")
         status = unit.request("status")[0]["status"]
         assert status["store"]["ok"] is False
         wait_until(lambda: unit.request("status")[0]["status"]["detectors"]["d2"]["state"] == "normal", 10,
