@@ -7,6 +7,7 @@ from gaslatch.core.scan_loop import RealClock
 from gaslatch.unit.bus_pump import BusPump
 from gaslatch.unit.serial_bus import SerialBus
 from gaslatch_tools.testing.detector_bus import DetectorBus
+from gaslatch_tools.testing.waiting import wait_until
 
 
 class OneBus:
@@ -119,7 +120,11 @@ def test_noise_on_an_idle_bus_is_taken_at_once_and_the_next_request_keeps_its_ga
             for _ in range(30):
                 pump.idle_until(clock.now_us() + 37_000)  # off the poll rhythm, so bursts fall all over it
                 before = master.stats()["unexpected_bytes"]
+                noise_before = noisy.stats["noise_bytes"]
                 noisy.inject_noise(3)
+                # The burst is on the line once the emulator's thread has written it (a loaded machine runs that
+                # thread late): a poll the pump sent before then met no noise to keep its gap from.
+                wait_until(lambda: noisy.stats["noise_bytes"] > noise_before, 10, what="the burst on the line")
                 pump.idle_until(clock.now_us() + 15_000)  # 3 bytes take 3.1 ms at 9600 baud
                 taken_at_once += master.stats()["unexpected_bytes"] > before
             results = master.pop_results()
