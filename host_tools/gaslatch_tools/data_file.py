@@ -10,11 +10,13 @@ from typing import Any, Iterable
 
 import yaml
 
-from gaslatch.translation import _
+from gaslatch.told import Told
+from gaslatch.translation import N_
 from gaslatch_tools.schema_validator import Validator
 
 PARSE_ERRORS = (ValueError, yaml.YAMLError)  # what parse() raises for text that is not a document
 MAX_PROBLEMS = 5  # a file with more is named by its first five; fixing them shows the next
+FILE_PROBLEMS = N_("%(source)s: %(problems)s")  # a file's name and its problems (a list of Told: joined " / ")
 REQUIRED_MESSAGE = re.compile(r"^'(.*)' is a required property$")  # jsonschema's words for a missing field
 
 
@@ -39,16 +41,10 @@ def json_path(parts: Iterable) -> str:
     return "$" + "".join("[%r]" % p if isinstance(p, int) else "." + str(p) for p in parts)
 
 
-def schema_problems(schema: dict, doc: Any) -> list[str]:
-    """What is wrong with doc against schema (Draft 2020-12), "<path>: <message>", the first MAX_PROBLEMS."""
-    validator = Validator(schema)
-    errors = sorted(validator.iter_errors(doc), key=lambda e: [(isinstance(p, str), p) for p in e.absolute_path])
-    return ["%s: %s" % (json_path(e.absolute_path), e.message) for e in errors[:MAX_PROBLEMS]]
-
-
-def described_schema_problems(schema: dict, doc: Any) -> list[str]:
-    """What is wrong with doc against schema, in the reader's language: "<path>: <what to fix>", the schema's own
-    words beside it where no translation says it better; the first MAX_PROBLEMS."""
+def schema_problem_texts(schema: dict, doc: Any) -> list[Told]:
+    """What is wrong with doc against schema (Draft 2020-12), "<path>: <what to fix>", the first MAX_PROBLEMS: each
+    a Told (str() the English, told() the reader's language), the schema's own words beside it where no
+    translation says it better."""
     validator = Validator(schema)
     errors = sorted(validator.iter_errors(doc), key=lambda e: [(isinstance(p, str), p) for p in e.absolute_path])
     out = []
@@ -57,11 +53,16 @@ def described_schema_problems(schema: dict, doc: Any) -> list[str]:
         instance = error.instance if isinstance(error.instance, dict) else {}
         missing = REQUIRED_MESSAGE.match(error.message)
         if error.validator == "required" and missing:
-            out.append(_("%(path)s: the field %(field)s is missing") % {"path": path, "field": missing.group(1)})
+            out.append(Told(N_("%(path)s: the field %(field)s is missing"), path=path, field=missing.group(1)))
         elif error.validator == "additionalProperties" and error.validator_value is False:
             known = set(error.schema.get("properties", {}))
             extra = ", ".join(sorted(str(k) for k in instance if k not in known)) or error.message
-            out.append(_("%(path)s: no such field: %(fields)s") % {"path": path, "fields": extra})
+            out.append(Told(N_("%(path)s: no such field: %(fields)s"), path=path, fields=extra))
         else:
-            out.append(_("%(path)s: not allowed here (%(detail)s)") % {"path": path, "detail": error.message})
+            out.append(Told(N_("%(path)s: not allowed here (%(detail)s)"), path=path, detail=error.message))
     return out
+
+
+def described_schema_problems(schema: dict, doc: Any) -> list[str]:
+    """schema_problem_texts in the reader's language."""
+    return [problem.told() for problem in schema_problem_texts(schema, doc)]

@@ -17,6 +17,7 @@ import yaml
 
 from gaslatch.translation import CHINESE, in_language
 from gaslatch_tools.platform import words
+from tests.platform.test_warning_rules import RULES_PATH
 from tests.platform.test_work_orders import CONTACTS_DOC, fresh
 
 LOCALES = {"zh": {"LC_ALL": "", "LC_MESSAGES": "", "LANG": "zh_CN.UTF-8", "COLUMNS": "200"},
@@ -115,7 +116,8 @@ SAID = {
            "short password": "密码至少需要 10 个字符", "unlock": "li 未被锁定", "metrics": "gaslatch 街道指标（最近 1 天）",
            "host port": "应为 HOST:PORT，例如 127.0.0.1:1883，而不是 'localhost'",
            "unreachable": "无法连接 127.0.0.1:1 上的 MQTT 消息服务器", "no rules": "--contacts 会运行通知程序，它需要 --rules",
-           "no role": "'nobody' 在 %s 中没有角色"},
+           "no role": "'nobody' 在 %s 中没有角色", "open contacts": "联系人文件 %s 对其他用户开放：请执行 chmod 600",
+           "bad rules": "%s：$.timezone：没有时区 'Mars/Olympus'（应为 IANA 名称，如 Asia/Shanghai）"},
     "en": {"gaps": "no gaps: every event is stored or reported lost", "csv": "0 events written to stdout",
            "warnings": ("gaslatch warnings", "No.", "grade", "site/unit", "cause", "acknowledged by", "Grade 1",
                         "not acknowledged", words.RULE_TITLES["trip"]),
@@ -129,7 +131,9 @@ SAID = {
            "metrics": "gaslatch district metrics (the last 1 days)",
            "host port": "expected HOST:PORT, e.g. 127.0.0.1:1883, not 'localhost'",
            "unreachable": "cannot reach the MQTT broker at 127.0.0.1:1", "no rules":
-               "--contacts runs the notifier, which needs --rules", "no role": "'nobody' has no role in %s"},
+               "--contacts runs the notifier, which needs --rules", "no role": "'nobody' has no role in %s",
+           "open contacts": "the contacts file %s is open to others: chmod 600",
+           "bad rules": "%s: $.timezone: no time zone 'Mars/Olympus' (an IANA name such as Asia/Shanghai)"},
 }
 
 
@@ -175,6 +179,14 @@ def test_each_command_family_speaks_the_readers_language(site, language):
     assert said["host port"] in run("--broker", "localhost", "--csv", "-", code=2)
     assert said["unreachable"] in run("--broker", "127.0.0.1:1", "--db", db, "--once", code=1)
     assert said["no rules"] in run("--db", db, "--contacts", contacts, code=2)
+    rules = site["dir"] / "rules.yaml"
+    rules.write_text("timezone: Mars/Olympus\n" + "".join(
+        line + "\n" for line in RULES_PATH.read_text(encoding="utf-8").splitlines()
+        if not line.startswith("timezone:")), encoding="utf-8")
+    assert said["bad rules"] % rules in run("notify", "--db", db, "--rules", str(rules), "--contacts", contacts,
+                                            "--seconds", "0", code=1)
+    os.chmod(contacts, 0o644)
+    assert said["open contacts"] % contacts in run("orders", "--as", "li", *who, code=1)
 
 
 def test_the_csv_export_is_the_same_in_both_languages(site):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from gaslatch.translation import CHINESE, in_language
 from gaslatch_tools import data_file, schema_export
 from gaslatch_tools.platform import contacts as C
 from gaslatch_tools.platform import rules as R
@@ -27,6 +29,7 @@ RULES_PATH = ROOT / "deploy" / "platform" / "warning-rules.yaml"
 RULES = R.load(str(RULES_PATH))
 SHANGHAI = datetime.timezone(datetime.timedelta(hours=8))
 STORE = "0011223344556677"
+ZH = in_language(CHINESE).gettext
 
 
 def rules_doc() -> dict:
@@ -55,10 +58,10 @@ def test_the_example_contacts_file_is_valid_and_holds_only_placeholders():
 
 
 @pytest.mark.parametrize("change, expected", [
-    (lambda d: d["rules"][1].update(grade=4), "$.rules[1].grade: 4 is not one of [1, 2, 3]"),
-    (lambda d: d["rules"][2].pop("cause"), "$.rules[2]: 'cause' is a required property"),
-    (lambda d: d["grades"]["1"].update(quiet_hours=True), "$.grades.1.quiet_hours: False was expected"),
-    (lambda d: d["rules"][0]["match"].update(type="tirp"), "$.rules[0].match.type: 'tirp' is not one of"),
+    (lambda d: d["rules"][1].update(grade=4), "$.rules[1].grade: not allowed here (4 is not one of [1, 2, 3])"),
+    (lambda d: d["rules"][2].pop("cause"), "$.rules[2]: the field cause is missing"),
+    (lambda d: d["grades"]["1"].update(quiet_hours=True), "$.grades.1.quiet_hours: not allowed here (False was expected)"),
+    (lambda d: d["rules"][0]["match"].update(type="tirp"), "$.rules[0].match.type: not allowed here ('tirp' is not one of"),
     (lambda d: d["rules"][3].update(name="trip"), "$.rules: the rule name trip is used twice"),
     (lambda d: d.update(timezone="Mars/Olympus"), "$.timezone: no time zone 'Mars/Olympus'"),
     (lambda d: d["grades"]["2"]["escalate"][1].update(after_min=500), "$.grades.2.escalate: the tiers' after_min"),
@@ -72,6 +75,9 @@ def test_a_bad_rules_file_is_refused_naming_the_file_and_the_path(tmp_path, chan
         R.load(str(path))
     assert str(err.value).startswith(str(path) + ": ")
     assert expected in str(err.value)
+    told = err.value.told(ZH)  # as `gaslatch platform --rules` says it under zh: the path, then Chinese
+    assert told.startswith(str(path) + "：") and expected.split(": ")[0] in told
+    assert re.search("[\u4e00-\u9fff]", told[len(str(path)):]), told
 
 
 def test_a_rules_file_that_is_not_yaml_is_refused_with_its_line(tmp_path):
@@ -85,8 +91,9 @@ def test_a_contacts_file_others_may_read_is_refused(tmp_path):
     path = tmp_path / "contacts.yaml"
     path.write_bytes((ROOT / "deploy" / "platform" / "contacts.example.yaml").read_bytes())
     os.chmod(path, 0o644)
-    with pytest.raises(C.ContactsError, match="open to others: chmod 600"):
+    with pytest.raises(C.ContactsError, match="open to others: chmod 600") as err:
         C.load(str(path))
+    assert err.value.told(ZH) == "联系人文件 %s 对其他用户开放：请执行 chmod 600 %s（当前权限 0644）" % (path, path)
     os.chmod(path, 0o600)
     assert C.load(str(path)).people_for("noodle-bar-7", "owner") == ["li-owner"]
 
@@ -94,8 +101,9 @@ def test_a_contacts_file_others_may_read_is_refused(tmp_path):
 def test_a_contacts_file_naming_someone_unknown_is_refused_with_the_path():
     doc = data_file.parse((ROOT / "deploy" / "platform" / "contacts.example.yaml").read_text(encoding="utf-8"))
     doc["districts"]["gulou"]["officers"].append("zhao")
-    with pytest.raises(C.ContactsError, match=r"\$\.districts\.gulou\.officers: no one called zhao"):
+    with pytest.raises(C.ContactsError, match=r"\$\.districts\.gulou\.officers: no one called zhao") as err:
         C.build(doc, "contacts.yaml")
+    assert err.value.told(ZH) == "contacts.yaml：$.districts.gulou.officers：$.people 中没有名为 zhao 的人员"
 
 
 def test_a_site_missing_from_the_contacts_is_told_through_the_duty_centre():
@@ -285,3 +293,42 @@ def test_a_calibration_due_then_recalibrated_with_the_next_date_already_near_cle
     assert announced["hood1:calibration"] == ("soon", "2026-03-23")
     assert {w.rule for w in WS.warnings(storage, open_only=True)} == {"maintenance_soon"}
     storage.close()
+
+
+HOSTILE_TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=40) | st.sampled_from(
+    ["\ud800", "\x00", "%(x)s", "%s", "\u202e", "a" * 10_000, "$.people", "; "])
+DOCUMENTS = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | HOSTILE_TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(HOSTILE_TEXT, inner, max_size=4), max_leaves=30)
+
+
+def _mutated(doc: dict, key_path: list, value) -> dict:
+    """The document with the value at key_path replaced (a real file, one field made hostile)."""
+    out = json.loads(json.dumps(doc))
+    at = out
+    for key in key_path[:-1]:
+        at = at[key]
+    at[key_path[-1]] = value
+    return out
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.data())
+def test_any_rules_or_contacts_document_is_taken_or_refused_with_a_message_in_both_languages(data):
+    """Whatever a rules or contacts file holds (any code point, lone surrogates, NUL, %-placeholders, 10,000
+    characters, nesting), building it either works or raises the file's error, whose English and Chinese are both
+    whole text: never another exception, never a translation that fails to fill."""
+    contacts = data_file.parse((ROOT / "deploy" / "platform" / "contacts.example.yaml").read_text(encoding="utf-8"))
+    for build, error, base, paths in (
+            (R.build, R.RulesError, rules_doc(), [["timezone"], ["rules", 0, "grade"], ["rules", 1, "name"],
+                                                  ["grades", "1"], ["rules"], ["quiet_hours"]]),
+            (C.build, C.ContactsError, contacts, [["people"], ["duty_centre"], ["sites"], ["districts", "gulou"],
+                                                  ["administrators"]])):
+        doc = data.draw(DOCUMENTS | st.builds(_mutated, st.just(base), st.sampled_from(paths), DOCUMENTS))
+        source = data.draw(HOSTILE_TEXT)
+        try:
+            build(doc, source)
+        except error as err:
+            english, chinese = str(err), err.told(ZH)
+            assert isinstance(english, str) and isinstance(chinese, str) and english
+            assert chinese != english or not re.search("[a-z]{4}", english.replace(source, "")), (english, chinese)

@@ -16,7 +16,7 @@ import secrets
 from typing import Callable
 
 from gaslatch.core.commands import INSTALLER, LEVELS, MAINTENANCE, OPERATOR
-from gaslatch.translation import _
+from gaslatch.translation import N_, _
 from gaslatch.unit.atomic_file import write_atomically
 from gaslatch.unit.private_file import PrivateFileError, read_private
 
@@ -68,9 +68,9 @@ class PinFile:
         if not os.path.exists(self.path):
             return {}
         try:
-            doc = json.loads(read_private(self.path, "panel PIN file"))
+            doc = json.loads(read_private(self.path, N_("panel PIN file")))
         except PrivateFileError as err:
-            raise PinError(str(err)) from None
+            raise PinError(err.told()) from None
         except ValueError as err:
             raise PinError(_("%(path)s: not a PIN file: %(error)s") % {"path": self.path, "error": err}) from None
         levels = doc.get("levels") if isinstance(doc, dict) else None

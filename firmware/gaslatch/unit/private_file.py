@@ -8,30 +8,35 @@ from __future__ import annotations
 import os
 import stat
 
+from gaslatch.told import Told
+from gaslatch.translation import N_
+
 FORBIDDEN_MODE = 0o077  # any access by group or others
 
 
-class PrivateFileError(ValueError):
-    """A secrets file that cannot be used: which file, and what to do (chmod 600). os_error: the OSError when the
-    file could not be read at all (None when it was read and refused)."""
+class PrivateFileError(Told, ValueError):
+    """A secrets file that cannot be used: which file, and what to do (chmod 600); str() is the English, told() the
+    reader's language. os_error: the OSError when the file could not be read at all (None when it was read and
+    refused)."""
 
-    def __init__(self, message: str, os_error: OSError | None = None):
-        super().__init__(message)
+    def __init__(self, message: str, os_error: OSError | None = None, **values: object):
+        super().__init__(message, **values)
         self.os_error = os_error
 
 
 def read_private_bytes(path: str, what: str) -> bytes:
     """The file's bytes; PrivateFileError when group or others have any access, or it cannot be read.
-    what names the file in messages ("password file", "contacts file")."""
+    what names the file in messages, marked for translation where it is written (N_("contacts file"))."""
     try:
         with open(path, "rb") as f:
             mode = stat.S_IMODE(os.fstat(f.fileno()).st_mode)
             if mode & FORBIDDEN_MODE:
-                raise PrivateFileError("the %s %s is open to others: chmod 600 %s (mode %04o)"
-                                       % (what, path, path, mode))
+                raise PrivateFileError(N_("the %(what)s %(path)s is open to others: chmod 600 %(path)s "
+                                          "(mode %(mode)s)"), what=Told(what), path=path, mode="%04o" % mode)
             return f.read()
     except OSError as err:
-        raise PrivateFileError("cannot read the %s %s: %s" % (what, path, err.strerror or err), err) from None
+        raise PrivateFileError(N_("cannot read the %(what)s %(path)s: %(error)s"), err, what=Told(what), path=path,
+                               error=err.strerror or err) from None
 
 
 def read_private(path: str, what: str) -> str:
@@ -40,4 +45,5 @@ def read_private(path: str, what: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise PrivateFileError("cannot read the %s %s: it is not UTF-8 text (%s)" % (what, path, err)) from None
+        raise PrivateFileError(N_("cannot read the %(what)s %(path)s: it is not UTF-8 text (%(error)s)"),
+                               what=Told(what), path=path, error=err) from None

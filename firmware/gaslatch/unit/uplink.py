@@ -34,7 +34,6 @@ from __future__ import annotations
 import collections
 import json
 import logging
-import os
 import random
 import socket
 import ssl
@@ -47,6 +46,7 @@ import paho.mqtt.client as mqtt
 from gaslatch.core import uplink_wire as W
 from gaslatch.core.commands import remote_enabled
 from gaslatch.core.config_schema import UPLINK
+from gaslatch.translation import N_
 from gaslatch.unit.delivery import GONE_REASON, MAX_INFLIGHT_EVENTS, AckProblem, Delivery
 from gaslatch.unit.private_file import PrivateFileError, read_private, read_private_bytes
 from gaslatch.unit.replay_ids import ReplayFileError, load_seen, save_seen
@@ -214,7 +214,7 @@ class Uplink:
         if not path:
             return None, "no uplink.hmac_key_file: every remote command is refused"
         try:
-            key = read_private_bytes(path, "command key").rstrip(b"\r\n")
+            key = read_private_bytes(path, N_("command key")).rstrip(b"\r\n")
         except PrivateFileError as err:
             if err.os_error is not None:
                 return None, ("cannot read the command key %s (%s): every remote command is refused; install the "
@@ -241,7 +241,7 @@ class Uplink:
             password = None
             if cfg["password_file"]:
                 try:
-                    password = read_private(cfg["password_file"], "MQTT password file").rstrip("\r\n")
+                    password = read_private(cfg["password_file"], N_("MQTT password file")).rstrip("\r\n")
                 except PrivateFileError as err:
                     raise UplinkError("password_file", str(err),
                                       "put the MQTT password there, mode 0600, owned by gaslatch") from None

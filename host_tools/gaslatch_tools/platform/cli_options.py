@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from gaslatch.translation import _
+from gaslatch.translation import N_, _
 from gaslatch.unit.private_file import PrivateFileError, read_private
 from gaslatch_tools.platform import warning_store as WS
 from gaslatch_tools.platform.contacts import Contacts, ContactsError
@@ -26,23 +26,23 @@ def host_port(ctx, param, value: str) -> tuple[str, int]:
 def read_password(path: str) -> str:
     """The password file's first line; refused when others may read it, as ssh refuses a private key."""
     try:
-        return read_private(path, "password file").rstrip("\r\n")
+        return read_private(path, N_("password file")).rstrip("\r\n")
     except PrivateFileError as err:
-        raise click.ClickException(str(err)) from None
+        raise click.ClickException(err.told()) from None
 
 
 def load_rules(path: str) -> Rules:
     try:
         return _rules_from(path)
     except RulesError as err:
-        raise click.ClickException(str(err)) from None
+        raise click.ClickException(err.told()) from None
 
 
 def load_contacts(path: str) -> Contacts:
     try:
         return _contacts_from(path)
     except ContactsError as err:
-        raise click.ClickException(str(err)) from None
+        raise click.ClickException(err.told()) from None
 
 
 def open_db(db: str, prepare=WS.prepare) -> SqlStorage:

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from gaslatch_tools import data_file
+from gaslatch.told import Told
+from gaslatch.translation import N_
 from gaslatch.unit.private_file import PrivateFileError, read_private
+from gaslatch_tools import data_file
+from gaslatch_tools.data_file import FILE_PROBLEMS
 
 _ID = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"}
 _IDS = {"type": "array", "uniqueItems": True, "items": _ID}
@@ -49,8 +52,9 @@ SCHEMA = {
 }
 
 
-class ContactsError(ValueError):
-    """A contacts file that cannot be used: the file, and the path in it of each problem."""
+class ContactsError(Told, ValueError):
+    """A contacts file that cannot be used: the file, and the path in it of each problem (str() the English,
+    told() the reader's language)."""
 
 
 class Recipient(NamedTuple):
@@ -108,30 +112,31 @@ class Contacts:
 
 def build(doc: object, source: str = "contacts") -> Contacts:
     """Contacts from a parsed document; ContactsError naming source and the path of each problem."""
-    problems = data_file.schema_problems(SCHEMA, doc)
+    problems = data_file.schema_problem_texts(SCHEMA, doc)
     if problems:
-        raise ContactsError("%s: %s" % (source, "; ".join(problems)))
+        raise ContactsError(FILE_PROBLEMS, source=source, problems=problems)
     people = doc["people"]
     for where, ids in ([("$.duty_centre", doc["duty_centre"]), ("$.administrators", doc["administrators"])]
                        + [("$.districts.%s.officers" % d, e["officers"]) for d, e in sorted(doc["districts"].items())]
                        + [("$.sites.%s.owners" % s, e["owners"]) for s, e in sorted(doc["sites"].items())]):
         unknown = [i for i in ids if i not in people]
         if unknown:
-            raise ContactsError("%s: %s: no one called %s in $.people" % (source, where, ", ".join(unknown)))
+            raise ContactsError(N_("%(source)s: %(where)s: no one called %(names)s in $.people"), source=source,
+                                where=where, names=", ".join(unknown))
     for site, entry in sorted(doc["sites"].items()):
         if entry["district"] not in doc["districts"]:
-            raise ContactsError("%s: $.sites.%s.district: no district %s in $.districts"
-                                % (source, site, entry["district"]))
+            raise ContactsError(N_("%(source)s: $.sites.%(site)s.district: no district %(district)s in $.districts"),
+                                source=source, site=site, district=entry["district"])
     return Contacts(doc, source)
 
 
 def load(path: str) -> Contacts:
     """The contacts file at path (YAML or JSON), refused when others may read it; ContactsError otherwise."""
     try:
-        doc = data_file.parse(read_private(path, "contacts file"), json_only=path.endswith(".json"))
+        doc = data_file.parse(read_private(path, N_("contacts file")), json_only=path.endswith(".json"))
     except PrivateFileError as err:
-        raise ContactsError(str(err)) from None
+        raise ContactsError(err.message, **err.values) from None
     except data_file.PARSE_ERRORS as err:
-        raise ContactsError("%s: cannot read the contacts: %s" % (path, err)) from None
+        raise ContactsError(N_("%(path)s: cannot read the contacts: %(error)s"), path=path, error=err) from None
     return build(doc, path)
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
 from gaslatch.core import events as E
+from gaslatch.told import Told
+from gaslatch.translation import N_
 from gaslatch_tools import data_file
 
 # What the platform observes itself, beside the units' event types (docs/events.md).
@@ -128,8 +130,9 @@ SCHEMA = {
 }
 
 
-class RulesError(ValueError):
-    """A rules file that cannot be used: the file, and the path in it of each problem."""
+class RulesError(Told, ValueError):
+    """A rules file that cannot be used: the file, and the path in it of each problem (str() the English, told()
+    the reader's language)."""
 
 
 class Occurrence(NamedTuple):
@@ -342,18 +345,19 @@ def _hh_mm(text: str) -> int:
 
 def build(doc: object, source: str = "rules") -> Rules:
     """The rules from a parsed document; RulesError naming source and the path of each problem."""
-    problems = data_file.schema_problems(SCHEMA, doc)
+    problems = data_file.schema_problem_texts(SCHEMA, doc)
     if problems:
-        raise RulesError("%s: %s" % (source, "; ".join(problems)))
+        raise RulesError(data_file.FILE_PROBLEMS, source=source, problems=problems)
     names = [r["name"] for r in doc["rules"]]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
-        raise RulesError("%s: $.rules: the rule name %s is used twice" % (source, ", ".join(twice)))
+        raise RulesError(N_("%(source)s: $.rules: the rule name %(names)s is used twice"), source=source,
+                         names=", ".join(twice))
     try:
         tz = zoneinfo.ZoneInfo(doc["timezone"])
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise RulesError("%s: $.timezone: no time zone %r (an IANA name such as Asia/Shanghai)"
-                         % (source, doc["timezone"])) from None
+        raise RulesError(N_("%(source)s: $.timezone: no time zone %(zone)s (an IANA name such as Asia/Shanghai)"),
+                         source=source, zone=repr(doc["timezone"])) from None
     quiet = None
     if "quiet_hours" in doc:
         quiet = QuietHours(_hh_mm(doc["quiet_hours"]["from"]), _hh_mm(doc["quiet_hours"]["to"]), tz)
@@ -362,9 +366,11 @@ def build(doc: object, source: str = "rules") -> Rules:
         g = doc["grades"][str(grade)]
         after = [t["after_min"] for t in g["escalate"]]
         if after != sorted(after):
-            raise RulesError("%s: $.grades.%d.escalate: the tiers' after_min must rise" % (source, grade))
+            raise RulesError(N_("%(source)s: $.grades.%(grade)d.escalate: the tiers' after_min must rise"),
+                             source=source, grade=grade)
         if g.get("quiet_hours") and quiet is None:
-            raise RulesError("%s: $.grades.%d.quiet_hours: true, but the file sets no quiet_hours" % (source, grade))
+            raise RulesError(N_("%(source)s: $.grades.%(grade)d.quiet_hours: true, but the file sets no quiet_hours"),
+                             source=source, grade=grade)
         policies[grade] = Policy(grade, float(g["renotify_every_min"]),
                                  tuple(Tier(float(t["after_min"]), tuple(t["notify"])) for t in g["escalate"]),
                                  bool(g.get("quiet_hours", False)))
@@ -385,7 +391,7 @@ def load(path: str) -> Rules:
         with open(path, encoding="utf-8") as f:
             doc = data_file.parse(f.read(), json_only=path.endswith(".json"))
     except (OSError, *data_file.PARSE_ERRORS) as err:  # a YAML error names the line and column
-        raise RulesError("%s: cannot read the rules: %s" % (path, err)) from None
+        raise RulesError(N_("%(path)s: cannot read the rules: %(error)s"), path=path, error=err) from None
     return build(doc, path)
 
 

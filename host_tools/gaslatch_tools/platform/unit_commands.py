@@ -75,7 +75,7 @@ class CommandSender:
         """Sends close_valve to the unit; the command's id once the broker has it (PUBACK), CommandError if not."""
         try:
             path = key_path(self.keys_dir, site, unit)
-            key = read_private_bytes(path, "command key").rstrip(b"\r\n")
+            key = read_private_bytes(path, N_("command key")).rstrip(b"\r\n")
         except W.TopicNameError as err:
             raise CommandError(str(err)) from None
         except PrivateFileError as err:
