@@ -14,7 +14,8 @@ from gaslatch.told import Told
 from gaslatch.translation import N_
 from gaslatch_tools.schema_validator import Validator
 
-PARSE_ERRORS = (ValueError, yaml.YAMLError)  # what parse() raises for text that is not a document
+# What parse() raises for text that is not a document (nested deeper than the parsers go: RecursionError).
+PARSE_ERRORS = (ValueError, yaml.YAMLError, RecursionError)
 MAX_PROBLEMS = 5  # a file with more is named by its first five; fixing them shows the next
 FILE_PROBLEMS = N_("%(source)s: %(problems)s")  # a file's name and its problems (a list of Told: joined " / ")
 REQUIRED_MESSAGE = re.compile(r"^'(.*)' is a required property$")  # jsonschema's words for a missing field
@@ -41,12 +42,18 @@ def json_path(parts: Iterable) -> str:
     return "$" + "".join("[%r]" % p if isinstance(p, int) else "." + str(p) for p in parts)
 
 
+def _in_file_order(error) -> list:
+    """A problem's sort key by its path: list indexes by number, keys by text (YAML keys may be numbers, dates,
+    null or true side by side, which do not compare with each other)."""
+    return [(0, part, "") if type(part) is int else (1, 0, str(part)) for part in error.absolute_path]
+
+
 def schema_problem_texts(schema: dict, doc: Any) -> list[Told]:
     """What is wrong with doc against schema (Draft 2020-12), "<path>: <what to fix>", the first MAX_PROBLEMS: each
     a Told (str() the English, told() the reader's language), the schema's own words beside it where no
     translation says it better."""
     validator = Validator(schema)
-    errors = sorted(validator.iter_errors(doc), key=lambda e: [(isinstance(p, str), p) for p in e.absolute_path])
+    errors = sorted(validator.iter_errors(doc), key=_in_file_order)
     out = []
     for error in errors[:MAX_PROBLEMS]:
         path = json_path(error.absolute_path)

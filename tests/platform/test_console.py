@@ -397,6 +397,15 @@ def test_the_work_order_workflow_runs_through_the_console_and_each_step_is_audit
     queue = duty.get("/warnings").text
     assert 'action="/warnings/%d/dispatch"' % warning.id in queue
     assert "dispatch" not in li.get("/warnings").text.lower(), "an owner cannot dispatch"
+    for due, chinese, english in (("1999-01-01", "期限应在 2000 至 2199 年之间，而不是 1999-01-01",
+                                   "a due date between 2000 and 2199, not 1999-01-01"),
+                                  ("tomorrow", "应为日期 YYYY-MM-DD，而不是 &#39;tomorrow&#39;",
+                                   "expected a date YYYY-MM-DD, not &#39;tomorrow&#39;")):
+        refused = duty.post("/warnings/%d/dispatch" % warning.id,
+                            data={"csrf": csrf_of(queue), "officer": "wang", "due": due})
+        assert refused.status_code == 400
+        assert "期限无效（YYYY-MM-DD）：" + chinese in refused.text, refused.text  # the reason in Chinese too
+        assert "Not a due date (YYYY-MM-DD): " + english in refused.text
     r = duty.post("/warnings/%d/dispatch" % warning.id,
                   data={"csrf": csrf_of(queue), "officer": "wang", "due": "2199-12-31", "note": "请核查"})
     assert r.status_code == 303

@@ -5,6 +5,7 @@ says, over random event sequences stored through the storage's batch transaction
 
 from __future__ import annotations
 
+import copy
 import datetime
 import json
 import os
@@ -297,14 +298,16 @@ def test_a_calibration_due_then_recalibrated_with_the_next_date_already_near_cle
 
 HOSTILE_TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=40) | st.sampled_from(
     ["\ud800", "\x00", "%(x)s", "%s", "\u202e", "a" * 10_000, "$.people", "; "])
+# YAML keys need not be text: numbers, null, true and dates side by side (which do not compare with each other).
+KEYS = HOSTILE_TEXT | st.none() | st.booleans() | st.integers() | st.dates()
 DOCUMENTS = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | HOSTILE_TEXT,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(HOSTILE_TEXT, inner, max_size=4), max_leaves=30)
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEYS, inner, max_size=4), max_leaves=30)
 
 
 def _mutated(doc: dict, key_path: list, value) -> dict:
     """The document with the value at key_path replaced (a real file, one field made hostile)."""
-    out = json.loads(json.dumps(doc))
+    out = copy.deepcopy(doc)
     at = out
     for key in key_path[:-1]:
         at = at[key]
@@ -332,3 +335,26 @@ def test_any_rules_or_contacts_document_is_taken_or_refused_with_a_message_in_bo
             english, chinese = str(err), err.told(ZH)
             assert isinstance(english, str) and isinstance(chinese, str) and english
             assert chinese != english or not re.search("[a-z]{4}", english.replace(source, "")), (english, chinese)
+
+
+@pytest.mark.parametrize("depth", [900, 50_000])
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_a_rules_or_contacts_file_nested_deeper_than_the_parser_goes_is_refused_not_a_traceback(tmp_path, depth,
+                                                                                                 suffix):
+    nested = "[" * depth + "]" * depth
+    for load, error, name in ((R.load, R.RulesError, "rules"), (C.load, C.ContactsError, "contacts")):
+        path = tmp_path / (name + suffix)
+        path.write_text('{"people": %s}' % nested if suffix == ".json" else "people: %s\n" % nested, encoding="utf-8")
+        path.chmod(0o600)
+        with pytest.raises(error) as err:
+            load(str(path))
+        assert str(err.value).startswith(str(path) + ": ") and err.value.told(ZH).startswith(str(path) + "：")
+
+
+def test_a_contacts_file_with_number_date_and_null_keys_side_by_side_is_refused_with_the_paths(tmp_path):
+    doc = data_file.parse((ROOT / "deploy" / "platform" / "contacts.example.yaml").read_text(encoding="utf-8"))
+    doc["people"].update({1: {}, None: {}, datetime.date(2024, 1, 1): {}, True: {}})
+    with pytest.raises(C.ContactsError) as err:
+        C.build(doc, "contacts.yaml")
+    assert str(err.value).startswith("contacts.yaml: $.people: ") and "1 is not of type 'string'" in str(err.value)
+    assert "datetime.date(2024, 1, 1) is not of type 'string'" in str(err.value)

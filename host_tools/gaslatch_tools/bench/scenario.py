@@ -10,8 +10,6 @@ import copy
 import os
 from typing import Any
 
-import yaml
-
 from gaslatch.core import modbus_rtu
 from gaslatch.translation import _
 from gaslatch.core.constants import MEASURAND_COMBUSTIBLE, MEASURANDS
@@ -237,7 +235,7 @@ def load(path: str) -> dict:
     try:
         with open(path, encoding="utf-8") as f:
             doc = data_file.parse(f.read(), json_only=path.endswith(".json"))
-    except (OSError, ValueError, yaml.YAMLError) as err:
+    except (OSError, *data_file.PARSE_ERRORS) as err:
         raise ScenarioError(_("%(scenario)s: cannot read the scenario: %(error)s") % {
             "scenario": path, "error": err}) from None
     return check(doc, path)

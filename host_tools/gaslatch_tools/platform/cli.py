@@ -389,9 +389,6 @@ def _due_ms(text: str) -> int:
         return WO.due_ms_of(text)
     except WO.WorkOrderError as err:
         raise click.BadParameter(err.told(), param_hint="--due") from None
-    except ValueError:
-        raise click.BadParameter(_("expected a date YYYY-MM-DD, not %(text)r") % {"text": text},
-                                 param_hint="--due") from None
 
 
 def _now_ms() -> int:

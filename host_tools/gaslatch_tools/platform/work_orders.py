@@ -260,8 +260,11 @@ def available(order: Order, actor: Actor, now_ms: int) -> list[Transition]:
 
 
 def due_ms_of(text: str) -> int:
-    """YYYY-MM-DD -> the end of that day, local time, in ms; ValueError for anything else."""
-    day = datetime.datetime.strptime(text, "%Y-%m-%d")
+    """YYYY-MM-DD -> the end of that day, local time, in ms; WorkOrderError (a ValueError) for anything else."""
+    try:
+        day = datetime.datetime.strptime(text, "%Y-%m-%d")
+    except ValueError:
+        raise WorkOrderError(N_("expected a date YYYY-MM-DD, not %(text)r"), text=text) from None
     if not 2000 <= day.year <= 2199:  # a typo, not a deadline (and no overflow at the calendar's ends)
         raise WorkOrderError(N_("a due date between 2000 and 2199, not %(date)s"), date=text)
     end = (day + datetime.timedelta(days=1)).astimezone()

@@ -428,8 +428,8 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     def due_of(text: str) -> int:
         try:
             return WO.due_ms_of(text.strip())
-        except ValueError as err:
-            raise Refusal(400, N_("Not a due date (YYYY-MM-DD): %(error)s"), error=str(err)) from None
+        except WO.WorkOrderError as err:
+            raise Refusal(400, N_("Not a due date (YYYY-MM-DD): %(error)s"), error=err) from None
 
     @app.post("/warnings/{warning_id}/dispatch")
     async def dispatch(request: Request, warning_id: int):
