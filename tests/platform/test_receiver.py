@@ -95,7 +95,7 @@ def test_an_event_published_twice_with_the_same_id_is_stored_once(receiver, unit
 def test_a_missing_seq_is_reported_as_a_gap_until_it_arrives(receiver, unit):
     for seq in (1, 2, 4):
         unit.event(row(seq))
-    # The receiver counts a batch's outcomes, then its gaps (receiver._tally): both are waited for.
+    # The receiver counts a batch after its commit and acks (receiver._commit): the counts are waited for.
     wait_until(lambda: receiver.counts.get("stored") == 3 and "gaps_opened" in receiver.counts, 10,
                what="three events stored and the gap counted")
     assert receiver.gaps() == [Gap(SITE, UNIT, 3, 3)]
@@ -244,6 +244,24 @@ def test_the_cli_shows_the_fleet_once(broker, unit, platform_db):  # noqa: F811
                                  env={"COLUMNS": "160"})
     assert result.exit_code == 0, result.output
     assert UNIT in result.output and "online" in result.output
+
+
+def test_what_the_queue_holds_is_settled_once_stored_or_left_to_the_broker(broker, storage, unit):  # noqa: F811
+    """`--once` ends when nothing came for a while and nothing taken is unsettled: messages a stopped connection
+    left in the queue (the broker sends them again) are settled at the next start, not waited for forever."""
+    r = PlatformReceiver(storage, broker.host, broker.port, client_id="settling")
+    left = mqtt.MQTTMessage(mid=7, topic=TOPICS["status"].encode())
+    left.payload, left.qos = b"online", 1
+    r._on_message(None, None, left)  # as paho hands one over, with no storage thread to take it
+    assert (r.received(), r.unsettled()) == (1, 1)
+    r.start()
+    try:
+        assert r.unsettled() == 0, "the message a previous connection left is the broker's again"
+        unit.event(row(1))
+        wait_until(lambda: r.counts.get("stored") == 1 and r.unsettled() == 0, 10, what="the event stored, settled")
+        assert r.received() >= 1
+    finally:
+        r.stop()
 
 
 def test_the_cli_names_an_unreachable_broker(tmp_path):

@@ -394,7 +394,10 @@ class PlatformReceiver:
         self._holes = D.GapRequests()
         self._reacks = D.Reacks()
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._received = 0  # messages taken from the broker (paho's thread alone adds to it)
+        # Messages taken from the broker (paho's thread alone adds to it), and those of them settled: stored or
+        # refused, or left to the broker (the storage thread, or start() while it does not run, alone adds to it).
+        self._received = 0
+        self._settled = 0
         self._stopping = threading.Event()
         self._storage_thread: threading.Thread | None = None
         self._subscribed = threading.Event()
@@ -449,12 +452,16 @@ class PlatformReceiver:
         return self._commit([message])[0]
 
     def _on_message(self, client, userdata, message) -> None:
+        self._received += 1  # before it is queued: it is never settled before it is counted
         self._queue.put(self._validated(message.topic, message.payload, message.mid, message.qos))
-        self._received += 1
 
     def received(self) -> int:
-        """Messages taken from the broker so far; handled() reaches it once each is stored or refused."""
+        """Messages taken from the broker so far."""
         return self._received
+
+    def unsettled(self) -> int:
+        """Messages taken from the broker and not yet stored, refused or left to it (0: the queue is worked off)."""
+        return self._received - self._settled
 
     # --- the storage thread: batches, acknowledgements, holes ---
 
@@ -468,6 +475,7 @@ class PlatformReceiver:
                 stopping = True
             if messages:
                 self._commit_until_stored(messages)
+                self._settled += len(messages)
             if time.monotonic() >= next_check_s:
                 next_check_s = time.monotonic() + HOLE_CHECK_S
                 try:
@@ -636,9 +644,10 @@ class PlatformReceiver:
         self._stopping.clear()
         while True:  # what a previous connection left unstored: the broker sends it again in this session
             try:
-                self._queue.get_nowait()
+                left = self._queue.get_nowait()
             except queue.Empty:
                 break
+            self._settled += left is not _STOP
         self._storage_thread = threading.Thread(target=self._storage_loop, name="platform-storage", daemon=True)
         self._storage_thread.start()
         try:
@@ -697,6 +706,6 @@ def wait_quiet(receiver: PlatformReceiver, quiet_s: float, limit_s: float) -> No
         total = receiver.received()
         if total != last_total:
             last_total, last_change = total, time.monotonic()
-        elif time.monotonic() - last_change >= quiet_s and receiver.handled() >= total:
+        elif time.monotonic() - last_change >= quiet_s and receiver.unsettled() <= 0:
             return
         time.sleep(0.05)
