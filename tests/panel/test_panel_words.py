@@ -12,6 +12,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from gaslatch.panel import pins as P
+from gaslatch.panel.words import pair
+from gaslatch.translation import N_
 from gaslatch_tools import catalogues
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -226,3 +231,16 @@ def test_a_panel_whose_configuration_cannot_be_read_says_the_panel_will_not_star
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 2 and said in done.stderr and wrong not in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_an_unreadable_pin_file_is_told_in_chinese_beside_the_english(tmp_path):
+    """The login page's refusal for a PIN file others may read: each half in its own language, whatever the panel
+    process's language (a PrivateFileError told, not its English twice)."""
+    path = tmp_path / "pins.json"
+    path.write_text('{"levels": {}}', encoding="utf-8")
+    path.chmod(0o644)
+    with pytest.raises(P.PinError) as err:
+        P.PinFile(str(path)).hashes()
+    zh, en = pair(N_("The PIN file cannot be read: %(error)s"), error=err.value)
+    assert zh.startswith("PIN 文件无法读取：面板 PIN 文件 %s 对其他用户开放" % path), zh
+    assert en.startswith("The PIN file cannot be read: the panel PIN file %s is open to others" % path), en

@@ -6,6 +6,7 @@ import argparse
 import getpass
 import sys
 
+from gaslatch.told import told
 from gaslatch.translation import _
 
 
@@ -25,7 +26,7 @@ def set_pin(args: argparse.Namespace) -> int:
     try:
         P.PinFile(args.pins).set(args.level, pin)
     except (P.PinError, OSError) as err:
-        print("gaslatch panel-pin: %s" % err, file=sys.stderr)
+        print("gaslatch panel-pin: %s" % told(err), file=sys.stderr)
         return 1
     print(_("PIN set for the %(level)s level in %(path)s") % {"level": level, "path": args.pins})
     return 0

@@ -16,6 +16,7 @@ import secrets
 from typing import Callable
 
 from gaslatch.core.commands import INSTALLER, LEVELS, MAINTENANCE, OPERATOR
+from gaslatch.told import Told
 from gaslatch.translation import N_, _
 from gaslatch.unit.atomic_file import write_atomically
 from gaslatch.unit.private_file import PrivateFileError, read_private
@@ -30,6 +31,10 @@ SCHEME = "pbkdf2_sha256"
 
 class PinError(ValueError):
     """A PIN or PIN file that cannot be used, and why."""
+
+
+class UnreadablePinFile(Told, PinError):
+    """The PIN file cannot be read or is open to others (private_file's refusal): told in each reader's language."""
 
 
 def pin_problem(pin: object) -> str | None:
@@ -70,7 +75,7 @@ class PinFile:
         try:
             doc = json.loads(read_private(self.path, N_("panel PIN file")))
         except PrivateFileError as err:
-            raise PinError(err.told()) from None
+            raise UnreadablePinFile(err.message, **err.values) from None
         except ValueError as err:
             raise PinError(_("%(path)s: not a PIN file: %(error)s") % {"path": self.path, "error": err}) from None
         levels = doc.get("levels") if isinstance(doc, dict) else None

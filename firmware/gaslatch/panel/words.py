@@ -14,6 +14,7 @@ from typing import Any
 
 from gaslatch.core.commands import INSTALLER, MAINTENANCE, OPERATOR, VIEW
 from gaslatch.core.events import safe_text
+from gaslatch.told import Told
 from gaslatch.translation import CHINESE, N_, both, in_language
 
 # An access level as a person reads it (the codes stay as the core's command table has them).
@@ -42,12 +43,14 @@ def text_of(value: Any) -> str:
 
 
 def pair(message: str, **values: Any) -> tuple[str, str]:
-    """(Chinese, English) of one message, filled with `values` (each passed through shown())."""
+    """(Chinese, English) of one message, filled with `values` (each passed through shown()); a value that is a
+    Told error is said in each half's language."""
     zh, en = both(message)
     if not values:
         return zh, en
-    filled = {name: shown(value) for name, value in values.items()}
-    return zh % filled, en % filled
+    halves = {name: value.both() if isinstance(value, Told) else (value, value) for name, value in values.items()}
+    return (zh % {name: shown(half[0]) for name, half in halves.items()},
+            en % {name: shown(half[1]) for name, half in halves.items()})
 
 
 def pair_n(singular: str, plural: str, count: int, **values: Any) -> tuple[str, str]:
