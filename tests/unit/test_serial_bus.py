@@ -4,19 +4,40 @@ from __future__ import annotations
 
 import errno
 import os
-import time
+import threading
 
 import pytest
 import serial
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gaslatch.unit import serial_bus
 from gaslatch.unit.serial_bus import SerialBus, char_time_s
 from gaslatch_tools.testing.waiting import wait_until
 
 WAIT_S = 5.0
-# A read or write that returns within this did not wait for the wire (a blocking one never returns).
-NO_WAIT_S = 0.05
+# A read or write that waits for the wire never returns while the detector holds back: the calls run in a thread and
+# must all be done, within this deadline, while the detector still does. (A bound on each call's wall time instead is
+# broken by any GC pause or preemption of the test on a loaded machine.)
+RETURNED_S = 30.0
+
+
+def returned(calls, what: str) -> None:
+    """Runs `calls` in a thread and fails if it has not returned within RETURNED_S (a blocked call never does)."""
+    done = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            calls()
+        except BaseException as exc:  # re-raised in the test's thread
+            failure.append(exc)
+        done.set()
+
+    threading.Thread(target=run, name="blocking-probe", daemon=True).start()
+    assert done.wait(RETURNED_S), "%s waited for the wire" % what
+    if failure:
+        raise failure[0]
 
 
 class PtyDetector:
@@ -118,28 +139,30 @@ def test_read_delivers_whatever_arrived_in_order(chunks):
 
 
 def test_read_returns_at_once_when_nothing_arrived(detectors, buses):
-    bus = buses("bus1", {"port": detectors().path})
-    worst_s = 0.0
-    for _ in range(200):
-        start = time.monotonic()
-        assert bus.read() == b""
-        worst_s = max(worst_s, time.monotonic() - start)
-    assert worst_s < NO_WAIT_S
+    detector = detectors()
+    bus = buses("bus1", {"port": detector.path})
+    got: list[bytes] = []
+    # the detector holds its reply back until the reads have returned: a read that waits for bytes never does
+    returned(lambda: got.extend(bus.read() for _ in range(200)), "read()")
+    assert got == [b""] * 200
+    detector.send(b"\x01\x03")  # the port was live all along: what comes now is read
+    assert read_until(bus, b"\x01\x03") == b"\x01\x03"
 
 
 def test_write_drops_frames_the_port_cannot_take_instead_of_waiting(detectors, buses):
-    detector = detectors()  # never reads: the pty buffer fills up
+    detector = detectors()  # never reads: the pty buffer fills up, and stays full
     bus = buses("bus1", {"port": detector.path})
     frame = bytes(256)
-    worst_s = 0.0
-    for _ in range(2000):
-        start = time.monotonic()
-        bus.write(frame)
-        worst_s = max(worst_s, time.monotonic() - start)
-        if bus.tx_dropped_bytes:
-            break
+
+    def write_until_a_frame_is_dropped() -> None:
+        for _ in range(2000):
+            bus.write(frame)
+            if bus.tx_dropped_bytes:
+                return
+
+    # a write that waits for room never returns: the detector reads nothing, there is never room
+    returned(write_until_a_frame_is_dropped, "write()")
     assert bus.tx_dropped_bytes > 0
-    assert worst_s < NO_WAIT_S
     assert bus.is_open and bus.error == ""
 
 
@@ -267,35 +290,55 @@ def test_kernel_direction_on_a_uart_without_rs485_mode_is_a_clear_bus_fault(dete
     assert "direction to gpio" in bus.error
 
 
-def test_gpio_direction_drives_de_on_for_the_frame_wire_time_and_off_again(detectors, buses):
+class FakeTime:
+    """Stands in for the `time` module serial_bus reads: monotonic() is the test's, sleep() advances it exactly."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.now += seconds
+
+
+def test_gpio_direction_drives_de_on_for_the_frame_wire_time_and_off_again(detectors, buses, monkeypatch):
+    # The bus's wait for the wire runs on a fake clock: an oversleeping time.sleep() on a loaded machine is no part
+    # of what the bus does.
+    fake_time = FakeTime()
+    monkeypatch.setattr(serial_bus, "time", fake_time)
     detector = detectors()
     log: list[tuple[str, object, float]] = []
 
     def set_de(level: bool) -> None:
-        log.append(("de", level, time.monotonic()))
+        log.append(("de", level, fake_time.monotonic()))
 
     def open_port(url, **settings):
         port = serial.serial_for_url(url, **settings)
         real_write = port.write
 
         def write(data):
-            log.append(("write", bytes(data), time.monotonic()))
+            log.append(("write", bytes(data), fake_time.monotonic()))
             return real_write(data)
 
         port.write = write
         return port
 
-    bus = buses("bus1", {"port": detector.path, "direction": "gpio"}, open_port=open_port, set_de=set_de)
+    bus = buses("bus1", {"port": detector.path, "direction": "gpio"}, open_port=open_port, set_de=set_de,
+                now_ms=Clock())
     assert [entry[:2] for entry in log] == [("de", False)]  # listening from the start
     request = bytes.fromhex("01 03 00 00 00 0a c5 cd")  # read 10 registers of slave 1
     log.clear()
     assert bus.write(request) == 8
     assert [entry[:2] for entry in log] == [("de", True), ("write", request), ("de", False)]
 
-    wire_s = 8 * char_time_s(9600, "N", 1)
+    char_s = char_time_s(9600, "N", 1)
+    wire_s = 8 * char_s
     de_on_s = log[2][2] - log[0][2]
-    assert de_on_s >= wire_s
-    assert de_on_s < wire_s + char_time_s(9600, "N", 1) + NO_WAIT_S
+    # a pty has no transmitter-empty bit: the bus waits out the wire time and the one character it allows for it
+    assert wire_s <= de_on_s <= wire_s + char_s + 1e-9
     wait_until(lambda: detector.take() == request, WAIT_S, what="the request at the detector")
 
 

@@ -135,8 +135,8 @@ def platform(broker):
 def make_uplink(store):
     made = []
 
-    def make(cfg, now_s=time.time, replay_file=""):
-        up = Uplink(cfg, store, SITE, UNIT, now_s=now_s, replay_file=replay_file)
+    def make(cfg, now_s=time.time, replay_file="", monotonic_s=time.monotonic):
+        up = Uplink(cfg, store, SITE, UNIT, now_s=now_s, replay_file=replay_file, monotonic_s=monotonic_s)
         made.append(up)
         up.start()
         return up
@@ -268,17 +268,47 @@ def test_state_is_retained_and_telemetry_published(broker, tmp_path, store, plat
         late.close()
 
 
+class WorkerClock:
+    """The uplink's monotonic clock, moved by the test; it also tells when the worker has read it."""
+
+    def __init__(self, now_s: float = 1000.0) -> None:
+        self.now_s = now_s
+        self.reads = 0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            self.reads += 1
+            return self.now_s
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.now_s += seconds
+
+    def passes(self) -> None:
+        """Returns once the worker has finished a publishing pass begun after the call (it reads the clock at the
+        start of every pass: the second read from now starts a pass after one that began after the call)."""
+        with self._lock:
+            seen = self.reads
+        wait_until(lambda: self.reads >= seen + 2, 10, what="a publishing pass of the uplink worker")
+
+
 def test_telemetry_goes_out_every_period_and_only_with_fresh_readings(broker, tmp_path, store, platform,
                                                                       make_uplink):
-    up = make_uplink(config(broker, tmp_path, telemetry_s=0.3))
+    # The periods are counted on the test's clock: four hand-overs are within one period however slowly they run.
+    clock = WorkerClock()
+    up = make_uplink(config(broker, tmp_path, telemetry_s=0.3), monotonic_s=clock)
     up.publish_telemetry(readings(1000))
     wait_until(lambda: platform.on("telemetry"), 10, what="the first telemetry")
     for t_ms in range(1100, 1500, 100):  # four hand-overs within one period: only the newest goes out
         up.publish_telemetry(readings(t_ms))
+        clock.passes()  # the worker has seen each one (and must hold it back)
+    clock.advance(0.3)
     wait_until(lambda: len(platform.on("telemetry")) >= 2, 10, what="the next period's telemetry")
     assert [json.loads(p)["t_ms"] for p in platform.on("telemetry")] == [1000, 1400]
-    quiet_until = time.monotonic() + 3 * 0.3  # three periods without fresh readings...
-    wait_until(lambda: time.monotonic() >= quiet_until, 5, what="three telemetry periods")
+    for _ in range(3):  # three periods without fresh readings...
+        clock.advance(0.3)
+        clock.passes()
     up.publish_telemetry(readings(2000))
     wait_until(lambda: len(platform.on("telemetry")) >= 3, 10, what="telemetry with fresh readings")
     # ...sent nothing: a scan that stops handing readings over stops the telemetry

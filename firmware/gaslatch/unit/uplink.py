@@ -140,15 +140,18 @@ class _FirstError(logging.Logger):
 
 class Uplink:
     """The MQTT worker. start() once, close() at shutdown; the other public methods are for the scan thread
-    and never block on the network or the disk."""
+    and never block on the network or the disk. monotonic_s: the clock (seconds) state_s and telemetry_s are
+    counted on."""
 
     def __init__(self, cfg: dict, store, site: str, unit: str, now_s: Callable[[], float] = time.time,
-                 clock_synced: Callable[[], bool] = lambda: True, replay_file: str = ""):
+                 clock_synced: Callable[[], bool] = lambda: True, replay_file: str = "",
+                 monotonic_s: Callable[[], float] = time.monotonic):
         self.cfg = uplink_settings(cfg)
         self.store = store
         self.site = site
         self.unit = unit
         self._now_s = now_s
+        self._monotonic_s = monotonic_s
         self._clock_synced = clock_synced
         self.topics = W.topics(site, unit)  # TopicNameError for a name that cannot be a topic level
         self.client_id = "gaslatch-%s-%s" % (site, unit)
@@ -544,7 +547,7 @@ class Uplink:
     # one pass of publishing, between network reads
 
     def _service(self) -> None:
-        mono = time.monotonic()
+        mono = self._monotonic_s()
         sent_before = self._events_sent
         self._publish_replies()
         self._publish_state(mono)
