@@ -302,6 +302,27 @@ def test_a_press_is_timed_when_its_line_is_written_not_when_the_caller_asked_for
     assert kitchen.set_input("estop_input", True) == clock.now_s and kitchen.release("reset_button") == clock.now_s
 
 
+def test_a_press_is_timed_after_the_write_that_can_wait_just_before_the_rename_that_shows_it(tmp_path, monkeypatch):
+    kitchen, clock = make_kitchen(tmp_path)
+    real_write, real_replace = os.write, os.replace
+    renamed_at = []
+
+    def slow_write(fd, data):  # the write's system calls give the GIL up: a loaded machine can hold each back
+        clock.now_s += 0.4
+        return real_write(fd, data)
+
+    def replace(src, dst):
+        renamed_at.append((clock.now_s, file_level(kitchen, "reset_button")))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "write", slow_write)
+    monkeypatch.setattr(os, "replace", replace)
+    asked = clock.now_s
+    pressed = kitchen.press("reset_button")
+    assert pressed == asked + 0.4 and renamed_at == [(pressed, 0)] and file_level(kitchen, "reset_button") == 1
+    assert changes(kitchen, "reset_button")[-1].t_s == pressed - kitchen.t0_s
+
+
 def test_a_change_made_at_once_is_played_in_its_own_step_not_the_polling_threads_next(tmp_path):
     kitchen, clock = make_kitchen(tmp_path, fan=Fan(spin_up_s=0.2, run_down_s=0.5))
     write_output(kitchen, "fan", 1)

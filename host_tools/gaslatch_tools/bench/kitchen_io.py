@@ -13,7 +13,7 @@ from typing import Callable, Mapping, NamedTuple, TypeVar
 
 from gaslatch.core import proving, safety
 from gaslatch.unit.gpio_lines import line_directions
-from gaslatch.unit.gpio_sim import DIR_MODE, VALUE_FILE, parse_value, write_line_file
+from gaslatch.unit.gpio_sim import DIR_MODE, FILE_MODE, VALUE_FILE, parse_value, write_line_file
 
 VALVE_TYPES = ("hold", "pulse", "motorised")
 VALVE_FAULTS = ("stuck_open", "no_feedback")
@@ -398,10 +398,11 @@ class KitchenIO:
         return tuple(sorted(self._out_high))
 
     # ---- what a person on site does ----
-    # Each returns the clock time the line took its level: read under the lock just before the file is written,
-    # so it is when the controller can first see the change, however long the caller waited for the lock or a
-    # CPU before. A bench action is timed from it (an action timed before the call would count that wait as
-    # the controller's).
+    # Each returns the clock time the line took its level: read under the lock once the new file is written
+    # beside the old, just before the rename that shows it to the controller (_publish), so it is when the
+    # controller can first see the change, however long the caller waited for the lock, the GIL or a CPU
+    # before. A bench action is timed from it (an action timed before the call would count that wait as the
+    # controller's; each system call of the write gives the GIL up, and on a loaded machine each can wait).
 
     def set_input(self, name: str, active: bool) -> float:
         """Set a contact (fire_input, estop_input, a contact detector's line) or a button, logically."""
@@ -577,18 +578,40 @@ class KitchenIO:
         return None if physical is None else (physical == 1) == self._out_high[name]
 
     def _sync_input(self, name: str, now: float) -> float:
-        """Write the input's physical level if it changed; a failed write is tried again next time. Returns now."""
+        """Write the input's physical level if it changed; a failed write is tried again next time. Returns the
+        clock time the new level was shown (now when the level was already there)."""
         high = self._in_high[name]
         physical = 0 if name in self._cut else (1 if self._wanted[name] == high else 0)
         if physical != self._written[name]:
             try:
                 os.makedirs(os.path.dirname(self._path(name)), DIR_MODE, exist_ok=True)
-                write_line_file(self._path(name), b"%d\n" % physical)
+                now = self._publish(self._path(name), b"%d\n" % physical)
             except OSError as error:
                 raise KitchenIOError("cannot write input %s: %s" % (self._path(name), error)) from error
             self._written[name] = physical
         self._record(now, name, (physical == 1) == high)
         return now
+
+    def _publish(self, path: str, data: bytes) -> float:
+        """write_line_file's atomic replace, with the clock read between the written temporary file and the
+        rename: returned, the time the controller's next read can see the new level."""
+        temp = "%s.bench.%d.%d.tmp" % (path, os.getpid(), threading.get_ident())
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
+            try:
+                os.fchmod(fd, FILE_MODE)
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+            shown = self.clock()
+            os.replace(temp, path)
+        except BaseException:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+            raise
+        return shown
 
     def _record(self, now: float, name: str, level: bool | None) -> None:
         if name not in self._levels or self._levels[name] != level:
