@@ -324,6 +324,7 @@ class BenchRun:
                 self.broker.stop() if action["state"] == "down" else self.broker.start()
             elif do == "command":
                 with ControlClient(self.control_socket, timeout_s=3.0) as client:
+                    t_s = self.now()  # connected: what follows is the request and the controller's answer
                     reply = client.request(action["cmd"], action.get("args") or {})
                 ok = bool(reply.get("ok"))
                 detail = json.dumps({k: v for k, v in reply.items() if k != "status"}, sort_keys=True)[:300]
