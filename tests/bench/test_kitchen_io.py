@@ -323,6 +323,25 @@ def test_a_press_is_timed_after_the_write_that_can_wait_just_before_the_rename_t
     assert changes(kitchen, "reset_button")[-1].t_s == pressed - kitchen.t0_s
 
 
+def test_an_output_change_is_timed_when_it_was_read_never_before_the_controller_made_it(tmp_path, monkeypatch):
+    # The pass starts, then is held back (the GIL, a CPU) before it reads the outputs: the controller writes the
+    # valve meanwhile. Timed at the pass's start, the valve would have opened before the controller opened it.
+    kitchen, clock = make_kitchen(tmp_path)
+    real_read = kitchen._read_output
+    written = []
+
+    def held_read(name):
+        if name == "valve" and not written:
+            clock.now_s += 0.3
+            write_output(kitchen, "valve", 1)
+            written.append(clock.now_s)
+        return real_read(name)
+
+    monkeypatch.setattr(kitchen, "_read_output", held_read)
+    kitchen.step()
+    assert written and changes(kitchen, "valve")[-1] == LineChange(written[0] - kitchen.t0_s, "valve", True)
+
+
 def test_a_change_made_at_once_is_played_in_its_own_step_not_the_polling_threads_next(tmp_path):
     kitchen, clock = make_kitchen(tmp_path, fan=Fan(spin_up_s=0.2, run_down_s=0.5))
     write_output(kitchen, "fan", 1)

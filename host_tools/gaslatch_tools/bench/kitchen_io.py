@@ -518,7 +518,10 @@ class KitchenIO:
             if now is None:
                 now = self.clock()
             for name in sorted(self._out_high):
-                self._record(now, name, self._read_output(name))
+                # timed when read, not at the pass's start: the change came before the read, and a pass held
+                # back between the two (the GIL, a CPU) would time it before the controller had made it
+                level = self._read_output(name)
+                self._record(self.clock(), name, level)
             for name, until in sorted(self._releases.items()):
                 if now >= until:
                     del self._releases[name]
