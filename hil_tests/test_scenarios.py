@@ -23,6 +23,7 @@ import pytest
 from gaslatch_tools.bench import scenario as S
 from gaslatch_tools.bench.report import write_report
 from gaslatch_tools.bench.runner import BenchRun
+from hil_tests.conftest import TIMED
 
 LIBRARY = S.library()
 THROUGH_THE_COMMAND = ("demo", "over-range")
@@ -31,11 +32,21 @@ ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x
 COMMAND_TIMEOUT_S = 180
 
 
+def record_timed(record_property, summary_json: str) -> None:
+    """The scenario's timed expectations with their slack, for the run's closing table (hil_tests/conftest.py)."""
+    with open(summary_json, encoding="utf-8") as f:
+        summary = json.load(f)
+    record_property(TIMED, [{"scenario": summary["scenario"], "name": e["name"], "measured_s": e["measured_s"],
+                             "limit_s": e["limit_s"], "slack_s": e["slack_s"]}
+                            for e in summary["expectations"] if "slack_s" in e])
+
+
 @pytest.mark.parametrize("path", IN_PROCESS, ids=[os.path.splitext(os.path.basename(p))[0] for p in IN_PROCESS])
-def test_scenario_passes_on_the_real_controller(path, tmp_path):
+def test_scenario_passes_on_the_real_controller(path, tmp_path, record_property):
     scenario = S.load(path)
     result = BenchRun(scenario, str(tmp_path / scenario["name"]), path).run()
     paths = write_report(result)
+    record_timed(record_property, paths["json"])
     with open(paths["markdown"], encoding="utf-8") as f:
         summary = f.read()
     assert result.problems == [], summary
@@ -77,7 +88,7 @@ def on_a_terminal(args: list[str], env: dict, cwd: str) -> tuple[int, str]:
     return code, text
 
 
-def test_the_readme_demo_on_a_chinese_terminal_reads_chinese(tmp_path):
+def test_the_readme_demo_on_a_chinese_terminal_reads_chinese(tmp_path, record_property):
     env = dict(os.environ, LC_ALL="", LC_MESSAGES="", LANG="zh_CN.UTF-8", TERM="xterm-256color", COLUMNS="160",
                LINES="50", PYTHONUNBUFFERED="1")
     env.pop("NO_COLOR", None)
@@ -91,6 +102,7 @@ def test_the_readme_demo_on_a_chinese_terminal_reads_chinese(tmp_path):
     for english in ("Detectors", "Kitchen", "expectation", "PASS", "report:", "trip controller latched"):
         assert english not in shown, "%r is English on a Chinese terminal:\n%s" % (english, shown[-4000:])
     folder = tmp_path / "report" / "demo"
+    record_timed(record_property, str(folder / "summary.json"))
     summary = (folder / "summary.md").read_text(encoding="utf-8")
     assert summary.startswith("# 测试台运行：demo — 合格") and "| 燃气存在时复位被拒绝 | 合格 |" in summary
     machine = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
@@ -98,7 +110,7 @@ def test_the_readme_demo_on_a_chinese_terminal_reads_chinese(tmp_path):
     assert " after " in machine["expectations"][0]["detail"]  # CI compares runs on it: English whatever the reader
 
 
-def test_a_bench_run_piped_with_lang_c_reads_english(tmp_path):
+def test_a_bench_run_piped_with_lang_c_reads_english(tmp_path, record_property):
     env = dict(os.environ, LC_ALL="", LC_MESSAGES="", LANG="C")
     done = subprocess.run([sys.executable, "-m", "gaslatch_tools.cli", "bench", "run", "over-range", "--out",
                            str(tmp_path)], capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S, env=env,
@@ -108,5 +120,6 @@ def test_a_bench_run_piped_with_lang_c_reads_english(tmp_path):
                   "pressed reset", "over-range: PASS", "expectation", "no trip before the gas", "report:"):
         assert words in done.stdout, "%r is not in the output:\n%s" % (words, done.stdout[-4000:])
     assert not re.search("[\u4e00-\u9fff]", done.stdout + done.stderr), done.stdout[-4000:]
+    record_timed(record_property, str(tmp_path / "over-range" / "summary.json"))
     summary = (tmp_path / "over-range" / "summary.md").read_text(encoding="utf-8")
     assert summary.startswith("# Bench run: over-range — PASS") and "| expectation | result |" in summary

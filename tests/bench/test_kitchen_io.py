@@ -2,6 +2,7 @@
 proving, buttons and contacts with their polarity, and the trace the bench keeps of every line."""
 
 import os
+import threading
 
 import pytest
 from hypothesis import given
@@ -279,6 +280,79 @@ def test_a_button_pressed_for_a_time_is_let_go_by_the_bench(tmp_path):
     pressed, released = changes(kitchen, "silence_button")[-2:]
     assert (pressed.level, released.level) == (True, False)
     assert released.t_s - pressed.t_s == pytest.approx(0.2, abs=STEP_S)
+
+
+def test_a_press_is_timed_when_its_line_is_written_not_when_the_caller_asked_for_it(tmp_path):
+    # A bench action is timed from what these return: a caller that waited for the lock (the polling thread
+    # holding it, or a CPU on a loaded machine) must not have that wait counted as the controller's.
+    kitchen, clock = make_kitchen(tmp_path)
+    returned = []
+    with kitchen._lock:  # the polling thread in the middle of a pass
+        presser = threading.Thread(target=lambda: returned.append(kitchen.press("reset_button", hold_s=0.2)))
+        presser.start()
+        presser.join(0.2)
+        assert presser.is_alive() and file_level(kitchen, "reset_button") == 0
+        clock.now_s += 0.3
+    presser.join(5)
+    assert returned == [clock.now_s] and file_level(kitchen, "reset_button") == 1
+    assert changes(kitchen, "reset_button")[-1] == LineChange(clock.now_s - kitchen.t0_s, "reset_button", True)
+    run_for(kitchen, clock, 0.2 - STEP_S)
+    assert file_level(kitchen, "reset_button") == 1, "held for hold_s from the time it was pressed"
+    assert kitchen.cut_wire("fire_input") == clock.now_s and kitchen.mend_wire("fire_input") == clock.now_s
+    assert kitchen.set_input("estop_input", True) == clock.now_s and kitchen.release("reset_button") == clock.now_s
+
+
+def test_a_press_is_timed_after_the_write_that_can_wait_just_before_the_rename_that_shows_it(tmp_path, monkeypatch):
+    kitchen, clock = make_kitchen(tmp_path)
+    real_write, real_replace = os.write, os.replace
+    renamed_at = []
+
+    def slow_write(fd, data):  # the write's system calls give the GIL up: a loaded machine can hold each back
+        clock.now_s += 0.4
+        return real_write(fd, data)
+
+    def replace(src, dst):
+        renamed_at.append((clock.now_s, file_level(kitchen, "reset_button")))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "write", slow_write)
+    monkeypatch.setattr(os, "replace", replace)
+    asked = clock.now_s
+    pressed = kitchen.press("reset_button")
+    assert pressed == asked + 0.4 and renamed_at == [(pressed, 0)] and file_level(kitchen, "reset_button") == 1
+    assert changes(kitchen, "reset_button")[-1].t_s == pressed - kitchen.t0_s
+
+
+def test_an_output_change_is_timed_when_it_was_read_never_before_the_controller_made_it(tmp_path, monkeypatch):
+    # The pass starts, then is held back (the GIL, a CPU) before it reads the outputs: the controller writes the
+    # valve meanwhile. Timed at the pass's start, the valve would have opened before the controller opened it.
+    kitchen, clock = make_kitchen(tmp_path)
+    real_read = kitchen._read_output
+    written = []
+
+    def held_read(name):
+        if name == "valve" and not written:
+            clock.now_s += 0.3
+            write_output(kitchen, "valve", 1)
+            written.append(clock.now_s)
+        return real_read(name)
+
+    monkeypatch.setattr(kitchen, "_read_output", held_read)
+    kitchen.step()
+    assert written and changes(kitchen, "valve")[-1] == LineChange(written[0] - kitchen.t0_s, "valve", True)
+
+
+def test_a_change_made_at_once_is_played_in_its_own_step_not_the_polling_threads_next(tmp_path):
+    kitchen, clock = make_kitchen(tmp_path, fan=Fan(spin_up_s=0.2, run_down_s=0.5))
+    write_output(kitchen, "fan", 1)
+    run_for(kitchen, clock, 0.3)
+    assert kitchen.snapshot()["fan_proven"] is True
+    result, at = kitchen.at_once(lambda: kitchen.fan.inject("motor_failed") or "done")
+    assert (result, at) == ("done", clock.now_s) and not kitchen.fan.spinning
+    clock.now_s += 0.5  # the polling thread's next pass comes only now (a CPU busy elsewhere)
+    kitchen.step()
+    assert kitchen.snapshot()["fan_proven"] is False, "the run-down counts from the change, not the late pass"
+    assert changes(kitchen, "fan_proven")[-1].t_s == pytest.approx(at + 0.5 - kitchen.t0_s)
 
 
 def test_lines_a_model_drives_or_that_are_not_wired_cannot_be_set_by_hand(tmp_path):

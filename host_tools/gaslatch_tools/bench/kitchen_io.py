@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Callable, Mapping, NamedTuple
+from typing import Callable, Mapping, NamedTuple, TypeVar
 
 from gaslatch.core import proving, safety
 from gaslatch.unit.gpio_lines import line_directions
-from gaslatch.unit.gpio_sim import DIR_MODE, VALUE_FILE, parse_value, write_line_file
+from gaslatch.unit.gpio_sim import DIR_MODE, FILE_MODE, VALUE_FILE, parse_value, write_line_file
 
 VALVE_TYPES = ("hold", "pulse", "motorised")
 VALVE_FAULTS = ("stuck_open", "no_feedback")
@@ -35,6 +35,7 @@ DEFAULT_FAN_RUN_DOWN_S = 0.5
 MODEL_INPUTS = (safety.IN_FAN_PROVEN, safety.IN_VALVE_CLOSED, safety.IN_VALVE_OPEN, proving.IN_GAS_PRESSURE)
 POWER = "power"  # trace name of the controller's supply (see KitchenIO.power)
 _READ_LIMIT_BYTES = 16
+T = TypeVar("T")
 
 
 class KitchenIOError(Exception):
@@ -397,37 +398,61 @@ class KitchenIO:
         return tuple(sorted(self._out_high))
 
     # ---- what a person on site does ----
+    # Each returns the clock time the line took its level: read under the lock once the new file is written
+    # beside the old, just before the rename that shows it to the controller (_publish), so it is when the
+    # controller can first see the change, however long the caller waited for the lock, the GIL or a CPU
+    # before. A bench action is timed from it (an action timed before the call would count that wait as the
+    # controller's; each system call of the write gives the GIL up, and on a loaded machine each can wait).
 
-    def set_input(self, name: str, active: bool) -> None:
+    def set_input(self, name: str, active: bool) -> float:
         """Set a contact (fire_input, estop_input, a contact detector's line) or a button, logically."""
         with self._lock:
             self._check_person_input(name)
             self._releases.pop(name, None)
             self._wanted[name] = bool(active)
-            self._sync_input(name, self.clock())
+            return self._sync_input(name, self.clock())
 
-    def press(self, name: str, hold_s: float | None = None) -> None:
+    def press(self, name: str, hold_s: float | None = None) -> float:
         """Press a button; with hold_s the bench lets it go that long after (else call release())."""
         with self._lock:
-            self.set_input(name, True)
+            pressed = self.set_input(name, True)
             if hold_s is not None:
-                self._releases[name] = self.clock() + hold_s
+                self._releases[name] = pressed + hold_s
+            return pressed
 
-    def release(self, name: str) -> None:
-        self.set_input(name, False)
+    def release(self, name: str) -> float:
+        return self.set_input(name, False)
 
-    def cut_wire(self, name: str) -> None:
+    def cut_wire(self, name: str) -> float:
         """An open circuit on any input, model-driven ones too: the pull-down makes it read physical 0."""
         with self._lock:
             self._check_input(name)
             self._cut.add(name)
-            self._sync_input(name, self.clock())
+            return self._sync_input(name, self.clock())
 
-    def mend_wire(self, name: str) -> None:
+    def mend_wire(self, name: str) -> float:
         with self._lock:
             self._check_input(name)
             self._cut.discard(name)
-            self._sync_input(name, self.clock())
+            return self._sync_input(name, self.clock())
+
+    def at_once(self, change: Callable[[], T]) -> tuple[T, float]:
+        """Makes a change to a model (a fault on the valve, fan or pipe, a hand on the valve, a vent) and plays
+        it in a step straight after, under the lock: (what change returned, the clock time of that step).
+
+        Without the step the change would count from the polling thread's next pass (a fan's run-down, a
+        valve's switches), which comes late when the bench's process waits for a CPU; a failed write in the
+        step is counted as the thread counts one, and retried by it.
+        """
+        with self._lock:
+            result = change()
+            now = self.clock()
+            try:
+                self.step(now)
+            except KitchenIOError as error:
+                self.error_count += 1
+                self.last_error = str(error)
+            return result, now
 
     def power(self, on: bool) -> None:
         """The controller's supply: without it every output relay drops (a power cut, with the SIGKILL of
@@ -486,12 +511,17 @@ class KitchenIO:
                 self.error_count += 1
                 self.last_error = str(error)
 
-    def step(self) -> None:
-        """One pass: read the outputs, let held buttons go, move the valve and fan, write their switches."""
+    def step(self, now: float | None = None) -> None:
+        """One pass: read the outputs, let held buttons go, move the valve and fan, write their switches.
+        now: the clock time of the pass (default: the clock, read under the lock)."""
         with self._lock:
-            now = self.clock()
+            if now is None:
+                now = self.clock()
             for name in sorted(self._out_high):
-                self._record(now, name, self._read_output(name))
+                # timed when read, not at the pass's start: the change came before the read, and a pass held
+                # back between the two (the GIL, a CPU) would time it before the controller had made it
+                level = self._read_output(name)
+                self._record(self.clock(), name, level)
             for name, until in sorted(self._releases.items()):
                 if now >= until:
                     del self._releases[name]
@@ -550,18 +580,41 @@ class KitchenIO:
             return None
         return None if physical is None else (physical == 1) == self._out_high[name]
 
-    def _sync_input(self, name: str, now: float) -> None:
-        """Write the input's physical level if it changed; a failed write is tried again next time."""
+    def _sync_input(self, name: str, now: float) -> float:
+        """Write the input's physical level if it changed; a failed write is tried again next time. Returns the
+        clock time the new level was shown (now when the level was already there)."""
         high = self._in_high[name]
         physical = 0 if name in self._cut else (1 if self._wanted[name] == high else 0)
         if physical != self._written[name]:
             try:
                 os.makedirs(os.path.dirname(self._path(name)), DIR_MODE, exist_ok=True)
-                write_line_file(self._path(name), b"%d\n" % physical)
+                now = self._publish(self._path(name), b"%d\n" % physical)
             except OSError as error:
                 raise KitchenIOError("cannot write input %s: %s" % (self._path(name), error)) from error
             self._written[name] = physical
         self._record(now, name, (physical == 1) == high)
+        return now
+
+    def _publish(self, path: str, data: bytes) -> float:
+        """write_line_file's atomic replace, with the clock read between the written temporary file and the
+        rename: returned, the time the controller's next read can see the new level."""
+        temp = "%s.bench.%d.%d.tmp" % (path, os.getpid(), threading.get_ident())
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
+            try:
+                os.fchmod(fd, FILE_MODE)
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+            shown = self.clock()
+            os.replace(temp, path)
+        except BaseException:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+            raise
+        return shown
 
     def _record(self, now: float, name: str, level: bool | None) -> None:
         if name not in self._levels or self._levels[name] != level:

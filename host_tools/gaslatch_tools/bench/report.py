@@ -67,13 +67,24 @@ def summary_dict(result) -> dict:
         "duration_s": result.scenario["duration_s"],
         "wall_s": round(result.wall_s, 2),
         "problems": list(result.problems),
-        "expectations": [{"name": o.name, "passed": o.passed,
-                          "measured_s": None if o.measured_s is None else round(o.measured_s, 4),
-                          "limit_s": o.limit_s, "detail": o.detail} for o in result.outcomes],
+        "expectations": [expectation_dict(o) for o in result.outcomes],
+        "min_slack_s": min((round(o.limit_s - o.measured_s, 4) for o in result.outcomes
+                            if o.measured_s is not None and o.limit_s is not None), default=None),
         "events": len(result.trace.events),
         "controller_runs": 1 + sum(1 for a in result.trace.actions if a["do"] == "_power_back"),
         "delivered": len(result.trace.delivered),
     }
+
+
+def expectation_dict(judged) -> dict:
+    """One outcome for summary.json; a timed one (then/within) also has slack_s, its limit less the time
+    measured: how close the run came to failing it (negative: it failed by that much)."""
+    out = {"name": judged.name, "passed": judged.passed,
+           "measured_s": None if judged.measured_s is None else round(judged.measured_s, 4),
+           "limit_s": judged.limit_s, "detail": judged.detail}
+    if judged.measured_s is not None and judged.limit_s is not None:
+        out["slack_s"] = round(judged.limit_s - judged.measured_s, 4)
+    return out
 
 
 def summary_markdown(summary: dict) -> str:

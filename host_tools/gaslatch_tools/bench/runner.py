@@ -260,20 +260,27 @@ class BenchRun:
                 queue.sort(key=lambda x: x[:2])
 
     def _do(self, action: dict) -> dict | None:
-        """Carries out one timeline action and records it; returns a follow-up action (a restart)."""
-        t_s = self.now()
+        """Carries out one timeline action and records it; returns a follow-up action (a restart).
+
+        The action is recorded at the time it took effect where the bench can tell (a wired line written, a
+        kitchen model changed: the kitchen's own time of it), else at the time the bench set out to do it; the
+        expectations time the controller from it, so no wait of the bench's own (for a lock, for a CPU on a
+        loaded machine) between the two is counted as the controller's. asked_s keeps the time it set out.
+        """
+        t_s = asked_s = self.now()
         do = action["do"]
         follow_up = None
         ok, detail = True, ""
+        kitchen = getattr(self, "kitchen", None)
         try:
             if do == "press":
-                self.kitchen.press(action["line"], hold_s=action.get("hold_s", DEFAULT_HOLD_S))
+                t_s = self._kitchen_s(kitchen.press(action["line"], hold_s=action.get("hold_s", DEFAULT_HOLD_S)))
             elif do == "input":
-                self.kitchen.set_input(action["line"], action["active"])
+                t_s = self._kitchen_s(kitchen.set_input(action["line"], action["active"]))
             elif do == "cut_wire":
-                self.kitchen.cut_wire(action["line"])
+                t_s = self._kitchen_s(kitchen.cut_wire(action["line"]))
             elif do == "mend_wire":
-                self.kitchen.mend_wire(action["line"])
+                t_s = self._kitchen_s(kitchen.mend_wire(action["line"]))
             elif do == "detector_fault":
                 self._detector_fault(action)
             elif do == "bus_fault":
@@ -289,20 +296,17 @@ class BenchRun:
             elif do == "port":
                 bus = self.buses[action["bus"]]
                 bus.vanish() if action["state"] == "vanish" else bus.restore()
-            elif do == "valve_fault":
-                valve = self.kitchen.valve
-                valve.inject(action["fault"]) if action.get("on", True) else valve.clear(action["fault"])
+            elif do in ("valve_fault", "fan_fault", "pipe_fault"):
+                model = {"valve_fault": kitchen.valve, "fan_fault": kitchen.fan, "pipe_fault": kitchen.pipe}[do]
+                change = model.inject if action.get("on", True) else model.clear
+                _none, at = kitchen.at_once(lambda: change(action["fault"]))
+                t_s = self._kitchen_s(at)
             elif do == "valve_manual_open":
-                ok = self.kitchen.valve.manual_open()
+                ok, at = kitchen.at_once(kitchen.valve.manual_open)
+                t_s = self._kitchen_s(at)
                 detail = "re-latched" if ok else "refused (coil energised or not latched)"
-            elif do == "fan_fault":
-                fan = self.kitchen.fan
-                fan.inject(action["fault"]) if action.get("on", True) else fan.clear(action["fault"])
-            elif do == "pipe_fault":
-                pipe = self.kitchen.pipe
-                pipe.inject(action["fault"]) if action.get("on", True) else pipe.clear(action["fault"])
             elif do == "vent":
-                self.kitchen.pipe.vent()
+                t_s = self._kitchen_s(kitchen.at_once(kitchen.pipe.vent)[1])
             elif do == "power_cut":
                 self.controller.power_cut()
                 self.kitchen.power(False)
@@ -320,6 +324,7 @@ class BenchRun:
                 self.broker.stop() if action["state"] == "down" else self.broker.start()
             elif do == "command":
                 with ControlClient(self.control_socket, timeout_s=3.0) as client:
+                    t_s = self.now()  # connected: what follows is the request and the controller's answer
                     reply = client.request(action["cmd"], action.get("args") or {})
                 ok = bool(reply.get("ok"))
                 detail = json.dumps({k: v for k, v in reply.items() if k != "status"}, sort_keys=True)[:300]
@@ -328,12 +333,16 @@ class BenchRun:
             if do != "command":
                 self.problems.append(_("t=%(t).2f s %(action)s could not be done: %(error)s") % {
                     "t": t_s, "action": do, "error": detail})
-        record = {"t_s": t_s, "do": do, "ok": ok, "detail": detail}
+        record = {"t_s": t_s, "asked_s": asked_s, "do": do, "ok": ok, "detail": detail}
         if "label" in action:
             record["label"] = action["label"]
         self.trace.actions.append(record)
         self.progress("t=%6.2f s  %s %s" % (t_s, action_text(dict(record, ok=True)), detail))
         return follow_up
+
+    def _kitchen_s(self, clock_s: float) -> float:
+        """A time of the kitchen's clock (time.monotonic, as now()) in scenario time."""
+        return clock_s - self.t0
 
     def _detector_fault(self, action: dict) -> None:
         faults = self.detectors[action["detector"]].faults
