@@ -352,7 +352,10 @@ def test_gaslatch_platform_with_rules_and_contacts_tells_of_a_unit_gone_offline(
                                  "%s:%d" % (broker.host, broker.port), "--db", platform_db, "--client-id", "cli-test",
                                  "--rules", rules, "--contacts", str(contacts), "--seconds", "120"],
                                 env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), COLUMNS="160"),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                # Ctrl-C as a terminal gives it, even when this run was started in the background
+                                # (a shell's background job ignores SIGINT, and a child inherits that).
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         wait_until(lambda: smtp_sink.received(), 60, what="the offline notice by mail")
     finally:
