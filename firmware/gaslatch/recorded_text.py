@@ -22,11 +22,20 @@ MAX_PARTS = 40  # parts beyond it are shown as recorded
 MAX_DEPTH = 3  # a phrase inside a phrase inside a phrase, at most
 # Placeholders whose value may itself be a phrase (translated when it is one, else shown as recorded).
 NESTED = frozenset(("what", "why", "cause", "fault", "failure", "link", "reading", "seen", "state", "status",
-                    "summary", "basis", "level"))
+                    "summary", "basis", "level", "hint"))
 # A detector's state as the core writes it in a sentence (state.replace("_", " ")): a `state` must be one of these
 # for its template to fit, so that "interrupted in the check phase: command: ..." is never read as detector
 # "interrupted in the check phase" in state "command: ...".
 STATES = frozenset(("warmup", "normal", "low alarm", "high alarm", "fault", "comm lost", "not read yet"))
+# What the event store's health says while commits fail, and after its start-up check (status "store"): written
+# here, used by gaslatch/unit/event_store.py; tests/unit/test_event_store.py reads each in Chinese.
+STORE_WRITE_ERROR = N_("cannot write: %(error)s (%(hint)s)")
+STORE_WRITE_HINTS = (N_("another process is writing the file: stop it"), N_("free space on the SD card"),
+                     N_("the file must be writable by the gaslatch user"),
+                     N_("retrying: if it persists, stop gaslatch and check the file with gaslatch events"))
+STORE_DAMAGED = N_("damaged: %(problems)s")  # SQLite's own words, joined by " / "
+STORE_HEALTH = (STORE_WRITE_ERROR, STORE_DAMAGED) + STORE_WRITE_HINTS
+
 # What a phrase's placeholder may hold when only some phrases fit it (core/safety.py _trip_causes): so that a
 # detector named "interlock", "schedule" or "new" is read as a detector ("interlock: high alarm"), not as a cause.
 _CAUSES = frozenset(("gas: %(detector)s high alarm", "co: %(detector)s at the CO trip level",
@@ -39,6 +48,7 @@ ONLY = {
     ("schedule: %(what)s", "what"): frozenset(("outside attended hours: gas off (人走阀关)",
                                                "clock not set: attended hours cannot be checked")),
     ("new: %(cause)s", "cause"): _CAUSES,
+    (STORE_WRITE_ERROR, "hint"): frozenset(STORE_WRITE_HINTS),
 }
 # A detector's name as the configuration allows it (core/config_schema.py NAME_PATTERN, unanchored).
 NAME = r"[a-z0-9][a-z0-9_-]{0,31}"
@@ -265,7 +275,7 @@ PHRASES = (
     N_("already confirmed today"),
     N_("already confirmed today by %(source)s"),
     N_("daily check recorded for %(date)s"),
-) + SOCKET_REFUSALS
+) + SOCKET_REFUSALS + STORE_HEALTH
 
 _compiled: list | None = None
 

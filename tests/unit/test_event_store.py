@@ -63,6 +63,17 @@ def store(tmp_path, wall):
     s.close()
 
 
+def store_problem_in_chinese(health):
+    """The store's line of `gaslatch status` under zh for this health."""
+    from gaslatch import translation
+    from gaslatch.unit.status_text import unit_health_lines
+    translation.use("zh")
+    try:
+        return "\n".join(unit_health_lines({"store": health}))
+    finally:
+        translation.use(translation.language_from(None, os.environ))
+
+
 def health_when(store, predicate, what):
     """store.health() once predicate(health) holds (waited for with a deadline)."""
     return wait_until(lambda: health if predicate(health := store.health()) else None, WAIT_S, what=what)
@@ -214,6 +225,7 @@ def test_a_write_failure_shows_in_health_is_retried_and_never_raises_into_append
         s.append([alarm(1)])
         failing = health_when(s, lambda h: not h["ok"], "health to report the failure")
         assert "locked" in failing["error"] and failing["pending"] == 1
+        assert "无法写入：database is locked（另有进程正在写入该文件：请停止它）" in store_problem_in_chinese(failing)
         assert not s.flush(0.1)
         s.append([rec(2)])
         blocker.execute("COMMIT")
@@ -519,6 +531,7 @@ def test_damage_inside_the_file_shows_in_health_after_the_startup_check(tmp_path
     try:
         health = health_when(s, lambda h: h["integrity"] != "checking", "the integrity check")
         assert health["integrity"].startswith("damaged") and not health["ok"]
+        assert "事件存储故障：已损坏：" in store_problem_in_chinese(health), "gaslatch status says it in Chinese"
     finally:
         s.close()
 
@@ -700,3 +713,18 @@ def test_a_store_error_keeps_its_english_for_the_journal_whatever_the_reader_rea
     assert caught.value.told(in_language(CHINESE).gettext) == (
         "事件库 %s：是一个目录；把 store.path 设为文件名，例如 /var/lib/gaslatch/events.db" % tmp_path)
     assert caught.value.told(lambda message: "%(nope)s") == str(caught.value), "a broken translation: the English"
+
+
+@pytest.mark.parametrize("error, hint", [("database is locked", 0), ("database or disk is full", 1),
+                                         ("attempt to write a readonly database", 2), ("disk I/O error", 1),
+                                         ("unable to open database file", 3)])
+def test_each_write_failure_says_what_to_do_and_reads_in_chinese(error, hint):
+    from gaslatch import recorded_text as R
+    from gaslatch.translation import CHINESE, in_language
+    from gaslatch.unit.event_store import _write_hint
+    said = R.STORE_WRITE_ERROR % {"error": error, "hint": _write_hint(sqlite3.OperationalError(error))}
+    assert said == "cannot write: %s (%s)" % (error, R.STORE_WRITE_HINTS[hint])
+    chinese = R.translate(said, in_language(CHINESE).gettext)
+    assert chinese.startswith("无法写入：%s（" % error) and chinese.endswith("）"), chinese
+    assert not set("abcdefghijklmnopqrstuvwxyz") & set(chinese.replace(error, "").replace("gaslatch", "")
+                                                       .replace("events", "").replace("SD", "")), chinese

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from gaslatch.core import events as E
 from gaslatch.told import Told
 from gaslatch.core.uplink_wire import event_id
+from gaslatch.recorded_text import STORE_DAMAGED, STORE_WRITE_ERROR, STORE_WRITE_HINTS
 from gaslatch.translation import N_
 from gaslatch.unit.wall_clock import WallClock
 
@@ -450,7 +451,7 @@ class EventStore:
                 took_ms = (time.perf_counter() - started) * 1000
             except Exception as err:  # sqlite3.Error, OSError, MemoryError...: reported, retried, never fatal
                 with self._cond:
-                    self._error = "cannot write: %s (%s)" % (err, _write_hint(err))
+                    self._error = STORE_WRITE_ERROR % {"error": err, "hint": _write_hint(err)}
                     self._resync = True
                     if self._abandoned:
                         break
@@ -571,9 +572,9 @@ class EventStore:
                 problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
             finally:
                 conn.close()
-            result = "ok" if problems == ["ok"] else "damaged: %s" % "; ".join(problems)
+            result = "ok" if problems == ["ok"] else STORE_DAMAGED % {"problems": " / ".join(problems)}
         except sqlite3.Error as err:
-            result = "damaged: %s" % err
+            result = STORE_DAMAGED % {"problems": err}
         with self._cond:
             self._integrity = result
 
@@ -863,14 +864,16 @@ def _damaged(path: str, err: Exception) -> StoreError:
 
 
 def _write_hint(err: Exception) -> str:
+    """What to do while commits fail (recorded_text.STORE_WRITE_HINTS: gaslatch status says it in Chinese too)."""
     text = str(err)
+    locked, full, readonly, other = STORE_WRITE_HINTS
     if "locked" in text or "busy" in text:
-        return "another process is writing the file; stop it"
+        return locked
     if "full" in text or "disk" in text:
-        return "free space on the SD card"
+        return full
     if "readonly" in text:
-        return "the file must be writable by the gaslatch user"
-    return "retrying; if it persists, stop gaslatch and check the file with gaslatch events"
+        return readonly
+    return other
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

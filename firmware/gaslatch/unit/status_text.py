@@ -256,7 +256,7 @@ def unit_health_lines(status: dict) -> list[str]:
                 "seq": store.get("recorded_seq", "?")})
         else:
             lines.append(_("Event store problem: %(problem)s (lost %(lost)s)") % {
-                "problem": store.get("error") or store.get("integrity") or _("see journalctl -u gaslatch"),
+                "problem": recorded(store.get("error") or store.get("integrity")) or _("see journalctl -u gaslatch"),
                 "lost": store.get("lost", 0)})
     ports = status.get("ports")
     if isinstance(ports, dict):
