@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gaslatch.translation import CHINESE, N_, _, in_language
+from gaslatch.unit.store_health import STORE_DAMAGED, STORE_WRITE_ERROR, STORE_WRITE_HINTS
 
 SEPARATOR = "; "  # the core's joiner of causes, blockers and notes
 MAX_CHARS = 4000  # text beyond it is shown as recorded: a reason is short, a longer text is no core's sentence
@@ -27,13 +28,8 @@ NESTED = frozenset(("what", "why", "cause", "fault", "failure", "link", "reading
 # for its template to fit, so that "interrupted in the check phase: command: ..." is never read as detector
 # "interrupted in the check phase" in state "command: ...".
 STATES = frozenset(("warmup", "normal", "low alarm", "high alarm", "fault", "comm lost", "not read yet"))
-# What the event store's health says while commits fail, and after its start-up check (status "store"): written
-# here, used by gaslatch/unit/event_store.py; tests/unit/test_event_store.py reads each in Chinese.
-STORE_WRITE_ERROR = N_("cannot write: %(error)s (%(hint)s)")
-STORE_WRITE_HINTS = (N_("another process is writing the file: stop it"), N_("free space on the SD card"),
-                     N_("the file must be writable by the gaslatch user"),
-                     N_("retrying: if it persists, stop gaslatch and check the file with gaslatch events"))
-STORE_DAMAGED = N_("damaged: %(problems)s")  # SQLite's own words, joined by " / "
+# What the event store's health says (gaslatch/unit/store_health.py; tests/unit/test_event_store.py reads each in
+# Chinese).
 STORE_HEALTH = (STORE_WRITE_ERROR, STORE_DAMAGED) + STORE_WRITE_HINTS
 
 # What a phrase's placeholder may hold when only some phrases fit it (core/safety.py _trip_causes): so that a

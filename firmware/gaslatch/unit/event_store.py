@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterator
 from gaslatch.core import events as E
 from gaslatch.told import Told
 from gaslatch.core.uplink_wire import event_id
-from gaslatch.recorded_text import STORE_DAMAGED, STORE_WRITE_ERROR, STORE_WRITE_HINTS
 from gaslatch.translation import N_
+from gaslatch.unit.store_health import STORE_DAMAGED, STORE_WRITE_ERROR, STORE_WRITE_HINTS
 from gaslatch.unit.wall_clock import WallClock
 
 SCHEMA_VERSION = 1
@@ -864,7 +864,7 @@ def _damaged(path: str, err: Exception) -> StoreError:
 
 
 def _write_hint(err: Exception) -> str:
-    """What to do while commits fail (recorded_text.STORE_WRITE_HINTS: gaslatch status says it in Chinese too)."""
+    """What to do while commits fail (gaslatch status says it in Chinese too: gaslatch/unit/store_health.py)."""
     text = str(err)
     locked, full, readonly, other = STORE_WRITE_HINTS
     if "locked" in text or "busy" in text:
