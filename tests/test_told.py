@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from gaslatch.told import Told, told
+from gaslatch.told import Told, halves, told
 from gaslatch.translation import CHINESE, N_, in_language, named
 
 ZH = in_language(CHINESE).gettext
@@ -45,3 +45,11 @@ def test_a_code_a_table_lacks_or_cannot_hash_is_shown_as_it_is(code):
     assume(code != "acknowledged")
     assert named(names, code) == "%s" % (code,)
     assert named(names, "acknowledged") in ("acknowledged", ZH(STATE))
+
+
+def test_halves_say_a_told_value_in_each_language_and_keep_any_other_value_as_it_is():
+    """How the console's both() and the panel's pair() fill one message twice: a Told value per language, any other
+    value (a lone surrogate, NUL, a number) untouched in both."""
+    zh, en = halves({"order": Told(N_("order %(order)d"), order=7), "note": "\ud800\x00%(x)s", "n": 3})
+    assert zh == {"order": "工单 7", "note": "\ud800\x00%(x)s", "n": 3}
+    assert en == {"order": "order 7", "note": "\ud800\x00%(x)s", "n": 3}

@@ -49,6 +49,13 @@ def _text(value: Any) -> Any:
     return value
 
 
+def halves(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(Chinese values, English values) for filling one message in both languages: each Told value said in its
+    half's language, any other value the same in both."""
+    pairs = {key: value.both() if isinstance(value, Told) else (value, value) for key, value in values.items()}
+    return {key: pair[0] for key, pair in pairs.items()}, {key: pair[1] for key, pair in pairs.items()}
+
+
 def told(err: BaseException) -> str:
     """An error as the person reads it: a Told in the process's language, anything else as it says itself."""
     return err.told() if isinstance(err, Told) else str(err)

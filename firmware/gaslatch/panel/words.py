@@ -14,7 +14,7 @@ from typing import Any
 
 from gaslatch.core.commands import INSTALLER, MAINTENANCE, OPERATOR, VIEW
 from gaslatch.core.events import safe_text
-from gaslatch.told import Told
+from gaslatch.told import halves
 from gaslatch.translation import CHINESE, N_, both, in_language
 
 # An access level as a person reads it (the codes stay as the core's command table has them).
@@ -48,9 +48,9 @@ def pair(message: str, **values: Any) -> tuple[str, str]:
     zh, en = both(message)
     if not values:
         return zh, en
-    halves = {name: value.both() if isinstance(value, Told) else (value, value) for name, value in values.items()}
-    return (zh % {name: shown(half[0]) for name, half in halves.items()},
-            en % {name: shown(half[1]) for name, half in halves.items()})
+    zh_values, en_values = halves(values)
+    return (zh % {name: shown(value) for name, value in zh_values.items()},
+            en % {name: shown(value) for name, value in en_values.items()})
 
 
 def pair_n(singular: str, plural: str, count: int, **values: Any) -> tuple[str, str]:

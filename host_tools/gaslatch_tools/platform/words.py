@@ -22,7 +22,7 @@ from markupsafe import Markup
 from gaslatch import event_text, recorded_text, translation
 from gaslatch.core import events as E
 from gaslatch.translation import CHINESE, ENGLISH, N_, in_language
-from gaslatch.told import Told
+from gaslatch.told import halves
 
 MAX_HEADLINE_CHARS = 300
 
@@ -82,9 +82,8 @@ def both(message: str, **values: Any) -> tuple[str, str]:
     Told error (a refusal's reason) is said in each half's language."""
     zh, en = translation.both(message)
     if values:
-        told = {key: value.both() for key, value in values.items() if isinstance(value, Told)}
-        zh = zh % {**values, **{key: pair[0] for key, pair in told.items()}}
-        en = en % {**values, **{key: pair[1] for key, pair in told.items()}}
+        zh_values, en_values = halves(values)
+        zh, en = zh % zh_values, en % en_values
     return zh, en
 
 
