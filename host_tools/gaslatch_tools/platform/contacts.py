@@ -13,7 +13,6 @@ from gaslatch.told import Told
 from gaslatch.translation import N_
 from gaslatch.unit.private_file import PrivateFileError, read_private
 from gaslatch_tools import data_file
-from gaslatch_tools.data_file import FILE_PROBLEMS
 
 _ID = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"}
 _IDS = {"type": "array", "uniqueItems": True, "items": _ID}
@@ -114,7 +113,7 @@ def build(doc: object, source: str = "contacts") -> Contacts:
     """Contacts from a parsed document; ContactsError naming source and the path of each problem."""
     problems = data_file.schema_problem_texts(SCHEMA, doc)
     if problems:
-        raise ContactsError(FILE_PROBLEMS, source=source, problems=problems)
+        raise ContactsError(data_file.FILE_PROBLEMS, source=source, problems=problems)
     people = doc["people"]
     for where, ids in ([("$.duty_centre", doc["duty_centre"]), ("$.administrators", doc["administrators"])]
                        + [("$.districts.%s.officers" % d, e["officers"]) for d, e in sorted(doc["districts"].items())]

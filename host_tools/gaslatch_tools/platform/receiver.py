@@ -606,12 +606,6 @@ class PlatformReceiver:
         with self._counts_lock:
             self.counts[key] = self.counts.get(key, 0) + n
 
-    def handled(self) -> int:
-        """Messages handled so far, whatever the outcome (how `--once` sees the queue go quiet)."""
-        with self._counts_lock:
-            return sum(self.counts.get(k, 0) for k in ("stored", "duplicate", "gone", "state", "status", "cleared",
-                                                        "telemetry", "refused"))
-
     # --- queries ---
 
     def gaps(self) -> list[Gap]:
