@@ -304,18 +304,19 @@ def test_a_press_is_timed_when_its_line_is_written_not_when_the_caller_asked_for
 
 def test_a_press_is_timed_after_the_write_that_can_wait_just_before_the_rename_that_shows_it(tmp_path, monkeypatch):
     kitchen, clock = make_kitchen(tmp_path)
-    real_write, real_replace = os.write, os.replace
+    real_fchmod, real_replace = os.fchmod, os.replace
     renamed_at = []
 
-    def slow_write(fd, data):  # the write's system calls give the GIL up: a loaded machine can hold each back
+    def slow_write(fd, mode):  # the write's system calls give the GIL up: a loaded machine can hold each back
         clock.now_s += 0.4
-        return real_write(fd, data)
+        return real_fchmod(fd, mode)
 
     def replace(src, dst):
         renamed_at.append((clock.now_s, file_level(kitchen, "reset_button")))
+        clock.now_s += 0.1  # the rename itself held back: the controller may see the line before it returns
         return real_replace(src, dst)
 
-    monkeypatch.setattr(os, "write", slow_write)
+    monkeypatch.setattr(os, "fchmod", slow_write)  # one of the temporary file's system calls (write_atomically)
     monkeypatch.setattr(os, "replace", replace)
     asked = clock.now_s
     pressed = kitchen.press("reset_button")

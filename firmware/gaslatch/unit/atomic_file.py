@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 
 FILE_MODE = 0o640
 
 
-def write_atomically(path: str, data: bytes, mode: int = FILE_MODE, durable: bool = True) -> None:
+def write_atomically(path: str, data: bytes, mode: int = FILE_MODE, durable: bool = True,
+                     before_replace: Callable[[], object] | None = None) -> None:
     """Write data to a temporary file beside path, then rename it over path.
 
     The file gets `mode` whatever the umask, and keeps an existing file's owner where we may set it (root
     installing a configuration). durable: fsync the file before the rename and the folder after it, so the
     new file survives a power cut; files rewritten at every change that need not (sim GPIO values) skip it.
-    Raises OSError, with no temporary file left behind.
+    before_replace: called with the file written, just before the rename that shows it (the bench times a
+    line's change from it). Raises OSError, with no temporary file left behind.
     """
     directory = os.path.dirname(os.path.abspath(path))
     # pid and thread: two writers of one path, in two processes or two threads, never share a temporary file
@@ -38,6 +41,8 @@ def write_atomically(path: str, data: bytes, mode: int = FILE_MODE, durable: boo
             handle.flush()
             if durable:
                 os.fsync(fd)
+        if before_replace is not None:
+            before_replace()
         os.replace(temp, path)
     except BaseException:
         _remove(temp)

@@ -6,7 +6,7 @@ The test bench and the tests play the hardware: they write the inputs' files and
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from typing import Callable, Sequence
 
 from gaslatch.unit.atomic_file import write_atomically
 from gaslatch.unit.gpio_lines import GpioError, InputPin, OutputPin
@@ -28,10 +28,10 @@ def parse_value(data: bytes) -> int | None:
     return None
 
 
-def write_line_file(path: str, data: bytes) -> None:
+def write_line_file(path: str, data: bytes, before_replace: Callable[[], object] | None = None) -> None:
     """A line's file replaced whole, so a reader sees the old level or the new one; not fsynced: the files are
-    rewritten at every change and mean nothing after a power cut."""
-    write_atomically(path, data, FILE_MODE, durable=False)
+    rewritten at every change and mean nothing after a power cut. before_replace: as write_atomically's."""
+    write_atomically(path, data, FILE_MODE, durable=False, before_replace=before_replace)
 
 
 def _make_dir(path: str) -> None:

@@ -13,7 +13,7 @@ from typing import Callable, Mapping, NamedTuple, TypeVar
 
 from gaslatch.core import proving, safety
 from gaslatch.unit.gpio_lines import line_directions
-from gaslatch.unit.gpio_sim import DIR_MODE, FILE_MODE, VALUE_FILE, parse_value, write_line_file
+from gaslatch.unit.gpio_sim import DIR_MODE, VALUE_FILE, parse_value, write_line_file
 
 VALVE_TYPES = ("hold", "pulse", "motorised")
 VALVE_FAULTS = ("stuck_open", "no_feedback")
@@ -598,23 +598,9 @@ class KitchenIO:
     def _publish(self, path: str, data: bytes) -> float:
         """write_line_file's atomic replace, with the clock read between the written temporary file and the
         rename: returned, the time the controller's next read can see the new level."""
-        temp = "%s.bench.%d.%d.tmp" % (path, os.getpid(), threading.get_ident())
-        try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
-            try:
-                os.fchmod(fd, FILE_MODE)
-                os.write(fd, data)
-            finally:
-                os.close(fd)
-            shown = self.clock()
-            os.replace(temp, path)
-        except BaseException:
-            try:
-                os.unlink(temp)
-            except OSError:
-                pass
-            raise
-        return shown
+        shown: list[float] = []
+        write_line_file(path, data, before_replace=lambda: shown.append(self.clock()))
+        return shown[0]
 
     def _record(self, now: float, name: str, level: bool | None) -> None:
         if name not in self._levels or self._levels[name] != level:
