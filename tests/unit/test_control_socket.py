@@ -460,7 +460,7 @@ def test_a_full_queue_answers_busy_and_keeps_the_requests_it_took(serve):
 
 def test_a_client_with_too_many_requests_in_hand_is_told_to_wait_for_the_replies(serve):
     served = serve()
-    served.loop.running.clear()
+    served.loop.stall()
     with LineClient(served.path) as client:
         client.send(b"".join(b'{"id": %d, "cmd": "status"}\n' % i for i in range(MAX_IN_FLIGHT_PER_CLIENT + 1)))
         refused = client.read()
