@@ -17,14 +17,11 @@ from gaslatch.core.events import EventLog
 from gaslatch.core.lifecycle import Lifecycle
 
 from tests.core.safety_harness import PERIOD_MS, Kitchen, config_doc, make_sample
+from tests.core.test_proving import PROVING, TRANSMITTER
+from tests.core.test_safety import EVERY_DAY
 
 PROFILES = dict((name, load_profile(name)) for name in list_profiles())
 KINDS = dict((name, profile.kind) for name, profile in PROFILES.items())
-EVERY_DAY = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-PROVING = {"mode": "switch", "check_s": 3, "fill_s": 2, "watch_s": 5}
-TRANSMITTER = {"mode": "transmitter", "check_s": 3, "fill_s": 2, "watch_s": 5,
-               "transmitter": {"channel": "ain3", "range_kpa": 10, "low_kpa": 0.5, "fill_kpa": 1.5,
-                               "max_drop_kpa": 0.25}}
 FAN = {"mode": "continuous", "proving": True, "proving_grace_s": 5, "loss_confirm_s": 3, "rundown_s": 20}
 
 
