@@ -14,6 +14,7 @@ from babel.messages.extract import extract_from_dir
 
 from gaslatch import translation
 from gaslatch_tools import click_words
+from gaslatch_tools.testing.language import reading
 
 CHINESE_LOCALE = {"LC_ALL": "", "LC_MESSAGES": "", "LANG": "zh_CN.UTF-8"}
 ENGLISH_LOCALE = {"LC_ALL": "", "LC_MESSAGES": "", "LANG": "C"}
@@ -78,13 +79,10 @@ def test_the_demos_help_is_chinese_under_a_chinese_locale_and_english_with_lang_
 def test_every_click_module_that_translates_uses_gaslatchs_catalogue():
     click_words.install()
     assert click_words.untranslated_click_modules() == []
-    translation.use("zh")
-    try:
+    with reading("zh"):
         assert click.core._("Usage:") == "用法:"
         assert click.exceptions.ngettext("Did you mean {possibility}?", "(Did you mean one of: {possibilities}?)",
                                          2) == "是否想输入：{possibilities}？"
-    finally:
-        translation.use("en")
     assert click.core._("Usage:") == "Usage:"
 
 
@@ -143,10 +141,7 @@ def test_a_required_options_mark_is_in_the_readers_language():
 
     click_words.install()
     assert "required" in click_words.CLICK_MESSAGES
-    translation.use("zh")
-    try:
+    with reading("zh"):
         chinese = CliRunner().invoke(command, ["--help"])
-    finally:
-        translation.use("en")
     assert "[必填]" in chinese.output and "[required]" not in chinese.output
     assert "[required]" in CliRunner().invoke(command, ["--help"]).output

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from gaslatch import event_text, translation
 from gaslatch.core import events as E
+from gaslatch_tools.testing.language import reading
 
 ROOT = Path(__file__).resolve().parents[1]
 ZH, EN = translation.in_language("zh").gettext, translation.in_language("en").gettext
@@ -52,11 +53,8 @@ def test_an_unknown_type_or_state_still_says_what_the_record_holds():
 
 
 def test_the_process_language_is_the_default():
-    translation.use("zh")
-    try:
+    with reading("zh"):
         assert event_text.headline({"type": "trip", "state": "latched"}) == "燃气已切断并锁定"
-    finally:
-        translation.use("en")
 
 
 HOSTILE_TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=300) | st.sampled_from(

@@ -20,6 +20,7 @@ from gaslatch_tools.bench.live_view import LiveView
 from gaslatch_tools.bench.progress_lines import ProgressLines
 from gaslatch_tools.bench.trace import Trace
 from gaslatch_tools.bench.words import DEMO_TEXTS, action_text, event_line, scenario_text
+from gaslatch_tools.testing.language import reading
 
 ZH = translation.in_language("zh").gettext
 HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -91,8 +92,7 @@ def test_no_field_the_bench_did_not_write_breaks_the_live_view_or_the_progress_l
                                                                                      language):
     event = dict(fields, type=fields["type"] if isinstance(fields["type"], str) and fields["type"] != "output"
                  and "\ud800" not in fields["type"] else "trip")
-    translation.use(language)
-    try:
+    with reading(language):
         run = JunkRun(event, action)
         raw = io.BytesIO()
         out = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", write_through=True)  # as a real terminal
@@ -103,8 +103,6 @@ def test_no_field_the_bench_did_not_write_breaks_the_live_view_or_the_progress_l
         lines = ProgressLines(run, console)
         lines.stop()
         assert "t=   1.0 s" in raw.getvalue().decode("utf-8")
-    finally:
-        translation.use("en")
 
 
 def test_a_scenarios_own_text_outside_the_catalogue_is_shown_as_written():

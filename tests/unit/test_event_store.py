@@ -18,6 +18,7 @@ from gaslatch.core import events as E
 from gaslatch.unit.event_store import (APPLICATION_ID, MAX_PENDING_RECORDS, EventReader, EventStore, StoreError,
                                        UnavailableStore, event_id, parse_since, retention_rank)
 from tests.unit.unit_command import run_unit_command
+from gaslatch_tools.testing.language import reading
 from gaslatch_tools.testing.waiting import wait_until
 
 WAIT_S = 10
@@ -65,13 +66,9 @@ def store(tmp_path, wall):
 
 def store_problem_in_chinese(health):
     """The store's line of `gaslatch status` under zh for this health."""
-    from gaslatch import translation
     from gaslatch.unit.status_text import unit_health_lines
-    translation.use("zh")
-    try:
+    with reading("zh"):
         return "\n".join(unit_health_lines({"store": health}))
-    finally:
-        translation.use(translation.language_from(None, os.environ))
 
 
 def health_when(store, predicate, what):

@@ -133,15 +133,10 @@ def test_adversarial_text_takes_bounded_time():
     assert time.process_time() - started < 5, "linear work: no catastrophic backtracking"
 
 
-def test_gaslatch_status_in_chinese_shows_the_chinese_trip_reason_and_blockers():
-    from gaslatch import translation
+def test_gaslatch_status_in_chinese_shows_the_chinese_trip_reason_and_blockers(chinese):
     from gaslatch.unit.status_text import status_text
-    translation.use("zh")
-    try:
-        text = status_text({"ok": True, "status": {
-            "latched": True, "trip_reason": "gas: d1 high alarm", "reset_blockers": ["d1: high alarm"]}})
-    finally:
-        translation.use(translation.language_from(None, __import__("os").environ))
+    text = status_text({"ok": True, "status": {
+        "latched": True, "trip_reason": "gas: d1 high alarm", "reset_blockers": ["d1: high alarm"]}})
     assert "燃气：d1 高限报警" in text and "d1：高限报警" in text and "gas: d1" not in text
 
 

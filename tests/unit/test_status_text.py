@@ -37,6 +37,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from gaslatch import translation  # noqa: E402
 from gaslatch.core.events import is_unsafe_code_point  # noqa: E402
+from gaslatch_tools.testing.language import reading  # noqa: E402
 
 STATUS_KEYS = ("latched", "trip_reason", "valve_fault", "proving", "trip_causes", "reset_blockers", "schedule",
                "schedule_change_min", "daily_check", "silenced_s", "inhibits", "detectors", "outputs", "interlocks",
@@ -50,9 +51,8 @@ _JUNK = st.recursive(_LEAF, lambda inner: st.lists(inner, max_size=3) | st.dicti
 
 @pytest.fixture(params=["zh", "en"])
 def reader(request):
-    translation.use(request.param)
-    yield request.param
-    translation.use(translation.language_from(None, __import__("os").environ))
+    with reading(request.param):
+        yield request.param
 
 
 def _readable(text: str) -> None:

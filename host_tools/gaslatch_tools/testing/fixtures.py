@@ -9,10 +9,18 @@ import itertools
 import pytest
 
 from gaslatch_tools.testing.broker import Broker
+from gaslatch_tools.testing.language import reading
 from gaslatch_tools.testing.notice_sinks import HttpSink, SmtpSink
 from gaslatch_tools.testing.postgres import PostgresServer
 
 _database_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def chinese():
+    """The process reads Chinese for one test (as with --lang zh), then English again (tests/conftest.py)."""
+    with reading("zh"):
+        yield
 
 
 @pytest.fixture
