@@ -8,10 +8,6 @@ sinks are the kit's smtp_sink and http_sink.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -31,6 +27,7 @@ from gaslatch_tools.platform import rules as R
 from gaslatch_tools.platform import warning_store as WS
 from gaslatch_tools.platform.cli import platform
 from gaslatch_tools.platform.receiver import PlatformReceiver, open_storage
+from gaslatch_tools.testing.platform_process import platform_process
 from gaslatch_tools.testing.waiting import wait_until
 from tests.platform.conftest import RULES  # the shipped rules, as the storage fixture hooks them
 
@@ -348,24 +345,11 @@ def test_gaslatch_platform_with_rules_and_contacts_tells_of_a_unit_gone_offline(
     rules = str(ROOT / "deploy" / "platform" / "warning-rules.yaml")
     # A real process, stopped with Ctrl-C once the mail is in (not after a fixed run: how long its start, the
     # broker's retained status, the rule and Apprise's first use take is the machine's).
-    receiver = subprocess.Popen([sys.executable, "-m", "gaslatch_tools.cli", "platform", "--broker",
-                                 "%s:%d" % (broker.host, broker.port), "--db", platform_db, "--client-id", "cli-test",
-                                 "--rules", rules, "--contacts", str(contacts), "--seconds", "120"],
-                                env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), COLUMNS="160"),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                # Ctrl-C as a terminal gives it, even when this run was started in the background
-                                # (a shell's background job ignores SIGINT, and a child inherits that).
-                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
+    with platform_process("--broker", "%s:%d" % (broker.host, broker.port), "--db", platform_db, "--client-id",
+                          "cli-test", "--rules", rules, "--contacts", str(contacts), "--seconds", "120",
+                          COLUMNS="160") as receiver:
         wait_until(lambda: smtp_sink.received(), 60, what="the offline notice by mail")
-    finally:
-        receiver.send_signal(signal.SIGINT)
-        try:
-            _, stderr = receiver.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            receiver.kill()
-            _, stderr = receiver.communicate(timeout=10)
-    assert receiver.returncode == 0, stderr.decode("utf-8", "replace")
+    assert receiver.returncode == 0, receiver.said
     assert [m.to for m in smtp_sink.received()] == [("li@example.org",)]
     assert "二级预警" in smtp_sink.received()[0].subject and "控制器离线" in smtp_sink.received()[0].subject
     listed = CliRunner().invoke(platform, ["warnings", "--db", platform_db])

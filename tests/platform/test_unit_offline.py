@@ -26,6 +26,7 @@ from gaslatch_tools.platform import rules as R
 from gaslatch_tools.platform import warning_store as WS
 from gaslatch_tools.platform.receiver import PlatformReceiver
 from gaslatch_tools.platform.storage import SqliteStorage, open_storage
+from gaslatch_tools.testing.platform_process import platform_process
 from gaslatch_tools.testing.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -313,35 +314,27 @@ signal.pause()  # connected until the test kills it
 def test_a_unit_killed_with_sigkill_is_warned_of_by_gaslatch_platform_through_its_last_will(broker, tmp_path):
     db = str(tmp_path / "platform.sqlite")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    receiver = subprocess.Popen([sys.executable, "-m", "gaslatch_tools.cli", "platform", "--broker",
-                                 "%s:%d" % (broker.host, broker.port), "--db", db, "--rules", str(RULES_PATH),
-                                 "--client-id", "platform-test", "--seconds", "60"],
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    unit = subprocess.Popen([sys.executable, "-c", UNIT_SCRIPT, broker.host, str(broker.port), SITE, UNIT], env=env,
-                            stdout=subprocess.PIPE)
-    storage = None
-    try:
-        assert unit.stdout.readline().strip() == b"up"
-        wait_until(lambda: os.path.exists(db), 20, what="the receiver's database")
-        storage = SqliteStorage(db)
-        wait_until(lambda: storage.status(SITE, UNIT) == "online", 20, what="the unit online at the receiver")
-        WS.prepare(storage)
-        assert WS.warnings(storage) == []
-        unit.send_signal(signal.SIGKILL)
-        unit.wait(10)
-        (w,) = wait_until(lambda: [x for x in WS.warnings(storage) if x.rule == "unit_offline"], 20,
-                          what="the unit_offline warning from the Last Will")
-        assert (w.site, w.unit, w.grade, w.state) == (SITE, UNIT, 2, "open")
-        assert storage.status(SITE, UNIT) == "offline"
-    finally:
-        if unit.poll() is None:
-            unit.kill()
-            unit.wait(10)
-        receiver.send_signal(signal.SIGINT)
+    with platform_process("--broker", "%s:%d" % (broker.host, broker.port), "--db", db, "--rules", str(RULES_PATH),
+                          "--client-id", "platform-test", "--seconds", "60"):
+        unit = subprocess.Popen([sys.executable, "-c", UNIT_SCRIPT, broker.host, str(broker.port), SITE, UNIT],
+                                env=env, stdout=subprocess.PIPE)
+        storage = None
         try:
-            receiver.wait(20)
-        except subprocess.TimeoutExpired:
-            receiver.kill()
-            receiver.wait(10)
-        if storage is not None:
-            storage.close()
+            assert unit.stdout.readline().strip() == b"up"
+            wait_until(lambda: os.path.exists(db), 20, what="the receiver's database")
+            storage = SqliteStorage(db)
+            wait_until(lambda: storage.status(SITE, UNIT) == "online", 20, what="the unit online at the receiver")
+            WS.prepare(storage)
+            assert WS.warnings(storage) == []
+            unit.send_signal(signal.SIGKILL)
+            unit.wait(10)
+            (w,) = wait_until(lambda: [x for x in WS.warnings(storage) if x.rule == "unit_offline"], 20,
+                              what="the unit_offline warning from the Last Will")
+            assert (w.site, w.unit, w.grade, w.state) == (SITE, UNIT, 2, "open")
+            assert storage.status(SITE, UNIT) == "offline"
+        finally:
+            if unit.poll() is None:
+                unit.kill()
+                unit.wait(10)
+            if storage is not None:
+                storage.close()
