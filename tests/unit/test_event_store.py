@@ -8,7 +8,6 @@ import shutil
 import sqlite3
 import stat
 import tempfile
-import threading
 
 import pytest
 from hypothesis import given
@@ -19,7 +18,7 @@ from gaslatch.unit.event_store import (APPLICATION_ID, MAX_PENDING_RECORDS, Even
                                        UnavailableStore, event_id, parse_since, retention_rank)
 from tests.unit.unit_command import run_unit_command
 from gaslatch_tools.testing.language import reading
-from gaslatch_tools.testing.waiting import wait_until
+from gaslatch_tools.testing.waiting import returns, wait_until
 
 WAIT_S = 10
 
@@ -192,15 +191,7 @@ def test_append_returns_at_once_while_the_disk_is_busy_and_the_backlog_commits_i
     blocker = sqlite3.connect(str(path), isolation_level=None)
     try:
         blocker.execute("BEGIN IMMEDIATE")  # another writer holds the file: no commit can happen
-        appended = threading.Event()
-
-        def append_all():
-            for seq in range(1, 201):
-                s.append([rec(seq)])
-            appended.set()
-
-        threading.Thread(target=append_all, daemon=True).start()
-        assert appended.wait(WAIT_S * 3), "append() waited for the disk"
+        returns(lambda: [s.append([rec(seq)]) for seq in range(1, 201)], WAIT_S * 3, "append() waited for the disk")
         assert s.recorded_seq() == 0, "nothing counts as recorded before it is committed"
         blocker.execute("COMMIT")
         blocker.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import threading
 
 import pytest
 import serial
@@ -13,7 +12,7 @@ from hypothesis import strategies as st
 
 from gaslatch.unit import serial_bus
 from gaslatch.unit.serial_bus import SerialBus, char_time_s
-from gaslatch_tools.testing.waiting import wait_until
+from gaslatch_tools.testing.waiting import returns, wait_until
 
 WAIT_S = 5.0
 # A read or write that waits for the wire never returns while the detector holds back: the calls run in a thread and
@@ -23,21 +22,8 @@ RETURNED_S = 30.0
 
 
 def returned(calls, what: str) -> None:
-    """Runs `calls` in a thread and fails if it has not returned within RETURNED_S (a blocked call never does)."""
-    done = threading.Event()
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            calls()
-        except BaseException as exc:  # re-raised in the test's thread
-            failure.append(exc)
-        done.set()
-
-    threading.Thread(target=run, name="blocking-probe", daemon=True).start()
-    assert done.wait(RETURNED_S), "%s waited for the wire" % what
-    if failure:
-        raise failure[0]
+    """`calls` returns within RETURNED_S (a call blocked on the wire never does)."""
+    returns(calls, RETURNED_S, "%s waited for the wire" % what)
 
 
 class PtyDetector:

@@ -5,6 +5,7 @@ Tests and the kit poll real processes, files and sockets; this is the one place 
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Callable, TypeVar
 
@@ -32,3 +33,23 @@ def wait_until(predicate: Callable[[], T], timeout_s: float, interval_s: float =
     raise AssertionError(
         "timed out after %.3f s waiting for %s (last value: %r)" % (timeout_s, what or "condition", value)
     )
+
+
+def returns(calls: Callable[[], object], within_s: float, what: str) -> None:
+    """Runs `calls` in a thread and fails with `what` if it has not returned within `within_s`: how a test shows a
+    call does not wait for something it must not wait for (held back meanwhile), without timing it. An exception
+    of the call is raised again here."""
+    done = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            calls()
+        except BaseException as exc:  # raised again in the test's thread
+            failure.append(exc)
+        done.set()
+
+    threading.Thread(target=run, name="blocking-probe", daemon=True).start()
+    assert done.wait(within_s), what
+    if failure:
+        raise failure[0]
