@@ -48,6 +48,7 @@ OTHER_ENTRY_POINTS = {
     "gaslatch_tools.testing.console_server": "test",
     "gaslatch_tools.testing.browser": "test",
     "gaslatch_tools.testing.panel_process": "test",
+    "gaslatch_tools.testing.platform_process": "test",
     "gaslatch_tools.testing.terminal": "test",
 }
 # Import names whose distribution cannot be installed on this machine to be looked up (it is not an x86 package).
