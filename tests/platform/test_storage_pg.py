@@ -105,3 +105,39 @@ def test_redacted_urls_hide_only_the_password():
     shown = redacted("postgresql://ops:pw123@db.city.example:5433/fleet?sslmode=require")
     assert "pw123" not in shown
     assert all(part in shown for part in ("ops", "db.city.example", "5433", "fleet", "sslmode=require"))
+
+
+class CommitsAnotherFirst(PgStorage):
+    """A receiver's storage that lets `other` run (another receiver's whole batch, on its own connection) once,
+    between its walk of the delivery points and the upsert of them: the moment two receivers' batches of one
+    store cross on PostgreSQL."""
+
+    def __init__(self, url, other):
+        PgStorage.__init__(self, url)
+        self.other = other
+
+    def _execute(self, conn, sql, params=()):
+        if sql.lstrip().startswith("INSERT INTO unit_delivery") and self.other is not None:
+            other, self.other = self.other, None
+            other()
+        return PgStorage._execute(self, conn, sql, params)
+
+
+def test_a_store_whose_point_another_receiver_moved_meanwhile_is_walked_on_to_its_own_events(postgres_url):
+    # Two receivers share one unit's events (MQTT $share): this one stores 151..200 while the other stores 1..150.
+    # Neither walk sees the other's uncommitted rows. The other commits its point 150 first; this one must not
+    # take 150 as the end (nobody walked 151..200, and no hole is left to look at again): the unit would wait for
+    # an ack through 200 until it re-sent them all.
+    store = "c3c3c3c3c3c3c3c3"
+    events = [event(seq, W.event_id(store, seq)) for seq in range(1, 201)]
+    key = StoreKey("site-1", "kitchen-1", store)
+    other = PgStorage(postgres_url)
+    mine = CommitsAnotherFirst(postgres_url, lambda: other.store(Batch(events=[(e, "t") for e in events[:150]]), "t"))
+    try:
+        committed = mine.store(Batch(events=[(e, "t") for e in events[150:]]), "t")
+        assert mine.other is None, "the other receiver's batch ran between the walk and the upsert"
+        assert [(d.key, d.through, d.moved, d.hole) for d in committed.deliveries] == [(key, 200, True, None)]
+        assert other.through(key) == 200
+    finally:
+        mine.close()
+        other.close()

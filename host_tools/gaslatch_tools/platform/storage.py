@@ -461,11 +461,45 @@ class SqlStorage:
         return out
 
     def _deliver(self, conn, keys: list[StoreKey], now: str) -> list[Delivery]:
-        """Walks every store in `keys` (in key order) from its delivery point; a few statements for them all."""
+        """Walks every store in `keys` (in key order) from its delivery point; a few statements for them all.
+
+        Another receiver may commit the same store between this walk and the point's upsert (PostgreSQL, READ
+        COMMITTED): the upsert then returns its higher point, and the events this transaction stored above it
+        were invisible to that receiver's walk. Neither walk reached them, so the store is walked again from
+        the point written (a new statement sees what the other one committed) until this walk holds; taking
+        the other point as final left a unit's acked point short, with no hole to look at again."""
         if not keys:
             return []
         before = {StoreKey(*row[:3]): row[3] for row in self._each(conn, THROUGHS_SQL, KEY_TYPES, keys)}
         starts = {key: before.get(key) or 0 for key in keys}
+        new = [k for k in keys if k not in before]
+        others = {StoreKey(*row[:3]): row[3] for row in self._each(conn, OTHER_STORES_ALL_SQL, KEY_TYPES, new)}
+        replaced: dict[StoreKey, bool] = {}
+        new_units: set[tuple[str, str]] = set()  # units with a store recorded earlier in this batch
+        for key in keys:
+            replaced[key] = key in others and (others[key] > 0 or (key.site, key.unit) in new_units)
+            if key in others:
+                new_units.add((key.site, key.unit))
+        points = dict(before)  # each store's point as this transaction knows it
+        walked: dict[StoreKey, tuple[int, tuple[int, int] | None]] = {}
+        todo = keys
+        while todo:
+            walks = self._walks(conn, todo, {key: points.get(key) or 0 for key in todo})
+            upserts = [tuple(k) + (t, now) for k, (t, _) in walks.items() if k not in points or t > points[k]]
+            written = {StoreKey(*row[:3]): row[3]
+                       for row in self._each(conn, UPSERT_THROUGHS_SQL, KEY_TYPES + ("bigint", "text"), upserts)}
+            walked.update(walks)
+            todo = []
+            for key, (through, _) in walks.items():
+                points[key] = max(through, written.get(key, through))
+                if points[key] > through:  # another receiver got further: walk on from its point
+                    todo.append(key)
+        return [Delivery(key, walked[key][0], walked[key][0] > starts[key], walked[key][1], replaced[key])
+                for key in keys]
+
+    def _walks(self, conn, keys: list[StoreKey], starts: dict[StoreKey, int]
+               ) -> dict[StoreKey, tuple[int, tuple[int, int] | None]]:
+        """(through, hole) of each store in `keys` walked from its start, in key order (platform.delivery.walk)."""
         lost: dict[StoreKey, list[tuple[int, int]]] = {}
         for site, unit, store, first, last in self._each(conn, STORES_LOST_SQL, KEY_TYPES + ("bigint",),
                                                          [tuple(k) + (starts[k],) for k in keys]):
@@ -475,31 +509,16 @@ class SqlStorage:
         for site, unit, after, seq, id_ in self._each(conn, WINDOWS_SQL, SPAN_TYPES, spans):
             window[(site, unit, after)].append((seq, id_))
         beyond = {row[:3]: row[3] for row in self._each(conn, BEYOND_SQL, SPAN_TYPES, spans)}
-        new = [k for k in keys if k not in before]
-        others = {StoreKey(*row[:3]): row[3] for row in self._each(conn, OTHER_STORES_ALL_SQL, KEY_TYPES, new)}
-        walked = []
-        new_units: set[tuple[str, str]] = set()  # units with a store recorded earlier in this batch
+        out = {}
         for key in keys:
             start = starts[key]
             span = (key.site, key.unit, start)
-            rows = sorted(window[span])
-            runs = self._runs(conn, key, start, rows, None if beyond[span] is None else start + RUN_CHUNK)
+            runs = self._runs(conn, key, start, sorted(window[span]),
+                              None if beyond[span] is None else start + RUN_CHUNK)
             through, hole = D.walk(start, runs, lost.get(key, ()))
             if hole is not None:  # ask for every seq up to the highest stored one in one request (see D.request_span)
                 hole = D.request_span(hole, self._execute(conn, MAX_SEQ_SQL, (key.site, key.unit)).fetchone()[0])
-            replaced = key in others and (others[key] > 0 or (key.site, key.unit) in new_units)
-            if key in others:
-                new_units.add((key.site, key.unit))
-            walked.append((key, start, through, hole, replaced))
-        moved = [(key, through) for key, start, through, _, _ in walked if key not in before or through > before[key]]
-        upserts = [tuple(k) + (t, now) for k, t in moved]
-        written = {StoreKey(*row[:3]): row[3]
-                   for row in self._each(conn, UPSERT_THROUGHS_SQL, KEY_TYPES + ("bigint", "text"), upserts)}
-        out = []
-        for key, start, through, hole, replaced in walked:
-            if written.get(key, through) > through:  # another receiver got further: its walk holds
-                through, hole = written[key], None
-            out.append(Delivery(key, through, through > start, hole, replaced))
+            out[key] = (through, hole)
         return out
 
     def _runs(self, conn, key: StoreKey, after: int, window: list[tuple[int, str]],
