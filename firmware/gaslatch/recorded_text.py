@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gaslatch.translation import CHINESE, N_, _, in_language
-from gaslatch.unit.store_health import STORE_DAMAGED, STORE_WRITE_ERROR, STORE_WRITE_HINTS
+from gaslatch.unit.store_health import STORE_DAMAGED, STORE_ERRORS, STORE_WHERE, STORE_WRITE_ERROR, STORE_WRITE_HINTS
 
 SEPARATOR = "; "  # the core's joiner of causes, blockers and notes
 MAX_CHARS = 4000  # text beyond it is shown as recorded: a reason is short, a longer text is no core's sentence
@@ -23,14 +23,17 @@ MAX_PARTS = 40  # parts beyond it are shown as recorded
 MAX_DEPTH = 3  # a phrase inside a phrase inside a phrase, at most
 # Placeholders whose value may itself be a phrase (translated when it is one, else shown as recorded).
 NESTED = frozenset(("what", "why", "cause", "fault", "failure", "link", "reading", "seen", "state", "status",
-                    "summary", "basis", "level", "hint"))
+                    "summary", "basis", "level", "hint", "problem"))
 # A detector's state as the core writes it in a sentence (state.replace("_", " ")): a `state` must be one of these
 # for its template to fit, so that "interrupted in the check phase: command: ..." is never read as detector
 # "interrupted in the check phase" in state "command: ...".
 STATES = frozenset(("warmup", "normal", "low alarm", "high alarm", "fault", "comm lost", "not read yet"))
 # What the event store's health says (gaslatch/unit/store_health.py; tests/unit/test_event_store.py reads each in
-# Chinese).
-STORE_HEALTH = (STORE_WRITE_ERROR, STORE_DAMAGED) + STORE_WRITE_HINTS
+# Chinese): while commits fail, after its start-up check, and when it could not be opened ("event store PATH:
+# PROBLEM", then its HINT after "; ").
+STORE_PROBLEMS = tuple(sorted({problem for problem, hint in STORE_ERRORS}))
+STORE_HEALTH = ((STORE_WRITE_ERROR, STORE_DAMAGED, STORE_WHERE) + STORE_WRITE_HINTS + STORE_PROBLEMS
+                + tuple(sorted({hint for problem, hint in STORE_ERRORS})))
 
 # What a phrase's placeholder may hold when only some phrases fit it (core/safety.py _trip_causes): so that a
 # detector named "interlock", "schedule" or "new" is read as a detector ("interlock: high alarm"), not as a cause.
@@ -45,6 +48,7 @@ ONLY = {
                                                "clock not set: attended hours cannot be checked")),
     ("new: %(cause)s", "cause"): _CAUSES,
     (STORE_WRITE_ERROR, "hint"): frozenset(STORE_WRITE_HINTS),
+    (STORE_WHERE, "problem"): frozenset(STORE_PROBLEMS),
 }
 # A detector's name as the configuration allows it (core/config_schema.py NAME_PATTERN, unanchored).
 NAME = r"[a-z0-9][a-z0-9_-]{0,31}"

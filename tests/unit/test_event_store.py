@@ -17,6 +17,7 @@ from gaslatch.core import events as E
 from gaslatch.unit.event_store import (APPLICATION_ID, MAX_PENDING_RECORDS, EventReader, EventStore, StoreError,
                                        UnavailableStore, event_id, parse_since, retention_rank)
 from tests.unit.unit_command import run_unit_command
+from gaslatch.translation import CHINESE, in_language
 from gaslatch_tools.testing.language import reading
 from gaslatch_tools.testing.waiting import returns, wait_until
 
@@ -527,6 +528,78 @@ def test_damage_inside_the_file_shows_in_health_after_the_startup_check(tmp_path
 def test_a_directory_at_the_store_path_is_a_store_error(tmp_path):
     with pytest.raises(StoreError, match="is a directory"):
         open_store(tmp_path)
+
+
+def _foreign_database(path):
+    with sqlite3.connect(str(path)) as db:
+        db.execute("CREATE TABLE recipes (name TEXT)")
+
+
+def _newer_store(path):
+    _make_store(path)
+    with sqlite3.connect(str(path)) as db:
+        db.execute("PRAGMA user_version = 99")
+
+
+def _store_in_use(path):
+    return open_store(path)  # held open by this "other process" while the unit opens it
+
+
+def _garbage(path):
+    path.write_bytes(b"\x00garbage" * 1000)
+
+
+def _missing_tables(path):
+    _make_store(path)
+    with sqlite3.connect(str(path)) as db:
+        db.execute("DROP TABLE events")
+
+
+def _file_as_directory(path):
+    path.parent.write_text("a file where the store's directory should be")
+
+
+@pytest.mark.parametrize("make, store_path, english", [
+    (_foreign_database, "events.db", "is an SQLite database but not a gaslatch event store"),
+    (_newer_store, "events.db", "was written by a newer gaslatch"),
+    (_store_in_use, "events.db", "another gaslatch process is writing this store"),
+    (_garbage, "events.db", "cannot be read: "),
+    (_missing_tables, "events.db", "is missing its tables"),
+    (_file_as_directory, "not-a-dir/events.db", "cannot open its lock file"),
+    (lambda path: path.mkdir(), "events.db", "is a directory"),
+])
+def test_a_store_the_unit_cannot_open_is_explained_in_chinese_by_status(tmp_path, make, store_path, english):
+    # The unit runs on without its store (UnavailableStore) and `gaslatch status` says why and what to do: each
+    # real failure, provoked on a real file, read under zh, with its English kept for the journal and --json.
+    path = tmp_path / store_path
+    held = make(path)
+    try:
+        with pytest.raises(StoreError) as caught:
+            open_store(path)
+    finally:
+        if held is not None:
+            held.close()
+    err = caught.value
+    health = UnavailableStore(err).health()
+    assert english in health["error"] and health["error"] == str(err)
+    said = store_problem_in_chinese(health)
+    chinese = in_language(CHINESE).gettext
+    problem, hint = err.values["problem"].told(chinese), err.values["hint"].told(chinese)
+    assert "事件库 %s：%s" % (path, problem) in said, said
+    assert hint in said and hint != err.hint, said
+    assert english not in said and err.hint not in said, said
+
+
+@given(st.text(max_size=60), st.text(max_size=60))
+def test_status_reads_any_store_path_and_error_without_failing(path, error):
+    # A path or an OS error with "; ", ": ", NUL, lone surrogates or a template's %(x)s: status shows the line,
+    # in Chinese where the record can be read as the store's sentence, as recorded where it cannot.
+    from gaslatch.unit import store_health as H
+    err = StoreError(path, *H.NO_FILE, error=error)
+    said = store_problem_in_chinese(UnavailableStore(err).health())
+    assert said.startswith("事件存储故障：")
+    if not {";", ":", "%"} & set(path + error) and path.isprintable() and error.isprintable() and path and error:
+        assert "无法创建文件" in said and "该目录必须可由运行 gaslatch 的用户写入" in said, said
 
 
 def test_a_second_writer_on_the_same_store_is_refused(store):

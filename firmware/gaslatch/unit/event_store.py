@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterator
 from gaslatch.core import events as E
 from gaslatch.told import Told
 from gaslatch.core.uplink_wire import event_id
-from gaslatch.translation import N_
-from gaslatch.unit.store_health import STORE_DAMAGED, STORE_WRITE_ERROR, STORE_WRITE_HINTS
+from gaslatch.unit import store_health as H
+from gaslatch.unit.store_health import STORE_DAMAGED, STORE_ERROR, STORE_WRITE_ERROR, STORE_WRITE_HINTS
 from gaslatch.unit.wall_clock import WallClock
 
 SCHEMA_VERSION = 1
@@ -87,10 +87,6 @@ _ACK_SQL = ("UPDATE events SET delivered = 1, keep_rank = CASE keep_rank WHEN %d
             "WHERE delivered = 0 AND seq <= ?" % (RANK_KEEP, RANK_DELIVERED_SAFETY, RANK_UNDELIVERED_INFO,
                                                   RANK_DELIVERED_INFO, RANK_DELIVERED_OTHER))
 
-_DAMAGED_HINT = N_("the file is damaged or is not an SQLite database: stop gaslatch, move it aside with its -wal and "
-                    "-shm files (mkdir %(directory)s/damaged && mv %(file)s* %(directory)s/damaged/) and start gaslatch "
-                    "again, which creates a new empty store; keep the damaged files for the record")
-STORE_ERROR = N_("event store %(path)s: %(problem)s; %(hint)s")
 
 
 class StoreError(Told):
@@ -150,8 +146,7 @@ class EventReader:
         conn = self._connect()
         try:
             if _check_schema(conn, path):
-                raise StoreError(path, N_("the file is empty, not an event store yet"),
-                                 N_("give the unit's store (config store.path) with --store PATH"))
+                raise StoreError(path, *H.EMPTY)
         finally:
             conn.close()
 
@@ -218,11 +213,9 @@ class EventReader:
         """Read-only connection; when the unit is stopped (no -wal file) and the directory is not
         writable for us, SQLite cannot make its shared-memory file, and the file is read as immutable."""
         if not os.path.exists(self.path):
-            raise StoreError(self.path, N_("no such file"),
-                             N_("give the unit's store with --store PATH or --config FILE"))
+            raise StoreError(self.path, *H.NO_SUCH_FILE)
         if os.path.isdir(self.path):
-            raise StoreError(self.path, N_("is a directory"), N_("give the store's file (config store.path), not its "
-                                                                  "directory, with --store PATH"))
+            raise StoreError(self.path, *H.DIRECTORY_GIVEN)
         uri = "file:%s?mode=ro" % urllib.parse.quote(os.path.abspath(self.path))
         try:
             return _probe(sqlite3.connect(uri, uri=True, check_same_thread=False))
@@ -268,8 +261,7 @@ class EventStore:
         if max_events < 1:
             raise ValueError("max_events must be at least 1, not %r" % (max_events,))
         if os.path.isdir(path):
-            raise StoreError(path, N_("is a directory"),
-                             N_("set store.path to a file name, e.g. /var/lib/gaslatch/events.db"))
+            raise StoreError(path, *H.DIRECTORY_CONFIGURED)
         self.path = path
         self.max_events = max_events
         wall = WallClock()
@@ -397,13 +389,12 @@ class EventStore:
         request = _Ack(up_to_seq)
         with self._cond:
             if self._stopping:
-                raise StoreError(self.path, N_("closed"), N_("acknowledge before closing the store"))
+                raise StoreError(self.path, *H.CLOSED)
             self._queue.append(request)
             self._appended_items += 1
             self._cond.notify_all()
         if not request.done.wait(timeout_s):
-            raise StoreError(self.path, N_("could not record the acknowledgement within %(seconds).1f s (%(why)s)"),
-                             N_("it is retried; see gaslatch status"), seconds=timeout_s,
+            raise StoreError(self.path, *H.ACK_LATE, seconds=timeout_s,
                              why=self._error or "writer busy")
         return request.marked
 
@@ -705,15 +696,12 @@ def _take_lock(path: str) -> int:
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
     except OSError as err:
-        raise StoreError(path, N_("cannot open its lock file %(lock)s: %(error)s"),
-                         N_("the directory %(directory)s must be writable by the user gaslatch runs as"),
-                         lock=lock_path, error=err.strerror, directory=directory) from None
+        raise StoreError(path, *H.NO_LOCK_FILE, lock=lock_path, error=err.strerror, directory=directory) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         os.close(fd)
-        raise StoreError(path, N_("another gaslatch process is writing this store"),
-                         N_("stop it first (systemctl stop gaslatch) or give this one its own store.path")) from None
+        raise StoreError(path, *H.IN_USE) from None
     return fd
 
 
@@ -731,9 +719,7 @@ def _make_directory(directory: str, path: str) -> None:
         except FileExistsError:
             continue
         except OSError as err:
-            raise StoreError(path, N_("cannot create the directory %(directory)s: %(error)s"),
-                             N_("create it for the gaslatch user: install -d -o gaslatch -g gaslatch -m 0750 "
-                                "%(directory)s"), directory=name, error=err.strerror) from None
+            raise StoreError(path, *H.NO_DIRECTORY, directory=name, error=err.strerror) from None
 
 
 def _open_writable(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
@@ -745,8 +731,7 @@ def _open_writable(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
     except FileExistsError:
         pass
     except OSError as err:
-        raise StoreError(path, N_("cannot create the file: %(error)s"),
-                         N_("the directory must be writable by the user gaslatch runs as"), error=err.strerror) from None
+        raise StoreError(path, *H.NO_FILE, error=err.strerror) from None
     try:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000)
         return _probe(conn)
@@ -764,8 +749,7 @@ def _prepare(conn: sqlite3.Connection, path: str, unit: str,
         new = _check_schema(conn, path)
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode.lower() != "wal":
-            raise StoreError(path, N_("cannot use write-ahead logging (journal mode stays %(mode)s)"),
-                             N_("put the store on a local file system (the SD card), not a network share"), mode=mode)
+            raise StoreError(path, *H.NO_WAL, mode=mode)
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA journal_size_limit=%d" % WAL_SIZE_LIMIT_BYTES)
         if new:
@@ -812,18 +796,13 @@ def _check_schema(conn: sqlite3.Connection, path: str) -> bool:
     if app_id == 0 and version == 0 and not tables:
         return True
     if app_id != APPLICATION_ID:
-        raise StoreError(path, N_("is an SQLite database but not a gaslatch event store"),
-                         N_("set store.path to a file of its own; this one was left unchanged"))
+        raise StoreError(path, *H.NOT_OURS)
     if version > SCHEMA_VERSION:
-        raise StoreError(path, N_("was written by a newer gaslatch (store schema %(version)d; this version reads "
-                                  "%(reads)d)"),
-                         N_("install that gaslatch version again, or move the file aside to start a new store; "
-                            "the file was left unchanged"), version=version, reads=SCHEMA_VERSION)
+        raise StoreError(path, *H.NEWER, version=version, reads=SCHEMA_VERSION)
     if version != SCHEMA_VERSION:
-        raise StoreError(path, N_("has an unknown store schema %(version)d"),
-                         N_("move the file aside to start a new store; the file was left unchanged"), version=version)
+        raise StoreError(path, *H.UNKNOWN_SCHEMA, version=version)
     if not {"events", "store"} <= tables:
-        raise StoreError(path, N_("is missing its tables (has: %(tables)s)"), _DAMAGED_HINT,
+        raise StoreError(path, *H.NO_TABLES,
                          tables=", ".join(sorted(tables)) or "none", **_damaged_values(path))
     return False
 
@@ -842,15 +821,11 @@ def _read_error(path: str, err: sqlite3.Error) -> StoreError:
     if isinstance(err, sqlite3.OperationalError):
         text = str(err)
         if "readonly" in text or "unable to open" in text:
-            return StoreError(path, N_("cannot be opened: %(error)s"),
-                              N_("the file and its directory must be readable (and, for the unit, writable) by "
-                                 "the user gaslatch runs as: chown gaslatch:gaslatch and mode 0640 for the file, "
-                                 "0750 for the directory"), error=text)
+            return StoreError(path, *H.NO_ACCESS, error=text)
         if "locked" in text:
-            return StoreError(path, N_("is locked by another process: %(error)s"),
-                              N_("stop the other process and try again"), error=text)
+            return StoreError(path, *H.LOCKED, error=text)
         if "disk" in text or "full" in text:
-            return StoreError(path, N_("cannot be written: %(error)s"), N_("free space on the SD card"), error=text)
+            return StoreError(path, *H.FULL, error=text)
     return _damaged(path, err)
 
 
@@ -860,7 +835,7 @@ def _damaged_values(path: str) -> dict:
 
 def _damaged(path: str, err: Exception) -> StoreError:
     """The file cannot be read as a store: SQLite's words, and how to start a new one keeping the old."""
-    return StoreError(path, N_("cannot be read: %(error)s"), _DAMAGED_HINT, error=err, **_damaged_values(path))
+    return StoreError(path, *H.UNREADABLE, error=err, **_damaged_values(path))
 
 
 def _write_hint(err: Exception) -> str:
