@@ -17,6 +17,8 @@ import pytest
 from gaslatch.panel import pins as P
 from gaslatch.panel.words import pair
 from gaslatch.translation import N_
+from gaslatch.unit import store_health as H
+from gaslatch.unit.event_store import StoreError
 from gaslatch_tools import catalogues
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +55,7 @@ def _alarm(state: str, **overrides) -> dict:
         "d1": dict(DETECTOR, state=state, concentration_centi_pct_lel=6000), "d2": dict(DETECTOR)}, **overrides)
 
 
+STORE = "/var/lib/gaslatch/events.db"
 # Each state the panel shows, and the Chinese a kitchen must read in it (the big state, what to do now).
 STATES = {
     "gas_on": (_status(interlocks={"fire": True}, inhibits={"d2": 1800}, silenced_s=30),
@@ -70,6 +73,10 @@ STATES = {
                       self_test={"faults": ["file modified"]}, store={"ok": False, "error": ""}),
               ["故障", "燃气保护装置有故障", "d1 通讯中断：no reply", "自检失败：file modified", "self-test failed: file modified",
                "事件记录故障：请查看日志", "event store fault: see the journal", "供气中"]),
+    # The controller runs on without its event store and says why (gaslatch/unit/store_health.py).
+    "store_unopened": (_status(store={"ok": False, "lost": 2, "error": str(StoreError(STORE, *H.NOT_OURS))}),
+                       ["故障", "事件记录故障：事件库 %s：是 SQLite 数据库，但不是 gaslatch 事件库" % STORE,
+                        "event store fault: event store %s: is an SQLite database but not a gaslatch" % STORE]),
     "valve_fault": (_status(valve_fault="no feedback"),
                     ["故障", "切断阀未能动作", "阀门故障：no feedback", "valve fault: no feedback"]),
     "proving": (_status(latched=True, proving={"phase": "fill", "left_s": 20}),
