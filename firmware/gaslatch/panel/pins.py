@@ -24,6 +24,7 @@ from gaslatch.unit.private_file import PrivateFileError, read_private
 PIN_LEVELS = (OPERATOR, MAINTENANCE, INSTALLER)  # each needs its own PIN; VIEW needs none
 MIN_PIN_DIGITS, MAX_PIN_DIGITS = 4, 12
 ITERATIONS = 100_000  # ~0.1 s on a Pi 4 per check: 10 tries a minute cost the panel little
+MAX_ITERATIONS = 10 * ITERATIONS  # a stored hash asking for more is no hash of ours: a login must not take minutes
 MAX_FAILURES = 10
 LOCKOUT_S = 10 * 60
 SCHEME = "pbkdf2_sha256"
@@ -34,7 +35,8 @@ class PinError(ValueError):
 
 
 class UnreadablePinFile(Told, PinError):
-    """The PIN file cannot be read or is open to others (private_file's refusal): told in each reader's language."""
+    """The PIN file cannot be read, is open to others (private_file's refusal) or is not a PIN file: told in each
+    reader's language (the login page shows Chinese beside English whatever the panel process's language)."""
 
 
 def pin_problem(pin: object) -> str | None:
@@ -54,7 +56,7 @@ def hash_pin(pin: str, salt: bytes | None = None, iterations: int = ITERATIONS) 
 def pin_matches(pin: str, stored: str) -> bool:
     try:
         scheme, iterations, salt, digest = stored.split("$")
-        if scheme != SCHEME:
+        if scheme != SCHEME or not 1 <= int(iterations) <= MAX_ITERATIONS:
             return False
         mine = hashlib.pbkdf2_hmac("sha256", pin.encode("ascii"), bytes.fromhex(salt), int(iterations))
     except (ValueError, UnicodeEncodeError):
@@ -77,10 +79,12 @@ class PinFile:
         except PrivateFileError as err:
             raise UnreadablePinFile(err.message, **err.values) from None
         except ValueError as err:
-            raise PinError(_("%(path)s: not a PIN file: %(error)s") % {"path": self.path, "error": err}) from None
+            raise UnreadablePinFile(N_("%(path)s: not a PIN file: %(error)s"), path=self.path, error=err) from None
+        except RecursionError:  # nested deeper than the decoder goes
+            raise UnreadablePinFile(N_("%(path)s: not a PIN file: nested too deeply"), path=self.path) from None
         levels = doc.get("levels") if isinstance(doc, dict) else None
         if not isinstance(levels, dict):
-            raise PinError(_("%(path)s: not a PIN file (no levels)") % {"path": self.path})
+            raise UnreadablePinFile(N_("%(path)s: not a PIN file (no levels)"), path=self.path)
         return {k: v for k, v in levels.items() if k in PIN_LEVELS and isinstance(v, str)}
 
     def set(self, level: str, pin: str) -> None:
@@ -110,7 +114,7 @@ class Lockout:
             with open(self.path, encoding="utf-8") as f:
                 doc = json.load(f)
             return doc if isinstance(doc, dict) else {}
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # no count to go on: counting starts again
             return {}
 
     def locked_until(self) -> float | None:
@@ -120,7 +124,8 @@ class Lockout:
     def failed(self) -> bool:
         """Counts one failure; True when it locks."""
         doc = self._read()
-        failures = int(doc.get("failures", 0)) + 1 if isinstance(doc.get("failures", 0), int) else 1
+        count = doc.get("failures", 0)
+        failures = (min(max(count, 0), MAX_FAILURES) if type(count) is int else 0) + 1
         locked = failures >= MAX_FAILURES
         doc = {"failures": 0 if locked else failures,
                "locked_until_s": self._clock_s() + LOCKOUT_S if locked else 0}
