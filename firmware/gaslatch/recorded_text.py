@@ -288,11 +288,18 @@ def _pattern(template: str):
     pieces = re.split(r"%\((\w+)\)([sd])", template)
     literals, names = pieces[0::3], list(zip(pieces[1::3], (kind == "d" for kind in pieces[2::3])))
     out = [re.escape(literals[0])]
+    groups: dict[str, int] = {}  # a placeholder said twice holds the same text twice: a backreference
+    firsts = []  # the placeholders in the order of their groups
     for index, (_name, number) in enumerate(names):
-        value = (r"(0|-?[1-9][0-9]{0,17})" if number else "(%s)" % NAME if _name == "detector"
-                 else r"(.*)" if index == len(names) - 1 else r"(.*?)")
+        if _name in groups:
+            value = r"(?:\%d)" % groups[_name]
+        else:
+            groups[_name] = len(groups) + 1
+            firsts.append((_name, number))
+            value = (r"(0|-?[1-9][0-9]{0,17})" if number else "(%s)" % NAME if _name == "detector"
+                     else r"(.*)" if index == len(names) - 1 else r"(.*?)")
         out.append("(?>%s%s)" % (value, re.escape(literals[index + 1])))
-    return re.compile("".join(out), re.DOTALL), names
+    return re.compile("".join(out), re.DOTALL), firsts
 
 
 def _phrasebook() -> list:

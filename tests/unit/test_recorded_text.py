@@ -167,3 +167,17 @@ def test_a_detector_named_like_a_cause_is_read_as_a_detector():
     assert R.translate("already latched; new: gas: d1 high alarm", ZH) == "已处于关阀锁定; 新增：燃气：d1 高限报警"
     for (template, _name), allowed in R.ONLY.items():
         assert template in R.PHRASES and set(allowed) <= set(R.PHRASES), "ONLY names phrases of the phrasebook"
+
+
+def test_a_placeholder_said_twice_is_read_only_when_it_holds_the_same_text_both_times():
+    # The damaged store's hint names its directory twice (mkdir DIR/damaged && mv FILE* DIR/damaged/). A path that
+    # splits the record another way than the store wrote it (here "* ", as in the hint's own "*") must stay as
+    # recorded: a Chinese line with a wrong mv command is worse than an English one with the right command.
+    from gaslatch.unit.event_store import _damaged
+    for folder, chinese in (("/var/lib/gaslatch", True), ("/data/my* store", False)):
+        recorded = str(_damaged(folder + "/events.db", Exception("file is not a database")))
+        hint = recorded.split(R.SEPARATOR)[1]
+        said = R.translate(recorded, ZH)
+        command = "mkdir %s/damaged && mv %s/events.db* %s/damaged/" % (folder, folder, folder)
+        assert command in hint and command in said, said
+        assert (hint not in said) is chinese and ("停止 gaslatch" in said) is chinese, said

@@ -171,6 +171,9 @@ def create_app(settings: PanelSettings, feed: StatusFeed) -> Starlette:
     env = template_env()
     sessions: dict[str, _Session] = {}
     lock = threading.Lock()
+    # One PIN checked at a time, from the lockout's check to its count: tries sent at once would each pass the
+    # check before any was counted, and a slower one's write would undo the lock (40 at once were all tried).
+    login_lock = threading.Lock()
 
     def now() -> float:
         return settings.clock_s()
@@ -256,26 +259,34 @@ def create_app(settings: PanelSettings, feed: StatusFeed) -> Starlette:
                     yield ": keep-alive\n\n"
         return StreamingResponse(stream(), media_type="text/event-stream", headers={**HEADERS})
 
+    def check_pin(pin: str) -> tuple[str | None, float | None, bool]:
+        """(level or None, when the lock ends or None, whether this try locked the panel), under login_lock."""
+        with login_lock:
+            until = settings.lockout.locked_until()
+            if until is not None:
+                return None, until, False
+            level = P.level_of(pin, settings.pins.hashes())
+            if level is None:
+                return None, None, settings.lockout.failed()
+            settings.lockout.succeeded()
+            return level, None, False
+
     async def pin(request: Request) -> Response:
         form = await form_of(request)
         cookie = request.cookies.get(COOKIE + "_pin", "")
         if not cookie or not _same(cookie, form.get("pin_token", "")):
             raise _Refused(403, pair(N_("Reload the page and try again")))
-        until = await asyncio.to_thread(settings.lockout.locked_until)
+        try:
+            level, until, locked = await asyncio.to_thread(check_pin, form.get("pin", "")[:64])
+        except P.PinError as err:
+            raise _Refused(500, pair(N_("The PIN file cannot be read: %(error)s"), error=err)) from None
         if until is not None:  # recorded once, when it locked: a flood of tries while locked adds no events
             raise _Refused(423, pair(N_("Too many wrong PINs: locked until %(time)s"),
                                      time=time.strftime("%H:%M", time.localtime(until))))
-        try:
-            hashes = await asyncio.to_thread(settings.pins.hashes)
-        except P.PinError as err:
-            raise _Refused(500, pair(N_("The PIN file cannot be read: %(error)s"), error=err)) from None
-        level = await asyncio.to_thread(P.level_of, form.get("pin", "")[:64], hashes)
         if level is None:
-            locked = await asyncio.to_thread(settings.lockout.failed)
             record_access("locked_out" if locked else "login_failed", "operator")
             raise _Refused(401, pair(N_("Wrong PIN — locked for %(minutes)d minutes"), minutes=P.LOCKOUT_S // 60)
                            if locked else pair(N_("Wrong PIN")))
-        await asyncio.to_thread(settings.lockout.succeeded)
         token = secrets.token_urlsafe(32)
         with lock:
             sessions[token] = _Session(level, secrets.token_urlsafe(32), now())

@@ -61,7 +61,9 @@ def pin_matches(pin: str, stored: str) -> bool:
         mine = hashlib.pbkdf2_hmac("sha256", pin.encode("ascii"), bytes.fromhex(salt), int(iterations))
     except (ValueError, UnicodeEncodeError):
         return False
-    return hmac.compare_digest(mine.hex(), digest)
+    # As bytes: compare_digest refuses str with non-ASCII characters (a hand-edited file), which would end the login
+    # in an internal error.
+    return hmac.compare_digest(mine.hex().encode(), digest.encode("utf-8", "surrogatepass"))
 
 
 class PinFile:
@@ -85,7 +87,7 @@ class PinFile:
         levels = doc.get("levels") if isinstance(doc, dict) else None
         if not isinstance(levels, dict):
             raise UnreadablePinFile(N_("%(path)s: not a PIN file (no levels)"), path=self.path)
-        return {k: v for k, v in levels.items() if k in PIN_LEVELS and isinstance(v, str)}
+        return {k: v for k, v in levels.items() if k in PIN_LEVELS and isinstance(v, str) and v}
 
     def set(self, level: str, pin: str) -> None:
         if level not in PIN_LEVELS:
@@ -110,16 +112,20 @@ class Lockout:
         self._clock_s = clock_s
 
     def _read(self) -> dict:
+        if not os.path.exists(self.path):
+            return {}
         try:
-            with open(self.path, encoding="utf-8") as f:
-                doc = json.load(f)
+            doc = json.loads(read_private(self.path, N_("panel lockout file")))
             return doc if isinstance(doc, dict) else {}
-        except (OSError, ValueError, RecursionError):  # no count to go on: counting starts again
+        except (ValueError, RecursionError):  # unreadable or damaged, no count to go on: counting starts again
             return {}
 
     def locked_until(self) -> float | None:
+        """When the lock ends (None: not locked). A time beyond one lockout from now was never set by this panel
+        (a damaged file, Infinity): not a lock, so the count starts again rather than the panel locking for ever."""
         until = self._read().get("locked_until_s", 0)
-        return until if isinstance(until, (int, float)) and until > self._clock_s() else None
+        now = self._clock_s()
+        return until if type(until) in (int, float) and now < until <= now + LOCKOUT_S else None
 
     def failed(self) -> bool:
         """Counts one failure; True when it locks."""
@@ -143,7 +149,7 @@ def level_of(pin: str, hashes: dict[str, str]) -> str | None:
         pin = "0" * MIN_PIN_DIGITS  # still spend the time
     for level in PIN_LEVELS:
         stored = hashes.get(level) or hash_pin("0" * MIN_PIN_DIGITS, b"\0" * 16)
-        if pin_matches(pin, stored) and level in hashes and found is None:
+        if pin_matches(pin, stored) and hashes.get(level) and found is None:  # the stand-in hash is no PIN's
             found = level
     return found
 

@@ -12,6 +12,7 @@ from gaslatch.told import Told
 from gaslatch.translation import N_
 
 FORBIDDEN_MODE = 0o077  # any access by group or others
+MAX_BYTES = 16 * 1024 * 1024  # a key, a password, a PIN file, a fleet's contacts: far less
 
 
 class PrivateFileError(Told, ValueError):
@@ -28,12 +29,20 @@ def read_private_bytes(path: str, what: str) -> bytes:
     """The file's bytes; PrivateFileError when group or others have any access, or it cannot be read.
     what names the file in messages, marked for translation where it is written (N_("contacts file"))."""
     try:
-        with open(path, "rb") as f:
-            mode = stat.S_IMODE(os.fstat(f.fileno()).st_mode)
+        # O_NONBLOCK: a FIFO put at the path must not hold its reader (the panel's login, the unit's start) for ever.
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC), "rb") as f:
+            status = os.fstat(f.fileno())
+            if not stat.S_ISREG(status.st_mode):
+                raise PrivateFileError(N_("the %(what)s %(path)s is not a regular file"), what=Told(what), path=path)
+            mode = stat.S_IMODE(status.st_mode)
             if mode & FORBIDDEN_MODE:
                 raise PrivateFileError(N_("the %(what)s %(path)s is open to others: chmod 600 %(path)s "
                                           "(mode %(mode)s)"), what=Told(what), path=path, mode="%04o" % mode)
-            return f.read()
+            data = f.read(MAX_BYTES + 1)
+            if len(data) > MAX_BYTES:
+                raise PrivateFileError(N_("the %(what)s %(path)s is larger than %(mib)d MiB"), what=Told(what),
+                                       path=path, mib=MAX_BYTES // (1024 * 1024))
+            return data
     except OSError as err:
         raise PrivateFileError(N_("cannot read the %(what)s %(path)s: %(error)s"), err, what=Told(what), path=path,
                                error=err.strerror or err) from None
