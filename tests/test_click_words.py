@@ -145,3 +145,17 @@ def test_a_required_options_mark_is_in_the_readers_language():
         chinese = CliRunner().invoke(command, ["--help"])
     assert "[必填]" in chinese.output and "[required]" not in chinese.output
     assert "[required]" in CliRunner().invoke(command, ["--help"]).output
+
+
+def test_a_number_that_is_not_one_is_refused_with_its_type_named_in_the_readers_language():
+    # Click fills its type's own name ("integer range") into the sentence: under zh the name is Chinese too.
+    chinese = gaslatch("commission", "scan", "--timeout-ms", "abc", locale=CHINESE_LOCALE)
+    assert chinese.returncode == 2 and "错误：'--timeout-ms' 的值无效：'abc' 不是有效的整数。" in chinese.stderr, chinese.stderr
+    assert "integer" not in chinese.stderr
+    english = gaslatch("commission", "scan", "--timeout-ms", "abc", locale=ENGLISH_LOCALE)
+    assert "Error: Invalid value for '--timeout-ms': 'abc' is not a valid integer range." in english.stderr
+    click_words.install()
+    with reading("zh"):
+        assert click.FLOAT.convert("1.5", None, None) == 1.5
+        with pytest.raises(click.BadParameter, match="'x' 不是有效的数值。"):
+            click.FloatRange(0, 1).convert("x", None, None)

@@ -7,7 +7,8 @@ second catalogue, no environment variable set for child processes). Click's mess
 extraction, so `catalogues update` puts them in the catalogue with ours; a message click adds in a later version
 and not listed here stays English until it is. Click's type names in --help (TEXT, INTEGER RANGE...), the ranges it
 describes (1<=x<=247) and the period it puts after "Missing argument 'PATH'" are not passed to gettext by click, so
-they stay as click writes them.
+they stay as click writes them; only its number types' names, inside "'abc' is not a valid integer range.", are said
+in the reader's language (NUMBER_TYPES).
 
 Click's placeholders are `{name}` (str.format), not `%`: a translation keeps every `{...}` of the English
 (tests/test_click_words.py checks).
@@ -101,6 +102,29 @@ CLICK_MESSAGES = (
 )
 
 
+# Click's number types' names, which it fills into NOT_A_NUMBER as they are (click/types.py): said in the reader's
+# language by the `_` install() gives click.types.
+NUMBER_TYPES = (
+    # TRANSLATORS: click's: the name of an option's type in "'abc' is not a valid integer range." (1<=x<=247).
+    N_("integer"), N_("integer range"), N_("float"), N_("float range"))
+NOT_A_NUMBER = "{value!r} is not a valid {number_type}."
+
+
+class _SaysTypeName(str):
+    """NOT_A_NUMBER in the reader's language; its format() says the number type's name in that language too."""
+
+    def format(self, *args, **values):  # noqa: A003 (str.format, as click calls it)
+        if values.get("number_type") in NUMBER_TYPES:
+            values["number_type"] = translation._(values["number_type"])
+        return str.format(self, *args, **values)
+
+
+def types_gettext(message: str) -> str:
+    """click.types' `_`: gaslatch's, and NOT_A_NUMBER as a _SaysTypeName."""
+    said = translation._(message)
+    return _SaysTypeName(said) if message == NOT_A_NUMBER else said
+
+
 def click_plurals(n: int) -> tuple[str, ...]:
     """Click's messages with a plural, for the count n (listed here so that Babel extracts them with their plural;
     click fills every placeholder of both forms, so a language with one form may use either's)."""
@@ -136,7 +160,7 @@ def install() -> None:
     environment) chose, looked up when they are shown. Idempotent."""
     for module in click_modules():
         if getattr(module, "_", None) is gettext.gettext:
-            module._ = translation._
+            module._ = types_gettext if module.__name__ == "click.types" else translation._
         if getattr(module, "ngettext", None) is gettext.ngettext:
             module.ngettext = translation.ngettext
 
