@@ -24,6 +24,9 @@ import sys
 from gaslatch import translation
 from gaslatch.translation import N_, ngettext
 
+# Click fills its number type's own name in (click/types.py): types_gettext says that name in the reader's language.
+# TRANSLATORS: click's: "'abc' is not a valid integer."; keep {value!r} and {number_type} as they are.
+NOT_A_NUMBER = N_("{value!r} is not a valid {number_type}.")
 CLICK_MESSAGES = (
     # TRANSLATORS: this message and those below it are click's (the library gaslatch's commands are built with),
     # not ours: the words of every command's --help and of its errors. Keep each {placeholder} exactly as it is
@@ -97,7 +100,7 @@ CLICK_MESSAGES = (
     N_("{name} {filename!r} is not writable."),
     N_("{value!r} is not a valid UUID."),
     N_("{value!r} is not a valid boolean. Recognized values: {states}"),
-    N_("{value!r} is not a valid {number_type}."),
+    NOT_A_NUMBER,
     N_("{value} is not in the range {range}."),
 )
 
@@ -107,7 +110,6 @@ CLICK_MESSAGES = (
 NUMBER_TYPES = (
     # TRANSLATORS: click's: the name of an option's type in "'abc' is not a valid integer range." (1<=x<=247).
     N_("integer"), N_("integer range"), N_("float"), N_("float range"))
-NOT_A_NUMBER = "{value!r} is not a valid {number_type}."
 
 
 class _SaysTypeName(str):

@@ -56,9 +56,10 @@ def hash_pin(pin: str, salt: bytes | None = None, iterations: int = ITERATIONS) 
 def pin_matches(pin: str, stored: str) -> bool:
     try:
         scheme, iterations, salt, digest = stored.split("$")
-        if scheme != SCHEME or not 1 <= int(iterations) <= MAX_ITERATIONS:
+        rounds = int(iterations)
+        if scheme != SCHEME or not 1 <= rounds <= MAX_ITERATIONS:
             return False
-        mine = hashlib.pbkdf2_hmac("sha256", pin.encode("ascii"), bytes.fromhex(salt), int(iterations))
+        mine = hashlib.pbkdf2_hmac("sha256", pin.encode("ascii"), bytes.fromhex(salt), rounds)
     except (ValueError, UnicodeEncodeError):
         return False
     # As bytes: compare_digest refuses str with non-ASCII characters (a hand-edited file), which would end the login
@@ -112,12 +113,10 @@ class Lockout:
         self._clock_s = clock_s
 
     def _read(self) -> dict:
-        if not os.path.exists(self.path):
-            return {}
         try:
             doc = json.loads(read_private(self.path, N_("panel lockout file")))
             return doc if isinstance(doc, dict) else {}
-        except (ValueError, RecursionError):  # unreadable or damaged, no count to go on: counting starts again
+        except (ValueError, RecursionError):  # missing, unreadable or damaged: no count to go on, counting starts again
             return {}
 
     def locked_until(self) -> float | None:

@@ -88,7 +88,6 @@ _ACK_SQL = ("UPDATE events SET delivered = 1, keep_rank = CASE keep_rank WHEN %d
                                                   RANK_DELIVERED_INFO, RANK_DELIVERED_OTHER))
 
 
-
 class StoreError(Told):
     """The event store cannot be used: which file, what went wrong and what to do about it.
 
