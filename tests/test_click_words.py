@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from click.testing import CliRunner
 from babel.messages.extract import extract_from_dir
 
@@ -159,3 +161,16 @@ def test_a_number_that_is_not_one_is_refused_with_its_type_named_in_the_readers_
         assert click.FLOAT.convert("1.5", None, None) == 1.5
         with pytest.raises(click.BadParameter, match="'x' 不是有效的数值。"):
             click.FloatRange(0, 1).convert("x", None, None)
+
+
+@given(st.text(st.characters(codec=None, exclude_categories=()), max_size=40) | st.sampled_from(
+    ["\x00", "\ud800", "{number_type}", "{0}", "%(x)s", "9" * 5000]))
+def test_any_text_given_for_a_number_is_refused_in_chinese_and_nothing_else_goes_wrong(text):
+    click_words.install()
+    with reading("zh"):
+        for kind in (click.INT, click.IntRange(5, 2000), click.FLOAT, click.FloatRange(0, 1)):
+            try:
+                kind.convert(text, None, None)
+            except click.BadParameter as err:
+                said = err.format_message()
+                assert said.endswith("。") and "integer" not in said and "float" not in said, said

@@ -163,3 +163,12 @@ def test_wrong_pins_sent_at_once_are_held_to_the_lockout(tmp_path):
     codes = asyncio.run(attack())
     assert codes.count(401) == P.MAX_FAILURES and codes.count(423) == 40 - P.MAX_FAILURES, sorted(codes)
     assert P.Lockout(str(tmp_path / "lockout.json"), time.time).locked_until() is not None, "the lock holds"
+
+
+def test_a_pin_file_larger_than_any_pin_file_is_refused_unread(tmp_path):
+    from gaslatch.unit.private_file import MAX_BYTES
+    pins = P.PinFile(private_file(tmp_path, "pins.json", b'{"levels": {}, "pad": "' + b"x" * MAX_BYTES + b'"}'))
+    with pytest.raises(P.UnreadablePinFile) as err:
+        pins.hashes()
+    zh, en = pair(N_("The PIN file cannot be read: %(error)s"), error=err.value)
+    assert "超过 16 MiB" in zh and "is larger than 16 MiB" in en, (zh, en)
